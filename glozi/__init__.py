@@ -1,0 +1,3 @@
+"""GloziChat: a LAN chat-room server and desktop client built on Twisted."""
+
+__version__ = "0.1.0"

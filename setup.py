@@ -1,0 +1,27 @@
+"""Packaging for GloziChat: the server, the twistd plugin and the Tk client."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="glozichat",
+    version="0.1.0",
+    description="A LAN chat-room server and desktop client built on Twisted",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    # twisted.plugins is a namespace shared with Twisted itself, so it has no
+    # __init__.py of ours and find_packages() cannot see it: list it by hand.
+    packages=find_packages(include=["glozi", "glozi.*"]) + ["twisted.plugins"],
+    package_data={"glozi": ["assets/*.png"]},
+    install_requires=[
+        "twisted>=23.10",
+        "scapy>=2.5",
+        "Pillow>=10.0",
+    ],
+    extras_require={
+        "test": ["hypothesis>=6.80", "ruff>=0.4"],
+    },
+    entry_points={
+        "console_scripts": [],
+    },
+)
