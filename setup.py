@@ -19,7 +19,7 @@ setup(
         "Pillow>=10.0",
     ],
     extras_require={
-        "test": ["hypothesis>=6.80", "ruff>=0.4"],
+        "test": ["hypothesis>=6.80", "ruff==0.17.6"],
     },
     entry_points={
         "console_scripts": [],

@@ -1,6 +1,7 @@
 """Services that run a ChatServer inside twistd."""
 
 import os
+import sys
 from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
@@ -48,8 +49,9 @@ class ChatService(Service):
         super().startService()
         code = self.chat.exit_guard.code
         write_secret_file(self.exit_code_file, code + "\n")
-        # The one documented line on stdout: the operator reads the code here.
-        print(f"exit code: {code}", flush=True)
+        # The one documented line on stdout, written past twistd's capture of
+        # sys.stdout into the log so that it reads exactly "exit code: NNNNN".
+        print(f"exit code: {code}", file=sys.__stdout__, flush=True)
         self.log.info(
             "Server exit code: {code} (also in {path}, readable by its owner only)",
             code=code,

@@ -1,6 +1,7 @@
 """twistd wiring: ``twistd [-n] glozichat [options]``."""
 
 import socket
+from typing import ClassVar
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -28,7 +29,7 @@ class Options(usage.Options):
 
     synopsis = "[options]"
     longdesc = "Run a GloziChat server: sessions, admins and commands over a JSON line protocol."
-    optParameters = [
+    optParameters: ClassVar[list[list[object]]] = [
         ["port", "p", DEFAULT_PORT, "Endpoint for the native protocol (e.g. tcp:7557, ssl:...)."],
         [
             "idle-timeout",

@@ -41,7 +41,7 @@ class NativeProtocol(LineReceiver):
         }
         self.transport.write(wire.encode_frame(self.factory.welcome()))
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         self.factory.connections.discard(self)
         self.participant.disconnected()
         self.factory.connection_closed(self)
@@ -65,7 +65,8 @@ class NativeProtocol(LineReceiver):
             self._send_error(error, error.request_id)
         except ChatError as error:
             self._send_error(error, request_id)
-        except Exception:
+        # A bug in one handler must cost this frame only, never the connection or the server.
+        except Exception:  # noqa: BLE001
             self.log.failure("Handling a frame failed")
             self._send_error(ChatError("internal_error", "The server failed to handle that frame."), request_id)
         else:
