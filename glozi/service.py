@@ -2,7 +2,7 @@
 
 import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import Service
@@ -39,7 +39,9 @@ class ChatService(Service):
         factory: NativeFactory,
         exit_code_file: str,
         clock: IReactorTime,
+        announce_to: TextIO | None = None,
     ) -> None:
+        self.announce_to = announce_to
         self.chat = chat
         self.factory = factory
         self.exit_code_file = exit_code_file
@@ -51,7 +53,7 @@ class ChatService(Service):
         write_secret_file(self.exit_code_file, code + "\n")
         # The one documented line on stdout, written past twistd's capture of
         # sys.stdout into the log so that it reads exactly "exit code: NNNNN".
-        print(f"exit code: {code}", file=sys.__stdout__, flush=True)
+        print(f"exit code: {code}", file=self.announce_to or sys.__stdout__, flush=True)
         self.log.info(
             "Server exit code: {code} (also in {path}, readable by its owner only)",
             code=code,

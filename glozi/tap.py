@@ -1,7 +1,7 @@
 """twistd wiring: ``twistd [-n] glozichat [options]``."""
 
 import socket
-from typing import ClassVar
+from typing import ClassVar, TextIO
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -48,7 +48,9 @@ class Options(usage.Options):
     ]
 
 
-def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
+def makeService(
+    options: Options, reactor: IReactorCore | None = None, announce_to: TextIO | None = None
+) -> IService:
     """Build the server's services from parsed ``options``."""
     if reactor is None:
         from twisted.internet import reactor as global_reactor
@@ -62,7 +64,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         on_exit=reactor.stop,  # type: ignore[union-attr]
     )
     factory = NativeFactory(chat, options["name"])
-    ChatService(chat, factory, options["exit-code-file"], reactor).setServiceParent(top)  # type: ignore[arg-type]
+    ChatService(chat, factory, options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
     endpoint = serverFromString(reactor, options["port"])
     ListeningService(endpoint, factory, "GloziChat native protocol").setServiceParent(top)
     return top
