@@ -27,8 +27,9 @@ class NativeProtocol(LineReceiver):
     participant: Participant
 
     def connectionMade(self) -> None:
-        self.participant = self.factory.chat.connect(self)
+        self.transport.write(wire.encode_frame(self.factory.welcome()))
         self.factory.connections.add(self)
+        self.participant = self.factory.chat.connect(self)
         self._handlers: dict[type, Callable[[Any], dict[str, Any] | None]] = {
             wire.Hello: self._hello,
             wire.ListSessions: self._list,
@@ -39,7 +40,6 @@ class NativeProtocol(LineReceiver):
             wire.SubmitExitCode: self._exit,
             wire.Ping: self._ping,
         }
-        self.transport.write(wire.encode_frame(self.factory.welcome()))
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self.factory.connections.discard(self)
