@@ -64,7 +64,7 @@ def makeService(
         on_exit=reactor.stop,  # type: ignore[union-attr]
     )
     factory = NativeFactory(chat, options["name"])
-    ChatService(chat, factory, options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
+    ChatService(chat, [factory], options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
     endpoint = serverFromString(reactor, options["port"])
     ListeningService(endpoint, factory, "GloziChat native protocol").setServiceParent(top)
     return top
