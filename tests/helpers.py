@@ -35,6 +35,6 @@ def make_server(**kwargs) -> tuple[ChatServer, Clock]:
     return ChatServer(clock, **kwargs), clock
 
 
-def connect(server: ChatServer) -> tuple[Participant, RecordingConnection]:
+def connect(server: ChatServer, source: str = "192.0.2.1") -> tuple[Participant, RecordingConnection]:
     connection = RecordingConnection()
-    return server.connect(connection), connection
+    return server.connect(connection, source), connection

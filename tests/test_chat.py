@@ -293,8 +293,8 @@ class ExitCodeTests(ChatTestCase):
     def test_server_wide_limit(self) -> None:
         """At most five codes a minute are checked, whoever sends them; then one per 12 s."""
         attempts = 0
-        for _ in range(3):
-            guesser, _conn = connect(self.server)
+        for n in range(3):
+            guesser, _conn = connect(self.server, f"192.0.2.{10 + n}")
             for _ in range(2):
                 try:
                     guesser.submit_exit_code("11111")
@@ -304,7 +304,7 @@ class ExitCodeTests(ChatTestCase):
                     else:
                         self.assertEqual(error.code, "too_many_attempts")
         self.assertEqual(attempts, 5)
-        late, _ = connect(self.server)
+        late, _ = connect(self.server, "192.0.2.99")
         self.assertRefused("too_many_attempts", late.submit_exit_code, TEST_EXIT_CODE)
         self.clock.advance(12)
         late.submit_exit_code(TEST_EXIT_CODE)

@@ -23,6 +23,7 @@ class Client:
     """One protocol instance on a StringTransport, read back with the server's own parser."""
 
     def __init__(self, factory: NativeFactory) -> None:
+        self.clock = factory.chat.clock
         self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
         self.protocol: NativeProtocol = factory.buildProtocol(self.transport.getPeer())
         self.protocol.makeConnection(self.transport)
@@ -30,6 +31,8 @@ class Client:
 
     def send(self, frame: dict | bytes) -> list[dict]:
         line = frame if isinstance(frame, bytes) else json.dumps(frame).encode()
+        # A person's pace (4 lines a second), inside the flood budget.
+        self.clock.advance(0.25)
         self.protocol.dataReceived(line + b"\n")
         return self.frames()
 
@@ -91,6 +94,7 @@ class FrameTests(ProtocolTestCase):
         """list answers with every session and never a password."""
         alice = self.client()
         alice.one({"type": "create", "name": "garden", "username": "alice", "password": "12345"})
+        created = self.clock.seconds()
         answer = self.client().one({"type": "list", "id": "l"})
         self.assertEqual(answer["id"], "l")
         self.assertEqual(len(answer["sessions"]), 10)
@@ -101,7 +105,7 @@ class FrameTests(ProtocolTestCase):
                 "id": 10,
                 "name": "garden",
                 "members": 1,
-                "created": self.clock.seconds(),
+                "created": created,
                 "creator": "alice",
                 "locked": True,
                 "admin": "alice",
@@ -278,6 +282,31 @@ class ErrorCodeTests(ProtocolTestCase):
             self.client().one({"type": "exit", "code": "00001"})
         self.check(carol, {"type": "exit", "code": "00002"}, "too_many_attempts")
         self.check(self.client(), {"type": "hello", "protocol": 99}, "unsupported_protocol")
+        hopper = self.client()
+        codes = []
+        for _ in range(20):
+            answer = hopper.one({"type": "join", "session": 3, "username": "hopper"})
+            codes.append(answer.get("code"))
+            if answer["type"] == "joined":
+                hopper.send({"type": "command", "name": "quit"})
+        self.assertIn("rate_limited", codes)
+        self.seen.add("rate_limited")
+        flooder = self.client()
+        flooder.protocol.dataReceived(b'{"type":"ping"}\n' * 25)
+        self.assertEqual(flooder.frames()[-1]["code"], "flood")
+        self.seen.add("flood")
+        idler = self.client()
+        self.clock.advance(self.factory.login_grace)
+        self.assertEqual(idler.frames()[0]["code"], "idle")
+        self.assertTrue(idler.closed)
+        self.seen.add("idle")
+        self.factory.max_per_source = len(self.factory.connections)
+        refused = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40001))
+        self.factory.buildProtocol(refused.getPeer()).makeConnection(refused)
+        self.assertEqual(wire.parse_frame(refused.value())["code"], "too_many_connections")
+        self.assertTrue(refused.disconnecting)
+        self.seen.add("too_many_connections")
+        self.factory.max_per_source = 100
         dave = self.client()
         self.assertEqual(dave.send(b"x" * (wire.MAX_LINE_BYTES + 1))[0]["code"], "line_too_long")
         self.assertTrue(dave.closed)
@@ -317,14 +346,14 @@ class ErrorCodeTests(ProtocolTestCase):
         with open(DOCS, encoding="utf-8") as doc:
             text = doc.read()
         for code in ERROR_CODES:
-            self.assertIn(f"| `{code}` |", text)
+            self.assertIn(f"| `{code}` |", text, f"error code {code} is not in docs/protocol.md")
         for frame_type in ("hello", "list", "create", "join", "say", "command", "exit", "ping"):
-            self.assertIn(f"| `{frame_type}` |", text)
+            self.assertIn(f"| `{frame_type}` |", text, f"client frame {frame_type} is not documented")
         for frame_type in (
             "welcome", "sessions", "joined", "ack", "reply", "pong", "error", "member_joined",
             "member_left", "admin_changed", "message", "idle_warning", "left", "server_closing",
         ):
-            self.assertIn(f"- `{frame_type}`:", text)
+            self.assertIn(f"- `{frame_type}`:", text, f"server frame {frame_type} is not documented")
 
 
 class MalformedInputTests(ProtocolTestCase):
@@ -358,16 +387,32 @@ class MalformedInputTests(ProtocolTestCase):
             c.protocol.connectionLost(None)
 
     def test_thousand_malformed_lines(self) -> None:
-        """1,000 malformed lines get 1,000 errors; the other clients chat on."""
+        """1,000 malformed lines at typing pace get 1,000 errors; the other clients chat on."""
+        self.chat.idle_timeout = 3600
         attacker, alice, bob = self.client(), self.client(), self.client()
         alice.one({"type": "join", "session": 5, "username": "alice"})
         bob.one({"type": "join", "session": 5, "username": "bob"})
         alice.frames()
         garbage = [b"{", b"[]", b'{"type":"nope"}', b"\xc3\x28", b'{"type":"say"}'] * 200
-        attacker.protocol.dataReceived(b"\n".join(garbage) + b"\n")
-        answers = attacker.frames()
+        answers = []
+        for line in garbage:
+            answers += attacker.send(line)
         self.assertEqual(len(answers), 1000)
         self.assertTrue(all(a["type"] == "error" for a in answers))
+        self.assertFalse(attacker.closed)
         self.assertEqual(alice.one({"type": "say", "text": "unaffected"})["type"], "ack")
         self.assertEqual(bob.frames(), [{"type": "message", "session": 5, "from": "alice",
                                          "text": "unaffected", "ts": self.clock.seconds()}])
+
+    def test_thousand_malformed_lines_at_once(self) -> None:
+        """1,000 malformed lines in one burst: a few errors, a flood error, then the connection ends."""
+        attacker, alice, bob = self.client(), self.client(), self.client()
+        alice.one({"type": "join", "session": 5, "username": "alice"})
+        bob.one({"type": "join", "session": 5, "username": "bob"})
+        alice.frames()
+        attacker.protocol.dataReceived(b"{\n" * 1000)
+        answers = attacker.frames()
+        self.assertEqual([a["code"] for a in answers], ["bad_json"] * 20 + ["flood", "flood"])
+        self.assertTrue(attacker.closed)
+        self.assertEqual(alice.one({"type": "say", "text": "unaffected"})["type"], "ack")
+        self.assertEqual(bob.frames()[-1]["text"], "unaffected")
