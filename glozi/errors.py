@@ -1,0 +1,51 @@
+"""Error codes shared by the chat domain and every wire protocol.
+
+Each code is a stable string that clients may switch on; ``ERROR_CODES`` maps
+each to a one-line description, which docs/protocol.md lists in full.
+"""
+
+ERROR_CODES: dict[str, str] = {
+    # Frame-level errors, produced by a protocol's parser.
+    "bad_json": "the line is not valid JSON",
+    "bad_utf8": "the line is not valid UTF-8",
+    "not_object": "the line is JSON but not an object",
+    "unknown_type": "the frame's type is not one the server knows",
+    "missing_field": "a required field is missing",
+    "bad_field": "a field has the wrong type or an unusable value",
+    "line_too_long": "the line is longer than the maximum; the connection is closed",
+    "unsupported_protocol": "the client speaks a protocol version the server does not",
+    "invalid_name": "a username or session name breaks the naming rule",
+    "invalid_password": "a session password is not exactly 5 digits",
+    "invalid_exit_code": "an exit code is not exactly 5 digits",
+    # Refusals from the chat domain.
+    "wrong_state": "the frame is not allowed now (in a session vs at the session list)",
+    "no_such_session": "no session has that id",
+    "wrong_password": "the session password is wrong",
+    "password_required": "the session needs a password and none was given",
+    "name_taken": "someone in that session already uses that name (case-insensitive)",
+    "session_exists": "a session with that name already exists (case-insensitive)",
+    "unknown_command": "no such command; /help lists them",
+    "bad_arguments": "the command's arguments do not match its usage",
+    "not_admin": "the command is for the session's admin only",
+    "no_such_member": "nobody in the session has that name",
+    "cannot_kick_self": "an admin cannot kick themselves; use /quit",
+    "wrong_exit_code": "the server exit code is wrong",
+    "too_many_attempts": "too many exit-code attempts; try again later",
+    "internal_error": "the server failed to handle the frame; nothing was changed",
+}
+
+
+class ChatError(Exception):
+    """A request was refused; ``code`` is one of ``ERROR_CODES``.
+
+    ``disconnect`` asks the protocol to close the connection after reporting
+    the error (for example after too many wrong exit codes).
+    """
+
+    def __init__(self, code: str, message: str, *, disconnect: bool = False) -> None:
+        if code not in ERROR_CODES:
+            raise ValueError(f"unknown error code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.disconnect = disconnect

@@ -1,0 +1,121 @@
+"""What the chat domain tells connections, as plain immutable values.
+
+The domain hands the same event object to every recipient; a protocol turns it
+into bytes once and stores them in the event's ``encoded`` cache, keyed by the
+protocol, so a broadcast to N members costs one encoding per door, not N.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of all events; ``encoded`` caches each door's bytes for this event."""
+
+    encoded: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """A session member as others see it."""
+
+    name: str
+    joined_at: float
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session as the session list shows it (never its password)."""
+
+    id: int
+    name: str
+    member_count: int
+    created_at: float
+    creator: str
+    locked: bool
+    admin: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Joined(Event):
+    """You are now in ``session`` as ``you``; ``members`` includes you."""
+
+    session: SessionInfo
+    you: str
+    members: tuple[MemberInfo, ...]
+    idle_timeout: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberJoined(Event):
+    """Someone joined the session you are in."""
+
+    session_id: int
+    name: str
+    joined_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberLeft(Event):
+    """Someone left the session you are in; ``reason`` is a ``LeaveReason``."""
+
+    session_id: int
+    name: str
+    reason: str
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminChanged(Event):
+    """The session you are in has a new admin."""
+
+    session_id: int
+    admin: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message(Event):
+    """A chat message from ``sender``, stamped with the server's clock."""
+
+    session_id: int
+    sender: str
+    text: str
+    sent_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdleWarning(Event):
+    """You will be removed for inactivity in ``seconds_left`` seconds."""
+
+    session_id: int
+    seconds_left: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Left(Event):
+    """You are no longer in the session and are back at the session list."""
+
+    session_id: int
+    session_name: str
+    reason: str
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerClosing(Event):
+    """The server is shutting down; the connection closes next."""
+
+    reason: str
+
+
+class LeaveReason:
+    """Why a member left a session (the ``reason`` of ``Left``/``MemberLeft``)."""
+
+    QUIT = "quit"
+    KICKED = "kicked"
+    CLOSED = "closed"
+    TIMEOUT = "timeout"
+    DISCONNECTED = "disconnected"
+    SHUTDOWN = "shutdown"

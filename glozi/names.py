@@ -1,0 +1,41 @@
+"""The naming rules of GloziChat: usernames, session names, passwords, exit codes.
+
+Every door (the native protocol, IRC) checks input against these functions at
+its edge, so the chat domain only ever sees values that already passed them.
+"""
+
+import re
+
+NAME_MIN_LENGTH = 3
+NAME_MAX_LENGTH = 12
+PASSWORD_LENGTH = 5
+EXIT_CODE_LENGTH = 5
+
+_NAME = re.compile(rf"(?!\d)[A-Za-z0-9]{{{NAME_MIN_LENGTH},{NAME_MAX_LENGTH}}}", re.ASCII)
+_FIVE_DIGITS = re.compile(r"[0-9]{5}", re.ASCII)
+
+NAME_RULE = (
+    f"{NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} letters or digits (A-Z, a-z, 0-9), "
+    "not starting with a digit"
+)
+PASSWORD_RULE = f"exactly {PASSWORD_LENGTH} digits"
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` may be used as a username or a session name."""
+    return _NAME.fullmatch(name) is not None
+
+
+def is_valid_password(password: str) -> bool:
+    """Whether ``password`` is an acceptable session password (5 digits)."""
+    return _FIVE_DIGITS.fullmatch(password) is not None
+
+
+def is_valid_exit_code(code: str) -> bool:
+    """Whether ``code`` has the shape of a server exit code (5 digits)."""
+    return _FIVE_DIGITS.fullmatch(code) is not None
+
+
+def name_key(name: str) -> str:
+    """The case-insensitive key under which a name is unique."""
+    return name.casefold()

@@ -1,0 +1,1 @@
+"""The native door: one JSON object per line."""

@@ -1,0 +1,369 @@
+"""The native wire format: one UTF-8 JSON object per line (docs/protocol.md).
+
+``parse_request`` turns a received line into a typed request or raises
+``ChatError`` with a frame-level code; ``encode_frame`` and ``encode_event``
+turn replies and domain events into bytes. Tests read what the server wrote
+with ``parse_frame``.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from glozi.errors import ChatError
+from glozi.events import (
+    AdminChanged,
+    Event,
+    IdleWarning,
+    Joined,
+    Left,
+    MemberInfo,
+    MemberJoined,
+    MemberLeft,
+    Message,
+    ServerClosing,
+    SessionInfo,
+)
+from glozi.names import NAME_RULE, PASSWORD_RULE, is_valid_exit_code, is_valid_name, is_valid_password
+
+PROTOCOL_VERSION = 1
+MAX_LINE_BYTES = 4096
+MAX_TEXT_CHARS = 2000
+MAX_ID_CHARS = 64
+MAX_COMMAND_NAME_CHARS = 32
+_CACHE_KEY = "native/1"
+
+RequestId = str | int | None
+
+
+@dataclass(frozen=True)
+class Hello:
+    protocol: int
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class ListSessions:
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class CreateSession:
+    name: str
+    username: str
+    password: str | None
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class JoinSession:
+    session_id: int
+    username: str
+    password: str | None
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    name: str
+    args: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class SubmitExitCode:
+    code: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class Ping:
+    request_id: RequestId = None
+
+
+Request = Hello | ListSessions | CreateSession | JoinSession | Say | RunCommand | SubmitExitCode | Ping
+
+
+class FrameError(ChatError):
+    """A frame-level error that still knows the request id, when it could be read."""
+
+    def __init__(self, code: str, message: str, request_id: RequestId = None, *, disconnect: bool = False):
+        super().__init__(code, message, disconnect=disconnect)
+        self.request_id = request_id
+
+
+class _Fields:
+    """Typed access to a frame's fields, raising the standard errors."""
+
+    def __init__(self, frame: dict[str, Any], request_id: RequestId) -> None:
+        self._frame = frame
+        self.request_id = request_id
+
+    def _fail(self, code: str, message: str) -> FrameError:
+        return FrameError(code, message, self.request_id)
+
+    def string(self, key: str, *, optional: bool = False) -> str | None:
+        value = self._frame.get(key)
+        if value is None:
+            if optional:
+                return None
+            raise self._fail("missing_field", f"The field {key!r} is required.")
+        if not isinstance(value, str):
+            raise self._fail("bad_field", f"The field {key!r} must be a string.")
+        return value
+
+    def required_string(self, key: str) -> str:
+        value = self.string(key)
+        assert value is not None
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self._frame.get(key)
+        if value is None:
+            raise self._fail("missing_field", f"The field {key!r} is required.")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self._fail("bad_field", f"The field {key!r} must be an integer.")
+        return value
+
+    def name(self, key: str) -> str:
+        value = self.required_string(key)
+        if not is_valid_name(value):
+            raise self._fail("invalid_name", f"The {key} must be {NAME_RULE}.")
+        return value
+
+    def password(self, key: str = "password") -> str | None:
+        value = self.string(key, optional=True)
+        if value is None or value == "":
+            return None
+        if not is_valid_password(value):
+            raise self._fail("invalid_password", f"The password must be {PASSWORD_RULE}.")
+        return value
+
+
+def _printable(text: str) -> bool:
+    return all(ch == "\t" or (ch >= " " and ch != "\x7f") for ch in text)
+
+
+def _parse_hello(fields: _Fields) -> Hello:
+    return Hello(fields.integer("protocol"), fields.request_id)
+
+
+def _parse_list(fields: _Fields) -> ListSessions:
+    return ListSessions(fields.request_id)
+
+
+def _parse_create(fields: _Fields) -> CreateSession:
+    return CreateSession(fields.name("name"), fields.name("username"), fields.password(), fields.request_id)
+
+
+def _parse_join(fields: _Fields) -> JoinSession:
+    return JoinSession(fields.integer("session"), fields.name("username"), fields.password(), fields.request_id)
+
+
+def _parse_say(fields: _Fields) -> Say:
+    text = fields.required_string("text")
+    if not text.strip():
+        raise fields._fail("bad_field", "The text must not be empty.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise fields._fail("bad_field", f"The text is longer than {MAX_TEXT_CHARS} characters.")
+    if not _printable(text):
+        raise fields._fail("bad_field", "The text must not contain control characters such as newlines.")
+    return Say(text, fields.request_id)
+
+
+def _parse_command(fields: _Fields) -> RunCommand:
+    name = fields.required_string("name").removeprefix("/")
+    if not name or len(name) > MAX_COMMAND_NAME_CHARS or not name.isascii() or not name.isalnum():
+        raise fields._fail("bad_field", "The command name must be letters and digits, like 'help'.")
+    args = fields.string("args", optional=True) or ""
+    if len(args) > MAX_TEXT_CHARS or not _printable(args):
+        raise fields._fail("bad_field", "The command arguments must be one line of printable text.")
+    return RunCommand(name, args, fields.request_id)
+
+
+def _parse_exit(fields: _Fields) -> SubmitExitCode:
+    code = fields.required_string("code")
+    if not is_valid_exit_code(code):
+        raise fields._fail("invalid_exit_code", "The exit code is exactly 5 digits.")
+    return SubmitExitCode(code, fields.request_id)
+
+
+def _parse_ping(fields: _Fields) -> Ping:
+    return Ping(fields.request_id)
+
+
+_PARSERS: dict[str, Callable[[_Fields], Request]] = {
+    "hello": _parse_hello,
+    "list": _parse_list,
+    "create": _parse_create,
+    "join": _parse_join,
+    "say": _parse_say,
+    "command": _parse_command,
+    "exit": _parse_exit,
+    "ping": _parse_ping,
+}
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_frame(line: bytes) -> dict[str, Any]:
+    """Decode one line into a JSON object, or raise ``FrameError``."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrameError("bad_utf8", "The line is not valid UTF-8.") from None
+    try:
+        frame = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise FrameError("bad_json", "The line is not valid JSON.") from None
+    if not isinstance(frame, dict):
+        raise FrameError("not_object", "Each line must be one JSON object.")
+    return frame
+
+
+def parse_request(line: bytes) -> Request:
+    """Turn one received line into a typed request, or raise ``FrameError``."""
+    frame = parse_frame(line)
+    request_id = frame.get("id")
+    if request_id is not None and not (
+        (isinstance(request_id, str) and len(request_id) <= MAX_ID_CHARS)
+        or (isinstance(request_id, int) and not isinstance(request_id, bool) and abs(request_id) < 2**53)
+    ):
+        raise FrameError("bad_field", f"The id must be a string of at most {MAX_ID_CHARS} characters or an integer.")
+    frame_type = frame.get("type")
+    if frame_type is None:
+        raise FrameError("missing_field", "The field 'type' is required.", request_id)
+    if not isinstance(frame_type, str):
+        raise FrameError("bad_field", "The field 'type' must be a string.", request_id)
+    parser = _PARSERS.get(frame_type)
+    if parser is None:
+        raise FrameError("unknown_type", f"Unknown frame type {frame_type[:40]!r}.", request_id)
+    return parser(_Fields(frame, request_id))
+
+
+def encode_frame(frame: dict[str, Any]) -> bytes:
+    """One frame as a line of compact UTF-8 JSON."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def with_id(frame: dict[str, Any], request_id: RequestId) -> dict[str, Any]:
+    """``frame`` answering the request ``request_id`` (unchanged when it has none)."""
+    if request_id is not None:
+        frame["id"] = request_id
+    return frame
+
+
+def session_fields(info: SessionInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "members": info.member_count,
+        "created": info.created_at,
+        "creator": info.creator,
+        "locked": info.locked,
+        "admin": info.admin,
+    }
+
+
+def _member_fields(info: MemberInfo) -> dict[str, Any]:
+    return {"name": info.name, "joined": info.joined_at, "admin": info.is_admin}
+
+
+def _joined(event: Joined) -> dict[str, Any]:
+    return {
+        "type": "joined",
+        "session": session_fields(event.session),
+        "you": event.you,
+        "members": [_member_fields(m) for m in event.members],
+        "idle_timeout": event.idle_timeout,
+    }
+
+
+def _member_joined(event: MemberJoined) -> dict[str, Any]:
+    return {"type": "member_joined", "session": event.session_id, "name": event.name, "joined": event.joined_at}
+
+
+def _member_left(event: MemberLeft) -> dict[str, Any]:
+    return {
+        "type": "member_left",
+        "session": event.session_id,
+        "name": event.name,
+        "reason": event.reason,
+        "by": event.by,
+    }
+
+
+def _admin_changed(event: AdminChanged) -> dict[str, Any]:
+    return {"type": "admin_changed", "session": event.session_id, "admin": event.admin}
+
+
+def _message(event: Message) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "session": event.session_id,
+        "from": event.sender,
+        "text": event.text,
+        "ts": event.sent_at,
+    }
+
+
+def _idle_warning(event: IdleWarning) -> dict[str, Any]:
+    return {"type": "idle_warning", "session": event.session_id, "seconds_left": event.seconds_left}
+
+
+_LEFT_TEXT = {
+    "quit": "You left {name}.",
+    "kicked": "You were kicked from {name} by {by}.",
+    "closed": "{by} closed the session {name}.",
+    "timeout": "You were removed from {name} after being inactive.",
+}
+
+
+def _left(event: Left) -> dict[str, Any]:
+    message = _LEFT_TEXT.get(event.reason, "You left {name}.").format(name=event.session_name, by=event.by)
+    return {
+        "type": "left",
+        "session": event.session_id,
+        "name": event.session_name,
+        "reason": event.reason,
+        "by": event.by,
+        "message": message,
+    }
+
+
+def _server_closing(event: ServerClosing) -> dict[str, Any]:
+    return {"type": "server_closing", "reason": event.reason}
+
+
+_EVENT_FRAMES: dict[type, Callable[[Any], dict[str, Any]]] = {
+    Joined: _joined,
+    MemberJoined: _member_joined,
+    MemberLeft: _member_left,
+    AdminChanged: _admin_changed,
+    Message: _message,
+    IdleWarning: _idle_warning,
+    Left: _left,
+    ServerClosing: _server_closing,
+}
+
+
+def event_frame(event: Event) -> dict[str, Any]:
+    """The frame (as a dict) for a domain event."""
+    return _EVENT_FRAMES[type(event)](event)
+
+
+def encode_event(event: Event) -> bytes:
+    """The line for ``event``, encoded once and cached on the event."""
+    line = event.encoded.get(_CACHE_KEY)
+    if line is None:
+        line = event.encoded[_CACHE_KEY] = encode_frame(event_frame(event))
+    return line

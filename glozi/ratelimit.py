@@ -1,0 +1,34 @@
+"""A token bucket that takes its time from an injected clock."""
+
+from twisted.internet.interfaces import IReactorTime
+
+
+class TokenBucket:
+    """Allows bursts of ``capacity`` actions, refilled at ``rate`` per second."""
+
+    def __init__(self, clock: IReactorTime, capacity: float, rate: float) -> None:
+        if capacity <= 0 or rate <= 0:
+            raise ValueError("capacity and rate must be positive")
+        self._clock = clock
+        self.capacity = capacity
+        self.rate = rate
+        self._tokens = capacity
+        self._updated = clock.seconds()
+
+    def _refill(self) -> None:
+        now = self._clock.seconds()
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+    def try_take(self, cost: float = 1.0) -> bool:
+        """Take ``cost`` tokens if there are enough; report whether it did."""
+        self._refill()
+        if self._tokens >= cost:
+            self._tokens -= cost
+            return True
+        return False
+
+    def seconds_until(self, cost: float = 1.0) -> float:
+        """How long until ``cost`` tokens are available (0 when they are now)."""
+        self._refill()
+        return max(0.0, (cost - self._tokens) / self.rate)

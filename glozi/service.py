@@ -1,0 +1,105 @@
+"""Services that run a ChatServer inside twistd."""
+
+import os
+import sys
+from typing import Any, TextIO
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.logger import Logger
+
+from glozi.chat import ChatServer
+from glozi.native.protocol import NativeFactory
+
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+def write_secret_file(path: str, content: str) -> None:
+    """Write ``content`` to ``path`` readable and writable by the owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        # The file may have existed with wider permissions before.
+        os.fchmod(fd, 0o600)
+        os.write(fd, content.encode())
+    finally:
+        os.close(fd)
+
+
+class ChatService(Service):
+    """Owns the ChatServer's lifetime: announces the exit code at start, and at
+    stop tells every client the server is closing and waits for them to go."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        chat: ChatServer,
+        factory: NativeFactory,
+        exit_code_file: str,
+        clock: IReactorTime,
+        announce_to: TextIO | None = None,
+    ) -> None:
+        self.announce_to = announce_to
+        self.chat = chat
+        self.factory = factory
+        self.exit_code_file = exit_code_file
+        self.clock = clock
+
+    def startService(self) -> None:
+        super().startService()
+        code = self.chat.exit_guard.code
+        write_secret_file(self.exit_code_file, code + "\n")
+        # The one documented line on stdout, written past twistd's capture of
+        # sys.stdout into the log so that it reads exactly "exit code: NNNNN".
+        print(f"exit code: {code}", file=self.announce_to or sys.__stdout__, flush=True)
+        self.log.info(
+            "Server exit code: {code} (also in {path}, readable by its owner only)",
+            code=code,
+            path=os.path.abspath(self.exit_code_file),
+        )
+
+    def stopService(self) -> "Deferred[None]":
+        super().stopService()
+        if not self.chat.closing:
+            self.chat.shutdown("The server is shutting down.")
+        try:
+            os.remove(self.exit_code_file)
+        except FileNotFoundError:
+            pass
+        waiting = self.factory.when_all_closed()
+        timeout = self.clock.callLater(SHUTDOWN_GRACE_SECONDS, self._abort_stragglers)
+        waiting.addBoth(lambda result: timeout.cancel() if timeout.active() else None)
+        return waiting
+
+    def _abort_stragglers(self) -> None:
+        for connection in list(self.factory.connections):
+            connection.transport.abortConnection()
+
+
+class ListeningService(StreamServerEndpointService):
+    """Listens on an endpoint and logs the address it got (useful with port 0)."""
+
+    log = Logger()
+
+    def __init__(self, endpoint: Any, factory: Any, label: str) -> None:
+        super().__init__(endpoint, factory)
+        self.label = label
+        # Like twistd's own strports services: a port we cannot listen on is a
+        # start-up error, not a log line.
+        self._raiseSynchronously = True
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        self._waitingForPort.addCallback(self._listening)
+
+    def _listening(self, port: IListeningPort) -> IListeningPort:
+        address = port.getHost()
+        self.log.info(
+            "{label} listening on {host}:{port}",
+            label=self.label,
+            host=getattr(address, "host", address),
+            port=getattr(address, "port", ""),
+        )
+        return port
