@@ -72,9 +72,7 @@ class FoundServer:
 class NoServerFound(Exception):
     """Nothing answered within the window.  ``str()`` says what was tried."""
 
-    def __init__(
-        self, timeout: float, targets: Sequence[str], notes: Sequence[str]
-    ) -> None:
+    def __init__(self, timeout: float, targets: Sequence[str], notes: Sequence[str]) -> None:
         super().__init__(timeout, tuple(targets), tuple(notes))
         self.timeout = timeout
         self.targets = tuple(targets)
@@ -120,15 +118,11 @@ def send_icmp_probes_blocking(targets: Sequence[str], payload: bytes) -> None:
     conf.route.resync()
     ident = secrets.randbelow(0x10000)
     for sequence, target in enumerate(targets, start=1):
-        packet = (
-            IP(dst=target) / ICMP(type=8, id=ident, seq=sequence) / Raw(load=payload)
-        )
+        packet = IP(dst=target) / ICMP(type=8, id=ident, seq=sequence) / Raw(load=payload)
         send(packet, verbose=False)
 
 
-def send_icmp_probes(
-    reactor: Any, targets: Sequence[str], payload: bytes
-) -> Deferred[None]:
+def send_icmp_probes(reactor: Any, targets: Sequence[str], payload: bytes) -> Deferred[None]:
     """``send_icmp_probes_blocking`` on the reactor's thread pool."""
     return threads.deferToThreadPool(
         reactor, reactor.getThreadPool(), send_icmp_probes_blocking, targets, payload
@@ -164,9 +158,7 @@ def discover(
     """
     unknown = set(methods) - set(METHODS)
     if unknown or not methods:
-        return fail(
-            ValueError(f"methods must be a subset of {METHODS}, not {list(methods)}")
-        )
+        return fail(ValueError(f"methods must be a subset of {METHODS}, not {list(methods)}"))
     if timeout <= 0 or attempts < 1 or first_retry <= 0:
         return fail(ValueError("timeout, attempts and first_retry must be positive"))
     chosen = list(targets) if targets else (broadcast_addresses() or ["127.0.0.1"])

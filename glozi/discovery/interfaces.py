@@ -120,11 +120,7 @@ def advertised_address(
         return None
     if client.is_loopback:
         return "127.0.0.1"
-    candidates = [
-        entry
-        for entry in (addresses_of(arrived_on) if arrived_on else [])
-        if not entry.loopback
-    ]
+    candidates = [entry for entry in (addresses_of(arrived_on) if arrived_on else []) if not entry.loopback]
     for entry in candidates:
         if client in entry.network:
             return str(entry.address)
@@ -141,9 +137,7 @@ def _read_interface(sock: socket.socket, name: str) -> InterfaceAddress | None:
 
     encoded = name.encode("utf-8")[: _IFNAMSIZ - 1]
     try:
-        flags = struct.unpack_from(
-            "H", _ioctl(fcntl, sock, _SIOCGIFFLAGS, encoded), _IFNAMSIZ
-        )[0]
+        flags = struct.unpack_from("H", _ioctl(fcntl, sock, _SIOCGIFFLAGS, encoded), _IFNAMSIZ)[0]
         if not flags & _IFF_UP:
             return None
         address = _sockaddr(_ioctl(fcntl, sock, _SIOCGIFADDR, encoded))
@@ -168,9 +162,7 @@ def _read_interface(sock: socket.socket, name: str) -> InterfaceAddress | None:
 
 
 def _ioctl(fcntl_module, sock: socket.socket, request: int, name: bytes) -> bytes:
-    return fcntl_module.ioctl(
-        sock.fileno(), request, struct.pack(f"{_IFREQ_SIZE}s", name)
-    )
+    return fcntl_module.ioctl(sock.fileno(), request, struct.pack(f"{_IFREQ_SIZE}s", name))
 
 
 def _sockaddr(ifreq: bytes) -> ipaddress.IPv4Address:

@@ -11,6 +11,8 @@ from collections import OrderedDict
 
 from twisted.internet.interfaces import IReactorTime
 
+from glozi.ratelimit import TokenBucket
+
 DEFAULT_ANSWER_RATE = 1.0
 """Answers per second each source address earns, after its burst is spent."""
 DEFAULT_ANSWER_BURST = 6
@@ -21,12 +23,12 @@ MAX_REMEMBERED_NONCES = 4096
 
 
 class SourceRateLimiter:
-    """A token bucket per source key.
+    """A ``glozi.ratelimit.TokenBucket`` per source key.
 
-    Each key starts with ``burst`` tokens and earns ``rate`` tokens per second
-    up to ``burst``.  When more than ``max_sources`` keys are tracked, the
-    least recently used one is forgotten (it gets a fresh bucket next time,
-    which errs towards answering, never towards growing).
+    Each key may spend ``burst`` answers at once, refilled at ``rate`` per
+    second.  When more than ``max_sources`` keys are tracked, the least
+    recently used one is forgotten (it gets a fresh bucket next time, which
+    errs towards answering, never towards growing).
     """
 
     def __init__(
@@ -40,22 +42,19 @@ class SourceRateLimiter:
             raise ValueError("rate, burst and max_sources must be positive")
         self._clock = clock
         self._rate = rate
-        self._burst = float(burst)
+        self._burst = burst
         self._max_sources = max_sources
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def allow(self, key: str) -> bool:
         """Spend one token of ``key``'s bucket; ``False`` if it is empty."""
-        now = self._clock.seconds()
-        tokens, last = self._buckets.pop(key, (self._burst, now))
-        tokens = min(self._burst, tokens + (now - last) * self._rate)
-        allowed = tokens >= 1.0
-        if allowed:
-            tokens -= 1.0
-        self._buckets[key] = (tokens, now)
+        bucket = self._buckets.pop(key, None)
+        if bucket is None:
+            bucket = TokenBucket(self._clock, capacity=self._burst, rate=self._rate)
+        self._buckets[key] = bucket
         while len(self._buckets) > self._max_sources:
             self._buckets.popitem(last=False)
-        return allowed
+        return bucket.try_take()
 
 
 class NonceMemory:

@@ -155,11 +155,7 @@ def is_nonce(value: object) -> bool:
 
 def is_server_name(value: object) -> bool:
     """Whether ``value`` may be advertised as a server name."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= MAX_SERVER_NAME_LENGTH
-        and value.isprintable()
-    )
+    return isinstance(value, str) and 0 < len(value) <= MAX_SERVER_NAME_LENGTH and value.isprintable()
 
 
 def _is_port(value: object) -> bool:
@@ -172,9 +168,7 @@ def _is_unicast_ipv4(host: str) -> bool:
         address = ipaddress.IPv4Address(host)
     except ValueError:
         return False
-    return not (
-        address.is_multicast or address.is_unspecified or address == _LIMITED_BROADCAST
-    )
+    return not (address.is_multicast or address.is_unspecified or address == _LIMITED_BROADCAST)
 
 
 _LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
@@ -199,10 +193,6 @@ def _load(data: bytes, limit: int, magic: str) -> dict[str, Any] | None:
     if not isinstance(fields, dict):
         return None
     version = fields.get("version")
-    if (
-        fields.get("magic") != magic
-        or type(version) is not int
-        or version != PROTOCOL_VERSION
-    ):
+    if fields.get("magic") != magic or type(version) is not int or version != PROTOCOL_VERSION:
         return None
     return fields

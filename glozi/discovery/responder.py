@@ -51,7 +51,10 @@ class DiscoveryResponder(DatagramProtocol):
 
     ``native_port`` and ``irc_port`` are called at answer time, so ports
     bound later (or to ``0``) are advertised as they really are; while
-    ``native_port()`` is ``None`` nothing is answered.  ``address_for(source,
+    ``native_port()`` is ``None`` nothing is answered.  ``native_host()``,
+    when given, is the address the native port is bound to: a specific one
+    is advertised as is (a loopback one to loopback clients only), while
+    all-interfaces or ``None`` falls back to ``address_for``.  ``address_for(source,
     interface)`` picks the address to advertise (see
     ``glozi.discovery.interfaces.advertised_address``); ``None`` means no
     answer.  Probes that are invalid, already seen (by nonce), from a
@@ -68,6 +71,7 @@ class DiscoveryResponder(DatagramProtocol):
         server_name: str,
         native_port: Callable[[], int | None],
         irc_port: Callable[[], int | None] | None = None,
+        native_host: Callable[[], str | None] | None = None,
         address_for: Callable[[str, str | None], str | None] = advertised_address,
         answer_rate: float = DEFAULT_ANSWER_RATE,
         answer_burst: int = DEFAULT_ANSWER_BURST,
@@ -75,6 +79,7 @@ class DiscoveryResponder(DatagramProtocol):
         self._server_name = server_name
         self._native_port = native_port
         self._irc_port = irc_port
+        self._native_host = native_host
         self._address_for = address_for
         self._limiter = SourceRateLimiter(clock, rate=answer_rate, burst=answer_burst)
         self._nonces = NonceMemory(clock)
@@ -97,14 +102,8 @@ class DiscoveryResponder(DatagramProtocol):
             path="icmp",
         )
 
-    def _answer(
-        self, probe: Probe, host: str, port: int, *, interface: str | None, path: str
-    ) -> None:
-        if (
-            self.transport is None
-            or port < MIN_REPLY_PORT
-            or not _is_unicast_source(host)
-        ):
+    def _answer(self, probe: Probe, host: str, port: int, *, interface: str | None, path: str) -> None:
+        if self.transport is None or port < MIN_REPLY_PORT or not _is_unicast_source(host):
             return
         if not self._nonces.first_time(probe.nonce):
             return
@@ -113,7 +112,7 @@ class DiscoveryResponder(DatagramProtocol):
         native_port = self._native_port()
         if native_port is None:
             return
-        advertised = self._address_for(host, interface)
+        advertised = self._advertised_address(host, interface)
         if advertised is None:
             return
         answer = Answer(
@@ -143,6 +142,19 @@ class DiscoveryResponder(DatagramProtocol):
             native_port=native_port,
         )
 
+    def _advertised_address(self, client: str, interface: str | None) -> str | None:
+        bound = self._native_host() if self._native_host is not None else None
+        if bound in (None, "", "0.0.0.0"):
+            return self._address_for(client, interface)
+        # The native port listens on one address only: nothing else is worth advertising.
+        try:
+            address = ipaddress.IPv4Address(bound)
+        except ValueError:
+            return None
+        if address.is_loopback and not ipaddress.IPv4Address(client).is_loopback:
+            return None
+        return str(address)
+
 
 def _is_unicast_source(host: str) -> bool:
     try:
@@ -152,6 +164,6 @@ def _is_unicast_source(host: str) -> bool:
     return not (
         address.is_multicast
         or address.is_unspecified
+        # 240.0.0.0/4, which holds the limited broadcast address.
         or address.is_reserved
-        or address == ipaddress.IPv4Address("255.255.255.255")
     )

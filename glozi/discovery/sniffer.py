@@ -97,9 +97,7 @@ def open_capture_sockets(interfaces: list[str] | None) -> dict[Any, str]:
             try:
                 attach_echo_request_filter(sock.ins)
             except OSError as error:
-                raise SnifferError(
-                    f"cannot attach the ICMP probe filter on {name!r}: {error}"
-                ) from error
+                raise SnifferError(f"cannot attach the ICMP probe filter on {name!r}: {error}") from error
     except BaseException:
         for sock in opened:
             sock.close()
@@ -132,9 +130,7 @@ class SnifferService(Service):
         deliver: Callable[[SniffedProbe], None],
         interfaces: list[str] | None = None,
         *,
-        open_sockets: Callable[
-            [list[str] | None], dict[Any, str]
-        ] = open_capture_sockets,
+        open_sockets: Callable[[list[str] | None], dict[Any, str]] = open_capture_sockets,
         start_thread: Callable[[Callable[[], None]], None] = _start_daemon_thread,
         start_timeout: float = START_TIMEOUT_SECONDS,
         stop_timeout: float = STOP_TIMEOUT_SECONDS,
@@ -169,9 +165,7 @@ class SnifferService(Service):
         self.capturing_on = []
         self._wake = os.pipe()
         self._thread_running = True
-        self._start_watchdog = self._reactor.callLater(
-            self._start_timeout, self._start_overdue
-        )
+        self._start_watchdog = self._reactor.callLater(self._start_timeout, self._start_overdue)
         self._start_thread(self._capture)
 
     def stopService(self) -> Deferred[None]:
