@@ -242,11 +242,12 @@ class _DiscoveryRun(DatagramProtocol):
             return self._result
         self._calls.append(self._reactor.callLater(self._timeout, self._finish))
         delay = 0.0
-        for attempt in range(self._attempts):
-            if attempt and delay >= self._timeout:
+        for attempt in range(1, self._attempts):
+            delay += self._first_retry * 2 ** (attempt - 1)
+            if delay >= self._timeout:
                 break
             self._calls.append(self._reactor.callLater(delay, self._send_attempt))
-            delay += self._first_retry * (2**attempt)
+        self._send_attempt()
         return self._result
 
     def _send_attempt(self) -> None:
