@@ -162,6 +162,10 @@ class ChatServer:
     def connect(self, connection: Connection) -> "Participant":
         """Register a new connection; it starts at the session list."""
         participant = Participant(self, connection)
+        if self.closing:
+            connection.deliver(ServerClosing(reason="The server is shutting down."))
+            connection.close()
+            return participant
         self.participants.add(participant)
         return participant
 

@@ -66,7 +66,7 @@ def makeService(
         on_exit=reactor.stop,  # type: ignore[union-attr]
     )
     factory = NativeFactory(chat, options["name"])
-    ChatService(chat, factory, options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
+    ChatService(chat, [factory], options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
     endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     ListeningService(endpoint, factory, "GloziChat native protocol").setServiceParent(top)
     make_discovery_service(

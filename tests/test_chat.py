@@ -322,3 +322,12 @@ class JoinedSnapshotTests(ChatTestCase):
         self.assertEqual(joined.session.admin, "alice")
         self.assertIsNone(joined.idle_timeout)
         self.assertEqual(joined.members[0].joined_at, self.clock.seconds())
+
+
+class ShutdownTests(ChatTestCase):
+    def test_connection_during_shutdown_is_turned_away(self) -> None:
+        """A client connecting while the server closes is told so and closed."""
+        self.server.shutdown("bye")
+        _, conn = connect(self.server)
+        self.assertIsInstance(conn.events[-1], ServerClosing)
+        self.assertTrue(conn.closed)

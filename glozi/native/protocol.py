@@ -3,8 +3,6 @@
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
-from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -14,6 +12,7 @@ from glozi.chat import ChatServer, Participant
 from glozi.errors import ChatError
 from glozi.events import Event
 from glozi.native import wire
+from glozi.tracking import TrackingFactory
 
 
 class NativeProtocol(LineReceiver):
@@ -27,8 +26,9 @@ class NativeProtocol(LineReceiver):
     participant: Participant
 
     def connectionMade(self) -> None:
+        self.transport.write(wire.encode_frame(self.factory.welcome()))
+        self.factory.opened(self)
         self.participant = self.factory.chat.connect(self)
-        self.factory.connections.add(self)
         self._handlers: dict[type, Callable[[Any], dict[str, Any] | None]] = {
             wire.Hello: self._hello,
             wire.ListSessions: self._list,
@@ -39,12 +39,10 @@ class NativeProtocol(LineReceiver):
             wire.SubmitExitCode: self._exit,
             wire.Ping: self._ping,
         }
-        self.transport.write(wire.encode_frame(self.factory.welcome()))
 
     def connectionLost(self, reason: Failure | None = None) -> None:
-        self.factory.connections.discard(self)
         self.participant.disconnected()
-        self.factory.connection_closed(self)
+        self.factory.closed(self)
 
     def deliver(self, event: Event) -> None:
         self.transport.write(wire.encode_event(event))
@@ -122,16 +120,15 @@ class NativeProtocol(LineReceiver):
         return {"type": "pong"}
 
 
-class NativeFactory(Factory):
+class NativeFactory(TrackingFactory):
     """Serves the native protocol for one ``ChatServer``."""
 
     protocol = NativeProtocol
 
     def __init__(self, chat: ChatServer, server_name: str) -> None:
+        super().__init__()
         self.chat = chat
         self.server_name = server_name
-        self.connections: set[NativeProtocol] = set()
-        self._all_closed: list[Deferred[None]] = []
 
     def welcome(self) -> dict[str, Any]:
         return {
@@ -143,18 +140,3 @@ class NativeFactory(Factory):
             "max_line": wire.MAX_LINE_BYTES,
             "max_text": wire.MAX_TEXT_CHARS,
         }
-
-    def connection_closed(self, protocol: NativeProtocol) -> None:
-        if not self.connections:
-            waiting, self._all_closed = self._all_closed, []
-            for d in waiting:
-                d.callback(None)
-
-    def when_all_closed(self) -> "Deferred[None]":
-        """A Deferred that fires once no connection is open."""
-        if not self.connections:
-            return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._all_closed.append(d)
-        return d
-
