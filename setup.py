@@ -24,6 +24,6 @@ setup(
         "test": ["hypothesis>=6.80", "ruff==0.17.6"],
     },
     entry_points={
-        "console_scripts": [],
+        "console_scripts": ["glozichat-discover = glozi.discovery.cli:main"],
     },
 )

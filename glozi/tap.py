@@ -9,6 +9,8 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.python import usage
 
 from glozi.chat import DEFAULT_IDLE_TIMEOUT, ChatServer
+from glozi.discovery.options import DiscoveryOptions
+from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.exitcode import new_exit_code
 from glozi.native.protocol import NativeFactory
 from glozi.service import ChatService, ListeningService
@@ -24,7 +26,7 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
-class Options(usage.Options):
+class Options(DiscoveryOptions, usage.Options):
     """Command-line options of the glozichat server."""
 
     synopsis = "[options]"
@@ -65,6 +67,16 @@ def makeService(
     )
     factory = NativeFactory(chat, options["name"])
     ChatService(chat, [factory], options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
-    endpoint = serverFromString(reactor, options["port"])
+    endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     ListeningService(endpoint, factory, "GloziChat native protocol").setServiceParent(top)
+    make_discovery_service(
+        reactor,
+        server_name=options["name"],
+        native_port=endpoint.port_number,
+        native_host=endpoint.bound_host,
+        irc_port=None,
+        discovery_port=options["discovery-port"],
+        sniff=not options["no-sniff"],
+        sniff_interfaces=options["sniff-interface"] or None,
+    ).setServiceParent(top)
     return top

@@ -4,13 +4,14 @@ import io
 import os
 
 from twisted.application.service import IServiceCollection
-from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi import tap
+from glozi.discovery.service import DiscoveryService
 from glozi.service import ChatService, ListeningService
+from tests.discovery_fakes import UDPMemoryReactor
 
 
 class OptionsTests(SynchronousTestCase):
@@ -37,14 +38,14 @@ class OptionsTests(SynchronousTestCase):
 class MakeServiceTests(SynchronousTestCase):
     def test_service_tree_and_listening(self) -> None:
         """makeService listens on the endpoint and writes the exit code file at start."""
-        reactor = MemoryReactorClock()
+        reactor = UDPMemoryReactor()
         options = tap.Options()
         path = os.path.abspath(self.mktemp())
-        options.parseOptions(["--port", "tcp:8123:interface=127.0.0.1", "--exit-code-file", path])
+        options.parseOptions(["--port", "tcp:8123:interface=127.0.0.1", "--exit-code-file", path, "--no-sniff"])
         announced = io.StringIO()
         top = tap.makeService(options, reactor=reactor, announce_to=announced)
         children = list(IServiceCollection(top))
-        self.assertEqual([type(c) for c in children], [ChatService, ListeningService])
+        self.assertEqual([type(c) for c in children], [ChatService, ListeningService, DiscoveryService])
         top.privilegedStartService()
         top.startService()
         [(port, _factory, _backlog, interface)] = reactor.tcpServers
