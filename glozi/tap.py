@@ -12,6 +12,7 @@ from glozi.chat import DEFAULT_IDLE_TIMEOUT, ChatServer
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.exitcode import new_exit_code
+from glozi.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
@@ -28,9 +29,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not 0 < number < float("inf"):
+        raise ValueError("must be a positive number")
+    return number
+
+
 def _positive_seconds(value: str) -> float:
     seconds = float(value)
-    if not seconds > 0:
+    if not 0 < seconds < float("inf"):
         raise ValueError("must be a positive number of seconds")
     return seconds
 
@@ -58,6 +66,8 @@ class Options(DiscoveryOptions, usage.Options):
         ["name", None, socket.gethostname(), "Server name shown to clients."],
         ["max-connections", None, DEFAULT_MAX_CONNECTIONS, "Connections allowed in all.", _positive_int],
         ["max-per-source", None, DEFAULT_MAX_PER_SOURCE, "Connections allowed from one address.", _positive_int],
+        ["flood-burst", None, FLOOD_BURST, "Lines a connection may send at once.", _positive_float],
+        ["flood-rate", None, FLOOD_RATE, "Lines a second a connection may send after its burst.", _positive_float],
         [
             "max-send-queue",
             None,
@@ -89,6 +99,8 @@ def makeService(
         max_connections=options["max-connections"],
         max_per_source=options["max-per-source"],
         max_send_queue=options["max-send-queue"],
+        flood_burst=options["flood-burst"],
+        flood_rate=options["flood-rate"],
     )
     ChatService(chat, [factory], options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
     endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
