@@ -50,8 +50,6 @@ class FuzzClient:
         frames = [wire.parse_frame(line) for line in data.splitlines()]
         for frame in frames:
             self.apply(frame)
-        if self.transport.disconnecting and not self.gone:
-            self.drop()
         return frames
 
     def apply(self, frame: dict) -> None:
@@ -96,6 +94,12 @@ class NativeMachine(RuleBasedStateMachine):
 
     def step(self) -> None:
         self.clock.advance(0.3)
+        # Connections the server closed end first, so that every other client
+        # has read what their leaving caused before the invariants are checked.
+        for client in self.clients:
+            if client.transport.disconnecting and not client.gone:
+                client.read()
+                client.drop()
         for client in self.clients:
             if not client.gone:
                 client.read()
