@@ -16,7 +16,7 @@ setup(
     packages=find_packages(include=["glozi", "glozi.*"]) + ["twisted.plugins"],
     package_data={"glozi": ["assets/*.png"]},
     install_requires=[
-        "twisted>=23.10",
+        "twisted[tls]>=23.10",
         "scapy>=2.5",
         "Pillow>=10.0",
     ],
