@@ -10,10 +10,14 @@ from twisted.python import usage
 
 from glozi.chat import DEFAULT_IDLE_TIMEOUT, ChatServer
 from glozi.exitcode import new_exit_code
+from glozi.irc.protocol import IRCFactory
 from glozi.native.protocol import NativeFactory
 from glozi.service import ChatService, ListeningService
+from glozi.tracking import TrackingFactory
 
 DEFAULT_PORT = "tcp:7557"
+DEFAULT_IRC_PORT = "tcp:6667"
+DISABLED = "none"
 DEFAULT_EXIT_CODE_FILE = "glozichat.exitcode"
 
 
@@ -28,9 +32,13 @@ class Options(usage.Options):
     """Command-line options of the glozichat server."""
 
     synopsis = "[options]"
-    longdesc = "Run a GloziChat server: sessions, admins and commands over a JSON line protocol."
+    longdesc = (
+        "Run a GloziChat server: sessions, admins and commands over a JSON line protocol,"
+        " and the same sessions as IRC channels."
+    )
     optParameters: ClassVar[list[list[object]]] = [
         ["port", "p", DEFAULT_PORT, "Endpoint for the native protocol (e.g. tcp:7557, ssl:...)."],
+        ["irc-port", None, DEFAULT_IRC_PORT, f"Endpoint for IRC clients (e.g. tcp:6667), or {DISABLED!r} for no IRC."],
         [
             "idle-timeout",
             None,
@@ -63,8 +71,13 @@ def makeService(
         idle_timeout=options["idle-timeout"],
         on_exit=reactor.stop,  # type: ignore[union-attr]
     )
-    factory = NativeFactory(chat, options["name"])
-    ChatService(chat, [factory], options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
-    endpoint = serverFromString(reactor, options["port"])
-    ListeningService(endpoint, factory, "GloziChat native protocol").setServiceParent(top)
+    native = NativeFactory(chat, options["name"])
+    listeners: list[tuple[str, TrackingFactory, str]] = [(options["port"], native, "GloziChat native protocol")]
+    if options["irc-port"].lower() != DISABLED:
+        irc = IRCFactory(chat, options["name"], reactor)  # type: ignore[arg-type]
+        listeners.append((options["irc-port"], irc, "GloziChat IRC"))
+    factories = [factory for _, factory, _ in listeners]
+    ChatService(chat, factories, options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
+    for description, factory, label in listeners:
+        ListeningService(serverFromString(reactor, description), factory, label).setServiceParent(top)
     return top
