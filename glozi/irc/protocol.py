@@ -170,7 +170,7 @@ class IRCProtocol(irc.IRC):
             self._rearm_keepalive()
             parsed = wire.parse_line(raw)
             if parsed is not None:
-                self.handleCommand(parsed[0], None, parsed[1])
+                self.handleCommand(parsed.command, parsed.prefix, parsed.params)
 
     def handleCommand(self, command: str, prefix: Any, params: list[str]) -> None:
         """Run one command from the table; a bug in a handler costs this line only."""

@@ -1,6 +1,6 @@
 """IRC lines in and out: pure functions, no sockets.
 
-``parse_line`` turns a received line into ``(command, params)`` with
+``parse_line`` turns a received line into a ``ParsedLine`` with
 ``twisted.words.protocols.irc.parsemsg``; ``line`` builds one outgoing line;
 ``encode_event`` turns a domain event into the lines every IRC member of the
 session receives, encoded once and cached on the event. Tests read what the
@@ -9,6 +9,7 @@ server wrote with ``parse_line`` too.
 
 import re
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from twisted.words.protocols.irc import IRCBadMessage, parsemsg
 
@@ -40,22 +41,27 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NOT_HOST = re.compile(r"[^A-Za-z0-9.-]+")
 
 
-def parse_line(raw: bytes) -> tuple[str, list[str]] | None:
-    """The upper-cased command and parameters of one line (without CR LF).
+class ParsedLine(NamedTuple):
+    """One IRC line: its source (``""`` when none), upper-cased command and parameters."""
 
-    Returns ``None`` for a blank or malformed line, which servers ignore.
-    Invalid UTF-8 is decoded with U+FFFD replacement characters.
-    """
+    prefix: str
+    command: str
+    params: list[str]
+
+
+def parse_line(raw: bytes) -> ParsedLine | None:
+    """One line (without CR LF) as a ``ParsedLine``, or ``None`` for a blank or
+    malformed line, which servers ignore. Invalid UTF-8 becomes U+FFFD."""
     text = raw.decode("utf-8", errors="replace").strip("\r\n")
     if not text.strip():
         return None
     try:
-        _prefix, command, params = parsemsg(text)
+        prefix, command, params = parsemsg(text)
     except (IRCBadMessage, ValueError, IndexError):
         return None
     if not command:
         return None
-    return command.upper(), params
+    return ParsedLine(prefix, command.upper(), params)
 
 
 def _middle(param: str) -> str:
@@ -125,7 +131,7 @@ def split_text(text: str, budget: int) -> list[str]:
                 break
             cut = encoded[:budget].decode("utf-8", errors="ignore")
             space = cut.rfind(" ")
-            if space > 0:
+            if space > 0 and not rest[len(cut)].isspace():
                 cut = cut[:space]
             pieces.append(cut)
             rest = rest[len(cut) :].lstrip(" ")
