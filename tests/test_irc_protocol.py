@@ -311,7 +311,7 @@ class SessionTests(DoorTestCase):
         lines = self.user("alice").send("JOIN #KIWI")
         self.assertEqual([p.command for p in lines], ["JOIN", "332", "333", "353", "366"])
         self.assertEqual((lines[0].prefix, lines[0].params), ("alice!alice@glozichat", ["#kiwi"]))
-        self.assertEqual(lines[2].params[1:], ["#kiwi", "server", "1764000000"])
+        self.assertEqual(lines[2].params[1:], ["#kiwi", SERVER, "1764000000"])
         self.assertEqual(lines[3].params[1:], ["=", "#kiwi", "bob alice"])
 
     def test_join_new_name_creates_with_key_as_operator(self) -> None:
@@ -384,7 +384,9 @@ class SessionTests(DoorTestCase):
         alice = self.member("alice", "#kiwi")
         topic, who = alice.send("TOPIC #kiwi")
         self.assertEqual((topic.command, topic.params[1]), ("332", "#kiwi"))
-        self.assertEqual((who.command, who.params[2]), ("333", "server"))
+        self.assertEqual((who.command, who.params[2]), ("333", SERVER))
+        self.member("carol", "#garden")
+        self.assertEqual(alice.send("TOPIC #garden")[1].params[2], "carol!carol@glozichat")
         self.assertEqual(alice.one("TOPIC #kiwi :new").command, "482")
         self.assertEqual(alice.one("TOPIC #papaya :new").command, "442")
         self.assertEqual(alice.one("TOPIC #nope").command, "403")

@@ -15,7 +15,7 @@ from twisted.words.protocols import irc
 
 import glozi
 from glozi import commands
-from glozi.chat import ChatServer, Participant
+from glozi.chat import SERVER_CREATOR, ChatServer, Participant
 from glozi.errors import ChatError
 from glozi.events import Event, Joined, LeaveReason, Left, MemberInfo, SessionInfo
 from glozi.irc import numerics as n
@@ -461,7 +461,8 @@ class IRCProtocol(irc.IRC):
     def _send_topic(self, info: SessionInfo) -> None:
         channel = wire.channel_of(info.name)
         self._numeric(n.RPL_TOPIC, channel, wire.topic(info))
-        self._numeric(n.RPL_TOPICWHOTIME, channel, info.creator, str(int(info.created_at)))
+        setter = self.factory.server if info.creator == SERVER_CREATOR else wire.user_prefix(info.creator)
+        self._numeric(n.RPL_TOPICWHOTIME, channel, setter, str(int(info.created_at)))
 
     def irc_TOPIC(self, params: list[str]) -> None:
         info = self._session_named(params[0])
