@@ -14,6 +14,7 @@ from tests.realserver import connect_client, start_server
 
 SCREEN_DEADLINE = 10.0
 POLL_SECONDS = 0.2
+# irssi paces its commands against flooding (2.2 s apart by default); a local test need not wait.
 IRSSI_CONFIG = """\
 servers = ( );
 chatnets = { };
@@ -21,6 +22,7 @@ channels = ( );
 settings = {
   core = { real_name = "irssi tester"; user_name = "ircalice"; nick = "ircalice"; };
   "fe-common/core" = { autolog = "no"; };
+  "irc/core" = { cmd_queue_speed = "100msec"; cmds_max_at_once = "20"; };
 };
 """
 # Lines irssi prints for the replies a correct server never sends in this conversation.
