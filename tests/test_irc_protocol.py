@@ -73,6 +73,9 @@ class NativeClient:
 
 class DoorTestCase(SynchronousTestCase):
     def setUp(self) -> None:
+        self.fresh_server()
+
+    def fresh_server(self) -> None:
         self.clock = Clock()
         self.clock.advance(1_764_000_000)
         self.exits: list[bool] = []
@@ -281,15 +284,39 @@ class BadInputTests(DoorTestCase):
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(st.binary(max_size=700), max_size=8))
     def test_nothing_crashes_the_door(self, chunks: list[bytes]) -> None:
-        """Arbitrary bytes never raise out of the protocol, and never reach another member."""
-        bob = self.native(session=2, username="bobby") if not hasattr(self, "_bob") else self._bob
-        self._bob = bob
+        """Arbitrary bytes never raise out of the protocol, and never disturb another member."""
+        self.fresh_server()
+        bob = self.native(session=2, username="bobby")
         client = self.connect()
         for chunk in chunks:
             client.protocol.dataReceived(chunk)
         client.protocol.connectionLost(None)
         for frame in bob.frames():
             self.assertIn(frame["type"], ("member_joined", "member_left", "message", "admin_changed"))
+        self.assertEqual(bob.send(type="ping"), [{"type": "pong"}])
+        self.assertEqual(self.factory.connections, set())
+
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from([*IRCProtocol.COMMANDS, "FROB", "001"]),
+                st.lists(st.text(alphabet=st.sampled_from("#,:0123456789abcXYZ *+-\x01\x02\u00e9"), max_size=14), max_size=4),
+            ),
+            max_size=12,
+        )
+    )
+    def test_no_command_reaches_an_internal_error(self, commands: list[tuple[str, list[str]]]) -> None:
+        """Any known command with any parameters, in any order, is answered without a server failure (400)."""
+        self.fresh_server()
+        self.native(session=2, username="bobby")
+        client = self.user("alice")
+        answers = []
+        for command, params in commands:
+            line = " ".join([command, *params[:-1], ":" + params[-1]] if params else [command])
+            answers += client.send(line.encode()[: wire.MAX_LINE_BYTES - 2] + b"\r\n")
+        self.assertNotIn("400", [p.command for p in answers])
 
 
 class SessionTests(DoorTestCase):

@@ -6,6 +6,7 @@ are reached through IRC's own TIME and KICK or ``/msg GloziServ COMMAND``.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -54,12 +55,12 @@ _SERVICE_ONLY_HELP = (
 )
 
 
+@dataclass(frozen=True)
 class _Command:
     """One row of the door's command table: handler name and minimum parameters."""
 
-    def __init__(self, handler: str, min_params: int = 0) -> None:
-        self.handler = handler
-        self.min_params = min_params
+    handler: str
+    min_params: int = 0
 
 
 class IRCProtocol(irc.IRC):
@@ -128,11 +129,10 @@ class IRCProtocol(irc.IRC):
     # The Connection interface of the chat domain.
 
     def deliver(self, event: Event) -> None:
-        """Write ``event`` as IRC lines: shared events once for all, ``Left`` for this client."""
+        """Write ``event`` as IRC lines: shared events encoded once for every
+        recipient, ``Left`` (which names this client) for this client."""
         if isinstance(event, Left):
             self._left(event)
-        elif isinstance(event, Joined):
-            self._joined(event)
         else:
             self.transport.write(wire.encode_event(event, self.channel or "*", self.factory.server))
 
