@@ -21,7 +21,7 @@ setup(
         "Pillow>=10.0",
     ],
     extras_require={
-        "test": ["hypothesis>=6.80", "ruff==0.17.6"],
+        "test": ["hypothesis>=6.80", "ruff==0.17.6", "irc>=20.0"],
     },
     entry_points={
         "console_scripts": ["glozichat-discover = glozi.discovery.cli:main"],
