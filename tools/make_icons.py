@@ -125,6 +125,7 @@ def app_icon() -> None:
         r = big * 0.06
         draw.ellipse((big * x - r, big * 0.41 - r, big * x + r, big * 0.41 + r), fill=WHITE)
     image.resize((64, 64), Image.LANCZOS).save(ASSETS / "app.png", optimize=True)
+    image.resize((36, 36), Image.LANCZOS).save(ASSETS / "logo.png", optimize=True)
 
 
 def main() -> None:
