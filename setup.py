@@ -22,6 +22,6 @@ setup(
         "test": ["hypothesis>=6.80", "ruff>=0.4"],
     },
     entry_points={
-        "console_scripts": [],
+        "console_scripts": ["glozichat-client = glozi.client.app:main"],
     },
 )

@@ -150,7 +150,11 @@ class StatusView:
             row=1, column=2, pady=(6, 0)
         )
         self.spinner_step = 0
-        self._spinning = False
+        self._spin_job: str | None = None
+        # An "after" job outliving its widget makes Tk report an invalid command.
+        self.frame.bind(
+            "<Destroy>", lambda event: self.stop_spinning() if event.widget is self.frame else None
+        )
 
     def _retry(self) -> None:
         if self.window.model.screen is Screen.DISCONNECTED:
@@ -203,20 +207,24 @@ class StatusView:
             self.retry.grid(row=3, column=0, sticky="w")
         if screen is not Screen.CONNECTING:
             self.manual.grid(row=4, column=0, columnspan=3, sticky="we", pady=(18, 0))
-        if screen is Screen.CONNECTING and not self._spinning:
-            self._spinning = True
+        if screen is Screen.CONNECTING and self._spin_job is None:
             self._spin()
 
     def _spin(self) -> None:
         """Animate the status while connecting: proof that the window stays alive."""
         model = self.window.model
-        if model.screen is not Screen.CONNECTING or not self.frame.winfo_exists():
-            self._spinning = False
+        if model.screen is not Screen.CONNECTING:
+            self._spin_job = None
             return
         self.spinner_step = (self.spinner_step + 1) % len(_CONNECTING_FRAMES)
         base = model.status.rstrip(".")
         self.text.configure(text=base + _CONNECTING_FRAMES[self.spinner_step])
-        self.frame.after(_SPINNER_MS, self._spin)
+        self._spin_job = self.frame.after(_SPINNER_MS, self._spin)
+
+    def stop_spinning(self) -> None:
+        if self._spin_job is not None:
+            self.frame.after_cancel(self._spin_job)
+            self._spin_job = None
 
 
 class LobbyView:
@@ -241,7 +249,7 @@ class LobbyView:
         bar.grid(row=0, column=0, sticky="we")
         bar.columnconfigure(1, weight=1)
         ttk.Label(bar, text="Sessions", style="Title.TLabel").grid(row=0, column=0, sticky="w")
-        buttons = ttk.Frame(bar)
+        buttons = ttk.Frame(bar, name="buttons")
         buttons.grid(row=0, column=2, sticky="e")
         ttk.Button(
             buttons,
@@ -267,7 +275,7 @@ class LobbyView:
         self.notice = ttk.Label(self.frame, name="notice", style="Info.TLabel", padding=(10, 6))
         self.notice.grid(row=1, column=0, sticky="we", pady=(12, 8))
 
-        table = ttk.Frame(self.frame, style="Surface.TFrame")
+        table = ttk.Frame(self.frame, name="table", style="Surface.TFrame")
         table.grid(row=2, column=0, sticky="nswe")
         table.columnconfigure(0, weight=1)
         table.rowconfigure(0, weight=1)
@@ -373,7 +381,7 @@ class ChatView:
         self.frame.columnconfigure(0, weight=1)
         self.frame.rowconfigure(0, weight=1)
 
-        left = ttk.Frame(self.frame, style="Chat.TFrame")
+        left = ttk.Frame(self.frame, name="main", style="Chat.TFrame")
         left.grid(row=0, column=0, sticky="nswe")
         left.columnconfigure(0, weight=1)
         left.rowconfigure(0, weight=1)
@@ -407,7 +415,7 @@ class ChatView:
         self.transcript.configure(yscrollcommand=scroll.set)
         self._configure_tags()
 
-        bottom = ttk.Frame(left, style="Chat.TFrame", padding=(16, 4, 16, 16))
+        bottom = ttk.Frame(left, name="compose", style="Chat.TFrame", padding=(16, 4, 16, 16))
         bottom.grid(row=1, column=0, columnspan=2, sticky="we")
         bottom.columnconfigure(0, weight=1)
         self.message = FieldEntry(
@@ -566,7 +574,7 @@ class SessionDialog:
             row = self._field(body, row, "password", "Password", hint, "password", check_password, show="•")
         self.error = ttk.Label(body, name="error", style="Error.TLabel", wraplength=320, justify="left")
         self.error.grid(row=row, column=0, columnspan=2, sticky="w", pady=(4, 0))
-        buttons = ttk.Frame(body, style="Surface.TFrame")
+        buttons = ttk.Frame(body, name="buttons", style="Surface.TFrame")
         buttons.grid(row=row + 1, column=0, columnspan=2, sticky="e", pady=(14, 0))
         ttk.Button(buttons, name="cancel", text="Cancel", command=model.close_dialog).pack(
             side="left", padx=(0, 8)
@@ -778,6 +786,8 @@ class ClientWindow:
             self.chat.message.entry.focus_set()
         else:
             self.corner.pack_forget()
+            self.session_title.configure(text="", image="")
+            self.session_code.configure(text="")
             self.chat.clear()
             if screen is Screen.LOBBY:
                 self.lobby.frame.tkraise()

@@ -169,7 +169,8 @@ def connect(
 
     Fails with the connection error, or with ``ConnectionLost`` when the peer
     sends no ``welcome`` within ``welcome_timeout`` seconds (not a GloziChat
-    server, or a stuck one); no call blocks.
+    server, or a stuck one); no call blocks. Cancelling the Deferred drops
+    the attempt, whatever stage it reached.
     """
     endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
     connecting = endpoint.connect(ClientFactory(listener))
@@ -178,16 +179,27 @@ def connect(
         clock: IReactorTime = reactor  # type: ignore[assignment]
         timer = clock.callLater(welcome_timeout, protocol.transport.abortConnection)
 
-        def welcomed(frame: Frame) -> ClientProtocol:
+        def cancel(_: object) -> None:
             if timer.active():
                 timer.cancel()
-            return protocol
+            protocol.transport.abortConnection()
 
-        def failed(reason: Failure) -> Failure:
+        # Cancelling while we wait for the welcome drops the connection.
+        waiting: Deferred[ClientProtocol] = Deferred(cancel)
+
+        def welcomed(frame: Frame) -> None:
             if timer.active():
                 timer.cancel()
-            return reason
+            if not waiting.called:
+                waiting.callback(protocol)
 
-        return protocol.welcomed.addCallbacks(welcomed, failed)
+        def failed(reason: Failure) -> None:
+            if timer.active():
+                timer.cancel()
+            if not waiting.called:
+                waiting.errback(reason)
+
+        protocol.welcomed.addCallbacks(welcomed, failed)
+        return waiting
 
     return connecting.addCallback(wait_for_welcome)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum, auto
 from typing import Any, ClassVar, Protocol
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -323,6 +323,7 @@ class ClientViewModel:
         self.chat: ChatState | None = None
         self._closing_reason: str | None = None
         self._attempt = 0
+        self._pending: Deferred[Any] | None = None
 
     # Rendering
 
@@ -363,11 +364,13 @@ class ClientViewModel:
                 self._set_screen(Screen.PICK_SERVER, f"{len(servers)} servers found. Pick one.")
 
         def failed(reason: Failure) -> None:
-            if attempt == self._attempt:
+            if attempt == self._attempt and not reason.check(CancelledError):
                 self.log.failure("Discovery failed", reason)
                 self._set_screen(Screen.NO_SERVER, f"Looking for servers failed: {reason.getErrorMessage()}")
 
-        return self._finder().addCallbacks(found, failed)
+        self._cancel_pending()
+        self._pending = self._finder()
+        return self._pending.addCallbacks(found, failed)
 
     def retry(self) -> None:
         """Try again after nothing was found or the connection failed."""
@@ -403,7 +406,9 @@ class ClientViewModel:
                     Screen.NO_SERVER, f"Could not connect to {address.label}: {reason.getErrorMessage()}"
                 )
 
-        return self._connector(address.host, address.port, self).addCallbacks(connected, failed)
+        self._cancel_pending()
+        self._pending = self._connector(address.host, address.port, self)
+        return self._pending.addCallbacks(connected, failed)
 
     def connect_typed(self, host: str, port: str) -> bool:
         """Connect to an address the user typed; ``False`` when it is not one."""
@@ -430,9 +435,16 @@ class ClientViewModel:
 
         connecting.addCallback(rediscover)
 
+    def _cancel_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            # A fired Deferred ignores this; one waiting on an inner step forwards it.
+            pending.cancel()
+
     def close(self) -> None:
-        """Disconnect on purpose, as when the window closes."""
+        """Disconnect on purpose, as when the window closes (and stop any attempt)."""
         self._attempt += 1
+        self._cancel_pending()
         protocol, self.protocol = self.protocol, None
         if protocol is not None:
             protocol.disconnect()
