@@ -107,6 +107,19 @@ class FieldEntry:
         self.var.set("")
 
 
+def autohide(scrollbar: ttk.Scrollbar) -> Callable[[str, str], None]:
+    """A ``yscrollcommand`` that shows ``scrollbar`` only when there is something to scroll."""
+
+    def set_view(first: str, last: str) -> None:
+        if float(first) <= 0.0 and float(last) >= 1.0:
+            scrollbar.grid_remove()
+        else:
+            scrollbar.grid()
+        scrollbar.set(first, last)
+
+    return set_view
+
+
 class StatusView:
     """Connecting, nothing found, pick a server, or disconnected."""
 
@@ -295,7 +308,7 @@ class LobbyView:
         self.sessions.grid(row=0, column=0, sticky="nswe")
         scroll = ttk.Scrollbar(table, name="sessions_scroll", orient="vertical", command=self.sessions.yview)
         scroll.grid(row=0, column=1, sticky="ns")
-        self.sessions.configure(yscrollcommand=scroll.set)
+        self.sessions.configure(yscrollcommand=autohide(scroll))
         self.sessions.bind("<Double-1>", self._double_click)
         self.sessions.bind("<Return>", lambda _: self.join_selected())
 
@@ -412,7 +425,7 @@ class ChatView:
             style="Chat.Vertical.TScrollbar",
         )
         scroll.grid(row=0, column=1, sticky="ns")
-        self.transcript.configure(yscrollcommand=scroll.set)
+        self.transcript.configure(yscrollcommand=autohide(scroll))
         self._configure_tags()
 
         bottom = ttk.Frame(left, name="compose", style="Chat.TFrame", padding=(16, 4, 16, 16))
@@ -546,7 +559,13 @@ class SessionDialog:
         self.window = window
         self.kind = dialog.kind
         model = window.model
-        self.top = tk.Toplevel(window.top, name=dialog.kind, background=p.SURFACE)
+        self.top = tk.Toplevel(
+            window.top,
+            name=dialog.kind,
+            background=p.SURFACE,
+            highlightthickness=1,
+            highlightbackground=p.BORDER,
+        )
         self.top.transient(window.top)
         self.top.resizable(False, False)
         self.top.protocol("WM_DELETE_WINDOW", model.close_dialog)
@@ -642,6 +661,10 @@ class SessionDialog:
                 text=f"#{session.id} · {session.members} {people} · by {session.creator}{lock}"
             )
         self.error.configure(text=dialog.error)
+        if dialog.error:
+            self.error.grid()
+        else:
+            self.error.grid_remove()
         if dialog.busy:
             self.submit.state(["disabled"])
         else:
@@ -655,7 +678,9 @@ class AboutDialog:
     """What GloziChat is and how to use it (the "?" button)."""
 
     def __init__(self, window: "ClientWindow") -> None:
-        self.top = tk.Toplevel(window.top, name="about", background=p.SURFACE)
+        self.top = tk.Toplevel(
+            window.top, name="about", background=p.SURFACE, highlightthickness=1, highlightbackground=p.BORDER
+        )
         self.top.title("About GloziChat")
         self.top.transient(window.top)
         self.top.resizable(False, False)

@@ -50,11 +50,8 @@ USER_COLOURS = (
     "#ff7aa2",
     "#a78bfa",
     "#b5e255",
-    "#f9a8d4",
-    "#67e8f9",
-    "#fdba74",
 )
-"""Name colours, each with a contrast ratio of at least 4.5 on ``CHAT``."""
+"""Name colours of clearly different hues, each with a contrast ratio of at least 4.5 on ``CHAT``."""
 
 
 def user_colour(name: str) -> str:

@@ -125,12 +125,15 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
             insertcolor=p.TEXT_BRIGHT,
             padding=(8, 6),
         )
-    style.map(
-        "TEntry",
-        fieldbackground=[("disabled", p.SURFACE), ("readonly", p.SURFACE)],
-        bordercolor=[("focus", p.ACCENT)],
-        lightcolor=[("focus", p.ACCENT)],
-    )
+    # A parent's state map beats a child's plain option, so each entry style
+    # maps its own focus colour: a valid field stays green while focused.
+    for name, border in (("TEntry", p.ACCENT), ("Valid.TEntry", p.VALID), ("Invalid.TEntry", p.INVALID)):
+        style.map(
+            name,
+            fieldbackground=[("disabled", p.SURFACE), ("readonly", p.SURFACE)],
+            bordercolor=[("focus", border)],
+            lightcolor=[("focus", border)],
+        )
 
     style.configure(
         "Treeview",
@@ -156,7 +159,16 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
         padding=(6, 6),
     )
     style.map("Treeview.Heading", background=[("active", p.HOVER)])
-    style.configure("Members.Treeview", background=p.WINDOW, fieldbackground=p.WINDOW, rowheight=28)
+    style.configure(
+        "Members.Treeview",
+        background=p.WINDOW,
+        fieldbackground=p.WINDOW,
+        bordercolor=p.WINDOW,
+        lightcolor=p.WINDOW,
+        darkcolor=p.WINDOW,
+        rowheight=28,
+        indent=0,
+    )
     # Without a focus ring a selected row does not get a dotted outline.
     style.layout(
         "Treeview.Item",

@@ -394,7 +394,7 @@ class ClientViewModel:
             max_text = welcome.get("max_text")
             if isinstance(max_text, int) and 0 < max_text <= MAX_TEXT_CHARS:
                 self.max_text = max_text
-            self.notice = Notice(f"Connected to {self.server_name}.")
+            self.notice = Notice()
             self.sessions = []
             self._set_screen(Screen.LOBBY)
             self._render(Aspect.NOTICE, Aspect.SESSIONS)
