@@ -478,7 +478,7 @@ class ChatView:
         text.tag_configure("message", lmargin1=0, lmargin2=56)
         text.tag_configure("system", foreground=p.SYSTEM, font=p.FONT_ITALIC, justify="left")
         text.tag_configure("warning", foreground=p.WARNING, font=p.FONT_ITALIC)
-        text.tag_configure("error", foreground=p.INVALID)
+        text.tag_configure("error", foreground=p.ERROR_TEXT)
         text.tag_configure(
             "reply",
             background=p.INPUT,
