@@ -1,12 +1,14 @@
 """Packaging for GloziChat: the server, the twistd plugin and the Tk client."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
     name="glozichat",
     version="0.1.0",
     description="A LAN chat-room server and desktop client built on Twisted",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     # twisted.plugins is a namespace shared with Twisted itself, so it has no
@@ -19,9 +21,12 @@ setup(
         "Pillow>=10.0",
     ],
     extras_require={
-        "test": ["hypothesis>=6.80", "ruff>=0.4"],
+        "test": ["hypothesis>=6.80", "ruff==0.17.6"],
     },
     entry_points={
-        "console_scripts": ["glozichat-client = glozi.client.app:main"],
+        "console_scripts": [
+            "glozichat-client = glozi.client.app:main",
+            "glozichat-discover = glozi.discovery.cli:main",
+        ],
     },
 )

@@ -33,9 +33,11 @@ from glozi.events import (
 )
 from glozi.exitcode import ExitCodeGuard
 from glozi.fanout import Fanout, LocalFanout
+from glozi.guessing import GuessGuard
 from glozi.idle import InactivityTimer
 from glozi.names import name_key
 from glozi.quotes import QUOTES, Quote
+from glozi.ratelimit import TokenBucket
 
 DEFAULT_SESSIONS = (
     "avocado",
@@ -50,6 +52,10 @@ DEFAULT_SESSIONS = (
 )
 SERVER_CREATOR = "server"
 DEFAULT_IDLE_TIMEOUT = 240.0
+# Joins and creations per connection: a burst of 10, then one every 3 s.
+JOIN_BURST, JOIN_RATE = 10, 1 / 3
+# Admin commands (kick, close) per connection: a burst of 10, then one a second.
+ADMIN_BURST, ADMIN_RATE = 10, 1.0
 
 
 class Connection(Protocol):
@@ -150,6 +156,7 @@ class ChatServer:
         self.quotes = quotes
         self.rng = rng if rng is not None else random.Random()
         self.exit_guard = ExitCodeGuard(exit_code, clock)
+        self.password_guard = GuessGuard(clock, what="password")
         self._on_exit = on_exit
         self.sessions: dict[int, Session] = {}
         self._sessions_by_name: dict[str, Session] = {}
@@ -159,9 +166,13 @@ class ChatServer:
         for name in DEFAULT_SESSIONS:
             self._add_session(name, SERVER_CREATOR, None, permanent=True)
 
-    def connect(self, connection: Connection) -> "Participant":
-        """Register a new connection; it starts at the session list."""
-        participant = Participant(self, connection)
+    def connect(self, connection: Connection, source: str = "unknown") -> "Participant":
+        """Register a new connection from address ``source``; it starts at the session list."""
+        participant = Participant(self, connection, source)
+        if self.closing:
+            connection.deliver(ServerClosing(reason="The server is shutting down."))
+            connection.close()
+            return participant
         self.participants.add(participant)
         return participant
 
@@ -285,8 +296,12 @@ class ChatServer:
         if session.locked:
             if password is None:
                 raise ChatError("password_required", f"Session {session.name} needs a password.")
+            guard = self.password_guard
+            guard.allow(participant, participant.source, session.id)
             if not session.password_matches(password):
+                guard.failed(participant, participant.source)
                 raise ChatError("wrong_password", f"Wrong password for session {session.name}.")
+            guard.succeeded(participant, participant.source)
         if session.member_named(username) is not None:
             raise ChatError("name_taken", f"The name {username!r} is taken in {session.name}.")
         return self._admit(participant, session, username)
@@ -295,11 +310,19 @@ class ChatServer:
 class Participant:
     """One connection's side of the chat: at the session list, or in one session."""
 
-    def __init__(self, server: ChatServer, connection: Connection) -> None:
+    def __init__(self, server: ChatServer, connection: Connection, source: str) -> None:
         self.server = server
         self.connection = connection
+        self.source = source
         self.member: Member | None = None
         self.exit_code_failures = 0
+        self.joins = TokenBucket(server.clock, JOIN_BURST, JOIN_RATE)
+        self.admin_actions = TokenBucket(server.clock, ADMIN_BURST, ADMIN_RATE)
+
+    def _limit_joins(self) -> None:
+        if not self.joins.try_take():
+            wait = max(1, round(self.joins.seconds_until()))
+            raise ChatError("rate_limited", f"Too many joins; try again in {wait} s.", retry_after=wait)
 
     def _require_lobby(self) -> None:
         if self.member is not None:
@@ -319,11 +342,13 @@ class Participant:
     def join(self, session_id: int, username: str, password: str | None = None) -> Joined:
         """Join an existing session; raises ``ChatError`` with the reason on refusal."""
         self._require_lobby()
+        self._limit_joins()
         return self.server.join_session(self, session_id, username, password)
 
     def create(self, session_name: str, username: str, password: str | None = None) -> Joined:
         """Create a session and join it as its admin."""
         self._require_lobby()
+        self._limit_joins()
         return self.server.create_session(self, session_name, username, password)
 
     def say(self, text: str) -> float:
@@ -349,7 +374,7 @@ class Participant:
         """Shut the server down if ``code`` is its exit code."""
         self._require_lobby()
         try:
-            self.server.exit_guard.check(code, self.exit_code_failures)
+            self.server.exit_guard.check(code, self.exit_code_failures, self.source)
         except ChatError as error:
             if error.code == "wrong_exit_code":
                 self.exit_code_failures += 1

@@ -109,6 +109,10 @@ def run(member: "Member", name: str, args: str) -> str:
         raise ChatError("unknown_command", f"Unknown command /{name}. Type /help to see the commands.")
     if command.admin_only and not member.is_admin:
         raise ChatError("not_admin", f"/{command.name} is for the session's admin only.")
+    admin_actions = member.participant.admin_actions
+    if command.admin_only and not admin_actions.try_take():
+        wait = max(1, round(admin_actions.seconds_until()))
+        raise ChatError("rate_limited", f"Too many admin commands; try again in {wait} s.", retry_after=wait)
     args = args.strip()
     if command.arguments is Arguments.NONE and args:
         raise ChatError("bad_arguments", f"/{command.name} takes no arguments. Usage: {command.usage}")

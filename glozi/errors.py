@@ -31,6 +31,10 @@ ERROR_CODES: dict[str, str] = {
     "cannot_kick_self": "an admin cannot kick themselves; use /quit",
     "wrong_exit_code": "the server exit code is wrong",
     "too_many_attempts": "too many exit-code attempts; try again later",
+    "flood": "lines are arriving too fast; the line was dropped (sustained, the connection is closed)",
+    "rate_limited": "joins, session creations or admin commands are arriving too fast; try again shortly",
+    "too_many_connections": "the server, or this address, has too many connections; this one is closed",
+    "idle": "the connection sent nothing for too long at the session list and is closed",
     "internal_error": "the server failed to handle the frame; nothing was changed",
 }
 
@@ -39,13 +43,17 @@ class ChatError(Exception):
     """A request was refused; ``code`` is one of ``ERROR_CODES``.
 
     ``disconnect`` asks the protocol to close the connection after reporting
-    the error (for example after too many wrong exit codes).
+    the error (for example after too many wrong exit codes); ``retry_after``
+    says in how many seconds a refused attempt may be made again.
     """
 
-    def __init__(self, code: str, message: str, *, disconnect: bool = False) -> None:
+    def __init__(
+        self, code: str, message: str, *, disconnect: bool = False, retry_after: float | None = None
+    ) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown error code {code!r}")
         super().__init__(message)
         self.code = code
         self.message = message
         self.disconnect = disconnect
+        self.retry_after = retry_after

@@ -1,9 +1,12 @@
 """The server exit code: a secret 5-digit code that shuts the server down.
 
-Guessing is made hopeless by two limits: a connection is dropped after
-``FAILURES_PER_CONNECTION`` wrong codes, and the whole server checks at most
-``ATTEMPTS_PER_MINUTE`` codes a minute (a burst of that many, then one every
-60/ATTEMPTS_PER_MINUTE seconds), whoever sends them.
+Guessing it is hopeless: a connection is dropped after
+``FAILURES_PER_CONNECTION`` wrong codes; a source address gets growing delays
+after 3 wrong codes (doubling from 2 s to an hour); and the whole server checks
+at most ``ATTEMPTS_PER_MINUTE`` codes a minute and, after 10 wrong codes in a
+day, blocks everyone for growing delays (doubling from 12 s to an hour). So
+past the first few dozen guesses an attacker gets one guess an hour, however
+many addresses they use: 50,000 guesses (the average) take over 5 years.
 """
 
 import hmac
@@ -12,10 +15,12 @@ import secrets
 from twisted.internet.interfaces import IReactorTime
 
 from glozi.errors import ChatError
+from glozi.guessing import Backoff
 from glozi.ratelimit import TokenBucket
 
 FAILURES_PER_CONNECTION = 3
 ATTEMPTS_PER_MINUTE = 5
+_EVERYONE = "*"
 
 
 def new_exit_code() -> str:
@@ -36,24 +41,32 @@ class ExitCodeGuard:
     ) -> None:
         self.code = code
         self.failures_per_connection = failures_per_connection
-        self._server_wide = TokenBucket(clock, attempts_per_minute, attempts_per_minute / 60)
+        self._per_minute = TokenBucket(clock, attempts_per_minute, attempts_per_minute / 60)
+        self._sources = Backoff(clock, free=3, base=2.0, ceiling=3600.0)
+        self._server = Backoff(clock, free=10, base=12.0, ceiling=3600.0)
 
-    def check(self, attempt: str, failures_so_far: int) -> None:
+    def _too_many(self, wait: float) -> ChatError:
+        seconds = max(1, round(wait))
+        return ChatError(
+            "too_many_attempts", f"Too many exit-code attempts; try again in {seconds} s.", retry_after=seconds
+        )
+
+    def check(self, attempt: str, failures_so_far: int, source: object = None) -> None:
         """Return if ``attempt`` is the code; raise ``ChatError`` otherwise.
 
         ``failures_so_far`` is how many wrong codes this connection already
         sent; the error asks for a disconnect when this one is the last allowed.
         """
-        if not self._server_wide.try_take():
-            wait = self._server_wide.seconds_until()
-            raise ChatError(
-                "too_many_attempts",
-                f"Too many exit-code attempts on this server; try again in {wait:.0f} s.",
-            )
+        wait = max(self._sources.wait(source), self._server.wait(_EVERYONE))
+        if wait > 0:
+            raise self._too_many(wait)
+        if not self._per_minute.try_take():
+            raise self._too_many(self._per_minute.seconds_until())
         if hmac.compare_digest(attempt.encode(), self.code.encode()):
             return
-        failures = failures_so_far + 1
-        left = self.failures_per_connection - failures
+        self._sources.failed(source)
+        self._server.failed(_EVERYONE)
+        left = self.failures_per_connection - (failures_so_far + 1)
         if left <= 0:
             raise ChatError(
                 "wrong_exit_code",

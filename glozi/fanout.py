@@ -35,6 +35,7 @@ class LocalFanout:
             connection = member.participant.connection
             try:
                 connection.deliver(event)
-            except Exception:
+            # Whatever broke one member's connection must not stop the others' delivery.
+            except Exception:  # noqa: BLE001
                 self.log.failure("Delivery to {name} failed; dropping the connection", name=member.name)
                 connection.close()

@@ -11,7 +11,7 @@ NAME_MAX_LENGTH = 12
 PASSWORD_LENGTH = 5
 EXIT_CODE_LENGTH = 5
 
-_NAME = re.compile(r"(?!\d)[A-Za-z0-9]{%d,%d}" % (NAME_MIN_LENGTH, NAME_MAX_LENGTH), re.ASCII)
+_NAME = re.compile(rf"(?!\d)[A-Za-z0-9]{{{NAME_MIN_LENGTH},{NAME_MAX_LENGTH}}}", re.ASCII)
 _FIVE_DIGITS = re.compile(r"[0-9]{5}", re.ASCII)
 
 NAME_RULE = (

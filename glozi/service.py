@@ -1,16 +1,18 @@
 """Services that run a ChatServer inside twistd."""
 
 import os
-from typing import Any
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 
 from glozi.chat import ChatServer
-from glozi.native.protocol import NativeFactory
+from glozi.tracking import TrackingFactory
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 
@@ -35,12 +37,14 @@ class ChatService(Service):
     def __init__(
         self,
         chat: ChatServer,
-        factory: NativeFactory,
+        factories: Sequence[TrackingFactory],
         exit_code_file: str,
         clock: IReactorTime,
+        announce_to: TextIO | None = None,
     ) -> None:
+        self.announce_to = announce_to
         self.chat = chat
-        self.factory = factory
+        self.factories = factories
         self.exit_code_file = exit_code_file
         self.clock = clock
 
@@ -48,8 +52,9 @@ class ChatService(Service):
         super().startService()
         code = self.chat.exit_guard.code
         write_secret_file(self.exit_code_file, code + "\n")
-        # The one documented line on stdout: the operator reads the code here.
-        print(f"exit code: {code}", flush=True)
+        # The one documented line on stdout, written past twistd's capture of
+        # sys.stdout into the log so that it reads exactly "exit code: NNNNN".
+        print(f"exit code: {code}", file=self.announce_to or sys.__stdout__, flush=True)
         self.log.info(
             "Server exit code: {code} (also in {path}, readable by its owner only)",
             code=code,
@@ -64,14 +69,14 @@ class ChatService(Service):
             os.remove(self.exit_code_file)
         except FileNotFoundError:
             pass
-        waiting = self.factory.when_all_closed()
+        waiting = gatherResults([f.when_all_closed() for f in self.factories]).addCallback(lambda _: None)
         timeout = self.clock.callLater(SHUTDOWN_GRACE_SECONDS, self._abort_stragglers)
         waiting.addBoth(lambda result: timeout.cancel() if timeout.active() else None)
         return waiting
 
     def _abort_stragglers(self) -> None:
-        for connection in list(self.factory.connections):
-            connection.transport.abortConnection()
+        for factory in self.factories:
+            factory.abort_all()
 
 
 class ListeningService(StreamServerEndpointService):

@@ -1,6 +1,7 @@
 """twistd wiring: ``twistd [-n] glozichat [options]``."""
 
 import socket
+from typing import ClassVar, TextIO
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -8,6 +9,8 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.python import usage
 
 from glozi.chat import DEFAULT_IDLE_TIMEOUT, ChatServer
+from glozi.discovery.options import DiscoveryOptions
+from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.exitcode import new_exit_code
 from glozi.native.protocol import NativeFactory
 from glozi.service import ChatService, ListeningService
@@ -23,12 +26,12 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
-class Options(usage.Options):
+class Options(DiscoveryOptions, usage.Options):
     """Command-line options of the glozichat server."""
 
     synopsis = "[options]"
     longdesc = "Run a GloziChat server: sessions, admins and commands over a JSON line protocol."
-    optParameters = [
+    optParameters: ClassVar[list[list[object]]] = [
         ["port", "p", DEFAULT_PORT, "Endpoint for the native protocol (e.g. tcp:7557, ssl:...)."],
         [
             "idle-timeout",
@@ -47,7 +50,9 @@ class Options(usage.Options):
     ]
 
 
-def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
+def makeService(
+    options: Options, reactor: IReactorCore | None = None, announce_to: TextIO | None = None
+) -> IService:
     """Build the server's services from parsed ``options``."""
     if reactor is None:
         from twisted.internet import reactor as global_reactor
@@ -61,7 +66,17 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         on_exit=reactor.stop,  # type: ignore[union-attr]
     )
     factory = NativeFactory(chat, options["name"])
-    ChatService(chat, factory, options["exit-code-file"], reactor).setServiceParent(top)  # type: ignore[arg-type]
-    endpoint = serverFromString(reactor, options["port"])
+    ChatService(chat, [factory], options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
+    endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     ListeningService(endpoint, factory, "GloziChat native protocol").setServiceParent(top)
+    make_discovery_service(
+        reactor,
+        server_name=options["name"],
+        native_port=endpoint.port_number,
+        native_host=endpoint.bound_host,
+        irc_port=None,
+        discovery_port=options["discovery-port"],
+        sniff=not options["no-sniff"],
+        sniff_interfaces=options["sniff-interface"] or None,
+    ).setServiceParent(top)
     return top

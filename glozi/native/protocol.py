@@ -3,32 +3,44 @@
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
-from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 import glozi
 from glozi.chat import ChatServer, Participant
 from glozi.errors import ChatError
-from glozi.events import Event
+from glozi.events import Event, Left
+from glozi.flood import FloodControl, Verdict
 from glozi.native import wire
+from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
+from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
+
+# A new connection must send its first frame within this many seconds.
+LOGIN_GRACE_SECONDS = 30.0
+# A connection at the session list that sends nothing for this long is closed.
+LOBBY_IDLE_SECONDS = 30 * 60.0
 
 
-class NativeProtocol(LineReceiver):
+class NativeProtocol(LineReceiver, TimeoutMixin):
     """One client connection speaking docs/protocol.md."""
 
     delimiter = b"\n"
-    MAX_LENGTH = wire.MAX_LINE_BYTES
+    # One more byte than a line may have, for the "\r" of a CRLF line end.
+    MAX_LENGTH = wire.MAX_LINE_BYTES + 1
     log = Logger()
 
     factory: "NativeFactory"
     participant: Participant
 
     def connectionMade(self) -> None:
-        self.participant = self.factory.chat.connect(self)
-        self.factory.connections.add(self)
+        self._flood = FloodControl(self.factory.chat.clock)
+        self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
+        self._write(wire.encode_frame(self.factory.welcome()))
+        self.factory.opened(self)
+        peer = self.transport.getPeer()
+        self.participant = self.factory.chat.connect(self, getattr(peer, "host", str(peer)))
         self._handlers: dict[type, Callable[[Any], dict[str, Any] | None]] = {
             wire.Hello: self._hello,
             wire.ListSessions: self._list,
@@ -39,22 +51,58 @@ class NativeProtocol(LineReceiver):
             wire.SubmitExitCode: self._exit,
             wire.Ping: self._ping,
         }
-        self.transport.write(wire.encode_frame(self.factory.welcome()))
+        self.setTimeout(self.factory.login_grace)
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
-        self.factory.connections.discard(self)
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.setTimeout(None)
         self.participant.disconnected()
-        self.factory.connection_closed(self)
+        self.factory.closed(self)
+
+    def callLater(self, period: float, func: Callable[[], None]) -> Any:
+        # TimeoutMixin's timer, on the chat's clock so tests can drive it.
+        return self.factory.chat.clock.callLater(period, func)
+
+    def timeoutConnection(self) -> None:
+        self._send_error(
+            ChatError("idle", "Closing: nothing was received for too long at the session list.", disconnect=True),
+            None,
+        )
+
+    def _watch_idleness(self) -> None:
+        """At the session list a silent connection is closed; in a session the
+        domain's inactivity timeout applies instead."""
+        self.setTimeout(self.factory.lobby_idle if self.participant.member is None else None)
+
+    def _write(self, data: bytes) -> None:
+        self.transport.write(data)
+        self._send_queue.wrote(len(data))
+
+    def _too_slow(self) -> None:
+        self.log.warn(
+            "Dropping {peer}: it stopped reading and {limit} bytes are queued for it",
+            peer=self.transport.getPeer(),
+            limit=self.factory.max_send_queue,
+        )
+        self.transport.abortConnection()
 
     def deliver(self, event: Event) -> None:
-        self.transport.write(wire.encode_event(event))
+        self._write(wire.encode_event(event))
+        if isinstance(event, Left):
+            self._watch_idleness()
 
     def close(self) -> None:
         self.transport.loseConnection()
 
     def lineReceived(self, line: bytes) -> None:
         line = line.removesuffix(b"\r")
+        if len(line) > wire.MAX_LINE_BYTES:
+            self.lineLengthExceeded(line)
+            return
         if not line.strip():
+            return
+        verdict = self._flood.check()
+        if verdict is not Verdict.ACCEPT:
+            self._flooded(verdict)
             return
         request_id: wire.RequestId = None
         try:
@@ -65,12 +113,24 @@ class NativeProtocol(LineReceiver):
             self._send_error(error, error.request_id)
         except ChatError as error:
             self._send_error(error, request_id)
-        except Exception:
+        # A bug in one handler must cost this frame only, never the connection or the server.
+        except Exception:  # noqa: BLE001
             self.log.failure("Handling a frame failed")
             self._send_error(ChatError("internal_error", "The server failed to handle that frame."), request_id)
         else:
             if response is not None:
-                self.transport.write(wire.encode_frame(wire.with_id(response, request_id)))
+                self._write(wire.encode_frame(wire.with_id(response, request_id)))
+        if not self.transport.disconnecting:
+            self._watch_idleness()
+
+    def _flooded(self, verdict: Verdict) -> None:
+        if verdict is Verdict.REFUSE:
+            self._send_error(ChatError("flood", "You are sending too fast; lines are being dropped."), None)
+        elif verdict is Verdict.DISCONNECT:
+            self.log.warn("Disconnecting {peer} for flooding", peer=self.transport.getPeer())
+            self._send_error(
+                ChatError("flood", "You kept sending too fast; closing the connection.", disconnect=True), None
+            )
 
     def lineLengthExceeded(self, line: bytes) -> None:
         error = ChatError(
@@ -81,8 +141,10 @@ class NativeProtocol(LineReceiver):
         self._send_error(error, None)
 
     def _send_error(self, error: ChatError, request_id: wire.RequestId) -> None:
-        frame = {"type": "error", "code": error.code, "message": error.message}
-        self.transport.write(wire.encode_frame(wire.with_id(frame, request_id)))
+        frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+        if error.retry_after is not None:
+            frame["retry_after"] = error.retry_after
+        self._write(wire.encode_frame(wire.with_id(frame, request_id)))
         if error.disconnect:
             self.transport.loseConnection()
 
@@ -121,16 +183,31 @@ class NativeProtocol(LineReceiver):
         return {"type": "pong"}
 
 
-class NativeFactory(Factory):
+class NativeFactory(TrackingFactory):
     """Serves the native protocol for one ``ChatServer``."""
 
     protocol = NativeProtocol
 
-    def __init__(self, chat: ChatServer, server_name: str) -> None:
+    def __init__(
+        self,
+        chat: ChatServer,
+        server_name: str,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_per_source: int = DEFAULT_MAX_PER_SOURCE,
+        max_send_queue: int = DEFAULT_SEND_QUEUE_LIMIT,
+        login_grace: float = LOGIN_GRACE_SECONDS,
+        lobby_idle: float = LOBBY_IDLE_SECONDS,
+    ) -> None:
+        super().__init__(max_connections, max_per_source)
         self.chat = chat
         self.server_name = server_name
-        self.connections: set[NativeProtocol] = set()
-        self._all_closed: list[Deferred[None]] = []
+        self.max_send_queue = max_send_queue
+        self.login_grace = login_grace
+        self.lobby_idle = lobby_idle
+
+    def refusal_line(self, message: str) -> bytes:
+        return wire.encode_frame({"type": "error", "code": "too_many_connections", "message": message})
 
     def welcome(self) -> dict[str, Any]:
         return {
@@ -142,18 +219,3 @@ class NativeFactory(Factory):
             "max_line": wire.MAX_LINE_BYTES,
             "max_text": wire.MAX_TEXT_CHARS,
         }
-
-    def connection_closed(self, protocol: NativeProtocol) -> None:
-        if not self.connections:
-            waiting, self._all_closed = self._all_closed, []
-            for d in waiting:
-                d.callback(None)
-
-    def when_all_closed(self) -> "Deferred[None]":
-        """A Deferred that fires once no connection is open."""
-        if not self.connections:
-            return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._all_closed.append(d)
-        return d
-

@@ -7,6 +7,7 @@ with ``parse_frame``.
 """
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -147,8 +148,23 @@ class _Fields:
         return value
 
 
+# Control characters (C0 but tab, DEL, C1) and the Unicode line/paragraph
+# separators: each would break a line or a display somewhere down the line.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _printable(text: str) -> bool:
-    return all(ch == "\t" or (ch >= " " and ch != "\x7f") for ch in text)
+    return _UNPRINTABLE.search(text) is None
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _parse_hello(fields: _Fields) -> Hello:
@@ -227,6 +243,10 @@ def parse_frame(line: bytes) -> dict[str, Any]:
         raise FrameError("bad_json", "The line is not valid JSON.") from None
     if not isinstance(frame, dict):
         raise FrameError("not_object", "Each line must be one JSON object.")
+    # Raw UTF-8 cannot carry a lone surrogate, but a \uD800 escape can, and
+    # such a string cannot be encoded again for anyone it is sent to.
+    if "\\u" in text and _has_lone_surrogate(frame):
+        raise FrameError("bad_field", "Strings must not contain unpaired UTF-16 surrogates.")
     return frame
 
 

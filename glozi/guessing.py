@@ -1,0 +1,160 @@
+"""Limits on guessing 5-digit secrets (session passwords, the exit code).
+
+A 5-digit secret has 100,000 values, so an attacker needs 50,000 guesses on
+average. The limits below make that take years; docs/security.md shows the
+arithmetic. ``Backoff`` gives growing delays per key (a connection, a source
+address); ``GuessGuard`` combines the scopes for one kind of secret.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IReactorTime
+
+from glozi.errors import ChatError
+from glozi.ratelimit import TokenBucket
+
+SOURCE_MEMORY = 30 * 24 * 3600.0
+
+
+@dataclass
+class _Record:
+    failures: int = 0
+    blocked_until: float = 0.0
+    last_failure: float = 0.0
+
+
+class Backoff:
+    """Per-key growing delays: after ``free`` failures, each further failure
+    blocks the key for ``base`` seconds, doubling up to ``ceiling``.
+
+    A key is forgotten ``forget_after`` seconds after its last failure, and at
+    most ``max_keys`` keys are remembered (the oldest go first), so memory
+    stays bounded whatever an attacker does.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        *,
+        free: int,
+        base: float,
+        ceiling: float,
+        forget_after: float = 24 * 3600.0,
+        max_keys: int = 100_000,
+    ) -> None:
+        self._clock = clock
+        self.free = free
+        self.base = base
+        self.ceiling = ceiling
+        self.forget_after = forget_after
+        self.max_keys = max_keys
+        self._records: OrderedDict[object, _Record] = OrderedDict()
+
+    def _record(self, key: object) -> _Record | None:
+        record = self._records.get(key)
+        if record is not None and self._clock.seconds() - record.last_failure > self.forget_after:
+            del self._records[key]
+            return None
+        return record
+
+    def failures(self, key: object) -> int:
+        """How many failures ``key`` has on record."""
+        record = self._record(key)
+        return record.failures if record else 0
+
+    def wait(self, key: object) -> float:
+        """Seconds until ``key`` may try again (0 when it may now)."""
+        record = self._record(key)
+        if record is None:
+            return 0.0
+        return max(0.0, record.blocked_until - self._clock.seconds())
+
+    def failed(self, key: object) -> None:
+        """Record a failure for ``key`` and block it if it is past its free ones."""
+        now = self._clock.seconds()
+        record = self._record(key) or _Record()
+        record.failures += 1
+        record.last_failure = now
+        excess = record.failures - self.free
+        if excess > 0:
+            record.blocked_until = now + min(self.ceiling, self.base * 2 ** min(excess - 1, 32))
+        self._records[key] = record
+        self._records.move_to_end(key)
+        while len(self._records) > self.max_keys:
+            self._records.popitem(last=False)
+
+    def succeeded(self, key: object) -> None:
+        """Forget ``key``'s failures."""
+        self._records.pop(key, None)
+
+
+class GuessGuard:
+    """All the limits on guessing one kind of secret.
+
+    - per connection: ``connection_free`` wrong guesses, then growing delays;
+    - per source address: ``source_free`` wrong guesses, then delays doubling
+      from 2 s to at most an hour, forgotten after 30 days without failures;
+    - per target (a session): guesses from sources that already failed share a
+      budget of ``target_per_hour`` an hour, so a storm cannot go fast by
+      spreading over addresses, while members joining from clean addresses are
+      never held up by someone else's storm;
+    - server-wide: at most ``server_per_minute`` wrong guesses a minute.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        *,
+        what: str,
+        connection_free: int = 3,
+        source_free: int = 3,
+        target_per_hour: float = 3,
+        server_per_minute: float = 60,
+    ) -> None:
+        self._clock = clock
+        self.what = what
+        self.connections = Backoff(clock, free=connection_free, base=2.0, ceiling=600.0)
+        self.sources = Backoff(clock, free=source_free, base=2.0, ceiling=3600.0, forget_after=SOURCE_MEMORY)
+        self.target_per_hour = target_per_hour
+        self._targets: OrderedDict[object, TokenBucket] = OrderedDict()
+        self._server = TokenBucket(clock, server_per_minute, server_per_minute / 60)
+
+    def _target_bucket(self, target: object) -> TokenBucket:
+        bucket = self._targets.get(target)
+        if bucket is None:
+            bucket = self._targets[target] = TokenBucket(
+                self._clock, self.target_per_hour, self.target_per_hour / 3600
+            )
+            while len(self._targets) > 10_000:
+                self._targets.popitem(last=False)
+        return bucket
+
+    def _refuse(self, seconds: float) -> ChatError:
+        wait = max(1, round(seconds))
+        return ChatError(
+            "too_many_attempts", f"Too many wrong {self.what}s; try again in {wait} s.", retry_after=wait
+        )
+
+    def allow(self, connection: object, source: object, target: object = None) -> None:
+        """Raise ``too_many_attempts`` if a guess from here may not be checked now."""
+        wait = max(self.connections.wait(connection), self.sources.wait(source))
+        if wait > 0:
+            raise self._refuse(wait)
+        if self._server.seconds_until() > 0:
+            raise self._refuse(self._server.seconds_until())
+        if self.sources.failures(source) > 0:
+            bucket = self._target_bucket(target)
+            if not bucket.try_take():
+                raise self._refuse(bucket.seconds_until())
+
+    def failed(self, connection: object, source: object) -> None:
+        """Record a wrong guess."""
+        self.connections.failed(connection)
+        self.sources.failed(source)
+        self._server.try_take()
+
+    def succeeded(self, connection: object, source: object) -> None:
+        """A right guess clears the caller's record."""
+        self.connections.succeeded(connection)
+        self.sources.succeeded(source)

@@ -1,0 +1,94 @@
+"""A protocol factory that knows its open connections and limits them.
+
+Every door's factory subclasses ``TrackingFactory``: shutdown waits for its
+connections to close, and new connections past ``max_connections`` in total or
+``max_per_source`` from one address are answered with the door's own refusal
+line and closed.
+"""
+
+from collections import Counter
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+
+DEFAULT_MAX_CONNECTIONS = 2000
+DEFAULT_MAX_PER_SOURCE = 20
+
+
+def source_of(address: IAddress) -> str:
+    """The host part of a peer address, used to count and limit by source."""
+    return str(getattr(address, "host", address))
+
+
+class _Refusal(Protocol):
+    def __init__(self, line: bytes) -> None:
+        self.line = line
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.line)
+        self.transport.loseConnection()
+
+
+class TrackingFactory(Factory):
+    """Keeps ``connections``; its protocols call ``opened``/``closed``."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_per_source: int = DEFAULT_MAX_PER_SOURCE,
+    ) -> None:
+        self.max_connections = max_connections
+        self.max_per_source = max_per_source
+        self.connections: set[Any] = set()
+        self._per_source: Counter[str] = Counter()
+        self._all_closed: list[Deferred[None]] = []
+
+    def refusal_line(self, message: str) -> bytes:
+        """The bytes that tell a refused client why; each door overrides it."""
+        return message.encode() + b"\r\n"
+
+    def buildProtocol(self, addr: IAddress) -> Protocol | None:
+        source = source_of(addr)
+        if len(self.connections) >= self.max_connections:
+            message = f"The server is full ({self.max_connections} connections); try again later."
+        elif self._per_source[source] >= self.max_per_source:
+            message = f"Too many connections from {source} (at most {self.max_per_source})."
+        else:
+            return super().buildProtocol(addr)
+        self.log.warn("Refused a connection from {source}: {message}", source=source, message=message)
+        return _Refusal(self.refusal_line(message))
+
+    def opened(self, protocol: Any) -> None:
+        self.connections.add(protocol)
+        self._per_source[source_of(protocol.transport.getPeer())] += 1
+
+    def closed(self, protocol: Any) -> None:
+        if protocol not in self.connections:
+            return
+        self.connections.discard(protocol)
+        source = source_of(protocol.transport.getPeer())
+        self._per_source[source] -= 1
+        if self._per_source[source] <= 0:
+            del self._per_source[source]
+        if not self.connections:
+            waiting, self._all_closed = self._all_closed, []
+            for d in waiting:
+                d.callback(None)
+
+    def when_all_closed(self) -> "Deferred[None]":
+        """A Deferred that fires once no connection is open."""
+        if not self.connections:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._all_closed.append(d)
+        return d
+
+    def abort_all(self) -> None:
+        """Drop every connection now, without waiting for buffers to drain."""
+        for protocol in list(self.connections):
+            protocol.transport.abortConnection()

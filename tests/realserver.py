@@ -1,0 +1,158 @@
+"""Run the real ``twistd -n glozichat`` in a subprocess and talk to it over TCP."""
+
+import json
+import os
+import re
+import shutil
+import sys
+from collections import deque
+from typing import Any
+
+from twisted.internet import defer, protocol, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.protocols.basic import LineReceiver
+from twisted.trial.unittest import TestCase
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+_LISTENING = re.compile(rb"native protocol listening on 127\.0\.0\.1:(\d+)")
+_EXIT_CODE = re.compile(rb"^exit code: (\d{5})$", re.MULTILINE)
+STARTUP_TIMEOUT = 30.0
+
+
+def twistd_command() -> list[str]:
+    """The twistd executable, or the same entry point through this interpreter."""
+    twistd = shutil.which("twistd")
+    if twistd:
+        return [twistd]
+    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+
+
+class ServerProcess(protocol.ProcessProtocol):
+    """A running server: its port, exit code, output so far, and exit status."""
+
+    def __init__(self) -> None:
+        self.output = b""
+        self.port: int | None = None
+        self.exit_code: str | None = None
+        self.ready: defer.Deferred[None] = defer.Deferred()
+        self.ended: defer.Deferred[int] = defer.Deferred()
+        self.status: int | None = None
+        self.signal_number: int | None = None
+        self.exited = False
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        if self.port is None and (match := _LISTENING.search(self.output)):
+            self.port = int(match.group(1))
+        if self.exit_code is None and (match := _EXIT_CODE.search(self.output)):
+            self.exit_code = match.group(1).decode()
+        if self.port is not None and self.exit_code is not None and not self.ready.called:
+            self.ready.callback(None)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Any) -> None:
+        self.exited = True
+        self.status = reason.value.exitCode
+        self.signal_number = reason.value.signal
+        if not self.ready.called:
+            self.ready.errback(RuntimeError(f"server exited early:\n{self.output.decode(errors='replace')}"))
+        self.ended.callback(self.status)
+
+    def signal(self, name: str) -> None:
+        if not self.exited:
+            self.transport.signalProcess(name)
+
+
+@defer.inlineCallbacks
+def start_server(test: TestCase, *extra: str) -> Any:
+    """Start ``twistd -n glozichat`` on a free loopback port; stop it at cleanup."""
+    workdir = os.path.abspath(test.mktemp())
+    os.makedirs(workdir)
+    server = ServerProcess()
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONUNBUFFERED="1")
+    args = [
+        *twistd_command(),
+        "-n",
+        "--pidfile=",
+        "glozichat",
+        "--port",
+        "tcp:0:interface=127.0.0.1",
+        "--exit-code-file",
+        os.path.join(workdir, "exit-code"),
+        *extra,
+    ]
+    reactor.spawnProcess(server, args[0], args, env=env, path=workdir)
+    server.workdir = workdir
+
+    def stop() -> defer.Deferred[int] | None:
+        if not server.exited:
+            server.signal("TERM")
+            return server.ended
+        return None
+
+    test.addCleanup(stop)
+    timeout = reactor.callLater(STARTUP_TIMEOUT, lambda: server.signal("KILL"))
+    try:
+        yield server.ready
+    finally:
+        if timeout.active():
+            timeout.cancel()
+    return server
+
+
+class FrameClient(LineReceiver):
+    """A native-protocol client for tests: queues every frame it receives."""
+
+    delimiter = b"\n"
+
+    def __init__(self) -> None:
+        self.frames: deque[dict] = deque()
+        self.waiting: deque[defer.Deferred[dict]] = deque()
+        self.lost: defer.Deferred[None] = defer.Deferred()
+
+    def lineReceived(self, line: bytes) -> None:
+        frame = json.loads(line)
+        if self.waiting:
+            self.waiting.popleft().callback(frame)
+        else:
+            self.frames.append(frame)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.lost.callback(None)
+
+    def send(self, **frame: Any) -> None:
+        self.sendLine(json.dumps(frame).encode())
+
+    def next(self, timeout: float = 10.0) -> "defer.Deferred[dict]":
+        """The next frame, failing after ``timeout`` seconds."""
+        if self.frames:
+            return defer.succeed(self.frames.popleft())
+        d: defer.Deferred[dict] = defer.Deferred()
+        self.waiting.append(d)
+        return d.addTimeout(timeout, reactor)
+
+    @defer.inlineCallbacks
+    def request(self, **frame: Any) -> Any:
+        """Send a frame and return the next one received."""
+        self.send(**frame)
+        answer = yield self.next()
+        return answer
+
+
+@defer.inlineCallbacks
+def connect_client(test: TestCase, port: int) -> Any:
+    """Connect a FrameClient, read its welcome, and close it at cleanup."""
+    client = FrameClient()
+    yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+
+    def close() -> defer.Deferred[None] | None:
+        if not client.lost.called:
+            client.transport.loseConnection()
+            return client.lost
+        return None
+
+    test.addCleanup(close)
+    welcome = yield client.next()
+    test.assertEqual(welcome["type"], "welcome")
+    return client

@@ -1,0 +1,333 @@
+"""The chat domain: sessions, joins, admin succession, inactivity, exit code."""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from glozi.chat import DEFAULT_SESSIONS, SERVER_CREATOR
+from glozi.errors import ChatError
+from glozi.events import (
+    AdminChanged,
+    IdleWarning,
+    Joined,
+    Left,
+    MemberJoined,
+    MemberLeft,
+    Message,
+    ServerClosing,
+)
+from tests.helpers import TEST_EXIT_CODE, connect, make_server
+
+
+class ChatTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.exits: list[bool] = []
+        self.server, self.clock = make_server(idle_timeout=240, on_exit=lambda: self.exits.append(True))
+
+    def assertRefused(self, code: str, call, *args):
+        error = self.assertRaises(ChatError, call, *args)
+        self.assertEqual(error.code, code)
+        return error
+
+
+class SessionListTests(ChatTestCase):
+    def test_nine_default_sessions(self) -> None:
+        """The server starts with the nine open, admin-less built-in sessions."""
+        sessions = self.server.list_sessions()
+        self.assertEqual([s.name for s in sessions], list(DEFAULT_SESSIONS))
+        self.assertEqual([s.id for s in sessions], list(range(1, 10)))
+        for s in sessions:
+            self.assertEqual((s.creator, s.locked, s.admin, s.member_count), (SERVER_CREATOR, False, None, 0))
+
+    def test_list_counts_members_and_hides_password(self) -> None:
+        """The list shows member counts and a lock flag, never the password."""
+        alice, _ = connect(self.server)
+        alice.create("garden", "alice", "12345")
+        garden = self.server.list_sessions()[-1]
+        self.assertEqual((garden.name, garden.member_count, garden.locked, garden.creator), ("garden", 1, True, "alice"))
+        self.assertNotIn("12345", repr(garden))
+
+    def test_default_session_never_gets_admin(self) -> None:
+        """Joining a built-in session does not make anyone its admin."""
+        alice, _ = connect(self.server)
+        joined = alice.join(2, "alice")
+        self.assertIsNone(joined.session.admin)
+        self.assertEqual(joined.idle_timeout, 240)
+        self.assertRefused("not_admin", alice.run_command, "close", "")
+
+
+class JoinTests(ChatTestCase):
+    def test_join_tells_others(self) -> None:
+        """A join reaches the members already there and lists everyone to the joiner."""
+        alice, alice_conn = connect(self.server)
+        bob, _ = connect(self.server)
+        alice.join(1, "alice")
+        self.clock.advance(5)
+        joined = bob.join(1, "bob")
+        self.assertEqual([m.name for m in joined.members], ["alice", "bob"])
+        self.assertEqual(alice_conn.of_type(MemberJoined)[-1].name, "bob")
+
+    def test_refusals(self) -> None:
+        """Each refusal names its reason."""
+        alice, _ = connect(self.server)
+        alice.create("garden", "alice", "12345")
+        bob, _ = connect(self.server)
+        self.assertRefused("no_such_session", bob.join, 99, "bob")
+        self.assertRefused("password_required", bob.join, 10, "bob", None)
+        self.assertRefused("wrong_password", bob.join, 10, "bob", "54321")
+        self.assertRefused("name_taken", bob.join, 10, "ALICE", "12345")
+        self.assertRefused("session_exists", bob.create, "GARDEN", "bob", None)
+
+    def test_one_session_at_a_time(self) -> None:
+        """A member must leave before joining or creating elsewhere."""
+        alice, _ = connect(self.server)
+        alice.join(1, "alice")
+        self.assertRefused("wrong_state", alice.join, 2, "alice")
+        self.assertRefused("wrong_state", alice.create, "garden", "alice", None)
+        self.assertRefused("wrong_state", alice.submit_exit_code, TEST_EXIT_CODE)
+
+    def test_lobby_cannot_chat(self) -> None:
+        """Saying or commanding outside a session is refused."""
+        alice, _ = connect(self.server)
+        self.assertRefused("wrong_state", alice.say, "hi")
+        self.assertRefused("wrong_state", alice.run_command, "help", "")
+
+    def test_rejoin_after_quit(self) -> None:
+        """After /quit the same connection can join again."""
+        alice, conn = connect(self.server)
+        alice.join(1, "alice")
+        alice.run_command("quit", "")
+        self.assertEqual(conn.of_type(Left)[-1].reason, "quit")
+        self.assertEqual(alice.join(2, "alice").session.name, "kiwi")
+
+
+class ChatMessageTests(ChatTestCase):
+    def test_message_reaches_others_once(self) -> None:
+        """A message goes to every other member, once, as the same event."""
+        alice, alice_conn = connect(self.server)
+        bob, bob_conn = connect(self.server)
+        carol, carol_conn = connect(self.server)
+        for who, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+            who.join(3, name)
+        ts = alice.say("hello")
+        self.assertEqual(alice_conn.of_type(Message), [])
+        [to_bob] = bob_conn.of_type(Message)
+        [to_carol] = carol_conn.of_type(Message)
+        self.assertIs(to_bob, to_carol)
+        self.assertEqual((to_bob.sender, to_bob.text, to_bob.sent_at), ("alice", "hello", ts))
+
+    def test_failing_connection_does_not_stop_others(self) -> None:
+        """One member whose connection raises is dropped; the others still get the message."""
+        alice, _ = connect(self.server)
+        bob, bob_conn = connect(self.server)
+        carol, carol_conn = connect(self.server)
+        alice.join(1, "alice")
+        bob.join(1, "bob")
+        carol.join(1, "carol")
+
+        def explode(event):
+            raise RuntimeError("broken pipe")
+
+        bob_conn.deliver = explode
+        alice.say("still there?")
+        self.assertEqual(len(carol_conn.of_type(Message)), 1)
+        self.assertTrue(bob_conn.closed)
+        self.flushLoggedErrors(RuntimeError)
+
+
+class AdminTests(ChatTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice, self.alice_conn = connect(self.server)
+        self.bob, self.bob_conn = connect(self.server)
+        self.carol, self.carol_conn = connect(self.server)
+        self.alice.create("garden", "alice", None)
+        self.clock.advance(1)
+        self.bob.join(10, "bob")
+        self.clock.advance(1)
+        self.carol.join(10, "carol")
+
+    def test_creator_is_admin(self) -> None:
+        """The creator is the admin and has no idle timeout."""
+        self.assertEqual(self.server.sessions[10].admin.name, "alice")
+
+    def test_kick(self) -> None:
+        """The admin kicks a member: they are told and back at the list; the others are told."""
+        reply = self.alice.run_command("kick", "BOB")
+        self.assertEqual(reply, "You kicked bob.")
+        left = self.bob_conn.of_type(Left)[-1]
+        self.assertEqual((left.reason, left.by), ("kicked", "alice"))
+        self.assertIsNone(self.bob.member)
+        gone = self.carol_conn.of_type(MemberLeft)[-1]
+        self.assertEqual((gone.name, gone.reason, gone.by), ("bob", "kicked", "alice"))
+
+    def test_kick_refusals(self) -> None:
+        """Only the admin kicks, never themselves, only present members, with one name."""
+        self.assertRefused("not_admin", self.bob.run_command, "kick", "carol")
+        self.assertRefused("cannot_kick_self", self.alice.run_command, "kick", "alice")
+        self.assertRefused("no_such_member", self.alice.run_command, "kick", "dave")
+        self.assertRefused("bad_arguments", self.alice.run_command, "kick", "")
+        self.assertRefused("bad_arguments", self.alice.run_command, "kick", "bob carol")
+
+    def test_close(self) -> None:
+        """/close sends everyone back to the list and removes the session."""
+        self.alice.run_command("close", "")
+        for conn in (self.alice_conn, self.bob_conn, self.carol_conn):
+            left = conn.of_type(Left)[-1]
+            self.assertEqual((left.reason, left.by), ("closed", "alice"))
+        self.assertNotIn(10, self.server.sessions)
+        self.assertIsNone(self.carol.member)
+        self.carol.create("garden", "carol", None)
+
+    def test_admin_succession(self) -> None:
+        """When the admin leaves, the longest-present member becomes admin and all are told."""
+        self.alice.run_command("quit", "")
+        self.assertEqual(self.server.sessions[10].admin.name, "bob")
+        for conn in (self.bob_conn, self.carol_conn):
+            self.assertEqual(conn.of_type(AdminChanged)[-1].admin, "bob")
+        self.bob.run_command("kick", "carol")
+
+    def test_new_admin_is_exempt_from_timeout(self) -> None:
+        """A member who becomes admin is no longer timed out."""
+        self.clock.advance(100)
+        self.alice.disconnected()
+        self.clock.advance(1000)
+        self.assertIsNotNone(self.bob.member)
+        self.assertIsNone(self.carol.member)
+
+    def test_last_member_leaving_removes_created_session(self) -> None:
+        """A created session disappears with its last member; built-in ones stay."""
+        for who in (self.alice, self.bob, self.carol):
+            who.run_command("quit", "")
+        self.assertNotIn(10, self.server.sessions)
+        dave, _ = connect(self.server)
+        dave.join(1, "dave")
+        dave.run_command("quit", "")
+        self.assertIn(1, self.server.sessions)
+
+    def test_session_ids_not_reused(self) -> None:
+        """A new session after a removed one gets a fresh id."""
+        self.alice.run_command("close", "")
+        self.assertEqual(self.alice.create("garden", "alice", None).session.id, 11)
+
+
+class InactivityTests(ChatTestCase):
+    def test_warning_then_removal(self) -> None:
+        """Silence: a warning at half the timeout, removal at the timeout, others told."""
+        alice, alice_conn = connect(self.server)
+        bob, bob_conn = connect(self.server)
+        alice.join(1, "alice")
+        bob.join(1, "bob")
+        bob.say("keeping myself awake")
+        self.clock.advance(119)
+        self.assertEqual(alice_conn.of_type(IdleWarning), [])
+        self.clock.advance(1)
+        [warning] = alice_conn.of_type(IdleWarning)
+        self.assertEqual(warning.seconds_left, 120)
+        self.clock.advance(120)
+        self.assertEqual(alice_conn.of_type(Left)[-1].reason, "timeout")
+        self.assertIsNone(alice.member)
+        self.assertEqual(bob_conn.of_type(MemberLeft)[-1].reason, "timeout")
+
+    def test_activity_resets_timer(self) -> None:
+        """Any message or command starts the silence over, even after the warning."""
+        alice, alice_conn = connect(self.server)
+        alice.join(1, "alice")
+        self.clock.advance(200)
+        self.assertEqual(len(alice_conn.of_type(IdleWarning)), 1)
+        alice.say("here")
+        self.clock.advance(200)
+        alice.run_command("time", "")
+        self.clock.advance(200)
+        self.assertIsNotNone(alice.member)
+        self.assertEqual(len(alice_conn.of_type(IdleWarning)), 3)
+        self.clock.advance(40)
+        self.assertIsNone(alice.member)
+
+    def test_refused_command_is_activity(self) -> None:
+        """Even a refused command counts as activity."""
+        alice, _ = connect(self.server)
+        alice.join(1, "alice")
+        self.clock.advance(230)
+        self.assertRaises(ChatError, alice.run_command, "nope", "")
+        self.clock.advance(230)
+        self.assertIsNotNone(alice.member)
+
+    def test_admin_exempt(self) -> None:
+        """The admin is never timed out."""
+        alice, conn = connect(self.server)
+        alice.create("garden", "alice", None)
+        self.clock.advance(10_000)
+        self.assertIsNotNone(alice.member)
+        self.assertEqual(conn.of_type(IdleWarning), [])
+
+    def test_leaving_cancels_timers(self) -> None:
+        """Nobody who left has timers pending."""
+        alice, _ = connect(self.server)
+        alice.join(1, "alice")
+        alice.run_command("quit", "")
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class ExitCodeTests(ChatTestCase):
+    def test_right_code_closes_everyone(self) -> None:
+        """The right code tells every client and asks the process to exit."""
+        alice, alice_conn = connect(self.server)
+        bob, bob_conn = connect(self.server)
+        bob.join(1, "bob")
+        alice.submit_exit_code(TEST_EXIT_CODE)
+        self.assertEqual(self.exits, [True])
+        for conn in (alice_conn, bob_conn):
+            self.assertIsInstance(conn.events[-1], ServerClosing)
+            self.assertTrue(conn.closed)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_three_wrong_codes_disconnect(self) -> None:
+        """The third wrong code from one connection asks for a disconnect."""
+        alice, _ = connect(self.server)
+        for _attempt in range(2):
+            error = self.assertRefused("wrong_exit_code", alice.submit_exit_code, "00000")
+            self.assertFalse(error.disconnect)
+        error = self.assertRefused("wrong_exit_code", alice.submit_exit_code, "00000")
+        self.assertTrue(error.disconnect)
+        self.assertEqual(self.exits, [])
+
+    def test_server_wide_limit(self) -> None:
+        """At most five codes a minute are checked, whoever sends them; then one per 12 s."""
+        attempts = 0
+        for n in range(3):
+            guesser, _conn = connect(self.server, f"192.0.2.{10 + n}")
+            for _ in range(2):
+                try:
+                    guesser.submit_exit_code("11111")
+                except ChatError as error:
+                    if error.code == "wrong_exit_code":
+                        attempts += 1
+                    else:
+                        self.assertEqual(error.code, "too_many_attempts")
+        self.assertEqual(attempts, 5)
+        late, _ = connect(self.server, "192.0.2.99")
+        self.assertRefused("too_many_attempts", late.submit_exit_code, TEST_EXIT_CODE)
+        self.clock.advance(12)
+        late.submit_exit_code(TEST_EXIT_CODE)
+        self.assertEqual(self.exits, [True])
+
+
+class JoinedSnapshotTests(ChatTestCase):
+    def test_joined_describes_session(self) -> None:
+        """The join answer carries the session, you, and the members with join times."""
+        alice, _ = connect(self.server)
+        self.clock.advance(3)
+        joined = alice.create("garden", "alice", "12345")
+        self.assertIsInstance(joined, Joined)
+        self.assertEqual(joined.you, "alice")
+        self.assertEqual(joined.session.admin, "alice")
+        self.assertIsNone(joined.idle_timeout)
+        self.assertEqual(joined.members[0].joined_at, self.clock.seconds())
+
+
+class ShutdownTests(ChatTestCase):
+    def test_connection_during_shutdown_is_turned_away(self) -> None:
+        """A client connecting while the server closes is told so and closed."""
+        self.server.shutdown("bye")
+        _, conn = connect(self.server)
+        self.assertIsInstance(conn.events[-1], ServerClosing)
+        self.assertTrue(conn.closed)

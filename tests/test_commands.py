@@ -1,0 +1,60 @@
+"""The command table and the naming rules."""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from glozi import commands, names
+from glozi.quotes import QUOTES
+from tests.helpers import connect, make_server
+
+
+class TableTests(SynchronousTestCase):
+    def test_every_command_has_help_and_usage(self) -> None:
+        """Each row has a usage starting with its name and a help text."""
+        self.assertEqual(set(commands.COMMANDS), {"help", "quote", "time", "echo", "kick", "quit", "close"})
+        for name, command in commands.COMMANDS.items():
+            self.assertTrue(command.usage.startswith("/" + name))
+            self.assertTrue(command.help)
+
+    def test_help_lists_every_command(self) -> None:
+        """/help is generated from the table and marks admin-only commands."""
+        server, _ = make_server()
+        alice, _ = connect(server)
+        alice.join(1, "alice")
+        text = alice.run_command("help", "")
+        for command in commands.COMMANDS.values():
+            line = next(line for line in text.splitlines() if line.startswith(command.usage + " "))
+            self.assertEqual(line.endswith("(admin only)"), command.admin_only)
+
+    def test_quote_from_bundled_list(self) -> None:
+        """/quote picks from at least 100 bundled quotes and names the author."""
+        self.assertGreaterEqual(len(QUOTES), 100)
+        server, _ = make_server()
+        alice, _ = connect(server)
+        alice.join(1, "alice")
+        text = alice.run_command("quote", "")
+        self.assertTrue(any(text == f'"{q.text}" - {q.author}' for q in QUOTES))
+
+    def test_time_and_echo(self) -> None:
+        """/time shows the server clock's date; /echo repeats the text."""
+        server, _clock = make_server()
+        alice, _ = connect(server)
+        alice.join(1, "alice")
+        self.assertTrue(alice.run_command("time", "").startswith("Server time: 2025-11-"))
+        self.assertEqual(alice.run_command("echo", "a  b"), "a  b")
+        self.assertEqual(alice.run_command("ECHO", "x"), "x")
+
+
+class NameRuleTests(SynchronousTestCase):
+    def test_names(self) -> None:
+        """3-12 ASCII letters/digits, not starting with a digit."""
+        for good in ("abc", "Alice", "bob12", "a" * 12, "Z9z"):
+            self.assertTrue(names.is_valid_name(good), good)
+        for bad in ("ab", "a" * 13, "1abc", "al ice", "alíce", "ali_ce", "", "abc\n"):
+            self.assertFalse(names.is_valid_name(bad), bad)
+
+    def test_passwords_and_codes(self) -> None:
+        """Passwords and exit codes are exactly five ASCII digits."""
+        for check in (names.is_valid_password, names.is_valid_exit_code):
+            self.assertTrue(check("01234"))
+            for bad in ("1234", "123456", "12a45", "１２３４５", "12345\n"):
+                self.assertFalse(check(bad), bad)

@@ -1,0 +1,125 @@
+"""Guessing limits: growing delays, scopes, and the brute-force arithmetic."""
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from glozi.errors import ChatError
+from glozi.exitcode import ExitCodeGuard
+from glozi.guessing import Backoff, GuessGuard
+from tests.helpers import connect, make_server
+
+YEAR = 365 * 24 * 3600.0
+AVERAGE_GUESSES_NEEDED = 50_000
+
+
+def guesses_in(clock: Clock, seconds: float, attempt) -> int:
+    """How many guesses a patient attacker gets checked in ``seconds``,
+    always retrying exactly when the server says it may."""
+    end = clock.seconds() + seconds
+    checked = 0
+    while clock.seconds() < end:
+        try:
+            attempt()
+        except ChatError as error:
+            if error.code == "too_many_attempts":
+                wait = float(error.message.split("try again in ")[1].split(" s")[0])
+                clock.advance(wait)
+                continue
+            checked += 1
+    return checked
+
+
+class BackoffTests(SynchronousTestCase):
+    def test_delays_double_to_ceiling(self) -> None:
+        """After the free failures each one doubles the delay, up to the ceiling."""
+        clock = Clock()
+        backoff = Backoff(clock, free=2, base=2.0, ceiling=10.0)
+        waits = []
+        for _ in range(6):
+            backoff.failed("k")
+            waits.append(backoff.wait("k"))
+        self.assertEqual(waits, [0, 0, 2.0, 4.0, 8.0, 10.0])
+        backoff.succeeded("k")
+        self.assertEqual(backoff.wait("k"), 0)
+
+    def test_forgets_and_bounds_memory(self) -> None:
+        """Keys are forgotten after a quiet day, and at most max_keys are kept."""
+        clock = Clock()
+        backoff = Backoff(clock, free=0, base=1.0, ceiling=1.0, forget_after=100, max_keys=3)
+        for key in range(5):
+            backoff.failed(key)
+        self.assertEqual([backoff.failures(k) for k in range(5)], [0, 0, 1, 1, 1])
+        clock.advance(101)
+        self.assertEqual(backoff.failures(4), 0)
+
+
+class PasswordGuessingTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.server, self.clock = make_server()
+        owner, _ = connect(self.server, "10.0.0.1")
+        owner.create("vault", "owner", "31415")
+
+    def test_storm_does_not_lock_out_members(self) -> None:
+        """A wrong-password storm from one address: it is slowed, a member from elsewhere joins at once."""
+        attacker, _ = connect(self.server, "10.0.0.66")
+        codes = []
+        for guess in range(10):
+            try:
+                attacker.join(10, "mallory", f"{guess:05d}")
+            except ChatError as error:
+                codes.append(error.code)
+        self.assertEqual(codes[:3], ["wrong_password"] * 3)
+        self.assertIn("too_many_attempts", codes)
+        friend, _ = connect(self.server, "10.0.0.2")
+        self.assertEqual(friend.join(10, "friend", "31415").you, "friend")
+
+    def test_reconnecting_does_not_reset(self) -> None:
+        """A new connection from the same address inherits its delays."""
+        for guess in range(4):
+            guesser, _ = connect(self.server, "10.0.0.66")
+            self.assertRaises(ChatError, guesser.join, 10, "mallory", f"{guess:05d}")
+        fresh, _ = connect(self.server, "10.0.0.66")
+        error = self.assertRaises(ChatError, fresh.join, 10, "mallory", "99999")
+        self.assertEqual(error.code, "too_many_attempts")
+
+    def test_one_address_needs_over_a_year(self) -> None:
+        """From one address, a year of patient guessing checks far fewer than 50,000 passwords."""
+        guesser, _ = connect(self.server, "10.0.0.66")
+        guesses = iter(range(1, 100_000))
+        checked = guesses_in(self.clock, YEAR, lambda: guesser.join(10, "mallory", f"{next(guesses):05d}"))
+        self.assertLess(checked, AVERAGE_GUESSES_NEEDED)
+        self.assertGreater(checked, 1000)
+
+    def test_many_addresses_need_over_a_year(self) -> None:
+        """254 addresses (a whole /24) together check under 50,000 passwords a year.
+
+        Simulated over 61 days (past the 30 days after which an address's record
+        is forgotten) and scaled to a year.
+        """
+        guard = GuessGuard(self.clock, what="password")
+        sources = [f"10.0.0.{n}" for n in range(1, 255)]
+
+        def one_round() -> None:
+            for source in sources:
+                try:
+                    guard.allow(source, source, "vault")
+                except ChatError:
+                    continue
+                guard.failed(source, source)
+                raise ChatError("wrong_password", "no")
+            raise ChatError("too_many_attempts", "try again in 600 s")
+
+        days = 61
+        checked = guesses_in(self.clock, days * 24 * 3600.0, one_round)
+        self.assertLess(checked * 365 / days, AVERAGE_GUESSES_NEEDED)
+
+
+class ExitCodeGuessingTests(SynchronousTestCase):
+    def test_exit_code_needs_over_a_year_from_any_number_of_addresses(self) -> None:
+        """Server-wide growing delays: a year of guessing checks under 50,000 codes."""
+        clock = Clock()
+        guard = ExitCodeGuard("99999", clock)
+        sources = iter(range(10**9))
+        codes = iter(range(10**9))
+        checked = guesses_in(clock, YEAR, lambda: guard.check(f"{next(codes) % 99_999:05d}", 0, next(sources)))
+        self.assertLess(checked, AVERAGE_GUESSES_NEEDED)

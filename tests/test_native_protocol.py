@@ -1,0 +1,418 @@
+"""The native door on StringTransport: every frame type and every error code."""
+
+import json
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from glozi.chat import ChatServer
+from glozi.errors import ERROR_CODES
+from glozi.native import wire
+from glozi.native.protocol import NativeFactory, NativeProtocol
+from tests.helpers import TEST_EXIT_CODE
+
+DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md")
+
+
+class Client:
+    """One protocol instance on a StringTransport, read back with the server's own parser."""
+
+    def __init__(self, factory: NativeFactory) -> None:
+        self.clock = factory.chat.clock
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        self.protocol: NativeProtocol = factory.buildProtocol(self.transport.getPeer())
+        self.protocol.makeConnection(self.transport)
+        self.welcome = self.frames()[0]
+
+    def send(self, frame: dict | bytes) -> list[dict]:
+        line = frame if isinstance(frame, bytes) else json.dumps(frame).encode()
+        # A person's pace (4 lines a second), inside the flood budget.
+        self.clock.advance(0.25)
+        self.protocol.dataReceived(line + b"\n")
+        return self.frames()
+
+    def frames(self) -> list[dict]:
+        data = self.transport.value()
+        self.transport.clear()
+        return [wire.parse_frame(line) for line in data.splitlines()]
+
+    def one(self, frame: dict | bytes) -> dict:
+        [answer] = self.send(frame)
+        return answer
+
+    def error_code(self, frame: dict | bytes) -> str:
+        answer = self.one(frame)
+        self.test_case.assertEqual(answer["type"], "error", answer)
+        return answer["code"]
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.disconnecting
+
+
+class ProtocolTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_764_000_000)
+        self.exits: list[bool] = []
+        self.chat = ChatServer(
+            self.clock, exit_code=TEST_EXIT_CODE, idle_timeout=240, on_exit=lambda: self.exits.append(True)
+        )
+        self.factory = NativeFactory(self.chat, "testbox")
+
+    def client(self) -> Client:
+        client = Client(self.factory)
+        client.test_case = self
+        return client
+
+
+class FrameTests(ProtocolTestCase):
+    def test_welcome_on_connect(self) -> None:
+        """The server greets first with its protocol version and limits."""
+        welcome = self.client().welcome
+        self.assertEqual(welcome["type"], "welcome")
+        self.assertEqual(welcome["protocol"], 1)
+        self.assertEqual((welcome["name"], welcome["max_line"]), ("testbox", wire.MAX_LINE_BYTES))
+
+    def test_hello(self) -> None:
+        """hello with our version is answered by welcome carrying the request id."""
+        answer = self.client().one({"type": "hello", "protocol": 1, "id": 7})
+        self.assertEqual((answer["type"], answer["id"]), ("welcome", 7))
+
+    def test_hello_other_version_closes(self) -> None:
+        """hello with another version gets unsupported_protocol and the connection closes."""
+        client = self.client()
+        self.assertEqual(client.error_code({"type": "hello", "protocol": 2}), "unsupported_protocol")
+        self.assertTrue(client.closed)
+
+    def test_list(self) -> None:
+        """list answers with every session and never a password."""
+        alice = self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice", "password": "12345"})
+        created = self.clock.seconds()
+        answer = self.client().one({"type": "list", "id": "l"})
+        self.assertEqual(answer["id"], "l")
+        self.assertEqual(len(answer["sessions"]), 10)
+        garden = answer["sessions"][-1]
+        self.assertEqual(
+            garden,
+            {
+                "id": 10,
+                "name": "garden",
+                "members": 1,
+                "created": created,
+                "creator": "alice",
+                "locked": True,
+                "admin": "alice",
+            },
+        )
+        self.assertNotIn(b"12345", json.dumps(answer).encode())
+
+    def test_create_and_join(self) -> None:
+        """create makes you admin; join tells the members and answers with joined."""
+        alice, bob = self.client(), self.client()
+        created = alice.one({"type": "create", "name": "garden", "username": "alice", "password": "12345"})
+        self.assertEqual(created["type"], "joined")
+        self.assertEqual(created["members"], [{"name": "alice", "joined": self.clock.seconds(), "admin": True}])
+        self.assertIsNone(created["idle_timeout"])
+        joined = bob.one({"type": "join", "session": 10, "username": "bob", "password": "12345", "id": 1})
+        self.assertEqual((joined["type"], joined["you"], joined["id"]), ("joined", "bob", 1))
+        self.assertEqual(joined["idle_timeout"], 240)
+        [event] = alice.frames()
+        self.assertEqual(event["type"], "member_joined")
+        self.assertEqual(event["name"], "bob")
+
+    def test_say(self) -> None:
+        """say: the others get message, the sender gets ack with the same timestamp."""
+        alice, bob = self.client(), self.client()
+        alice.one({"type": "join", "session": 1, "username": "alice"})
+        bob.one({"type": "join", "session": 1, "username": "bob"})
+        alice.frames()
+        ack = bob.one({"type": "say", "text": "héllo ✓", "id": "m1"})
+        self.assertEqual(ack, {"type": "ack", "ts": self.clock.seconds(), "id": "m1"})
+        [message] = alice.frames()
+        self.assertEqual(
+            message,
+            {"type": "message", "session": 1, "from": "bob", "text": "héllo ✓", "ts": self.clock.seconds()},
+        )
+
+    def test_broadcast_bytes_identical(self) -> None:
+        """Every recipient of a message gets byte-for-byte the same line."""
+        clients = [self.client() for _ in range(4)]
+        for i, c in enumerate(clients):
+            c.one({"type": "join", "session": 2, "username": f"user{i}"})
+        for c in clients:
+            c.frames()
+        clients[0].one({"type": "say", "text": "same bytes"})
+        lines = {c.transport.value() for c in clients[1:]}
+        self.assertEqual(len(lines), 1)
+
+    def test_commands(self) -> None:
+        """Each command answers with a reply naming it."""
+        alice = self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice"})
+        for name, args in (("help", ""), ("/quote", ""), ("TIME", ""), ("echo", "  hi there ")):
+            reply = alice.one({"type": "command", "name": name, "args": args})
+            self.assertEqual((reply["type"], reply["command"]), ("reply", name.strip("/").lower()))
+        self.assertEqual(alice.one({"type": "command", "name": "echo", "args": "hi"})["text"], "hi")
+        help_text = alice.one({"type": "command", "name": "help"})["text"]
+        self.assertIn("/kick NAME - remove NAME from the session (admin only)", help_text)
+
+    def test_quit_then_rejoin(self) -> None:
+        """/quit sends left then the reply; the connection can join again."""
+        alice = self.client()
+        alice.one({"type": "join", "session": 1, "username": "alice"})
+        left, reply = alice.send({"type": "command", "name": "quit"})
+        self.assertEqual((left["type"], left["reason"], left["name"]), ("left", "quit", "avocado"))
+        self.assertEqual(reply["type"], "reply")
+        self.assertEqual(alice.one({"type": "join", "session": 2, "username": "alice"})["type"], "joined")
+
+    def test_kick_and_close(self) -> None:
+        """kick and close produce left events with who did it."""
+        alice, bob, carol = self.client(), self.client(), self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice"})
+        bob.one({"type": "join", "session": 10, "username": "bob"})
+        carol.one({"type": "join", "session": 10, "username": "carol"})
+        alice.frames()
+        bob.frames()
+        alice.send({"type": "command", "name": "kick", "args": "bob"})
+        [left] = bob.frames()
+        self.assertEqual((left["type"], left["reason"], left["by"]), ("left", "kicked", "alice"))
+        self.assertEqual(left["message"], "You were kicked from garden by alice.")
+        [gone] = carol.frames()
+        self.assertEqual((gone["type"], gone["name"], gone["reason"]), ("member_left", "bob", "kicked"))
+        alice.send({"type": "command", "name": "close"})
+        [closed] = carol.frames()
+        self.assertEqual((closed["type"], closed["reason"], closed["by"]), ("left", "closed", "alice"))
+
+    def test_admin_changed_and_disconnect(self) -> None:
+        """A dropped admin connection: member_left (disconnected) then admin_changed."""
+        alice, bob = self.client(), self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice"})
+        bob.one({"type": "join", "session": 10, "username": "bob"})
+        alice.protocol.connectionLost(None)
+        left, changed = bob.frames()
+        self.assertEqual((left["type"], left["reason"]), ("member_left", "disconnected"))
+        self.assertEqual(changed, {"type": "admin_changed", "session": 10, "admin": "bob"})
+
+    def test_idle_warning_and_timeout(self) -> None:
+        """The idle warning and the timeout arrive as frames."""
+        alice = self.client()
+        alice.one({"type": "join", "session": 1, "username": "alice"})
+        self.clock.advance(120)
+        self.assertEqual(alice.frames(), [{"type": "idle_warning", "session": 1, "seconds_left": 120.0}])
+        self.clock.advance(120)
+        [left] = alice.frames()
+        self.assertEqual((left["type"], left["reason"]), ("left", "timeout"))
+
+    def test_ping(self) -> None:
+        """ping answers pong."""
+        self.assertEqual(self.client().one({"type": "ping", "id": 3}), {"type": "pong", "id": 3})
+
+    def test_exit_code(self) -> None:
+        """The right exit code: server_closing to all, connections closed, exit requested."""
+        alice, bob = self.client(), self.client()
+        bob.one({"type": "join", "session": 1, "username": "bob"})
+        self.assertEqual(alice.one({"type": "exit", "code": TEST_EXIT_CODE})["type"], "server_closing")
+        self.assertEqual(bob.frames()[-1]["type"], "server_closing")
+        self.assertTrue(alice.closed and bob.closed)
+        self.assertEqual(self.exits, [True])
+
+    def test_blank_lines_and_crlf(self) -> None:
+        """Blank lines are ignored and CRLF line ends work."""
+        client = self.client()
+        self.assertEqual(client.send(b"\r"), [])
+        self.assertEqual(client.send(b'{"type":"ping"}\r')[0]["type"], "pong")
+
+
+class ErrorCodeTests(ProtocolTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.seen: set[str] = set()
+
+    def check(self, client: Client, frame: dict | bytes, code: str) -> None:
+        self.assertEqual(client.error_code(frame), code)
+        self.seen.add(code)
+
+    def test_every_error_code(self) -> None:
+        """Each documented error code is produced by some input, and the connection stays usable."""
+        alice, bob = self.client(), self.client()
+        self.check(alice, b"{nope", "bad_json")
+        self.check(alice, b"NaN", "bad_json")
+        self.check(alice, b"\xff\xfe", "bad_utf8")
+        self.check(alice, b"[1,2]", "not_object")
+        self.check(alice, {"type": "dance"}, "unknown_type")
+        self.check(alice, {"session": 1}, "missing_field")
+        self.check(alice, {"type": "join", "username": "alice"}, "missing_field")
+        self.check(alice, {"type": 5}, "bad_field")
+        self.check(alice, {"type": "join", "session": "1", "username": "alice"}, "bad_field")
+        self.check(alice, {"type": "join", "session": True, "username": "alice"}, "bad_field")
+        self.check(alice, {"type": "ping", "id": [1]}, "bad_field")
+        self.check(alice, {"type": "join", "session": 1, "username": "1alice"}, "invalid_name")
+        self.check(alice, {"type": "create", "name": "ab", "username": "alice"}, "invalid_name")
+        self.check(alice, {"type": "create", "name": "garden", "username": "alice", "password": "1234"}, "invalid_password")
+        self.check(alice, {"type": "create", "name": "garden", "username": "alice", "password": "abcde"}, "invalid_password")
+        self.check(alice, {"type": "exit", "code": "123"}, "invalid_exit_code")
+        self.check(alice, {"type": "say", "text": "hi"}, "wrong_state")
+        self.check(alice, {"type": "join", "session": 42, "username": "alice"}, "no_such_session")
+        alice.one({"type": "create", "name": "garden", "username": "alice", "password": "12345"})
+        self.check(bob, {"type": "join", "session": 10, "username": "bob"}, "password_required")
+        self.check(bob, {"type": "join", "session": 10, "username": "bob", "password": "11111"}, "wrong_password")
+        self.check(bob, {"type": "join", "session": 10, "username": "Alice", "password": "12345"}, "name_taken")
+        self.check(bob, {"type": "create", "name": "Garden", "username": "bob"}, "session_exists")
+        bob.one({"type": "join", "session": 10, "username": "bob", "password": "12345"})
+        alice.frames()
+        self.check(alice, {"type": "say", "text": "   "}, "bad_field")
+        self.check(alice, {"type": "say", "text": "two\nlines"}, "bad_field")
+        self.check(alice, {"type": "say", "text": "x" * (wire.MAX_TEXT_CHARS + 1)}, "bad_field")
+        self.check(alice, {"type": "command", "name": "a b"}, "bad_field")
+        self.check(alice, {"type": "command", "name": "dance"}, "unknown_command")
+        self.check(alice, {"type": "command", "name": "time", "args": "now"}, "bad_arguments")
+        self.check(bob, {"type": "command", "name": "close"}, "not_admin")
+        self.check(alice, {"type": "command", "name": "kick", "args": "nobody"}, "no_such_member")
+        self.check(alice, {"type": "command", "name": "kick", "args": "alice"}, "cannot_kick_self")
+        carol = self.client()
+        self.check(carol, {"type": "exit", "code": "00000"}, "wrong_exit_code")
+        for _ in range(4):
+            self.client().one({"type": "exit", "code": "00001"})
+        self.check(carol, {"type": "exit", "code": "00002"}, "too_many_attempts")
+        self.check(self.client(), {"type": "hello", "protocol": 99}, "unsupported_protocol")
+        hopper = self.client()
+        codes = []
+        for _ in range(20):
+            answer = hopper.one({"type": "join", "session": 3, "username": "hopper"})
+            codes.append(answer.get("code"))
+            if answer["type"] == "joined":
+                hopper.send({"type": "command", "name": "quit"})
+        self.assertIn("rate_limited", codes)
+        self.seen.add("rate_limited")
+        flooder = self.client()
+        flooder.protocol.dataReceived(b'{"type":"ping"}\n' * 25)
+        self.assertEqual(flooder.frames()[-1]["code"], "flood")
+        self.seen.add("flood")
+        idler = self.client()
+        self.clock.advance(self.factory.login_grace)
+        self.assertEqual(idler.frames()[0]["code"], "idle")
+        self.assertTrue(idler.closed)
+        self.seen.add("idle")
+        self.factory.max_per_source = len(self.factory.connections)
+        refused = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40001))
+        self.factory.buildProtocol(refused.getPeer()).makeConnection(refused)
+        self.assertEqual(wire.parse_frame(refused.value())["code"], "too_many_connections")
+        self.assertTrue(refused.disconnecting)
+        self.seen.add("too_many_connections")
+        self.factory.max_per_source = 100
+        dave = self.client()
+        self.assertEqual(dave.send(b"x" * (wire.MAX_LINE_BYTES + 1))[0]["code"], "line_too_long")
+        self.assertTrue(dave.closed)
+        self.seen.add("line_too_long")
+        self.assertEqual(alice.one({"type": "say", "text": "still fine"})["type"], "ack")
+        self.assertEqual(bob.frames()[-1]["text"], "still fine")
+        self.assertEqual(self.seen | {"internal_error"}, set(ERROR_CODES))
+
+    def test_internal_error_is_contained(self) -> None:
+        """A bug in a handler answers internal_error; the connection keeps working."""
+        client = self.client()
+
+        def broken() -> list:
+            raise RuntimeError("bug")
+
+        client.protocol.participant.list_sessions = broken
+        self.assertEqual(client.error_code({"type": "list", "id": 9}), "internal_error")
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertEqual(client.one({"type": "ping"})["type"], "pong")
+
+    def test_errors_echo_id(self) -> None:
+        """An error answering a request carries its id."""
+        answer = self.client().one({"type": "join", "session": 77, "username": "alice", "id": "j1"})
+        self.assertEqual((answer["code"], answer["id"]), ("no_such_session", "j1"))
+
+    def test_three_wrong_exit_codes_disconnect(self) -> None:
+        """The third wrong exit code closes the connection."""
+        client = self.client()
+        for _ in range(2):
+            self.assertEqual(client.error_code({"type": "exit", "code": "99999"}), "wrong_exit_code")
+            self.assertFalse(client.closed)
+        self.assertEqual(client.error_code({"type": "exit", "code": "99999"}), "wrong_exit_code")
+        self.assertTrue(client.closed)
+
+    def test_every_code_documented(self) -> None:
+        """docs/protocol.md lists every error code and every frame type."""
+        with open(DOCS, encoding="utf-8") as doc:
+            text = doc.read()
+        for code in ERROR_CODES:
+            self.assertIn(f"| `{code}` |", text, f"error code {code} is not in docs/protocol.md")
+        for frame_type in ("hello", "list", "create", "join", "say", "command", "exit", "ping"):
+            self.assertIn(f"| `{frame_type}` |", text, f"client frame {frame_type} is not documented")
+        for frame_type in (
+            "welcome", "sessions", "joined", "ack", "reply", "pong", "error", "member_joined",
+            "member_left", "admin_changed", "message", "idle_warning", "left", "server_closing",
+        ):
+            self.assertIn(f"- `{frame_type}`:", text, f"server frame {frame_type} is not documented")
+
+
+class MalformedInputTests(ProtocolTestCase):
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        st.one_of(
+            st.binary(max_size=300),
+            st.text(max_size=200).map(lambda s: s.encode("utf-8", "surrogatepass")),
+            st.dictionaries(
+                st.sampled_from(["type", "id", "session", "username", "name", "password", "text", "args", "code"]),
+                st.one_of(
+                    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+                    st.sampled_from(["join", "create", "say", "command", "exit", "list", "hello", "ping"]),
+                    st.lists(st.integers(), max_size=3),
+                ),
+            ).map(lambda d: json.dumps(d).encode()),
+        )
+    )
+    def test_garbage_never_breaks_anyone(self, line: bytes) -> None:
+        """Any line from one client: one answer at most, no crash, the others unaffected."""
+        attacker, alice, bob = self.client(), self.client(), self.client()
+        alice.one({"type": "join", "session": 5, "username": "alice"})
+        bob.one({"type": "join", "session": 5, "username": "bob"})
+        alice.frames()
+        for part in line.split(b"\n"):
+            attacker.send(part)
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual(alice.one({"type": "say", "text": "ok?"})["type"], "ack")
+        self.assertEqual(bob.frames()[-1]["text"], "ok?")
+        for c in (attacker, alice, bob):
+            c.protocol.connectionLost(None)
+
+    def test_thousand_malformed_lines(self) -> None:
+        """1,000 malformed lines at typing pace get 1,000 errors; the other clients chat on."""
+        self.chat.idle_timeout = 3600
+        attacker, alice, bob = self.client(), self.client(), self.client()
+        alice.one({"type": "join", "session": 5, "username": "alice"})
+        bob.one({"type": "join", "session": 5, "username": "bob"})
+        alice.frames()
+        garbage = [b"{", b"[]", b'{"type":"nope"}', b"\xc3\x28", b'{"type":"say"}'] * 200
+        answers = []
+        for line in garbage:
+            answers += attacker.send(line)
+        self.assertEqual(len(answers), 1000)
+        self.assertTrue(all(a["type"] == "error" for a in answers))
+        self.assertFalse(attacker.closed)
+        self.assertEqual(alice.one({"type": "say", "text": "unaffected"})["type"], "ack")
+        self.assertEqual(bob.frames(), [{"type": "message", "session": 5, "from": "alice",
+                                         "text": "unaffected", "ts": self.clock.seconds()}])
+
+    def test_thousand_malformed_lines_at_once(self) -> None:
+        """1,000 malformed lines in one burst: a few errors, a flood error, then the connection ends."""
+        attacker, alice, bob = self.client(), self.client(), self.client()
+        alice.one({"type": "join", "session": 5, "username": "alice"})
+        bob.one({"type": "join", "session": 5, "username": "bob"})
+        alice.frames()
+        attacker.protocol.dataReceived(b"{\n" * 1000)
+        answers = attacker.frames()
+        self.assertEqual([a["code"] for a in answers], ["bad_json"] * 20 + ["flood", "flood"])
+        self.assertTrue(attacker.closed)
+        self.assertEqual(alice.one({"type": "say", "text": "unaffected"})["type"], "ack")
+        self.assertEqual(bob.frames()[-1]["text"], "unaffected")
