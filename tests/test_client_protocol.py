@@ -12,6 +12,7 @@ from glozi.chat import ChatServer
 from glozi.client.protocol import (
     MAX_SERVER_LINE_BYTES,
     ClientProtocol,
+    FrameTooLong,
     ProtocolViolation,
     ServerError,
     connect,
@@ -227,3 +228,17 @@ async def until(predicate: Any, seconds: float = 5.0) -> None:
             return
         await deferLater(reactor, 0.01, lambda: None)
     raise AssertionError("condition not met in time")
+
+
+class LineLimitTests(SynchronousTestCase):
+    def test_request_over_the_line_limit_is_not_sent(self) -> None:
+        """A request longer than the server's max_line fails at once and sends nothing (it would cost the connection)."""
+        protocol = ClientProtocol(Recorder())
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        feed(protocol, {**WELCOME, "max_line": 4096})
+        text = "€" * 1500
+        self.assertFalse(protocol.fits("say", text=text))
+        self.failureResultOf(protocol.request("say", text=text), FrameTooLong)
+        self.assertEqual(transport.value(), b"")
+        self.assertTrue(protocol.fits("say", text="€" * 1000))

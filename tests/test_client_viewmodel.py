@@ -489,3 +489,31 @@ class PaletteTests(SynchronousTestCase):
         ):
             with self.subTest(colour=colour):
                 self.assertGreaterEqual(palette.contrast_ratio(colour, palette.CHAT), 4.5)
+
+
+class FindServersTests(SynchronousTestCase):
+    def test_found_servers_become_addresses(self) -> None:
+        """Discovery's answers become addresses to connect to, named as the servers call themselves."""
+        from glozi.client.servers import find_servers
+        from glozi.discovery.client import FoundServer
+
+        found = [FoundServer("lab", "10.0.0.5", 7557, None, ("udp",), 0.1)]
+        calls: list[dict[str, Any]] = []
+
+        def search(reactor: object, **options: Any) -> "Deferred[list[FoundServer]]":
+            calls.append(options)
+            return succeed(found)
+
+        result = self.successResultOf(find_servers(object(), search=search, targets=["127.0.0.1"]))
+        self.assertEqual(result, [ServerAddress("10.0.0.5", 7557, "lab")])
+        self.assertEqual(calls, [{"targets": ["127.0.0.1"]}])
+
+    def test_nothing_found_is_an_empty_list(self) -> None:
+        """NoServerFound means an empty list (the no-server screen), not an error."""
+        from glozi.client.servers import find_servers
+        from glozi.discovery.client import NoServerFound
+
+        result = find_servers(
+            object(), search=lambda reactor, **_: fail(NoServerFound(2.0, ["10.0.0.255"], []))
+        )
+        self.assertEqual(self.successResultOf(result), [])

@@ -9,7 +9,7 @@ reactor and fires once the server's ``welcome`` arrived.
 
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
@@ -39,6 +39,10 @@ class ServerError(Exception):
         self.message = message
 
 
+class FrameTooLong(ValueError):
+    """A request would be longer than the server accepts (it would close the connection)."""
+
+
 class ProtocolViolation(Exception):
     """The server sent something that is not a frame of docs/protocol.md."""
 
@@ -63,6 +67,7 @@ class ClientProtocol(LineReceiver):
     def __init__(self, listener: ClientListener | None = None) -> None:
         self.listener = listener
         self.welcome: Frame | None = None
+        self.max_line = wire.MAX_LINE_BYTES
         self.welcomed: Deferred[Frame] = Deferred()
         self._pending: dict[int, Deferred[Frame]] = {}
         self._next_id = 1
@@ -71,18 +76,29 @@ class ClientProtocol(LineReceiver):
     def connectionMade(self) -> None:
         self._closing = False
 
+    def fits(self, frame_type: str, **fields: Any) -> bool:
+        """Whether this request fits in the server's line limit (``max_line`` bytes)."""
+        return self._encode(frame_type, fields, self._next_id) is not None
+
+    def _encode(self, frame_type: str, fields: dict[str, Any], request_id: int) -> bytes | None:
+        line = wire.encode_frame({"type": frame_type, **fields, "id": request_id})
+        return line if len(line) - 1 <= self.max_line else None
+
     def request(self, frame_type: str, **fields: Any) -> "Deferred[Frame]":
         """Send a ``frame_type`` request; the Deferred fires with its answer.
 
-        Fails with ``ServerError`` on an ``error`` answer and with
-        ``ConnectionLost`` when the connection ends first.
+        Fails with ``ServerError`` on an ``error`` answer, with
+        ``ConnectionLost`` when the connection ends first, and at once with
+        ``FrameTooLong`` (nothing sent) when the line would be over the limit.
         """
         request_id = self._next_id
+        line = self._encode(frame_type, fields, request_id)
+        if line is None:
+            return fail(FrameTooLong(f"A {frame_type} request longer than {self.max_line} bytes"))
         self._next_id += 1
         answer: Deferred[Frame] = Deferred()
         self._pending[request_id] = answer
-        frame = {"type": frame_type, **fields, "id": request_id}
-        self.transport.write(wire.encode_frame(frame))
+        self.transport.write(line)
         return answer
 
     def disconnect(self) -> None:
@@ -105,6 +121,9 @@ class ClientProtocol(LineReceiver):
             self._answer(request_id, frame)
         elif frame["type"] == "welcome" and self.welcome is None:
             self.welcome = frame
+            max_line = frame.get("max_line")
+            if isinstance(max_line, int) and 0 < max_line <= wire.MAX_LINE_BYTES:
+                self.max_line = max_line
             self.welcomed.callback(frame)
         elif self.listener is not None:
             self.listener.frame_received(self, frame)

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from glozi.client.palette import user_colour
-from glozi.client.protocol import ClientListener, ClientProtocol, Frame, ServerError
+from glozi.client.protocol import ClientListener, ClientProtocol, Frame, FrameTooLong, ServerError
 from glozi.names import (
     EXIT_CODE_LENGTH,
     NAME_MAX_LENGTH,
@@ -669,6 +669,9 @@ class ClientViewModel:
             name, _, args = text[1:].partition(" ")
             self._run_command(protocol, name.strip(), args.strip())
             return True
+        if not protocol.fits("say", text=text):
+            self._system("This message is too long to send; split it in parts.", LineKind.ERROR)
+            return False
         me = self._member(chat.you)
         self._add_line(
             ChatLine(
@@ -680,7 +683,7 @@ class ClientViewModel:
                 sender_admin=me is not None and me.admin,
             )
         )
-        protocol.request("say", text=text).addErrback(self._chat_error, chat)
+        protocol.request("say", text=text).addErrback(self._chat_error, chat, "Your message was not sent: ")
         return True
 
     def _run_command(self, protocol: ClientProtocol, name: str, args: str) -> None:
@@ -698,9 +701,13 @@ class ClientViewModel:
 
         protocol.request("command", **fields).addCallbacks(replied, self._chat_error, errbackArgs=(chat,))
 
-    def _chat_error(self, reason: Failure, chat: ChatState | None) -> None:
-        if self.chat is chat and reason.check(ServerError):
-            self._system(reason.value.message, LineKind.ERROR)
+    def _chat_error(self, reason: Failure, chat: ChatState | None, prefix: str = "") -> None:
+        if self.chat is not chat:
+            return
+        if reason.check(ServerError):
+            self._system(prefix + reason.value.message, LineKind.ERROR)
+        elif reason.check(FrameTooLong):
+            self._system("That is too long to send.", LineKind.ERROR)
 
     def _request_failed(self, reason: Failure) -> None:
         if reason.check(ServerError):
@@ -771,6 +778,16 @@ class ClientViewModel:
         self._render(Aspect.MEMBERS, Aspect.NOTICE)
         self.reload()
 
+    def _on_error(self, frame: Frame) -> None:
+        """An error that answers no request: the server is about to close (idle, flood) or warns."""
+        message = str(frame.get("message") or frame.get("code"))
+        self._closing_reason = message
+        if self.chat is not None:
+            self._system(message, LineKind.ERROR)
+        else:
+            self.notice = Notice(message, Tone.ERROR)
+            self._render(Aspect.NOTICE)
+
     def _on_server_closing(self, frame: Frame) -> None:
         self._closing_reason = f"The server closed: {frame.get('reason') or 'no reason given'}"
 
@@ -782,4 +799,5 @@ class ClientViewModel:
         "idle_warning": _on_idle_warning,
         "left": _on_left,
         "server_closing": _on_server_closing,
+        "error": _on_error,
     }
