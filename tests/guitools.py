@@ -12,6 +12,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
 from glozi.client.app import ClientWindow, start_client
+from glozi.client.servers import find_servers
 from glozi.client.viewmodel import ServerAddress
 from tests.realthings import (
     ServerProcess,
@@ -68,6 +69,16 @@ class GuiTestCase(TestCase):
     @property
     def address(self) -> ServerAddress:
         return ServerAddress("127.0.0.1", self.server.port, "test")
+
+    def loopback_discovery(self) -> "Deferred[list[ServerAddress]]":
+        """The client's real discovery, probing only the test server's UDP port on 127.0.0.1."""
+        return find_servers(
+            reactor,
+            targets=["127.0.0.1"],
+            methods=("udp",),
+            discovery_port=self.server.discovery_port,
+            stop_at_first=True,
+        )
 
     def open_client(
         self,

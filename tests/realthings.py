@@ -28,6 +28,7 @@ SCREEN_SIZE = "2000x900x24"
 
 _LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
 _EXIT_CODE = re.compile(rb"exit code: (\d{5})")
+_DISCOVERY = re.compile(rb"Discovery responder listening on UDP \S*:(\d+)")
 
 
 class Unavailable(Exception):
@@ -144,15 +145,17 @@ def _stop_unused() -> None:
 
 
 class ServerProcess(ProcessProtocol):
-    """A real ``twistd -n glozichat`` on 127.0.0.1, port chosen by the system.
+    """A real ``twistd -n glozichat`` on 127.0.0.1, ports chosen by the system.
 
-    ``started`` fires with this object once the server logged its port and
-    printed its exit code; ``ended`` fires with the process exit status.
+    ``started`` fires with this object once the server logged its TCP port
+    and its discovery (UDP) port and printed its exit code; ``ended`` fires
+    with the process exit status.
     """
 
     def __init__(self) -> None:
         self.output = bytearray()
         self.port = 0
+        self.discovery_port = 0
         self.exit_code = ""
         self.status: int | None = None
         self.started: Deferred[ServerProcess] = Deferred()
@@ -164,7 +167,9 @@ class ServerProcess(ProcessProtocol):
             self.port = int(found.group(1))
         if not self.exit_code and (found := _EXIT_CODE.search(self.output)):
             self.exit_code = found.group(1).decode()
-        if self.port and self.exit_code and not self.started.called:
+        if not self.discovery_port and (found := _DISCOVERY.search(self.output)):
+            self.discovery_port = int(found.group(1))
+        if self.port and self.exit_code and self.discovery_port and not self.started.called:
             self.started.callback(self)
 
     errReceived = outReceived
@@ -200,8 +205,10 @@ def start_server(
 ) -> "Deferred[ServerProcess]":
     """Start ``twistd -n glozichat`` on 127.0.0.1 (any free port) in ``workdir``.
 
-    The exit code file goes into ``workdir``. Fails when the server does not
-    listen within ``SERVER_START_TIMEOUT`` seconds.
+    Discovery answers on a free UDP port and nothing is sniffed, so parallel
+    runs do not fight over port 7558. The exit code file goes into
+    ``workdir``. Fails when the server does not listen within
+    ``SERVER_START_TIMEOUT`` seconds.
     """
     workdir = os.path.abspath(workdir)
     server = ServerProcess()
@@ -218,6 +225,9 @@ def start_server(
         "tcp:0:interface=127.0.0.1",
         "--exit-code-file",
         os.path.join(workdir, "exitcode"),
+        "--discovery-port",
+        "0",
+        "--no-sniff",
         *extra,
     ]
     reactor.spawnProcess(server, sys.executable, argv, env=env, path=workdir)

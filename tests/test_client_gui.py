@@ -6,7 +6,7 @@ what the widgets show, as a user would.
 
 from typing import Any
 
-from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.protocol import Factory, Protocol
 
 from glozi.client.palette import user_colour
@@ -30,9 +30,10 @@ def colour_at(text_widget: Any, needle: str) -> str:
 class TwoClientsTests(GuiTestCase):
     @inlineCallbacks
     def test_password_session_chat_and_kick(self) -> Any:
-        """Alice creates a locked session, Bob finds and joins it, they talk both ways, Alice kicks Bob."""
+        """Alice connects directly, Bob discovers the server; Alice creates a locked session, Bob joins it
+        with its password, they talk both ways, and Alice kicks Bob back to the session list."""
         alice = self.open_client("alice", 0, address=self.address)
-        bob = self.open_client("bob", 1000, finder=lambda: succeed([self.address]))
+        bob = self.open_client("bob", 1000, finder=self.loopback_discovery)
 
         alice_rows = alice.widget(SESSION_ROWS)
         yield self.wait_for("Alice's session list", lambda: len(tree_rows(alice_rows)) == 9)
