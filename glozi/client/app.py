@@ -490,6 +490,9 @@ class ChatView:
             spacing1=0,
             spacing3=0,
         )
+        # Padding above and below each reply block, so consecutive replies stay apart.
+        text.tag_configure("reply_start", spacing1=8)
+        text.tag_configure("reply_end", spacing3=8)
 
     def _sender_tag(self, colour: str) -> str:
         tag = f"sender{colour}"
@@ -520,7 +523,14 @@ class ChatView:
             text.insert("end", line.sender, (self._sender_tag(line.colour or p.TEXT), "message"))
             text.insert("end", f"  {line.text}\n", ("body", "message"))
         elif line.kind is LineKind.REPLY:
-            text.insert("end", f"{line.text}\n", ("reply",))
+            rows = line.text.split("\n")
+            for number, row in enumerate(rows):
+                tags = ["reply"]
+                if number == 0:
+                    tags.append("reply_start")
+                if number == len(rows) - 1:
+                    tags.append("reply_end")
+                text.insert("end", f"{row}\n", tuple(tags))
         else:
             style = {LineKind.WARNING: "warning", LineKind.ERROR: "error"}.get(line.kind, "system")
             text.insert("end", f"{stamp}  ", ("time", "message"))
