@@ -37,8 +37,11 @@ class SendQueueGuard:
             self._on_overflow()
 
     def pauseProducing(self) -> None:
-        self.paused = True
-        self.queued = 0
+        # The transport calls this again on every write while its buffer is
+        # full; only the first call starts the count.
+        if not self.paused:
+            self.paused = True
+            self.queued = 0
 
     def resumeProducing(self) -> None:
         self.paused = False

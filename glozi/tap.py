@@ -12,16 +12,33 @@ from glozi.chat import DEFAULT_IDLE_TIMEOUT, ChatServer
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.exitcode import new_exit_code
+from glozi.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.native.protocol import NativeFactory
+from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
+from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE
 
 DEFAULT_PORT = "tcp:7557"
 DEFAULT_EXIT_CODE_FILE = "glozichat.exitcode"
 
 
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive whole number")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not 0 < number < float("inf"):
+        raise ValueError("must be a positive number")
+    return number
+
+
 def _positive_seconds(value: str) -> float:
     seconds = float(value)
-    if not seconds > 0:
+    if not 0 < seconds < float("inf"):
         raise ValueError("must be a positive number of seconds")
     return seconds
 
@@ -47,6 +64,17 @@ class Options(DiscoveryOptions, usage.Options):
             "File the server exit code is written to (mode 0600).",
         ],
         ["name", None, socket.gethostname(), "Server name shown to clients."],
+        ["max-connections", None, DEFAULT_MAX_CONNECTIONS, "Connections allowed in all.", _positive_int],
+        ["max-per-source", None, DEFAULT_MAX_PER_SOURCE, "Connections allowed from one address.", _positive_int],
+        ["flood-burst", None, FLOOD_BURST, "Lines a connection may send at once.", _positive_float],
+        ["flood-rate", None, FLOOD_RATE, "Lines a second a connection may send after its burst.", _positive_float],
+        [
+            "max-send-queue",
+            None,
+            DEFAULT_SEND_QUEUE_LIMIT,
+            "Bytes queued for a client that stopped reading before it is dropped.",
+            _positive_int,
+        ],
     ]
 
 
@@ -65,7 +93,15 @@ def makeService(
         idle_timeout=options["idle-timeout"],
         on_exit=reactor.stop,  # type: ignore[union-attr]
     )
-    factory = NativeFactory(chat, options["name"])
+    factory = NativeFactory(
+        chat,
+        options["name"],
+        max_connections=options["max-connections"],
+        max_per_source=options["max-per-source"],
+        max_send_queue=options["max-send-queue"],
+        flood_burst=options["flood-burst"],
+        flood_rate=options["flood-rate"],
+    )
     ChatService(chat, [factory], options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
     endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     ListeningService(endpoint, factory, "GloziChat native protocol").setServiceParent(top)

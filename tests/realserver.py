@@ -80,6 +80,10 @@ def start_server(test: TestCase, *extra: str) -> Any:
         "tcp:0:interface=127.0.0.1",
         "--exit-code-file",
         os.path.join(workdir, "exit-code"),
+        # Self-contained: no fixed discovery port, no sniffing on the host.
+        "--no-sniff",
+        "--discovery-port",
+        "0",
         *extra,
     ]
     reactor.spawnProcess(server, args[0], args, env=env, path=workdir)

@@ -12,7 +12,7 @@ import glozi
 from glozi.chat import ChatServer, Participant
 from glozi.errors import ChatError
 from glozi.events import Event, Left
-from glozi.flood import FloodControl, Verdict
+from glozi.flood import FLOOD_BURST, FLOOD_RATE, FloodControl, Verdict
 from glozi.native import wire
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
 from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
@@ -35,7 +35,9 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
     participant: Participant
 
     def connectionMade(self) -> None:
-        self._flood = FloodControl(self.factory.chat.clock)
+        self._flood = FloodControl(
+            self.factory.chat.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate
+        )
         self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
         self._write(wire.encode_frame(self.factory.welcome()))
         self.factory.opened(self)
@@ -198,6 +200,8 @@ class NativeFactory(TrackingFactory):
         max_send_queue: int = DEFAULT_SEND_QUEUE_LIMIT,
         login_grace: float = LOGIN_GRACE_SECONDS,
         lobby_idle: float = LOBBY_IDLE_SECONDS,
+        flood_burst: float = FLOOD_BURST,
+        flood_rate: float = FLOOD_RATE,
     ) -> None:
         super().__init__(max_connections, max_per_source)
         self.chat = chat
@@ -205,6 +209,8 @@ class NativeFactory(TrackingFactory):
         self.max_send_queue = max_send_queue
         self.login_grace = login_grace
         self.lobby_idle = lobby_idle
+        self.flood_burst = flood_burst
+        self.flood_rate = flood_rate
 
     def refusal_line(self, message: str) -> bytes:
         return wire.encode_frame({"type": "error", "code": "too_many_connections", "message": message})

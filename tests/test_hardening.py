@@ -1,0 +1,229 @@
+"""Hostile and careless clients: floods, slow readers, idle sockets, limits, odd text."""
+
+import json
+import socket
+
+from twisted.internet import defer, reactor
+from twisted.internet.address import IPv4Address
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from glozi.chat import ChatServer
+from glozi.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
+from glozi.native import wire
+from glozi.native.protocol import NativeFactory
+from glozi.sendqueue import SendQueueGuard
+from tests.helpers import TEST_EXIT_CODE
+from tests.realserver import FrameClient
+from tests.test_native_protocol import Client, ProtocolTestCase
+
+
+class FloodControlTests(SynchronousTestCase):
+    def test_burst_then_refuse_drop_disconnect(self) -> None:
+        """A burst passes; the first extra line is refused, the next dropped, sustained excess disconnects."""
+        clock = Clock()
+        flood = FloodControl(clock)
+        verdicts = [flood.check() for _ in range(FLOOD_BURST + FLOOD_TOLERANCE)]
+        self.assertEqual(verdicts[:FLOOD_BURST], [Verdict.ACCEPT] * FLOOD_BURST)
+        self.assertEqual(verdicts[FLOOD_BURST], Verdict.REFUSE)
+        self.assertEqual(set(verdicts[FLOOD_BURST + 1 : -1]), {Verdict.DROP})
+        self.assertEqual(verdicts[-1], Verdict.DISCONNECT)
+
+    def test_recovers_after_pause(self) -> None:
+        """After a pause the budget is back and the excess count starts over."""
+        clock = Clock()
+        flood = FloodControl(clock)
+        for _ in range(FLOOD_BURST + 5):
+            flood.check()
+        clock.advance(1)
+        self.assertEqual(flood.check(), Verdict.ACCEPT)
+        self.assertEqual([flood.check() for _ in range(5)][-1], Verdict.REFUSE)
+
+    def test_typing_pace_never_limited(self) -> None:
+        """Four lines a second for ten minutes are all accepted."""
+        clock = Clock()
+        flood = FloodControl(clock)
+        for _ in range(2400):
+            clock.advance(0.25)
+            self.assertEqual(flood.check(), Verdict.ACCEPT)
+
+
+class SendQueueGuardTests(SynchronousTestCase):
+    def test_overflow_only_while_paused(self) -> None:
+        """Bytes count only while the transport has paused us; past the limit, overflow once."""
+        transport = StringTransport()
+        overflows = []
+        guard = SendQueueGuard(transport, 100, lambda: overflows.append(True))
+        self.assertIs(transport.producer, guard)
+        guard.wrote(1000)
+        self.assertEqual(overflows, [])
+        guard.pauseProducing()
+        guard.wrote(60)
+        guard.pauseProducing()
+        guard.wrote(60)
+        guard.pauseProducing()
+        guard.wrote(60)
+        self.assertEqual(overflows, [True])
+
+    def test_resume_resets(self) -> None:
+        """Draining the buffer (resume) forgets what was queued."""
+        overflows = []
+        guard = SendQueueGuard(StringTransport(), 100, lambda: overflows.append(True))
+        guard.pauseProducing()
+        guard.wrote(90)
+        guard.resumeProducing()
+        guard.pauseProducing()
+        guard.wrote(90)
+        self.assertEqual(overflows, [])
+
+
+class NativeHardeningTests(ProtocolTestCase):
+    def test_slow_reader_dropped_others_unaffected(self) -> None:
+        """A member whose transport stays paused is dropped past the limit; the rest keep getting messages."""
+        self.factory.max_send_queue = 10_000
+        alice, slow, bob = self.client(), self.client(), self.client()
+        for c, name in ((alice, "alice"), (slow, "slow"), (bob, "bob")):
+            c.one({"type": "join", "session": 4, "username": name})
+        alice.frames()
+        slow.frames()
+        slow.protocol._send_queue.pauseProducing()
+        for n in range(40):
+            alice.one({"type": "say", "text": f"{n:04d}" + "x" * 500})
+        self.assertTrue(slow.transport.disconnected or slow.transport.disconnecting)
+        self.assertEqual(len([f for f in bob.frames() if f["type"] == "message"]), 40)
+
+    def test_lobby_idle_after_leaving(self) -> None:
+        """In a session there is no lobby timeout; after leaving, silence at the list closes the connection."""
+        alice = self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice"})
+        self.clock.advance(self.factory.lobby_idle * 2)
+        self.assertFalse(alice.closed)
+        alice.send({"type": "command", "name": "quit"})
+        self.clock.advance(self.factory.lobby_idle - 1)
+        self.assertFalse(alice.closed)
+        self.clock.advance(1)
+        self.assertEqual(alice.frames()[-1]["code"], "idle")
+        self.assertTrue(alice.closed)
+
+    def test_total_connection_limit(self) -> None:
+        """Past max_connections in all, new connections are refused with a reason."""
+        self.factory.max_connections = 2
+        self.client()
+        self.client()
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.7", 1))
+        self.factory.buildProtocol(transport.getPeer()).makeConnection(transport)
+        frame = wire.parse_frame(transport.value())
+        self.assertEqual(frame["code"], "too_many_connections")
+        self.assertIn("full", frame["message"])
+
+    def test_limits_free_up_on_close(self) -> None:
+        """Closed connections no longer count against the per-address limit."""
+        self.factory.max_per_source = 1
+        first = self.client()
+        first.protocol.connectionLost(None)
+        second = self.client()
+        self.assertEqual(second.welcome["type"], "welcome")
+
+    def test_retry_after(self) -> None:
+        """Guessing refusals say when to try again, as a number."""
+        owner = self.client()
+        owner.one({"type": "create", "name": "vault", "username": "owner", "password": "31415"})
+        guesser = self.client()
+        for guess in range(4):
+            guesser.one({"type": "join", "session": 10, "username": "guess", "password": f"0000{guess}"})
+        answer = guesser.one({"type": "join", "session": 10, "username": "guess", "password": "00009"})
+        self.assertEqual(answer["code"], "too_many_attempts")
+        self.assertIsInstance(answer["retry_after"], int)
+        self.assertGreaterEqual(answer["retry_after"], 1)
+
+    def test_odd_text(self) -> None:
+        """Lone surrogates, C1 controls and line separators are refused; the sender stays connected."""
+        alice, bob = self.client(), self.client()
+        alice.one({"type": "join", "session": 1, "username": "alice"})
+        bob.one({"type": "join", "session": 1, "username": "bob"})
+        alice.frames()
+        for text in ("x\ud800y", "a\u0085b", "a\u2028b", "a\x7fb"):
+            line = json.dumps({"type": "say", "text": text}).encode()
+            self.assertEqual(bob.one(line)["code"], "bad_field", repr(text))
+        self.assertEqual(bob.one(b'{"type":"ping","id":"\\udc00"}')["code"], "bad_field")
+        self.assertEqual(bob.one({"type": "say", "text": "tabs\tand émoji 🎉 are fine"})["type"], "ack")
+        self.assertEqual(alice.frames()[-1]["text"], "tabs\tand émoji 🎉 are fine")
+
+    def test_crlf_line_at_limit(self) -> None:
+        """A line of exactly the maximum is accepted with either line end; one byte more is not."""
+        for ending in (b"\n", b"\r\n"):
+            client = Client(self.factory)
+            padding = wire.MAX_LINE_BYTES - len(b'{"type":"ping","id":""}')
+            line = b'{"type":"ping","id":"' + b"x" * 0 + b'"}' + b" " * padding
+            self.assertEqual(len(line), wire.MAX_LINE_BYTES)
+            client.protocol.dataReceived(line + ending)
+            self.assertEqual(client.frames()[0]["type"], "pong")
+            client.protocol.dataReceived(line + b" " + ending)
+            self.assertEqual(client.frames()[0]["code"], "line_too_long")
+
+
+class SlowReaderOverTCPTests(TestCase):
+    """The send-queue bound with a real socket and Twisted's own producer calls."""
+
+    timeout = 60
+
+    @defer.inlineCallbacks
+    def test_reader_that_stops_is_dropped(self) -> None:
+        """A member that stops reading is disconnected; the member who reads gets every message."""
+        chat = ChatServer(reactor, exit_code=TEST_EXIT_CODE, idle_timeout=600)
+        factory = NativeFactory(chat, "tcp-test", max_send_queue=256 * 1024)
+        port = yield TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(factory)
+        self.addCleanup(port.stopListening)
+        clients = []
+        for name in ("reader", "stopper"):
+            client = FrameClient()
+            yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), client)
+            self.addCleanup(client.transport.loseConnection)
+            yield client.next()
+            joined = yield client.request(type="join", session=1, username=name)
+            self.assertEqual(joined["type"], "joined")
+            clients.append(client)
+        reader, stopper = clients
+        yield reader.next()
+        # Small kernel buffers on both ends, so the test does not first fill
+        # megabytes of loopback autotuned buffers.
+        stopper.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        for protocol in factory.connections:
+            protocol.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        stopper.transport.pauseProducing()
+        sender = chat.connect(_Null(), "127.0.0.1")
+        sender.join(1, "sender")
+        self.addCleanup(sender.disconnected)
+        yield reader.next()
+        text = "y" * 2000
+        count = 0
+        # Bounded: at most 20 MB, far past the kernel's loopback buffers plus our limit.
+        while count < 10_000 and len(factory.connections) == 2:
+            sender.say(text)
+            count += 1
+            if count % 50 == 0:
+                yield _turn()
+        self.assertEqual(len(factory.connections), 1)
+        self.assertLess(count, 10_000)
+        received = 0
+        while received < count:
+            frame = yield reader.next()
+            if frame["type"] == "message":
+                received += 1
+        self.assertEqual(received, count)
+
+
+class _Null:
+    def deliver(self, event: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _turn() -> defer.Deferred:
+    d: defer.Deferred = defer.Deferred()
+    reactor.callLater(0.01, d.callback, None)
+    return d
