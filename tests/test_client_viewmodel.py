@@ -232,6 +232,15 @@ class ServerGoneTests(ViewModelTestCase):
         self.protocol.connectionLost(Failure(ConnectionDone()))
         self.assertEqual(self.model.status, "The server closed: The server was closed with its exit code.")
 
+    def test_idle_close_is_explained(self) -> None:
+        """The server's unsolicited error before it closes (idle at the list) is what the window says."""
+        self.at_lobby()
+        self.event({"type": "error", "code": "idle", "message": "Closing: nothing was received for too long."})
+        self.assertEqual(self.model.notice.text, "Closing: nothing was received for too long.")
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertIs(self.model.screen, Screen.DISCONNECTED)
+        self.assertEqual(self.model.status, "Closing: nothing was received for too long.")
+
     def test_reconnect_rediscovers_when_the_old_address_fails(self) -> None:
         """A discovered server that is gone for good leads to a new search."""
         self.found = [SERVER]
