@@ -24,6 +24,9 @@ setup(
         "test": ["hypothesis>=6.80", "ruff==0.17.6", "irc>=20.0"],
     },
     entry_points={
-        "console_scripts": ["glozichat-discover = glozi.discovery.cli:main"],
+        "console_scripts": [
+            "glozichat-client = glozi.client.app:main",
+            "glozichat-discover = glozi.discovery.cli:main",
+        ],
     },
 )
