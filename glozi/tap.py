@@ -115,7 +115,16 @@ def makeService(
     ]
     irc_endpoint: PortRecordingEndpoint | None = None
     if options["irc-port"].lower() != DISABLED:
-        irc = IRCFactory(chat, options["name"], reactor)  # type: ignore[arg-type]
+        irc = IRCFactory(
+            chat,
+            options["name"],
+            reactor,  # type: ignore[arg-type]
+            max_connections=options["max-connections"],
+            max_per_source=options["max-per-source"],
+            max_send_queue=options["max-send-queue"],
+            flood_burst=options["flood-burst"],
+            flood_rate=options["flood-rate"],
+        )
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
     factories = [factory for _, factory, _ in listeners]

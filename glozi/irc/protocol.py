@@ -19,10 +19,12 @@ from glozi import commands
 from glozi.chat import SERVER_CREATOR, ChatServer, Participant
 from glozi.errors import ChatError
 from glozi.events import Event, Joined, LeaveReason, Left, MemberInfo, SessionInfo
+from glozi.flood import FLOOD_BURST, FLOOD_RATE, FloodControl, Verdict
 from glozi.irc import numerics as n
 from glozi.irc import wire
 from glozi.names import NAME_MAX_LENGTH, is_valid_exit_code, is_valid_name, is_valid_password, name_key
-from glozi.tracking import TrackingFactory
+from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
+from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory, source_of
 
 PING_INTERVAL = 120.0
 """Seconds of silence from a client before the server sends it a PING."""
@@ -115,8 +117,10 @@ class IRCProtocol(irc.IRC):
         self._deadline: IDelayedCall | None = self.factory.clock.callLater(
             self.factory.registration_timeout, self._registration_expired
         )
+        self._flood = FloodControl(self.factory.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate)
+        self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
         self.factory.opened(self)
-        self.participant = self.factory.chat.connect(self)
+        self.participant = self.factory.chat.connect(self, source_of(self.transport.getPeer()))
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         for call in (self._deadline, self._keepalive):
@@ -134,7 +138,7 @@ class IRCProtocol(irc.IRC):
         if isinstance(event, Left):
             self._left(event)
         else:
-            self.transport.write(wire.encode_event(event, self.channel or "*", self.factory.server))
+            self._send(wire.encode_event(event, self.channel or "*", self.factory.server))
 
     def close(self) -> None:
         self.transport.loseConnection()
@@ -166,6 +170,12 @@ class IRCProtocol(irc.IRC):
             raw, self._buffer = self._buffer[:end].removesuffix(b"\r"), self._buffer[end + 1 :]
             if len(raw) > wire.MAX_LINE_BYTES - 2:
                 self._input_too_long()
+                continue
+            if not raw.strip():
+                continue
+            verdict = self._flood.check()
+            if verdict is not Verdict.ACCEPT:
+                self._flooded(verdict)
                 continue
             self._rearm_keepalive()
             parsed = wire.parse_line(raw)
@@ -203,18 +213,37 @@ class IRCProtocol(irc.IRC):
 
     # Writing lines.
 
+    def _send(self, data: bytes) -> None:
+        self.transport.write(data)
+        self._send_queue.wrote(len(data))
+
+    def _too_slow(self) -> None:
+        self.log.warn(
+            "Dropping IRC client {peer}: it stopped reading and {limit} bytes are queued for it",
+            peer=self.transport.getPeer(),
+            limit=self.factory.max_send_queue,
+        )
+        self.transport.abortConnection()
+
+    def _flooded(self, verdict: Verdict) -> None:
+        if verdict is Verdict.REFUSE:
+            self._server_notice("You are sending too fast; lines are being dropped.")
+        elif verdict is Verdict.DISCONNECT:
+            self.log.warn("Disconnecting IRC client {peer} for flooding", peer=self.transport.getPeer())
+            self._error_and_close("Excess Flood")
+
     def _write(self, prefix: str | None, command: str, *params: str) -> None:
-        self.transport.write(wire.line(prefix, command, *params))
+        self._send(wire.line(prefix, command, *params))
 
     def _numeric(self, code: str, *params: str) -> None:
         self._write(self.factory.server, code, self.nick or "*", *params)
 
     def _server_notice(self, text: str) -> None:
-        self.transport.write(wire.text_lines(self.factory.server, "NOTICE", self.nick or "*", text))
+        self._send(wire.text_lines(self.factory.server, "NOTICE", self.nick or "*", text))
 
     def _service_notice(self, text: str) -> None:
         prefix = wire.user_prefix(wire.SERVICE_NICK)
-        self.transport.write(wire.text_lines(prefix, "NOTICE", self.nick or "*", text))
+        self._send(wire.text_lines(prefix, "NOTICE", self.nick or "*", text))
 
     def _error_and_close(self, reason: str) -> None:
         self._write(None, "ERROR", f"Closing Link: {reason}")
@@ -430,7 +459,7 @@ class IRCProtocol(irc.IRC):
                     channel,
                     f"{event.by} closed the session {event.session_name}.",
                 )
-            self.transport.write(notice)
+            self._send(notice)
             # The KICK names the recipient, so only the notice above is shared.
             self._write(
                 wire.user_prefix(event.by or wire.SERVICE_NICK), "KICK", channel, me, "Session closed"
@@ -681,8 +710,16 @@ class IRCFactory(TrackingFactory):
         ping_interval: float = PING_INTERVAL,
         ping_timeout: float = PING_TIMEOUT,
         registration_timeout: float = REGISTRATION_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_per_source: int = DEFAULT_MAX_PER_SOURCE,
+        max_send_queue: int = DEFAULT_SEND_QUEUE_LIMIT,
+        flood_burst: float = FLOOD_BURST,
+        flood_rate: float = FLOOD_RATE,
     ) -> None:
-        super().__init__()
+        super().__init__(max_connections, max_per_source)
+        self.max_send_queue = max_send_queue
+        self.flood_burst = flood_burst
+        self.flood_rate = flood_rate
         self.chat = chat
         self.display_name = server_name
         self.server = wire.server_name(server_name)
@@ -692,6 +729,9 @@ class IRCFactory(TrackingFactory):
         self.ping_timeout = ping_timeout
         self.registration_timeout = registration_timeout
         self._nicks: dict[str, IRCProtocol] = {}
+
+    def refusal_line(self, message: str) -> bytes:
+        return wire.line(None, "ERROR", f"Closing Link: {message}")
 
     def claim_nick(self, protocol: IRCProtocol, nick: str) -> bool:
         """Give ``nick`` to ``protocol`` unless another IRC client or the service has it."""
