@@ -92,15 +92,18 @@ class NativeMachine(RuleBasedStateMachine):
         if "log_failure" in event:
             self.failures.append(str(event["log_failure"].value))
 
+    def all_clients(self) -> list:
+        return self.clients
+
     def step(self) -> None:
         self.clock.advance(0.3)
         # Connections the server closed end first, so that every other client
         # has read what their leaving caused before the invariants are checked.
-        for client in self.clients:
+        for client in self.all_clients():
             if client.transport.disconnecting and not client.gone:
                 client.read()
                 client.drop()
-        for client in self.clients:
+        for client in self.all_clients():
             if not client.gone:
                 client.read()
 
