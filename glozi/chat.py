@@ -7,11 +7,12 @@ receives events through ``Connection.deliver``. Time comes from an injected
 ``IReactorTime``.
 """
 
-import hmac
 import random
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -36,8 +37,10 @@ from glozi.fanout import Fanout, LocalFanout
 from glozi.guessing import GuessGuard
 from glozi.idle import InactivityTimer
 from glozi.names import name_key
+from glozi.passwords import PasswordHasher, ScryptPasswords
 from glozi.quotes import QUOTES, Quote
 from glozi.ratelimit import TokenBucket
+from glozi.store import MemoryStore, Snapshot, Store, StoredMessage, StoredSession
 
 DEFAULT_SESSIONS = (
     "avocado",
@@ -52,6 +55,8 @@ DEFAULT_SESSIONS = (
 )
 SERVER_CREATOR = "server"
 DEFAULT_IDLE_TIMEOUT = 240.0
+DEFAULT_SCROLLBACK = 50
+"""Messages a joiner receives as history."""
 # Joins and creations per connection: a burst of 10, then one every 3 s.
 JOIN_BURST, JOIN_RATE = 10, 1 / 3
 # Admin commands (kick, close) per connection: a burst of 10, then one a second.
@@ -90,7 +95,8 @@ class Member:
 
 
 class Session:
-    """A chat room: its members in join order, its admin and its password."""
+    """A chat room: its members in join order, its admin, its password hash
+    and its most recent messages (``history``, oldest first)."""
 
     def __init__(
         self,
@@ -98,26 +104,26 @@ class Session:
         name: str,
         created_at: float,
         creator: str,
-        password: str | None,
+        password_hash: str | None,
         permanent: bool,
+        scrollback: int = DEFAULT_SCROLLBACK,
     ) -> None:
         self.id = session_id
         self.name = name
         self.created_at = created_at
         self.creator = creator
-        self._password = password
+        self.password_hash = password_hash
         self.permanent = permanent
         self.members: dict[str, Member] = {}
         self.admin: Member | None = None
+        self.history: deque[Message] = deque(maxlen=scrollback)
 
     @property
     def locked(self) -> bool:
-        return self._password is not None
+        return self.password_hash is not None
 
-    def password_matches(self, password: str) -> bool:
-        """Compare in constant time, so timing tells nothing about the password."""
-        assert self._password is not None
-        return hmac.compare_digest(password.encode(), self._password.encode())
+    def stored(self) -> StoredSession:
+        return StoredSession(self.id, self.name, self.created_at, self.creator, self.password_hash)
 
     def member_named(self, name: str) -> Member | None:
         return self.members.get(name_key(name))
@@ -149,9 +155,15 @@ class ChatServer:
         quotes: Sequence[Quote] = QUOTES,
         rng: random.Random | None = None,
         on_exit: Callable[[], None] = lambda: None,
+        store: Store | None = None,
+        passwords: PasswordHasher | None = None,
+        scrollback: int = DEFAULT_SCROLLBACK,
     ) -> None:
         self.clock = clock
         self.idle_timeout = idle_timeout
+        self.store: Store = store if store is not None else MemoryStore()
+        self.passwords: PasswordHasher = passwords if passwords is not None else ScryptPasswords()
+        self.scrollback = scrollback
         self.fanout = fanout if fanout is not None else LocalFanout()
         self.quotes = quotes
         self.rng = rng if rng is not None else random.Random()
@@ -165,6 +177,31 @@ class ChatServer:
         self.closing = False
         for name in DEFAULT_SESSIONS:
             self._add_session(name, SERVER_CREATOR, None, permanent=True)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Bring back what a previous run stored: its created sessions (same
+        ids, names, creators, times and password hashes, with no members and
+        no admin: the first to join becomes admin), every session's recent
+        history, and the id counter, so no id is given twice."""
+        for stored in snapshot.sessions:
+            if stored.id in self.sessions or name_key(stored.name) in self._sessions_by_name:
+                self.log.warn("Not restoring session {id} ({name}): it clashes", id=stored.id, name=stored.name)
+                continue
+            session = Session(
+                stored.id, stored.name, stored.created_at, stored.creator, stored.password_hash,
+                permanent=False, scrollback=self.scrollback,
+            )
+            self._register(session)
+            self._last_session_id = max(self._last_session_id, stored.id)
+        self._last_session_id = max(self._last_session_id, snapshot.last_session_id)
+        self.sessions = dict(sorted(self.sessions.items()))
+        for session_id, messages in snapshot.history.items():
+            session = self.sessions.get(session_id)
+            if session is not None:
+                session.history.extend(
+                    Message(session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at)
+                    for m in messages
+                )
 
     def connect(self, connection: Connection, source: str = "unknown") -> "Participant":
         """Register a new connection from address ``source``; it starts at the session list."""
@@ -197,16 +234,32 @@ class ChatServer:
         self.shutdown("The server was closed with its exit code.")
         self._on_exit()
 
-    def _add_session(self, name: str, creator: str, password: str | None, permanent: bool) -> Session:
+    def _add_session(self, name: str, creator: str, password_hash: str | None, permanent: bool) -> Session:
         self._last_session_id += 1
-        session = Session(self._last_session_id, name, self.clock.seconds(), creator, password, permanent)
-        self.sessions[session.id] = session
-        self._sessions_by_name[name_key(name)] = session
+        session = Session(
+            self._last_session_id, name, self.clock.seconds(), creator, password_hash, permanent, self.scrollback
+        )
+        self._register(session)
+        if not permanent:
+            self._stored(self.store.add_session(session.stored()), "creating session {id}", session.id)
         return session
 
+    def _register(self, session: Session) -> None:
+        self.sessions[session.id] = session
+        self._sessions_by_name[name_key(session.name)] = session
+
     def _remove_session(self, session: Session) -> None:
+        """Forget a created session and its history, here and in the store."""
         del self.sessions[session.id]
         del self._sessions_by_name[name_key(session.name)]
+        session.history.clear()
+        self._stored(self.store.delete_session(session.id), "deleting session {id}", session.id)
+
+    def _stored(self, written: "Deferred[None]", what: str, session_id: int) -> None:
+        # Nobody waits on these writes; a failure is logged (the store says why).
+        written.addErrback(
+            lambda reason: self.log.failure("The store failed " + what, reason, id=session_id)
+        )
 
     def _admit(self, participant: "Participant", session: Session, username: str) -> Joined:
         member = Member(participant, session, username, self.clock.seconds())
@@ -224,7 +277,15 @@ class ChatServer:
             you=username,
             members=tuple(m.info() for m in session.members.values()),
             idle_timeout=None if member.is_admin else self.idle_timeout,
+            history=tuple(session.history),
         )
+
+    def _still_admissible(self, participant: "Participant", session: Session | None = None) -> None:
+        """After waiting for a password hash: the world may have moved on."""
+        if self.closing or not participant.connected:
+            raise ChatError("wrong_state", "The connection closed before the join finished.")
+        if session is not None and self.sessions.get(session.id) is not session:
+            raise ChatError("no_such_session", f"The session {session.name} is gone.")
 
     def _start_timer(self, member: Member) -> None:
         def warn(seconds_left: float) -> None:
@@ -280,28 +341,56 @@ class ChatServer:
 
     def create_session(
         self, participant: "Participant", name: str, username: str, password: str | None
-    ) -> Joined:
+    ) -> "Deferred[Joined]":
+        """Create a session with ``username`` as its admin. With a password the
+        session appears once the password's hash is computed (off the reactor)."""
+        self._refuse_taken_name(name)
+        if password is None:
+            return succeed(self._create(participant, name, username, None))
+
+        def hashed(password_hash: str) -> Joined:
+            self._still_admissible(participant)
+            self._refuse_taken_name(name)
+            return self._create(participant, name, username, password_hash)
+
+        return self.passwords.hash(password).addCallback(hashed)
+
+    def _refuse_taken_name(self, name: str) -> None:
         if name_key(name) in self._sessions_by_name:
             raise ChatError("session_exists", f"A session named {name!r} already exists.")
-        session = self._add_session(name, username, password, permanent=False)
+
+    def _create(self, participant: "Participant", name: str, username: str, password_hash: str | None) -> Joined:
+        session = self._add_session(name, username, password_hash, permanent=False)
         self.log.info("Session {name} ({id}) created by {creator}", name=name, id=session.id, creator=username)
         return self._admit(participant, session, username)
 
     def join_session(
         self, participant: "Participant", session_id: int, username: str, password: str | None
-    ) -> Joined:
+    ) -> "Deferred[Joined]":
+        """Join a session. A locked one checks the password (off the reactor)
+        before anything else, so a wrong guess learns nothing about the names."""
         session = self.sessions.get(session_id)
         if session is None:
             raise ChatError("no_such_session", f"There is no session {session_id}.")
-        if session.locked:
-            if password is None:
-                raise ChatError("password_required", f"Session {session.name} needs a password.")
-            guard = self.password_guard
-            guard.allow(participant, participant.source, session.id)
-            if not session.password_matches(password):
+        if not session.locked:
+            return succeed(self._admit_named(participant, session, username))
+        if password is None:
+            raise ChatError("password_required", f"Session {session.name} needs a password.")
+        guard = self.password_guard
+        guard.allow(participant, participant.source, session.id)
+        assert session.password_hash is not None
+
+        def checked(matches: bool) -> Joined:
+            if not matches:
                 guard.failed(participant, participant.source)
                 raise ChatError("wrong_password", f"Wrong password for session {session.name}.")
             guard.succeeded(participant, participant.source)
+            self._still_admissible(participant, session)
+            return self._admit_named(participant, session, username)
+
+        return self.passwords.verify(password, session.password_hash).addCallback(checked)
+
+    def _admit_named(self, participant: "Participant", session: Session, username: str) -> Joined:
         if session.member_named(username) is not None:
             raise ChatError("name_taken", f"The name {username!r} is taken in {session.name}.")
         return self._admit(participant, session, username)
@@ -315,6 +404,9 @@ class Participant:
         self.connection = connection
         self.source = source
         self.member: Member | None = None
+        self.connected = True
+        self.joining = False
+        """A join or creation is waiting for a password hash."""
         self.exit_code_failures = 0
         self.joins = TokenBucket(server.clock, JOIN_BURST, JOIN_RATE)
         self.admin_actions = TokenBucket(server.clock, ADMIN_BURST, ADMIN_RATE)
@@ -330,6 +422,8 @@ class Participant:
                 "wrong_state",
                 f"You are in session {self.member.session.name}; /quit it first.",
             )
+        if self.joining:
+            raise ChatError("wrong_state", "A join is already in progress; wait for its answer.")
 
     def _require_member(self) -> Member:
         if self.member is None:
@@ -353,30 +447,57 @@ class Participant:
         member = self._require_member()
         return tuple(m.info() for m in member.session.members.values())
 
-    def join(self, session_id: int, username: str, password: str | None = None) -> Joined:
-        """Join an existing session; raises ``ChatError`` with the reason on refusal."""
-        self._require_lobby()
-        self._limit_joins()
-        return self.server.join_session(self, session_id, username, password)
+    def join(self, session_id: int, username: str, password: str | None = None) -> "Deferred[Joined]":
+        """Join an existing session; fails with ``ChatError`` giving the reason on refusal."""
+        return self._enter(lambda: self.server.join_session(self, session_id, username, password))
 
-    def create(self, session_name: str, username: str, password: str | None = None) -> Joined:
-        """Create a session and join it as its admin."""
-        self._require_lobby()
-        self._limit_joins()
-        return self.server.create_session(self, session_name, username, password)
+    def create(self, session_name: str, username: str, password: str | None = None) -> "Deferred[Joined]":
+        """Create a session and join it as its admin; fails with ``ChatError`` on refusal."""
+        return self._enter(lambda: self.server.create_session(self, session_name, username, password))
 
-    def say(self, text: str) -> float:
-        """Send ``text`` to everyone else in the session; returns its timestamp."""
+    def _enter(self, start: Callable[[], "Deferred[Joined]"]) -> "Deferred[Joined]":
+        def checked_start() -> "Deferred[Joined]":
+            self._require_lobby()
+            self._limit_joins()
+            return start()
+
+        entering: Deferred[Joined] = maybeDeferred(checked_start)
+        if not entering.called:
+            # One join at a time per connection: that bounds the hashing work a client can queue.
+            self.joining = True
+
+            def finished(result: object) -> object:
+                self.joining = False
+                return result
+
+            entering.addBoth(finished)
+        return entering
+
+    def say(self, text: str) -> "Deferred[float]":
+        """Send ``text`` to everyone else in the session at once; the result
+        (its timestamp) comes once the message is stored. Fails with
+        ``not_stored`` when the store could not commit it."""
+        return maybeDeferred(self._say, text)
+
+    def _say(self, text: str) -> "Deferred[float]":
         member = self._require_member()
         self._touch(member)
         sent_at = self.server.clock.seconds()
         session = member.session
-        self.server.fanout.publish(
-            session,
-            Message(session_id=session.id, sender=member.name, text=text, sent_at=sent_at),
-            exclude=member,
-        )
-        return sent_at
+        message = Message(session_id=session.id, sender=member.name, text=text, sent_at=sent_at)
+        self.server.fanout.publish(session, message, exclude=member)
+        session.history.append(message)
+        written = self.server.store.add_message(StoredMessage(session.id, member.name, text, sent_at))
+
+        def not_stored(reason: object) -> float:
+            if message in session.history:
+                session.history.remove(message)
+            raise ChatError(
+                "not_stored",
+                "The server could not store your message: the others saw it, but it is not in the history.",
+            )
+
+        return written.addCallbacks(lambda _: sent_at, not_stored)
 
     def run_command(self, name: str, args: str) -> str:
         """Run a slash command; returns the text to show the caller."""
@@ -398,6 +519,7 @@ class Participant:
 
     def disconnected(self) -> None:
         """The connection is gone: leave any session quietly for us, loudly for others."""
+        self.connected = False
         if self.member is not None:
             self.server.remove_member(self.member, LeaveReason.DISCONNECTED)
         self.server.participants.discard(self)

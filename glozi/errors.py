@@ -36,6 +36,7 @@ ERROR_CODES: dict[str, str] = {
     "too_many_connections": "the server, or this address, has too many connections; this one is closed",
     "idle": "the connection sent nothing for too long at the session list and is closed",
     "internal_error": "the server failed to handle the frame; nothing was changed",
+    "not_stored": "the message reached the others but could not be stored, so it is not in the history",
 }
 
 

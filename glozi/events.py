@@ -40,12 +40,14 @@ class SessionInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Joined(Event):
-    """You are now in ``session`` as ``you``; ``members`` includes you."""
+    """You are now in ``session`` as ``you``; ``members`` includes you;
+    ``history`` is the session's most recent messages, oldest first."""
 
     session: SessionInfo
     you: str
     members: tuple[MemberInfo, ...]
     idle_timeout: float | None
+    history: tuple["Message", ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

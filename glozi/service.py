@@ -72,7 +72,8 @@ class ChatService(Service):
         waiting = gatherResults([f.when_all_closed() for f in self.factories]).addCallback(lambda _: None)
         timeout = self.clock.callLater(SHUTDOWN_GRACE_SECONDS, self._abort_stragglers)
         waiting.addBoth(lambda result: timeout.cancel() if timeout.active() else None)
-        return waiting
+        # Everyone is gone, so nothing more is written: commit the queue and close.
+        return waiting.addCallback(lambda _: self.chat.store.close())
 
     def _abort_stragglers(self) -> None:
         for factory in self.factories:

@@ -8,7 +8,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
 from twisted.python import usage
 
-from glozi.chat import DEFAULT_IDLE_TIMEOUT, ChatServer
+from glozi.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_SCROLLBACK, ChatServer
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.exitcode import new_exit_code
@@ -17,6 +17,7 @@ from glozi.irc.protocol import IRCFactory
 from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
+from glozi.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
 from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
 
 DEFAULT_PORT = "tcp:7557"
@@ -29,6 +30,13 @@ def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
         raise ValueError("must be a positive whole number")
+    return number
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be a whole number, 0 or more")
     return number
 
 
@@ -76,6 +84,20 @@ class Options(DiscoveryOptions, usage.Options):
         ["flood-burst", None, FLOOD_BURST, "Lines a connection may send at once.", _positive_float],
         ["flood-rate", None, FLOOD_RATE, "Lines a second a connection may send after its burst.", _positive_float],
         [
+            "db",
+            None,
+            DEFAULT_DB_FILE,
+            "SQLite file keeping sessions and history across restarts (':memory:' for none).",
+        ],
+        [
+            "scrollback",
+            None,
+            DEFAULT_SCROLLBACK,
+            "Messages of history a member gets on joining (0: none).",
+            _count,
+        ],
+        ["retention", None, DEFAULT_RETENTION, "Messages kept per session; older ones are deleted.", _positive_int],
+        [
             "max-send-queue",
             None,
             DEFAULT_SEND_QUEUE_LIMIT,
@@ -94,12 +116,18 @@ def makeService(
 
         reactor = global_reactor  # type: ignore[assignment]
     top = MultiService()
+    scrollback = min(options["scrollback"], options["retention"])
+    # Blocking, on purpose: the database is read before anyone is served.
+    store, snapshot = open_store(options["db"], reactor, history_limit=scrollback, retention=options["retention"])
     chat = ChatServer(
         reactor,  # type: ignore[arg-type]
         exit_code=new_exit_code(),
         idle_timeout=options["idle-timeout"],
         on_exit=reactor.stop,  # type: ignore[union-attr]
+        store=store,
+        scrollback=scrollback,
     )
+    chat.restore(snapshot)
     native = NativeFactory(
         chat,
         options["name"],

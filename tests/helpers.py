@@ -1,9 +1,16 @@
 """Shared test doubles for the chat domain."""
 
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.task import Clock
+from twisted.python.failure import Failure
 
 from glozi.chat import ChatServer, Participant
 from glozi.events import Event
+from glozi.passwords import ScryptPasswords
+from glozi.sqlitestore import StoreError
+from glozi.store import MemoryStore
 
 TEST_EXIT_CODE = "24680"
 
@@ -28,13 +35,49 @@ class RecordingConnection:
         self.events.clear()
 
 
+def quick_passwords() -> ScryptPasswords:
+    """Real scrypt hashes, but cheap and computed synchronously (no threads in unit tests)."""
+    return ScryptPasswords(maybeDeferred, n=2, r=1, p=1)
+
+
+def done(result: "Deferred[Any] | Any") -> Any:
+    """The outcome of a Deferred that has already fired: its result, or its
+    exception raised here (so ``assertRaises`` works on a domain call)."""
+    if not isinstance(result, Deferred):
+        return result
+    outcome: list[Any] = []
+    result.addBoth(outcome.append)
+    if not outcome:
+        raise AssertionError(f"{result!r} has not fired")
+    if isinstance(outcome[0], Failure):
+        outcome[0].raiseException()
+    return outcome[0]
+
+
 def make_server(**kwargs) -> tuple[ChatServer, Clock]:
     clock = Clock()
     clock.advance(1_764_000_000)
     kwargs.setdefault("exit_code", TEST_EXIT_CODE)
+    kwargs.setdefault("passwords", quick_passwords())
     return ChatServer(clock, **kwargs), clock
 
 
 def connect(server: ChatServer, source: str = "192.0.2.1") -> tuple[Participant, RecordingConnection]:
     connection = RecordingConnection()
     return server.connect(connection, source), connection
+
+
+class BrokenStore(MemoryStore):
+    """A store whose disk has failed: every write fails (with ``StoreError``)."""
+
+    def _fail(self) -> "Deferred[None]":
+        return fail(StoreError("disk I/O error"))
+
+    def add_session(self, session: Any) -> "Deferred[None]":
+        return self._fail()
+
+    def delete_session(self, session_id: int) -> "Deferred[None]":
+        return self._fail()
+
+    def add_message(self, message: Any) -> "Deferred[None]":
+        return self._fail()

@@ -14,7 +14,7 @@ from glozi.events import (
     Message,
     ServerClosing,
 )
-from tests.helpers import TEST_EXIT_CODE, connect, make_server
+from tests.helpers import TEST_EXIT_CODE, connect, done, make_server
 
 
 class ChatTestCase(SynchronousTestCase):
@@ -23,7 +23,7 @@ class ChatTestCase(SynchronousTestCase):
         self.server, self.clock = make_server(idle_timeout=240, on_exit=lambda: self.exits.append(True))
 
     def assertRefused(self, code: str, call, *args):
-        error = self.assertRaises(ChatError, call, *args)
+        error = self.assertRaises(ChatError, lambda: done(call(*args)))
         self.assertEqual(error.code, code)
         return error
 
@@ -40,7 +40,7 @@ class SessionListTests(ChatTestCase):
     def test_list_counts_members_and_hides_password(self) -> None:
         """The list shows member counts and a lock flag, never the password."""
         alice, _ = connect(self.server)
-        alice.create("garden", "alice", "12345")
+        done(alice.create("garden", "alice", "12345"))
         garden = self.server.list_sessions()[-1]
         self.assertEqual((garden.name, garden.member_count, garden.locked, garden.creator), ("garden", 1, True, "alice"))
         self.assertNotIn("12345", repr(garden))
@@ -48,7 +48,7 @@ class SessionListTests(ChatTestCase):
     def test_default_session_never_gets_admin(self) -> None:
         """Joining a built-in session does not make anyone its admin."""
         alice, _ = connect(self.server)
-        joined = alice.join(2, "alice")
+        joined = done(alice.join(2, "alice"))
         self.assertIsNone(joined.session.admin)
         self.assertEqual(joined.idle_timeout, 240)
         self.assertRefused("not_admin", alice.run_command, "close", "")
@@ -59,16 +59,16 @@ class JoinTests(ChatTestCase):
         """A join reaches the members already there and lists everyone to the joiner."""
         alice, alice_conn = connect(self.server)
         bob, _ = connect(self.server)
-        alice.join(1, "alice")
+        done(alice.join(1, "alice"))
         self.clock.advance(5)
-        joined = bob.join(1, "bob")
+        joined = done(bob.join(1, "bob"))
         self.assertEqual([m.name for m in joined.members], ["alice", "bob"])
         self.assertEqual(alice_conn.of_type(MemberJoined)[-1].name, "bob")
 
     def test_refusals(self) -> None:
         """Each refusal names its reason."""
         alice, _ = connect(self.server)
-        alice.create("garden", "alice", "12345")
+        done(alice.create("garden", "alice", "12345"))
         bob, _ = connect(self.server)
         self.assertRefused("no_such_session", bob.join, 99, "bob")
         self.assertRefused("password_required", bob.join, 10, "bob", None)
@@ -79,7 +79,7 @@ class JoinTests(ChatTestCase):
     def test_one_session_at_a_time(self) -> None:
         """A member must leave before joining or creating elsewhere."""
         alice, _ = connect(self.server)
-        alice.join(1, "alice")
+        done(alice.join(1, "alice"))
         self.assertRefused("wrong_state", alice.join, 2, "alice")
         self.assertRefused("wrong_state", alice.create, "garden", "alice", None)
         self.assertRefused("wrong_state", alice.submit_exit_code, TEST_EXIT_CODE)
@@ -93,10 +93,10 @@ class JoinTests(ChatTestCase):
     def test_rejoin_after_quit(self) -> None:
         """After /quit the same connection can join again."""
         alice, conn = connect(self.server)
-        alice.join(1, "alice")
+        done(alice.join(1, "alice"))
         alice.run_command("quit", "")
         self.assertEqual(conn.of_type(Left)[-1].reason, "quit")
-        self.assertEqual(alice.join(2, "alice").session.name, "kiwi")
+        self.assertEqual(done(alice.join(2, "alice")).session.name, "kiwi")
 
 
 class ChatMessageTests(ChatTestCase):
@@ -106,8 +106,8 @@ class ChatMessageTests(ChatTestCase):
         bob, bob_conn = connect(self.server)
         carol, carol_conn = connect(self.server)
         for who, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
-            who.join(3, name)
-        ts = alice.say("hello")
+            done(who.join(3, name))
+        ts = done(alice.say("hello"))
         self.assertEqual(alice_conn.of_type(Message), [])
         [to_bob] = bob_conn.of_type(Message)
         [to_carol] = carol_conn.of_type(Message)
@@ -119,15 +119,15 @@ class ChatMessageTests(ChatTestCase):
         alice, _ = connect(self.server)
         bob, bob_conn = connect(self.server)
         carol, carol_conn = connect(self.server)
-        alice.join(1, "alice")
-        bob.join(1, "bob")
-        carol.join(1, "carol")
+        done(alice.join(1, "alice"))
+        done(bob.join(1, "bob"))
+        done(carol.join(1, "carol"))
 
         def explode(event):
             raise RuntimeError("broken pipe")
 
         bob_conn.deliver = explode
-        alice.say("still there?")
+        done(alice.say("still there?"))
         self.assertEqual(len(carol_conn.of_type(Message)), 1)
         self.assertTrue(bob_conn.closed)
         self.flushLoggedErrors(RuntimeError)
@@ -139,11 +139,11 @@ class AdminTests(ChatTestCase):
         self.alice, self.alice_conn = connect(self.server)
         self.bob, self.bob_conn = connect(self.server)
         self.carol, self.carol_conn = connect(self.server)
-        self.alice.create("garden", "alice", None)
+        done(self.alice.create("garden", "alice", None))
         self.clock.advance(1)
-        self.bob.join(10, "bob")
+        done(self.bob.join(10, "bob"))
         self.clock.advance(1)
-        self.carol.join(10, "carol")
+        done(self.carol.join(10, "carol"))
 
     def test_creator_is_admin(self) -> None:
         """The creator is the admin and has no idle timeout."""
@@ -175,7 +175,7 @@ class AdminTests(ChatTestCase):
             self.assertEqual((left.reason, left.by), ("closed", "alice"))
         self.assertNotIn(10, self.server.sessions)
         self.assertIsNone(self.carol.member)
-        self.carol.create("garden", "carol", None)
+        done(self.carol.create("garden", "carol", None))
 
     def test_admin_succession(self) -> None:
         """When the admin leaves, the longest-present member becomes admin and all are told."""
@@ -199,14 +199,14 @@ class AdminTests(ChatTestCase):
             who.run_command("quit", "")
         self.assertNotIn(10, self.server.sessions)
         dave, _ = connect(self.server)
-        dave.join(1, "dave")
+        done(dave.join(1, "dave"))
         dave.run_command("quit", "")
         self.assertIn(1, self.server.sessions)
 
     def test_session_ids_not_reused(self) -> None:
         """A new session after a removed one gets a fresh id."""
         self.alice.run_command("close", "")
-        self.assertEqual(self.alice.create("garden", "alice", None).session.id, 11)
+        self.assertEqual(done(self.alice.create("garden", "alice", None)).session.id, 11)
 
 
 class InactivityTests(ChatTestCase):
@@ -214,9 +214,9 @@ class InactivityTests(ChatTestCase):
         """Silence: a warning at half the timeout, removal at the timeout, others told."""
         alice, alice_conn = connect(self.server)
         bob, bob_conn = connect(self.server)
-        alice.join(1, "alice")
-        bob.join(1, "bob")
-        bob.say("keeping myself awake")
+        done(alice.join(1, "alice"))
+        done(bob.join(1, "bob"))
+        done(bob.say("keeping myself awake"))
         self.clock.advance(119)
         self.assertEqual(alice_conn.of_type(IdleWarning), [])
         self.clock.advance(1)
@@ -230,10 +230,10 @@ class InactivityTests(ChatTestCase):
     def test_activity_resets_timer(self) -> None:
         """Any message or command starts the silence over, even after the warning."""
         alice, alice_conn = connect(self.server)
-        alice.join(1, "alice")
+        done(alice.join(1, "alice"))
         self.clock.advance(200)
         self.assertEqual(len(alice_conn.of_type(IdleWarning)), 1)
-        alice.say("here")
+        done(alice.say("here"))
         self.clock.advance(200)
         alice.run_command("time", "")
         self.clock.advance(200)
@@ -245,7 +245,7 @@ class InactivityTests(ChatTestCase):
     def test_refused_command_is_activity(self) -> None:
         """Even a refused command counts as activity."""
         alice, _ = connect(self.server)
-        alice.join(1, "alice")
+        done(alice.join(1, "alice"))
         self.clock.advance(230)
         self.assertRaises(ChatError, alice.run_command, "nope", "")
         self.clock.advance(230)
@@ -254,7 +254,7 @@ class InactivityTests(ChatTestCase):
     def test_admin_exempt(self) -> None:
         """The admin is never timed out."""
         alice, conn = connect(self.server)
-        alice.create("garden", "alice", None)
+        done(alice.create("garden", "alice", None))
         self.clock.advance(10_000)
         self.assertIsNotNone(alice.member)
         self.assertEqual(conn.of_type(IdleWarning), [])
@@ -262,7 +262,7 @@ class InactivityTests(ChatTestCase):
     def test_leaving_cancels_timers(self) -> None:
         """Nobody who left has timers pending."""
         alice, _ = connect(self.server)
-        alice.join(1, "alice")
+        done(alice.join(1, "alice"))
         alice.run_command("quit", "")
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
@@ -272,7 +272,7 @@ class ExitCodeTests(ChatTestCase):
         """The right code tells every client and asks the process to exit."""
         alice, alice_conn = connect(self.server)
         bob, bob_conn = connect(self.server)
-        bob.join(1, "bob")
+        done(bob.join(1, "bob"))
         alice.submit_exit_code(TEST_EXIT_CODE)
         self.assertEqual(self.exits, [True])
         for conn in (alice_conn, bob_conn):
@@ -316,7 +316,7 @@ class JoinedSnapshotTests(ChatTestCase):
         """The join answer carries the session, you, and the members with join times."""
         alice, _ = connect(self.server)
         self.clock.advance(3)
-        joined = alice.create("garden", "alice", "12345")
+        joined = done(alice.create("garden", "alice", "12345"))
         self.assertIsInstance(joined, Joined)
         self.assertEqual(joined.you, "alice")
         self.assertEqual(joined.session.admin, "alice")

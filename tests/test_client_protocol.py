@@ -20,6 +20,7 @@ from glozi.client.protocol import (
 )
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory
+from tests.helpers import quick_passwords
 
 WELCOME = {"type": "welcome", "protocol": 1, "server": "GloziChat", "version": "0.1.0", "name": "lab"}
 
@@ -183,7 +184,7 @@ class LoopbackTests(TestCase):
         """Two clients create, join, talk and kick over a real socket, as docs/protocol.md says."""
         from twisted.internet import reactor
 
-        chat = ChatServer(Clock(), exit_code="54321")
+        chat = ChatServer(Clock(), exit_code="54321", passwords=quick_passwords())
         server_factory = NativeFactory(chat, "loop")
         port = reactor.listenTCP(0, server_factory, interface="127.0.0.1")
         self.addCleanup(port.stopListening)

@@ -4,7 +4,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi import commands, names
 from glozi.quotes import QUOTES
-from tests.helpers import connect, make_server
+from tests.helpers import connect, done, make_server
 
 
 class TableTests(SynchronousTestCase):
@@ -19,7 +19,7 @@ class TableTests(SynchronousTestCase):
         """/help is generated from the table and marks admin-only commands."""
         server, _ = make_server()
         alice, _ = connect(server)
-        alice.join(1, "alice")
+        done(alice.join(1, "alice"))
         text = alice.run_command("help", "")
         for command in commands.COMMANDS.values():
             line = next(line for line in text.splitlines() if line.startswith(command.usage + " "))
@@ -30,7 +30,7 @@ class TableTests(SynchronousTestCase):
         self.assertGreaterEqual(len(QUOTES), 100)
         server, _ = make_server()
         alice, _ = connect(server)
-        alice.join(1, "alice")
+        done(alice.join(1, "alice"))
         text = alice.run_command("quote", "")
         self.assertTrue(any(text == f'"{q.text}" - {q.author}' for q in QUOTES))
 
@@ -38,7 +38,7 @@ class TableTests(SynchronousTestCase):
         """/time shows the server clock's date; /echo repeats the text."""
         server, _clock = make_server()
         alice, _ = connect(server)
-        alice.join(1, "alice")
+        done(alice.join(1, "alice"))
         self.assertTrue(alice.run_command("time", "").startswith("Server time: 2025-11-"))
         self.assertEqual(alice.run_command("echo", "a  b"), "a  b")
         self.assertEqual(alice.run_command("ECHO", "x"), "x")

@@ -21,7 +21,7 @@ from twisted.logger import globalLogPublisher
 from glozi.chat import ChatServer
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory
-from tests.helpers import TEST_EXIT_CODE
+from tests.helpers import TEST_EXIT_CODE, quick_passwords
 
 NAMES = ["alice", "bob", "carol", "dave", "erin"]
 SESSION_NAMES = ["garden", "attic", "Garden"]
@@ -83,7 +83,7 @@ class NativeMachine(RuleBasedStateMachine):
         globalLogPublisher.addObserver(self._observe)
         self.clock = Clock()
         self.clock.advance(1_764_000_000)
-        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, idle_timeout=60)
+        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=60)
         self.factory = NativeFactory(self.chat, "fuzz", login_grace=100)
         self.clients = [FuzzClient(self.factory, n) for n in range(4)]
         self.step()

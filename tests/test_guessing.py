@@ -6,7 +6,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi.errors import ChatError
 from glozi.exitcode import ExitCodeGuard
 from glozi.guessing import Backoff, GuessGuard
-from tests.helpers import connect, make_server
+from tests.helpers import connect, done, make_server
 
 YEAR = 365 * 24 * 3600.0
 AVERAGE_GUESSES_NEEDED = 50_000
@@ -57,7 +57,7 @@ class PasswordGuessingTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.server, self.clock = make_server()
         owner, _ = connect(self.server, "10.0.0.1")
-        owner.create("vault", "owner", "31415")
+        done(owner.create("vault", "owner", "31415"))
 
     def test_storm_does_not_lock_out_members(self) -> None:
         """A wrong-password storm from one address: it is slowed, a member from elsewhere joins at once."""
@@ -65,28 +65,28 @@ class PasswordGuessingTests(SynchronousTestCase):
         codes = []
         for guess in range(10):
             try:
-                attacker.join(10, "mallory", f"{guess:05d}")
+                done(attacker.join(10, "mallory", f"{guess:05d}"))
             except ChatError as error:
                 codes.append(error.code)
         self.assertEqual(codes[:3], ["wrong_password"] * 3)
         self.assertIn("too_many_attempts", codes)
         friend, _ = connect(self.server, "10.0.0.2")
-        self.assertEqual(friend.join(10, "friend", "31415").you, "friend")
+        self.assertEqual(done(friend.join(10, "friend", "31415")).you, "friend")
 
     def test_reconnecting_does_not_reset(self) -> None:
         """A new connection from the same address inherits its delays."""
         for guess in range(4):
             guesser, _ = connect(self.server, "10.0.0.66")
-            self.assertRaises(ChatError, guesser.join, 10, "mallory", f"{guess:05d}")
+            self.assertRaises(ChatError, done, guesser.join(10, "mallory", f"{guess:05d}"))
         fresh, _ = connect(self.server, "10.0.0.66")
-        error = self.assertRaises(ChatError, fresh.join, 10, "mallory", "99999")
+        error = self.assertRaises(ChatError, done, fresh.join(10, "mallory", "99999"))
         self.assertEqual(error.code, "too_many_attempts")
 
     def test_one_address_needs_over_a_year(self) -> None:
         """From one address, a year of patient guessing checks far fewer than 50,000 passwords."""
         guesser, _ = connect(self.server, "10.0.0.66")
         guesses = iter(range(1, 100_000))
-        checked = guesses_in(self.clock, YEAR, lambda: guesser.join(10, "mallory", f"{next(guesses):05d}"))
+        checked = guesses_in(self.clock, YEAR, lambda: done(guesser.join(10, "mallory", f"{next(guesses):05d}")))
         self.assertLess(checked, AVERAGE_GUESSES_NEEDED)
         self.assertGreater(checked, 1000)
 

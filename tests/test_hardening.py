@@ -15,7 +15,7 @@ from glozi.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import SendQueueGuard
-from tests.helpers import TEST_EXIT_CODE
+from tests.helpers import TEST_EXIT_CODE, done, quick_passwords
 from tests.realserver import FrameClient
 from tests.test_native_protocol import Client, ProtocolTestCase
 
@@ -172,7 +172,7 @@ class SlowReaderOverTCPTests(TestCase):
     @defer.inlineCallbacks
     def test_reader_that_stops_is_dropped(self) -> None:
         """A member that stops reading is disconnected; the member who reads gets every message."""
-        chat = ChatServer(reactor, exit_code=TEST_EXIT_CODE, idle_timeout=600)
+        chat = ChatServer(reactor, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=600)
         factory = NativeFactory(chat, "tcp-test", max_send_queue=256 * 1024)
         port = yield TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(factory)
         self.addCleanup(port.stopListening)
@@ -194,14 +194,14 @@ class SlowReaderOverTCPTests(TestCase):
             protocol.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         stopper.transport.pauseProducing()
         sender = chat.connect(_Null(), "127.0.0.1")
-        sender.join(1, "sender")
+        done(sender.join(1, "sender"))
         self.addCleanup(sender.disconnected)
         yield reader.next()
         text = "y" * 2000
         count = 0
         # Bounded: at most 20 MB, far past the kernel's loopback buffers plus our limit.
         while count < 10_000 and len(factory.connections) == 2:
-            sender.say(text)
+            done(sender.say(text))
             count += 1
             if count % 50 == 0:
                 yield _turn()
@@ -237,7 +237,7 @@ class IRCHardeningTests(SynchronousTestCase):
         from tests.test_irc_protocol import IRCClient
 
         self.clock = Clock()
-        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, idle_timeout=240)
+        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240)
         self.factory = IRCFactory(self.chat, "testbox", self.clock)
         self.client_class = IRCClient
 

@@ -15,7 +15,7 @@ from glozi.irc import wire
 from glozi.irc.protocol import IRCFactory, IRCProtocol
 from glozi.native import wire as native_wire
 from glozi.native.protocol import NativeFactory
-from tests.helpers import TEST_EXIT_CODE
+from tests.helpers import TEST_EXIT_CODE, quick_passwords
 
 SERVER = "testbox.glozichat"
 
@@ -80,7 +80,7 @@ class DoorTestCase(SynchronousTestCase):
         self.clock.advance(1_764_000_000)
         self.exits: list[bool] = []
         self.chat = ChatServer(
-            self.clock, exit_code=TEST_EXIT_CODE, idle_timeout=240, on_exit=lambda: self.exits.append(True)
+            self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240, on_exit=lambda: self.exits.append(True)
         )
         self.factory = IRCFactory(self.chat, "testbox", self.clock)
         self.native_factory = NativeFactory(self.chat, "testbox")
@@ -104,7 +104,7 @@ class DoorTestCase(SynchronousTestCase):
         client = NativeClient(self.native_factory)
         if join:
             answer = client.send(type="join", **join)
-            self.assertEqual(answer[-1]["type"], "joined", answer)
+            self.assertEqual(answer[0]["type"], "joined", answer)
         return client
 
 

@@ -14,7 +14,9 @@ from glozi.chat import ChatServer
 from glozi.errors import ERROR_CODES
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory, NativeProtocol
-from tests.helpers import TEST_EXIT_CODE
+from glozi.sqlitestore import StoreError
+from glozi.store import MemoryStore
+from tests.helpers import TEST_EXIT_CODE, BrokenStore, quick_passwords
 
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md")
 
@@ -61,7 +63,7 @@ class ProtocolTestCase(SynchronousTestCase):
         self.clock.advance(1_764_000_000)
         self.exits: list[bool] = []
         self.chat = ChatServer(
-            self.clock, exit_code=TEST_EXIT_CODE, idle_timeout=240, on_exit=lambda: self.exits.append(True)
+            self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240, on_exit=lambda: self.exits.append(True)
         )
         self.factory = NativeFactory(self.chat, "testbox")
 
@@ -311,6 +313,11 @@ class ErrorCodeTests(ProtocolTestCase):
         self.assertEqual(dave.send(b"x" * (wire.MAX_LINE_BYTES + 1))[0]["code"], "line_too_long")
         self.assertTrue(dave.closed)
         self.seen.add("line_too_long")
+        self.chat.store = BrokenStore()
+        self.assertEqual(alice.one({"type": "say", "text": "lost"})["code"], "not_stored")
+        self.seen.add("not_stored")
+        self.flushLoggedErrors(StoreError)
+        self.chat.store = MemoryStore()
         self.assertEqual(alice.one({"type": "say", "text": "still fine"})["type"], "ack")
         self.assertEqual(bob.frames()[-1]["text"], "still fine")
         self.assertEqual(self.seen | {"internal_error"}, set(ERROR_CODES))
@@ -375,8 +382,9 @@ class MalformedInputTests(ProtocolTestCase):
     def test_garbage_never_breaks_anyone(self, line: bytes) -> None:
         """Any line from one client: one answer at most, no crash, the others unaffected."""
         attacker, alice, bob = self.client(), self.client(), self.client()
-        alice.one({"type": "join", "session": 5, "username": "alice"})
-        bob.one({"type": "join", "session": 5, "username": "bob"})
+        # History frames follow the joined answer (the session keeps earlier examples' messages).
+        alice.send({"type": "join", "session": 5, "username": "alice"})
+        bob.send({"type": "join", "session": 5, "username": "bob"})
         alice.frames()
         for part in line.split(b"\n"):
             attacker.send(part)
@@ -390,8 +398,9 @@ class MalformedInputTests(ProtocolTestCase):
         """1,000 malformed lines at typing pace get 1,000 errors; the other clients chat on."""
         self.chat.idle_timeout = 3600
         attacker, alice, bob = self.client(), self.client(), self.client()
-        alice.one({"type": "join", "session": 5, "username": "alice"})
-        bob.one({"type": "join", "session": 5, "username": "bob"})
+        # History frames follow the joined answer (the session keeps earlier examples' messages).
+        alice.send({"type": "join", "session": 5, "username": "alice"})
+        bob.send({"type": "join", "session": 5, "username": "bob"})
         alice.frames()
         garbage = [b"{", b"[]", b'{"type":"nope"}', b"\xc3\x28", b'{"type":"say"}'] * 200
         answers = []
@@ -407,8 +416,9 @@ class MalformedInputTests(ProtocolTestCase):
     def test_thousand_malformed_lines_at_once(self) -> None:
         """1,000 malformed lines in one burst: a few errors, a flood error, then the connection ends."""
         attacker, alice, bob = self.client(), self.client(), self.client()
-        alice.one({"type": "join", "session": 5, "username": "alice"})
-        bob.one({"type": "join", "session": 5, "username": "bob"})
+        # History frames follow the joined answer (the session keeps earlier examples' messages).
+        alice.send({"type": "join", "session": 5, "username": "alice"})
+        bob.send({"type": "join", "session": 5, "username": "bob"})
         alice.frames()
         attacker.protocol.dataReceived(b"{\n" * 1000)
         answers = attacker.frames()

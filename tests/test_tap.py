@@ -53,6 +53,8 @@ class MakeServiceTests(SynchronousTestCase):
                 "--exit-code-file",
                 path,
                 "--no-sniff",
+                "--db",
+                ":memory:",
             ]
         )
         announced = io.StringIO()
@@ -79,7 +81,7 @@ class MakeServiceTests(SynchronousTestCase):
         reactor = UDPMemoryReactor()
         options = tap.Options()
         options.parseOptions(
-            ["--port", "tcp:8123", "--irc-port", "none", "--exit-code-file", self.mktemp(), "--no-sniff"]
+            ["--port", "tcp:8123", "--irc-port", "none", "--exit-code-file", self.mktemp(), "--no-sniff", "--db", ":memory:"]
         )
         top = tap.makeService(options, reactor=reactor, announce_to=io.StringIO())
         children = list(IServiceCollection(top))

@@ -311,7 +311,7 @@ class IRCProtocol(irc.IRC):
                 "Erroneous nickname: 3 to 12 letters or digits, not starting with a digit",
             )
             return
-        if self.participant.current_session() is not None:
+        if self.participant.current_session() is not None or self.participant.joining:
             self._numeric(
                 n.ERR_NONICKCHANGE, nick, f"Cannot change nickname while in {self.channel}; /part it first"
             )
@@ -415,33 +415,41 @@ class IRCProtocol(irc.IRC):
                 n.ERR_BADCHANNELKEY, channel, "Cannot join channel (+k): the key is exactly 5 digits"
             )
             return
-        try:
-            if info is None:
-                joined = self.participant.create(name, self.nick, key)
-            else:
-                joined = self.participant.join(info.id, self.nick, key if info.locked else None)
-        except ChatError as error:
-            if error.code in ("wrong_password", "password_required"):
-                self._numeric(n.ERR_BADCHANNELKEY, channel, "Cannot join channel (+k): wrong or missing key")
-            elif error.code == "name_taken":
-                self._numeric(
-                    n.ERR_NAMEINCHANNEL,
-                    channel,
-                    f"The name {self.nick} is taken in that session; /nick another and join again",
-                )
-            elif error.code == "wrong_state":
-                self._numeric(n.ERR_TOOMANYCHANNELS, channel, "You are in one session at a time")
-            else:
-                raise
-            return
-        self._key = key if joined.session.locked else None
-        self._joined(joined)
+        if info is None:
+            joining = self.participant.create(name, self.nick, key)
+        else:
+            joining = self.participant.join(info.id, self.nick, key if info.locked else None)
+        joining.addCallbacks(self._joined, self._join_refused, callbackArgs=(key,), errbackArgs=(channel,))
 
-    def _joined(self, joined: Joined) -> None:
+    def _join_refused(self, reason: Failure, channel: str) -> None:
+        """A refused JOIN as the numeric IRC clients expect."""
+        error = reason.value
+        if not isinstance(error, ChatError):
+            self.log.failure("Handling IRC JOIN failed", reason)
+            self._numeric(n.ERR_UNKNOWNERROR, "JOIN", "The server failed on that command; nothing was changed")
+        elif error.code in ("wrong_password", "password_required"):
+            self._numeric(n.ERR_BADCHANNELKEY, channel, "Cannot join channel (+k): wrong or missing key")
+        elif error.code == "name_taken":
+            self._numeric(
+                n.ERR_NAMEINCHANNEL,
+                channel,
+                f"The name {self.nick} is taken in that session; /nick another and join again",
+            )
+        elif error.code == "wrong_state":
+            self._numeric(n.ERR_TOOMANYCHANNELS, channel, "You are in one session at a time")
+        else:
+            self._server_notice(error.message)
+            if error.disconnect:
+                self._error_and_close(error.message)
+
+    def _joined(self, joined: Joined, key: str | None) -> None:
         self.channel = wire.channel_of(joined.session.name)
+        self._key = key if joined.session.locked else None
         self._write(wire.user_prefix(joined.you), "JOIN", self.channel)
         self._send_topic(joined.session)
         self._send_names(self.channel, joined.members)
+        if joined.history:
+            self._send(wire.encode_history(joined.history, self.channel, self.factory.server))
 
     def _left(self, event: Left) -> None:
         channel = wire.channel_of(event.session_name)
@@ -644,7 +652,7 @@ class IRCProtocol(irc.IRC):
                 self._numeric(n.ERR_NOTEXTTOSEND, "No text to send")
             return
         if self._is_mine(target):
-            self.participant.say(text)
+            self.participant.say(text).addErrback(self._not_stored)
         elif name_key(target) == name_key(wire.SERVICE_NICK):
             if not notice:
                 self._service(text)
@@ -656,6 +664,13 @@ class IRCProtocol(irc.IRC):
             self._numeric(
                 n.ERR_NOSUCHNICK, wire.echo(target), "No such nick: GloziChat has no private messages"
             )
+
+    def _not_stored(self, reason: Failure) -> None:
+        """IRC has no acknowledgement: only a failure to store is reported."""
+        if reason.check(ChatError):
+            self._server_notice(reason.value.message)
+        else:
+            self.log.failure("Storing an IRC message failed", reason)
 
     def _service(self, text: str) -> None:
         name, _, args = text.strip().partition(" ")

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
@@ -11,7 +12,7 @@ from twisted.python.failure import Failure
 import glozi
 from glozi.chat import ChatServer, Participant
 from glozi.errors import ChatError
-from glozi.events import Event, Left
+from glozi.events import Event, Joined, Left
 from glozi.flood import FLOOD_BURST, FLOOD_RATE, FloodControl, Verdict
 from glozi.native import wire
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
@@ -21,6 +22,11 @@ from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, Trac
 LOGIN_GRACE_SECONDS = 30.0
 # A connection at the session list that sends nothing for this long is closed.
 LOBBY_IDLE_SECONDS = 30 * 60.0
+
+
+Answer = dict[str, Any] | Callable[[], None] | None | Deferred[Any]
+"""What a handler returns: a frame, nothing, or a Deferred of either
+(answered when it fires; a frame then may be a function writing it)."""
 
 
 class NativeProtocol(LineReceiver, TimeoutMixin):
@@ -43,7 +49,7 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         self.factory.opened(self)
         peer = self.transport.getPeer()
         self.participant = self.factory.chat.connect(self, getattr(peer, "host", str(peer)))
-        self._handlers: dict[type, Callable[[Any], dict[str, Any] | None]] = {
+        self._handlers: dict[type, Callable[[Any], Answer]] = {
             wire.Hello: self._hello,
             wire.ListSessions: self._list,
             wire.CreateSession: self._create,
@@ -120,8 +126,30 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
             self.log.failure("Handling a frame failed")
             self._send_error(ChatError("internal_error", "The server failed to handle that frame."), request_id)
         else:
-            if response is not None:
-                self._write(wire.encode_frame(wire.with_id(response, request_id)))
+            if isinstance(response, Deferred):
+                response.addCallbacks(self._answer, self._answer_failure, (request_id,), None, (request_id,))
+            else:
+                self._answer(response, request_id)
+                return
+        if not self.transport.disconnecting:
+            self._watch_idleness()
+
+    def _answer(self, response: Any, request_id: wire.RequestId) -> None:
+        """Write a handler's answer (a frame, or a writer of frames) and watch idleness."""
+        if callable(response):
+            response(request_id)
+        elif response is not None:
+            self._write(wire.encode_frame(wire.with_id(response, request_id)))
+        if not self.transport.disconnecting:
+            self._watch_idleness()
+
+    def _answer_failure(self, reason: Failure, request_id: wire.RequestId) -> None:
+        """A handler's Deferred failed: a refusal is answered as such, anything else is logged."""
+        if reason.check(ChatError):
+            self._send_error(reason.value, request_id)
+        else:
+            self.log.failure("Handling a frame failed", reason)
+            self._send_error(ChatError("internal_error", "The server failed to handle that frame."), request_id)
         if not self.transport.disconnecting:
             self._watch_idleness()
 
@@ -163,16 +191,28 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         sessions = [wire.session_fields(info) for info in self.participant.list_sessions()]
         return {"type": "sessions", "sessions": sessions}
 
-    def _create(self, request: wire.CreateSession) -> dict[str, Any]:
+    def _create(self, request: wire.CreateSession) -> "Deferred[Callable[[wire.RequestId], None]]":
         joined = self.participant.create(request.name, request.username, request.password)
-        return wire.event_frame(joined)
+        return joined.addCallback(self._joined_writer)
 
-    def _join(self, request: wire.JoinSession) -> dict[str, Any]:
+    def _join(self, request: wire.JoinSession) -> "Deferred[Callable[[wire.RequestId], None]]":
         joined = self.participant.join(request.session_id, request.username, request.password)
-        return wire.event_frame(joined)
+        return joined.addCallback(self._joined_writer)
 
-    def _say(self, request: wire.Say) -> dict[str, Any]:
-        return {"type": "ack", "ts": self.participant.say(request.text)}
+    def _joined_writer(self, joined: Joined) -> Callable[[wire.RequestId], None]:
+        """The ``joined`` answer, then its ``history`` frames, in one write:
+        the domain admitted us in the same reactor turn, so no live event
+        can come between them."""
+
+        def write(request_id: wire.RequestId) -> None:
+            answer = wire.encode_frame(wire.with_id(wire.event_frame(joined), request_id))
+            self._write(answer + wire.encode_history(joined))
+
+        return write
+
+    def _say(self, request: wire.Say) -> "Deferred[dict[str, Any]]":
+        # The ack waits for the commit; the others get the message at once.
+        return self.participant.say(request.text).addCallback(lambda ts: {"type": "ack", "ts": ts})
 
     def _command(self, request: wire.RunCommand) -> dict[str, Any]:
         text = self.participant.run_command(request.name, request.args)

@@ -34,6 +34,7 @@ MAX_TEXT_CHARS = 2000
 MAX_ID_CHARS = 64
 MAX_COMMAND_NAME_CHARS = 32
 _CACHE_KEY = "native/1"
+_HISTORY_CACHE_KEY = "native/1/history"
 
 RequestId = str | int | None
 
@@ -305,6 +306,7 @@ def _joined(event: Joined) -> dict[str, Any]:
         "you": event.you,
         "members": [_member_fields(m) for m in event.members],
         "idle_timeout": event.idle_timeout,
+        "history": len(event.history),
     }
 
 
@@ -334,6 +336,28 @@ def _message(event: Message) -> dict[str, Any]:
         "text": event.text,
         "ts": event.sent_at,
     }
+
+
+def _history(event: Message) -> dict[str, Any]:
+    return {
+        "type": "history",
+        "session": event.session_id,
+        "from": event.sender,
+        "text": event.text,
+        "ts": event.sent_at,
+    }
+
+
+def encode_history(joined: Joined) -> bytes:
+    """The ``history`` frames that follow a ``joined`` answer, oldest first;
+    each message is encoded once however many members join after it."""
+    lines = []
+    for message in joined.history:
+        line = message.encoded.get(_HISTORY_CACHE_KEY)
+        if line is None:
+            line = message.encoded[_HISTORY_CACHE_KEY] = encode_frame(_history(message))
+        lines.append(line)
+    return b"".join(lines)
 
 
 def _idle_warning(event: IdleWarning) -> dict[str, Any]:

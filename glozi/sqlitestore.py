@@ -1,0 +1,337 @@
+"""The SQLite ``Store``: sessions and messages in one WAL-mode database file.
+
+Start-up (``open_store``) is synchronous and happens before the reactor
+serves anyone: it creates or migrates the schema and reads the ``Snapshot``
+to restore. From then on every write goes through
+``twisted.enterprise.adbapi`` on one database thread, so the reactor never
+waits on the disk.
+
+Group commit: writes are queued in the reactor thread, and the queue is
+written in one transaction on the next reactor turn. While a transaction is
+being committed, new writes wait for the next one, so under load each
+transaction carries everything that arrived during the previous commit.
+Each write's Deferred fires after the transaction holding it is committed
+(with ``synchronous=FULL``: the WAL is fsynced first), or fails with
+``StoreError`` when it was rolled back.
+
+The schema is versioned with ``PRAGMA user_version``; ``MIGRATIONS[i]``
+takes a database from version ``i`` to ``i + 1``, each in one transaction.
+"""
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from twisted.enterprise import adbapi
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from glozi.store import Snapshot, StoredMessage, StoredSession
+
+MEMORY = ":memory:"
+DEFAULT_DB_FILE = "glozichat.db"
+DEFAULT_RETENTION = 10_000
+"""Messages kept per session; the oldest go first."""
+BUSY_TIMEOUT_MS = 5000
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the first schema. The next session id was one past the highest
+    # stored, which reused the id of a deleted newest session.
+    (
+        """CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            creator TEXT NOT NULL,
+            password_hash TEXT
+        )""",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id INTEGER NOT NULL,
+            sender TEXT NOT NULL,
+            text TEXT NOT NULL,
+            sent_at REAL NOT NULL
+        )""",
+    ),
+    # 2: the highest id ever given is kept, so ids are never reused; messages
+    # are indexed by session for scrollback and trimming.
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        """INSERT INTO meta (key, value) VALUES ('last_session_id', MAX(
+            COALESCE((SELECT MAX(id) FROM sessions), 0),
+            COALESCE((SELECT MAX(session_id) FROM messages), 0)))""",
+        "CREATE INDEX messages_by_session ON messages (session_id, id)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """A write could not be committed (the transaction was rolled back)."""
+
+
+class NewerSchemaError(Exception):
+    """The database was written by a newer GloziChat; refuse to touch it."""
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(connection: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the schema up to version ``target``, one transaction per step;
+    returns the version found. Raises ``NewerSchemaError`` for a future schema."""
+    found = schema_version(connection)
+    if found > SCHEMA_VERSION:
+        raise NewerSchemaError(
+            f"the database has schema version {found}; this server knows up to {SCHEMA_VERSION}"
+        )
+    for version in range(found, target):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version]:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    return found
+
+
+def _configure(connection: sqlite3.Connection) -> None:
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    connection.execute("PRAGMA journal_mode = WAL")
+    # FULL: a commit is on disk (the WAL fsynced) before its writes are acknowledged.
+    connection.execute("PRAGMA synchronous = FULL")
+
+
+def _create_private(path: str) -> None:
+    """Create the database file readable by its owner only (it holds the
+    history and the password hashes); SQLite gives its -wal and -shm files
+    the same mode."""
+    if path != MEMORY and not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def _trim(cursor: Any, session_id: int, retention: int) -> None:
+    cursor.execute(
+        "DELETE FROM messages WHERE session_id = ? AND id <= "
+        "(SELECT id FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+        (session_id, session_id, retention),
+    )
+
+
+def read_snapshot(connection: sqlite3.Connection, history_limit: int) -> Snapshot:
+    """The sessions, the last ``history_limit`` messages of each session and
+    the highest id ever given."""
+    sessions = tuple(
+        StoredSession(*row)
+        for row in connection.execute(
+            "SELECT id, name, created_at, creator, password_hash FROM sessions ORDER BY id"
+        )
+    )
+    row = connection.execute("SELECT value FROM meta WHERE key = 'last_session_id'").fetchone()
+    last_session_id = int(row[0]) if row else 0
+    history: dict[int, tuple[StoredMessage, ...]] = {}
+    if history_limit > 0:
+        session_ids = [r[0] for r in connection.execute("SELECT DISTINCT session_id FROM messages")]
+        for session_id in session_ids:
+            rows = connection.execute(
+                "SELECT session_id, sender, text, sent_at FROM messages WHERE session_id = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (session_id, history_limit),
+            ).fetchall()
+            history[session_id] = tuple(StoredMessage(*r) for r in reversed(rows))
+    return Snapshot(sessions=sessions, history=history, last_session_id=last_session_id)
+
+
+def _load(path: str, history_limit: int, retention: int) -> Snapshot:
+    _create_private(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        _configure(connection)
+        migrate(connection)
+        # Tidy what a crash or an older server may have left: messages of
+        # deleted sessions, and sessions over the (possibly lowered) retention.
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(
+            "DELETE FROM messages WHERE session_id > 9 AND session_id NOT IN (SELECT id FROM sessions)"
+        )
+        for (session_id,) in connection.execute("SELECT DISTINCT session_id FROM messages").fetchall():
+            _trim(connection, session_id, retention)
+        connection.execute("COMMIT")
+        return read_snapshot(connection, history_limit)
+    finally:
+        connection.close()
+
+
+Operation = tuple[str, Any]
+
+
+class SQLiteStore:
+    """A ``Store`` on SQLite through adbapi, with group commit."""
+
+    log = Logger()
+
+    def __init__(self, pool: adbapi.ConnectionPool, clock: IReactorTime, retention: int) -> None:
+        self._pool = pool
+        self._clock = clock
+        self.retention = retention
+        self._queue: list[tuple[Operation, Deferred[None]]] = []
+        self._scheduled: Any = None
+        self._in_flight: Deferred[None] | None = None
+        self._closed = False
+        self.transactions = 0
+        """Transactions committed so far (for tests and the benchmark)."""
+
+    def add_session(self, session: StoredSession) -> "Deferred[None]":
+        return self._enqueue(("session", session))
+
+    def delete_session(self, session_id: int) -> "Deferred[None]":
+        return self._enqueue(("delete", session_id))
+
+    def add_message(self, message: StoredMessage) -> "Deferred[None]":
+        return self._enqueue(("message", message))
+
+    def close(self) -> "Deferred[None]":
+        """Commit what is queued, then close the database connection."""
+        if self._closed:
+            return succeed(None)
+        self._closed = True
+        if self._scheduled is not None and self._scheduled.active():
+            self._scheduled.cancel()
+        self._scheduled = None
+        done: Deferred[None] = self._drain()
+
+        def close_pool(result: object) -> object:
+            self._pool.close()
+            return result
+
+        return done.addBoth(close_pool)
+
+    def _drain(self) -> "Deferred[None]":
+        """Fires once the queue is empty and nothing is being written."""
+        if self._in_flight is not None:
+            return self._after(self._in_flight, self._drain)
+        if self._queue:
+            return self._after(self._flush(), self._drain)
+        return succeed(None)
+
+    @staticmethod
+    def _after(waiting: "Deferred[None]", then: Callable[[], "Deferred[None]"]) -> "Deferred[None]":
+        follow: Deferred[None] = Deferred()
+        waiting.addBoth(lambda _: then().chainDeferred(follow))
+        return follow
+
+    def _enqueue(self, operation: Operation) -> "Deferred[None]":
+        written: Deferred[None] = Deferred()
+        if self._closed:
+            written.errback(StoreError("the store is closed"))
+            return written
+        self._queue.append((operation, written))
+        if self._in_flight is None and self._scheduled is None:
+            # Everything queued during this reactor turn goes into one transaction.
+            self._scheduled = self._clock.callLater(0, self._flush)
+        return written
+
+    def _flush(self) -> "Deferred[None]":
+        self._scheduled = None
+        batch, self._queue = self._queue, []
+        operations = [operation for operation, _ in batch]
+        flushing: Deferred[None] = self._pool.runInteraction(_write, operations, self.retention)
+        self._in_flight = flushing
+
+        def committed(_: object) -> None:
+            self.transactions += 1
+            for _, written in batch:
+                written.callback(None)
+
+        def failed(reason: Failure) -> None:
+            self.log.failure("A transaction of {n} writes failed", reason, n=len(batch))
+            error = StoreError(f"the database write failed: {reason.getErrorMessage()}")
+            for _, written in batch:
+                written.errback(error)
+
+        def next_batch(_: object) -> None:
+            self._in_flight = None
+            if self._queue and not self._closed:
+                self._scheduled = self._clock.callLater(0, self._flush)
+
+        # The in-flight marker is cleared before the writers hear back, so a
+        # write they make in reaction starts the next batch.
+        flushing.addBoth(lambda result: (next_batch(result), result)[1])
+        flushing.addCallbacks(committed, failed)
+        return flushing
+
+
+def _write(cursor: Any, operations: Iterable[Operation], retention: int) -> None:
+    """One transaction (in the database thread): the operations in order,
+    consecutive messages in one ``executemany``; then the retention trim."""
+    touched: set[int] = set()
+    messages: list[tuple[int, str, str, float]] = []
+
+    def write_messages() -> None:
+        if messages:
+            cursor.executemany(
+                "INSERT INTO messages (session_id, sender, text, sent_at) VALUES (?, ?, ?, ?)", messages
+            )
+            messages.clear()
+
+    for kind, value in operations:
+        if kind == "message":
+            messages.append((value.session_id, value.sender, value.text, value.sent_at))
+            touched.add(value.session_id)
+            continue
+        write_messages()
+        if kind == "session":
+            cursor.execute(
+                "INSERT OR REPLACE INTO sessions (id, name, created_at, creator, password_hash)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (value.id, value.name, value.created_at, value.creator, value.password_hash),
+            )
+            cursor.execute(
+                "UPDATE meta SET value = MAX(value, ?) WHERE key = 'last_session_id'", (value.id,)
+            )
+        elif kind == "delete":
+            cursor.execute("DELETE FROM messages WHERE session_id = ?", (value,))
+            cursor.execute("DELETE FROM sessions WHERE id = ?", (value,))
+            touched.discard(value)
+        else:
+            raise ValueError(f"unknown store operation {kind!r}")
+    write_messages()
+    for session_id in touched:
+        _trim(cursor, session_id, retention)
+
+
+def _open_connection(connection: sqlite3.Connection) -> None:
+    """Each pool connection: WAL, FULL sync, and (for ``:memory:``, whose
+    database is new on every connection) the schema."""
+    _configure(connection)
+    migrate(connection)
+
+
+def open_store(
+    path: str, reactor: Any, *, history_limit: int, retention: int = DEFAULT_RETENTION
+) -> tuple[SQLiteStore, Snapshot]:
+    """Open (creating or migrating) the database at ``path`` (``":memory:"``
+    for a throwaway one) and read what to restore.
+
+    Blocking: call it before the reactor serves anyone. Raises
+    ``sqlite3.Error`` or ``NewerSchemaError`` when the file is unusable.
+    """
+    snapshot = Snapshot() if path == MEMORY else _load(path, history_limit, retention)
+    pool = adbapi.ConnectionPool(
+        "sqlite3",
+        path,
+        check_same_thread=False,
+        cp_min=1,
+        cp_max=1,
+        cp_openfun=_open_connection,
+        cp_reactor=reactor,
+        cp_noisy=False,
+    )
+    return SQLiteStore(pool, reactor, retention), snapshot

@@ -1,0 +1,117 @@
+"""What the chat domain asks of its storage, and an in-memory implementation.
+
+The domain never sees SQL: at start it restores a ``Snapshot`` (every created
+session and the recent history of every session), and while it runs it hands
+the store plain records. Each write returns a Deferred that fires once the
+write is durable (committed), or fails when it could not be. Writes are
+applied in the order they were made, so a committed message implies its
+session's creation was committed too. ``glozi/sqlitestore.py`` is the
+SQLite implementation; ``MemoryStore`` keeps everything in this process
+(unit tests).
+"""
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from twisted.internet.defer import Deferred, succeed
+
+FIRST_CREATED_SESSION_ID = 10
+"""Ids 1-9 are the built-in sessions; created sessions start here."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One chat message as kept: who said what, when, in which session."""
+
+    session_id: int
+    sender: str
+    text: str
+    sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A created session as kept (the built-in sessions 1-9 are not stored).
+
+    ``password_hash`` is a ``glozi.passwords`` hash, never the password.
+    """
+
+    id: int
+    name: str
+    created_at: float
+    creator: str
+    password_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a server restores at start.
+
+    ``history`` maps a session id (built-in or created) to its most recent
+    messages, oldest first. ``last_session_id`` is the highest id ever
+    given, so ids are never reused, even for sessions since deleted.
+    """
+
+    sessions: tuple[StoredSession, ...] = ()
+    history: dict[int, tuple[StoredMessage, ...]] = field(default_factory=dict)
+    last_session_id: int = 0
+
+
+class Store(Protocol):
+    """Durable sessions and messages. Every write fires when committed."""
+
+    def add_session(self, session: StoredSession) -> "Deferred[None]":
+        """Keep a newly created session (and remember its id as used)."""
+
+    def delete_session(self, session_id: int) -> "Deferred[None]":
+        """Forget a session and all of its messages."""
+
+    def add_message(self, message: StoredMessage) -> "Deferred[None]":
+        """Keep a message; the oldest messages past the retention limit go."""
+
+    def close(self) -> "Deferred[None]":
+        """Commit what is queued, then release the storage."""
+
+
+class MemoryStore:
+    """A ``Store`` that keeps everything in this process; every write
+    succeeds at once. ``snapshot`` reads back what a restart would restore."""
+
+    def __init__(self, retention: int = 10_000) -> None:
+        self.retention = retention
+        self.sessions: dict[int, StoredSession] = {}
+        self.messages: defaultdict[int, deque[StoredMessage]] = defaultdict(lambda: deque(maxlen=retention))
+        self.last_session_id = 0
+        self.closed = False
+
+    def add_session(self, session: StoredSession) -> "Deferred[None]":
+        self.sessions[session.id] = session
+        self.last_session_id = max(self.last_session_id, session.id)
+        return succeed(None)
+
+    def delete_session(self, session_id: int) -> "Deferred[None]":
+        self.sessions.pop(session_id, None)
+        self.messages.pop(session_id, None)
+        return succeed(None)
+
+    def add_message(self, message: StoredMessage) -> "Deferred[None]":
+        self.messages[message.session_id].append(message)
+        return succeed(None)
+
+    def close(self) -> "Deferred[None]":
+        self.closed = True
+        return succeed(None)
+
+    def snapshot(self, history_limit: int) -> Snapshot:
+        """What a server started on this store would restore."""
+        history = {
+            session_id: tuple(messages)[-history_limit:] if history_limit else ()
+            for session_id, messages in self.messages.items()
+            if messages
+        }
+        return Snapshot(
+            sessions=tuple(self.sessions[key] for key in sorted(self.sessions)),
+            history=history,
+            last_session_id=self.last_session_id,
+        )
