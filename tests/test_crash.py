@@ -18,8 +18,12 @@ KILL_AFTER_ACKS = 1000
 LOCKED_PASSWORD = "24680"
 
 
+WINDOW = 50
+"""Messages each talker keeps in flight, so some are unacknowledged when the server dies."""
+
+
 class Talker(LineReceiver):
-    """Creates a session, then sends every message at once and counts the acks as they come."""
+    """Creates a session, then keeps ``WINDOW`` messages in flight and counts the acks as they come."""
 
     delimiter = b"\n"
 
@@ -36,6 +40,7 @@ class Talker(LineReceiver):
             self.joined.callback(frame)
         elif frame["type"] == "ack":
             self.acked.append((self.sent[frame["id"]], frame["ts"]))
+            self.send_next()
             self.on_ack()
         elif frame["type"] == "error":
             self.joined.errback(AssertionError(frame)) if not self.joined.called else None
@@ -47,12 +52,15 @@ class Talker(LineReceiver):
         self.sendLine(json.dumps(frame).encode())
 
     def say_all(self, session: str, count: int) -> None:
-        lines = []
-        for n in range(count):
-            text = f"{session} message {n}"
-            self.sent[n] = text
-            lines.append(json.dumps({"type": "say", "text": text, "id": n}).encode())
-        self.transport.write(b"\n".join(lines) + b"\n")
+        self.session, self.count = session, count
+        for _ in range(WINDOW):
+            self.send_next()
+
+    def send_next(self) -> None:
+        n = len(self.sent)
+        if n < self.count:
+            self.sent[n] = text = f"{self.session} message {n}"
+            self.send(type="say", text=text, id=n)
 
 
 class CrashTests(TestCase):
@@ -121,4 +129,5 @@ class CrashTests(TestCase):
         lost = acked - kept
         self.assertEqual(lost, set(), f"{len(lost)} of {len(acked)} acknowledged messages lost")
         elapsed = time.monotonic() - started
-        print(f"\n  crash test: {len(acked)} acknowledged, {len(kept)} restored, 0 lost, {elapsed:.1f} s")
+        sent = sum(len(t.sent) for t in talkers)
+        print(f"\n  crash test: {sent} sent, {len(acked)} acknowledged, {len(kept)} restored, 0 lost, {elapsed:.1f} s")
