@@ -12,6 +12,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi.client import palette
 from glozi.client.protocol import ClientListener, ClientProtocol
 from glozi.client.viewmodel import (
+    HISTORY_DIVIDER,
+    RECONNECT_MAX_DELAY,
+    RECONNECT_MAX_TRIES,
     Aspect,
     ChatLine,
     ClientViewModel,
@@ -214,23 +217,44 @@ class ConnectingTests(ViewModelTestCase):
 
 
 class ServerGoneTests(ViewModelTestCase):
-    def test_lost_connection_offers_reconnect(self) -> None:
-        """When the server goes away the client says so, and reconnect brings back the lobby."""
-        self.in_garden()
+    def test_lost_connection_at_the_list_reconnects_by_itself(self) -> None:
+        """At the session list, a lost connection is retried with growing delays, then the list is back."""
+        self.at_lobby()
+        self.network.refuse = True
         self.protocol.connectionLost(Failure(ConnectionLost()))
         self.assertIs(self.model.screen, Screen.DISCONNECTED)
-        self.assertEqual(self.model.status, "The connection to lab was lost.")
-        self.assertIsNone(self.model.chat)
+        self.assertEqual(self.model.status, "The connection to lab was lost. Reconnecting in 1 s...")
+        self.clock.advance(0.5)
+        self.assertEqual(self.model.status, "The connection to lab was lost. Reconnecting in 1 s...")
+        self.clock.advance(0.8)
+        self.assertIn("Reconnecting in 2 s", self.model.status)
+        self.network.refuse = False
+        self.clock.advance(1.28)
+        self.assertIs(self.model.screen, Screen.LOBBY)
+        self.assertEqual(self.model.notice.text, "Reconnected.")
+        self.assertEqual(len(self.network.protocols), 2)
+
+    def test_gives_up_after_the_last_try(self) -> None:
+        """After the last automatic attempt the window offers Reconnect, and it works."""
+        self.at_lobby()
+        self.network.refuse = True
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.clock.pump([RECONNECT_MAX_DELAY] * (RECONNECT_MAX_TRIES + 1))
+        self.assertFalse(self.model.reconnecting)
+        self.assertIn(f"Reconnecting failed {RECONNECT_MAX_TRIES} times", self.model.status)
+        self.network.refuse = False
         self.model.reconnect()
         self.assertIs(self.model.screen, Screen.LOBBY)
-        self.assertEqual(len(self.network.protocols), 2)
 
     def test_server_closing_reason_is_shown(self) -> None:
         """A server_closing event's reason is what the disconnected screen says."""
         self.at_lobby()
         self.event({"type": "server_closing", "reason": "The server was closed with its exit code."})
         self.protocol.connectionLost(Failure(ConnectionDone()))
-        self.assertEqual(self.model.status, "The server closed: The server was closed with its exit code.")
+        self.assertTrue(
+            self.model.status.startswith("The server closed: The server was closed with its exit code."),
+            self.model.status,
+        )
 
     def test_idle_close_is_explained(self) -> None:
         """The server's unsolicited error before it closes (idle at the list) is what the window says."""
@@ -240,6 +264,14 @@ class ServerGoneTests(ViewModelTestCase):
         self.protocol.connectionLost(Failure(ConnectionDone()))
         self.assertIs(self.model.screen, Screen.DISCONNECTED)
         self.assertEqual(self.model.status, "Closing: nothing was received for too long.")
+
+    def test_idle_close_is_not_retried(self) -> None:
+        """Closed by the server on purpose (idle at the list): no automatic reconnection."""
+        self.at_lobby()
+        self.event({"type": "error", "code": "idle", "message": "Closing: idle."})
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+        self.clock.advance(60)
+        self.assertEqual(len(self.network.protocols), 1)
 
     def test_reconnect_rediscovers_when_the_old_address_fails(self) -> None:
         """A discovered server that is gone for good leads to a new search."""
@@ -267,6 +299,119 @@ class ServerGoneTests(ViewModelTestCase):
             exit_request,
         )
         self.assertEqual(self.model.exit_feedback.text, "Wrong exit code (2 attempts left).")
+
+
+class ReconnectInSessionTests(ViewModelTestCase):
+    def lose_and_come_back(self) -> dict[str, Any]:
+        """The connection drops in garden; half a second later the client is connected again."""
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.assertIs(self.model.screen, Screen.CHAT, "the transcript stays while reconnecting")
+        self.assertTrue(self.model.reconnecting)
+        self.clock.advance(0.5)
+        (join,) = self.sent()
+        return join
+
+    def rejoined(self, join: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        members = [{"name": "bob", "joined": 2000.0, "admin": True}]
+        self.answer(
+            {
+                "type": "joined",
+                "session": {**SESSIONS[1], "members": 1},
+                "you": "bob",
+                "members": members,
+                "idle_timeout": None,
+                "history": len(history),
+            },
+            join,
+        )
+        for frame in history:
+            self.event({"type": "history", "session": 10, **frame})
+
+    def texts(self) -> list[str]:
+        assert self.model.chat is not None
+        return [line.text for line in self.model.chat.lines]
+
+    def test_rejoins_with_the_same_name_and_password(self) -> None:
+        """After the server comes back the client rejoins by itself and says so; missed messages show as history."""
+        self.in_garden()
+        join = self.lose_and_come_back()
+        self.assertEqual(
+            (join["type"], join["session"], join["username"], join["password"]), ("join", 10, "bob", "12345")
+        )
+        self.rejoined(join, [{"from": "alice", "text": "while you were away", "ts": 1500.0}])
+        self.assertFalse(self.model.reconnecting)
+        self.assertEqual(self.texts()[-2:], ["while you were away", "Reconnected."])
+        self.assertIs(self.model.chat.lines[-2].kind, LineKind.HISTORY)
+        self.assertEqual(self.model.chat.members[0].name, "bob")
+        self.assertIn(Aspect.CONNECTION, self.view.rendered)
+
+    def test_typed_while_disconnected_is_sent_after_rejoining(self) -> None:
+        """A message typed while disconnected is marked as waiting, then sent once rejoined."""
+        self.in_garden()
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.assertTrue(self.model.send("anyone?"))
+        self.assertIn("will be sent once reconnected", self.texts()[-1])
+        self.assertFalse(self.model.send("/help"), "commands do not wait")
+        self.clock.advance(0.5)
+        (join,) = self.sent()
+        self.rejoined(join, [])
+        (say,) = self.sent()
+        self.assertEqual((say["type"], say["text"]), ("say", "anyone?"))
+        self.assertEqual(self.texts()[-2:], ["Reconnected.", "anyone?"])
+
+    def test_unacknowledged_message_is_sent_again_only_if_missing(self) -> None:
+        """Messages whose ack the drop cut off: one the history shows was stored is not sent twice; the other is."""
+        self.in_garden()
+        self.model.send("stored before the crash")
+        self.model.send("lost in the crash")
+        self.sent()
+        join = self.lose_and_come_back()
+        self.rejoined(join, [{"from": "bob", "text": "stored before the crash", "ts": 1600.0}])
+        self.assertEqual([f["text"] for f in self.sent()], ["lost in the crash"])
+        self.assertEqual(self.texts().count("lost in the crash"), 1, "shown once, when first typed")
+
+    def test_refused_rejoin_lists_what_was_not_sent(self) -> None:
+        """If the session is gone after the restart, the list says so and names the unsent messages."""
+        self.in_garden()
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.model.send("hello?")
+        self.clock.advance(0.5)
+        (join,) = self.sent()
+        self.protocol.dataReceived(
+            wire.encode_frame({"type": "error", "code": "no_such_session", "message": "There is no session 10.", "id": join["id"]})
+        )
+        self.assertIs(self.model.screen, Screen.LOBBY)
+        self.assertEqual(
+            self.model.notice.text,
+            "Reconnected, but could not rejoin garden: There is no session 10. Not sent: \u201chello?\u201d.",
+        )
+
+
+class HistoryOnJoinTests(ViewModelTestCase):
+    def test_history_above_a_divider(self) -> None:
+        """A join's history is shown greyed, then the divider, then the welcome lines."""
+        self.at_lobby()
+        self.model.open_join(10)
+        self.model.submit_join("bob", "12345")
+        (join,) = self.sent()
+        self.answer(
+            {
+                "type": "joined",
+                "session": {**SESSIONS[1], "members": 2},
+                "you": "bob",
+                "members": [{"name": "alice", "joined": 1.0, "admin": True}, {"name": "bob", "joined": 2.0, "admin": False}],
+                "idle_timeout": 240.0,
+                "history": 2,
+            },
+            join,
+        )
+        self.assertEqual(self.view.lines, [], "nothing is shown before the history")
+        for n in range(2):
+            self.event({"type": "history", "session": 10, "from": "alice", "text": f"earlier {n}", "ts": 100.0 + n})
+        kinds = [line.kind for line in self.view.lines]
+        self.assertEqual(kinds[:4], [LineKind.HISTORY, LineKind.HISTORY, LineKind.DIVIDER, LineKind.SYSTEM])
+        self.assertEqual(self.view.lines[2].text, HISTORY_DIVIDER)
+        self.assertEqual((self.view.lines[0].sender, self.view.lines[0].ts), ("alice", 100.0))
 
 
 class DialogTests(ViewModelTestCase):

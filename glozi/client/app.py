@@ -491,6 +491,8 @@ class ChatView:
             spacing3=0,
         )
         # Padding above and below each reply block, so consecutive replies stay apart.
+        text.tag_configure("history", foreground=p.MUTED)
+        text.tag_configure("divider", foreground=p.MUTED, font=p.FONT_SMALL, justify="center", spacing1=6, spacing3=6)
         text.tag_configure("reply_start", spacing1=8)
         text.tag_configure("reply_end", spacing3=8)
 
@@ -522,6 +524,11 @@ class ChatView:
                 text.insert("end", "★ ", ("admin", "message"))
             text.insert("end", line.sender, (self._sender_tag(line.colour or p.TEXT), "message"))
             text.insert("end", f"  {line.text}\n", ("body", "message"))
+        elif line.kind is LineKind.HISTORY:
+            # Said before you joined: the whole line greyed, above the divider.
+            text.insert("end", f"{stamp}  {line.sender}  {line.text}\n", ("history", "message"))
+        elif line.kind is LineKind.DIVIDER:
+            text.insert("end", f"\u2500\u2500\u2500\u2500  {line.text}  \u2500\u2500\u2500\u2500\n", ("divider",))
         elif line.kind is LineKind.REPLY:
             rows = line.text.split("\n")
             for number, row in enumerate(rows):
@@ -797,18 +804,27 @@ class ClientWindow:
             self.chat.render_members()
         elif aspect is Aspect.EXIT_CODE:
             self.lobby.render_exit_code()
+        elif aspect is Aspect.CONNECTION:
+            self._render_connection()
 
     def add_chat_line(self, line: ChatLine) -> None:
         """Append a transcript line (``ClientView``)."""
         self.chat.add_line(line)
 
+    def _render_connection(self) -> None:
+        model = self.model
+        if model.reconnecting and model.screen is Screen.CHAT:
+            text = f"Reconnecting to {model.server_name}..."
+        elif model.screen in (Screen.LOBBY, Screen.CHAT):
+            text = f"Connected to {model.server_name}"
+        else:
+            text = "Not connected"
+        self.server_label.configure(text=text)
+
     def _render_screen(self) -> None:
         model = self.model
         screen = model.screen
-        connected = screen in (Screen.LOBBY, Screen.CHAT)
-        self.server_label.configure(
-            text=f"Connected to {model.server_name}" if connected else "Not connected"
-        )
+        self._render_connection()
         if screen is Screen.CHAT and model.chat is not None:
             session = model.chat.session
             self.session_title.configure(

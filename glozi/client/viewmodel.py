@@ -7,6 +7,7 @@ and re-renders when told through the ``ClientView`` interface. Nothing here
 blocks: every network step is a Deferred on the reactor.
 """
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,7 @@ from enum import Enum, auto
 from typing import Any, ClassVar, Protocol
 
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -35,6 +37,13 @@ from glozi.native.wire import MAX_TEXT_CHARS
 MAX_CHAT_LINES = 2000
 """Transcript lines kept; older ones are dropped so a long chat stays light."""
 DEFAULT_PORT = 7557
+RECONNECT_FIRST_DELAY = 0.5
+"""Seconds before the first automatic reconnection attempt."""
+RECONNECT_FACTOR = 1.6
+RECONNECT_MAX_DELAY = 15.0
+RECONNECT_MAX_TRIES = 20
+"""Automatic attempts (about 4 minutes in all) before the client stops and offers *Reconnect*."""
+HISTORY_DIVIDER = "Earlier messages above"
 
 
 class Screen(Enum):
@@ -57,6 +66,7 @@ class Aspect(Enum):
     DIALOG = auto()
     MEMBERS = auto()
     EXIT_CODE = auto()
+    CONNECTION = auto()
 
 
 class FieldState(Enum):
@@ -75,6 +85,8 @@ class LineKind(Enum):
     WARNING = auto()
     REPLY = auto()
     ERROR = auto()
+    HISTORY = auto()
+    DIVIDER = auto()
 
 
 class Tone(Enum):
@@ -165,13 +177,33 @@ class Notice:
 
 @dataclass
 class ChatState:
-    """The session you are in."""
+    """The session you are in.
+
+    ``password`` is kept (in memory only) to rejoin after a reconnection;
+    ``seen`` holds ``(sender, text, ts)`` of every message shown, so history
+    received again after a reconnection is not shown twice; ``history_left``
+    counts the history frames still expected after a ``joined``.
+    """
 
     session: SessionRow
     you: str
     members: list[MemberRow]
     idle_timeout: float | None
+    password: str | None = None
     lines: list[ChatLine] = field(default_factory=list)
+    seen: set[tuple[str, str, float]] = field(default_factory=set)
+    history_left: int = 0
+    after_history: list[ChatLine] = field(default_factory=list)
+
+
+@dataclass
+class Outgoing:
+    """A message waiting for a connection. ``unconfirmed``: it was sent, but
+    the connection dropped before the server acknowledged it (it is sent
+    again only if the history shows the server does not have it)."""
+
+    text: str
+    unconfirmed: bool = False
 
 
 class ClientView(Protocol):
@@ -269,6 +301,9 @@ _MEMBER_LEFT_TEXT = {
     "disconnected": "{name} disconnected.",
 }
 
+_SENT_AWAY_CODES = frozenset({"idle", "line_too_long", "too_many_connections"})
+"""Errors after which the server closes the connection on purpose: no automatic reconnection."""
+
 _JOIN_ERRORS = {
     "no_such_session": "This session is gone. The list was reloaded.",
     "password_required": "This session needs its password.",
@@ -321,9 +356,17 @@ class ClientViewModel:
         self.dialog: Dialog | None = None
         self.exit_feedback = Notice()
         self.chat: ChatState | None = None
+        self.reconnecting = False
+        """The connection was lost and the client is getting it back by itself."""
+        self.outbox: list[Outgoing] = []
         self._closing_reason: str | None = None
         self._attempt = 0
         self._pending: Deferred[Any] | None = None
+        self._reconnect_call: Any = None
+        self._reconnect_tries = 0
+        self._lost_reason = ""
+        self._sent_away = False
+        """The server closed us on purpose (idle, flood): coming back by ourselves would be wrong."""
 
     # Rendering
 
@@ -388,17 +431,9 @@ class ClientViewModel:
             if attempt != self._attempt:
                 protocol.disconnect()
                 return
-            self.protocol = protocol
-            welcome = protocol.welcome or {}
-            self.server_name = str(welcome.get("name") or address.name or address.host)
-            max_text = welcome.get("max_text")
-            if isinstance(max_text, int) and 0 < max_text <= MAX_TEXT_CHARS:
-                self.max_text = max_text
+            self._welcomed(protocol, address)
             self.notice = Notice()
-            self.sessions = []
-            self._set_screen(Screen.LOBBY)
-            self._render(Aspect.NOTICE, Aspect.SESSIONS)
-            self.reload()
+            self._show_lobby()
 
         def failed(reason: Failure) -> None:
             if attempt == self._attempt:
@@ -409,6 +444,22 @@ class ClientViewModel:
         self._cancel_pending()
         self._pending = self._connector(address.host, address.port, self)
         return self._pending.addCallbacks(connected, failed)
+
+    def _welcomed(self, protocol: ClientProtocol, address: ServerAddress) -> None:
+        self.protocol = protocol
+        self._closing_reason = None
+        self._sent_away = False
+        welcome = protocol.welcome or {}
+        self.server_name = str(welcome.get("name") or address.name or address.host)
+        max_text = welcome.get("max_text")
+        if isinstance(max_text, int) and 0 < max_text <= MAX_TEXT_CHARS:
+            self.max_text = max_text
+
+    def _show_lobby(self) -> None:
+        self.sessions = []
+        self._set_screen(Screen.LOBBY)
+        self._render(Aspect.NOTICE, Aspect.SESSIONS)
+        self.reload()
 
     def connect_typed(self, host: str, port: str) -> bool:
         """Connect to an address the user typed; ``False`` when it is not one."""
@@ -422,7 +473,14 @@ class ClientViewModel:
         return True
 
     def reconnect(self) -> None:
-        """After the server went away: connect to it again, else look for servers."""
+        """After the server went away: connect to it again, else look for
+        servers. This is the user's *Reconnect*: it stops the automatic
+        attempts and starts over at the session list."""
+        self._stop_reconnecting()
+        if self.chat is not None:
+            self.chat = None
+            self.notice = Notice(self._drop_outbox().strip())
+            self._render(Aspect.MEMBERS)
         if self.address is None:
             self.discover()
             return
@@ -444,6 +502,7 @@ class ClientViewModel:
     def close(self) -> None:
         """Disconnect on purpose, as when the window closes (and stop any attempt)."""
         self._attempt += 1
+        self._stop_reconnecting()
         self._cancel_pending()
         protocol, self.protocol = self.protocol, None
         if protocol is not None:
@@ -455,6 +514,9 @@ class ClientViewModel:
         """Dispatch an event frame from the server to its handler."""
         if protocol is not self.protocol:
             return
+        if frame["type"] != "history" and self.chat is not None and self.chat.history_left:
+            # Fewer history frames than announced: live traffic starts anyway.
+            self._finish_history()
         handler = self._EVENTS.get(frame["type"])
         if handler is None:
             self.log.debug("Ignoring a {type} frame", type=frame["type"])
@@ -465,16 +527,151 @@ class ClientViewModel:
             self.log.failure("A malformed {type} frame", type=frame["type"])
 
     def connection_lost(self, protocol: ClientProtocol, clean: bool) -> None:
-        """The server went away (or we left): show why and offer to reconnect."""
+        """The server went away: say why and get the connection back by
+        ourselves (with growing delays); in a session, rejoin it."""
         if protocol is not self.protocol:
             return
         self.protocol = None
-        self.chat = None
         self.dialog = None
         self.sessions = []
         reason = self._closing_reason or f"The connection to {self.server_name} was lost."
-        self._set_screen(Screen.DISCONNECTED, reason)
-        self._render(Aspect.DIALOG, Aspect.SESSIONS, Aspect.MEMBERS)
+        self._render(Aspect.DIALOG, Aspect.SESSIONS)
+        if self.address is None or clean or self._sent_away:
+            self._give_up(reason)
+            return
+        self.reconnecting = True
+        self._reconnect_tries = 0
+        self._lost_reason = reason
+        if self.chat is not None:
+            self.chat.history_left = 0
+            self._system(f"{reason} Reconnecting...", LineKind.WARNING)
+            self._render(Aspect.CONNECTION)
+        self._schedule_reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        if self._reconnect_tries >= RECONNECT_MAX_TRIES:
+            self._give_up(f"{self._lost_reason} Reconnecting failed {RECONNECT_MAX_TRIES} times.")
+            return
+        delay = min(RECONNECT_MAX_DELAY, RECONNECT_FIRST_DELAY * RECONNECT_FACTOR**self._reconnect_tries)
+        self._reconnect_tries += 1
+        self._reconnect_call = self.clock.callLater(delay, self._try_reconnect)
+        if self.chat is None:
+            self._set_screen(Screen.DISCONNECTED, f"{self._lost_reason} Reconnecting in {math.ceil(delay)} s...")
+
+    def _stop_reconnecting(self) -> None:
+        self.reconnecting = False
+        call, self._reconnect_call = self._reconnect_call, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _give_up(self, reason: str) -> None:
+        """No more automatic attempts: the disconnected screen with *Reconnect*."""
+        self._stop_reconnecting()
+        unsent = self._drop_outbox()
+        self.chat = None
+        self._set_screen(Screen.DISCONNECTED, reason + unsent)
+        self._render(Aspect.MEMBERS, Aspect.CONNECTION)
+
+    def _drop_outbox(self) -> str:
+        """Forget the waiting messages; the text that says which were not sent."""
+        outbox, self.outbox = self.outbox, []
+        if not outbox:
+            return ""
+        texts = ", ".join(f"\u201c{item.text}\u201d" for item in outbox)
+        return f" Not sent: {texts}."
+
+    def _try_reconnect(self) -> None:
+        self._reconnect_call = None
+        address = self.address
+        assert address is not None
+        self._attempt += 1
+        attempt = self._attempt
+
+        def connected(protocol: ClientProtocol) -> None:
+            if attempt != self._attempt:
+                protocol.disconnect()
+                return
+            self._welcomed(protocol, address)
+            if self.chat is not None:
+                self._rejoin(protocol, self.chat)
+            else:
+                self._stop_reconnecting()
+                self.notice = Notice("Reconnected.")
+                self._show_lobby()
+
+        def failed(reason: Failure) -> None:
+            if attempt == self._attempt and not reason.check(CancelledError):
+                self._schedule_reconnect()
+
+        self._cancel_pending()
+        self._pending = self._connector(address.host, address.port, self)
+        self._pending.addCallbacks(connected, failed)
+
+    def _rejoin(self, protocol: ClientProtocol, chat: ChatState) -> None:
+        """Join the session we were in again, with the same name and password."""
+        fields: dict[str, Any] = {"session": chat.session.id, "username": chat.you}
+        if chat.password:
+            fields["password"] = chat.password
+
+        def rejoined(frame: Frame) -> None:
+            if protocol is not self.protocol or self.chat is not chat:
+                return
+            self._stop_reconnecting()
+            self._update_chat(frame)
+            self._render(Aspect.MEMBERS, Aspect.CONNECTION)
+            chat.after_history = [ChatLine(LineKind.SYSTEM, "Reconnected.", self.clock.seconds())]
+            chat.history_left = int(frame.get("history") or 0)
+            if not chat.history_left:
+                self._finish_history()
+
+        def refused(reason: Failure) -> None:
+            if protocol is not self.protocol or self.chat is not chat:
+                return
+            if not reason.check(ServerError):
+                return  # the connection went again; connection_lost carries on
+            self._stop_reconnecting()
+            unsent = self._drop_outbox()
+            self.chat = None
+            self.notice = Notice(
+                f"Reconnected, but could not rejoin {chat.session.name}: {reason.value.message}{unsent}", Tone.ERROR
+            )
+            self._render(Aspect.MEMBERS)
+            self._show_lobby()
+
+        protocol.request("join", **fields).addCallbacks(rejoined, refused)
+
+    def _update_chat(self, frame: Frame) -> None:
+        """A ``joined`` frame after a reconnection: the session's state now, the transcript kept."""
+        assert self.chat is not None
+        you = str(frame["you"])
+        self.chat.session = _session_row(frame["session"])
+        self.chat.members = [
+            MemberRow(str(m["name"]), float(m["joined"]), bool(m["admin"]), str(m["name"]) == you)
+            for m in frame["members"]
+        ]
+        self.chat.idle_timeout = frame.get("idle_timeout")
+
+    def _finish_history(self) -> None:
+        """The history is complete: what was waiting for it is shown, and the outbox goes out."""
+        chat = self.chat
+        if chat is None:
+            return
+        chat.history_left = 0
+        waiting, chat.after_history = chat.after_history, []
+        for line in waiting:
+            self._add_line(line)
+        self._flush_outbox()
+
+    def _flush_outbox(self) -> None:
+        chat = self.chat
+        if chat is None or self.protocol is None or self.reconnecting:
+            return
+        outbox, self.outbox = self.outbox, []
+        delivered = {(sender, text) for sender, text, _ in chat.seen if sender == chat.you}
+        for item in outbox:
+            if item.unconfirmed and (chat.you, item.text) in delivered:
+                continue
+            self._say(chat, self.protocol, item.text, shown=item.unconfirmed)
 
     # Session list
 
@@ -576,7 +773,7 @@ class ClientViewModel:
         fields: dict[str, Any] = {"session": dialog.session.id, "username": username}
         if dialog.needs_password:
             fields["password"] = password
-        self._submit(dialog, self.protocol.request("join", **fields))
+        self._submit(dialog, self.protocol.request("join", **fields), fields.get("password"))
         return True
 
     def submit_create(self, name: str, username: str, password: str = "") -> bool:
@@ -588,10 +785,10 @@ class ClientViewModel:
         fields: dict[str, Any] = {"name": name, "username": username}
         if password:
             fields["password"] = password
-        self._submit(dialog, self.protocol.request("create", **fields))
+        self._submit(dialog, self.protocol.request("create", **fields), password or None)
         return True
 
-    def _submit(self, dialog: Dialog, answer: "Deferred[Frame]") -> None:
+    def _submit(self, dialog: Dialog, answer: "Deferred[Frame]", password: str | None) -> None:
         dialog.busy = True
         dialog.error = ""
         self._render(Aspect.DIALOG)
@@ -601,7 +798,7 @@ class ClientViewModel:
             if protocol is self.protocol:
                 self.dialog = None
                 self._render(Aspect.DIALOG)
-                self._enter_chat(frame)
+                self._enter_chat(frame, password)
 
         def refused(reason: Failure) -> None:
             if self.dialog is not dialog:
@@ -619,26 +816,42 @@ class ClientViewModel:
 
     # Chat
 
-    def _enter_chat(self, frame: Frame) -> None:
+    def _enter_chat(self, frame: Frame, password: str | None = None) -> None:
         session = _session_row(frame["session"])
         you = str(frame["you"])
         members = [
             MemberRow(str(m["name"]), float(m["joined"]), bool(m["admin"]), str(m["name"]) == you)
             for m in frame["members"]
         ]
-        self.chat = ChatState(session, you, members, frame.get("idle_timeout"))
+        chat = self.chat = ChatState(session, you, members, frame.get("idle_timeout"), password)
         self.notice = Notice()
         self._set_screen(Screen.CHAT)
         self._render(Aspect.MEMBERS, Aspect.NOTICE)
-        if session.admin == you:
-            self._system(f"You created {session.name}. You are its admin.")
-        else:
-            self._system(f"You joined {session.name} as {you}.")
-        if self.chat.idle_timeout:
-            minutes = self.chat.idle_timeout / 60
-            self._system(
-                f"Members who write nothing for {minutes:g} min are removed. /help lists the commands."
+        now = self.clock.seconds()
+        intro = [
+            ChatLine(
+                LineKind.SYSTEM,
+                f"You created {session.name}. You are its admin."
+                if session.admin == you and session.creator == you
+                else f"You joined {session.name} as {you}.",
+                now,
             )
+        ]
+        if chat.idle_timeout:
+            minutes = chat.idle_timeout / 60
+            intro.append(
+                ChatLine(
+                    LineKind.SYSTEM,
+                    f"Members who write nothing for {minutes:g} min are removed. /help lists the commands.",
+                    now,
+                )
+            )
+        chat.history_left = int(frame.get("history") or 0)
+        if chat.history_left:
+            chat.after_history = [ChatLine(LineKind.DIVIDER, HISTORY_DIVIDER, now), *intro]
+        else:
+            for line in intro:
+                self._add_line(line)
 
     def _add_line(self, line: ChatLine) -> None:
         if self.chat is None:
@@ -663,8 +876,15 @@ class ClientViewModel:
         sends nothing) for blank text, text over the limit, or outside a session.
         """
         chat, protocol = self.chat, self.protocol
-        if chat is None or protocol is None or not text.strip() or len(text) > self.max_text:
+        if chat is None or not text.strip() or len(text) > self.max_text:
             return False
+        if protocol is None or self.reconnecting:
+            if text.startswith("/"):
+                self._system("Not connected: commands cannot wait. Try again once reconnected.", LineKind.ERROR)
+                return False
+            self.outbox.append(Outgoing(text))
+            self._system(f"Not connected: \u201c{text}\u201d will be sent once reconnected.", LineKind.WARNING)
+            return True
         if text.startswith("/"):
             name, _, args = text[1:].partition(" ")
             self._run_command(protocol, name.strip(), args.strip())
@@ -672,19 +892,35 @@ class ClientViewModel:
         if not protocol.fits("say", text=text):
             self._system("This message is too long to send; split it in parts.", LineKind.ERROR)
             return False
-        me = self._member(chat.you)
-        self._add_line(
-            ChatLine(
-                LineKind.MESSAGE,
-                text,
-                self.clock.seconds(),
-                sender=chat.you,
-                own=True,
-                sender_admin=me is not None and me.admin,
-            )
-        )
-        protocol.request("say", text=text).addErrback(self._chat_error, chat, "Your message was not sent: ")
+        self._say(chat, protocol, text)
         return True
+
+    def _say(self, chat: ChatState, protocol: ClientProtocol, text: str, shown: bool = False) -> None:
+        """Show our message (unless ``shown`` already) and send it; one whose
+        answer the connection's end cut off goes back to the outbox."""
+        if not shown:
+            me = self._member(chat.you)
+            self._add_line(
+                ChatLine(
+                    LineKind.MESSAGE,
+                    text,
+                    self.clock.seconds(),
+                    sender=chat.you,
+                    own=True,
+                    sender_admin=me is not None and me.admin,
+                )
+            )
+
+        def acked(frame: Frame) -> None:
+            chat.seen.add((chat.you, text, float(frame["ts"])))
+
+        def failed(reason: Failure) -> None:
+            if self.chat is chat and reason.check(ConnectionLost):
+                self.outbox.append(Outgoing(text, unconfirmed=True))
+            else:
+                self._chat_error(reason, chat, "Your message was not sent: ")
+
+        protocol.request("say", text=text).addCallbacks(acked, failed)
 
     def _run_command(self, protocol: ClientProtocol, name: str, args: str) -> None:
         chat = self.chat
@@ -752,6 +988,7 @@ class ClientViewModel:
             return
         sender = str(frame["from"])
         member = self._member(sender)
+        self.chat.seen.add((sender, str(frame["text"]), float(frame["ts"])))
         self._add_line(
             ChatLine(
                 LineKind.MESSAGE,
@@ -761,6 +998,20 @@ class ClientViewModel:
                 sender_admin=member is not None and member.admin,
             )
         )
+
+    def _on_history(self, frame: Frame) -> None:
+        """One message said before we joined (or while we were away); greyed, never shown twice."""
+        chat = self.chat
+        if chat is None:
+            return
+        key = (str(frame["from"]), str(frame["text"]), float(frame["ts"]))
+        if key not in chat.seen:
+            chat.seen.add(key)
+            self._add_line(ChatLine(LineKind.HISTORY, key[1], key[2], sender=key[0], own=key[0] == chat.you))
+        if chat.history_left:
+            chat.history_left -= 1
+            if not chat.history_left:
+                self._finish_history()
 
     def _on_idle_warning(self, frame: Frame) -> None:
         seconds = float(frame["seconds_left"])
@@ -782,6 +1033,8 @@ class ClientViewModel:
         """An error that answers no request: the server is about to close (idle, flood) or warns."""
         message = str(frame.get("message") or frame.get("code"))
         self._closing_reason = message
+        if frame.get("code") in _SENT_AWAY_CODES:
+            self._sent_away = True
         if self.chat is not None:
             self._system(message, LineKind.ERROR)
         else:
@@ -796,6 +1049,7 @@ class ClientViewModel:
         "member_left": _on_member_left,
         "admin_changed": _on_admin_changed,
         "message": _on_message,
+        "history": _on_history,
         "idle_warning": _on_idle_warning,
         "left": _on_left,
         "server_closing": _on_server_closing,
