@@ -42,8 +42,9 @@ class GuiTestCase(TestCase):
                 raise
             raise SkipTest(str(missing)) from None
         self.addCleanup(use_display(display))
-        self.server: ServerProcess = yield start_server(self.mktemp_dir())
-        self.addCleanup(self.server.stop)
+        self.server_dir = self.mktemp_dir()
+        self.server: ServerProcess = yield start_server(self.server_dir)
+        self.addCleanup(lambda: self.server.stop())
         self.root = tk.Tk(className="GloziChatTest")
         mark_display_used()
         self.root.withdraw()
@@ -52,6 +53,14 @@ class GuiTestCase(TestCase):
         self.root.report_callback_exception = lambda kind, value, tb: errors.append(value)  # type: ignore[method-assign]
         tksupport.install(self.root)
         self.addCleanup(self._stop_tk)
+
+    @inlineCallbacks
+    def restart_server(self) -> Any:
+        """Stop the server (SIGTERM) and start it again on the same port and database."""
+        yield self.server.stop()
+        self.server = yield start_server(
+            self.server_dir, extra=("--port", f"tcp:{self.server.port}:interface=127.0.0.1")
+        )
 
     def mktemp_dir(self) -> str:
         import os

@@ -4,6 +4,7 @@ Each test starts its own Xvfb and server (see tests/guitools.py) and reads
 what the widgets show, as a user would.
 """
 
+import time
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -159,6 +160,60 @@ class TwoClientsTests(GuiTestCase):
         )
         yield self.wait_for("Bob gone from Alice's list", lambda: len(tree_rows(alice_members)) == 1)
         yield self.wait_for("Alice's kick reply", lambda: "You kicked bob." in text_of(alice_transcript))
+
+
+class RestartTests(GuiTestCase):
+    @inlineCallbacks
+    def test_two_clients_are_back_in_their_session_after_a_restart(self) -> Any:
+        """The server restarts under two chatting windows: within seconds both say Reconnected, show the
+        session and both members again, keep the transcript, and chat on; nobody touches anything."""
+        alice = self.open_client("alice", 0, address=self.address)
+        bob = self.open_client("bob", 1000, address=self.address)
+        for window in (alice, bob):
+            rows = window.widget(SESSION_ROWS)
+            yield self.wait_for("the session list", lambda rows=rows: len(tree_rows(rows)) >= 9)
+        alice.widget("body.lobby.bar.buttons.create").invoke()
+        dialog = yield self.wait_for("the create dialog", lambda: alice.top.children.get("create"))
+        insert(dialog.nametowidget("body.name"), "garden")
+        insert(dialog.nametowidget("body.username"), "alice")
+        insert(dialog.nametowidget("body.password"), "12345")
+        dialog.nametowidget("body.buttons.submit").invoke()
+        yield self.wait_for("Alice in garden", lambda: alice.model.chat is not None)
+        garden = alice.model.chat.session.id
+        bob.widget("body.lobby.bar.buttons.reload").invoke()
+        yield self.wait_for("garden in Bob's list", lambda: bob.model.session_by_id(garden) is not None)
+        bob.model.open_join(garden)
+        join = yield self.wait_for("the join dialog", lambda: bob.top.children.get("join"))
+        insert(join.nametowidget("body.username"), "bob")
+        insert(join.nametowidget("body.password"), "12345")
+        join.nametowidget("body.buttons.submit").invoke()
+        bob_corner = bob.widget("header.corner.session_title")
+        yield self.wait_for("Bob in garden", lambda: text_of(bob_corner).strip() == "garden")
+        alice_message = alice.widget("body.chat.main.compose.message")
+        insert(alice_message, "before the restart")
+        alice.widget("body.chat.main.compose.send").invoke()
+        bob_transcript, alice_transcript = bob.widget(TRANSCRIPT), alice.widget(TRANSCRIPT)
+        yield self.wait_for("the message at Bob", lambda: "alice  before the restart" in text_of(bob_transcript))
+
+        yield self.restart_server()
+        started = time.monotonic()
+        for window in (alice, bob):
+            transcript, members = window.widget(TRANSCRIPT), window.widget(MEMBERS)
+            yield self.wait_for(
+                "back in garden",
+                lambda t=transcript, m=members: "Reconnected." in text_of(t) and len(tree_rows(m)) == 2,
+            )
+        back_after = time.monotonic() - started
+        print(f"\n  both windows back in garden {back_after:.1f} s after the restart began")
+        self.assertLess(back_after, 5.0, "back within a few seconds")
+        for window in (alice, bob):
+            self.assertEqual(text_of(window.widget("header.corner.session_title")).strip(), "garden")
+            self.assertIn("before the restart", text_of(window.widget(TRANSCRIPT)), "the transcript is kept")
+            self.assertIn("Connected to", text_of(window.server_label))
+        bob_message = bob.widget("body.chat.main.compose.message")
+        insert(bob_message, "still here")
+        bob.widget("body.chat.main.compose.send").invoke()
+        yield self.wait_for("chat goes on", lambda: "bob  still here" in text_of(alice_transcript))
 
 
 class SilentPeer(Protocol):

@@ -1,0 +1,95 @@
+"""The client's view-model (no display) against a real server restarted under it."""
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks, succeed
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from glozi.client.protocol import connect
+from glozi.client.viewmodel import ClientViewModel, LineKind, Screen, ServerAddress
+from tests.realthings import ServerProcess, start_server
+
+POLL_SECONDS = 0.02
+WAIT_SECONDS = 10.0
+
+
+@inlineCallbacks
+def wait_for(what: str, predicate: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
+    """Poll ``predicate`` on the reactor until it is truthy; fail after ``timeout`` seconds."""
+    for _ in range(int(timeout / POLL_SECONDS)):
+        if predicate():
+            return
+        yield deferLater(reactor, POLL_SECONDS, lambda: None)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class RealServerReconnectTests(TestCase):
+    timeout = 60
+
+    def start(self, *extra: str) -> Any:
+        server = start_server(self.workdir, extra=extra)
+
+        def started(process: ServerProcess) -> ServerProcess:
+            self.addCleanup(process.stop)
+            return process
+
+        return server.addCallback(started)
+
+    def client(self, port: int) -> ClientViewModel:
+        model = ClientViewModel(
+            reactor,
+            lambda host, number, listener: connect(reactor, host, number, listener),
+            lambda: succeed([]),
+            ServerAddress("127.0.0.1", port),
+        )
+        self.addCleanup(model.close)
+        model.start()
+        return model
+
+    @inlineCallbacks
+    def test_clients_rejoin_after_the_server_restarts(self) -> Any:
+        """The server is stopped and started again on the same port and database: both clients are back in
+        their locked session by themselves, and a message typed while it was down is delivered."""
+        self.workdir = os.path.abspath(self.mktemp())
+        os.makedirs(self.workdir)
+        server = yield self.start()
+        alice, bob = self.client(server.port), self.client(server.port)
+        yield wait_for("both at the list", lambda: alice.screen is Screen.LOBBY and bob.screen is Screen.LOBBY)
+        alice.open_create()
+        alice.submit_create("garden", "alice", "12345")
+        yield wait_for("alice in garden", lambda: alice.chat is not None)
+        garden = alice.chat.session.id
+        bob.reload()
+        yield wait_for("garden listed for bob", lambda: bob.session_by_id(garden) is not None)
+        bob.open_join(garden)
+        bob.submit_join("bob", "12345")
+        yield wait_for("bob in garden", lambda: bob.chat is not None)
+        alice.send("before the restart")
+        yield wait_for("bob hears alice", lambda: any(l.text == "before the restart" for l in bob.chat.lines))
+
+        yield server.stop()
+        yield wait_for("alice notices", lambda: alice.reconnecting)
+        self.assertTrue(alice.send("typed while it was down"))
+        restarted = yield self.start("--port", f"tcp:{server.port}:interface=127.0.0.1")
+        for model in (alice, bob):
+            yield wait_for(
+                "both back in garden",
+                lambda m=model: m.chat is not None
+                and not m.reconnecting
+                and any(line.text == "Reconnected." for line in m.chat.lines),
+            )
+        self.assertTrue(restarted.running)
+        # Live, or as history when alice was back first.
+        yield wait_for(
+            "the waiting message delivered",
+            lambda: any(l.text == "typed while it was down" and l.kind is not LineKind.WARNING for l in bob.chat.lines),
+        )
+        self.assertEqual(sorted(m.name for m in bob.chat.members), ["alice", "bob"])
+        self.assertEqual(bob.chat.session.id, garden)
+        self.assertEqual(
+            [l.text for l in bob.chat.lines].count("before the restart"), 1, "history is not shown twice"
+        )
