@@ -195,8 +195,8 @@ class RestartTests(GuiTestCase):
         bob_transcript, alice_transcript = bob.widget(TRANSCRIPT), alice.widget(TRANSCRIPT)
         yield self.wait_for("the message at Bob", lambda: "alice  before the restart" in text_of(bob_transcript))
 
-        yield self.restart_server()
         started = time.monotonic()
+        yield self.restart_server()
         for window in (alice, bob):
             transcript, members = window.widget(TRANSCRIPT), window.widget(MEMBERS)
             yield self.wait_for(
@@ -204,8 +204,8 @@ class RestartTests(GuiTestCase):
                 lambda t=transcript, m=members: "Reconnected." in text_of(t) and len(tree_rows(m)) == 2,
             )
         back_after = time.monotonic() - started
-        print(f"\n  both windows back in garden {back_after:.1f} s after the restart began")
-        self.assertLess(back_after, 5.0, "back within a few seconds")
+        print(f"\n  both windows back in garden {back_after:.1f} s after the server was told to stop")
+        self.assertLess(back_after, 8.0, "back within a few seconds of the stop")
         for window in (alice, bob):
             self.assertEqual(text_of(window.widget("header.corner.session_title")).strip(), "garden")
             self.assertIn("before the restart", text_of(window.widget(TRANSCRIPT)), "the transcript is kept")
