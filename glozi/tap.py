@@ -136,6 +136,7 @@ def makeService(
         server_name=options["name"],
         native_port=native_endpoint.port_number,
         native_host=native_endpoint.bound_host,
+        native_tls=options["port"].lower().startswith("ssl:"),
         irc_port=irc_endpoint.port_number if irc_endpoint is not None else None,
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],
