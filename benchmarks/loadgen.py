@@ -70,8 +70,12 @@ SCENARIOS = {
     s.name: s
     for s in (
         Scenario("F1", "one room: 200 clients, 10 senders x 300 messages, unpaced", 200, 1, 10, 300),
-        Scenario("F2", "many rooms: 1000 clients in 50 rooms of 20, 50 senders x 100, unpaced", 1000, 50, 50, 100),
-        Scenario("P1", "paced: 200 clients in one room, 10 senders x 20/s for 10 s", 200, 1, 10, 200, rate=20.0),
+        Scenario(
+            "F2", "many rooms: 1000 clients in 50 rooms of 20, 50 senders x 100, unpaced", 1000, 50, 50, 100
+        ),
+        Scenario(
+            "P1", "paced: 200 clients in one room, 10 senders x 20/s for 10 s", 200, 1, 10, 200, rate=20.0
+        ),
         Scenario("I1", "idle: 5000 clients in 100 rooms of 50, held 3 s", 5000, 100, hold=3.0),
     )
 }
@@ -296,11 +300,13 @@ async def run_scenario(
     # Room creators first, so that each room's admin is a client that never sends.
     creators = [asyncio.ensure_future(_connect(run, i, host, port, gate)) for i in range(scenario.rooms)]
     others = [
-        asyncio.ensure_future(_connect(run, i, host, port, gate)) for i in range(scenario.rooms, scenario.clients)
+        asyncio.ensure_future(_connect(run, i, host, port, gate))
+        for i in range(scenario.rooms, scenario.clients)
     ]
     try:
         clients = await asyncio.wait_for(asyncio.gather(*creators, *others), SETUP_TIMEOUT)
-    except (Exception, asyncio.TimeoutError) as error:
+    # Whatever stopped one client's setup (refusal, reset, timeout) ends the run with its reason.
+    except Exception as error:  # noqa: BLE001
         for task in creators + others:
             task.cancel()
         raise RuntimeError(f"setup failed: {error!r}; {run.errors[:3]}") from None
@@ -321,11 +327,14 @@ async def run_scenario(
         else:
             # Senders spread evenly over one interval, not all at once.
             step = 1.0 / scenario.rate / len(senders)
-            tasks = [_send_paced(c, scenario.messages, scenario.rate, start + k * step) for k, c in enumerate(senders)]
+            tasks = [
+                _send_paced(c, scenario.messages, scenario.rate, start + k * step)
+                for k, c in enumerate(senders)
+            ]
         sending = asyncio.gather(*tasks)
         try:
             await asyncio.wait_for(run.done.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             run.fail(f"timed out after {timeout:.0f} s")
         sending.cancel()
         ended_ns = run.last_delivery_ns or time.monotonic_ns()
@@ -344,7 +353,9 @@ async def run_scenario(
     server_cpu = (cpu_after - cpu_before) / 1e9
     ordered = sorted(run.latencies)
     delivered = run.received
-    my_cpu = (my_cpu_after.ru_utime + my_cpu_after.ru_stime) - (my_cpu_before.ru_utime + my_cpu_before.ru_stime)
+    my_cpu = (my_cpu_after.ru_utime + my_cpu_after.ru_stime) - (
+        my_cpu_before.ru_utime + my_cpu_before.ru_stime
+    )
     return {
         "scenario": scenario.name,
         "proto": proto,
@@ -392,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the load generator only talks to loopback addresses")
     scenario = SCENARIOS[args.scenario]
     _raise_fd_limit(scenario.clients + 100)
-    result = asyncio.run(run_scenario(scenario, args.proto, args.host, args.port, args.server_pid, args.timeout))
+    result = asyncio.run(
+        run_scenario(scenario, args.proto, args.host, args.port, args.server_pid, args.timeout)
+    )
     result["description"] = scenario.description
     result["scenario_spec"] = asdict(scenario)
     if args.json:

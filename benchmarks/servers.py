@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def _twistd() -> list[str]:
     return [twistd] if twistd else [sys.executable, "-m", "twisted", "twistd"]
 
 
-def _wait_for(check, process: subprocess.Popen, what: str) -> None:  # noqa: ANN001
+def _wait_for(check: Callable[[], bool], process: subprocess.Popen, what: str) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while not check():
         if process.poll() is not None:
