@@ -372,8 +372,10 @@ async def run_scenario(
         "server_cpu_us_per_delivery": round(server_cpu / delivered * 1e6, 3) if delivered else None,
         "generator_cpu_s": round(my_cpu, 3),
         "rss_before_kb": rss_before // 1024,
-        "rss_after_kb": rss_held // 1024,
-        "rss_per_conn_bytes": round((max(rss_after, rss_held) - rss_before) / scenario.clients),
+        "rss_joined_kb": rss_after // 1024,
+        "rss_end_kb": rss_held // 1024,
+        # Measured with everyone joined and quiet: what holding a connection costs.
+        "rss_per_conn_bytes": round((rss_after - rss_before) / scenario.clients),
         "setup_seconds": round(setup_seconds, 2),
         "errors": run.errors,
     }

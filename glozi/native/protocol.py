@@ -16,6 +16,7 @@ from glozi.flood import FLOOD_BURST, FLOOD_RATE, FloodControl, Verdict
 from glozi.native import wire
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
 from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
+from glozi.writebatch import WriteBatch
 
 # A new connection must send its first frame within this many seconds.
 LOGIN_GRACE_SECONDS = 30.0
@@ -35,6 +36,8 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
     participant: Participant
 
     def connectionMade(self) -> None:
+        # Bytes held back while a WriteBatch is open (see glozi/writebatch.py).
+        self._held: list[bytes] | None = None
         self._flood = FloodControl(
             self.factory.chat.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate
         )
@@ -76,8 +79,29 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         self.setTimeout(self.factory.lobby_idle if self.participant.member is None else None)
 
     def _write(self, data: bytes) -> None:
+        if self.factory.writes.open:
+            if self._held is None:
+                self._held = [data]
+                self.factory.writes.hold(self)
+            else:
+                self._held.append(data)
+            return
         self.transport.write(data)
         self._send_queue.wrote(len(data))
+
+    def flush(self) -> None:
+        """Write what was held back during a batch, in one piece."""
+        held, self._held = self._held, None
+        if held:
+            data = held[0] if len(held) == 1 else b"".join(held)
+            self.transport.write(data)
+            self._send_queue.wrote(len(data))
+
+    def dataReceived(self, data: bytes) -> None:
+        # Everything this read causes, for every connection, goes out in one
+        # write per connection.
+        with self.factory.writes:
+            super().dataReceived(data)
 
     def _too_slow(self) -> None:
         self.log.warn(
@@ -93,6 +117,7 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
             self._watch_idleness()
 
     def close(self) -> None:
+        self.flush()
         self.transport.loseConnection()
 
     def lineReceived(self, line: bytes) -> None:
@@ -148,7 +173,7 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
             frame["retry_after"] = error.retry_after
         self._write(wire.encode_frame(wire.with_id(frame, request_id)))
         if error.disconnect:
-            self.transport.loseConnection()
+            self.close()
 
     def _hello(self, request: wire.Hello) -> dict[str, Any]:
         if request.protocol != wire.PROTOCOL_VERSION:
@@ -202,8 +227,12 @@ class NativeFactory(TrackingFactory):
         lobby_idle: float = LOBBY_IDLE_SECONDS,
         flood_burst: float = FLOOD_BURST,
         flood_rate: float = FLOOD_RATE,
+        writes: WriteBatch | None = None,
     ) -> None:
         super().__init__(max_connections, max_per_source)
+        # Shared with the other doors of the same chat, so that a broadcast
+        # from one door is batched for members behind every door.
+        self.writes = writes if writes is not None else WriteBatch()
         self.chat = chat
         self.server_name = server_name
         self.max_send_queue = max_send_queue

@@ -1,0 +1,67 @@
+"""One transport write per connection for everything one read caused.
+
+A read from one client may hold hundreds of lines, and each ``say`` among them
+fans out to every member of the session. Handing each of those lines to the
+members' transports one by one costs a ``transport.write`` per member per
+message; collecting them while the read is handled and writing each
+connection's bytes once at the end costs one per member per read. Twisted sends
+nothing before the reactor's next turn anyway, so no byte leaves later than it
+would have.
+"""
+
+from typing import Protocol, Self
+
+from twisted.logger import Logger
+
+
+class Flushable(Protocol):
+    """A connection that holds back its writes while a batch is open."""
+
+    def flush(self) -> None:
+        """Hand everything held back to the transport."""
+
+    def close(self) -> None:
+        """Close the connection (used when flushing it failed)."""
+
+
+class WriteBatch:
+    """While open (``with batch:``), connections hold back their writes and
+    register here; on closing the outermost ``with`` every one is flushed once.
+
+    A connection whose flush fails is logged and closed; the others are still
+    flushed, as with ``LocalFanout``'s delivery.
+    """
+
+    log = Logger()
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._waiting: list[Flushable] = []
+
+    @property
+    def open(self) -> bool:
+        """Whether writes are being held back now."""
+        return self._depth > 0
+
+    def hold(self, connection: Flushable) -> None:
+        """``connection`` started holding back writes; flush it when the batch closes."""
+        self._waiting.append(connection)
+
+    def __enter__(self) -> Self:
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
+        # A flush may lead to more writes (a transport that fails and closes);
+        # those are written through, since the batch is closed by now.
+        waiting, self._waiting = self._waiting, []
+        for connection in waiting:
+            try:
+                connection.flush()
+            # One connection's broken transport must not keep the others' bytes back.
+            except Exception:  # noqa: BLE001
+                self.log.failure("Writing to a connection failed; dropping it")
+                connection.close()
