@@ -16,14 +16,17 @@ setup(
     packages=find_packages(include=["glozi", "glozi.*"]) + ["twisted.plugins"],
     package_data={"glozi": ["assets/*.png"]},
     install_requires=[
-        "twisted>=23.10",
+        "twisted[tls]>=23.10",
         "scapy>=2.5",
         "Pillow>=10.0",
     ],
     extras_require={
-        "test": ["hypothesis>=6.80", "ruff==0.17.6"],
+        "test": ["hypothesis>=6.80", "ruff==0.17.6", "irc>=20.0"],
     },
     entry_points={
-        "console_scripts": ["glozichat-discover = glozi.discovery.cli:main"],
+        "console_scripts": [
+            "glozichat-client = glozi.client.app:main",
+            "glozichat-discover = glozi.discovery.cli:main",
+        ],
     },
 )

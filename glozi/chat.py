@@ -339,6 +339,20 @@ class Participant:
     def list_sessions(self) -> list[SessionInfo]:
         return self.server.list_sessions()
 
+    def current_session(self) -> SessionInfo | None:
+        """The session this participant is in now, or ``None`` at the session list.
+
+        Doors whose clients ask for state at any time (IRC's MODE, TOPIC) read
+        it here; the native door learns it from events instead.
+        """
+        return self.member.session.info() if self.member is not None else None
+
+    def session_members(self) -> tuple[MemberInfo, ...]:
+        """Everyone in this participant's session now, longest-present first
+        (IRC's NAMES and WHO); raises ``wrong_state`` outside a session."""
+        member = self._require_member()
+        return tuple(m.info() for m in member.session.members.values())
+
     def join(self, session_id: int, username: str, password: str | None = None) -> Joined:
         """Join an existing session; raises ``ChatError`` with the reason on refusal."""
         self._require_lobby()

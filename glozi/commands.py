@@ -53,9 +53,17 @@ def _quote(member: "Member", _: str) -> str:
     return f'"{quote.text}" - {quote.author}'
 
 
-def _time(member: "Member", _: str) -> str:
-    now = datetime.fromtimestamp(member.participant.server.clock.seconds()).astimezone()
+def server_time(seconds: float) -> str:
+    """What /time answers for the instant ``seconds``, in the server's local time.
+
+    Public so a door can answer its own time request (IRC's TIME) outside a session.
+    """
+    now = datetime.fromtimestamp(seconds).astimezone()
     return "Server time: " + now.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _time(member: "Member", _: str) -> str:
+    return server_time(member.participant.server.clock.seconds())
 
 
 def _echo(member: "Member", text: str) -> str:

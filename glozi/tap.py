@@ -13,12 +13,15 @@ from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.exitcode import new_exit_code
 from glozi.flood import FLOOD_BURST, FLOOD_RATE
+from glozi.irc.protocol import IRCFactory
 from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
-from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE
+from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
 
 DEFAULT_PORT = "tcp:7557"
+DEFAULT_IRC_PORT = "tcp:6667"
+DISABLED = "none"
 DEFAULT_EXIT_CODE_FILE = "glozichat.exitcode"
 
 
@@ -47,9 +50,13 @@ class Options(DiscoveryOptions, usage.Options):
     """Command-line options of the glozichat server."""
 
     synopsis = "[options]"
-    longdesc = "Run a GloziChat server: sessions, admins and commands over a JSON line protocol."
+    longdesc = (
+        "Run a GloziChat server: sessions, admins and commands over a JSON line protocol,"
+        " and the same sessions as IRC channels."
+    )
     optParameters: ClassVar[list[list[object]]] = [
         ["port", "p", DEFAULT_PORT, "Endpoint for the native protocol (e.g. tcp:7557, ssl:...)."],
+        ["irc-port", None, DEFAULT_IRC_PORT, f"Endpoint for IRC clients (e.g. tcp:6667), or {DISABLED!r} for no IRC."],
         [
             "idle-timeout",
             None,
@@ -93,7 +100,7 @@ def makeService(
         idle_timeout=options["idle-timeout"],
         on_exit=reactor.stop,  # type: ignore[union-attr]
     )
-    factory = NativeFactory(
+    native = NativeFactory(
         chat,
         options["name"],
         max_connections=options["max-connections"],
@@ -102,15 +109,34 @@ def makeService(
         flood_burst=options["flood-burst"],
         flood_rate=options["flood-rate"],
     )
-    ChatService(chat, [factory], options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
-    endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
-    ListeningService(endpoint, factory, "GloziChat native protocol").setServiceParent(top)
+    native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
+    listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
+        (native_endpoint, native, "GloziChat native protocol")
+    ]
+    irc_endpoint: PortRecordingEndpoint | None = None
+    if options["irc-port"].lower() != DISABLED:
+        irc = IRCFactory(
+            chat,
+            options["name"],
+            reactor,  # type: ignore[arg-type]
+            max_connections=options["max-connections"],
+            max_per_source=options["max-per-source"],
+            max_send_queue=options["max-send-queue"],
+            flood_burst=options["flood-burst"],
+            flood_rate=options["flood-rate"],
+        )
+        irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
+        listeners.append((irc_endpoint, irc, "GloziChat IRC"))
+    factories = [factory for _, factory, _ in listeners]
+    ChatService(chat, factories, options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
+    for endpoint, factory, label in listeners:
+        ListeningService(endpoint, factory, label).setServiceParent(top)
     make_discovery_service(
         reactor,
         server_name=options["name"],
-        native_port=endpoint.port_number,
-        native_host=endpoint.bound_host,
-        irc_port=None,
+        native_port=native_endpoint.port_number,
+        native_host=native_endpoint.bound_host,
+        irc_port=irc_endpoint.port_number if irc_endpoint is not None else None,
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],
         sniff_interfaces=options["sniff-interface"] or None,

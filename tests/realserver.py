@@ -15,6 +15,7 @@ from twisted.trial.unittest import TestCase
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 _LISTENING = re.compile(rb"native protocol listening on 127\.0\.0\.1:(\d+)")
+_IRC_LISTENING = re.compile(rb"GloziChat IRC listening on [^:\s]+:(\d+)")
 _EXIT_CODE = re.compile(rb"^exit code: (\d{5})$", re.MULTILINE)
 STARTUP_TIMEOUT = 30.0
 
@@ -28,11 +29,16 @@ def twistd_command() -> list[str]:
 
 
 class ServerProcess(protocol.ProcessProtocol):
-    """A running server: its port, exit code, output so far, and exit status."""
+    """A running server: its ports, exit code, output so far, and exit status.
 
-    def __init__(self) -> None:
+    ``irc_port`` stays ``None`` when the server was started with ``--irc-port none``.
+    """
+
+    def __init__(self, expect_irc: bool = True) -> None:
         self.output = b""
         self.port: int | None = None
+        self.irc_port: int | None = None
+        self.expect_irc = expect_irc
         self.exit_code: str | None = None
         self.ready: defer.Deferred[None] = defer.Deferred()
         self.ended: defer.Deferred[int] = defer.Deferred()
@@ -44,9 +50,12 @@ class ServerProcess(protocol.ProcessProtocol):
         self.output += data
         if self.port is None and (match := _LISTENING.search(self.output)):
             self.port = int(match.group(1))
+        if self.irc_port is None and (match := _IRC_LISTENING.search(self.output)):
+            self.irc_port = int(match.group(1))
         if self.exit_code is None and (match := _EXIT_CODE.search(self.output)):
             self.exit_code = match.group(1).decode()
-        if self.port is not None and self.exit_code is not None and not self.ready.called:
+        irc_ready = self.irc_port is not None or not self.expect_irc
+        if self.port is not None and irc_ready and self.exit_code is not None and not self.ready.called:
             self.ready.callback(None)
 
     errReceived = outReceived
@@ -65,11 +74,15 @@ class ServerProcess(protocol.ProcessProtocol):
 
 
 @defer.inlineCallbacks
-def start_server(test: TestCase, *extra: str) -> Any:
-    """Start ``twistd -n glozichat`` on a free loopback port; stop it at cleanup."""
+def start_server(test: TestCase, *extra: str, irc_port: str = "tcp:0:interface=127.0.0.1") -> Any:
+    """Start ``twistd -n glozichat`` on free loopback ports; stop it at cleanup.
+
+    ``irc_port`` is the ``--irc-port`` endpoint (``"none"`` for no IRC); the
+    ports the server got are ``server.port`` and ``server.irc_port``.
+    """
     workdir = os.path.abspath(test.mktemp())
     os.makedirs(workdir)
-    server = ServerProcess()
+    server = ServerProcess(expect_irc=irc_port.lower() != "none")
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONUNBUFFERED="1")
     args = [
         *twistd_command(),
@@ -78,6 +91,8 @@ def start_server(test: TestCase, *extra: str) -> Any:
         "glozichat",
         "--port",
         "tcp:0:interface=127.0.0.1",
+        "--irc-port",
+        irc_port,
         "--exit-code-file",
         os.path.join(workdir, "exit-code"),
         # Self-contained: no fixed discovery port, no sniffing on the host.

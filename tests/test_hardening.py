@@ -227,3 +227,55 @@ def _turn() -> defer.Deferred:
     d: defer.Deferred = defer.Deferred()
     reactor.callLater(0.01, d.callback, None)
     return d
+
+
+class IRCHardeningTests(SynchronousTestCase):
+    """The IRC door keeps the same limits as the native one."""
+
+    def setUp(self) -> None:
+        from glozi.irc.protocol import IRCFactory
+        from tests.test_irc_protocol import IRCClient
+
+        self.clock = Clock()
+        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, idle_timeout=240)
+        self.factory = IRCFactory(self.chat, "testbox", self.clock)
+        self.client_class = IRCClient
+
+    def registered(self, nick: str):
+        client = self.client_class(self.factory)
+        client.send(f"NICK {nick}", f"USER {nick} 0 * :{nick}")
+        return client
+
+    def test_flood_notice_then_excess_flood(self) -> None:
+        """A burst past the budget gets one notice; going on ends with ERROR Excess Flood."""
+        client = self.registered("flooder")
+        self.clock.advance(10)
+        lines = client.send(b"PING x\r\n" * (FLOOD_BURST + 1))
+        self.assertEqual(lines[-1].command, "NOTICE")
+        self.assertIn("too fast", lines[-1].params[-1])
+        lines = client.send(b"PING x\r\n" * FLOOD_TOLERANCE)
+        self.assertEqual(lines[-1].command, "ERROR")
+        self.assertIn("Excess Flood", lines[-1].params[-1])
+        self.assertTrue(client.closed)
+
+    def test_slow_reader_dropped(self) -> None:
+        """An IRC member whose transport stays paused is dropped past the send-queue limit."""
+        self.factory.max_send_queue = 5_000
+        slow = self.registered("slow")
+        slow.send("JOIN #kiwi")
+        slow.protocol._send_queue.pauseProducing()
+        talker = self.registered("talker")
+        talker.send("JOIN #kiwi")
+        for n in range(20):
+            self.clock.advance(1)
+            talker.send(f"PRIVMSG #kiwi :{n:03d} " + "z" * 400)
+        self.assertTrue(slow.transport.disconnected or slow.transport.disconnecting)
+
+    def test_refusal_is_an_irc_error(self) -> None:
+        """Past the per-address limit an IRC client gets ERROR and is closed."""
+        self.factory.max_per_source = 1
+        self.registered("first")
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40001))
+        self.factory.buildProtocol(transport.getPeer()).makeConnection(transport)
+        self.assertTrue(transport.value().startswith(b"ERROR :Closing Link: Too many connections"))
+        self.assertTrue(transport.disconnecting)

@@ -10,6 +10,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi import tap
 from glozi.discovery.service import DiscoveryService
+from glozi.irc.protocol import IRCFactory
+from glozi.native.protocol import NativeFactory
 from glozi.service import ChatService, ListeningService
 from tests.discovery_fakes import UDPMemoryReactor
 
@@ -20,6 +22,7 @@ class OptionsTests(SynchronousTestCase):
         options = tap.Options()
         options.parseOptions([])
         self.assertEqual(options["port"], "tcp:7557")
+        self.assertEqual(options["irc-port"], "tcp:6667")
         self.assertEqual(options["idle-timeout"], 240.0)
         self.assertEqual(options["exit-code-file"], "glozichat.exitcode")
 
@@ -41,21 +44,47 @@ class MakeServiceTests(SynchronousTestCase):
         reactor = UDPMemoryReactor()
         options = tap.Options()
         path = os.path.abspath(self.mktemp())
-        options.parseOptions(["--port", "tcp:8123:interface=127.0.0.1", "--exit-code-file", path, "--no-sniff"])
+        options.parseOptions(
+            [
+                "--port",
+                "tcp:8123:interface=127.0.0.1",
+                "--irc-port",
+                "tcp:8124:interface=127.0.0.1",
+                "--exit-code-file",
+                path,
+                "--no-sniff",
+            ]
+        )
         announced = io.StringIO()
         top = tap.makeService(options, reactor=reactor, announce_to=announced)
         children = list(IServiceCollection(top))
-        self.assertEqual([type(c) for c in children], [ChatService, ListeningService, DiscoveryService])
+        self.assertEqual(
+            [type(c) for c in children], [ChatService, ListeningService, ListeningService, DiscoveryService]
+        )
         top.privilegedStartService()
         top.startService()
-        [(port, _factory, _backlog, interface)] = reactor.tcpServers
-        self.assertEqual((port, interface), (8123, "127.0.0.1"))
+        [(port, native, _, interface), (irc_port, irc, _, irc_interface)] = reactor.tcpServers
+        self.assertEqual((port, interface, irc_port, irc_interface), (8123, "127.0.0.1", 8124, "127.0.0.1"))
+        self.assertEqual((type(native), type(irc)), (NativeFactory, IRCFactory))
+        self.assertEqual(children[0].factories, [native, irc])
         with open(path) as f:
             code = f.read()
         self.assertRegex(code, r"^\d{5}\n$")
         self.assertEqual(announced.getvalue(), f"exit code: {code}")
         self.successResultOf(top.stopService())
         self.assertFalse(os.path.exists(path))
+
+    def test_irc_port_none(self) -> None:
+        """--irc-port none listens on the native port only, and shutdown waits for native clients only."""
+        reactor = UDPMemoryReactor()
+        options = tap.Options()
+        options.parseOptions(
+            ["--port", "tcp:8123", "--irc-port", "none", "--exit-code-file", self.mktemp(), "--no-sniff"]
+        )
+        top = tap.makeService(options, reactor=reactor, announce_to=io.StringIO())
+        children = list(IServiceCollection(top))
+        self.assertEqual([type(c) for c in children], [ChatService, ListeningService, DiscoveryService])
+        self.assertEqual([type(f) for f in children[0].factories], [NativeFactory])
 
 
 class PluginTests(SynchronousTestCase):

@@ -1,0 +1,5 @@
+"""``python -m glozi.client``: run the desktop client."""
+
+from glozi.client.app import main
+
+main()

@@ -1,0 +1,224 @@
+"""The client side of the native protocol (docs/protocol.md), with no Tk in it.
+
+``ClientProtocol`` sends requests tagged with an ``id`` and returns a Deferred
+per request that fires with the answering frame, or fails with ``ServerError``
+when the server answers with an ``error`` frame. Frames without an ``id`` are
+events and go to the ``ClientListener``. ``connect`` opens a connection on the
+reactor and fires once the server's ``welcome`` arrived.
+"""
+
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IReactorTCP, IReactorTime
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from glozi.native import wire
+
+MAX_SERVER_LINE_BYTES = 1024 * 1024
+"""Longest line accepted from a server: a session list of many sessions is
+longer than the 4096 bytes a server accepts from clients, but still bounded."""
+CONNECT_TIMEOUT_SECONDS = 5.0
+WELCOME_TIMEOUT_SECONDS = 5.0
+_CONNECTION_DONE = Failure(ConnectionDone())
+
+Frame = dict[str, Any]
+
+
+class ServerError(Exception):
+    """The server answered a request with an ``error`` frame."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class FrameTooLong(ValueError):
+    """A request would be longer than the server accepts (it would close the connection)."""
+
+
+class ProtocolViolation(Exception):
+    """The server sent something that is not a frame of docs/protocol.md."""
+
+
+class ClientListener(Protocol):
+    """What a ``ClientProtocol`` tells its owner (the view-model)."""
+
+    def frame_received(self, protocol: "ClientProtocol", frame: Frame) -> None:
+        """An event frame (one without an ``id``) arrived on ``protocol``."""
+
+    def connection_lost(self, protocol: "ClientProtocol", clean: bool) -> None:
+        """``protocol``'s connection ended; ``clean`` when we closed it ourselves."""
+
+
+class ClientProtocol(LineReceiver):
+    """One connection to a GloziChat server."""
+
+    delimiter = b"\n"
+    MAX_LENGTH = MAX_SERVER_LINE_BYTES
+    log = Logger()
+
+    def __init__(self, listener: ClientListener | None = None) -> None:
+        self.listener = listener
+        self.welcome: Frame | None = None
+        self.max_line = wire.MAX_LINE_BYTES
+        self.welcomed: Deferred[Frame] = Deferred()
+        self._pending: dict[int, Deferred[Frame]] = {}
+        self._next_id = 1
+        self._closing = False
+
+    def connectionMade(self) -> None:
+        self._closing = False
+
+    def fits(self, frame_type: str, **fields: Any) -> bool:
+        """Whether this request fits in the server's line limit (``max_line`` bytes)."""
+        return self._encode(frame_type, fields, self._next_id) is not None
+
+    def _encode(self, frame_type: str, fields: dict[str, Any], request_id: int) -> bytes | None:
+        line = wire.encode_frame({"type": frame_type, **fields, "id": request_id})
+        return line if len(line) - 1 <= self.max_line else None
+
+    def request(self, frame_type: str, **fields: Any) -> "Deferred[Frame]":
+        """Send a ``frame_type`` request; the Deferred fires with its answer.
+
+        Fails with ``ServerError`` on an ``error`` answer, with
+        ``ConnectionLost`` when the connection ends first, and at once with
+        ``FrameTooLong`` (nothing sent) when the line would be over the limit.
+        """
+        request_id = self._next_id
+        line = self._encode(frame_type, fields, request_id)
+        if line is None:
+            return fail(FrameTooLong(f"A {frame_type} request longer than {self.max_line} bytes"))
+        self._next_id += 1
+        answer: Deferred[Frame] = Deferred()
+        self._pending[request_id] = answer
+        self.transport.write(line)
+        return answer
+
+    def disconnect(self) -> None:
+        """Close the connection on purpose (a clean end for the listener)."""
+        self._closing = True
+        self.transport.loseConnection()
+
+    def lineReceived(self, line: bytes) -> None:
+        line = line.removesuffix(b"\r")
+        if not line.strip():
+            return
+        try:
+            frame = parse_server_frame(line)
+        except ProtocolViolation as error:
+            self.log.warn("Dropping the connection: {error}", error=error)
+            self.transport.loseConnection()
+            return
+        request_id = frame.get("id")
+        if request_id is not None:
+            self._answer(request_id, frame)
+        elif frame["type"] == "welcome" and self.welcome is None:
+            self.welcome = frame
+            max_line = frame.get("max_line")
+            if isinstance(max_line, int) and 0 < max_line <= wire.MAX_LINE_BYTES:
+                self.max_line = max_line
+            self.welcomed.callback(frame)
+        elif self.listener is not None:
+            self.listener.frame_received(self, frame)
+
+    def _answer(self, request_id: object, frame: Frame) -> None:
+        answer = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
+        if answer is None:
+            self.log.warn("Ignoring an answer to no request: {frame!r}", frame=frame)
+            return
+        if frame["type"] == "error":
+            answer.errback(ServerError(str(frame.get("code")), str(frame.get("message", ""))))
+        else:
+            answer.callback(frame)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.log.warn("Dropping the connection: a line longer than {n} bytes", n=self.MAX_LENGTH)
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = _CONNECTION_DONE) -> None:
+        pending, self._pending = self._pending, {}
+        for answer in pending.values():
+            answer.errback(ConnectionLost("The connection to the server was lost."))
+        if not self.welcomed.called:
+            self.welcomed.errback(ConnectionLost("The server closed the connection before its welcome."))
+        if self.listener is not None:
+            self.listener.connection_lost(self, self._closing)
+
+
+def parse_server_frame(line: bytes) -> Frame:
+    """One server line as a frame with a string ``type``, or ``ProtocolViolation``."""
+    try:
+        frame = wire.parse_frame(line)
+    except wire.FrameError as error:
+        raise ProtocolViolation(error.message) from None
+    if not isinstance(frame.get("type"), str):
+        raise ProtocolViolation("a frame without a string 'type'")
+    return frame
+
+
+class ClientFactory(Factory):
+    """Builds one ``ClientProtocol`` for ``listener``."""
+
+    def __init__(self, listener: ClientListener) -> None:
+        self.listener = listener
+
+    def buildProtocol(self, addr: object) -> ClientProtocol:
+        protocol = ClientProtocol(self.listener)
+        protocol.factory = self
+        return protocol
+
+
+def connect(
+    reactor: IReactorTCP,
+    host: str,
+    port: int,
+    listener: ClientListener,
+    *,
+    timeout: float = CONNECT_TIMEOUT_SECONDS,
+    welcome_timeout: float = WELCOME_TIMEOUT_SECONDS,
+) -> "Deferred[ClientProtocol]":
+    """Connect to ``host:port``; fires with the protocol once welcomed.
+
+    Fails with the connection error, or with ``ConnectionLost`` when the peer
+    sends no ``welcome`` within ``welcome_timeout`` seconds (not a GloziChat
+    server, or a stuck one); no call blocks. Cancelling the Deferred drops
+    the attempt, whatever stage it reached.
+    """
+    endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
+    connecting = endpoint.connect(ClientFactory(listener))
+
+    def wait_for_welcome(protocol: ClientProtocol) -> "Deferred[ClientProtocol]":
+        clock: IReactorTime = reactor  # type: ignore[assignment]
+        timer = clock.callLater(welcome_timeout, protocol.transport.abortConnection)
+
+        def cancel(_: object) -> None:
+            if timer.active():
+                timer.cancel()
+            protocol.transport.abortConnection()
+
+        # Cancelling while we wait for the welcome drops the connection.
+        waiting: Deferred[ClientProtocol] = Deferred(cancel)
+
+        def welcomed(frame: Frame) -> None:
+            if timer.active():
+                timer.cancel()
+            if not waiting.called:
+                waiting.callback(protocol)
+
+        def failed(reason: Failure) -> None:
+            if timer.active():
+                timer.cancel()
+            if not waiting.called:
+                waiting.errback(reason)
+
+        protocol.welcomed.addCallbacks(welcomed, failed)
+        return waiting
+
+    return connecting.addCallback(wait_for_welcome)

@@ -1,0 +1,803 @@
+"""The client's state and logic, with no Tk in it.
+
+``ClientViewModel`` owns the connection (through a ``ClientProtocol``), the
+session list, the open dialog, the chat transcript and the member list. The
+Tk view calls its action methods (``reload``, ``submit_join``, ``send``...)
+and re-renders when told through the ``ClientView`` interface. Nothing here
+blocks: every network step is a Deferred on the reactor.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import Enum, auto
+from typing import Any, ClassVar, Protocol
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from glozi.client.palette import user_colour
+from glozi.client.protocol import ClientListener, ClientProtocol, Frame, FrameTooLong, ServerError
+from glozi.names import (
+    EXIT_CODE_LENGTH,
+    NAME_MAX_LENGTH,
+    NAME_RULE,
+    PASSWORD_LENGTH,
+    PASSWORD_RULE,
+    is_valid_exit_code,
+    is_valid_name,
+    is_valid_password,
+)
+from glozi.native.wire import MAX_TEXT_CHARS
+
+MAX_CHAT_LINES = 2000
+"""Transcript lines kept; older ones are dropped so a long chat stays light."""
+DEFAULT_PORT = 7557
+
+
+class Screen(Enum):
+    """What the main window shows."""
+
+    CONNECTING = auto()
+    NO_SERVER = auto()
+    PICK_SERVER = auto()
+    LOBBY = auto()
+    CHAT = auto()
+    DISCONNECTED = auto()
+
+
+class Aspect(Enum):
+    """A part of the state the view renders on its own."""
+
+    SCREEN = auto()
+    SESSIONS = auto()
+    NOTICE = auto()
+    DIALOG = auto()
+    MEMBERS = auto()
+    EXIT_CODE = auto()
+
+
+class FieldState(Enum):
+    """How an input field looks while the user types."""
+
+    EMPTY = auto()
+    VALID = auto()
+    INVALID = auto()
+
+
+class LineKind(Enum):
+    """How a transcript line is styled."""
+
+    MESSAGE = auto()
+    SYSTEM = auto()
+    WARNING = auto()
+    REPLY = auto()
+    ERROR = auto()
+
+
+class Tone(Enum):
+    """How a notice is styled."""
+
+    INFO = auto()
+    ERROR = auto()
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """A server to connect to; ``name`` is what the server calls itself."""
+
+    host: str
+    port: int
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        where = f"{self.host}:{self.port}"
+        return f"{self.name} ({where})" if self.name else where
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One row of the session list."""
+
+    id: int
+    name: str
+    members: int
+    created: float
+    creator: str
+    locked: bool
+    admin: str | None
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """One member of the session you are in."""
+
+    name: str
+    joined: float
+    admin: bool
+    you: bool
+
+    @property
+    def colour(self) -> str:
+        return user_colour(self.name)
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    """One transcript line: a message (``sender`` set) or a notice."""
+
+    kind: LineKind
+    text: str
+    ts: float
+    sender: str | None = None
+    own: bool = False
+    sender_admin: bool = False
+
+    @property
+    def colour(self) -> str | None:
+        return user_colour(self.sender) if self.sender else None
+
+
+@dataclass
+class Dialog:
+    """The join or create dialog, while it is open."""
+
+    kind: str
+    session: SessionRow | None = None
+    error: str = ""
+    busy: bool = False
+
+    @property
+    def needs_password(self) -> bool:
+        return self.kind == "create" or (self.session is not None and self.session.locked)
+
+
+@dataclass
+class Notice:
+    """A one-line message shown above the session list."""
+
+    text: str = ""
+    tone: Tone = Tone.INFO
+
+
+@dataclass
+class ChatState:
+    """The session you are in."""
+
+    session: SessionRow
+    you: str
+    members: list[MemberRow]
+    idle_timeout: float | None
+    lines: list[ChatLine] = field(default_factory=list)
+
+
+class ClientView(Protocol):
+    """What the view-model asks of its view."""
+
+    def render(self, aspect: Aspect) -> None:
+        """Redraw ``aspect`` from the view-model's state."""
+
+    def add_chat_line(self, line: ChatLine) -> None:
+        """Append ``line`` to the transcript on screen."""
+
+
+Connector = Callable[[str, int, ClientListener], "Deferred[ClientProtocol]"]
+Finder = Callable[[], "Deferred[list[ServerAddress]]"]
+
+
+def check_name(text: str) -> FieldState:
+    """The live state of a username or session-name field."""
+    if not text:
+        return FieldState.EMPTY
+    return FieldState.VALID if is_valid_name(text) else FieldState.INVALID
+
+
+def check_password(text: str) -> FieldState:
+    """The live state of a password field (empty means none)."""
+    if not text:
+        return FieldState.EMPTY
+    return FieldState.VALID if is_valid_password(text) else FieldState.INVALID
+
+
+def check_exit_code(text: str) -> FieldState:
+    """The live state of the server exit code field."""
+    if not text:
+        return FieldState.EMPTY
+    return FieldState.VALID if is_valid_exit_code(text) else FieldState.INVALID
+
+
+FIELD_LIMITS = {
+    "name": NAME_MAX_LENGTH,
+    "username": NAME_MAX_LENGTH,
+    "password": PASSWORD_LENGTH,
+    "exit_code": EXIT_CODE_LENGTH,
+    "message": MAX_TEXT_CHARS,
+}
+"""The most characters each kind of field accepts."""
+
+
+def fits(kind: str, text: str) -> bool:
+    """Whether ``text`` may stand in a field of ``kind`` (see ``FIELD_LIMITS``)."""
+    if len(text) > FIELD_LIMITS[kind]:
+        return False
+    if kind in ("password", "exit_code"):
+        return text.isascii() and (text.isdigit() or text == "")
+    return True
+
+
+def parse_port(text: str) -> int | None:
+    """A TCP port number typed by the user, or ``None`` when it is not one."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    port = int(text)
+    return port if 0 < port < 65536 else None
+
+
+def clock_text(ts: float) -> str:
+    """A server timestamp as local ``HH:MM``."""
+    return time.strftime("%H:%M", time.localtime(ts))
+
+
+def created_text(ts: float, now: float) -> str:
+    """A creation time: ``HH:MM`` today, else the day and month too."""
+    then = time.localtime(ts)
+    if then[:3] == time.localtime(now)[:3]:
+        return time.strftime("%H:%M", then)
+    return time.strftime("%d %b %H:%M", then)
+
+
+def _session_row(fields: dict[str, Any]) -> SessionRow:
+    return SessionRow(
+        id=int(fields["id"]),
+        name=str(fields["name"]),
+        members=int(fields["members"]),
+        created=float(fields["created"]),
+        creator=str(fields["creator"]),
+        locked=bool(fields["locked"]),
+        admin=fields.get("admin"),
+    )
+
+
+_MEMBER_LEFT_TEXT = {
+    "quit": "{name} left the session.",
+    "kicked": "{name} was kicked by {by}.",
+    "timeout": "{name} was removed after being inactive.",
+    "disconnected": "{name} disconnected.",
+}
+
+_JOIN_ERRORS = {
+    "no_such_session": "This session is gone. The list was reloaded.",
+    "password_required": "This session needs its password.",
+}
+
+ABOUT_TEXT = (
+    "GloziChat is a chat for your local network.\n\n"
+    "Double-click a session (or select it and press Enter) to join it. Sessions with a lock "
+    "need their 5-digit password. Create starts your own session: you are its admin and may "
+    "/kick members and /close it.\n\n"
+    f"Names are {NAME_RULE}. Passwords are {PASSWORD_RULE}.\n\n"
+    "In a session, type a message and press Enter. Commands: /help, /quote, /time, "
+    "/echo TEXT, /kick NAME, /quit, /close. Members who stay silent are removed after "
+    "a while; the admin never is.\n\n"
+    "Whoever runs the server can shut it down by typing its exit code below the list."
+)
+
+
+class ClientViewModel:
+    """All of the client's state; the Tk view renders it and forwards actions.
+
+    ``connector`` opens a connection (``glozi.client.protocol.connect`` bound to
+    a reactor) and ``finder`` looks for servers on the network. ``address``,
+    when given, is connected to directly instead of discovering.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        connector: Connector,
+        finder: Finder,
+        address: ServerAddress | None = None,
+    ) -> None:
+        self.clock = clock
+        self._connector = connector
+        self._finder = finder
+        self.fixed_address = address
+        self.view: ClientView | None = None
+        self.screen = Screen.CONNECTING
+        self.status = ""
+        self.servers: list[ServerAddress] = []
+        self.address: ServerAddress | None = address
+        self.server_name = ""
+        self.max_text = MAX_TEXT_CHARS
+        self.protocol: ClientProtocol | None = None
+        self.sessions: list[SessionRow] = []
+        self.notice = Notice()
+        self.dialog: Dialog | None = None
+        self.exit_feedback = Notice()
+        self.chat: ChatState | None = None
+        self._closing_reason: str | None = None
+        self._attempt = 0
+        self._pending: Deferred[Any] | None = None
+
+    # Rendering
+
+    def _render(self, *aspects: Aspect) -> None:
+        if self.view is not None:
+            for aspect in aspects:
+                self.view.render(aspect)
+
+    def _set_screen(self, screen: Screen, status: str = "") -> None:
+        self.screen = screen
+        self.status = status
+        self._render(Aspect.SCREEN)
+
+    # Finding and connecting
+
+    def start(self) -> None:
+        """Connect to the given address, or look for servers first."""
+        if self.fixed_address is not None:
+            self.connect_to(self.fixed_address)
+        else:
+            self.discover()
+
+    def discover(self) -> "Deferred[None]":
+        """Look for servers; connect when there is one, let the user pick among several."""
+        self._attempt += 1
+        attempt = self._attempt
+        self._set_screen(Screen.CONNECTING, "Looking for GloziChat servers on your network...")
+
+        def found(servers: list[ServerAddress]) -> None:
+            if attempt != self._attempt:
+                return
+            self.servers = list(servers)
+            if not servers:
+                self._set_screen(Screen.NO_SERVER, "No server found on your network.")
+            elif len(servers) == 1:
+                self.connect_to(servers[0])
+            else:
+                self._set_screen(Screen.PICK_SERVER, f"{len(servers)} servers found. Pick one.")
+
+        def failed(reason: Failure) -> None:
+            if attempt == self._attempt and not reason.check(CancelledError):
+                self.log.failure("Discovery failed", reason)
+                self._set_screen(Screen.NO_SERVER, f"Looking for servers failed: {reason.getErrorMessage()}")
+
+        self._cancel_pending()
+        self._pending = self._finder()
+        return self._pending.addCallbacks(found, failed)
+
+    def retry(self) -> None:
+        """Try again after nothing was found or the connection failed."""
+        self.start()
+
+    def connect_to(self, address: ServerAddress) -> "Deferred[None]":
+        """Connect to ``address`` and show its session list."""
+        self._attempt += 1
+        attempt = self._attempt
+        self.address = address
+        self._closing_reason = None
+        self._set_screen(Screen.CONNECTING, f"Connecting to {address.label}...")
+
+        def connected(protocol: ClientProtocol) -> None:
+            if attempt != self._attempt:
+                protocol.disconnect()
+                return
+            self.protocol = protocol
+            welcome = protocol.welcome or {}
+            self.server_name = str(welcome.get("name") or address.name or address.host)
+            max_text = welcome.get("max_text")
+            if isinstance(max_text, int) and 0 < max_text <= MAX_TEXT_CHARS:
+                self.max_text = max_text
+            self.notice = Notice()
+            self.sessions = []
+            self._set_screen(Screen.LOBBY)
+            self._render(Aspect.NOTICE, Aspect.SESSIONS)
+            self.reload()
+
+        def failed(reason: Failure) -> None:
+            if attempt == self._attempt:
+                self._set_screen(
+                    Screen.NO_SERVER, f"Could not connect to {address.label}: {reason.getErrorMessage()}"
+                )
+
+        self._cancel_pending()
+        self._pending = self._connector(address.host, address.port, self)
+        return self._pending.addCallbacks(connected, failed)
+
+    def connect_typed(self, host: str, port: str) -> bool:
+        """Connect to an address the user typed; ``False`` when it is not one."""
+        number = parse_port(port)
+        host = host.strip()
+        if number is None or not host:
+            self.status = "Type a host and a port between 1 and 65535."
+            self._render(Aspect.SCREEN)
+            return False
+        self.connect_to(ServerAddress(host, number))
+        return True
+
+    def reconnect(self) -> None:
+        """After the server went away: connect to it again, else look for servers."""
+        if self.address is None:
+            self.discover()
+            return
+        connecting = self.connect_to(self.address)
+        attempt = self._attempt
+
+        def rediscover(_: None) -> None:
+            if attempt == self._attempt and self.screen is Screen.NO_SERVER and self.fixed_address is None:
+                self.discover()
+
+        connecting.addCallback(rediscover)
+
+    def _cancel_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            # A fired Deferred ignores this; one waiting on an inner step forwards it.
+            pending.cancel()
+
+    def close(self) -> None:
+        """Disconnect on purpose, as when the window closes (and stop any attempt)."""
+        self._attempt += 1
+        self._cancel_pending()
+        protocol, self.protocol = self.protocol, None
+        if protocol is not None:
+            protocol.disconnect()
+
+    # ClientListener
+
+    def frame_received(self, protocol: ClientProtocol, frame: Frame) -> None:
+        """Dispatch an event frame from the server to its handler."""
+        if protocol is not self.protocol:
+            return
+        handler = self._EVENTS.get(frame["type"])
+        if handler is None:
+            self.log.debug("Ignoring a {type} frame", type=frame["type"])
+            return
+        try:
+            handler(self, frame)
+        except (KeyError, TypeError, ValueError):
+            self.log.failure("A malformed {type} frame", type=frame["type"])
+
+    def connection_lost(self, protocol: ClientProtocol, clean: bool) -> None:
+        """The server went away (or we left): show why and offer to reconnect."""
+        if protocol is not self.protocol:
+            return
+        self.protocol = None
+        self.chat = None
+        self.dialog = None
+        self.sessions = []
+        reason = self._closing_reason or f"The connection to {self.server_name} was lost."
+        self._set_screen(Screen.DISCONNECTED, reason)
+        self._render(Aspect.DIALOG, Aspect.SESSIONS, Aspect.MEMBERS)
+
+    # Session list
+
+    def reload(self) -> None:
+        """Ask the server for the session list."""
+        protocol = self.protocol
+        if protocol is None:
+            return
+
+        def listed(frame: Frame) -> None:
+            if protocol is self.protocol:
+                self.sessions = [_session_row(s) for s in frame["sessions"]]
+                self._render(Aspect.SESSIONS)
+                if self.dialog is not None and self.dialog.session is not None:
+                    self._refresh_dialog_session(self.dialog.session.id)
+
+        protocol.request("list").addCallbacks(listed, self._request_failed)
+
+    def _refresh_dialog_session(self, session_id: int) -> None:
+        assert self.dialog is not None
+        row = self.session_by_id(session_id)
+        if row is not None:
+            self.dialog.session = row
+            self._render(Aspect.DIALOG)
+
+    def session_by_id(self, session_id: int) -> SessionRow | None:
+        """The listed session with ``session_id``, if it is listed."""
+        return next((row for row in self.sessions if row.id == session_id), None)
+
+    def submit_exit_code(self, code: str) -> bool:
+        """Send the server exit code; ``False`` (and nothing sent) when it is malformed."""
+        protocol = self.protocol
+        if protocol is None or self.screen is not Screen.LOBBY:
+            return False
+        if not is_valid_exit_code(code):
+            self.exit_feedback = Notice(f"The exit code is {EXIT_CODE_LENGTH} digits.", Tone.ERROR)
+            self._render(Aspect.EXIT_CODE)
+            return False
+        self.exit_feedback = Notice("Checking the exit code...")
+        self._render(Aspect.EXIT_CODE)
+
+        def refused(reason: Failure) -> None:
+            if reason.check(ServerError):
+                self.exit_feedback = Notice(reason.value.message, Tone.ERROR)
+                self._render(Aspect.EXIT_CODE)
+
+        protocol.request("exit", code=code).addErrback(refused)
+        return True
+
+    # Dialogs
+
+    def open_join(self, session_id: int) -> None:
+        """Open the join dialog for a listed session."""
+        row = self.session_by_id(session_id)
+        if row is None or self.protocol is None or self.screen is not Screen.LOBBY:
+            return
+        self.dialog = Dialog("join", session=row)
+        self._render(Aspect.DIALOG)
+
+    def open_create(self) -> None:
+        """Open the create dialog."""
+        if self.protocol is None or self.screen is not Screen.LOBBY:
+            return
+        self.dialog = Dialog("create")
+        self._render(Aspect.DIALOG)
+
+    def close_dialog(self) -> None:
+        """Close the open dialog, if any."""
+        if self.dialog is not None:
+            self.dialog = None
+            self._render(Aspect.DIALOG)
+
+    def can_join(self, username: str, password: str) -> bool:
+        """Whether the join dialog's fields are complete and valid."""
+        dialog = self.dialog
+        if dialog is None or dialog.kind != "join" or dialog.busy:
+            return False
+        if not is_valid_name(username):
+            return False
+        return is_valid_password(password) if dialog.needs_password else True
+
+    def can_create(self, name: str, username: str, password: str) -> bool:
+        """Whether the create dialog's fields are complete and valid."""
+        dialog = self.dialog
+        if dialog is None or dialog.kind != "create" or dialog.busy:
+            return False
+        return (
+            is_valid_name(name)
+            and is_valid_name(username)
+            and check_password(password) is not FieldState.INVALID
+        )
+
+    def submit_join(self, username: str, password: str = "") -> bool:
+        """Join the dialog's session; the dialog shows the server's refusal."""
+        dialog = self.dialog
+        if not self.can_join(username, password) or self.protocol is None:
+            return False
+        assert dialog is not None and dialog.session is not None
+        fields: dict[str, Any] = {"session": dialog.session.id, "username": username}
+        if dialog.needs_password:
+            fields["password"] = password
+        self._submit(dialog, self.protocol.request("join", **fields))
+        return True
+
+    def submit_create(self, name: str, username: str, password: str = "") -> bool:
+        """Create a session; the dialog shows the server's refusal."""
+        dialog = self.dialog
+        if not self.can_create(name, username, password) or self.protocol is None:
+            return False
+        assert dialog is not None
+        fields: dict[str, Any] = {"name": name, "username": username}
+        if password:
+            fields["password"] = password
+        self._submit(dialog, self.protocol.request("create", **fields))
+        return True
+
+    def _submit(self, dialog: Dialog, answer: "Deferred[Frame]") -> None:
+        dialog.busy = True
+        dialog.error = ""
+        self._render(Aspect.DIALOG)
+        protocol = self.protocol
+
+        def joined(frame: Frame) -> None:
+            if protocol is self.protocol:
+                self.dialog = None
+                self._render(Aspect.DIALOG)
+                self._enter_chat(frame)
+
+        def refused(reason: Failure) -> None:
+            if self.dialog is not dialog:
+                return
+            dialog.busy = False
+            if reason.check(ServerError):
+                dialog.error = _JOIN_ERRORS.get(reason.value.code, reason.value.message)
+                if reason.value.code == "no_such_session":
+                    self.reload()
+            else:
+                dialog.error = reason.getErrorMessage()
+            self._render(Aspect.DIALOG)
+
+        answer.addCallbacks(joined, refused)
+
+    # Chat
+
+    def _enter_chat(self, frame: Frame) -> None:
+        session = _session_row(frame["session"])
+        you = str(frame["you"])
+        members = [
+            MemberRow(str(m["name"]), float(m["joined"]), bool(m["admin"]), str(m["name"]) == you)
+            for m in frame["members"]
+        ]
+        self.chat = ChatState(session, you, members, frame.get("idle_timeout"))
+        self.notice = Notice()
+        self._set_screen(Screen.CHAT)
+        self._render(Aspect.MEMBERS, Aspect.NOTICE)
+        if session.admin == you:
+            self._system(f"You created {session.name}. You are its admin.")
+        else:
+            self._system(f"You joined {session.name} as {you}.")
+        if self.chat.idle_timeout:
+            minutes = self.chat.idle_timeout / 60
+            self._system(
+                f"Members who write nothing for {minutes:g} min are removed. /help lists the commands."
+            )
+
+    def _add_line(self, line: ChatLine) -> None:
+        if self.chat is None:
+            return
+        self.chat.lines.append(line)
+        del self.chat.lines[:-MAX_CHAT_LINES]
+        if self.view is not None:
+            self.view.add_chat_line(line)
+
+    def _system(self, text: str, kind: LineKind = LineKind.SYSTEM) -> None:
+        self._add_line(ChatLine(kind, text, self.clock.seconds()))
+
+    def _member(self, name: str) -> MemberRow | None:
+        if self.chat is None:
+            return None
+        return next((m for m in self.chat.members if m.name == name), None)
+
+    def send(self, text: str) -> bool:
+        """Send what the user typed: a message, or a ``/command args``.
+
+        A message appears in the transcript at once. Returns ``False`` (and
+        sends nothing) for blank text, text over the limit, or outside a session.
+        """
+        chat, protocol = self.chat, self.protocol
+        if chat is None or protocol is None or not text.strip() or len(text) > self.max_text:
+            return False
+        if text.startswith("/"):
+            name, _, args = text[1:].partition(" ")
+            self._run_command(protocol, name.strip(), args.strip())
+            return True
+        if not protocol.fits("say", text=text):
+            self._system("This message is too long to send; split it in parts.", LineKind.ERROR)
+            return False
+        me = self._member(chat.you)
+        self._add_line(
+            ChatLine(
+                LineKind.MESSAGE,
+                text,
+                self.clock.seconds(),
+                sender=chat.you,
+                own=True,
+                sender_admin=me is not None and me.admin,
+            )
+        )
+        protocol.request("say", text=text).addErrback(self._chat_error, chat, "Your message was not sent: ")
+        return True
+
+    def _run_command(self, protocol: ClientProtocol, name: str, args: str) -> None:
+        chat = self.chat
+        if not name:
+            self._system("Type a command after the slash, like /help.", LineKind.ERROR)
+            return
+        fields: dict[str, Any] = {"name": name}
+        if args:
+            fields["args"] = args
+
+        def replied(frame: Frame) -> None:
+            if self.chat is chat and self.chat is not None:
+                self._add_line(ChatLine(LineKind.REPLY, str(frame.get("text", "")), self.clock.seconds()))
+
+        protocol.request("command", **fields).addCallbacks(replied, self._chat_error, errbackArgs=(chat,))
+
+    def _chat_error(self, reason: Failure, chat: ChatState | None, prefix: str = "") -> None:
+        if self.chat is not chat:
+            return
+        if reason.check(ServerError):
+            self._system(prefix + reason.value.message, LineKind.ERROR)
+        elif reason.check(FrameTooLong):
+            self._system("That is too long to send.", LineKind.ERROR)
+
+    def _request_failed(self, reason: Failure) -> None:
+        if reason.check(ServerError):
+            self.notice = Notice(reason.value.message, Tone.ERROR)
+            self._render(Aspect.NOTICE)
+
+    # Event handlers
+
+    def _on_member_joined(self, frame: Frame) -> None:
+        if self.chat is None:
+            return
+        name = str(frame["name"])
+        self.chat.members.append(MemberRow(name, float(frame["joined"]), False, name == self.chat.you))
+        self.chat.session = replace(self.chat.session, members=len(self.chat.members))
+        self._render(Aspect.MEMBERS)
+        self._system(f"{name} joined the session.")
+
+    def _on_member_left(self, frame: Frame) -> None:
+        if self.chat is None:
+            return
+        name = str(frame["name"])
+        self.chat.members = [m for m in self.chat.members if m.name != name]
+        self.chat.session = replace(self.chat.session, members=len(self.chat.members))
+        self._render(Aspect.MEMBERS)
+        template = _MEMBER_LEFT_TEXT.get(str(frame["reason"]), "{name} left the session.")
+        self._system(template.format(name=name, by=frame.get("by")))
+
+    def _on_admin_changed(self, frame: Frame) -> None:
+        if self.chat is None:
+            return
+        admin = str(frame["admin"])
+        self.chat.members = [replace(m, admin=m.name == admin) for m in self.chat.members]
+        self.chat.session = replace(self.chat.session, admin=admin)
+        self._render(Aspect.MEMBERS)
+        if admin == self.chat.you:
+            self._system("You are now the admin of this session.")
+        else:
+            self._system(f"{admin} is now the admin.")
+
+    def _on_message(self, frame: Frame) -> None:
+        if self.chat is None:
+            return
+        sender = str(frame["from"])
+        member = self._member(sender)
+        self._add_line(
+            ChatLine(
+                LineKind.MESSAGE,
+                str(frame["text"]),
+                float(frame["ts"]),
+                sender=sender,
+                sender_admin=member is not None and member.admin,
+            )
+        )
+
+    def _on_idle_warning(self, frame: Frame) -> None:
+        seconds = float(frame["seconds_left"])
+        self._system(
+            f"You have been quiet for a while: you will be removed in {seconds:.0f} s unless you write something.",
+            LineKind.WARNING,
+        )
+
+    def _on_left(self, frame: Frame) -> None:
+        self.chat = None
+        reason = str(frame.get("reason"))
+        tone = Tone.INFO if reason == "quit" else Tone.ERROR
+        self.notice = Notice(str(frame.get("message") or "You left the session."), tone)
+        self._set_screen(Screen.LOBBY)
+        self._render(Aspect.MEMBERS, Aspect.NOTICE)
+        self.reload()
+
+    def _on_error(self, frame: Frame) -> None:
+        """An error that answers no request: the server is about to close (idle, flood) or warns."""
+        message = str(frame.get("message") or frame.get("code"))
+        self._closing_reason = message
+        if self.chat is not None:
+            self._system(message, LineKind.ERROR)
+        else:
+            self.notice = Notice(message, Tone.ERROR)
+            self._render(Aspect.NOTICE)
+
+    def _on_server_closing(self, frame: Frame) -> None:
+        self._closing_reason = f"The server closed: {frame.get('reason') or 'no reason given'}"
+
+    _EVENTS: ClassVar[dict[str, Callable[["ClientViewModel", Frame], None]]] = {
+        "member_joined": _on_member_joined,
+        "member_left": _on_member_left,
+        "admin_changed": _on_admin_changed,
+        "message": _on_message,
+        "idle_warning": _on_idle_warning,
+        "left": _on_left,
+        "server_closing": _on_server_closing,
+        "error": _on_error,
+    }

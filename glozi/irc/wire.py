@@ -1,0 +1,198 @@
+"""IRC lines in and out: pure functions, no sockets.
+
+``parse_line`` turns a received line into a ``ParsedLine`` with
+``twisted.words.protocols.irc.parsemsg``; ``line`` builds one outgoing line;
+``encode_event`` turns a domain event into the lines every IRC member of the
+session receives, encoded once and cached on the event. Tests read what the
+server wrote with ``parse_line`` too.
+"""
+
+import re
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from twisted.words.protocols.irc import IRCBadMessage, parsemsg
+
+from glozi.events import (
+    AdminChanged,
+    Event,
+    IdleWarning,
+    LeaveReason,
+    MemberJoined,
+    MemberLeft,
+    Message,
+    ServerClosing,
+    SessionInfo,
+)
+
+MAX_LINE_BYTES = 512
+"""Longest line either side may send, CR LF included (RFC 1459 section 2.3)."""
+USER_HOST = "glozichat"
+SERVICE_NICK = "GloziServ"
+CHANNEL_PREFIX = "#"
+MAX_ECHO_CHARS = 64
+"""How much of a client's own token (a nick, a channel) is echoed back in an error."""
+_CACHE_KEY = "irc"
+
+_FORMATTING = re.compile(
+    r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NOT_HOST = re.compile(r"[^A-Za-z0-9.-]+")
+
+
+class ParsedLine(NamedTuple):
+    """One IRC line: its source (``""`` when none), upper-cased command and parameters."""
+
+    prefix: str
+    command: str
+    params: list[str]
+
+
+def parse_line(raw: bytes) -> ParsedLine | None:
+    """One line (without CR LF) as a ``ParsedLine``, or ``None`` for a blank or
+    malformed line, which servers ignore. Invalid UTF-8 becomes U+FFFD."""
+    text = raw.decode("utf-8", errors="replace").strip("\r\n")
+    if not text.strip():
+        return None
+    try:
+        prefix, command, params = parsemsg(text)
+    except (IRCBadMessage, ValueError, IndexError):
+        return None
+    if not command:
+        return None
+    return ParsedLine(prefix, command.upper(), params)
+
+
+def _middle(param: str) -> str:
+    param = _CONTROL.sub(" ", param).replace(" ", "_") or "*"
+    return "_" + param[1:] if param.startswith(":") else param
+
+
+def line(prefix: str | None, command: str, *params: str) -> bytes:
+    """One CR LF-terminated line; only the last parameter may hold spaces.
+
+    Control characters in parameters become spaces so a value can never end
+    the line early; the caller keeps text short enough (see ``split_text``).
+    """
+    parts = [f":{prefix}"] if prefix else []
+    parts.append(command)
+    if params:
+        parts.extend(_middle(p) for p in params[:-1])
+        last = _CONTROL.sub(" ", params[-1])
+        parts.append(f":{last}" if not last or " " in last or last.startswith(":") else last)
+    return (" ".join(parts) + "\r\n").encode("utf-8")
+
+
+def user_prefix(nick: str) -> str:
+    """The ``nick!user@host`` source of a member, the same whichever door they use."""
+    return f"{nick}!{nick}@{USER_HOST}"
+
+
+def server_name(name: str) -> str:
+    """An IRC server name for the configured server ``name`` (host-name characters, a dot)."""
+    cleaned = _NOT_HOST.sub("-", name).strip(".-") or "glozichat"
+    return cleaned if "." in cleaned else f"{cleaned}.{USER_HOST}"
+
+
+def echo(token: str) -> str:
+    """A client-supplied token, shortened so an error reply stays one short line."""
+    return token[:MAX_ECHO_CHARS] or "*"
+
+
+def channel_of(session_name: str) -> str:
+    """The IRC channel of a session: ``kiwi`` is ``#kiwi``."""
+    return CHANNEL_PREFIX + session_name
+
+
+def session_of(channel: str) -> str | None:
+    """The session name a channel names, or ``None`` when it is not a ``#`` channel."""
+    if not channel.startswith(CHANNEL_PREFIX):
+        return None
+    return channel[len(CHANNEL_PREFIX) :]
+
+
+def clean_text(text: str) -> str:
+    """Chat text from IRC as GloziChat accepts it: IRC formatting (colours,
+    bold, ...) removed, other control characters but tab removed."""
+    return _CONTROL.sub("", _FORMATTING.sub("", text))
+
+
+def split_text(text: str, budget: int) -> list[str]:
+    """``text`` in pieces of at most ``budget`` UTF-8 bytes, one per line of it,
+    broken at a space when there is one; empty lines are dropped."""
+    pieces: list[str] = []
+    for paragraph in text.split("\n"):
+        rest = paragraph
+        while rest:
+            encoded = rest.encode("utf-8")
+            if len(encoded) <= budget:
+                pieces.append(rest)
+                break
+            cut = encoded[:budget].decode("utf-8", errors="ignore")
+            space = cut.rfind(" ")
+            if space > 0 and not rest[len(cut)].isspace():
+                cut = cut[:space]
+            pieces.append(cut)
+            rest = rest[len(cut) :].lstrip(" ")
+    return [p for p in pieces if p.strip()]
+
+
+def text_lines(prefix: str, command: str, target: str, text: str) -> bytes:
+    """``text`` as as many ``command`` lines (PRIVMSG, NOTICE) as it needs."""
+    overhead = len(f":{prefix} {command} {target} :\r\n".encode())
+    return b"".join(
+        line(prefix, command, target, piece) for piece in split_text(text, MAX_LINE_BYTES - overhead)
+    )
+
+
+def utc_text(seconds: float) -> str:
+    """A time stamp as people read it, in UTC so every client sees the same."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def topic(info: SessionInfo) -> str:
+    """The topic of a session: who created it and when, and whether it is locked."""
+    lock = "locked: JOIN with its 5-digit key" if info.locked else "open"
+    return f"Created by {info.creator} on {utc_text(info.created_at)}; {lock}"
+
+
+def _member_left(event: MemberLeft, channel: str, server: str) -> bytes:
+    if event.reason == LeaveReason.KICKED and event.by:
+        return line(user_prefix(event.by), "KICK", channel, event.name, event.by)
+    if event.reason == LeaveReason.TIMEOUT:
+        return line(server, "KICK", channel, event.name, "Removed for inactivity")
+    if event.reason == LeaveReason.QUIT:
+        return line(user_prefix(event.name), "PART", channel)
+    return line(user_prefix(event.name), "QUIT", "Connection closed")
+
+
+def _encode(event: Event, channel: str, server: str) -> bytes:
+    match event:
+        case Message():
+            return text_lines(user_prefix(event.sender), "PRIVMSG", channel, event.text)
+        case MemberJoined():
+            return line(user_prefix(event.name), "JOIN", channel)
+        case MemberLeft():
+            return _member_left(event, channel, server)
+        case AdminChanged():
+            return line(server, "MODE", channel, "+o", event.admin)
+        case IdleWarning():
+            seconds = round(event.seconds_left)
+            text = f"You will be removed for inactivity in {seconds} s unless you say something."
+            return text_lines(server, "NOTICE", channel, text)
+        case ServerClosing():
+            return line(None, "ERROR", f"Closing Link: {event.reason}")
+    raise TypeError(f"no IRC form for {type(event).__name__}")
+
+
+def encode_event(event: Event, channel: str, server: str) -> bytes:
+    """The lines for a shared event, encoded once and cached on the event.
+
+    ``channel`` is the session's channel, the same for every recipient, and
+    ``server`` is this server's IRC name; so is the result.
+    """
+    data = event.encoded.get(_CACHE_KEY)
+    if data is None:
+        data = event.encoded[_CACHE_KEY] = _encode(event, channel, server)
+    return data

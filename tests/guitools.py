@@ -1,0 +1,167 @@
+"""Driving real client windows in tests: Xvfb, Tk on the reactor, xdotool, and reading widgets."""
+
+import shutil
+import tkinter as tk
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import reactor, tksupport
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.trial.unittest import SkipTest, TestCase
+
+from glozi.client.app import ClientWindow, start_client
+from glozi.client.servers import find_servers
+from glozi.client.viewmodel import ServerAddress
+from tests.realthings import (
+    ServerProcess,
+    Unavailable,
+    in_ci,
+    mark_display_used,
+    shared_display,
+    start_server,
+    use_display,
+)
+
+POLL_SECONDS = 0.02
+WAIT_SECONDS = 10.0
+
+
+class GuiTestCase(TestCase):
+    """Starts Xvfb, a real server and one hidden Tk root; ``open_client`` adds windows."""
+
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self) -> Any:
+        try:
+            display = shared_display()
+        except Unavailable as missing:
+            if in_ci():
+                raise
+            raise SkipTest(str(missing)) from None
+        self.addCleanup(use_display(display))
+        self.server: ServerProcess = yield start_server(self.mktemp_dir())
+        self.addCleanup(self.server.stop)
+        self.root = tk.Tk(className="GloziChatTest")
+        mark_display_used()
+        self.root.withdraw()
+        errors: list[BaseException] = []
+        self.tk_errors = errors
+        self.root.report_callback_exception = lambda kind, value, tb: errors.append(value)  # type: ignore[method-assign]
+        tksupport.install(self.root)
+        self.addCleanup(self._stop_tk)
+
+    def mktemp_dir(self) -> str:
+        import os
+
+        path = self.mktemp()
+        os.makedirs(path)
+        return path
+
+    def _stop_tk(self) -> None:
+        tksupport.uninstall()
+        self.root.destroy()
+        if self.tk_errors:
+            raise self.tk_errors[0]
+
+    @property
+    def address(self) -> ServerAddress:
+        return ServerAddress("127.0.0.1", self.server.port, "test")
+
+    def loopback_discovery(self) -> "Deferred[list[ServerAddress]]":
+        """The client's real discovery, probing only the test server's UDP port on 127.0.0.1."""
+        return find_servers(
+            reactor,
+            targets=["127.0.0.1"],
+            methods=("udp",),
+            discovery_port=self.server.discovery_port,
+            stop_at_first=True,
+        )
+
+    def open_client(
+        self,
+        name: str,
+        x: int,
+        *,
+        address: ServerAddress | None = None,
+        finder: Callable[[], Any] | None = None,
+    ) -> ClientWindow:
+        """A client window named ``name`` at ``x`` pixels from the left, connecting to the test server."""
+        top = tk.Toplevel(self.root, name=name)
+        window = start_client(top, reactor, address, finder)
+        top.geometry(f"980x640+{x}+0")
+        self.addCleanup(lambda: window.top.winfo_exists() and window.close())
+        return window
+
+    def wait_for(
+        self, what: str, predicate: Callable[[], Any], timeout: float = WAIT_SECONDS
+    ) -> "Deferred[Any]":
+        """Poll ``predicate`` (letting Tk and the network run) until it is truthy; fail after ``timeout`` s."""
+        return _wait_for(what, predicate, timeout)
+
+    @inlineCallbacks
+    def xdotool(self, *args: str) -> Any:
+        """Run xdotool on the test display without blocking the reactor."""
+        program = shutil.which("xdotool")
+        if program is None:
+            if in_ci():
+                raise Unavailable("xdotool is not installed (apt-get install xdotool)")
+            raise SkipTest("xdotool is not installed (apt-get install xdotool)")
+        import os
+
+        out, err, code = yield getProcessOutputAndValue(program, args, env=dict(os.environ))
+        self.assertEqual(code, 0, f"xdotool {' '.join(args)} failed: {err!r}")
+        return out
+
+
+@inlineCallbacks
+def _wait_for(what: str, predicate: Callable[[], Any], timeout: float) -> Any:
+    waited = 0.0
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if waited >= timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        yield deferLater(reactor, POLL_SECONDS, lambda: None)
+        waited += POLL_SECONDS
+
+
+def text_of(widget: Any) -> str:
+    """The text a label, button or entry shows, or the whole content of a Text."""
+    if isinstance(widget, tk.Text):
+        return widget.get("1.0", "end-1c")
+    if hasattr(widget, "get") and widget.winfo_class() in ("TEntry", "Entry"):
+        return widget.get()
+    return str(widget.cget("text"))
+
+
+def tree_rows(tree: Any) -> list[list[str]]:
+    """The rows a Treeview shows: the tree column's text, then each value, as strings."""
+    rows = []
+    for iid in tree.get_children():
+        item = tree.item(iid)
+        rows.append([str(item["text"]), *(str(v) for v in item["values"])])
+    return rows
+
+
+def visible_widget_at(widget: Any) -> Any:
+    """The widget a user sees at the centre of ``widget`` (it is on top when it is ``widget``)."""
+    widget.update_idletasks()
+    x = widget.winfo_rootx() + widget.winfo_width() // 2
+    y = widget.winfo_rooty() + widget.winfo_height() // 2
+    return widget.winfo_containing(x, y)
+
+
+def insert(entry: Any, text: str) -> str:
+    """Type ``text`` into ``entry`` as a paste would (the field's limits apply); returns its content."""
+    entry.insert("end", text)
+    return entry.get()
+
+
+def replace_text(entry: Any, text: str) -> str:
+    """Clear ``entry`` and insert ``text``; returns its content."""
+    entry.delete(0, "end")
+    return insert(entry, text)

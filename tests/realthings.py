@@ -1,0 +1,241 @@
+"""Real things for end-to-end tests: an Xvfb display and a ``twistd glozichat`` server.
+
+Both are started by the test that needs them and stopped by its cleanups.
+tools/screenshots.py uses the same helpers.
+"""
+
+import atexit
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from twisted.internet import reactor as global_reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ProcessDone
+from twisted.internet.protocol import ProcessProtocol
+from twisted.python.failure import Failure
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+XVFB_START_TIMEOUT = 10.0
+SERVER_START_TIMEOUT = 20.0
+SERVER_STOP_TIMEOUT = 10.0
+SCREEN_SIZE = "2000x900x24"
+
+_LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
+_EXIT_CODE = re.compile(rb"exit code: (\d{5})")
+_DISCOVERY = re.compile(rb"Discovery responder listening on UDP \S*:(\d+)")
+
+
+class Unavailable(Exception):
+    """A program a test needs is not installed."""
+
+
+def in_ci() -> bool:
+    """Whether we run in CI, where a missing Xvfb is a failure, not a skip."""
+    return bool(os.environ.get("CI"))
+
+
+class Xvfb:
+    """A private X display: ``start`` returns its name (``":N"``), ``stop`` ends it.
+
+    Tk never closes a display it opened, and reuses it by name for every
+    later ``Tk()``: a process that used Tk must keep its Xvfb to the end. With
+    ``terminate`` the server exits by itself when its last client (this
+    process) goes, so nothing is left behind and nothing is cut under Tk.
+    """
+
+    def __init__(self, screen: str = SCREEN_SIZE, *, terminate: bool = False) -> None:
+        self.screen = screen
+        self.terminate = terminate
+        self.process: subprocess.Popen[bytes] | None = None
+        self.display = ""
+
+    def start(self, timeout: float = XVFB_START_TIMEOUT) -> str:
+        """Start Xvfb and wait (at most ``timeout`` s) until it says which display it took."""
+        program = shutil.which("Xvfb")
+        if program is None:
+            raise Unavailable("Xvfb is not installed (apt-get install xvfb)")
+        read_end, write_end = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [program, "-displayfd", str(write_end), "-screen", "0", self.screen, "-nolisten", "tcp"]
+                + (["-terminate"] if self.terminate else []),
+                pass_fds=(write_end,),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            os.close(write_end)
+            write_end = -1
+            number = b""
+            while not number.endswith(b"\n"):
+                ready, _, _ = select.select([read_end], [], [], timeout)
+                chunk = os.read(read_end, 16) if ready else b""
+                if not chunk:
+                    self.stop()
+                    raise RuntimeError("Xvfb did not report a display")
+                number += chunk
+        finally:
+            os.close(read_end)
+            if write_end >= 0:
+                os.close(write_end)
+        self.display = ":" + number.decode().strip()
+        return self.display
+
+    def stop(self) -> None:
+        """End Xvfb (and wait for it, at most a few seconds)."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def use_display(display: str) -> Callable[[], None]:
+    """Point Tk (which reads ``DISPLAY``) at ``display``; returns the undo function."""
+    previous = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+
+    def restore() -> None:
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous
+
+    return restore
+
+
+_shared: Xvfb | None = None
+_shared_used = False
+
+
+def shared_display() -> str:
+    """The display of this process's one Xvfb, started on first use.
+
+    It is started with ``-terminate``, so it ends when this process does;
+    ``mark_display_used`` says Tk connected, else it is stopped at exit.
+    """
+    global _shared
+    if _shared is None:
+        xvfb = Xvfb(terminate=True)
+        xvfb.start()
+        _shared = xvfb
+        atexit.register(_stop_unused)
+    return _shared.display
+
+
+def mark_display_used() -> None:
+    """Tk is connected to the shared display: it will end with this process."""
+    global _shared_used
+    _shared_used = True
+
+
+def _stop_unused() -> None:
+    if _shared is not None and not _shared_used:
+        _shared.stop()
+
+
+class ServerProcess(ProcessProtocol):
+    """A real ``twistd -n glozichat`` on 127.0.0.1, ports chosen by the system.
+
+    ``started`` fires with this object once the server logged its TCP port
+    and its discovery (UDP) port and printed its exit code; ``ended`` fires
+    with the process exit status.
+    """
+
+    def __init__(self) -> None:
+        self.output = bytearray()
+        self.port = 0
+        self.discovery_port = 0
+        self.exit_code = ""
+        self.status: int | None = None
+        self.started: Deferred[ServerProcess] = Deferred()
+        self.ended: Deferred[int | None] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        if not self.port and (found := _LISTENING.search(self.output)):
+            self.port = int(found.group(1))
+        if not self.exit_code and (found := _EXIT_CODE.search(self.output)):
+            self.exit_code = found.group(1).decode()
+        if not self.discovery_port and (found := _DISCOVERY.search(self.output)):
+            self.discovery_port = int(found.group(1))
+        if self.port and self.exit_code and self.discovery_port and not self.started.called:
+            self.started.callback(self)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        self.status = 0 if reason.check(ProcessDone) else getattr(reason.value, "exitCode", None)
+        if not self.started.called:
+            self.started.errback(
+                RuntimeError("the server ended before listening:\n" + self.output.decode(errors="replace"))
+            )
+        self.ended.callback(self.status)
+
+    @property
+    def running(self) -> bool:
+        return self.status is None and not self.ended.called
+
+    def stop(self) -> "Deferred[int | None]":
+        """Ask the server to shut down (SIGTERM) and wait for it; kill it if it lingers."""
+        if not self.running:
+            return self.ended
+        self.transport.signalProcess("TERM")
+        killer = global_reactor.callLater(SERVER_STOP_TIMEOUT, self._kill)
+        self.ended.addBoth(lambda result: (killer.active() and killer.cancel(), result)[1])
+        return self.ended
+
+    def _kill(self) -> None:
+        if self.running:
+            self.transport.signalProcess("KILL")
+
+
+def start_server(
+    workdir: str, reactor=global_reactor, extra: tuple[str, ...] = ()
+) -> "Deferred[ServerProcess]":
+    """Start ``twistd -n glozichat`` on 127.0.0.1 (any free port) in ``workdir``.
+
+    Discovery answers on a free UDP port and nothing is sniffed, so parallel
+    runs do not fight over port 7558. The exit code file goes into
+    ``workdir``. Fails when the server does not listen within
+    ``SERVER_START_TIMEOUT`` seconds.
+    """
+    workdir = os.path.abspath(workdir)
+    server = ServerProcess()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    argv = [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "-n",
+        "--pidfile=",
+        "glozichat",
+        "--port",
+        "tcp:0:interface=127.0.0.1",
+        "--exit-code-file",
+        os.path.join(workdir, "exitcode"),
+        "--discovery-port",
+        "0",
+        "--no-sniff",
+        *extra,
+    ]
+    reactor.spawnProcess(server, sys.executable, argv, env=env, path=workdir)
+    timer = reactor.callLater(SERVER_START_TIMEOUT, server._kill)
+
+    def cancel_timer(result: object) -> object:
+        if timer.active():
+            timer.cancel()
+        return result
+
+    return server.started.addBoth(cancel_timer)

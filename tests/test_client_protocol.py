@@ -1,0 +1,244 @@
+"""The client protocol: requests and answers, events, and the connection's end."""
+
+from typing import Any
+
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.task import Clock, deferLater
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from glozi.chat import ChatServer
+from glozi.client.protocol import (
+    MAX_SERVER_LINE_BYTES,
+    ClientProtocol,
+    FrameTooLong,
+    ProtocolViolation,
+    ServerError,
+    connect,
+    parse_server_frame,
+)
+from glozi.native import wire
+from glozi.native.protocol import NativeFactory
+
+WELCOME = {"type": "welcome", "protocol": 1, "server": "GloziChat", "version": "0.1.0", "name": "lab"}
+
+
+class Recorder:
+    """A ClientListener that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict[str, Any]] = []
+        self.lost: list[bool] = []
+
+    def frame_received(self, protocol: ClientProtocol, frame: dict[str, Any]) -> None:
+        self.frames.append(frame)
+
+    def connection_lost(self, protocol: ClientProtocol, clean: bool) -> None:
+        self.lost.append(clean)
+
+
+def sent(transport: StringTransport) -> list[dict[str, Any]]:
+    """The frames the client wrote, read with the server's own parser."""
+    return [wire.parse_frame(line) for line in transport.value().splitlines()]
+
+
+def feed(protocol: ClientProtocol, frame: dict[str, Any]) -> None:
+    protocol.dataReceived(wire.encode_frame(frame))
+
+
+class ClientProtocolTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.listener = Recorder()
+        self.protocol = ClientProtocol(self.listener)
+        self.transport = StringTransport()
+        self.protocol.makeConnection(self.transport)
+
+    def test_welcome_fires_welcomed_and_is_not_an_event(self) -> None:
+        """The server's welcome fires ``welcomed`` and is kept, not passed on as an event."""
+        feed(self.protocol, WELCOME)
+        self.assertEqual(self.successResultOf(self.protocol.welcomed)["name"], "lab")
+        self.assertEqual(self.listener.frames, [])
+
+    def test_request_is_one_json_line_with_an_id(self) -> None:
+        """A request is written as one line the server's parser accepts, with a fresh id each time."""
+        self.protocol.request("join", session=3, username="alice")
+        self.protocol.request("list")
+        first, second = sent(self.transport)
+        self.assertEqual(first, {"type": "join", "session": 3, "username": "alice", "id": 1})
+        self.assertEqual(second, {"type": "list", "id": 2})
+        self.assertIsInstance(wire.parse_request(self.transport.value().splitlines()[0]), wire.JoinSession)
+
+    def test_answer_fires_its_own_request(self) -> None:
+        """Answers are matched to requests by id, whatever their order."""
+        first = self.protocol.request("list")
+        second = self.protocol.request("ping")
+        feed(self.protocol, {"type": "pong", "id": 2})
+        feed(self.protocol, {"type": "sessions", "sessions": [], "id": 1})
+        self.assertEqual(self.successResultOf(first)["type"], "sessions")
+        self.assertEqual(self.successResultOf(second)["type"], "pong")
+
+    def test_error_answer_fails_with_server_error(self) -> None:
+        """An error frame fails the request with its code and message."""
+        answer = self.protocol.request("join", session=9, username="bob", password="11111")
+        feed(
+            self.protocol, {"type": "error", "code": "wrong_password", "message": "Wrong password.", "id": 1}
+        )
+        error = self.failureResultOf(answer, ServerError).value
+        self.assertEqual((error.code, error.message), ("wrong_password", "Wrong password."))
+
+    def test_frames_without_id_are_events(self) -> None:
+        """Events (no id) go to the listener in order; a CRLF line ending and blank lines are fine."""
+        self.protocol.dataReceived(b'{"type":"member_joined","name":"bob","session":1,"joined":1.0}\r\n\n')
+        feed(self.protocol, {"type": "message", "from": "bob", "text": "hi", "session": 1, "ts": 2.0})
+        self.assertEqual([f["type"] for f in self.listener.frames], ["member_joined", "message"])
+
+    def test_connection_lost_fails_pending_requests(self) -> None:
+        """Requests still waiting when the connection drops fail with ConnectionLost; the listener hears it."""
+        answer = self.protocol.request("list")
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.failureResultOf(answer, ConnectionLost)
+        self.failureResultOf(self.protocol.welcomed, ConnectionLost)
+        self.assertEqual(self.listener.lost, [False])
+
+    def test_disconnect_is_clean(self) -> None:
+        """Closing on purpose tells the listener the end was clean."""
+        feed(self.protocol, WELCOME)
+        self.protocol.disconnect()
+        self.assertTrue(self.transport.disconnecting)
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.listener.lost, [True])
+
+    def test_garbage_drops_the_connection(self) -> None:
+        """A line that is not a JSON object with a type closes the connection."""
+        self.protocol.dataReceived(b"not json\n")
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.listener.frames, [])
+
+    def test_overlong_line_drops_the_connection(self) -> None:
+        """A server line longer than the client's limit closes the connection."""
+        self.protocol.dataReceived(b"x" * (MAX_SERVER_LINE_BYTES + 1))
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_answer_to_no_request_is_ignored(self) -> None:
+        """An answer with an unknown id changes nothing and is not treated as an event."""
+        feed(self.protocol, {"type": "pong", "id": 77})
+        self.assertEqual(self.listener.frames, [])
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_parse_server_frame_requires_a_type(self) -> None:
+        """parse_server_frame accepts an object with a string type and nothing else."""
+        self.assertEqual(parse_server_frame(b'{"type":"pong"}'), {"type": "pong"})
+        for line in (b"[]", b'{"type":3}', b"\xff", b"{"):
+            with self.subTest(line=line), self.assertRaises(ProtocolViolation):
+                parse_server_frame(line)
+
+
+class ConnectTests(SynchronousTestCase):
+    def test_connect_fires_after_welcome(self) -> None:
+        """connect() fires with the protocol only once the welcome arrived."""
+        reactor = MemoryReactorClock()
+        connecting = connect(reactor, "127.0.0.1", 7557, Recorder())
+        host, port, factory = reactor.tcpClients[0][:3]
+        self.assertEqual((host, port), ("127.0.0.1", 7557))
+        wrapper = factory.buildProtocol(None)
+        wrapper.makeConnection(StringTransport())
+        self.assertNoResult(connecting)
+        wrapper.dataReceived(wire.encode_frame(WELCOME))
+        protocol = self.successResultOf(connecting)
+        self.assertIsInstance(protocol, ClientProtocol)
+        self.assertEqual(protocol.welcome["name"], "lab")
+        self.assertEqual(reactor.getDelayedCalls(), [])
+
+    def test_connect_gives_up_without_welcome(self) -> None:
+        """A peer that never sends the welcome is dropped after the welcome timeout."""
+        reactor = MemoryReactorClock()
+        connecting = connect(reactor, "127.0.0.1", 7557, Recorder(), welcome_timeout=3)
+        factory = reactor.tcpClients[0][2]
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        reactor.advance(3)
+        self.assertTrue(transport.disconnecting)
+        protocol.connectionLost(Failure(ConnectionLost()))
+        self.failureResultOf(connecting, ConnectionLost)
+
+    def test_cancel_while_waiting_for_welcome_drops_the_connection(self) -> None:
+        """Cancelling connect() after the TCP connection but before the welcome closes it and its timer."""
+        reactor = MemoryReactorClock()
+        connecting = connect(reactor, "127.0.0.1", 7557, Recorder())
+        protocol = reactor.tcpClients[0][2].buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        connecting.cancel()
+        self.failureResultOf(connecting)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(reactor.getDelayedCalls(), [])
+
+
+class LoopbackTests(TestCase):
+    """The client protocol against the real server protocol over real TCP on 127.0.0.1."""
+
+    async def test_create_join_say_and_kick_over_loopback(self) -> None:
+        """Two clients create, join, talk and kick over a real socket, as docs/protocol.md says."""
+        from twisted.internet import reactor
+
+        chat = ChatServer(Clock(), exit_code="54321")
+        server_factory = NativeFactory(chat, "loop")
+        port = reactor.listenTCP(0, server_factory, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        number = port.getHost().port
+        alice_events, bob_events = Recorder(), Recorder()
+        alice = await connect(reactor, "127.0.0.1", number, alice_events)
+        bob = await connect(reactor, "127.0.0.1", number, bob_events)
+        self.assertEqual(alice.welcome["name"], "loop")
+
+        joined = await alice.request("create", name="garden", username="alice", password="12345")
+        self.assertEqual(joined["you"], "alice")
+        session = joined["session"]["id"]
+        listed = await bob.request("list")
+        self.assertIn(("garden", True), [(s["name"], s["locked"]) for s in listed["sessions"]])
+        with self.assertRaises(ServerError) as refused:
+            await bob.request("join", session=session, username="bob", password="11111")
+        self.assertEqual(refused.exception.code, "wrong_password")
+        await bob.request("join", session=session, username="bob", password="12345")
+        ack = await bob.request("say", text="hi alice!")
+        self.assertIsInstance(ack["ts"], float)
+        reply = await alice.request("command", name="kick", args="bob")
+        self.assertEqual(reply["text"], "You kicked bob.")
+        self.assertEqual(
+            [f["type"] for f in alice_events.frames], ["member_joined", "message", "member_left"]
+        )
+        await until(lambda: bob_events.frames)
+        self.assertEqual((bob_events.frames[-1]["type"], bob_events.frames[-1]["reason"]), ("left", "kicked"))
+
+        alice.disconnect()
+        bob.disconnect()
+        await server_factory.when_all_closed()
+        await until(lambda: alice_events.lost and bob_events.lost)
+        self.assertEqual(alice_events.lost, [True])
+
+
+async def until(predicate: Any, seconds: float = 5.0) -> None:
+    """Let the reactor run until ``predicate()`` is true (at most ``seconds``)."""
+    from twisted.internet import reactor
+
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return
+        await deferLater(reactor, 0.01, lambda: None)
+    raise AssertionError("condition not met in time")
+
+
+class LineLimitTests(SynchronousTestCase):
+    def test_request_over_the_line_limit_is_not_sent(self) -> None:
+        """A request longer than the server's max_line fails at once and sends nothing (it would cost the connection)."""
+        protocol = ClientProtocol(Recorder())
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        feed(protocol, {**WELCOME, "max_line": 4096})
+        text = "€" * 1500
+        self.assertFalse(protocol.fits("say", text=text))
+        self.failureResultOf(protocol.request("say", text=text), FrameTooLong)
+        self.assertEqual(transport.value(), b"")
+        self.assertTrue(protocol.fits("say", text="€" * 1000))

@@ -1,0 +1,751 @@
+"""The IRC door on StringTransport: every command and numeric it answers with."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from glozi.chat import ChatServer
+from glozi.commands import COMMANDS
+from glozi.irc import wire
+from glozi.irc.protocol import IRCFactory, IRCProtocol
+from glozi.native import wire as native_wire
+from glozi.native.protocol import NativeFactory
+from tests.helpers import TEST_EXIT_CODE
+
+SERVER = "testbox.glozichat"
+
+
+class IRCClient:
+    """One IRC connection on a StringTransport, read back with the door's own parser."""
+
+    def __init__(self, factory: IRCFactory) -> None:
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        self.protocol: IRCProtocol = factory.buildProtocol(self.transport.getPeer())
+        self.protocol.makeConnection(self.transport)
+
+    def send(self, *lines: str | bytes) -> list[wire.ParsedLine]:
+        for text in lines:
+            data = text if isinstance(text, bytes) else text.encode() + b"\r\n"
+            self.protocol.dataReceived(data)
+        return self.received()
+
+    def received(self) -> list[wire.ParsedLine]:
+        data = self.transport.value()
+        self.transport.clear()
+        parsed = [wire.parse_line(raw) for raw in data.split(b"\r\n") if raw]
+        return [p for p in parsed if p is not None]
+
+    def commands(self, *lines: str) -> list[str]:
+        return [p.command for p in self.send(*lines)]
+
+    def one(self, line: str) -> wire.ParsedLine:
+        [answer] = self.send(line)
+        return answer
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.disconnecting
+
+
+class NativeClient:
+    """A native-protocol connection to the same ChatServer."""
+
+    def __init__(self, factory: NativeFactory) -> None:
+        self.transport = StringTransport()
+        self.protocol = factory.buildProtocol(None)
+        self.protocol.makeConnection(self.transport)
+        self.frames()
+
+    def send(self, **frame: object) -> list[dict]:
+        self.protocol.dataReceived(json.dumps(frame).encode() + b"\n")
+        return self.frames()
+
+    def frames(self) -> list[dict]:
+        data = self.transport.value()
+        self.transport.clear()
+        return [native_wire.parse_frame(line) for line in data.splitlines()]
+
+
+class DoorTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.fresh_server()
+
+    def fresh_server(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_764_000_000)
+        self.exits: list[bool] = []
+        self.chat = ChatServer(
+            self.clock, exit_code=TEST_EXIT_CODE, idle_timeout=240, on_exit=lambda: self.exits.append(True)
+        )
+        self.factory = IRCFactory(self.chat, "testbox", self.clock)
+        self.native_factory = NativeFactory(self.chat, "testbox")
+
+    def connect(self) -> IRCClient:
+        return IRCClient(self.factory)
+
+    def user(self, nick: str) -> IRCClient:
+        client = self.connect()
+        lines = client.send(f"NICK {nick}", f"USER {nick} 0 * :{nick} tester")
+        self.assertEqual(lines[0].command, "001")
+        return client
+
+    def member(self, nick: str, channel: str, key: str = "") -> IRCClient:
+        client = self.user(nick)
+        lines = client.send(f"JOIN {channel} {key}".strip())
+        self.assertEqual(lines[0].command, "JOIN", lines)
+        return client
+
+    def native(self, **join: object) -> NativeClient:
+        client = NativeClient(self.native_factory)
+        if join:
+            answer = client.send(type="join", **join)
+            self.assertEqual(answer[-1]["type"], "joined", answer)
+        return client
+
+
+class RegistrationTests(DoorTestCase):
+    def test_welcome_numerics(self) -> None:
+        """NICK and USER are answered by 001-005 and a short MOTD, in that order."""
+        client = self.connect()
+        self.assertEqual(client.send("NICK alice"), [])
+        lines = client.send("USER alice 0 * :Alice")
+        self.assertEqual(
+            [p.command for p in lines], ["001", "002", "003", "004", "005", "375", "372", "372", "372", "372", "376"]
+        )
+        self.assertTrue(all(p.prefix == SERVER and p.params[0] == "alice" for p in lines))
+        self.assertIn("alice!alice@glozichat", lines[0].params[1])
+        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "i", "ko", "ko"])
+
+    def test_isupport_tells_the_truth(self) -> None:
+        """005 advertises one # session at a time and the GloziChat name lengths."""
+        lines = self.connect().send("NICK alice", "USER alice 0 * :Alice")
+        [isupport] = [p for p in lines if p.command == "005"]
+        tokens = dict(t.partition("=")[::2] for t in isupport.params[1:-1])
+        self.assertEqual(tokens["CHANLIMIT"], "#:1")
+        self.assertEqual(tokens["CHANTYPES"], "#")
+        self.assertEqual(tokens["NICKLEN"], "12")
+        self.assertEqual(tokens["CHANNELLEN"], "13")
+        self.assertEqual(tokens["PREFIX"], "(o)@")
+        self.assertEqual(tokens["CHANMODES"], ",k,,")
+        self.assertEqual(tokens["CASEMAPPING"], "ascii")
+        self.assertEqual(isupport.params[-1], "are supported by this server")
+
+    def test_cap_negotiation_advertises_nothing(self) -> None:
+        """CAP LS lists no capability and holds registration until CAP END; REQ is refused."""
+        client = self.connect()
+        [ls] = client.send("CAP LS 302")
+        self.assertEqual((ls.command, ls.params), ("CAP", ["*", "LS", ""]))
+        self.assertEqual(client.send("NICK alice", "USER alice 0 * :Alice"), [])
+        [nak] = client.send("CAP REQ :multi-prefix sasl")
+        self.assertEqual(nak.params, ["alice", "NAK", "multi-prefix sasl"])
+        [listed] = client.send("CAP LIST")
+        self.assertEqual(listed.params, ["alice", "LIST", ""])
+        self.assertEqual(client.one("CAP BOGUS").command, "410")
+        self.assertEqual(client.commands("CAP END")[0], "001")
+
+    def test_bad_nicks_get_432(self) -> None:
+        """A nick that breaks the GloziChat name rule is refused with 432."""
+        client = self.connect()
+        for nick in ("1alice", "al", "thirteenchars", "al-ice", "ali_ce"):
+            answer = client.one(f"NICK {nick}")
+            self.assertEqual((answer.command, answer.params[1]), ("432", nick))
+        self.assertEqual(client.one("NICK").command, "431")
+
+    def test_taken_nicks_get_433(self) -> None:
+        """A nick held by another IRC client (any case) or by GloziServ is refused with 433."""
+        self.user("alice")
+        client = self.connect()
+        for nick in ("alice", "ALICE", "GloziServ", "gloziserv"):
+            answer = client.one(f"NICK {nick}")
+            self.assertEqual((answer.command, answer.params[:2]), ("433", ["*", nick]))
+
+    def test_nick_freed_on_disconnect(self) -> None:
+        """Once its holder is gone, the nick is free again."""
+        alice = self.user("alice")
+        alice.protocol.connectionLost(None)
+        self.assertEqual(self.connect().send("NICK alice", "USER a 0 * :a")[0].command, "001")
+
+    def test_nick_change(self) -> None:
+        """At the session list the nick may change; in a session it may not (447)."""
+        alice = self.user("alice")
+        [changed] = alice.send("NICK alicia")
+        self.assertEqual((changed.prefix, changed.command, changed.params), ("alice!alice@glozichat", "NICK", ["alicia"]))
+        alice.send("JOIN #kiwi")
+        self.assertEqual(alice.one("NICK alice").command, "447")
+
+    def test_before_registration(self) -> None:
+        """Anything but the registration commands is refused with 451 before NICK and USER."""
+        client = self.connect()
+        self.assertEqual(client.one("JOIN #kiwi").command, "451")
+        self.assertEqual(client.one("FROB").command, "451")
+        self.assertEqual(client.one("PING x").command, "PONG")
+
+    def test_user_and_reregistration(self) -> None:
+        """USER needs four parameters (461); a second USER or a late PASS gets 462."""
+        client = self.connect()
+        self.assertEqual(client.one("USER alice").params[1:], ["USER", "Not enough parameters"])
+        client.send("PASS secret", "NICK alice", "USER alice 0 * :Alice")
+        self.assertEqual(client.one("USER alice 0 * :Alice").command, "462")
+        self.assertEqual(client.one("PASS secret").command, "462")
+
+    def test_registration_timeout(self) -> None:
+        """A connection that does not register in time is closed with ERROR."""
+        client = self.connect()
+        client.send("NICK alice")
+        self.clock.advance(self.factory.registration_timeout)
+        [error] = client.received()
+        self.assertEqual(error.command, "ERROR")
+        self.assertTrue(client.closed)
+
+
+class KeepAliveTests(DoorTestCase):
+    def test_ping_is_answered(self) -> None:
+        """PING is answered by PONG with the token; without a token, 461."""
+        alice = self.user("alice")
+        pong = alice.one("PING :lag 123")
+        self.assertEqual((pong.prefix, pong.command, pong.params), (SERVER, "PONG", [SERVER, "lag 123"]))
+        self.assertEqual(alice.one("PING").command, "461")
+
+    def test_server_pings_a_silent_client(self) -> None:
+        """After a silent interval the server sends PING; an answer keeps the connection."""
+        alice = self.user("alice")
+        self.clock.advance(self.factory.ping_interval)
+        [ping] = alice.received()
+        self.assertEqual((ping.command, ping.params), ("PING", [SERVER]))
+        alice.send(f"PONG {SERVER}")
+        self.clock.advance(self.factory.ping_timeout)
+        self.assertFalse(alice.closed)
+
+    def test_no_pong_drops_the_client(self) -> None:
+        """A client that answers nothing is dropped, and its session hears it quit."""
+        bob = self.member("bob", "#kiwi")
+        alice = self.member("alice", "#kiwi")
+        bob.received()
+        self.clock.advance(self.factory.ping_interval)
+        alice.received()
+        bob.send(f"PONG {SERVER}")
+        self.clock.advance(self.factory.ping_timeout)
+        [error] = alice.received()
+        self.assertEqual((error.command, error.params), ("ERROR", ["Closing Link: Ping timeout: 60 seconds"]))
+        self.assertTrue(alice.closed)
+        alice.protocol.connectionLost(None)
+        self.assertIn(("alice!alice@glozichat", "QUIT"), [(p.prefix, p.command) for p in bob.received()])
+
+
+class BadInputTests(DoorTestCase):
+    def test_unknown_command_421(self) -> None:
+        """An unknown command gets 421 naming it."""
+        self.assertEqual(self.user("alice").one("FROB x").params, ["alice", "FROB", "Unknown command"])
+
+    def test_missing_parameters_461(self) -> None:
+        """Every command with required parameters answers 461 without them."""
+        alice = self.user("alice")
+        for command in ("JOIN", "PART", "TOPIC", "MODE", "KICK #kiwi", "PING", "CAP"):
+            answer = alice.one(command)
+            self.assertEqual((answer.command, answer.params[1]), ("461", command.split()[0]))
+
+    def test_over_long_line_417(self) -> None:
+        """A line over 512 bytes gets 417 and is dropped; the connection carries on."""
+        alice = self.user("alice")
+        answer = alice.one("PRIVMSG #kiwi :" + "x" * 600)
+        self.assertEqual(answer.params, ["alice", "Input line was too long"])
+        self.assertEqual(alice.one("PING a").command, "PONG")
+
+    def test_unterminated_flood_417(self) -> None:
+        """Bytes with no line end are not buffered past 512: one 417, then the rest of that line is ignored."""
+        alice = self.user("alice")
+        answers = alice.send(b"x" * 5000, b"y" * 5000, b"zzz\r\nPING b\r\n")
+        self.assertEqual([p.command for p in answers], ["417", "PONG"])
+        self.assertFalse(alice.closed)
+
+    def test_character_split_between_reads(self) -> None:
+        """A UTF-8 character cut between two reads still arrives whole."""
+        self.member("alice", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        data = "PRIVMSG #kiwi :h\u00e9llo\r\n".encode()
+        cut = data.index(b"\xa9")
+        alice = self.factory.connections.copy().pop()
+        alice.dataReceived(data[:cut])
+        alice.dataReceived(data[cut:])
+        [message] = bob.frames()
+        self.assertEqual(message["text"], "h\u00e9llo")
+
+    def test_malformed_lines_are_ignored(self) -> None:
+        """A bare prefix, blank lines and invalid UTF-8 do not break the connection."""
+        alice = self.user("alice")
+        self.assertEqual(alice.send(":onlyprefix", ":prefix ", "   ", b"\xff\xfe\r\n")[0].command, "421")
+        self.assertEqual(alice.one("PING c").command, "PONG")
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.binary(max_size=700), max_size=8))
+    def test_nothing_crashes_the_door(self, chunks: list[bytes]) -> None:
+        """Arbitrary bytes never raise out of the protocol, and never disturb another member."""
+        self.fresh_server()
+        bob = self.native(session=2, username="bobby")
+        client = self.connect()
+        for chunk in chunks:
+            client.protocol.dataReceived(chunk)
+        client.protocol.connectionLost(None)
+        for frame in bob.frames():
+            self.assertIn(frame["type"], ("member_joined", "member_left", "message", "admin_changed"))
+        self.assertEqual(bob.send(type="ping"), [{"type": "pong"}])
+        self.assertEqual(self.factory.connections, set())
+
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from([*IRCProtocol.COMMANDS, "FROB", "001"]),
+                st.lists(st.text(alphabet=st.sampled_from("#,:0123456789abcXYZ *+-\x01\x02\u00e9"), max_size=14), max_size=4),
+            ),
+            max_size=12,
+        )
+    )
+    def test_no_command_reaches_an_internal_error(self, commands: list[tuple[str, list[str]]]) -> None:
+        """Any known command with any parameters, in any order, is answered without a server failure (400)."""
+        self.fresh_server()
+        self.native(session=2, username="bobby")
+        client = self.user("alice")
+        answers = []
+        for command, params in commands:
+            line = " ".join([command, *params[:-1], ":" + params[-1]] if params else [command])
+            answers += client.send(line.encode()[: wire.MAX_LINE_BYTES - 2] + b"\r\n")
+        self.assertNotIn("400", [p.command for p in answers])
+
+
+class SessionTests(DoorTestCase):
+    def test_list(self) -> None:
+        """LIST shows every session, its member count and a topic with creator, time and lock."""
+        self.native().send(type="create", name="garden", username="carol", password="12345")
+        lines = self.user("alice").send("LIST")
+        self.assertEqual((lines[0].command, lines[-1].command), ("321", "323"))
+        rows = {p.params[1]: p.params[2:] for p in lines if p.command == "322"}
+        self.assertEqual(len(rows), 10)
+        self.assertEqual(rows["#kiwi"], ["0", "Created by server on 2025-11-24 16:00 UTC; open"])
+        self.assertEqual(rows["#garden"], ["1", "Created by carol on 2025-11-24 16:00 UTC; locked: JOIN with its 5-digit key"])
+        filtered = self.user("dave").send("LIST #garden,#nope")
+        self.assertEqual([p.params[1] for p in filtered if p.command == "322"], ["#garden"])
+
+    def test_join_existing_session(self) -> None:
+        """JOIN #kiwi echoes the JOIN, then the topic (332, 333) and the names (353, 366)."""
+        self.native(session=2, username="bob")
+        lines = self.user("alice").send("JOIN #KIWI")
+        self.assertEqual([p.command for p in lines], ["JOIN", "332", "333", "353", "366"])
+        self.assertEqual((lines[0].prefix, lines[0].params), ("alice!alice@glozichat", ["#kiwi"]))
+        self.assertEqual(lines[2].params[1:], ["#kiwi", SERVER, "1764000000"])
+        self.assertEqual(lines[3].params[1:], ["=", "#kiwi", "bob alice"])
+
+    def test_join_new_name_creates_with_key_as_operator(self) -> None:
+        """JOIN of a new name creates the session locked with the key; its creator is @ and a native user needs the key."""
+        alice = self.user("alice")
+        lines = alice.send("JOIN #garden 12345")
+        self.assertEqual(lines[3].params[1:], ["=", "#garden", "@alice"])
+        self.assertEqual(alice.send("MODE #garden")[0].params[1:], ["#garden", "+k", "12345"])
+        native = self.native()
+        [session] = [s for s in native.send(type="list")[0]["sessions"] if s["name"] == "garden"]
+        self.assertEqual((session["locked"], session["admin"], session["creator"]), (True, "alice", "alice"))
+        [refused] = native.send(type="join", session=session["id"], username="bob", password="11111")
+        self.assertEqual(refused["code"], "wrong_password")
+
+    def test_join_keys(self) -> None:
+        """475 for a wrong, missing or malformed key; a new session accepts only a 5-digit key."""
+        self.member("carol", "#garden", "12345")
+        alice = self.user("alice")
+        for line in ("JOIN #garden", "JOIN #garden 11111", "JOIN #garden abc", "JOIN #other 1234", "JOIN #other abcde"):
+            answer = alice.one(line)
+            self.assertEqual((answer.command, answer.params[1]), ("475", line.split()[1]))
+        self.assertEqual(alice.send("JOIN #garden 12345")[0].command, "JOIN")
+
+    def test_key_ignored_for_open_session(self) -> None:
+        """A key given for an open session is ignored, as on IRC."""
+        self.assertEqual(self.user("alice").send("JOIN #kiwi whatever")[0].command, "JOIN")
+
+    def test_one_session_at_a_time_405(self) -> None:
+        """JOIN of a second session gets 405; JOIN of the same one is ignored."""
+        alice = self.member("alice", "#kiwi")
+        self.assertEqual(alice.one("JOIN #avocado").command, "405")
+        self.assertEqual(alice.send("JOIN #kiwi"), [])
+        lines = self.user("bob").send("JOIN #papaya,#kiwi")
+        self.assertEqual([p.command for p in lines], ["JOIN", "332", "333", "353", "366", "405"])
+
+    def test_invalid_channel_403(self) -> None:
+        """A channel that cannot be a session name gets 403."""
+        alice = self.user("alice")
+        for channel in ("kiwi", "#k", "#1abc", "#way-too-long-name", "&kiwi"):
+            self.assertEqual(alice.one(f"JOIN {channel}").command, "403")
+
+    def test_name_taken_in_session_477(self) -> None:
+        """An IRC nick already used in the session by a native member gets 477; the native door refuses the IRC user's name."""
+        self.native(session=2, username="alice")
+        answer = self.user("alice").one("JOIN #kiwi")
+        self.assertEqual((answer.command, answer.params[1]), ("477", "#kiwi"))
+        self.member("bob", "#papaya")
+        [refused] = self.native().send(type="join", session=6, username="BOB")
+        self.assertEqual(refused["code"], "name_taken")
+
+    def test_part(self) -> None:
+        """PART leaves the session (echoed to all); 442 for another session, 403 for none; JOIN 0 parts too."""
+        alice = self.member("alice", "#kiwi")
+        carol = self.member("carol", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        alice.received()
+        carol.received()
+        self.assertEqual(carol.one("PART #avocado").command, "442")
+        self.assertEqual(carol.one("PART #nothere").command, "403")
+        [part] = carol.send("PART #kiwi :bye")
+        self.assertEqual((part.prefix, part.command, part.params), ("carol!carol@glozichat", "PART", ["#kiwi"]))
+        self.assertEqual(alice.received(), [part])
+        self.assertEqual(bob.frames()[-1]["reason"], "quit")
+        [part] = alice.send("JOIN 0")
+        self.assertEqual(part.command, "PART")
+        self.assertEqual(alice.send("JOIN #avocado")[0].command, "JOIN")
+
+    def test_topic(self) -> None:
+        """TOPIC reads 332 and 333; setting it gets 482, or 442 off the channel; 403 for no session."""
+        alice = self.member("alice", "#kiwi")
+        topic, who = alice.send("TOPIC #kiwi")
+        self.assertEqual((topic.command, topic.params[1]), ("332", "#kiwi"))
+        self.assertEqual((who.command, who.params[2]), ("333", SERVER))
+        self.member("carol", "#garden")
+        self.assertEqual(alice.send("TOPIC #garden")[1].params[2], "carol!carol@glozichat")
+        self.assertEqual(alice.one("TOPIC #kiwi :new").command, "482")
+        self.assertEqual(alice.one("TOPIC #papaya :new").command, "442")
+        self.assertEqual(alice.one("TOPIC #nope").command, "403")
+
+    def test_channel_mode(self) -> None:
+        """MODE #chan reads +k when locked (324, 329), the ban list is empty (368), changes get 482."""
+        self.member("carol", "#garden", "12345")
+        alice = self.user("alice")
+        mode, created = alice.send("MODE #garden")
+        self.assertEqual((mode.command, mode.params[1:]), ("324", ["#garden", "+k"]))
+        self.assertEqual((created.command, created.params[1:]), ("329", ["#garden", "1764000000"]))
+        self.assertEqual(alice.send("MODE #kiwi")[0].params[1:], ["#kiwi", "+"])
+        self.assertEqual(alice.one("MODE #kiwi b").command, "368")
+        self.assertEqual(alice.one("MODE #kiwi +t").command, "482")
+        self.assertEqual(alice.one("MODE #nope").command, "403")
+
+    def test_user_mode(self) -> None:
+        """MODE on your own nick: +i is kept, 221 reads it, unknown flags get 501, other nicks 502."""
+        alice = self.user("alice")
+        [echo] = alice.send("MODE alice +i")
+        self.assertEqual((echo.command, echo.params), ("MODE", ["alice", "+i"]))
+        self.assertEqual(alice.one("MODE alice").params, ["alice", "+i"])
+        self.assertEqual(alice.one("MODE alice +x").command, "501")
+        self.assertEqual(alice.one("MODE bob +i").command, "502")
+
+    def test_names_and_who(self) -> None:
+        """NAMES and WHO list the session with its admin as @; other sessions show nobody."""
+        alice = self.member("alice", "#garden", "12345")
+        self.native(session=10, username="bob", password="12345")
+        alice.received()
+        names, end = alice.send("NAMES #garden")
+        self.assertEqual((names.command, names.params[1:], end.command), ("353", ["=", "#garden", "@alice bob"], "366"))
+        self.assertEqual(alice.commands("NAMES #kiwi"), ["366"])
+        self.assertEqual(alice.commands("NAMES"), ["353", "366"])
+        lines = alice.send("WHO #garden")
+        self.assertEqual([p.command for p in lines], ["352", "352", "315"])
+        self.assertEqual(lines[0].params[1:], ["#garden", "alice", "glozichat", SERVER, "alice", "H@", "0 alice"])
+        self.assertEqual(lines[1].params[6], "H")
+        self.assertEqual([p.command for p in alice.send("WHO bob")], ["352", "315"])
+        self.assertEqual([p.command for p in alice.send("WHO #kiwi")], ["315"])
+
+
+class KickTests(DoorTestCase):
+    def test_admin_kicks_native_member(self) -> None:
+        """KICK by the admin removes a native member; IRC members see KICK, the native user is told."""
+        alice = self.member("alice", "#garden", "12345")
+        dave = self.member("dave", "#garden", "12345")
+        bob = self.native(session=10, username="bob", password="12345")
+        alice.received()
+        dave.received()
+        [kick] = alice.send("KICK #garden bob :go away")
+        self.assertEqual((kick.prefix, kick.command, kick.params), ("alice!alice@glozichat", "KICK", ["#garden", "bob", "alice"]))
+        self.assertEqual(dave.received(), [kick])
+        [left] = bob.frames()
+        self.assertEqual((left["type"], left["reason"], left["by"]), ("left", "kicked", "alice"))
+
+    def test_native_admin_kicks_irc_member(self) -> None:
+        """A native admin's /kick reaches the IRC member as a KICK of themselves."""
+        bob = self.native()
+        bob.send(type="create", name="garden", username="bob")
+        alice = self.member("alice", "#garden")
+        bob.frames()
+        bob.send(type="command", name="kick", args="alice")
+        [kick] = alice.received()
+        self.assertEqual((kick.prefix, kick.params), ("bob!bob@glozichat", ["#garden", "alice", "bob"]))
+        self.assertEqual(alice.send("JOIN #kiwi")[0].command, "JOIN")
+
+    def test_kick_refusals(self) -> None:
+        """482 when not the admin, 441 when the target is not there, 442 off the channel, 403 for no session."""
+        alice = self.member("alice", "#garden")
+        dave = self.member("dave", "#garden")
+        alice.received()
+        self.assertEqual(dave.one("KICK #garden alice").command, "482")
+        self.assertEqual(alice.one("KICK #garden nobody").params[1:3], ["nobody", "#garden"])
+        self.assertEqual(alice.one("KICK #kiwi dave").command, "442")
+        self.assertEqual(alice.one("KICK #nope dave").command, "403")
+        [notice] = alice.send("KICK #garden alice")
+        self.assertEqual((notice.command, notice.params[1]), ("NOTICE", "You cannot kick yourself; use /quit to leave."))
+
+
+class MessageTests(DoorTestCase):
+    def test_native_and_irc_talk(self) -> None:
+        """IRC text reaches the native member; native text reaches IRC members as PRIVMSG."""
+        alice = self.member("alice", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        alice.received()
+        self.assertEqual(alice.send("PRIVMSG #kiwi :hello bob"), [])
+        [message] = bob.frames()
+        self.assertEqual((message["from"], message["text"]), ("alice", "hello bob"))
+        bob.send(type="say", text="hi alice")
+        [privmsg] = alice.received()
+        self.assertEqual((privmsg.prefix, privmsg.command, privmsg.params), ("bob!bob@glozichat", "PRIVMSG", ["#kiwi", "hi alice"]))
+
+    def test_broadcast_encoded_once(self) -> None:
+        """Every IRC member gets the very same bytes, encoded once for the event."""
+        members = [self.member(nick, "#kiwi") for nick in ("alice", "carol", "dave")]
+        bob = self.native(session=2, username="bob")
+        for member in members:
+            member.transport.clear()
+        calls = []
+        original = wire._encode
+        self.patch(wire, "_encode", lambda *args: calls.append(args) or original(*args))
+        bob.send(type="say", text="one encoding")
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(len({m.transport.value() for m in members}), 1)
+
+    def test_long_native_message_is_split(self) -> None:
+        """A 2000-character native message arrives as several PRIVMSG lines of at most 512 bytes."""
+        alice = self.member("alice", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        alice.received()
+        text = " ".join(["w\u00f6rd"] * 400)[:2000]
+        bob.send(type="say", text=text)
+        data = alice.transport.value()
+        lines = data.split(b"\r\n")[:-1]
+        self.assertGreater(len(lines), 4)
+        self.assertTrue(all(len(raw) + 2 <= wire.MAX_LINE_BYTES for raw in lines))
+        received = [wire.parse_line(raw).params[1] for raw in lines]
+        self.assertEqual(" ".join(received), text)
+
+    def test_message_refusals(self) -> None:
+        """411 and 412 for missing parts, 404 for a session you are not in, 401 for a nick; NOTICE errors are silent."""
+        alice = self.member("alice", "#kiwi")
+        self.member("dave", "#avocado")
+        self.assertEqual(alice.one("PRIVMSG").command, "411")
+        self.assertEqual(alice.one("PRIVMSG #kiwi").command, "412")
+        self.assertEqual(alice.one("PRIVMSG #kiwi :\x02\x02").command, "412")
+        self.assertEqual(alice.one("PRIVMSG #avocado :hi").command, "404")
+        self.assertEqual(alice.one("PRIVMSG dave :hi").command, "401")
+        self.assertEqual(alice.send("NOTICE dave :hi", "NOTICE #avocado :hi", "NOTICE", "NOTICE GloziServ :help"), [])
+
+    def test_notice_to_channel_is_said(self) -> None:
+        """A NOTICE to your channel is said like a PRIVMSG."""
+        self.member("alice", "#kiwi").send("NOTICE #kiwi :psst")
+        bob = self.native(session=2, username="bob")
+        self.member("carol", "#kiwi").send("NOTICE #kiwi :psst")
+        self.assertEqual(bob.frames()[-1]["text"], "psst")
+
+    def test_formatting_and_ctcp(self) -> None:
+        """IRC colours and bold are removed; CTCP (/me) is refused with a notice and not sent."""
+        alice = self.member("alice", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        alice.send("PRIVMSG #kiwi :\x02bold\x02 \x0304,01red\x03 plain")
+        self.assertEqual(bob.frames()[-1]["text"], "bold red plain")
+        [notice] = alice.send("PRIVMSG #kiwi :\x01ACTION waves\x01")
+        self.assertEqual(notice.command, "NOTICE")
+        self.assertEqual(bob.frames(), [])
+
+
+class EventTests(DoorTestCase):
+    def test_native_join_leave_and_disconnect(self) -> None:
+        """Native joins, /quit and disconnects reach IRC as JOIN, PART and QUIT."""
+        alice = self.member("alice", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        self.assertEqual([(p.prefix, p.command) for p in alice.received()], [("bob!bob@glozichat", "JOIN")])
+        bob.send(type="command", name="quit")
+        self.assertEqual([(p.command, p.params) for p in alice.received()], [("PART", ["#kiwi"])])
+        bob.send(type="join", session=2, username="bob")
+        alice.received()
+        bob.protocol.connectionLost(None)
+        [quit_line] = alice.received()
+        self.assertEqual((quit_line.prefix, quit_line.command), ("bob!bob@glozichat", "QUIT"))
+
+    def test_admin_change_is_mode_plus_o(self) -> None:
+        """When the admin leaves, the heir is shown as MODE +o by the server."""
+        bob = self.native()
+        bob.send(type="create", name="garden", username="bob")
+        alice = self.member("alice", "#garden")
+        bob.send(type="command", name="quit")
+        lines = alice.received()
+        self.assertEqual([(p.prefix, p.command, p.params) for p in lines][-1], (SERVER, "MODE", ["#garden", "+o", "alice"]))
+
+    def test_close_is_a_notice_and_a_kick(self) -> None:
+        """/close by the admin reaches each IRC member as a notice and a KICK out of the channel."""
+        bob = self.native()
+        bob.send(type="create", name="garden", username="bob")
+        alice = self.member("alice", "#garden")
+        dave = self.member("dave", "#garden")
+        alice.received()
+        bob.send(type="command", name="close")
+        for member, nick in ((alice, "alice"), (dave, "dave")):
+            notice, kick = member.received()
+            self.assertEqual((notice.command, notice.params), ("NOTICE", ["#garden", "bob closed the session garden."]))
+            self.assertEqual((kick.command, kick.params), ("KICK", ["#garden", nick, "Session closed"]))
+        self.assertEqual(alice.send("JOIN #kiwi")[0].command, "JOIN")
+
+    def test_irc_user_times_out_like_a_native_one(self) -> None:
+        """An IRC member is warned at half the idle timeout and removed at the end; others see it."""
+        bob = self.native()
+        bob.send(type="create", name="kiwis", username="bob")
+        alice = self.member("alice", "#kiwis")
+        bob.frames()
+        self.clock.advance(120)
+        [warning] = [p for p in alice.received() if p.command == "NOTICE"]
+        self.assertEqual((warning.command, warning.params[0]), ("NOTICE", "#kiwis"))
+        self.assertIn("120 s", warning.params[1])
+        alice.send(f"PONG {SERVER}")
+        self.clock.advance(60)
+        alice.send("PRIVMSG #kiwis :still here")
+        self.clock.advance(239)
+        self.assertEqual(bob.frames()[-1]["type"], "message")
+        alice.received()
+        self.clock.advance(1)
+        [kick] = [p for p in alice.received() if p.command == "KICK"]
+        self.assertEqual((kick.prefix, kick.params), (SERVER, ["#kiwis", "alice", "Removed for inactivity"]))
+        self.assertEqual(bob.frames()[-1]["reason"], "timeout")
+
+    def test_pings_do_not_count_as_activity(self) -> None:
+        """PING/PONG keep the connection but not the session: only talking resets the idle timer."""
+        alice = self.member("alice", "#kiwi")
+        seen = []
+        for _ in range(8):
+            self.clock.advance(30)
+            seen += alice.send("PING x")
+        self.assertIn("KICK", [p.command for p in seen])
+
+    def test_server_shutdown(self) -> None:
+        """Server shutdown sends ERROR with the reason and closes every IRC connection."""
+        alice = self.member("alice", "#kiwi")
+        lobby = self.user("carol")
+        self.chat.shutdown("The server is shutting down.")
+        for client in (alice, lobby):
+            self.assertEqual(client.received()[-1].params, ["Closing Link: The server is shutting down."])
+            self.assertTrue(client.closed)
+
+    def test_quit(self) -> None:
+        """QUIT is answered with ERROR and the connection closes."""
+        alice = self.user("alice")
+        [error] = alice.send("QUIT :bye now")
+        self.assertEqual(error.params, ["Closing Link: alice (Quit: bye now)"])
+        self.assertTrue(alice.closed)
+
+
+class ServiceTests(DoorTestCase):
+    def notices(self, client: IRCClient, line: str) -> list[str]:
+        lines = client.send(line)
+        self.assertTrue(all(p.command == "NOTICE" and p.prefix.startswith("GloziServ!") for p in lines), lines)
+        return [p.params[1] for p in lines]
+
+    def test_help_from_the_table(self) -> None:
+        """/msg GloziServ help lists every command of the table, and exit."""
+        text = "\n".join(self.notices(self.user("alice"), "PRIVMSG GloziServ :help"))
+        for command in COMMANDS.values():
+            self.assertIn(command.usage.removeprefix("/") + " - " + command.help, text)
+        self.assertIn("exit CODE", text)
+
+    def test_commands_through_the_service(self) -> None:
+        """quote, time, echo, kick and close run through the domain's command table."""
+        alice = self.member("alice", "#garden")
+        dave = self.member("dave", "#garden")
+        alice.received()
+        [quote] = self.notices(alice, "PRIVMSG GloziServ :quote")
+        self.assertIn(" - ", quote)
+        self.assertTrue(self.notices(alice, "PRIVMSG GloziServ :time")[0].startswith("Server time: "))
+        self.assertEqual(self.notices(alice, "PRIVMSG gloziserv :/echo  two  words"), ["two  words"])
+        self.assertEqual(self.notices(dave, "PRIVMSG GloziServ :close"), ["/close is for the session's admin only."])
+        self.assertEqual(self.notices(alice, "PRIVMSG GloziServ :frob"), ["Unknown command /frob. Type /help to see the commands."])
+        kick = alice.send("PRIVMSG GloziServ :kick dave")
+        self.assertEqual([p.command for p in kick], ["KICK", "NOTICE"])
+        dave.send("JOIN #garden")
+        alice.received()
+        lines = alice.send("PRIVMSG GloziServ :close")
+        self.assertEqual([p.command for p in lines], ["NOTICE", "KICK", "NOTICE"])
+        self.assertEqual(lines[-1].params[1], "You closed garden.")
+        self.assertEqual([p.command for p in dave.received()], ["NOTICE", "KICK"])
+
+    def test_commands_need_a_session(self) -> None:
+        """Outside a session the session commands are refused with the domain's message."""
+        self.assertEqual(
+            self.notices(self.user("alice"), "PRIVMSG GloziServ :quote"),
+            ["You are not in a session; join or create one first."],
+        )
+
+    def test_time(self) -> None:
+        """TIME answers 391 with the server time, in or out of a session."""
+        alice = self.user("alice")
+        for _ in range(2):
+            answer = alice.one("TIME")
+            self.assertEqual((answer.command, answer.params[1]), ("391", SERVER))
+            self.assertTrue(answer.params[2].startswith("Server time: "))
+            alice.send("JOIN #kiwi")
+
+    def test_motd(self) -> None:
+        """MOTD repeats the message of the day."""
+        self.assertEqual(self.user("alice").commands("MOTD"), ["375", "372", "372", "372", "372", "376"])
+
+    def test_exit_code_rules(self) -> None:
+        """exit needs 5 digits and the session list; three wrong codes disconnect."""
+        alice = self.member("alice", "#kiwi")
+        wrong = "00000" if TEST_EXIT_CODE != "00000" else "11111"
+        self.assertEqual(self.notices(alice, "PRIVMSG GloziServ :exit 1234"), ["Usage: exit CODE, where CODE is the server's 5-digit exit code."])
+        self.assertEqual(self.notices(alice, f"PRIVMSG GloziServ :exit {wrong}"), ["You are in session kiwi; /quit it first."])
+        alice.send("PART #kiwi")
+        self.assertIn("2 attempts left", self.notices(alice, f"PRIVMSG GloziServ :exit {wrong}")[0])
+        alice.send(f"PRIVMSG GloziServ :exit {wrong}")
+        lines = alice.send(f"PRIVMSG GloziServ :exit {wrong}")
+        self.assertEqual([p.command for p in lines], ["NOTICE", "ERROR"])
+        self.assertTrue(alice.closed)
+        self.assertEqual(self.exits, [])
+
+    def test_exit_code_stops_the_server(self) -> None:
+        """The right code tells everyone, IRC and native, and stops the server."""
+        alice = self.user("alice")
+        bob = self.native(session=2, username="bob")
+        [error] = alice.send(f"PRIVMSG GloziServ :exit {TEST_EXIT_CODE}")
+        self.assertEqual(error.params, ["Closing Link: The server was closed with its exit code."])
+        self.assertEqual(bob.frames()[-1]["type"], "server_closing")
+        self.assertEqual(self.exits, [True])
+
+
+class WireTests(SynchronousTestCase):
+    def test_line_shapes(self) -> None:
+        """Only the last parameter is trailing, and only when it must be; control characters never end a line."""
+        self.assertEqual(wire.line("s", "JOIN", "#kiwi"), b":s JOIN #kiwi\r\n")
+        self.assertEqual(wire.line(None, "PRIVMSG", "#kiwi", "two words"), b"PRIVMSG #kiwi :two words\r\n")
+        self.assertEqual(wire.line(None, "CAP", "*", "LS", ""), b"CAP * LS :\r\n")
+        self.assertEqual(wire.line(None, "NOTICE", "x", "a\r\nQUIT"), b"NOTICE x :a  QUIT\r\n")
+
+    def test_split_text(self) -> None:
+        """Text splits at spaces and newlines within a byte budget, never inside a character."""
+        self.assertEqual(wire.split_text("aa bb cc", 5), ["aa bb", "cc"])
+        self.assertEqual(wire.split_text("one\n\ntwo", 50), ["one", "two"])
+        self.assertEqual(wire.split_text("\u00e9\u00e9\u00e9", 3), ["\u00e9", "\u00e9", "\u00e9"])
+
+    @given(st.text(max_size=2000), st.integers(min_value=4, max_value=500))
+    def test_split_text_keeps_budget(self, text: str, budget: int) -> None:
+        """Every piece fits the budget."""
+        for piece in wire.split_text(text, budget):
+            self.assertLessEqual(len(piece.encode()), budget)
+
+    def test_server_name(self) -> None:
+        """The configured name becomes a host-like IRC server name with a dot."""
+        self.assertEqual(wire.server_name("lanbox"), "lanbox.glozichat")
+        self.assertEqual(wire.server_name("box.lan"), "box.lan")
+        self.assertEqual(wire.server_name("My Box!"), "My-Box.glozichat")

@@ -1,0 +1,186 @@
+"""Take the README's screenshots of the client: ``PYTHONPATH=. python tools/screenshots.py``.
+
+Starts its own Xvfb (``Xvfb``, from the xvfb package) and a real
+``twistd glozichat`` on 127.0.0.1, fills it with a few sessions and people,
+drives two client windows and saves PNGs with ImageMagick's ``import`` into
+docs/screenshots/. Needs: xvfb, imagemagick.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import tkinter as tk
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import task, tksupport
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.utils import getProcessOutputAndValue
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from glozi.client.app import ClientWindow, start_client
+from glozi.client.protocol import ClientProtocol, connect
+from glozi.client.viewmodel import ServerAddress
+from tests.realthings import mark_display_used, shared_display, start_server, use_display
+
+OUTPUT = REPO_ROOT / "docs" / "screenshots"
+WINDOW_SIZE = (980, 700)
+STEP_SECONDS = 0.05
+STEPS = 200
+
+
+class Extra:
+    """A headless member, speaking the protocol directly, to make the server look lived-in."""
+
+    def frame_received(self, protocol: ClientProtocol, frame: dict[str, Any]) -> None:
+        """Events are not needed here."""
+
+    def connection_lost(self, protocol: ClientProtocol, clean: bool) -> None:
+        """Nothing to do."""
+
+
+@inlineCallbacks
+def wait_for(reactor: Any, what: str, predicate: Any) -> Any:
+    for _ in range(STEPS):
+        result = predicate()
+        if result:
+            return result
+        yield task.deferLater(reactor, STEP_SECONDS, lambda: None)
+    raise RuntimeError(f"gave up waiting for {what}")
+
+
+@inlineCallbacks
+def pause(reactor: Any, seconds: float = 0.3) -> Any:
+    yield task.deferLater(reactor, seconds, lambda: None)
+
+
+@inlineCallbacks
+def capture(reactor: Any, window: ClientWindow, name: str) -> Any:
+    """Save the screen area of ``window`` (with any dialog over it) as docs/screenshots/NAME.png."""
+    window.top.update_idletasks()
+    yield pause(reactor)
+    x, y = window.top.winfo_rootx(), window.top.winfo_rooty()
+    width, height = window.top.winfo_width(), window.top.winfo_height()
+    target = OUTPUT / f"{name}.png"
+    _out, err, code = yield getProcessOutputAndValue(
+        shutil.which("import") or "import",
+        ["-window", "root", "-crop", f"{width}x{height}+{x}+{y}", "+repage", str(target)],
+        env=dict(os.environ),
+    )
+    if code != 0:
+        raise RuntimeError(f"import failed: {err.decode(errors='replace')}")
+    print(f"saved {target.relative_to(REPO_ROOT)}")
+
+
+@inlineCallbacks
+def extra_member(reactor: Any, port: int, action: str, **fields: Any) -> Any:
+    protocol = yield connect(reactor, "127.0.0.1", port, Extra())
+    yield protocol.request(action, **fields)
+    return protocol
+
+
+@inlineCallbacks
+def make(reactor: Any) -> Any:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    restore = use_display(shared_display())
+    workdir = tempfile.mkdtemp(prefix="glozi-shots-")
+    server = yield start_server(workdir, extra=("--name", "lab"))
+    extras: list[ClientProtocol] = []
+    root = tk.Tk(className="GloziChatShots")
+    mark_display_used()
+    root.withdraw()
+    tksupport.install(root)
+    windows: list[ClientWindow] = []
+    try:
+        address = ServerAddress("127.0.0.1", server.port, "lab")
+        for action, fields in (
+            ("create", {"name": "bookclub", "username": "carol"}),
+            ("join", {"session": 2, "username": "dave"}),
+            ("join", {"session": 2, "username": "erin"}),
+            ("create", {"name": "standup", "username": "frank", "password": "24680"}),
+        ):
+            extras.append((yield extra_member(reactor, server.port, action, **fields)))
+
+        alice = start_client(tk.Toplevel(root, name="alice"), reactor, address)
+        alice.top.geometry("{}x{}+0+0".format(*WINDOW_SIZE))
+        bob = start_client(tk.Toplevel(root, name="bob"), reactor, address)
+        bob.top.geometry("{}x{}+1000+0".format(*WINDOW_SIZE))
+        windows += [alice, bob]
+
+        yield wait_for(reactor, "alice's list", lambda: alice.lobby.sessions.get_children())
+        alice.model.open_create()
+        alice.model.submit_create("garden", "alice", "12345")
+        yield wait_for(reactor, "alice in garden", lambda: alice.model.chat)
+        extras.append(
+            (
+                yield extra_member(
+                    reactor,
+                    server.port,
+                    "join",
+                    session=alice.model.chat.session.id,
+                    username="gina",
+                    password="12345",
+                )
+            )
+        )
+
+        bob.model.reload()
+        yield wait_for(
+            reactor,
+            "garden in bob's list",
+            lambda: bob.lobby.sessions.exists(str(alice.model.chat.session.id)),
+        )
+        rows = bob.lobby.sessions
+        rows.selection_set(str(alice.model.chat.session.id))
+        rows.focus(str(alice.model.chat.session.id))
+        rows.see(str(alice.model.chat.session.id))
+        yield capture(reactor, bob, "session-list")
+
+        bob.lobby.join_selected()
+        dialog = yield wait_for(reactor, "the join dialog", lambda: bob.dialog)
+        dialog.fields["username"].var.set("bob")
+        dialog.fields["password"].var.set("12345")
+        dialog.fields["username"].entry.icursor("end")
+        yield capture(reactor, bob, "join-dialog")
+
+        dialog.submit.invoke()
+        yield wait_for(reactor, "bob in garden", lambda: bob.model.chat)
+        gina = extras[-1]
+        script = [
+            (alice, "Hi bob, welcome to the garden!"),
+            (bob, "Thanks! Is the tomato bed still free?"),
+            (gina, "It is, I planted basil next to it yesterday."),
+            (alice, "Take it. Watering rota is on the shed door."),
+            (bob, "/time"),
+            (bob, "Great, I'll come by on Saturday morning."),
+        ]
+        for speaker, text in script:
+            if isinstance(speaker, ClientProtocol):
+                yield speaker.request("say", text=text)
+            else:
+                speaker.chat.message.var.set(text)
+                speaker.chat.send()
+            yield pause(reactor, 0.15)
+        alice.chat.message.var.set("See you then")
+        yield capture(reactor, alice, "chat")
+    finally:
+        for window in windows:
+            window.close()
+        for protocol in extras:
+            protocol.disconnect()
+        tksupport.uninstall()
+        root.destroy()
+        yield server.stop()
+        restore()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    task.react(lambda reactor: make(reactor))
+
+
+if __name__ == "__main__":
+    main()
