@@ -9,9 +9,11 @@ nothing before the reactor's next turn anyway, so no byte leaves later than it
 would have.
 """
 
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from twisted.logger import Logger
+
+from glozi.sendqueue import SendQueueGuard
 
 
 class Flushable(Protocol):
@@ -65,3 +67,44 @@ class WriteBatch:
             except Exception:  # noqa: BLE001
                 self.log.failure("Writing to a connection failed; dropping it")
                 connection.close()
+
+
+class BatchedWrites:
+    """Mixin for a door's protocol: its bytes go through ``send``, which holds
+    them back while ``self.factory.writes`` is open and writes them to the
+    transport (counting them for the send-queue bound) otherwise.
+
+    Needs ``transport``, ``factory.writes`` (a ``WriteBatch``) and
+    ``_send_queue`` (a ``SendQueueGuard``) on the protocol.
+    """
+
+    transport: Any
+    factory: Any
+    _send_queue: SendQueueGuard
+    # A class attribute until the first held write: idle connections carry no list.
+    _held: list[bytes] | None = None
+
+    def send(self, data: bytes) -> None:
+        """Send ``data`` to the peer, after what was sent before."""
+        if self.factory.writes.open:
+            if self._held is None:
+                self._held = [data]
+                self.factory.writes.hold(self)
+            else:
+                self._held.append(data)
+            return
+        self.transport.write(data)
+        self._send_queue.wrote(len(data))
+
+    def flush(self) -> None:
+        """Write what was held back during a batch, in one piece."""
+        held, self._held = self._held, None
+        if held:
+            data = held[0] if len(held) == 1 else b"".join(held)
+            self.transport.write(data)
+            self._send_queue.wrote(len(data))
+
+    def close(self) -> None:
+        """Close the connection once everything sent so far is written."""
+        self.flush()
+        self.transport.loseConnection()

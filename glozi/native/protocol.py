@@ -16,7 +16,7 @@ from glozi.flood import FLOOD_BURST, FLOOD_RATE, FloodControl, Verdict
 from glozi.native import wire
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
 from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
-from glozi.writebatch import WriteBatch
+from glozi.writebatch import BatchedWrites, WriteBatch
 
 # A new connection must send its first frame within this many seconds.
 LOGIN_GRACE_SECONDS = 30.0
@@ -24,7 +24,7 @@ LOGIN_GRACE_SECONDS = 30.0
 LOBBY_IDLE_SECONDS = 30 * 60.0
 
 
-class NativeProtocol(LineReceiver, TimeoutMixin):
+class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     """One client connection speaking docs/protocol.md."""
 
     delimiter = b"\n"
@@ -36,13 +36,11 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
     participant: Participant
 
     def connectionMade(self) -> None:
-        # Bytes held back while a WriteBatch is open (see glozi/writebatch.py).
-        self._held: list[bytes] | None = None
         self._flood = FloodControl(
             self.factory.chat.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate
         )
         self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
-        self._write(wire.encode_frame(self.factory.welcome()))
+        self.send(wire.encode_frame(self.factory.welcome()))
         self.factory.opened(self)
         peer = self.transport.getPeer()
         self.participant = self.factory.chat.connect(self, getattr(peer, "host", str(peer)))
@@ -78,25 +76,6 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         domain's inactivity timeout applies instead."""
         self.setTimeout(self.factory.lobby_idle if self.participant.member is None else None)
 
-    def _write(self, data: bytes) -> None:
-        if self.factory.writes.open:
-            if self._held is None:
-                self._held = [data]
-                self.factory.writes.hold(self)
-            else:
-                self._held.append(data)
-            return
-        self.transport.write(data)
-        self._send_queue.wrote(len(data))
-
-    def flush(self) -> None:
-        """Write what was held back during a batch, in one piece."""
-        held, self._held = self._held, None
-        if held:
-            data = held[0] if len(held) == 1 else b"".join(held)
-            self.transport.write(data)
-            self._send_queue.wrote(len(data))
-
     def dataReceived(self, data: bytes) -> None:
         # Everything this read causes, for every connection, goes out in one
         # write per connection.
@@ -112,13 +91,9 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         self.transport.abortConnection()
 
     def deliver(self, event: Event) -> None:
-        self._write(wire.encode_event(event))
+        self.send(wire.encode_event(event))
         if isinstance(event, Left):
             self._watch_idleness()
-
-    def close(self) -> None:
-        self.flush()
-        self.transport.loseConnection()
 
     def lineReceived(self, line: bytes) -> None:
         line = line.removesuffix(b"\r")
@@ -146,7 +121,7 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
             self._send_error(ChatError("internal_error", "The server failed to handle that frame."), request_id)
         else:
             if response is not None:
-                self._write(wire.encode_frame(wire.with_id(response, request_id)))
+                self.send(wire.encode_frame(wire.with_id(response, request_id)))
         if not self.transport.disconnecting:
             self._watch_idleness()
 
@@ -171,7 +146,7 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
         if error.retry_after is not None:
             frame["retry_after"] = error.retry_after
-        self._write(wire.encode_frame(wire.with_id(frame, request_id)))
+        self.send(wire.encode_frame(wire.with_id(frame, request_id)))
         if error.disconnect:
             self.close()
 
