@@ -84,6 +84,17 @@ class BatchedWrites:
     # A class attribute until the first held write: idle connections carry no list.
     _held: list[bytes] | None = None
 
+    def send_without_delay(self) -> None:
+        """Turn Nagle's algorithm off for this connection (TCP_NODELAY).
+
+        Each batch is already one write per connection; with Nagle on, a
+        member's next line would wait for the ACK of the previous one, which a
+        client that only reads delays by up to 40 ms.
+        """
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            set_no_delay(True)
+
     def send(self, data: bytes) -> None:
         """Send ``data`` to the peer, after what was sent before."""
         if self.factory.writes.open:

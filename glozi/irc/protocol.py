@@ -105,6 +105,7 @@ class IRCProtocol(BatchedWrites, irc.IRC):
         # IRC.connectionMade would look the host name up in DNS; the name is configured.
         self.hostname = self.factory.server
         super().connectionMade()
+        self.send_without_delay()
         self._buffer = b""
         self._discarding = False
         self.nick: str | None = None

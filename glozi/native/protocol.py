@@ -36,6 +36,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     participant: Participant
 
     def connectionMade(self) -> None:
+        self.send_without_delay()
         self._flood = FloodControl(
             self.factory.chat.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate
         )
