@@ -155,24 +155,29 @@ class IRCProtocol(BatchedWrites, irc.IRC):
         as UTF-8 (a character cut between two reads, or one bad byte, would
         raise) and drops the connection on a long line, where IRC servers
         answer 417 and carry on."""
-        self._buffer += data
+        # Lines are cut out of one buffer by index: slicing the rest off after
+        # every line would copy a large read once per line in it.
+        buffer = self._buffer + data
+        start = 0
         while not self.transport.disconnecting:
             if self._discarding:
-                end = self._buffer.find(b"\n")
+                end = buffer.find(b"\n", start)
                 if end < 0:
                     self._buffer = b""
                     return
-                self._buffer = self._buffer[end + 1 :]
+                start = end + 1
                 self._discarding = False
                 continue
-            end = self._buffer.find(b"\n")
+            end = buffer.find(b"\n", start)
             if end < 0:
-                if len(self._buffer) > wire.MAX_LINE_BYTES:
+                if len(buffer) - start > wire.MAX_LINE_BYTES:
                     self._buffer = b""
                     self._discarding = True
                     self._input_too_long()
-                return
-            raw, self._buffer = self._buffer[:end].removesuffix(b"\r"), self._buffer[end + 1 :]
+                    return
+                break
+            raw = buffer[start:end].removesuffix(b"\r")
+            start = end + 1
             if len(raw) > wire.MAX_LINE_BYTES - 2:
                 self._input_too_long()
                 continue
@@ -186,6 +191,7 @@ class IRCProtocol(BatchedWrites, irc.IRC):
             parsed = wire.parse_line(raw)
             if parsed is not None:
                 self.handleCommand(parsed.command, parsed.prefix, parsed.params)
+        self._buffer = buffer[start:]
 
     def handleCommand(self, command: str, prefix: Any, params: list[str]) -> None:
         """Run one command from the table; a bug in a handler costs this line only."""
@@ -262,8 +268,14 @@ class IRCProtocol(BatchedWrites, irc.IRC):
     def _rearm_keepalive(self) -> None:
         if not self.registered:
             return
-        if self._keepalive is not None and self._keepalive.active():
-            self._keepalive.cancel()
+        call = self._keepalive
+        # Re-arm the pending keepalive in place (no new DelayedCall per line);
+        # once its PING went out, the pending call is the ping timeout instead.
+        if call is not None and call.active() and call.func == self._send_ping:
+            call.reset(self.factory.ping_interval)
+            return
+        if call is not None and call.active():
+            call.cancel()
         self._keepalive = self.factory.clock.callLater(self.factory.ping_interval, self._send_ping)
 
     def _send_ping(self) -> None:
