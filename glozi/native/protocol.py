@@ -45,16 +45,6 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self.factory.opened(self)
         peer = self.transport.getPeer()
         self.participant = self.factory.chat.connect(self, getattr(peer, "host", str(peer)))
-        self._handlers: dict[type, Callable[[Any], dict[str, Any] | None]] = {
-            wire.Hello: self._hello,
-            wire.ListSessions: self._list,
-            wire.CreateSession: self._create,
-            wire.JoinSession: self._join,
-            wire.Say: self._say,
-            wire.RunCommand: self._command,
-            wire.SubmitExitCode: self._exit,
-            wire.Ping: self._ping,
-        }
         self.setTimeout(self.factory.login_grace)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
@@ -111,7 +101,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         try:
             request = wire.parse_request(line)
             request_id = request.request_id
-            response = self._handlers[type(request)](request)
+            response = _HANDLERS[type(request)](self, request)
         except wire.FrameError as error:
             self._send_error(error, error.request_id)
         except ChatError as error:
@@ -184,6 +174,19 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
 
     def _ping(self, request: wire.Ping) -> dict[str, Any]:
         return {"type": "pong"}
+
+
+# One table for the class, not a dict of bound methods per connection.
+_HANDLERS: dict[type, Callable[[NativeProtocol, Any], dict[str, Any] | None]] = {
+    wire.Hello: NativeProtocol._hello,
+    wire.ListSessions: NativeProtocol._list,
+    wire.CreateSession: NativeProtocol._create,
+    wire.JoinSession: NativeProtocol._join,
+    wire.Say: NativeProtocol._say,
+    wire.RunCommand: NativeProtocol._command,
+    wire.SubmitExitCode: NativeProtocol._exit,
+    wire.Ping: NativeProtocol._ping,
+}
 
 
 class NativeFactory(TrackingFactory):
