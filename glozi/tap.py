@@ -18,6 +18,7 @@ from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
 from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
+from glozi.writebatch import WriteBatch
 
 DEFAULT_PORT = "tcp:7557"
 DEFAULT_IRC_PORT = "tcp:6667"
@@ -100,6 +101,7 @@ def makeService(
         idle_timeout=options["idle-timeout"],
         on_exit=reactor.stop,  # type: ignore[union-attr]
     )
+    writes = WriteBatch()
     native = NativeFactory(
         chat,
         options["name"],
@@ -108,6 +110,7 @@ def makeService(
         max_send_queue=options["max-send-queue"],
         flood_burst=options["flood-burst"],
         flood_rate=options["flood-rate"],
+        writes=writes,
     )
     native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
@@ -124,6 +127,7 @@ def makeService(
             max_send_queue=options["max-send-queue"],
             flood_burst=options["flood-burst"],
             flood_rate=options["flood-rate"],
+            writes=writes,
         )
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
