@@ -76,6 +76,8 @@ class Connection(Protocol):
 class Member:
     """A participant's presence in one session."""
 
+    __slots__ = ("joined_at", "name", "participant", "session", "timer")
+
     def __init__(self, participant: "Participant", session: "Session", name: str, joined_at: float):
         self.participant = participant
         self.session = session

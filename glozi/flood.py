@@ -30,6 +30,8 @@ class Verdict(enum.Enum):
 class FloodControl:
     """Decides, line by line, whether a connection is within its budget."""
 
+    __slots__ = ("_bucket", "_excess", "tolerance")
+
     def __init__(
         self,
         clock: IReactorTime,

@@ -13,6 +13,8 @@ class InactivityTimer:
     idle check costs nothing while nobody is idle.
     """
 
+    __slots__ = ("_clock", "_expire_call", "_on_expire", "_on_warn", "_warn_call", "timeout", "warn_after")
+
     def __init__(
         self,
         clock: IReactorTime,

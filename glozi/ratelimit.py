@@ -6,6 +6,8 @@ from twisted.internet.interfaces import IReactorTime
 class TokenBucket:
     """Allows bursts of ``capacity`` actions, refilled at ``rate`` per second."""
 
+    __slots__ = ("_clock", "_tokens", "_updated", "capacity", "rate")
+
     def __init__(self, clock: IReactorTime, capacity: float, rate: float) -> None:
         if capacity <= 0 or rate <= 0:
             raise ValueError("capacity and rate must be positive")

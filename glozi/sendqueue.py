@@ -19,6 +19,8 @@ DEFAULT_SEND_QUEUE_LIMIT = 1024 * 1024
 class SendQueueGuard:
     """Counts bytes queued while the transport says its buffer is full."""
 
+    __slots__ = ("_on_overflow", "limit", "overflowed", "paused", "queued")
+
     def __init__(self, transport: ITransport, limit: int, on_overflow: Callable[[], None]) -> None:
         self.limit = limit
         self.paused = False

@@ -19,6 +19,7 @@ from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
 from glozi.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
 from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
+from glozi.writebatch import WriteBatch
 
 DEFAULT_PORT = "tcp:7557"
 DEFAULT_IRC_PORT = "tcp:6667"
@@ -128,6 +129,7 @@ def makeService(
         scrollback=scrollback,
     )
     chat.restore(snapshot)
+    writes = WriteBatch()
     native = NativeFactory(
         chat,
         options["name"],
@@ -136,6 +138,7 @@ def makeService(
         max_send_queue=options["max-send-queue"],
         flood_burst=options["flood-burst"],
         flood_rate=options["flood-rate"],
+        writes=writes,
     )
     native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
@@ -152,6 +155,7 @@ def makeService(
             max_send_queue=options["max-send-queue"],
             flood_burst=options["flood-burst"],
             flood_rate=options["flood-rate"],
+            writes=writes,
         )
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
@@ -164,6 +168,7 @@ def makeService(
         server_name=options["name"],
         native_port=native_endpoint.port_number,
         native_host=native_endpoint.bound_host,
+        native_tls=options["port"].lower().startswith("ssl:"),
         irc_port=irc_endpoint.port_number if irc_endpoint is not None else None,
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],

@@ -42,7 +42,7 @@ class RealServerReconnectTests(TestCase):
     def client(self, port: int) -> ClientViewModel:
         model = ClientViewModel(
             reactor,
-            lambda host, number, listener: connect(reactor, host, number, listener),
+            lambda address, listener: connect(reactor, address.host, address.port, listener),
             lambda: succeed([]),
             ServerAddress("127.0.0.1", port),
         )

@@ -84,7 +84,7 @@ class FakeNetwork:
         self.pending: list[Deferred[ClientProtocol]] = []
         self.cancelled: list[Deferred[ClientProtocol]] = []
 
-    def __call__(self, host: str, port: int, listener: ClientListener) -> "Deferred[ClientProtocol]":
+    def __call__(self, address: ServerAddress, listener: ClientListener) -> "Deferred[ClientProtocol]":
         if self.refuse:
             return fail(ConnectionRefusedError("refused"))
         if self.hold:

@@ -287,6 +287,8 @@ class LobbyView:
 
         self.notice = ttk.Label(self.frame, name="notice", style="Info.TLabel", padding=(10, 6))
         self.notice.grid(row=1, column=0, sticky="we", pady=(12, 8))
+        # Long notices (a certificate fingerprint) wrap to the window's width.
+        self.notice.bind("<Configure>", lambda event: self.notice.configure(wraplength=max(200, event.width - 24)))
 
         table = ttk.Frame(self.frame, name="table", style="Surface.TFrame")
         table.grid(row=2, column=0, sticky="nswe")
@@ -490,9 +492,9 @@ class ChatView:
             spacing1=0,
             spacing3=0,
         )
-        # Padding above and below each reply block, so consecutive replies stay apart.
         text.tag_configure("history", foreground=p.MUTED)
         text.tag_configure("divider", foreground=p.MUTED, font=p.FONT_SMALL, justify="center", spacing1=6, spacing3=6)
+        # Padding above and below each reply block, so consecutive replies stay apart.
         text.tag_configure("reply_start", spacing1=8)
         text.tag_configure("reply_end", spacing3=8)
 
@@ -873,6 +875,7 @@ def start_client(
     reactor: Any,
     address: ServerAddress | None = None,
     finder: Callable[[], Any] | None = None,
+    ca_file: str | None = None,
 ) -> ClientWindow:
     """Build a client in ``top`` on ``reactor`` and start connecting.
 
@@ -883,13 +886,22 @@ def start_client(
     apply_theme(top)
     model = ClientViewModel(
         reactor,
-        partial(connect, reactor),
+        address_connector(reactor, ca_file),
         finder or partial(find_servers, reactor),
         address,
     )
     window = ClientWindow(top, model)
     reactor.callWhenRunning(model.start)
     return window
+
+
+def address_connector(reactor: Any, ca_file: str | None = None) -> Callable[..., Any]:
+    """Connect to a ``ServerAddress``, over TLS when the address says so."""
+
+    def connect_to(address: ServerAddress, listener: Any) -> Any:
+        return connect(reactor, address.host, address.port, listener, tls=address.tls, ca_file=ca_file)
+
+    return connect_to
 
 
 def _log_tk_error(log: Logger, kind: type, value: BaseException, tb: Any) -> None:
@@ -904,6 +916,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", help="connect to this server instead of looking for one")
     parser.add_argument("--port", type=int, default=None, help=f"the server's port (default {DEFAULT_PORT})")
+    parser.add_argument("--tls", action="store_true", help="the server at --host speaks TLS")
+    parser.add_argument(
+        "--ca-file",
+        help="verify a TLS server against this CA certificate (PEM) instead of trusting it on first use",
+    )
     options = parser.parse_args(argv)
     if options.port is not None and not 0 < options.port < 65536:
         parser.error("--port must be between 1 and 65535")
@@ -915,7 +932,9 @@ def main(argv: list[str] | None = None) -> None:
     options = parse_arguments(argv)
     address = None
     if options.host or options.port:
-        address = ServerAddress(options.host or "127.0.0.1", options.port or DEFAULT_PORT)
+        address = ServerAddress(
+            options.host or "127.0.0.1", options.port or DEFAULT_PORT, tls=options.tls or bool(options.ca_file)
+        )
     globalLogBeginner.beginLoggingTo(
         [FilteringLogObserver(textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(LogLevel.warn)])]
     )
@@ -924,7 +943,7 @@ def main(argv: list[str] | None = None) -> None:
     root = tk.Tk(className="GloziChat")
     log = Logger()
     root.report_callback_exception = partial(_log_tk_error, log)  # type: ignore[method-assign]
-    window = start_client(root, reactor, address)
+    window = start_client(root, reactor, address, ca_file=options.ca_file)
     tksupport.install(root)
 
     def stop() -> None:

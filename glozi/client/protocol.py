@@ -7,10 +7,11 @@ events and go to the ``ClientListener``. ``connect`` opens a connection on the
 reactor and fires once the server's ``welcome`` arrived.
 """
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, fail
-from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.internet.protocol import Factory
@@ -18,6 +19,14 @@ from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
+from glozi.client.trust import (
+    CertificateChanged,
+    KnownServers,
+    TrustResult,
+    default_trust_file,
+    fingerprint_of,
+    tls_options,
+)
 from glozi.native import wire
 
 MAX_SERVER_LINE_BYTES = 1024 * 1024
@@ -64,8 +73,14 @@ class ClientProtocol(LineReceiver):
     MAX_LENGTH = MAX_SERVER_LINE_BYTES
     log = Logger()
 
-    def __init__(self, listener: ClientListener | None = None) -> None:
+    def __init__(
+        self,
+        listener: ClientListener | None = None,
+        certificate_check: Callable[[object], TrustResult] | None = None,
+    ) -> None:
         self.listener = listener
+        self.certificate_check = certificate_check
+        self.trust: TrustResult | None = None
         self.welcome: Frame | None = None
         self.max_line = wire.MAX_LINE_BYTES
         self.welcomed: Deferred[Frame] = Deferred()
@@ -110,6 +125,8 @@ class ClientProtocol(LineReceiver):
         line = line.removesuffix(b"\r")
         if not line.strip():
             return
+        if self.certificate_check is not None and self.trust is None and not self._certificate_trusted():
+            return
         try:
             frame = parse_server_frame(line)
         except ProtocolViolation as error:
@@ -127,6 +144,19 @@ class ClientProtocol(LineReceiver):
             self.welcomed.callback(frame)
         elif self.listener is not None:
             self.listener.frame_received(self, frame)
+
+    def _certificate_trusted(self) -> bool:
+        """Check the TLS peer certificate before reading a word the server says."""
+        assert self.certificate_check is not None
+        try:
+            self.trust = self.certificate_check(self.transport.getPeerCertificate())
+        except CertificateChanged as changed:
+            self.log.warn("{error}", error=changed)
+            if not self.welcomed.called:
+                self.welcomed.errback(changed)
+            self.transport.abortConnection()
+            return False
+        return True
 
     def _answer(self, request_id: object, frame: Frame) -> None:
         answer = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
@@ -166,11 +196,14 @@ def parse_server_frame(line: bytes) -> Frame:
 class ClientFactory(Factory):
     """Builds one ``ClientProtocol`` for ``listener``."""
 
-    def __init__(self, listener: ClientListener) -> None:
+    def __init__(
+        self, listener: ClientListener, certificate_check: Callable[[object], TrustResult] | None = None
+    ) -> None:
         self.listener = listener
+        self.certificate_check = certificate_check
 
     def buildProtocol(self, addr: object) -> ClientProtocol:
-        protocol = ClientProtocol(self.listener)
+        protocol = ClientProtocol(self.listener, self.certificate_check)
         protocol.factory = self
         return protocol
 
@@ -183,6 +216,9 @@ def connect(
     *,
     timeout: float = CONNECT_TIMEOUT_SECONDS,
     welcome_timeout: float = WELCOME_TIMEOUT_SECONDS,
+    tls: bool = False,
+    ca_file: str | None = None,
+    known_servers: KnownServers | None = None,
 ) -> "Deferred[ClientProtocol]":
     """Connect to ``host:port``; fires with the protocol once welcomed.
 
@@ -190,9 +226,31 @@ def connect(
     sends no ``welcome`` within ``welcome_timeout`` seconds (not a GloziChat
     server, or a stuck one); no call blocks. Cancelling the Deferred drops
     the attempt, whatever stage it reached.
+
+    With ``tls`` the connection is TLS: verified against ``ca_file`` when
+    given, else trusted on first use through ``known_servers`` (a changed
+    certificate fails with ``CertificateChanged``). The protocol's ``trust``
+    then tells the certificate's fingerprint and whether it was new.
     """
-    endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
-    connecting = endpoint.connect(ClientFactory(listener))
+    if not tls:
+        endpoint: Any = TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
+        factory = ClientFactory(listener)
+    else:
+        endpoint = SSL4ClientEndpoint(reactor, host, port, tls_options(host, ca_file), timeout=timeout)
+        if ca_file is not None:
+
+            def check(certificate: object) -> TrustResult:
+                # OpenSSL verified it against the CA; keep the fingerprint to show.
+                return TrustResult(fingerprint_of(certificate), first_use=False)
+
+        else:
+            store = known_servers if known_servers is not None else KnownServers(default_trust_file())
+
+            def check(certificate: object) -> TrustResult:
+                return store.check(host, port, fingerprint_of(certificate))
+
+        factory = ClientFactory(listener, check)
+    connecting = endpoint.connect(factory)
 
     def wait_for_welcome(protocol: ClientProtocol) -> "Deferred[ClientProtocol]":
         clock: IReactorTime = reactor  # type: ignore[assignment]

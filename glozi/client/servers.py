@@ -21,7 +21,7 @@ def find_servers(
     """
 
     def addresses(found: list[FoundServer]) -> list[ServerAddress]:
-        return [ServerAddress(server.host, server.port, server.name) for server in found]
+        return [ServerAddress(server.host, server.port, server.name, server.tls) for server in found]
 
     def none_found(reason: Failure) -> list[ServerAddress]:
         reason.trap(NoServerFound)

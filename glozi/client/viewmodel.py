@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 
 from glozi.client.palette import user_colour
 from glozi.client.protocol import ClientListener, ClientProtocol, Frame, FrameTooLong, ServerError
+from glozi.client.trust import TrustResult
 from glozi.names import (
     EXIT_CODE_LENGTH,
     NAME_MAX_LENGTH,
@@ -103,6 +104,7 @@ class ServerAddress:
     host: str
     port: int
     name: str = ""
+    tls: bool = False
 
     @property
     def label(self) -> str:
@@ -175,6 +177,19 @@ class Notice:
     tone: Tone = Tone.INFO
 
 
+def trust_notice(trust: TrustResult | None) -> Notice:
+    """What to tell the user about the connection's TLS certificate, if any."""
+    if trust is None:
+        return Notice()
+    if trust.first_use:
+        return Notice(
+            f"Encrypted (TLS). First visit: this server's certificate fingerprint is "
+            f"SHA-256 {trust.fingerprint}; it is remembered and checked from now on.",
+            Tone.INFO,
+        )
+    return Notice(f"Encrypted (TLS), certificate SHA-256 {trust.fingerprint[:23]}...", Tone.INFO)
+
+
 @dataclass
 class ChatState:
     """The session you are in.
@@ -216,7 +231,7 @@ class ClientView(Protocol):
         """Append ``line`` to the transcript on screen."""
 
 
-Connector = Callable[[str, int, ClientListener], "Deferred[ClientProtocol]"]
+Connector = Callable[["ServerAddress", ClientListener], "Deferred[ClientProtocol]"]
 Finder = Callable[[], "Deferred[list[ServerAddress]]"]
 
 
@@ -432,7 +447,7 @@ class ClientViewModel:
                 protocol.disconnect()
                 return
             self._welcomed(protocol, address)
-            self.notice = Notice()
+            self.notice = trust_notice(protocol.trust)
             self._show_lobby()
 
         def failed(reason: Failure) -> None:
@@ -442,7 +457,7 @@ class ClientViewModel:
                 )
 
         self._cancel_pending()
-        self._pending = self._connector(address.host, address.port, self)
+        self._pending = self._connector(address, self)
         return self._pending.addCallbacks(connected, failed)
 
     def _welcomed(self, protocol: ClientProtocol, address: ServerAddress) -> None:
@@ -469,7 +484,8 @@ class ClientViewModel:
             self.status = "Type a host and a port between 1 and 65535."
             self._render(Aspect.SCREEN)
             return False
-        self.connect_to(ServerAddress(host, number))
+        # A typed address keeps the TLS choice the client was started with.
+        self.connect_to(ServerAddress(host, number, tls=self.address.tls if self.address else False))
         return True
 
     def reconnect(self) -> None:
@@ -604,7 +620,7 @@ class ClientViewModel:
                 self._schedule_reconnect()
 
         self._cancel_pending()
-        self._pending = self._connector(address.host, address.port, self)
+        self._pending = self._connector(address, self)
         self._pending.addCallbacks(connected, failed)
 
     def _rejoin(self, protocol: ClientProtocol, chat: ChatState) -> None:

@@ -88,11 +88,13 @@ def format_server(server: FoundServer, as_json: bool = False) -> str:
                 "irc_port": server.irc_port,
                 "via": list(server.via),
                 "seconds": round(server.seconds, 4),
+                "tls": server.tls,
             }
         )
     irc = f" irc={server.irc_port}" if server.irc_port is not None else ""
+    tls = " tls" if server.tls else ""
     return (
-        f"{server.host}:{server.port} name={json.dumps(server.name)}{irc} "
+        f"{server.host}:{server.port}{tls} name={json.dumps(server.name)}{irc} "
         f"via={','.join(server.via)} time={server.seconds * 1000:.0f}ms"
     )
 

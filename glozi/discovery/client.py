@@ -67,6 +67,7 @@ class FoundServer:
     irc_port: int | None
     via: tuple[str, ...]
     seconds: float
+    tls: bool = False
 
 
 class NoServerFound(Exception):
@@ -316,6 +317,7 @@ class _DiscoveryRun(DatagramProtocol):
                 irc_port=heard.answer.irc_port,
                 via=tuple(sorted(heard.via)),
                 seconds=heard.seconds,
+                tls=heard.answer.tls,
             )
             for heard in sorted(self._heard.values(), key=lambda h: h.seconds)
         ]

@@ -57,7 +57,7 @@ class Answer:
 
     ``host`` and ``port`` are the native protocol endpoint the client should
     connect to; ``irc_port`` is on the same host, or ``None`` when the server
-    has no IRC listener.
+    has no IRC listener; ``tls`` says the native endpoint speaks TLS.
     """
 
     name: str
@@ -65,6 +65,7 @@ class Answer:
     port: int
     irc_port: int | None
     nonce: str
+    tls: bool = False
 
 
 def new_probe(reply_port: int) -> Probe:
@@ -113,6 +114,7 @@ def encode_answer(answer: Answer) -> bytes:
             "port": answer.port,
             "irc_port": answer.irc_port,
             "nonce": answer.nonce,
+            "tls": answer.tls,
         }
     )
 
@@ -132,8 +134,11 @@ def decode_answer(data: bytes) -> Answer | None:
     port = fields.get("port")
     irc_port = fields.get("irc_port")
     nonce = fields.get("nonce")
+    # Absent in answers from servers that predate TLS: they speak plain TCP.
+    tls = fields.get("tls", False)
     if not (
-        is_server_name(name)
+        isinstance(tls, bool)
+        and is_server_name(name)
         and isinstance(host, str)
         and _is_unicast_ipv4(host)
         and _is_port(port)
@@ -141,7 +146,7 @@ def decode_answer(data: bytes) -> Answer | None:
         and is_nonce(nonce)
     ):
         return None
-    return Answer(name=name, host=host, port=port, irc_port=irc_port, nonce=nonce)
+    return Answer(name=name, host=host, port=port, irc_port=irc_port, nonce=nonce, tls=tls)
 
 
 def is_nonce(value: object) -> bool:

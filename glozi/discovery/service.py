@@ -130,6 +130,7 @@ def make_discovery_service(
     sniff: bool,
     sniff_interfaces: list[str] | None,
     native_host: Callable[[], str | None] | None = None,
+    native_tls: bool = False,
     udp_interface: str = "",
 ) -> IService:
     """Build the service that lets clients on the LAN find this server.
@@ -145,7 +146,8 @@ def make_discovery_service(
 
     ``native_host()``, when given, is the address the native port is bound to
     (``PortRecordingEndpoint.bound_host``): bound to one address, only that
-    address is advertised.
+    address is advertised. ``native_tls`` tells clients the native endpoint
+    speaks TLS.
 
     Returns a ``DiscoveryService`` (a ``MultiService``); its children start in
     order, so the responder listens before the sniffer hands it anything.
@@ -156,6 +158,7 @@ def make_discovery_service(
         native_port=native_port,
         irc_port=irc_port,
         native_host=native_host,
+        native_tls=native_tls,
     )
     listener = UDPListenerService(reactor, discovery_port, responder, interface=udp_interface)
     sniffer = SnifferService(reactor, responder.icmp_probe_received, sniff_interfaces) if sniff else None

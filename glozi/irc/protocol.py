@@ -25,6 +25,7 @@ from glozi.irc import wire
 from glozi.names import NAME_MAX_LENGTH, is_valid_exit_code, is_valid_name, is_valid_password, name_key
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
 from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory, source_of
+from glozi.writebatch import BatchedWrites, WriteBatch
 
 PING_INTERVAL = 120.0
 """Seconds of silence from a client before the server sends it a PING."""
@@ -65,7 +66,7 @@ class _Command:
     min_params: int = 0
 
 
-class IRCProtocol(irc.IRC):
+class IRCProtocol(BatchedWrites, irc.IRC):
     """One IRC client connection.
 
     Lines are parsed by ``wire.parse_line`` (Twisted's ``parsemsg``); each
@@ -104,6 +105,7 @@ class IRCProtocol(irc.IRC):
         # IRC.connectionMade would look the host name up in DNS; the name is configured.
         self.hostname = self.factory.server
         super().connectionMade()
+        self.send_without_delay()
         self._buffer = b""
         self._discarding = False
         self.nick: str | None = None
@@ -138,36 +140,44 @@ class IRCProtocol(irc.IRC):
         if isinstance(event, Left):
             self._left(event)
         else:
-            self._send(wire.encode_event(event, self.channel or "*", self.factory.server))
-
-    def close(self) -> None:
-        self.transport.loseConnection()
+            self.send(wire.encode_event(event, self.channel or "*", self.factory.server))
 
     # Reading lines.
 
     def dataReceived(self, data: bytes) -> None:
+        # Everything this read causes, for every connection, goes out in one
+        # write per connection (glozi/writebatch.py).
+        with self.factory.writes:
+            self._lines_received(data)
+
+    def _lines_received(self, data: bytes) -> None:
         """Split bytes into lines ourselves: IRC.dataReceived decodes each read
         as UTF-8 (a character cut between two reads, or one bad byte, would
         raise) and drops the connection on a long line, where IRC servers
         answer 417 and carry on."""
-        self._buffer += data
+        # Lines are cut out of one buffer by index: slicing the rest off after
+        # every line would copy a large read once per line in it.
+        buffer = self._buffer + data
+        start = 0
         while not self.transport.disconnecting:
             if self._discarding:
-                end = self._buffer.find(b"\n")
+                end = buffer.find(b"\n", start)
                 if end < 0:
                     self._buffer = b""
                     return
-                self._buffer = self._buffer[end + 1 :]
+                start = end + 1
                 self._discarding = False
                 continue
-            end = self._buffer.find(b"\n")
+            end = buffer.find(b"\n", start)
             if end < 0:
-                if len(self._buffer) > wire.MAX_LINE_BYTES:
+                if len(buffer) - start > wire.MAX_LINE_BYTES:
                     self._buffer = b""
                     self._discarding = True
                     self._input_too_long()
-                return
-            raw, self._buffer = self._buffer[:end].removesuffix(b"\r"), self._buffer[end + 1 :]
+                    return
+                break
+            raw = buffer[start:end].removesuffix(b"\r")
+            start = end + 1
             if len(raw) > wire.MAX_LINE_BYTES - 2:
                 self._input_too_long()
                 continue
@@ -181,6 +191,7 @@ class IRCProtocol(irc.IRC):
             parsed = wire.parse_line(raw)
             if parsed is not None:
                 self.handleCommand(parsed.command, parsed.prefix, parsed.params)
+        self._buffer = buffer[start:]
 
     def handleCommand(self, command: str, prefix: Any, params: list[str]) -> None:
         """Run one command from the table; a bug in a handler costs this line only."""
@@ -213,10 +224,6 @@ class IRCProtocol(irc.IRC):
 
     # Writing lines.
 
-    def _send(self, data: bytes) -> None:
-        self.transport.write(data)
-        self._send_queue.wrote(len(data))
-
     def _too_slow(self) -> None:
         self.log.warn(
             "Dropping IRC client {peer}: it stopped reading and {limit} bytes are queued for it",
@@ -233,21 +240,21 @@ class IRCProtocol(irc.IRC):
             self._error_and_close("Excess Flood")
 
     def _write(self, prefix: str | None, command: str, *params: str) -> None:
-        self._send(wire.line(prefix, command, *params))
+        self.send(wire.line(prefix, command, *params))
 
     def _numeric(self, code: str, *params: str) -> None:
         self._write(self.factory.server, code, self.nick or "*", *params)
 
     def _server_notice(self, text: str) -> None:
-        self._send(wire.text_lines(self.factory.server, "NOTICE", self.nick or "*", text))
+        self.send(wire.text_lines(self.factory.server, "NOTICE", self.nick or "*", text))
 
     def _service_notice(self, text: str) -> None:
         prefix = wire.user_prefix(wire.SERVICE_NICK)
-        self._send(wire.text_lines(prefix, "NOTICE", self.nick or "*", text))
+        self.send(wire.text_lines(prefix, "NOTICE", self.nick or "*", text))
 
     def _error_and_close(self, reason: str) -> None:
         self._write(None, "ERROR", f"Closing Link: {reason}")
-        self.transport.loseConnection()
+        self.close()
 
     def _input_too_long(self) -> None:
         self._numeric(n.ERR_INPUTTOOLONG, "Input line was too long")
@@ -261,8 +268,14 @@ class IRCProtocol(irc.IRC):
     def _rearm_keepalive(self) -> None:
         if not self.registered:
             return
-        if self._keepalive is not None and self._keepalive.active():
-            self._keepalive.cancel()
+        call = self._keepalive
+        # Re-arm the pending keepalive in place (no new DelayedCall per line);
+        # once its PING went out, the pending call is the ping timeout instead.
+        if call is not None and call.active() and call.func == self._send_ping:
+            call.reset(self.factory.ping_interval)
+            return
+        if call is not None and call.active():
+            call.cancel()
         self._keepalive = self.factory.clock.callLater(self.factory.ping_interval, self._send_ping)
 
     def _send_ping(self) -> None:
@@ -449,7 +462,7 @@ class IRCProtocol(irc.IRC):
         self._send_topic(joined.session)
         self._send_names(self.channel, joined.members)
         if joined.history:
-            self._send(wire.encode_history(joined.history, self.channel, self.factory.server))
+            self.send(wire.encode_history(joined.history, self.channel, self.factory.server))
 
     def _left(self, event: Left) -> None:
         channel = wire.channel_of(event.session_name)
@@ -467,7 +480,7 @@ class IRCProtocol(irc.IRC):
                     channel,
                     f"{event.by} closed the session {event.session_name}.",
                 )
-            self._send(notice)
+            self.send(notice)
             # The KICK names the recipient, so only the notice above is shared.
             self._write(
                 wire.user_prefix(event.by or wire.SERVICE_NICK), "KICK", channel, me, "Session closed"
@@ -730,8 +743,12 @@ class IRCFactory(TrackingFactory):
         max_send_queue: int = DEFAULT_SEND_QUEUE_LIMIT,
         flood_burst: float = FLOOD_BURST,
         flood_rate: float = FLOOD_RATE,
+        writes: WriteBatch | None = None,
     ) -> None:
         super().__init__(max_connections, max_per_source)
+        # Shared with the native door in makeService, so that a broadcast
+        # from either door is batched for members behind both.
+        self.writes = writes if writes is not None else WriteBatch()
         self.max_send_queue = max_send_queue
         self.flood_burst = flood_burst
         self.flood_rate = flood_rate

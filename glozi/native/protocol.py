@@ -17,6 +17,7 @@ from glozi.flood import FLOOD_BURST, FLOOD_RATE, FloodControl, Verdict
 from glozi.native import wire
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
 from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
+from glozi.writebatch import BatchedWrites, WriteBatch
 
 # A new connection must send its first frame within this many seconds.
 LOGIN_GRACE_SECONDS = 30.0
@@ -24,12 +25,12 @@ LOGIN_GRACE_SECONDS = 30.0
 LOBBY_IDLE_SECONDS = 30 * 60.0
 
 
-Answer = dict[str, Any] | Callable[[], None] | None | Deferred[Any]
+Answer = dict[str, Any] | Callable[[Any], None] | None | Deferred[Any]
 """What a handler returns: a frame, nothing, or a Deferred of either
-(answered when it fires; a frame then may be a function writing it)."""
+(answered when it fires); an answer may also be a function writing frames."""
 
 
-class NativeProtocol(LineReceiver, TimeoutMixin):
+class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     """One client connection speaking docs/protocol.md."""
 
     delimiter = b"\n"
@@ -41,24 +42,15 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
     participant: Participant
 
     def connectionMade(self) -> None:
+        self.send_without_delay()
         self._flood = FloodControl(
             self.factory.chat.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate
         )
         self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
-        self._write(wire.encode_frame(self.factory.welcome()))
+        self.send(wire.encode_frame(self.factory.welcome()))
         self.factory.opened(self)
         peer = self.transport.getPeer()
         self.participant = self.factory.chat.connect(self, getattr(peer, "host", str(peer)))
-        self._handlers: dict[type, Callable[[Any], Answer]] = {
-            wire.Hello: self._hello,
-            wire.ListSessions: self._list,
-            wire.CreateSession: self._create,
-            wire.JoinSession: self._join,
-            wire.Say: self._say,
-            wire.RunCommand: self._command,
-            wire.SubmitExitCode: self._exit,
-            wire.Ping: self._ping,
-        }
         self.setTimeout(self.factory.login_grace)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
@@ -81,9 +73,11 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         domain's inactivity timeout applies instead."""
         self.setTimeout(self.factory.lobby_idle if self.participant.member is None else None)
 
-    def _write(self, data: bytes) -> None:
-        self.transport.write(data)
-        self._send_queue.wrote(len(data))
+    def dataReceived(self, data: bytes) -> None:
+        # Everything this read causes, for every connection, goes out in one
+        # write per connection.
+        with self.factory.writes:
+            super().dataReceived(data)
 
     def _too_slow(self) -> None:
         self.log.warn(
@@ -94,12 +88,9 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         self.transport.abortConnection()
 
     def deliver(self, event: Event) -> None:
-        self._write(wire.encode_event(event))
+        self.send(wire.encode_event(event))
         if isinstance(event, Left):
             self._watch_idleness()
-
-    def close(self) -> None:
-        self.transport.loseConnection()
 
     def lineReceived(self, line: bytes) -> None:
         line = line.removesuffix(b"\r")
@@ -116,7 +107,7 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         try:
             request = wire.parse_request(line)
             request_id = request.request_id
-            response = self._handlers[type(request)](request)
+            response = _HANDLERS[type(request)](self, request)
         except wire.FrameError as error:
             self._send_error(error, error.request_id)
         except ChatError as error:
@@ -139,7 +130,7 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         if callable(response):
             response(request_id)
         elif response is not None:
-            self._write(wire.encode_frame(wire.with_id(response, request_id)))
+            self.send(wire.encode_frame(wire.with_id(response, request_id)))
         if not self.transport.disconnecting:
             self._watch_idleness()
 
@@ -174,9 +165,9 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
         if error.retry_after is not None:
             frame["retry_after"] = error.retry_after
-        self._write(wire.encode_frame(wire.with_id(frame, request_id)))
+        self.send(wire.encode_frame(wire.with_id(frame, request_id)))
         if error.disconnect:
-            self.transport.loseConnection()
+            self.close()
 
     def _hello(self, request: wire.Hello) -> dict[str, Any]:
         if request.protocol != wire.PROTOCOL_VERSION:
@@ -200,13 +191,13 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
         return joined.addCallback(self._joined_writer)
 
     def _joined_writer(self, joined: Joined) -> Callable[[wire.RequestId], None]:
-        """The ``joined`` answer, then its ``history`` frames, in one write:
+        """The ``joined`` answer, then its ``history`` frames, in one piece:
         the domain admitted us in the same reactor turn, so no live event
         can come between them."""
 
         def write(request_id: wire.RequestId) -> None:
             answer = wire.encode_frame(wire.with_id(wire.event_frame(joined), request_id))
-            self._write(answer + wire.encode_history(joined))
+            self.send(answer + wire.encode_history(joined))
 
         return write
 
@@ -223,6 +214,19 @@ class NativeProtocol(LineReceiver, TimeoutMixin):
 
     def _ping(self, request: wire.Ping) -> dict[str, Any]:
         return {"type": "pong"}
+
+
+# One table for the class, not a dict of bound methods per connection.
+_HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
+    wire.Hello: NativeProtocol._hello,
+    wire.ListSessions: NativeProtocol._list,
+    wire.CreateSession: NativeProtocol._create,
+    wire.JoinSession: NativeProtocol._join,
+    wire.Say: NativeProtocol._say,
+    wire.RunCommand: NativeProtocol._command,
+    wire.SubmitExitCode: NativeProtocol._exit,
+    wire.Ping: NativeProtocol._ping,
+}
 
 
 class NativeFactory(TrackingFactory):
@@ -242,8 +246,12 @@ class NativeFactory(TrackingFactory):
         lobby_idle: float = LOBBY_IDLE_SECONDS,
         flood_burst: float = FLOOD_BURST,
         flood_rate: float = FLOOD_RATE,
+        writes: WriteBatch | None = None,
     ) -> None:
         super().__init__(max_connections, max_per_source)
+        # Shared with the other doors of the same chat, so that a broadcast
+        # from one door is batched for members behind every door.
+        self.writes = writes if writes is not None else WriteBatch()
         self.chat = chat
         self.server_name = server_name
         self.max_send_queue = max_send_queue

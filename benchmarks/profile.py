@@ -1,0 +1,103 @@
+"""Profile GloziChat under one scenario with py-spy and print where its time goes.
+
+    PYTHONPATH=. python -m benchmarks.profile --scenario F1 [--proto native|irc] [--out DIR]
+
+Starts ``twistd -n glozichat`` on loopback, attaches ``py-spy record`` to it,
+runs the load generator, and prints the functions with the most samples:
+self (the function itself was running) and total (it was on the stack). The
+server's CPU figures of a profiled run are inflated by the sampling; take
+those from ``benchmarks/compare``.
+"""
+
+import argparse
+import collections
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.servers import REPO_ROOT, glozichat_has_irc, start_glozichat
+
+SAMPLE_RATE = 1000
+
+
+def summarize(collapsed: Path, top: int) -> str:
+    """The ``top`` functions by self and by total samples, from py-spy's raw (collapsed) output."""
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        # Thread and process frames are py-spy's labels, not code.
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        samples += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    lines = [f"{samples} samples"]
+    for title, counter in (("self", own), ("total", total)):
+        lines.append(f"\n{title:>6}  function")
+        for frame, count in counter.most_common(top):
+            lines.append(f"{100 * count / samples:5.1f}%  {frame}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: profile one scenario and print the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", default="F1")
+    parser.add_argument("--proto", choices=("native", "irc"), default="native")
+    parser.add_argument("--out", type=Path, help="keep the collapsed stacks and the summary here")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        parser.error("py-spy is not installed (pip install py-spy)")
+    workdir = Path(tempfile.mkdtemp(prefix="glozi-profile-"))
+    out = args.out or workdir
+    out.mkdir(parents=True, exist_ok=True)
+    collapsed = out / f"{args.scenario}-{args.proto}.collapsed"
+    server = start_glozichat(workdir / "server", irc=args.proto == "irc" and glozichat_has_irc())
+    try:
+        spy = subprocess.Popen(
+            [py_spy, "record", "--pid", str(server.pid), "--rate", str(SAMPLE_RATE), "--format", "raw",
+             "--nolineno", "--output", str(collapsed)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(1.0)
+        generator = subprocess.run(
+            [sys.executable, "-m", "benchmarks.loadgen", "--proto", args.proto, "--port",
+             str(server.ports[args.proto]), "--server-pid", str(server.pid), "--scenario", args.scenario, "--json"],
+            check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+    finally:
+        server.stop()
+    if generator.returncode != 0 and not generator.stdout:
+        print(generator.stderr, file=sys.stderr)
+        return 1
+    result = json.loads(generator.stdout.splitlines()[-1])
+    summary = summarize(collapsed, args.top)
+    header = (
+        f"{args.scenario} over {args.proto}: {result['delivered']}/{result['expected']} delivered, "
+        f"{result['server_cpu_us_per_delivery']} us server CPU per delivery (inflated by sampling)"
+    )
+    (out / f"{args.scenario}-{args.proto}.txt").write_text(header + "\n" + summary + "\n")
+    print(header)
+    print(summary)
+    print(f"\ncollapsed stacks: {collapsed}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

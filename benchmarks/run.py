@@ -1,0 +1,243 @@
+"""Side by side: every scenario against ngircd and GloziChat, one table.
+
+Run through ``benchmarks/compare`` (which raises the open-file limit first):
+
+    benchmarks/compare [--scenarios F1,F2,P1,I1] [--repeat 3] [--out FILE] [--plot PNG]
+
+For each scenario and each repetition, each target gets a freshly started
+server on loopback: ngircd through IRC, GloziChat through its IRC door (when
+this checkout has one) and through its native door. The load generator runs
+in its own process. Of the repetitions, the median is reported (by server CPU
+per delivery, or by RSS per connection for the idle scenario), so one noisy
+run on a shared machine does not decide the figure.
+"""
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import twisted
+
+from benchmarks.loadgen import SCENARIOS
+from benchmarks.servers import REPO_ROOT, RunningServer, glozichat_has_irc, start_glozichat, start_ngircd
+
+GENERATOR_TIMEOUT = 300.0
+# The goals of issue 6, checked on every run.
+MAX_CPU_RATIO = 2.0
+TWISTED_WORDS_US = 13.0
+MIN_GAIN_OVER_TWISTED_WORDS = 5.0
+MAX_P99_RATIO = 1.5
+MAX_IDLE_BYTES_PER_CONN = 8 * 1024
+
+
+class Target:
+    """A server and the door the generator uses."""
+
+    def __init__(self, label: str, proto: str, start: Callable[[Path], RunningServer]) -> None:
+        self.label = label
+        self.proto = proto
+        self.start = start
+
+
+def targets() -> list[Target]:
+    """ngircd first (the reference), then GloziChat's doors."""
+    found = [Target("ngircd (IRC)", "irc", start_ngircd)]
+    if glozichat_has_irc():
+        found.append(Target("GloziChat (IRC)", "irc", lambda d: start_glozichat(d, irc=True)))
+    found.append(Target("GloziChat (native)", "native", lambda d: start_glozichat(d, irc=True)))
+    return found
+
+
+def run_one(target: Target, scenario: str, workdir: Path) -> dict:
+    """Start a fresh server, run the generator against it, stop the server."""
+    server = target.start(workdir)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.loadgen", "--proto", target.proto,
+             "--port", str(server.ports[target.proto]), "--server-pid", str(server.pid),
+             "--scenario", scenario, "--json"],
+            check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=GENERATOR_TIMEOUT,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"{target.label} {scenario}: the generator failed:\n{done.stderr[-2000:]}")
+    result = json.loads(lines[-1])
+    result["target"] = target.label
+    return result
+
+
+def _median_run(runs: list[dict]) -> dict:
+    key = "server_cpu_us_per_delivery" if runs[0]["expected"] else "rss_per_conn_bytes"
+    ordered = sorted(runs, key=lambda r: (r["lost"] != 0, r[key] if r[key] is not None else float("inf")))
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["repeats"] = [r[key] for r in runs]
+    return chosen
+
+
+def _fmt(value: object, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(results: list[dict]) -> str:
+    """Markdown: one row per scenario and target."""
+    rows = [
+        (
+            "| scenario | server (door) | delivered/expected | lost | deliveries/s | p50 ms | p99 ms | max ms "
+            "| server CPU µs/delivery | server RSS/conn KB |"
+        ),
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        delivered = f"{r['delivered']}/{r['expected']}" if r["expected"] else f"idle ({r['clients']} conns)"
+        rows.append(
+            f"| {r['scenario']} | {r['target']} | {delivered} | {r['lost']} | {r['deliveries_per_s'] or '-'} "
+            f"| {_fmt(r['p50_ms'] if r['expected'] else None)} | {_fmt(r['p99_ms'] if r['expected'] else None)} "
+            f"| {_fmt(r['max_ms'] if r['expected'] else None)} | {_fmt(r['server_cpu_us_per_delivery'], 3)} "
+            f"| {r['rss_per_conn_bytes'] / 1024:.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not b:
+        return None
+    return a / b
+
+
+def ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
+    """Markdown of GloziChat/ngircd per scenario and door, and the goal checks."""
+    rows = [
+        "| scenario | GloziChat door | CPU/delivery | p99 latency | deliveries/s | RSS/conn |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    checks: list[tuple[str, bool, str]] = []
+    by_key = {(r["scenario"], r["target"]): r for r in results}
+    lost = [f"{r['scenario']} {r['target']}: {r['lost']}" for r in results if r["lost"] or r["errors"]]
+    checks.append(("lost 0 everywhere", not lost, ", ".join(lost) or "0 lost in every run"))
+    for r in results:
+        if r["target"].startswith("ngircd"):
+            continue
+        ref = by_key.get((r["scenario"], "ngircd (IRC)"))
+        if ref is None:
+            continue
+        cpu = _ratio(r["server_cpu_us_per_delivery"], ref["server_cpu_us_per_delivery"])
+        p99 = _ratio(r["p99_ms"], ref["p99_ms"]) if r["expected"] else None
+        rate = _ratio(r["deliveries_per_s"], ref["deliveries_per_s"]) if r["expected"] else None
+        rss = _ratio(r["rss_per_conn_bytes"], ref["rss_per_conn_bytes"])
+        door = r["target"].removeprefix("GloziChat ")
+        rows.append(f"| {r['scenario']} | {door} | {_fmt(cpu)} | {_fmt(p99)} | {_fmt(rate)} | {_fmt(rss)} |")
+        if r["scenario"] in ("F1", "F2") and cpu is not None:
+            us = r["server_cpu_us_per_delivery"]
+            checks.append(
+                (f"{r['scenario']} {door}: CPU/delivery at most {MAX_CPU_RATIO:g}x ngircd", cpu <= MAX_CPU_RATIO,
+                 f"{us:.3f} vs {ref['server_cpu_us_per_delivery']:.3f} us = {cpu:.2f}x")
+            )  # fmt: skip
+            checks.append(
+                (f"{r['scenario']} {door}: 5x better than twisted.words ({TWISTED_WORDS_US:g} us)",
+                 us * MIN_GAIN_OVER_TWISTED_WORDS <= TWISTED_WORDS_US, f"{TWISTED_WORDS_US / us:.1f}x better")
+            )  # fmt: skip
+        if r["scenario"] == "P1" and p99 is not None:
+            checks.append(
+                (f"P1 {door}: p99 at most {MAX_P99_RATIO:g}x ngircd", p99 <= MAX_P99_RATIO,
+                 f"{r['p99_ms']:.1f} vs {ref['p99_ms']:.1f} ms = {p99:.2f}x")
+            )  # fmt: skip
+        if r["scenario"] == "I1":
+            per_conn = r["rss_per_conn_bytes"]
+            checks.append(
+                (f"I1 {door}: RSS per connection under 8 KB", per_conn < MAX_IDLE_BYTES_PER_CONN,
+                 f"{per_conn / 1024:.2f} KB (ngircd {ref['rss_per_conn_bytes'] / 1024:.2f} KB)")
+            )  # fmt: skip
+    return "\n".join(rows), checks
+
+
+def environment() -> dict:
+    """What the figures were measured on."""
+    ngircd = shutil.which("ngircd") or "/usr/sbin/ngircd"
+    version = subprocess.run([ngircd, "--version"], check=False, capture_output=True, text=True).stdout
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    import os
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "twisted": twisted.__version__,
+        "ngircd": version.splitlines()[0] if version else "?",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: run everything, print the tables and the goal checks."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", default="F1,F2,P1,I1")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "latest.json")
+    parser.add_argument("--plot", type=Path, default=REPO_ROOT / "docs" / "performance.png")
+    args = parser.parse_args(argv)
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenarios: {unknown}")
+    env = environment()
+    print(f"# {env['date']}: {env['cpu']}, {env['cores']} cores, Linux {env['kernel']}, Python {env['python']}, "
+          f"Twisted {env['twisted']}, {env['ngircd']}", flush=True)  # fmt: skip
+    started = time.monotonic()
+    results: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="glozi-bench-") as tmp:
+        for scenario in scenarios:
+            runs: dict[str, list[dict]] = {}
+            for repeat in range(args.repeat):
+                # Targets take turns within each repetition, so drift on a
+                # shared machine falls on all of them alike.
+                for target in targets():
+                    result = run_one(target, scenario, Path(tmp) / f"{scenario}-{repeat}-{target.proto}")
+                    runs.setdefault(target.label, []).append(result)
+                    print(f"  {scenario} #{repeat + 1} {target.label:<20} lost {result['lost']:>3}  "
+                          f"{_fmt(result['server_cpu_us_per_delivery'], 3):>6} us/delivery  "
+                          f"p99 {_fmt(result['p99_ms'])} ms  {result['rss_per_conn_bytes']} B/conn", flush=True)  # fmt: skip
+            results.extend(_median_run(r) for r in runs.values())
+    ratio_table, checks = ratios(results)
+    print()
+    print(table(results))
+    print()
+    print("GloziChat / ngircd (lower is better, except deliveries/s):")
+    print()
+    print(ratio_table)
+    print()
+    for name, ok, detail in checks:
+        print(f"- [{'x' if ok else ' '}] {name}: {detail}")
+    print(f"\n{time.monotonic() - started:.0f} s in all")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"environment": env, "command": sys.argv, "results": results}, indent=1) + "\n")
+    print(f"results: {args.out}")
+    try:
+        from benchmarks.plot import plot
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install matplotlib)")
+    else:
+        plot(results, args.plot)
+        print(f"plot: {args.plot}")
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
