@@ -4,7 +4,10 @@ Plain Python with no sockets. Each connection (of any door) implements
 ``Connection`` and gets a ``Participant`` from ``ChatServer.connect``; it calls
 the participant's methods with values already validated at its edge and
 receives events through ``Connection.deliver``. Time comes from an injected
-``IReactorTime``.
+``IReactorTime``. Sessions and messages are handed to a ``Store``
+(glozi/store.py) and restored from its ``Snapshot``; a message is
+acknowledged once the store committed it. Password hashing goes through a
+``PasswordHasher`` (off the reactor), so joining and creating return Deferreds.
 """
 
 import random

@@ -2,6 +2,7 @@
 
 import io
 import os
+import sqlite3
 
 from twisted.application.service import IServiceCollection
 from twisted.plugin import getPlugins
@@ -14,6 +15,7 @@ from glozi.irc.protocol import IRCFactory
 from glozi.native.protocol import NativeFactory
 from glozi.service import ChatService, ListeningService
 from tests.discovery_fakes import UDPMemoryReactor
+from tests.helpers import RecordingConnection, done
 
 
 class OptionsTests(SynchronousTestCase):
@@ -36,6 +38,44 @@ class OptionsTests(SynchronousTestCase):
         """A non-positive or non-numeric timeout is a usage error."""
         for value in ("0", "-5", "soon"):
             self.assertRaises(usage.UsageError, tap.Options().parseOptions, ["--idle-timeout", value])
+
+
+class HistoryOptionsTests(SynchronousTestCase):
+    def test_history_defaults(self) -> None:
+        """By default: glozichat.db in the working directory, 50 messages of scrollback, 10,000 kept per session."""
+        options = tap.Options()
+        options.parseOptions([])
+        self.assertEqual((options["db"], options["scrollback"], options["retention"]), ("glozichat.db", 50, 10_000))
+
+    def test_bad_history_values(self) -> None:
+        """Scrollback may be 0 but not negative; retention must be positive."""
+        options = tap.Options()
+        options.parseOptions(["--scrollback", "0", "--retention", "5", "--db", ":memory:"])
+        self.assertEqual((options["scrollback"], options["retention"]), (0, 5))
+        for args in (["--scrollback", "-1"], ["--retention", "0"], ["--scrollback", "many"]):
+            self.assertRaises(usage.UsageError, tap.Options().parseOptions, args)
+
+    def test_make_service_restores_from_the_database(self) -> None:
+        """makeService reads the database before serving: a stored session is listed again, and the id counter goes on."""
+        from glozi.sqlitestore import MIGRATIONS
+
+        path = os.path.abspath(self.mktemp())
+        with sqlite3.connect(path) as db:
+            for migration in MIGRATIONS:
+                for statement in migration:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+            db.execute("INSERT INTO sessions VALUES (17, 'garden', 5.0, 'alice', NULL)")
+            db.execute("UPDATE meta SET value = 20")
+        db.close()
+        options = tap.Options()
+        options.parseOptions(["--db", path, "--exit-code-file", self.mktemp(), "--no-sniff", "--irc-port", "none"])
+        top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
+        chat = next(iter(IServiceCollection(top))).chat
+        self.assertEqual([(s.id, s.name, s.creator) for s in chat.list_sessions()][-1], (17, "garden", "alice"))
+        creator = chat.connect(RecordingConnection(), "192.0.2.1")
+        self.assertEqual(done(creator.create("shed", "bob")).session.id, 21, "ids given before are not reused")
+        self.successResultOf(chat.store.close())
 
 
 class MakeServiceTests(SynchronousTestCase):
