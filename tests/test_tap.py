@@ -75,7 +75,6 @@ class HistoryOptionsTests(SynchronousTestCase):
         self.assertEqual([(s.id, s.name, s.creator) for s in chat.list_sessions()][-1], (17, "garden", "alice"))
         creator = chat.connect(RecordingConnection(), "192.0.2.1")
         self.assertEqual(done(creator.create("shed", "bob")).session.id, 21, "ids given before are not reused")
-        self.successResultOf(chat.store.close())
 
 
 class MakeServiceTests(SynchronousTestCase):
