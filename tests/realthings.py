@@ -228,6 +228,8 @@ def start_server(
         "--discovery-port",
         "0",
         "--no-sniff",
+        "--irc-port",
+        "none",
         *extra,
     ]
     reactor.spawnProcess(server, sys.executable, argv, env=env, path=workdir)
