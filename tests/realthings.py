@@ -228,7 +228,6 @@ def start_server(
         "--discovery-port",
         "0",
         "--no-sniff",
-        # No fixed IRC port: parallel runs would fight over 6667.
         "--irc-port",
         "none",
         *extra,
