@@ -20,7 +20,9 @@ takes a database from version ``i`` to ``i + 1``, each in one transaction.
 
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from twisted.enterprise import adbapi
@@ -185,6 +187,14 @@ class SQLiteStore:
         self._scheduled: Any = None
         self._in_flight: Deferred[None] | None = None
         self._closed = False
+        # Messages written per session since its last retention trim: a trim
+        # walks the session's index, so it runs once per tenth of the
+        # retention, not in every commit (and for every session at close).
+        self._untrimmed: Counter[int] = Counter()
+        self._trim_every = max(1, retention // 10)
+        self.answers: AbstractContextManager[object] = nullcontext()
+        """Entered while a commit's writers hear back: the doors' write batch,
+        so the acknowledgements of one commit go out in one write per connection."""
         self.transactions = 0
         """Transactions committed so far (for tests and the benchmark)."""
 
@@ -214,10 +224,10 @@ class SQLiteStore:
         return done.addBoth(close_pool)
 
     def _drain(self) -> "Deferred[None]":
-        """Fires once the queue is empty and nothing is being written."""
+        """Fires once the queue is empty, every session is trimmed and nothing is being written."""
         if self._in_flight is not None:
             return self._after(self._in_flight, self._drain)
-        if self._queue:
+        if self._queue or self._untrimmed:
             return self._after(self._flush(), self._drain)
         return succeed(None)
 
@@ -238,23 +248,37 @@ class SQLiteStore:
             self._scheduled = self._clock.callLater(0, self._flush)
         return written
 
+    def _sessions_to_trim(self, operations: list[Operation]) -> list[int]:
+        for kind, value in operations:
+            if kind == "message":
+                self._untrimmed[value.session_id] += 1
+            elif kind == "delete":
+                self._untrimmed.pop(value, None)
+        due = [s for s, n in self._untrimmed.items() if n >= self._trim_every or self._closed]
+        for session_id in due:
+            del self._untrimmed[session_id]
+        return due
+
     def _flush(self) -> "Deferred[None]":
         self._scheduled = None
         batch, self._queue = self._queue, []
         operations = [operation for operation, _ in batch]
-        flushing: Deferred[None] = self._pool.runInteraction(_write, operations, self.retention)
+        trim = self._sessions_to_trim(operations)
+        flushing: Deferred[None] = self._pool.runInteraction(_write, operations, self.retention, trim)
         self._in_flight = flushing
 
         def committed(_: object) -> None:
             self.transactions += 1
-            for _, written in batch:
-                written.callback(None)
+            with self.answers:
+                for _, written in batch:
+                    written.callback(None)
 
         def failed(reason: Failure) -> None:
             self.log.failure("A transaction of {n} writes failed", reason, n=len(batch))
             error = StoreError(f"the database write failed: {reason.getErrorMessage()}")
-            for _, written in batch:
-                written.errback(error)
+            with self.answers:
+                for _, written in batch:
+                    written.errback(error)
 
         def next_batch(_: object) -> None:
             self._in_flight = None
@@ -268,10 +292,10 @@ class SQLiteStore:
         return flushing
 
 
-def _write(cursor: Any, operations: Iterable[Operation], retention: int) -> None:
+def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: Iterable[int]) -> None:
     """One transaction (in the database thread): the operations in order,
-    consecutive messages in one ``executemany``; then the retention trim."""
-    touched: set[int] = set()
+    consecutive messages in one ``executemany``; then the retention trim of
+    the sessions in ``trim``."""
     messages: list[tuple[int, str, str, float]] = []
 
     def write_messages() -> None:
@@ -284,7 +308,6 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int) -> None
     for kind, value in operations:
         if kind == "message":
             messages.append((value.session_id, value.sender, value.text, value.sent_at))
-            touched.add(value.session_id)
             continue
         write_messages()
         if kind == "session":
@@ -299,11 +322,10 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int) -> None
         elif kind == "delete":
             cursor.execute("DELETE FROM messages WHERE session_id = ?", (value,))
             cursor.execute("DELETE FROM sessions WHERE id = ?", (value,))
-            touched.discard(value)
         else:
             raise ValueError(f"unknown store operation {kind!r}")
     write_messages()
-    for session_id in touched:
+    for session_id in trim:
         _trim(cursor, session_id, retention)
 
 

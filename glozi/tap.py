@@ -130,6 +130,7 @@ def makeService(
     )
     chat.restore(snapshot)
     writes = WriteBatch()
+    store.answers = writes
     native = NativeFactory(
         chat,
         options["name"],
