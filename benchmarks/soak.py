@@ -793,6 +793,9 @@ class IRCConn(Conn):
             joined = await asyncio.wait_for(self.joining, REQUEST_TIMEOUT)
         except (TimeoutError, ConnectionError):
             return "no answer"
+        if joined and self.is_admin:
+            # The session was closed meanwhile, and JOIN of a free name creates one.
+            return "gone"
         return "joined" if joined else "refused"
 
     def flood_lines(self, rng: random.Random, count: int) -> bytes:
