@@ -88,6 +88,9 @@ NEVER_READER_MIN_SECONDS = 15.0
 JOIN_MARGIN = 0.05
 LEFT_MARGIN = 0.5
 MEMORY_LIMIT = 1.10
+# From the end of the first round to the end of the last, as a share of the
+# start: a leak grows round after round, an allocator's high-water mark does not.
+ROUND_GROWTH_LIMIT = 0.03
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 30.0
@@ -100,6 +103,7 @@ STOP_GRACE_SECONDS = 8.0
 FLOOD_LINES = 150
 MAX_CONNECTIONS_PER_CLIENT = 200
 UID = re.compile(r"^m\d+q\d+$")
+RETRY_NOTICE = re.compile(r"Too many wrong .*try again in (\d+) s")
 WORDS = ("lorem", "ipsum", "kiwi", "mango", "dolor", "amet", "tea", "guava", "ping", "melon")
 # Behaviours and their shares of the clients (the rest are chatters).
 SHARES = {
@@ -626,7 +630,7 @@ class IRCConn(Conn):
         self.joining: asyncio.Future[bool] | None = None
         self.join_sent = 0.0
         self.join_members: set[str] = set()
-        self.kick_count = 0
+        self.retry_after: int | None = None
 
     def on_closed(self) -> None:
         for future in (*self.pongs.values(), self.joining):
@@ -706,6 +710,11 @@ class IRCConn(Conn):
         elif command == "NOTICE" and len(params) == 2 and "too fast" in params[1]:
             self.flood_errors += 1
             self.rec.counts["IRC flood notices"] += 1
+        elif command == "NOTICE" and len(params) == 2 and (wait := RETRY_NOTICE.search(params[1])):
+            # A guessing refusal comes as a server notice, not as a numeric.
+            self.retry_after = int(wait.group(1))
+            if self.joining is not None and not self.joining.done():
+                self.joining.set_result(False)
         elif command == "ERROR":
             self.rec.counts[f"IRC ERROR: {params[-1] if params else ''}"[:60]] += 1
 
@@ -788,6 +797,7 @@ class IRCConn(Conn):
 
     async def guess(self, room: Room, password: str) -> str:
         self.joining = asyncio.get_running_loop().create_future()
+        self.retry_after = None
         self.send(f"JOIN #{room.name} {password}\r\n".encode())
         try:
             joined = await asyncio.wait_for(self.joining, REQUEST_TIMEOUT)
@@ -796,7 +806,9 @@ class IRCConn(Conn):
         if joined and self.is_admin:
             # The session was closed meanwhile, and JOIN of a free name creates one.
             return "gone"
-        return "joined" if joined else "refused"
+        if self.retry_after is not None:
+            return f"wait {self.retry_after}"
+        return "joined" if joined else "wrong_password"
 
     def flood_lines(self, rng: random.Random, count: int) -> bytes:
         lines = []
@@ -1014,6 +1026,8 @@ class Soak:
             return
         room = rng.choice(locked)
         for _ in range(6):
+            if self.remaining() <= REQUEST_TIMEOUT:
+                break
             wrong = f"{(int(room.password or '0') + rng.randrange(1, 99999)) % 100000:05d}"
             outcome = await conn.guess(room, wrong)
             self.rec.counts[f"guesses: {outcome.split(' ')[0]}"] += 1
@@ -1182,6 +1196,8 @@ class DeliveryResult:
     expected: int = 0
     delivered: int = 0
     missing: int = 0
+    loud_expected: int = 0
+    loud_missing: int = 0
     examples: list[str] = field(default_factory=list)
 
 
@@ -1205,10 +1221,13 @@ def check_deliveries(rec: Record) -> DeliveryResult:
             if message.hi >= interval.end or message.sender == interval.client:
                 continue
             result.expected += 1
+            loud = interval.session in LOUD_SESSIONS
+            result.loud_expected += loud
             if message.uid in interval.received:
                 result.delivered += 1
             else:
                 result.missing += 1
+                result.loud_missing += loud
                 if len(result.examples) < 10:
                     result.examples.append(
                         f"{message.uid} ({message.session}, ts {message.lo:.3f}) not received by client"
@@ -1284,9 +1303,13 @@ async def run_round(soak: Soak, plan: list[tuple[str, str]], seed: int, seconds:
         await asyncio.sleep(cid / RAMP_PER_SECOND)
         await soak.run_client(cid, door, behaviour, rngs[cid])
 
-    tasks = [asyncio.create_task(start(cid, door, behaviour)) for cid, (door, behaviour) in enumerate(plan)]
+    tasks = [
+        asyncio.create_task(start(cid, door, behaviour), name=f"{door} {behaviour}")
+        for cid, (door, behaviour) in enumerate(plan)
+    ]
     done, pending = await asyncio.wait(tasks, timeout=seconds + WIND_DOWN_SECONDS)
     for task in pending:
+        soak.rec.counts[f"cancelled: {task.get_name()}"] += 1
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=5.0)
@@ -1391,8 +1414,7 @@ async def soak_main(args: argparse.Namespace) -> int:
         )
     row(
         "guesses: wrong / refused (too many) / got in",
-        f"{counts['guesses: wrong_password'] + counts['guesses: refused']} /"
-        f" {counts['guesses: wait']} / {counts['guessers got in']}",
+        f"{counts['guesses: wrong_password']} / {counts['guesses: wait']} / {counts['guessers got in']}",
     )
     check(
         "well-behaved joins refused as guessing",
@@ -1405,6 +1427,8 @@ async def soak_main(args: argparse.Namespace) -> int:
     row("deliveries expected", deliveries.expected)
     row("deliveries made", deliveries.delivered)
     check("deliveries missing", deliveries.missing, deliveries.missing == 0)
+    row("  of which in the never-readers' session", deliveries.loud_expected)
+    check("  missing there", deliveries.loud_missing, deliveries.loud_missing == 0)
     check("deliveries to non-members", counts["stray deliveries"], counts["stray deliveries"] == 0)
     check("duplicate deliveries", counts["duplicate deliveries"], counts["duplicate deliveries"] == 0)
     check("sessions listed afterwards", len(sessions), builtins_ok and len(sessions) == len(BUILTIN_SESSIONS))
@@ -1427,6 +1451,13 @@ async def soak_main(args: argparse.Namespace) -> int:
     row("server RSS after each round (KiB)", " / ".join(str(r) for r in rss_rounds))
     row("server RSS end (KiB)", rss_end)
     check(f"server RSS end / start (<= {MEMORY_LIMIT:.2f})", f"{ratio:.3f}", ratio <= MEMORY_LIMIT)
+    if len(rss_rounds) > 1:
+        growth = (rss_rounds[-1] - rss_rounds[0]) / rss_start
+        check(
+            f"server RSS growth, round 1 to {len(rss_rounds)} (<= {ROUND_GROWTH_LIMIT:.0%} of start)",
+            f"{rss_rounds[-1] - rss_rounds[0]} KiB ({growth:.1%})",
+            growth <= ROUND_GROWTH_LIMIT,
+        )
     check("server exit status (clean shutdown)", status, server.shut_down_cleanly())
     row("wall time (s)", f"{time.time() - started:.1f}")
     row("server log", workdir / "server.log")
@@ -1441,6 +1472,9 @@ async def soak_main(args: argparse.Namespace) -> int:
         print(f"  stray: {stray}")
     for session in leftover:
         print(f"  leftover: {session}")
+    for name, count in sorted(counts.items()):
+        if name.startswith("cancelled: "):
+            print(f"  {name}: {count}")
     for error in rec.errors:
         print(f"  client script error:\n{error}")
     for line in server.log_lines:
