@@ -528,6 +528,7 @@ class Participant:
         if self.member is not None:
             self.server.remove_member(self.member, LeaveReason.DISCONNECTED)
         self.server.participants.discard(self)
+        self.server.password_guard.disconnected(self)
 
     @staticmethod
     def _touch(member: Member) -> None:

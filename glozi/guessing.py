@@ -88,6 +88,10 @@ class Backoff:
         """Forget ``key``'s failures."""
         self._records.pop(key, None)
 
+    def forget(self, key: object) -> None:
+        """Drop ``key``'s record: it can no longer try (a closed connection)."""
+        self._records.pop(key, None)
+
 
 class GuessGuard:
     """All the limits on guessing one kind of secret.
@@ -158,3 +162,9 @@ class GuessGuard:
         """A right guess clears the caller's record."""
         self.connections.succeeded(connection)
         self.sources.succeeded(source)
+
+    def disconnected(self, connection: object) -> None:
+        """``connection`` is gone. Its own record cannot matter any more (its
+        source's record stays, so reconnecting still does not help), and
+        keeping it would keep the whole closed connection in memory."""
+        self.connections.forget(connection)

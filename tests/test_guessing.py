@@ -1,5 +1,8 @@
 """Guessing limits: growing delays, scopes, and the brute-force arithmetic."""
 
+import gc
+import weakref
+
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -80,6 +83,20 @@ class PasswordGuessingTests(SynchronousTestCase):
             self.assertRaises(ChatError, done, guesser.join(10, "mallory", f"{guess:05d}"))
         fresh, _ = connect(self.server, "10.0.0.66")
         error = self.assertRaises(ChatError, done, fresh.join(10, "mallory", "99999"))
+        self.assertEqual(error.code, "too_many_attempts")
+
+    def test_closed_guesser_is_not_kept_in_memory(self) -> None:
+        """A connection that guessed wrong and left is freed; its address still waits."""
+        for guess in range(4):
+            guesser, _ = connect(self.server, "10.0.0.66")
+            self.assertRaises(ChatError, guesser.join, 10, "mallory", f"{guess:05d}")
+            gone = weakref.ref(guesser)
+            guesser.disconnected()
+            del guesser
+            gc.collect()
+            self.assertIsNone(gone())
+        fresh, _ = connect(self.server, "10.0.0.66")
+        error = self.assertRaises(ChatError, fresh.join, 10, "mallory", "99999")
         self.assertEqual(error.code, "too_many_attempts")
 
     def test_one_address_needs_over_a_year(self) -> None:

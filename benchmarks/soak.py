@@ -1,0 +1,1524 @@
+"""Soak benchmark: many clients on both doors of a real GloziChat server.
+
+Not a unit test. For a bounded time, ``--clients`` clients (75 % native, 25 %
+IRC) join, chat, leave, get kicked, time out and disconnect abruptly; some
+flood, some never read, some guess passwords. Afterwards the script checks
+that every message the server confirmed reached every member present at that
+moment, that no session, member or connection leaked, and that the server's
+memory came back to within 10 % of its start, and prints those figures.
+
+    PYTHONPATH=. python benchmarks/soak.py --seconds 60 --clients 1000 --seed 1
+
+Everything runs on 127.0.0.1 (guessers use 127.0.1.x sources); every loop is
+bounded in count and time; the script stops the server it started and exits
+non-zero when a check fails.
+
+How a delivery is judged (all times are wall-clock seconds, the same clock for
+the server and for this process):
+
+- Every message text starts with a unique id. A native ``say`` is confirmed by
+  its ``ack``, whose ``ts`` is the server's stamp. An IRC ``PRIVMSG`` is
+  followed by ``PING``; its ``PONG``, with no membership change in between,
+  confirms it, stamped somewhere in [sent, pong received].
+- Each well-behaved receiver records its membership intervals. The start is
+  the server's ``joined`` time (native) or the time the ``JOIN`` echo was read
+  (IRC, an upper bound). The end is a time the server surely had not yet
+  removed it: when it sent its own quit, when the admin sent the kick or the
+  close, its last confirmed activity plus the idle timeout, or failing those
+  the time ``left`` was read less ``LEFT_MARGIN``.
+- A receiver must have every confirmed message of its session stamped inside
+  (start + ``JOIN_MARGIN``, end), and must never receive a message while it is
+  not in that message's session.
+
+Memory is the server's VmRSS: after start-up and a warm-up of ten connections,
+after each round (``--rounds``, 2 by default) once all clients are gone and the
+server was quiet for a few seconds, and at the end. A leak grows round after
+round; an allocator's high-water mark is reached in the first round and stays.
+"""
+
+import argparse
+import asyncio
+import bisect
+import json
+import os
+import random
+import re
+import resource
+import signal
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILTIN_SESSIONS = (
+    "avocado",
+    "kiwi",
+    "pineapple",
+    "krembo",
+    "watermelon",
+    "papaya",
+    "coconut",
+    "passiflora",
+    "cactus",
+)
+# Never-readers sit in this session, and chatters there send long lines, so
+# enough bytes pile up for the server's send-queue bound to drop them in seconds.
+LOUD_SESSIONS = ("watermelon",)
+LOUD_TEXT_CHARS = 1500
+HOST = "127.0.0.1"
+# Guessers come from their own addresses: the server's per-address backoff
+# must not (and would) hold up the well-behaved clients on 127.0.0.1.
+GUESSER_NET = "127.0.1."
+DEFAULT_SECONDS = 60.0
+DEFAULT_CLIENTS = 1000
+DEFAULT_IDLE_TIMEOUT = 8.0
+DEFAULT_SEND_QUEUE = 64 * 1024
+NATIVE_SHARE = 0.75
+# A never-reader's receive buffer and segment size. On loopback the MSS is
+# 64 KiB and the server's kernel send buffer autotunes to tcp_wmem's maximum
+# (4 MiB here), which would hide minutes of traffic from the server's own
+# bound; with an Ethernet-sized MSS the kernel keeps about 120 KB, as on a LAN.
+NEVER_READER_RCVBUF = 4096
+NEVER_READER_MSS = 1448
+# A never-reader starts only with this much of the round left, enough for the
+# loud session to fill its buffers.
+NEVER_READER_MIN_SECONDS = 15.0
+JOIN_MARGIN = 0.05
+LEFT_MARGIN = 0.5
+MIN_ROUND_SECONDS = 20.0
+MEMORY_LIMIT = 1.10
+# From the end of the first round to the end of the last, as a share of the
+# start: a leak grows round after round, an allocator's high-water mark does not.
+ROUND_GROWTH_LIMIT = 0.03
+CONNECT_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 10.0
+STARTUP_TIMEOUT = 30.0
+# Clients connecting per second at the start: Twisted listens with a backlog of 50.
+RAMP_PER_SECOND = 250.0
+# After the deadline, clients have this long to leave; stragglers are aborted.
+WIND_DOWN_SECONDS = 12.0
+QUIET_SECONDS = 4.0
+STOP_GRACE_SECONDS = 8.0
+FLOOD_LINES = 150
+MAX_CONNECTIONS_PER_CLIENT = 200
+UID = re.compile(r"^m\d+q\d+$")
+RETRY_NOTICE = re.compile(r"Too many wrong .*try again in (\d+) s")
+WORDS = ("lorem", "ipsum", "kiwi", "mango", "dolor", "amet", "tea", "guava", "ping", "melon")
+# Behaviours and their shares of the clients (the rest are chatters).
+SHARES = {
+    "admin": 0.05,
+    "silent": 0.08,
+    "abrupt": 0.08,
+    "flooder": 0.02,
+    "neverreader": 0.02,
+    "guesser": 0.01,
+    "loud": 0.10,
+}
+RECEIVERS = frozenset({"chatter", "loud", "admin", "silent"})
+
+
+def key(name: str) -> str:
+    """Session and user names compare case-insensitively (ASCII)."""
+    return name.lower()
+
+
+@dataclass
+class Interval:
+    """A receiver's stay in one session and the message ids it got there."""
+
+    client: int
+    session: str
+    start: float
+    end: float | None = None
+    reason: str = ""
+    received: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A message the server accepted, stamped within [lo, hi]."""
+
+    uid: str
+    session: str
+    lo: float
+    hi: float
+    sender: int
+
+
+@dataclass
+class Room:
+    """A created session other clients may join."""
+
+    name: str
+    sid: int | None
+    password: str | None
+
+
+class Record:
+    """Everything the clients saw, for the checks at the end."""
+
+    def __init__(self, idle_timeout: float) -> None:
+        self.idle_timeout = idle_timeout
+        self.counts: Counter[str] = Counter()
+        self.confirmed: list[Confirmed] = []
+        self.intervals: list[Interval] = []
+        self.sent_session: dict[str, str] = {}
+        self.truncated: set[str] = set()
+        self.strays: list[str] = []
+        self.kicks: defaultdict[tuple[str, str], list[float]] = defaultdict(list)
+        self.closes: defaultdict[str, list[float]] = defaultdict(list)
+        self.errors: list[str] = []
+        self.uids = 0
+
+    def stray(self, text: str) -> None:
+        self.counts["stray deliveries"] += 1
+        if len(self.strays) < 20:
+            self.strays.append(text)
+
+    def first_after(self, times: list[float], start: float, until: float) -> float | None:
+        """The earliest of ``times`` sent during a membership, if any."""
+        inside = [t for t in times if start - 1.0 < t <= until]
+        return min(inside) if inside else None
+
+
+class Conn:
+    """One client connection of either door; a reader task keeps its state.
+
+    ``receiver`` clients record membership intervals and are held to the
+    delivery check; every reading client is checked for stray deliveries.
+    """
+
+    door = ""
+
+    def __init__(self, soak: "Soak", cid: int, behaviour: str, serial: int) -> None:
+        self.soak = soak
+        self.rec = soak.rec
+        self.cid = cid
+        self.behaviour = behaviour
+        self.receiver = behaviour in RECEIVERS
+        self.name = f"{self.door}{behaviour[0]}{cid:04d}c{serial}"
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+        self.session: str | None = None
+        self.session_name = ""
+        self.session_id: int | None = None
+        self.join_ts = 0.0
+        self.interval: Interval | None = None
+        self.members: set[str] = set()
+        self.is_admin = False
+        self.last_active = 0.0
+        self.quit_sent: float | None = None
+        self.epoch = 0
+        self.left = asyncio.Event()
+        self.left_reason = ""
+        self.flood_errors = 0
+        self.seq = 0
+
+    async def connect(self, port: int, source: str | None = None, lan_like: bool = False) -> bool:
+        """Open the TCP connection and start reading; False when it fails.
+
+        ``source`` binds the local address; ``lan_like`` gives the connection
+        a small receive buffer and an Ethernet-sized MSS (never-readers).
+        """
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            if lan_like:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, NEVER_READER_RCVBUF)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, NEVER_READER_MSS)
+            if source is not None:
+                sock.bind((source, 0))
+            loop = asyncio.get_running_loop()
+            await asyncio.wait_for(loop.sock_connect(sock, (HOST, port)), CONNECT_TIMEOUT)
+            self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=1 << 16)
+        except (OSError, TimeoutError):
+            sock.close()
+            self.rec.counts["connect failures"] += 1
+            return False
+        self.rec.counts[f"connections ({self.door})"] += 1
+        self.task = asyncio.create_task(self._read())
+        return True
+
+    async def _read(self) -> None:
+        assert self.reader is not None
+        try:
+            while True:
+                line = await self.reader.readline()
+                if not line:
+                    break
+                if line.endswith(b"\n"):
+                    self.handle(line.rstrip(b"\r\n"), time.time())
+        except (OSError, ValueError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.closed.set()
+            self.on_closed()
+
+    def on_closed(self) -> None:
+        """The connection is gone: fail whatever waits for an answer."""
+
+    def handle(self, line: bytes, now: float) -> None:
+        raise NotImplementedError
+
+    def send(self, data: bytes) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(data)
+
+    def new_uid(self) -> str:
+        self.rec.uids += 1
+        return f"m{self.cid}q{self.rec.uids}"
+
+    def text(self, uid: str, rng: random.Random, chars: int = 0) -> str:
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 8)))
+        body = f"{uid} {words}"
+        if chars > len(body):
+            body += " " + ("x" * 9 + " ") * ((chars - len(body)) // 10)
+        return body
+
+    # Membership, from server-side facts.
+
+    def enter(self, name: str, sid: int | None, start: float, active_from: float, members: set[str]) -> None:
+        self.session, self.session_name, self.session_id = key(name), name, sid
+        self.join_ts = start
+        self.last_active = active_from
+        self.members = members
+        self.quit_sent = None
+        self.epoch += 1
+        self.left.clear()
+        self.rec.counts["joins"] += 1
+        if self.receiver:
+            self.interval = Interval(self.cid, self.session, start + JOIN_MARGIN)
+            self.rec.intervals.append(self.interval)
+
+    def leave(self, reason: str, now: float) -> None:
+        if self.session is None:
+            return
+        self.rec.counts[f"left: {reason}"] += 1
+        if self.interval is not None:
+            self.interval.end = self.end_bound(reason, now)
+            self.interval.reason = reason
+        self.session, self.session_id, self.interval = None, None, None
+        self.is_admin = False
+        self.members = set()
+        self.epoch += 1
+        self.left_reason = reason
+        self.left.set()
+
+    def end_bound(self, reason: str, now: float) -> float:
+        """A time at which the server surely still had this member (see the module doc)."""
+        assert self.interval is not None and self.session is not None
+        bound: float | None = None
+        if reason == "quit" and self.quit_sent is not None:
+            bound = self.quit_sent
+        elif reason == "kicked":
+            bound = self.rec.first_after(
+                self.rec.kicks[(self.session, key(self.name))], self.interval.start, now
+            )
+        elif reason == "closed":
+            bound = self.rec.first_after(self.rec.closes[self.session], self.interval.start, now)
+        elif reason == "timeout":
+            bound = self.last_active + self.rec.idle_timeout
+        if bound is None:
+            self.rec.counts["ends from left time"] += 1
+            return now - LEFT_MARGIN
+        return min(bound - JOIN_MARGIN, now)
+
+    def got_message(self, session: str, uid: str, ts: float | None, now: float) -> None:
+        self.rec.counts["messages received"] += 1
+        if not UID.match(uid):
+            return
+        if self.session is None or session != self.session:
+            self.rec.stray(f"{self.name} got {uid} of {session} while in {self.session}")
+            return
+        meant = self.rec.sent_session.get(uid)
+        if meant is not None and meant != self.session:
+            self.rec.stray(f"{self.name} in {self.session} got {uid} sent to {meant}")
+        if uid in self.rec.truncated:
+            self.rec.stray(f"{self.name} got {uid}, whose line was cut off")
+        if ts is not None and ts < self.join_ts:
+            self.rec.stray(f"{self.name} got {uid} stamped {self.join_ts - ts:.3f} s before it joined")
+        if self.interval is not None:
+            if uid in self.interval.received:
+                self.rec.counts["duplicate deliveries"] += 1
+            self.interval.received.add(uid)
+
+    # Actions every door offers.
+
+    async def open(self, source: str | None = None, lan_like: bool = False) -> bool:
+        """Connect and get past the greeting (native) or registration (IRC)."""
+        raise NotImplementedError
+
+    async def join(self, room: Room) -> bool:
+        raise NotImplementedError
+
+    async def create(self, name: str, password: str | None) -> bool:
+        raise NotImplementedError
+
+    async def say(self, rng: random.Random, chars: int = 0) -> bool:
+        raise NotImplementedError
+
+    async def quit(self) -> bool:
+        raise NotImplementedError
+
+    async def kick(self, name: str) -> None:
+        raise NotImplementedError
+
+    async def close_session(self) -> None:
+        raise NotImplementedError
+
+    async def guess(self, room: Room, password: str) -> str:
+        raise NotImplementedError
+
+    def flood_lines(self, rng: random.Random, count: int) -> bytes:
+        raise NotImplementedError
+
+    def partial_line(self) -> bytes:
+        raise NotImplementedError
+
+    def blind_say(self, rng: random.Random) -> bytes:
+        """A line that says something, for a client that will not read the answer."""
+        raise NotImplementedError
+
+    async def flood(self, rng: random.Random, count: int) -> bool:
+        """Send ``count`` lines at once; True when the server cut us off for it."""
+        self.send(self.flood_lines(rng, count))
+        try:
+            await asyncio.wait_for(self.closed.wait(), REQUEST_TIMEOUT)
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_left(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self.left.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def abort(self, how: str) -> None:
+        """Drop the connection without leaving: ``close``, ``reset`` or ``midline``."""
+        if self.writer is None or self.writer.is_closing():
+            return
+        if how == "midline":
+            self.writer.write(self.partial_line())
+            self.writer.close()
+        elif how == "reset":
+            self.writer.transport.abort()
+        else:
+            self.writer.close()
+        self.rec.counts[f"abrupt disconnects ({how})"] += 1
+
+    async def finish(self) -> None:
+        """Leave any session politely and close the connection."""
+        if self.session is not None and not self.closed.is_set() and not await self.quit():
+            self.rec.counts["quits unanswered"] += 1
+        await self.shut()
+
+    async def shut(self) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.close()
+        if self.task is not None:
+            try:
+                await asyncio.wait_for(self.closed.wait(), 3.0)
+            except TimeoutError:
+                self.task.cancel()
+        if self.writer is not None:
+            self.writer.transport.abort()
+
+
+class NativeConn(Conn):
+    """A client of the native JSON-line door (docs/protocol.md)."""
+
+    door = "n"
+
+    def __init__(self, soak: "Soak", cid: int, behaviour: str, serial: int) -> None:
+        super().__init__(soak, cid, behaviour, serial)
+        self.pending: dict[int, asyncio.Future[tuple[dict[str, Any], str | None]]] = {}
+        self.welcomed = asyncio.Event()
+        self.request_id = 0
+
+    def on_closed(self) -> None:
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError("closed"))
+        if self.session is not None:
+            self.session, self.interval = None, None
+
+    def handle(self, line: bytes, now: float) -> None:
+        frame = json.loads(line)
+        kind = frame.get("type")
+        if kind == "message":
+            uid = frame["text"].split(" ", 1)[0]
+            session = self.session if frame["session"] == self.session_id else f"#{frame['session']}"
+            self.got_message(session or "", uid, frame["ts"], now)
+        elif kind == "joined":
+            me = next(m for m in frame["members"] if m["name"] == frame["you"])
+            session = frame["session"]
+            self.enter(
+                session["name"],
+                session["id"],
+                me["joined"],
+                me["joined"],
+                {key(m["name"]) for m in frame["members"]},
+            )
+            self.is_admin = me["admin"]
+        elif kind == "member_joined":
+            self.members.add(key(frame["name"]))
+        elif kind == "member_left":
+            self.members.discard(key(frame["name"]))
+        elif kind == "admin_changed":
+            self.is_admin = key(frame["admin"]) == key(self.name)
+        elif kind == "left":
+            self.leave(frame["reason"], now)
+        elif kind == "welcome":
+            self.welcomed.set()
+        elif kind == "error":
+            self.rec.counts[f"native errors: {frame['code']}"] += 1
+            if frame["code"] == "flood":
+                self.flood_errors += 1
+        future = self.pending.pop(frame.get("id"), None) if "id" in frame else None
+        if future is not None and not future.done():
+            future.set_result((frame, self.session))
+
+    async def request(self, **frame: Any) -> tuple[dict[str, Any], str | None] | None:
+        """Send a frame and wait for its answer (and our session as of it)."""
+        self.request_id += 1
+        future: asyncio.Future[tuple[dict[str, Any], str | None]] = asyncio.get_running_loop().create_future()
+        self.pending[self.request_id] = future
+        self.send(json.dumps({**frame, "id": self.request_id}).encode() + b"\n")
+        try:
+            return await asyncio.wait_for(future, REQUEST_TIMEOUT)
+        except (TimeoutError, ConnectionError):
+            return None
+        finally:
+            self.pending.pop(self.request_id, None)
+
+    async def open(self, source: str | None = None, lan_like: bool = False) -> bool:
+        if not await self.connect(self.soak.native_port, source, lan_like):
+            return False
+        try:
+            await asyncio.wait_for(self.welcomed.wait(), REQUEST_TIMEOUT)
+        except TimeoutError:
+            return False
+        return True
+
+    async def session_id_of(self, room: Room) -> int | None:
+        if room.sid is not None:
+            return room.sid
+        answer = await self.request(type="list")
+        if answer is None or answer[0]["type"] != "sessions":
+            return None
+        for info in answer[0]["sessions"]:
+            if key(info["name"]) == key(room.name):
+                room.sid = info["id"]
+                return room.sid
+        return None
+
+    async def join(self, room: Room) -> bool:
+        sid = await self.session_id_of(room)
+        if sid is None:
+            return False
+        answer = await self.request(type="join", session=sid, username=self.name, password=room.password)
+        if answer is None:
+            return False
+        if answer[0]["type"] == "error":
+            if room.password is not None and answer[0]["code"] in ("too_many_attempts", "wrong_password"):
+                self.rec.counts["well-behaved joins refused as guessing"] += 1
+            return False
+        return True
+
+    async def create(self, name: str, password: str | None) -> bool:
+        answer = await self.request(type="create", name=name, username=self.name, password=password)
+        return answer is not None and answer[0]["type"] == "joined"
+
+    async def say(self, rng: random.Random, chars: int = 0) -> bool:
+        if self.session is None:
+            return False
+        uid = self.new_uid()
+        self.rec.sent_session[uid] = self.session
+        sent = time.time()
+        answer = await self.request(type="say", text=self.text(uid, rng, chars))
+        if answer is None or answer[0]["type"] != "ack" or answer[1] is None:
+            return False
+        self.rec.confirmed.append(Confirmed(uid, answer[1], answer[0]["ts"], answer[0]["ts"], self.cid))
+        self.last_active = max(self.last_active, sent)
+        return True
+
+    async def quit(self) -> bool:
+        self.quit_sent = time.time()
+        answer = await self.request(type="command", name="quit")
+        return answer is not None and answer[0]["type"] == "reply" and self.session is None
+
+    async def kick(self, name: str) -> None:
+        if self.session is None:
+            return
+        self.rec.kicks[(self.session, key(name))].append(time.time())
+        answer = await self.request(type="command", name="kick", args=name)
+        if answer is not None and answer[0]["type"] == "reply":
+            self.rec.counts["kicks"] += 1
+
+    async def close_session(self) -> None:
+        if self.session is None:
+            return
+        self.rec.closes[self.session].append(time.time())
+        answer = await self.request(type="command", name="close")
+        if answer is not None and answer[0]["type"] == "reply":
+            self.rec.counts["sessions closed by admins"] += 1
+
+    async def guess(self, room: Room, password: str) -> str:
+        sid = await self.session_id_of(room)
+        if sid is None:
+            return "gone"
+        answer = await self.request(type="join", session=sid, username=self.name, password=password)
+        if answer is None:
+            return "no answer"
+        frame = answer[0]
+        if frame["type"] == "joined":
+            return "joined"
+        if frame.get("code") == "too_many_attempts":
+            return f"wait {frame['retry_after']}"
+        return str(frame.get("code"))
+
+    def flood_lines(self, rng: random.Random, count: int) -> bytes:
+        lines = []
+        for _ in range(count):
+            uid = self.new_uid()
+            if self.session is not None:
+                self.rec.sent_session[uid] = self.session
+            self.request_id += 1
+            rid = self.request_id
+            future: asyncio.Future[tuple[dict[str, Any], str | None]] = (
+                asyncio.get_running_loop().create_future()
+            )
+            future.add_done_callback(self._flood_answer(uid))
+            self.pending[rid] = future
+            lines.append(json.dumps({"type": "say", "text": self.text(uid, rng), "id": rid}).encode())
+        return b"\n".join(lines) + b"\n"
+
+    def _flood_answer(self, uid: str) -> Callable[[asyncio.Future[Any]], None]:
+        def answered(future: asyncio.Future[Any]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return
+            frame, session = future.result()
+            if frame["type"] == "ack" and session is not None:
+                self.rec.confirmed.append(Confirmed(uid, session, frame["ts"], frame["ts"], self.cid))
+                self.rec.counts["flood lines acked"] += 1
+
+        return answered
+
+    def blind_say(self, rng: random.Random) -> bytes:
+        return json.dumps({"type": "say", "text": self.text(self.new_uid(), rng)}).encode() + b"\n"
+
+    def partial_line(self) -> bytes:
+        uid = self.new_uid()
+        self.rec.truncated.add(uid)
+        return f'{{"type":"say","text":"{uid} cut off mid'.encode()
+
+
+class IRCConn(Conn):
+    """A client of the IRC door (docs/irc.md)."""
+
+    door = "i"
+
+    def __init__(self, soak: "Soak", cid: int, behaviour: str, serial: int) -> None:
+        super().__init__(soak, cid, behaviour, serial)
+        self.registered = asyncio.Event()
+        self.pongs: dict[str, asyncio.Future[tuple[int, str | None, float]]] = {}
+        self.joining: asyncio.Future[bool] | None = None
+        self.join_sent = 0.0
+        self.join_members: set[str] = set()
+        self.retry_after: int | None = None
+
+    def on_closed(self) -> None:
+        for future in (*self.pongs.values(), self.joining):
+            if future is not None and not future.done():
+                future.set_exception(ConnectionError("closed"))
+        if self.session is not None:
+            self.session, self.interval = None, None
+
+    def handle(self, line: bytes, now: float) -> None:
+        text = line.decode("utf-8", "replace")
+        prefix = ""
+        if text.startswith(":"):
+            prefix, _, text = text[1:].partition(" ")
+        trailing: str | None = None
+        if " :" in text:
+            text, _, trailing = text.partition(" :")
+        params = text.split()
+        if not params:
+            return
+        command = params.pop(0)
+        if trailing is not None:
+            params.append(trailing)
+        nick = key(prefix.split("!", 1)[0])
+        me = key(self.name)
+        if command == "PRIVMSG" and len(params) == 2:
+            uid = params[1].split(" ", 1)[0]
+            self.got_message(key(params[0].lstrip("#")), uid, None, now)
+        elif command == "PONG" and params:
+            future = self.pongs.pop(params[-1], None)
+            if future is not None and not future.done():
+                future.set_result((self.epoch, self.session, now))
+        elif command == "JOIN" and params:
+            if nick == me:
+                # The server joined us somewhere between join_sent and now.
+                self.enter(params[0].lstrip("#"), None, now, self.join_sent, set())
+                self.join_members = set()
+            else:
+                self.members.add(nick)
+        elif command == "353" and len(params) >= 4:
+            for name in params[3].split():
+                self.join_members.add(key(name.lstrip("@")))
+                if name == f"@{self.name}":
+                    self.is_admin = True
+        elif command == "366":
+            self.members |= self.join_members
+            if self.joining is not None and not self.joining.done():
+                self.joining.set_result(True)
+        elif command in ("403", "405", "471", "473", "474", "475", "477"):
+            if command == "475":
+                self.rec.counts["IRC 475 (bad key)"] += 1
+            if self.joining is not None and not self.joining.done():
+                self.joining.set_result(False)
+        elif command == "PART" and params:
+            if nick == me:
+                self.leave("quit", now)
+            else:
+                self.members.discard(nick)
+        elif command == "KICK" and len(params) >= 2:
+            if key(params[1]) == me:
+                reason = params[2] if len(params) > 2 else ""
+                if reason == "Removed for inactivity":
+                    self.leave("timeout", now)
+                elif reason == "Session closed":
+                    self.leave("closed", now)
+                else:
+                    self.leave("kicked", now)
+            else:
+                self.members.discard(key(params[1]))
+        elif command == "QUIT":
+            self.members.discard(nick)
+        elif command == "MODE" and len(params) >= 3 and params[1] == "+o":
+            self.is_admin = key(params[2]) == me
+        elif command == "001":
+            self.registered.set()
+        elif command == "PING" and params:
+            self.send(f"PONG :{params[-1]}\r\n".encode())
+        elif command == "NOTICE" and len(params) == 2 and "too fast" in params[1]:
+            self.flood_errors += 1
+            self.rec.counts["IRC flood notices"] += 1
+        elif command == "NOTICE" and len(params) == 2 and (wait := RETRY_NOTICE.search(params[1])):
+            # A guessing refusal comes as a server notice, not as a numeric.
+            self.retry_after = int(wait.group(1))
+            if self.joining is not None and not self.joining.done():
+                self.joining.set_result(False)
+        elif command == "ERROR":
+            self.rec.counts[f"IRC ERROR: {params[-1] if params else ''}"[:60]] += 1
+
+    async def open(self, source: str | None = None, lan_like: bool = False) -> bool:
+        if not await self.connect(self.soak.irc_port, source, lan_like):
+            return False
+        self.send(f"NICK {self.name}\r\nUSER {self.name} 0 * :{self.name}\r\n".encode())
+        try:
+            await asyncio.wait_for(self.registered.wait(), REQUEST_TIMEOUT)
+        except TimeoutError:
+            return False
+        return True
+
+    async def join(self, room: Room) -> bool:
+        self.joining = asyncio.get_running_loop().create_future()
+        self.join_sent = time.time()
+        self.send(f"JOIN #{room.name}{' ' + room.password if room.password else ''}\r\n".encode())
+        try:
+            joined = await asyncio.wait_for(self.joining, REQUEST_TIMEOUT)
+        except (TimeoutError, ConnectionError):
+            return False
+        if not joined and room.password is not None:
+            self.rec.counts["well-behaved joins refused as guessing"] += 1
+        return joined and self.session is not None
+
+    async def create(self, name: str, password: str | None) -> bool:
+        return await self.join(Room(name, None, password)) and self.is_admin
+
+    async def ping(self) -> tuple[int, str | None, float] | None:
+        self.seq += 1
+        token = f"k{self.seq}"
+        future: asyncio.Future[tuple[int, str | None, float]] = asyncio.get_running_loop().create_future()
+        self.pongs[token] = future
+        self.send(f"PING :{token}\r\n".encode())
+        try:
+            return await asyncio.wait_for(future, REQUEST_TIMEOUT)
+        except (TimeoutError, ConnectionError):
+            return None
+        finally:
+            self.pongs.pop(token, None)
+
+    async def say(self, rng: random.Random, chars: int = 0) -> bool:
+        if self.session is None:
+            return False
+        session, epoch = self.session, self.epoch
+        uid = self.new_uid()
+        self.rec.sent_session[uid] = session
+        sent = time.time()
+        self.send(f"PRIVMSG #{self.session_name} :{self.text(uid, rng)}\r\n".encode())
+        answer = await self.ping()
+        if answer is None or answer[0] != epoch or answer[1] != session:
+            return False
+        self.rec.confirmed.append(Confirmed(uid, session, sent, answer[2], self.cid))
+        self.last_active = max(self.last_active, sent)
+        return True
+
+    async def quit(self) -> bool:
+        if self.session is None:
+            return True
+        self.quit_sent = time.time()
+        self.send(f"PART #{self.session_name}\r\n".encode())
+        return await self.wait_left(REQUEST_TIMEOUT)
+
+    async def kick(self, name: str) -> None:
+        if self.session is None:
+            return
+        self.rec.kicks[(self.session, key(name))].append(time.time())
+        self.send(f"KICK #{self.session_name} {name}\r\n".encode())
+        # IRC answers a kick with nothing but the KICK line; the PONG says it was handled.
+        await self.ping()
+        self.rec.counts["kicks"] += 1
+
+    async def close_session(self) -> None:
+        if self.session is None:
+            return
+        self.rec.closes[self.session].append(time.time())
+        self.send(b"PRIVMSG GloziServ :close\r\n")
+        if await self.wait_left(REQUEST_TIMEOUT):
+            self.rec.counts["sessions closed by admins"] += 1
+
+    async def guess(self, room: Room, password: str) -> str:
+        self.joining = asyncio.get_running_loop().create_future()
+        self.retry_after = None
+        self.send(f"JOIN #{room.name} {password}\r\n".encode())
+        try:
+            joined = await asyncio.wait_for(self.joining, REQUEST_TIMEOUT)
+        except (TimeoutError, ConnectionError):
+            return "no answer"
+        if joined and self.is_admin:
+            # The session was closed meanwhile, and JOIN of a free name creates one.
+            return "gone"
+        if self.retry_after is not None:
+            return f"wait {self.retry_after}"
+        return "joined" if joined else "wrong_password"
+
+    def flood_lines(self, rng: random.Random, count: int) -> bytes:
+        lines = []
+        for _ in range(count):
+            uid = self.new_uid()
+            if self.session is not None:
+                self.rec.sent_session[uid] = self.session
+            lines.append(f"PRIVMSG #{self.session_name} :{self.text(uid, rng)}\r\n".encode())
+        return b"".join(lines)
+
+    def blind_say(self, rng: random.Random) -> bytes:
+        return f"PRIVMSG #{self.session_name} :{self.text(self.new_uid(), rng)}\r\n".encode()
+
+    def partial_line(self) -> bytes:
+        uid = self.new_uid()
+        self.rec.truncated.add(uid)
+        return f"PRIVMSG #{self.session_name} :{uid} cut off mid".encode()
+
+
+class Soak:
+    """The clients of one run, their shared registry of sessions, and the deadline."""
+
+    def __init__(self, args: argparse.Namespace, native_port: int, irc_port: int, rec: Record) -> None:
+        self.args = args
+        self.native_port = native_port
+        self.irc_port = irc_port
+        self.rec = rec
+        self.rooms: dict[str, Room] = {}
+        self.deadline = 0.0
+        self.room_serial = 0
+
+    def conn(self, cid: int, door: str, behaviour: str, serial: int) -> Conn:
+        cls = NativeConn if door == "native" else IRCConn
+        return cls(self, cid, behaviour, serial)
+
+    def remaining(self) -> float:
+        return self.deadline - time.time()
+
+    def pick_room(self, rng: random.Random, loud: bool = False) -> Room:
+        if loud:
+            name = rng.choice(LOUD_SESSIONS)
+            return Room(name, BUILTIN_SESSIONS.index(name) + 1, None)
+        if self.rooms and rng.random() < 0.5:
+            return rng.choice(list(self.rooms.values()))
+        quiet = [n for n in BUILTIN_SESSIONS if n not in LOUD_SESSIONS]
+        name = rng.choice(quiet)
+        return Room(name, BUILTIN_SESSIONS.index(name) + 1, None)
+
+    async def pause(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, min(seconds, self.remaining())))
+
+    async def run_client(self, cid: int, door: str, behaviour: str, rng: random.Random) -> None:
+        """One client: connections one after another until the deadline."""
+        behave = getattr(self, f"_{behaviour}")
+        for serial in range(MAX_CONNECTIONS_PER_CLIENT):
+            if self.remaining() <= 1.0:
+                return
+            conn = self.conn(cid, door, behaviour, serial)
+            try:
+                await behave(conn, rng)
+            except Exception:  # noqa: BLE001
+                # A bug in this script, not in the server: reported, and counted as a failure.
+                self.rec.counts["client script errors"] += 1
+                if len(self.rec.errors) < 5:
+                    self.rec.errors.append(traceback.format_exc())
+            finally:
+                await conn.shut()
+            await self.pause(rng.uniform(0.3, 1.5))
+
+    async def _talk(self, conn: Conn, rng: random.Random, seconds: float, pace: tuple[float, float]) -> None:
+        """Say something every ``pace`` seconds while in the session, up to ``seconds``."""
+        until = time.time() + min(seconds, max(0.0, self.remaining()))
+        chars = LOUD_TEXT_CHARS if conn.session in LOUD_SESSIONS and conn.door == "n" else 0
+        while conn.session is not None and time.time() < until and not conn.closed.is_set():
+            await conn.say(rng, chars)
+            try:
+                await asyncio.wait_for(conn.left.wait(), rng.uniform(*pace))
+            except TimeoutError:
+                pass
+
+    async def _chatter(self, conn: Conn, rng: random.Random, loud: bool = False) -> None:
+        if not await conn.open():
+            return
+        for _ in range(50):
+            if self.remaining() <= 2.0 or conn.closed.is_set():
+                break
+            if await conn.join(self.pick_room(rng, loud)):
+                await self._talk(conn, rng, rng.uniform(4.0, 20.0), (1.0, 2.0) if loud else (1.0, 4.0))
+                if conn.session is not None:
+                    await conn.quit()
+            await self.pause(rng.uniform(0.3, 2.0))
+        await conn.finish()
+
+    async def _loud(self, conn: Conn, rng: random.Random) -> None:
+        await self._chatter(conn, rng, loud=True)
+
+    async def _silent(self, conn: Conn, rng: random.Random) -> None:
+        """Join and say nothing: the server should time us out."""
+        if not await conn.open():
+            return
+        idle = self.rec.idle_timeout
+        for _ in range(20):
+            if self.remaining() <= idle + 3.0 or conn.closed.is_set():
+                break
+            joined = await conn.join(self.pick_room(rng))
+            if joined and not await conn.wait_left(idle + 4.0) and conn.session is not None:
+                # Made admin when the admin left: admins never time out.
+                await conn.quit()
+            await self.pause(rng.uniform(0.3, 2.0))
+        await conn.finish()
+
+    async def _admin(self, conn: Conn, rng: random.Random) -> None:
+        """Create a session, chat, kick now and then, then close it or quit."""
+        if not await conn.open():
+            return
+        for _ in range(20):
+            if self.remaining() <= 5.0 or conn.closed.is_set():
+                break
+            self.room_serial += 1
+            name = f"r{conn.cid:04d}x{self.room_serial}"
+            password = f"{rng.randrange(100000):05d}" if rng.random() < 0.4 else None
+            if not await conn.create(name, password):
+                await self.pause(1.0)
+                continue
+            room = self.rooms[key(name)] = Room(name, conn.session_id, password)
+            until = time.time() + rng.uniform(15.0, 35.0)
+            next_kick = time.time() + rng.uniform(3.0, 8.0)
+            while conn.session is not None and time.time() < until and self.remaining() > 1.0:
+                await conn.say(rng)
+                if time.time() >= next_kick:
+                    victims = sorted(m for m in conn.members if m != key(conn.name) and m[1] not in "az")
+                    if victims:
+                        await conn.kick(rng.choice(victims))
+                    next_kick = time.time() + rng.uniform(3.0, 8.0)
+                await self.pause(rng.uniform(1.0, 3.0))
+            self.rooms.pop(key(room.name), None)
+            if conn.session is not None:
+                if rng.random() < 0.5 and conn.is_admin:
+                    await conn.close_session()
+                else:
+                    await conn.quit()
+            await self.pause(rng.uniform(0.5, 2.0))
+        await conn.finish()
+
+    async def _abrupt(self, conn: Conn, rng: random.Random) -> None:
+        """Chat a little, then drop the connection in the middle of the session."""
+        if not await conn.open():
+            return
+        if await conn.join(self.pick_room(rng, loud=rng.random() < 0.2)):
+            await self._talk(conn, rng, rng.uniform(1.0, 10.0), (1.0, 3.0))
+        if self.remaining() <= 0.5:
+            await conn.finish()
+            return
+        how = rng.choices(("close", "reset", "midline"), (0.6, 0.25, 0.15))[0]
+        conn.abort(how)
+
+    async def _flooder(self, conn: Conn, rng: random.Random) -> None:
+        """Chat normally, then send far more than 5 lines a second."""
+        if not await conn.open():
+            return
+        if not await conn.join(self.pick_room(rng)):
+            await conn.finish()
+            return
+        await self._talk(conn, rng, rng.uniform(2.0, 6.0), (1.0, 2.0))
+        if conn.session is None or self.remaining() <= REQUEST_TIMEOUT:
+            await conn.finish()
+            return
+        self.rec.counts["floods started"] += 1
+        if await conn.flood(rng, FLOOD_LINES):
+            self.rec.counts["flooders cut off"] += 1
+            if conn.flood_errors:
+                self.rec.counts["flooders told before the cut"] += 1
+        else:
+            self.rec.counts["flooders not cut off"] += 1
+        await self.pause(rng.uniform(2.0, 6.0))
+
+    async def _neverreader(self, conn: Conn, rng: random.Random) -> None:
+        """Join a busy session and stop reading; keep talking so as not to time out."""
+        if self.remaining() < NEVER_READER_MIN_SECONDS:
+            # Too little time left for the bytes to pile up: be a chatter instead.
+            conn.behaviour = "chatter"
+            await self.pause(self.remaining())
+            return
+        if not await conn.open(lan_like=True):
+            return
+        if not await conn.join(self.pick_room(rng, loud=True)):
+            await conn.finish()
+            return
+        assert conn.writer is not None
+        conn.writer.transport.pause_reading()
+        self.rec.counts["never-readers stopped reading"] += 1
+        started = time.time()
+        while self.remaining() > 1.0 and not conn.writer.is_closing():
+            # Written blind: the answer is never read. Only the server's bound tells us off.
+            conn.send(conn.blind_say(rng))
+            await asyncio.sleep(2.0)
+        if conn.writer.is_closing():
+            self.rec.counts["never-readers dropped by the server"] += 1
+            self.rec.counts["never-reader seconds to drop (sum)"] += int(time.time() - started)
+        else:
+            self.rec.counts["never-readers never dropped"] += 1
+            await conn.shut()
+            return
+        await self.pause(rng.uniform(1.0, 3.0))
+
+    async def _guesser(self, conn: Conn, rng: random.Random) -> None:
+        """Try wrong passwords on locked sessions from an address of its own."""
+        source = f"{GUESSER_NET}{conn.cid % 250 + 2}"
+        if not await conn.open(source=source):
+            return
+        locked = [room for room in self.rooms.values() if room.password is not None]
+        if not locked:
+            await conn.finish()
+            await self.pause(2.0)
+            return
+        room = rng.choice(locked)
+        for _ in range(6):
+            if self.remaining() <= REQUEST_TIMEOUT:
+                break
+            wrong = f"{(int(room.password or '0') + rng.randrange(1, 99999)) % 100000:05d}"
+            outcome = await conn.guess(room, wrong)
+            self.rec.counts[f"guesses: {outcome.split(' ')[0]}"] += 1
+            if outcome == "joined":
+                self.rec.counts["guessers got in"] += 1
+                break
+            if outcome.startswith("wait"):
+                wait = int(outcome.split()[1])
+                if wait > 5:
+                    break
+                await self.pause(wait)
+        await conn.finish()
+        await self.pause(rng.uniform(1.0, 4.0))
+
+
+def assign_behaviours(count: int, rng: random.Random) -> list[tuple[str, str]]:
+    """(door, behaviour) for each client, in a seeded random order."""
+    plan: list[str] = []
+    for behaviour, share in SHARES.items():
+        plan += [behaviour] * max(1, round(count * share))
+    plan += ["chatter"] * max(0, count - len(plan))
+    plan = plan[:count]
+    rng.shuffle(plan)
+    doors = ["native"] * round(count * NATIVE_SHARE)
+    doors += ["irc"] * (count - len(doors))
+    rng.shuffle(doors)
+    return [
+        ("native" if behaviour == "loud" else door, behaviour)
+        for door, behaviour in zip(doors, plan, strict=True)
+    ]
+
+
+# The server process.
+
+
+class Server:
+    """``twistd -n glozichat`` on free loopback ports, with its output kept."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.process: asyncio.subprocess.Process | None = None
+        self.native_port = 0
+        self.irc_port = 0
+        self.ready = asyncio.Event()
+        self.log_lines: list[str] = []
+        self.log_task: asyncio.Task[None] | None = None
+
+    async def start(self, args: argparse.Namespace) -> None:
+        cap = str(max(5000, args.clients * 3))
+        command = [
+            sys.executable,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "-n",
+            "--pidfile=",
+            "glozichat",
+            "--port",
+            f"tcp:0:interface={HOST}",
+            "--irc-port",
+            f"tcp:0:interface={HOST}",
+            "--exit-code-file",
+            str(self.workdir / "exit-code"),
+            "--no-sniff",
+            "--discovery-port",
+            "0",
+            "--idle-timeout",
+            str(args.idle_timeout),
+            "--max-connections",
+            cap,
+            "--max-per-source",
+            cap,
+            "--max-send-queue",
+            str(args.max_send_queue),
+        ]
+        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
+        self.process = await asyncio.create_subprocess_exec(
+            *command,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            cwd=self.workdir,
+            start_new_session=True,
+        )
+        self.log_task = asyncio.create_task(self._read_log())
+        await asyncio.wait_for(self.ready.wait(), STARTUP_TIMEOUT)
+
+    async def _read_log(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        native = re.compile(r"native protocol listening on 127\.0\.0\.1:(\d+)")
+        irc = re.compile(r"GloziChat IRC listening on 127\.0\.0\.1:(\d+)")
+        code = re.compile(r"^exit code: \d{5}$")
+        seen_code = False
+        while line := await self.process.stdout.readline():
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            self.log_lines.append(text)
+            if match := native.search(text):
+                self.native_port = int(match.group(1))
+            if match := irc.search(text):
+                self.irc_port = int(match.group(1))
+            seen_code = seen_code or bool(code.match(text))
+            if self.native_port and self.irc_port and seen_code:
+                self.ready.set()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def rss_kib(self) -> int:
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+
+    def open_sockets(self) -> int:
+        """Sockets the server process holds (listeners included)."""
+        fds = Path(f"/proc/{self.pid}/fd")
+        count = 0
+        for fd in fds.iterdir():
+            try:
+                count += os.readlink(fd).startswith("socket:")
+            except OSError:
+                pass
+        return count
+
+    def established(self) -> int:
+        """TCP connections in any state but LISTEN on the server's two ports."""
+        ports = {f"{self.native_port:04X}", f"{self.irc_port:04X}"}
+        count = 0
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].split(":")[1] in ports and fields[3] not in ("0A", "06"):
+                count += 1
+        return count
+
+    def log_count(self, pattern: str) -> int:
+        return sum(1 for line in self.log_lines if pattern in line)
+
+    async def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL if it lingers; the exit status."""
+        if self.process is None or self.process.returncode is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            self.process.kill()
+            await asyncio.wait_for(self.process.wait(), 5.0)
+        if self.log_task is not None:
+            try:
+                await asyncio.wait_for(self.log_task, 2.0)
+            except TimeoutError:
+                self.log_task.cancel()
+        (self.workdir / "server.log").write_text("".join(line + "\n" for line in self.log_lines))
+        return self.process.returncode
+
+    def shut_down_cleanly(self) -> bool:
+        """twistd logs this after stopService; it then re-raises SIGTERM, hence status -15."""
+        return self.log_count("Server Shut Down.") == 1
+
+
+# The checks.
+
+
+@dataclass
+class DeliveryResult:
+    confirmed: int = 0
+    expected: int = 0
+    delivered: int = 0
+    missing: int = 0
+    loud_expected: int = 0
+    loud_missing: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+def check_deliveries(rec: Record) -> DeliveryResult:
+    """Every confirmed message against every receiver interval of its session."""
+    result = DeliveryResult(confirmed=len(rec.confirmed))
+    by_session: defaultdict[str, list[Confirmed]] = defaultdict(list)
+    for message in rec.confirmed:
+        by_session[message.session].append(message)
+    for messages in by_session.values():
+        messages.sort(key=lambda m: m.lo)
+    starts = {session: [m.lo for m in messages] for session, messages in by_session.items()}
+    for interval in rec.intervals:
+        if interval.end is None:
+            continue
+        messages = by_session.get(interval.session, [])
+        first = bisect.bisect_right(starts.get(interval.session, []), interval.start)
+        for message in messages[first:]:
+            if message.lo >= interval.end:
+                break
+            if message.hi >= interval.end or message.sender == interval.client:
+                continue
+            result.expected += 1
+            loud = interval.session in LOUD_SESSIONS
+            result.loud_expected += loud
+            if message.uid in interval.received:
+                result.delivered += 1
+            else:
+                result.missing += 1
+                result.loud_missing += loud
+                if len(result.examples) < 10:
+                    result.examples.append(
+                        f"{message.uid} ({message.session}, ts {message.lo:.3f}) not received by client"
+                        f" {interval.client} in [{interval.start:.3f}, {interval.end:.3f}] ({interval.reason})"
+                    )
+    return result
+
+
+async def fresh_look(soak: Soak) -> tuple[list[dict[str, Any]], int]:
+    """A new native client lists sessions; a new IRC client counts LIST rows."""
+    probe = NativeConn(soak, 0, "probe", 0)
+    sessions: list[dict[str, Any]] = []
+    if await probe.open():
+        answer = await probe.request(type="list")
+        if answer is not None and answer[0]["type"] == "sessions":
+            sessions = answer[0]["sessions"]
+    await probe.shut()
+    irc = IRCConn(soak, 0, "probe", 0)
+    rows = -1
+    if await irc.open():
+        listed: list[str] = []
+        done = asyncio.get_running_loop().create_future()
+        original = irc.handle
+
+        def handle(line: bytes, now: float) -> None:
+            original(line, now)
+            words = line.split()
+            if len(words) > 1 and words[1] == b"322":
+                listed.append(line.decode())
+            elif len(words) > 1 and words[1] == b"323" and not done.done():
+                done.set_result(None)
+
+        irc.handle = handle  # type: ignore[method-assign]
+        irc.send(b"LIST\r\n")
+        try:
+            await asyncio.wait_for(done, REQUEST_TIMEOUT)
+            rows = len(listed)
+        except TimeoutError:
+            pass
+        irc.send(b"QUIT\r\n")
+    await irc.shut()
+    return sessions, rows
+
+
+async def lag_monitor(stop: asyncio.Event, worst: list[float]) -> None:
+    """How late this process's event loop wakes up: a slow client reads late."""
+    while not stop.is_set():
+        before = time.monotonic()
+        await asyncio.sleep(0.1)
+        worst[0] = max(worst[0], time.monotonic() - before - 0.1)
+
+
+async def warm_up(soak: Soak) -> None:
+    """A few connections through both doors before the baseline is taken."""
+    rng = random.Random(0)
+    for index in range(5):
+        native = NativeConn(soak, 9000 + index, "warmup", 0)
+        irc = IRCConn(soak, 9100 + index, "warmup", 0)
+        if await native.open() and await native.join(soak.pick_room(rng)):
+            await native.say(rng)
+        if await irc.open() and await irc.join(soak.pick_room(rng)):
+            await irc.say(rng)
+        await native.finish()
+        await irc.finish()
+
+
+async def run_round(soak: Soak, plan: list[tuple[str, str]], seed: int, seconds: float) -> int:
+    """All clients for ``seconds``; returns how many had to be cancelled."""
+    soak.deadline = time.time() + seconds
+    rngs = [random.Random(f"{seed}/{cid}/{soak.deadline}") for cid in range(len(plan))]
+
+    async def start(cid: int, door: str, behaviour: str) -> None:
+        await asyncio.sleep(cid / RAMP_PER_SECOND)
+        await soak.run_client(cid, door, behaviour, rngs[cid])
+
+    tasks = [
+        asyncio.create_task(start(cid, door, behaviour), name=f"{door} {behaviour}")
+        for cid, (door, behaviour) in enumerate(plan)
+    ]
+    done, pending = await asyncio.wait(tasks, timeout=seconds + WIND_DOWN_SECONDS)
+    for task in pending:
+        soak.rec.counts[f"cancelled: {task.get_name()}"] += 1
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=5.0)
+    for task in done:
+        if task.exception() is not None:
+            soak.rec.counts["client script errors"] += 1
+    return len(pending)
+
+
+def raise_file_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(needed, soft)), hard))
+
+
+async def soak_main(args: argparse.Namespace) -> int:
+    raise_file_limit(args.clients * 3 + 1000)
+    started = time.time()
+    workdir = Path(tempfile.mkdtemp(prefix="glozi-soak-"))
+    server = Server(workdir)
+    rec = Record(args.idle_timeout)
+    lag = [0.0]
+    stop_lag = asyncio.Event()
+    lag_task = asyncio.create_task(lag_monitor(stop_lag, lag))
+    rows: list[tuple[str, str, str]] = []
+    failures: list[str] = []
+    try:
+        await server.start(args)
+        soak = Soak(args, server.native_port, server.irc_port, rec)
+        await warm_up(soak)
+        await asyncio.sleep(1.0)
+        sockets_before = server.open_sockets()
+        rss_start = server.rss_kib()
+        plan = assign_behaviours(args.clients, random.Random(args.seed))
+        rss_rounds: list[int] = []
+        cancelled = 0
+        for round_index in range(args.rounds):
+            cancelled += await run_round(soak, plan, args.seed + round_index, args.seconds / args.rounds)
+            await asyncio.sleep(QUIET_SECONDS)
+            rss_rounds.append(server.rss_kib())
+        sessions, irc_rows = await fresh_look(soak)
+        await asyncio.sleep(0.5)
+        open_after = server.established()
+        sockets_after = server.open_sockets()
+        rss_end = server.rss_kib()
+    finally:
+        status = await server.stop()
+        stop_lag.set()
+        await lag_task
+    deliveries = check_deliveries(rec)
+    counts = rec.counts
+    leftover = [s for s in sessions if s["id"] > 9 or s["members"]]
+    builtins_ok = [s["name"] for s in sessions if s["id"] <= 9] == list(BUILTIN_SESSIONS)
+    errors_logged = sum(server.log_count(p) for p in ("Traceback", "Unhandled", "failed", "CRITICAL"))
+    ratio = rss_end / rss_start
+
+    def row(name: str, value: object, verdict: str = "") -> None:
+        rows.append((name, str(value), verdict))
+
+    def check(name: str, value: object, ok: bool) -> None:
+        row(name, value, "ok" if ok else "FAIL")
+        if not ok:
+            failures.append(name)
+
+    clients_native = sum(1 for door, _ in plan if door == "native")
+    behaviours = Counter(b for _, b in plan)
+    row("clients (native / IRC)", f"{args.clients} ({clients_native} / {args.clients - clients_native})")
+    row("behaviours", ", ".join(f"{b} {n}" for b, n in sorted(behaviours.items())))
+    row("seconds of load (rounds)", f"{args.seconds:g} ({args.rounds})")
+    row("connections made (native / IRC)", f"{counts['connections (n)']} / {counts['connections (i)']}")
+    check("connect failures", counts["connect failures"], counts["connect failures"] == 0)
+    row(
+        "joins / kicks / closes",
+        f"{counts['joins']} / {counts['kicks']} / {counts['sessions closed by admins']}",
+    )
+    row(
+        "left: quit / kicked / closed / timeout",
+        " / ".join(str(counts[f"left: {r}"]) for r in ("quit", "kicked", "closed", "timeout")),
+    )
+    row(
+        "abrupt: close / reset / mid-line",
+        " / ".join(str(counts[f"abrupt disconnects ({h})"]) for h in ("close", "reset", "midline")),
+    )
+    check("timeouts happened", counts["left: timeout"], counts["left: timeout"] > 0)
+    check("kicks happened", counts["left: kicked"], counts["left: kicked"] > 0)
+    check(
+        "flooders cut off / floods (told first)",
+        f"{counts['flooders cut off']} / {counts['floods started']} ({counts['flooders told before the cut']})",
+        counts["flooders cut off"] == counts["floods started"] > 0,
+    )
+    row("flood lines acked before the cut", counts["flood lines acked"])
+    dropped = counts["never-readers dropped by the server"]
+    check(
+        "never-readers dropped / stopped reading",
+        f"{dropped} / {counts['never-readers stopped reading']}",
+        dropped > 0 and counts["never-readers never dropped"] == 0,
+    )
+    if dropped:
+        row(
+            "never-reader seconds to drop (mean)",
+            f"{counts['never-reader seconds to drop (sum)'] / dropped:.1f}",
+        )
+    row(
+        "guesses: wrong / refused (too many) / got in",
+        f"{counts['guesses: wrong_password']} / {counts['guesses: wait']} / {counts['guessers got in']}",
+    )
+    check(
+        "well-behaved joins refused as guessing",
+        counts["well-behaved joins refused as guessing"],
+        counts["well-behaved joins refused as guessing"] == 0,
+    )
+    row("messages received (all clients)", counts["messages received"])
+    row("receiver intervals (ends from left time)", f"{len(rec.intervals)} ({counts['ends from left time']})")
+    check("messages confirmed (acked)", deliveries.confirmed, deliveries.confirmed > 0)
+    row("deliveries expected", deliveries.expected)
+    row("deliveries made", deliveries.delivered)
+    check("deliveries missing", deliveries.missing, deliveries.missing == 0)
+    row("  of which in the never-readers' session", deliveries.loud_expected)
+    check("  missing there", deliveries.loud_missing, deliveries.loud_missing == 0)
+    check("deliveries to non-members", counts["stray deliveries"], counts["stray deliveries"] == 0)
+    check("duplicate deliveries", counts["duplicate deliveries"], counts["duplicate deliveries"] == 0)
+    check("sessions listed afterwards", len(sessions), builtins_ok and len(sessions) == len(BUILTIN_SESSIONS))
+    check("leftover sessions or members", len(leftover), not leftover)
+    check("IRC LIST rows afterwards", irc_rows, irc_rows == len(BUILTIN_SESSIONS))
+    check("server connections open afterwards", open_after, open_after == 0)
+    check(
+        "server sockets before / after",
+        f"{sockets_before} / {sockets_after}",
+        sockets_after <= sockets_before,
+    )
+    row("server flood disconnects logged", server.log_count("for flooding"))
+    row("server slow-reader drops logged", server.log_count("stopped reading"))
+    check("server errors logged", errors_logged, errors_logged == 0)
+    check("quits unanswered", counts["quits unanswered"], counts["quits unanswered"] == 0)
+    check("clients cancelled at wind-down", cancelled, cancelled == 0)
+    check("client script errors", counts["client script errors"], counts["client script errors"] == 0)
+    row("client event-loop lag, worst (s)", f"{lag[0]:.3f}")
+    row("server RSS start (KiB)", rss_start)
+    row("server RSS after each round (KiB)", " / ".join(str(r) for r in rss_rounds))
+    row("server RSS end (KiB)", rss_end)
+    check(f"server RSS end / start (<= {MEMORY_LIMIT:.2f})", f"{ratio:.3f}", ratio <= MEMORY_LIMIT)
+    if len(rss_rounds) > 1:
+        growth = (rss_rounds[-1] - rss_rounds[0]) / rss_start
+        check(
+            f"server RSS growth, round 1 to {len(rss_rounds)} (<= {ROUND_GROWTH_LIMIT:.0%} of start)",
+            f"{rss_rounds[-1] - rss_rounds[0]} KiB ({growth:.1%})",
+            growth <= ROUND_GROWTH_LIMIT,
+        )
+    check("server exit status (clean shutdown)", status, server.shut_down_cleanly())
+    row("wall time (s)", f"{time.time() - started:.1f}")
+    row("server log", workdir / "server.log")
+
+    width = max(len(name) for name, _, _ in rows)
+    print(f"GloziChat soak, seed {args.seed}")
+    for name, value, verdict in rows:
+        print(f"  {name:<{width}}  {value:<20} {verdict}")
+    for example in deliveries.examples:
+        print(f"  missing: {example}")
+    for stray in rec.strays:
+        print(f"  stray: {stray}")
+    for session in leftover:
+        print(f"  leftover: {session}")
+    for name, count in sorted(counts.items()):
+        if name.startswith("cancelled: "):
+            print(f"  {name}: {count}")
+    for error in rec.errors:
+        print(f"  client script error:\n{error}")
+    for line in server.log_lines:
+        if any(p in line for p in ("Traceback", "Unhandled", "failed", "CRITICAL")):
+            print(f"  server log: {line}")
+    print("RESULT:", "FAIL (" + ", ".join(failures) + ")" if failures else "PASS")
+    return 1 if failures else 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="seconds of load in all")
+    parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS, help="clients at once, both doors")
+    parser.add_argument("--seed", type=int, default=1, help="seed of every random choice")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="split the load into rounds, to tell a leak from a high-water mark",
+    )
+    parser.add_argument(
+        "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, help="server idle timeout"
+    )
+    parser.add_argument(
+        "--max-send-queue", type=int, default=DEFAULT_SEND_QUEUE, help="server send-queue bound (bytes)"
+    )
+    args = parser.parse_args(argv)
+    if args.clients < 20 or args.rounds < 1:
+        parser.error("need at least 20 clients and at least one round")
+    if args.seconds / args.rounds < MIN_ROUND_SECONDS:
+        # Shorter rounds leave no time for timeouts, floods and never-readers to happen.
+        parser.error(f"each round needs at least {MIN_ROUND_SECONDS:g} s (--seconds / --rounds)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(soak_main(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
