@@ -84,12 +84,8 @@ class Backoff:
         while len(self._records) > self.max_keys:
             self._records.popitem(last=False)
 
-    def succeeded(self, key: object) -> None:
-        """Forget ``key``'s failures."""
-        self._records.pop(key, None)
-
     def forget(self, key: object) -> None:
-        """Drop ``key``'s record: it can no longer try (a closed connection)."""
+        """Drop ``key``'s record (a right guess, or a connection that closed)."""
         self._records.pop(key, None)
 
 
@@ -160,8 +156,8 @@ class GuessGuard:
 
     def succeeded(self, connection: object, source: object) -> None:
         """A right guess clears the caller's record."""
-        self.connections.succeeded(connection)
-        self.sources.succeeded(source)
+        self.connections.forget(connection)
+        self.sources.forget(source)
 
     def disconnected(self, connection: object) -> None:
         """``connection`` is gone. Its own record cannot matter any more (its

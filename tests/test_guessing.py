@@ -42,7 +42,7 @@ class BackoffTests(SynchronousTestCase):
             backoff.failed("k")
             waits.append(backoff.wait("k"))
         self.assertEqual(waits, [0, 0, 2.0, 4.0, 8.0, 10.0])
-        backoff.succeeded("k")
+        backoff.forget("k")
         self.assertEqual(backoff.wait("k"), 0)
 
     def test_forgets_and_bounds_memory(self) -> None:
@@ -89,14 +89,14 @@ class PasswordGuessingTests(SynchronousTestCase):
         """A connection that guessed wrong and left is freed; its address still waits."""
         for guess in range(4):
             guesser, _ = connect(self.server, "10.0.0.66")
-            self.assertRaises(ChatError, guesser.join, 10, "mallory", f"{guess:05d}")
+            self.assertRaises(ChatError, done, guesser.join(10, "mallory", f"{guess:05d}"))
             gone = weakref.ref(guesser)
             guesser.disconnected()
             del guesser
             gc.collect()
             self.assertIsNone(gone())
         fresh, _ = connect(self.server, "10.0.0.66")
-        error = self.assertRaises(ChatError, fresh.join, 10, "mallory", "99999")
+        error = self.assertRaises(ChatError, done, fresh.join(10, "mallory", "99999"))
         self.assertEqual(error.code, "too_many_attempts")
 
     def test_one_address_needs_over_a_year(self) -> None:
