@@ -3,7 +3,7 @@
 A hash is one self-describing string, ``scrypt$N$r$p$SALT$HASH`` (salt and
 hash in URL-safe base64), so the parameters can change later without
 breaking hashes already stored. ``ScryptPasswords`` runs ``hashlib.scrypt``
-through a ``runner`` (``deferToThread`` by default): with the default
+through a ``runner`` (one thread of its own by default): with the default
 parameters one hash costs about 40 ms of CPU and 16 MiB, which would freeze
 every connection if it ran on the reactor. Tests pass a synchronous runner
 and cheap parameters.
@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
 
 SCRYPT_N = 2**14
 """CPU/memory cost: 16 MiB with r=8; about 40 ms a hash on a 2020s laptop core."""
@@ -80,14 +82,35 @@ def _maxmem(n: int, r: int) -> int:
     return 128 * n * r + 1024 * 1024
 
 
-def _in_thread(function: Callable[..., Any], *args: Any) -> "Deferred[Any]":
-    from twisted.internet.threads import deferToThread
+class OneHashingThread:
+    """Runs every hash on one thread of its own, started on first use and
+    stopped with the reactor.
 
-    return deferToThread(function, *args)
+    One scrypt hash takes 16 MiB: several at once on the reactor's shared
+    pool (up to 10 threads, each with its own malloc arena) made the server
+    keep ~200 MiB after a wrong-password storm. One at a time they reuse the
+    same memory; at ~40 ms a hash that is 25 joins a second with a password,
+    and the guessing limits keep a storm far below that.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPool | None = None
+
+    def __call__(self, function: Callable[..., Any], *args: Any) -> "Deferred[Any]":
+        from twisted.internet import reactor
+
+        if self._pool is None:
+            self._pool = ThreadPool(minthreads=0, maxthreads=1, name="glozichat-passwords")
+            self._pool.start()
+            reactor.addSystemEventTrigger("during", "shutdown", self._pool.stop)
+        return deferToThreadPool(reactor, self._pool, function, *args)
+
+
+_in_thread = OneHashingThread()
 
 
 class ScryptPasswords:
-    """The server's ``PasswordHasher``: scrypt in the reactor's thread pool."""
+    """The server's ``PasswordHasher``: scrypt on one hashing thread."""
 
     def __init__(
         self, runner: Runner = _in_thread, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P

@@ -30,7 +30,8 @@ class SendQueueGuard:
         transport.registerProducer(self, True)
 
     def wrote(self, size: int) -> None:
-        """Record that ``size`` more bytes were handed to the transport."""
+        """Record that ``size`` more bytes were handed to the transport while
+        it was paused (the caller checks ``paused`` before writing)."""
         if not self.paused or self.overflowed:
             return
         self.queued += size

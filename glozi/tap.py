@@ -14,6 +14,7 @@ from glozi.discovery.service import PortRecordingEndpoint, make_discovery_servic
 from glozi.exitcode import new_exit_code
 from glozi.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.irc.protocol import IRCFactory
+from glozi.memory import return_large_blocks
 from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
@@ -116,6 +117,7 @@ def makeService(
         from twisted.internet import reactor as global_reactor
 
         reactor = global_reactor  # type: ignore[assignment]
+    return_large_blocks()
     top = MultiService()
     scrollback = min(options["scrollback"], options["retention"])
     # Blocking, on purpose: the database is read before anyone is served.

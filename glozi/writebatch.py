@@ -104,15 +104,21 @@ class BatchedWrites:
             else:
                 self._held.append(data)
             return
-        self.transport.write(data)
-        self._send_queue.wrote(len(data))
+        self._write_through(data)
 
     def flush(self) -> None:
         """Write what was held back during a batch, in one piece."""
         held, self._held = self._held, None
         if held:
-            data = held[0] if len(held) == 1 else b"".join(held)
-            self.transport.write(data)
+            self._write_through(held[0] if len(held) == 1 else b"".join(held))
+
+    def _write_through(self, data: bytes) -> None:
+        # Only bytes handed over while the transport already said its buffer
+        # was full count against the send-queue bound: the write that fills
+        # the buffer is a reader's normal share (one batch can be large).
+        already_full = self._send_queue.paused
+        self.transport.write(data)
+        if already_full:
             self._send_queue.wrote(len(data))
 
     def close(self) -> None:

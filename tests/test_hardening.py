@@ -279,3 +279,63 @@ class IRCHardeningTests(SynchronousTestCase):
         self.factory.buildProtocol(transport.getPeer()).makeConnection(transport)
         self.assertTrue(transport.value().startswith(b"ERROR :Closing Link: Too many connections"))
         self.assertTrue(transport.disconnecting)
+
+
+class _FillingTransport(StringTransport):
+    """A transport that, like Twisted's, pauses its producer once more than
+    ``buffer_size`` bytes wait to be written (nothing is ever drained here)."""
+
+    buffer_size = 64 * 1024
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        if len(self.value()) > self.buffer_size and self.producer is not None:
+            self.producer.pauseProducing()
+
+
+class BatchAndSendQueueTests(ProtocolTestCase):
+    def test_one_large_batch_is_not_a_slow_reader(self) -> None:
+        """A reader handed one batch bigger than the limit is kept; writes after the buffer filled count."""
+        self.factory.max_send_queue = 10_000
+        transport = _FillingTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40100))
+        reader = self.factory.buildProtocol(transport.getPeer())
+        reader.makeConnection(transport)
+        reader.dataReceived(b'{"type":"join","session":6,"username":"reader"}\n')
+        talker = self.client()
+        talker.one({"type": "join", "session": 6, "username": "talker"})
+        with self.factory.writes:
+            for n in range(40):
+                talker.protocol.participant.say(f"{n:03d} " + "w" * 1900)
+        self.assertFalse(transport.disconnecting or transport.disconnected)
+        for n in range(10):
+            talker.protocol.participant.say(f"late {n:03d} " + "w" * 1900)
+        self.assertTrue(transport.disconnected)
+
+
+class HashingThreadTests(TestCase):
+    """Password hashes run one at a time, so a storm cannot multiply scrypt's 16 MiB."""
+
+    @defer.inlineCallbacks
+    def test_one_hash_at_a_time(self) -> None:
+        """Several hashes asked for at once never run concurrently."""
+        import threading
+        import time
+
+        from glozi.passwords import OneHashingThread
+
+        runner = OneHashingThread()
+        self.addCleanup(lambda: runner._pool.stop() if runner._pool is not None else None)
+        lock = threading.Lock()
+        running = [0]
+        most = [0]
+
+        def work() -> None:
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.02)
+            with lock:
+                running[0] -= 1
+
+        yield defer.gatherResults([runner(work) for _ in range(5)])
+        self.assertEqual(most[0], 1)
