@@ -362,6 +362,14 @@ class SessionTests(DoorTestCase):
             self.assertEqual((answer.command, answer.params[1]), ("475", line.split()[1]))
         self.assertEqual(alice.send("JOIN #garden 12345")[0].command, "JOIN")
 
+    def test_too_many_wrong_keys_is_still_475(self) -> None:
+        """Once guessing is limited, JOIN still gets a 475, naming the wait."""
+        self.member("carol", "#garden", "12345")
+        guesser = self.user("guesser")
+        answers = [guesser.one(f"JOIN #garden 0000{n}") for n in range(6)]
+        self.assertEqual({a.command for a in answers}, {"475"})
+        self.assertIn("try again in", answers[-1].params[-1])
+
     def test_key_ignored_for_open_session(self) -> None:
         """A key given for an open session is ignored, as on IRC."""
         self.assertEqual(self.user("alice").send("JOIN #kiwi whatever")[0].command, "JOIN")

@@ -442,6 +442,9 @@ class IRCProtocol(BatchedWrites, irc.IRC):
             self._numeric(n.ERR_UNKNOWNERROR, "JOIN", "The server failed on that command; nothing was changed")
         elif error.code in ("wrong_password", "password_required"):
             self._numeric(n.ERR_BADCHANNELKEY, channel, "Cannot join channel (+k): wrong or missing key")
+        elif error.code == "too_many_attempts":
+            # Still the key numeric, so a client that waits for a JOIN reply gets one.
+            self._numeric(n.ERR_BADCHANNELKEY, channel, f"Cannot join channel (+k): {error.message}")
         elif error.code == "name_taken":
             self._numeric(
                 n.ERR_NAMEINCHANNEL,
