@@ -12,6 +12,7 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 
 from glozi.chat import ChatServer
+from glozi.memory import tune_garbage_collector
 from glozi.tracking import TrackingFactory
 
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -41,7 +42,9 @@ class ChatService(Service):
         exit_code_file: str,
         clock: IReactorTime,
         announce_to: TextIO | None = None,
+        tune_memory: bool = False,
     ) -> None:
+        self.tune_memory = tune_memory
         self.announce_to = announce_to
         self.chat = chat
         self.factories = factories
@@ -50,6 +53,9 @@ class ChatService(Service):
 
     def startService(self) -> None:
         super().startService()
+        if self.tune_memory:
+            # Everything start-up built is in place by now.
+            tune_garbage_collector()
         code = self.chat.exit_guard.code
         write_secret_file(self.exit_code_file, code + "\n")
         # The one documented line on stdout, written past twistd's capture of

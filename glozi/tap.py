@@ -112,12 +112,18 @@ class Options(DiscoveryOptions, usage.Options):
 def makeService(
     options: Options, reactor: IReactorCore | None = None, announce_to: TextIO | None = None
 ) -> IService:
-    """Build the server's services from parsed ``options``."""
+    """Build the server's services from parsed ``options``.
+
+    Given no ``reactor`` (under twistd) it also tunes the process's memory
+    housekeeping (glozi/memory.py); tests pass their own reactor and are left alone.
+    """
+    whole_process = reactor is None
     if reactor is None:
         from twisted.internet import reactor as global_reactor
 
         reactor = global_reactor  # type: ignore[assignment]
-    return_large_blocks()
+    if whole_process:
+        return_large_blocks()
     top = MultiService()
     scrollback = min(options["scrollback"], options["retention"])
     # Blocking, on purpose: the database is read before anyone is served.
@@ -163,7 +169,7 @@ def makeService(
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
     factories = [factory for _, factory, _ in listeners]
-    ChatService(chat, factories, options["exit-code-file"], reactor, announce_to).setServiceParent(top)  # type: ignore[arg-type]
+    ChatService(chat, factories, options["exit-code-file"], reactor, announce_to, whole_process).setServiceParent(top)  # type: ignore[arg-type]
     for endpoint, factory, label in listeners:
         ListeningService(endpoint, factory, label).setServiceParent(top)
     make_discovery_service(

@@ -39,11 +39,9 @@ class WriteBatch:
     def __init__(self) -> None:
         self._depth = 0
         self._waiting: list[Flushable] = []
-
-    @property
-    def open(self) -> bool:
+        # A plain attribute, not a property: every delivery reads it.
+        self.open = False
         """Whether writes are being held back now."""
-        return self._depth > 0
 
     def hold(self, connection: Flushable) -> None:
         """``connection`` started holding back writes; flush it when the batch closes."""
@@ -51,12 +49,14 @@ class WriteBatch:
 
     def __enter__(self) -> Self:
         self._depth += 1
+        self.open = True
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._depth -= 1
         if self._depth:
             return
+        self.open = False
         # A flush may lead to more writes (a transport that fails and closes);
         # those are written through, since the batch is closed by now.
         waiting, self._waiting = self._waiting, []
