@@ -481,10 +481,8 @@ class Participant:
     def say(self, text: str) -> "Deferred[float]":
         """Send ``text`` to everyone else in the session at once; the result
         (its timestamp) comes once the message is stored. Fails with
-        ``not_stored`` when the store could not commit it."""
-        return maybeDeferred(self._say, text)
-
-    def _say(self, text: str) -> "Deferred[float]":
+        ``not_stored`` when the store could not commit it; raises
+        ``ChatError`` at once when the connection is not in a session."""
         member = self._require_member()
         self._touch(member)
         sent_at = self.server.clock.seconds()
