@@ -19,7 +19,7 @@ from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
 from glozi.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
-from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
+from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, ConnectionLimits, TrackingFactory
 from glozi.writebatch import WriteBatch
 
 DEFAULT_PORT = "tcp:7557"
@@ -139,33 +139,21 @@ def makeService(
     chat.restore(snapshot)
     writes = WriteBatch()
     store.answers = writes
-    native = NativeFactory(
-        chat,
-        options["name"],
+    limits = ConnectionLimits(
         max_connections=options["max-connections"],
         max_per_source=options["max-per-source"],
         max_send_queue=options["max-send-queue"],
         flood_burst=options["flood-burst"],
         flood_rate=options["flood-rate"],
-        writes=writes,
     )
+    native = NativeFactory(chat, options["name"], limits=limits, writes=writes)
     native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
         (native_endpoint, native, "GloziChat native protocol")
     ]
     irc_endpoint: PortRecordingEndpoint | None = None
     if options["irc-port"].lower() != DISABLED:
-        irc = IRCFactory(
-            chat,
-            options["name"],
-            reactor,  # type: ignore[arg-type]
-            max_connections=options["max-connections"],
-            max_per_source=options["max-per-source"],
-            max_send_queue=options["max-send-queue"],
-            flood_burst=options["flood-burst"],
-            flood_rate=options["flood-rate"],
-            writes=writes,
-        )
+        irc = IRCFactory(chat, options["name"], reactor, limits=limits, writes=writes)  # type: ignore[arg-type]
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
     factories = [factory for _, factory, _ in listeners]

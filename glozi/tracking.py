@@ -7,6 +7,7 @@ line and closed.
 """
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
@@ -14,8 +15,23 @@ from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
+from glozi.flood import FLOOD_BURST, FLOOD_RATE
+from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
+from glozi.writebatch import WriteBatch
+
 DEFAULT_MAX_CONNECTIONS = 2000
 DEFAULT_MAX_PER_SOURCE = 20
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one connection, or all of them, may cost the server (docs/security.md)."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_per_source: int = DEFAULT_MAX_PER_SOURCE
+    max_send_queue: int = DEFAULT_SEND_QUEUE_LIMIT
+    flood_burst: float = FLOOD_BURST
+    flood_rate: float = FLOOD_RATE
 
 
 def source_of(address: IAddress) -> str:
@@ -33,17 +49,24 @@ class _Refusal(Protocol):
 
 
 class TrackingFactory(Factory):
-    """Keeps ``connections``; its protocols call ``opened``/``closed``."""
+    """Keeps ``connections``; its protocols call ``opened``/``closed``.
+
+    Every door's factory takes the same ``ConnectionLimits`` (copied into
+    attributes that tests and protocols read) and the ``WriteBatch`` shared by
+    all doors of one chat, so a broadcast from one door is batched for members
+    behind every door.
+    """
 
     log = Logger()
 
-    def __init__(
-        self,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        max_per_source: int = DEFAULT_MAX_PER_SOURCE,
-    ) -> None:
-        self.max_connections = max_connections
-        self.max_per_source = max_per_source
+    def __init__(self, limits: ConnectionLimits | None = None, writes: WriteBatch | None = None) -> None:
+        limits = limits if limits is not None else ConnectionLimits()
+        self.max_connections = limits.max_connections
+        self.max_per_source = limits.max_per_source
+        self.max_send_queue = limits.max_send_queue
+        self.flood_burst = limits.flood_burst
+        self.flood_rate = limits.flood_rate
+        self.writes = writes if writes is not None else WriteBatch()
         self.connections: set[Any] = set()
         self._per_source: Counter[str] = Counter()
         self._all_closed: list[Deferred[None]] = []

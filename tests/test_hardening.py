@@ -15,6 +15,7 @@ from glozi.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import SendQueueGuard
+from glozi.tracking import ConnectionLimits
 from tests.helpers import TEST_EXIT_CODE, done, quick_passwords
 from tests.realserver import FrameClient
 from tests.test_native_protocol import Client, ProtocolTestCase
@@ -173,7 +174,7 @@ class SlowReaderOverTCPTests(TestCase):
     def test_reader_that_stops_is_dropped(self) -> None:
         """A member that stops reading is disconnected; the member who reads gets every message."""
         chat = ChatServer(reactor, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=600)
-        factory = NativeFactory(chat, "tcp-test", max_send_queue=256 * 1024)
+        factory = NativeFactory(chat, "tcp-test", limits=ConnectionLimits(max_send_queue=256 * 1024))
         port = yield TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(factory)
         self.addCleanup(port.stopListening)
         clients = []

@@ -19,12 +19,12 @@ from glozi import commands
 from glozi.chat import SERVER_CREATOR, ChatServer, Participant
 from glozi.errors import ChatError
 from glozi.events import Event, Joined, LeaveReason, Left, MemberInfo, SessionInfo
-from glozi.flood import FLOOD_BURST, FLOOD_RATE, FloodControl, Verdict
+from glozi.flood import FloodControl, Verdict
 from glozi.irc import numerics as n
 from glozi.irc import wire
 from glozi.names import NAME_MAX_LENGTH, is_valid_exit_code, is_valid_name, is_valid_password, name_key
-from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
-from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory, source_of
+from glozi.sendqueue import SendQueueGuard
+from glozi.tracking import ConnectionLimits, TrackingFactory, source_of
 from glozi.writebatch import BatchedWrites, WriteBatch
 
 PING_INTERVAL = 120.0
@@ -741,20 +741,10 @@ class IRCFactory(TrackingFactory):
         ping_interval: float = PING_INTERVAL,
         ping_timeout: float = PING_TIMEOUT,
         registration_timeout: float = REGISTRATION_TIMEOUT,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        max_per_source: int = DEFAULT_MAX_PER_SOURCE,
-        max_send_queue: int = DEFAULT_SEND_QUEUE_LIMIT,
-        flood_burst: float = FLOOD_BURST,
-        flood_rate: float = FLOOD_RATE,
+        limits: ConnectionLimits | None = None,
         writes: WriteBatch | None = None,
     ) -> None:
-        super().__init__(max_connections, max_per_source)
-        # Shared with the native door in makeService, so that a broadcast
-        # from either door is batched for members behind both.
-        self.writes = writes if writes is not None else WriteBatch()
-        self.max_send_queue = max_send_queue
-        self.flood_burst = flood_burst
-        self.flood_rate = flood_rate
+        super().__init__(limits, writes)
         self.chat = chat
         self.display_name = server_name
         self.server = wire.server_name(server_name)

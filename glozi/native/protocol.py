@@ -13,10 +13,10 @@ import glozi
 from glozi.chat import ChatServer, Participant
 from glozi.errors import ChatError
 from glozi.events import Event, Joined, Left
-from glozi.flood import FLOOD_BURST, FLOOD_RATE, FloodControl, Verdict
+from glozi.flood import FloodControl, Verdict
 from glozi.native import wire
-from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT, SendQueueGuard
-from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, TrackingFactory
+from glozi.sendqueue import SendQueueGuard
+from glozi.tracking import ConnectionLimits, TrackingFactory
 from glozi.writebatch import BatchedWrites, WriteBatch
 
 # A new connection must send its first frame within this many seconds.
@@ -239,26 +239,16 @@ class NativeFactory(TrackingFactory):
         chat: ChatServer,
         server_name: str,
         *,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        max_per_source: int = DEFAULT_MAX_PER_SOURCE,
-        max_send_queue: int = DEFAULT_SEND_QUEUE_LIMIT,
+        limits: ConnectionLimits | None = None,
+        writes: WriteBatch | None = None,
         login_grace: float = LOGIN_GRACE_SECONDS,
         lobby_idle: float = LOBBY_IDLE_SECONDS,
-        flood_burst: float = FLOOD_BURST,
-        flood_rate: float = FLOOD_RATE,
-        writes: WriteBatch | None = None,
     ) -> None:
-        super().__init__(max_connections, max_per_source)
-        # Shared with the other doors of the same chat, so that a broadcast
-        # from one door is batched for members behind every door.
-        self.writes = writes if writes is not None else WriteBatch()
+        super().__init__(limits, writes)
         self.chat = chat
         self.server_name = server_name
-        self.max_send_queue = max_send_queue
         self.login_grace = login_grace
         self.lobby_idle = lobby_idle
-        self.flood_burst = flood_burst
-        self.flood_rate = flood_rate
 
     def refusal_line(self, message: str) -> bytes:
         return wire.encode_frame({"type": "error", "code": "too_many_connections", "message": message})
