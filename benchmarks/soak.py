@@ -57,18 +57,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glozi.chat import DEFAULT_SESSIONS as BUILTIN_SESSIONS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BUILTIN_SESSIONS = (
-    "avocado",
-    "kiwi",
-    "pineapple",
-    "krembo",
-    "watermelon",
-    "papaya",
-    "coconut",
-    "passiflora",
-    "cactus",
-)
 # Never-readers sit in this session, and chatters there send long lines, so
 # enough bytes pile up for the server's send-queue bound to drop them in seconds.
 LOUD_SESSIONS = ("watermelon",)
