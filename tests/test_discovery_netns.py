@@ -73,6 +73,21 @@ class NamespaceDiscoveryTests(TestCase):
             ip("-n", namespace, "link", "set", "lo", "up")
             ip("-n", namespace, "link", "set", device, "up")
 
+    @defer.inlineCallbacks
+    def start_server(self, ready: bytes, *options: str) -> defer.Generator:
+        """Run the real ``twistd -n glozichat`` in the server namespace until ``ready`` is logged."""
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        server = DaemonProcess()
+        args = [
+            "ip", "netns", "exec", self.server_ns, *twistd_command(), "-n", "--pidfile=", "glozichat",
+            "--exit-code-file", os.path.join(workdir, "exit-code"), *options,
+        ]  # fmt: skip
+        env = dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONUNBUFFERED="1")
+        reactor.spawnProcess(server, "/usr/bin/env", ["env", *args], env=env, path=workdir)
+        self.addCleanup(server.terminate)
+        yield server.wait_for(re.compile(ready), 30)
+
     def in_client_ns(self, *args: str) -> defer.Deferred:
         env = dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONUNBUFFERED="1")
         return utils.getProcessOutputAndValue(
@@ -96,27 +111,9 @@ class NamespaceDiscoveryTests(TestCase):
     @defer.inlineCallbacks
     def test_both_paths_find_server_and_client_joins(self) -> None:
         """ICMP-sniffed and UDP-broadcast probes each find the real server; the client then joins session 1."""
-        workdir = os.path.abspath(self.mktemp())
-        os.makedirs(workdir)
-        server = DaemonProcess()
-        args = [
-            "ip",
-            "netns",
-            "exec",
-            self.server_ns,
-            *twistd_command(),
-            "-n",
-            "--pidfile=",
-            "glozichat",
-            "--name",
-            "nsserver",
-            "--exit-code-file",
-            os.path.join(workdir, "exit-code"),
-        ]
-        env = dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONUNBUFFERED="1")
-        reactor.spawnProcess(server, "/usr/bin/env", ["env", *args], env=env, path=workdir)
-        self.addCleanup(server.terminate)
-        yield server.wait_for(re.compile(rb"Discovery sniffer capturing ICMP probes on (.+)"), 30)
+        yield self.start_server(
+            rb"Discovery sniffer capturing ICMP probes on (.+)", "--name", "nsserver"
+        )
 
         found = {}
         for method in ("icmp", "udp"):
@@ -144,25 +141,7 @@ class NamespaceDiscoveryTests(TestCase):
     @defer.inlineCallbacks
     def test_payload_cannot_redirect_answer(self) -> None:
         """A probe naming a third address gets its answer at its source, and no packet goes to the third address."""
-        workdir = os.path.abspath(self.mktemp())
-        os.makedirs(workdir)
-        server = DaemonProcess()
-        args = [
-            "ip",
-            "netns",
-            "exec",
-            self.server_ns,
-            *twistd_command(),
-            "-n",
-            "--pidfile=",
-            "glozichat",
-            "--no-sniff",
-        ]
-        args += ["--exit-code-file", os.path.join(workdir, "exit-code")]
-        env = dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONUNBUFFERED="1")
-        reactor.spawnProcess(server, "/usr/bin/env", ["env", *args], env=env, path=workdir)
-        self.addCleanup(server.terminate)
-        yield server.wait_for(re.compile(rb"Discovery responder listening on UDP \*:(\d+)"), 30)
+        yield self.start_server(rb"Discovery responder listening on UDP \*:(\d+)", "--no-sniff")
         out, err, code = yield self.in_client_ns(
             "-m", "tests.netns_helper", "third-party", SERVER_ADDRESS, str(DISCOVERY_PORT), THIRD_ADDRESS
         )
