@@ -774,6 +774,15 @@ class ClientWindow:
         self.status = StatusView(self, body)
         self.lobby = LobbyView(self, body)
         self.chat = ChatView(self, body)
+        self._renderers: dict[Aspect, Callable[[], None]] = {
+            Aspect.SCREEN: self._render_screen,
+            Aspect.SESSIONS: self.lobby.render_sessions,
+            Aspect.NOTICE: self.lobby.render_notice,
+            Aspect.DIALOG: self._render_dialog,
+            Aspect.MEMBERS: self.chat.render_members,
+            Aspect.EXIT_CODE: self.lobby.render_exit_code,
+            Aspect.CONNECTION: self._render_connection,
+        }
         for frame in (self.status.frame, self.lobby.frame, self.chat.frame):
             frame.grid(row=0, column=0, sticky="nswe")
         self.dialog: SessionDialog | None = None
@@ -794,20 +803,7 @@ class ClientWindow:
 
     def render(self, aspect: Aspect) -> None:
         """Redraw ``aspect`` of the view-model (``ClientView``)."""
-        if aspect is Aspect.SCREEN:
-            self._render_screen()
-        elif aspect is Aspect.SESSIONS:
-            self.lobby.render_sessions()
-        elif aspect is Aspect.NOTICE:
-            self.lobby.render_notice()
-        elif aspect is Aspect.DIALOG:
-            self._render_dialog()
-        elif aspect is Aspect.MEMBERS:
-            self.chat.render_members()
-        elif aspect is Aspect.EXIT_CODE:
-            self.lobby.render_exit_code()
-        elif aspect is Aspect.CONNECTION:
-            self._render_connection()
+        self._renderers[aspect]()
 
     def add_chat_line(self, line: ChatLine) -> None:
         """Append a transcript line (``ClientView``)."""
