@@ -11,6 +11,11 @@ from glozi.client import palette as p
 ICON_NAMES = ("reload", "create", "info", "check", "lock", "send", "leave", "app", "logo")
 
 
+
+def _edges(color: str) -> dict[str, str]:
+    """A ttk border drawn in one colour: clam shades it with three (border, light, dark)."""
+    return {"bordercolor": color, "lightcolor": color, "darkcolor": color}
+
 def load_icons(master: tk.Misc) -> dict[str, ImageTk.PhotoImage]:
     """The PNG icons shipped in ``glozi/assets``, read with Pillow.
 
@@ -50,9 +55,7 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
         background=p.WINDOW,
         foreground=p.TEXT,
         fieldbackground=p.INPUT,
-        bordercolor=p.BORDER,
-        lightcolor=p.BORDER,
-        darkcolor=p.BORDER,
+        **_edges(p.BORDER),
         troughcolor=p.WINDOW,
         selectbackground=p.ACCENT,
         selectforeground=p.ACCENT_TEXT,
@@ -83,9 +86,7 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
         "TButton",
         background=p.INPUT,
         foreground=p.TEXT_BRIGHT,
-        bordercolor=p.INPUT,
-        lightcolor=p.INPUT,
-        darkcolor=p.INPUT,
+        **_edges(p.INPUT),
         focuscolor=p.INPUT,
         padding=(12, 6),
         relief="flat",
@@ -100,9 +101,7 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
         "Accent.TButton",
         background=p.ACCENT,
         foreground=p.ACCENT_TEXT,
-        bordercolor=p.ACCENT,
-        lightcolor=p.ACCENT,
-        darkcolor=p.ACCENT,
+        **_edges(p.ACCENT),
         focuscolor=p.ACCENT,
     )
     style.map(
@@ -119,9 +118,7 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
             name,
             fieldbackground=p.INPUT,
             foreground=p.TEXT_BRIGHT,
-            bordercolor=border,
-            lightcolor=border,
-            darkcolor=border,
+            **_edges(border),
             insertcolor=p.TEXT_BRIGHT,
             padding=(8, 6),
         )
@@ -140,9 +137,7 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
         background=p.SURFACE,
         fieldbackground=p.SURFACE,
         foreground=p.TEXT,
-        bordercolor=p.SURFACE,
-        lightcolor=p.SURFACE,
-        darkcolor=p.SURFACE,
+        **_edges(p.SURFACE),
         rowheight=30,
         font=p.FONT,
     )
@@ -151,9 +146,7 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
         "Treeview.Heading",
         background=p.WINDOW,
         foreground=p.MUTED,
-        bordercolor=p.WINDOW,
-        lightcolor=p.WINDOW,
-        darkcolor=p.WINDOW,
+        **_edges(p.WINDOW),
         relief="flat",
         font=p.FONT_SMALL,
         padding=(6, 6),
@@ -163,9 +156,7 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
         "Members.Treeview",
         background=p.WINDOW,
         fieldbackground=p.WINDOW,
-        bordercolor=p.WINDOW,
-        lightcolor=p.WINDOW,
-        darkcolor=p.WINDOW,
+        **_edges(p.WINDOW),
         rowheight=28,
         indent=0,
     )
