@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from glozi.chat import DEFAULT_SESSIONS as BUILTIN_SESSIONS
+from glozi.memory import FULL_COLLECTION_SECONDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Never-readers sit in this session, and chatters there send long lines, so
@@ -96,7 +97,9 @@ STARTUP_TIMEOUT = 30.0
 RAMP_PER_SECOND = 250.0
 # After the deadline, clients have this long to leave; stragglers are aborted.
 WIND_DOWN_SECONDS = 12.0
-QUIET_SECONDS = 4.0
+# Memory is read after the server was quiet this long: longer than its
+# housekeeping period (a full collection, then freed pages handed back).
+QUIET_SECONDS = FULL_COLLECTION_SECONDS + 2.0
 STOP_GRACE_SECONDS = 8.0
 FLOOD_LINES = 150
 MAX_CONNECTIONS_PER_CLIENT = 200
@@ -1350,7 +1353,7 @@ async def soak_main(args: argparse.Namespace) -> int:
         await server.start(args)
         soak = Soak(args, server.native_port, server.irc_port, rec)
         await warm_up(soak)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(QUIET_SECONDS)
         sockets_before = server.open_sockets()
         rss_start = server.rss_kib()
         plan = assign_behaviours(args.clients, random.Random(args.seed))
@@ -1361,7 +1364,7 @@ async def soak_main(args: argparse.Namespace) -> int:
             await asyncio.sleep(QUIET_SECONDS)
             rss_rounds.append(server.rss_kib())
         sessions, irc_rows = await fresh_look(soak)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(QUIET_SECONDS)
         open_after = server.established()
         sockets_after = server.open_sockets()
         rss_end = server.rss_kib()

@@ -64,6 +64,8 @@ DEFAULT_SCROLLBACK = 50
 JOIN_BURST, JOIN_RATE = 10, 1 / 3
 # Admin commands (kick, close) per connection: a burst of 10, then one a second.
 ADMIN_BURST, ADMIN_RATE = 10, 1.0
+# Password guesses refused in a row ("try again in N s") before the connection is closed.
+GUESS_REFUSALS_BEFORE_CLOSE = 10
 
 
 class Connection(Protocol):
@@ -74,6 +76,19 @@ class Connection(Protocol):
 
     def close(self) -> None:
         """Close the connection after what was delivered has been sent."""
+
+
+class _Closed:
+    """Where a participant's events go once its connection is gone."""
+
+    def deliver(self, event: Event) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+CLOSED: Connection = _Closed()
 
 
 class Member:
@@ -258,6 +273,7 @@ class ChatServer:
         del self.sessions[session.id]
         del self._sessions_by_name[name_key(session.name)]
         session.history.clear()
+        self.password_guard.target_gone(session.id)
         self._stored(self.store.delete_session(session.id), "deleting session {id}", session.id)
 
     def _stored(self, written: "Deferred[None]", what: str, session_id: int) -> None:
@@ -382,7 +398,17 @@ class ChatServer:
         if password is None:
             raise ChatError("password_required", f"Session {session.name} needs a password.")
         guard = self.password_guard
-        guard.allow(participant, participant.source, session.id)
+        try:
+            guard.allow(participant, participant.source, session.id)
+        except ChatError as refusal:
+            participant.refused_guesses += 1
+            if participant.refused_guesses < GUESS_REFUSALS_BEFORE_CLOSE:
+                raise
+            # It keeps guessing through the waits it is told: a script, not a person.
+            raise ChatError(
+                refusal.code, f"{refusal.message} Closing the connection.", disconnect=True
+            ) from None
+        participant.refused_guesses = 0
         assert session.password_hash is not None
 
         def checked(matches: bool) -> Joined:
@@ -413,6 +439,8 @@ class Participant:
         self.joining = False
         """A join or creation is waiting for a password hash."""
         self.exit_code_failures = 0
+        self.refused_guesses = 0
+        """Password guesses refused for waiting too little, in a row."""
         self.joins = TokenBucket(server.clock, JOIN_BURST, JOIN_RATE)
         self.admin_actions = TokenBucket(server.clock, ADMIN_BURST, ADMIN_RATE)
 
@@ -527,6 +555,9 @@ class Participant:
             self.server.remove_member(self.member, LeaveReason.DISCONNECTED)
         self.server.participants.discard(self)
         self.server.password_guard.disconnected(self)
+        # The connection refers to us too; dropping our side lets both be
+        # freed as soon as the door lets go, without the cycle collector.
+        self.connection = CLOSED
 
     @staticmethod
     def _touch(member: Member) -> None:

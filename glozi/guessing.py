@@ -159,6 +159,10 @@ class GuessGuard:
         self.connections.forget(connection)
         self.sources.forget(source)
 
+    def target_gone(self, target: object) -> None:
+        """``target`` (a closed session) cannot be guessed any more; its budget goes."""
+        self._targets.pop(target, None)
+
     def disconnected(self, connection: object) -> None:
         """``connection`` is gone. Its own record cannot matter any more (its
         source's record stays, so reconnecting still does not help), and

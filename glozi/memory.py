@@ -14,6 +14,7 @@ start). Elsewhere than glibc this does nothing.
 import ctypes
 import ctypes.util
 import gc
+from collections.abc import Callable
 
 from twisted.application.internet import TimerService
 from twisted.internet.interfaces import IReactorTime
@@ -23,18 +24,39 @@ _M_MMAP_THRESHOLD = -3
 LARGE_BLOCK_BYTES = 256 * 1024
 
 
+def _libc_function(name: str) -> Callable[..., int] | None:
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return None
+    try:
+        return getattr(ctypes.CDLL(library), name)  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
 def return_large_blocks() -> bool:
     """Fix glibc's mmap and trim thresholds; report whether it took."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)) and bool(
         mallopt(_M_TRIM_THRESHOLD, LARGE_BLOCK_BYTES)
     )
+
+
+_malloc_trim = _libc_function("malloc_trim")
+
+
+def give_back_free_pages() -> None:
+    """Hand whole free pages inside glibc's heap back to the system.
+
+    glibc returns only the top of its heap by itself; after a peak the freed
+    chunks below live ones stay resident. ``malloc_trim`` releases every page
+    no live chunk touches (1.4 MB after the soak's 1,000 clients). It walks
+    the free lists, so it runs with the periodic full collection, not often.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 GC_FIRST_GENERATION_THRESHOLD = 20_000
@@ -60,9 +82,16 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_FIRST_GENERATION_THRESHOLD, 20, 20)
 
 
+def collect_and_give_back() -> None:
+    """A full cycle collection, then the freed heap pages back to the system."""
+    gc.collect()
+    give_back_free_pages()
+
+
 class FullCollections(TimerService):
-    """A full cycle collection every ``FULL_COLLECTION_SECONDS``."""
+    """A full cycle collection every ``FULL_COLLECTION_SECONDS``, and the
+    memory it freed handed back."""
 
     def __init__(self, clock: IReactorTime, interval: float = FULL_COLLECTION_SECONDS) -> None:
-        super().__init__(interval, gc.collect)
+        super().__init__(interval, collect_and_give_back)
         self.clock = clock

@@ -15,6 +15,10 @@ from zope.interface import implementer
 DEFAULT_SEND_QUEUE_LIMIT = 1024 * 1024
 
 
+def _nothing() -> None:
+    pass
+
+
 @implementer(IPushProducer)
 class SendQueueGuard:
     """Counts bytes queued while the transport says its buffer is full."""
@@ -51,4 +55,8 @@ class SendQueueGuard:
         self.queued = 0
 
     def stopProducing(self) -> None:
+        # The transport is gone. Letting go of the callback (a bound method of
+        # the protocol) lets a closed connection be freed at once, not at the
+        # next cycle collection.
         self.paused = False
+        self._on_overflow = _nothing

@@ -99,6 +99,16 @@ class PasswordGuessingTests(SynchronousTestCase):
         error = self.assertRaises(ChatError, done, fresh.join(10, "mallory", "99999"))
         self.assertEqual(error.code, "too_many_attempts")
 
+    def test_closed_session_budget_is_forgotten(self) -> None:
+        """A storm's budget for a session goes with the session (its id is never given again)."""
+        guard = self.server.password_guard
+        for guess in range(4):
+            attacker, _ = connect(self.server, "10.0.0.66")
+            self.assertRaises(ChatError, done, attacker.join(10, "mallory", f"{guess:05d}"))
+        self.assertIn(10, guard._targets)
+        self.server.close_session(self.server.sessions[10], by="owner")
+        self.assertNotIn(10, guard._targets)
+
     def test_one_address_needs_over_a_year(self) -> None:
         """From one address, a year of patient guessing checks far fewer than 50,000 passwords."""
         guesser, _ = connect(self.server, "10.0.0.66")

@@ -1,20 +1,26 @@
 """Hostile and careless clients: floods, slow readers, idle sockets, limits, odd text."""
 
+import gc
 import json
 import socket
+import weakref
+from typing import Any
 
 from twisted.internet import defer, reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
+from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from glozi.chat import ChatServer
+from glozi.chat import GUESS_REFUSALS_BEFORE_CLOSE, ChatServer
 from glozi.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import SendQueueGuard
+from glozi.store import MemoryStore
 from glozi.tracking import ConnectionLimits
 from tests.helpers import TEST_EXIT_CODE, done, quick_passwords
 from tests.realserver import FrameClient
@@ -272,6 +278,23 @@ class IRCHardeningTests(SynchronousTestCase):
             talker.send(f"PRIVMSG #kiwi :{n:03d} " + "z" * 400)
         self.assertTrue(slow.transport.disconnected or slow.transport.disconnecting)
 
+    def test_guessing_through_refusals_closes(self) -> None:
+        """A key guesser that keeps going through "try again in N s" gets 475s, then ERROR and is closed."""
+        owner = self.registered("owner")
+        owner.send("JOIN #vault 24680")
+        guesser = self.registered("guesser")
+        answers = []
+        for guess in range(40):
+            self.clock.advance(3.5)
+            answers += guesser.send(f"JOIN #vault {guess:05d}")
+            if guesser.closed:
+                break
+        self.assertTrue(guesser.closed)
+        self.assertEqual(answers[-1].command, "ERROR")
+        self.assertIn("Closing the connection", answers[-1].params[-1])
+        self.assertEqual({a.command for a in answers[:-1]}, {"475"})
+        self.assertNotIn("JOIN", [a.command for a in answers])
+
     def test_refusal_is_an_irc_error(self) -> None:
         """Past the per-address limit an IRC client gets ERROR and is closed."""
         self.factory.max_per_source = 1
@@ -340,3 +363,139 @@ class HashingThreadTests(TestCase):
 
         yield defer.gatherResults([runner(work) for _ in range(5)])
         self.assertEqual(most[0], 1)
+
+
+class _HeldStore(MemoryStore):
+    """A store whose writes commit only when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[defer.Deferred[None]] = []
+
+    def add_message(self, message: Any) -> "defer.Deferred[None]":
+        super().add_message(message)
+        held: defer.Deferred[None] = defer.Deferred()
+        self.held.append(held)
+        return held
+
+
+class LateAnswerTests(SynchronousTestCase):
+    """An answer that comes after its connection is gone schedules nothing for it.
+
+    A timer left behind would keep the closed connection's objects alive until
+    it fires (half an hour for the session list's idle timeout)."""
+
+    def test_native_ack_after_disconnect(self) -> None:
+        clock = Clock()
+        store = _HeldStore()
+        chat = ChatServer(clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), store=store)
+        client = Client(NativeFactory(chat, "testbox"))
+        client.test_case = self
+        client.one({"type": "join", "session": 1, "username": "alice"})
+        client.send({"type": "say", "text": "last words"})
+        client.protocol.connectionLost(Failure(ConnectionLost()))
+        for held in store.held:
+            held.callback(None)
+        timers = [
+            call for call in clock.getDelayedCalls() if getattr(call.func, "__self__", None) is client.protocol
+        ]
+        self.assertEqual(timers, [])
+
+
+class FreedAtOnceTests(SynchronousTestCase):
+    """A closed connection's objects are freed when it closes, not at the next
+    cycle collection: under load that collection is rare (glozi/memory.py),
+    and what waits for it raises the server's memory high-water mark."""
+
+    def setUp(self) -> None:
+        from glozi.irc.protocol import IRCFactory
+
+        self.clock = Clock()
+        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240)
+        self.factories = {"native": NativeFactory(self.chat, "testbox"), "irc": IRCFactory(self.chat, "testbox", self.clock)}
+        gc.disable()
+        self.addCleanup(gc.enable)
+
+    def closed_and_dropped(self, door: str, lines: list[bytes]) -> list[weakref.ref]:
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        protocol = self.factories[door].buildProtocol(transport.getPeer())
+        protocol.makeConnection(transport)
+        for line in lines:
+            self.clock.advance(0.5)
+            protocol.dataReceived(line)
+        watched = [weakref.ref(protocol), weakref.ref(protocol.participant), weakref.ref(transport)]
+        # What a TCP transport does when the peer goes: stop its producer, then tell the protocol.
+        transport.producer.stopProducing()
+        protocol.connectionLost(Failure(ConnectionLost()))
+        return watched
+
+    def test_native(self) -> None:
+        join = json.dumps({"type": "join", "session": 1, "username": "alice"}).encode() + b"\n"
+        say = json.dumps({"type": "say", "text": "bye"}).encode() + b"\n"
+        watched = self.closed_and_dropped("native", [join, say])
+        self.assertEqual([ref() for ref in watched], [None, None, None])
+
+    def test_irc(self) -> None:
+        lines = [b"NICK cy\r\nUSER cy 0 * :cy\r\n", b"JOIN #lobby\r\n", b"PRIVMSG #lobby :bye\r\n"]
+        watched = self.closed_and_dropped("irc", lines)
+        self.assertEqual([ref() for ref in watched], [None, None, None])
+
+
+class OneSessionUnderAttackTests(ProtocolTestCase):
+    """A flooder, a password guesser and a member who stops reading, all at
+    one session at once: each is cut off, and the two people chatting there
+    the whole time lose nothing."""
+
+    def test_attackers_cut_off_people_lose_nothing(self) -> None:
+        self.factory.max_send_queue = 10_000
+        alice, bob, flooder, stalled = (self.client() for _ in range(4))
+        alice.one({"type": "create", "name": "garden", "username": "alice", "password": "24680"})
+        for client, name in ((bob, "bob"), (flooder, "flooder"), (stalled, "stalled")):
+            joined = client.one({"type": "join", "session": 10, "username": name, "password": "24680"})
+            self.assertEqual(joined["type"], "joined")
+        stalled.protocol._send_queue.pauseProducing()
+        guesser = self.client("192.0.2.66")
+        heard: dict[str, list[str]] = {"alice": [], "bob": []}
+        acks = 0
+        guess_answers: list[dict] = []
+
+        errors: dict[str, list[dict]] = {"flooder": []}
+
+        def collect(client: Client, name: str, frames: list[dict]) -> None:
+            heard[name] += [f["text"] for f in frames if f["type"] == "message" and f["from"] != "flooder"]
+
+        def hang_up_closed() -> None:
+            # What TCP does after the server closes a connection: the protocol hears it is gone.
+            for client, name in ((flooder, "flooder"), (guesser, "guesser"), (stalled, "stalled")):
+                if client.transport.disconnecting and not client.protocol.gone:
+                    errors.setdefault(name, []).extend(f for f in client.frames() if f["type"] == "error")
+                    client.protocol.connectionLost(Failure(ConnectionLost()))
+
+        for n in range(60):
+            for client, name, other in ((alice, "alice", bob), (bob, "bob", alice)):
+                frames = client.send({"type": "say", "text": f"{name} {n:02d} " + "z" * 300})
+                acks += sum(f["type"] == "ack" for f in frames)
+                collect(client, name, frames)
+                collect(other, "bob" if name == "alice" else "alice", other.frames())
+            if n == 5 and not flooder.closed:
+                flooder.protocol.dataReceived(b'{"type":"say","text":"spam"}\n' * 100)
+            if 10 <= n and not guesser.closed:
+                answer = guesser.one(
+                    {"type": "join", "session": 10, "username": "guess", "password": f"{n:05d}"}
+                )
+                guess_answers.append(answer)
+            hang_up_closed()
+
+        self.assertEqual([f["code"] for f in errors["flooder"]], ["flood", "flood"])
+        self.assertIn("closing the connection", errors["flooder"][-1]["message"])
+        self.assertTrue(stalled.protocol.gone)
+        self.assertTrue(guesser.protocol.gone)
+        codes = [answer.get("code", answer["type"]) for answer in guess_answers]
+        self.assertEqual(codes[:3], ["wrong_password"] * 3)
+        self.assertLessEqual(set(codes), {"wrong_password", "too_many_attempts", "rate_limited"})
+        self.assertEqual(codes.count("too_many_attempts"), GUESS_REFUSALS_BEFORE_CLOSE)
+        self.assertIn("Closing the connection", guess_answers[-1]["message"])
+        self.assertEqual(acks, 120)
+        self.assertEqual(heard["alice"], [f"bob {n:02d} " + "z" * 300 for n in range(60)])
+        self.assertEqual(heard["bob"], [f"alice {n:02d} " + "z" * 300 for n in range(60)])
+        self.assertFalse(alice.closed or bob.closed)

@@ -24,9 +24,9 @@ DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md")
 class Client:
     """One protocol instance on a StringTransport, read back with the server's own parser."""
 
-    def __init__(self, factory: NativeFactory) -> None:
+    def __init__(self, factory: NativeFactory, host: str = "127.0.0.1") -> None:
         self.clock = factory.chat.clock
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
         self.protocol: NativeProtocol = factory.buildProtocol(self.transport.getPeer())
         self.protocol.makeConnection(self.transport)
         self.welcome = self.frames()[0]
@@ -67,8 +67,8 @@ class ProtocolTestCase(SynchronousTestCase):
         )
         self.factory = NativeFactory(self.chat, "testbox")
 
-    def client(self) -> Client:
-        client = Client(self.factory)
+    def client(self, host: str = "127.0.0.1") -> Client:
+        client = Client(self.factory, host)
         client.test_case = self
         return client
 

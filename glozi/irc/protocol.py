@@ -445,6 +445,8 @@ class IRCProtocol(BatchedWrites, irc.IRC):
         elif error.code == "too_many_attempts":
             # Still the key numeric, so a client that waits for a JOIN reply gets one.
             self._numeric(n.ERR_BADCHANNELKEY, channel, f"Cannot join channel (+k): {error.message}")
+            if error.disconnect:
+                self._error_and_close(error.message)
         elif error.code == "name_taken":
             self._numeric(
                 n.ERR_NAMEINCHANNEL,

@@ -40,6 +40,9 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
 
     factory: "NativeFactory"
     participant: Participant
+    # Set once the connection is gone: an answer that comes later (a store
+    # commit, a password check) must not start a timer that keeps it alive.
+    gone = False
 
     def connectionMade(self) -> None:
         self.send_without_delay()
@@ -54,6 +57,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self.setTimeout(self.factory.login_grace)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        self.gone = True
         self.setTimeout(None)
         self.participant.disconnected()
         self.factory.closed(self)
@@ -71,6 +75,8 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def _watch_idleness(self) -> None:
         """At the session list a silent connection is closed; in a session the
         domain's inactivity timeout applies instead."""
+        if self.gone:
+            return
         self.setTimeout(self.factory.lobby_idle if self.participant.member is None else None)
 
     def dataReceived(self, data: bytes) -> None:
