@@ -11,7 +11,6 @@ acknowledged once the store committed it. Password hashing goes through a
 """
 
 import random
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -43,6 +42,7 @@ from glozi.names import name_key
 from glozi.passwords import PasswordHasher, ScryptPasswords
 from glozi.quotes import QUOTES, Quote
 from glozi.ratelimit import TokenBucket
+from glozi.scrollback import Scrollback
 from glozi.store import MemoryStore, Snapshot, Store, StoredMessage, StoredSession
 
 DEFAULT_SESSIONS = (
@@ -136,7 +136,7 @@ class Session:
         self.permanent = permanent
         self.members: dict[str, Member] = {}
         self.admin: Member | None = None
-        self.history: deque[Message] = deque(maxlen=scrollback)
+        self.history = Scrollback(session_id, scrollback)
 
     @property
     def locked(self) -> bool:
@@ -521,8 +521,7 @@ class Participant:
         written = self.server.store.add_message(StoredMessage(session.id, member.name, text, sent_at))
 
         def not_stored(reason: object) -> float:
-            if message in session.history:
-                session.history.remove(message)
+            session.history.remove(message)
             raise ChatError(
                 "not_stored",
                 "The server could not store your message: the others saw it, but it is not in the history.",

@@ -114,6 +114,22 @@ def _configure(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA cache_size = -512")
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that writes through one cursor for its whole life.
+
+    A new cursor per transaction leaves a dead weak reference in the
+    connection's cursor list until CPython prunes it (every 200 cursors):
+    a few hundred small objects made during a load peak and kept after it.
+    """
+
+    _writing_cursor: sqlite3.Cursor | None = None
+
+    def writer(self) -> sqlite3.Cursor:
+        if self._writing_cursor is None:
+            self._writing_cursor = self.cursor()
+        return self._writing_cursor
+
+
 def _create_private(path: str) -> None:
     """Create the database file readable by its owner only (it holds the
     history and the password hashes); SQLite gives its -wal and -shm files
@@ -267,7 +283,9 @@ class SQLiteStore:
         batch, self._queue = self._queue, []
         operations = [operation for operation, _ in batch]
         trim = self._sessions_to_trim(operations)
-        flushing: Deferred[None] = self._pool.runInteraction(_write, operations, self.retention, trim)
+        flushing: Deferred[None] = self._pool.runWithConnection(
+            _write_through, operations, self.retention, trim
+        )
         self._in_flight = flushing
 
         def committed(_: object) -> None:
@@ -293,6 +311,12 @@ class SQLiteStore:
         flushing.addBoth(lambda result: (next_batch(result), result)[1])
         flushing.addCallbacks(committed, failed)
         return flushing
+
+
+def _write_through(connection: Any, operations: Iterable[Operation], retention: int, trim: Iterable[int]) -> None:
+    """``_write`` on the connection's one writing cursor; adbapi commits after
+    it, or rolls back if it raised."""
+    _write(connection.writer(), operations, retention, trim)
 
 
 def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: Iterable[int]) -> None:
@@ -353,6 +377,7 @@ def open_store(
         "sqlite3",
         path,
         check_same_thread=False,
+        factory=_Connection,
         cp_min=1,
         cp_max=1,
         cp_openfun=_open_connection,

@@ -34,7 +34,6 @@ CHANNEL_PREFIX = "#"
 MAX_ECHO_CHARS = 64
 """How much of a client's own token (a nick, a channel) is echoed back in an error."""
 _CACHE_KEY = "irc"
-_HISTORY_CACHE_KEY = "irc/history"
 
 _FORMATTING = re.compile(
     r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
@@ -195,15 +194,11 @@ def history_time(seconds: float) -> str:
 
 def encode_history(messages: Sequence[Message], channel: str, server: str) -> bytes:
     """A session's history as NOTICEs from the server to the channel, between
-    a first and a last line that say so; each message is encoded once (cached
-    on it) however many members join after it."""
+    a first and a last line that say so."""
     lines = [text_lines(server, "NOTICE", channel, f"--- History: the last {len(messages)} messages (UTC) ---")]
     for message in messages:
-        encoded = message.encoded.get(_HISTORY_CACHE_KEY)
-        if encoded is None:
-            text = f"[{history_time(message.sent_at)}] <{message.sender}> {message.text}"
-            encoded = message.encoded[_HISTORY_CACHE_KEY] = text_lines(server, "NOTICE", channel, text)
-        lines.append(encoded)
+        text = f"[{history_time(message.sent_at)}] <{message.sender}> {message.text}"
+        lines.append(text_lines(server, "NOTICE", channel, text))
     lines.append(text_lines(server, "NOTICE", channel, "--- End of history ---"))
     return b"".join(lines)
 

@@ -34,7 +34,6 @@ MAX_TEXT_CHARS = 2000
 MAX_ID_CHARS = 64
 MAX_COMMAND_NAME_CHARS = 32
 _CACHE_KEY = "native/1"
-_HISTORY_CACHE_KEY = "native/1/history"
 
 RequestId = str | int | None
 
@@ -355,15 +354,8 @@ def _history(event: Message) -> dict[str, Any]:
 
 
 def encode_history(joined: Joined) -> bytes:
-    """The ``history`` frames that follow a ``joined`` answer, oldest first;
-    each message is encoded once however many members join after it."""
-    lines = []
-    for message in joined.history:
-        line = message.encoded.get(_HISTORY_CACHE_KEY)
-        if line is None:
-            line = message.encoded[_HISTORY_CACHE_KEY] = encode_frame(_history(message))
-        lines.append(line)
-    return b"".join(lines)
+    """The ``history`` frames that follow a ``joined`` answer, oldest first."""
+    return b"".join(encode_frame(_history(message)) for message in joined.history)
 
 
 def _idle_warning(event: IdleWarning) -> dict[str, Any]:

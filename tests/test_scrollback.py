@@ -1,0 +1,63 @@
+"""Scrollback: the last messages of a session, packed into one buffer."""
+
+import gc
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from glozi.events import Message
+from glozi.scrollback import Scrollback
+
+
+def message(n: int, sender: str = "alice", text: str | None = None) -> Message:
+    return Message(session_id=3, sender=sender, text=text if text is not None else f"message {n}", sent_at=1000.0 + n / 8)
+
+
+class ScrollbackTests(SynchronousTestCase):
+    def test_keeps_the_last_limit_in_order(self) -> None:
+        scrollback = Scrollback(3, limit=5)
+        scrollback.extend(message(n) for n in range(12))
+        self.assertEqual(list(scrollback), [message(n) for n in range(7, 12)])
+        self.assertEqual(len(scrollback), 5)
+
+    def test_text_round_trips(self) -> None:
+        """Names and text come back exactly: any script, emoji, tabs, the longest text."""
+        scrollback = Scrollback(3, limit=10)
+        texts = ["héllo ✓", "日本語のテキスト", "tabs\tand émoji 🎉", "x" * 2000, "q"]
+        for n, text in enumerate(texts):
+            scrollback.append(message(n, sender="Zoë", text=text))
+        self.assertEqual([(m.sender, m.text, m.sent_at) for m in scrollback],
+                         [("Zoë", t, 1000.0 + n / 8) for n, t in enumerate(texts)])
+
+    def test_remove_takes_out_that_message_only(self) -> None:
+        scrollback = Scrollback(3, limit=10)
+        scrollback.extend(message(n) for n in range(4))
+        self.assertTrue(scrollback.remove(message(2)))
+        self.assertFalse(scrollback.remove(message(2)))
+        self.assertFalse(scrollback.remove(message(9)))
+        self.assertEqual(list(scrollback), [message(0), message(1), message(3)])
+        scrollback.append(message(4))
+        self.assertEqual(len(scrollback), 4)
+
+    def test_none_kept_with_limit_zero(self) -> None:
+        scrollback = Scrollback(3, limit=0)
+        scrollback.append(message(1))
+        self.assertEqual((list(scrollback), len(scrollback)), ([], 0))
+
+    def test_clear(self) -> None:
+        scrollback = Scrollback(3, limit=5)
+        scrollback.extend(message(n) for n in range(3))
+        scrollback.clear()
+        self.assertEqual(list(scrollback), [])
+        scrollback.append(message(7))
+        self.assertEqual(list(scrollback), [message(7)])
+
+    def test_holds_no_objects_per_message(self) -> None:
+        """What it keeps is one buffer, not an object (or a string) per message."""
+        scrollback = Scrollback(3, limit=50)
+        scrollback.extend(message(n) for n in range(80))
+        kept = [
+            referent
+            for referent in gc.get_referents(scrollback)
+            if not isinstance(referent, type) and not isinstance(referent, int)
+        ]
+        self.assertEqual([type(referent) for referent in kept], [bytearray])
