@@ -430,6 +430,21 @@ class ChatServer:
 class Participant:
     """One connection's side of the chat: at the session list, or in one session."""
 
+    # One per connection: slots keep it small (docs/performance.md, I1).
+    __slots__ = (
+        "__weakref__",
+        "admin_actions",
+        "connected",
+        "connection",
+        "exit_code_failures",
+        "joining",
+        "joins",
+        "member",
+        "refused_guesses",
+        "server",
+        "source",
+    )
+
     def __init__(self, server: ChatServer, connection: Connection, source: str) -> None:
         self.server = server
         self.connection = connection

@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.chat import ChatServer
+from glozi.chat import ChatServer, Participant
 from glozi.errors import ERROR_CODES
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory, NativeProtocol
@@ -326,10 +326,10 @@ class ErrorCodeTests(ProtocolTestCase):
         """A bug in a handler answers internal_error; the connection keeps working."""
         client = self.client()
 
-        def broken() -> list:
+        def broken(participant: Participant) -> list:
             raise RuntimeError("bug")
 
-        client.protocol.participant.list_sessions = broken
+        self.patch(Participant, "list_sessions", broken)
         self.assertEqual(client.error_code({"type": "list", "id": 9}), "internal_error")
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
         self.assertEqual(client.one({"type": "ping"})["type"], "pong")
