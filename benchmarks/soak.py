@@ -30,10 +30,11 @@ the server and for this process):
   (start + ``JOIN_MARGIN``, end), and must never receive a message while it is
   not in that message's session.
 
-Memory is the server's VmRSS: after start-up and a warm-up (ten connections, a
-locked session created and joined, a few stored messages),
-after each round (``--rounds``, 2 by default) once all clients are gone and the
-server was quiet for a few seconds, and at the end. A leak grows round after
+Memory is the server's VmRSS, always read after the server was quiet for
+``QUIET_SECONDS`` (longer than its housekeeping period): after start-up and a
+warm-up (ten connections, a locked session created and joined, a few stored
+messages), after each round (``--rounds``, 2 by default) once all clients are
+gone, and at the end. A leak grows round after
 round; an allocator's high-water mark is reached in the first round and stays.
 """
 
