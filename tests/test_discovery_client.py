@@ -93,7 +93,7 @@ class ClientTests(SynchronousTestCase):
         """With privilege the ICMP sender gets the targets and a probe; its answer is marked via icmp."""
         sent = []
 
-        def sender(reactor, targets, payload):
+        def sender(targets, payload):
             sent.append((list(targets), decode_probe(payload)))
             return succeed(None)
 
@@ -112,7 +112,7 @@ class ClientTests(SynchronousTestCase):
     def test_icmp_send_failure_noted(self) -> None:
         """A failing ICMP send does not stop the UDP path and is reported if nothing answers."""
 
-        def sender(reactor, targets, payload):
+        def sender(targets, payload):
             return fail(PermissionError(1, "Operation not permitted"))
 
         reactor, transport, finding = self.start(
