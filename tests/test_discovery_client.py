@@ -1,11 +1,17 @@
-"""The discovery client on a memory reactor: schedule, answers, de-duplication, failure."""
+"""The discovery client on a memory reactor: schedule, answers, de-duplication, failure; a real ICMP send on lo."""
+
+import select
+import socket
 
 from twisted.internet.defer import CancelledError, fail, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.discovery.client import NoServerFound, discover
+from glozi.discovery.icmpfilter import attach_echo_request_filter
+from glozi.discovery.icmpwire import internet_checksum
 from glozi.discovery.probe import Answer, decode_probe, encode_answer
 from tests.discovery_fakes import UDPMemoryReactor
+from tests.test_discovery_sniffer import require_raw_sockets
 
 TARGET = "10.9.0.255"
 
@@ -147,3 +153,27 @@ class ClientTests(SynchronousTestCase):
         self.failureResultOf(discover(reactor, methods=("carrier-pigeon",)), ValueError)
         self.failureResultOf(discover(reactor, timeout=0), ValueError)
         self.assertEqual(reactor.udp_ports, [])
+
+
+class RealIcmpSendTests(SynchronousTestCase):
+    def test_probe_leaves_during_discover_without_threads(self) -> None:
+        """The ICMP probe is on lo when discover() returns, sent on the reactor thread (a memory reactor has no thread pool)."""
+        require_raw_sockets()
+        capture = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+        self.addCleanup(capture.close)
+        attach_echo_request_filter(capture)
+        capture.bind(("lo", 0x0800))
+        reactor = UDPMemoryReactor(first_port=40123)
+        finding = discover(reactor, targets=["127.0.0.1"], methods=("icmp",), timeout=1.0)
+        seen = []
+        for _ in range(20):
+            if not select.select([capture], [], [], 0.5)[0]:
+                break
+            datagram = capture.recv(4096)
+            header = (datagram[0] & 0x0F) * 4
+            probe = decode_probe(datagram[header + 8 :])
+            if probe is not None and probe.reply_port == 40123:
+                seen.append((datagram[header], internet_checksum(datagram[header:])))
+        self.assertEqual(seen, [(8, 0)])
+        reactor.advance(1.0)
+        self.failureResultOf(finding, NoServerFound)
