@@ -174,7 +174,7 @@ class DiscoveryResponder(DatagramProtocol):
         if self.refused_sources == 1:
             self.log.emit(
                 LogLevel.warn,
-                "Discovery refused a {path} probe from forged source {host} (on {interface}); "
+                "Discovery refused a probe ({path}) from forged source {host} on {interface}; "
                 "further ones are only counted",
                 path=path,
                 host=host,
