@@ -83,6 +83,8 @@ def _checked_icmp_message(datagram: bytes) -> bytes | None:
     header_length = (datagram[0] & 0x0F) * 4
     total_length = int.from_bytes(datagram[2:4], "big")
     # Bytes past the IP total length are link-layer padding, outside the checksum.
+    if header_length < _MIN_IP_HEADER_BYTES:
+        return None
     if not header_length + _ICMP_HEADER_BYTES <= total_length <= len(datagram):
         return None
     if internet_checksum(datagram[:header_length]) != 0:
