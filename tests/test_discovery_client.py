@@ -1,17 +1,15 @@
 """The discovery client on a memory reactor: schedule, answers, de-duplication, failure; a real ICMP send on lo."""
 
 import select
-import socket
 
 from twisted.internet.defer import CancelledError, fail, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.discovery.client import NoServerFound, discover
-from glozi.discovery.icmpfilter import attach_echo_request_filter
 from glozi.discovery.icmpwire import internet_checksum
 from glozi.discovery.probe import Answer, decode_probe, encode_answer
 from tests.discovery_fakes import UDPMemoryReactor
-from tests.test_discovery_sniffer import require_raw_sockets
+from tests.test_discovery_sniffer import LOOPBACK_LINK_HEADER_BYTES, loopback_echo_request_capture
 
 TARGET = "10.9.0.255"
 
@@ -158,18 +156,14 @@ class ClientTests(SynchronousTestCase):
 class RealIcmpSendTests(SynchronousTestCase):
     def test_probe_leaves_during_discover_without_threads(self) -> None:
         """The ICMP probe is on lo when discover() returns, sent on the reactor thread (a memory reactor has no thread pool)."""
-        require_raw_sockets()
-        capture = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
-        self.addCleanup(capture.close)
-        attach_echo_request_filter(capture)
-        capture.bind(("lo", 0x0800))
+        capture = loopback_echo_request_capture(self)
         reactor = UDPMemoryReactor(first_port=40123)
         finding = discover(reactor, targets=["127.0.0.1"], methods=("icmp",), timeout=1.0)
         seen = []
         for _ in range(20):
             if not select.select([capture], [], [], 0.5)[0]:
                 break
-            datagram = capture.recv(4096)
+            datagram = capture.recv(4096)[LOOPBACK_LINK_HEADER_BYTES:]
             header = (datagram[0] & 0x0F) * 4
             probe = decode_probe(datagram[header + 8 :])
             if probe is not None and probe.reply_port == 40123:

@@ -239,4 +239,8 @@ class NamespaceDiscoveryTests(TestCase):
         self.assertFalse(server.exited)
         problems = [line for line in server.output.splitlines() if re.search(rb"#(warn|error|critical)\]|Traceback", line)]
         self.assertEqual(len(problems), 1, server.output.decode(errors="replace"))
-        self.assertIn(b"Discovery UDP port *:7558 cannot be bound", problems[0])
+        self.assertRegex(
+            problems[0],
+            rb"Discovery UDP port \*:7558 cannot be bound \(\[Errno 98\] Address already in use\): "
+            rb"UDP discovery probes go unanswered; ICMP probes are answered from UDP port \d+$",
+        )

@@ -260,6 +260,7 @@ class DiscoveryPortTakenTests(SynchronousTestCase):
         [error] = problems
         self.assertEqual((error["log_level"], error["port"], error["fallback"]), (LogLevel.error, 7558, 41000))
         self.assertIn("cannot be bound", error["log_format"])
+        self.assertIn("ICMP probes are answered from UDP port 41000", error["outcome"])
         self.assertEqual(listener.port_number(), 41000)
         probe = icmp_probe_from_client()
         responder.icmp_probe_received(probe)
@@ -270,7 +271,7 @@ class DiscoveryPortTakenTests(SynchronousTestCase):
         """Port 7558 taken and no sniffer: one error line saying so, nothing listens, stopping works."""
         listener, responder, problems = self.listener(answer_from_any_port=False)
         [error] = problems
-        self.assertIn("running without discovery", error["log_format"])
+        self.assertIn("running without discovery", error["outcome"])
         self.assertIsNone(listener.port_number())
         responder.icmp_probe_received(icmp_probe_from_client())
         self.successResultOf(listener.stopService())

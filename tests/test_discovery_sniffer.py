@@ -194,14 +194,23 @@ def send_to_loopback(icmp_type: int, payload: bytes) -> None:
         raw.sendto(icmp_message(icmp_type, 0x4242, 1, payload), ("127.0.0.1", 0))
 
 
+LOOPBACK_LINK_HEADER_BYTES = 14
+
+
+def loopback_echo_request_capture(test: SynchronousTestCase) -> socket.socket:
+    """A packet socket on lo behind the sniffer's kernel filter; frames start with a 14-byte link header."""
+    require_raw_sockets()
+    capture = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    test.addCleanup(capture.close)
+    attach_echo_request_filter(capture)
+    capture.bind(("lo", 0x0003))
+    return capture
+
+
 class KernelFilterTests(SynchronousTestCase):
     def test_only_incoming_echo_requests_pass(self) -> None:
         """On lo, the filter passes an echo request once (not its outgoing copy), and no reply or UDP."""
-        require_raw_sockets()
-        capture = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-        self.addCleanup(capture.close)
-        attach_echo_request_filter(capture)
-        capture.bind(("lo", 0x0003))
+        capture = loopback_echo_request_capture(self)
         marker = os.urandom(6).hex().encode()
         send_to_loopback(0, b"reply-" + marker)
         send_to_loopback(13, b"stamp-" + marker)

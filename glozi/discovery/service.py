@@ -111,22 +111,18 @@ class UDPListenerService(Service):
                 self._listening = self._reactor.listenUDP(0, self._protocol, interface=self._interface)
             except CannotListenError:
                 self._listening = None
-        if self._listening is None:
-            self.log.error(
-                "Discovery UDP port {interface}:{port} cannot be bound ({error}): running without "
-                "discovery; clients must be given this server's address",
-                interface=where,
-                port=self._port,
-                error=taken.socketError,
-            )
-            return
+        fallback = self.port_number()
+        if fallback is None:
+            outcome = "running without discovery; clients must be given this server's address"
+        else:
+            outcome = f"UDP discovery probes go unanswered; ICMP probes are answered from UDP port {fallback}"
         self.log.error(
-            "Discovery UDP port {interface}:{port} cannot be bound ({error}): UDP discovery probes "
-            "go unanswered; ICMP probes are answered from UDP port {fallback}",
+            "Discovery UDP port {interface}:{port} cannot be bound ({error}): {outcome}",
             interface=where,
             port=self._port,
             error=taken.socketError,
-            fallback=self.port_number(),
+            outcome=outcome,
+            fallback=fallback,
         )
 
     def stopService(self) -> Deferred[None]:
