@@ -1,11 +1,15 @@
 """Test doubles for discovery: UDP for reactors that have none, and a thread-free reactor."""
 
+import ipaddress
 from typing import Any
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
+
+from glozi.discovery.interfaces import InterfaceAddress
 
 
 class RecordingDatagramTransport:
@@ -61,3 +65,30 @@ class ThreadlessReactor(Clock):
 
     def callFromThread(self, f: Any, *args: Any, **kwargs: Any) -> None:
         f(*args, **kwargs)
+
+
+class PortTakenReactor(UDPMemoryReactor):
+    """A ``UDPMemoryReactor`` on which binding a port in ``taken`` fails, as if another server held it."""
+
+    def __init__(self, taken: set[int], first_port: int = 40000) -> None:
+        super().__init__(first_port)
+        self.taken = taken
+
+    def listenUDP(
+        self, port: int, protocol: DatagramProtocol, interface: str = "", maxPacketSize: int = 8192
+    ) -> RecordingDatagramTransport:
+        if port in self.taken:
+            raise CannotListenError(interface, port, OSError(98, "Address already in use"))
+        return super().listenUDP(port, protocol, interface, maxPacketSize)
+
+
+def interface(name: str, address: str, prefix: int, loopback: bool = False) -> InterfaceAddress:
+    """An interface address as the kernel reports it (broadcast set unless loopback)."""
+    network = ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)
+    return InterfaceAddress(
+        name=name,
+        address=ipaddress.IPv4Address(address),
+        netmask=network.netmask,
+        broadcast=None if loopback else network.broadcast_address,
+        loopback=loopback,
+    )

@@ -1,11 +1,15 @@
-"""The discovery client on a memory reactor: schedule, answers, de-duplication, failure."""
+"""The discovery client on a memory reactor: schedule, answers, de-duplication, failure; a real ICMP send on lo."""
+
+import select
 
 from twisted.internet.defer import CancelledError, fail, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.discovery.client import NoServerFound, discover
+from glozi.discovery.icmpwire import internet_checksum
 from glozi.discovery.probe import Answer, decode_probe, encode_answer
 from tests.discovery_fakes import UDPMemoryReactor
+from tests.test_discovery_sniffer import LOOPBACK_LINK_HEADER_BYTES, loopback_echo_request_capture
 
 TARGET = "10.9.0.255"
 
@@ -93,7 +97,7 @@ class ClientTests(SynchronousTestCase):
         """With privilege the ICMP sender gets the targets and a probe; its answer is marked via icmp."""
         sent = []
 
-        def sender(reactor, targets, payload):
+        def sender(targets, payload):
             sent.append((list(targets), decode_probe(payload)))
             return succeed(None)
 
@@ -112,7 +116,7 @@ class ClientTests(SynchronousTestCase):
     def test_icmp_send_failure_noted(self) -> None:
         """A failing ICMP send does not stop the UDP path and is reported if nothing answers."""
 
-        def sender(reactor, targets, payload):
+        def sender(targets, payload):
             return fail(PermissionError(1, "Operation not permitted"))
 
         reactor, transport, finding = self.start(
@@ -147,3 +151,23 @@ class ClientTests(SynchronousTestCase):
         self.failureResultOf(discover(reactor, methods=("carrier-pigeon",)), ValueError)
         self.failureResultOf(discover(reactor, timeout=0), ValueError)
         self.assertEqual(reactor.udp_ports, [])
+
+
+class RealIcmpSendTests(SynchronousTestCase):
+    def test_probe_leaves_during_discover_without_threads(self) -> None:
+        """The ICMP probe is on lo when discover() returns, sent on the reactor thread (a memory reactor has no thread pool)."""
+        capture = loopback_echo_request_capture(self)
+        reactor = UDPMemoryReactor(first_port=40123)
+        finding = discover(reactor, targets=["127.0.0.1"], methods=("icmp",), timeout=1.0)
+        seen = []
+        for _ in range(20):
+            if not select.select([capture], [], [], 0.5)[0]:
+                break
+            datagram = capture.recv(4096)[LOOPBACK_LINK_HEADER_BYTES:]
+            header = (datagram[0] & 0x0F) * 4
+            probe = decode_probe(datagram[header + 8 :])
+            if probe is not None and probe.reply_port == 40123:
+                seen.append((datagram[header], internet_checksum(datagram[header:])))
+        self.assertEqual(seen, [(8, 0)])
+        reactor.advance(1.0)
+        self.failureResultOf(finding, NoServerFound)

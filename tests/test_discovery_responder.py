@@ -1,24 +1,32 @@
 """The responder, on a fake UDP transport and a Clock: who gets answers, and how often."""
 
-import ipaddress
 import json
 
 from twisted.internet.task import Clock
-from twisted.logger import globalLogPublisher
+from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.discovery.interfaces import InterfaceAddress, advertised_address
+from glozi.discovery.interfaces import LocalAddresses, advertised_address
 from glozi.discovery.limits import NonceMemory, SourceRateLimiter
 from glozi.discovery.probe import decode_answer, encode_probe, new_probe
 from glozi.discovery.responder import DiscoveryResponder, SniffedProbe
-from tests.discovery_fakes import RecordingDatagramTransport
+from glozi.discovery.service import UDPListenerService
+from tests.discovery_fakes import PortTakenReactor, RecordingDatagramTransport, interface
 
 CLIENT = "10.9.0.2"
+SERVER_LOCAL = LocalAddresses.of(
+    [
+        interface("lo", "127.0.0.1", 8, loopback=True),
+        interface("eth0", "10.9.0.1", 24),
+        interface("eth0", "10.9.5.1", 24),
+    ]
+)
 
 
 def make_responder(**kwargs: object) -> tuple[DiscoveryResponder, RecordingDatagramTransport, Clock]:
     clock = Clock()
     kwargs.setdefault("address_for", lambda source, interface: "10.9.0.1")
+    kwargs.setdefault("read_local_addresses", lambda: SERVER_LOCAL)
     responder = DiscoveryResponder(
         clock,
         server_name=kwargs.pop("server_name", "lab"),
@@ -153,6 +161,122 @@ class ICMPPathTests(SynchronousTestCase):
         self.assertEqual(decode_answer(transport.written[-1][0]).host, "127.0.0.1")
 
 
+def capture_log(test: SynchronousTestCase) -> list[dict]:
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    test.addCleanup(globalLogPublisher.removeObserver, events.append)
+    return events
+
+
+class ForgedSourceTests(SynchronousTestCase):
+    FORGED_ALWAYS = (
+        "10.9.0.0",
+        "10.9.0.255",
+        "10.9.5.0",
+        "10.9.5.255",
+        "224.0.0.1",
+        "239.255.255.250",
+        "0.0.0.0",
+        "240.0.0.1",
+        "255.255.255.255",
+    )
+    LOCAL_ONLY = ("127.0.0.1", "127.8.9.10", "10.9.0.1", "10.9.5.1")
+
+    def test_icmp_from_network_with_local_or_edge_source_refused(self) -> None:
+        """ICMP probes captured on eth0 from loopback, our own, subnet-edge, multicast or reserved sources get nothing."""
+        responder, transport, _ = make_responder()
+        for source in self.LOCAL_ONLY + self.FORGED_ALWAYS:
+            responder.icmp_probe_received(SniffedProbe(new_probe(40000), source, "eth0"))
+        self.assertEqual(transport.written, [])
+        responder.icmp_probe_received(SniffedProbe(new_probe(40000), CLIENT, "eth0"))
+        self.assertEqual([addr for _, addr in transport.written], [(CLIENT, 40000)])
+
+    def test_udp_from_edge_source_refused(self) -> None:
+        """UDP datagrams from a subnet's network or broadcast address, multicast or reserved get nothing."""
+        responder, transport, _ = make_responder()
+        for source in self.FORGED_ALWAYS:
+            responder.datagramReceived(encode_probe(new_probe(50000)), (source, 40404))
+        self.assertEqual(transport.written, [])
+
+    def test_local_clients_still_answered(self) -> None:
+        """UDP from loopback or our own address (the kernel lets those in only from this host) is answered, so is ICMP on lo."""
+        responder, transport, _ = make_responder()
+        for source in self.LOCAL_ONLY:
+            responder.datagramReceived(encode_probe(new_probe(50000)), (source, 40404))
+        responder.icmp_probe_received(SniffedProbe(new_probe(40001), "127.0.0.1", "lo"))
+        self.assertEqual(
+            [addr for _, addr in transport.written],
+            [(source, 40404) for source in self.LOCAL_ONLY] + [("127.0.0.1", 40001)],
+        )
+
+    def test_refusals_counted_not_logged_each(self) -> None:
+        """A flood of forged probes logs one warning, then the count when the responder stops."""
+        events = capture_log(self)
+        responder, transport, _ = make_responder()
+        for _ in range(50):
+            responder.icmp_probe_received(SniffedProbe(new_probe(40000), "127.0.0.1", "eth0"))
+            responder.datagramReceived(encode_probe(new_probe(50000)), ("10.9.0.255", 40404))
+        transport.stopListening()
+        lines = [e for e in events if "forged" in e.get("log_format", "")]
+        self.assertEqual([e["log_level"] for e in lines], [LogLevel.warn, LogLevel.info])
+        self.assertEqual((lines[0]["host"], lines[0]["interface"]), ("127.0.0.1", "eth0"))
+        self.assertEqual(lines[1]["count"], 100)
+
+    def test_addresses_read_again_after_a_while(self) -> None:
+        """An address the host gains is treated as its own once the snapshot is a few seconds old."""
+        snapshots = [SERVER_LOCAL, LocalAddresses.of([interface("eth0", "10.9.7.1", 24)])]
+        responder, transport, clock = make_responder(read_local_addresses=lambda: snapshots[0])
+        responder.icmp_probe_received(SniffedProbe(new_probe(40000), "10.9.7.1", "eth0"))
+        self.assertEqual(len(transport.written), 1)
+        snapshots.pop(0)
+        clock.advance(5.0)
+        responder.icmp_probe_received(SniffedProbe(new_probe(40000), "10.9.7.1", "eth0"))
+        self.assertEqual(len(transport.written), 1)
+
+
+def icmp_probe_from_client() -> SniffedProbe:
+    return SniffedProbe(new_probe(50002), CLIENT, "eth0")
+
+
+class DiscoveryPortTakenTests(SynchronousTestCase):
+    def listener(self, answer_from_any_port: bool) -> tuple[UDPListenerService, DiscoveryResponder, list[dict]]:
+        events = capture_log(self)
+        reactor = PortTakenReactor(taken={7558}, first_port=41000)
+        responder = DiscoveryResponder(
+            reactor,
+            server_name="lab",
+            native_port=lambda: 7557,
+            address_for=lambda source, interface: "10.9.0.1",
+            read_local_addresses=lambda: SERVER_LOCAL,
+        )
+        listener = UDPListenerService(reactor, 7558, responder, answer_from_any_port=answer_from_any_port)
+        listener.startService()
+        self.addCleanup(listener.stopService)
+        return listener, responder, [e for e in events if e.get("log_level") in (LogLevel.warn, LogLevel.error)]
+
+    def test_taken_port_with_sniffer_answers_icmp_elsewhere(self) -> None:
+        """Port 7558 taken: one error line, and ICMP probes are still answered, from a free port."""
+        listener, responder, problems = self.listener(answer_from_any_port=True)
+        [error] = problems
+        self.assertEqual((error["log_level"], error["port"], error["fallback"]), (LogLevel.error, 7558, 41000))
+        self.assertIn("cannot be bound", error["log_format"])
+        self.assertIn("ICMP probes are answered from UDP port 41000", error["outcome"])
+        self.assertEqual(listener.port_number(), 41000)
+        probe = icmp_probe_from_client()
+        responder.icmp_probe_received(probe)
+        [(data, addr)] = responder.transport.written
+        self.assertEqual((decode_answer(data).nonce, addr), (probe.probe.nonce, (CLIENT, 50002)))
+
+    def test_taken_port_without_sniffer_runs_without_discovery(self) -> None:
+        """Port 7558 taken and no sniffer: one error line saying so, nothing listens, stopping works."""
+        listener, responder, problems = self.listener(answer_from_any_port=False)
+        [error] = problems
+        self.assertIn("running without discovery", error["outcome"])
+        self.assertIsNone(listener.port_number())
+        responder.icmp_probe_received(icmp_probe_from_client())
+        self.successResultOf(listener.stopService())
+
+
 class RateLimitTests(SynchronousTestCase):
     def test_per_source_burst_then_rate(self) -> None:
         """One source gets its burst, then one answer a second; another source is unaffected."""
@@ -188,17 +312,6 @@ class RateLimitTests(SynchronousTestCase):
         memory.first_time("b")
         memory.first_time("c")
         self.assertTrue(memory.first_time("a"))
-
-
-def interface(name: str, address: str, prefix: int, loopback: bool = False) -> InterfaceAddress:
-    network = ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)
-    return InterfaceAddress(
-        name=name,
-        address=ipaddress.IPv4Address(address),
-        netmask=network.netmask,
-        broadcast=None if loopback else network.broadcast_address,
-        loopback=loopback,
-    )
 
 
 TABLE = {

@@ -3,7 +3,6 @@
 import os
 import select
 import socket
-import struct
 import threading
 
 from twisted.internet import defer, reactor
@@ -11,6 +10,8 @@ from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from glozi.discovery.icmpfilter import attach_echo_request_filter
+from glozi.discovery.icmpwire import icmp_message
+from glozi.discovery.interfaces import LocalAddresses
 from glozi.discovery.probe import encode_probe, new_probe
 from glozi.discovery.sniffer import (
     START_TIMEOUT_SECONDS,
@@ -18,7 +19,7 @@ from glozi.discovery.sniffer import (
     SnifferService,
     probe_from_packet,
 )
-from tests.discovery_fakes import ThreadlessReactor
+from tests.discovery_fakes import ThreadlessReactor, interface
 
 
 def capture_log(test: SynchronousTestCase) -> list[dict]:
@@ -32,6 +33,16 @@ def sniffer_events(events: list[dict], level: LogLevel) -> list[dict]:
     return [e for e in events if e.get("log_level") == level and "sniffer" in e.get("log_format", "")]
 
 
+LOCAL = LocalAddresses.of(
+    [
+        interface("lo", "127.0.0.1", 8, loopback=True),
+        interface("veth0", "10.9.0.1", 24),
+        interface("veth0", "10.9.6.1", 24),
+        interface("eth1", "172.20.0.1", 16),
+    ]
+)
+
+
 class ProbeFromPacketTests(SynchronousTestCase):
     def setUp(self) -> None:
         from scapy.layers.inet import ICMP, IP, UDP
@@ -41,11 +52,15 @@ class ProbeFromPacketTests(SynchronousTestCase):
         self.layers = (Ether, IP, ICMP, UDP, Raw)
         self.probe = new_probe(50000)
 
+    def captured(self, destination: str, interface: str = "veth0", **icmp_fields: int) -> object:
+        """What the sniffer would read: a probe echo request from 10.9.0.2, dissected from its bytes."""
+        Ether, IP, ICMP, _, Raw = self.layers
+        packet = Ether() / IP(src="10.9.0.2", dst=destination) / ICMP(type=8, **icmp_fields) / Raw(encode_probe(self.probe))
+        return probe_from_packet(Ether(bytes(packet)), interface, LOCAL)
+
     def test_echo_request_with_probe(self) -> None:
         """An ICMP echo request carrying a probe yields it, with the IP source and capture interface."""
-        Ether, IP, ICMP, _, Raw = self.layers
-        packet = Ether() / IP(src="10.9.0.2", dst="10.9.0.255") / ICMP(type=8) / Raw(encode_probe(self.probe))
-        sniffed = probe_from_packet(Ether(bytes(packet)), "veth0")
+        sniffed = self.captured("10.9.0.255")
         self.assertEqual(
             (sniffed.probe, sniffed.source, sniffed.interface), (self.probe, "10.9.0.2", "veth0")
         )
@@ -63,9 +78,60 @@ class ProbeFromPacketTests(SynchronousTestCase):
             IP(src="10.9.0.2", dst="10.9.0.1") / ICMP(type=8),
         ]
         for packet in packets:
-            self.assertIsNone(probe_from_packet(Ether() / packet, "eth0"), packet.summary())
-        self.assertIsNone(probe_from_packet(None, "eth0"))
-        self.assertIsNone(probe_from_packet(Raw(b"\x00" * 30), "eth0"))
+            self.assertIsNone(probe_from_packet(Ether(bytes(Ether() / packet)), "veth0", LOCAL), packet.summary())
+        self.assertIsNone(probe_from_packet(None, "veth0", LOCAL))
+        self.assertIsNone(probe_from_packet(Raw(b"\x00" * 30), "veth0", LOCAL))
+
+    def test_only_probes_addressed_to_this_host(self) -> None:
+        """Probes to our addresses or the arrival interface's broadcast pass; ones for other hosts do not."""
+        for destination, arrived_on in (
+            ("10.9.0.1", "veth0"),
+            ("10.9.6.1", "veth0"),
+            ("172.20.0.1", "veth0"),
+            ("10.9.0.255", "veth0"),
+            ("10.9.6.255", "veth0"),
+            ("255.255.255.255", "veth0"),
+        ):
+            self.assertIsNotNone(self.captured(destination, arrived_on), (destination, arrived_on))
+        for destination, arrived_on in (
+            ("198.18.2.77", "veth0"),
+            ("10.9.0.3", "veth0"),
+            ("10.9.0.0", "veth0"),
+            ("172.20.255.255", "veth0"),
+            ("10.9.0.255", "eth1"),
+            ("224.0.0.1", "veth0"),
+        ):
+            self.assertIsNone(self.captured(destination, arrived_on), (destination, arrived_on))
+
+    def test_wrong_checksums_dropped(self) -> None:
+        """A valid probe under a wrong ICMP checksum, or a wrong IP header checksum, is dropped."""
+        Ether, IP, ICMP, _, Raw = self.layers
+        good = bytes(Ether() / IP(src="10.9.0.2", dst="10.9.0.1") / ICMP(type=8) / Raw(encode_probe(self.probe)))
+        self.assertIsNotNone(probe_from_packet(Ether(good), "veth0", LOCAL))
+        icmp_checksum_at, ip_checksum_at = 14 + 20 + 2, 14 + 10
+        for offset in (icmp_checksum_at, ip_checksum_at):
+            bad = bytearray(good)
+            bad[offset] ^= 0x01
+            self.assertIsNone(probe_from_packet(Ether(bytes(bad)), "veth0", LOCAL), offset)
+        self.assertIsNone(self.captured("10.9.0.1", chksum=0))
+
+    def test_link_padding_outside_checksum(self) -> None:
+        """Bytes after the IP datagram (Ethernet padding) do not spoil the checksum check."""
+        Ether, IP, ICMP, _, Raw = self.layers
+        good = bytes(Ether() / IP(src="10.9.0.2", dst="10.9.0.1") / ICMP(type=8) / Raw(encode_probe(self.probe)))
+        self.assertIsNotNone(probe_from_packet(Ether(good + b"\x00\x07" * 9), "veth0", LOCAL))
+
+
+class IcmpWireTests(SynchronousTestCase):
+    def test_echo_request_matches_scapy(self) -> None:
+        """Our echo request bytes, odd-length payload too, are what scapy builds (checksum included)."""
+        from scapy.layers.inet import ICMP
+        from scapy.packet import Raw
+
+        for payload in (b"", b"abc", encode_probe(new_probe(50000))):
+            self.assertEqual(
+                icmp_message(8, 0x4242, 7, payload), bytes(ICMP(type=8, id=0x4242, seq=7) / Raw(payload))
+            )
 
 
 def inline_thread(target) -> None:
@@ -115,15 +181,6 @@ class SnifferServiceReportTests(SynchronousTestCase):
         self.assertIn("did not report", error["log_format"])
 
 
-def icmp_packet(icmp_type: int, payload: bytes) -> bytes:
-    header = struct.pack("!BBHHH", icmp_type, 0, 0, 0x4242, 1) + payload
-    padded = header + (b"\0" if len(header) % 2 else b"")
-    total = sum(struct.unpack(f"!{len(padded) // 2}H", padded))
-    total = (total >> 16) + (total & 0xFFFF)
-    checksum = ~(total + (total >> 16)) & 0xFFFF
-    return struct.pack("!BBHHH", icmp_type, 0, checksum, 0x4242, 1) + payload
-
-
 def require_raw_sockets() -> None:
     try:
         socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()
@@ -134,17 +191,26 @@ def require_raw_sockets() -> None:
 def send_to_loopback(icmp_type: int, payload: bytes) -> None:
     """Send one ICMP message to 127.0.0.1 (loopback only)."""
     with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as raw:
-        raw.sendto(icmp_packet(icmp_type, payload), ("127.0.0.1", 0))
+        raw.sendto(icmp_message(icmp_type, 0x4242, 1, payload), ("127.0.0.1", 0))
+
+
+LOOPBACK_LINK_HEADER_BYTES = 14
+
+
+def loopback_echo_request_capture(test: SynchronousTestCase) -> socket.socket:
+    """A packet socket on lo behind the sniffer's kernel filter; frames start with a 14-byte link header."""
+    require_raw_sockets()
+    capture = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    test.addCleanup(capture.close)
+    attach_echo_request_filter(capture)
+    capture.bind(("lo", 0x0003))
+    return capture
 
 
 class KernelFilterTests(SynchronousTestCase):
     def test_only_incoming_echo_requests_pass(self) -> None:
         """On lo, the filter passes an echo request once (not its outgoing copy), and no reply or UDP."""
-        require_raw_sockets()
-        capture = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-        self.addCleanup(capture.close)
-        attach_echo_request_filter(capture)
-        capture.bind(("lo", 0x0003))
+        capture = loopback_echo_request_capture(self)
         marker = os.urandom(6).hex().encode()
         send_to_loopback(0, b"reply-" + marker)
         send_to_loopback(13, b"stamp-" + marker)

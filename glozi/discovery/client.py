@@ -7,10 +7,12 @@ found.  Two paths, used together by default:
 * ``udp``: the probe JSON as a UDP datagram to the discovery port of each
   target (each up interface's broadcast address unless targets are given).
   Needs no privilege.
-* ``icmp``: the probe inside an ICMP echo request to each target, sent with
-  scapy.  Needs root or ``CAP_NET_RAW``; skipped (and said so in the result
-  notes) otherwise.  scapy is imported and used on a worker thread, so the
-  reactor, and the Tk window driven by it, never blocks.
+* ``icmp``: the probe inside an ICMP echo request to each target, built
+  with ``struct`` and sent on a plain raw ICMP socket.  Needs root or
+  ``CAP_NET_RAW``; skipped (and said so in the result notes) otherwise.
+  Sending a few small packets on a non-blocking socket costs microseconds,
+  so it happens at once on the reactor thread: no scapy to load, no thread
+  to wait for, and the first probe leaves with the UDP one.
 
 Probes are repeated with a doubling delay; each attempt and path carries its
 own nonce, and only answers echoing one of them count.
@@ -24,12 +26,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.internet import threads
 from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from glozi.discovery.icmpwire import ICMP_ECHO_REQUEST, icmp_message
 from glozi.discovery.interfaces import broadcast_addresses
 from glozi.discovery.probe import (
     DEFAULT_DISCOVERY_PORT,
@@ -47,7 +49,7 @@ DEFAULT_FIRST_RETRY = 0.25
 METHODS = ("icmp", "udp")
 MAX_TARGETS = 64
 
-IcmpSender = Callable[[Any, Sequence[str], bytes], "Deferred[None]"]
+IcmpSender = Callable[[Sequence[str], bytes], "Deferred[None]"]
 
 log = Logger()
 
@@ -90,44 +92,45 @@ class NoServerFound(Exception):
 
 
 def has_raw_socket_privilege() -> bool:
-    """Whether this process may send raw packets (root or ``CAP_NET_RAW``).
+    """Whether this process may send raw ICMP packets (root or ``CAP_NET_RAW``).
 
-    Tried by opening, then closing, the packet socket scapy would use.
+    Tried by opening, then closing, the socket ``send_icmp_probes`` uses.
     """
-    family = getattr(socket, "AF_PACKET", None)
-    if family is None:
-        return False
     try:
-        socket.socket(family, socket.SOCK_RAW, 0).close()
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
     except OSError:
         return False
     return True
 
 
-def send_icmp_probes_blocking(targets: Sequence[str], payload: bytes) -> None:
-    """Send one ICMP echo request carrying ``payload`` to each target, with scapy.
+def send_icmp_probes_now(targets: Sequence[str], payload: bytes) -> None:
+    """Send one ICMP echo request carrying ``payload`` to each target, on a raw socket.
 
-    Blocking (and slow the first time: it imports scapy); run it on a thread.
-    Raises ``OSError`` when sending is not allowed or fails.
+    The kernel adds the IP header and picks the route and source address.
+    Every target is tried; the first ``OSError`` (no privilege, no route...)
+    is raised afterwards.
     """
-    from scapy.config import conf
-    from scapy.layers.inet import ICMP, IP
-    from scapy.packet import Raw
-    from scapy.sendrecv import send
-
-    # Routes may have changed since scapy was imported (a laptop changing networks).
-    conf.route.resync()
     ident = secrets.randbelow(0x10000)
-    for sequence, target in enumerate(targets, start=1):
-        packet = IP(dst=target) / ICMP(type=8, id=ident, seq=sequence) / Raw(load=payload)
-        send(packet, verbose=False)
+    first_error: OSError | None = None
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as raw:
+        raw.setblocking(False)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        for sequence, target in enumerate(targets, start=1):
+            try:
+                raw.sendto(icmp_message(ICMP_ECHO_REQUEST, ident, sequence, payload), (target, 0))
+            except OSError as error:
+                first_error = first_error or error
+    if first_error is not None:
+        raise first_error
 
 
-def send_icmp_probes(reactor: Any, targets: Sequence[str], payload: bytes) -> Deferred[None]:
-    """``send_icmp_probes_blocking`` on the reactor's thread pool."""
-    return threads.deferToThreadPool(
-        reactor, reactor.getThreadPool(), send_icmp_probes_blocking, targets, payload
-    )
+def send_icmp_probes(targets: Sequence[str], payload: bytes) -> Deferred[None]:
+    """``send_icmp_probes_now``, as an already-fired Deferred."""
+    try:
+        send_icmp_probes_now(targets, payload)
+    except OSError:
+        return fail()
+    return succeed(None)
 
 
 def discover(
@@ -272,7 +275,7 @@ class _DiscoveryRun(DatagramProtocol):
                 self._note(f"UDP probe to {target} failed: {error}")
 
     def _send_icmp(self, payload: bytes) -> None:
-        sending = self._icmp_sender(self._reactor, self._targets, payload)
+        sending = self._icmp_sender(self._targets, payload)
         sending.addErrback(self._icmp_failed)
 
     def _icmp_failed(self, reason: Failure) -> None:

@@ -7,7 +7,9 @@ filter is therefore written directly in classic BPF and attached with
 reports.  It reads the IP header through the kernel's ``SKF_NET_OFF``
 offsets, so the same program works on any link type (Ethernet, loopback,
 tunnels).  Equivalent to the pcap expression
-``inbound and ip and icmp[icmptype] == icmp-echo and ip[6:2] & 0x1fff == 0``.
+``inbound and ip and icmp[icmptype] == icmp-echo and ip[6:2] & 0x1fff == 0``,
+less frames sent to another host's MAC address (``PACKET_OTHERHOST``, which
+pcap cannot express).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ _SKF_AD_PROTOCOL = 0
 _SKF_AD_PKTTYPE = 4
 _SKF_NET_OFF = -0x100000
 
+_PACKET_OTHERHOST = 3
 _PACKET_OUTGOING = 4
 _ETH_P_IP = 0x0800
 _IPPROTO_ICMP = 1
@@ -47,7 +50,11 @@ def _k(offset: int) -> int:
 ECHO_REQUEST_PROGRAM: tuple[tuple[int, int, int, int], ...] = (
     (_BPF_LD_W_ABS, 0, 0, _k(_SKF_AD_OFF + _SKF_AD_PKTTYPE)),
     # Our own outgoing packets: on loopback every packet would otherwise be seen twice.
-    (_BPF_JEQ_K, 10, 0, _PACKET_OUTGOING),
+    (_BPF_JEQ_K, 11, 0, _PACKET_OUTGOING),
+    # For another host's MAC: software links (veth, bridges, taps) have no
+    # hardware filter, so such frames reach packet sockets without promiscuous
+    # mode. The IP stack drops them, and so must we.
+    (_BPF_JEQ_K, 10, 0, _PACKET_OTHERHOST),
     (_BPF_LD_W_ABS, 0, 0, _k(_SKF_AD_OFF + _SKF_AD_PROTOCOL)),
     (_BPF_JEQ_K, 0, 8, _ETH_P_IP),
     (_BPF_LD_B_ABS, 0, 0, _k(_SKF_NET_OFF + 9)),

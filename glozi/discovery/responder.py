@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
-from glozi.discovery.interfaces import advertised_address
+from glozi.discovery.interfaces import LocalAddressCache, LocalAddresses, advertised_address, local_addresses
 from glozi.discovery.limits import (
     DEFAULT_ANSWER_BURST,
     DEFAULT_ANSWER_RATE,
@@ -57,8 +57,14 @@ class DiscoveryResponder(DatagramProtocol):
     all-interfaces or ``None`` falls back to ``address_for``.  ``address_for(source,
     interface)`` picks the address to advertise (see
     ``glozi.discovery.interfaces.advertised_address``); ``None`` means no
-    answer.  Probes that are invalid, already seen (by nonce), from a
-    non-unicast source or over the per-source rate are dropped silently.
+    answer.  Probes that are invalid, already seen (by nonce) or over the
+    per-source rate are dropped silently.
+
+    Probes from a source no real client has (see
+    ``LocalAddresses.is_forged_source``; ``read_local_addresses`` gives this
+    host's addresses, re-read every few seconds) are refused and counted:
+    the first one is logged as a warning, the total when the responder
+    stops, never a line per probe.  ``refused_sources`` is the count.
     """
 
     log = Logger()
@@ -76,6 +82,7 @@ class DiscoveryResponder(DatagramProtocol):
         address_for: Callable[[str, str | None], str | None] = advertised_address,
         answer_rate: float = DEFAULT_ANSWER_RATE,
         answer_burst: int = DEFAULT_ANSWER_BURST,
+        read_local_addresses: Callable[[], LocalAddresses] = local_addresses,
     ) -> None:
         self._server_name = server_name
         self._native_port = native_port
@@ -85,6 +92,8 @@ class DiscoveryResponder(DatagramProtocol):
         self._address_for = address_for
         self._limiter = SourceRateLimiter(clock, rate=answer_rate, burst=answer_burst)
         self._nonces = NonceMemory(clock)
+        self._local = LocalAddressCache(clock.seconds, read_local_addresses)
+        self.refused_sources = 0
 
     def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
         """A UDP probe: answer to the datagram's own source address and port."""
@@ -104,8 +113,23 @@ class DiscoveryResponder(DatagramProtocol):
             path="icmp",
         )
 
+    def stopProtocol(self) -> None:
+        if self.refused_sources:
+            self.log.info(
+                "Discovery refused {count} probe(s) from forged sources",
+                count=self.refused_sources,
+            )
+
     def _answer(self, probe: Probe, host: str, port: int, *, interface: str | None, path: str) -> None:
-        if self.transport is None or port < MIN_REPLY_PORT or not _is_unicast_source(host):
+        if self.transport is None or port < MIN_REPLY_PORT:
+            return
+        local = self._local.current()
+        # A UDP datagram from loopback or our own address can only be local: the
+        # kernel drops it as a martian when it comes in from the network. A
+        # capture on a real interface has seen no such check.
+        local_possible = path == "udp" or interface in local.loopback_interfaces
+        if local.is_forged_source(host, local_possible=local_possible):
+            self._refuse(host, path, interface)
             return
         if not self._nonces.first_time(probe.nonce):
             return
@@ -145,6 +169,18 @@ class DiscoveryResponder(DatagramProtocol):
             native_port=native_port,
         )
 
+    def _refuse(self, host: str, path: str, interface: str | None) -> None:
+        self.refused_sources += 1
+        if self.refused_sources == 1:
+            self.log.emit(
+                LogLevel.warn,
+                "Discovery refused a probe ({path}) from forged source {host} on {interface}; "
+                "further ones are only counted",
+                path=path,
+                host=host,
+                interface=interface or "the UDP port",
+            )
+
     def _advertised_address(self, client: str, interface: str | None) -> str | None:
         bound = self._native_host() if self._native_host is not None else None
         if bound in (None, "", "0.0.0.0"):
@@ -157,16 +193,3 @@ class DiscoveryResponder(DatagramProtocol):
         if address.is_loopback and not ipaddress.IPv4Address(client).is_loopback:
             return None
         return str(address)
-
-
-def _is_unicast_source(host: str) -> bool:
-    try:
-        address = ipaddress.IPv4Address(host)
-    except ValueError:
-        return False
-    return not (
-        address.is_multicast
-        or address.is_unspecified
-        # 240.0.0.0/4, which holds the limited broadcast address.
-        or address.is_reserved
-    )

@@ -10,6 +10,7 @@ from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.logger import Logger
@@ -58,34 +59,70 @@ class UDPListenerService(Service):
     """Listens with a ``DatagramProtocol`` on a UDP port while running.
 
     ``port`` may be ``0`` (any free port); ``port_number()`` tells which one
-    was bound.  A port that cannot be bound is logged as an error and the
+    was bound.  A port that cannot be bound is logged as one error and the
     service runs without it: discovery is a convenience, and the chat server
     must not refuse to start because another one holds the discovery port.
+    With ``answer_from_any_port`` (the ICMP sniffer is on) it then listens on
+    any free port instead, so that ICMP probes are still answered, from there.
     """
 
     name = "discovery-udp"
     log = Logger()
 
-    def __init__(self, reactor: Any, port: int, protocol: DatagramProtocol, interface: str = "") -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        port: int,
+        protocol: DatagramProtocol,
+        interface: str = "",
+        *,
+        answer_from_any_port: bool = False,
+    ) -> None:
         self._reactor = reactor
         self._port = port
         self._protocol = protocol
         self._interface = interface
+        self._answer_from_any_port = answer_from_any_port
         self._listening: Any = None
 
     def port_number(self) -> int | None:
-        """The bound UDP port, or ``None`` while not listening."""
+        """The bound UDP port (the stand-in one if the discovery port was taken), or ``None``."""
         if self._listening is None:
             return None
         return self._listening.getHost().port
 
     def startService(self) -> None:
-        self._listening = self._reactor.listenUDP(self._port, self._protocol, interface=self._interface)
         Service.startService(self)
+        where = self._interface or "*"
+        try:
+            self._listening = self._reactor.listenUDP(self._port, self._protocol, interface=self._interface)
+        except CannotListenError as error:
+            self._listen_elsewhere(where, error)
+            return
         self.log.info(
             "Discovery responder listening on UDP {interface}:{port}",
-            interface=self._interface or "*",
+            interface=where,
             port=self.port_number(),
+        )
+
+    def _listen_elsewhere(self, where: str, taken: CannotListenError) -> None:
+        if self._answer_from_any_port:
+            try:
+                self._listening = self._reactor.listenUDP(0, self._protocol, interface=self._interface)
+            except CannotListenError:
+                self._listening = None
+        fallback = self.port_number()
+        if fallback is None:
+            outcome = "running without discovery; clients must be given this server's address"
+        else:
+            outcome = f"UDP discovery probes go unanswered; ICMP probes are answered from UDP port {fallback}"
+        self.log.error(
+            "Discovery UDP port {interface}:{port} cannot be bound ({error}): {outcome}",
+            interface=where,
+            port=self._port,
+            error=taken.socketError,
+            outcome=outcome,
+            fallback=fallback,
         )
 
     def stopService(self) -> Deferred[None]:
@@ -139,7 +176,8 @@ def make_discovery_service(
     ``native_port()`` and ``irc_port()`` return the bound TCP ports, or
     ``None`` while not listening (nothing is answered until the native port
     is known).  ``discovery_port`` is the UDP port for broadcast probes (``0``:
-    any free port).  ``sniff`` adds the ICMP sniffer, on ``sniff_interfaces``
+    any free port); if it is taken, that is logged and the server runs on,
+    answering ICMP probes from any free port when sniffing.  ``sniff`` adds the ICMP sniffer, on ``sniff_interfaces``
     or every up IPv4 interface.  ``udp_interface`` restricts the UDP listener
     to one local address; the default listens on all of them, which
     broadcast probes need.
@@ -160,6 +198,8 @@ def make_discovery_service(
         native_host=native_host,
         native_tls=native_tls,
     )
-    listener = UDPListenerService(reactor, discovery_port, responder, interface=udp_interface)
+    listener = UDPListenerService(
+        reactor, discovery_port, responder, interface=udp_interface, answer_from_any_port=sniff
+    )
     sniffer = SnifferService(reactor, responder.icmp_probe_received, sniff_interfaces) if sniff else None
     return DiscoveryService(responder, listener, sniffer)

@@ -17,6 +17,7 @@ import errno
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger, LogLevel
 
 from glozi.discovery.icmpfilter import attach_echo_request_filter
-from glozi.discovery.interfaces import up_interfaces
+from glozi.discovery.icmpwire import internet_checksum
+from glozi.discovery.interfaces import LocalAddressCache, LocalAddresses, local_addresses, up_interfaces
 from glozi.discovery.probe import decode_probe
 from glozi.discovery.responder import SniffedProbe
 
@@ -34,6 +36,8 @@ START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 5.0
 
 _ETH_P_IP = 0x0800
+_MIN_IP_HEADER_BYTES = 20
+_ICMP_HEADER_BYTES = 8
 _NO_PRIVILEGE_ERRNOS = (errno.EPERM, errno.EACCES)
 
 
@@ -41,15 +45,17 @@ class SnifferError(Exception):
     """The sniffer could not capture on an interface."""
 
 
-def probe_from_packet(packet: Any, interface: str | None) -> SniffedProbe | None:
+def probe_from_packet(packet: Any, interface: str | None, local: LocalAddresses) -> SniffedProbe | None:
     """Reduce a captured scapy packet to the GloziChat probe it carries, or ``None``.
 
-    Only an unfragmented IPv4 ICMP echo request (type 8, code 0) whose
+    Only an unfragmented IPv4 ICMP echo request (type 8, code 0) whose IP
+    header and ICMP checksums are right, which is addressed to this host
+    (``local.is_probe_destination`` for the capture ``interface``) and whose
     payload decodes with ``decode_probe`` yields a probe; its source is the
-    packet's IP source.  Never raises on odd packets.
+    packet's IP source, judged later by the responder.  Never raises on odd
+    packets.
     """
     from scapy.layers.inet import ICMP, IP
-    from scapy.packet import Raw
 
     if packet is None:
         return None
@@ -59,13 +65,34 @@ def probe_from_packet(packet: Any, interface: str | None) -> SniffedProbe | None
     icmp = ip.getlayer(ICMP)
     if icmp is None or icmp.type != 8 or icmp.code != 0:
         return None
-    raw = icmp.getlayer(Raw)
-    if raw is None:
+    if not local.is_probe_destination(str(ip.dst), interface):
         return None
-    probe = decode_probe(bytes(raw.load))
+    message = _checked_icmp_message(bytes(ip))
+    if message is None:
+        return None
+    probe = decode_probe(message[_ICMP_HEADER_BYTES:])
     if probe is None:
         return None
     return SniffedProbe(probe=probe, source=str(ip.src), interface=interface)
+
+
+def _checked_icmp_message(datagram: bytes) -> bytes | None:
+    """The ICMP message of an IPv4 ``datagram`` if its lengths and both checksums hold."""
+    if len(datagram) < _MIN_IP_HEADER_BYTES:
+        return None
+    header_length = (datagram[0] & 0x0F) * 4
+    total_length = int.from_bytes(datagram[2:4], "big")
+    # Bytes past the IP total length are link-layer padding, outside the checksum.
+    if header_length < _MIN_IP_HEADER_BYTES:
+        return None
+    if not header_length + _ICMP_HEADER_BYTES <= total_length <= len(datagram):
+        return None
+    if internet_checksum(datagram[:header_length]) != 0:
+        return None
+    message = datagram[header_length:total_length]
+    if internet_checksum(message) != 0:
+        return None
+    return message
 
 
 def open_capture_sockets(interfaces: list[str] | None) -> dict[Any, str]:
@@ -88,7 +115,8 @@ def open_capture_sockets(interfaces: list[str] | None) -> dict[Any, str]:
     try:
         for name in names:
             try:
-                sock = L2ListenSocket(iface=name, type=_ETH_P_IP)
+                # Promiscuous mode would hand us frames for other hosts' MAC addresses.
+                sock = L2ListenSocket(iface=name, type=_ETH_P_IP, promisc=False)
             except OSError as error:
                 if error.errno in _NO_PRIVILEGE_ERRNOS:
                     raise PermissionError(error.errno, error.strerror) from error
@@ -118,7 +146,8 @@ class SnifferService(Service):
     logged as an error.  ``stopService`` wakes the thread and returns a
     Deferred that fires once it has closed its sockets and ended.
 
-    ``open_sockets`` and ``start_thread`` exist for tests.
+    ``open_sockets``, ``start_thread`` and ``read_local_addresses`` (this
+    host's addresses, re-read every few seconds) exist for tests.
     """
 
     name = "discovery-sniffer"
@@ -132,6 +161,7 @@ class SnifferService(Service):
         *,
         open_sockets: Callable[[list[str] | None], dict[Any, str]] = open_capture_sockets,
         start_thread: Callable[[Callable[[], None]], None] = _start_daemon_thread,
+        read_local_addresses: Callable[[], LocalAddresses] = local_addresses,
         start_timeout: float = START_TIMEOUT_SECONDS,
         stop_timeout: float = STOP_TIMEOUT_SECONDS,
     ) -> None:
@@ -140,6 +170,7 @@ class SnifferService(Service):
         self._interfaces = list(interfaces) if interfaces else None
         self._open_sockets = open_sockets
         self._start_thread = start_thread
+        self._read_local_addresses = read_local_addresses
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
         self._wake: tuple[int, int] | None = None
@@ -186,6 +217,8 @@ class SnifferService(Service):
         assert self._wake is not None
         wake_fd = self._wake[0]
         call = self._reactor.callFromThread
+        # The thread's own snapshot and clock: the responder's live on the reactor thread.
+        local = LocalAddressCache(time.monotonic, self._read_local_addresses)
         try:
             sockets = self._open_sockets(self._interfaces)
         except PermissionError as error:
@@ -210,7 +243,7 @@ class SnifferService(Service):
                         call(self._interface_lost, sockets.pop(sock), error)
                         sock.close()
                         continue
-                    sniffed = probe_from_packet(packet, sockets[sock])
+                    sniffed = probe_from_packet(packet, sockets[sock], local.current())
                     if sniffed is not None:
                         call(self._deliver, sniffed)
         except Exception as error:  # noqa: BLE001
