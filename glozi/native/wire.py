@@ -24,7 +24,10 @@ from glozi.events import (
     MemberLeft,
     Message,
     ServerClosing,
+    SessionAdded,
+    SessionChanged,
     SessionInfo,
+    SessionRemoved,
 )
 from glozi.names import NAME_RULE, PASSWORD_RULE, is_valid_exit_code, is_valid_name, is_valid_password
 
@@ -386,6 +389,18 @@ def _server_closing(event: ServerClosing) -> dict[str, Any]:
     return {"type": "server_closing", "reason": event.reason}
 
 
+def _session_added(event: SessionAdded) -> dict[str, Any]:
+    return {"type": "session_added", "session": session_fields(event.session)}
+
+
+def _session_changed(event: SessionChanged) -> dict[str, Any]:
+    return {"type": "session_changed", "session": session_fields(event.session)}
+
+
+def _session_removed(event: SessionRemoved) -> dict[str, Any]:
+    return {"type": "session_removed", "session": event.session_id, "name": event.name}
+
+
 _EVENT_FRAMES: dict[type, Callable[[Any], dict[str, Any]]] = {
     Joined: _joined,
     MemberJoined: _member_joined,
@@ -395,6 +410,9 @@ _EVENT_FRAMES: dict[type, Callable[[Any], dict[str, Any]]] = {
     IdleWarning: _idle_warning,
     Left: _left,
     ServerClosing: _server_closing,
+    SessionAdded: _session_added,
+    SessionChanged: _session_changed,
+    SessionRemoved: _session_removed,
 }
 
 
