@@ -32,7 +32,10 @@ from glozi.events import (
     MemberLeft,
     Message,
     ServerClosing,
+    SessionAdded,
+    SessionChanged,
     SessionInfo,
+    SessionRemoved,
 )
 from glozi.exitcode import ExitCodeGuard
 from glozi.fanout import Fanout, LocalFanout
@@ -89,6 +92,18 @@ class _Closed:
 
 
 CLOSED: Connection = _Closed()
+
+SessionListEvent = SessionAdded | SessionChanged | SessionRemoved
+
+
+class SessionListListener(Protocol):
+    """A door that pushes session-list changes to its connections at the list."""
+
+    def watching(self) -> bool:
+        """Whether any connection would be told now (when none is, nothing is built)."""
+
+    def session_list_changed(self, event: SessionListEvent) -> None:
+        """Tell every connection at the session list about ``event``."""
 
 
 class Member:
@@ -193,6 +208,7 @@ class ChatServer:
         self.sessions: dict[int, Session] = {}
         self._sessions_by_name: dict[str, Session] = {}
         self.participants: set[Participant] = set()
+        self.session_list_listeners: list[SessionListListener] = []
         self._last_session_id = 0
         self.closing = False
         for name in DEFAULT_SESSIONS:
@@ -237,6 +253,21 @@ class ChatServer:
         """Every session, in id order."""
         return [session.info() for session in self.sessions.values()]
 
+    def watch_session_list(self, listener: SessionListListener) -> None:
+        """Tell ``listener`` from now on when a session is added, changes or goes."""
+        self.session_list_listeners.append(listener)
+
+    def _tell_session_list(self, build: Callable[[], SessionListEvent]) -> None:
+        # Joins and leaves are frequent under load: build nothing when nobody is at the list.
+        watching = [listener for listener in self.session_list_listeners if listener.watching()]
+        if watching:
+            event = build()
+            for listener in watching:
+                listener.session_list_changed(event)
+
+    def _session_changed(self, session: Session) -> None:
+        self._tell_session_list(lambda: SessionChanged(session=session.info()))
+
     def shutdown(self, reason: str) -> None:
         """Tell every connection the server is closing, then close them all."""
         self.closing = True
@@ -270,6 +301,7 @@ class ChatServer:
 
     def _remove_session(self, session: Session) -> None:
         """Forget a created session and its history, here and in the store."""
+        self._tell_session_list(lambda: SessionRemoved(session_id=session.id, name=session.name))
         del self.sessions[session.id]
         del self._sessions_by_name[name_key(session.name)]
         session.history.clear()
@@ -348,6 +380,8 @@ class ChatServer:
                 self.fanout.publish(session, AdminChanged(session_id=session.id, admin=heir.name))
         if not session.members and not session.permanent:
             self._remove_session(session)
+        else:
+            self._session_changed(session)
 
     def close_session(self, session: Session, by: str) -> None:
         """Every member is told and sent back to the list; the session goes."""
@@ -383,7 +417,9 @@ class ChatServer:
     def _create(self, participant: "Participant", name: str, username: str, password_hash: str | None) -> Joined:
         session = self._add_session(name, username, password_hash, permanent=False)
         self.log.info("Session {name} ({id}) created by {creator}", name=name, id=session.id, creator=username)
-        return self._admit(participant, session, username)
+        joined = self._admit(participant, session, username)
+        self._tell_session_list(lambda: SessionAdded(session=session.info()))
+        return joined
 
     def join_session(
         self, participant: "Participant", session_id: int, username: str, password: str | None
@@ -424,7 +460,9 @@ class ChatServer:
     def _admit_named(self, participant: "Participant", session: Session, username: str) -> Joined:
         if session.member_named(username) is not None:
             raise ChatError("name_taken", f"The name {username!r} is taken in {session.name}.")
-        return self._admit(participant, session, username)
+        joined = self._admit(participant, session, username)
+        self._session_changed(session)
+        return joined
 
 
 class Participant:

@@ -112,6 +112,28 @@ class ServerClosing(Event):
     reason: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionAdded(Event):
+    """A session was created (for connections at the session list)."""
+
+    session: SessionInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionChanged(Event):
+    """A listed session's member count, admin or lock changed (for connections at the session list)."""
+
+    session: SessionInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRemoved(Event):
+    """A session is gone (for connections at the session list)."""
+
+    session_id: int
+    name: str
+
+
 class LeaveReason:
     """Why a member left a session (the ``reason`` of ``Left``/``MemberLeft``)."""
 

@@ -81,3 +81,7 @@ class BrokenStore(MemoryStore):
 
     def add_message(self, message: Any) -> "Deferred[None]":
         return self._fail()
+
+
+SESSION_LIST_EVENTS = frozenset({"session_added", "session_changed", "session_removed"})
+"""The events pushed to every native connection at the session list."""

@@ -13,6 +13,8 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.protocols.basic import LineReceiver
 from twisted.trial.unittest import TestCase
 
+from tests.helpers import SESSION_LIST_EVENTS
+
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 _LISTENING = re.compile(rb"native protocol listening on 127\.0\.0\.1:(\d+)")
 _IRC_LISTENING = re.compile(rb"GloziChat IRC listening on [^:\s]+:(\d+)")
@@ -125,13 +127,17 @@ class FrameClient(LineReceiver):
 
     delimiter = b"\n"
 
-    def __init__(self) -> None:
+    def __init__(self, *, session_list: bool = False) -> None:
+        self.session_list = session_list
+        """Whether to keep the session-list events (pushed while at the list); left out by default."""
         self.frames: deque[dict] = deque()
         self.waiting: deque[defer.Deferred[dict]] = deque()
         self.lost: defer.Deferred[None] = defer.Deferred()
 
     def lineReceived(self, line: bytes) -> None:
         frame = json.loads(line)
+        if not self.session_list and frame.get("type") in SESSION_LIST_EVENTS:
+            return
         if self.waiting:
             self.waiting.popleft().callback(frame)
         else:

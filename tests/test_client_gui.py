@@ -4,6 +4,7 @@ Each test starts its own Xvfb and server (see tests/guitools.py) and reads
 what the widgets show, as a user would.
 """
 
+import json
 import time
 from typing import Any
 
@@ -285,3 +286,160 @@ class ConnectionTests(GuiTestCase):
         self.assertTrue(
             window.widget("body.status.card.manual.host").get().endswith("x"), "the window takes input"
         )
+
+
+def own_line_states(transcript: Any, marker: str) -> dict[str, str]:
+    """For each of your lines containing ``marker`` (e.g. "msg 007"): "pending", "failed" or "sent",
+    read from the text tags the window shows it with."""
+    states = {}
+    for number, row in enumerate(text_of(transcript).split("\n"), 1):
+        column = row.find(marker)
+        if column < 0:
+            continue
+        tags = transcript.tag_names(f"{number}.{column}")
+        word = row[column:].split("  ")[0].strip(" \u25cc\u2715")
+        states[word] = "pending" if "pending" in tags else "failed" if "failed" in tags else "sent"
+    return states
+
+
+class ChatWindowTests(GuiTestCase):
+    @inlineCallbacks
+    def both_in_garden(self) -> Any:
+        """Alice creates garden; it appears in Bob's list by itself (no Reload) and Bob joins it."""
+        alice = self.open_client("alice", 0, address=self.address)
+        bob = self.open_client("bob", 1000, address=self.address)
+        bob_rows = bob.widget(SESSION_ROWS)
+        for window in (alice, bob):
+            rows = window.widget(SESSION_ROWS)
+            yield self.wait_for("the session list", lambda rows=rows: len(tree_rows(rows)) >= 9)
+        alice.widget("body.lobby.bar.buttons.create").invoke()
+        dialog = yield self.wait_for("the create dialog", lambda: alice.top.children.get("create"))
+        insert(dialog.nametowidget("body.name"), "garden")
+        insert(dialog.nametowidget("body.username"), "alice")
+        dialog.nametowidget("body.buttons.submit").invoke()
+        yield self.wait_for(
+            "garden pushed to Bob's list", lambda: any(r[2] == "garden" and r[3] == "1" for r in tree_rows(bob_rows))
+        )
+        garden = next(iid for iid in bob_rows.get_children() if bob_rows.item(iid)["values"][1] == "garden")
+        bob.model.open_join(int(garden))
+        join = yield self.wait_for("the join dialog", lambda: bob.top.children.get("join"))
+        insert(join.nametowidget("body.username"), "bob")
+        join.nametowidget("body.buttons.submit").invoke()
+        yield self.wait_for("Bob in garden", lambda: bob.model.chat is not None)
+        yield self.wait_for("Bob at Alice's", lambda: len(tree_rows(alice.widget(MEMBERS))) == 2)
+        return alice, bob
+
+    @inlineCallbacks
+    def test_200_pasted_lines_arrive_whole_in_order_and_none_shows_sent_before_its_ack(self) -> Any:
+        """Issue 12 item 9 with the real server's default flood limits: 200 lines pasted with Ctrl+V into
+        Bob's message field all reach Alice's window in order; Bob's window shows each grey (pending)
+        until the server's ack for it arrived, and a "Sending N of 200..." hint while they drain."""
+        alice, bob = yield self.both_in_garden()
+        protocol = bob.model.protocol
+        said: dict[object, str] = {}
+        acked: set[str] = set()
+        real_write, real_line = protocol.transport.write, protocol.lineReceived
+
+        def write(data: bytes) -> None:
+            for line in data.splitlines():
+                frame = json.loads(line)
+                if frame.get("type") == "say":
+                    said[frame["id"]] = frame["text"]
+            real_write(data)
+
+        def line_received(line: bytes) -> None:
+            frame = json.loads(line)
+            if frame.get("type") == "ack":
+                acked.add(said[frame["id"]])
+            real_line(line)
+
+        protocol.transport.write = write
+        protocol.lineReceived = line_received
+
+        texts = [f"msg {n:03}" for n in range(1, 201)]
+        bob.top.clipboard_clear()
+        bob.top.clipboard_append("\n".join(texts) + "\n")
+        message = bob.widget("body.chat.main.compose.message")
+        bob.top.update_idletasks()
+        message.focus_force()
+        yield self.xdotool("windowfocus", "--sync", str(int(bob.top.wm_frame(), 16)))
+        yield self.xdotool("key", "--clearmodifiers", "ctrl+v")
+
+        bob_transcript, alice_transcript = bob.widget(TRANSCRIPT), alice.widget(TRANSCRIPT)
+        hint = bob.widget("body.chat.main.sending")
+        seen = {"pending": 0, "hints": set()}
+
+        def check() -> bool:
+            states = own_line_states(bob_transcript, "msg ")
+            early = [t for t, state in states.items() if state == "sent" and t not in acked]
+            self.assertEqual(early, [], "shown as sent before the server acknowledged it")
+            self.assertNotIn("failed", states.values())
+            seen["pending"] = max(seen["pending"], list(states.values()).count("pending"))
+            if hint.winfo_ismapped():
+                seen["hints"].add(text_of(hint))
+            arrived = text_of(alice_transcript).count("bob  msg ")
+            return len(states) == 200 and "pending" not in states.values() and arrived == 200
+
+        yield self.wait_for("all 200 acknowledged and at Alice's", check, timeout=90)
+        at_alice = [row.split("bob  ")[1] for row in text_of(alice_transcript).split("\n") if "bob  msg " in row]
+        self.assertEqual(at_alice, texts, "all 200, in order")
+        self.assertEqual(message.get(), "", "the field is cleared once the paste is sent")
+        self.assertGreater(seen["pending"], 150, "lines waited visibly")
+        self.assertTrue(any(h.startswith("Sending ") and h.endswith(" of 200...") for h in seen["hints"]), seen)
+        self.assertFalse(hint.winfo_ismapped(), "no hint once everything is sent")
+        self.assertNotIn("too fast", text_of(bob_transcript))
+
+    @inlineCallbacks
+    def test_the_chat_follows_after_a_resize_and_marks_new_messages_below(self) -> Any:
+        """Issue 12 item 12: at the bottom, Alice's view keeps following after her window is resized;
+        scrolled up with the mouse wheel, a new message shows "New messages below", whose click
+        scrolls down and hides it."""
+        alice, bob = yield self.both_in_garden()
+        transcript = alice.widget(TRANSCRIPT)
+        marker = alice.widget("body.chat.main.new_below")
+        self.assertTrue(bob.model.send_lines("\n".join(f"filler {n}" for n in range(30))))
+        yield self.wait_for("the filler at Alice's", lambda: "filler 29" in text_of(transcript))
+        alice.top.geometry("980x490")
+        yield self.wait_for("the smaller window", lambda: alice.top.winfo_height() < 500)
+        bob.model.send("after the resize")
+        yield self.wait_for("the message at Alice's", lambda: "after the resize" in text_of(transcript))
+        yield self.wait_for("the view at the bottom", lambda: transcript.yview()[1] >= 0.999)
+        self.assertFalse(marker.winfo_ismapped())
+
+        alice.top.update_idletasks()
+        yield self.xdotool(
+            "mousemove", "--sync", str(transcript.winfo_rootx() + 200), str(transcript.winfo_rooty() + 100),
+            "click", "--repeat", "5", "--delay", "30", "4",
+        )
+        yield self.wait_for("scrolled up", lambda: transcript.yview()[1] < 0.9)
+        bob.model.send("while you read")
+        yield self.wait_for("the marker", lambda: marker.winfo_ismapped())
+        self.assertLess(transcript.yview()[1], 0.9, "the view stays where the reader is")
+        self.assertEqual(text_of(marker), "New messages below \u2193")
+        alice.top.update_idletasks()
+        yield self.xdotool(
+            "mousemove", "--sync", str(marker.winfo_rootx() + marker.winfo_width() // 2),
+            str(marker.winfo_rooty() + marker.winfo_height() // 2), "click", "1",
+        )
+        yield self.wait_for("back at the bottom", lambda: transcript.yview()[1] >= 0.999)
+        self.assertFalse(marker.winfo_ismapped())
+
+    @inlineCallbacks
+    def test_a_notice_does_not_move_the_session_rows(self) -> Any:
+        """Issue 12 item 11: the rows stay put under the pointer when a notice appears above the list."""
+        bob = self.open_client("bob", 0, address=self.address)
+        rows = bob.widget(SESSION_ROWS)
+        yield self.wait_for("the session list", lambda: len(tree_rows(rows)) >= 9)
+        bob.top.update_idletasks()
+        before = rows.winfo_rooty() + rows.bbox("1")[1]
+        bob.model.open_join(1)
+        join = yield self.wait_for("the join dialog", lambda: bob.top.children.get("join"))
+        insert(join.nametowidget("body.username"), "bob")
+        join.nametowidget("body.buttons.submit").invoke()
+        yield self.wait_for("Bob in avocado", lambda: bob.model.chat is not None)
+        bob.model.send("/quit")
+        notice = bob.widget("body.lobby.notice")
+        yield self.wait_for("the notice", lambda: notice.winfo_ismapped() and "You left" in text_of(notice))
+        yield self.wait_for("the list again", lambda: len(tree_rows(rows)) >= 9)
+        bob.top.update_idletasks()
+        self.assertEqual(rows.winfo_rooty() + rows.bbox("1")[1], before)

@@ -18,6 +18,7 @@ from glozi.client.viewmodel import (
     Aspect,
     ChatLine,
     ClientViewModel,
+    Delivery,
     FieldState,
     LineKind,
     Screen,
@@ -26,9 +27,11 @@ from glozi.client.viewmodel import (
     check_exit_code,
     check_name,
     check_password,
+    duration_text,
     fits,
     parse_port,
 )
+from glozi.flood import FloodControl, Verdict
 from glozi.native import wire
 
 WELCOME = {
@@ -66,6 +69,7 @@ class RecordingView:
     def __init__(self) -> None:
         self.rendered: list[Aspect] = []
         self.lines: list[ChatLine] = []
+        self.updates: list[ChatLine] = []
 
     def render(self, aspect: Aspect) -> None:
         self.rendered.append(aspect)
@@ -73,11 +77,15 @@ class RecordingView:
     def add_chat_line(self, line: ChatLine) -> None:
         self.lines.append(line)
 
+    def update_chat_line(self, line: ChatLine) -> None:
+        self.updates.append(line)
+
 
 class FakeNetwork:
     """A connector handing out ClientProtocols on StringTransports, welcomed at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.protocols: list[ClientProtocol] = []
         self.refuse = False
         self.hold = False
@@ -91,18 +99,24 @@ class FakeNetwork:
             waiting: Deferred[ClientProtocol] = Deferred(self.cancelled.append)
             self.pending.append(waiting)
             return waiting
-        protocol = ClientProtocol(listener)
+        protocol = ClientProtocol(listener, clock=self.clock)
         protocol.makeConnection(StringTransport())
         protocol.dataReceived(wire.encode_frame(WELCOME))
         self.protocols.append(protocol)
         return succeed(protocol)
 
 
+def waiting_now(model: ClientViewModel, text: str) -> ChatLine:
+    """The transcript line of your message ``text`` as it is now."""
+    assert model.chat is not None
+    return next(line for line in reversed(model.chat.lines) if line.own and line.text == text)
+
+
 class ViewModelTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(5000)
-        self.network = FakeNetwork()
+        self.network = FakeNetwork(self.clock)
         self.found: list[ServerAddress] = []
         self.model = ClientViewModel(self.clock, self.network, lambda: succeed(list(self.found)), SERVER)
         self.view = RecordingView()
@@ -350,14 +364,18 @@ class ReconnectInSessionTests(ViewModelTestCase):
         self.in_garden()
         self.protocol.connectionLost(Failure(ConnectionLost()))
         self.assertTrue(self.model.send("anyone?"))
-        self.assertIn("will be sent once reconnected", self.texts()[-1])
+        waiting = self.model.chat.lines[-1]
+        self.assertEqual((waiting.text, waiting.delivery), ("anyone?", Delivery.PENDING))
+        self.assertIn("sent once reconnected", waiting.note)
         self.assertFalse(self.model.send("/help"), "commands do not wait")
         self.clock.advance(0.5)
         (join,) = self.sent()
         self.rejoined(join, [])
         (say,) = self.sent()
         self.assertEqual((say["type"], say["text"]), ("say", "anyone?"))
-        self.assertEqual(self.texts()[-2:], ["Reconnected.", "anyone?"])
+        self.assertEqual(self.texts()[-1], "Reconnected.")
+        self.answer({"type": "ack", "ts": 2100.0}, say)
+        self.assertEqual(waiting_now(self.model, "anyone?").delivery, Delivery.SENT)
 
     def test_unacknowledged_message_is_sent_again_only_if_missing(self) -> None:
         """Messages whose ack the drop cut off: one the history shows was stored is not sent twice; the other is."""
@@ -555,7 +573,7 @@ class ChatTests(ViewModelTestCase):
             texts[2:5],
             ["alice left the session.", "You are now the admin of this session.", "carol was kicked by bob."],
         )
-        self.assertIn("removed in 120 s", texts[5])
+        self.assertIn("removed in 2 min unless", texts[5])
         self.assertIs(self.view.lines[-1].kind, LineKind.WARNING)
         self.assertEqual([(m.name, m.admin) for m in self.model.chat.members], [("bob", True)])
 
@@ -603,17 +621,16 @@ class FieldRuleTests(SynchronousTestCase):
             [check_password(t) for t in ("", "12345", "1234")],
             [FieldState.EMPTY, FieldState.VALID, FieldState.INVALID],
         )
-        self.assertEqual(check_exit_code("54321"), FieldState.VALID)
+        self.assertEqual(check_exit_code("54321", 5), FieldState.VALID)
+        self.assertEqual(check_exit_code("54321", 10), FieldState.INVALID)
 
     def test_field_limits(self) -> None:
-        """Names stop at 12 characters; passwords and exit codes take at most 5 digits."""
+        """Names stop at 12 characters; passwords take at most 5 digits."""
         self.assertTrue(fits("name", "a" * 12))
         self.assertFalse(fits("username", "a" * 13))
         self.assertTrue(fits("password", "12345"))
         self.assertFalse(fits("password", "123456"))
         self.assertFalse(fits("password", "12a"))
-        self.assertFalse(fits("exit_code", "1 2"))
-        self.assertTrue(fits("exit_code", ""))
 
     def test_parse_port(self) -> None:
         """Ports are 1 to 65535, digits only."""
@@ -671,3 +688,238 @@ class FindServersTests(SynchronousTestCase):
             object(), search=lambda reactor, **_: fail(NoServerFound(2.0, ["10.0.0.255"], []))
         )
         self.assertEqual(self.successResultOf(result), [])
+
+
+class DeliveryTests(ViewModelTestCase):
+    """Issue 12, item 9: your lines are pending until acknowledged, paced, and never lost."""
+
+    def line(self, text: str) -> ChatLine:
+        return waiting_now(self.model, text)
+
+    def test_a_message_is_pending_until_its_ack(self) -> None:
+        """Shown at once but pending; the ack (matched by id) marks it sent."""
+        self.in_garden()
+        self.sent()
+        self.model.send("first")
+        self.model.send("second")
+        first, second = self.sent()
+        self.assertEqual(self.line("first").delivery, Delivery.PENDING)
+        self.answer({"type": "ack", "ts": 5001.0}, second)
+        self.assertEqual((self.line("first").delivery, self.line("second").delivery), (Delivery.PENDING, Delivery.SENT))
+        self.answer({"type": "ack", "ts": 5001.0}, first)
+        self.assertEqual(self.line("first").delivery, Delivery.SENT)
+        self.assertEqual([u.delivery for u in self.view.updates], [Delivery.SENT, Delivery.SENT])
+
+    def test_a_refused_message_is_marked_failed_with_the_reason_and_can_be_sent_again(self) -> None:
+        """An error answering a say marks that line failed, with the server's reason; resend sends it again."""
+        self.in_garden()
+        self.sent()
+        self.model.send("hello")
+        (say,) = self.sent()
+        self.answer({"type": "error", "code": "not_stored", "message": "The server could not store your message."}, say)
+        failed = self.line("hello")
+        self.assertEqual(failed.delivery, Delivery.FAILED)
+        self.assertEqual(failed.note, "Not sent: The server could not store your message.")
+        self.assertTrue(failed.resendable)
+        self.assertTrue(self.model.resend(failed.serial))
+        self.assertEqual(self.line("hello").delivery, Delivery.PENDING)
+        (again,) = self.sent()
+        self.assertEqual((again["type"], again["text"]), ("say", "hello"))
+        self.answer({"type": "ack", "ts": 5002.0}, again)
+        self.assertEqual(self.line("hello").delivery, Delivery.SENT)
+        self.assertFalse(self.model.resend(failed.serial), "only a failed line is sent again")
+        self.assertEqual(self.sent(), [])
+
+    def test_a_lost_connection_marks_unacknowledged_lines_failed(self) -> None:
+        """Lines whose ack the drop cut off are marked failed, saying the connection was lost."""
+        self.in_garden()
+        self.sent()
+        self.model.send("cut off")
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        line = self.line("cut off")
+        self.assertEqual(line.delivery, Delivery.FAILED)
+        self.assertIn("the connection was lost", line.note)
+        self.assertFalse(line.resendable, "it is sent again by itself after the rejoin")
+
+    def test_a_paste_of_200_lines_is_paced_in_order_with_a_progress_hint(self) -> None:
+        """200 pasted lines: all shown pending at once, written in order no faster than the server's
+        20 at once and 5 a second (its own flood control accepts each), with "Sending N of 200..."
+        while they wait; each turns sent only with its ack."""
+        self.in_garden()
+        self.sent()
+        server = FloodControl(self.clock, burst=20, rate=5.0)
+        texts = [f"line {n:03}" for n in range(1, 201)]
+        self.assertTrue(self.model.send_lines("\n".join(texts) + "\n"))
+        self.assertEqual([line.delivery for line in self.view.lines[-200:]], [Delivery.PENDING] * 200)
+        self.assertRegex(self.model.sending, r"^Sending \d+ of 200\.\.\.$")
+        said: list[dict[str, Any]] = []
+        hints = {self.model.sending}
+        for _ in range(2000):
+            batch = self.sent()
+            self.assertEqual({server.check() for _ in batch} - {Verdict.ACCEPT}, set())
+            for frame in batch:
+                self.assertEqual(self.line(frame["text"]).delivery, Delivery.PENDING, "not sent before its ack")
+                self.answer({"type": "ack", "ts": self.clock.seconds()}, frame)
+                self.assertEqual(self.line(frame["text"]).delivery, Delivery.SENT)
+            said += batch
+            if len(said) == 200:
+                break
+            hints.add(self.model.sending)
+            self.clock.advance(0.05)
+        self.assertEqual([frame["text"] for frame in said], texts)
+        self.assertGreater(len(hints), 100, "the hint counts up")
+        self.assertIn("Sending 100 of 200...", hints)
+        self.assertEqual(self.model.sending, "", "no hint once the queue is empty")
+
+    def test_a_paste_with_a_line_over_2000_characters_sends_nothing(self) -> None:
+        """One line of 2,001 characters refuses the whole paste, before anything is sent, saying which;
+        a paste whose longest line has 2,000 is sent whole."""
+        self.in_garden()
+        self.sent()
+        shown = len(self.view.lines)
+        self.assertFalse(self.model.send_lines("fine\n" + "x" * 2001 + "\nalso fine"))
+        self.assertEqual(self.sent(), [])
+        self.assertEqual(len(self.view.lines), shown + 1)
+        self.assertEqual(
+            self.view.lines[-1].text,
+            "Nothing was sent: line 2 of the 3 pasted has 2001 characters, over the limit of 2000.",
+        )
+        self.assertTrue(self.model.send_lines("fine\r\n" + "x" * 2000 + "\r\n\r\n  \nalso fine"))
+        self.assertEqual([f["text"] for f in self.sent()], ["fine", "x" * 2000, "also fine"])
+
+    def test_a_paste_with_control_characters_sends_nothing(self) -> None:
+        """A bell character in one line refuses the paste; a pasted "/kick alice" is a message, not a command."""
+        self.in_garden()
+        self.sent()
+        self.assertFalse(self.model.send_lines("ring\n\x07bell"))
+        self.assertEqual(self.sent(), [])
+        self.assertIn("line 2 of the 2 pasted has control characters", self.view.lines[-1].text)
+        self.assertTrue(self.model.send("hello\n/kick alice"))
+        self.assertEqual([(f["type"], f["text"]) for f in self.sent()], [("say", "hello"), ("say", "/kick alice")])
+
+
+class ClosingReasonTests(ViewModelTestCase):
+    """Issue 12, item 10: the reason shown for a lost connection is the real one."""
+
+    def test_an_old_flood_warning_is_not_the_reason_when_the_server_dies_later(self) -> None:
+        """A flood warning, more traffic, then the server is killed: the window says the connection was lost."""
+        self.in_garden()
+        self.sent()
+        self.event({"type": "error", "code": "flood", "message": "You are sending too fast; lines are being dropped."})
+        self.event({"type": "message", "session": 10, "from": "alice", "text": "still here", "ts": 5000.0})
+        self.clock.advance(60)
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.assertEqual(self.model.chat.lines[-1].text, "The connection to lab was lost. Reconnecting...")
+
+    def test_a_flood_warning_long_ago_is_not_the_reason_either(self) -> None:
+        """Even when nothing came after it, a warning minutes old does not explain a close now."""
+        self.at_lobby()
+        self.event({"type": "error", "code": "flood", "message": "You are sending too fast; lines are being dropped."})
+        self.clock.advance(120)
+        self.network.refuse = True
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.assertEqual(self.model.status, "The connection to lab was lost. Reconnecting in 1 s...")
+
+
+class SessionListPushTests(ViewModelTestCase):
+    """Issue 12, item 11: the list follows the server's pushes; banners last as long as their cause."""
+
+    def test_pushed_changes_update_the_list_without_a_reload(self) -> None:
+        """session_added, session_changed and session_removed change the rows, in id order; nothing is asked."""
+        self.at_lobby()
+        self.event({"type": "session_added", "session": session(11, "orchard", members=1, creator="carol")})
+        self.event({"type": "session_changed", "session": session(10, "garden", locked=True, members=3, creator="alice")})
+        self.assertEqual(
+            [(row.id, row.name, row.members) for row in self.model.sessions],
+            [(1, "avocado", 0), (10, "garden", 3), (11, "orchard", 1)],
+        )
+        self.event({"type": "session_removed", "session": 10, "name": "garden"})
+        self.assertEqual([row.id for row in self.model.sessions], [1, 11])
+        self.assertEqual(self.sent(), [], "no list request")
+        self.assertIn(Aspect.SESSIONS, self.view.rendered)
+
+    def test_the_join_dialog_follows_its_session(self) -> None:
+        """The open dialog shows the new member count, and says so when its session is gone."""
+        self.at_lobby()
+        self.model.open_join(10)
+        self.event({"type": "session_changed", "session": session(10, "garden", locked=True, members=4, creator="alice")})
+        self.assertEqual(self.model.dialog.session.members, 4)
+        self.event({"type": "session_removed", "session": 10, "name": "garden"})
+        self.assertEqual(self.model.dialog.error, "The session garden is gone.")
+
+    def test_exit_code_complaint_is_gone_after_a_join_and_a_leave(self) -> None:
+        """"The exit code is 5 digits." disappears when you join a session (and stays gone after leaving)."""
+        self.at_lobby()
+        self.model.submit_exit_code("123")
+        self.assertEqual(self.model.exit_feedback.text, "The exit code is 5 digits.")
+        self.model.open_join(1)
+        self.model.submit_join("bob")
+        (join,) = self.sent()
+        self.answer(
+            {"type": "joined", "session": {**SESSIONS[0], "members": 1}, "you": "bob",
+             "members": [{"name": "bob", "joined": 5000.0, "admin": False}], "idle_timeout": 240.0},
+            join,
+        )
+        self.assertEqual(self.model.exit_feedback.text, "")
+        self.event({"type": "left", "session": 1, "name": "avocado", "reason": "quit", "by": None, "message": "You left avocado."})
+        self.assertEqual(self.model.exit_feedback.text, "")
+
+    def test_exit_code_complaint_is_gone_once_the_field_changes(self) -> None:
+        """Editing the field removes a complaint about what was in it."""
+        self.at_lobby()
+        self.model.submit_exit_code("123")
+        self.model.exit_code_edited()
+        self.assertEqual(self.model.exit_feedback.text, "")
+
+    def test_checking_lasts_until_the_answer_or_the_connection_end(self) -> None:
+        """"Checking the exit code..." goes when the connection ends without an answer (the right code)."""
+        self.at_lobby()
+        self.model.submit_exit_code("54321")
+        self.model.exit_code_edited()
+        self.assertEqual(self.model.exit_feedback.text, "Checking the exit code...")
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.model.exit_feedback.text, "")
+
+    def test_exit_code_length_comes_from_the_welcome(self) -> None:
+        """A server whose welcome says exit_code_digits 10: 10 digits are sent, 5 are refused saying 10."""
+        self.network_welcome = {**WELCOME, "exit_code_digits": 10}
+        self.model.start()
+        protocol = self.protocol
+        protocol.welcome = self.network_welcome
+        self.model._welcomed(protocol, SERVER)
+        self.sent()
+        self.assertFalse(self.model.submit_exit_code("12345"))
+        self.assertEqual(self.model.exit_feedback.text, "The exit code is 10 digits.")
+        self.assertTrue(self.model.exit_code_fits("1234567890"))
+        self.assertFalse(self.model.exit_code_fits("12345678901"))
+        self.assertIs(self.model.check_exit_code("1234567890"), FieldState.VALID)
+        self.assertTrue(self.model.submit_exit_code("1234567890"))
+        self.assertEqual(self.sent()[0]["code"], "1234567890")
+
+
+class DurationTests(ViewModelTestCase):
+    """Issue 12, item 13: durations are written for people."""
+
+    def test_durations_for_people(self) -> None:
+        """20 s, 1 min 30 s, 4 min, 1 h, 2 h 5 min."""
+        self.assertEqual(
+            [duration_text(s) for s in (20, 0.4, 59.6, 90, 240, 3600, 7500)],
+            ["20 s", "0 s", "1 min", "1 min 30 s", "4 min", "1 h", "2 h 5 min"],
+        )
+
+    def test_an_idle_timeout_of_20_seconds_reads_20_s(self) -> None:
+        """--idle-timeout 20: "removed after 20 s"-style wording, never "0.333333 min"."""
+        self.at_lobby()
+        self.model.open_join(1)
+        self.model.submit_join("bob")
+        (join,) = self.sent()
+        self.answer(
+            {"type": "joined", "session": {**SESSIONS[0], "members": 1}, "you": "bob",
+             "members": [{"name": "bob", "joined": 5000.0, "admin": False}], "idle_timeout": 20.0},
+            join,
+        )
+        self.assertEqual(
+            self.view.lines[1].text, "Members who write nothing for 20 s are removed. /help lists the commands."
+        )
+        self.event({"type": "idle_warning", "session": 1, "seconds_left": 10.0})
+        self.assertIn("removed in 10 s unless", self.view.lines[-1].text)

@@ -15,7 +15,7 @@ from glozi.irc import wire
 from glozi.irc.protocol import IRCFactory, IRCProtocol
 from glozi.native import wire as native_wire
 from glozi.native.protocol import NativeFactory
-from tests.helpers import TEST_EXIT_CODE, quick_passwords
+from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, quick_passwords
 
 SERVER = "testbox.glozichat"
 
@@ -68,7 +68,8 @@ class NativeClient:
     def frames(self) -> list[dict]:
         data = self.transport.value()
         self.transport.clear()
-        return [native_wire.parse_frame(line) for line in data.splitlines()]
+        frames = [native_wire.parse_frame(line) for line in data.splitlines()]
+        return [frame for frame in frames if frame["type"] not in SESSION_LIST_EVENTS]
 
 
 class DoorTestCase(SynchronousTestCase):

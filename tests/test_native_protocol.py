@@ -10,13 +10,15 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from glozi import chat as chat_module
 from glozi.chat import ChatServer, Participant
 from glozi.errors import ERROR_CODES
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory, NativeProtocol
 from glozi.sqlitestore import StoreError
 from glozi.store import MemoryStore
-from tests.helpers import TEST_EXIT_CODE, BrokenStore, quick_passwords
+from glozi.tracking import ConnectionLimits
+from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, BrokenStore, quick_passwords
 
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md")
 
@@ -38,10 +40,13 @@ class Client:
         self.protocol.dataReceived(line + b"\n")
         return self.frames()
 
-    def frames(self) -> list[dict]:
+    def frames(self, *, session_list: bool = False) -> list[dict]:
+        """What the server wrote since the last call; the session-list events
+        (pushed to everyone at the list, checked by their own tests) only with ``session_list``."""
         data = self.transport.value()
         self.transport.clear()
-        return [wire.parse_frame(line) for line in data.splitlines()]
+        frames = [wire.parse_frame(line) for line in data.splitlines()]
+        return frames if session_list else [f for f in frames if f["type"] not in SESSION_LIST_EVENTS]
 
     def one(self, frame: dict | bytes) -> dict:
         [answer] = self.send(frame)
@@ -232,6 +237,82 @@ class FrameTests(ProtocolTestCase):
         self.assertEqual(client.send(b'{"type":"ping"}\r')[0]["type"], "pong")
 
 
+class SessionListPushTests(ProtocolTestCase):
+    def test_welcome_tells_the_flood_limits(self) -> None:
+        """The welcome carries the server's own flood limits: 20 at once then 5 a second by default, else the options'."""
+        self.assertEqual(self.client().welcome["flood"], {"burst": 20, "per_second": 5.0})
+        other = NativeFactory(self.chat, "testbox", limits=ConnectionLimits(flood_burst=7.0, flood_rate=2.0))
+        self.assertEqual(Client(other).welcome["flood"], {"burst": 7, "per_second": 2.0})
+
+    def test_connections_at_the_list_hear_of_new_changed_and_removed_sessions(self) -> None:
+        """Without asking, a connection at the session list learns that garden was created, who
+        joined and left it (member count, admin), and that it is gone; members of a session hear nothing."""
+        alice, bob, carol = self.client(), self.client(), self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice", "password": "12345"})
+        created = {"id": 10, "name": "garden", "members": 1, "created": self.clock.seconds(), "creator": "alice",
+                   "locked": True, "admin": "alice"}
+        self.assertEqual(carol.frames(session_list=True), [{"type": "session_added", "session": created}])
+        self.assertEqual(bob.frames(session_list=True), [{"type": "session_added", "session": created}])
+        bob.one({"type": "join", "session": 10, "username": "bob", "password": "12345"})
+        self.assertEqual(
+            carol.frames(session_list=True), [{"type": "session_changed", "session": {**created, "members": 2}}]
+        )
+        self.assertEqual([f["type"] for f in alice.frames(session_list=True)], ["member_joined"])
+        alice.protocol.dataReceived(b'{"type":"command","name":"quit"}\n')
+        self.assertEqual(
+            carol.frames(session_list=True),
+            [{"type": "session_changed", "session": {**created, "members": 1, "admin": "bob"}}],
+        )
+        self.assertEqual(
+            [f["type"] for f in alice.frames(session_list=True)],
+            ["left", "session_changed", "reply"],
+            "who left is at the list again, and hears of it",
+        )
+        bob.send({"type": "command", "name": "quit"})
+        gone = {"type": "session_removed", "session": 10, "name": "garden"}
+        self.assertEqual(carol.frames(session_list=True), [gone])
+        self.assertEqual(alice.frames(session_list=True), [gone])
+
+    def test_built_in_sessions_are_pushed_too_and_a_dropped_connection_hears_nothing(self) -> None:
+        """Joining avocado changes its member count at the list; a closed connection is told nothing."""
+        alice, bob, carol = self.client(), self.client(), self.client()
+        carol.protocol.connectionLost(None)
+        carol.frames(session_list=True)
+        alice.one({"type": "join", "session": 1, "username": "alice"})
+        [changed] = bob.frames(session_list=True)
+        self.assertEqual((changed["type"], changed["session"]["name"], changed["session"]["members"]),
+                         ("session_changed", "avocado", 1))
+        self.assertEqual(carol.frames(session_list=True), [])
+
+    def test_a_change_is_encoded_once_for_every_connection_at_the_list(self) -> None:
+        """One encoding per change, the same bytes to each of the connections at the list."""
+        watchers = [self.client() for _ in range(3)]
+        encoded: list[str] = []
+        real_encode = wire.encode_frame
+
+        def counting(frame: dict) -> bytes:
+            encoded.append(frame["type"])
+            return real_encode(frame)
+
+        self.patch(wire, "encode_frame", counting)
+        self.client().one({"type": "create", "name": "garden", "username": "alice"})
+        self.assertEqual(encoded.count("session_added"), 1)
+        self.assertEqual(len({w.transport.value() for w in watchers}), 1)
+
+    def test_nothing_is_built_when_nobody_is_at_the_list(self) -> None:
+        """With every connection in a session, joins and leaves build no session-list event."""
+        alice, bob = self.client(), self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice"})
+        built: list[object] = []
+        real = chat_module.SessionChanged
+        self.patch(chat_module, "SessionChanged", lambda **fields: built.append(fields) or real(**fields))
+        bob.one({"type": "join", "session": 10, "username": "bob"})
+        self.client().one({"type": "join", "session": 1, "username": "carol"})
+        self.assertEqual(built, [])
+        bob.send({"type": "command", "name": "quit"})
+        self.assertEqual(len(built), 1, "bob is back at the list: he hears of his own leave")
+
+
 class ErrorCodeTests(ProtocolTestCase):
     def setUp(self) -> None:
         super().setUp()
@@ -359,6 +440,7 @@ class ErrorCodeTests(ProtocolTestCase):
         for frame_type in (
             "welcome", "sessions", "joined", "ack", "reply", "pong", "error", "member_joined",
             "member_left", "admin_changed", "message", "idle_warning", "left", "server_closing",
+            "session_added", "session_changed", "session_removed",
         ):
             self.assertIn(f"- `{frame_type}`:", text, f"server frame {frame_type} is not documented")
 

@@ -30,6 +30,7 @@ OUTPUT = REPO_ROOT / "docs" / "screenshots"
 WINDOW_SIZE = (980, 700)
 STEP_SECONDS = 0.05
 STEPS = 200
+PLANTS = ("tomatoes", "basil", "beans", "courgettes", "marigolds")
 
 
 class Extra:
@@ -40,6 +41,9 @@ class Extra:
 
     def connection_lost(self, protocol: ClientProtocol, clean: bool) -> None:
         """Nothing to do."""
+
+    def queue_changed(self, protocol: ClientProtocol) -> None:
+        """Nothing waits here."""
 
 
 @inlineCallbacks
@@ -166,6 +170,15 @@ def make(reactor: Any) -> Any:
             yield pause(reactor, 0.15)
         alice.chat.message.var.set("See you then")
         yield capture(reactor, alice, "chat")
+
+        # Bob pastes a planting list of 40 lines; Alice scrolls up to read while it arrives.
+        alice.chat.message.var.set("")
+        bob.model.send_lines("\n".join(f"Row {n}: {plant}" for n, plant in enumerate(PLANTS * 8, 1)))
+        yield pause(reactor, 0.4)
+        alice.chat._scroll_by_user("moveto", "0.2")
+        yield pause(reactor, 1.0)
+        yield capture(reactor, bob, "sending")
+        yield capture(reactor, alice, "new-messages")
     finally:
         for window in windows:
             window.close()

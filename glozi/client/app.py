@@ -37,13 +37,13 @@ from glozi.client.viewmodel import (
     Aspect,
     ChatLine,
     ClientViewModel,
+    Delivery,
     Dialog,
     FieldState,
     LineKind,
     Screen,
     ServerAddress,
     Tone,
-    check_exit_code,
     check_name,
     check_password,
     clock_text,
@@ -60,6 +60,10 @@ _ENTRY_STYLES = {
 _NOTICE_STYLES = {Tone.INFO: "Info.TLabel", Tone.ERROR: "Error.TLabel"}
 _CONNECTING_FRAMES = ("", ".", "..", "...")
 _SPINNER_MS = 300
+NOTICE_AREA_PX = 56
+"""Height kept for the notice above the session list, shown or not, so rows never move under the pointer."""
+_DELIVERY_TAGS = {Delivery.PENDING: "pending", Delivery.SENT: "sent", Delivery.FAILED: "failed"}
+_DELIVERY_MARKS = {Delivery.PENDING: "  ◌", Delivery.SENT: "", Delivery.FAILED: "  ✕"}
 
 
 class FieldEntry:
@@ -285,10 +289,15 @@ class LobbyView:
             buttons, name="info", image=icons["info"], style="Icon.TButton", command=window.show_about
         ).pack(side="left")
 
+        # The notice sits in an area of its own that is there, empty or not.
+        self.notice_area = ttk.Frame(self.frame, name="notice_area", height=NOTICE_AREA_PX)
+        self.notice_area.grid(row=1, column=0, sticky="we", pady=(10, 6))
+        self.notice_area.grid_propagate(False)
         self.notice = ttk.Label(self.frame, name="notice", style="Info.TLabel", padding=(10, 6))
-        self.notice.grid(row=1, column=0, sticky="we", pady=(12, 8))
         # Long notices (a certificate fingerprint) wrap to the window's width.
-        self.notice.bind("<Configure>", lambda event: self.notice.configure(wraplength=max(200, event.width - 24)))
+        self.notice_area.bind(
+            "<Configure>", lambda event: self.notice.configure(wraplength=max(200, event.width - 24))
+        )
 
         table = ttk.Frame(self.frame, name="table", style="Surface.TFrame")
         table.grid(row=2, column=0, sticky="nswe")
@@ -325,7 +334,17 @@ class LobbyView:
         footer = ttk.Frame(self.frame, name="footer")
         footer.grid(row=4, column=0, sticky="we", pady=(14, 0))
         ttk.Label(footer, text="Server exit code", style="Muted.TLabel").pack(side="left")
-        self.exit_code = FieldEntry(footer, "exit_code", "exit_code", check_exit_code, width=8, show="•")
+        model = window.model
+        self.exit_code = FieldEntry(
+            footer,
+            "exit_code",
+            "exit_code",
+            model.check_exit_code,
+            width=8,
+            show="•",
+            on_change=model.exit_code_edited,
+            limit=model.exit_code_fits,
+        )
         self.exit_code.entry.pack(side="left", padx=(10, 6))
         self.exit_code.entry.bind("<Return>", lambda _: self._submit_exit_code())
         ttk.Button(
@@ -376,9 +395,9 @@ class LobbyView:
         notice = self.window.model.notice
         self.notice.configure(text=notice.text, style=_NOTICE_STYLES[notice.tone])
         if notice.text:
-            self.notice.grid()
+            self.notice.place(in_=self.notice_area, x=0, y=0, relwidth=1.0, relheight=1.0)
         else:
-            self.notice.grid_remove()
+            self.notice.place_forget()
 
     def render_exit_code(self) -> None:
         feedback = self.window.model.exit_feedback
@@ -423,12 +442,22 @@ class ChatView:
             left,
             name="transcript_scroll",
             orient="vertical",
-            command=self.transcript.yview,
+            command=self._scroll_by_user,
             style="Chat.Vertical.TScrollbar",
         )
         scroll.grid(row=0, column=1, sticky="ns")
         self.transcript.configure(yscrollcommand=autohide(scroll))
         self._configure_tags()
+        self.following = True
+        """Whether new lines scroll into view: the user was at the bottom when last they scrolled."""
+        for sequence in ("<Button-4>", "<Button-5>", "<MouseWheel>", "<KeyRelease>"):
+            self.transcript.bind(sequence, lambda _: self.transcript.after_idle(self._scrolled), add="+")
+        # A resize moves the bottom out of view: follow again if we were following.
+        self.transcript.bind("<Configure>", lambda _: self.transcript.after_idle(self._keep_following), add="+")
+        self.new_below = ttk.Button(
+            left, name="new_below", text="New messages below ↓", style="Accent.TButton", command=self.scroll_to_end
+        )
+        self.sending = ttk.Label(left, name="sending", style="Sending.TLabel", padding=(10, 4))
 
         bottom = ttk.Frame(left, name="compose", style="Chat.TFrame", padding=(16, 4, 16, 16))
         bottom.grid(row=1, column=0, columnspan=2, sticky="we")
@@ -443,6 +472,7 @@ class ChatView:
         )
         self.message.entry.grid(row=0, column=0, sticky="we", ipady=3)
         self.message.entry.bind("<Return>", lambda _: self.send())
+        self.message.entry.bind("<<Paste>>", self._paste)
         ttk.Button(
             bottom,
             name="send",
@@ -497,6 +527,15 @@ class ChatView:
         # Padding above and below each reply block, so consecutive replies stay apart.
         text.tag_configure("reply_start", spacing1=8)
         text.tag_configure("reply_end", spacing3=8)
+        # Your messages: grey until the server acknowledges them, red when they failed.
+        text.tag_configure("pending", foreground=p.MUTED)
+        text.tag_configure("failed", foreground=p.ERROR_TEXT, overstrike=True)
+        text.tag_configure("note", foreground=p.MUTED, font=p.FONT_ITALIC)
+        text.tag_configure("failed_note", foreground=p.ERROR_TEXT, font=p.FONT_ITALIC)
+        text.tag_configure("resend", foreground=p.ACCENT_TEXT, underline=True, font=p.FONT_ITALIC)
+        text.tag_bind("resend", "<Button-1>", self._resend_clicked)
+        text.tag_bind("resend", "<Enter>", lambda _: text.configure(cursor="hand2"))
+        text.tag_bind("resend", "<Leave>", lambda _: text.configure(cursor="arrow"))
 
     def _sender_tag(self, colour: str) -> str:
         tag = f"sender{colour}"
@@ -505,32 +544,124 @@ class ChatView:
         return tag
 
     def send(self) -> None:
-        """Send the typed message or command."""
+        """Send the typed message or command; the field keeps what could not be sent."""
         if self.window.model.send(self.message.get()):
             self.message.clear()
+
+    def _paste(self, event: tk.Event) -> str | None:
+        """A paste with line breaks is sent at once, one message per line (with what was typed
+        around the cursor); when it cannot be, nothing is sent and the field is left as it was."""
+        entry = self.message.entry
+        try:
+            pasted = entry.clipboard_get()
+        except tk.TclError:
+            return None
+        if "\n" not in pasted and "\r" not in pasted:
+            return None
+        typed = self.message.get()
+        if entry.selection_present():
+            start, end = entry.index("sel.first"), entry.index("sel.last")
+        else:
+            start = end = entry.index("insert")
+        if self.window.model.send_lines(typed[:start] + pasted + typed[end:]):
+            self.message.clear()
+        return "break"
+
+    def _resend_clicked(self, event: tk.Event) -> None:
+        for tag in self.transcript.tag_names(f"@{event.x},{event.y}"):
+            if tag.startswith("own"):
+                self.window.model.resend(int(tag[3:]))
+                return
 
     def clear(self) -> None:
         self.transcript.configure(state="normal")
         self.transcript.delete("1.0", "end")
         self.transcript.configure(state="disabled")
+        self.following = True
+        self.new_below.place_forget()
+
+    def _at_bottom(self) -> bool:
+        return self.transcript.yview()[1] >= 0.999
+
+    def _scroll_by_user(self, *args: str) -> None:
+        self.transcript.yview(*args)
+        self._scrolled()
+
+    def _scrolled(self) -> None:
+        """The user scrolled: follow new lines again only from the bottom."""
+        self.following = self._at_bottom()
+        if self.following:
+            self.new_below.place_forget()
+
+    def _keep_following(self) -> None:
+        if self.following and not self._at_bottom():
+            self.transcript.see("end")
+
+    def scroll_to_end(self) -> None:
+        """Show the newest line and follow again (the "new messages below" marker)."""
+        self.transcript.see("end")
+        self.following = True
+        self.new_below.place_forget()
 
     def add_line(self, line: ChatLine) -> None:
-        """Append ``line``; follow it unless the user scrolled up to read."""
+        """Append ``line``; follow it if the view follows (else show the marker), and always your own."""
         text = self.transcript
-        following = text.yview()[1] >= 0.999 or line.own
         text.configure(state="normal")
+        self._insert_line("end", line)
+        lines = int(text.index("end-1c").split(".")[0])
+        if lines > MAX_CHAT_LINES * 2:
+            text.delete("1.0", f"{lines - MAX_CHAT_LINES}.0")
+        text.configure(state="disabled")
+        if self.following or line.own:
+            self.scroll_to_end()
+        else:
+            self.new_below.place(in_=text, relx=0.5, rely=1.0, anchor="s", y=-10)
+
+    def update_line(self, line: ChatLine) -> None:
+        """Redraw your message ``line.serial`` in place, with its new delivery state."""
+        text = self.transcript
+        ranges = text.tag_ranges(f"own{line.serial}")
+        if not ranges:
+            return
+        text.configure(state="normal")
+        text.delete(ranges[0], ranges[-1])
+        # A mark with right gravity moves past each piece inserted at it.
+        text.mark_set("redraw", ranges[0])
+        text.mark_gravity("redraw", "right")
+        self._insert_line("redraw", line)
+        text.mark_unset("redraw")
+        text.configure(state="disabled")
+        if self.following:
+            text.see("end")
+
+    def _insert_line(self, index: str, line: ChatLine) -> None:
+        text = self.transcript
         stamp = clock_text(line.ts)
         if line.kind is LineKind.MESSAGE and line.sender:
-            text.insert("end", f"{stamp}  ", ("time", "message"))
+            own = (f"own{line.serial}",) if line.serial else ()
+            parts: list[tuple[str, tuple[str, ...]]] = [(f"{stamp}  ", ("time", "message"))]
             if line.sender_admin:
-                text.insert("end", "★ ", ("admin", "message"))
-            text.insert("end", line.sender, (self._sender_tag(line.colour or p.TEXT), "message"))
-            text.insert("end", f"  {line.text}\n", ("body", "message"))
+                parts.append(("★ ", ("admin", "message")))
+            parts.append((line.sender, (self._sender_tag(line.colour or p.TEXT), "message")))
+            body = ("body", "message")
+            if line.delivery is not None:
+                body = (*body, _DELIVERY_TAGS[line.delivery])
+            parts.append((f"  {line.text}", body))
+            if line.delivery is not None and _DELIVERY_MARKS[line.delivery]:
+                parts.append((_DELIVERY_MARKS[line.delivery], (*body[:-1], "note")))
+            if line.note:
+                style = "failed_note" if line.delivery is Delivery.FAILED else "note"
+                parts.append((f"  {line.note}", (style, "message")))
+            if line.resendable:
+                parts.append(("  Send again", ("resend", "message")))
+            parts.append(("\n", ("message",)))
+            for chunk, tags in parts:
+                text.insert(index, chunk, (*tags, *own))
         elif line.kind is LineKind.HISTORY:
             # Said before you joined: the whole line greyed, above the divider.
-            text.insert("end", f"{stamp}  {line.sender}  {line.text}\n", ("history", "message"))
+            text.insert(index, f"{stamp}  {line.sender}  {line.text}\n", ("history", "message"))
         elif line.kind is LineKind.DIVIDER:
-            text.insert("end", f"\u2500\u2500\u2500\u2500  {line.text}  \u2500\u2500\u2500\u2500\n", ("divider",))
+            text.insert(index, f"\u2500\u2500\u2500\u2500  {line.text}  \u2500\u2500\u2500\u2500\n", ("divider",))
         elif line.kind is LineKind.REPLY:
             rows = line.text.split("\n")
             for number, row in enumerate(rows):
@@ -539,17 +670,19 @@ class ChatView:
                     tags.append("reply_start")
                 if number == len(rows) - 1:
                     tags.append("reply_end")
-                text.insert("end", f"{row}\n", tuple(tags))
+                text.insert(index, f"{row}\n", tuple(tags))
         else:
             style = {LineKind.WARNING: "warning", LineKind.ERROR: "error"}.get(line.kind, "system")
-            text.insert("end", f"{stamp}  ", ("time", "message"))
-            text.insert("end", f"{line.text}\n", (style, "message"))
-        lines = int(text.index("end-1c").split(".")[0])
-        if lines > MAX_CHAT_LINES * 2:
-            text.delete("1.0", f"{lines - MAX_CHAT_LINES}.0")
-        text.configure(state="disabled")
-        if following:
-            text.see("end")
+            text.insert(index, f"{stamp}  ", ("time", "message"))
+            text.insert(index, f"{line.text}\n", (style, "message"))
+
+    def render_sending(self) -> None:
+        hint = self.window.model.sending
+        self.sending.configure(text=hint)
+        if hint:
+            self.sending.place(in_=self.transcript, relx=1.0, rely=1.0, anchor="se", x=-14, y=-10)
+        else:
+            self.sending.place_forget()
 
     def render_members(self) -> None:
         chat = self.window.model.chat
@@ -782,6 +915,7 @@ class ClientWindow:
             Aspect.MEMBERS: self.chat.render_members,
             Aspect.EXIT_CODE: self.lobby.render_exit_code,
             Aspect.CONNECTION: self._render_connection,
+            Aspect.SENDING: self.chat.render_sending,
         }
         for frame in (self.status.frame, self.lobby.frame, self.chat.frame):
             frame.grid(row=0, column=0, sticky="nswe")
@@ -808,6 +942,10 @@ class ClientWindow:
     def add_chat_line(self, line: ChatLine) -> None:
         """Append a transcript line (``ClientView``)."""
         self.chat.add_line(line)
+
+    def update_chat_line(self, line: ChatLine) -> None:
+        """Redraw one of your messages whose delivery changed (``ClientView``)."""
+        self.chat.update_line(line)
 
     def _render_connection(self) -> None:
         model = self.model

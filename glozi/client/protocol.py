@@ -5,8 +5,13 @@ per request that fires with the answering frame, or fails with ``ServerError``
 when the server answers with an ``error`` frame. Frames without an ``id`` are
 events and go to the ``ClientListener``. ``connect`` opens a connection on the
 reactor and fires once the server's ``welcome`` arrived.
+
+Requests are paced below the server's flood budget (the welcome's ``flood``)
+by a token bucket of our own: what does not fit yet waits in order in a queue
+and goes out as the budget refills, so the server never drops one of our lines.
 """
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -27,7 +32,9 @@ from glozi.client.trust import (
     fingerprint_of,
     tls_options,
 )
+from glozi.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.native import wire
+from glozi.ratelimit import TokenBucket
 
 MAX_SERVER_LINE_BYTES = 1024 * 1024
 """Longest line accepted from a server: a session list of many sessions is
@@ -35,6 +42,10 @@ longer than the 4096 bytes a server accepts from clients, but still bounded."""
 CONNECT_TIMEOUT_SECONDS = 5.0
 WELCOME_TIMEOUT_SECONDS = 5.0
 _CONNECTION_DONE = Failure(ConnectionDone())
+PACE_BURST_MARGIN = 2
+"""Lines of the server's burst we leave unused, so lines bunched up on the way still fit."""
+PACE_RATE_FRACTION = 0.9
+"""Share of the server's rate we use, so our clock running a little fast never trips it."""
 
 Frame = dict[str, Any]
 
@@ -65,6 +76,23 @@ class ClientListener(Protocol):
     def connection_lost(self, protocol: "ClientProtocol", clean: bool) -> None:
         """``protocol``'s connection ended; ``clean`` when we closed it ourselves."""
 
+    def queue_changed(self, protocol: "ClientProtocol") -> None:
+        """The number of requests waiting for the flood budget (``protocol.queued``) changed."""
+
+
+def pace_for(welcome: Frame) -> tuple[float, float]:
+    """Our burst and rate for a server's welcome: slightly under its ``flood``
+    (the documented 20 and 5 a second when a server does not say)."""
+    flood = welcome.get("flood")
+    burst, rate = FLOOD_BURST, FLOOD_RATE
+    if isinstance(flood, dict):
+        told_burst, told_rate = flood.get("burst"), flood.get("per_second")
+        if isinstance(told_burst, int | float) and told_burst >= 1:
+            burst = told_burst
+        if isinstance(told_rate, int | float) and told_rate > 0:
+            rate = told_rate
+    return max(1.0, float(int(burst)) - PACE_BURST_MARGIN), rate * PACE_RATE_FRACTION
+
 
 class ClientProtocol(LineReceiver):
     """One connection to a GloziChat server."""
@@ -77,7 +105,13 @@ class ClientProtocol(LineReceiver):
         self,
         listener: ClientListener | None = None,
         certificate_check: Callable[[object], TrustResult] | None = None,
+        clock: IReactorTime | None = None,
     ) -> None:
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = reactor  # type: ignore[assignment]
+        self.clock: IReactorTime = clock  # type: ignore[assignment]
         self.listener = listener
         self.certificate_check = certificate_check
         self.trust: TrustResult | None = None
@@ -87,6 +121,16 @@ class ClientProtocol(LineReceiver):
         self._pending: dict[int, Deferred[Frame]] = {}
         self._next_id = 1
         self._closing = False
+        self._budget: TokenBucket | None = None
+        self._queue: deque[bytes] = deque()
+        self._drain_call: Any = None
+        self.lines_received = 0
+        """Lines read from the server so far (to tell what came last)."""
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for the flood budget, not written yet."""
+        return len(self._queue)
 
     def connectionMade(self) -> None:
         self._closing = False
@@ -113,8 +157,31 @@ class ClientProtocol(LineReceiver):
         self._next_id += 1
         answer: Deferred[Frame] = Deferred()
         self._pending[request_id] = answer
-        self.transport.write(line)
+        was_waiting = bool(self._queue)
+        self._queue.append(line)
+        self._write_queued()
+        if was_waiting or self._queue:
+            self._queue_changed()
         return answer
+
+    def _write_queued(self) -> None:
+        """Write what the budget allows now, in order; come back for the rest."""
+        if self._budget is None:
+            burst, rate = pace_for(self.welcome or {})
+            self._budget = TokenBucket(self.clock, burst, rate)
+        while self._queue and self._budget.try_take():
+            self.transport.write(self._queue.popleft())
+        if self._queue and self._drain_call is None:
+            self._drain_call = self.clock.callLater(self._budget.seconds_until(), self._drain_later)
+
+    def _drain_later(self) -> None:
+        self._drain_call = None
+        self._write_queued()
+        self._queue_changed()
+
+    def _queue_changed(self) -> None:
+        if self.listener is not None:
+            self.listener.queue_changed(self)
 
     def disconnect(self) -> None:
         """Close the connection on purpose (a clean end for the listener)."""
@@ -125,6 +192,7 @@ class ClientProtocol(LineReceiver):
         line = line.removesuffix(b"\r")
         if not line.strip():
             return
+        self.lines_received += 1
         if self.certificate_check is not None and self.trust is None and not self._certificate_trusted():
             return
         try:
@@ -173,6 +241,10 @@ class ClientProtocol(LineReceiver):
         self.transport.loseConnection()
 
     def connectionLost(self, reason: Failure = _CONNECTION_DONE) -> None:
+        if self._drain_call is not None and self._drain_call.active():
+            self._drain_call.cancel()
+        self._drain_call = None
+        self._queue.clear()
         pending, self._pending = self._pending, {}
         for answer in pending.values():
             answer.errback(ConnectionLost("The connection to the server was lost."))
@@ -197,13 +269,17 @@ class ClientFactory(Factory):
     """Builds one ``ClientProtocol`` for ``listener``."""
 
     def __init__(
-        self, listener: ClientListener, certificate_check: Callable[[object], TrustResult] | None = None
+        self,
+        listener: ClientListener,
+        certificate_check: Callable[[object], TrustResult] | None = None,
+        clock: IReactorTime | None = None,
     ) -> None:
         self.listener = listener
         self.certificate_check = certificate_check
+        self.clock = clock
 
     def buildProtocol(self, addr: object) -> ClientProtocol:
-        protocol = ClientProtocol(self.listener, self.certificate_check)
+        protocol = ClientProtocol(self.listener, self.certificate_check, self.clock)
         protocol.factory = self
         return protocol
 
@@ -234,7 +310,7 @@ def connect(
     """
     if not tls:
         endpoint: Any = TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
-        factory = ClientFactory(listener)
+        factory = ClientFactory(listener, clock=reactor)  # type: ignore[arg-type]
     else:
         endpoint = SSL4ClientEndpoint(reactor, host, port, tls_options(host, ca_file), timeout=timeout)
         if ca_file is not None:
@@ -249,7 +325,7 @@ def connect(
             def check(certificate: object) -> TrustResult:
                 return store.check(host, port, fingerprint_of(certificate))
 
-        factory = ClientFactory(listener, check)
+        factory = ClientFactory(listener, check, reactor)  # type: ignore[arg-type]
     connecting = endpoint.connect(factory)
 
     def wait_for_welcome(protocol: ClientProtocol) -> "Deferred[ClientProtocol]":

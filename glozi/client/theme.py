@@ -78,6 +78,7 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
     style.configure("Hint.TLabel", foreground=p.MUTED, background=p.SURFACE, font=p.FONT_SMALL)
     style.configure("Info.TLabel", foreground=p.TEXT, background=p.SURFACE)
     style.configure("Error.TLabel", foreground=p.ERROR_TEXT, background=p.SURFACE)
+    style.configure("Sending.TLabel", foreground=p.TEXT_BRIGHT, background=p.SELECTED, font=p.FONT_SMALL)
     style.configure("Ok.TLabel", foreground=p.VALID, background=p.SURFACE)
     style.configure("Corner.TLabel", foreground=p.TEXT_BRIGHT, font=p.FONT_HEADING)
     style.configure("Code.TLabel", foreground=p.MUTED, background=p.INPUT, padding=(8, 2))

@@ -24,16 +24,14 @@ from glozi.client.palette import user_colour
 from glozi.client.protocol import ClientListener, ClientProtocol, Frame, FrameTooLong, ServerError
 from glozi.client.trust import TrustResult
 from glozi.names import (
-    EXIT_CODE_LENGTH,
     NAME_MAX_LENGTH,
     NAME_RULE,
     PASSWORD_LENGTH,
     PASSWORD_RULE,
-    is_valid_exit_code,
     is_valid_name,
     is_valid_password,
 )
-from glozi.native.wire import MAX_TEXT_CHARS
+from glozi.native.wire import MAX_TEXT_CHARS, is_printable
 
 MAX_CHAT_LINES = 2000
 """Transcript lines kept; older ones are dropped so a long chat stays light."""
@@ -45,6 +43,14 @@ RECONNECT_MAX_DELAY = 15.0
 RECONNECT_MAX_TRIES = 20
 """Automatic attempts (about 4 minutes in all) before the client stops and offers *Reconnect*."""
 HISTORY_DIVIDER = "Earlier messages above"
+WAITING_NOTE = "Waiting for the connection; it is sent once reconnected."
+LOST_NOTE = "Not confirmed: the connection was lost. It is sent again once reconnected, unless the server has it."
+DEFAULT_EXIT_CODE_DIGITS = 5
+"""The exit code's length when the welcome does not say (``exit_code_digits``)."""
+MAX_EXIT_CODE_DIGITS = 64
+CLOSE_FOLLOWS_SECONDS = 5.0
+"""A server that closes a connection with a reason sends the reason last, right
+before the close; an error older than this, or followed by anything, is not the reason."""
 
 
 class Screen(Enum):
@@ -68,6 +74,7 @@ class Aspect(Enum):
     MEMBERS = auto()
     EXIT_CODE = auto()
     CONNECTION = auto()
+    SENDING = auto()
 
 
 class FieldState(Enum):
@@ -88,6 +95,17 @@ class LineKind(Enum):
     ERROR = auto()
     HISTORY = auto()
     DIVIDER = auto()
+
+
+class Delivery(Enum):
+    """Where one of your messages is."""
+
+    PENDING = auto()
+    """Queued or on its way; the server has not acknowledged it yet."""
+    SENT = auto()
+    """Acknowledged: the server stored it (or, after a reconnection, its history has it)."""
+    FAILED = auto()
+    """Refused, or cut off by a lost connection; ``note`` says why."""
 
 
 class Tone(Enum):
@@ -149,6 +167,13 @@ class ChatLine:
     sender: str | None = None
     own: bool = False
     sender_admin: bool = False
+    serial: int = 0
+    """A number of its own for each of your messages (0 for any other line), to update its delivery."""
+    delivery: Delivery | None = None
+    note: str = ""
+    """Why a message failed, or what it waits for."""
+    resendable: bool = False
+    """A failed message the user may send again (``ClientViewModel.resend``)."""
 
     @property
     def colour(self) -> str | None:
@@ -213,11 +238,13 @@ class ChatState:
 
 @dataclass
 class Outgoing:
-    """A message waiting for a connection. ``unconfirmed``: it was sent, but
-    the connection dropped before the server acknowledged it (it is sent
-    again only if the history shows the server does not have it)."""
+    """A message waiting for a connection, shown as transcript line ``serial``.
+    ``unconfirmed``: it was sent, but the connection dropped before the server
+    acknowledged it (it is sent again only if the history shows the server does
+    not have it)."""
 
     text: str
+    serial: int
     unconfirmed: bool = False
 
 
@@ -229,6 +256,9 @@ class ClientView(Protocol):
 
     def add_chat_line(self, line: ChatLine) -> None:
         """Append ``line`` to the transcript on screen."""
+
+    def update_chat_line(self, line: ChatLine) -> None:
+        """Redraw the shown message with ``line.serial`` (its delivery changed)."""
 
 
 Connector = Callable[["ServerAddress", ClientListener], "Deferred[ClientProtocol]"]
@@ -249,30 +279,52 @@ def check_password(text: str) -> FieldState:
     return FieldState.VALID if is_valid_password(text) else FieldState.INVALID
 
 
-def check_exit_code(text: str) -> FieldState:
+def is_exit_code(text: str, digits: int) -> bool:
+    """Whether ``text`` is an exit code of ``digits`` digits (the welcome's ``exit_code_digits``)."""
+    return len(text) == digits and text.isascii() and text.isdigit()
+
+
+def check_exit_code(text: str, digits: int) -> FieldState:
     """The live state of the server exit code field."""
     if not text:
         return FieldState.EMPTY
-    return FieldState.VALID if is_valid_exit_code(text) else FieldState.INVALID
+    return FieldState.VALID if is_exit_code(text, digits) else FieldState.INVALID
 
 
 FIELD_LIMITS = {
     "name": NAME_MAX_LENGTH,
     "username": NAME_MAX_LENGTH,
     "password": PASSWORD_LENGTH,
-    "exit_code": EXIT_CODE_LENGTH,
     "message": MAX_TEXT_CHARS,
 }
-"""The most characters each kind of field accepts."""
+"""The most characters each kind of field accepts (the exit code's comes from the server)."""
 
 
 def fits(kind: str, text: str) -> bool:
     """Whether ``text`` may stand in a field of ``kind`` (see ``FIELD_LIMITS``)."""
     if len(text) > FIELD_LIMITS[kind]:
         return False
-    if kind in ("password", "exit_code"):
+    if kind == "password":
         return text.isascii() and (text.isdigit() or text == "")
     return True
+
+
+def duration_text(seconds: float) -> str:
+    """A duration for people: ``20 s``, ``1 min 30 s``, ``4 min``, ``1 h``, ``2 h 5 min``."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, rest = divmod(round(whole / 60), 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def paste_lines(text: str) -> list[str]:
+    """The messages a multi-line paste becomes: one per line that is not blank, in order."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line for line in lines if line.strip()]
 
 
 def parse_port(text: str) -> int | None:
@@ -365,6 +417,14 @@ class ClientViewModel:
         self.address: ServerAddress | None = address
         self.server_name = ""
         self.max_text = MAX_TEXT_CHARS
+        self.exit_code_digits = DEFAULT_EXIT_CODE_DIGITS
+        self.sending = ""
+        """The progress hint while lines wait for the flood budget, e.g. "Sending 37 of 200..."."""
+        self._batch_total = 0
+        self._unanswered = 0
+        self._next_serial = 1
+        self._closing_error: tuple[int, float, str] | None = None
+        self._exit_request: Deferred[Frame] | None = None
         self.protocol: ClientProtocol | None = None
         self.sessions: list[SessionRow] = []
         self.notice = Notice()
@@ -463,17 +523,22 @@ class ClientViewModel:
     def _welcomed(self, protocol: ClientProtocol, address: ServerAddress) -> None:
         self.protocol = protocol
         self._closing_reason = None
+        self._closing_error = None
         self._sent_away = False
         welcome = protocol.welcome or {}
         self.server_name = str(welcome.get("name") or address.name or address.host)
         max_text = welcome.get("max_text")
         if isinstance(max_text, int) and 0 < max_text <= MAX_TEXT_CHARS:
             self.max_text = max_text
+        digits = welcome.get("exit_code_digits")
+        valid_digits = isinstance(digits, int) and 0 < digits <= MAX_EXIT_CODE_DIGITS
+        self.exit_code_digits = digits if valid_digits else DEFAULT_EXIT_CODE_DIGITS  # type: ignore[assignment]
 
     def _show_lobby(self) -> None:
         self.sessions = []
+        self.exit_feedback = Notice()
         self._set_screen(Screen.LOBBY)
-        self._render(Aspect.NOTICE, Aspect.SESSIONS)
+        self._render(Aspect.NOTICE, Aspect.SESSIONS, Aspect.EXIT_CODE)
         self.reload()
 
     def connect_typed(self, host: str, port: str) -> bool:
@@ -550,7 +615,12 @@ class ClientViewModel:
         self.protocol = None
         self.dialog = None
         self.sessions = []
-        reason = self._closing_reason or f"The connection to {self.server_name} was lost."
+        reason = (
+            self._closing_reason
+            or self._reason_for_closing(protocol)
+            or f"The connection to {self.server_name} was lost."
+        )
+        self._update_sending()
         self._render(Aspect.DIALOG, Aspect.SESSIONS)
         if self.address is None or clean or self._sent_away:
             self._give_up(reason)
@@ -564,6 +634,15 @@ class ClientViewModel:
             self._render(Aspect.CONNECTION)
         self._schedule_reconnect()
 
+    def _reason_for_closing(self, protocol: ClientProtocol) -> str | None:
+        """The error the server sent before closing us, if it was the last thing it sent, just now."""
+        if self._closing_error is None:
+            return None
+        lines, at, message = self._closing_error
+        if lines != protocol.lines_received or self.clock.seconds() - at > CLOSE_FOLLOWS_SECONDS:
+            return None
+        return message
+
     def _schedule_reconnect(self) -> None:
         if self._reconnect_tries >= RECONNECT_MAX_TRIES:
             self._give_up(f"{self._lost_reason} Reconnecting failed {RECONNECT_MAX_TRIES} times.")
@@ -572,7 +651,9 @@ class ClientViewModel:
         self._reconnect_tries += 1
         self._reconnect_call = self.clock.callLater(delay, self._try_reconnect)
         if self.chat is None:
-            self._set_screen(Screen.DISCONNECTED, f"{self._lost_reason} Reconnecting in {math.ceil(delay)} s...")
+            self._set_screen(
+                Screen.DISCONNECTED, f"{self._lost_reason} Reconnecting in {duration_text(math.ceil(delay))}..."
+            )
 
     def _stop_reconnecting(self) -> None:
         self.reconnecting = False
@@ -686,8 +767,10 @@ class ClientViewModel:
         delivered = {(sender, text) for sender, text, _ in chat.seen if sender == chat.you}
         for item in outbox:
             if item.unconfirmed and (chat.you, item.text) in delivered:
+                self._set_delivery(chat, item.serial, Delivery.SENT)
                 continue
-            self._say(chat, self.protocol, item.text, shown=item.unconfirmed)
+            self._set_delivery(chat, item.serial, Delivery.PENDING)
+            self._say(chat, self.protocol, item.text, item.serial)
 
     # Session list
 
@@ -717,24 +800,49 @@ class ClientViewModel:
         """The listed session with ``session_id``, if it is listed."""
         return next((row for row in self.sessions if row.id == session_id), None)
 
+    def check_exit_code(self, text: str) -> FieldState:
+        """The live state of the exit code field, for this server's code length."""
+        return check_exit_code(text, self.exit_code_digits)
+
+    def exit_code_fits(self, text: str) -> bool:
+        """Whether the exit code field may hold ``text``: digits, at most this server's length."""
+        return len(text) <= self.exit_code_digits and text.isascii() and (text.isdigit() or text == "")
+
+    def exit_code_edited(self) -> None:
+        """The user changed the exit code field: a complaint about the old one no longer holds."""
+        if self.exit_feedback.text and not self._checking_exit_code:
+            self.exit_feedback = Notice()
+            self._render(Aspect.EXIT_CODE)
+
+    @property
+    def _checking_exit_code(self) -> bool:
+        return self._exit_request is not None and not self._exit_request.called
+
     def submit_exit_code(self, code: str) -> bool:
-        """Send the server exit code; ``False`` (and nothing sent) when it is malformed."""
+        """Send the server exit code; ``False`` (and nothing sent) when it is malformed.
+
+        The feedback lasts as long as its cause: "Checking..." until the answer
+        (or the connection's end), a complaint until the field changes or you join a session.
+        """
         protocol = self.protocol
         if protocol is None or self.screen is not Screen.LOBBY:
             return False
-        if not is_valid_exit_code(code):
-            self.exit_feedback = Notice(f"The exit code is {EXIT_CODE_LENGTH} digits.", Tone.ERROR)
+        if not is_exit_code(code, self.exit_code_digits):
+            self.exit_feedback = Notice(f"The exit code is {self.exit_code_digits} digits.", Tone.ERROR)
             self._render(Aspect.EXIT_CODE)
             return False
         self.exit_feedback = Notice("Checking the exit code...")
         self._render(Aspect.EXIT_CODE)
 
-        def refused(reason: Failure) -> None:
-            if reason.check(ServerError):
-                self.exit_feedback = Notice(reason.value.message, Tone.ERROR)
-                self._render(Aspect.EXIT_CODE)
+        def answered(reason: Failure) -> None:
+            if self._exit_request is not request:
+                return
+            message = reason.value.message if reason.check(ServerError) else ""
+            self.exit_feedback = Notice(message, Tone.ERROR)
+            self._render(Aspect.EXIT_CODE)
 
-        protocol.request("exit", code=code).addErrback(refused)
+        request = self._exit_request = protocol.request("exit", code=code)
+        request.addErrback(answered)
         return True
 
     # Dialogs
@@ -841,8 +949,9 @@ class ClientViewModel:
         ]
         chat = self.chat = ChatState(session, you, members, frame.get("idle_timeout"), password)
         self.notice = Notice()
+        self.exit_feedback = Notice()
         self._set_screen(Screen.CHAT)
-        self._render(Aspect.MEMBERS, Aspect.NOTICE)
+        self._render(Aspect.MEMBERS, Aspect.NOTICE, Aspect.EXIT_CODE)
         now = self.clock.seconds()
         intro = [
             ChatLine(
@@ -854,11 +963,11 @@ class ClientViewModel:
             )
         ]
         if chat.idle_timeout:
-            minutes = chat.idle_timeout / 60
             intro.append(
                 ChatLine(
                     LineKind.SYSTEM,
-                    f"Members who write nothing for {minutes:g} min are removed. /help lists the commands.",
+                    f"Members who write nothing for {duration_text(chat.idle_timeout)} are removed. "
+                    "/help lists the commands.",
                     now,
                 )
             )
@@ -886,57 +995,172 @@ class ClientViewModel:
         return next((m for m in self.chat.members if m.name == name), None)
 
     def send(self, text: str) -> bool:
-        """Send what the user typed: a message, or a ``/command args``.
+        """Send what the user typed: a message, or a ``/command args``; text
+        with line breaks (a paste) goes to ``send_lines``.
 
-        A message appears in the transcript at once. Returns ``False`` (and
-        sends nothing) for blank text, text over the limit, or outside a session.
+        A message appears in the transcript at once, pending until the server
+        acknowledges it. Returns ``False`` (and sends nothing, so the field
+        keeps the text) for blank text, text that cannot be sent (the
+        transcript says why), or outside a session.
         """
         chat, protocol = self.chat, self.protocol
-        if chat is None or not text.strip() or len(text) > self.max_text:
+        if chat is None or not text.strip():
             return False
-        if protocol is None or self.reconnecting:
-            if text.startswith("/"):
+        if "\n" in text or "\r" in text:
+            return self.send_lines(text)
+        if text.startswith("/"):
+            if protocol is None or self.reconnecting:
                 self._system("Not connected: commands cannot wait. Try again once reconnected.", LineKind.ERROR)
                 return False
-            self.outbox.append(Outgoing(text))
-            self._system(f"Not connected: \u201c{text}\u201d will be sent once reconnected.", LineKind.WARNING)
-            return True
-        if text.startswith("/"):
             name, _, args = text[1:].partition(" ")
             self._run_command(protocol, name.strip(), args.strip())
             return True
-        if not protocol.fits("say", text=text):
-            self._system("This message is too long to send; split it in parts.", LineKind.ERROR)
+        problem = self._unsendable(text)
+        if problem is not None:
+            self._system(f"Not sent: this message {problem}.", LineKind.ERROR)
             return False
-        self._say(chat, protocol, text)
+        self._send_message(chat, text)
         return True
 
-    def _say(self, chat: ChatState, protocol: ClientProtocol, text: str, shown: bool = False) -> None:
-        """Show our message (unless ``shown`` already) and send it; one whose
-        answer the connection's end cut off goes back to the outbox."""
-        if not shown:
-            me = self._member(chat.you)
-            self._add_line(
-                ChatLine(
-                    LineKind.MESSAGE,
-                    text,
-                    self.clock.seconds(),
-                    sender=chat.you,
-                    own=True,
-                    sender_admin=me is not None and me.admin,
+    def send_lines(self, text: str) -> bool:
+        """Send a multi-line paste as one message per line that is not blank, in
+        order (a line starting with ``/`` is a message too, never a command).
+
+        When any line cannot be sent, nothing is: the transcript says which line
+        and why, and ``False`` tells the view to keep the text.
+        """
+        chat = self.chat
+        lines = paste_lines(text)
+        if chat is None or not lines:
+            return False
+        for number, line in enumerate(lines, 1):
+            problem = self._unsendable(line)
+            if problem is not None:
+                self._system(
+                    f"Nothing was sent: line {number} of the {len(lines)} pasted {problem}.", LineKind.ERROR
                 )
+                return False
+        for line in lines:
+            self._send_message(chat, line)
+        return True
+
+    def _unsendable(self, text: str) -> str | None:
+        """Why the server would refuse ``text`` as a message, or ``None``."""
+        if len(text) > self.max_text:
+            return f"has {len(text)} characters, over the limit of {self.max_text}"
+        if not is_printable(text):
+            return "has control characters"
+        if self.protocol is not None and not self.protocol.fits("say", text=text):
+            return "is too long to send; split it in parts"
+        return None
+
+    def _send_message(self, chat: ChatState, text: str) -> None:
+        """Show our message as pending, then send it, or keep it for the reconnection."""
+        me = self._member(chat.you)
+        serial = self._next_serial
+        self._next_serial += 1
+        waiting = self.protocol is None or self.reconnecting
+        self._add_line(
+            ChatLine(
+                LineKind.MESSAGE,
+                text,
+                self.clock.seconds(),
+                sender=chat.you,
+                own=True,
+                sender_admin=me is not None and me.admin,
+                serial=serial,
+                delivery=Delivery.PENDING,
+                note=WAITING_NOTE if waiting else "",
             )
+        )
+        if waiting:
+            self.outbox.append(Outgoing(text, serial))
+        else:
+            assert self.protocol is not None
+            self._say(chat, self.protocol, text, serial)
+
+    def resend(self, serial: int) -> bool:
+        """Send a failed message again (the user clicked it); it is pending again until acknowledged."""
+        chat, protocol = self.chat, self.protocol
+        line = self._own_line(serial)
+        if chat is None or protocol is None or self.reconnecting or line is None or not line.resendable:
+            return False
+        self._set_delivery(chat, serial, Delivery.PENDING)
+        self._say(chat, protocol, line.text, serial)
+        return True
+
+    def _own_line(self, serial: int) -> ChatLine | None:
+        if self.chat is None:
+            return None
+        # Recent lines are the ones whose delivery changes: look from the end.
+        return next((line for line in reversed(self.chat.lines) if line.serial == serial), None)
+
+    def _set_delivery(
+        self, chat: ChatState, serial: int, delivery: Delivery, note: str = "", resendable: bool = False
+    ) -> None:
+        if self.chat is not chat:
+            return
+        for index in range(len(chat.lines) - 1, -1, -1):
+            if chat.lines[index].serial == serial:
+                line = chat.lines[index] = replace(
+                    chat.lines[index], delivery=delivery, note=note, resendable=resendable
+                )
+                if self.view is not None:
+                    self.view.update_chat_line(line)
+                return
+
+    def _say(self, chat: ChatState, protocol: ClientProtocol, text: str, serial: int) -> None:
+        """Send message ``serial``; the ack marks it sent, a refusal failed, and
+        one whose answer the connection's end cut off goes back to the outbox."""
 
         def acked(frame: Frame) -> None:
             chat.seen.add((chat.you, text, float(frame["ts"])))
+            self._set_delivery(chat, serial, Delivery.SENT)
 
         def failed(reason: Failure) -> None:
-            if self.chat is chat and reason.check(ConnectionLost):
-                self.outbox.append(Outgoing(text, unconfirmed=True))
+            if self.chat is not chat:
+                return
+            if reason.check(ConnectionLost):
+                self.outbox.append(Outgoing(text, serial, unconfirmed=True))
+                self._set_delivery(chat, serial, Delivery.FAILED, LOST_NOTE)
+            elif reason.check(ServerError):
+                self._set_delivery(
+                    chat, serial, Delivery.FAILED, f"Not sent: {reason.value.message}", resendable=True
+                )
             else:
-                self._chat_error(reason, chat, "Your message was not sent: ")
+                self._set_delivery(chat, serial, Delivery.FAILED, "Not sent: it is too long to send.")
 
-        protocol.request("say", text=text).addCallbacks(acked, failed)
+        self._counted(protocol.request("say", text=text)).addCallbacks(acked, failed)
+        self._update_sending()
+
+    def _counted(self, answer: "Deferred[Frame]") -> "Deferred[Frame]":
+        """Count a chat line towards the progress hint: lines sent since all were answered."""
+        if not self._unanswered:
+            self._batch_total = 0
+        self._batch_total += 1
+        self._unanswered += 1
+
+        def answered(result: object) -> object:
+            self._unanswered -= 1
+            return result
+
+        return answer.addBoth(answered)
+
+    def queue_changed(self, protocol: ClientProtocol) -> None:
+        """Lines waiting for the flood budget came or went: update the progress hint."""
+        if protocol is self.protocol:
+            self._update_sending()
+
+    def _update_sending(self) -> None:
+        waiting = self.protocol.queued if self.protocol is not None else 0
+        if not waiting:
+            hint = ""
+        else:
+            total = max(self._batch_total, waiting)
+            hint = f"Sending {total - waiting + 1} of {total}..."
+        if hint != self.sending:
+            self.sending = hint
+            self._render(Aspect.SENDING)
 
     def _run_command(self, protocol: ClientProtocol, name: str, args: str) -> None:
         chat = self.chat
@@ -951,7 +1175,10 @@ class ClientViewModel:
             if self.chat is chat and self.chat is not None:
                 self._add_line(ChatLine(LineKind.REPLY, str(frame.get("text", "")), self.clock.seconds()))
 
-        protocol.request("command", **fields).addCallbacks(replied, self._chat_error, errbackArgs=(chat,))
+        self._counted(protocol.request("command", **fields)).addCallbacks(
+            replied, self._chat_error, errbackArgs=(chat,)
+        )
+        self._update_sending()
 
     def _chat_error(self, reason: Failure, chat: ChatState | None, prefix: str = "") -> None:
         if self.chat is not chat:
@@ -1032,7 +1259,8 @@ class ClientViewModel:
     def _on_idle_warning(self, frame: Frame) -> None:
         seconds = float(frame["seconds_left"])
         self._system(
-            f"You have been quiet for a while: you will be removed in {seconds:.0f} s unless you write something.",
+            f"You have been quiet for a while: you will be removed in {duration_text(seconds)} "
+            "unless you write something.",
             LineKind.WARNING,
         )
 
@@ -1048,7 +1276,9 @@ class ClientViewModel:
     def _on_error(self, frame: Frame) -> None:
         """An error that answers no request: the server is about to close (idle, flood) or warns."""
         message = str(frame.get("message") or frame.get("code"))
-        self._closing_reason = message
+        if self.protocol is not None:
+            # Only the reason of a close if the close comes next (see _reason_for_closing).
+            self._closing_error = (self.protocol.lines_received, self.clock.seconds(), message)
         if frame.get("code") in _SENT_AWAY_CODES:
             self._sent_away = True
         if self.chat is not None:
@@ -1056,6 +1286,23 @@ class ClientViewModel:
         else:
             self.notice = Notice(message, Tone.ERROR)
             self._render(Aspect.NOTICE)
+
+    def _on_session_listed(self, frame: Frame) -> None:
+        """``session_added`` or ``session_changed``: the row, new or updated, in id order."""
+        row = _session_row(frame["session"])
+        self.sessions = sorted([r for r in self.sessions if r.id != row.id] + [row], key=lambda r: r.id)
+        self._render(Aspect.SESSIONS)
+        if self.dialog is not None and self.dialog.session is not None and self.dialog.session.id == row.id:
+            self._refresh_dialog_session(row.id)
+
+    def _on_session_removed(self, frame: Frame) -> None:
+        session_id = int(frame["session"])
+        self.sessions = [row for row in self.sessions if row.id != session_id]
+        self._render(Aspect.SESSIONS)
+        dialog = self.dialog
+        if dialog is not None and dialog.session is not None and dialog.session.id == session_id:
+            dialog.error = f"The session {frame.get('name') or dialog.session.name} is gone."
+            self._render(Aspect.DIALOG)
 
     def _on_server_closing(self, frame: Frame) -> None:
         self._closing_reason = f"The server closed: {frame.get('reason') or 'no reason given'}"
@@ -1070,4 +1317,7 @@ class ClientViewModel:
         "left": _on_left,
         "server_closing": _on_server_closing,
         "error": _on_error,
+        "session_added": _on_session_listed,
+        "session_changed": _on_session_listed,
+        "session_removed": _on_session_removed,
     }

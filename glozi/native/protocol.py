@@ -10,7 +10,7 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 import glozi
-from glozi.chat import ChatServer, Participant
+from glozi.chat import ChatServer, Participant, SessionListEvent
 from glozi.errors import ChatError
 from glozi.events import Event, Joined, Left
 from glozi.flood import FloodControl, Verdict
@@ -52,6 +52,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
         self.send(wire.encode_frame(self.factory.welcome()))
         self.factory.opened(self)
+        self.factory.at_session_list.add(self)
         peer = self.transport.getPeer()
         self.participant = self.factory.chat.connect(self, getattr(peer, "host", str(peer)))
         self.setTimeout(self.factory.login_grace)
@@ -59,6 +60,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def connectionLost(self, reason: Failure | None = None) -> None:
         self.gone = True
         self.setTimeout(None)
+        self.factory.at_session_list.discard(self)
         self.participant.disconnected()
         self.factory.closed(self)
 
@@ -96,6 +98,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def deliver(self, event: Event) -> None:
         self.send(wire.encode_event(event))
         if isinstance(event, Left):
+            self.factory.at_session_list.add(self)
             self._watch_idleness()
 
     def lineReceived(self, line: bytes) -> None:
@@ -202,6 +205,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         can come between them."""
 
         def write(request_id: wire.RequestId) -> None:
+            self.factory.at_session_list.discard(self)
             answer = wire.encode_frame(wire.with_id(wire.event_frame(joined), request_id))
             self.send(answer + wire.encode_history(joined))
 
@@ -255,6 +259,21 @@ class NativeFactory(TrackingFactory):
         self.server_name = server_name
         self.login_grace = login_grace
         self.lobby_idle = lobby_idle
+        self.at_session_list: set[NativeProtocol] = set()
+        """Welcomed connections in no session: they get the session-list events."""
+        chat.watch_session_list(self)
+
+    def watching(self) -> bool:
+        # Stops at the first one; only a joiner whose answer is on its way is skipped.
+        return any(connection.participant.member is None for connection in self.at_session_list)
+
+    def session_list_changed(self, event: SessionListEvent) -> None:
+        """One encoding, the same bytes to every connection at the session list."""
+        line = wire.encode_event(event)
+        for connection in self.at_session_list:
+            # A joiner stays in the set until its answer is written, but is a member already.
+            if connection.participant.member is None:
+                connection.send(line)
 
     def refusal_line(self, message: str) -> bytes:
         return wire.encode_frame({"type": "error", "code": "too_many_connections", "message": message})
@@ -268,4 +287,9 @@ class NativeFactory(TrackingFactory):
             "name": self.server_name,
             "max_line": wire.MAX_LINE_BYTES,
             "max_text": wire.MAX_TEXT_CHARS,
+            # Options arrive as floats; a whole burst reads better as 20 than 20.0.
+            "flood": {
+                "burst": int(self.flood_burst) if float(self.flood_burst).is_integer() else self.flood_burst,
+                "per_second": float(self.flood_rate),
+            },
         }

@@ -24,7 +24,10 @@ from glozi.events import (
     MemberLeft,
     Message,
     ServerClosing,
+    SessionAdded,
+    SessionChanged,
     SessionInfo,
+    SessionRemoved,
 )
 from glozi.names import NAME_RULE, PASSWORD_RULE, is_valid_exit_code, is_valid_name, is_valid_password
 
@@ -153,7 +156,8 @@ class _Fields:
 _UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _printable(text: str) -> bool:
+def is_printable(text: str) -> bool:
+    """Whether ``text`` is free of control characters (a tab is allowed): the rule for ``say`` text."""
     return _UNPRINTABLE.search(text) is None
 
 
@@ -189,7 +193,7 @@ def _parse_say(fields: _Fields) -> Say:
         raise fields._fail("bad_field", "The text must not be empty.")
     if len(text) > MAX_TEXT_CHARS:
         raise fields._fail("bad_field", f"The text is longer than {MAX_TEXT_CHARS} characters.")
-    if not _printable(text):
+    if not is_printable(text):
         raise fields._fail("bad_field", "The text must not contain control characters such as newlines.")
     return Say(text, fields.request_id)
 
@@ -199,7 +203,7 @@ def _parse_command(fields: _Fields) -> RunCommand:
     if not name or len(name) > MAX_COMMAND_NAME_CHARS or not name.isascii() or not name.isalnum():
         raise fields._fail("bad_field", "The command name must be letters and digits, like 'help'.")
     args = fields.string("args", optional=True) or ""
-    if len(args) > MAX_TEXT_CHARS or not _printable(args):
+    if len(args) > MAX_TEXT_CHARS or not is_printable(args):
         raise fields._fail("bad_field", "The command arguments must be one line of printable text.")
     return RunCommand(name, args, fields.request_id)
 
@@ -386,6 +390,18 @@ def _server_closing(event: ServerClosing) -> dict[str, Any]:
     return {"type": "server_closing", "reason": event.reason}
 
 
+def _session_added(event: SessionAdded) -> dict[str, Any]:
+    return {"type": "session_added", "session": session_fields(event.session)}
+
+
+def _session_changed(event: SessionChanged) -> dict[str, Any]:
+    return {"type": "session_changed", "session": session_fields(event.session)}
+
+
+def _session_removed(event: SessionRemoved) -> dict[str, Any]:
+    return {"type": "session_removed", "session": event.session_id, "name": event.name}
+
+
 _EVENT_FRAMES: dict[type, Callable[[Any], dict[str, Any]]] = {
     Joined: _joined,
     MemberJoined: _member_joined,
@@ -395,6 +411,9 @@ _EVENT_FRAMES: dict[type, Callable[[Any], dict[str, Any]]] = {
     IdleWarning: _idle_warning,
     Left: _left,
     ServerClosing: _server_closing,
+    SessionAdded: _session_added,
+    SessionChanged: _session_changed,
+    SessionRemoved: _session_removed,
 }
 
 
