@@ -1120,7 +1120,7 @@ class Server:
         assert self.process is not None and self.process.stdout is not None
         native = re.compile(r"native protocol listening on 127\.0\.0\.1:(\d+)")
         irc = re.compile(r"GloziChat IRC listening on 127\.0\.0\.1:(\d+)")
-        code = re.compile(r"^exit code: \d{5}$")
+        code = re.compile(r"^exit code: \d{10}$")
         seen_code = False
         while line := await self.process.stdout.readline():
             text = line.decode("utf-8", "replace").rstrip("\n")

@@ -411,8 +411,9 @@ class ChatServer:
         return self.passwords.hash(password).addCallback(hashed)
 
     def _refuse_taken_name(self, name: str) -> None:
-        if name_key(name) in self._sessions_by_name:
-            raise ChatError("session_exists", f"A session named {name!r} already exists.")
+        existing = self._sessions_by_name.get(name_key(name))
+        if existing is not None:
+            raise ChatError("session_exists", f"A session named {existing.name} exists.")
 
     def _create(self, participant: "Participant", name: str, username: str, password_hash: str | None) -> Joined:
         session = self._add_session(name, username, password_hash, permanent=False)
@@ -442,7 +443,10 @@ class ChatServer:
                 raise
             # It keeps guessing through the waits it is told: a script, not a person.
             raise ChatError(
-                refusal.code, f"{refusal.message} Closing the connection.", disconnect=True
+                refusal.code,
+                f"{refusal.message} Closing the connection.",
+                disconnect=True,
+                retry_after=refusal.retry_after,
             ) from None
         participant.refused_guesses = 0
         assert session.password_hash is not None
@@ -587,6 +591,12 @@ class Participant:
         member = self._require_member()
         self._touch(member)
         return commands.run(member, name, args)
+
+    def touch(self) -> None:
+        """Count activity for the inactivity timer: a door received a ``say``
+        or command it refused before the domain saw it (a malformed one)."""
+        if self.member is not None:
+            self._touch(self.member)
 
     def submit_exit_code(self, code: str) -> None:
         """Shut the server down if ``code`` is its exit code."""

@@ -16,7 +16,7 @@ ERROR_CODES: dict[str, str] = {
     "unsupported_protocol": "the client speaks a protocol version the server does not",
     "invalid_name": "a username or session name breaks the naming rule",
     "invalid_password": "a session password is not exactly 5 digits",
-    "invalid_exit_code": "an exit code is not exactly 5 digits",
+    "invalid_exit_code": "an exit code is not exactly 10 digits",
     # Refusals from the chat domain.
     "wrong_state": "the frame is not allowed now (in a session vs at the session list)",
     "no_such_session": "no session has that id",
@@ -30,7 +30,7 @@ ERROR_CODES: dict[str, str] = {
     "no_such_member": "nobody in the session has that name",
     "cannot_kick_self": "an admin cannot kick themselves; use /quit",
     "wrong_exit_code": "the server exit code is wrong",
-    "too_many_attempts": "too many exit-code attempts; try again later",
+    "too_many_attempts": "too many wrong passwords or exit codes from here; try again after retry_after seconds",
     "flood": "lines are arriving too fast; the line was dropped (sustained, the connection is closed)",
     "rate_limited": "joins, session creations or admin commands are arriving too fast; try again shortly",
     "too_many_connections": "the server, or this address, has too many connections; this one is closed",

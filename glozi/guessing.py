@@ -1,11 +1,13 @@
-"""Limits on guessing 5-digit secrets (session passwords, the exit code).
+"""Limits on guessing secrets (5-digit session passwords, the 10-digit exit code).
 
-A 5-digit secret has 100,000 values, so an attacker needs 50,000 guesses on
+A 5-digit password has 100,000 values, so an attacker needs 50,000 guesses on
 average. The limits below make that take years; docs/security.md shows the
 arithmetic. ``Backoff`` gives growing delays per key (a connection, a source
-address); ``GuessGuard`` combines the scopes for one kind of secret.
+address); ``GuessGuard`` combines the scopes for one kind of secret;
+``source_group`` says which addresses count as one source.
 """
 
+import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -15,6 +17,28 @@ from glozi.errors import ChatError
 from glozi.ratelimit import TokenBucket
 
 SOURCE_MEMORY = 30 * 24 * 3600.0
+IPV6_SOURCE_PREFIX = 64
+
+
+def source_group(host: str) -> str:
+    """The source a peer address is limited as.
+
+    An IPv4 address is itself. An IPv6 address counts as its /64: a LAN
+    segment is one /64, and a host on it can take any of its 2^64 addresses
+    at will, so counting addresses would multiply an attacker's guesses. An
+    IPv4-mapped IPv6 address is its IPv4 address; anything that is not an IP
+    address (a UNIX socket) is its own source.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        host_bits = 128 - IPV6_SOURCE_PREFIX
+        return str(ipaddress.IPv6Network((int(address) >> host_bits << host_bits, IPV6_SOURCE_PREFIX)))
+    return str(address)
 
 
 @dataclass

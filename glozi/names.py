@@ -9,16 +9,18 @@ import re
 NAME_MIN_LENGTH = 3
 NAME_MAX_LENGTH = 12
 PASSWORD_LENGTH = 5
-EXIT_CODE_LENGTH = 5
+EXIT_CODE_LENGTH = 10
 
 _NAME = re.compile(rf"(?!\d)[A-Za-z0-9]{{{NAME_MIN_LENGTH},{NAME_MAX_LENGTH}}}", re.ASCII)
-_FIVE_DIGITS = re.compile(r"[0-9]{5}", re.ASCII)
+_PASSWORD = re.compile(rf"[0-9]{{{PASSWORD_LENGTH}}}", re.ASCII)
+_EXIT_CODE = re.compile(rf"[0-9]{{{EXIT_CODE_LENGTH}}}", re.ASCII)
 
 NAME_RULE = (
     f"{NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} letters or digits (A-Z, a-z, 0-9), "
     "not starting with a digit"
 )
 PASSWORD_RULE = f"exactly {PASSWORD_LENGTH} digits"
+EXIT_CODE_RULE = f"exactly {EXIT_CODE_LENGTH} digits"
 
 
 def is_valid_name(name: str) -> bool:
@@ -28,12 +30,12 @@ def is_valid_name(name: str) -> bool:
 
 def is_valid_password(password: str) -> bool:
     """Whether ``password`` is an acceptable session password (5 digits)."""
-    return _FIVE_DIGITS.fullmatch(password) is not None
+    return _PASSWORD.fullmatch(password) is not None
 
 
 def is_valid_exit_code(code: str) -> bool:
-    """Whether ``code`` has the shape of a server exit code (5 digits)."""
-    return _FIVE_DIGITS.fullmatch(code) is not None
+    """Whether ``code`` has the shape of a server exit code (10 digits)."""
+    return _EXIT_CODE.fullmatch(code) is not None
 
 
 def name_key(name: str) -> str:

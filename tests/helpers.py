@@ -12,7 +12,7 @@ from glozi.passwords import ScryptPasswords
 from glozi.sqlitestore import StoreError
 from glozi.store import MemoryStore
 
-TEST_EXIT_CODE = "24680"
+TEST_EXIT_CODE = "2468013579"
 
 
 class RecordingConnection:

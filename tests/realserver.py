@@ -18,7 +18,7 @@ from tests.helpers import SESSION_LIST_EVENTS
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 _LISTENING = re.compile(rb"native protocol listening on 127\.0\.0\.1:(\d+)")
 _IRC_LISTENING = re.compile(rb"GloziChat IRC listening on [^:\s]+:(\d+)")
-_EXIT_CODE = re.compile(rb"^exit code: (\d{5})$", re.MULTILINE)
+_EXIT_CODE = re.compile(rb"^exit code: (\d{10})$", re.MULTILINE)
 STARTUP_TIMEOUT = 30.0
 
 

@@ -27,7 +27,7 @@ SERVER_STOP_TIMEOUT = 10.0
 SCREEN_SIZE = "2000x900x24"
 
 _LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
-_EXIT_CODE = re.compile(rb"exit code: (\d{5})")
+_EXIT_CODE = re.compile(rb"exit code: (\d{10})")
 _DISCOVERY = re.compile(rb"Discovery responder listening on UDP \S*:(\d+)")
 
 

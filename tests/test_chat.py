@@ -283,31 +283,58 @@ class ExitCodeTests(ChatTestCase):
     def test_three_wrong_codes_disconnect(self) -> None:
         """The third wrong code from one connection asks for a disconnect."""
         alice, _ = connect(self.server)
+        messages = []
         for _attempt in range(2):
-            error = self.assertRefused("wrong_exit_code", alice.submit_exit_code, "00000")
+            error = self.assertRefused("wrong_exit_code", alice.submit_exit_code, "0000000000")
             self.assertFalse(error.disconnect)
-        error = self.assertRefused("wrong_exit_code", alice.submit_exit_code, "00000")
+            messages.append(error.message)
+        self.assertEqual(messages, ["Wrong exit code (2 attempts left).", "Wrong exit code (1 attempt left)."])
+        error = self.assertRefused("wrong_exit_code", alice.submit_exit_code, "0000000000")
         self.assertTrue(error.disconnect)
         self.assertEqual(self.exits, [])
 
-    def test_server_wide_limit(self) -> None:
-        """At most five codes a minute are checked, whoever sends them; then one per 12 s."""
-        attempts = 0
-        for n in range(3):
-            guesser, _conn = connect(self.server, f"192.0.2.{10 + n}")
-            for _ in range(2):
-                try:
-                    guesser.submit_exit_code("11111")
-                except ChatError as error:
-                    if error.code == "wrong_exit_code":
-                        attempts += 1
-                    else:
-                        self.assertEqual(error.code, "too_many_attempts")
-        self.assertEqual(attempts, 5)
-        late, _ = connect(self.server, "192.0.2.99")
-        self.assertRefused("too_many_attempts", late.submit_exit_code, TEST_EXIT_CODE)
-        self.clock.advance(12)
-        late.submit_exit_code(TEST_EXIT_CODE)
+    def test_others_guesses_never_refuse_the_right_code(self) -> None:
+        """Thousands of wrong codes from other addresses: the right code from a fresh address still works."""
+        for n in range(1000):
+            guesser, _conn = connect(self.server, f"10.{n // 250}.{n % 250}.1")
+            for _ in range(3):
+                self.assertRefused("wrong_exit_code", guesser.submit_exit_code, "1111111111")
+        holder, _ = connect(self.server, "192.0.2.99")
+        holder.submit_exit_code(TEST_EXIT_CODE)
+        self.assertEqual(self.exits, [True])
+
+    def test_source_delay_after_three_wrong_codes(self) -> None:
+        """A 4th wrong code from one address blocks it 2 s, then 4 s; meanwhile even the right code waits."""
+        for _ in range(4):
+            guesser, _ = connect(self.server, "192.0.2.66")
+            self.assertRefused("wrong_exit_code", guesser.submit_exit_code, "1111111111")
+        same_address, _ = connect(self.server, "192.0.2.66")
+        error = self.assertRefused("too_many_attempts", same_address.submit_exit_code, TEST_EXIT_CODE)
+        self.assertEqual(error.retry_after, 2)
+        self.clock.advance(2)
+        self.assertRefused("wrong_exit_code", same_address.submit_exit_code, "1111111111")
+        error = self.assertRefused("too_many_attempts", same_address.submit_exit_code, TEST_EXIT_CODE)
+        self.assertEqual(error.retry_after, 4)
+        self.assertEqual(same_address.exit_code_failures, 1, "a refused attempt is not a wrong one")
+        self.clock.advance(4)
+        same_address.submit_exit_code(TEST_EXIT_CODE)
+        self.assertEqual(self.exits, [True])
+
+    def test_ipv6_slash_64_is_one_source(self) -> None:
+        """Addresses of one IPv6 /64 share a delay; another /64 and IPv4 are not held up."""
+        for n in range(4):
+            guesser, _ = connect(self.server, f"2001:db8:1:2::{n + 1}")
+            self.assertRefused("wrong_exit_code", guesser.submit_exit_code, "1111111111")
+        neighbour, _ = connect(self.server, "2001:db8:1:2:ffff:ffff:ffff:ffff")
+        self.assertRefused("too_many_attempts", neighbour.submit_exit_code, TEST_EXIT_CODE)
+        mapped, _ = connect(self.server, "::ffff:192.0.2.7")
+        for _ in range(4):
+            self.assertRaises(ChatError, mapped.submit_exit_code, "1111111111")
+            mapped.exit_code_failures = 0
+        ipv4, _ = connect(self.server, "192.0.2.7")
+        self.assertRefused("too_many_attempts", ipv4.submit_exit_code, TEST_EXIT_CODE)
+        elsewhere, _ = connect(self.server, "2001:db8:1:3::1")
+        elsewhere.submit_exit_code(TEST_EXIT_CODE)
         self.assertEqual(self.exits, [True])
 
 

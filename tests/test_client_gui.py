@@ -236,9 +236,9 @@ class ConnectionTests(GuiTestCase):
         yield self.wait_for("the session list", lambda: tree_rows(rows))
         code = alice.widget("body.lobby.footer.exit_code")
         feedback = alice.widget("body.lobby.footer.exit_feedback")
-        wrong = "00000" if self.server.exit_code != "00000" else "11111"
+        wrong = "0000000000" if self.server.exit_code != "0000000000" else "1111111111"
         insert(code, wrong)
-        self.assertEqual(insert(code, "9"), wrong, "an exit code is at most 5 digits")
+        self.assertEqual(insert(code, "9"), wrong, "an exit code is at most 10 digits")
         code.focus_force()
         code.event_generate("<Return>")
         yield self.wait_for("the refusal", lambda: "Wrong exit code" in text_of(feedback))

@@ -305,9 +305,9 @@ class ServerGoneTests(ViewModelTestCase):
         self.assertFalse(self.model.submit_exit_code("123"))
         self.assertEqual(self.sent(), [])
         self.assertIs(self.model.exit_feedback.tone, Tone.ERROR)
-        self.assertTrue(self.model.submit_exit_code("00000"))
+        self.assertTrue(self.model.submit_exit_code("0000000000"))
         (exit_request,) = self.sent()
-        self.assertEqual(exit_request["code"], "00000")
+        self.assertEqual(exit_request["code"], "0000000000")
         self.answer(
             {"type": "error", "code": "wrong_exit_code", "message": "Wrong exit code (2 attempts left)."},
             exit_request,
@@ -621,8 +621,9 @@ class FieldRuleTests(SynchronousTestCase):
             [check_password(t) for t in ("", "12345", "1234")],
             [FieldState.EMPTY, FieldState.VALID, FieldState.INVALID],
         )
-        self.assertEqual(check_exit_code("54321", 5), FieldState.VALID)
+        self.assertEqual(check_exit_code("5432109876", 10), FieldState.VALID)
         self.assertEqual(check_exit_code("54321", 10), FieldState.INVALID)
+        self.assertEqual(check_exit_code("54321", 5), FieldState.VALID)
 
     def test_field_limits(self) -> None:
         """Names stop at 12 characters; passwords take at most 5 digits."""

@@ -53,8 +53,8 @@ class NameRuleTests(SynchronousTestCase):
             self.assertFalse(names.is_valid_name(bad), bad)
 
     def test_passwords_and_codes(self) -> None:
-        """Passwords and exit codes are exactly five ASCII digits."""
-        for check in (names.is_valid_password, names.is_valid_exit_code):
-            self.assertTrue(check("01234"))
-            for bad in ("1234", "123456", "12a45", "１２３４５", "12345\n"):
+        """Passwords are exactly five ASCII digits, exit codes exactly ten."""
+        for check, good in ((names.is_valid_password, "01234"), (names.is_valid_exit_code, "0123456789")):
+            self.assertTrue(check(good))
+            for bad in (good[:-1], good + "5", good[:2] + "a" + good[3:], "１" * len(good), good + "\n"):
                 self.assertFalse(check(bad), bad)

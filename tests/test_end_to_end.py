@@ -65,7 +65,7 @@ class EndToEndTests(TestCase):
         listing = yield bob.request(type="list")
         self.assertNotIn("garden", [s["name"] for s in listing["sessions"]])
 
-        wrong = yield bob.request(type="exit", code="00000" if server.exit_code != "00000" else "00001")
+        wrong = yield bob.request(type="exit", code="0000000000" if server.exit_code != "0000000000" else "0000000001")
         self.assertEqual(wrong["code"], "wrong_exit_code")
         bob.send(type="exit", code=server.exit_code)
         for who in (alice, bob, carol):

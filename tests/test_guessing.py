@@ -11,7 +11,8 @@ from glozi.exitcode import ExitCodeGuard
 from glozi.guessing import Backoff, GuessGuard
 from tests.helpers import connect, done, make_server
 
-YEAR = 365 * 24 * 3600.0
+DAY = 24 * 3600.0
+YEAR = 365 * DAY
 AVERAGE_GUESSES_NEEDED = 50_000
 
 
@@ -142,11 +143,35 @@ class PasswordGuessingTests(SynchronousTestCase):
 
 
 class ExitCodeGuessingTests(SynchronousTestCase):
-    def test_exit_code_needs_over_a_year_from_any_number_of_addresses(self) -> None:
-        """Server-wide growing delays: a year of guessing checks under 50,000 codes."""
+    def test_one_source_gets_19_codes_the_first_day_and_383_a_year(self) -> None:
+        """One address, guessing as fast as it is let, gets 19 codes checked in a day and 383 in a year.
+
+        Those are docs/security.md's figures: 65,536 such addresses check
+        25,100,288 codes a year, 0.25 % of the 10^10 codes.
+        """
         clock = Clock()
-        guard = ExitCodeGuard("99999", clock)
-        sources = iter(range(10**9))
+        guard = ExitCodeGuard("9999999999", clock)
         codes = iter(range(10**9))
-        checked = guesses_in(clock, YEAR, lambda: guard.check(f"{next(codes) % 99_999:05d}", 0, next(sources)))
-        self.assertLess(checked, AVERAGE_GUESSES_NEEDED)
+
+        def attempt() -> None:
+            # Each guess on a new connection: the per-connection limit is no help.
+            guard.check(f"{next(codes):010d}", 0, "10.0.0.66")
+
+        first_day = guesses_in(clock, DAY, attempt)
+        rest_of_year = guesses_in(clock, YEAR - DAY, attempt)
+        self.assertEqual((first_day, first_day + rest_of_year), (19, 383))
+        self.assertLess(383 * 65_536 / 10**10, 0.0026)
+
+    def test_delay_grows_to_a_day_and_stays(self) -> None:
+        """After 3 free wrong codes each wrong one blocks the address 2 s, 4 s, 8 s ... up to 24 hours."""
+        clock = Clock()
+        guard = ExitCodeGuard("9999999999", clock)
+        waits = []
+        for _ in range(40):
+            error = self.assertRaises(ChatError, guard.check, "0000000000", 0, "10.0.0.66")
+            if error.code == "too_many_attempts":
+                waits.append(error.retry_after)
+                clock.advance(error.retry_after)
+        self.assertEqual(waits, [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+                         + [86400] * (len(waits) - 16))
+        self.assertGreater(len(waits), 16)

@@ -120,7 +120,7 @@ class RegistrationTests(DoorTestCase):
         )
         self.assertTrue(all(p.prefix == SERVER and p.params[0] == "alice" for p in lines))
         self.assertIn("alice!alice@glozichat", lines[0].params[1])
-        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "i", "ko", "ko"])
+        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "i", "knot", "ko"])
 
     def test_isupport_tells_the_truth(self) -> None:
         """005 advertises one # session at a time and the GloziChat name lengths."""
@@ -132,7 +132,7 @@ class RegistrationTests(DoorTestCase):
         self.assertEqual(tokens["NICKLEN"], "12")
         self.assertEqual(tokens["CHANNELLEN"], "13")
         self.assertEqual(tokens["PREFIX"], "(o)@")
-        self.assertEqual(tokens["CHANMODES"], ",k,,")
+        self.assertEqual(tokens["CHANMODES"], ",k,,nt")
         self.assertEqual(tokens["CASEMAPPING"], "ascii")
         self.assertEqual(isupport.params[-1], "are supported by this server")
 
@@ -193,6 +193,14 @@ class RegistrationTests(DoorTestCase):
         client.send("PASS secret", "NICK alice", "USER alice 0 * :Alice")
         self.assertEqual(client.one("USER alice 0 * :Alice").command, "462")
         self.assertEqual(client.one("PASS secret").command, "462")
+
+    def test_user_with_empty_realname_or_username_461(self) -> None:
+        """USER with an empty real name (or user name) gets 461 and does not register; a good USER then does."""
+        client = self.connect()
+        client.send("NICK alice")
+        for empty in ("USER u * * :", "USER : * * :Alice"):
+            self.assertEqual(client.one(empty).params[1:], ["USER", "Not enough parameters"])
+        self.assertEqual(client.send("USER u * * :Alice")[0].command, "001")
 
     def test_registration_timeout(self) -> None:
         """A connection that does not register in time is closed with ERROR."""
@@ -347,7 +355,7 @@ class SessionTests(DoorTestCase):
         alice = self.user("alice")
         lines = alice.send("JOIN #garden 12345")
         self.assertEqual(lines[3].params[1:], ["=", "#garden", "@alice"])
-        self.assertEqual(alice.send("MODE #garden")[0].params[1:], ["#garden", "+k", "12345"])
+        self.assertEqual(alice.send("MODE #garden")[0].params[1:], ["#garden", "+ntk", "12345"])
         native = self.native()
         [session] = [s for s in native.send(type="list")[0]["sessions"] if s["name"] == "garden"]
         self.assertEqual((session["locked"], session["admin"], session["creator"]), (True, "alice", "alice"))
@@ -382,6 +390,14 @@ class SessionTests(DoorTestCase):
         self.assertEqual(alice.send("JOIN #kiwi"), [])
         lines = self.user("bob").send("JOIN #papaya,#kiwi")
         self.assertEqual([p.command for p in lines], ["JOIN", "332", "333", "353", "366", "405"])
+
+    def test_join_list_checks_names_before_the_channel_limit(self) -> None:
+        """JOIN #valid,inv@lid: the bad name gets 403, not 405; a second valid name still gets 405."""
+        alice = self.user("alice")
+        lines = alice.send("JOIN #kiwi,inv@lid,#papaya")
+        self.assertEqual([p.command for p in lines], ["JOIN", "332", "333", "353", "366", "403", "405"])
+        self.assertEqual(lines[5].params[1], "inv@lid")
+        self.assertEqual(lines[6].params[1], "#papaya")
 
     def test_invalid_channel_403(self) -> None:
         """A channel that cannot be a session name gets 403."""
@@ -428,13 +444,15 @@ class SessionTests(DoorTestCase):
         self.assertEqual(alice.one("TOPIC #nope").command, "403")
 
     def test_channel_mode(self) -> None:
-        """MODE #chan reads +k when locked (324, 329), the ban list is empty (368), changes get 482."""
+        """MODE #chan reads the modes in force, +nt or +ntk (324, 329), the ban list is empty (368), changes get 482."""
         self.member("carol", "#garden", "12345")
         alice = self.user("alice")
         mode, created = alice.send("MODE #garden")
-        self.assertEqual((mode.command, mode.params[1:]), ("324", ["#garden", "+k"]))
+        self.assertEqual((mode.command, mode.params[1:]), ("324", ["#garden", "+ntk"]))
         self.assertEqual((created.command, created.params[1:]), ("329", ["#garden", "1764000000"]))
-        self.assertEqual(alice.send("MODE #kiwi")[0].params[1:], ["#kiwi", "+"])
+        self.assertEqual(alice.send("MODE #kiwi")[0].params[1:], ["#kiwi", "+nt"])
+        alice.send("JOIN #kiwi")
+        self.assertEqual(alice.send("MODE #kiwi")[0].params[1:], ["#kiwi", "+nt"])
         self.assertEqual(alice.one("MODE #kiwi b").command, "368")
         self.assertEqual(alice.one("MODE #kiwi +t").command, "482")
         self.assertEqual(alice.one("MODE #nope").command, "403")
@@ -710,14 +728,18 @@ class ServiceTests(DoorTestCase):
         self.assertEqual(self.user("alice").commands("MOTD"), ["375", "372", "372", "372", "372", "376"])
 
     def test_exit_code_rules(self) -> None:
-        """exit needs 5 digits and the session list; three wrong codes disconnect."""
+        """exit needs 10 digits and the session list; three wrong codes disconnect."""
         alice = self.member("alice", "#kiwi")
-        wrong = "00000" if TEST_EXIT_CODE != "00000" else "11111"
-        self.assertEqual(self.notices(alice, "PRIVMSG GloziServ :exit 1234"), ["Usage: exit CODE, where CODE is the server's 5-digit exit code."])
+        wrong = "0000000000"
+        for bad in ("12345", "123456789", "12345678901"):
+            self.assertEqual(
+                self.notices(alice, f"PRIVMSG GloziServ :exit {bad}"),
+                ["Usage: exit CODE, where CODE is the server's exit code (exactly 10 digits)."],
+            )
         self.assertEqual(self.notices(alice, f"PRIVMSG GloziServ :exit {wrong}"), ["You are in session kiwi; /quit it first."])
         alice.send("PART #kiwi")
-        self.assertIn("2 attempts left", self.notices(alice, f"PRIVMSG GloziServ :exit {wrong}")[0])
-        alice.send(f"PRIVMSG GloziServ :exit {wrong}")
+        self.assertIn("(2 attempts left)", self.notices(alice, f"PRIVMSG GloziServ :exit {wrong}")[0])
+        self.assertIn("(1 attempt left)", self.notices(alice, f"PRIVMSG GloziServ :exit {wrong}")[0])
         lines = alice.send(f"PRIVMSG GloziServ :exit {wrong}")
         self.assertEqual([p.command for p in lines], ["NOTICE", "ERROR"])
         self.assertTrue(alice.closed)

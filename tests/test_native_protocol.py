@@ -6,6 +6,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -360,10 +361,10 @@ class ErrorCodeTests(ProtocolTestCase):
         self.check(alice, {"type": "command", "name": "kick", "args": "nobody"}, "no_such_member")
         self.check(alice, {"type": "command", "name": "kick", "args": "alice"}, "cannot_kick_self")
         carol = self.client()
-        self.check(carol, {"type": "exit", "code": "00000"}, "wrong_exit_code")
-        for _ in range(4):
-            self.client().one({"type": "exit", "code": "00001"})
-        self.check(carol, {"type": "exit", "code": "00002"}, "too_many_attempts")
+        self.check(carol, {"type": "exit", "code": "0000000000"}, "wrong_exit_code")
+        for _ in range(3):
+            self.client().one({"type": "exit", "code": "0000000001"})
+        self.check(carol, {"type": "exit", "code": "0000000002"}, "too_many_attempts")
         self.check(self.client(), {"type": "hello", "protocol": 99}, "unsupported_protocol")
         hopper = self.client()
         codes = []
@@ -424,9 +425,9 @@ class ErrorCodeTests(ProtocolTestCase):
         """The third wrong exit code closes the connection."""
         client = self.client()
         for _ in range(2):
-            self.assertEqual(client.error_code({"type": "exit", "code": "99999"}), "wrong_exit_code")
+            self.assertEqual(client.error_code({"type": "exit", "code": "9999999999"}), "wrong_exit_code")
             self.assertFalse(client.closed)
-        self.assertEqual(client.error_code({"type": "exit", "code": "99999"}), "wrong_exit_code")
+        self.assertEqual(client.error_code({"type": "exit", "code": "9999999999"}), "wrong_exit_code")
         self.assertTrue(client.closed)
 
     def test_every_code_documented(self) -> None:
@@ -508,3 +509,141 @@ class MalformedInputTests(ProtocolTestCase):
         self.assertTrue(attacker.closed)
         self.assertEqual(alice.one({"type": "say", "text": "unaffected"})["type"], "ack")
         self.assertEqual(bob.frames()[-1]["text"], "unaffected")
+
+
+class AnswerIdTests(ProtocolTestCase):
+    """Every error answering a frame carries that frame's id, whatever is wrong with the rest of it."""
+
+    def test_lone_surrogate_error_carries_the_id(self) -> None:
+        """A lone surrogate escape in the text or in any other field: bad_field with the frame's id."""
+        alice = self.client()
+        alice.one({"type": "join", "session": 1, "username": "alice"})
+        answer = alice.one(b'{"type":"say","text":"a\\ud800b","id":"ls"}')
+        self.assertEqual((answer["code"], answer.get("id")), ("bad_field", "ls"))
+        answer = alice.one(b'{"type":"ping","extra":["\\udc00"],"id":5}')
+        self.assertEqual((answer["code"], answer.get("id")), ("bad_field", 5))
+
+    def test_bad_fields_carry_the_id(self) -> None:
+        """Missing, mistyped or malformed fields: the error carries the id."""
+        client = self.client()
+        for frame, code in (
+            ({"type": "join", "id": "a"}, "missing_field"),
+            ({"type": "join", "session": "1", "username": "bob", "id": "b"}, "bad_field"),
+            ({"type": "exit", "code": "12345", "id": "c"}, "invalid_exit_code"),
+            ({"type": 7, "id": "d"}, "bad_field"),
+        ):
+            answer = client.one(frame)
+            self.assertEqual((answer["code"], answer.get("id")), (code, frame["id"]))
+
+    def test_nesting_over_100_levels_is_bad_json_with_the_id(self) -> None:
+        """100 levels of nesting (the frame itself is one) are fine; 101 get bad_json with the id, \\u escapes or not."""
+        client = self.client()
+        fine = b'{"type":"ping","id":1,"x":' + b"[" * 99 + b"]" * 99 + b"}"
+        self.assertEqual(client.one(fine), {"type": "pong", "id": 1})
+        for inner in (b"", b'"\\u00e9"'):
+            deep = b'{"type":"ping","id":"deep","x":' + b"[" * 100 + inner + b"]" * 100 + b"}"
+            answer = client.one(deep)
+            self.assertEqual((answer["code"], answer.get("id")), ("bad_json", "deep"))
+        very_deep = b'{"type":"ping","id":"d5","x":' + b"[" * 500 + b'"\\u00e9"' + b"]" * 500 + b"}"
+        answer = client.one(very_deep)
+        self.assertEqual((answer["code"], answer.get("id")), ("bad_json", "d5"))
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_flood_error_carries_the_overflowing_lines_id(self) -> None:
+        """The flood error answers the first line over budget, and the closing one the 50th, with their ids."""
+        client = self.client()
+        ping = b'{"type":"ping"}\n'
+        over = [b'{"type":"ping","id":"over%d"}\n' % n for n in range(1, 51)]
+        client.protocol.dataReceived(ping * 20 + b"".join(over))
+        errors = [f for f in client.frames() if f["type"] == "error"]
+        self.assertEqual([(f["code"], f.get("id")) for f in errors], [("flood", "over1"), ("flood", "over50")])
+        self.assertTrue(client.closed)
+
+    def test_closing_password_refusal_has_retry_after(self) -> None:
+        """The refused guess that closes the connection still says when to try again."""
+        owner = self.client()
+        owner.one({"type": "create", "name": "vault", "username": "owner", "password": "31415"})
+        guesser = self.client()
+        answers = []
+        for guess in range(60):
+            if guesser.closed:
+                break
+            answers += guesser.send({"type": "join", "session": 10, "username": "guess", "password": f"{guess:05d}"})
+        closing = answers[-1]
+        self.assertTrue(guesser.closed)
+        self.assertEqual(closing["code"], "too_many_attempts")
+        self.assertIn("Closing the connection.", closing["message"])
+        self.assertIsInstance(closing["retry_after"], int)
+        self.assertGreaterEqual(closing["retry_after"], 1)
+
+
+class DocumentedBehaviourTests(ProtocolTestCase):
+    def test_welcome_says_exit_code_digits(self) -> None:
+        """The welcome frame carries "exit_code_digits": 10."""
+        self.assertEqual(self.client().welcome["exit_code_digits"], 10)
+
+    def test_exit_code_is_exactly_10_digits(self) -> None:
+        """9 or 11 digits are invalid_exit_code and no attempt; 10 wrong digits are a wrong code."""
+        client = self.client()
+        for code in ("123456789", "12345678901", "12345"):
+            self.assertEqual(client.error_code({"type": "exit", "code": code}), "invalid_exit_code")
+        answer = client.one({"type": "exit", "code": "1234567890"})
+        self.assertEqual((answer["code"], answer["message"]), ("wrong_exit_code", "Wrong exit code (2 attempts left)."))
+
+    def test_session_exists_names_the_session(self) -> None:
+        """session_exists names the existing session as it is stored."""
+        self.client().one({"type": "create", "name": "Garden", "username": "alice"})
+        answer = self.client().one({"type": "create", "name": "GARDEN", "username": "bob"})
+        self.assertEqual((answer["code"], answer["message"]), ("session_exists", "A session named Garden exists."))
+
+    def test_password_to_unlocked_session_is_checked_for_shape_then_ignored(self) -> None:
+        """A malformed password is invalid_password even for an open session; a well-formed one is ignored."""
+        client = self.client()
+        self.assertEqual(
+            client.error_code({"type": "join", "session": 1, "username": "alice", "password": "12"}), "invalid_password"
+        )
+        self.assertEqual(client.one({"type": "join", "session": 1, "username": "alice", "password": "12345"})["type"], "joined")
+
+    def test_one_join_in_flight(self) -> None:
+        """While a join or create waits for its password hash, another join, create or exit gets wrong_state."""
+        pending: list = []
+
+        class SlowPasswords:
+            def hash(self, password: str):
+                pending.append(Deferred())
+                return pending[-1]
+
+        self.chat.passwords = SlowPasswords()
+        alice = self.client()
+        self.assertEqual(alice.send({"type": "create", "name": "garden", "username": "alice", "password": "12345", "id": 1}), [])
+        for frame in (
+            {"type": "join", "session": 1, "username": "alice", "id": 2},
+            {"type": "create", "name": "other", "username": "alice", "id": 3},
+            {"type": "exit", "code": TEST_EXIT_CODE, "id": 4},
+        ):
+            answer = alice.one(frame)
+            self.assertEqual((answer["code"], answer["id"]), ("wrong_state", frame["id"]))
+            self.assertEqual(answer["message"], "A join is already in progress; wait for its answer.")
+        pending[0].callback("scrypt$2$1$1$AA$AA")
+        self.assertEqual(alice.frames()[0]["id"], 1)
+        self.assertEqual(self.exits, [])
+
+
+class ActivityTests(ProtocolTestCase):
+    def test_malformed_say_and_command_count_as_activity_ping_does_not(self) -> None:
+        """A refused say or command resets the idle timer; a ping does not."""
+        alice = self.client()
+        alice.one({"type": "join", "session": 1, "username": "alice"})
+        self.clock.advance(100)
+        self.assertEqual(alice.error_code({"type": "say"}), "missing_field")
+        self.clock.advance(100)
+        self.assertEqual(alice.frames(), [])
+        self.assertEqual(alice.error_code({"type": "command", "name": "a b"}), "bad_field")
+        self.clock.advance(100)
+        self.assertEqual(alice.frames(), [])
+        self.assertEqual(alice.error_code(b'{"type":"say","text":"a\\ud800"}'), "bad_field")
+        self.clock.advance(100)
+        self.assertEqual(alice.frames(), [])
+        self.assertEqual(alice.one({"type": "ping"})["type"], "pong")
+        self.clock.advance(100)
+        self.assertEqual(alice.frames(), [{"type": "idle_warning", "session": 1, "seconds_left": 120.0}])

@@ -110,7 +110,7 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(children[0].factories, [native, irc])
         with open(path) as f:
             code = f.read()
-        self.assertRegex(code, r"^\d{5}\n$")
+        self.assertRegex(code, r"^\d{10}\n$")
         self.assertEqual(announced.getvalue(), f"exit code: {code}")
         self.successResultOf(top.stopService())
         self.assertFalse(os.path.exists(path))

@@ -22,7 +22,14 @@ from glozi.events import Event, Joined, LeaveReason, Left, MemberInfo, SessionIn
 from glozi.flood import FloodControl, Verdict
 from glozi.irc import numerics as n
 from glozi.irc import wire
-from glozi.names import NAME_MAX_LENGTH, is_valid_exit_code, is_valid_name, is_valid_password, name_key
+from glozi.names import (
+    EXIT_CODE_RULE,
+    NAME_MAX_LENGTH,
+    is_valid_exit_code,
+    is_valid_name,
+    is_valid_password,
+    name_key,
+)
 from glozi.sendqueue import SendQueueGuard
 from glozi.tracking import ConnectionLimits, TrackingFactory, source_of
 from glozi.writebatch import BatchedWrites, WriteBatch
@@ -37,7 +44,7 @@ REGISTRATION_TIMEOUT = 60.0
 ISUPPORT = (
     "CASEMAPPING=ascii",
     "CHANLIMIT=#:1",
-    "CHANMODES=,k,,",
+    "CHANMODES=,k,,nt",
     f"CHANNELLEN={NAME_MAX_LENGTH + len(wire.CHANNEL_PREFIX)}",
     "CHANTYPES=#",
     "NETWORK=GloziChat",
@@ -52,6 +59,9 @@ MOTD = (
     "session at a time. /msg GloziServ help lists the GloziChat commands.",
 )
 _BEFORE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+CHANNEL_MODES = "+nt"
+"""Modes every channel has: no messages from outside (404), the topic is
+GloziChat's (482); a locked session has ``k`` too."""
 _SERVICE_ONLY_HELP = (
     "exit CODE - the server exit code: shuts the server down (only outside a session)",
     "IRC's own /time, /kick #session NAME and /part #session do the same as time, kick and quit.",
@@ -341,6 +351,10 @@ class IRCProtocol(BatchedWrites, irc.IRC):
         if self.registered or self._user_given:
             self._numeric(n.ERR_ALREADYREGISTERED, "You may not reregister")
             return
+        # Modern IRC: an empty username or realname is a missing one.
+        if not params[0] or not params[3]:
+            self._numeric(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+            return
         self._user_given = True
         self._maybe_register()
 
@@ -358,7 +372,7 @@ class IRCProtocol(BatchedWrites, irc.IRC):
         )
         self._numeric(n.RPL_YOURHOST, f"Your host is {server}, running version {version}")
         self._numeric(n.RPL_CREATED, f"This server was created {wire.utc_text(self.factory.started_at)}")
-        self._numeric(n.RPL_MYINFO, server, version, "i", "ko", "ko")
+        self._numeric(n.RPL_MYINFO, server, version, "i", "knot", "ko")
         self._numeric(n.RPL_ISUPPORT, *ISUPPORT, "are supported by this server")
         self.irc_MOTD([])
         self._rearm_keepalive()
@@ -404,7 +418,17 @@ class IRCProtocol(BatchedWrites, irc.IRC):
             self._join_one(channel, keys[index] if index < len(keys) and keys[index] else None)
 
     def _join_one(self, channel: str, key: str | None) -> None:
+        """One name of a JOIN list: a bad name is refused first (403), so only
+        valid names count against the one-channel limit (405)."""
         assert self.nick is not None
+        name = wire.session_of(channel)
+        if name is None or not is_valid_name(name):
+            self._numeric(
+                n.ERR_NOSUCHCHANNEL,
+                wire.echo(channel),
+                "No such channel: sessions are # and 3 to 12 letters or digits",
+            )
+            return
         if self._is_mine(channel):
             return
         if self.channel is not None:
@@ -412,14 +436,6 @@ class IRCProtocol(BatchedWrites, irc.IRC):
                 n.ERR_TOOMANYCHANNELS,
                 wire.echo(channel),
                 "You are in one session at a time; /part the other first",
-            )
-            return
-        name = wire.session_of(channel)
-        if name is None or not is_valid_name(name):
-            self._numeric(
-                n.ERR_NOSUCHCHANNEL,
-                wire.echo(channel),
-                "No such channel: sessions are # and 3 to 12 letters or digits",
             )
             return
         info = self._session_named(channel)
@@ -582,11 +598,13 @@ class IRCProtocol(BatchedWrites, irc.IRC):
             return
         channel = wire.channel_of(info.name)
         if len(params) == 1:
-            modes = (
-                ["+k", self._key or "*"]
-                if info.locked and self._is_mine(target)
-                else ["+k" if info.locked else "+"]
-            )
+            # The key is shown to members only: they joined with it.
+            if not info.locked:
+                modes = [CHANNEL_MODES]
+            elif self._is_mine(target):
+                modes = [CHANNEL_MODES + "k", self._key or "*"]
+            else:
+                modes = [CHANNEL_MODES + "k"]
             self._numeric(n.RPL_CHANNELMODEIS, channel, *modes)
             self._numeric(n.RPL_CREATIONTIME, channel, str(int(info.created_at)))
         elif params[1].lstrip("+") == "b":
@@ -717,7 +735,7 @@ class IRCProtocol(BatchedWrites, irc.IRC):
     def _exit_code(self, code: str) -> None:
         if not is_valid_exit_code(code):
             raise ChatError(
-                "invalid_exit_code", "Usage: exit CODE, where CODE is the server's 5-digit exit code."
+                "invalid_exit_code", f"Usage: exit CODE, where CODE is the server's exit code ({EXIT_CODE_RULE})."
             )
         self.participant.submit_exit_code(code)
 

@@ -14,6 +14,7 @@ from glozi.chat import ChatServer, Participant, SessionListEvent
 from glozi.errors import ChatError
 from glozi.events import Event, Joined, Left
 from glozi.flood import FloodControl, Verdict
+from glozi.names import EXIT_CODE_LENGTH
 from glozi.native import wire
 from glozi.sendqueue import SendQueueGuard
 from glozi.tracking import ConnectionLimits, TrackingFactory
@@ -110,7 +111,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             return
         verdict = self._flood.check()
         if verdict is not Verdict.ACCEPT:
-            self._flooded(verdict)
+            self._flooded(verdict, line)
             return
         request_id: wire.RequestId = None
         try:
@@ -118,6 +119,8 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             request_id = request.request_id
             response = _HANDLERS[type(request)](self, request)
         except wire.FrameError as error:
+            if error.frame_type in wire.ACTIVITY_TYPES:
+                self.participant.touch()
             self._send_error(error, error.request_id)
         except ChatError as error:
             self._send_error(error, request_id)
@@ -153,13 +156,19 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         if not self.transport.disconnecting:
             self._watch_idleness()
 
-    def _flooded(self, verdict: Verdict) -> None:
+    def _flooded(self, verdict: Verdict, line: bytes) -> None:
+        """Answer the line that went over budget; it is not processed. Only the
+        answered lines are decoded for their id (one per flood, and the last),
+        so a flood costs no more than dropping lines."""
         if verdict is Verdict.REFUSE:
-            self._send_error(ChatError("flood", "You are sending too fast; lines are being dropped."), None)
+            self._send_error(
+                ChatError("flood", "You are sending too fast; lines are being dropped."), wire.request_id_of(line)
+            )
         elif verdict is Verdict.DISCONNECT:
             self.log.warn("Disconnecting {peer} for flooding", peer=self.transport.getPeer())
             self._send_error(
-                ChatError("flood", "You kept sending too fast; closing the connection.", disconnect=True), None
+                ChatError("flood", "You kept sending too fast; closing the connection.", disconnect=True),
+                wire.request_id_of(line),
             )
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -287,6 +296,7 @@ class NativeFactory(TrackingFactory):
             "name": self.server_name,
             "max_line": wire.MAX_LINE_BYTES,
             "max_text": wire.MAX_TEXT_CHARS,
+            "exit_code_digits": EXIT_CODE_LENGTH,
             # Options arrive as floats; a whole burst reads better as 20 than 20.0.
             "flood": {
                 "burst": int(self.flood_burst) if float(self.flood_burst).is_integer() else self.flood_burst,

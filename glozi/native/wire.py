@@ -29,13 +29,24 @@ from glozi.events import (
     SessionInfo,
     SessionRemoved,
 )
-from glozi.names import NAME_RULE, PASSWORD_RULE, is_valid_exit_code, is_valid_name, is_valid_password
+from glozi.names import (
+    EXIT_CODE_RULE,
+    NAME_RULE,
+    PASSWORD_RULE,
+    is_valid_exit_code,
+    is_valid_name,
+    is_valid_password,
+)
 
 PROTOCOL_VERSION = 1
 MAX_LINE_BYTES = 4096
 MAX_TEXT_CHARS = 2000
 MAX_ID_CHARS = 64
 MAX_COMMAND_NAME_CHARS = 32
+MAX_NESTING = 100
+"""Arrays and objects nested deeper than this are ``bad_json``."""
+ACTIVITY_TYPES = frozenset({"say", "command"})
+"""Frames that count as activity for the inactivity timer, even when malformed."""
 _CACHE_KEY = "native/1"
 
 RequestId = str | int | None
@@ -96,22 +107,33 @@ Request = Hello | ListSessions | CreateSession | JoinSession | Say | RunCommand 
 
 
 class FrameError(ChatError):
-    """A frame-level error that still knows the request id, when it could be read."""
+    """A frame-level error that still knows the request id and the frame's
+    type, when they could be read."""
 
-    def __init__(self, code: str, message: str, request_id: RequestId = None, *, disconnect: bool = False):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        request_id: RequestId = None,
+        *,
+        frame_type: str | None = None,
+        disconnect: bool = False,
+    ):
         super().__init__(code, message, disconnect=disconnect)
         self.request_id = request_id
+        self.frame_type = frame_type
 
 
 class _Fields:
     """Typed access to a frame's fields, raising the standard errors."""
 
-    def __init__(self, frame: dict[str, Any], request_id: RequestId) -> None:
+    def __init__(self, frame: dict[str, Any], request_id: RequestId, frame_type: str) -> None:
         self._frame = frame
         self.request_id = request_id
+        self.frame_type = frame_type
 
     def _fail(self, code: str, message: str) -> FrameError:
-        return FrameError(code, message, self.request_id)
+        return FrameError(code, message, self.request_id, frame_type=self.frame_type)
 
     def string(self, key: str, *, optional: bool = False) -> str | None:
         value = self._frame.get(key)
@@ -161,14 +183,40 @@ def is_printable(text: str) -> bool:
     return _UNPRINTABLE.search(text) is None
 
 
-def _has_lone_surrogate(value: object) -> bool:
-    if isinstance(value, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
-    return False
+def _is_lone_surrogate_free(text: str) -> bool:
+    return not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _check_values(frame: dict[str, Any], request_id: RequestId, frame_type: str | None) -> None:
+    """Refuse nesting past ``MAX_NESTING`` and strings with lone surrogates.
+
+    The walk keeps its own stack: recursing would fail on the deep nesting
+    it is there to refuse.
+    """
+    pending: list[tuple[object, int]] = [(frame, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if not _is_lone_surrogate_free(value):
+                raise FrameError(
+                    "bad_field",
+                    "Strings must not contain unpaired UTF-16 surrogates.",
+                    request_id,
+                    frame_type=frame_type,
+                )
+            continue
+        if isinstance(value, dict | list) and depth > MAX_NESTING:
+            raise FrameError(
+                "bad_json",
+                f"The line nests arrays and objects deeper than {MAX_NESTING} levels.",
+                request_id,
+                frame_type=frame_type,
+            )
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
 
 
 def _parse_hello(fields: _Fields) -> Hello:
@@ -211,7 +259,7 @@ def _parse_command(fields: _Fields) -> RunCommand:
 def _parse_exit(fields: _Fields) -> SubmitExitCode:
     code = fields.required_string("code")
     if not is_valid_exit_code(code):
-        raise fields._fail("invalid_exit_code", "The exit code is exactly 5 digits.")
+        raise fields._fail("invalid_exit_code", f"The exit code is {EXIT_CODE_RULE}.")
     return SubmitExitCode(code, fields.request_id)
 
 
@@ -241,8 +289,8 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def parse_frame(line: bytes) -> dict[str, Any]:
-    """Decode one line into a JSON object, or raise ``FrameError``."""
+def _decode_object(line: bytes) -> dict[str, Any]:
+    """Decode one line into a JSON object (values not checked yet), or raise ``FrameError``."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -253,31 +301,71 @@ def parse_frame(line: bytes) -> dict[str, Any]:
         raise FrameError("bad_json", "The line is not valid JSON.") from None
     if not isinstance(frame, dict):
         raise FrameError("not_object", "Each line must be one JSON object.")
-    # Raw UTF-8 cannot carry a lone surrogate, but a \uD800 escape can, and
-    # such a string cannot be encoded again for anyone it is sent to.
-    if "\\u" in text and _has_lone_surrogate(frame):
-        raise FrameError("bad_field", "Strings must not contain unpaired UTF-16 surrogates.")
     return frame
 
 
+def _needs_value_check(line: bytes) -> bool:
+    # Raw UTF-8 cannot carry a lone surrogate, but a \uD800 escape can, and
+    # such a string cannot be encoded again for anyone it is sent to. Nesting
+    # needs at least as many brackets as levels. Most lines have neither, so
+    # the walk is skipped.
+    return b"\\u" in line or line.count(b"[") + line.count(b"{") > MAX_NESTING
+
+
+def _valid_id(request_id: object) -> RequestId:
+    """``request_id`` when it is a usable id, else ``None``."""
+    if isinstance(request_id, str) and len(request_id) <= MAX_ID_CHARS and _is_lone_surrogate_free(request_id):
+        return request_id
+    if isinstance(request_id, int) and not isinstance(request_id, bool) and abs(request_id) < 2**53:
+        return request_id
+    return None
+
+
+def parse_frame(line: bytes) -> dict[str, Any]:
+    """Decode one line into a JSON object, or raise ``FrameError``."""
+    frame = _decode_object(line)
+    if _needs_value_check(line):
+        _check_values(frame, None, None)
+    return frame
+
+
+def request_id_of(line: bytes) -> RequestId:
+    """The valid ``id`` of a line, or ``None``: for answering a line that is
+    otherwise not processed (a flooded one)."""
+    try:
+        frame = _decode_object(line)
+    except FrameError:
+        return None
+    return _valid_id(frame.get("id"))
+
+
 def parse_request(line: bytes) -> Request:
-    """Turn one received line into a typed request, or raise ``FrameError``."""
-    frame = parse_frame(line)
-    request_id = frame.get("id")
-    if request_id is not None and not (
-        (isinstance(request_id, str) and len(request_id) <= MAX_ID_CHARS)
-        or (isinstance(request_id, int) and not isinstance(request_id, bool) and abs(request_id) < 2**53)
-    ):
-        raise FrameError("bad_field", f"The id must be a string of at most {MAX_ID_CHARS} characters or an integer.")
+    """Turn one received line into a typed request, or raise ``FrameError``.
+
+    The line is decoded once; from then on every error carries the frame's
+    ``id`` when it is a valid one, and the frame's type when it is a string.
+    """
+    frame = _decode_object(line)
+    raw_id = frame.get("id")
+    request_id = _valid_id(raw_id)
     frame_type = frame.get("type")
+    known_type = frame_type if isinstance(frame_type, str) else None
+    if _needs_value_check(line):
+        _check_values(frame, request_id, known_type)
+    if raw_id is not None and request_id is None:
+        raise FrameError(
+            "bad_field",
+            f"The id must be a string of at most {MAX_ID_CHARS} characters or an integer.",
+            frame_type=known_type,
+        )
     if frame_type is None:
         raise FrameError("missing_field", "The field 'type' is required.", request_id)
-    if not isinstance(frame_type, str):
+    if known_type is None:
         raise FrameError("bad_field", "The field 'type' must be a string.", request_id)
-    parser = _PARSERS.get(frame_type)
+    parser = _PARSERS.get(known_type)
     if parser is None:
-        raise FrameError("unknown_type", f"Unknown frame type {frame_type[:40]!r}.", request_id)
-    return parser(_Fields(frame, request_id))
+        raise FrameError("unknown_type", f"Unknown frame type {known_type[:40]!r}.", request_id)
+    return parser(_Fields(frame, request_id, known_type))
 
 
 def encode_frame(frame: dict[str, Any]) -> bytes:
