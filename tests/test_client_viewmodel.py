@@ -305,9 +305,9 @@ class ServerGoneTests(ViewModelTestCase):
         self.assertFalse(self.model.submit_exit_code("123"))
         self.assertEqual(self.sent(), [])
         self.assertIs(self.model.exit_feedback.tone, Tone.ERROR)
-        self.assertTrue(self.model.submit_exit_code("0000000000"))
+        self.assertTrue(self.model.submit_exit_code("00000"))
         (exit_request,) = self.sent()
-        self.assertEqual(exit_request["code"], "0000000000")
+        self.assertEqual(exit_request["code"], "00000")
         self.answer(
             {"type": "error", "code": "wrong_exit_code", "message": "Wrong exit code (2 attempts left)."},
             exit_request,
