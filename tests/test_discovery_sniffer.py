@@ -200,7 +200,9 @@ LOOPBACK_LINK_HEADER_BYTES = 14
 def loopback_echo_request_capture(test: SynchronousTestCase) -> socket.socket:
     """A packet socket on lo behind the sniffer's kernel filter; frames start with a 14-byte link header."""
     require_raw_sockets()
-    capture = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    # Protocol 0 receives nothing until bind: no frame can queue before the
+    # filter is attached (other traffic on lo would crowd out the probe).
+    capture = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     test.addCleanup(capture.close)
     attach_echo_request_filter(capture)
     capture.bind(("lo", 0x0003))
