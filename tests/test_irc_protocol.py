@@ -648,6 +648,17 @@ class EventTests(DoorTestCase):
         self.assertEqual((kick.prefix, kick.params), (SERVER, ["#kiwis", "alice", "Removed for inactivity"]))
         self.assertEqual(bob.frames()[-1]["reason"], "timeout")
 
+    def test_refused_messages_to_the_session_count_as_activity(self) -> None:
+        """An empty PRIVMSG or a CTCP to your own channel resets the idle timer, as a malformed native say does."""
+        alice = self.member("alice", "#kiwi")
+        for line in ("PRIVMSG #kiwi :", "PRIVMSG #kiwi :\x01ACTION waves\x01", "NOTICE #kiwi : "):
+            self.clock.advance(200)
+            self.assertNotIn("KICK", [p.command for p in alice.send(line)])
+        self.clock.advance(239)
+        self.assertNotIn("KICK", [p.command for p in alice.received()])
+        self.clock.advance(1)
+        self.assertIn("KICK", [p.command for p in alice.received()])
+
     def test_pings_do_not_count_as_activity(self) -> None:
         """PING/PONG keep the connection but not the session: only talking resets the idle timer."""
         alice = self.member("alice", "#kiwi")

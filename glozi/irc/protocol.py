@@ -678,13 +678,18 @@ class IRCProtocol(BatchedWrites, irc.IRC):
             return
         target = params[0]
         text = params[1] if len(params) > 1 else ""
-        if "\x01" in text:
-            if not notice:
+        ctcp = "\x01" in text
+        if not ctcp:
+            text = wire.clean_text(text)
+        if ctcp or not text.strip():
+            # Talking to your session counts as activity even when refused, as on the native door.
+            if self._is_mine(target):
+                self.participant.touch()
+            if notice:
+                return
+            if ctcp:
                 self._server_notice("CTCP (including /me) is not supported on GloziChat.")
-            return
-        text = wire.clean_text(text)
-        if not text.strip():
-            if not notice:
+            else:
                 self._numeric(n.ERR_NOTEXTTOSEND, "No text to send")
             return
         if self._is_mine(target):
