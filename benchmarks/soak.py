@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from glozi.chat import DEFAULT_SESSIONS as BUILTIN_SESSIONS
-from glozi.memory import FULL_COLLECTION_SECONDS
+from glozi.memory import FULL_COLLECTION_SECONDS, REPORT_SIGNAL, resident_kib
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Never-readers sit in this session, and chatters there send long lines, so
@@ -87,10 +87,13 @@ NEVER_READER_MIN_SECONDS = 15.0
 JOIN_MARGIN = 0.05
 LEFT_MARGIN = 0.5
 MIN_ROUND_SECONDS = 20.0
-MEMORY_LIMIT = 1.10
-# From the end of the first round to the end of the last, as a share of the
-# start: a leak grows round after round, an allocator's high-water mark does not.
-ROUND_GROWTH_LIMIT = 0.03
+# The memory criterion. RSS after each measured round against RSS after the
+# warm-up round: the allocators reach their high-water mark in the warm-up, a
+# leak goes on growing. Live objects at the end against the start of the warm-up.
+RSS_ROUND_LIMIT = 0.03
+LIVE_OBJECTS_LIMIT = 0.05
+MIN_MEASURED_ROUNDS = 3
+MEMORY_REPORT = re.compile(r"memory: live_objects=(\d+) frozen=(\d+) rss_kib=(\d+)")
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 30.0
@@ -1076,6 +1079,7 @@ class Server:
         self.ready = asyncio.Event()
         self.log_lines: list[str] = []
         self.log_task: asyncio.Task[None] | None = None
+        self.memory_reported: asyncio.Future[tuple[int, int]] | None = None
 
     async def start(self, args: argparse.Namespace) -> None:
         cap = str(max(5000, args.clients * 3))
@@ -1130,6 +1134,9 @@ class Server:
             if match := irc.search(text):
                 self.irc_port = int(match.group(1))
             seen_code = seen_code or bool(code.match(text))
+            report = MEMORY_REPORT.search(text)
+            if report and self.memory_reported is not None and not self.memory_reported.done():
+                self.memory_reported.set_result((int(report.group(1)), int(report.group(2))))
             if self.native_port and self.irc_port and seen_code:
                 self.ready.set()
 
@@ -1139,8 +1146,17 @@ class Server:
         return self.process.pid
 
     def rss_kib(self) -> int:
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+        return resident_kib(self.pid)
+
+    async def live_objects(self) -> tuple[int, int] | None:
+        """(live objects, of them frozen at start-up), from the report the
+        server logs on SIGUSR2 (glozi/memory.py); None when none comes."""
+        self.memory_reported = asyncio.get_running_loop().create_future()
+        os.kill(self.pid, REPORT_SIGNAL)
+        try:
+            return await asyncio.wait_for(self.memory_reported, REQUEST_TIMEOUT)
+        except TimeoutError:
+            return None
 
     def open_sockets(self) -> int:
         """Sockets the server process holds (listeners included)."""
@@ -1357,18 +1373,23 @@ async def soak_main(args: argparse.Namespace) -> int:
         await asyncio.sleep(QUIET_SECONDS)
         sockets_before = server.open_sockets()
         rss_start = server.rss_kib()
+        objects_start = await server.live_objects()
         plan = assign_behaviours(args.clients, random.Random(args.seed))
+        # Round 0 is the warm-up round; the others are measured against it.
         rss_rounds: list[int] = []
+        objects_rounds: list[tuple[int, int] | None] = []
         cancelled = 0
-        for round_index in range(args.rounds):
+        for round_index in range(1 + args.rounds):
             cancelled += await run_round(soak, plan, args.seed + round_index, args.seconds / args.rounds)
             await asyncio.sleep(QUIET_SECONDS)
             rss_rounds.append(server.rss_kib())
+            objects_rounds.append(await server.live_objects())
         sessions, irc_rows = await fresh_look(soak)
         await asyncio.sleep(QUIET_SECONDS)
         open_after = server.established()
         sockets_after = server.open_sockets()
         rss_end = server.rss_kib()
+        objects_end = await server.live_objects()
     finally:
         status = await server.stop()
         stop_lag.set()
@@ -1378,7 +1399,7 @@ async def soak_main(args: argparse.Namespace) -> int:
     leftover = [s for s in sessions if s["id"] > 9 or s["members"]]
     builtins_ok = [s["name"] for s in sessions if s["id"] <= 9] == list(BUILTIN_SESSIONS)
     errors_logged = sum(server.log_count(p) for p in ("Traceback", "Unhandled", "failed", "CRITICAL"))
-    ratio = rss_end / rss_start
+    undecided: list[str] = []
 
     def row(name: str, value: object, verdict: str = "") -> None:
         rows.append((name, str(value), verdict))
@@ -1392,7 +1413,11 @@ async def soak_main(args: argparse.Namespace) -> int:
     behaviours = Counter(b for _, b in plan)
     row("clients (native / IRC)", f"{args.clients} ({clients_native} / {args.clients - clients_native})")
     row("behaviours", ", ".join(f"{b} {n}" for b, n in sorted(behaviours.items())))
-    row("seconds of load (rounds)", f"{args.seconds:g} ({args.rounds})")
+    row(
+        "seconds of load (rounds)",
+        f"{args.seconds / args.rounds * (1 + args.rounds):g} (1 warm-up + {args.rounds} measured,"
+        f" {args.seconds / args.rounds:g} s each)",
+    )
     row("connections made (native / IRC)", f"{counts['connections (n)']} / {counts['connections (i)']}")
     check("connect failures", counts["connect failures"], counts["connect failures"] == 0)
     row(
@@ -1462,16 +1487,51 @@ async def soak_main(args: argparse.Namespace) -> int:
     check("client script errors", counts["client script errors"], counts["client script errors"] == 0)
     row("client event-loop lag, worst (s)", f"{lag[0]:.3f}")
     row("server RSS start (KiB)", rss_start)
-    row("server RSS after each round (KiB)", " / ".join(str(r) for r in rss_rounds))
-    row("server RSS end (KiB)", rss_end)
-    check(f"server RSS end / start (<= {MEMORY_LIMIT:.2f})", f"{ratio:.3f}", ratio <= MEMORY_LIMIT)
-    if len(rss_rounds) > 1:
-        growth = (rss_rounds[-1] - rss_rounds[0]) / rss_start
-        check(
-            f"server RSS growth, round 1 to {len(rss_rounds)} (<= {ROUND_GROWTH_LIMIT:.0%} of start)",
-            f"{rss_rounds[-1] - rss_rounds[0]} KiB ({growth:.1%})",
-            growth <= ROUND_GROWTH_LIMIT,
+    rss_warm = rss_rounds[0]
+    row("server RSS after the warm-up round (KiB)", rss_warm)
+    rss_ok = True
+    for number, rss in enumerate(rss_rounds[1:], 1):
+        within = abs(rss / rss_warm - 1) <= RSS_ROUND_LIMIT
+        rss_ok = rss_ok and within
+        row(
+            f"server RSS after round {number} (KiB, / warm-up)",
+            f"{rss} ({rss / rss_warm:.4f})",
+            "ok" if within else "FAIL",
         )
+    rss_criterion = f"RSS criterion: each round within {RSS_ROUND_LIMIT:.0%} of the warm-up"
+    if args.rounds < MIN_MEASURED_ROUNDS:
+        row(
+            rss_criterion,
+            f"{args.rounds} measured round(s)",
+            f"NO VERDICT (needs --rounds {MIN_MEASURED_ROUNDS} or more)",
+        )
+        undecided.append(rss_criterion)
+    else:
+        row(rss_criterion, f"{args.rounds} measured rounds", "PASS" if rss_ok else "FAIL")
+        if not rss_ok:
+            failures.append(rss_criterion)
+    row("server RSS end (KiB)", rss_end)
+
+    def objects(report: tuple[int, int] | None) -> str:
+        return "no report" if report is None else f"{report[0]} ({report[0] - report[1]} made since start-up)"
+
+    row("server live objects at the warm-up round's start", objects(objects_start))
+    for number, report in enumerate(objects_rounds):
+        row(
+            f"server live objects after {f'round {number}' if number else 'the warm-up round'}",
+            objects(report),
+        )
+    row("server live objects at the end", objects(objects_end))
+    objects_criterion = f"live objects criterion: end within {LIVE_OBJECTS_LIMIT:.0%} of the start"
+    if objects_start is None or objects_end is None:
+        row(objects_criterion, "no memory report logged", "FAIL")
+        failures.append(objects_criterion)
+    else:
+        objects_ratio = objects_end[0] / objects_start[0]
+        objects_ok = abs(objects_ratio - 1) <= LIVE_OBJECTS_LIMIT
+        row(objects_criterion, f"end / start {objects_ratio:.4f}", "PASS" if objects_ok else "FAIL")
+        if not objects_ok:
+            failures.append(objects_criterion)
     check("server exit status (clean shutdown)", status, server.shut_down_cleanly())
     row("wall time (s)", f"{time.time() - started:.1f}")
     row("server log", workdir / "server.log")
@@ -1494,20 +1554,32 @@ async def soak_main(args: argparse.Namespace) -> int:
     for line in server.log_lines:
         if any(p in line for p in ("Traceback", "Unhandled", "failed", "CRITICAL")):
             print(f"  server log: {line}")
-    print("RESULT:", "FAIL (" + ", ".join(failures) + ")" if failures else "PASS")
-    return 1 if failures else 0
+    if failures:
+        print("RESULT: FAIL (" + ", ".join(failures) + ")")
+    elif undecided:
+        print("RESULT: NO VERDICT (" + ", ".join(undecided) + ")")
+    else:
+        print("RESULT: PASS")
+    return 1 if failures or undecided else 0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="seconds of load in all")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=DEFAULT_SECONDS,
+        help="seconds of load in the measured rounds, split evenly; the warm-up round before them"
+        " lasts as long as one of them",
+    )
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS, help="clients at once, both doors")
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice")
     parser.add_argument(
         "--rounds",
         type=int,
-        default=2,
-        help="split the load into rounds, to tell a leak from a high-water mark",
+        default=MIN_MEASURED_ROUNDS,
+        help="measured rounds after the warm-up round, each with the same load; the memory"
+        f" criterion needs at least {MIN_MEASURED_ROUNDS} for a verdict (fewer: NO VERDICT, exit status 1)",
     )
     parser.add_argument(
         "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, help="server idle timeout"
@@ -1517,7 +1589,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.clients < 20 or args.rounds < 1:
-        parser.error("need at least 20 clients and at least one round")
+        parser.error("need at least 20 clients and at least one measured round")
     if args.seconds / args.rounds < MIN_ROUND_SECONDS:
         # Shorter rounds leave no time for timeouts, floods and never-readers to happen.
         parser.error(f"each round needs at least {MIN_ROUND_SECONDS:g} s (--seconds / --rounds)")
