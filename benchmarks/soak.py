@@ -518,7 +518,10 @@ class NativeConn(Conn):
         self.send(json.dumps({**frame, "id": self.request_id}).encode() + b"\n")
         try:
             return await asyncio.wait_for(future, REQUEST_TIMEOUT)
-        except (TimeoutError, ConnectionError):
+        except TimeoutError:
+            self.rec.counts["requests unanswered in time"] += 1
+            return None
+        except ConnectionError:
             return None
         finally:
             self.pending.pop(self.request_id, None)
@@ -577,7 +580,11 @@ class NativeConn(Conn):
     async def quit(self) -> bool:
         self.quit_sent = time.time()
         answer = await self.request(type="command", name="quit")
-        return answer is not None and answer[0]["type"] == "reply" and self.session is None
+        if answer is None or self.session is not None:
+            return False
+        # A kick or a close that crossed the quit removed us first (its "left"
+        # came before this answer): then the quit is answered "not in a session".
+        return answer[0]["type"] == "reply" or answer[0].get("code") == "wrong_state"
 
     async def kick(self, name: str) -> None:
         if self.session is None:
@@ -658,6 +665,7 @@ class IRCConn(Conn):
         self.join_sent = 0.0
         self.join_members: set[str] = set()
         self.retry_after: int | None = None
+        self.join_refusal = ""
 
     def on_closed(self) -> None:
         for future in (*self.pongs.values(), self.joining):
@@ -709,6 +717,7 @@ class IRCConn(Conn):
             if command == "475":
                 self.rec.counts["IRC 475 (bad key)"] += 1
             if self.joining is not None and not self.joining.done():
+                self.join_refusal = command
                 self.joining.set_result(False)
         elif command == "PART" and params:
             if nick == me:
@@ -741,6 +750,7 @@ class IRCConn(Conn):
             # A guessing refusal comes as a server notice, not as a numeric.
             self.retry_after = int(wait.group(1))
             if self.joining is not None and not self.joining.done():
+                self.join_refusal = "retry notice"
                 self.joining.set_result(False)
         elif command == "ERROR":
             self.rec.counts[f"IRC ERROR: {params[-1] if params else ''}"[:60]] += 1
@@ -758,12 +768,18 @@ class IRCConn(Conn):
     async def join(self, room: Room) -> bool:
         self.joining = asyncio.get_running_loop().create_future()
         self.join_sent = time.time()
+        self.join_refusal = ""
         self.send(f"JOIN #{room.name}{' ' + room.password if room.password else ''}\r\n".encode())
         try:
             joined = await asyncio.wait_for(self.joining, REQUEST_TIMEOUT)
-        except (TimeoutError, ConnectionError):
+        except TimeoutError:
+            self.rec.counts["requests unanswered in time"] += 1
             return False
-        if not joined and room.password is not None:
+        except ConnectionError:
+            return False
+        # Only the key numeric and the wait notice refuse a password; a 405 here
+        # means an earlier join, given up on, was answered after all.
+        if not joined and room.password is not None and self.join_refusal in ("475", "retry notice"):
             self.rec.counts["well-behaved joins refused as guessing"] += 1
         return joined and self.session is not None
 
@@ -1481,6 +1497,10 @@ async def soak_main(args: argparse.Namespace) -> int:
         "well-behaved joins refused as guessing",
         counts["well-behaved joins refused as guessing"],
         counts["well-behaved joins refused as guessing"] == 0,
+    )
+    row(
+        f"requests unanswered within {REQUEST_TIMEOUT:g} s (native, IRC joins)",
+        counts["requests unanswered in time"],
     )
     row("messages received (all clients)", counts["messages received"])
     row("receiver intervals (ends from left time)", f"{len(rec.intervals)} ({counts['ends from left time']})")
