@@ -14,7 +14,7 @@ from glozi.discovery.service import PortRecordingEndpoint, make_discovery_servic
 from glozi.exitcode import new_exit_code
 from glozi.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.irc.protocol import IRCFactory
-from glozi.memory import FullCollections, return_large_blocks
+from glozi.memory import FullCollections, MemoryReports, return_large_blocks
 from glozi.native.protocol import NativeFactory
 from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
@@ -173,4 +173,5 @@ def makeService(
     ).setServiceParent(top)
     if whole_process:
         FullCollections(reactor).setServiceParent(top)  # type: ignore[arg-type]
+        MemoryReports(reactor).setServiceParent(top)  # type: ignore[arg-type]
     return top

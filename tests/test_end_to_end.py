@@ -1,13 +1,17 @@
 """The real ``twistd -n glozichat`` process with three TCP clients on loopback."""
 
 import os
+import re
 import signal
 import stat
 
-from twisted.internet import defer
+from twisted.internet import defer, reactor
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from tests.realserver import connect_client, start_server
+
+MEMORY_REPORT = re.compile(rb"\] memory: live_objects=\d+ frozen=\d+ rss_kib=\d+\n")
 
 
 class EndToEndTests(TestCase):
@@ -81,8 +85,9 @@ class EndToEndTests(TestCase):
         self.assertFalse(os.path.exists(code_file))
 
     @defer.inlineCallbacks
-    def test_sigterm_tells_clients(self) -> None:
-        """SIGTERM stops the server cleanly after telling every client.
+    def test_sigusr2_reports_memory_sigterm_tells_clients(self) -> None:
+        """SIGUSR2 logs the memory report and disturbs no one; SIGTERM stops the
+        server cleanly after telling every client.
 
         twistd re-raises the stopping signal once shut down, so the process ends
         "killed by SIGTERM" rather than with a status.
@@ -90,6 +95,14 @@ class EndToEndTests(TestCase):
         server = yield start_server(self)
         alice = yield connect_client(self, server.port)
         yield alice.request(type="join", session=2, username="alice")
+        server.transport.signalProcess(signal.SIGUSR2)
+        for _ in range(100):
+            if MEMORY_REPORT.search(server.output):
+                break
+            yield deferLater(reactor, 0.05, lambda: None)
+        self.assertRegex(server.output, MEMORY_REPORT)
+        ack = yield alice.request(type="say", text="still here", id="m1")
+        self.assertEqual(ack["type"], "ack")
         server.signal("TERM")
         closing = yield alice.next()
         self.assertEqual(closing["type"], "server_closing")
