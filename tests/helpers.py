@@ -40,6 +40,31 @@ def quick_passwords() -> ScryptPasswords:
     return ScryptPasswords(maybeDeferred, n=2, r=1, p=1)
 
 
+class LateRunner:
+    """A password runner that answers later, as the real hashing thread does:
+    each hash or check waits in ``pending`` until ``finish()`` runs it."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Deferred[Any], Any, tuple, dict]] = []
+
+    def __call__(self, function: Any, *args: Any, **kwargs: Any) -> "Deferred[Any]":
+        answer: Deferred[Any] = Deferred()
+        self.pending.append((answer, function, args, kwargs))
+        return answer
+
+    def finish(self) -> None:
+        """Answer every waiting hash or check, in the order they were asked."""
+        while self.pending:
+            answer, function, args, kwargs = self.pending.pop(0)
+            maybeDeferred(function, *args, **kwargs).chainDeferred(answer)
+
+
+def late_passwords() -> tuple[ScryptPasswords, LateRunner]:
+    """Cheap scrypt hashes whose answers come only when the runner is told to finish."""
+    runner = LateRunner()
+    return ScryptPasswords(runner, n=2, r=1, p=1), runner
+
+
 def done(result: "Deferred[Any] | Any") -> Any:
     """The outcome of a Deferred that has already fired: its result, or its
     exception raised here (so ``assertRaises`` works on a domain call)."""

@@ -15,7 +15,8 @@ from glozi.irc import wire
 from glozi.irc.protocol import IRCFactory, IRCProtocol
 from glozi.native import wire as native_wire
 from glozi.native.protocol import NativeFactory
-from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, quick_passwords
+from glozi.tracking import ConnectionLimits
+from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, late_passwords, quick_passwords
 
 SERVER = "testbox.glozichat"
 
@@ -481,6 +482,42 @@ class SessionTests(DoorTestCase):
         self.assertEqual(lines[1].params[6], "H")
         self.assertEqual([p.command for p in alice.send("WHO bob")], ["352", "315"])
         self.assertEqual([p.command for p in alice.send("WHO #kiwi")], ["315"])
+
+
+class JoinRefusalTests(DoorTestCase):
+    def test_eleventh_quick_join_gets_437_with_the_wait(self) -> None:
+        """Joins are limited as on the native door (a burst of 10, then one every 3 s): the 11th gets 437."""
+        # Lines are not the limit here: the join budget is.
+        self.factory = IRCFactory(self.chat, "testbox", self.clock, limits=ConnectionLimits(flood_burst=100))
+        alice = self.user("alice")
+        for _ in range(10):
+            self.assertEqual(alice.send("JOIN #kiwi")[0].command, "JOIN")
+            alice.send("PART #kiwi")
+        [refusal] = alice.send("JOIN #kiwi")
+        self.assertEqual(refusal.command, "437")
+        self.assertEqual(refusal.params[1:], ["#kiwi", "Too many joins; try again in 3 s."])
+
+
+class LateHashingTests(DoorTestCase):
+    def fresh_server(self) -> None:
+        super().fresh_server()
+        passwords, self.hashing = late_passwords()
+        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=passwords, idle_timeout=240)
+        self.factory = IRCFactory(self.chat, "testbox", self.clock)
+        self.native_factory = NativeFactory(self.chat, "testbox")
+
+    def test_join_of_a_session_closed_during_the_key_check_gets_403(self) -> None:
+        """A JOIN whose session is closed while its key is checked gets 403, not only a notice."""
+        admin = self.native()
+        self.assertEqual(admin.send(type="create", name="vault", username="alice", password="12345"), [])
+        self.hashing.finish()
+        self.assertEqual(admin.frames()[0]["type"], "joined")
+        bob = self.user("bob")
+        self.assertEqual(bob.send("JOIN #vault 12345"), [])
+        admin.send(type="command", name="close")
+        self.hashing.finish()
+        [refusal] = bob.received()
+        self.assertEqual((refusal.command, refusal.params[:2]), ("403", ["bob", "#vault"]))
 
 
 class KickTests(DoorTestCase):

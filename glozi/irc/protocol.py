@@ -471,8 +471,12 @@ class IRCProtocol(BatchedWrites, irc.IRC):
             )
         elif error.code == "wrong_state":
             self._numeric(n.ERR_TOOMANYCHANNELS, channel, "You are in one session at a time")
+        elif error.code == "no_such_session":
+            # The session was closed while the key was being checked.
+            self._numeric(n.ERR_NOSUCHCHANNEL, channel, error.message)
         else:
-            self._server_notice(error.message)
+            # Every refusal gets a numeric: a client waits for one before it gives up on a JOIN.
+            self._numeric(n.ERR_UNAVAILRESOURCE, channel, error.message)
             if error.disconnect:
                 self._error_and_close(error.message)
 
