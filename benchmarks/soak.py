@@ -442,6 +442,12 @@ class Conn:
         """Leave any session politely and close the connection."""
         if self.session is not None and not self.closed.is_set() and not await self.quit():
             self.rec.counts["quits unanswered"] += 1
+            # Which client and what it saw, to tell a server fault from a race of the script.
+            print(
+                f"quit unanswered: {self.name} ({self.behaviour}) in {self.session_name!r},"
+                f" connection {'closed' if self.closed.is_set() else 'open'}",
+                file=sys.stderr,
+            )
         await self.shut()
 
     async def shut(self) -> None:
@@ -713,7 +719,7 @@ class IRCConn(Conn):
             self.members |= self.join_members
             if self.joining is not None and not self.joining.done():
                 self.joining.set_result(True)
-        elif command in ("403", "405", "471", "473", "474", "475", "477"):
+        elif command in ("403", "405", "437", "471", "473", "474", "475", "477"):
             if command == "475":
                 self.rec.counts["IRC 475 (bad key)"] += 1
             if self.joining is not None and not self.joining.done():
