@@ -14,7 +14,7 @@ ERROR_CODES: dict[str, str] = {
     "bad_field": "a field has the wrong type or an unusable value",
     "line_too_long": "the line is longer than the maximum; the connection is closed",
     "unsupported_protocol": "the client speaks a protocol version the server does not",
-    "invalid_name": "a username or session name breaks the naming rule",
+    "invalid_name": "a username or session name breaks its naming rule (the message states it)",
     "invalid_password": "a session password is not exactly 5 digits",
     "invalid_exit_code": "an exit code is not exactly 10 digits",
     # Refusals from the chat domain.

@@ -11,11 +11,24 @@ NAME_MAX_LENGTH = 12
 PASSWORD_LENGTH = 5
 EXIT_CODE_LENGTH = 10
 
-_NAME = re.compile(rf"(?!\d)[A-Za-z0-9]{{{NAME_MIN_LENGTH},{NAME_MAX_LENGTH}}}", re.ASCII)
+USERNAME_SPECIALS = "_-[]\\^{}|`"
+"""Besides ASCII letters and digits, what a username may hold: the characters
+IRC clients use for fallback nicks (``bob_``, ``alice[1]``)."""
+
+_USERNAME = re.compile(
+    rf"(?![0-9-])[A-Za-z0-9{re.escape(USERNAME_SPECIALS)}]{{{NAME_MIN_LENGTH},{NAME_MAX_LENGTH}}}", re.ASCII
+)
+# Session names keep letters and digits only: they are channel names and file
+# names in people's logs, and no client invents them as fallbacks.
+_SESSION_NAME = re.compile(rf"(?!\d)[A-Za-z0-9]{{{NAME_MIN_LENGTH},{NAME_MAX_LENGTH}}}", re.ASCII)
 _PASSWORD = re.compile(rf"[0-9]{{{PASSWORD_LENGTH}}}", re.ASCII)
 _EXIT_CODE = re.compile(rf"[0-9]{{{EXIT_CODE_LENGTH}}}", re.ASCII)
 
-NAME_RULE = (
+USERNAME_RULE = (
+    f"{NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} letters, digits or {' '.join(USERNAME_SPECIALS)}, "
+    "not starting with a digit or -"
+)
+SESSION_NAME_RULE = (
     f"{NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} letters or digits (A-Z, a-z, 0-9), "
     "not starting with a digit"
 )
@@ -23,9 +36,14 @@ PASSWORD_RULE = f"exactly {PASSWORD_LENGTH} digits"
 EXIT_CODE_RULE = f"exactly {EXIT_CODE_LENGTH} digits"
 
 
-def is_valid_name(name: str) -> bool:
-    """Whether ``name`` may be used as a username or a session name."""
-    return _NAME.fullmatch(name) is not None
+def is_valid_username(name: str) -> bool:
+    """Whether ``name`` may be used as a username (an IRC nick)."""
+    return _USERNAME.fullmatch(name) is not None
+
+
+def is_valid_session_name(name: str) -> bool:
+    """Whether ``name`` may be used as a session name (``#name`` on IRC)."""
+    return _SESSION_NAME.fullmatch(name) is not None
 
 
 def is_valid_password(password: str) -> bool:
@@ -39,5 +57,9 @@ def is_valid_exit_code(code: str) -> bool:
 
 
 def name_key(name: str) -> str:
-    """The case-insensitive key under which a name is unique."""
+    """The case-insensitive key under which a name is unique.
+
+    Only A-Z and a-z fold (IRC's ``CASEMAPPING=ascii``): ``[`` and ``{`` stay
+    two characters, as every name is ASCII.
+    """
     return name.casefold()

@@ -165,6 +165,44 @@ class FrameClient(LineReceiver):
         return answer
 
 
+class NickHolder(LineReceiver):
+    """A bare IRC client that registers one nick and keeps it, so another client finds it taken."""
+
+    def __init__(self, nick: str) -> None:
+        self.nick = nick
+        self.registered: defer.Deferred[None] = defer.Deferred()
+        self.lost: defer.Deferred[None] = defer.Deferred()
+
+    def connectionMade(self) -> None:
+        self.sendLine(f"NICK {self.nick}".encode())
+        self.sendLine(f"USER {self.nick} 0 * :holds {self.nick}".encode())
+
+    def lineReceived(self, line: bytes) -> None:
+        # Tests end long before the server's first keep-alive PING, so only 001 matters.
+        if line.split(b" ")[1:2] == [b"001"] and not self.registered.called:
+            self.registered.callback(None)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.lost.callback(None)
+
+
+@defer.inlineCallbacks
+def hold_irc_nick(test: TestCase, irc_port: int, nick: str) -> Any:
+    """Register ``nick`` on the server's IRC door and hold it until cleanup."""
+    holder = NickHolder(nick)
+    yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", irc_port), holder)
+
+    def close() -> defer.Deferred[None] | None:
+        if not holder.lost.called:
+            holder.transport.loseConnection()
+            return holder.lost
+        return None
+
+    test.addCleanup(close)
+    yield holder.registered.addTimeout(10.0, reactor)
+    return holder
+
+
 @defer.inlineCallbacks
 def connect_client(test: TestCase, port: int) -> Any:
     """Connect a FrameClient, read its welcome, and close it at cleanup."""

@@ -25,8 +25,9 @@ from glozi.client.viewmodel import (
     ServerAddress,
     Tone,
     check_exit_code,
-    check_name,
     check_password,
+    check_session_name,
+    check_username,
     duration_text,
     fits,
     parse_port,
@@ -495,6 +496,24 @@ class DialogTests(ViewModelTestCase):
             (create["name"], create["username"], "password" in create), ("garden", "alice", False)
         )
 
+    def test_irc_style_usernames_but_plain_session_names(self) -> None:
+        """Your name takes IRC's fallback characters (bob_, _ab, [a]); a session name and a leading - or digit do not."""
+        self.at_lobby()
+        self.model.open_create()
+        for username in ("bob_", "a__", "_ab", "[a]", "x`y", "abcdefghijk_"):
+            self.assertTrue(self.model.can_create("garden", username, ""), username)
+            self.assertIs(check_username(username), FieldState.VALID, username)
+        for username in ("-ab", "1ab", "a_", "abcdefghijk__", "bob~"):
+            self.assertFalse(self.model.can_create("garden", username, ""), username)
+            self.assertIs(check_username(username), FieldState.INVALID, username)
+        self.assertFalse(self.model.can_create("gar_den", "alice", ""))
+        self.assertIs(check_session_name("gar_den"), FieldState.INVALID)
+        self.model.close_dialog()
+        self.model.open_join(10)
+        self.assertTrue(self.model.submit_join("bob_", "12345"))
+        (join,) = self.sent()
+        self.assertEqual(join["username"], "bob_")
+
 
 class ChatTests(ViewModelTestCase):
     def test_joining_shows_chat_and_members(self) -> None:
@@ -614,7 +633,11 @@ class FieldRuleTests(SynchronousTestCase):
     def test_live_field_states(self) -> None:
         """Fields are neutral when empty, green when valid, red when not, using glozi.names rules."""
         self.assertEqual(
-            [check_name(t) for t in ("", "bob", "9lives", "ab")],
+            [check_username(t) for t in ("", "bob", "9lives", "ab")],
+            [FieldState.EMPTY, FieldState.VALID, FieldState.INVALID, FieldState.INVALID],
+        )
+        self.assertEqual(
+            [check_session_name(t) for t in ("", "kiwi", "9lives", "ab")],
             [FieldState.EMPTY, FieldState.VALID, FieldState.INVALID, FieldState.INVALID],
         )
         self.assertEqual(

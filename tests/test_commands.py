@@ -45,12 +45,27 @@ class TableTests(SynchronousTestCase):
 
 
 class NameRuleTests(SynchronousTestCase):
-    def test_names(self) -> None:
-        """3-12 ASCII letters/digits, not starting with a digit."""
+    def test_usernames(self) -> None:
+        """3-12 ASCII letters, digits or _ - [ ] \\ ^ { } | `, not starting with a digit or -."""
+        for good in ("abc", "Alice", "bob12", "a" * 12, "Z9z", "bob_", "a__", "_ab", "alice__", "a-b", "[a]", "{b}",
+                     "c\\d", "^ef", "g|h", "`ij", "abcdefghijk_"):
+            self.assertTrue(names.is_valid_username(good), good)
+        for bad in ("ab", "a_", "a" * 13, "abcdefghijk__", "1abc", "1_ab", "-ab", "al ice", "alíce", "bob~", "bob.",
+                    "bob!", "a@b", "a#b", "", "abc\n"):
+            self.assertFalse(names.is_valid_username(bad), bad)
+
+    def test_session_names(self) -> None:
+        """3-12 ASCII letters/digits, not starting with a digit: the IRC fallback characters are not for sessions."""
         for good in ("abc", "Alice", "bob12", "a" * 12, "Z9z"):
-            self.assertTrue(names.is_valid_name(good), good)
-        for bad in ("ab", "a" * 13, "1abc", "al ice", "alíce", "ali_ce", "", "abc\n"):
-            self.assertFalse(names.is_valid_name(bad), bad)
+            self.assertTrue(names.is_valid_session_name(good), good)
+        for bad in ("ab", "a" * 13, "1abc", "al ice", "alíce", "ali_ce", "bob_", "[a]", "-ab", "", "abc\n"):
+            self.assertFalse(names.is_valid_session_name(bad), bad)
+
+    def test_brackets_and_braces_are_different_names(self) -> None:
+        """Only A-Z fold (CASEMAPPING=ascii): [a] and {a} are two names, Bob_ and bob_ one."""
+        self.assertNotEqual(names.name_key("[a]"), names.name_key("{a}"))
+        self.assertNotEqual(names.name_key("a|b"), names.name_key("a\\b"))
+        self.assertEqual(names.name_key("Bob_"), names.name_key("bob_"))
 
     def test_passwords_and_codes(self) -> None:
         """Passwords are exactly five ASCII digits, exit codes exactly ten."""

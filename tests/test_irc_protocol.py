@@ -153,10 +153,34 @@ class RegistrationTests(DoorTestCase):
     def test_bad_nicks_get_432(self) -> None:
         """A nick that breaks the GloziChat name rule is refused with 432."""
         client = self.connect()
-        for nick in ("1alice", "al", "thirteenchars", "al-ice", "ali_ce"):
+        for nick in ("1alice", "al", "thirteenchars", "abcdefghijk__", "-alice", "1_ab", "bob~", "bob.", "a@b"):
             answer = client.one(f"NICK {nick}")
             self.assertEqual((answer.command, answer.params[1]), ("432", nick))
+            self.assertEqual(
+                answer.params[2],
+                "Erroneous nickname: 3 to 12 letters, digits or _ - [ ] \\ ^ { } | `, not starting with a digit or -",
+            )
         self.assertEqual(client.one("NICK").command, "431")
+
+    def test_fallback_nicks_are_good_nicks(self) -> None:
+        """The nicks IRC clients fall back to register: bob_, a__, _ab, [a], 12 characters with _ or -."""
+        for nick in ("bob_", "a__", "_ab", "alice__", "[a]", "x`y", "c\\d^", "{g|h}", "abcdefghijk_", "abcdefghijk-"):
+            self.assertEqual(self.connect().send(f"NICK {nick}", "USER u 0 * :u")[0].command, "001", nick)
+
+    def test_taken_nick_then_its_fallback(self) -> None:
+        """A client whose nick is taken (433) gets in as bob_ and talks in the session; [a] and {a} are two nicks."""
+        bob = self.member("bob", "#kiwi")
+        client = self.connect()
+        self.assertEqual(client.send("NICK bob", "USER bob 0 * :Bob")[0].command, "433")
+        self.assertEqual(client.commands("NICK bob_")[0], "001")
+        self.assertEqual(client.send("JOIN #kiwi")[0].prefix, "bob_!bob_@glozichat")
+        self.assertEqual(client.send("PRIVMSG #kiwi :hi from bob_"), [])
+        joined, said = bob.received()
+        self.assertEqual((joined.prefix, joined.command), ("bob_!bob_@glozichat", "JOIN"))
+        self.assertEqual((said.prefix, said.params), ("bob_!bob_@glozichat", ["#kiwi", "hi from bob_"]))
+        self.user("[a]")
+        self.user("{a}")
+        self.assertEqual(self.connect().one("NICK [A]").command, "433")
 
     def test_taken_nicks_get_433(self) -> None:
         """A nick held by another IRC client (any case) or by GloziServ is refused with 433."""
@@ -401,9 +425,9 @@ class SessionTests(DoorTestCase):
         self.assertEqual(lines[6].params[1], "#papaya")
 
     def test_invalid_channel_403(self) -> None:
-        """A channel that cannot be a session name gets 403."""
+        """A channel that cannot be a session name gets 403, a nick's fallback characters too (#gar_den)."""
         alice = self.user("alice")
-        for channel in ("kiwi", "#k", "#1abc", "#way-too-long-name", "&kiwi"):
+        for channel in ("kiwi", "#k", "#1abc", "#way-too-long-name", "&kiwi", "#gar_den", "#[kiwi]"):
             self.assertEqual(alice.one(f"JOIN {channel}").command, "403")
 
     def test_name_taken_in_session_477(self) -> None:

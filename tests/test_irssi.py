@@ -3,17 +3,13 @@
 screen with ``tmux capture-pane``."""
 
 import os
-import shutil
-import uuid
-from typing import Any
 
-from twisted.internet import defer, reactor, task, utils
+from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
-from tests.realserver import connect_client, start_server
+from tests.realserver import connect_client, hold_irc_nick, start_server
+from tests.tmux import Tmux, require_tools, start_in_tmux
 
-SCREEN_DEADLINE = 10.0
-POLL_SECONDS = 0.2
 # irssi paces its commands against flooding (2.2 s apart by default); a local test need not wait.
 IRSSI_CONFIG = """\
 servers = ( );
@@ -40,77 +36,18 @@ STATUS_ERRORS = (
 )
 
 
-def _missing_tools() -> list[str]:
-    return [tool for tool in ("irssi", "tmux") if shutil.which(tool) is None]
-
-
-class Tmux:
-    """One private tmux server (``tmux -L``) running one program."""
-
-    def __init__(self, socket_name: str) -> None:
-        self.socket_name = socket_name
-
-    def run(self, *args: str) -> "defer.Deferred[tuple[bytes, bytes, int]]":
-        return utils.getProcessOutputAndValue("tmux", ("-L", self.socket_name, *args), env=os.environ)
-
-    @defer.inlineCallbacks
-    def screen(self) -> Any:
-        """The visible text of the pane."""
-        out, _err, _code = yield self.run("capture-pane", "-p", "-t", "glozi")
-        return out.decode("utf-8", errors="replace")
-
-    @defer.inlineCallbacks
-    def type(self, text: str) -> Any:
-        """Type ``text`` into the program and press Enter."""
-        yield self.run("send-keys", "-t", "glozi", "-l", text)
-        yield self.run("send-keys", "-t", "glozi", "Enter")
-
-    @defer.inlineCallbacks
-    def wait_for(self, text: str, deadline: float = SCREEN_DEADLINE) -> Any:
-        """Poll the screen until it shows ``text``; fail with the screen after ``deadline`` seconds."""
-        screen = ""
-        for _ in range(int(deadline / POLL_SECONDS)):
-            screen = yield self.screen()
-            if text in screen:
-                return screen
-            yield task.deferLater(reactor, POLL_SECONDS, lambda: None)
-        raise AssertionError(f"irssi never showed {text!r}; its screen:\n{screen}")
-
-
 class IrssiTests(TestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        missing = _missing_tools()
-        if missing:
-            reason = f"{' and '.join(missing)} not installed (apt-get install -y irssi tmux)"
-            if os.environ.get("CI"):
-                self.fail(f"CI must run the irssi test, but {reason}")
-            raise self.skipTest(reason)
+        require_tools(self, {"irssi": "irssi", "tmux": "tmux"})
 
-    @defer.inlineCallbacks
-    def start_irssi(self, port: int) -> Any:
+    def start_irssi(self, port: int, nick: str = "ircalice") -> "defer.Deferred[Tmux]":
         home = os.path.abspath(self.mktemp())
         os.makedirs(home)
         with open(os.path.join(home, "config"), "w") as f:
             f.write(IRSSI_CONFIG)
-        tmux = Tmux(f"glozi-test-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        command = f"irssi --home={home} -n ircalice -c 127.0.0.1 -p {port}"
-        env = dict(os.environ, LANG="C.UTF-8", TERM=os.environ.get("TERM") or "xterm")
-        _out, err, code = yield utils.getProcessOutputAndValue(
-            "tmux",
-            ("-L", tmux.socket_name, "new-session", "-d", "-s", "glozi", "-x", "200", "-y", "50", command),
-            env=env,
-        )
-        self.addCleanup(tmux.run, "kill-server")
-        self.assertEqual(code, 0, err)
-        tmux.home = home
-        return tmux
-
-    def save(self, tmux: Tmux, name: str, screen: str) -> None:
-        """Keep a screen next to the test's files, for people reading a failure or a report."""
-        with open(os.path.join(tmux.home, f"{name}.txt"), "w") as f:
-            f.write(screen)
+        return start_in_tmux(self, home, f"irssi --home={home} -n {nick} -c 127.0.0.1 -p {port}")
 
     @defer.inlineCallbacks
     def test_irssi_and_native_client_chat(self) -> None:
@@ -136,10 +73,31 @@ class IrssiTests(TestCase):
 
         bob.send(type="command", name="kick", args="ircalice")
         channel = yield tmux.wait_for("ircalice was kicked from #garden by bob")
-        self.save(tmux, "channel", channel)
+        tmux.save("channel", channel)
 
         yield tmux.type("/window 1")
         status = yield tmux.wait_for("#garden 1 Created by bob")
-        self.save(tmux, "status", status)
+        tmux.save("status", status)
         for error in STATUS_ERRORS:
             self.assertNotIn(error, status)
+
+    @defer.inlineCallbacks
+    def test_irssi_whose_nick_is_taken_gets_in_as_its_fallback(self) -> None:
+        """irssi's nick ircbob is held by another IRC client (433): irssi falls back to ircbob_, joins and talks."""
+        server = yield start_server(self)
+        yield hold_irc_nick(self, server.irc_port, "ircbob")
+        carol = yield connect_client(self, server.port)
+        yield carol.request(type="create", name="garden", username="carol")
+        tmux = yield self.start_irssi(server.irc_port, nick="ircbob")
+
+        yield tmux.wait_for("End of /MOTD command.")
+        yield tmux.type("/join #garden")
+        yield tmux.wait_for("Total of 2 nicks [1 ops")
+        joined = yield carol.next()
+        self.assertEqual((joined["type"], joined["name"]), ("member_joined", "ircbob_"))
+        yield tmux.type("hello as ircbob_")
+        message = yield carol.next()
+        self.assertEqual((message["from"], message["text"]), ("ircbob_", "hello as ircbob_"))
+        yield carol.request(type="say", text="welcome, ircbob_")
+        channel = yield tmux.wait_for("<@carol> welcome, ircbob_")
+        tmux.save("fallback", channel)

@@ -339,6 +339,8 @@ class ErrorCodeTests(ProtocolTestCase):
         self.check(alice, {"type": "ping", "id": [1]}, "bad_field")
         self.check(alice, {"type": "join", "session": 1, "username": "1alice"}, "invalid_name")
         self.check(alice, {"type": "create", "name": "ab", "username": "alice"}, "invalid_name")
+        self.check(alice, {"type": "create", "name": "gar_den", "username": "alice"}, "invalid_name")
+        self.check(alice, {"type": "join", "session": 1, "username": "-alice"}, "invalid_name")
         self.check(alice, {"type": "create", "name": "garden", "username": "alice", "password": "1234"}, "invalid_password")
         self.check(alice, {"type": "create", "name": "garden", "username": "alice", "password": "abcde"}, "invalid_password")
         self.check(alice, {"type": "exit", "code": "123"}, "invalid_exit_code")
@@ -589,6 +591,28 @@ class DocumentedBehaviourTests(ProtocolTestCase):
             self.assertEqual(client.error_code({"type": "exit", "code": code}), "invalid_exit_code")
         answer = client.one({"type": "exit", "code": "1234567890"})
         self.assertEqual((answer["code"], answer["message"]), ("wrong_exit_code", "Wrong exit code (2 attempts left)."))
+
+    def test_usernames_take_irc_fallback_characters(self) -> None:
+        """bob_, a__, _ab, [a] and 12 characters join; -ab, 1ab and 13 characters are invalid_name with the rule."""
+        for index, username in enumerate(("bob_", "a__", "_ab", "[a]", "x`y", "c\\d^{}|", "abcdefghijk-")):
+            answer = self.client().one({"type": "join", "session": index + 1, "username": username})
+            self.assertEqual((answer["type"], answer["you"]), ("joined", username))
+        client = self.client()
+        for username in ("-ab", "1ab", "abcdefghijk__", "bob~"):
+            answer = client.one({"type": "join", "session": 1, "username": username})
+            self.assertEqual(answer["code"], "invalid_name")
+            self.assertEqual(
+                answer["message"],
+                "The username must be 3 to 12 letters, digits or _ - [ ] \\ ^ { } | `, not starting with a digit or -.",
+            )
+
+    def test_session_names_stay_letters_and_digits(self) -> None:
+        """A session name with an IRC fallback character (gar_den) is invalid_name, with the session rule."""
+        answer = self.client().one({"type": "create", "name": "gar_den", "username": "bob_"})
+        self.assertEqual(
+            (answer["code"], answer["message"]),
+            ("invalid_name", "The name must be 3 to 12 letters or digits (A-Z, a-z, 0-9), not starting with a digit."),
+        )
 
     def test_session_exists_names_the_session(self) -> None:
         """session_exists names the existing session as it is stored."""

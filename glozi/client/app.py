@@ -44,13 +44,14 @@ from glozi.client.viewmodel import (
     Screen,
     ServerAddress,
     Tone,
-    check_name,
     check_password,
+    check_session_name,
+    check_username,
     clock_text,
     created_text,
     fits,
 )
-from glozi.names import NAME_RULE, PASSWORD_RULE
+from glozi.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE
 
 _ENTRY_STYLES = {
     FieldState.EMPTY: "TEntry",
@@ -735,11 +736,11 @@ class SessionDialog:
             self.top.title("New session")
             self.heading.configure(text="Create a session")
             self.subtitle.configure(text="You will be its admin.")
-            row = self._field(body, row, "name", "Session name", NAME_RULE, "name", check_name)
+            row = self._field(body, row, "name", "Session name", SESSION_NAME_RULE, "name", check_session_name)
         else:
             assert dialog.session is not None
             self.top.title(f"Join {dialog.session.name}")
-        row = self._field(body, row, "username", "Your name", NAME_RULE, "username", check_name)
+        row = self._field(body, row, "username", "Your name", USERNAME_RULE, "username", check_username)
         if dialog.needs_password:
             hint = PASSWORD_RULE + (", optional" if dialog.kind == "create" else "")
             row = self._field(body, row, "password", "Password", hint, "password", check_password, show="•")
@@ -778,7 +779,7 @@ class SessionDialog:
         field = FieldEntry(body, name, kind, check, width=30, show=show, on_change=self._update_submit)
         field.entry.grid(row=row + 1, column=0, sticky="we", pady=(4, 2))
         field.entry.bind("<Return>", lambda _: self._submit())
-        ttk.Label(body, text=hint, style="Hint.TLabel").grid(row=row + 2, column=0, sticky="w", pady=(0, 10))
+        ttk.Label(body, text=hint, style="Hint.TLabel", wraplength=320, justify="left").grid(row=row + 2, column=0, sticky="w", pady=(0, 10))
         self.fields[name] = field
         return row + 3
 

@@ -25,11 +25,13 @@ from glozi.client.protocol import ClientListener, ClientProtocol, Frame, FrameTo
 from glozi.client.trust import TrustResult
 from glozi.names import (
     NAME_MAX_LENGTH,
-    NAME_RULE,
     PASSWORD_LENGTH,
     PASSWORD_RULE,
-    is_valid_name,
+    SESSION_NAME_RULE,
+    USERNAME_RULE,
     is_valid_password,
+    is_valid_session_name,
+    is_valid_username,
 )
 from glozi.native.wire import MAX_TEXT_CHARS, is_printable
 
@@ -265,11 +267,18 @@ Connector = Callable[["ServerAddress", ClientListener], "Deferred[ClientProtocol
 Finder = Callable[[], "Deferred[list[ServerAddress]]"]
 
 
-def check_name(text: str) -> FieldState:
-    """The live state of a username or session-name field."""
+def check_username(text: str) -> FieldState:
+    """The live state of a username field."""
     if not text:
         return FieldState.EMPTY
-    return FieldState.VALID if is_valid_name(text) else FieldState.INVALID
+    return FieldState.VALID if is_valid_username(text) else FieldState.INVALID
+
+
+def check_session_name(text: str) -> FieldState:
+    """The live state of a session-name field."""
+    if not text:
+        return FieldState.EMPTY
+    return FieldState.VALID if is_valid_session_name(text) else FieldState.INVALID
 
 
 def check_password(text: str) -> FieldState:
@@ -381,7 +390,8 @@ ABOUT_TEXT = (
     "Double-click a session (or select it and press Enter) to join it. Sessions with a lock "
     "need their 5-digit password. Create starts your own session: you are its admin and may "
     "/kick members and /close it.\n\n"
-    f"Names are {NAME_RULE}. Passwords are {PASSWORD_RULE}.\n\n"
+    f"Your name is {USERNAME_RULE}; a session name is {SESSION_NAME_RULE}. "
+    f"Passwords are {PASSWORD_RULE}.\n\n"
     "In a session, type a message and press Enter. Commands: /help, /quote, /time, "
     "/echo TEXT, /kick NAME, /quit, /close. Members who stay silent are removed after "
     "a while; the admin never is.\n\n"
@@ -873,7 +883,7 @@ class ClientViewModel:
         dialog = self.dialog
         if dialog is None or dialog.kind != "join" or dialog.busy:
             return False
-        if not is_valid_name(username):
+        if not is_valid_username(username):
             return False
         return is_valid_password(password) if dialog.needs_password else True
 
@@ -883,8 +893,8 @@ class ClientViewModel:
         if dialog is None or dialog.kind != "create" or dialog.busy:
             return False
         return (
-            is_valid_name(name)
-            and is_valid_name(username)
+            is_valid_session_name(name)
+            and is_valid_username(username)
             and check_password(password) is not FieldState.INVALID
         )
 

@@ -25,9 +25,11 @@ from glozi.irc import wire
 from glozi.names import (
     EXIT_CODE_RULE,
     NAME_MAX_LENGTH,
+    USERNAME_RULE,
     is_valid_exit_code,
-    is_valid_name,
     is_valid_password,
+    is_valid_session_name,
+    is_valid_username,
     name_key,
 )
 from glozi.sendqueue import SendQueueGuard
@@ -327,12 +329,8 @@ class IRCProtocol(BatchedWrites, irc.IRC):
         nick = params[0]
         if nick == self.nick:
             return
-        if not is_valid_name(nick):
-            self._numeric(
-                n.ERR_ERRONEUSNICKNAME,
-                wire.echo(nick),
-                "Erroneous nickname: 3 to 12 letters or digits, not starting with a digit",
-            )
+        if not is_valid_username(nick):
+            self._numeric(n.ERR_ERRONEUSNICKNAME, wire.echo(nick), f"Erroneous nickname: {USERNAME_RULE}")
             return
         if self.participant.current_session() is not None or self.participant.joining:
             self._numeric(
@@ -422,7 +420,7 @@ class IRCProtocol(BatchedWrites, irc.IRC):
         valid names count against the one-channel limit (405)."""
         assert self.nick is not None
         name = wire.session_of(channel)
-        if name is None or not is_valid_name(name):
+        if name is None or not is_valid_session_name(name):
             self._numeric(
                 n.ERR_NOSUCHCHANNEL,
                 wire.echo(channel),

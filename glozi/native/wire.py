@@ -31,11 +31,13 @@ from glozi.events import (
 )
 from glozi.names import (
     EXIT_CODE_RULE,
-    NAME_RULE,
     PASSWORD_RULE,
+    SESSION_NAME_RULE,
+    USERNAME_RULE,
     is_valid_exit_code,
-    is_valid_name,
     is_valid_password,
+    is_valid_session_name,
+    is_valid_username,
 )
 
 PROTOCOL_VERSION = 1
@@ -158,10 +160,10 @@ class _Fields:
             raise self._fail("bad_field", f"The field {key!r} must be an integer.")
         return value
 
-    def name(self, key: str) -> str:
+    def name(self, key: str, is_valid: Callable[[str], bool], rule: str) -> str:
         value = self.required_string(key)
-        if not is_valid_name(value):
-            raise self._fail("invalid_name", f"The {key} must be {NAME_RULE}.")
+        if not is_valid(value):
+            raise self._fail("invalid_name", f"The {key} must be {rule}.")
         return value
 
     def password(self, key: str = "password") -> str | None:
@@ -228,11 +230,21 @@ def _parse_list(fields: _Fields) -> ListSessions:
 
 
 def _parse_create(fields: _Fields) -> CreateSession:
-    return CreateSession(fields.name("name"), fields.name("username"), fields.password(), fields.request_id)
+    return CreateSession(
+        fields.name("name", is_valid_session_name, SESSION_NAME_RULE),
+        fields.name("username", is_valid_username, USERNAME_RULE),
+        fields.password(),
+        fields.request_id,
+    )
 
 
 def _parse_join(fields: _Fields) -> JoinSession:
-    return JoinSession(fields.integer("session"), fields.name("username"), fields.password(), fields.request_id)
+    return JoinSession(
+        fields.integer("session"),
+        fields.name("username", is_valid_username, USERNAME_RULE),
+        fields.password(),
+        fields.request_id,
+    )
 
 
 def _parse_say(fields: _Fields) -> Say:

@@ -1,0 +1,47 @@
+"""A real WeeChat (Debian's ``weechat-curses``) in a private tmux server, against
+the real ``twistd -n glozichat``, chatting with a native client; the test reads
+WeeChat's screen with ``tmux capture-pane``."""
+
+import os
+
+from twisted.internet import defer
+from twisted.trial.unittest import TestCase
+
+from tests.realserver import connect_client, hold_irc_nick, start_server
+from tests.tmux import Tmux, require_tools, start_in_tmux
+
+
+class WeeChatTests(TestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        require_tools(self, {"weechat": "weechat-curses", "tmux": "tmux"})
+
+    def start_weechat(self, port: int, nicks: str) -> "defer.Deferred[Tmux]":
+        """WeeChat with its own home folder and only its IRC plugin, connecting as ``nicks``."""
+        home = os.path.abspath(self.mktemp())
+        os.makedirs(home)
+        commands = f"/server add glozi 127.0.0.1/{port} -notls;/set irc.server.glozi.nicks {nicks};/connect glozi"
+        return start_in_tmux(self, home, f"weechat --dir {home} --plugins irc --no-script --run-command '{commands}'")
+
+    @defer.inlineCallbacks
+    def test_weechat_whose_nick_is_taken_gets_in_as_its_fallback(self) -> None:
+        """WeeChat's only nick ircbob is held by another IRC client (433): it falls back to ircbob_, joins and talks."""
+        server = yield start_server(self)
+        yield hold_irc_nick(self, server.irc_port, "ircbob")
+        carol = yield connect_client(self, server.port)
+        yield carol.request(type="create", name="garden", username="carol")
+        tmux = yield self.start_weechat(server.irc_port, "ircbob")
+
+        yield tmux.wait_for("End of /MOTD command.")
+        yield tmux.type("/join #garden")
+        joined = yield carol.next()
+        self.assertEqual((joined["type"], joined["name"]), ("member_joined", "ircbob_"))
+        yield tmux.wait_for("ircbob_ (ircbob_@glozichat) has joined #garden")
+        yield tmux.type("hello as ircbob_")
+        message = yield carol.next()
+        self.assertEqual((message["from"], message["text"]), ("ircbob_", "hello as ircbob_"))
+        yield carol.request(type="say", text="welcome, ircbob_")
+        channel = yield tmux.wait_for("welcome, ircbob_")
+        tmux.save("fallback", channel)
+        self.assertIn("@carol", channel)
