@@ -80,7 +80,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glozi.chat import DEFAULT_SESSIONS as BUILTIN_SESSIONS
+from glozi.domain.chat import DEFAULT_SESSIONS as BUILTIN_SESSIONS
 from glozi.memory import FULL_COLLECTION_SECONDS, REPORT_SIGNAL, resident_kib
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

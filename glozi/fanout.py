@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from twisted.logger import Logger
 
-from glozi.events import Event
+from glozi.domain.events import Event
 
 if TYPE_CHECKING:
-    from glozi.chat import Member, Session
+    from glozi.domain.chat import Member, Session
 
 
 class Fanout(Protocol):

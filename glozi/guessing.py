@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 
-from glozi.errors import ChatError
+from glozi.domain.errors import ChatError
 from glozi.ratelimit import TokenBucket
 
 SOURCE_MEMORY = 30 * 24 * 3600.0

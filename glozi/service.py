@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 
-from glozi.chat import ChatServer
+from glozi.domain.chat import ChatServer
 from glozi.memory import tune_garbage_collector
 from glozi.tracking import TrackingFactory
 

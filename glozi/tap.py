@@ -8,10 +8,10 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
 from twisted.python import usage
 
-from glozi.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_SCROLLBACK, ChatServer
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
-from glozi.exitcode import new_exit_code
+from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_SCROLLBACK, ChatServer
+from glozi.domain.exitcode import new_exit_code
 from glozi.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.irc.protocol import IRCFactory
 from glozi.memory import FullCollections, MemoryReports, return_large_blocks

@@ -6,8 +6,8 @@ from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
-from glozi.chat import ChatServer, Participant
-from glozi.events import Event
+from glozi.domain.chat import ChatServer, Participant
+from glozi.domain.events import Event
 from glozi.passwords import ScryptPasswords
 from glozi.sqlitestore import StoreError
 from glozi.store import MemoryStore

@@ -8,7 +8,6 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from glozi.chat import ChatServer
 from glozi.client.protocol import (
     MAX_SERVER_LINE_BYTES,
     ClientProtocol,
@@ -19,6 +18,7 @@ from glozi.client.protocol import (
     pace_for,
     parse_server_frame,
 )
+from glozi.domain.chat import ChatServer
 from glozi.flood import FloodControl, Verdict
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory

@@ -612,7 +612,7 @@ class ChatTests(ViewModelTestCase):
 
 class FieldRuleTests(SynchronousTestCase):
     def test_live_field_states(self) -> None:
-        """Fields are neutral when empty, green when valid, red when not, using glozi.names rules."""
+        """Fields are neutral when empty, green when valid, red when not, using glozi.domain.names rules."""
         self.assertEqual(
             [check_name(t) for t in ("", "bob", "9lives", "ab")],
             [FieldState.EMPTY, FieldState.VALID, FieldState.INVALID, FieldState.INVALID],

@@ -15,7 +15,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from glozi.chat import GUESS_REFUSALS_BEFORE_CLOSE, ChatServer
+from glozi.domain.chat import GUESS_REFUSALS_BEFORE_CLOSE, ChatServer
 from glozi.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory

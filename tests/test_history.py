@@ -7,8 +7,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.errors import ChatError
-from glozi.events import Message
+from glozi.domain.errors import ChatError
+from glozi.domain.events import Message
 from glozi.irc import wire as irc_wire
 from glozi.irc.protocol import IRCFactory
 from glozi.native import wire

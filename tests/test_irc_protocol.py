@@ -9,8 +9,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.chat import ChatServer
-from glozi.commands import COMMANDS
+from glozi.domain.chat import ChatServer
+from glozi.domain.commands import COMMANDS
 from glozi.irc import wire
 from glozi.irc.protocol import IRCFactory, IRCProtocol
 from glozi.native import wire as native_wire

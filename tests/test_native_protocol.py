@@ -11,9 +11,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi import chat as chat_module
-from glozi.chat import ChatServer, Participant
-from glozi.errors import ERROR_CODES
+from glozi.domain import chat as chat_module
+from glozi.domain.chat import ChatServer, Participant
+from glozi.domain.errors import ERROR_CODES
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory, NativeProtocol
 from glozi.sqlitestore import StoreError

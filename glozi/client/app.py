@@ -50,7 +50,7 @@ from glozi.client.viewmodel import (
     created_text,
     fits,
 )
-from glozi.names import NAME_RULE, PASSWORD_RULE
+from glozi.domain.names import NAME_RULE, PASSWORD_RULE
 
 _ENTRY_STYLES = {
     FieldState.EMPTY: "TEntry",

@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from glozi.client.palette import user_colour
 from glozi.client.protocol import ClientListener, ClientProtocol, Frame, FrameTooLong, ServerError
 from glozi.client.trust import TrustResult
-from glozi.names import (
+from glozi.domain.names import (
     NAME_MAX_LENGTH,
     NAME_RULE,
     PASSWORD_LENGTH,

@@ -15,14 +15,11 @@ from twisted.python.failure import Failure
 from twisted.words.protocols import irc
 
 import glozi
-from glozi import commands
-from glozi.chat import SERVER_CREATOR, ChatServer, Participant
-from glozi.errors import ChatError
-from glozi.events import Event, Joined, LeaveReason, Left, MemberInfo, SessionInfo
-from glozi.flood import FloodControl, Verdict
-from glozi.irc import numerics as n
-from glozi.irc import wire
-from glozi.names import (
+from glozi.domain import commands
+from glozi.domain.chat import SERVER_CREATOR, ChatServer, Participant
+from glozi.domain.errors import ChatError
+from glozi.domain.events import Event, Joined, LeaveReason, Left, MemberInfo, SessionInfo
+from glozi.domain.names import (
     EXIT_CODE_RULE,
     NAME_MAX_LENGTH,
     is_valid_exit_code,
@@ -30,6 +27,9 @@ from glozi.names import (
     is_valid_password,
     name_key,
 )
+from glozi.flood import FloodControl, Verdict
+from glozi.irc import numerics as n
+from glozi.irc import wire
 from glozi.sendqueue import SendQueueGuard
 from glozi.tracking import ConnectionLimits, TrackingFactory, source_of
 from glozi.writebatch import BatchedWrites, WriteBatch

@@ -10,11 +10,11 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 import glozi
-from glozi.chat import ChatServer, Participant, SessionListEvent
-from glozi.errors import ChatError
-from glozi.events import Event, Joined, Left
+from glozi.domain.chat import ChatServer, Participant, SessionListEvent
+from glozi.domain.errors import ChatError
+from glozi.domain.events import Event, Joined, Left
+from glozi.domain.names import EXIT_CODE_LENGTH
 from glozi.flood import FloodControl, Verdict
-from glozi.names import EXIT_CODE_LENGTH
 from glozi.native import wire
 from glozi.sendqueue import SendQueueGuard
 from glozi.tracking import ConnectionLimits, TrackingFactory

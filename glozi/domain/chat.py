@@ -18,9 +18,9 @@ from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from glozi import commands
-from glozi.errors import ChatError
-from glozi.events import (
+from glozi.domain import commands
+from glozi.domain.errors import ChatError
+from glozi.domain.events import (
     AdminChanged,
     Event,
     IdleWarning,
@@ -37,15 +37,15 @@ from glozi.events import (
     SessionInfo,
     SessionRemoved,
 )
-from glozi.exitcode import ExitCodeGuard
+from glozi.domain.exitcode import ExitCodeGuard
+from glozi.domain.idle import InactivityTimer
+from glozi.domain.names import name_key
+from glozi.domain.quotes import QUOTES, Quote
+from glozi.domain.scrollback import Scrollback
 from glozi.fanout import Fanout, LocalFanout
 from glozi.guessing import GuessGuard
-from glozi.idle import InactivityTimer
-from glozi.names import name_key
 from glozi.passwords import PasswordHasher, ScryptPasswords
-from glozi.quotes import QUOTES, Quote
 from glozi.ratelimit import TokenBucket
-from glozi.scrollback import Scrollback
 from glozi.store import MemoryStore, Snapshot, Store, StoredMessage, StoredSession
 
 DEFAULT_SESSIONS = (

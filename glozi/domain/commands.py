@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from glozi.errors import ChatError
-from glozi.events import LeaveReason
+from glozi.domain.errors import ChatError
+from glozi.domain.events import LeaveReason
 
 if TYPE_CHECKING:
-    from glozi.chat import Member
+    from glozi.domain.chat import Member
 
 
 class Arguments(enum.Enum):
