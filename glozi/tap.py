@@ -12,13 +12,13 @@ from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_SCROLLBACK, ChatServer
 from glozi.domain.exitcode import new_exit_code
-from glozi.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.irc.protocol import IRCFactory
+from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
+from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.memory import FullCollections, MemoryReports, return_large_blocks
 from glozi.native.protocol import NativeFactory
-from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.service import ChatService, ListeningService
-from glozi.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
+from glozi.storage.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
 from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, ConnectionLimits, TrackingFactory
 from glozi.writebatch import WriteBatch
 

@@ -19,7 +19,7 @@ from glozi.client.protocol import (
     parse_server_frame,
 )
 from glozi.domain.chat import ChatServer
-from glozi.flood import FloodControl, Verdict
+from glozi.limits.flood import FloodControl, Verdict
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory
 from tests.helpers import quick_passwords

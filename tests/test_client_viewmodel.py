@@ -31,7 +31,7 @@ from glozi.client.viewmodel import (
     fits,
     parse_port,
 )
-from glozi.flood import FloodControl, Verdict
+from glozi.limits.flood import FloodControl, Verdict
 from glozi.native import wire
 
 WELCOME = {

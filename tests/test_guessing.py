@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.errors import ChatError
 from glozi.domain.exitcode import ExitCodeGuard
-from glozi.guessing import Backoff, GuessGuard
+from glozi.limits.guessing import Backoff, GuessGuard
 from tests.helpers import connect, done, make_server
 
 DAY = 24 * 3600.0

@@ -16,11 +16,11 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from glozi.domain.chat import GUESS_REFUSALS_BEFORE_CLOSE, ChatServer
-from glozi.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
+from glozi.limits.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
+from glozi.limits.sendqueue import SendQueueGuard
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory
-from glozi.sendqueue import SendQueueGuard
-from glozi.store import MemoryStore
+from glozi.storage.store import MemoryStore
 from glozi.tracking import ConnectionLimits
 from tests.helpers import TEST_EXIT_CODE, done, quick_passwords
 from tests.realserver import FrameClient
@@ -345,7 +345,7 @@ class HashingThreadTests(TestCase):
         import threading
         import time
 
-        from glozi.passwords import OneHashingThread
+        from glozi.storage.passwords import OneHashingThread
 
         runner = OneHashingThread()
         self.addCleanup(lambda: runner._pool.stop() if runner._pool is not None else None)

@@ -13,9 +13,9 @@ from glozi.irc import wire as irc_wire
 from glozi.irc.protocol import IRCFactory
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory
-from glozi.passwords import verify_password
-from glozi.sqlitestore import StoreError
-from glozi.store import MemoryStore, StoredMessage
+from glozi.storage.passwords import verify_password
+from glozi.storage.sqlitestore import StoreError
+from glozi.storage.store import MemoryStore, StoredMessage
 from tests.helpers import BrokenStore, connect, done, make_server, quick_passwords
 
 

@@ -16,8 +16,8 @@ from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ERROR_CODES
 from glozi.native import wire
 from glozi.native.protocol import NativeFactory, NativeProtocol
-from glozi.sqlitestore import StoreError
-from glozi.store import MemoryStore
+from glozi.storage.sqlitestore import StoreError
+from glozi.storage.store import MemoryStore
 from glozi.tracking import ConnectionLimits
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, BrokenStore, quick_passwords
 

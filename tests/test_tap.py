@@ -57,7 +57,7 @@ class HistoryOptionsTests(SynchronousTestCase):
 
     def test_make_service_restores_from_the_database(self) -> None:
         """makeService reads the database before serving: a stored session is listed again, and the id counter goes on."""
-        from glozi.sqlitestore import MIGRATIONS
+        from glozi.storage.sqlitestore import MIGRATIONS
 
         path = os.path.abspath(self.mktemp())
         with sqlite3.connect(path) as db:

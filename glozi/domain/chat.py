@@ -5,7 +5,7 @@ Plain Python with no sockets. Each connection (of any door) implements
 the participant's methods with values already validated at its edge and
 receives events through ``Connection.deliver``. Time comes from an injected
 ``IReactorTime``. Sessions and messages are handed to a ``Store``
-(glozi/store.py) and restored from its ``Snapshot``; a message is
+(glozi/storage/store.py) and restored from its ``Snapshot``; a message is
 acknowledged once the store committed it. Password hashing goes through a
 ``PasswordHasher`` (off the reactor), so joining and creating return Deferreds.
 """
@@ -43,10 +43,10 @@ from glozi.domain.names import name_key
 from glozi.domain.quotes import QUOTES, Quote
 from glozi.domain.scrollback import Scrollback
 from glozi.fanout import Fanout, LocalFanout
-from glozi.guessing import GuessGuard
-from glozi.passwords import PasswordHasher, ScryptPasswords
-from glozi.ratelimit import TokenBucket
-from glozi.store import MemoryStore, Snapshot, Store, StoredMessage, StoredSession
+from glozi.limits.guessing import GuessGuard
+from glozi.limits.ratelimit import TokenBucket
+from glozi.storage.passwords import PasswordHasher, ScryptPasswords
+from glozi.storage.store import MemoryStore, Snapshot, Store, StoredMessage, StoredSession
 
 DEFAULT_SESSIONS = (
     "avocado",

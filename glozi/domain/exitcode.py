@@ -17,7 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from glozi.domain.errors import ChatError
 from glozi.domain.names import EXIT_CODE_LENGTH
-from glozi.guessing import SOURCE_MEMORY, Backoff, source_group
+from glozi.limits.guessing import SOURCE_MEMORY, Backoff, source_group
 
 FAILURES_PER_CONNECTION = 3
 SOURCE_FREE_FAILURES = 3

@@ -27,10 +27,10 @@ from glozi.domain.names import (
     is_valid_password,
     name_key,
 )
-from glozi.flood import FloodControl, Verdict
 from glozi.irc import numerics as n
 from glozi.irc import wire
-from glozi.sendqueue import SendQueueGuard
+from glozi.limits.flood import FloodControl, Verdict
+from glozi.limits.sendqueue import SendQueueGuard
 from glozi.tracking import ConnectionLimits, TrackingFactory, source_of
 from glozi.writebatch import BatchedWrites, WriteBatch
 

@@ -14,9 +14,9 @@ from glozi.domain.chat import ChatServer, Participant, SessionListEvent
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Event, Joined, Left
 from glozi.domain.names import EXIT_CODE_LENGTH
-from glozi.flood import FloodControl, Verdict
+from glozi.limits.flood import FloodControl, Verdict
+from glozi.limits.sendqueue import SendQueueGuard
 from glozi.native import wire
-from glozi.sendqueue import SendQueueGuard
 from glozi.tracking import ConnectionLimits, TrackingFactory
 from glozi.writebatch import BatchedWrites, WriteBatch
 
