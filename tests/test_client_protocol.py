@@ -19,9 +19,9 @@ from glozi.client.protocol import (
     parse_server_frame,
 )
 from glozi.domain.chat import ChatServer
+from glozi.doors.native import wire
+from glozi.doors.native.protocol import NativeFactory
 from glozi.limits.flood import FloodControl, Verdict
-from glozi.native import wire
-from glozi.native.protocol import NativeFactory
 from tests.helpers import quick_passwords
 
 WELCOME = {"type": "welcome", "protocol": 1, "server": "GloziChat", "version": "0.1.0", "name": "lab"}

@@ -31,8 +31,8 @@ from glozi.client.viewmodel import (
     fits,
     parse_port,
 )
+from glozi.doors.native import wire
 from glozi.limits.flood import FloodControl, Verdict
-from glozi.native import wire
 
 WELCOME = {
     "type": "welcome",

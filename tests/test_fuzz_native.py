@@ -19,8 +19,8 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 
 from glozi.domain.chat import ChatServer
-from glozi.native import wire
-from glozi.native.protocol import NativeFactory
+from glozi.doors.native import wire
+from glozi.doors.native.protocol import NativeFactory
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
 
 NAMES = ["alice", "bob", "carol", "dave", "erin"]

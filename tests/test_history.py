@@ -9,10 +9,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Message
-from glozi.irc import wire as irc_wire
-from glozi.irc.protocol import IRCFactory
-from glozi.native import wire
-from glozi.native.protocol import NativeFactory
+from glozi.doors.irc import wire as irc_wire
+from glozi.doors.irc.protocol import IRCFactory
+from glozi.doors.native import wire
+from glozi.doors.native.protocol import NativeFactory
 from glozi.storage.passwords import verify_password
 from glozi.storage.sqlitestore import StoreError
 from glozi.storage.store import MemoryStore, StoredMessage

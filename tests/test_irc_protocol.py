@@ -11,11 +11,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.chat import ChatServer
 from glozi.domain.commands import COMMANDS
-from glozi.irc import wire
-from glozi.irc.protocol import IRCFactory, IRCProtocol
-from glozi.native import wire as native_wire
-from glozi.native.protocol import NativeFactory
-from glozi.tracking import ConnectionLimits
+from glozi.doors.irc import wire
+from glozi.doors.irc.protocol import IRCFactory, IRCProtocol
+from glozi.doors.native import wire as native_wire
+from glozi.doors.native.protocol import NativeFactory
+from glozi.doors.tracking import ConnectionLimits
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, late_passwords, quick_passwords
 
 SERVER = "testbox.glozichat"

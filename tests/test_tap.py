@@ -11,9 +11,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi import tap
 from glozi.discovery.service import DiscoveryService
-from glozi.irc.protocol import IRCFactory
-from glozi.native.protocol import NativeFactory
-from glozi.service import ChatService, ListeningService
+from glozi.doors.irc.protocol import IRCFactory
+from glozi.doors.native.protocol import NativeFactory
+from glozi.process.service import ChatService, ListeningService
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.helpers import RecordingConnection, done
 

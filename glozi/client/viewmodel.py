@@ -31,7 +31,7 @@ from glozi.domain.names import (
     is_valid_name,
     is_valid_password,
 )
-from glozi.native.wire import MAX_TEXT_CHARS, is_printable
+from glozi.doors.native.wire import MAX_TEXT_CHARS, is_printable
 
 MAX_CHAT_LINES = 2000
 """Transcript lines kept; older ones are dropped so a long chat stays light."""

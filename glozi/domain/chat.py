@@ -42,7 +42,7 @@ from glozi.domain.idle import InactivityTimer
 from glozi.domain.names import name_key
 from glozi.domain.quotes import QUOTES, Quote
 from glozi.domain.scrollback import Scrollback
-from glozi.fanout import Fanout, LocalFanout
+from glozi.fanout.local import Fanout, LocalFanout
 from glozi.limits.guessing import GuessGuard
 from glozi.limits.ratelimit import TokenBucket
 from glozi.storage.passwords import PasswordHasher, ScryptPasswords

@@ -14,11 +14,11 @@ from glozi.domain.chat import ChatServer, Participant, SessionListEvent
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Event, Joined, Left
 from glozi.domain.names import EXIT_CODE_LENGTH
+from glozi.doors.native import wire
+from glozi.doors.tracking import ConnectionLimits, TrackingFactory
+from glozi.doors.writebatch import BatchedWrites, WriteBatch
 from glozi.limits.flood import FloodControl, Verdict
 from glozi.limits.sendqueue import SendQueueGuard
-from glozi.native import wire
-from glozi.tracking import ConnectionLimits, TrackingFactory
-from glozi.writebatch import BatchedWrites, WriteBatch
 
 # A new connection must send its first frame within this many seconds.
 LOGIN_GRACE_SECONDS = 30.0

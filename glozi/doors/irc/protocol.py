@@ -27,12 +27,12 @@ from glozi.domain.names import (
     is_valid_password,
     name_key,
 )
-from glozi.irc import numerics as n
-from glozi.irc import wire
+from glozi.doors.irc import numerics as n
+from glozi.doors.irc import wire
+from glozi.doors.tracking import ConnectionLimits, TrackingFactory, source_of
+from glozi.doors.writebatch import BatchedWrites, WriteBatch
 from glozi.limits.flood import FloodControl, Verdict
 from glozi.limits.sendqueue import SendQueueGuard
-from glozi.tracking import ConnectionLimits, TrackingFactory, source_of
-from glozi.writebatch import BatchedWrites, WriteBatch
 
 PING_INTERVAL = 120.0
 """Seconds of silence from a client before the server sends it a PING."""
@@ -156,7 +156,7 @@ class IRCProtocol(BatchedWrites, irc.IRC):
 
     def dataReceived(self, data: bytes) -> None:
         # Everything this read causes, for every connection, goes out in one
-        # write per connection (glozi/writebatch.py).
+        # write per connection (glozi/doors/writebatch.py).
         with self.factory.writes:
             self._lines_received(data)
 

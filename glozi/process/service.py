@@ -12,8 +12,8 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 
 from glozi.domain.chat import ChatServer
-from glozi.memory import tune_garbage_collector
-from glozi.tracking import TrackingFactory
+from glozi.doors.tracking import TrackingFactory
+from glozi.process.memory import tune_garbage_collector
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 
