@@ -10,8 +10,9 @@ from twisted.python import usage
 
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
-from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_SCROLLBACK, ChatServer
+from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, ChatServer
 from glozi.domain.exitcode import new_exit_code
+from glozi.domain.sessions import DEFAULT_SCROLLBACK
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
 from glozi.doors.tracking import (

@@ -1,25 +1,9 @@
-"""The one seam through which a session's events reach its members.
-
-``LocalFanout`` delivers to members connected to this process. A shared
-deployment (several servers, Redis pub/sub) replaces it with an implementation
-that publishes the event and lets each server deliver to its own members.
-"""
-
-from typing import TYPE_CHECKING, Protocol
+"""The fan-out of one process: each event goes straight to the members connected here."""
 
 from twisted.logger import Logger
 
 from glozi.domain.events import Event
-
-if TYPE_CHECKING:
-    from glozi.domain.chat import Member, Session
-
-
-class Fanout(Protocol):
-    """Delivers an event to a session's members."""
-
-    def publish(self, session: "Session", event: Event, exclude: "Member | None" = None) -> None:
-        """Deliver ``event`` to every member of ``session`` but ``exclude``."""
+from glozi.domain.sessions import Member, Session
 
 
 class LocalFanout:
@@ -28,7 +12,7 @@ class LocalFanout:
 
     log = Logger()
 
-    def publish(self, session: "Session", event: Event, exclude: "Member | None" = None) -> None:
+    def publish(self, session: Session, event: Event, exclude: Member | None = None) -> None:
         for member in tuple(session.members.values()):
             if member is exclude:
                 continue
