@@ -10,27 +10,13 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.client import palette
+from glozi.client.chatroom import HISTORY_DIVIDER
+from glozi.client.connecting import RECONNECT_MAX_DELAY, RECONNECT_MAX_TRIES
+from glozi.client.fields import check_exit_code, check_name, check_password, fits, parse_port
 from glozi.client.protocol import ClientListener, ClientProtocol
-from glozi.client.viewmodel import (
-    HISTORY_DIVIDER,
-    RECONNECT_MAX_DELAY,
-    RECONNECT_MAX_TRIES,
-    Aspect,
-    ChatLine,
-    ClientViewModel,
-    Delivery,
-    FieldState,
-    LineKind,
-    Screen,
-    ServerAddress,
-    Tone,
-    check_exit_code,
-    check_name,
-    check_password,
-    duration_text,
-    fits,
-    parse_port,
-)
+from glozi.client.state import Aspect, ChatLine, Delivery, FieldState, LineKind, Screen, ServerAddress, Tone
+from glozi.client.texts import duration_text
+from glozi.client.viewmodel import ClientViewModel
 from glozi.doors.native import wire
 from glozi.limits.flood import FloodControl, Verdict
 
@@ -601,7 +587,7 @@ class ChatTests(ViewModelTestCase):
 
     def test_transcript_is_bounded(self) -> None:
         """The transcript keeps at most MAX_CHAT_LINES lines."""
-        from glozi.client.viewmodel import MAX_CHAT_LINES
+        from glozi.client.state import MAX_CHAT_LINES
 
         self.in_garden()
         for n in range(MAX_CHAT_LINES + 10):

@@ -27,16 +27,14 @@ from twisted.logger import (
 )
 
 from glozi.client import palette as p
+from glozi.client.connecting import DEFAULT_PORT
+from glozi.client.fields import check_name, check_password, fits
 from glozi.client.protocol import connect
 from glozi.client.servers import find_servers
-from glozi.client.theme import apply_theme, load_icons
-from glozi.client.viewmodel import (
-    ABOUT_TEXT,
-    DEFAULT_PORT,
+from glozi.client.state import (
     MAX_CHAT_LINES,
     Aspect,
     ChatLine,
-    ClientViewModel,
     Delivery,
     Dialog,
     FieldState,
@@ -44,12 +42,10 @@ from glozi.client.viewmodel import (
     Screen,
     ServerAddress,
     Tone,
-    check_name,
-    check_password,
-    clock_text,
-    created_text,
-    fits,
 )
+from glozi.client.texts import ABOUT_TEXT, clock_text, created_text
+from glozi.client.theme import apply_theme, load_icons
+from glozi.client.viewmodel import ClientViewModel
 from glozi.domain.names import NAME_RULE, PASSWORD_RULE
 
 _ENTRY_STYLES = {
