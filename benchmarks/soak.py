@@ -49,7 +49,7 @@ the start of the first round.
   ``RSS_ROUND_LIMIT`` of the RSS after the warm-up round.
 - Live objects come from the server itself: on SIGUSR2 it runs a full
   collection and logs ``memory: live_objects=N frozen=F rss_kib=M``
-  (glozi/memory.py), N counting every object the collector tracks, those
+  (glozi/process/memory.py), N counting every object the collector tracks, those
   frozen at start-up included. "The first round" is read as the warm-up round,
   the stricter reading: the start count is taken after the small warm-up,
   before the warm-up round's load, so whatever the whole load leaves behind
@@ -80,8 +80,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glozi.chat import DEFAULT_SESSIONS as BUILTIN_SESSIONS
-from glozi.memory import FULL_COLLECTION_SECONDS, REPORT_SIGNAL, resident_kib
+from glozi.domain.chat import DEFAULT_SESSIONS as BUILTIN_SESSIONS
+from glozi.process.memory import FULL_COLLECTION_SECONDS, REPORT_SIGNAL, resident_kib
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Never-readers sit in this session, and chatters there send long lines, so
@@ -1194,7 +1194,7 @@ class Server:
 
     async def live_objects(self) -> tuple[int, int] | None:
         """(live objects, of them frozen at start-up), from the report the
-        server logs on SIGUSR2 (glozi/memory.py); None when none comes."""
+        server logs on SIGUSR2 (glozi/process/memory.py); None when none comes."""
         self.memory_reported = asyncio.get_running_loop().create_future()
         os.kill(self.pid, REPORT_SIGNAL)
         try:

@@ -8,19 +8,25 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
 from twisted.python import usage
 
-from glozi.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_SCROLLBACK, ChatServer
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
-from glozi.exitcode import new_exit_code
-from glozi.flood import FLOOD_BURST, FLOOD_RATE
-from glozi.irc.protocol import IRCFactory
-from glozi.memory import FullCollections, MemoryReports, return_large_blocks
-from glozi.native.protocol import NativeFactory
-from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
-from glozi.service import ChatService, ListeningService
-from glozi.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
-from glozi.tracking import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, ConnectionLimits, TrackingFactory
-from glozi.writebatch import WriteBatch
+from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, ChatServer
+from glozi.domain.exitcode import new_exit_code
+from glozi.domain.sessions import DEFAULT_SCROLLBACK
+from glozi.doors.irc.protocol import IRCFactory
+from glozi.doors.native.protocol import NativeFactory
+from glozi.doors.tracking import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PER_SOURCE,
+    ConnectionLimits,
+    TrackingFactory,
+)
+from glozi.doors.writebatch import WriteBatch
+from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
+from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
+from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
+from glozi.process.service import ChatService, ListeningService
+from glozi.storage.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
 
 DEFAULT_PORT = "tcp:7557"
 DEFAULT_IRC_PORT = "tcp:6667"
@@ -115,7 +121,7 @@ def makeService(
     """Build the server's services from parsed ``options``.
 
     Given no ``reactor`` (under twistd) it also tunes the process's memory
-    housekeeping (glozi/memory.py); tests pass their own reactor and are left alone.
+    housekeeping (glozi/process/memory.py); tests pass their own reactor and are left alone.
     """
     whole_process = reactor is None
     if reactor is None:

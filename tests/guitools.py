@@ -13,7 +13,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from glozi.client.app import ClientWindow, start_client
 from glozi.client.servers import find_servers
-from glozi.client.viewmodel import ServerAddress
+from glozi.client.state import ServerAddress
 from tests.realthings import (
     ServerProcess,
     Unavailable,

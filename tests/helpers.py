@@ -6,11 +6,11 @@ from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
-from glozi.chat import ChatServer, Participant
-from glozi.events import Event
-from glozi.passwords import ScryptPasswords
-from glozi.sqlitestore import StoreError
-from glozi.store import MemoryStore
+from glozi.domain.chat import ChatServer, Participant
+from glozi.domain.events import Event
+from glozi.storage.passwords import ScryptPasswords
+from glozi.storage.sqlitestore import StoreError
+from glozi.storage.store import MemoryStore
 
 TEST_EXIT_CODE = "2468013579"
 

@@ -2,9 +2,9 @@
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.chat import DEFAULT_SESSIONS, SERVER_CREATOR
-from glozi.errors import ChatError
-from glozi.events import (
+from glozi.domain.chat import DEFAULT_SESSIONS, SERVER_CREATOR
+from glozi.domain.errors import ChatError
+from glozi.domain.events import (
     AdminChanged,
     IdleWarning,
     Joined,

@@ -263,7 +263,7 @@ class ConnectionTests(GuiTestCase):
         """Connecting to a server that never answers leaves a live window whose status keeps animating."""
         from twisted.internet import reactor
 
-        from glozi.client.viewmodel import ServerAddress
+        from glozi.client.state import ServerAddress
 
         peers: list[SilentPeer] = []
 

@@ -8,7 +8,6 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from glozi.chat import ChatServer
 from glozi.client.protocol import (
     MAX_SERVER_LINE_BYTES,
     ClientProtocol,
@@ -19,9 +18,10 @@ from glozi.client.protocol import (
     pace_for,
     parse_server_frame,
 )
-from glozi.flood import FloodControl, Verdict
-from glozi.native import wire
-from glozi.native.protocol import NativeFactory
+from glozi.domain.chat import ChatServer
+from glozi.doors.native import wire
+from glozi.doors.native.protocol import NativeFactory
+from glozi.limits.flood import FloodControl, Verdict
 from tests.helpers import quick_passwords
 
 WELCOME = {"type": "welcome", "protocol": 1, "server": "GloziChat", "version": "0.1.0", "name": "lab"}

@@ -10,7 +10,8 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from glozi.client.protocol import connect
-from glozi.client.viewmodel import ClientViewModel, LineKind, Screen, ServerAddress
+from glozi.client.state import LineKind, Screen, ServerAddress
+from glozi.client.viewmodel import ClientViewModel
 from tests.realthings import ServerProcess, start_server
 
 POLL_SECONDS = 0.02

@@ -10,30 +10,22 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.client import palette
-from glozi.client.protocol import ClientListener, ClientProtocol
-from glozi.client.viewmodel import (
-    HISTORY_DIVIDER,
-    RECONNECT_MAX_DELAY,
-    RECONNECT_MAX_TRIES,
-    Aspect,
-    ChatLine,
-    ClientViewModel,
-    Delivery,
-    FieldState,
-    LineKind,
-    Screen,
-    ServerAddress,
-    Tone,
+from glozi.client.chatroom import HISTORY_DIVIDER
+from glozi.client.connecting import RECONNECT_MAX_DELAY, RECONNECT_MAX_TRIES
+from glozi.client.fields import (
     check_exit_code,
     check_password,
     check_session_name,
     check_username,
-    duration_text,
     fits,
     parse_port,
 )
-from glozi.flood import FloodControl, Verdict
-from glozi.native import wire
+from glozi.client.protocol import ClientListener, ClientProtocol
+from glozi.client.state import Aspect, ChatLine, Delivery, FieldState, LineKind, Screen, ServerAddress, Tone
+from glozi.client.texts import duration_text
+from glozi.client.viewmodel import ClientViewModel
+from glozi.doors.native import wire
+from glozi.limits.flood import FloodControl, Verdict
 
 WELCOME = {
     "type": "welcome",
@@ -496,6 +488,7 @@ class DialogTests(ViewModelTestCase):
             (create["name"], create["username"], "password" in create), ("garden", "alice", False)
         )
 
+
     def test_irc_style_usernames_but_plain_session_names(self) -> None:
         """Your name takes IRC's fallback characters (bob_, _ab, [a]); a session name and a leading - or digit do not."""
         self.at_lobby()
@@ -620,7 +613,7 @@ class ChatTests(ViewModelTestCase):
 
     def test_transcript_is_bounded(self) -> None:
         """The transcript keeps at most MAX_CHAT_LINES lines."""
-        from glozi.client.viewmodel import MAX_CHAT_LINES
+        from glozi.client.state import MAX_CHAT_LINES
 
         self.in_garden()
         for n in range(MAX_CHAT_LINES + 10):
@@ -631,7 +624,7 @@ class ChatTests(ViewModelTestCase):
 
 class FieldRuleTests(SynchronousTestCase):
     def test_live_field_states(self) -> None:
-        """Fields are neutral when empty, green when valid, red when not, using glozi.names rules."""
+        """Fields are neutral when empty, green when valid, red when not, using glozi.domain.names rules."""
         self.assertEqual(
             [check_username(t) for t in ("", "bob", "9lives", "ab")],
             [FieldState.EMPTY, FieldState.VALID, FieldState.INVALID, FieldState.INVALID],

@@ -2,8 +2,8 @@
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi import commands, names
-from glozi.quotes import QUOTES
+from glozi.domain import commands, names
+from glozi.domain.quotes import QUOTES
 from tests.helpers import connect, done, make_server
 
 

@@ -12,8 +12,8 @@ from hypothesis.stateful import invariant, precondition, rule
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
-from glozi.irc import wire
-from glozi.irc.protocol import IRCFactory
+from glozi.doors.irc import wire
+from glozi.doors.irc.protocol import IRCFactory
 from tests.test_fuzz_native import NAMES, NativeMachine
 
 IRC_GARBAGE = [b"\xff\xfe\r\n", b"JOIN\r\n", b"KICK #x\r\n", b"PRIVMSG\r\n", b"MODE #kiwi +o x\r\n", b"x" * 700 + b"\r\n"]

@@ -18,9 +18,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 
-from glozi.chat import ChatServer
-from glozi.native import wire
-from glozi.native.protocol import NativeFactory
+from glozi.domain.chat import ChatServer
+from glozi.doors.native import wire
+from glozi.doors.native.protocol import NativeFactory
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
 
 NAMES = ["alice", "bob", "carol", "dave", "erin"]

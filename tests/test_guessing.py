@@ -6,9 +6,9 @@ import weakref
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.errors import ChatError
-from glozi.exitcode import ExitCodeGuard
-from glozi.guessing import Backoff, GuessGuard
+from glozi.domain.errors import ChatError
+from glozi.domain.exitcode import ExitCodeGuard
+from glozi.limits.guessing import Backoff, GuessGuard
 from tests.helpers import connect, done, make_server
 
 DAY = 24 * 3600.0

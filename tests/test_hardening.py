@@ -15,13 +15,13 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from glozi.chat import GUESS_REFUSALS_BEFORE_CLOSE, ChatServer
-from glozi.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
-from glozi.native import wire
-from glozi.native.protocol import NativeFactory
-from glozi.sendqueue import SendQueueGuard
-from glozi.store import MemoryStore
-from glozi.tracking import ConnectionLimits
+from glozi.domain.chat import GUESS_REFUSALS_BEFORE_CLOSE, ChatServer
+from glozi.doors.native import wire
+from glozi.doors.native.protocol import NativeFactory
+from glozi.doors.tracking import ConnectionLimits
+from glozi.limits.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
+from glozi.limits.sendqueue import SendQueueGuard
+from glozi.storage.store import MemoryStore
 from tests.helpers import TEST_EXIT_CODE, done, quick_passwords
 from tests.realserver import FrameClient
 from tests.test_native_protocol import Client, ProtocolTestCase
@@ -240,7 +240,7 @@ class IRCHardeningTests(SynchronousTestCase):
     """The IRC door keeps the same limits as the native one."""
 
     def setUp(self) -> None:
-        from glozi.irc.protocol import IRCFactory
+        from glozi.doors.irc.protocol import IRCFactory
         from tests.test_irc_protocol import IRCClient
 
         self.clock = Clock()
@@ -345,7 +345,7 @@ class HashingThreadTests(TestCase):
         import threading
         import time
 
-        from glozi.passwords import OneHashingThread
+        from glozi.storage.passwords import OneHashingThread
 
         runner = OneHashingThread()
         self.addCleanup(lambda: runner._pool.stop() if runner._pool is not None else None)
@@ -404,11 +404,11 @@ class LateAnswerTests(SynchronousTestCase):
 
 class FreedAtOnceTests(SynchronousTestCase):
     """A closed connection's objects are freed when it closes, not at the next
-    cycle collection: under load that collection is rare (glozi/memory.py),
+    cycle collection: under load that collection is rare (glozi/process/memory.py),
     and what waits for it raises the server's memory high-water mark."""
 
     def setUp(self) -> None:
-        from glozi.irc.protocol import IRCFactory
+        from glozi.doors.irc.protocol import IRCFactory
 
         self.clock = Clock()
         self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240)

@@ -7,15 +7,15 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.errors import ChatError
-from glozi.events import Message
-from glozi.irc import wire as irc_wire
-from glozi.irc.protocol import IRCFactory
-from glozi.native import wire
-from glozi.native.protocol import NativeFactory
-from glozi.passwords import verify_password
-from glozi.sqlitestore import StoreError
-from glozi.store import MemoryStore, StoredMessage
+from glozi.domain.errors import ChatError
+from glozi.domain.events import Message
+from glozi.doors.irc import wire as irc_wire
+from glozi.doors.irc.protocol import IRCFactory
+from glozi.doors.native import wire
+from glozi.doors.native.protocol import NativeFactory
+from glozi.storage.passwords import verify_password
+from glozi.storage.sqlitestore import StoreError
+from glozi.storage.store import MemoryStore, StoredMessage
 from tests.helpers import BrokenStore, connect, done, make_server, quick_passwords
 
 

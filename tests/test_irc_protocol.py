@@ -9,13 +9,13 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.chat import ChatServer
-from glozi.commands import COMMANDS
-from glozi.irc import wire
-from glozi.irc.protocol import IRCFactory, IRCProtocol
-from glozi.native import wire as native_wire
-from glozi.native.protocol import NativeFactory
-from glozi.tracking import ConnectionLimits
+from glozi.domain.chat import ChatServer
+from glozi.domain.commands import COMMANDS
+from glozi.doors.irc import wire
+from glozi.doors.irc.protocol import IRCFactory, IRCProtocol
+from glozi.doors.native import wire as native_wire
+from glozi.doors.native.protocol import NativeFactory
+from glozi.doors.tracking import ConnectionLimits
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, late_passwords, quick_passwords
 
 SERVER = "testbox.glozichat"

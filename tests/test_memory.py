@@ -1,4 +1,4 @@
-"""The memory report an operator asks for with SIGUSR2 (glozi/memory.py), without a real signal."""
+"""The memory report an operator asks for with SIGUSR2 (glozi/process/memory.py), without a real signal."""
 
 import gc
 import re
@@ -9,7 +9,7 @@ from typing import Any
 from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.memory import MemoryReports, report_memory, resident_kib
+from glozi.process.memory import MemoryReports, report_memory, resident_kib
 
 REPORT_LINE = re.compile(r"^memory: live_objects=(\d+) frozen=(\d+) rss_kib=(\d+)$")
 

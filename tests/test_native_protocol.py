@@ -11,14 +11,14 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi import chat as chat_module
-from glozi.chat import ChatServer, Participant
-from glozi.errors import ERROR_CODES
-from glozi.native import wire
-from glozi.native.protocol import NativeFactory, NativeProtocol
-from glozi.sqlitestore import StoreError
-from glozi.store import MemoryStore
-from glozi.tracking import ConnectionLimits
+from glozi.domain import chat as chat_module
+from glozi.domain.chat import ChatServer, Participant
+from glozi.domain.errors import ERROR_CODES
+from glozi.doors.native import wire
+from glozi.doors.native.protocol import NativeFactory, NativeProtocol
+from glozi.doors.tracking import ConnectionLimits
+from glozi.storage.sqlitestore import StoreError
+from glozi.storage.store import MemoryStore
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, BrokenStore, quick_passwords
 
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md")

@@ -4,8 +4,8 @@ import gc
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.events import Message
-from glozi.scrollback import Scrollback
+from glozi.domain.events import Message
+from glozi.domain.scrollback import Scrollback
 
 
 def message(n: int, sender: str = "alice", text: str | None = None) -> Message:

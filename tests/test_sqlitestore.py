@@ -10,8 +10,8 @@ from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from glozi.sqlitestore import MIGRATIONS, SCHEMA_VERSION, NewerSchemaError, StoreError, open_store
-from glozi.store import StoredMessage, StoredSession
+from glozi.storage.sqlitestore import MIGRATIONS, SCHEMA_VERSION, NewerSchemaError, StoreError, open_store
+from glozi.storage.store import StoredMessage, StoredSession
 
 
 def message(session_id: int, n: int) -> StoredMessage:

@@ -11,9 +11,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi import tap
 from glozi.discovery.service import DiscoveryService
-from glozi.irc.protocol import IRCFactory
-from glozi.native.protocol import NativeFactory
-from glozi.service import ChatService, ListeningService
+from glozi.doors.irc.protocol import IRCFactory
+from glozi.doors.native.protocol import NativeFactory
+from glozi.process.service import ChatService, ListeningService
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.helpers import RecordingConnection, done
 
@@ -57,7 +57,7 @@ class HistoryOptionsTests(SynchronousTestCase):
 
     def test_make_service_restores_from_the_database(self) -> None:
         """makeService reads the database before serving: a stored session is listed again, and the id counter goes on."""
-        from glozi.sqlitestore import MIGRATIONS
+        from glozi.storage.sqlitestore import MIGRATIONS
 
         path = os.path.abspath(self.mktemp())
         with sqlite3.connect(path) as db:

@@ -9,8 +9,8 @@ from twisted.internet.endpoints import SSL4ClientEndpoint, connectProtocol
 from twisted.trial.unittest import TestCase
 
 from glozi.client.protocol import connect
+from glozi.client.state import trust_notice
 from glozi.client.trust import CertificateChanged, KnownServers, TrustResult
-from glozi.client.viewmodel import trust_notice
 from glozi.discovery.probe import Answer, decode_answer, encode_answer
 from tests.certs import make_self_signed
 from tests.realserver import FrameClient, start_server

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from glozi.client.app import ClientWindow, start_client
 from glozi.client.protocol import ClientProtocol, connect
-from glozi.client.viewmodel import ServerAddress
+from glozi.client.state import ServerAddress
 from tests.realthings import mark_display_used, shared_display, start_server, use_display
 
 OUTPUT = REPO_ROOT / "docs" / "screenshots"

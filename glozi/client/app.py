@@ -27,16 +27,14 @@ from twisted.logger import (
 )
 
 from glozi.client import palette as p
+from glozi.client.connecting import DEFAULT_PORT
+from glozi.client.fields import check_password, check_session_name, check_username, fits
 from glozi.client.protocol import connect
 from glozi.client.servers import find_servers
-from glozi.client.theme import apply_theme, load_icons
-from glozi.client.viewmodel import (
-    ABOUT_TEXT,
-    DEFAULT_PORT,
+from glozi.client.state import (
     MAX_CHAT_LINES,
     Aspect,
     ChatLine,
-    ClientViewModel,
     Delivery,
     Dialog,
     FieldState,
@@ -44,14 +42,11 @@ from glozi.client.viewmodel import (
     Screen,
     ServerAddress,
     Tone,
-    check_password,
-    check_session_name,
-    check_username,
-    clock_text,
-    created_text,
-    fits,
 )
-from glozi.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE
+from glozi.client.texts import ABOUT_TEXT, clock_text, created_text
+from glozi.client.theme import apply_theme, load_icons
+from glozi.client.viewmodel import ClientViewModel
+from glozi.domain.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE
 
 _ENTRY_STYLES = {
     FieldState.EMPTY: "TEntry",
@@ -779,7 +774,9 @@ class SessionDialog:
         field = FieldEntry(body, name, kind, check, width=30, show=show, on_change=self._update_submit)
         field.entry.grid(row=row + 1, column=0, sticky="we", pady=(4, 2))
         field.entry.bind("<Return>", lambda _: self._submit())
-        ttk.Label(body, text=hint, style="Hint.TLabel", wraplength=320, justify="left").grid(row=row + 2, column=0, sticky="w", pady=(0, 10))
+        ttk.Label(body, text=hint, style="Hint.TLabel", wraplength=320, justify="left").grid(
+            row=row + 2, column=0, sticky="w", pady=(0, 10)
+        )
         self.fields[name] = field
         return row + 3
 

@@ -6,7 +6,7 @@ user's colour and tests can check it.
 
 import hashlib
 
-from glozi.names import name_key
+from glozi.domain.names import name_key
 
 WINDOW = "#1e1f22"
 """The darkest layer: window background, title bars, the member list."""

@@ -32,9 +32,9 @@ from glozi.client.trust import (
     fingerprint_of,
     tls_options,
 )
-from glozi.flood import FLOOD_BURST, FLOOD_RATE
-from glozi.native import wire
-from glozi.ratelimit import TokenBucket
+from glozi.doors.native import wire
+from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
+from glozi.limits.ratelimit import TokenBucket
 
 MAX_SERVER_LINE_BYTES = 1024 * 1024
 """Longest line accepted from a server: a session list of many sessions is

@@ -6,7 +6,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from glozi.client.viewmodel import ServerAddress
+from glozi.client.state import ServerAddress
 from glozi.discovery.client import FoundServer, NoServerFound, discover
 
 

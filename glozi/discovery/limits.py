@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 from twisted.internet.interfaces import IReactorTime
 
-from glozi.ratelimit import TokenBucket
+from glozi.limits.ratelimit import TokenBucket
 
 DEFAULT_ANSWER_RATE = 1.0
 """Answers per second each source address earns, after its burst is spent."""
@@ -23,7 +23,7 @@ MAX_REMEMBERED_NONCES = 4096
 
 
 class SourceRateLimiter:
-    """A ``glozi.ratelimit.TokenBucket`` per source key.
+    """A ``glozi.limits.ratelimit.TokenBucket`` per source key.
 
     Each key may spend ``burst`` answers at once, refilled at ``rate`` per
     second.  When more than ``max_sources`` keys are tracked, the least

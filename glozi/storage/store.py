@@ -5,7 +5,7 @@ session and the recent history of every session), and while it runs it hands
 the store plain records. Each write returns a Deferred that fires once the
 write is durable (committed), or fails when it could not be. Writes are
 applied in the order they were made, so a committed message implies its
-session's creation was committed too. ``glozi/sqlitestore.py`` is the
+session's creation was committed too. ``glozi/storage/sqlitestore.py`` is the
 SQLite implementation; ``MemoryStore`` keeps everything in this process
 (unit tests).
 """
@@ -34,7 +34,7 @@ class StoredMessage:
 class StoredSession:
     """A created session as kept (the built-in sessions 1-9 are not stored).
 
-    ``password_hash`` is a ``glozi.passwords`` hash, never the password.
+    ``password_hash`` is a ``glozi.storage.passwords`` hash, never the password.
     """
 
     id: int

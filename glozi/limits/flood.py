@@ -11,7 +11,7 @@ import enum
 
 from twisted.internet.interfaces import IReactorTime
 
-from glozi.ratelimit import TokenBucket
+from glozi.limits.ratelimit import TokenBucket
 
 FLOOD_BURST = 20
 FLOOD_RATE = 5.0

@@ -1,11 +1,12 @@
-"""The chat domain: sessions, members, admins, inactivity and shutdown.
+"""The chat server and each connection's side of it: joining, speaking, admins,
+inactivity and shutdown.
 
 Plain Python with no sockets. Each connection (of any door) implements
-``Connection`` and gets a ``Participant`` from ``ChatServer.connect``; it calls
+``Connection`` (glozi/domain/sessions.py, with ``Session`` and ``Member``) and gets a ``Participant`` from ``ChatServer.connect``; it calls
 the participant's methods with values already validated at its edge and
 receives events through ``Connection.deliver``. Time comes from an injected
 ``IReactorTime``. Sessions and messages are handed to a ``Store``
-(glozi/store.py) and restored from its ``Snapshot``; a message is
+(glozi/storage/store.py) and restored from its ``Snapshot``; a message is
 acknowledged once the store committed it. Password hashing goes through a
 ``PasswordHasher`` (off the reactor), so joining and creating return Deferreds.
 """
@@ -18,9 +19,9 @@ from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from glozi import commands
-from glozi.errors import ChatError
-from glozi.events import (
+from glozi.domain import commands
+from glozi.domain.errors import ChatError
+from glozi.domain.events import (
     AdminChanged,
     Event,
     IdleWarning,
@@ -37,16 +38,17 @@ from glozi.events import (
     SessionInfo,
     SessionRemoved,
 )
-from glozi.exitcode import ExitCodeGuard
-from glozi.fanout import Fanout, LocalFanout
-from glozi.guessing import GuessGuard
-from glozi.idle import InactivityTimer
-from glozi.names import name_key
-from glozi.passwords import PasswordHasher, ScryptPasswords
-from glozi.quotes import QUOTES, Quote
-from glozi.ratelimit import TokenBucket
-from glozi.scrollback import Scrollback
-from glozi.store import MemoryStore, Snapshot, Store, StoredMessage, StoredSession
+from glozi.domain.exitcode import ExitCodeGuard
+from glozi.domain.idle import InactivityTimer
+from glozi.domain.names import name_key
+from glozi.domain.quotes import QUOTES, Quote
+from glozi.domain.sessions import DEFAULT_SCROLLBACK, Connection, Member, Session
+from glozi.fanout.interface import Fanout
+from glozi.fanout.local import LocalFanout
+from glozi.limits.guessing import GuessGuard
+from glozi.limits.ratelimit import TokenBucket
+from glozi.storage.passwords import PasswordHasher, ScryptPasswords
+from glozi.storage.store import MemoryStore, Snapshot, Store, StoredMessage
 
 DEFAULT_SESSIONS = (
     "avocado",
@@ -61,24 +63,12 @@ DEFAULT_SESSIONS = (
 )
 SERVER_CREATOR = "server"
 DEFAULT_IDLE_TIMEOUT = 240.0
-DEFAULT_SCROLLBACK = 50
-"""Messages a joiner receives as history."""
 # Joins and creations per connection: a burst of 10, then one every 3 s.
 JOIN_BURST, JOIN_RATE = 10, 1 / 3
 # Admin commands (kick, close) per connection: a burst of 10, then one a second.
 ADMIN_BURST, ADMIN_RATE = 10, 1.0
 # Password guesses refused in a row ("try again in N s") before the connection is closed.
 GUESS_REFUSALS_BEFORE_CLOSE = 10
-
-
-class Connection(Protocol):
-    """What the domain needs from a connection, whatever its door."""
-
-    def deliver(self, event: Event) -> None:
-        """Send ``event`` to the peer."""
-
-    def close(self) -> None:
-        """Close the connection after what was delivered has been sent."""
 
 
 class _Closed:
@@ -104,75 +94,6 @@ class SessionListListener(Protocol):
 
     def session_list_changed(self, event: SessionListEvent) -> None:
         """Tell every connection at the session list about ``event``."""
-
-
-class Member:
-    """A participant's presence in one session."""
-
-    __slots__ = ("joined_at", "name", "participant", "session", "timer")
-
-    def __init__(self, participant: "Participant", session: "Session", name: str, joined_at: float):
-        self.participant = participant
-        self.session = session
-        self.name = name
-        self.joined_at = joined_at
-        self.timer: InactivityTimer | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.session.admin is self
-
-    def deliver(self, event: Event) -> None:
-        self.participant.connection.deliver(event)
-
-    def info(self) -> MemberInfo:
-        return MemberInfo(self.name, self.joined_at, self.is_admin)
-
-
-class Session:
-    """A chat room: its members in join order, its admin, its password hash
-    and its most recent messages (``history``, oldest first)."""
-
-    def __init__(
-        self,
-        session_id: int,
-        name: str,
-        created_at: float,
-        creator: str,
-        password_hash: str | None,
-        permanent: bool,
-        scrollback: int = DEFAULT_SCROLLBACK,
-    ) -> None:
-        self.id = session_id
-        self.name = name
-        self.created_at = created_at
-        self.creator = creator
-        self.password_hash = password_hash
-        self.permanent = permanent
-        self.members: dict[str, Member] = {}
-        self.admin: Member | None = None
-        self.history = Scrollback(session_id, scrollback)
-
-    @property
-    def locked(self) -> bool:
-        return self.password_hash is not None
-
-    def stored(self) -> StoredSession:
-        return StoredSession(self.id, self.name, self.created_at, self.creator, self.password_hash)
-
-    def member_named(self, name: str) -> Member | None:
-        return self.members.get(name_key(name))
-
-    def info(self) -> SessionInfo:
-        return SessionInfo(
-            id=self.id,
-            name=self.name,
-            member_count=len(self.members),
-            created_at=self.created_at,
-            creator=self.creator,
-            locked=self.locked,
-            admin=self.admin.name if self.admin else None,
-        )
 
 
 class ChatServer:

@@ -31,7 +31,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from glozi.store import Snapshot, StoredMessage, StoredSession
+from glozi.storage.store import Snapshot, StoredMessage, StoredSession
 
 MEMORY = ":memory:"
 DEFAULT_DB_FILE = "glozichat.db"

@@ -10,13 +10,10 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from glozi.errors import ChatError
-from glozi.events import LeaveReason
-
-if TYPE_CHECKING:
-    from glozi.chat import Member
+from glozi.domain.errors import ChatError
+from glozi.domain.events import LeaveReason
+from glozi.domain.sessions import Member
 
 
 class Arguments(enum.Enum):
@@ -32,14 +29,14 @@ class Command:
     """One row of the command table."""
 
     name: str
-    handler: Callable[["Member", str], str]
+    handler: Callable[[Member, str], str]
     arguments: Arguments
     admin_only: bool
     usage: str
     help: str
 
 
-def _help(member: "Member", _: str) -> str:
+def _help(member: Member, _: str) -> str:
     lines = ["Commands:"]
     for command in COMMANDS.values():
         mark = " (admin only)" if command.admin_only else ""
@@ -47,7 +44,7 @@ def _help(member: "Member", _: str) -> str:
     return "\n".join(lines)
 
 
-def _quote(member: "Member", _: str) -> str:
+def _quote(member: Member, _: str) -> str:
     server = member.participant.server
     quote = server.rng.choice(server.quotes)
     return f'"{quote.text}" - {quote.author}'
@@ -62,15 +59,15 @@ def server_time(seconds: float) -> str:
     return "Server time: " + now.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def _time(member: "Member", _: str) -> str:
+def _time(member: Member, _: str) -> str:
     return server_time(member.participant.server.clock.seconds())
 
 
-def _echo(member: "Member", text: str) -> str:
+def _echo(member: Member, text: str) -> str:
     return text
 
 
-def _kick(member: "Member", name: str) -> str:
+def _kick(member: Member, name: str) -> str:
     target = member.session.member_named(name)
     if target is None:
         raise ChatError("no_such_member", f"Nobody named {name!r} is in this session.")
@@ -80,13 +77,13 @@ def _kick(member: "Member", name: str) -> str:
     return f"You kicked {target.name}."
 
 
-def _quit(member: "Member", _: str) -> str:
+def _quit(member: Member, _: str) -> str:
     session_name = member.session.name
     member.participant.server.remove_member(member, LeaveReason.QUIT)
     return f"You left {session_name}."
 
 
-def _close(member: "Member", _: str) -> str:
+def _close(member: Member, _: str) -> str:
     session_name = member.session.name
     member.participant.server.close_session(member.session, by=member.name)
     return f"You closed {session_name}."
@@ -106,7 +103,7 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def run(member: "Member", name: str, args: str) -> str:
+def run(member: Member, name: str, args: str) -> str:
     """Run command ``name`` for ``member``; returns the text for the caller.
 
     Raises ``ChatError`` for an unknown command, a non-admin using an admin

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 
-from glozi.errors import ChatError
-from glozi.ratelimit import TokenBucket
+from glozi.domain.errors import ChatError
+from glozi.limits.ratelimit import TokenBucket
 
 SOURCE_MEMORY = 30 * 24 * 3600.0
 IPV6_SOURCE_PREFIX = 64

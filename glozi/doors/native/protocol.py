@@ -10,15 +10,15 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 import glozi
-from glozi.chat import ChatServer, Participant, SessionListEvent
-from glozi.errors import ChatError
-from glozi.events import Event, Joined, Left
-from glozi.flood import FloodControl, Verdict
-from glozi.names import EXIT_CODE_LENGTH
-from glozi.native import wire
-from glozi.sendqueue import SendQueueGuard
-from glozi.tracking import ConnectionLimits, TrackingFactory
-from glozi.writebatch import BatchedWrites, WriteBatch
+from glozi.domain.chat import ChatServer, Participant, SessionListEvent
+from glozi.domain.errors import ChatError
+from glozi.domain.events import Event, Joined, Left
+from glozi.domain.names import EXIT_CODE_LENGTH
+from glozi.doors.native import wire
+from glozi.doors.tracking import ConnectionLimits, TrackingFactory
+from glozi.doors.writebatch import BatchedWrites, WriteBatch
+from glozi.limits.flood import FloodControl, Verdict
+from glozi.limits.sendqueue import SendQueueGuard
 
 # A new connection must send its first frame within this many seconds.
 LOGIN_GRACE_SECONDS = 30.0

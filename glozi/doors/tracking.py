@@ -15,9 +15,9 @@ from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
-from glozi.flood import FLOOD_BURST, FLOOD_RATE
-from glozi.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
-from glozi.writebatch import WriteBatch
+from glozi.doors.writebatch import WriteBatch
+from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
+from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 
 DEFAULT_MAX_CONNECTIONS = 2000
 DEFAULT_MAX_PER_SOURCE = 20

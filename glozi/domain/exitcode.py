@@ -15,9 +15,9 @@ import secrets
 
 from twisted.internet.interfaces import IReactorTime
 
-from glozi.errors import ChatError
-from glozi.guessing import SOURCE_MEMORY, Backoff, source_group
-from glozi.names import EXIT_CODE_LENGTH
+from glozi.domain.errors import ChatError
+from glozi.domain.names import EXIT_CODE_LENGTH
+from glozi.limits.guessing import SOURCE_MEMORY, Backoff, source_group
 
 FAILURES_PER_CONNECTION = 3
 SOURCE_FREE_FAILURES = 3

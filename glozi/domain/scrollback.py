@@ -14,7 +14,7 @@ small objects at all; a joiner gets fresh ``Message`` objects decoded from it.
 import struct
 from collections.abc import Iterable, Iterator
 
-from glozi.events import Message
+from glozi.domain.events import Message
 
 # A record: stamp, sender length, text length, then both in UTF-8.
 _HEADER = struct.Struct("<dHI")

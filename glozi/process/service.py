@@ -11,9 +11,9 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 
-from glozi.chat import ChatServer
-from glozi.memory import tune_garbage_collector
-from glozi.tracking import TrackingFactory
+from glozi.domain.chat import ChatServer
+from glozi.doors.tracking import TrackingFactory
+from glozi.process.memory import tune_garbage_collector
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 

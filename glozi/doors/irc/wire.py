@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from twisted.words.protocols.irc import IRCBadMessage, parsemsg
 
-from glozi.events import (
+from glozi.domain.events import (
     AdminChanged,
     Event,
     IdleWarning,

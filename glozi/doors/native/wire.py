@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from glozi.errors import ChatError
-from glozi.events import (
+from glozi.domain.errors import ChatError
+from glozi.domain.events import (
     AdminChanged,
     Event,
     IdleWarning,
@@ -29,7 +29,7 @@ from glozi.events import (
     SessionInfo,
     SessionRemoved,
 )
-from glozi.names import (
+from glozi.domain.names import (
     EXIT_CODE_RULE,
     PASSWORD_RULE,
     SESSION_NAME_RULE,

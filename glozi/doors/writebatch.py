@@ -13,7 +13,7 @@ from typing import Any, Protocol, Self
 
 from twisted.logger import Logger
 
-from glozi.sendqueue import SendQueueGuard
+from glozi.limits.sendqueue import SendQueueGuard
 
 
 class Flushable(Protocol):

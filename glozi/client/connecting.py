@@ -1,0 +1,315 @@
+"""Finding a server, connecting, and getting the connection back by itself."""
+
+import math
+from typing import Any
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.python.failure import Failure
+
+from glozi.client.fields import parse_port
+from glozi.client.lobby import Lobby
+from glozi.client.protocol import ClientProtocol, Frame, ServerError
+from glozi.client.state import (
+    DEFAULT_EXIT_CODE_DIGITS,
+    MAX_EXIT_CODE_DIGITS,
+    Aspect,
+    ChatLine,
+    ChatState,
+    LineKind,
+    Notice,
+    Screen,
+    ServerAddress,
+    Tone,
+    trust_notice,
+)
+from glozi.client.texts import duration_text
+from glozi.doors.native.wire import MAX_TEXT_CHARS
+
+DEFAULT_PORT = 7557
+RECONNECT_FIRST_DELAY = 0.5
+"""Seconds before the first automatic reconnection attempt."""
+RECONNECT_FACTOR = 1.6
+RECONNECT_MAX_DELAY = 15.0
+RECONNECT_MAX_TRIES = 20
+"""Automatic attempts (about 4 minutes in all) before the client stops and offers *Reconnect*."""
+CLOSE_FOLLOWS_SECONDS = 5.0
+"""A server that closes a connection with a reason sends the reason last, right
+before the close; an error older than this, or followed by anything, is not the reason."""
+_SENT_AWAY_CODES = frozenset({"idle", "line_too_long", "too_many_connections"})
+"""Errors after which the server closes the connection on purpose: no automatic reconnection."""
+
+
+class Connecting(Lobby):
+    """Discovery, connecting and reconnecting (with growing delays), rejoining the session."""
+
+    def start(self) -> None:
+        """Connect to the given address, or look for servers first."""
+        if self.fixed_address is not None:
+            self.connect_to(self.fixed_address)
+        else:
+            self.discover()
+
+    def discover(self) -> "Deferred[None]":
+        """Look for servers; connect when there is one, let the user pick among several."""
+        self._attempt += 1
+        attempt = self._attempt
+        self._set_screen(Screen.CONNECTING, "Looking for GloziChat servers on your network...")
+
+        def found(servers: list[ServerAddress]) -> None:
+            if attempt != self._attempt:
+                return
+            self.servers = list(servers)
+            if not servers:
+                self._set_screen(Screen.NO_SERVER, "No server found on your network.")
+            elif len(servers) == 1:
+                self.connect_to(servers[0])
+            else:
+                self._set_screen(Screen.PICK_SERVER, f"{len(servers)} servers found. Pick one.")
+
+        def failed(reason: Failure) -> None:
+            if attempt == self._attempt and not reason.check(CancelledError):
+                self.log.failure("Discovery failed", reason)
+                self._set_screen(Screen.NO_SERVER, f"Looking for servers failed: {reason.getErrorMessage()}")
+
+        self._cancel_pending()
+        self._pending = self._finder()
+        return self._pending.addCallbacks(found, failed)
+
+    def retry(self) -> None:
+        """Try again after nothing was found or the connection failed."""
+        self.start()
+
+    def connect_to(self, address: ServerAddress) -> "Deferred[None]":
+        """Connect to ``address`` and show its session list."""
+        self._attempt += 1
+        attempt = self._attempt
+        self.address = address
+        self._closing_reason = None
+        self._set_screen(Screen.CONNECTING, f"Connecting to {address.label}...")
+
+        def connected(protocol: ClientProtocol) -> None:
+            if attempt != self._attempt:
+                protocol.disconnect()
+                return
+            self._welcomed(protocol, address)
+            self.notice = trust_notice(protocol.trust)
+            self._show_lobby()
+
+        def failed(reason: Failure) -> None:
+            if attempt == self._attempt:
+                self._set_screen(
+                    Screen.NO_SERVER, f"Could not connect to {address.label}: {reason.getErrorMessage()}"
+                )
+
+        self._cancel_pending()
+        self._pending = self._connector(address, self)
+        return self._pending.addCallbacks(connected, failed)
+
+    def _welcomed(self, protocol: ClientProtocol, address: ServerAddress) -> None:
+        self.protocol = protocol
+        self._closing_reason = None
+        self._closing_error = None
+        self._sent_away = False
+        welcome = protocol.welcome or {}
+        self.server_name = str(welcome.get("name") or address.name or address.host)
+        max_text = welcome.get("max_text")
+        if isinstance(max_text, int) and 0 < max_text <= MAX_TEXT_CHARS:
+            self.max_text = max_text
+        digits = welcome.get("exit_code_digits")
+        valid_digits = isinstance(digits, int) and 0 < digits <= MAX_EXIT_CODE_DIGITS
+        self.exit_code_digits = digits if valid_digits else DEFAULT_EXIT_CODE_DIGITS  # type: ignore[assignment]
+
+    def connect_typed(self, host: str, port: str) -> bool:
+        """Connect to an address the user typed; ``False`` when it is not one."""
+        number = parse_port(port)
+        host = host.strip()
+        if number is None or not host:
+            self.status = "Type a host and a port between 1 and 65535."
+            self._render(Aspect.SCREEN)
+            return False
+        # A typed address keeps the TLS choice the client was started with.
+        self.connect_to(ServerAddress(host, number, tls=self.address.tls if self.address else False))
+        return True
+
+    def reconnect(self) -> None:
+        """After the server went away: connect to it again, else look for
+        servers. This is the user's *Reconnect*: it stops the automatic
+        attempts and starts over at the session list."""
+        self._stop_reconnecting()
+        if self.chat is not None:
+            self.chat = None
+            self.notice = Notice(self._drop_outbox().strip())
+            self._render(Aspect.MEMBERS)
+        if self.address is None:
+            self.discover()
+            return
+        connecting = self.connect_to(self.address)
+        attempt = self._attempt
+
+        def rediscover(_: None) -> None:
+            if attempt == self._attempt and self.screen is Screen.NO_SERVER and self.fixed_address is None:
+                self.discover()
+
+        connecting.addCallback(rediscover)
+
+    def _cancel_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            # A fired Deferred ignores this; one waiting on an inner step forwards it.
+            pending.cancel()
+
+    def close(self) -> None:
+        """Disconnect on purpose, as when the window closes (and stop any attempt)."""
+        self._attempt += 1
+        self._stop_reconnecting()
+        self._cancel_pending()
+        protocol, self.protocol = self.protocol, None
+        if protocol is not None:
+            protocol.disconnect()
+
+    def connection_lost(self, protocol: ClientProtocol, clean: bool) -> None:
+        """The server went away: say why and get the connection back by
+        ourselves (with growing delays); in a session, rejoin it."""
+        if protocol is not self.protocol:
+            return
+        self.protocol = None
+        self.dialog = None
+        self.sessions = []
+        reason = (
+            self._closing_reason
+            or self._reason_for_closing(protocol)
+            or f"The connection to {self.server_name} was lost."
+        )
+        self._update_sending()
+        self._render(Aspect.DIALOG, Aspect.SESSIONS)
+        if self.address is None or clean or self._sent_away:
+            self._give_up(reason)
+            return
+        self.reconnecting = True
+        self._reconnect_tries = 0
+        self._lost_reason = reason
+        if self.chat is not None:
+            self.chat.history_left = 0
+            self._system(f"{reason} Reconnecting...", LineKind.WARNING)
+            self._render(Aspect.CONNECTION)
+        self._schedule_reconnect()
+
+    def _reason_for_closing(self, protocol: ClientProtocol) -> str | None:
+        """The error the server sent before closing us, if it was the last thing it sent, just now."""
+        if self._closing_error is None:
+            return None
+        lines, at, message = self._closing_error
+        if lines != protocol.lines_received or self.clock.seconds() - at > CLOSE_FOLLOWS_SECONDS:
+            return None
+        return message
+
+    def _schedule_reconnect(self) -> None:
+        if self._reconnect_tries >= RECONNECT_MAX_TRIES:
+            self._give_up(f"{self._lost_reason} Reconnecting failed {RECONNECT_MAX_TRIES} times.")
+            return
+        delay = min(RECONNECT_MAX_DELAY, RECONNECT_FIRST_DELAY * RECONNECT_FACTOR**self._reconnect_tries)
+        self._reconnect_tries += 1
+        self._reconnect_call = self.clock.callLater(delay, self._try_reconnect)
+        if self.chat is None:
+            self._set_screen(
+                Screen.DISCONNECTED, f"{self._lost_reason} Reconnecting in {duration_text(math.ceil(delay))}..."
+            )
+
+    def _stop_reconnecting(self) -> None:
+        self.reconnecting = False
+        call, self._reconnect_call = self._reconnect_call, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _give_up(self, reason: str) -> None:
+        """No more automatic attempts: the disconnected screen with *Reconnect*."""
+        self._stop_reconnecting()
+        unsent = self._drop_outbox()
+        self.chat = None
+        self._set_screen(Screen.DISCONNECTED, reason + unsent)
+        self._render(Aspect.MEMBERS, Aspect.CONNECTION)
+
+    def _drop_outbox(self) -> str:
+        """Forget the waiting messages; the text that says which were not sent."""
+        outbox, self.outbox = self.outbox, []
+        if not outbox:
+            return ""
+        texts = ", ".join(f"\u201c{item.text}\u201d" for item in outbox)
+        return f" Not sent: {texts}."
+
+    def _try_reconnect(self) -> None:
+        self._reconnect_call = None
+        address = self.address
+        assert address is not None
+        self._attempt += 1
+        attempt = self._attempt
+
+        def connected(protocol: ClientProtocol) -> None:
+            if attempt != self._attempt:
+                protocol.disconnect()
+                return
+            self._welcomed(protocol, address)
+            if self.chat is not None:
+                self._rejoin(protocol, self.chat)
+            else:
+                self._stop_reconnecting()
+                self.notice = Notice("Reconnected.")
+                self._show_lobby()
+
+        def failed(reason: Failure) -> None:
+            if attempt == self._attempt and not reason.check(CancelledError):
+                self._schedule_reconnect()
+
+        self._cancel_pending()
+        self._pending = self._connector(address, self)
+        self._pending.addCallbacks(connected, failed)
+
+    def _rejoin(self, protocol: ClientProtocol, chat: ChatState) -> None:
+        """Join the session we were in again, with the same name and password."""
+        fields: dict[str, Any] = {"session": chat.session.id, "username": chat.you}
+        if chat.password:
+            fields["password"] = chat.password
+
+        def rejoined(frame: Frame) -> None:
+            if protocol is not self.protocol or self.chat is not chat:
+                return
+            self._stop_reconnecting()
+            self._update_chat(frame)
+            self._render(Aspect.MEMBERS, Aspect.CONNECTION)
+            chat.after_history = [ChatLine(LineKind.SYSTEM, "Reconnected.", self.clock.seconds())]
+            chat.history_left = int(frame.get("history") or 0)
+            if not chat.history_left:
+                self._finish_history()
+
+        def refused(reason: Failure) -> None:
+            if protocol is not self.protocol or self.chat is not chat:
+                return
+            if not reason.check(ServerError):
+                return  # the connection went again; connection_lost carries on
+            self._stop_reconnecting()
+            unsent = self._drop_outbox()
+            self.chat = None
+            self.notice = Notice(
+                f"Reconnected, but could not rejoin {chat.session.name}: {reason.value.message}{unsent}", Tone.ERROR
+            )
+            self._render(Aspect.MEMBERS)
+            self._show_lobby()
+
+        protocol.request("join", **fields).addCallbacks(rejoined, refused)
+
+    def _on_error(self, frame: Frame) -> None:
+        """An error that answers no request: the server is about to close (idle, flood) or warns."""
+        message = str(frame.get("message") or frame.get("code"))
+        if self.protocol is not None:
+            # Only the reason of a close if the close comes next (see _reason_for_closing).
+            self._closing_error = (self.protocol.lines_received, self.clock.seconds(), message)
+        if frame.get("code") in _SENT_AWAY_CODES:
+            self._sent_away = True
+        if self.chat is not None:
+            self._system(message, LineKind.ERROR)
+        else:
+            self.notice = Notice(message, Tone.ERROR)
+            self._render(Aspect.NOTICE)
+
+    def _on_server_closing(self, frame: Frame) -> None:
+        self._closing_reason = f"The server closed: {frame.get('reason') or 'no reason given'}"

@@ -1,0 +1,1 @@
+"""The rules of the chat: sessions, members, commands and the events they produce; no sockets."""

@@ -1,0 +1,252 @@
+"""Sessions as channels: JOIN, PART, LIST, TOPIC, NAMES, WHO, MODE and KICK."""
+
+from twisted.python.failure import Failure
+
+from glozi.domain.chat import SERVER_CREATOR
+from glozi.domain.errors import ChatError
+from glozi.domain.events import Joined, MemberInfo, SessionInfo
+from glozi.domain.names import is_valid_password, is_valid_session_name, name_key
+from glozi.doors.irc import numerics as n
+from glozi.doors.irc import wire
+from glozi.doors.irc.connection import IRCConnection
+
+CHANNEL_MODES = "+nt"
+"""Modes every channel has: no messages from outside (404), the topic is
+GloziChat's (482); a locked session has ``k`` too."""
+
+
+class Channels(IRCConnection):
+    """The channel commands: they call the ``Participant`` and turn its refusals
+    into the numerics IRC clients expect."""
+
+    def irc_JOIN(self, params: list[str]) -> None:
+        if params[0] == "0":
+            if self.channel is not None:
+                self.participant.run_command("quit", "")
+            return
+        keys = params[1].split(",") if len(params) > 1 else []
+        for index, channel in enumerate(params[0].split(",")):
+            self._join_one(channel, keys[index] if index < len(keys) and keys[index] else None)
+
+    def _join_one(self, channel: str, key: str | None) -> None:
+        """One name of a JOIN list: a bad name is refused first (403), so only
+        valid names count against the one-channel limit (405)."""
+        assert self.nick is not None
+        name = wire.session_of(channel)
+        if name is None or not is_valid_session_name(name):
+            self._numeric(
+                n.ERR_NOSUCHCHANNEL,
+                wire.echo(channel),
+                "No such channel: sessions are # and 3 to 12 letters or digits",
+            )
+            return
+        if self._is_mine(channel):
+            return
+        if self.channel is not None:
+            self._numeric(
+                n.ERR_TOOMANYCHANNELS,
+                wire.echo(channel),
+                "You are in one session at a time; /part the other first",
+            )
+            return
+        info = self._session_named(channel)
+        if key is not None and not is_valid_password(key) and (info is None or info.locked):
+            self._numeric(
+                n.ERR_BADCHANNELKEY, channel, "Cannot join channel (+k): the key is exactly 5 digits"
+            )
+            return
+        if info is None:
+            joining = self.participant.create(name, self.nick, key)
+        else:
+            joining = self.participant.join(info.id, self.nick, key if info.locked else None)
+        joining.addCallbacks(self._joined, self._join_refused, callbackArgs=(key,), errbackArgs=(channel,))
+
+    def _join_refused(self, reason: Failure, channel: str) -> None:
+        """A refused JOIN as the numeric IRC clients expect."""
+        error = reason.value
+        if not isinstance(error, ChatError):
+            self.log.failure("Handling IRC JOIN failed", reason)
+            self._numeric(n.ERR_UNKNOWNERROR, "JOIN", "The server failed on that command; nothing was changed")
+        elif error.code in ("wrong_password", "password_required"):
+            self._numeric(n.ERR_BADCHANNELKEY, channel, "Cannot join channel (+k): wrong or missing key")
+        elif error.code == "too_many_attempts":
+            # Still the key numeric, so a client that waits for a JOIN reply gets one.
+            self._numeric(n.ERR_BADCHANNELKEY, channel, f"Cannot join channel (+k): {error.message}")
+            if error.disconnect:
+                self._error_and_close(error.message)
+        elif error.code == "name_taken":
+            self._numeric(
+                n.ERR_NAMEINCHANNEL,
+                channel,
+                f"The name {self.nick} is taken in that session; /nick another and join again",
+            )
+        elif error.code == "wrong_state":
+            self._numeric(n.ERR_TOOMANYCHANNELS, channel, "You are in one session at a time")
+        elif error.code == "no_such_session":
+            # The session was closed while the key was being checked.
+            self._numeric(n.ERR_NOSUCHCHANNEL, channel, error.message)
+        else:
+            # Every refusal gets a numeric: a client waits for one before it gives up on a JOIN.
+            self._numeric(n.ERR_UNAVAILRESOURCE, channel, error.message)
+            if error.disconnect:
+                self._error_and_close(error.message)
+
+    def _joined(self, joined: Joined, key: str | None) -> None:
+        self.channel = wire.channel_of(joined.session.name)
+        self._key = key if joined.session.locked else None
+        self._write(wire.user_prefix(joined.you), "JOIN", self.channel)
+        self._send_topic(joined.session)
+        self._send_names(self.channel, joined.members)
+        if joined.history:
+            self.send(wire.encode_history(joined.history, self.channel, self.factory.server))
+
+    def irc_PART(self, params: list[str]) -> None:
+        for channel in params[0].split(","):
+            if self._is_mine(channel):
+                self.participant.run_command("quit", "")
+            elif self._session_named(channel) is not None:
+                self._numeric(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
+            else:
+                self._numeric(n.ERR_NOSUCHCHANNEL, wire.echo(channel), "No such channel")
+
+    def irc_LIST(self, params: list[str]) -> None:
+        wanted = {name_key(c) for c in params[0].split(",")} if params and params[0] else None
+        self._numeric(n.RPL_LISTSTART, "Channel", "Users  Name")
+        for info in self.participant.list_sessions():
+            channel = wire.channel_of(info.name)
+            if wanted is None or name_key(channel) in wanted:
+                self._numeric(n.RPL_LIST, channel, str(info.member_count), wire.topic(info))
+        self._numeric(n.RPL_LISTEND, "End of /LIST")
+
+    def _send_topic(self, info: SessionInfo) -> None:
+        channel = wire.channel_of(info.name)
+        self._numeric(n.RPL_TOPIC, channel, wire.topic(info))
+        setter = self.factory.server if info.creator == SERVER_CREATOR else wire.user_prefix(info.creator)
+        self._numeric(n.RPL_TOPICWHOTIME, channel, setter, str(int(info.created_at)))
+
+    def irc_TOPIC(self, params: list[str]) -> None:
+        info = self._session_named(params[0])
+        if info is None:
+            self._numeric(n.ERR_NOSUCHCHANNEL, wire.echo(params[0]), "No such channel")
+        elif len(params) > 1:
+            if self._is_mine(params[0]):
+                self._numeric(
+                    n.ERR_CHANOPRIVSNEEDED,
+                    wire.channel_of(info.name),
+                    "The topic is kept by GloziChat and cannot be changed",
+                )
+            else:
+                self._numeric(n.ERR_NOTONCHANNEL, wire.channel_of(info.name), "You're not on that channel")
+        else:
+            self._send_topic(info)
+
+    def _send_names(self, channel: str, members: tuple[MemberInfo, ...]) -> None:
+        names = [("@" if m.is_admin else "") + m.name for m in members]
+        head = len(f":{self.factory.server} {n.RPL_NAMREPLY} {self.nick} = {channel} :\r\n")
+        for chunk in wire.split_text(" ".join(names), wire.MAX_LINE_BYTES - head):
+            self._numeric(n.RPL_NAMREPLY, "=", channel, chunk)
+        self._numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
+
+    def irc_NAMES(self, params: list[str]) -> None:
+        channels = params[0].split(",") if params and params[0] else [self.channel or "*"]
+        for channel in channels:
+            if self._is_mine(channel):
+                assert self.channel is not None
+                self._send_names(self.channel, self.participant.session_members())
+            else:
+                self._numeric(n.RPL_ENDOFNAMES, wire.echo(channel), "End of /NAMES list")
+
+    def irc_WHO(self, params: list[str]) -> None:
+        mask = params[0] if params else "*"
+        if self.channel is not None:
+            members = self.participant.session_members()
+            if not self._is_mine(mask):
+                members = tuple(m for m in members if name_key(m.name) == name_key(mask))
+            for member in members:
+                flags = "H@" if member.is_admin else "H"
+                self._numeric(
+                    n.RPL_WHOREPLY,
+                    self.channel,
+                    member.name,
+                    wire.USER_HOST,
+                    self.factory.server,
+                    member.name,
+                    flags,
+                    f"0 {member.name}",
+                )
+        self._numeric(n.RPL_ENDOFWHO, wire.echo(mask), "End of WHO list")
+
+    def irc_MODE(self, params: list[str]) -> None:
+        target = params[0]
+        if wire.session_of(target) is None:
+            self._user_mode(target, params[1:])
+            return
+        info = self._session_named(target)
+        if info is None:
+            self._numeric(n.ERR_NOSUCHCHANNEL, wire.echo(target), "No such channel")
+            return
+        channel = wire.channel_of(info.name)
+        if len(params) == 1:
+            # The key is shown to members only: they joined with it.
+            if not info.locked:
+                modes = [CHANNEL_MODES]
+            elif self._is_mine(target):
+                modes = [CHANNEL_MODES + "k", self._key or "*"]
+            else:
+                modes = [CHANNEL_MODES + "k"]
+            self._numeric(n.RPL_CHANNELMODEIS, channel, *modes)
+            self._numeric(n.RPL_CREATIONTIME, channel, str(int(info.created_at)))
+        elif params[1].lstrip("+") == "b":
+            self._numeric(n.RPL_ENDOFBANLIST, channel, "End of channel ban list")
+        else:
+            self._numeric(
+                n.ERR_CHANOPRIVSNEEDED,
+                channel,
+                "Channel modes cannot be changed: the key is set when the session is created",
+            )
+
+    def _user_mode(self, target: str, changes: list[str]) -> None:
+        assert self.nick is not None
+        if name_key(target) != name_key(self.nick):
+            self._numeric(n.ERR_USERSDONTMATCH, "Cannot change mode for other users")
+            return
+        if not changes:
+            self._numeric(n.RPL_UMODEIS, "+i" if self._invisible else "+")
+            return
+        adding, applied, unknown = True, "", False
+        for char in changes[0]:
+            if char in "+-":
+                adding = char == "+"
+            elif char == "i":
+                if self._invisible != adding:
+                    self._invisible = adding
+                    applied += ("+" if adding else "-") + "i"
+            else:
+                unknown = True
+        if applied:
+            self._write(wire.user_prefix(self.nick), "MODE", self.nick, applied)
+        if unknown:
+            self._numeric(n.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+
+    def irc_KICK(self, params: list[str]) -> None:
+        channel, target = params[0], params[1].split(",")[0]
+        if not self._is_mine(channel):
+            if self._session_named(channel) is None:
+                self._numeric(n.ERR_NOSUCHCHANNEL, wire.echo(channel), "No such channel")
+            else:
+                self._numeric(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
+            return
+        assert self.channel is not None
+        try:
+            self.participant.run_command("kick", target)
+        except ChatError as error:
+            if error.code == "not_admin":
+                self._numeric(
+                    n.ERR_CHANOPRIVSNEEDED, self.channel, "You're not the session's admin (channel operator)"
+                )
+            elif error.code in ("no_such_member", "bad_arguments"):
+                self._numeric(
+                    n.ERR_USERNOTINCHANNEL, wire.echo(target), self.channel, "They aren't on that channel"
+                )
+            else:
+                raise

@@ -1,0 +1,293 @@
+"""One IRC client connection: reading and writing lines, timers, and the
+domain's ``Connection`` side; the commands are in registration.py,
+channels.py and messages.py, assembled in protocol.py."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.words.protocols import irc
+
+from glozi.domain.chat import ChatServer, Participant
+from glozi.domain.errors import ChatError
+from glozi.domain.events import Event, LeaveReason, Left, SessionInfo
+from glozi.domain.names import name_key
+from glozi.doors.irc import numerics as n
+from glozi.doors.irc import wire
+from glozi.doors.tracking import source_of
+from glozi.doors.writebatch import BatchedWrites, WriteBatch
+from glozi.limits.flood import FloodControl, Verdict
+from glozi.limits.sendqueue import SendQueueGuard
+
+_BEFORE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+
+
+@dataclass(frozen=True)
+class IRCCommand:
+    """One row of the door's command table: handler name and minimum parameters."""
+
+    handler: str
+    min_params: int = 0
+
+
+class IRCDoor(Protocol):
+    """What a connection reads from its factory (``glozi.doors.irc.protocol.IRCFactory``)."""
+
+    chat: ChatServer
+    server: str
+    display_name: str
+    clock: IReactorTime
+    started_at: float
+    registration_timeout: float
+    ping_interval: float
+    ping_timeout: float
+    flood_burst: float
+    flood_rate: float
+    max_send_queue: int
+    writes: WriteBatch
+
+    def opened(self, protocol: Any) -> None:
+        """Count ``protocol`` as open."""
+
+    def closed(self, protocol: Any) -> None:
+        """Count ``protocol`` as closed."""
+
+    def claim_nick(self, protocol: "IRCConnection", nick: str) -> bool:
+        """Give ``nick`` to ``protocol`` unless someone else holds it."""
+
+    def release_nick(self, protocol: "IRCConnection") -> None:
+        """Forget the nick ``protocol`` held."""
+
+
+class IRCConnection(BatchedWrites, irc.IRC):
+    """What every IRC command handler stands on: the connection's state, its
+    lines in and out, its timers, and which session (channel) it is in.
+
+    Lines are parsed by ``wire.parse_line`` (Twisted's ``parsemsg``); each
+    command goes through ``COMMANDS``, which checks registration and the number
+    of parameters.
+    """
+
+    log = Logger()
+    factory: IRCDoor
+    participant: Participant
+    COMMANDS: ClassVar[dict[str, IRCCommand]]
+
+    def connectionMade(self) -> None:
+        # IRC.connectionMade would look the host name up in DNS; the name is configured.
+        self.hostname = self.factory.server
+        super().connectionMade()
+        self.send_without_delay()
+        self._buffer = b""
+        self._discarding = False
+        self.nick: str | None = None
+        self._user_given = False
+        self._negotiating_caps = False
+        self.registered = False
+        self.channel: str | None = None
+        self._key: str | None = None
+        self._invisible = False
+        self._keepalive: IDelayedCall | None = None
+        self._deadline: IDelayedCall | None = self.factory.clock.callLater(
+            self.factory.registration_timeout, self._registration_expired
+        )
+        self._flood = FloodControl(self.factory.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate)
+        self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
+        self.factory.opened(self)
+        self.participant = self.factory.chat.connect(self, source_of(self.transport.getPeer()))
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        for call in (self._deadline, self._keepalive):
+            if call is not None and call.active():
+                call.cancel()
+        self.participant.disconnected()
+        self.factory.release_nick(self)
+        self.factory.closed(self)
+
+    def deliver(self, event: Event) -> None:
+        """Write ``event`` as IRC lines: shared events encoded once for every
+        recipient, ``Left`` (which names this client) for this client."""
+        if isinstance(event, Left):
+            self._left(event)
+        else:
+            self.send(wire.encode_event(event, self.channel or "*", self.factory.server))
+
+    def _left(self, event: Left) -> None:
+        channel = wire.channel_of(event.session_name)
+        me = self.nick or "*"
+        if event.reason == LeaveReason.KICKED and event.by:
+            self._write(wire.user_prefix(event.by), "KICK", channel, me, event.by)
+        elif event.reason == LeaveReason.TIMEOUT:
+            self._write(self.factory.server, "KICK", channel, me, "Removed for inactivity")
+        elif event.reason == LeaveReason.CLOSED:
+            notice = event.encoded.get("irc")
+            if notice is None:
+                notice = event.encoded["irc"] = wire.text_lines(
+                    self.factory.server,
+                    "NOTICE",
+                    channel,
+                    f"{event.by} closed the session {event.session_name}.",
+                )
+            self.send(notice)
+            # The KICK names the recipient, so only the notice above is shared.
+            self._write(
+                wire.user_prefix(event.by or wire.SERVICE_NICK), "KICK", channel, me, "Session closed"
+            )
+        else:
+            self._write(wire.user_prefix(me), "PART", channel)
+        self.channel = None
+        self._key = None
+
+    def dataReceived(self, data: bytes) -> None:
+        # Everything this read causes, for every connection, goes out in one
+        # write per connection (glozi/doors/writebatch.py).
+        with self.factory.writes:
+            self._lines_received(data)
+
+    def _lines_received(self, data: bytes) -> None:
+        """Split bytes into lines ourselves: IRC.dataReceived decodes each read
+        as UTF-8 (a character cut between two reads, or one bad byte, would
+        raise) and drops the connection on a long line, where IRC servers
+        answer 417 and carry on."""
+        # Lines are cut out of one buffer by index: slicing the rest off after
+        # every line would copy a large read once per line in it.
+        buffer = self._buffer + data
+        start = 0
+        while not self.transport.disconnecting:
+            if self._discarding:
+                end = buffer.find(b"\n", start)
+                if end < 0:
+                    self._buffer = b""
+                    return
+                start = end + 1
+                self._discarding = False
+                continue
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                if len(buffer) - start > wire.MAX_LINE_BYTES:
+                    self._buffer = b""
+                    self._discarding = True
+                    self._input_too_long()
+                    return
+                break
+            raw = buffer[start:end].removesuffix(b"\r")
+            start = end + 1
+            if len(raw) > wire.MAX_LINE_BYTES - 2:
+                self._input_too_long()
+                continue
+            if not raw.strip():
+                continue
+            verdict = self._flood.check()
+            if verdict is not Verdict.ACCEPT:
+                self._flooded(verdict)
+                continue
+            self._rearm_keepalive()
+            parsed = wire.parse_line(raw)
+            if parsed is not None:
+                self.handleCommand(parsed.command, parsed.prefix, parsed.params)
+        self._buffer = buffer[start:]
+
+    def handleCommand(self, command: str, prefix: Any, params: list[str]) -> None:
+        """Run one command from the table; a bug in a handler costs this line only."""
+        entry = self.COMMANDS.get(command)
+        if entry is None:
+            if self.registered:
+                self._numeric(n.ERR_UNKNOWNCOMMAND, wire.echo(command), "Unknown command")
+            else:
+                self._numeric(n.ERR_NOTREGISTERED, "You have not registered")
+            return
+        if not self.registered and command not in _BEFORE_REGISTRATION:
+            self._numeric(n.ERR_NOTREGISTERED, "You have not registered")
+            return
+        if len(params) < entry.min_params:
+            self._numeric(n.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
+            return
+        handler: Callable[[list[str]], None] = getattr(self, entry.handler)
+        try:
+            handler(params)
+        except ChatError as error:
+            self._server_notice(error.message)
+            if error.disconnect:
+                self._error_and_close(error.message)
+        # Whatever goes wrong in one handler must not reach the connection or the server.
+        except Exception:  # noqa: BLE001
+            self.log.failure("Handling IRC {command} failed", command=command)
+            self._numeric(
+                n.ERR_UNKNOWNERROR, command, "The server failed on that command; nothing was changed"
+            )
+
+    def _too_slow(self) -> None:
+        self.log.warn(
+            "Dropping IRC client {peer}: it stopped reading and {limit} bytes are queued for it",
+            peer=self.transport.getPeer(),
+            limit=self.factory.max_send_queue,
+        )
+        self.transport.abortConnection()
+
+    def _flooded(self, verdict: Verdict) -> None:
+        if verdict is Verdict.REFUSE:
+            self._server_notice("You are sending too fast; lines are being dropped.")
+        elif verdict is Verdict.DISCONNECT:
+            self.log.warn("Disconnecting IRC client {peer} for flooding", peer=self.transport.getPeer())
+            self._error_and_close("Excess Flood")
+
+    def _write(self, prefix: str | None, command: str, *params: str) -> None:
+        self.send(wire.line(prefix, command, *params))
+
+    def _numeric(self, code: str, *params: str) -> None:
+        self._write(self.factory.server, code, self.nick or "*", *params)
+
+    def _server_notice(self, text: str) -> None:
+        self.send(wire.text_lines(self.factory.server, "NOTICE", self.nick or "*", text))
+
+    def _service_notice(self, text: str) -> None:
+        prefix = wire.user_prefix(wire.SERVICE_NICK)
+        self.send(wire.text_lines(prefix, "NOTICE", self.nick or "*", text))
+
+    def _error_and_close(self, reason: str) -> None:
+        self._write(None, "ERROR", f"Closing Link: {reason}")
+        self.close()
+
+    def _input_too_long(self) -> None:
+        self._numeric(n.ERR_INPUTTOOLONG, "Input line was too long")
+
+    def _registration_expired(self) -> None:
+        self._deadline = None
+        self._error_and_close("Registration timed out")
+
+    def _rearm_keepalive(self) -> None:
+        if not self.registered:
+            return
+        call = self._keepalive
+        # Re-arm the pending keepalive in place (no new DelayedCall per line);
+        # once its PING went out, the pending call is the ping timeout instead.
+        if call is not None and call.active() and call.func == self._send_ping:
+            call.reset(self.factory.ping_interval)
+            return
+        if call is not None and call.active():
+            call.cancel()
+        self._keepalive = self.factory.clock.callLater(self.factory.ping_interval, self._send_ping)
+
+    def _send_ping(self) -> None:
+        self._write(None, "PING", self.factory.server)
+        self._keepalive = self.factory.clock.callLater(self.factory.ping_timeout, self._ping_expired)
+
+    def _ping_expired(self) -> None:
+        self._keepalive = None
+        self._error_and_close(f"Ping timeout: {self.factory.ping_timeout:.0f} seconds")
+
+    def _session_named(self, channel: str) -> SessionInfo | None:
+        name = wire.session_of(channel)
+        if name is None:
+            return None
+        key = name_key(name)
+        for info in self.participant.list_sessions():
+            if name_key(info.name) == key:
+                return info
+        return None
+
+    def _is_mine(self, channel: str) -> bool:
+        return self.channel is not None and name_key(channel) == name_key(self.channel)

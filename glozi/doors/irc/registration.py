@@ -1,0 +1,120 @@
+"""IRC registration: CAP, NICK, USER and the welcome, and the keep-alive commands."""
+
+import glozi
+from glozi.domain.names import NAME_MAX_LENGTH, USERNAME_RULE, is_valid_username
+from glozi.doors.irc import numerics as n
+from glozi.doors.irc import wire
+from glozi.doors.irc.connection import IRCConnection
+
+ISUPPORT = (
+    "CASEMAPPING=ascii",
+    "CHANLIMIT=#:1",
+    "CHANMODES=,k,,nt",
+    f"CHANNELLEN={NAME_MAX_LENGTH + len(wire.CHANNEL_PREFIX)}",
+    "CHANTYPES=#",
+    "NETWORK=GloziChat",
+    f"NICKLEN={NAME_MAX_LENGTH}",
+    "PREFIX=(o)@",
+    "TARGMAX=KICK:1,NOTICE:1,PRIVMSG:1",
+)
+MOTD = (
+    "Welcome to GloziChat. Each channel is a chat session: /list shows them,",
+    "/join #name joins one (/join #name 12345 for a locked one), and joining a",
+    "new name creates that session with you as its admin. You are in one",
+    "session at a time. /msg GloziServ help lists the GloziChat commands.",
+)
+
+
+class Registration(IRCConnection):
+    """CAP, PASS, NICK, USER, PING, PONG, QUIT and MOTD: becoming a registered client and staying one."""
+
+    def irc_CAP(self, params: list[str]) -> None:
+        sub = params[0].upper()
+        if sub == "LS":
+            self._negotiating_caps = not self.registered
+            self._write(self.factory.server, "CAP", self.nick or "*", "LS", "")
+        elif sub == "LIST":
+            self._write(self.factory.server, "CAP", self.nick or "*", "LIST", "")
+        elif sub == "REQ":
+            self._negotiating_caps = not self.registered
+            self._write(
+                self.factory.server, "CAP", self.nick or "*", "NAK", params[1] if len(params) > 1 else ""
+            )
+        elif sub == "END":
+            self._negotiating_caps = False
+            self._maybe_register()
+        else:
+            self._numeric(n.ERR_INVALIDCAPCMD, wire.echo(params[0]), "Invalid CAP command")
+
+    def irc_PASS(self, params: list[str]) -> None:
+        if self.registered:
+            self._numeric(n.ERR_ALREADYREGISTERED, "You may not reregister")
+
+    def irc_NICK(self, params: list[str]) -> None:
+        if not params or not params[0]:
+            self._numeric(n.ERR_NONICKNAMEGIVEN, "No nickname given")
+            return
+        nick = params[0]
+        if nick == self.nick:
+            return
+        if not is_valid_username(nick):
+            self._numeric(n.ERR_ERRONEUSNICKNAME, wire.echo(nick), f"Erroneous nickname: {USERNAME_RULE}")
+            return
+        if self.participant.current_session() is not None or self.participant.joining:
+            self._numeric(
+                n.ERR_NONICKCHANGE, nick, f"Cannot change nickname while in {self.channel}; /part it first"
+            )
+            return
+        if not self.factory.claim_nick(self, nick):
+            self._numeric(n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+            return
+        old, self.nick = self.nick, nick
+        if self.registered and old is not None:
+            self._write(wire.user_prefix(old), "NICK", nick)
+        self._maybe_register()
+
+    def irc_USER(self, params: list[str]) -> None:
+        if self.registered or self._user_given:
+            self._numeric(n.ERR_ALREADYREGISTERED, "You may not reregister")
+            return
+        # Modern IRC: an empty username or realname is a missing one.
+        if not params[0] or not params[3]:
+            self._numeric(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+            return
+        self._user_given = True
+        self._maybe_register()
+
+    def _maybe_register(self) -> None:
+        if self.registered or self.nick is None or not self._user_given or self._negotiating_caps:
+            return
+        self.registered = True
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+        server, version = self.factory.server, f"GloziChat-{glozi.__version__}"
+        self._numeric(
+            n.RPL_WELCOME,
+            f"Welcome to GloziChat on {self.factory.display_name}, {wire.user_prefix(self.nick)}",
+        )
+        self._numeric(n.RPL_YOURHOST, f"Your host is {server}, running version {version}")
+        self._numeric(n.RPL_CREATED, f"This server was created {wire.utc_text(self.factory.started_at)}")
+        self._numeric(n.RPL_MYINFO, server, version, "i", "knot", "ko")
+        self._numeric(n.RPL_ISUPPORT, *ISUPPORT, "are supported by this server")
+        self.irc_MOTD([])
+        self._rearm_keepalive()
+
+    def irc_PING(self, params: list[str]) -> None:
+        self._write(self.factory.server, "PONG", self.factory.server, params[0])
+
+    def irc_PONG(self, params: list[str]) -> None:
+        """Any line re-arms the keep-alive, so a PONG needs nothing more."""
+
+    def irc_QUIT(self, params: list[str]) -> None:
+        reason = params[0] if params else "Client quit"
+        self._error_and_close(f"{self.nick or '*'} (Quit: {wire.echo(reason)})")
+
+    def irc_MOTD(self, params: list[str]) -> None:
+        self._numeric(n.RPL_MOTDSTART, f"- {self.factory.server} Message of the day -")
+        for text in MOTD:
+            self._numeric(n.RPL_MOTD, f"- {text}")
+        self._numeric(n.RPL_ENDOFMOTD, "End of /MOTD command.")

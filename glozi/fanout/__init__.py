@@ -1,0 +1,1 @@
+"""How a session's events reach its members: the fan-out contract and its engines."""

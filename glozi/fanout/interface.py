@@ -1,0 +1,19 @@
+"""The one seam through which a session's events reach its members.
+
+``glozi.fanout.local.LocalFanout`` delivers to members connected to this
+process. A shared deployment (several servers, Redis pub/sub) slots in beside
+it: an implementation that publishes the event and lets each server deliver to
+its own members.
+"""
+
+from typing import Protocol
+
+from glozi.domain.events import Event
+from glozi.domain.sessions import Member, Session
+
+
+class Fanout(Protocol):
+    """Delivers an event to a session's members."""
+
+    def publish(self, session: Session, event: Event, exclude: Member | None = None) -> None:
+        """Deliver ``event`` to every member of ``session`` but ``exclude``."""

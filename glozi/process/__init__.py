@@ -1,0 +1,1 @@
+"""The chat server as a twistd process: its services, its memory housekeeping."""
