@@ -336,7 +336,7 @@ class LobbyView:
             "exit_code",
             "exit_code",
             model.check_exit_code,
-            width=8,
+            width=12,  # a 10-digit code (the welcome's exit_code_digits) fits whole
             show="•",
             on_change=model.exit_code_edited,
             limit=model.exit_code_fits,
