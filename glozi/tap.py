@@ -10,7 +10,7 @@ from twisted.python import usage
 
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
-from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, ChatServer
+from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS_PER_USER, ChatServer
 from glozi.domain.exitcode import new_exit_code
 from glozi.domain.sessions import DEFAULT_SCROLLBACK
 from glozi.doors.irc.protocol import IRCFactory
@@ -89,6 +89,13 @@ class Options(DiscoveryOptions, usage.Options):
         ["name", None, socket.gethostname(), "Server name shown to clients."],
         ["max-connections", None, DEFAULT_MAX_CONNECTIONS, "Connections allowed in all.", _positive_int],
         ["max-per-source", None, DEFAULT_MAX_PER_SOURCE, "Connections allowed from one address.", _positive_int],
+        [
+            "max-sessions-per-user",
+            None,
+            DEFAULT_MAX_SESSIONS_PER_USER,
+            "Sessions one connection may be in at once (IRC's CHANLIMIT).",
+            _positive_int,
+        ],
         ["flood-burst", None, FLOOD_BURST, "Lines a connection may send at once.", _positive_float],
         ["flood-rate", None, FLOOD_RATE, "Lines a second a connection may send after its burst.", _positive_float],
         [
@@ -141,6 +148,7 @@ def makeService(
         on_exit=reactor.stop,  # type: ignore[union-attr]
         store=store,
         scrollback=scrollback,
+        max_sessions_per_user=options["max-sessions-per-user"],
     )
     chat.restore(snapshot)
     writes = WriteBatch()

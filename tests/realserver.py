@@ -186,19 +186,24 @@ class NickHolder(LineReceiver):
         self.lost.callback(None)
 
 
+def close_at_cleanup(test: TestCase, client: Any) -> None:
+    """Close ``client`` (a protocol with a ``lost`` Deferred) when the test ends, and wait for it."""
+
+    def close() -> defer.Deferred[None] | None:
+        if not client.lost.called:
+            client.transport.loseConnection()
+            return client.lost
+        return None
+
+    test.addCleanup(close)
+
+
 @defer.inlineCallbacks
 def hold_irc_nick(test: TestCase, irc_port: int, nick: str) -> Any:
     """Register ``nick`` on the server's IRC door and hold it until cleanup."""
     holder = NickHolder(nick)
     yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", irc_port), holder)
-
-    def close() -> defer.Deferred[None] | None:
-        if not holder.lost.called:
-            holder.transport.loseConnection()
-            return holder.lost
-        return None
-
-    test.addCleanup(close)
+    close_at_cleanup(test, holder)
     yield holder.registered.addTimeout(10.0, reactor)
     return holder
 
@@ -208,14 +213,7 @@ def connect_client(test: TestCase, port: int) -> Any:
     """Connect a FrameClient, read its welcome, and close it at cleanup."""
     client = FrameClient()
     yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
-
-    def close() -> defer.Deferred[None] | None:
-        if not client.lost.called:
-            client.transport.loseConnection()
-            return client.lost
-        return None
-
-    test.addCleanup(close)
+    close_at_cleanup(test, client)
     welcome = yield client.next()
     test.assertEqual(welcome["type"], "welcome")
     return client

@@ -76,12 +76,15 @@ class JoinTests(ChatTestCase):
         self.assertRefused("name_taken", bob.join, 10, "ALICE", "12345")
         self.assertRefused("session_exists", bob.create, "GARDEN", "bob", None)
 
-    def test_one_session_at_a_time(self) -> None:
-        """A member must leave before joining or creating elsewhere."""
+    def test_many_sessions_at_once(self) -> None:
+        """A member joins and creates elsewhere without leaving, under one name; the exit code needs the list."""
         alice, _ = connect(self.server)
         done(alice.join(1, "alice"))
-        self.assertRefused("wrong_state", alice.join, 2, "alice")
-        self.assertRefused("wrong_state", alice.create, "garden", "alice", None)
+        self.assertEqual(done(alice.join(2, "alice")).you, "alice")
+        self.assertEqual(done(alice.create("garden", "ALICE", None)).you, "alice")
+        self.assertEqual([s.name for s in alice.sessions()], ["avocado", "kiwi", "garden"])
+        self.assertRefused("already_in_session", alice.join, 2, "alice")
+        self.assertRefused("username_mismatch", alice.join, 3, "alicia")
         self.assertRefused("wrong_state", alice.submit_exit_code, TEST_EXIT_CODE)
 
     def test_lobby_cannot_chat(self) -> None:
@@ -155,7 +158,7 @@ class AdminTests(ChatTestCase):
         self.assertEqual(reply, "You kicked bob.")
         left = self.bob_conn.of_type(Left)[-1]
         self.assertEqual((left.reason, left.by), ("kicked", "alice"))
-        self.assertIsNone(self.bob.member)
+        self.assertFalse(self.bob.members)
         gone = self.carol_conn.of_type(MemberLeft)[-1]
         self.assertEqual((gone.name, gone.reason, gone.by), ("bob", "kicked", "alice"))
 
@@ -174,7 +177,7 @@ class AdminTests(ChatTestCase):
             left = conn.of_type(Left)[-1]
             self.assertEqual((left.reason, left.by), ("closed", "alice"))
         self.assertNotIn(10, self.server.sessions)
-        self.assertIsNone(self.carol.member)
+        self.assertFalse(self.carol.members)
         done(self.carol.create("garden", "carol", None))
 
     def test_admin_succession(self) -> None:
@@ -190,8 +193,8 @@ class AdminTests(ChatTestCase):
         self.clock.advance(100)
         self.alice.disconnected()
         self.clock.advance(1000)
-        self.assertIsNotNone(self.bob.member)
-        self.assertIsNone(self.carol.member)
+        self.assertTrue(self.bob.members)
+        self.assertFalse(self.carol.members)
 
     def test_last_member_leaving_removes_created_session(self) -> None:
         """A created session disappears with its last member; built-in ones stay."""
@@ -224,7 +227,7 @@ class InactivityTests(ChatTestCase):
         self.assertEqual(warning.seconds_left, 120)
         self.clock.advance(120)
         self.assertEqual(alice_conn.of_type(Left)[-1].reason, "timeout")
-        self.assertIsNone(alice.member)
+        self.assertFalse(alice.members)
         self.assertEqual(bob_conn.of_type(MemberLeft)[-1].reason, "timeout")
 
     def test_activity_resets_timer(self) -> None:
@@ -237,10 +240,10 @@ class InactivityTests(ChatTestCase):
         self.clock.advance(200)
         alice.run_command("time", "")
         self.clock.advance(200)
-        self.assertIsNotNone(alice.member)
+        self.assertTrue(alice.members)
         self.assertEqual(len(alice_conn.of_type(IdleWarning)), 3)
         self.clock.advance(40)
-        self.assertIsNone(alice.member)
+        self.assertFalse(alice.members)
 
     def test_refused_command_is_activity(self) -> None:
         """Even a refused command counts as activity."""
@@ -249,14 +252,14 @@ class InactivityTests(ChatTestCase):
         self.clock.advance(230)
         self.assertRaises(ChatError, alice.run_command, "nope", "")
         self.clock.advance(230)
-        self.assertIsNotNone(alice.member)
+        self.assertTrue(alice.members)
 
     def test_admin_exempt(self) -> None:
         """The admin is never timed out."""
         alice, conn = connect(self.server)
         done(alice.create("garden", "alice", None))
         self.clock.advance(10_000)
-        self.assertIsNotNone(alice.member)
+        self.assertTrue(alice.members)
         self.assertEqual(conn.of_type(IdleWarning), [])
 
     def test_leaving_cancels_timers(self) -> None:

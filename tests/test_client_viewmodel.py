@@ -489,6 +489,15 @@ class DialogTests(ViewModelTestCase):
         )
 
 
+    def test_glozi_serv_is_marked_invalid(self) -> None:
+        """The username field marks GloziServ, in any case, invalid, and the dialog cannot be sent with it."""
+        self.at_lobby()
+        self.model.open_create()
+        for username in ("GloziServ", "gloziserv"):
+            self.assertIs(check_username(username), FieldState.INVALID, username)
+            self.assertFalse(self.model.can_create("garden", username, ""), username)
+        self.assertIs(check_username("GloziServ2"), FieldState.VALID)
+
     def test_irc_style_usernames_but_plain_session_names(self) -> None:
         """Your name takes IRC's fallback characters (bob_, _ab, [a]); a session name and a leading - or digit do not."""
         self.at_lobby()

@@ -1,9 +1,10 @@
 """Random sequences through both doors at once, checked against the same invariants.
 
 Native clients (from tests.test_fuzz_native) and IRC clients share one
-ChatServer. Each IRC client builds its view of its channel only from the lines
-it receives (JOIN, NAMES, PART, KICK, QUIT); after every step every view must
-match the server, and no PRIVMSG may reach a client for a channel it is not in.
+ChatServer. Each IRC client builds its view of its channels only from the lines
+it receives (JOIN, NAMES, PART, KICK, QUIT, NICK); after every step every view
+must match the server, no PRIVMSG may reach a client for a channel it is not
+in, and a private PRIVMSG reaches only the user it was sent to.
 """
 
 from hypothesis import HealthCheck, settings
@@ -20,21 +21,22 @@ IRC_GARBAGE = [b"\xff\xfe\r\n", b"JOIN\r\n", b"KICK #x\r\n", b"PRIVMSG\r\n", b"M
 
 
 class IRCFuzzClient:
-    """An IRC client and its own view of its channel, built only from lines."""
+    """An IRC client and its own view of its channels, built only from lines."""
 
     def __init__(self, factory: IRCFactory, number: int, nick: str) -> None:
         self.transport = StringTransport(peerAddress=IPv4Address("TCP", f"10.2.0.{number}", 6000 + number))
         self.protocol = factory.buildProtocol(self.transport.getPeer())
         self.protocol.makeConnection(self.transport)
         self.nick = nick
-        self.channel: str | None = None
-        self.members: set[str] = set()
+        self.views: dict[str, set[str]] = {}
+        """The members of each channel it is in, by lower-case channel name."""
+        self.privates: list[str] = []
         self.gone = False
         self.send(f"NICK {nick}".encode(), f"USER {nick} 0 * :{nick}".encode())
 
     @property
-    def session(self) -> str | None:
-        return self.channel
+    def channel(self) -> str | None:
+        return next(iter(self.views), None)
 
     def send(self, *lines: bytes) -> None:
         for line in lines:
@@ -51,27 +53,42 @@ class IRCFuzzClient:
     def apply(self, line: wire.ParsedLine) -> None:
         who = line.prefix.split("!")[0].lower()
         me = self.nick.lower()
-        if line.command == "JOIN":
+        channel = line.params[0].lower() if line.params else ""
+        if line.command == "001":
+            # Registration may finish under a later NICK, when the first was taken.
+            self.nick = line.params[0]
+        elif line.command == "JOIN":
             if who == me:
-                assert self.channel is None, "joined a second channel"
-                self.channel, self.members = line.params[0].lower(), {me}
+                assert channel not in self.views, "joined a channel twice"
+                self.views[channel] = {me}
             else:
-                assert line.params[0].lower() == self.channel, "JOIN seen for another channel"
-                self.members.add(who)
+                assert channel in self.views, "JOIN seen for another channel"
+                self.views[channel].add(who)
         elif line.command == "353":
-            assert line.params[2].lower() == self.channel, "NAMES for another channel"
-            self.members |= {name.lstrip("@").lower() for name in line.params[3].split()}
+            assert line.params[2].lower() in self.views, "NAMES for another channel"
+            self.views[line.params[2].lower()] |= {name.lstrip("@").lower() for name in line.params[3].split()}
         elif line.command in ("PART", "KICK"):
-            assert line.params[0].lower() == self.channel, f"{line.command} for another channel"
+            assert channel in self.views, f"{line.command} for another channel"
             gone = who if line.command == "PART" else line.params[1].lower()
             if gone == me:
-                self.channel, self.members = None, set()
+                del self.views[channel]
             else:
-                self.members.discard(gone)
+                self.views[channel].discard(gone)
         elif line.command == "QUIT":
-            self.members.discard(who)
-        elif line.command == "PRIVMSG":
-            assert line.params[0].lower() == self.channel, "a message for a channel we are not in"
+            for members in self.views.values():
+                members.discard(who)
+        elif line.command == "NICK":
+            if who == me:
+                self.nick = line.params[0]
+            for members in self.views.values():
+                if who in members:
+                    members.discard(who)
+                    members.add(line.params[0].lower())
+        elif line.command == "PRIVMSG" and channel.startswith("#"):
+            assert channel in self.views, "a message for a channel we are not in"
+        elif line.command == "PRIVMSG" and who != "glozichat":
+            assert channel == me, "a private message for someone else"
+            self.privates.append(line.params[1])
 
     def drop(self) -> None:
         self.gone = True
@@ -101,7 +118,7 @@ class BothDoorsMachine(NativeMachine):
         self.step()
 
     def irc_pick(self, data, in_channel: bool) -> IRCFuzzClient:
-        fitting = [c for c in self.irc_live() if (c.channel is not None) == in_channel]
+        fitting = [c for c in self.irc_live() if bool(c.views) == in_channel]
         wrong = data.draw(st.integers(0, 9)) == 0
         return data.draw(st.sampled_from(fitting if fitting and not wrong else self.irc_live()))
 
@@ -117,7 +134,24 @@ class BothDoorsMachine(NativeMachine):
     @rule(data=st.data(), text=st.text(min_size=1, max_size=20).filter(lambda t: "\r" not in t and "\n" not in t))
     def irc_say(self, data, text) -> None:
         client = self.irc_pick(data, in_channel=True)
-        client.send(f"PRIVMSG {client.channel or '#kiwi'} :{text}".encode("utf-8", "surrogatepass"))
+        channel = data.draw(st.sampled_from([*client.views, "#kiwi"]))
+        client.send(f"PRIVMSG {channel} :{text}".encode("utf-8", "surrogatepass"))
+        self.step()
+
+    @precondition(lambda self: bool(self.irc_live()))
+    @rule(data=st.data(), to=st.sampled_from([*NAMES, "irc0", "irc1", "nobody"]),
+          command=st.sampled_from(["PRIVMSG", "NOTICE"]))
+    def irc_private(self, data, to, command) -> None:
+        client = data.draw(st.sampled_from(self.irc_live()))
+        text = f"pm{len(self.private_targets)}"
+        self.private_targets[text] = self.chat.user_named(to)
+        client.send(f"{command} {to} :{text}".encode())
+        self.step()
+
+    @precondition(lambda self: bool(self.irc_live()))
+    @rule(data=st.data(), line=st.sampled_from(["NICK ircnew", "NICK alice", "AWAY :out", "AWAY", "WHOIS alice"]))
+    def irc_person(self, data, line) -> None:
+        data.draw(st.sampled_from(self.irc_live())).send(line.encode())
         self.step()
 
     @precondition(lambda self: bool(self.irc_live()))
@@ -125,13 +159,13 @@ class BothDoorsMachine(NativeMachine):
           victim=st.sampled_from(NAMES + ["ircann", "ircben"]))
     def irc_act(self, data, action, victim) -> None:
         client = self.irc_pick(data, in_channel=True)
-        channel = client.channel or "#kiwi"
+        channel = data.draw(st.sampled_from([*client.views, "#kiwi"]))
         lines = {
             "PART": f"PART {channel}",
             "KICK": f"KICK {channel} {victim}",
             "NAMES": f"NAMES {channel}",
             "WHO": f"WHO {channel}",
-            "close": "PRIVMSG GloziServ :close",
+            "close": f"PRIVMSG GloziServ :close {channel}",
             "quote": "PRIVMSG GloziServ :quote",
             "quit": "QUIT :bye",
         }
@@ -152,14 +186,12 @@ class BothDoorsMachine(NativeMachine):
 
     def check_irc_views(self) -> None:
         for client in self.irc_live():
-            member = client.protocol.participant.member
-            if client.channel is None:
-                assert member is None, "the server has an IRC member whose client thinks it left"
-                continue
-            assert member is not None, f"{client.nick} thinks it is in {client.channel}"
-            assert "#" + member.session.name.lower() == client.channel
-            server_view = {m.name.lower() for m in member.session.members.values()}
-            assert client.members == server_view, (client.members, server_view)
+            members = client.protocol.participant.members
+            server_channels = {"#" + m.session.name.lower(): m for m in members.values()}
+            assert set(client.views) == set(server_channels), (client.views, server_channels)
+            for channel, member in server_channels.items():
+                server_view = {m.name.lower() for m in member.session.members.values()}
+                assert client.views[channel] == server_view, (client.views, server_view)
 
     @invariant()
     def views_match_server(self) -> None:

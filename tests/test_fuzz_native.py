@@ -1,11 +1,13 @@
 """Random frame sequences against the native door, checked against invariants.
 
-Several clients on StringTransports act at random (join, create, chat, every
-command, malformed lines, abrupt disconnects, time passing). Each client keeps
-its own view of its session from the frames it received; after every step the
-views must agree with the server's state, every created session with members
-has exactly one admin, and nobody receives a message for a session they are
-not in.
+Several clients on StringTransports act at random (join and create, in several
+sessions at once, chat, every command, nick changes, private messages, away,
+whois, malformed lines, abrupt disconnects, time passing). Each client keeps its
+own view of its sessions from the frames it received; after every step the views
+must agree with the server's state, each user's sessions agree with each
+session's members, every created session with members has exactly one admin,
+nobody receives a message for a session they are not in, and a private message
+reaches only the user it was sent to.
 """
 
 import json
@@ -19,6 +21,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 
 from glozi.domain.chat import ChatServer
+from glozi.domain.names import name_key
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
@@ -29,16 +32,20 @@ GARBAGE = [b"{", b"[]", b"\xff", b'{"type":"join","session":"x"}', b'{"type":"sa
 
 
 class FuzzClient:
-    """A client and its own view of the session it is in, built only from frames."""
+    """A client and its own view of the sessions it is in, built only from frames."""
 
     def __init__(self, factory: NativeFactory, number: int) -> None:
         self.transport = StringTransport(peerAddress=IPv4Address("TCP", f"10.1.0.{number}", 5000 + number))
         self.protocol = factory.buildProtocol(self.transport.getPeer())
         self.protocol.makeConnection(self.transport)
-        self.session: int | None = None
-        self.members: set[str] = set()
-        self.me: str | None = None
+        self.views: dict[int, set[str]] = {}
+        """The members of each session it is in, by session id."""
+        self.privates: list[str] = []
         self.gone = False
+
+    @property
+    def session(self) -> int | None:
+        return next(iter(self.views), None)
 
     def send(self, frame: dict | bytes) -> None:
         line = frame if isinstance(frame, bytes) else json.dumps(frame).encode()
@@ -55,21 +62,30 @@ class FuzzClient:
     def apply(self, frame: dict) -> None:
         kind = frame["type"]
         if kind == "joined":
-            assert self.session is None, f"joined while in {self.session}"
-            self.session = frame["session"]["id"]
-            self.me = frame["you"]
-            self.members = {m["name"].lower() for m in frame["members"]}
+            session = frame["session"]["id"]
+            assert session not in self.views, f"joined {session} twice"
+            self.views[session] = {m["name"].lower() for m in frame["members"]}
         elif kind == "member_joined":
-            assert frame["session"] == self.session, "member_joined for another session"
-            self.members.add(frame["name"].lower())
+            assert frame["session"] in self.views, "member_joined for another session"
+            self.views[frame["session"]].add(frame["name"].lower())
         elif kind == "member_left":
-            assert frame["session"] == self.session, "member_left for another session"
-            self.members.discard(frame["name"].lower())
+            assert frame["session"] in self.views, "member_left for another session"
+            self.views[frame["session"]].discard(frame["name"].lower())
+        elif kind == "member_renamed":
+            members = self.views[frame["session"]]
+            members.discard(frame["old"].lower())
+            members.add(frame["name"].lower())
+        elif kind == "nick_changed":
+            for members in self.views.values():
+                members.discard(frame["old"].lower())
+                members.add(frame["name"].lower())
         elif kind in ("message", "admin_changed", "idle_warning"):
-            assert frame["session"] == self.session, f"{kind} for a session we are not in"
+            assert frame["session"] in self.views, f"{kind} for a session we are not in"
+        elif kind == "private_message":
+            self.privates.append(frame["text"])
         elif kind == "left":
-            assert frame["session"] == self.session
-            self.session, self.members, self.me = None, set(), None
+            assert frame["session"] in self.views
+            del self.views[frame["session"]]
 
     def drop(self) -> None:
         self.gone = True
@@ -86,6 +102,8 @@ class NativeMachine(RuleBasedStateMachine):
         self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=60)
         self.factory = NativeFactory(self.chat, "fuzz", login_grace=100)
         self.clients = [FuzzClient(self.factory, n) for n in range(4)]
+        self.private_targets: dict[str, object] = {}
+        """Each private message's text, and the participant it was sent to."""
         self.step()
 
     def _observe(self, event: dict) -> None:
@@ -117,7 +135,11 @@ class NativeMachine(RuleBasedStateMachine):
         return data.draw(st.sampled_from(fitting if fitting and not wrong else self.live()))
 
     def sessions(self) -> list[int]:
-        return [1, 1, 2, 99, *[s for s in self.chat.sessions if s > 9]]
+        return [1, 1, 2, 3, 99, *[s for s in self.chat.sessions if s > 9]]
+
+    def session_of(self, data, client: FuzzClient) -> int | None:
+        """Mostly one of the client's sessions; sometimes none (ambiguous with 2+) or one it is not in."""
+        return data.draw(st.sampled_from([*client.views, *client.views, None, 2]))
 
     @precondition(lambda self: any(not c.gone for c in self.clients))
     @rule(data=st.data(), name=st.sampled_from(NAMES), password=st.sampled_from([None, "12345", "12345", "54321"]))
@@ -139,7 +161,7 @@ class NativeMachine(RuleBasedStateMachine):
     @rule(data=st.data(), text=st.text(min_size=1, max_size=30))
     def say(self, data, text) -> None:
         client = self.pick(data, in_session=True)
-        client.send({"type": "say", "text": text})
+        client.send({"type": "say", "text": text, "session": self.session_of(data, client)})
         self.step()
 
     @precondition(lambda self: any(not c.gone for c in self.clients))
@@ -147,7 +169,30 @@ class NativeMachine(RuleBasedStateMachine):
           args=st.sampled_from(["", "alice", "bob", "carol", "dave", "erin", "carol x", "  "]))
     def command(self, data, command, args) -> None:
         client = self.pick(data, in_session=True)
-        client.send({"type": "command", "name": command, "args": args})
+        client.send({"type": "command", "name": command, "args": args, "session": self.session_of(data, client)})
+        self.step()
+
+    @precondition(lambda self: any(not c.gone for c in self.clients))
+    @rule(data=st.data(), name=st.sampled_from(NAMES + ["alice2", "GloziServ"]))
+    def nick(self, data, name) -> None:
+        data.draw(st.sampled_from(self.live())).send({"type": "nick", "name": name})
+        self.step()
+
+    @precondition(lambda self: any(not c.gone for c in self.clients))
+    @rule(data=st.data(), to=st.sampled_from(NAMES + ["alice2", "irc0", "nobody"]))
+    def private(self, data, to) -> None:
+        client = data.draw(st.sampled_from(self.live()))
+        text = f"pm{len(self.private_targets)}"
+        self.private_targets[text] = self.chat.user_named(to) if client.protocol.participant.nick else None
+        client.send({"type": "private", "to": to, "text": text})
+        self.step()
+
+    @precondition(lambda self: any(not c.gone for c in self.clients))
+    @rule(data=st.data(), message=st.sampled_from([None, "", "out", "x" * 201]), whois=st.sampled_from(NAMES))
+    def presence(self, data, message, whois) -> None:
+        client = data.draw(st.sampled_from(self.live()))
+        client.send({"type": "away", "message": message})
+        client.send({"type": "whois", "name": whois})
         self.step()
 
     @precondition(lambda self: any(not c.gone for c in self.clients))
@@ -176,13 +221,27 @@ class NativeMachine(RuleBasedStateMachine):
     @invariant()
     def views_match_server(self) -> None:
         for client in self.live():
-            member = client.protocol.participant.member
-            if client.session is None:
-                assert member is None, "the server has a member the client thinks left"
-                continue
-            assert member is not None and member.session.id == client.session
-            server_view = {m.name.lower() for m in member.session.members.values()}
-            assert client.members == server_view, (client.members, server_view)
+            members = client.protocol.participant.members
+            assert set(client.views) == set(members), (client.views, members)
+            for session_id, member in members.items():
+                server_view = {m.name.lower() for m in member.session.members.values()}
+                assert client.views[session_id] == server_view, (client.views, server_view)
+
+    @invariant()
+    def users_agree_with_sessions(self) -> None:
+        for participant in self.chat.participants:
+            for session_id, member in participant.members.items():
+                assert member.session.id == session_id and member.name == participant.nick
+                assert member.session.members[name_key(participant.nick)] is member
+        for session in self.chat.sessions.values():
+            for member in session.members.values():
+                assert member.participant.members[session.id] is member
+
+    @invariant()
+    def privates_reach_only_their_target(self) -> None:
+        for client in self.all_clients():
+            for text in client.privates:
+                assert self.private_targets[text] is client.protocol.participant, text
 
     @invariant()
     def one_admin_per_created_session(self) -> None:

@@ -81,7 +81,8 @@ class PasswordGuessingTests(SynchronousTestCase):
         """A new connection from the same address inherits its delays."""
         for guess in range(4):
             guesser, _ = connect(self.server, "10.0.0.66")
-            self.assertRaises(ChatError, done, guesser.join(10, "mallory", f"{guess:05d}"))
+            # A name is one connection's at a time, so each connection takes its own.
+            self.assertRaises(ChatError, done, guesser.join(10, f"mallory{guess}", f"{guess:05d}"))
         fresh, _ = connect(self.server, "10.0.0.66")
         error = self.assertRaises(ChatError, done, fresh.join(10, "mallory", "99999"))
         self.assertEqual(error.code, "too_many_attempts")
@@ -105,7 +106,7 @@ class PasswordGuessingTests(SynchronousTestCase):
         guard = self.server.password_guard
         for guess in range(4):
             attacker, _ = connect(self.server, "10.0.0.66")
-            self.assertRaises(ChatError, done, attacker.join(10, "mallory", f"{guess:05d}"))
+            self.assertRaises(ChatError, done, attacker.join(10, f"mallory{guess}", f"{guess:05d}"))
         self.assertIn(10, guard._targets)
         self.server.close_session(self.server.sessions[10], by="owner")
         self.assertNotIn(10, guard._targets)

@@ -124,11 +124,12 @@ class RegistrationTests(DoorTestCase):
         self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "i", "knot", "ko"])
 
     def test_isupport_tells_the_truth(self) -> None:
-        """005 advertises one # session at a time and the GloziChat name lengths."""
+        """005 advertises 20 # sessions at once and the GloziChat name lengths."""
         lines = self.connect().send("NICK alice", "USER alice 0 * :Alice")
         [isupport] = [p for p in lines if p.command == "005"]
         tokens = dict(t.partition("=")[::2] for t in isupport.params[1:-1])
-        self.assertEqual(tokens["CHANLIMIT"], "#:1")
+        self.assertEqual(tokens["CHANLIMIT"], "#:20")
+        self.assertEqual(tokens["AWAYLEN"], "200")
         self.assertEqual(tokens["CHANTYPES"], "#")
         self.assertEqual(tokens["NICKLEN"], "12")
         self.assertEqual(tokens["CHANNELLEN"], "13")
@@ -197,12 +198,27 @@ class RegistrationTests(DoorTestCase):
         self.assertEqual(self.connect().send("NICK alice", "USER a 0 * :a")[0].command, "001")
 
     def test_nick_change(self) -> None:
-        """At the session list the nick may change; in a session it may not (447)."""
+        """The nick may change at the session list and in sessions: each IRC user
+        sharing a session sees one NICK, each native member one member_renamed per session."""
         alice = self.user("alice")
         [changed] = alice.send("NICK alicia")
         self.assertEqual((changed.prefix, changed.command, changed.params), ("alice!alice@glozichat", "NICK", ["alicia"]))
-        alice.send("JOIN #kiwi")
-        self.assertEqual(alice.one("NICK alice").command, "447")
+        alice.send("JOIN #kiwi", "JOIN #papaya")
+        bob = self.member("bob", "#kiwi")
+        bob.send("JOIN #papaya")
+        carol = self.native(session=2, username="carol")
+        carol.send(type="join", session=6, username="carol")
+        alice.received(), bob.received()
+        [changed] = alice.send("NICK alice")
+        self.assertEqual((changed.prefix, changed.command, changed.params), ("alicia!alicia@glozichat", "NICK", ["alice"]))
+        [seen] = bob.received()
+        self.assertEqual((seen.prefix, seen.command, seen.params), ("alicia!alicia@glozichat", "NICK", ["alice"]))
+        renamed = carol.frames()
+        self.assertEqual(
+            [(f["type"], f["session"], f["old"], f["name"]) for f in renamed],
+            [("member_renamed", 2, "alicia", "alice"), ("member_renamed", 6, "alicia", "alice")],
+        )
+        self.assertEqual(alice.one("NICK bob").command, "433")
 
     def test_before_registration(self) -> None:
         """Anything but the registration commands is refused with 451 before NICK and USER."""
@@ -408,21 +424,28 @@ class SessionTests(DoorTestCase):
         """A key given for an open session is ignored, as on IRC."""
         self.assertEqual(self.user("alice").send("JOIN #kiwi whatever")[0].command, "JOIN")
 
-    def test_one_session_at_a_time_405(self) -> None:
-        """JOIN of a second session gets 405; JOIN of the same one is ignored."""
+    def test_twenty_channels_then_405(self) -> None:
+        """The 20th channel is joined, the 21st gets 405; JOIN of one you are in is ignored."""
         alice = self.member("alice", "#kiwi")
-        self.assertEqual(alice.one("JOIN #avocado").command, "405")
         self.assertEqual(alice.send("JOIN #kiwi"), [])
-        lines = self.user("bob").send("JOIN #papaya,#kiwi")
-        self.assertEqual([p.command for p in lines], ["JOIN", "332", "333", "353", "366", "405"])
+        for number in range(2, 21):
+            self.clock.advance(3)  # the join budget: one every 3 s after a burst of 10
+            self.assertEqual(alice.send(f"JOIN #room{number}")[0].command, "JOIN")
+        self.clock.advance(3)
+        refused = alice.one("JOIN #room21")
+        self.assertEqual((refused.command, refused.params[1]), ("405", "#room21"))
+        self.assertEqual(alice.one("PART #room20").command, "PART")
+        self.assertEqual(alice.send("JOIN #room21")[0].command, "JOIN")
 
-    def test_join_list_checks_names_before_the_channel_limit(self) -> None:
-        """JOIN #valid,inv@lid: the bad name gets 403, not 405; a second valid name still gets 405."""
+    def test_join_list_joins_each_and_refuses_bad_names(self) -> None:
+        """JOIN #valid,inv@lid,#other: the bad name gets 403, both valid ones are joined in order."""
         alice = self.user("alice")
         lines = alice.send("JOIN #kiwi,inv@lid,#papaya")
-        self.assertEqual([p.command for p in lines], ["JOIN", "332", "333", "353", "366", "403", "405"])
+        self.assertEqual(
+            [p.command for p in lines], ["JOIN", "332", "333", "353", "366", "403", "JOIN", "332", "333", "353", "366"]
+        )
         self.assertEqual(lines[5].params[1], "inv@lid")
-        self.assertEqual(lines[6].params[1], "#papaya")
+        self.assertEqual(lines[6].params[0], "#papaya")
 
     def test_invalid_channel_403(self) -> None:
         """A channel that cannot be a session name gets 403, a nick's fallback characters too (#gar_den)."""
@@ -430,11 +453,12 @@ class SessionTests(DoorTestCase):
         for channel in ("kiwi", "#k", "#1abc", "#way-too-long-name", "&kiwi", "#gar_den", "#[kiwi]"):
             self.assertEqual(alice.one(f"JOIN {channel}").command, "403")
 
-    def test_name_taken_in_session_477(self) -> None:
-        """An IRC nick already used in the session by a native member gets 477; the native door refuses the IRC user's name."""
+    def test_one_namespace_for_both_doors(self) -> None:
+        """A nick a native user holds gets 433 on IRC; the native door refuses an IRC user's nick (any case)."""
         self.native(session=2, username="alice")
-        answer = self.user("alice").one("JOIN #kiwi")
-        self.assertEqual((answer.command, answer.params[1]), ("477", "#kiwi"))
+        client = self.connect()
+        taken = client.send("NICK ALICE")
+        self.assertEqual((taken[0].command, taken[0].params[1]), ("433", "ALICE"))
         self.member("bob", "#papaya")
         [refused] = self.native().send(type="join", session=6, username="BOB")
         self.assertEqual(refused["code"], "name_taken")
@@ -630,7 +654,7 @@ class MessageTests(DoorTestCase):
         self.assertEqual(alice.one("PRIVMSG #kiwi").command, "412")
         self.assertEqual(alice.one("PRIVMSG #kiwi :\x02\x02").command, "412")
         self.assertEqual(alice.one("PRIVMSG #avocado :hi").command, "404")
-        self.assertEqual(alice.one("PRIVMSG dave :hi").command, "401")
+        self.assertEqual(alice.one("PRIVMSG nobody :hi").command, "401")
         self.assertEqual(alice.send("NOTICE dave :hi", "NOTICE #avocado :hi", "NOTICE", "NOTICE GloziServ :help"), [])
 
     def test_notice_to_channel_is_said(self) -> None:
@@ -825,6 +849,76 @@ class ServiceTests(DoorTestCase):
         self.assertEqual(error.params, ["Closing Link: The server was closed with its exit code."])
         self.assertEqual(bob.frames()[-1]["type"], "server_closing")
         self.assertEqual(self.exits, [True])
+
+
+class PeopleTests(DoorTestCase):
+    """Several channels, private messages across doors, WHOIS and AWAY."""
+
+    def test_messages_to_each_channel_and_part_of_one(self) -> None:
+        """In two channels each PRIVMSG goes to its own; PART leaves one and the other stays."""
+        alice = self.member("alice", "#kiwi")
+        alice.send("JOIN #papaya")
+        bob = self.member("bob", "#kiwi")
+        bob.send("JOIN #papaya")
+        alice.received()
+        bob.send("PRIVMSG #kiwi :in kiwi", "PRIVMSG #papaya :in papaya")
+        self.assertEqual(
+            [(p.command, p.params) for p in alice.received()],
+            [("PRIVMSG", ["#kiwi", "in kiwi"]), ("PRIVMSG", ["#papaya", "in papaya"])],
+        )
+        self.assertEqual([(p.command, p.params) for p in bob.send("PART #kiwi")], [("PART", ["#kiwi"])])
+        self.assertEqual(bob.one("PRIVMSG #kiwi :gone").command, "404")
+        bob.send("PRIVMSG #papaya :still here")
+        self.assertEqual(alice.received()[-1].params, ["#papaya", "still here"])
+
+    def test_private_messages_across_doors(self) -> None:
+        """PRIVMSG to a native nick arrives as private_message; a native private arrives as PRIVMSG; NOTICE too."""
+        irc = self.user("ircbob")
+        native = self.native(session=1, username="alice")
+        self.assertEqual(irc.send("PRIVMSG ALICE :hello native"), [])
+        [frame] = native.frames()
+        self.assertEqual((frame["type"], frame["from"], frame["text"], frame["notice"]), ("private_message", "ircbob", "hello native", False))
+        irc.send("NOTICE alice :a notice")
+        self.assertTrue(native.frames()[0]["notice"])
+        [ack] = native.send(type="private", to="ircbob", text="hello irc")
+        self.assertEqual(ack["type"], "ack")
+        [line] = irc.received()
+        self.assertEqual((line.prefix, line.command, line.params), ("alice!alice@glozichat", "PRIVMSG", ["ircbob", "hello irc"]))
+        refused = irc.one("PRIVMSG nobody :hi")
+        self.assertEqual((refused.command, refused.params[1]), ("401", "nobody"))
+
+    def test_away_and_whois(self) -> None:
+        """AWAY gives 306 and 305; a PRIVMSG to an away user gets 301; WHOIS answers 311 319 312 301 317 318, 401 for nobody."""
+        alice = self.member("alice", "#kiwi")
+        alice.send("JOIN #garden")
+        bob = self.user("bob")
+        self.assertEqual(alice.one("AWAY :at lunch").command, "306")
+        away = bob.one("PRIVMSG alice :hi")
+        self.assertEqual((away.command, away.params[1:]), ("301", ["alice", "at lunch"]))
+        self.clock.advance(42)
+        lines = bob.send("WHOIS alice")
+        self.assertEqual([p.command for p in lines], ["311", "319", "312", "301", "317", "318"])
+        self.assertEqual(lines[0].params[1:], ["alice", "alice", "glozichat", "*", "alice"])
+        self.assertEqual(lines[1].params[2], "#kiwi @#garden")
+        self.assertEqual(lines[4].params[2], "42")
+        self.assertEqual(alice.send("AWAY")[-1].command, "305")
+        self.assertEqual(bob.send("PRIVMSG alice :back?"), [])
+        self.assertNotIn("301", [p.command for p in bob.send("WHOIS alice")])
+        self.assertEqual([p.command for p in bob.send("WHOIS nobody")], ["401", "318"])
+
+    def test_native_user_in_whois(self) -> None:
+        """WHOIS shows a native user like an IRC one, with their sessions as channels."""
+        native = self.native(session=2, username="carol")
+        native.send(type="away", message="in a meeting")
+        lines = self.user("bob").send("WHOIS carol")
+        self.assertEqual([p.command for p in lines], ["311", "319", "312", "301", "317", "318"])
+        self.assertEqual(lines[1].params[2], "#kiwi")
+
+    def test_nick_reserved_for_the_service(self) -> None:
+        """GloziServ and gloziserv are refused with 433, also as a later NICK."""
+        alice = self.user("alice")
+        for nick in ("GloziServ", "gloziserv"):
+            self.assertEqual(alice.one(f"NICK {nick}").command, "433")
 
 
 class WireTests(SynchronousTestCase):

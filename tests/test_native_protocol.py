@@ -64,6 +64,20 @@ class Client:
 
 
 class ProtocolTestCase(SynchronousTestCase):
+    def join_many(self, client: "Client", count: int, username: str = "roamer") -> list[dict]:
+        """``client`` joins the 9 built-in sessions, then creates more, up to ``count`` joins in all;
+        the answers, one per join (the join budget is waited for)."""
+        answers = []
+        for number in range(1, count + 1):
+            self.clock.advance(3)
+            frame = (
+                {"type": "join", "session": number, "username": username}
+                if number <= 9
+                else {"type": "create", "name": f"room{number}", "username": username}
+            )
+            answers.append(client.send(frame)[-1])
+        return answers
+
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1_764_000_000)
@@ -142,7 +156,7 @@ class FrameTests(ProtocolTestCase):
         bob.one({"type": "join", "session": 1, "username": "bob"})
         alice.frames()
         ack = bob.one({"type": "say", "text": "héllo ✓", "id": "m1"})
-        self.assertEqual(ack, {"type": "ack", "ts": self.clock.seconds(), "id": "m1"})
+        self.assertEqual(ack, {"type": "ack", "session": 1, "ts": self.clock.seconds(), "id": "m1"})
         [message] = alice.frames()
         self.assertEqual(
             message,
@@ -353,6 +367,13 @@ class ErrorCodeTests(ProtocolTestCase):
         self.check(bob, {"type": "create", "name": "Garden", "username": "bob"}, "session_exists")
         bob.one({"type": "join", "session": 10, "username": "bob", "password": "12345"})
         alice.frames()
+        self.check(bob, {"type": "join", "session": 1, "username": "robert"}, "username_mismatch")
+        self.check(alice, {"type": "join", "session": 10, "username": "alice"}, "already_in_session")
+        self.check(alice, {"type": "say", "text": "hi", "session": 3}, "not_in_session")
+        self.check(alice, {"type": "private", "to": "nobody", "text": "hi"}, "no_such_user")
+        roamer = self.client()
+        self.assertEqual(self.join_many(roamer, 21)[-1]["code"], "too_many_sessions")
+        self.seen.add("too_many_sessions")
         self.check(alice, {"type": "say", "text": "   "}, "bad_field")
         self.check(alice, {"type": "say", "text": "two\nlines"}, "bad_field")
         self.check(alice, {"type": "say", "text": "x" * (wire.MAX_TEXT_CHARS + 1)}, "bad_field")
@@ -438,12 +459,15 @@ class ErrorCodeTests(ProtocolTestCase):
             text = doc.read()
         for code in ERROR_CODES:
             self.assertIn(f"| `{code}` |", text, f"error code {code} is not in docs/protocol.md")
-        for frame_type in ("hello", "list", "create", "join", "say", "command", "exit", "ping"):
+        for frame_type in (
+            "hello", "list", "create", "join", "say", "command", "exit", "ping", "nick", "private", "away", "whois",
+        ):
             self.assertIn(f"| `{frame_type}` |", text, f"client frame {frame_type} is not documented")
         for frame_type in (
             "welcome", "sessions", "joined", "ack", "reply", "pong", "error", "member_joined",
             "member_left", "admin_changed", "message", "idle_warning", "left", "server_closing",
-            "session_added", "session_changed", "session_removed",
+            "session_added", "session_changed", "session_removed", "nick_changed", "presence", "user",
+            "member_renamed", "private_message",
         ):
             self.assertIn(f"- `{frame_type}`:", text, f"server frame {frame_type} is not documented")
 
@@ -671,3 +695,141 @@ class ActivityTests(ProtocolTestCase):
         self.assertEqual(alice.one({"type": "ping"})["type"], "pong")
         self.clock.advance(100)
         self.assertEqual(alice.frames(), [{"type": "idle_warning", "session": 1, "seconds_left": 120.0}])
+
+
+class PeopleTests(ProtocolTestCase):
+    """One user per connection: many sessions, one nick, private messages, presence."""
+
+    def test_three_sessions_at_once_each_frame_names_its_session(self) -> None:
+        """In 3 sessions: messages, acks, replies and errors each name their session; say must name one."""
+        alice, bob = self.client(), self.client()
+        for session in (1, 2, 3):
+            self.assertEqual(alice.send({"type": "join", "session": session, "username": "alice"})[-1]["type"], "joined")
+            bob.send({"type": "join", "session": session, "username": "bob"})
+        alice.frames()
+        for session in (1, 2, 3):
+            ack = bob.one({"type": "say", "session": session, "text": f"in {session}"})
+            self.assertEqual((ack["type"], ack["session"]), ("ack", session))
+        self.assertEqual(
+            [(f["type"], f["session"], f["text"]) for f in alice.frames()],
+            [("message", 1, "in 1"), ("message", 2, "in 2"), ("message", 3, "in 3")],
+        )
+        refused = bob.one({"type": "say", "text": "where?"})
+        self.assertEqual(refused["code"], "missing_field")
+        self.assertEqual(alice.frames(), [])
+        left, reply = bob.send({"type": "command", "session": 2, "name": "quit"})
+        self.assertEqual((left["type"], left["session"]), ("left", 2))
+        self.assertEqual((reply["type"], reply["session"]), ("reply", 2))
+        refused = bob.one({"type": "command", "session": 2, "name": "time", "id": 5})
+        self.assertEqual((refused["code"], refused["session"], refused["id"]), ("not_in_session", 2, 5))
+
+    def test_one_session_needs_no_session_field(self) -> None:
+        """In exactly one session, say and command work without naming it (protocol 1 clients)."""
+        alice = self.client()
+        alice.one({"type": "join", "session": 4, "username": "alice"})
+        self.assertEqual(alice.one({"type": "say", "text": "hi"})["session"], 4)
+        self.assertEqual(alice.one({"type": "command", "name": "echo", "args": "x"})["session"], 4)
+
+    def test_twentieth_session_accepted_twenty_first_refused(self) -> None:
+        """A user is in at most 20 sessions: the 20th join is accepted, the 21st gets too_many_sessions."""
+        answers = self.join_many(self.client(), 21)
+        self.assertEqual([a["type"] for a in answers[:20]], ["joined"] * 20)
+        self.assertEqual((answers[20]["type"], answers[20]["code"]), ("error", "too_many_sessions"))
+
+    def test_nick_change_reaches_every_session(self) -> None:
+        """nick: the renamer gets nick_changed, each session's members member_renamed; a taken name is refused."""
+        alice, bob, carol = self.client(), self.client(), self.client()
+        for session in (1, 2):
+            alice.send({"type": "join", "session": session, "username": "alice"})
+            bob.send({"type": "join", "session": session, "username": "bob"})
+        carol.send({"type": "join", "session": 5, "username": "carol"})
+        alice.frames(), carol.frames()
+        answer = alice.one({"type": "nick", "name": "alicia"})
+        self.assertEqual(answer, {"type": "nick_changed", "old": "alice", "name": "alicia"})
+        self.assertEqual(
+            bob.frames(),
+            [
+                {"type": "member_renamed", "session": 1, "old": "alice", "name": "alicia"},
+                {"type": "member_renamed", "session": 2, "old": "alice", "name": "alicia"},
+            ],
+        )
+        self.assertEqual(carol.frames(), [])
+        self.assertEqual(alice.error_code({"type": "nick", "name": "BOB"}), "name_taken")
+        self.assertEqual(bob.one({"type": "say", "session": 1, "text": "hi alicia"})["type"], "ack")
+        self.assertEqual(alice.frames()[0]["from"], "bob")
+        self.assertEqual(bob.one({"type": "command", "session": 1, "name": "echo", "args": "ok"})["text"], "ok")
+
+    def test_later_join_reuses_the_name_and_after_leaving_all_takes_a_new_one(self) -> None:
+        """In a session, a join must use the same username; back at the list, a join may give another."""
+        alice = self.client()
+        alice.one({"type": "join", "session": 1, "username": "alice"})
+        self.assertEqual(alice.error_code({"type": "join", "session": 2, "username": "alicia"}), "username_mismatch")
+        alice.send({"type": "command", "name": "quit"})
+        self.assertEqual(alice.one({"type": "join", "session": 2, "username": "alicia"})["you"], "alicia")
+        self.assertEqual(self.client().one({"type": "join", "session": 3, "username": "alice"})["you"], "alice")
+
+    def test_private_message_reaches_only_its_target(self) -> None:
+        """private: the target gets private_message (from, text, ts); the sender an ack; nobody else anything."""
+        alice, bob, carol = self.client(), self.client(), self.client()
+        for client, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+            client.send({"type": "join", "session": 1, "username": name})
+        alice.frames(), bob.frames()
+        ack = alice.one({"type": "private", "to": "BOB", "text": "psst", "id": "p1"})
+        self.assertEqual(ack, {"type": "ack", "to": "BOB", "ts": self.clock.seconds(), "id": "p1"})
+        self.assertEqual(
+            bob.frames(),
+            [{"type": "private_message", "from": "alice", "text": "psst", "ts": self.clock.seconds(), "notice": False}],
+        )
+        self.assertEqual(carol.frames(), [])
+        self.assertEqual(list(self.chat.sessions[1].history), [])
+        self.assertEqual(alice.error_code({"type": "private", "to": "dave", "text": "hi"}), "no_such_user")
+        self.assertEqual(alice.error_code({"type": "private", "to": "bob", "text": "two\nlines"}), "bad_field")
+
+    def test_private_message_is_never_read_by_a_later_holder_of_the_name(self) -> None:
+        """Private messages are not stored: who takes the name later gets nothing of them."""
+        alice, bob = self.client(), self.client()
+        alice.send({"type": "join", "session": 1, "username": "alice"})
+        bob.send({"type": "join", "session": 2, "username": "bob"})
+        alice.one({"type": "private", "to": "bob", "text": "for bob only"})
+        bob.protocol.transport.loseConnection()
+        bob.protocol.connectionLost(None)
+        later = self.client()
+        joined = later.send({"type": "join", "session": 2, "username": "bob"})
+        self.assertNotIn("for bob only", json.dumps(joined))
+        self.assertEqual(alice.error_code({"type": "private", "to": "bob2", "text": "x"}), "no_such_user")
+
+    def test_away_whois_and_idle(self) -> None:
+        """away sets a message (presence answer), shown in the ack of a private message and in whois with idle seconds."""
+        alice, bob = self.client(), self.client()
+        alice.send({"type": "join", "session": 1, "username": "alice"})
+        alice.send({"type": "create", "name": "garden", "username": "alice"})
+        bob.send({"type": "join", "session": 1, "username": "bob"})
+        alice.send({"type": "say", "session": 1, "text": "brb"})
+        spoke = self.clock.seconds()
+        self.assertEqual(alice.one({"type": "away", "message": "at lunch"}), {"type": "presence", "away": "at lunch"})
+        self.clock.advance(60)
+        bob.frames()
+        self.assertEqual(bob.one({"type": "private", "to": "alice", "text": "hi"})["away"], "at lunch")
+        user = bob.one({"type": "whois", "name": "ALICE"})
+        self.assertEqual(
+            (user["type"], user["name"], user["sessions"], user["away"]),
+            ("user", "alice", [{"id": 1, "name": "avocado"}, {"id": 10, "name": "garden"}], "at lunch"),
+        )
+        self.assertEqual(user["idle"], int(self.clock.seconds() - spoke))
+        self.assertEqual(alice.frames()[-1]["type"], "private_message")
+        self.assertEqual(alice.one({"type": "away"}), {"type": "presence", "away": None})
+        self.assertNotIn("away", bob.one({"type": "private", "to": "alice", "text": "back?"}))
+        self.assertEqual(bob.error_code({"type": "whois", "name": "nobody"}), "no_such_user")
+
+    def test_glozi_serv_is_reserved(self) -> None:
+        """GloziServ, in any case, is refused as a username (invalid_name saying it is reserved)."""
+        client = self.client()
+        for name in ("GloziServ", "gloziserv"):
+            for frame in (
+                {"type": "join", "session": 1, "username": name},
+                {"type": "create", "name": "garden", "username": name},
+                {"type": "nick", "name": name},
+            ):
+                answer = client.one(frame)
+                self.assertEqual(answer["code"], "invalid_name", frame)
+                self.assertEqual(answer["message"], f"The username {name} is reserved for the server; choose another.")

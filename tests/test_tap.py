@@ -41,6 +41,18 @@ class OptionsTests(SynchronousTestCase):
 
 
 class HistoryOptionsTests(SynchronousTestCase):
+    def test_max_sessions_per_user(self) -> None:
+        """--max-sessions-per-user defaults to 20, reaches the chat server, and must be positive."""
+        options = tap.Options()
+        options.parseOptions([])
+        self.assertEqual(options["max-sessions-per-user"], 20)
+        options.parseOptions(["--max-sessions-per-user", "3", "--db", ":memory:", "--no-sniff", "--irc-port", "none"])
+        top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
+        [chat_service, *_] = IServiceCollection(top)
+        self.assertEqual(chat_service.chat.max_sessions_per_user, 3)
+        for value in ("0", "-1", "many"):
+            self.assertRaises(usage.UsageError, tap.Options().parseOptions, ["--max-sessions-per-user", value])
+
     def test_history_defaults(self) -> None:
         """By default: glozichat.db in the working directory, 50 messages of scrollback, 10,000 kept per session."""
         options = tap.Options()

@@ -4,9 +4,9 @@ from glozi.client.state import FieldState
 from glozi.domain.names import (
     NAME_MAX_LENGTH,
     PASSWORD_LENGTH,
+    is_usable_username,
     is_valid_password,
     is_valid_session_name,
-    is_valid_username,
 )
 from glozi.doors.native.wire import MAX_TEXT_CHARS
 
@@ -15,7 +15,7 @@ def check_username(text: str) -> FieldState:
     """The live state of a username field."""
     if not text:
         return FieldState.EMPTY
-    return FieldState.VALID if is_valid_username(text) else FieldState.INVALID
+    return FieldState.VALID if is_usable_username(text) else FieldState.INVALID
 
 
 def check_session_name(text: str) -> FieldState:

@@ -18,7 +18,7 @@ from glozi.client.state import (
     Tone,
     session_row,
 )
-from glozi.domain.names import is_valid_password, is_valid_session_name, is_valid_username
+from glozi.domain.names import is_usable_username, is_valid_password, is_valid_session_name
 
 _JOIN_ERRORS = {
     "no_such_session": "This session is gone. The list was reloaded.",
@@ -133,7 +133,7 @@ class Lobby(Chatroom):
         dialog = self.dialog
         if dialog is None or dialog.kind != "join" or dialog.busy:
             return False
-        if not is_valid_username(username):
+        if not is_usable_username(username):
             return False
         return is_valid_password(password) if dialog.needs_password else True
 
@@ -144,7 +144,7 @@ class Lobby(Chatroom):
             return False
         return (
             is_valid_session_name(name)
-            and is_valid_username(username)
+            and is_usable_username(username)
             and check_password(password) is not FieldState.INVALID
         )
 

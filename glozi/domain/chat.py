@@ -31,16 +31,19 @@ from glozi.domain.events import (
     MemberInfo,
     MemberJoined,
     MemberLeft,
+    MemberRenamed,
     Message,
+    PrivateMessage,
     ServerClosing,
     SessionAdded,
     SessionChanged,
     SessionInfo,
     SessionRemoved,
+    UserInfo,
 )
 from glozi.domain.exitcode import ExitCodeGuard
 from glozi.domain.idle import InactivityTimer
-from glozi.domain.names import name_key
+from glozi.domain.names import is_reserved_username, name_key, reserved_username_message
 from glozi.domain.quotes import QUOTES, Quote
 from glozi.domain.sessions import DEFAULT_SCROLLBACK, Connection, Member, Session
 from glozi.fanout.interface import Fanout
@@ -67,6 +70,8 @@ DEFAULT_IDLE_TIMEOUT = 240.0
 JOIN_BURST, JOIN_RATE = 10, 1 / 3
 # Admin commands (kick, close) per connection: a burst of 10, then one a second.
 ADMIN_BURST, ADMIN_RATE = 10, 1.0
+DEFAULT_MAX_SESSIONS_PER_USER = 20
+"""Sessions one connection may be a member of at once (``--max-sessions-per-user``)."""
 # Password guesses refused in a row ("try again in N s") before the connection is closed.
 GUESS_REFUSALS_BEFORE_CLOSE = 10
 
@@ -114,12 +119,14 @@ class ChatServer:
         store: Store | None = None,
         passwords: PasswordHasher | None = None,
         scrollback: int = DEFAULT_SCROLLBACK,
+        max_sessions_per_user: int = DEFAULT_MAX_SESSIONS_PER_USER,
     ) -> None:
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.store: Store = store if store is not None else MemoryStore()
         self.passwords: PasswordHasher = passwords if passwords is not None else ScryptPasswords()
         self.scrollback = scrollback
+        self.max_sessions_per_user = max_sessions_per_user
         self.fanout = fanout if fanout is not None else LocalFanout()
         self.quotes = quotes
         self.rng = rng if rng is not None else random.Random()
@@ -129,6 +136,9 @@ class ChatServer:
         self.sessions: dict[int, Session] = {}
         self._sessions_by_name: dict[str, Session] = {}
         self.participants: set[Participant] = set()
+        self._users: dict[str, Participant] = {}
+        """Every nick in use, by ``name_key``: one namespace for every door."""
+        self._renames = 0
         self.session_list_listeners: list[SessionListListener] = []
         self._last_session_id = 0
         self.closing = False
@@ -194,11 +204,59 @@ class ChatServer:
         self.closing = True
         event = ServerClosing(reason=reason)
         for participant in list(self.participants):
-            if participant.member is not None:
-                self._detach(participant.member)
+            for member in list(participant.members.values()):
+                self._detach(member)
             self.participants.discard(participant)
             participant.connection.deliver(event)
             participant.connection.close()
+
+    def claim_nick(self, participant: "Participant", nick: str) -> None:
+        """Make ``nick`` ``participant``'s name, releasing its old one; raises
+        ``name_taken`` when someone else holds it or it is reserved. Members'
+        names are not changed here: see ``rename``."""
+        if is_reserved_username(nick):
+            raise ChatError("name_taken", reserved_username_message(nick))
+        key = name_key(nick)
+        holder = self._users.get(key)
+        if holder is not None and holder is not participant:
+            raise ChatError("name_taken", f"The name {holder.nick} is in use on this server.")
+        self.release_nick(participant)
+        self._users[key] = participant
+        participant.nick = nick
+
+    def release_nick(self, participant: "Participant") -> None:
+        """Forget ``participant``'s nick, so someone else may take it."""
+        if participant.nick is not None and self._users.get(name_key(participant.nick)) is participant:
+            del self._users[name_key(participant.nick)]
+
+    def user_named(self, nick: str) -> "Participant | None":
+        """Who uses ``nick`` now (any case), or ``None``."""
+        return self._users.get(name_key(nick))
+
+    def rename(self, participant: "Participant", nick: str) -> str | None:
+        """Change ``participant``'s nick to ``nick`` everywhere: each of its
+        sessions gets ``MemberRenamed`` (the renamer excluded, whose door
+        answers it). Returns the old nick; raises ``name_taken``."""
+        old = participant.nick
+        self.claim_nick(participant, nick)
+        if old is None or old == nick:
+            return old
+        self._renames += 1
+        for member in participant.members.values():
+            session = member.session
+            # The members keep their join order: the longest-present one is the admin's heir.
+            session.members = {
+                (name_key(nick) if m is member else key): m for key, m in session.members.items()
+            }
+            member.name = nick
+            self.fanout.publish(
+                session,
+                MemberRenamed(session_id=session.id, old=old, new=nick, change=self._renames),
+                exclude=member,
+            )
+            if session.admin is member:
+                self._session_changed(session)
+        return old
 
     def request_exit(self) -> None:
         """The right exit code was given: shut down and stop the process."""
@@ -235,13 +293,15 @@ class ChatServer:
             lambda reason: self.log.failure("The store failed " + what, reason, id=session_id)
         )
 
-    def _admit(self, participant: "Participant", session: Session, username: str) -> Joined:
+    def _admit(self, participant: "Participant", session: Session) -> Joined:
+        username = participant.nick
+        assert username is not None
         member = Member(participant, session, username, self.clock.seconds())
         self.fanout.publish(
             session, MemberJoined(session_id=session.id, name=username, joined_at=member.joined_at)
         )
         session.members[name_key(username)] = member
-        participant.member = member
+        participant.members[session.id] = member
         if session.admin is None and not session.permanent:
             session.admin = member
         else:
@@ -278,7 +338,7 @@ class ChatServer:
         if member.timer is not None:
             member.timer.stop()
             member.timer = None
-        member.participant.member = None
+        del member.participant.members[session.id]
         return session
 
     def remove_member(self, member: Member, reason: str, by: str | None = None) -> None:
@@ -315,19 +375,17 @@ class ChatServer:
             member.deliver(event)
         self._remove_session(session)
 
-    def create_session(
-        self, participant: "Participant", name: str, username: str, password: str | None
-    ) -> "Deferred[Joined]":
+    def create_session(self, participant: "Participant", name: str, password: str | None) -> "Deferred[Joined]":
         """Create a session with ``username`` as its admin. With a password the
         session appears once the password's hash is computed (off the reactor)."""
         self._refuse_taken_name(name)
         if password is None:
-            return succeed(self._create(participant, name, username, None))
+            return succeed(self._create(participant, name, None))
 
         def hashed(password_hash: str) -> Joined:
             self._still_admissible(participant)
             self._refuse_taken_name(name)
-            return self._create(participant, name, username, password_hash)
+            return self._create(participant, name, password_hash)
 
         return self.passwords.hash(password).addCallback(hashed)
 
@@ -336,23 +394,25 @@ class ChatServer:
         if existing is not None:
             raise ChatError("session_exists", f"A session named {existing.name} exists.")
 
-    def _create(self, participant: "Participant", name: str, username: str, password_hash: str | None) -> Joined:
-        session = self._add_session(name, username, password_hash, permanent=False)
-        self.log.info("Session {name} ({id}) created by {creator}", name=name, id=session.id, creator=username)
-        joined = self._admit(participant, session, username)
+    def _create(self, participant: "Participant", name: str, password_hash: str | None) -> Joined:
+        creator = participant.nick
+        assert creator is not None
+        session = self._add_session(name, creator, password_hash, permanent=False)
+        self.log.info("Session {name} ({id}) created by {creator}", name=name, id=session.id, creator=creator)
+        joined = self._admit(participant, session)
         self._tell_session_list(lambda: SessionAdded(session=session.info()))
         return joined
 
-    def join_session(
-        self, participant: "Participant", session_id: int, username: str, password: str | None
-    ) -> "Deferred[Joined]":
+    def join_session(self, participant: "Participant", session_id: int, password: str | None) -> "Deferred[Joined]":
         """Join a session. A locked one checks the password (off the reactor)
         before anything else, so a wrong guess learns nothing about the names."""
         session = self.sessions.get(session_id)
         if session is None:
             raise ChatError("no_such_session", f"There is no session {session_id}.")
+        if session.id in participant.members:
+            raise ChatError("already_in_session", f"You are in session {session.name} already.")
         if not session.locked:
-            return succeed(self._admit_named(participant, session, username))
+            return succeed(self._admit_joiner(participant, session))
         if password is None:
             raise ChatError("password_required", f"Session {session.name} needs a password.")
         guard = self.password_guard
@@ -378,31 +438,35 @@ class ChatServer:
                 raise ChatError("wrong_password", f"Wrong password for session {session.name}.")
             guard.succeeded(participant, participant.source)
             self._still_admissible(participant, session)
-            return self._admit_named(participant, session, username)
+            return self._admit_joiner(participant, session)
 
         return self.passwords.verify(password, session.password_hash).addCallback(checked)
 
-    def _admit_named(self, participant: "Participant", session: Session, username: str) -> Joined:
-        if session.member_named(username) is not None:
-            raise ChatError("name_taken", f"The name {username!r} is taken in {session.name}.")
-        joined = self._admit(participant, session, username)
+    def _admit_joiner(self, participant: "Participant", session: Session) -> Joined:
+        joined = self._admit(participant, session)
         self._session_changed(session)
         return joined
 
 
 class Participant:
-    """One connection's side of the chat: at the session list, or in one session."""
+    """One connection's side of the chat: one user, known by one nick on the
+    whole server, a member of any number of sessions (up to the server's
+    ``max_sessions_per_user``), possibly away."""
 
     # One per connection: slots keep it small (docs/performance.md, I1).
     __slots__ = (
         "__weakref__",
         "admin_actions",
+        "away",
         "connected",
+        "connected_at",
         "connection",
         "exit_code_failures",
         "joining",
         "joins",
-        "member",
+        "last_spoke",
+        "members",
+        "nick",
         "refused_guesses",
         "server",
         "source",
@@ -412,8 +476,14 @@ class Participant:
         self.server = server
         self.connection = connection
         self.source = source
-        self.member: Member | None = None
+        self.nick: str | None = None
+        """The user's name in every session, unique on the server; ``None`` until first set."""
+        self.members: dict[int, Member] = {}
+        """This user's membership of each session it is in, by session id, in the order joined."""
+        self.away: str | None = None
+        """The away message, or ``None`` when present."""
         self.connected = True
+        self.connected_at = self.last_spoke = server.clock.seconds()
         self.joining = False
         """A join or creation is waiting for a password hash."""
         self.exit_code_failures = 0
@@ -427,48 +497,84 @@ class Participant:
             wait = max(1, round(self.joins.seconds_until()))
             raise ChatError("rate_limited", f"Too many joins; try again in {wait} s.", retry_after=wait)
 
-    def _require_lobby(self) -> None:
-        if self.member is not None:
-            raise ChatError(
-                "wrong_state",
-                f"You are in session {self.member.session.name}; /quit it first.",
-            )
+    def _require_no_join_in_flight(self) -> None:
         if self.joining:
             raise ChatError("wrong_state", "A join is already in progress; wait for its answer.")
 
-    def _require_member(self) -> Member:
-        if self.member is None:
-            raise ChatError("wrong_state", "You are not in a session; join or create one first.")
-        return self.member
+    def _require_lobby(self) -> None:
+        if self.members:
+            names = ", ".join(member.session.name for member in self.members.values())
+            raise ChatError("wrong_state", f"You are in session {names}; /quit it first.")
+        self._require_no_join_in_flight()
+
+    def member_of(self, session_id: int | None) -> Member:
+        """This user's membership of session ``session_id``; with ``None``, of
+        its only session. Raises ``wrong_state`` in no session,
+        ``missing_field`` when ``None`` is ambiguous (2 sessions or more) and
+        ``not_in_session`` for a session it is not in."""
+        if session_id is None:
+            if len(self.members) == 1:
+                return next(iter(self.members.values()))
+            if not self.members:
+                raise ChatError("wrong_state", "You are not in a session; join or create one first.")
+            raise ChatError(
+                "missing_field", "You are in more than one session: the field 'session' must say which."
+            )
+        member = self.members.get(session_id)
+        if member is None:
+            if not self.members:
+                raise ChatError("wrong_state", "You are not in a session; join or create one first.")
+            raise ChatError("not_in_session", f"You are not in session {session_id}.")
+        return member
 
     def list_sessions(self) -> list[SessionInfo]:
         return self.server.list_sessions()
 
-    def current_session(self) -> SessionInfo | None:
-        """The session this participant is in now, or ``None`` at the session list.
+    def sessions(self) -> list[SessionInfo]:
+        """The sessions this user is in now, in the order joined.
 
         Doors whose clients ask for state at any time (IRC's MODE, TOPIC) read
         it here; the native door learns it from events instead.
         """
-        return self.member.session.info() if self.member is not None else None
+        return [member.session.info() for member in self.members.values()]
 
-    def session_members(self) -> tuple[MemberInfo, ...]:
-        """Everyone in this participant's session now, longest-present first
-        (IRC's NAMES and WHO); raises ``wrong_state`` outside a session."""
-        member = self._require_member()
+    def session_members(self, session_id: int) -> tuple[MemberInfo, ...]:
+        """Everyone in session ``session_id`` now, longest-present first (IRC's
+        NAMES and WHO); raises as ``member_of`` when this user is not in it."""
+        member = self.member_of(session_id)
         return tuple(m.info() for m in member.session.members.values())
 
     def join(self, session_id: int, username: str, password: str | None = None) -> "Deferred[Joined]":
-        """Join an existing session; fails with ``ChatError`` giving the reason on refusal."""
-        return self._enter(lambda: self.server.join_session(self, session_id, username, password))
+        """Join an existing session as ``username``; fails with ``ChatError`` giving the reason on refusal."""
+        return self._enter(username, lambda: self.server.join_session(self, session_id, password))
 
     def create(self, session_name: str, username: str, password: str | None = None) -> "Deferred[Joined]":
         """Create a session and join it as its admin; fails with ``ChatError`` on refusal."""
-        return self._enter(lambda: self.server.create_session(self, session_name, username, password))
+        return self._enter(username, lambda: self.server.create_session(self, session_name, password))
 
-    def _enter(self, start: Callable[[], "Deferred[Joined]"]) -> "Deferred[Joined]":
+    def _use_name(self, username: str) -> None:
+        """A join names the user: in no session, ``username`` becomes (or stays)
+        the nick; in some, it must be the nick already in use there."""
+        if self.members:
+            assert self.nick is not None
+            if name_key(username) != name_key(self.nick):
+                raise ChatError(
+                    "username_mismatch",
+                    f"You are {self.nick} in your sessions; join as {self.nick}, or change your name first.",
+                )
+            return
+        if self.nick is None or username != self.nick:
+            self.server.claim_nick(self, username)
+
+    def _enter(self, username: str, start: Callable[[], "Deferred[Joined]"]) -> "Deferred[Joined]":
         def checked_start() -> "Deferred[Joined]":
-            self._require_lobby()
+            self._require_no_join_in_flight()
+            if len(self.members) >= self.server.max_sessions_per_user:
+                limit = self.server.max_sessions_per_user
+                raise ChatError(
+                    "too_many_sessions", f"You are in {limit} sessions, the most one user may be in; leave one first."
+                )
+            self._use_name(username)
             self._limit_joins()
             return start()
 
@@ -484,14 +590,22 @@ class Participant:
             entering.addBoth(finished)
         return entering
 
-    def say(self, text: str) -> "Deferred[float]":
-        """Send ``text`` to everyone else in the session at once; the result
-        (its timestamp) comes once the message is stored. Fails with
-        ``not_stored`` when the store could not commit it; raises
-        ``ChatError`` at once when the connection is not in a session."""
-        member = self._require_member()
+    def rename(self, nick: str) -> str | None:
+        """Change this user's nick in every session it is in; returns the old
+        one. Raises ``name_taken``, or ``wrong_state`` while a join is in flight
+        (it was asked under the old name)."""
+        self._require_no_join_in_flight()
+        return self.server.rename(self, nick)
+
+    def say(self, text: str, session_id: int | None = None) -> "Deferred[float]":
+        """Send ``text`` to everyone else in the session at once (``None``: the
+        only one, see ``member_of``); the result (its timestamp) comes once the
+        message is stored. Fails with ``not_stored`` when the store could not
+        commit it; raises ``ChatError`` at once when the session is not named
+        or not one of this user's."""
+        member = self.member_of(session_id)
         self._touch(member)
-        sent_at = self.server.clock.seconds()
+        sent_at = self.last_spoke = self.server.clock.seconds()
         session = member.session
         message = Message(session_id=session.id, sender=member.name, text=text, sent_at=sent_at)
         self.server.fanout.publish(session, message, exclude=member)
@@ -507,17 +621,47 @@ class Participant:
 
         return written.addCallbacks(lambda _: sent_at, not_stored)
 
-    def run_command(self, name: str, args: str) -> str:
-        """Run a slash command; returns the text to show the caller."""
-        member = self._require_member()
+    def send_private(self, to: str, text: str, *, notice: bool = False) -> "tuple[float, str | None]":
+        """Send ``text`` to the user named ``to`` alone, never stored: a later
+        holder of the name must not read it. Returns its time stamp and the
+        recipient's away message (``None`` when present). Raises
+        ``no_such_user`` when nobody connected has that name, and
+        ``wrong_state`` before this user has a name."""
+        if self.nick is None:
+            raise ChatError("wrong_state", "You have no name yet; join or create a session first.")
+        target = self.server.user_named(to)
+        if target is None:
+            raise ChatError("no_such_user", f"Nobody named {to} is connected.")
+        sent_at = self.last_spoke = self.server.clock.seconds()
+        target.connection.deliver(PrivateMessage(sender=self.nick, text=text, sent_at=sent_at, notice=notice))
+        return sent_at, target.away
+
+    def set_away(self, message: str | None) -> None:
+        """Mark this user away with ``message``, or present again with ``None``."""
+        self.away = message
+
+    def whois(self, nick: str) -> UserInfo:
+        """What is known of the connected user ``nick``; raises ``no_such_user``."""
+        user = self.server.user_named(nick)
+        if user is None or user.nick is None:
+            raise ChatError("no_such_user", f"Nobody named {nick} is connected.")
+        idle = int(self.server.clock.seconds() - user.last_spoke)
+        return UserInfo(user.nick, tuple(user.sessions()), user.away, idle, user.connected_at)
+
+    def run_command(self, name: str, args: str, session_id: int | None = None) -> str:
+        """Run a slash command in session ``session_id`` (``None``: the only one,
+        see ``member_of``); returns the text to show the caller."""
+        member = self.member_of(session_id)
         self._touch(member)
         return commands.run(member, name, args)
 
-    def touch(self) -> None:
+    def touch(self, session_id: int | None = None) -> None:
         """Count activity for the inactivity timer: a door received a ``say``
-        or command it refused before the domain saw it (a malformed one)."""
-        if self.member is not None:
-            self._touch(self.member)
+        or command it refused before the domain saw it (a malformed one), for
+        session ``session_id`` or, when it could not tell, for every session."""
+        member = self.members.get(session_id) if session_id is not None else None
+        for each in (member,) if member is not None else tuple(self.members.values()):
+            self._touch(each)
 
     def submit_exit_code(self, code: str) -> None:
         """Shut the server down if ``code`` is its exit code."""
@@ -532,10 +676,12 @@ class Participant:
         self.server.request_exit()
 
     def disconnected(self) -> None:
-        """The connection is gone: leave any session quietly for us, loudly for others."""
+        """The connection is gone: leave every session quietly for us, loudly
+        for others, and free the nick."""
         self.connected = False
-        if self.member is not None:
-            self.server.remove_member(self.member, LeaveReason.DISCONNECTED)
+        for member in list(self.members.values()):
+            self.server.remove_member(member, LeaveReason.DISCONNECTED)
+        self.server.release_nick(self)
         self.server.participants.discard(self)
         self.server.password_guard.disconnected(self)
         # The connection refers to us too; dropping our side lets both be

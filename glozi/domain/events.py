@@ -88,6 +88,45 @@ class Message(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MemberRenamed(Event):
+    """A member of the session you are in changed nick from ``old`` to ``new``.
+
+    One rename reaches each session its user is in as its own event, all with
+    the same ``change`` number, so a door that shows a rename once per person
+    (IRC's NICK) can tell them apart from the next rename.
+    """
+
+    session_id: int
+    old: str
+    new: str
+    change: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrivateMessage(Event):
+    """``text`` from ``sender`` to you alone, not stored; ``notice`` when it
+    was sent as an IRC NOTICE (which is never answered automatically)."""
+
+    sender: str
+    text: str
+    sent_at: float
+    notice: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A connected user as WHOIS shows them: their sessions (by name, in the
+    order joined), away message, idle seconds (since they last spoke anywhere)
+    and when they connected."""
+
+    name: str
+    sessions: tuple[SessionInfo, ...]
+    away: str | None
+    idle_seconds: int
+    connected_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IdleWarning(Event):
     """You will be removed for inactivity in ``seconds_left`` seconds."""
 

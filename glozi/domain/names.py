@@ -10,6 +10,8 @@ NAME_MIN_LENGTH = 3
 NAME_MAX_LENGTH = 12
 PASSWORD_LENGTH = 5
 EXIT_CODE_LENGTH = 10
+AWAY_MAX_LENGTH = 200
+"""The longest away message, in characters (IRC's ``AWAYLEN``)."""
 
 USERNAME_SPECIALS = "_-[]\\^{}|`"
 """Besides ASCII letters and digits, what a username may hold: the characters
@@ -39,6 +41,26 @@ EXIT_CODE_RULE = f"exactly {EXIT_CODE_LENGTH} digits"
 def is_valid_username(name: str) -> bool:
     """Whether ``name`` may be used as a username (an IRC nick)."""
     return _USERNAME.fullmatch(name) is not None
+
+
+RESERVED_USERNAMES = ("GloziServ",)
+"""Usernames nobody may take, in any door or case: the server's own service on IRC."""
+_RESERVED_KEYS = frozenset(name.casefold() for name in RESERVED_USERNAMES)
+
+
+def is_reserved_username(name: str) -> bool:
+    """Whether ``name`` (any case) is kept for the server itself."""
+    return name_key(name) in _RESERVED_KEYS
+
+
+def is_usable_username(name: str) -> bool:
+    """Whether someone may take ``name``: it follows the rule and is not reserved."""
+    return is_valid_username(name) and not is_reserved_username(name)
+
+
+def reserved_username_message(name: str) -> str:
+    """Why ``name`` is refused, for people, the same in every door."""
+    return f"The username {name} is reserved for the server; choose another."
 
 
 def is_valid_session_name(name: str) -> bool:

@@ -52,7 +52,7 @@ class Seat(Protocol):
     """A connection's side of the chat as its member sees it (``glozi.domain.chat.Participant``)."""
 
     connection: Connection
-    member: "Member | None"
+    members: "dict[int, Member]"
     admin_actions: TokenBucket
 
     @property

@@ -21,16 +21,33 @@ class Channels(IRCConnection):
 
     def irc_JOIN(self, params: list[str]) -> None:
         if params[0] == "0":
-            if self.channel is not None:
-                self.participant.run_command("quit", "")
+            for session_id in list(self.channels):
+                self.participant.run_command("quit", "", session_id)
             return
         keys = params[1].split(",") if len(params) > 1 else []
         for index, channel in enumerate(params[0].split(",")):
-            self._join_one(channel, keys[index] if index < len(keys) and keys[index] else None)
+            self._queue_join(channel, keys[index] if index < len(keys) and keys[index] else None)
+
+    def _queue_join(self, channel: str, key: str | None) -> None:
+        """The domain takes one join at a time (a locked session's key is
+        checked off the reactor), and clients send several in one JOIN: they
+        wait here, at most as many as the channel limit."""
+        if self._joining is None:
+            self._join_one(channel, key)
+        elif len(self._waiting_joins) >= self.factory.chat.max_sessions_per_user:
+            self._numeric(n.ERR_TOOMANYCHANNELS, wire.echo(channel), "Too many joins at once; wait for the others")
+        else:
+            self._waiting_joins.append((channel, key))
+
+    def _next_join(self, result: object = None) -> object:
+        self._joining = None
+        while self._waiting_joins and self._joining is None and not self.transport.disconnecting:
+            self._join_one(*self._waiting_joins.pop(0))
+        return result
 
     def _join_one(self, channel: str, key: str | None) -> None:
         """One name of a JOIN list: a bad name is refused first (403), so only
-        valid names count against the one-channel limit (405)."""
+        valid names count against the channel limit (405)."""
         assert self.nick is not None
         name = wire.session_of(channel)
         if name is None or not is_valid_session_name(name):
@@ -41,13 +58,6 @@ class Channels(IRCConnection):
             )
             return
         if self._is_mine(channel):
-            return
-        if self.channel is not None:
-            self._numeric(
-                n.ERR_TOOMANYCHANNELS,
-                wire.echo(channel),
-                "You are in one session at a time; /part the other first",
-            )
             return
         info = self._session_named(channel)
         if key is not None and not is_valid_password(key) and (info is None or info.locked):
@@ -60,6 +70,9 @@ class Channels(IRCConnection):
         else:
             joining = self.participant.join(info.id, self.nick, key if info.locked else None)
         joining.addCallbacks(self._joined, self._join_refused, callbackArgs=(key,), errbackArgs=(channel,))
+        if not joining.called:
+            self._joining = joining
+            joining.addBoth(self._next_join)
 
     def _join_refused(self, reason: Failure, channel: str) -> None:
         """A refused JOIN as the numeric IRC clients expect."""
@@ -74,14 +87,10 @@ class Channels(IRCConnection):
             self._numeric(n.ERR_BADCHANNELKEY, channel, f"Cannot join channel (+k): {error.message}")
             if error.disconnect:
                 self._error_and_close(error.message)
-        elif error.code == "name_taken":
-            self._numeric(
-                n.ERR_NAMEINCHANNEL,
-                channel,
-                f"The name {self.nick} is taken in that session; /nick another and join again",
-            )
-        elif error.code == "wrong_state":
-            self._numeric(n.ERR_TOOMANYCHANNELS, channel, "You are in one session at a time")
+        elif error.code == "too_many_sessions":
+            self._numeric(n.ERR_TOOMANYCHANNELS, channel, error.message)
+        elif error.code == "already_in_session":
+            return
         elif error.code == "no_such_session":
             # The session was closed while the key was being checked.
             self._numeric(n.ERR_NOSUCHCHANNEL, channel, error.message)
@@ -92,18 +101,19 @@ class Channels(IRCConnection):
                 self._error_and_close(error.message)
 
     def _joined(self, joined: Joined, key: str | None) -> None:
-        self.channel = wire.channel_of(joined.session.name)
-        self._key = key if joined.session.locked else None
-        self._write(wire.user_prefix(joined.you), "JOIN", self.channel)
+        channel = self.channels[joined.session.id] = wire.channel_of(joined.session.name)
+        self._keys[joined.session.id] = key if joined.session.locked else None
+        self._write(wire.user_prefix(joined.you), "JOIN", channel)
         self._send_topic(joined.session)
-        self._send_names(self.channel, joined.members)
+        self._send_names(channel, joined.members)
         if joined.history:
-            self.send(wire.encode_history(joined.history, self.channel, self.factory.server))
+            self.send(wire.encode_history(joined.history, channel, self.factory.server))
 
     def irc_PART(self, params: list[str]) -> None:
         for channel in params[0].split(","):
-            if self._is_mine(channel):
-                self.participant.run_command("quit", "")
+            session_id = self._my_session(channel)
+            if session_id is not None:
+                self.participant.run_command("quit", "", session_id)
             elif self._session_named(channel) is not None:
                 self._numeric(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
             else:
@@ -148,33 +158,36 @@ class Channels(IRCConnection):
         self._numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
 
     def irc_NAMES(self, params: list[str]) -> None:
-        channels = params[0].split(",") if params and params[0] else [self.channel or "*"]
+        channels = params[0].split(",") if params and params[0] else list(self.channels.values()) or ["*"]
         for channel in channels:
-            if self._is_mine(channel):
-                assert self.channel is not None
-                self._send_names(self.channel, self.participant.session_members())
+            session_id = self._my_session(channel)
+            if session_id is not None:
+                self._send_names(self.channels[session_id], self.participant.session_members(session_id))
             else:
                 self._numeric(n.RPL_ENDOFNAMES, wire.echo(channel), "End of /NAMES list")
 
     def irc_WHO(self, params: list[str]) -> None:
+        """A channel of yours lists its members; a nick, that user in a channel
+        you share with them (or ``*``)."""
         mask = params[0] if params else "*"
-        if self.channel is not None:
-            members = self.participant.session_members()
-            if not self._is_mine(mask):
-                members = tuple(m for m in members if name_key(m.name) == name_key(mask))
-            for member in members:
-                flags = "H@" if member.is_admin else "H"
-                self._numeric(
-                    n.RPL_WHOREPLY,
-                    self.channel,
-                    member.name,
-                    wire.USER_HOST,
-                    self.factory.server,
-                    member.name,
-                    flags,
-                    f"0 {member.name}",
-                )
+        session_id = self._my_session(mask)
+        if session_id is not None:
+            for member in self.participant.session_members(session_id):
+                self._who_reply(self.channels[session_id], member.name, member.is_admin)
+        else:
+            user = self.factory.chat.user_named(mask)
+            if user is not None and user.nick is not None:
+                shared = next((s for s in user.members if s in self.channels), None)
+                channel = self.channels[shared] if shared is not None else "*"
+                admin = shared is not None and user.members[shared].is_admin
+                self._who_reply(channel, user.nick, admin, away=user.away is not None)
         self._numeric(n.RPL_ENDOFWHO, wire.echo(mask), "End of WHO list")
+
+    def _who_reply(self, channel: str, nick: str, admin: bool, *, away: bool = False) -> None:
+        flags = ("G" if away else "H") + ("@" if admin else "")
+        self._numeric(
+            n.RPL_WHOREPLY, channel, nick, wire.USER_HOST, self.factory.server, nick, flags, f"0 {nick}"
+        )
 
     def irc_MODE(self, params: list[str]) -> None:
         target = params[0]
@@ -191,7 +204,7 @@ class Channels(IRCConnection):
             if not info.locked:
                 modes = [CHANNEL_MODES]
             elif self._is_mine(target):
-                modes = [CHANNEL_MODES + "k", self._key or "*"]
+                modes = [CHANNEL_MODES + "k", self._keys.get(info.id) or "*"]
             else:
                 modes = [CHANNEL_MODES + "k"]
             self._numeric(n.RPL_CHANNELMODEIS, channel, *modes)
@@ -236,17 +249,19 @@ class Channels(IRCConnection):
             else:
                 self._numeric(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
             return
-        assert self.channel is not None
+        session_id = self._my_session(channel)
+        assert session_id is not None
+        mine = self.channels[session_id]
         try:
-            self.participant.run_command("kick", target)
+            self.participant.run_command("kick", target, session_id)
         except ChatError as error:
             if error.code == "not_admin":
                 self._numeric(
-                    n.ERR_CHANOPRIVSNEEDED, self.channel, "You're not the session's admin (channel operator)"
+                    n.ERR_CHANOPRIVSNEEDED, mine, "You're not the session's admin (channel operator)"
                 )
             elif error.code in ("no_such_member", "bad_arguments"):
                 self._numeric(
-                    n.ERR_USERNOTINCHANNEL, wire.echo(target), self.channel, "They aren't on that channel"
+                    n.ERR_USERNOTINCHANNEL, wire.echo(target), mine, "They aren't on that channel"
                 )
             else:
                 raise

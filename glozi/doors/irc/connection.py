@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -13,7 +14,7 @@ from twisted.words.protocols import irc
 
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ChatError
-from glozi.domain.events import Event, LeaveReason, Left, SessionInfo
+from glozi.domain.events import Event, LeaveReason, Left, MemberRenamed, PrivateMessage, SessionInfo
 from glozi.domain.names import name_key
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
@@ -22,6 +23,8 @@ from glozi.doors.writebatch import BatchedWrites, WriteBatch
 from glozi.limits.flood import FloodControl, Verdict
 from glozi.limits.sendqueue import SendQueueGuard
 
+# Not wire.CACHE_KEY: a Left is not shared whole, only this notice of it is.
+_CLOSED_NOTICE_KEY = "irc/closed"
 _BEFORE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
 
 
@@ -55,16 +58,11 @@ class IRCDoor(Protocol):
     def closed(self, protocol: Any) -> None:
         """Count ``protocol`` as closed."""
 
-    def claim_nick(self, protocol: "IRCConnection", nick: str) -> bool:
-        """Give ``nick`` to ``protocol`` unless someone else holds it."""
-
-    def release_nick(self, protocol: "IRCConnection") -> None:
-        """Forget the nick ``protocol`` held."""
 
 
 class IRCConnection(BatchedWrites, irc.IRC):
     """What every IRC command handler stands on: the connection's state, its
-    lines in and out, its timers, and which session (channel) it is in.
+    lines in and out, its timers, and which sessions (channels) it is in.
 
     Lines are parsed by ``wire.parse_line`` (Twisted's ``parsemsg``); each
     command goes through ``COMMANDS``, which checks registration and the number
@@ -87,8 +85,12 @@ class IRCConnection(BatchedWrites, irc.IRC):
         self._user_given = False
         self._negotiating_caps = False
         self.registered = False
-        self.channel: str | None = None
-        self._key: str | None = None
+        self.channels: dict[int, str] = {}
+        """The channel of each session this client is in, by session id, in the order joined."""
+        self._keys: dict[int, str | None] = {}
+        self._last_rename = 0
+        self._joining: Deferred[Any] | None = None
+        self._waiting_joins: list[tuple[str, str | None]] = []
         self._invisible = False
         self._keepalive: IDelayedCall | None = None
         self._deadline: IDelayedCall | None = self.factory.clock.callLater(
@@ -104,16 +106,31 @@ class IRCConnection(BatchedWrites, irc.IRC):
             if call is not None and call.active():
                 call.cancel()
         self.participant.disconnected()
-        self.factory.release_nick(self)
         self.factory.closed(self)
 
     def deliver(self, event: Event) -> None:
         """Write ``event`` as IRC lines: shared events encoded once for every
-        recipient, ``Left`` (which names this client) for this client."""
-        if isinstance(event, Left):
+        recipient (the first one encodes; the others find the bytes cached),
+        ``Left`` and private messages (which name this client) for this client."""
+        data = event.encoded.get(wire.CACHE_KEY)
+        if data is not None:
+            self.send(data)
+        elif isinstance(event, Left):
             self._left(event)
+        elif isinstance(event, MemberRenamed):
+            self._renamed(event)
+        elif isinstance(event, PrivateMessage):
+            command = "NOTICE" if event.notice else "PRIVMSG"
+            self.send(wire.text_lines(wire.user_prefix(event.sender), command, self.nick or "*", event.text))
         else:
-            self.send(wire.encode_event(event, self.channel or "*", self.factory.server))
+            channel = self.channels.get(getattr(event, "session_id", 0), "*")
+            self.send(wire.encode_event(event, channel, self.factory.server))
+
+    def _renamed(self, event: MemberRenamed) -> None:
+        """IRC shows a rename once per person, however many channels it is seen in."""
+        if event.change != self._last_rename:
+            self._last_rename = event.change
+            self._write(wire.user_prefix(event.old), "NICK", event.new)
 
     def _left(self, event: Left) -> None:
         channel = wire.channel_of(event.session_name)
@@ -123,9 +140,9 @@ class IRCConnection(BatchedWrites, irc.IRC):
         elif event.reason == LeaveReason.TIMEOUT:
             self._write(self.factory.server, "KICK", channel, me, "Removed for inactivity")
         elif event.reason == LeaveReason.CLOSED:
-            notice = event.encoded.get("irc")
+            notice = event.encoded.get(_CLOSED_NOTICE_KEY)
             if notice is None:
-                notice = event.encoded["irc"] = wire.text_lines(
+                notice = event.encoded[_CLOSED_NOTICE_KEY] = wire.text_lines(
                     self.factory.server,
                     "NOTICE",
                     channel,
@@ -138,8 +155,8 @@ class IRCConnection(BatchedWrites, irc.IRC):
             )
         else:
             self._write(wire.user_prefix(me), "PART", channel)
-        self.channel = None
-        self._key = None
+        self.channels.pop(event.session_id, None)
+        self._keys.pop(event.session_id, None)
 
     def dataReceived(self, data: bytes) -> None:
         # Everything this read causes, for every connection, goes out in one
@@ -289,5 +306,13 @@ class IRCConnection(BatchedWrites, irc.IRC):
                 return info
         return None
 
+    def _my_session(self, channel: str) -> int | None:
+        """The id of the session ``channel`` names when this client is in it."""
+        key = name_key(channel)
+        for session_id, mine in self.channels.items():
+            if name_key(mine) == key:
+                return session_id
+        return None
+
     def _is_mine(self, channel: str) -> bool:
-        return self.channel is not None and name_key(channel) == name_key(self.channel)
+        return self._my_session(channel) is not None

@@ -1,4 +1,5 @@
-"""Messages and the GloziServ service: PRIVMSG, NOTICE and TIME."""
+"""Messages and people: PRIVMSG and NOTICE to channels and nicks, the
+GloziServ service, TIME and WHOIS."""
 
 from twisted.python.failure import Failure
 
@@ -11,6 +12,7 @@ from glozi.doors.irc.connection import IRCConnection
 
 _SERVICE_ONLY_HELP = (
     "exit CODE - the server exit code: shuts the server down (only outside a session)",
+    "In several channels, name one after the command: quit #kiwi, kick #kiwi NAME.",
     "IRC's own /time, /kick #session NAME and /part #session do the same as time, kick and quit.",
 )
 
@@ -37,8 +39,9 @@ class Messages(IRCConnection):
             text = wire.clean_text(text)
         if ctcp or not text.strip():
             # Talking to your session counts as activity even when refused, as on the native door.
-            if self._is_mine(target):
-                self.participant.touch()
+            session_id = self._my_session(target)
+            if session_id is not None:
+                self.participant.touch(session_id)
             if notice:
                 return
             if ctcp:
@@ -46,19 +49,33 @@ class Messages(IRCConnection):
             else:
                 self._numeric(n.ERR_NOTEXTTOSEND, "No text to send")
             return
-        if self._is_mine(target):
-            self.participant.say(text).addErrback(self._not_stored)
+        session_id = self._my_session(target)
+        if session_id is not None:
+            self.participant.say(text, session_id).addErrback(self._not_stored)
         elif name_key(target) == name_key(wire.SERVICE_NICK):
             if not notice:
                 self._service(text)
-        elif notice:
-            return
         elif wire.session_of(target) is not None:
-            self._numeric(n.ERR_CANNOTSENDTOCHAN, wire.echo(target), "Cannot send to channel: join it first")
+            if not notice:
+                self._numeric(
+                    n.ERR_CANNOTSENDTOCHAN, wire.echo(target), "Cannot send to channel: join it first"
+                )
         else:
-            self._numeric(
-                n.ERR_NOSUCHNICK, wire.echo(target), "No such nick: GloziChat has no private messages"
-            )
+            self._private(target, text, notice)
+
+    def _private(self, nick: str, text: str, notice: bool) -> None:
+        """To one user, whichever door: 401 when nobody has the nick, 301 when they are away."""
+        try:
+            _, away = self.participant.send_private(nick, text, notice=notice)
+        except ChatError as error:
+            if error.code != "no_such_user":
+                raise
+            if not notice:
+                self._numeric(n.ERR_NOSUCHNICK, wire.echo(nick), "No such nick")
+            return
+        if away is not None and not notice:
+            user = self.factory.chat.user_named(nick)
+            self._numeric(n.RPL_AWAY, user.nick if user and user.nick else nick, away)
 
     def _not_stored(self, reason: Failure) -> None:
         """IRC has no acknowledgement: only a failure to store is reported."""
@@ -76,12 +93,26 @@ class Messages(IRCConnection):
             elif name == "exit":
                 self._exit_code(args.strip())
             else:
-                for piece in self.participant.run_command(name, args).split("\n"):
+                session_id, args = self._service_session(args)
+                for piece in self.participant.run_command(name, args, session_id).split("\n"):
                     self._service_notice(piece)
         except ChatError as error:
             self._service_notice(error.message)
             if error.disconnect:
                 self._error_and_close(error.message)
+
+    def _service_session(self, args: str) -> tuple[int | None, str]:
+        """A service command runs in the channel its arguments start with
+        (``kick #kiwi bob``), else in your only one."""
+        first, _, rest = args.strip().partition(" ")
+        session_id = self._my_session(first) if first else None
+        if session_id is not None:
+            return session_id, rest
+        if len(self.channels) > 1:
+            raise ChatError(
+                "missing_field", "You are in several channels: name one first, as in: kick #kiwi bob"
+            )
+        return None, args
 
     def _service_help(self) -> None:
         self._service_notice("GloziServ runs GloziChat commands: /msg GloziServ COMMAND [ARGUMENTS]")
@@ -99,8 +130,31 @@ class Messages(IRCConnection):
         self.participant.submit_exit_code(code)
 
     def irc_TIME(self, params: list[str]) -> None:
-        if self.channel is not None:
-            text = self.participant.run_command("time", "")
-        else:
-            text = commands.server_time(self.factory.clock.seconds())
-        self._numeric(n.RPL_TIME, self.factory.server, text)
+        self._numeric(n.RPL_TIME, self.factory.server, commands.server_time(self.factory.clock.seconds()))
+
+    def irc_WHOIS(self, params: list[str]) -> None:
+        # "WHOIS server nick" asks a given server: there is one, so the nick is the last parameter.
+        nick = params[-1].split(",")[0]
+        try:
+            user = self.participant.whois(nick)
+        except ChatError:
+            self._numeric(n.ERR_NOSUCHNICK, wire.echo(nick), "No such nick")
+            self._numeric(n.RPL_ENDOFWHOIS, wire.echo(nick), "End of /WHOIS list")
+            return
+        self._numeric(n.RPL_WHOISUSER, user.name, user.name, wire.USER_HOST, "*", user.name)
+        if user.sessions:
+            channels = [("@" if info.admin == user.name else "") + wire.channel_of(info.name) for info in user.sessions]
+            head = len(f":{self.factory.server} {n.RPL_WHOISCHANNELS} {self.nick} {user.name} :\r\n")
+            for chunk in wire.split_text(" ".join(channels), wire.MAX_LINE_BYTES - head):
+                self._numeric(n.RPL_WHOISCHANNELS, user.name, chunk)
+        self._numeric(n.RPL_WHOISSERVER, user.name, self.factory.server, self.factory.display_name)
+        if user.away is not None:
+            self._numeric(n.RPL_AWAY, user.name, user.away)
+        self._numeric(
+            n.RPL_WHOISIDLE,
+            user.name,
+            str(user.idle_seconds),
+            str(int(user.connected_at)),
+            "seconds idle, signon time",
+        )
+        self._numeric(n.RPL_ENDOFWHOIS, user.name, "End of /WHOIS list")

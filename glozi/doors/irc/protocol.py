@@ -1,7 +1,7 @@
 """The IRC door: client-to-server IRC (docs/irc.md) adapted to the chat domain.
 
 A session is a channel (``kiwi`` is ``#kiwi``), the nick is the name used in
-it, the session's admin is its channel operator, and the GloziChat commands
+every session, the session's admin is its channel operator, and the GloziChat commands
 are reached through IRC's own TIME and KICK or ``/msg GloziServ COMMAND``.
 """
 
@@ -10,7 +10,6 @@ from typing import ClassVar
 from twisted.internet.interfaces import IReactorTime
 
 from glozi.domain.chat import ChatServer
-from glozi.domain.names import name_key
 from glozi.doors.irc import wire
 from glozi.doors.irc.channels import Channels
 from glozi.doors.irc.connection import IRCCommand
@@ -49,12 +48,14 @@ class IRCProtocol(Registration, Channels, Messages):
         "PRIVMSG": IRCCommand("irc_PRIVMSG"),
         "NOTICE": IRCCommand("irc_NOTICE"),
         "TIME": IRCCommand("irc_TIME"),
+        "WHOIS": IRCCommand("irc_WHOIS", 1),
+        "AWAY": IRCCommand("irc_AWAY"),
         "MOTD": IRCCommand("irc_MOTD"),
     }
 
 
 class IRCFactory(TrackingFactory):
-    """Serves IRC for one ``ChatServer`` and keeps the nicks IRC clients hold."""
+    """Serves IRC for one ``ChatServer`` (which keeps every door's nicks)."""
 
     protocol = IRCProtocol
 
@@ -79,22 +80,6 @@ class IRCFactory(TrackingFactory):
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.registration_timeout = registration_timeout
-        self._nicks: dict[str, IRCProtocol] = {}
 
     def refusal_line(self, message: str) -> bytes:
         return wire.line(None, "ERROR", f"Closing Link: {message}")
-
-    def claim_nick(self, protocol: IRCProtocol, nick: str) -> bool:
-        """Give ``nick`` to ``protocol`` unless another IRC client or the service has it."""
-        key = name_key(nick)
-        holder = self._nicks.get(key)
-        if key == name_key(wire.SERVICE_NICK) or (holder is not None and holder is not protocol):
-            return False
-        self.release_nick(protocol)
-        self._nicks[key] = protocol
-        return True
-
-    def release_nick(self, protocol: IRCProtocol) -> None:
-        """Forget the nick ``protocol`` held, if any."""
-        if protocol.nick is not None and self._nicks.get(name_key(protocol.nick)) is protocol:
-            del self._nicks[name_key(protocol.nick)]

@@ -1,14 +1,15 @@
 """IRC registration: CAP, NICK, USER and the welcome, and the keep-alive commands."""
 
 import glozi
-from glozi.domain.names import NAME_MAX_LENGTH, USERNAME_RULE, is_valid_username
+from glozi.domain.errors import ChatError
+from glozi.domain.names import AWAY_MAX_LENGTH, NAME_MAX_LENGTH, USERNAME_RULE, is_valid_username
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCConnection
 
 ISUPPORT = (
+    f"AWAYLEN={AWAY_MAX_LENGTH}",
     "CASEMAPPING=ascii",
-    "CHANLIMIT=#:1",
     "CHANMODES=,k,,nt",
     f"CHANNELLEN={NAME_MAX_LENGTH + len(wire.CHANNEL_PREFIX)}",
     "CHANTYPES=#",
@@ -20,8 +21,8 @@ ISUPPORT = (
 MOTD = (
     "Welcome to GloziChat. Each channel is a chat session: /list shows them,",
     "/join #name joins one (/join #name 12345 for a locked one), and joining a",
-    "new name creates that session with you as its admin. You are in one",
-    "session at a time. /msg GloziServ help lists the GloziChat commands.",
+    "new name creates that session with you as its admin. You may be in",
+    "several sessions at once. /msg GloziServ help lists the GloziChat commands.",
 )
 
 
@@ -60,13 +61,13 @@ class Registration(IRCConnection):
         if not is_valid_username(nick):
             self._numeric(n.ERR_ERRONEUSNICKNAME, wire.echo(nick), f"Erroneous nickname: {USERNAME_RULE}")
             return
-        if self.participant.current_session() is not None or self.participant.joining:
-            self._numeric(
-                n.ERR_NONICKCHANGE, nick, f"Cannot change nickname while in {self.channel}; /part it first"
-            )
-            return
-        if not self.factory.claim_nick(self, nick):
-            self._numeric(n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        try:
+            self.participant.rename(nick)
+        except ChatError as error:
+            if error.code == "name_taken":
+                self._numeric(n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+            else:
+                self._numeric(n.ERR_NONICKCHANGE, nick, f"Cannot change nickname now: {error.message}")
             return
         old, self.nick = self.nick, nick
         if self.registered and old is not None:
@@ -99,7 +100,8 @@ class Registration(IRCConnection):
         self._numeric(n.RPL_YOURHOST, f"Your host is {server}, running version {version}")
         self._numeric(n.RPL_CREATED, f"This server was created {wire.utc_text(self.factory.started_at)}")
         self._numeric(n.RPL_MYINFO, server, version, "i", "knot", "ko")
-        self._numeric(n.RPL_ISUPPORT, *ISUPPORT, "are supported by this server")
+        chanlimit = f"CHANLIMIT={wire.CHANNEL_PREFIX}:{self.factory.chat.max_sessions_per_user}"
+        self._numeric(n.RPL_ISUPPORT, *sorted((*ISUPPORT, chanlimit)), "are supported by this server")
         self.irc_MOTD([])
         self._rearm_keepalive()
 
@@ -112,6 +114,15 @@ class Registration(IRCConnection):
     def irc_QUIT(self, params: list[str]) -> None:
         reason = params[0] if params else "Client quit"
         self._error_and_close(f"{self.nick or '*'} (Quit: {wire.echo(reason)})")
+
+    def irc_AWAY(self, params: list[str]) -> None:
+        message = wire.clean_text(params[0])[:AWAY_MAX_LENGTH] if params else ""
+        if message.strip():
+            self.participant.set_away(message)
+            self._numeric(n.RPL_NOWAWAY, "You have been marked as being away")
+        else:
+            self.participant.set_away(None)
+            self._numeric(n.RPL_UNAWAY, "You are no longer marked as being away")
 
     def irc_MOTD(self, params: list[str]) -> None:
         self._numeric(n.RPL_MOTDSTART, f"- {self.factory.server} Message of the day -")

@@ -33,7 +33,8 @@ SERVICE_NICK = "GloziServ"
 CHANNEL_PREFIX = "#"
 MAX_ECHO_CHARS = 64
 """How much of a client's own token (a nick, a channel) is echoed back in an error."""
-_CACHE_KEY = "irc"
+CACHE_KEY = "irc"
+"""Where a shared event's IRC bytes are cached (``Event.encoded``)."""
 
 _FORMATTING = re.compile(
     r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
@@ -209,7 +210,7 @@ def encode_event(event: Event, channel: str, server: str) -> bytes:
     ``channel`` is the session's channel, the same for every recipient, and
     ``server`` is this server's IRC name; so is the result.
     """
-    data = event.encoded.get(_CACHE_KEY)
+    data = event.encoded.get(CACHE_KEY)
     if data is None:
-        data = event.encoded[_CACHE_KEY] = _encode(event, channel, server)
+        data = event.encoded[CACHE_KEY] = _encode(event, channel, server)
     return data

@@ -80,7 +80,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         domain's inactivity timeout applies instead."""
         if self.gone:
             return
-        self.setTimeout(self.factory.lobby_idle if self.participant.member is None else None)
+        self.setTimeout(None if self.participant.members else self.factory.lobby_idle)
 
     def dataReceived(self, data: bytes) -> None:
         # Everything this read causes, for every connection, goes out in one
@@ -98,7 +98,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
 
     def deliver(self, event: Event) -> None:
         self.send(wire.encode_event(event))
-        if isinstance(event, Left):
+        if isinstance(event, Left) and not self.participant.members:
             self.factory.at_session_list.add(self)
             self._watch_idleness()
 
@@ -114,23 +114,29 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             self._flooded(verdict, line)
             return
         request_id: wire.RequestId = None
+        session_id: int | None = None
         try:
             request = wire.parse_request(line)
             request_id = request.request_id
+            session_id = getattr(request, "session_id", None)
             response = _HANDLERS[type(request)](self, request)
         except wire.FrameError as error:
             if error.frame_type in wire.ACTIVITY_TYPES:
                 self.participant.touch()
             self._send_error(error, error.request_id)
         except ChatError as error:
-            self._send_error(error, request_id)
+            self._send_error(error, request_id, session_id)
         # A bug in one handler must cost this frame only, never the connection or the server.
         except Exception:  # noqa: BLE001
             self.log.failure("Handling a frame failed")
-            self._send_error(ChatError("internal_error", "The server failed to handle that frame."), request_id)
+            self._send_error(
+                ChatError("internal_error", "The server failed to handle that frame."), request_id, session_id
+            )
         else:
             if isinstance(response, Deferred):
-                response.addCallbacks(self._answer, self._answer_failure, (request_id,), None, (request_id,))
+                response.addCallbacks(
+                    self._answer, self._answer_failure, (request_id,), None, (request_id, session_id)
+                )
             else:
                 self._answer(response, request_id)
                 return
@@ -146,13 +152,15 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         if not self.transport.disconnecting:
             self._watch_idleness()
 
-    def _answer_failure(self, reason: Failure, request_id: wire.RequestId) -> None:
+    def _answer_failure(self, reason: Failure, request_id: wire.RequestId, session_id: int | None) -> None:
         """A handler's Deferred failed: a refusal is answered as such, anything else is logged."""
         if reason.check(ChatError):
-            self._send_error(reason.value, request_id)
+            self._send_error(reason.value, request_id, session_id)
         else:
             self.log.failure("Handling a frame failed", reason)
-            self._send_error(ChatError("internal_error", "The server failed to handle that frame."), request_id)
+            self._send_error(
+                ChatError("internal_error", "The server failed to handle that frame."), request_id, session_id
+            )
         if not self.transport.disconnecting:
             self._watch_idleness()
 
@@ -179,8 +187,11 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         )
         self._send_error(error, None)
 
-    def _send_error(self, error: ChatError, request_id: wire.RequestId) -> None:
+    def _send_error(self, error: ChatError, request_id: wire.RequestId, session_id: int | None = None) -> None:
+        """An ``error`` frame; ``session_id`` is the session the refused frame named, if any."""
         frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+        if session_id is not None:
+            frame["session"] = session_id
         if error.retry_after is not None:
             frame["retry_after"] = error.retry_after
         self.send(wire.encode_frame(wire.with_id(frame, request_id)))
@@ -221,12 +232,35 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return write
 
     def _say(self, request: wire.Say) -> "Deferred[dict[str, Any]]":
+        session_id = self.participant.member_of(request.session_id).session.id
         # The ack waits for the commit; the others get the message at once.
-        return self.participant.say(request.text).addCallback(lambda ts: {"type": "ack", "ts": ts})
+        return self.participant.say(request.text, session_id).addCallback(
+            lambda ts: {"type": "ack", "session": session_id, "ts": ts}
+        )
 
     def _command(self, request: wire.RunCommand) -> dict[str, Any]:
-        text = self.participant.run_command(request.name, request.args)
-        return {"type": "reply", "command": request.name.lower(), "text": text}
+        # Read before running: after /quit or /close the session is no longer ours.
+        session_id = self.participant.member_of(request.session_id).session.id
+        text = self.participant.run_command(request.name, request.args, session_id)
+        return {"type": "reply", "session": session_id, "command": request.name.lower(), "text": text}
+
+    def _nick(self, request: wire.ChangeNick) -> dict[str, Any]:
+        old = self.participant.rename(request.name)
+        return {"type": "nick_changed", "old": old, "name": request.name}
+
+    def _private(self, request: wire.SendPrivate) -> dict[str, Any]:
+        sent_at, away = self.participant.send_private(request.to, request.text)
+        answer: dict[str, Any] = {"type": "ack", "to": request.to, "ts": sent_at}
+        if away is not None:
+            answer["away"] = away
+        return answer
+
+    def _away(self, request: wire.SetAway) -> dict[str, Any]:
+        self.participant.set_away(request.message)
+        return {"type": "presence", "away": request.message}
+
+    def _whois(self, request: wire.Whois) -> dict[str, Any]:
+        return wire.user_fields(self.participant.whois(request.name))
 
     def _exit(self, request: wire.SubmitExitCode) -> None:
         self.participant.submit_exit_code(request.code)
@@ -245,6 +279,10 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
     wire.RunCommand: NativeProtocol._command,
     wire.SubmitExitCode: NativeProtocol._exit,
     wire.Ping: NativeProtocol._ping,
+    wire.ChangeNick: NativeProtocol._nick,
+    wire.SendPrivate: NativeProtocol._private,
+    wire.SetAway: NativeProtocol._away,
+    wire.Whois: NativeProtocol._whois,
 }
 
 
@@ -274,14 +312,14 @@ class NativeFactory(TrackingFactory):
 
     def watching(self) -> bool:
         # Stops at the first one; only a joiner whose answer is on its way is skipped.
-        return any(connection.participant.member is None for connection in self.at_session_list)
+        return any(not connection.participant.members for connection in self.at_session_list)
 
     def session_list_changed(self, event: SessionListEvent) -> None:
         """One encoding, the same bytes to every connection at the session list."""
         line = wire.encode_event(event)
         for connection in self.at_session_list:
             # A joiner stays in the set until its answer is written, but is a member already.
-            if connection.participant.member is None:
+            if not connection.participant.members:
                 connection.send(line)
 
     def refusal_line(self, message: str) -> bytes:

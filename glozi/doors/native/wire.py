@@ -22,22 +22,28 @@ from glozi.domain.events import (
     MemberInfo,
     MemberJoined,
     MemberLeft,
+    MemberRenamed,
     Message,
+    PrivateMessage,
     ServerClosing,
     SessionAdded,
     SessionChanged,
     SessionInfo,
     SessionRemoved,
+    UserInfo,
 )
 from glozi.domain.names import (
+    AWAY_MAX_LENGTH,
     EXIT_CODE_RULE,
     PASSWORD_RULE,
     SESSION_NAME_RULE,
     USERNAME_RULE,
+    is_reserved_username,
     is_valid_exit_code,
     is_valid_password,
     is_valid_session_name,
     is_valid_username,
+    reserved_username_message,
 )
 
 PROTOCOL_VERSION = 1
@@ -84,6 +90,7 @@ class JoinSession:
 @dataclass(frozen=True)
 class Say:
     text: str
+    session_id: int | None = None
     request_id: RequestId = None
 
 
@@ -91,6 +98,32 @@ class Say:
 class RunCommand:
     name: str
     args: str
+    session_id: int | None = None
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class ChangeNick:
+    name: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class SendPrivate:
+    to: str
+    text: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class SetAway:
+    message: str | None
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class Whois:
+    name: str
     request_id: RequestId = None
 
 
@@ -105,7 +138,20 @@ class Ping:
     request_id: RequestId = None
 
 
-Request = Hello | ListSessions | CreateSession | JoinSession | Say | RunCommand | SubmitExitCode | Ping
+Request = (
+    Hello
+    | ListSessions
+    | CreateSession
+    | JoinSession
+    | Say
+    | RunCommand
+    | SubmitExitCode
+    | Ping
+    | ChangeNick
+    | SendPrivate
+    | SetAway
+    | Whois
+)
 
 
 class FrameError(ChatError):
@@ -159,6 +205,27 @@ class _Fields:
         if not isinstance(value, int) or isinstance(value, bool):
             raise self._fail("bad_field", f"The field {key!r} must be an integer.")
         return value
+
+    def optional_integer(self, key: str) -> int | None:
+        return None if self._frame.get(key) is None else self.integer(key)
+
+    def username(self, key: str = "username") -> str:
+        """A username: its rule, then not one of the reserved names."""
+        value = self.name(key, is_valid_username, USERNAME_RULE)
+        if is_reserved_username(value):
+            raise self._fail("invalid_name", reserved_username_message(value))
+        return value
+
+    def text(self, key: str = "text") -> str:
+        """Chat text: 1 to ``MAX_TEXT_CHARS`` printable characters, not only spaces."""
+        text = self.required_string(key)
+        if not text.strip():
+            raise self._fail("bad_field", f"The {key} must not be empty.")
+        if len(text) > MAX_TEXT_CHARS:
+            raise self._fail("bad_field", f"The {key} is longer than {MAX_TEXT_CHARS} characters.")
+        if not is_printable(text):
+            raise self._fail("bad_field", f"The {key} must not contain control characters such as newlines.")
+        return text
 
     def name(self, key: str, is_valid: Callable[[str], bool], rule: str) -> str:
         value = self.required_string(key)
@@ -232,7 +299,7 @@ def _parse_list(fields: _Fields) -> ListSessions:
 def _parse_create(fields: _Fields) -> CreateSession:
     return CreateSession(
         fields.name("name", is_valid_session_name, SESSION_NAME_RULE),
-        fields.name("username", is_valid_username, USERNAME_RULE),
+        fields.username(),
         fields.password(),
         fields.request_id,
     )
@@ -241,21 +308,14 @@ def _parse_create(fields: _Fields) -> CreateSession:
 def _parse_join(fields: _Fields) -> JoinSession:
     return JoinSession(
         fields.integer("session"),
-        fields.name("username", is_valid_username, USERNAME_RULE),
+        fields.username(),
         fields.password(),
         fields.request_id,
     )
 
 
 def _parse_say(fields: _Fields) -> Say:
-    text = fields.required_string("text")
-    if not text.strip():
-        raise fields._fail("bad_field", "The text must not be empty.")
-    if len(text) > MAX_TEXT_CHARS:
-        raise fields._fail("bad_field", f"The text is longer than {MAX_TEXT_CHARS} characters.")
-    if not is_printable(text):
-        raise fields._fail("bad_field", "The text must not contain control characters such as newlines.")
-    return Say(text, fields.request_id)
+    return Say(fields.text(), fields.optional_integer("session"), fields.request_id)
 
 
 def _parse_command(fields: _Fields) -> RunCommand:
@@ -265,7 +325,7 @@ def _parse_command(fields: _Fields) -> RunCommand:
     args = fields.string("args", optional=True) or ""
     if len(args) > MAX_TEXT_CHARS or not is_printable(args):
         raise fields._fail("bad_field", "The command arguments must be one line of printable text.")
-    return RunCommand(name, args, fields.request_id)
+    return RunCommand(name, args, fields.optional_integer("session"), fields.request_id)
 
 
 def _parse_exit(fields: _Fields) -> SubmitExitCode:
@@ -279,6 +339,33 @@ def _parse_ping(fields: _Fields) -> Ping:
     return Ping(fields.request_id)
 
 
+def _parse_nick(fields: _Fields) -> ChangeNick:
+    return ChangeNick(fields.username("name"), fields.request_id)
+
+
+def _recipient(fields: _Fields, key: str) -> str:
+    # Any string may be asked for: one that is no username is nobody's, so no_such_user answers it.
+    value = fields.required_string(key)
+    if not value or len(value) > MAX_ID_CHARS:
+        raise fields._fail("bad_field", f"The field {key!r} must be a username.")
+    return value
+
+
+def _parse_private(fields: _Fields) -> SendPrivate:
+    return SendPrivate(_recipient(fields, "to"), fields.text(), fields.request_id)
+
+
+def _parse_away(fields: _Fields) -> SetAway:
+    message = fields.string("message", optional=True)
+    if message is not None and (len(message) > AWAY_MAX_LENGTH or not is_printable(message)):
+        raise fields._fail("bad_field", f"The away message is one line of at most {AWAY_MAX_LENGTH} characters.")
+    return SetAway(message if message and message.strip() else None, fields.request_id)
+
+
+def _parse_whois(fields: _Fields) -> Whois:
+    return Whois(_recipient(fields, "name"), fields.request_id)
+
+
 _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "hello": _parse_hello,
     "list": _parse_list,
@@ -288,6 +375,10 @@ _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "command": _parse_command,
     "exit": _parse_exit,
     "ping": _parse_ping,
+    "nick": _parse_nick,
+    "private": _parse_private,
+    "away": _parse_away,
+    "whois": _parse_whois,
 }
 
 
@@ -447,6 +538,32 @@ def _message(event: Message) -> dict[str, Any]:
     }
 
 
+def _member_renamed(event: MemberRenamed) -> dict[str, Any]:
+    return {"type": "member_renamed", "session": event.session_id, "old": event.old, "name": event.new}
+
+
+def _private_message(event: PrivateMessage) -> dict[str, Any]:
+    return {
+        "type": "private_message",
+        "from": event.sender,
+        "text": event.text,
+        "ts": event.sent_at,
+        "notice": event.notice,
+    }
+
+
+def user_fields(info: UserInfo) -> dict[str, Any]:
+    """The ``user`` answer to ``whois``."""
+    return {
+        "type": "user",
+        "name": info.name,
+        "sessions": [{"id": session.id, "name": session.name} for session in info.sessions],
+        "away": info.away,
+        "idle": info.idle_seconds,
+        "connected": info.connected_at,
+    }
+
+
 def _history(event: Message) -> dict[str, Any]:
     return {
         "type": "history",
@@ -508,6 +625,8 @@ _EVENT_FRAMES: dict[type, Callable[[Any], dict[str, Any]]] = {
     MemberLeft: _member_left,
     AdminChanged: _admin_changed,
     Message: _message,
+    MemberRenamed: _member_renamed,
+    PrivateMessage: _private_message,
     IdleWarning: _idle_warning,
     Left: _left,
     ServerClosing: _server_closing,

@@ -1,0 +1,121 @@
+"""People on the real ``twistd -n glozichat``: one native user in three
+sessions at once, and private messages between a native and an IRC user."""
+
+from collections import deque
+from typing import Any
+
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.protocols.basic import LineReceiver
+from twisted.trial.unittest import TestCase
+
+from glozi.doors.irc import wire
+from tests.realserver import close_at_cleanup, connect_client, start_server
+
+LINE_TIMEOUT = 10.0
+
+
+class LineIRCClient(LineReceiver):
+    """A bare IRC client: sends lines, waits for the first received line a test asks for."""
+
+    def __init__(self) -> None:
+        self.lines: deque[wire.ParsedLine] = deque()
+        self.waiting: list[tuple[Any, defer.Deferred[wire.ParsedLine]]] = []
+        self.lost: defer.Deferred[None] = defer.Deferred()
+
+    def lineReceived(self, line: bytes) -> None:
+        parsed = wire.parse_line(line)
+        if parsed is None:
+            return
+        for entry in self.waiting:
+            wanted, found = entry
+            if wanted(parsed):
+                self.waiting.remove(entry)
+                found.callback(parsed)
+                return
+        self.lines.append(parsed)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.lost.callback(None)
+
+    def expect(self, command: str, *params: str) -> "defer.Deferred[wire.ParsedLine]":
+        """The first line (already received or coming) of ``command`` whose parameters start with ``params``."""
+
+        def wanted(line: wire.ParsedLine) -> bool:
+            return line.command == command and list(line.params[: len(params)]) == list(params)
+
+        for line in self.lines:
+            if wanted(line):
+                self.lines.remove(line)
+                return defer.succeed(line)
+        found: defer.Deferred[wire.ParsedLine] = defer.Deferred()
+        self.waiting.append((wanted, found))
+        return found.addTimeout(LINE_TIMEOUT, reactor)
+
+
+@defer.inlineCallbacks
+def connect_irc(test: TestCase, port: int, nick: str) -> Any:
+    """Register ``nick`` on the IRC door with a ``LineIRCClient``, closed at cleanup."""
+    client = LineIRCClient()
+    yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+    close_at_cleanup(test, client)
+    client.sendLine(f"NICK {nick}".encode())
+    client.sendLine(f"USER {nick} 0 * :{nick}".encode())
+    yield client.expect("001", nick)
+    return client
+
+
+class PeopleEndToEndTests(TestCase):
+    timeout = 60
+
+    @defer.inlineCallbacks
+    def test_one_user_in_three_sessions_and_private_messages_across_doors(self) -> None:
+        """alice (native) is in kiwi, papaya and garden at once and gets each session's
+        message marked with it; she and ircbob exchange private messages both ways."""
+        server = yield start_server(self)
+        alice = yield connect_client(self, server.port)
+        carol = yield connect_client(self, server.port)
+        ircbob = yield connect_irc(self, server.irc_port, "ircbob")
+
+        for session in (2, 6):
+            joined = yield alice.request(type="join", session=session, username="alice")
+            self.assertEqual(joined["type"], "joined")
+        created = yield alice.request(type="create", name="garden", username="alice")
+        garden = created["session"]["id"]
+        joined = yield carol.request(type="join", session=2, username="carol")
+        self.assertEqual(joined["type"], "joined")
+        seen = yield alice.next()
+        self.assertEqual((seen["type"], seen["session"]), ("member_joined", 2))
+        ircbob.sendLine(b"JOIN #papaya,#garden")
+        yield ircbob.expect("366", "ircbob", "#garden")
+        for session in (6, garden):
+            seen = yield alice.next()
+            self.assertEqual((seen["type"], seen["session"], seen["name"]), ("member_joined", session, "ircbob"))
+
+        ack = yield carol.request(type="say", text="in kiwi")
+        self.assertEqual((ack["type"], ack["session"]), ("ack", 2))
+        ircbob.sendLine(b"PRIVMSG #papaya :in papaya")
+        ircbob.sendLine(b"PRIVMSG #garden :in garden")
+        received = []
+        for _ in range(3):
+            frame = yield alice.next()
+            received.append((frame["type"], frame["session"], frame["text"]))
+        self.assertEqual(
+            received, [("message", 2, "in kiwi"), ("message", 6, "in papaya"), ("message", garden, "in garden")]
+        )
+        refused = yield alice.request(type="say", text="which one?")
+        self.assertEqual(refused["code"], "missing_field")
+        ack = yield alice.request(type="say", session=garden, text="hello garden")
+        self.assertEqual((ack["type"], ack["session"]), ("ack", garden))
+        yield ircbob.expect("PRIVMSG", "#garden", "hello garden")
+
+        ircbob.sendLine(b"PRIVMSG alice :just for you")
+        private = yield alice.next()
+        self.assertEqual(
+            (private["type"], private["from"], private["text"]), ("private_message", "ircbob", "just for you")
+        )
+        ack = yield alice.request(type="private", to="ircbob", text="and back to you")
+        self.assertEqual(ack["type"], "ack")
+        line = yield ircbob.expect("PRIVMSG", "ircbob")
+        self.assertEqual((line.prefix, line.params[1]), ("alice!alice@glozichat", "and back to you"))
+        self.assertEqual(list(carol.frames), [])
