@@ -37,7 +37,7 @@ class Channels(IRCConnection):
         elif len(self._waiting_joins) >= self.factory.chat.max_sessions_per_user:
             self._numeric(n.ERR_TOOMANYCHANNELS, wire.echo(channel), "Too many joins at once; wait for the others")
         else:
-            self._waiting_joins.append((channel, key))
+            self._waiting_joins = [*self._waiting_joins, (channel, key)]
 
     def _next_join(self, result: object = None) -> object:
         self._joining = None
@@ -102,7 +102,8 @@ class Channels(IRCConnection):
 
     def _joined(self, joined: Joined, key: str | None) -> None:
         channel = self.channels[joined.session.id] = wire.channel_of(joined.session.name)
-        self._keys[joined.session.id] = key if joined.session.locked else None
+        if joined.session.locked and key is not None:
+            self._keys[joined.session.id] = key
         self._write(wire.user_prefix(joined.you), "JOIN", channel)
         self._send_topic(joined.session)
         self._send_names(channel, joined.members)

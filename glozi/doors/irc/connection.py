@@ -73,6 +73,12 @@ class IRCConnection(BatchedWrites, irc.IRC):
     factory: IRCDoor
     participant: Participant
     COMMANDS: ClassVar[dict[str, IRCCommand]]
+    # One per connection (docs/performance.md, I1): state that most connections
+    # never change starts as a class default, not as an entry in each instance.
+    _last_rename = 0
+    _joining: "Deferred[Any] | None" = None
+    _waiting_joins: "list[tuple[str, str | None]] | tuple[()]" = ()
+    _invisible = False
 
     def connectionMade(self) -> None:
         # IRC.connectionMade would look the host name up in DNS; the name is configured.
@@ -87,11 +93,8 @@ class IRCConnection(BatchedWrites, irc.IRC):
         self.registered = False
         self.channels: dict[int, str] = {}
         """The channel of each session this client is in, by session id, in the order joined."""
-        self._keys: dict[int, str | None] = {}
-        self._last_rename = 0
-        self._joining: Deferred[Any] | None = None
-        self._waiting_joins: list[tuple[str, str | None]] = []
-        self._invisible = False
+        self._keys: dict[int, str] = {}
+        """The key of each locked session this client is in (others have none)."""
         self._keepalive: IDelayedCall | None = None
         self._deadline: IDelayedCall | None = self.factory.clock.callLater(
             self.factory.registration_timeout, self._registration_expired
