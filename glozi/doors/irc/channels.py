@@ -103,7 +103,7 @@ class Channels(IRCConnection):
     def _joined(self, joined: Joined, key: str | None) -> None:
         channel = self.channels[joined.session.id] = wire.channel_of(joined.session.name)
         if joined.session.locked and key is not None:
-            self._keys[joined.session.id] = key
+            self._keys = {**self._keys, joined.session.id: key}
         self._write(wire.user_prefix(joined.you), "JOIN", channel)
         self._send_topic(joined.session)
         self._send_names(channel, joined.members)

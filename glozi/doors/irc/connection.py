@@ -2,8 +2,9 @@
 domain's ``Connection`` side; the commands are in registration.py,
 channels.py and messages.py, assembled in protocol.py."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 from twisted.internet.defer import Deferred
@@ -79,23 +80,23 @@ class IRCConnection(BatchedWrites, irc.IRC):
     _joining: "Deferred[Any] | None" = None
     _waiting_joins: "list[tuple[str, str | None]] | tuple[()]" = ()
     _invisible = False
+    _buffer = b""
+    _discarding = False
+    _user_given = False
+    _negotiating_caps = False
+    _keepalive: IDelayedCall | None = None
+    nick: str | None = None
+    registered = False
+    _keys: "Mapping[int, str]" = MappingProxyType({})
+    """The key of each locked session this client is in; most are in none, and share this empty one."""
 
     def connectionMade(self) -> None:
         # IRC.connectionMade would look the host name up in DNS; the name is configured.
         self.hostname = self.factory.server
         super().connectionMade()
         self.send_without_delay()
-        self._buffer = b""
-        self._discarding = False
-        self.nick: str | None = None
-        self._user_given = False
-        self._negotiating_caps = False
-        self.registered = False
         self.channels: dict[int, str] = {}
         """The channel of each session this client is in, by session id, in the order joined."""
-        self._keys: dict[int, str] = {}
-        """The key of each locked session this client is in (others have none)."""
-        self._keepalive: IDelayedCall | None = None
         self._deadline: IDelayedCall | None = self.factory.clock.callLater(
             self.factory.registration_timeout, self._registration_expired
         )
@@ -159,7 +160,8 @@ class IRCConnection(BatchedWrites, irc.IRC):
         else:
             self._write(wire.user_prefix(me), "PART", channel)
         self.channels.pop(event.session_id, None)
-        self._keys.pop(event.session_id, None)
+        if event.session_id in self._keys:
+            self._keys = {sid: key for sid, key in self._keys.items() if sid != event.session_id}
 
     def dataReceived(self, data: bytes) -> None:
         # Everything this read causes, for every connection, goes out in one
