@@ -163,20 +163,27 @@ class TwoClientsTests(GuiTestCase):
         yield self.wait_for("Alice's kick reply", lambda: "You kicked bob." in text_of(alice_transcript))
 
 
+@inlineCallbacks
+def alice_creating_garden(test: Any) -> Any:
+    """Alice and Bob at their session lists, and Alice's create dialog filled in for garden (not yet sent)."""
+    alice = test.open_client("alice", 0, address=test.address)
+    bob = test.open_client("bob", 1000, address=test.address)
+    for window in (alice, bob):
+        rows = window.widget(SESSION_ROWS)
+        yield test.wait_for("the session list", lambda rows=rows: len(tree_rows(rows)) >= 9)
+    alice.widget("body.lobby.bar.buttons.create").invoke()
+    dialog = yield test.wait_for("the create dialog", lambda: alice.top.children.get("create"))
+    insert(dialog.nametowidget("body.name"), "garden")
+    insert(dialog.nametowidget("body.username"), "alice")
+    return alice, bob, dialog
+
+
 class RestartTests(GuiTestCase):
     @inlineCallbacks
     def test_two_clients_are_back_in_their_session_after_a_restart(self) -> Any:
         """The server restarts under two chatting windows: within seconds both say Reconnected, show the
         session and both members again, keep the transcript, and chat on; nobody touches anything."""
-        alice = self.open_client("alice", 0, address=self.address)
-        bob = self.open_client("bob", 1000, address=self.address)
-        for window in (alice, bob):
-            rows = window.widget(SESSION_ROWS)
-            yield self.wait_for("the session list", lambda rows=rows: len(tree_rows(rows)) >= 9)
-        alice.widget("body.lobby.bar.buttons.create").invoke()
-        dialog = yield self.wait_for("the create dialog", lambda: alice.top.children.get("create"))
-        insert(dialog.nametowidget("body.name"), "garden")
-        insert(dialog.nametowidget("body.username"), "alice")
+        alice, bob, dialog = yield alice_creating_garden(self)
         insert(dialog.nametowidget("body.password"), "12345")
         dialog.nametowidget("body.buttons.submit").invoke()
         yield self.wait_for("Alice in garden", lambda: alice.model.chat is not None)
@@ -306,16 +313,8 @@ class ChatWindowTests(GuiTestCase):
     @inlineCallbacks
     def both_in_garden(self) -> Any:
         """Alice creates garden; it appears in Bob's list by itself (no Reload) and Bob joins it."""
-        alice = self.open_client("alice", 0, address=self.address)
-        bob = self.open_client("bob", 1000, address=self.address)
+        alice, bob, dialog = yield alice_creating_garden(self)
         bob_rows = bob.widget(SESSION_ROWS)
-        for window in (alice, bob):
-            rows = window.widget(SESSION_ROWS)
-            yield self.wait_for("the session list", lambda rows=rows: len(tree_rows(rows)) >= 9)
-        alice.widget("body.lobby.bar.buttons.create").invoke()
-        dialog = yield self.wait_for("the create dialog", lambda: alice.top.children.get("create"))
-        insert(dialog.nametowidget("body.name"), "garden")
-        insert(dialog.nametowidget("body.username"), "alice")
         dialog.nametowidget("body.buttons.submit").invoke()
         yield self.wait_for(
             "garden pushed to Bob's list", lambda: any(r[2] == "garden" and r[3] == "1" for r in tree_rows(bob_rows))
