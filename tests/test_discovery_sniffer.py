@@ -4,6 +4,7 @@ import os
 import select
 import socket
 import threading
+from typing import Any
 
 from twisted.internet import defer, reactor
 from twisted.logger import LogLevel, globalLogPublisher
@@ -179,6 +180,38 @@ class SnifferServiceReportTests(SynchronousTestCase):
         clock.advance(START_TIMEOUT_SECONDS)
         [error] = sniffer_events(events, LogLevel.error)
         self.assertIn("did not report", error["log_format"])
+
+
+class LingeringThread:
+    """A started thread whose end has been reported but which has not yet returned."""
+
+    def __init__(self) -> None:
+        self.alive = True
+        self.body: Any = None
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+
+class SnifferServiceStopTests(SynchronousTestCase):
+    def test_stop_fires_only_once_the_thread_is_gone(self) -> None:
+        """The stop Deferred waits, without blocking, for a thread that reported its end but still runs."""
+        clock = ThreadlessReactor()
+        thread = LingeringThread()
+
+        def start(target):
+            thread.body = target
+            return thread
+
+        service = SnifferService(clock, lambda sniffed: None, open_sockets=lambda names: {}, start_thread=start)
+        service.startService()
+        stopped = service.stopService()
+        thread.body()  # no sockets: it reports started, then its end, and is about to return
+        clock.advance(1)
+        self.assertNoResult(stopped)
+        thread.alive = False
+        clock.advance(1)
+        self.successResultOf(stopped)
 
 
 def require_raw_sockets() -> None:

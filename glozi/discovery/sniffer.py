@@ -34,6 +34,7 @@ from glozi.discovery.responder import SniffedProbe
 START_TIMEOUT_SECONDS = 10.0
 """How long the thread has to report that it is capturing before we say so."""
 STOP_TIMEOUT_SECONDS = 5.0
+THREAD_EXIT_POLL_SECONDS = 0.005
 
 _ETH_P_IP = 0x0800
 _MIN_IP_HEADER_BYTES = 20
@@ -133,8 +134,10 @@ def open_capture_sockets(interfaces: list[str] | None) -> dict[Any, str]:
     return opened
 
 
-def _start_daemon_thread(target: Callable[[], None]) -> None:
-    threading.Thread(target=target, name="glozi-discovery-sniffer", daemon=True).start()
+def _start_daemon_thread(target: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=target, name="glozi-discovery-sniffer", daemon=True)
+    thread.start()
+    return thread
 
 
 class SnifferService(Service):
@@ -160,7 +163,7 @@ class SnifferService(Service):
         interfaces: list[str] | None = None,
         *,
         open_sockets: Callable[[list[str] | None], dict[Any, str]] = open_capture_sockets,
-        start_thread: Callable[[Callable[[], None]], None] = _start_daemon_thread,
+        start_thread: Callable[[Callable[[], None]], threading.Thread | None] = _start_daemon_thread,
         read_local_addresses: Callable[[], LocalAddresses] = local_addresses,
         start_timeout: float = START_TIMEOUT_SECONDS,
         stop_timeout: float = STOP_TIMEOUT_SECONDS,
@@ -175,6 +178,7 @@ class SnifferService(Service):
         self._stop_timeout = stop_timeout
         self._wake: tuple[int, int] | None = None
         self._thread_running = False
+        self._thread: threading.Thread | None = None
         self._start_watchdog: Any = None
         self._stopped: Deferred[None] | None = None
         self._waiting_for_start: list[Deferred[list[str]]] = []
@@ -197,7 +201,7 @@ class SnifferService(Service):
         self._wake = os.pipe()
         self._thread_running = True
         self._start_watchdog = self._reactor.callLater(self._start_timeout, self._start_overdue)
-        self._start_thread(self._capture)
+        self._thread = self._start_thread(self._capture)
 
     def stopService(self) -> Deferred[None]:
         Service.stopService(self)
@@ -298,10 +302,20 @@ class SnifferService(Service):
     def _thread_ended(self) -> None:
         self._thread_running = False
         self.capturing_on = []
-        if self._stopped is not None:
-            stopped, self._stopped = self._stopped, None
-            self._close_wake_pipe()
-            stopped.callback(None)
+        self._fire_stopped_once_thread_is_gone()
+
+    def _fire_stopped_once_thread_is_gone(self) -> None:
+        # The thread reports its end just before it returns: the stop Deferred
+        # promises the thread is gone, so wait (without blocking) for that.
+        if self._stopped is None:
+            return
+        if self._thread is not None and self._thread.is_alive():
+            self._reactor.callLater(THREAD_EXIT_POLL_SECONDS, self._fire_stopped_once_thread_is_gone)
+            return
+        self._thread = None
+        stopped, self._stopped = self._stopped, None
+        self._close_wake_pipe()
+        stopped.callback(None)
 
     def _stop_overdue(self) -> None:
         # The thread is a daemon: it cannot keep the process alive.
