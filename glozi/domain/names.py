@@ -84,4 +84,7 @@ def name_key(name: str) -> str:
     Only A-Z and a-z fold (IRC's ``CASEMAPPING=ascii``): ``[`` and ``{`` stay
     two characters, as every name is ASCII.
     """
-    return name.casefold()
+    key = name.casefold()
+    # A name already in lower case is its own key: one string, not a copy per
+    # table it is a key of (a user's nick is one in the server's and in each session's).
+    return name if key == name else key
