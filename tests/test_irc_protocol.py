@@ -664,6 +664,19 @@ class MessageTests(DoorTestCase):
         self.member("carol", "#kiwi").send("NOTICE #kiwi :psst")
         self.assertEqual(bob.frames()[-1]["text"], "psst")
 
+    def test_notice_to_channel_reaches_members_as_a_notice(self) -> None:
+        """IRC members see a channel NOTICE as a NOTICE, native ones a message marked "notice": true."""
+        alice = self.member("alice", "#kiwi")
+        carol = self.member("carol", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        alice.received()
+        alice.send("NOTICE #kiwi :psst")
+        self.assertEqual(carol.received()[-1], wire.ParsedLine("alice!alice@glozichat", "NOTICE", ["#kiwi", "psst"]))
+        self.assertIs(bob.frames()[-1]["notice"], True)
+        alice.send("PRIVMSG #kiwi :aloud")
+        self.assertEqual(carol.received()[-1].command, "PRIVMSG")
+        self.assertNotIn("notice", bob.frames()[-1])
+
     def test_formatting_and_ctcp(self) -> None:
         """IRC colours and bold are removed; CTCP (/me) is refused with a notice and not sent."""
         alice = self.member("alice", "#kiwi")

@@ -597,9 +597,10 @@ class Participant:
         self._require_no_join_in_flight()
         return self.server.rename(self, nick)
 
-    def say(self, text: str, session_id: int | None = None) -> "Deferred[float]":
+    def say(self, text: str, session_id: int | None = None, *, notice: bool = False) -> "Deferred[float]":
         """Send ``text`` to everyone else in the session at once (``None``: the
-        only one, see ``member_of``); the result (its timestamp) comes once the
+        only one, see ``member_of``), marked as a notice when ``notice``
+        (stored like any message); the result (its timestamp) comes once the
         message is stored. Fails with ``not_stored`` when the store could not
         commit it; raises ``ChatError`` at once when the session is not named
         or not one of this user's."""
@@ -607,7 +608,7 @@ class Participant:
         self._touch(member)
         sent_at = self.last_spoke = self.server.clock.seconds()
         session = member.session
-        message = Message(session_id=session.id, sender=member.name, text=text, sent_at=sent_at)
+        message = Message(session_id=session.id, sender=member.name, text=text, sent_at=sent_at, notice=notice)
         self.server.fanout.publish(session, message, exclude=member)
         session.history.append(message)
         written = self.server.store.add_message(StoredMessage(session.id, member.name, text, sent_at))

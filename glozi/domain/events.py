@@ -79,12 +79,14 @@ class AdminChanged(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message(Event):
-    """A chat message from ``sender``, stamped with the server's clock."""
+    """A chat message from ``sender``, stamped with the server's clock;
+    ``notice`` when it was sent as an IRC NOTICE (never to be answered)."""
 
     session_id: int
     sender: str
     text: str
     sent_at: float
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -51,7 +51,7 @@ class Messages(IRCConnection):
             return
         session_id = self._my_session(target)
         if session_id is not None:
-            self.participant.say(text, session_id).addErrback(self._not_stored)
+            self.participant.say(text, session_id, notice=notice).addErrback(self._not_stored)
         elif name_key(target) == name_key(wire.SERVICE_NICK):
             if not notice:
                 self._service(text)

@@ -13,6 +13,7 @@ from glozi.domain.chat import ChatServer
 from glozi.doors.irc import wire
 from glozi.doors.irc.channels import Channels
 from glozi.doors.irc.connection import IRCCommand
+from glozi.doors.irc.help import Help
 from glozi.doors.irc.messages import Messages
 from glozi.doors.irc.registration import Registration
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
@@ -26,7 +27,7 @@ REGISTRATION_TIMEOUT = 60.0
 """Seconds a connection has to complete NICK and USER."""
 
 
-class IRCProtocol(Registration, Channels, Messages):
+class IRCProtocol(Registration, Channels, Messages, Help):
     """One IRC client connection: its commands, from the table below."""
 
     COMMANDS: ClassVar[dict[str, IRCCommand]] = {
@@ -51,6 +52,8 @@ class IRCProtocol(Registration, Channels, Messages):
         "WHOIS": IRCCommand("irc_WHOIS", 1),
         "AWAY": IRCCommand("irc_AWAY"),
         "MOTD": IRCCommand("irc_MOTD"),
+        "HELP": IRCCommand("irc_HELP"),
+        "HELPOP": IRCCommand("irc_HELP"),
     }
 
 

@@ -172,7 +172,7 @@ def _member_left(event: MemberLeft, channel: str, server: str) -> bytes:
 def _encode(event: Event, channel: str, server: str) -> bytes:
     match event:
         case Message():
-            return text_lines(user_prefix(event.sender), "PRIVMSG", channel, event.text)
+            return text_lines(user_prefix(event.sender), "NOTICE" if event.notice else "PRIVMSG", channel, event.text)
         case MemberJoined():
             return line(user_prefix(event.name), "JOIN", channel)
         case MemberLeft():

@@ -529,13 +529,16 @@ def _admin_changed(event: AdminChanged) -> dict[str, Any]:
 
 
 def _message(event: Message) -> dict[str, Any]:
-    return {
+    frame = {
         "type": "message",
         "session": event.session_id,
         "from": event.sender,
         "text": event.text,
         "ts": event.sent_at,
     }
+    if event.notice:
+        frame["notice"] = True
+    return frame
 
 
 def _member_renamed(event: MemberRenamed) -> dict[str, Any]:

@@ -1,0 +1,59 @@
+"""HELP (and its older name HELPOP): what each IRC command of the door does."""
+
+from glozi.doors.irc import numerics as n
+from glozi.doors.irc import wire
+from glozi.doors.irc.connection import IRCConnection
+
+INDEX_SUBJECT = "*"
+"""The subject of the answer to a HELP with no subject: the list of commands."""
+TOPICS: dict[str, tuple[str, ...]] = {
+    "AWAY": ("AWAY :message marks you away; AWAY alone, back.",),
+    "CAP": ("CAP LS lists capabilities (there are none); CAP END ends the negotiation.",),
+    "HELP": ("HELP [COMMAND]: this help; HELPOP is the same.",),
+    "JOIN": (
+        "JOIN #name [KEY] joins a session, creating it when no session has that name.",
+        "A locked session needs its 5-digit key; JOIN 0 leaves all of yours.",
+    ),
+    "KICK": ("KICK #name NICK removes NICK from your session (its admin only).",),
+    "LIST": ("LIST [#name,...] lists the sessions with their member counts.",),
+    "MODE": ("MODE #name shows a session's modes; MODE NICK [+i] your user modes.",),
+    "MOTD": ("MOTD shows the message of the day.",),
+    "NAMES": ("NAMES [#name,...] lists the members of your sessions (@: the admin).",),
+    "NICK": ("NICK new changes your nick (3 to 12 characters, not starting with a digit or -).",),
+    "NOTICE": ("NOTICE target :text is a PRIVMSG that is never answered.",),
+    "PART": ("PART #name[,#other] leaves those sessions.",),
+    "PASS": ("PASS is accepted and ignored: GloziChat has no server password.",),
+    "PING": ("PING token is answered with PONG.",),
+    "PONG": ("PONG answers the server's PING.",),
+    "PRIVMSG": (
+        "PRIVMSG #name :text says text in your session;",
+        "PRIVMSG nick :text sends it to that user alone; PRIVMSG GloziServ :help lists the GloziChat commands.",
+    ),
+    "QUIT": ("QUIT [:reason] closes your connection.",),
+    "TIME": ("TIME shows the server's time.",),
+    "TOPIC": ("TOPIC #name shows a session's creator and whether it is locked.",),
+    "USER": ("USER user 0 * :real name registers you, with NICK.",),
+    "WHO": ("WHO #name lists the members of your session; WHO nick, that user.",),
+    "WHOIS": ("WHOIS nick shows who someone is, their sessions, and how long they have been idle.",),
+}
+
+
+class Help(IRCConnection):
+    """HELP [subject]: 704, 705 lines and 706; 524 for a subject with no help."""
+
+    def irc_HELP(self, params: list[str]) -> None:
+        subject = params[0].upper() if params and params[0] else None
+        if subject is None:
+            lines = ("GloziChat IRC commands (HELP COMMAND for one):", " ".join(sorted(TOPICS)))
+            self._help(INDEX_SUBJECT, lines)
+        elif subject in TOPICS:
+            self._help(subject, TOPICS[subject])
+        else:
+            self._numeric(n.ERR_HELPNOTFOUND, wire.echo(params[0]), "No help available on this topic")
+
+    def _help(self, subject: str, lines: tuple[str, ...]) -> None:
+        first, *rest = lines
+        self._numeric(n.RPL_HELPSTART, subject, first)
+        for text in rest:
+            self._numeric(n.RPL_HELPTXT, subject, text)
+        self._numeric(n.RPL_ENDOFHELP, subject, "End of /HELP")
