@@ -10,10 +10,12 @@ from typing import ClassVar
 from twisted.internet.interfaces import IReactorTime
 
 from glozi.domain.chat import ChatServer
+from glozi.domain.operators import Operators
 from glozi.doors.irc import wire
 from glozi.doors.irc.channels import Channels
 from glozi.doors.irc.connection import IRCCommand
 from glozi.doors.irc.messages import Messages
+from glozi.doors.irc.operators import OperatorCommands
 from glozi.doors.irc.registration import Registration
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import WriteBatch
@@ -26,7 +28,7 @@ REGISTRATION_TIMEOUT = 60.0
 """Seconds a connection has to complete NICK and USER."""
 
 
-class IRCProtocol(Registration, Channels, Messages):
+class IRCProtocol(Registration, Channels, Messages, OperatorCommands):
     """One IRC client connection: its commands, from the table below."""
 
     COMMANDS: ClassVar[dict[str, IRCCommand]] = {
@@ -51,6 +53,9 @@ class IRCProtocol(Registration, Channels, Messages):
         "WHOIS": IRCCommand("irc_WHOIS", 1),
         "AWAY": IRCCommand("irc_AWAY"),
         "MOTD": IRCCommand("irc_MOTD"),
+        "OPER": IRCCommand("irc_OPER", 2),
+        "KILL": IRCCommand("irc_KILL", 2),
+        "WALLOPS": IRCCommand("irc_WALLOPS", 1),
     }
 
 
@@ -70,9 +75,11 @@ class IRCFactory(TrackingFactory):
         registration_timeout: float = REGISTRATION_TIMEOUT,
         limits: ConnectionLimits | None = None,
         writes: WriteBatch | None = None,
+        operators: Operators | None = None,
     ) -> None:
         super().__init__(limits, writes)
         self.chat = chat
+        self.operators = operators if operators is not None else Operators(chat)
         self.display_name = server_name
         self.server = wire.server_name(server_name)
         self.clock = clock
