@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi import tap
 from glozi.domain.chat import ChatServer
 from glozi.domain.errors import ChatError
-from glozi.domain.events import Killed, MemberLeft, Wallops
+from glozi.domain.events import Killed, Left, MemberLeft, Wallops
 from glozi.domain.operators import OperatorAccount, Operators, parse_operator
 from glozi.doors.irc import wire
 from glozi.doors.irc.protocol import IRCFactory
@@ -260,6 +260,7 @@ class KillTests(DomainTestCase):
         carol_seen.clear()
         self.assertEqual(self.operators.kill(root, "BOB", "spamming"), "bob")
         self.assertEqual(bob_seen.of_type(Killed), [Killed(by="root", reason="spamming")])
+        self.assertEqual(bob_seen.of_type(Left), [], "a killed user has no session list to go back to")
         self.assertTrue(bob_seen.closed)
         left = carol_seen.of_type(MemberLeft)
         self.assertEqual(
