@@ -1,6 +1,8 @@
 """twistd wiring: ``twistd [-n] glozichat [options]``."""
 
+import os
 import socket
+import stat
 from typing import ClassVar, TextIO
 
 from twisted.application.service import IService, MultiService
@@ -12,6 +14,8 @@ from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS_PER_USER, ChatServer
 from glozi.domain.exitcode import new_exit_code
+from glozi.domain.names import name_key
+from glozi.domain.operators import OperatorAccount, Operators, parse_operator
 from glozi.domain.sessions import DEFAULT_SCROLLBACK
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
@@ -26,6 +30,7 @@ from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
 from glozi.process.service import ChatService, ListeningService
+from glozi.storage.passwords import hash_password
 from glozi.storage.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
 
 DEFAULT_PORT = "tcp:7557"
@@ -121,6 +126,42 @@ class Options(DiscoveryOptions, usage.Options):
         ],
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self["operators"] = []
+
+    def opt_oper(self, spec: str) -> None:
+        """A server operator as NAME:PASSWORD (repeatable). The command line is
+        visible to every local user (ps): prefer --oper-file."""
+        self._add_operator(spec, "--oper")
+
+    def opt_oper_file(self, path: str) -> None:
+        """A file of server operators, one NAME:PASSWORD a line ('#' starts a
+        comment line); it must be readable by its owner only (mode 0600 or 0400)."""
+        try:
+            mode = os.stat(path).st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise usage.UsageError(
+                    f"--oper-file {path}: other users may read it (mode {stat.S_IMODE(mode):04o}); chmod 600 it"
+                )
+            with open(path, encoding="utf-8") as lines:
+                specs = lines.read().splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise usage.UsageError(f"--oper-file {path}: {getattr(error, 'strerror', None) or error}") from None
+        for number, spec in enumerate(specs, 1):
+            if spec.strip() and not spec.lstrip().startswith("#"):
+                self._add_operator(spec.strip(), f"--oper-file {path}, line {number}")
+
+    def _add_operator(self, spec: str, where: str) -> None:
+        """Check and hash one NAME:PASSWORD at once: from here on only its hash is kept."""
+        try:
+            name, password = parse_operator(spec)
+        except ValueError as error:
+            raise usage.UsageError(f"{where}: {error}") from None
+        if any(name_key(account.name) == name_key(name) for account in self["operators"]):
+            raise usage.UsageError(f"{where}: the operator {name} is given twice")
+        self["operators"].append(OperatorAccount(name, hash_password(password)))
+
 
 def makeService(
     options: Options, reactor: IReactorCore | None = None, announce_to: TextIO | None = None
@@ -151,6 +192,7 @@ def makeService(
         max_sessions_per_user=options["max-sessions-per-user"],
     )
     chat.restore(snapshot)
+    operators = Operators(chat, options["operators"])
     writes = WriteBatch()
     store.answers = writes
     limits = ConnectionLimits(
@@ -160,14 +202,14 @@ def makeService(
         flood_burst=options["flood-burst"],
         flood_rate=options["flood-rate"],
     )
-    native = NativeFactory(chat, options["name"], limits=limits, writes=writes)
+    native = NativeFactory(chat, options["name"], limits=limits, writes=writes, operators=operators)
     native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
         (native_endpoint, native, "GloziChat native protocol")
     ]
     irc_endpoint: PortRecordingEndpoint | None = None
     if options["irc-port"].lower() != DISABLED:
-        irc = IRCFactory(chat, options["name"], reactor, limits=limits, writes=writes)  # type: ignore[arg-type]
+        irc = IRCFactory(chat, options["name"], reactor, limits=limits, writes=writes, operators=operators)  # type: ignore[arg-type]
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
     factories = [factory for _, factory, _ in listeners]

@@ -121,7 +121,7 @@ class RegistrationTests(DoorTestCase):
         )
         self.assertTrue(all(p.prefix == SERVER and p.params[0] == "alice" for p in lines))
         self.assertIn("alice!alice@glozichat", lines[0].params[1])
-        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "i", "knot", "ko"])
+        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "iow", "knot", "ko"])
 
     def test_isupport_tells_the_truth(self) -> None:
         """005 advertises 20 # sessions at once and the GloziChat name lengths."""

@@ -14,9 +14,11 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi.domain import chat as chat_module
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ERROR_CODES
+from glozi.domain.operators import OperatorAccount, Operators
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory, NativeProtocol
 from glozi.doors.tracking import ConnectionLimits
+from glozi.storage.passwords import hash_password
 from glozi.storage.sqlitestore import StoreError
 from glozi.storage.store import MemoryStore
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, BrokenStore, quick_passwords
@@ -425,6 +427,11 @@ class ErrorCodeTests(ProtocolTestCase):
         self.chat.store = MemoryStore()
         self.assertEqual(alice.one({"type": "say", "text": "still fine"})["type"], "ack")
         self.assertEqual(bob.frames()[-1]["text"], "still fine")
+        self.check(alice, {"type": "kill", "name": "bob", "reason": "bye"}, "not_operator")
+        self.check(alice, {"type": "oper", "name": "root", "password": "secret"}, "bad_oper_password")
+        self.factory.operators = Operators(self.chat, [OperatorAccount("root", hash_password("secret", n=2, r=1, p=1))])
+        alice.one({"type": "oper", "name": "root", "password": "secret"})
+        self.check(alice, {"type": "command", "name": "close", "session": 1}, "builtin_session")
         self.assertEqual(self.seen | {"internal_error"}, set(ERROR_CODES))
 
     def test_internal_error_is_contained(self) -> None:

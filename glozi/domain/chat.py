@@ -341,14 +341,15 @@ class ChatServer:
         del member.participant.members[session.id]
         return session
 
-    def remove_member(self, member: Member, reason: str, by: str | None = None) -> None:
+    def remove_member(self, member: Member, reason: str, by: str | None = None, comment: str | None = None) -> None:
         """``member`` leaves its session; the others are told, and the admin
         role passes to the longest-present member when the admin leaves."""
         session = self._detach(member)
-        if reason != LeaveReason.DISCONNECTED:
+        # Whoever disconnected or was killed has no session list to go back to.
+        if reason not in (LeaveReason.DISCONNECTED, LeaveReason.KILLED):
             member.deliver(Left(session_id=session.id, session_name=session.name, reason=reason, by=by))
         self.fanout.publish(
-            session, MemberLeft(session_id=session.id, name=member.name, reason=reason, by=by)
+            session, MemberLeft(session_id=session.id, name=member.name, reason=reason, by=by, comment=comment)
         )
         if session.admin is member:
             session.admin = None
@@ -467,9 +468,11 @@ class Participant:
         "last_spoke",
         "members",
         "nick",
+        "operator",
         "refused_guesses",
         "server",
         "source",
+        "wallops",
     )
 
     def __init__(self, server: ChatServer, connection: Connection, source: str) -> None:
@@ -482,6 +485,10 @@ class Participant:
         """This user's membership of each session it is in, by session id, in the order joined."""
         self.away: str | None = None
         """The away message, or ``None`` when present."""
+        self.operator: str | None = None
+        """The operator name this user logged in as (glozi/domain/operators.py), or ``None``."""
+        self.wallops = False
+        """Whether this user asked for operators' wallops."""
         self.connected = True
         self.connected_at = self.last_spoke = server.clock.seconds()
         self.joining = False
@@ -647,7 +654,9 @@ class Participant:
         if user is None or user.nick is None:
             raise ChatError("no_such_user", f"Nobody named {nick} is connected.")
         idle = int(self.server.clock.seconds() - user.last_spoke)
-        return UserInfo(user.nick, tuple(user.sessions()), user.away, idle, user.connected_at)
+        return UserInfo(
+            user.nick, tuple(user.sessions()), user.away, idle, user.connected_at, operator=user.operator is not None
+        )
 
     def run_command(self, name: str, args: str, session_id: int | None = None) -> str:
         """Run a slash command in session ``session_id`` (``None``: the only one,

@@ -34,14 +34,22 @@ class Command:
     admin_only: bool
     usage: str
     help: str
+    operators_too: bool = False
+    """An admin-only command that a server operator may run as well."""
 
 
 def _help(member: Member, _: str) -> str:
     lines = ["Commands:"]
     for command in COMMANDS.values():
-        mark = " (admin only)" if command.admin_only else ""
-        lines.append(f"{command.usage} - {command.help}{mark}")
+        lines.append(f"{command.usage} - {command.help}{privilege_mark(command)}")
     return "\n".join(lines)
+
+
+def privilege_mark(command: Command) -> str:
+    """How ``/help`` marks who may run ``command``."""
+    if command.operators_too:
+        return " (admin or server operator)"
+    return " (admin only)" if command.admin_only else ""
 
 
 def _quote(member: Member, _: str) -> str:
@@ -85,6 +93,9 @@ def _quit(member: Member, _: str) -> str:
 
 def _close(member: Member, _: str) -> str:
     session_name = member.session.name
+    if member.session.permanent:
+        # Only a server operator gets here (built-in sessions have no admin).
+        raise ChatError("builtin_session", f"{session_name} is a built-in session; it cannot be closed.")
     member.participant.server.close_session(member.session, by=member.name)
     return f"You closed {session_name}."
 
@@ -98,7 +109,9 @@ COMMANDS: dict[str, Command] = {
         Command("echo", _echo, Arguments.TEXT, False, "/echo TEXT", "repeat TEXT back to you"),
         Command("kick", _kick, Arguments.NAME, True, "/kick NAME", "remove NAME from the session"),
         Command("quit", _quit, Arguments.NONE, False, "/quit", "leave the session"),
-        Command("close", _close, Arguments.NONE, True, "/close", "close the session for everyone"),
+        Command(
+            "close", _close, Arguments.NONE, True, "/close", "close the session for everyone", operators_too=True
+        ),
     )
 }
 
@@ -112,7 +125,8 @@ def run(member: Member, name: str, args: str) -> str:
     command = COMMANDS.get(name.lower())
     if command is None:
         raise ChatError("unknown_command", f"Unknown command /{name}. Type /help to see the commands.")
-    if command.admin_only and not member.is_admin:
+    operator_may = command.operators_too and member.participant.operator is not None
+    if command.admin_only and not member.is_admin and not operator_may:
         raise ChatError("not_admin", f"/{command.name} is for the session's admin only.")
     admin_actions = member.participant.admin_actions
     if command.admin_only and not admin_actions.try_take():

@@ -41,6 +41,9 @@ ERROR_CODES: dict[str, str] = {
     "too_many_connections": "the server, or this address, has too many connections; this one is closed",
     "idle": "the connection sent nothing for too long at the session list and is closed",
     "internal_error": "the server failed to handle the frame; nothing was changed",
+    "builtin_session": "the built-in sessions cannot be closed, not even by a server operator",
+    "not_operator": "the request is for server operators only (oper first)",
+    "bad_oper_password": "the operator name or password is wrong (which of the two is not said)",
     "not_stored": "the message reached the others but could not be stored, so it is not in the history",
 }
 

@@ -67,6 +67,8 @@ class MemberLeft(Event):
     name: str
     reason: str
     by: str | None = None
+    comment: str | None = None
+    """The operator's reason when ``reason`` is ``killed`` (IRC's KILL comment)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +128,7 @@ class UserInfo:
     away: str | None
     idle_seconds: int
     connected_at: float
+    operator: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +178,24 @@ class SessionRemoved(Event):
     name: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Killed(Event):
+    """A server operator (``by``, their nick) disconnected you for ``reason``;
+    the connection closes next."""
+
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wallops(Event):
+    """A server operator's message to every user who asked for them."""
+
+    sender: str
+    text: str
+    sent_at: float
+
+
 class LeaveReason:
     """Why a member left a session (the ``reason`` of ``Left``/``MemberLeft``)."""
 
@@ -183,4 +204,5 @@ class LeaveReason:
     CLOSED = "closed"
     TIMEOUT = "timeout"
     DISCONNECTED = "disconnected"
+    KILLED = "killed"
     SHUTDOWN = "shutdown"

@@ -12,6 +12,9 @@ PASSWORD_LENGTH = 5
 EXIT_CODE_LENGTH = 10
 AWAY_MAX_LENGTH = 200
 """The longest away message, in characters (IRC's ``AWAYLEN``)."""
+OPER_PASSWORD_MAX_LENGTH = 100
+KILL_REASON_MAX_LENGTH = 200
+"""The longest reason a server operator's kill carries, in characters."""
 
 USERNAME_SPECIALS = "_-[]\\^{}|`"
 """Besides ASCII letters and digits, what a username may hold: the characters
@@ -25,6 +28,7 @@ _USERNAME = re.compile(
 _SESSION_NAME = re.compile(rf"(?!\d)[A-Za-z0-9]{{{NAME_MIN_LENGTH},{NAME_MAX_LENGTH}}}", re.ASCII)
 _PASSWORD = re.compile(rf"[0-9]{{{PASSWORD_LENGTH}}}", re.ASCII)
 _EXIT_CODE = re.compile(rf"[0-9]{{{EXIT_CODE_LENGTH}}}", re.ASCII)
+_OPER_PASSWORD = re.compile(rf"[^\s\x00-\x1f\x7f-\x9f]{{1,{OPER_PASSWORD_MAX_LENGTH}}}")
 
 USERNAME_RULE = (
     f"{NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} letters, digits or {' '.join(USERNAME_SPECIALS)}, "
@@ -36,6 +40,7 @@ SESSION_NAME_RULE = (
 )
 PASSWORD_RULE = f"exactly {PASSWORD_LENGTH} digits"
 EXIT_CODE_RULE = f"exactly {EXIT_CODE_LENGTH} digits"
+OPER_PASSWORD_RULE = f"1 to {OPER_PASSWORD_MAX_LENGTH} characters with no spaces or control characters"
 
 
 def is_valid_username(name: str) -> bool:
@@ -88,3 +93,8 @@ def name_key(name: str) -> str:
     # A name already in lower case is its own key: one string, not a copy per
     # table it is a key of (a user's nick is one in the server's and in each session's).
     return name if key == name else key
+
+
+def is_valid_oper_password(password: str) -> bool:
+    """Whether ``password`` may be a server operator's password (``--oper NAME:PASSWORD``)."""
+    return _OPER_PASSWORD.fullmatch(password) is not None

@@ -54,6 +54,8 @@ class Seat(Protocol):
     connection: Connection
     members: "dict[int, Member]"
     admin_actions: TokenBucket
+    operator: str | None
+    """The operator name when the user is a server operator."""
 
     @property
     def server(self) -> Rooms:

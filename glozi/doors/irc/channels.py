@@ -8,14 +8,14 @@ from glozi.domain.events import Joined, MemberInfo, SessionInfo
 from glozi.domain.names import is_valid_password, is_valid_session_name, name_key
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
-from glozi.doors.irc.connection import IRCConnection
+from glozi.doors.irc.usermodes import UserModes
 
 CHANNEL_MODES = "+nt"
 """Modes every channel has: no messages from outside (404), the topic is
 GloziChat's (482); a locked session has ``k`` too."""
 
 
-class Channels(IRCConnection):
+class Channels(UserModes):
     """The channel commands: they call the ``Participant`` and turn its refusals
     into the numerics IRC clients expect."""
 
@@ -218,29 +218,6 @@ class Channels(IRCConnection):
                 channel,
                 "Channel modes cannot be changed: the key is set when the session is created",
             )
-
-    def _user_mode(self, target: str, changes: list[str]) -> None:
-        assert self.nick is not None
-        if name_key(target) != name_key(self.nick):
-            self._numeric(n.ERR_USERSDONTMATCH, "Cannot change mode for other users")
-            return
-        if not changes:
-            self._numeric(n.RPL_UMODEIS, "+i" if self._invisible else "+")
-            return
-        adding, applied, unknown = True, "", False
-        for char in changes[0]:
-            if char in "+-":
-                adding = char == "+"
-            elif char == "i":
-                if self._invisible != adding:
-                    self._invisible = adding
-                    applied += ("+" if adding else "-") + "i"
-            else:
-                unknown = True
-        if applied:
-            self._write(wire.user_prefix(self.nick), "MODE", self.nick, applied)
-        if unknown:
-            self._numeric(n.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
 
     def irc_KICK(self, params: list[str]) -> None:
         channel, target = params[0], params[1].split(",")[0]

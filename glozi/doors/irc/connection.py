@@ -15,8 +15,9 @@ from twisted.words.protocols import irc
 
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ChatError
-from glozi.domain.events import Event, LeaveReason, Left, MemberRenamed, PrivateMessage, SessionInfo
+from glozi.domain.events import Event, Killed, LeaveReason, Left, MemberRenamed, PrivateMessage, SessionInfo
 from glozi.domain.names import name_key
+from glozi.domain.operators import Operators
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
 from glozi.doors.tracking import source_of
@@ -41,6 +42,7 @@ class IRCDoor(Protocol):
     """What a connection reads from its factory (``glozi.doors.irc.protocol.IRCFactory``)."""
 
     chat: ChatServer
+    operators: Operators
     server: str
     display_name: str
     clock: IReactorTime
@@ -123,6 +125,9 @@ class IRCConnection(BatchedWrites, irc.IRC):
             self._left(event)
         elif isinstance(event, MemberRenamed):
             self._renamed(event)
+        elif isinstance(event, Killed):
+            # The domain closes the connection next.
+            self._write(None, "ERROR", f"Closing Link: {self.nick}[{wire.USER_HOST}] ({wire.killed_text(event.by, event.reason)})")
         elif isinstance(event, PrivateMessage):
             command = "NOTICE" if event.notice else "PRIVMSG"
             self.send(wire.text_lines(wire.user_prefix(event.sender), command, self.nick or "*", event.text))

@@ -92,6 +92,8 @@ class Messages(IRCConnection):
                 self._service_help()
             elif name == "exit":
                 self._exit_code(args.strip())
+            elif name == "close" and (other := self._operator_closes(args)) is not None:
+                self._service_notice(self.factory.operators.close_session(self.participant, other))
             else:
                 session_id, args = self._service_session(args)
                 for piece in self.participant.run_command(name, args, session_id).split("\n"):
@@ -100,6 +102,13 @@ class Messages(IRCConnection):
             self._service_notice(error.message)
             if error.disconnect:
                 self._error_and_close(error.message)
+
+    def _operator_closes(self, args: str) -> int | None:
+        """The session of ``close #s`` when a server operator closes one they are not in."""
+        info = self._session_named(args.strip())
+        if info is not None and self.factory.operators.may_close(self.participant, info.id):
+            return info.id
+        return None
 
     def _service_session(self, args: str) -> tuple[int | None, str]:
         """A service command runs in the channel its arguments start with
@@ -117,8 +126,7 @@ class Messages(IRCConnection):
     def _service_help(self) -> None:
         self._service_notice("GloziServ runs GloziChat commands: /msg GloziServ COMMAND [ARGUMENTS]")
         for command in commands.COMMANDS.values():
-            mark = " (admin only)" if command.admin_only else ""
-            self._service_notice(f"{command.usage.removeprefix('/')} - {command.help}{mark}")
+            self._service_notice(f"{command.usage.removeprefix('/')} - {command.help}{commands.privilege_mark(command)}")
         for text in _SERVICE_ONLY_HELP:
             self._service_notice(text)
 
@@ -148,6 +156,8 @@ class Messages(IRCConnection):
             for chunk in wire.split_text(" ".join(channels), wire.MAX_LINE_BYTES - head):
                 self._numeric(n.RPL_WHOISCHANNELS, user.name, chunk)
         self._numeric(n.RPL_WHOISSERVER, user.name, self.factory.server, self.factory.display_name)
+        if user.operator:
+            self._numeric(n.RPL_WHOISOPERATOR, user.name, "is an IRC operator")
         if user.away is not None:
             self._numeric(n.RPL_AWAY, user.name, user.away)
         self._numeric(

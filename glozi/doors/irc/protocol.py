@@ -10,11 +10,13 @@ from typing import ClassVar
 from twisted.internet.interfaces import IReactorTime
 
 from glozi.domain.chat import ChatServer
+from glozi.domain.operators import Operators
 from glozi.doors.irc import wire
 from glozi.doors.irc.channels import Channels
 from glozi.doors.irc.connection import IRCCommand
 from glozi.doors.irc.help import Help
 from glozi.doors.irc.messages import Messages
+from glozi.doors.irc.operators import OperatorCommands
 from glozi.doors.irc.registration import Registration
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import WriteBatch
@@ -27,7 +29,7 @@ REGISTRATION_TIMEOUT = 60.0
 """Seconds a connection has to complete NICK and USER."""
 
 
-class IRCProtocol(Registration, Channels, Messages, Help):
+class IRCProtocol(Registration, Channels, Messages, Help, OperatorCommands):
     """One IRC client connection: its commands, from the table below."""
 
     COMMANDS: ClassVar[dict[str, IRCCommand]] = {
@@ -54,6 +56,9 @@ class IRCProtocol(Registration, Channels, Messages, Help):
         "MOTD": IRCCommand("irc_MOTD"),
         "HELP": IRCCommand("irc_HELP"),
         "HELPOP": IRCCommand("irc_HELP"),
+        "OPER": IRCCommand("irc_OPER", 2),
+        "KILL": IRCCommand("irc_KILL", 2),
+        "WALLOPS": IRCCommand("irc_WALLOPS", 1),
     }
 
 
@@ -73,9 +78,11 @@ class IRCFactory(TrackingFactory):
         registration_timeout: float = REGISTRATION_TIMEOUT,
         limits: ConnectionLimits | None = None,
         writes: WriteBatch | None = None,
+        operators: Operators | None = None,
     ) -> None:
         super().__init__(limits, writes)
         self.chat = chat
+        self.operators = operators if operators is not None else Operators(chat)
         self.display_name = server_name
         self.server = wire.server_name(server_name)
         self.clock = clock

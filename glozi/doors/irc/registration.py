@@ -6,6 +6,7 @@ from glozi.domain.names import AWAY_MAX_LENGTH, NAME_MAX_LENGTH, USERNAME_RULE, 
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCConnection
+from glozi.doors.irc.usermodes import USER_MODES
 
 ISUPPORT = (
     f"AWAYLEN={AWAY_MAX_LENGTH}",
@@ -99,7 +100,7 @@ class Registration(IRCConnection):
         )
         self._numeric(n.RPL_YOURHOST, f"Your host is {server}, running version {version}")
         self._numeric(n.RPL_CREATED, f"This server was created {wire.utc_text(self.factory.started_at)}")
-        self._numeric(n.RPL_MYINFO, server, version, "i", "knot", "ko")
+        self._numeric(n.RPL_MYINFO, server, version, USER_MODES, "knot", "ko")
         chanlimit = f"CHANLIMIT={wire.CHANNEL_PREFIX}:{self.factory.chat.max_sessions_per_user}"
         self._numeric(n.RPL_ISUPPORT, *sorted((*ISUPPORT, chanlimit)), "are supported by this server")
         self.irc_MOTD([])

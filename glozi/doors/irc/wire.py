@@ -24,6 +24,7 @@ from glozi.domain.events import (
     Message,
     ServerClosing,
     SessionInfo,
+    Wallops,
 )
 
 MAX_LINE_BYTES = 512
@@ -166,7 +167,20 @@ def _member_left(event: MemberLeft, channel: str, server: str) -> bytes:
         return line(server, "KICK", channel, event.name, "Removed for inactivity")
     if event.reason == LeaveReason.QUIT:
         return line(user_prefix(event.name), "PART", channel)
+    if event.reason == LeaveReason.KILLED:
+        return line(user_prefix(event.name), "QUIT", killed_text(event.by or SERVICE_NICK, event.comment or ""))
     return line(user_prefix(event.name), "QUIT", "Connection closed")
+
+
+def killed_text(by: str, reason: str) -> str:
+    """How a kill by operator ``by`` reads in a QUIT and in the ERROR that closes the link."""
+    return f"Killed ({by} ({reason}))"
+
+
+def _wallops(event: Wallops) -> bytes:
+    prefix = user_prefix(event.sender)
+    overhead = len(f":{prefix} WALLOPS :\r\n".encode())
+    return b"".join(line(prefix, "WALLOPS", piece) for piece in split_text(event.text, MAX_LINE_BYTES - overhead))
 
 
 def _encode(event: Event, channel: str, server: str) -> bytes:
@@ -185,6 +199,8 @@ def _encode(event: Event, channel: str, server: str) -> bytes:
             return text_lines(server, "NOTICE", channel, text)
         case ServerClosing():
             return line(None, "ERROR", f"Closing Link: {event.reason}")
+        case Wallops():
+            return _wallops(event)
     raise TypeError(f"no IRC form for {type(event).__name__}")
 
 

@@ -14,6 +14,7 @@ from glozi.domain.chat import ChatServer, Participant, SessionListEvent
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Event, Joined, Left
 from glozi.domain.names import EXIT_CODE_LENGTH
+from glozi.domain.operators import Operators
 from glozi.doors.native import wire
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import BatchedWrites, WriteBatch
@@ -239,6 +240,11 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         )
 
     def _command(self, request: wire.RunCommand) -> dict[str, Any]:
+        operators = self.factory.operators
+        if request.name.lower() == "close" and operators.may_close(self.participant, request.session_id):
+            assert request.session_id is not None
+            text = operators.close_session(self.participant, request.session_id)
+            return {"type": "reply", "session": request.session_id, "command": "close", "text": text}
         # Read before running: after /quit or /close the session is no longer ours.
         session_id = self.participant.member_of(request.session_id).session.id
         text = self.participant.run_command(request.name, request.args, session_id)
@@ -262,6 +268,27 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def _whois(self, request: wire.Whois) -> dict[str, Any]:
         return wire.user_fields(self.participant.whois(request.name))
 
+    def _modes_frame(self) -> dict[str, Any]:
+        return {"type": "modes", "operator": self.participant.operator is not None, "wallops": self.participant.wallops}
+
+    def _oper(self, request: wire.Oper) -> "Deferred[dict[str, Any]]":
+        def granted(_: None) -> dict[str, Any]:
+            if request.wallops is not None:
+                self.factory.operators.set_modes(self.participant, wallops=request.wallops)
+            return self._modes_frame()
+
+        return self.factory.operators.oper(self.participant, request.name, request.password).addCallback(granted)
+
+    def _modes(self, request: wire.SetModes) -> dict[str, Any]:
+        self.factory.operators.set_modes(self.participant, wallops=request.wallops, operator=request.operator)
+        return self._modes_frame()
+
+    def _kill(self, request: wire.Kill) -> dict[str, Any]:
+        return {"type": "ack", "killed": self.factory.operators.kill(self.participant, request.name, request.reason)}
+
+    def _wallops(self, request: wire.SendWallops) -> dict[str, Any]:
+        return {"type": "ack", "wallops": True, "ts": self.factory.operators.wallops(self.participant, request.text)}
+
     def _exit(self, request: wire.SubmitExitCode) -> None:
         self.participant.submit_exit_code(request.code)
 
@@ -283,6 +310,10 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
     wire.SendPrivate: NativeProtocol._private,
     wire.SetAway: NativeProtocol._away,
     wire.Whois: NativeProtocol._whois,
+    wire.Oper: NativeProtocol._oper,
+    wire.SetModes: NativeProtocol._modes,
+    wire.Kill: NativeProtocol._kill,
+    wire.SendWallops: NativeProtocol._wallops,
 }
 
 
@@ -300,9 +331,11 @@ class NativeFactory(TrackingFactory):
         writes: WriteBatch | None = None,
         login_grace: float = LOGIN_GRACE_SECONDS,
         lobby_idle: float = LOBBY_IDLE_SECONDS,
+        operators: Operators | None = None,
     ) -> None:
         super().__init__(limits, writes)
         self.chat = chat
+        self.operators = operators if operators is not None else Operators(chat)
         self.server_name = server_name
         self.login_grace = login_grace
         self.lobby_idle = lobby_idle

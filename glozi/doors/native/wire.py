@@ -18,6 +18,7 @@ from glozi.domain.events import (
     Event,
     IdleWarning,
     Joined,
+    Killed,
     Left,
     MemberInfo,
     MemberJoined,
@@ -31,10 +32,13 @@ from glozi.domain.events import (
     SessionInfo,
     SessionRemoved,
     UserInfo,
+    Wallops,
 )
 from glozi.domain.names import (
     AWAY_MAX_LENGTH,
     EXIT_CODE_RULE,
+    KILL_REASON_MAX_LENGTH,
+    OPER_PASSWORD_MAX_LENGTH,
     PASSWORD_RULE,
     SESSION_NAME_RULE,
     USERNAME_RULE,
@@ -128,6 +132,34 @@ class Whois:
 
 
 @dataclass(frozen=True)
+class Oper:
+    name: str
+    password: str
+    wallops: bool | None = None
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class SetModes:
+    wallops: bool | None
+    operator: bool | None
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class Kill:
+    name: str
+    reason: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class SendWallops:
+    text: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
 class SubmitExitCode:
     code: str
     request_id: RequestId = None
@@ -151,6 +183,10 @@ Request = (
     | SendPrivate
     | SetAway
     | Whois
+    | Oper
+    | SetModes
+    | Kill
+    | SendWallops
 )
 
 
@@ -196,6 +232,13 @@ class _Fields:
     def required_string(self, key: str) -> str:
         value = self.string(key)
         assert value is not None
+        return value
+
+    def flag(self, key: str) -> bool | None:
+        """An optional boolean: ``None`` when absent or ``null``."""
+        value = self._frame.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise self._fail("bad_field", f"The field {key!r} must be true or false.")
         return value
 
     def integer(self, key: str) -> int:
@@ -366,6 +409,32 @@ def _parse_whois(fields: _Fields) -> Whois:
     return Whois(_recipient(fields, "name"), fields.request_id)
 
 
+def _parse_oper(fields: _Fields) -> Oper:
+    # Any name may be tried (a wrong one is only a wrong login); the password is never echoed.
+    name = _recipient(fields, "name")
+    password = fields.required_string("password")
+    if not password or len(password) > OPER_PASSWORD_MAX_LENGTH:
+        raise fields._fail("bad_field", f"The password is 1 to {OPER_PASSWORD_MAX_LENGTH} characters.")
+    return Oper(name, password, fields.flag("wallops"), fields.request_id)
+
+
+def _parse_modes(fields: _Fields) -> SetModes:
+    return SetModes(fields.flag("wallops"), fields.flag("operator"), fields.request_id)
+
+
+def _parse_kill(fields: _Fields) -> Kill:
+    reason = fields.required_string("reason")
+    if not reason.strip() or len(reason) > KILL_REASON_MAX_LENGTH or not is_printable(reason):
+        raise fields._fail(
+            "bad_field", f"The reason is one line of 1 to {KILL_REASON_MAX_LENGTH} characters, not only spaces."
+        )
+    return Kill(_recipient(fields, "name"), reason, fields.request_id)
+
+
+def _parse_wallops(fields: _Fields) -> SendWallops:
+    return SendWallops(fields.text(), fields.request_id)
+
+
 _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "hello": _parse_hello,
     "list": _parse_list,
@@ -379,6 +448,10 @@ _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "private": _parse_private,
     "away": _parse_away,
     "whois": _parse_whois,
+    "oper": _parse_oper,
+    "modes": _parse_modes,
+    "kill": _parse_kill,
+    "wallops": _parse_wallops,
 }
 
 
@@ -515,13 +588,16 @@ def _member_joined(event: MemberJoined) -> dict[str, Any]:
 
 
 def _member_left(event: MemberLeft) -> dict[str, Any]:
-    return {
+    frame = {
         "type": "member_left",
         "session": event.session_id,
         "name": event.name,
         "reason": event.reason,
         "by": event.by,
     }
+    if event.comment is not None:
+        frame["comment"] = event.comment
+    return frame
 
 
 def _admin_changed(event: AdminChanged) -> dict[str, Any]:
@@ -564,6 +640,7 @@ def user_fields(info: UserInfo) -> dict[str, Any]:
         "away": info.away,
         "idle": info.idle_seconds,
         "connected": info.connected_at,
+        "operator": info.operator,
     }
 
 
@@ -606,6 +683,14 @@ def _left(event: Left) -> dict[str, Any]:
     }
 
 
+def _killed(event: Killed) -> dict[str, Any]:
+    return {"type": "killed", "by": event.by, "reason": event.reason}
+
+
+def _wallops(event: Wallops) -> dict[str, Any]:
+    return {"type": "wallops", "from": event.sender, "text": event.text, "ts": event.sent_at}
+
+
 def _server_closing(event: ServerClosing) -> dict[str, Any]:
     return {"type": "server_closing", "reason": event.reason}
 
@@ -633,6 +718,8 @@ _EVENT_FRAMES: dict[type, Callable[[Any], dict[str, Any]]] = {
     IdleWarning: _idle_warning,
     Left: _left,
     ServerClosing: _server_closing,
+    Killed: _killed,
+    Wallops: _wallops,
     SessionAdded: _session_added,
     SessionChanged: _session_changed,
     SessionRemoved: _session_removed,
