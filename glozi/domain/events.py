@@ -23,6 +23,7 @@ class MemberInfo:
     name: str
     joined_at: float
     is_admin: bool
+    voiced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,10 @@ class SessionInfo:
     creator: str
     locked: bool
     admin: str | None
+    topic: str = ""
+    modes: str = "+nt"
+    """The modes in force without their parameters (``+intkl``; see glozi/domain/rules.py)."""
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,20 +66,24 @@ class MemberJoined(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberLeft(Event):
-    """Someone left the session you are in; ``reason`` is a ``LeaveReason``."""
+    """Someone left the session you are in; ``reason`` is a ``LeaveReason``,
+    ``comment`` the words given with it (a kick's reason), if any."""
 
     session_id: int
     name: str
     reason: str
     by: str | None = None
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdminChanged(Event):
-    """The session you are in has a new admin."""
+    """The session you are in has a new admin: handed on by the admin ``by``,
+    or (``by`` is ``None``) the longest-present member after the admin left."""
 
     session_id: int
     admin: str
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,12 +145,14 @@ class IdleWarning(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Left(Event):
-    """You are no longer in the session and are back at the session list."""
+    """You are no longer in the session and are back at the session list;
+    ``comment`` is the words given with it (a kick's reason), if any."""
 
     session_id: int
     session_name: str
     reason: str
     by: str | None = None
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +182,37 @@ class SessionRemoved(Event):
 
     session_id: int
     name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicChanged(Event):
+    """``by`` set the topic of the session you are in (``""``: cleared) at ``at``."""
+
+    session_id: int
+    topic: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModeChanged(Event):
+    """``by`` changed one mode of the session you are in: ``mode`` is its sign
+    and letter (``+l``), ``parameter`` what it took (``10``, a ban mask, a
+    member's name, the new key), if any."""
+
+    session_id: int
+    by: str
+    mode: str
+    parameter: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invited(Event):
+    """The admin ``by`` invited you to the session ``session_name``: you may join it once, past ``+i``."""
+
+    session_id: int
+    session_name: str
+    by: str
 
 
 class LeaveReason:
