@@ -121,7 +121,7 @@ class RegistrationTests(DoorTestCase):
         )
         self.assertTrue(all(p.prefix == SERVER and p.params[0] == "alice" for p in lines))
         self.assertIn("alice!alice@glozichat", lines[0].params[1])
-        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "i", "knot", "ko"])
+        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "i", "biklmnotv", "bklov"])
 
     def test_isupport_tells_the_truth(self) -> None:
         """005 advertises 20 # sessions at once and the GloziChat name lengths."""
@@ -133,8 +133,10 @@ class RegistrationTests(DoorTestCase):
         self.assertEqual(tokens["CHANTYPES"], "#")
         self.assertEqual(tokens["NICKLEN"], "12")
         self.assertEqual(tokens["CHANNELLEN"], "13")
-        self.assertEqual(tokens["PREFIX"], "(o)@")
-        self.assertEqual(tokens["CHANMODES"], ",k,,nt")
+        self.assertEqual(tokens["PREFIX"], "(ov)@+")
+        self.assertEqual(tokens["CHANMODES"], "b,k,l,imnt")
+        self.assertEqual(tokens["TOPICLEN"], "300")
+        self.assertEqual(tokens["MAXLIST"], "b:50")
         self.assertEqual(tokens["CASEMAPPING"], "ascii")
         self.assertEqual(isupport.params[-1], "are supported by this server")
 
@@ -383,19 +385,18 @@ class SessionTests(DoorTestCase):
         self.assertEqual([p.params[1] for p in filtered if p.command == "322"], ["#garden"])
 
     def test_join_existing_session(self) -> None:
-        """JOIN #kiwi echoes the JOIN, then the topic (332, 333) and the names (353, 366)."""
+        """JOIN #kiwi echoes the JOIN, then the names (353, 366); no topic is set, so no 332."""
         self.native(session=2, username="bob")
         lines = self.user("alice").send("JOIN #KIWI")
-        self.assertEqual([p.command for p in lines], ["JOIN", "332", "333", "353", "366"])
+        self.assertEqual([p.command for p in lines], ["JOIN", "353", "366"])
         self.assertEqual((lines[0].prefix, lines[0].params), ("alice!alice@glozichat", ["#kiwi"]))
-        self.assertEqual(lines[2].params[1:], ["#kiwi", SERVER, "1764000000"])
-        self.assertEqual(lines[3].params[1:], ["=", "#kiwi", "bob alice"])
+        self.assertEqual(lines[1].params[1:], ["=", "#kiwi", "bob alice"])
 
     def test_join_new_name_creates_with_key_as_operator(self) -> None:
         """JOIN of a new name creates the session locked with the key; its creator is @ and a native user needs the key."""
         alice = self.user("alice")
         lines = alice.send("JOIN #garden 12345")
-        self.assertEqual(lines[3].params[1:], ["=", "#garden", "@alice"])
+        self.assertEqual(lines[1].params[1:], ["=", "#garden", "@alice"])
         self.assertEqual(alice.send("MODE #garden")[0].params[1:], ["#garden", "+ntk", "12345"])
         native = self.native()
         [session] = [s for s in native.send(type="list")[0]["sessions"] if s["name"] == "garden"]
@@ -442,10 +443,10 @@ class SessionTests(DoorTestCase):
         alice = self.user("alice")
         lines = alice.send("JOIN #kiwi,inv@lid,#papaya")
         self.assertEqual(
-            [p.command for p in lines], ["JOIN", "332", "333", "353", "366", "403", "JOIN", "332", "333", "353", "366"]
+            [p.command for p in lines], ["JOIN", "353", "366", "403", "JOIN", "353", "366"]
         )
-        self.assertEqual(lines[5].params[1], "inv@lid")
-        self.assertEqual(lines[6].params[0], "#papaya")
+        self.assertEqual(lines[3].params[1], "inv@lid")
+        self.assertEqual(lines[4].params[0], "#papaya")
 
     def test_invalid_channel_403(self) -> None:
         """A channel that cannot be a session name gets 403, a nick's fallback characters too (#gar_den)."""
@@ -481,14 +482,33 @@ class SessionTests(DoorTestCase):
         self.assertEqual(alice.send("JOIN #avocado")[0].command, "JOIN")
 
     def test_topic(self) -> None:
-        """TOPIC reads 332 and 333; setting it gets 482, or 442 off the channel; 403 for no session."""
-        alice = self.member("alice", "#kiwi")
-        topic, who = alice.send("TOPIC #kiwi")
-        self.assertEqual((topic.command, topic.params[1]), ("332", "#kiwi"))
-        self.assertEqual((who.command, who.params[2]), ("333", SERVER))
-        self.member("carol", "#garden")
-        self.assertEqual(alice.send("TOPIC #garden")[1].params[2], "carol!carol@glozichat")
-        self.assertEqual(alice.one("TOPIC #kiwi :new").command, "482")
+        """No topic: 331. The admin sets one (every member sees TOPIC), then 332 and 333 (setter, time);
+        a member gets 482 under +t and may set it under -t; 442 off the channel; 403 for no session;
+        301 characters are cut to 300."""
+        carol = self.member("carol", "#garden")
+        alice = self.member("alice", "#garden")
+        bob = self.native(session=10, username="bob")
+        carol.received()
+        alice.received()
+        self.assertEqual(alice.one("TOPIC #garden").command, "331")
+        [line] = carol.send("TOPIC #garden :ripe figs")
+        self.assertEqual((line.prefix, line.command, line.params), ("carol!carol@glozichat", "TOPIC", ["#garden", "ripe figs"]))
+        self.assertEqual(alice.received(), [line])
+        [changed] = bob.frames()
+        self.assertEqual(changed, {"type": "topic_changed", "session": 10, "topic": "ripe figs", "by": "carol", "ts": 1764000000.0})
+        topic, who = alice.send("TOPIC #garden")
+        self.assertEqual((topic.command, topic.params[1:]), ("332", ["#garden", "ripe figs"]))
+        self.assertEqual((who.command, who.params[1:]), ("333", ["#garden", "carol!carol@glozichat", "1764000000"]))
+        self.assertEqual(alice.one("TOPIC #garden :mine").command, "482")
+        carol.send("MODE #garden -t")
+        alice.received()
+        self.assertEqual(alice.one("TOPIC #garden :mine").command, "TOPIC")
+        carol.received()
+        [line] = carol.send("TOPIC #garden :" + "x" * 301)
+        self.assertEqual(len(line.params[1]), 300)
+        listed = {p.params[1]: p.params[3] for p in alice.send("LIST") if p.command == "322"}
+        self.assertEqual(listed["#garden"], "x" * 300)
+        self.assertTrue(listed["#kiwi"].startswith("Created by server"))
         self.assertEqual(alice.one("TOPIC #papaya :new").command, "442")
         self.assertEqual(alice.one("TOPIC #nope").command, "403")
 
@@ -577,10 +597,15 @@ class KickTests(DoorTestCase):
         alice.received()
         dave.received()
         [kick] = alice.send("KICK #garden bob :go away")
-        self.assertEqual((kick.prefix, kick.command, kick.params), ("alice!alice@glozichat", "KICK", ["#garden", "bob", "alice"]))
+        self.assertEqual((kick.prefix, kick.command, kick.params), ("alice!alice@glozichat", "KICK", ["#garden", "bob", "go away"]))
         self.assertEqual(dave.received(), [kick])
         [left] = bob.frames()
-        self.assertEqual((left["type"], left["reason"], left["by"]), ("left", "kicked", "alice"))
+        self.assertEqual((left["type"], left["reason"], left["by"], left["comment"]), ("left", "kicked", "alice", "go away"))
+        self.assertEqual(left["message"], "You were kicked from garden by alice: go away")
+        carol = self.member("carol", "#garden", "12345")
+        alice.received()
+        [kick] = alice.send("KICK #garden carol")
+        self.assertEqual(kick.params, ["#garden", "carol", "alice"])
 
     def test_native_admin_kicks_irc_member(self) -> None:
         """A native admin's /kick reaches the IRC member as a KICK of themselves."""

@@ -38,6 +38,8 @@ class SessionInfo:
     locked: bool
     admin: str | None
     topic: str = ""
+    topic_by: str | None = None
+    topic_at: float | None = None
     modes: str = "+nt"
     """The modes in force without their parameters (``+intkl``; see glozi/domain/rules.py)."""
     limit: int | None = None

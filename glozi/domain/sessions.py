@@ -190,6 +190,8 @@ class Session:
             locked=self.locked,
             admin=self.admin.name if self.admin else None,
             topic=self.rules.topic,
+            topic_by=self.rules.topic_by,
+            topic_at=self.rules.topic_at,
             modes=self.rules.modes(self.locked),
             limit=self.rules.limit,
         )

@@ -11,9 +11,9 @@ from twisted.internet.interfaces import IReactorTime
 
 from glozi.domain.chat import ChatServer
 from glozi.doors.irc import wire
-from glozi.doors.irc.channels import Channels
 from glozi.doors.irc.connection import IRCCommand
 from glozi.doors.irc.messages import Messages
+from glozi.doors.irc.modes import Modes
 from glozi.doors.irc.registration import Registration
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import WriteBatch
@@ -26,7 +26,7 @@ REGISTRATION_TIMEOUT = 60.0
 """Seconds a connection has to complete NICK and USER."""
 
 
-class IRCProtocol(Registration, Channels, Messages):
+class IRCProtocol(Registration, Modes, Messages):
     """One IRC client connection: its commands, from the table below."""
 
     COMMANDS: ClassVar[dict[str, IRCCommand]] = {
@@ -45,6 +45,7 @@ class IRCProtocol(Registration, Channels, Messages):
         "TOPIC": IRCCommand("irc_TOPIC", 1),
         "MODE": IRCCommand("irc_MODE", 1),
         "KICK": IRCCommand("irc_KICK", 2),
+        "INVITE": IRCCommand("irc_INVITE", 2),
         "PRIVMSG": IRCCommand("irc_PRIVMSG"),
         "NOTICE": IRCCommand("irc_NOTICE"),
         "TIME": IRCCommand("irc_TIME"),
