@@ -52,7 +52,13 @@ class Messages(IRCConnection):
             return
         session_id = self._my_session(target)
         if session_id is not None:
-            self.participant.say(text, session_id).addErrback(self._not_stored)
+            try:
+                self.participant.say(text, session_id).addErrback(self._not_stored)
+            except ChatError as error:
+                if error.code != "moderated":
+                    raise
+                if not notice:
+                    self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], f"Cannot send to channel (+m): {error.message}")
         elif name_key(target) == name_key(wire.SERVICE_NICK):
             if not notice:
                 self._service(text)
