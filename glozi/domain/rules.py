@@ -195,9 +195,10 @@ def change_modes(member: Member, changes: Sequence[ModeChange]) -> "Deferred[lis
     hashed off the reactor first."""
     applied: list[ModeChange] = []
 
-    def took(changed: bool, change: ModeChange) -> None:
+    def took(changed: "bool | ModeChange", change: ModeChange) -> None:
+        # A ban reports the mask as kept (bob is bob!*@*).
         if changed:
-            applied.append(change)
+            applied.append(changed if isinstance(changed, ModeChange) else change)
 
     def refused(reason: Failure, change: ModeChange) -> None:
         reason.trap(ChatError)
@@ -212,7 +213,7 @@ def change_modes(member: Member, changes: Sequence[ModeChange]) -> "Deferred[lis
     return done.addCallback(lambda _: applied)
 
 
-def _apply(member: Member, change: ModeChange) -> "bool | Deferred[bool]":
+def _apply(member: Member, change: ModeChange) -> "bool | ModeChange | Deferred[bool]":
     # Checked for each change: a +o earlier in the same MODE hands the role on.
     require_admin(member, "Changing the session's modes")
     session, rules, on = member.session, member.session.rules, change.adding
@@ -272,26 +273,27 @@ def _limit(text: str | None) -> int:
     return int(text)
 
 
-def _ban(member: Member, change: ModeChange) -> bool:
+def _ban(member: Member, change: ModeChange) -> "ModeChange | None":
     bans = member.session.rules.bans
     if change.parameter is None:
-        return False
+        return None
     mask = ban_mask(change.parameter)
     key = name_key(mask)
     present = next((m for m in bans if name_key(m) == key), None)
     if change.adding:
         if present is not None:
-            return False
+            return None
         if len(bans) >= MAX_BANS:
             raise ChatError("too_many_bans", f"A session keeps at most {MAX_BANS} bans; remove one first.")
         bans[mask] = _pattern(mask)
     else:
         if present is None:
-            return False
+            return None
         del bans[present]
         mask = present
-    _tell(member, ModeChange(change.adding, "b", mask))
-    return True
+    kept = ModeChange(change.adding, "b", mask)
+    _tell(member, kept)
+    return kept
 
 
 def ban_list(member: Member) -> list[str]:
