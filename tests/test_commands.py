@@ -10,7 +10,10 @@ from tests.helpers import connect, done, make_server
 class TableTests(SynchronousTestCase):
     def test_every_command_has_help_and_usage(self) -> None:
         """Each row has a usage starting with its name and a help text."""
-        self.assertEqual(set(commands.COMMANDS), {"help", "quote", "time", "echo", "kick", "quit", "close"})
+        self.assertEqual(set(commands.COMMANDS), {
+            "help", "quote", "time", "echo", "kick", "quit", "close",
+            "topic", "mode", "invite", "ban", "unban", "lock", "unlock", "admin",
+        })
         for name, command in commands.COMMANDS.items():
             self.assertTrue(command.usage.startswith("/" + name))
             self.assertTrue(command.help)

@@ -66,7 +66,7 @@ class IRCFuzzClient:
                 self.views[channel].add(who)
         elif line.command == "353":
             assert line.params[2].lower() in self.views, "NAMES for another channel"
-            self.views[line.params[2].lower()] |= {name.lstrip("@").lower() for name in line.params[3].split()}
+            self.views[line.params[2].lower()] |= {name.lstrip("@+").lower() for name in line.params[3].split()}
         elif line.command in ("PART", "KICK"):
             assert channel in self.views, f"{line.command} for another channel"
             gone = who if line.command == "PART" else line.params[1].lower()
@@ -170,6 +170,18 @@ class BothDoorsMachine(NativeMachine):
             "quit": "QUIT :bye",
         }
         client.send(lines[action].encode())
+        self.step()
+
+    @precondition(lambda self: bool(self.irc_live()))
+    @rule(data=st.data(), change=st.sampled_from([
+        "MODE {c} +i", "MODE {c} -i", "MODE {c} +l 1", "MODE {c} -l", "MODE {c} +b {v}", "MODE {c} -b {v}!*@*",
+        "MODE {c} +m", "MODE {c} +v {v}", "MODE {c} +o {v}", "MODE {c} +k 12345", "MODE {c} -k", "MODE {c} b",
+        "MODE {c} +ilz 2", "INVITE {v} {c}", "TOPIC {c} :figs", "KICK {c} {v} :go",
+    ]), victim=st.sampled_from(NAMES + ["ircann", "ircben"]))
+    def irc_rules(self, data, change, victim) -> None:
+        client = self.irc_pick(data, in_channel=True)
+        channel = data.draw(st.sampled_from([*client.views, "#kiwi"]))
+        client.send(change.format(c=channel, v=victim).encode())
         self.step()
 
     @precondition(lambda self: bool(self.irc_live()))

@@ -20,6 +20,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 
+from glozi.domain import rules
 from glozi.domain.chat import ChatServer
 from glozi.domain.names import name_key
 from glozi.doors.native import wire
@@ -28,6 +29,13 @@ from tests.helpers import TEST_EXIT_CODE, quick_passwords
 
 NAMES = ["alice", "bob", "carol", "dave", "erin"]
 SESSION_NAMES = ["garden", "attic", "Garden"]
+RULE_COMMANDS = [
+    ("mode", "+i"), ("mode", "-i"), ("mode", "+l 1"), ("mode", "+l 2"), ("mode", "-l"), ("mode", "+m"),
+    ("mode", "-m"), ("mode", "-t"), ("mode", "+b bob"), ("mode", "-b bob!*@*"), ("mode", "+v carol"),
+    ("mode", "+o carol"), ("mode", "+o dave"), ("mode", "+k 12345"), ("mode", "-k"), ("mode", "+x"),
+    ("invite", "bob"), ("invite", "erin"), ("ban", "dave"), ("ban", "alice x"), ("admin", "bob"),
+    ("topic", "figs"), ("topic", ""), ("lock", "54321"), ("unlock", ""), ("kick", "erin go"),
+]
 GARBAGE = [b"{", b"[]", b"\xff", b'{"type":"join","session":"x"}', b'{"type":"say","text":"\\ud800"}', b"x" * 5000]
 
 
@@ -104,6 +112,8 @@ class NativeMachine(RuleBasedStateMachine):
         self.clients = [FuzzClient(self.factory, n) for n in range(4)]
         self.private_targets: dict[str, object] = {}
         """Each private message's text, and the participant it was sent to."""
+        self.before: dict[int, tuple[set[int], set[int]]] = {}
+        """Each session's members and invited users (by id) after the last step."""
         self.step()
 
     def _observe(self, event: dict) -> None:
@@ -170,6 +180,14 @@ class NativeMachine(RuleBasedStateMachine):
     def command(self, data, command, args) -> None:
         client = self.pick(data, in_session=True)
         client.send({"type": "command", "name": command, "args": args, "session": self.session_of(data, client)})
+        self.step()
+
+    @precondition(lambda self: any(not c.gone for c in self.clients))
+    @rule(data=st.data(), command=st.sampled_from(RULE_COMMANDS))
+    def rule_command(self, data, command) -> None:
+        client = self.pick(data, in_session=True)
+        name, args = command
+        client.send({"type": "command", "name": name, "args": args, "session": self.session_of(data, client)})
         self.step()
 
     @precondition(lambda self: any(not c.gone for c in self.clients))
@@ -252,6 +270,24 @@ class NativeMachine(RuleBasedStateMachine):
                 assert session.admin is not None and session.admin in session.members.values()
             else:
                 raise AssertionError("an empty created session was kept")
+
+    @invariant()
+    def joins_keep_the_rules(self) -> None:
+        """Who joined since the last step was not banned, was invited to an
+        invite-only session, and did not take it past its limit."""
+        for session in self.chat.sessions.values():
+            members, invited = self.before.get(session.id, (set(), set()))
+            new = [m for m in session.members.values() if id(m) not in members]
+            for member in new:
+                assert not rules.is_banned(session, member.name), (session.name, member.name)
+                if session.rules.invite_only and members:
+                    assert id(member.participant) in invited, (session.name, member.name)
+            if new and session.rules.limit is not None:
+                assert len(session.members) <= session.rules.limit, (session.name, len(session.members))
+        self.before = {
+            session.id: ({id(m) for m in session.members.values()}, {id(p) for p in session.rules.invited})
+            for session in self.chat.sessions.values()
+        }
 
     @invariant()
     def no_failure_logged(self) -> None:

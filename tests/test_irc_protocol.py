@@ -121,7 +121,7 @@ class RegistrationTests(DoorTestCase):
         )
         self.assertTrue(all(p.prefix == SERVER and p.params[0] == "alice" for p in lines))
         self.assertIn("alice!alice@glozichat", lines[0].params[1])
-        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "iow", "knot", "ko"])
+        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "iow", "biklmnotv", "bklov"])
 
     def test_isupport_tells_the_truth(self) -> None:
         """005 advertises 20 # sessions at once and the GloziChat name lengths."""
@@ -133,8 +133,10 @@ class RegistrationTests(DoorTestCase):
         self.assertEqual(tokens["CHANTYPES"], "#")
         self.assertEqual(tokens["NICKLEN"], "12")
         self.assertEqual(tokens["CHANNELLEN"], "13")
-        self.assertEqual(tokens["PREFIX"], "(o)@")
-        self.assertEqual(tokens["CHANMODES"], ",k,,nt")
+        self.assertEqual(tokens["PREFIX"], "(ov)@+")
+        self.assertEqual(tokens["CHANMODES"], "b,k,l,imnt")
+        self.assertEqual(tokens["TOPICLEN"], "300")
+        self.assertEqual(tokens["MAXLIST"], "b:50")
         self.assertEqual(tokens["CASEMAPPING"], "ascii")
         self.assertEqual(isupport.params[-1], "are supported by this server")
 
@@ -383,19 +385,18 @@ class SessionTests(DoorTestCase):
         self.assertEqual([p.params[1] for p in filtered if p.command == "322"], ["#garden"])
 
     def test_join_existing_session(self) -> None:
-        """JOIN #kiwi echoes the JOIN, then the topic (332, 333) and the names (353, 366)."""
+        """JOIN #kiwi echoes the JOIN, then the names (353, 366); no topic is set, so no 332."""
         self.native(session=2, username="bob")
         lines = self.user("alice").send("JOIN #KIWI")
-        self.assertEqual([p.command for p in lines], ["JOIN", "332", "333", "353", "366"])
+        self.assertEqual([p.command for p in lines], ["JOIN", "353", "366"])
         self.assertEqual((lines[0].prefix, lines[0].params), ("alice!alice@glozichat", ["#kiwi"]))
-        self.assertEqual(lines[2].params[1:], ["#kiwi", SERVER, "1764000000"])
-        self.assertEqual(lines[3].params[1:], ["=", "#kiwi", "bob alice"])
+        self.assertEqual(lines[1].params[1:], ["=", "#kiwi", "bob alice"])
 
     def test_join_new_name_creates_with_key_as_operator(self) -> None:
         """JOIN of a new name creates the session locked with the key; its creator is @ and a native user needs the key."""
         alice = self.user("alice")
         lines = alice.send("JOIN #garden 12345")
-        self.assertEqual(lines[3].params[1:], ["=", "#garden", "@alice"])
+        self.assertEqual(lines[1].params[1:], ["=", "#garden", "@alice"])
         self.assertEqual(alice.send("MODE #garden")[0].params[1:], ["#garden", "+ntk", "12345"])
         native = self.native()
         [session] = [s for s in native.send(type="list")[0]["sessions"] if s["name"] == "garden"]
@@ -442,10 +443,10 @@ class SessionTests(DoorTestCase):
         alice = self.user("alice")
         lines = alice.send("JOIN #kiwi,inv@lid,#papaya")
         self.assertEqual(
-            [p.command for p in lines], ["JOIN", "332", "333", "353", "366", "403", "JOIN", "332", "333", "353", "366"]
+            [p.command for p in lines], ["JOIN", "353", "366", "403", "JOIN", "353", "366"]
         )
-        self.assertEqual(lines[5].params[1], "inv@lid")
-        self.assertEqual(lines[6].params[0], "#papaya")
+        self.assertEqual(lines[3].params[1], "inv@lid")
+        self.assertEqual(lines[4].params[0], "#papaya")
 
     def test_invalid_channel_403(self) -> None:
         """A channel that cannot be a session name gets 403, a nick's fallback characters too (#gar_den)."""
@@ -481,14 +482,33 @@ class SessionTests(DoorTestCase):
         self.assertEqual(alice.send("JOIN #avocado")[0].command, "JOIN")
 
     def test_topic(self) -> None:
-        """TOPIC reads 332 and 333; setting it gets 482, or 442 off the channel; 403 for no session."""
-        alice = self.member("alice", "#kiwi")
-        topic, who = alice.send("TOPIC #kiwi")
-        self.assertEqual((topic.command, topic.params[1]), ("332", "#kiwi"))
-        self.assertEqual((who.command, who.params[2]), ("333", SERVER))
-        self.member("carol", "#garden")
-        self.assertEqual(alice.send("TOPIC #garden")[1].params[2], "carol!carol@glozichat")
-        self.assertEqual(alice.one("TOPIC #kiwi :new").command, "482")
+        """No topic: 331. The admin sets one (every member sees TOPIC), then 332 and 333 (setter, time);
+        a member gets 482 under +t and may set it under -t; 442 off the channel; 403 for no session;
+        301 characters are cut to 300."""
+        carol = self.member("carol", "#garden")
+        alice = self.member("alice", "#garden")
+        bob = self.native(session=10, username="bob")
+        carol.received()
+        alice.received()
+        self.assertEqual(alice.one("TOPIC #garden").command, "331")
+        [line] = carol.send("TOPIC #garden :ripe figs")
+        self.assertEqual((line.prefix, line.command, line.params), ("carol!carol@glozichat", "TOPIC", ["#garden", "ripe figs"]))
+        self.assertEqual(alice.received(), [line])
+        [changed] = bob.frames()
+        self.assertEqual(changed, {"type": "topic_changed", "session": 10, "topic": "ripe figs", "by": "carol", "ts": 1764000000.0})
+        topic, who = alice.send("TOPIC #garden")
+        self.assertEqual((topic.command, topic.params[1:]), ("332", ["#garden", "ripe figs"]))
+        self.assertEqual((who.command, who.params[1:]), ("333", ["#garden", "carol!carol@glozichat", "1764000000"]))
+        self.assertEqual(alice.one("TOPIC #garden :mine").command, "482")
+        carol.send("MODE #garden -t")
+        alice.received()
+        self.assertEqual(alice.one("TOPIC #garden :mine").command, "TOPIC")
+        carol.received()
+        [line] = carol.send("TOPIC #garden :" + "x" * 301)
+        self.assertEqual(len(line.params[1]), 300)
+        listed = {p.params[1]: p.params[3] for p in alice.send("LIST") if p.command == "322"}
+        self.assertEqual(listed["#garden"], "x" * 300)
+        self.assertTrue(listed["#kiwi"].startswith("Created by server"))
         self.assertEqual(alice.one("TOPIC #papaya :new").command, "442")
         self.assertEqual(alice.one("TOPIC #nope").command, "403")
 
@@ -577,10 +597,15 @@ class KickTests(DoorTestCase):
         alice.received()
         dave.received()
         [kick] = alice.send("KICK #garden bob :go away")
-        self.assertEqual((kick.prefix, kick.command, kick.params), ("alice!alice@glozichat", "KICK", ["#garden", "bob", "alice"]))
+        self.assertEqual((kick.prefix, kick.command, kick.params), ("alice!alice@glozichat", "KICK", ["#garden", "bob", "go away"]))
         self.assertEqual(dave.received(), [kick])
         [left] = bob.frames()
-        self.assertEqual((left["type"], left["reason"], left["by"]), ("left", "kicked", "alice"))
+        self.assertEqual((left["type"], left["reason"], left["by"], left["comment"]), ("left", "kicked", "alice", "go away"))
+        self.assertEqual(left["message"], "You were kicked from garden by alice: go away")
+        self.member("carol", "#garden", "12345")
+        alice.received()
+        [kick] = alice.send("KICK #garden carol")
+        self.assertEqual(kick.params, ["#garden", "carol", "alice"])
 
     def test_native_admin_kicks_irc_member(self) -> None:
         """A native admin's /kick reaches the IRC member as a KICK of themselves."""
@@ -959,3 +984,178 @@ class WireTests(SynchronousTestCase):
         self.assertEqual(wire.server_name("lanbox"), "lanbox.glozichat")
         self.assertEqual(wire.server_name("box.lan"), "box.lan")
         self.assertEqual(wire.server_name("My Box!"), "My-Box.glozichat")
+
+
+class ChannelModeTests(DoorTestCase):
+    """Session rules as channel modes, seen by IRC and native members alike."""
+
+    def garden(self) -> tuple[IRCClient, IRCClient, NativeClient]:
+        """carol (IRC) created #garden and is its admin; alice (IRC) and bob (native) are members."""
+        carol = self.member("carol", "#garden")
+        alice = self.member("alice", "#garden")
+        bob = self.native(session=10, username="bob")
+        carol.received()
+        alice.received()
+        return carol, alice, bob
+
+    def test_key_set_changed_and_removed(self) -> None:
+        """MODE +k 12345 locks the session (members see the key, the list only locked), -k unlocks;
+        a key that is not 5 digits gets 696 and changes nothing."""
+        carol, alice, bob = self.garden()
+        [line] = carol.send("MODE #garden +k 12345")
+        self.assertEqual((line.prefix, line.params), ("carol!carol@glozichat", ["#garden", "+k", "12345"]))
+        self.assertEqual(alice.received(), [line])
+        [changed] = bob.frames()
+        self.assertEqual(changed, {"type": "mode_changed", "session": 10, "by": "carol", "mode": "+k", "parameter": "12345"})
+        self.assertEqual(alice.send("MODE #garden")[0].params[1:], ["#garden", "+ntk", "12345"])
+        self.assertEqual(self.user("dave").one("JOIN #garden").command, "475")
+        self.assertTrue(self.native().send(type="list")[0]["sessions"][-1]["locked"])
+        self.assertEqual(carol.one("MODE #garden +k 1234").params[1:4], ["#garden", "k", "1234"])
+        self.assertEqual(carol.one("MODE #garden +k 1234").command, "696")
+        [line] = carol.send("MODE #garden -k")
+        self.assertEqual(line.params, ["#garden", "-k"])
+        self.assertEqual(self.user("erin").send("JOIN #garden")[0].command, "JOIN")
+
+    def test_key_hashed_later_is_stored(self) -> None:
+        """A new key answers once its hash is computed (off the reactor); the store then keeps the new hash."""
+        passwords, runner = late_passwords()
+        self.chat.passwords = passwords
+        carol, _alice, _bob = self.garden()
+        self.assertEqual(carol.send("MODE #garden +k 54321"), [])
+        self.assertEqual(carol.send("MODE #garden +k 11111")[0].command, "NOTICE")
+        runner.finish()
+        self.assertEqual(carol.received()[0].params, ["#garden", "+k", "54321"])
+        stored = self.chat.store.sessions[10].password_hash
+        self.assertTrue(stored.startswith("scrypt$"))
+        self.assertNotIn("54321", stored)
+        dave = self.user("dave")
+        dave.send("JOIN #garden 54321")
+        runner.finish()
+        self.assertEqual(dave.received()[0].command, "JOIN")
+
+    def test_limit(self) -> None:
+        """+l 3 with three members: the fourth gets 471 (native: session_full); -l lifts it; +l 0 gets 696."""
+        carol, alice, _bob = self.garden()
+        [line] = carol.send("MODE #garden +l 3")
+        self.assertEqual(line.params, ["#garden", "+l", "3"])
+        alice.received()
+        self.assertEqual(alice.send("MODE #garden")[0].params[1:], ["#garden", "+ntl", "3"])
+        self.assertEqual(self.user("dave").one("JOIN #garden").command, "471")
+        self.assertEqual(self.native().send(type="join", session=10, username="erin")[0]["code"], "session_full")
+        self.assertEqual(carol.one("MODE #garden +l 0").command, "696")
+        self.assertEqual(carol.one("MODE #garden +l 10000").command, "696")
+        carol.send("MODE #garden -l")
+        self.assertEqual(self.user("fred").send("JOIN #garden")[0].command, "JOIN")
+
+    def test_invite_only_and_invite(self) -> None:
+        """+i: uninvited joins get 473; INVITE gives 341 and the invitee an INVITE (native: invited),
+        good for one join; 443 already there, 401 nobody, 482 not admin, 442 not on it."""
+        carol, alice, _bob = self.garden()
+        carol.send("MODE #garden +i")
+        dave = self.user("dave")
+        self.assertEqual(dave.one("JOIN #garden").command, "473")
+        erin = self.native()
+        self.assertEqual(erin.send(type="join", session=10, username="erin")[0]["code"], "invite_only")
+        [inviting] = carol.send("INVITE dave #garden")
+        self.assertEqual((inviting.command, inviting.params[1:]), ("341", ["dave", "#garden"]))
+        [invite] = dave.received()
+        self.assertEqual((invite.prefix, invite.command, invite.params), ("carol!carol@glozichat", "INVITE", ["dave", "#garden"]))
+        carol.send("INVITE erin #garden")
+        self.assertEqual(erin.frames(), [{"type": "invited", "session": 10, "name": "garden", "by": "carol"}])
+        self.assertEqual(dave.send("JOIN #garden")[0].command, "JOIN")
+        self.assertEqual(erin.send(type="join", session=10, username="erin")[0]["type"], "joined")
+        dave.send("PART #garden")
+        carol.received()
+        self.assertEqual(dave.one("JOIN #garden").command, "473")
+        self.assertEqual(carol.one("INVITE alice #garden").command, "443")
+        self.assertEqual(carol.one("INVITE nobody #garden").command, "401")
+        alice.received()
+        self.assertEqual(alice.one("INVITE dave #garden").command, "482")
+        self.assertEqual(carol.one("INVITE dave #kiwi").command, "442")
+
+    def test_bans(self) -> None:
+        """+b masks: 367/368 list them, a banned nick gets 474 (native: banned) but is not kicked;
+        MODE +b then KICK is kick-and-ban; -b lifts it; a ban list holds 50 (478)."""
+        carol, alice, bob = self.garden()
+        self.assertEqual(carol.one("MODE #garden +b").command, "368")
+        [line] = carol.send("MODE #garden +b dav?")
+        self.assertEqual(line.params, ["#garden", "+b", "dav?!*@*"])
+        self.assertEqual(bob.frames()[0]["parameter"], "dav?!*@*")
+        alice.received()
+        ban, end = alice.send("MODE #garden b")
+        self.assertEqual((ban.command, ban.params[1:], end.command), ("367", ["#garden", "dav?!*@*"], "368"))
+        self.assertEqual(self.user("Dave").one("JOIN #garden").command, "474")
+        carol.send("MODE #garden +b alice!*@glozichat")
+        self.assertEqual(len(self.chat.sessions[10].members), 3)
+        alice.received()
+        carol.send("KICK #garden alice :banned")
+        alice.received()
+        self.assertEqual(alice.one("JOIN #garden").command, "474")
+        carol.send("MODE #garden -b alice!*@glozichat")
+        self.assertEqual(alice.send("JOIN #garden")[0].command, "JOIN")
+        masks = " ".join(f"m{i}" for i in range(49))
+        carol.received()
+        carol.send(f"MODE #garden +{'b' * 49} {masks}")
+        self.assertEqual(carol.one("MODE #garden +b late").command, "478")
+
+    def test_native_ban_kicks(self) -> None:
+        """The native /ban NAME bans NAME!*@* and kicks them; they cannot come back."""
+        bob = self.native()
+        bob.send(type="create", name="garden", username="bob")
+        alice = self.member("alice", "#garden")
+        bob.frames()
+        [reply] = [f for f in bob.send(type="command", name="ban", args="alice spam") if f["type"] == "reply"]
+        self.assertEqual(reply["text"], "You banned alice!*@* and kicked them.")
+        ban, kick = alice.received()
+        self.assertEqual((ban.params, kick.params), (["#garden", "+b", "alice!*@*"], ["#garden", "alice", "spam"]))
+        self.assertEqual(alice.one("JOIN #garden").command, "474")
+
+    def test_moderated_and_voice(self) -> None:
+        """+m: only the admin and voiced members talk (404; native: moderated); +v shows + in NAMES."""
+        carol, alice, bob = self.garden()
+        carol.send("MODE #garden +m")
+        alice.received()
+        bob.frames()
+        self.assertEqual(alice.one("PRIVMSG #garden :hi").command, "404")
+        self.assertEqual(bob.send(type="say", text="hi")[0]["code"], "moderated")
+        carol.send("PRIVMSG #garden :admins talk")
+        self.assertEqual(alice.received()[0].params, ["#garden", "admins talk"])
+        [line] = carol.send("MODE #garden +v alice")
+        self.assertEqual(line.params, ["#garden", "+v", "alice"])
+        alice.received()
+        alice.send("PRIVMSG #garden :voiced")
+        self.assertEqual(carol.received()[0].params, ["#garden", "voiced"])
+        self.assertEqual(alice.send("NAMES #garden")[0].params[3], "@carol +alice bob")
+        self.assertEqual(carol.one("MODE #garden +v nobody").command, "441")
+        carol.send("MODE #garden -m")
+        bob.frames()
+        self.assertEqual(bob.send(type="say", text="free")[0]["type"], "ack")
+
+    def test_hand_the_admin_role_on(self) -> None:
+        """+o NICK hands the role on: everyone sees MODE +o-o, the giver gets an idle timeout; -o is refused (696)."""
+        carol, alice, bob = self.garden()
+        self.assertEqual(carol.one("MODE #garden -o carol").command, "696")
+        [line] = carol.send("MODE #garden +o alice")
+        self.assertEqual((line.prefix, line.params), ("carol!carol@glozichat", ["#garden", "+o-o", "alice", "carol"]))
+        self.assertEqual(alice.received(), [line])
+        self.assertEqual(bob.frames(), [{"type": "admin_changed", "session": 10, "admin": "alice", "by": "carol"}])
+        self.assertEqual(carol.one("MODE #garden +i").command, "482")
+        self.assertEqual(alice.send("NAMES #garden")[0].params[3], "carol @alice bob")
+        self.clock.advance(240)
+        self.assertIn("KICK", [p.command for p in carol.received()])
+        self.assertEqual([m.name for m in self.chat.sessions[10].members.values()], ["alice"])
+
+    def test_mode_refusals(self) -> None:
+        """472 for an unknown letter, 482 for a non-admin's change, 442 off the channel, 403 no session."""
+        carol, alice, _bob = self.garden()
+        [unknown] = carol.send("MODE #garden +x")
+        self.assertEqual((unknown.command, unknown.params[1]), ("472", "x"))
+        self.assertEqual(alice.one("MODE #garden +i").command, "482")
+        self.assertEqual(carol.one("MODE #kiwi +i").command, "442")
+        self.assertEqual(carol.one("MODE #nope +i").command, "403")
+        self.assertEqual(carol.one("MODE #garden -n").command, "696")
+        self.assertEqual(carol.send("MODE #garden +n"), [])
+        self.assertEqual(self.native().send(type="list")[0]["sessions"][-1]["modes"], "+nt")
+        carol.send("MODE #garden +imlk 5 12345")
+        self.assertEqual(alice.received()[-1].params, ["#garden", "+k", "12345"])
+        self.assertEqual(alice.send("MODE #garden")[0].params[1:], ["#garden", "+imntkl", "12345", "5"])

@@ -133,6 +133,9 @@ class FrameTests(ProtocolTestCase):
                 "creator": "alice",
                 "locked": True,
                 "admin": "alice",
+                "topic": "",
+                "modes": "+ntk",
+                "limit": None,
             },
         )
         self.assertNotIn(b"12345", json.dumps(answer).encode())
@@ -142,7 +145,7 @@ class FrameTests(ProtocolTestCase):
         alice, bob = self.client(), self.client()
         created = alice.one({"type": "create", "name": "garden", "username": "alice", "password": "12345"})
         self.assertEqual(created["type"], "joined")
-        self.assertEqual(created["members"], [{"name": "alice", "joined": self.clock.seconds(), "admin": True}])
+        self.assertEqual(created["members"], [{"name": "alice", "joined": self.clock.seconds(), "admin": True, "voiced": False}])
         self.assertIsNone(created["idle_timeout"])
         joined = bob.one({"type": "join", "session": 10, "username": "bob", "password": "12345", "id": 1})
         self.assertEqual((joined["type"], joined["you"], joined["id"]), ("joined", "bob", 1))
@@ -185,7 +188,7 @@ class FrameTests(ProtocolTestCase):
             self.assertEqual((reply["type"], reply["command"]), ("reply", name.strip("/").lower()))
         self.assertEqual(alice.one({"type": "command", "name": "echo", "args": "hi"})["text"], "hi")
         help_text = alice.one({"type": "command", "name": "help"})["text"]
-        self.assertIn("/kick NAME - remove NAME from the session (admin only)", help_text)
+        self.assertIn("/kick NAME [REASON] - remove NAME from the session (admin only)", help_text)
 
     def test_quit_then_rejoin(self) -> None:
         """/quit sends left then the reply; the connection can join again."""
@@ -222,7 +225,7 @@ class FrameTests(ProtocolTestCase):
         alice.protocol.connectionLost(None)
         left, changed = bob.frames()
         self.assertEqual((left["type"], left["reason"]), ("member_left", "disconnected"))
-        self.assertEqual(changed, {"type": "admin_changed", "session": 10, "admin": "bob"})
+        self.assertEqual(changed, {"type": "admin_changed", "session": 10, "admin": "bob", "by": None})
 
     def test_idle_warning_and_timeout(self) -> None:
         """The idle warning and the timeout arrive as frames."""
@@ -267,7 +270,7 @@ class SessionListPushTests(ProtocolTestCase):
         alice, bob, carol = self.client(), self.client(), self.client()
         alice.one({"type": "create", "name": "garden", "username": "alice", "password": "12345"})
         created = {"id": 10, "name": "garden", "members": 1, "created": self.clock.seconds(), "creator": "alice",
-                   "locked": True, "admin": "alice"}
+                   "locked": True, "admin": "alice", "topic": "", "modes": "+ntk", "limit": None}
         self.assertEqual(carol.frames(session_list=True), [{"type": "session_added", "session": created}])
         self.assertEqual(bob.frames(session_list=True), [{"type": "session_added", "session": created}])
         bob.one({"type": "join", "session": 10, "username": "bob", "password": "12345"})
@@ -385,6 +388,28 @@ class ErrorCodeTests(ProtocolTestCase):
         self.check(bob, {"type": "command", "name": "close"}, "not_admin")
         self.check(alice, {"type": "command", "name": "kick", "args": "nobody"}, "no_such_member")
         self.check(alice, {"type": "command", "name": "kick", "args": "alice"}, "cannot_kick_self")
+        self.check(alice, {"type": "command", "name": "mode", "args": "+x"}, "unknown_mode")
+
+        def admin(args: str, name: str = "mode") -> dict:
+            answer = alice.send({"type": "command", "name": name, "args": args})[-1]
+            bob.frames()
+            return answer
+
+        admin("+m")
+        self.check(bob, {"type": "say", "text": "hi"}, "moderated")
+        admin("+il-m 2")
+        dave = self.client()
+        self.check(dave, {"type": "join", "session": 10, "username": "dave", "password": "12345"}, "invite_only")
+        admin("-i")
+        self.check(dave, {"type": "join", "session": 10, "username": "dave", "password": "12345"}, "session_full")
+        admin("-l")
+        dave.one({"type": "join", "session": 10, "username": "dave", "password": "12345"})
+        admin("dave", name="ban")
+        dave.frames()
+        self.check(dave, {"type": "join", "session": 10, "username": "dave", "password": "12345"}, "banned")
+        bans = " ".join(f"m{i}" for i in range(50))
+        self.assertEqual(admin(f"+{'b' * 50} {bans}")["code"], "too_many_bans")
+        self.seen.add("too_many_bans")
         carol = self.client()
         self.check(carol, {"type": "exit", "code": "0000000000"}, "wrong_exit_code")
         for _ in range(3):

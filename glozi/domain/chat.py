@@ -19,7 +19,7 @@ from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from glozi.domain import commands
+from glozi.domain import commands, rules
 from glozi.domain.errors import ChatError
 from glozi.domain.events import (
     AdminChanged,
@@ -341,29 +341,55 @@ class ChatServer:
         del member.participant.members[session.id]
         return session
 
-    def remove_member(self, member: Member, reason: str, by: str | None = None, comment: str | None = None) -> None:
-        """``member`` leaves its session; the others are told, and the admin
-        role passes to the longest-present member when the admin leaves."""
+    def remove_member(
+        self, member: Member, reason: str, by: str | None = None, comment: str | None = None
+    ) -> None:
+        """``member`` leaves its session; the others are told (with the
+        ``comment`` given, as a kick's or a kill's reason, if any), and the
+        admin role passes to the longest-present member when the admin leaves."""
         session = self._detach(member)
         # Whoever disconnected or was killed has no session list to go back to.
         if reason not in (LeaveReason.DISCONNECTED, LeaveReason.KILLED):
-            member.deliver(Left(session_id=session.id, session_name=session.name, reason=reason, by=by))
+            member.deliver(
+                Left(session_id=session.id, session_name=session.name, reason=reason, by=by, comment=comment)
+            )
         self.fanout.publish(
             session, MemberLeft(session_id=session.id, name=member.name, reason=reason, by=by, comment=comment)
         )
         if session.admin is member:
             session.admin = None
             if session.members:
-                heir = next(iter(session.members.values()))
-                session.admin = heir
-                if heir.timer is not None:
-                    heir.timer.stop()
-                    heir.timer = None
-                self.fanout.publish(session, AdminChanged(session_id=session.id, admin=heir.name))
+                self._crown(session, next(iter(session.members.values())), None)
         if not session.members and not session.permanent:
             self._remove_session(session)
         else:
             self._session_changed(session)
+
+    def _crown(self, session: Session, heir: Member, by: str | None) -> None:
+        session.admin = heir
+        if heir.timer is not None:
+            heir.timer.stop()
+            heir.timer = None
+        self.fanout.publish(session, AdminChanged(session_id=session.id, admin=heir.name, by=by))
+
+    def make_admin(self, session: Session, heir: Member, by: str | None) -> None:
+        """Hand ``session``'s admin role to its member ``heir``; the old admin
+        becomes an ordinary member, with an idle timeout. Everyone is told."""
+        old = session.admin
+        self._crown(session, heir, by)
+        if old is not None:
+            self._start_timer(old)
+        self._session_changed(session)
+
+    def announce(self, session: Session, event: Event) -> None:
+        """Tell every member of ``session`` about ``event`` (a change of its
+        rules), and the session list that the session changed."""
+        self.fanout.publish(session, event)
+        self._session_changed(session)
+
+    def store_session(self, session: Session) -> None:
+        """Keep ``session``'s new password hash (the store replaces its record)."""
+        self._stored(self.store.add_session(session.stored()), "storing session {id}", session.id)
 
     def close_session(self, session: Session, by: str) -> None:
         """Every member is told and sent back to the list; the session goes."""
@@ -412,6 +438,7 @@ class ChatServer:
             raise ChatError("no_such_session", f"There is no session {session_id}.")
         if session.id in participant.members:
             raise ChatError("already_in_session", f"You are in session {session.name} already.")
+        rules.check_admission(session, participant)
         if not session.locked:
             return succeed(self._admit_joiner(participant, session))
         if password is None:
@@ -439,11 +466,14 @@ class ChatServer:
                 raise ChatError("wrong_password", f"Wrong password for session {session.name}.")
             guard.succeeded(participant, participant.source)
             self._still_admissible(participant, session)
+            # The session's rules may have changed while the key was checked.
+            rules.check_admission(session, participant)
             return self._admit_joiner(participant, session)
 
         return self.passwords.verify(password, session.password_hash).addCallback(checked)
 
     def _admit_joiner(self, participant: "Participant", session: Session) -> Joined:
+        rules.admitted(session, participant)
         joined = self._admit(participant, session)
         self._session_changed(session)
         return joined
@@ -610,11 +640,14 @@ class Participant:
         (stored like any message); the result (its timestamp) comes once the
         message is stored. Fails with ``not_stored`` when the store could not
         commit it; raises ``ChatError`` at once when the session is not named
-        or not one of this user's."""
+        or not one of this user's, or is moderated (``+m``) and this member
+        is neither its admin nor voiced."""
         member = self.member_of(session_id)
         self._touch(member)
-        sent_at = self.last_spoke = self.server.clock.seconds()
         session = member.session
+        if session.rules.moderated:
+            rules.may_speak(member)
+        sent_at = self.last_spoke = self.server.clock.seconds()
         message = Message(session_id=session.id, sender=member.name, text=text, sent_at=sent_at, notice=notice)
         self.server.fanout.publish(session, message, exclude=member)
         session.history.append(message)
@@ -658,9 +691,10 @@ class Participant:
             user.nick, tuple(user.sessions()), user.away, idle, user.connected_at, operator=user.operator is not None
         )
 
-    def run_command(self, name: str, args: str, session_id: int | None = None) -> str:
+    def run_command(self, name: str, args: str, session_id: int | None = None) -> "str | Deferred[str]":
         """Run a slash command in session ``session_id`` (``None``: the only one,
-        see ``member_of``); returns the text to show the caller."""
+        see ``member_of``); returns the text to show the caller, or a Deferred
+        of it (``/lock`` hashes its key first)."""
         member = self.member_of(session_id)
         self._touch(member)
         return commands.run(member, name, args)

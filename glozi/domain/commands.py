@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from twisted.internet.defer import Deferred
+
+from glozi.domain import rules
 from glozi.domain.errors import ChatError
 from glozi.domain.events import LeaveReason
 from glozi.domain.sessions import Member
@@ -22,6 +25,8 @@ class Arguments(enum.Enum):
     NONE = "none"
     NAME = "one name"
     TEXT = "some text"
+    OPTIONAL_TEXT = "some text or none"
+    NAME_TEXT = "one name, then maybe some text"
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class Command:
     """One row of the command table."""
 
     name: str
-    handler: Callable[[Member, str], str]
+    handler: Callable[[Member, str], "str | Deferred[str]"]
     arguments: Arguments
     admin_only: bool
     usage: str
@@ -75,13 +80,16 @@ def _echo(member: Member, text: str) -> str:
     return text
 
 
-def _kick(member: Member, name: str) -> str:
+def _kick(member: Member, args: str) -> str:
+    name, _, comment = args.partition(" ")
     target = member.session.member_named(name)
     if target is None:
         raise ChatError("no_such_member", f"Nobody named {name!r} is in this session.")
     if target is member:
         raise ChatError("cannot_kick_self", "You cannot kick yourself; use /quit to leave.")
-    member.participant.server.remove_member(target, LeaveReason.KICKED, by=member.name)
+    member.participant.server.remove_member(
+        target, LeaveReason.KICKED, by=member.name, comment=comment.strip() or None
+    )
     return f"You kicked {target.name}."
 
 
@@ -100,6 +108,50 @@ def _close(member: Member, _: str) -> str:
     return f"You closed {session_name}."
 
 
+def _topic(member: Member, text: str) -> str:
+    rules.set_topic(member, text)
+    return f"You set the topic of {member.session.name}." if text else f"You cleared the topic of {member.session.name}."
+
+
+def _modes_text(member: Member) -> str:
+    info = member.session.info()
+    limit = f" {info.limit}" if info.limit else ""
+    return f"Modes of {info.name}: {info.modes}{limit}"
+
+
+def _mode(member: Member, args: str) -> "str | Deferred[str]":
+    if not args:
+        return _modes_text(member)
+    changes = rules.parse_modes(args.split())
+    if all(change.letter == "b" and change.parameter is None for change in changes):
+        bans = rules.ban_list(member)
+        return f"Bans in {member.session.name}: {' '.join(bans)}" if bans else f"No bans in {member.session.name}."
+    return rules.change_modes(member, changes).addCallback(
+        lambda applied: "Changed: " + " ".join(map(str, applied)) if applied else "Nothing changed."
+    )
+
+
+def _invite(member: Member, name: str) -> str:
+    nick = rules.invite(member, name)
+    return f"You invited {nick} to {member.session.name}."
+
+
+def _ban(member: Member, args: str) -> str:
+    name, _, comment = args.partition(" ")
+    mask = rules.ban_and_kick(member, name, comment.strip() or None)
+    return f"You banned {mask} and kicked them."
+
+
+def _one_change(change: rules.ModeChange, done: str) -> Callable[[Member, str], "Deferred[str]"]:
+    def handler(member: Member, parameter: str) -> "Deferred[str]":
+        applied = rules.ModeChange(change.adding, change.letter, parameter or None)
+        return rules.change_modes(member, [applied]).addCallback(
+            lambda changed: done.format(session=member.session.name, name=parameter) if changed else "Nothing changed."
+        )
+
+    return handler
+
+
 COMMANDS: dict[str, Command] = {
     command.name: command
     for command in (
@@ -107,17 +159,45 @@ COMMANDS: dict[str, Command] = {
         Command("quote", _quote, Arguments.NONE, False, "/quote", "a random quote"),
         Command("time", _time, Arguments.NONE, False, "/time", "the server's current time"),
         Command("echo", _echo, Arguments.TEXT, False, "/echo TEXT", "repeat TEXT back to you"),
-        Command("kick", _kick, Arguments.NAME, True, "/kick NAME", "remove NAME from the session"),
+        Command("kick", _kick, Arguments.NAME_TEXT, True, "/kick NAME [REASON]", "remove NAME from the session"),
         Command("quit", _quit, Arguments.NONE, False, "/quit", "leave the session"),
         Command(
             "close", _close, Arguments.NONE, True, "/close", "close the session for everyone", operators_too=True
+        ),
+        Command(
+            "topic", _topic, Arguments.OPTIONAL_TEXT, False, "/topic [TEXT]",
+            "set the topic, or clear it with no TEXT (under +t, the admin only)",
+        ),
+        Command(
+            "mode", _mode, Arguments.OPTIONAL_TEXT, False, "/mode [CHANGES]",
+            "show the modes, b the bans; the admin changes them: +i, +k 12345, -k, +l 10, -l, +m, +v NAME,"
+            " +b MASK, -b MASK, +o NAME, -t",
+        ),
+        Command("invite", _invite, Arguments.NAME, True, "/invite NAME", "let NAME join once, even when +i"),
+        Command("ban", _ban, Arguments.NAME_TEXT, True, "/ban NAME [REASON]", "ban NAME (NAME!*@*) and kick them"),
+        Command(
+            "unban", _one_change(rules.ModeChange(False, "b"), "You lifted the ban {name}."), Arguments.NAME, True,
+            "/unban MASK", "lift a ban (see /mode b)",
+        ),
+        Command(
+            "lock", _one_change(rules.ModeChange(True, "k"), "You locked {session} with a new key."), Arguments.NAME,
+            True, "/lock KEY", "lock the session with a 5-digit key, or change it",
+        ),
+        Command(
+            "unlock", _one_change(rules.ModeChange(False, "k"), "You unlocked {session}."), Arguments.NONE, True,
+            "/unlock", "remove the key",
+        ),
+        Command(
+            "admin", _one_change(rules.ModeChange(True, "o"), "You handed the admin role to {name}."),
+            Arguments.NAME, True, "/admin NAME", "hand the admin role to NAME",
         ),
     )
 }
 
 
-def run(member: Member, name: str, args: str) -> str:
-    """Run command ``name`` for ``member``; returns the text for the caller.
+def run(member: Member, name: str, args: str) -> "str | Deferred[str]":
+    """Run command ``name`` for ``member``; returns the text for the caller,
+    or a Deferred of it (a new key is hashed first).
 
     Raises ``ChatError`` for an unknown command, a non-admin using an admin
     command, or arguments that do not fit the command's usage.
@@ -136,6 +216,8 @@ def run(member: Member, name: str, args: str) -> str:
     if command.arguments is Arguments.NONE and args:
         raise ChatError("bad_arguments", f"/{command.name} takes no arguments. Usage: {command.usage}")
     if command.arguments is Arguments.NAME and len(args.split()) != 1:
+        raise ChatError("bad_arguments", f"Usage: {command.usage}")
+    if command.arguments is Arguments.NAME_TEXT and not args:
         raise ChatError("bad_arguments", f"Usage: {command.usage}")
     if command.arguments is Arguments.TEXT and not args:
         raise ChatError("bad_arguments", f"Usage: {command.usage}")

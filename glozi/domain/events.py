@@ -23,6 +23,7 @@ class MemberInfo:
     name: str
     joined_at: float
     is_admin: bool
+    voiced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,12 @@ class SessionInfo:
     creator: str
     locked: bool
     admin: str | None
+    topic: str = ""
+    topic_by: str | None = None
+    topic_at: float | None = None
+    modes: str = "+nt"
+    """The modes in force without their parameters (``+intkl``; see glozi/domain/rules.py)."""
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,22 +68,25 @@ class MemberJoined(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberLeft(Event):
-    """Someone left the session you are in; ``reason`` is a ``LeaveReason``."""
+    """Someone left the session you are in; ``reason`` is a ``LeaveReason``,
+    ``comment`` the words given with it (a kick's reason, an operator's KILL
+    reason), if any."""
 
     session_id: int
     name: str
     reason: str
     by: str | None = None
     comment: str | None = None
-    """The operator's reason when ``reason`` is ``killed`` (IRC's KILL comment)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdminChanged(Event):
-    """The session you are in has a new admin."""
+    """The session you are in has a new admin: handed on by the admin ``by``,
+    or (``by`` is ``None``) the longest-present member after the admin left."""
 
     session_id: int
     admin: str
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,12 +151,14 @@ class IdleWarning(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Left(Event):
-    """You are no longer in the session and are back at the session list."""
+    """You are no longer in the session and are back at the session list;
+    ``comment`` is the words given with it (a kick's reason), if any."""
 
     session_id: int
     session_name: str
     reason: str
     by: str | None = None
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,6 +206,37 @@ class Wallops(Event):
     sender: str
     text: str
     sent_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicChanged(Event):
+    """``by`` set the topic of the session you are in (``""``: cleared) at ``at``."""
+
+    session_id: int
+    topic: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModeChanged(Event):
+    """``by`` changed one mode of the session you are in: ``mode`` is its sign
+    and letter (``+l``), ``parameter`` what it took (``10``, a ban mask, a
+    member's name, the new key), if any."""
+
+    session_id: int
+    by: str
+    mode: str
+    parameter: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invited(Event):
+    """The admin ``by`` invited you to the session ``session_name``: you may join it once, past ``+i``."""
+
+    session_id: int
+    session_name: str
+    by: str
 
 
 class LeaveReason:

@@ -1,4 +1,5 @@
-"""A session and its members: who is in which chat room, and who is its admin.
+"""A session and its members: who is in which chat room, who is its admin,
+and the rules (topic and modes) it keeps.
 
 A ``Member`` holds its participant through ``Seat`` and reaches the server
 through ``Rooms``: the two things ``glozi.domain.chat`` defines, described
@@ -7,6 +8,8 @@ sits below all three.
 """
 
 import random
+import re
+import weakref
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -18,6 +21,7 @@ from glozi.domain.names import name_key
 from glozi.domain.quotes import Quote
 from glozi.domain.scrollback import Scrollback
 from glozi.limits.ratelimit import TokenBucket
+from glozi.storage.passwords import PasswordHasher
 from glozi.storage.store import StoredSession
 
 DEFAULT_SCROLLBACK = 50
@@ -47,6 +51,22 @@ class Rooms(Protocol):
     def close_session(self, session: "Session", by: str) -> None:
         """Send every member of ``session`` back to the list and remove it."""
 
+    # What a session's rules (glozi/domain/rules.py) ask of the server.
+    sessions: "dict[int, Session]"
+    passwords: PasswordHasher
+
+    def announce(self, session: "Session", event: Event) -> None:
+        """Tell every member of ``session`` about ``event``, and the session list that it changed."""
+
+    def user_named(self, nick: str) -> "Seat | None":
+        """Who uses ``nick`` now (any case), or ``None``."""
+
+    def store_session(self, session: "Session") -> None:
+        """Keep ``session``'s new password hash in the store."""
+
+    def make_admin(self, session: "Session", heir: "Member", by: str | None) -> None:
+        """Hand ``session``'s admin role to ``heir``, telling every member."""
+
 
 class Seat(Protocol):
     """A connection's side of the chat as its member sees it (``glozi.domain.chat.Participant``)."""
@@ -54,6 +74,7 @@ class Seat(Protocol):
     connection: Connection
     members: "dict[int, Member]"
     admin_actions: TokenBucket
+    nick: str | None
     operator: str | None
     """The operator name when the user is a server operator."""
 
@@ -65,7 +86,7 @@ class Seat(Protocol):
 class Member:
     """A participant's presence in one session."""
 
-    __slots__ = ("joined_at", "name", "participant", "session", "timer")
+    __slots__ = ("joined_at", "name", "participant", "session", "timer", "voiced")
 
     def __init__(self, participant: Seat, session: "Session", name: str, joined_at: float):
         self.participant = participant
@@ -73,6 +94,8 @@ class Member:
         self.name = name
         self.joined_at = joined_at
         self.timer: InactivityTimer | None = None
+        self.voiced = False
+        """Whether the admin gave this member voice (``+v``): in a moderated session only they and the admin talk."""
 
     @property
     def is_admin(self) -> bool:
@@ -82,7 +105,46 @@ class Member:
         self.participant.connection.deliver(event)
 
     def info(self) -> MemberInfo:
-        return MemberInfo(self.name, self.joined_at, self.is_admin)
+        return MemberInfo(self.name, self.joined_at, self.is_admin, self.voiced)
+
+
+class Rules:
+    """One session's topic and modes (changed by glozi/domain/rules.py). A
+    new session is ``+nt`` with no topic."""
+
+    __slots__ = (
+        "bans",
+        "invite_only",
+        "invited",
+        "keying",
+        "limit",
+        "moderated",
+        "topic",
+        "topic_at",
+        "topic_by",
+        "topic_locked",
+    )
+
+    def __init__(self) -> None:
+        self.topic = ""
+        self.topic_by: str | None = None
+        self.topic_at: float | None = None
+        self.topic_locked = True
+        self.invite_only = False
+        self.invited: weakref.WeakSet[Seat] = weakref.WeakSet()
+        """Users invited and not joined since; an invitation lasts until used or the session goes."""
+        self.limit: int | None = None
+        self.moderated = False
+        self.bans: dict[str, re.Pattern[str]] = {}
+        """Each ban mask as set, with the pattern that matches ``nick!user@host``."""
+        self.keying = False
+        """A new key is being hashed (one at a time: it bounds the work an admin can queue)."""
+
+    def modes(self, locked: bool) -> str:
+        """The mode letters in force, as IRC shows them: ``+nt``, ``+intkl``..."""
+        letters = ("i" if self.invite_only else "") + ("m" if self.moderated else "") + "n"
+        letters += ("t" if self.topic_locked else "") + ("k" if locked else "") + ("l" if self.limit else "")
+        return "+" + letters
 
 
 class Session:
@@ -108,6 +170,7 @@ class Session:
         self.members: dict[str, Member] = {}
         self.admin: Member | None = None
         self.history = Scrollback(session_id, scrollback)
+        self.rules = Rules()
 
     @property
     def locked(self) -> bool:
@@ -128,4 +191,9 @@ class Session:
             creator=self.creator,
             locked=self.locked,
             admin=self.admin.name if self.admin else None,
+            topic=self.rules.topic,
+            topic_by=self.rules.topic_by,
+            topic_at=self.rules.topic_at,
+            modes=self.rules.modes(self.locked),
+            limit=self.rules.limit,
         )

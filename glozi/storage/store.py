@@ -62,7 +62,8 @@ class Store(Protocol):
     """Durable sessions and messages. Every write fires when committed."""
 
     def add_session(self, session: StoredSession) -> "Deferred[None]":
-        """Keep a newly created session (and remember its id as used)."""
+        """Keep a newly created session (and remember its id as used), or a
+        kept one's new record (its new password hash): the same id replaces it."""
 
     def delete_session(self, session_id: int) -> "Deferred[None]":
         """Forget a session and all of its messages."""

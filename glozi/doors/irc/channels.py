@@ -1,8 +1,7 @@
-"""Sessions as channels: JOIN, PART, LIST, TOPIC, NAMES, WHO, MODE and KICK."""
+"""Sessions as channels: JOIN, PART, LIST, NAMES, WHO, user MODE and KICK."""
 
 from twisted.python.failure import Failure
 
-from glozi.domain.chat import SERVER_CREATOR
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Joined, MemberInfo, SessionInfo
 from glozi.domain.names import is_valid_password, is_valid_session_name, name_key
@@ -10,9 +9,11 @@ from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
 from glozi.doors.irc.usermodes import UserModes
 
-CHANNEL_MODES = "+nt"
-"""Modes every channel has: no messages from outside (404), the topic is
-GloziChat's (482); a locked session has ``k`` too."""
+_JOIN_REFUSALS = {
+    "banned": (n.ERR_BANNEDFROMCHAN, "+b"),
+    "invite_only": (n.ERR_INVITEONLYCHAN, "+i"),
+    "session_full": (n.ERR_CHANNELISFULL, "+l"),
+}
 
 
 class Channels(UserModes):
@@ -80,6 +81,9 @@ class Channels(UserModes):
         if not isinstance(error, ChatError):
             self.log.failure("Handling IRC JOIN failed", reason)
             self._numeric(n.ERR_UNKNOWNERROR, "JOIN", "The server failed on that command; nothing was changed")
+        elif error.code in _JOIN_REFUSALS:
+            numeric, mode = _JOIN_REFUSALS[error.code]
+            self._numeric(numeric, channel, f"Cannot join channel ({mode}): {error.message}")
         elif error.code in ("wrong_password", "password_required"):
             self._numeric(n.ERR_BADCHANNELKEY, channel, "Cannot join channel (+k): wrong or missing key")
         elif error.code == "too_many_attempts":
@@ -129,30 +133,19 @@ class Channels(UserModes):
                 self._numeric(n.RPL_LIST, channel, str(info.member_count), wire.topic(info))
         self._numeric(n.RPL_LISTEND, "End of /LIST")
 
-    def _send_topic(self, info: SessionInfo) -> None:
+    def _send_topic(self, info: SessionInfo, *, asked: bool = False) -> None:
+        """332 and 333 (who set it, when) when the session has a topic; 331
+        when it has none and the client ``asked`` (a JOIN sends nothing then)."""
         channel = wire.channel_of(info.name)
-        self._numeric(n.RPL_TOPIC, channel, wire.topic(info))
-        setter = self.factory.server if info.creator == SERVER_CREATOR else wire.user_prefix(info.creator)
-        self._numeric(n.RPL_TOPICWHOTIME, channel, setter, str(int(info.created_at)))
-
-    def irc_TOPIC(self, params: list[str]) -> None:
-        info = self._session_named(params[0])
-        if info is None:
-            self._numeric(n.ERR_NOSUCHCHANNEL, wire.echo(params[0]), "No such channel")
-        elif len(params) > 1:
-            if self._is_mine(params[0]):
-                self._numeric(
-                    n.ERR_CHANOPRIVSNEEDED,
-                    wire.channel_of(info.name),
-                    "The topic is kept by GloziChat and cannot be changed",
-                )
-            else:
-                self._numeric(n.ERR_NOTONCHANNEL, wire.channel_of(info.name), "You're not on that channel")
-        else:
-            self._send_topic(info)
+        if info.topic:
+            self._numeric(n.RPL_TOPIC, channel, info.topic)
+            setter = wire.user_prefix(info.topic_by or info.creator)
+            self._numeric(n.RPL_TOPICWHOTIME, channel, setter, str(int(info.topic_at or info.created_at)))
+        elif asked:
+            self._numeric(n.RPL_NOTOPIC, channel, "No topic is set")
 
     def _send_names(self, channel: str, members: tuple[MemberInfo, ...]) -> None:
-        names = [("@" if m.is_admin else "") + m.name for m in members]
+        names = [("@" if m.is_admin else "+" if m.voiced else "") + m.name for m in members]
         head = len(f":{self.factory.server} {n.RPL_NAMREPLY} {self.nick} = {channel} :\r\n")
         for chunk in wire.split_text(" ".join(names), wire.MAX_LINE_BYTES - head):
             self._numeric(n.RPL_NAMREPLY, "=", channel, chunk)
@@ -190,34 +183,6 @@ class Channels(UserModes):
             n.RPL_WHOREPLY, channel, nick, wire.USER_HOST, self.factory.server, nick, flags, f"0 {nick}"
         )
 
-    def irc_MODE(self, params: list[str]) -> None:
-        target = params[0]
-        if wire.session_of(target) is None:
-            self._user_mode(target, params[1:])
-            return
-        info = self._session_named(target)
-        if info is None:
-            self._numeric(n.ERR_NOSUCHCHANNEL, wire.echo(target), "No such channel")
-            return
-        channel = wire.channel_of(info.name)
-        if len(params) == 1:
-            # The key is shown to members only: they joined with it.
-            if not info.locked:
-                modes = [CHANNEL_MODES]
-            elif self._is_mine(target):
-                modes = [CHANNEL_MODES + "k", self._keys.get(info.id) or "*"]
-            else:
-                modes = [CHANNEL_MODES + "k"]
-            self._numeric(n.RPL_CHANNELMODEIS, channel, *modes)
-            self._numeric(n.RPL_CREATIONTIME, channel, str(int(info.created_at)))
-        elif params[1].lstrip("+") == "b":
-            self._numeric(n.RPL_ENDOFBANLIST, channel, "End of channel ban list")
-        else:
-            self._numeric(
-                n.ERR_CHANOPRIVSNEEDED,
-                channel,
-                "Channel modes cannot be changed: the key is set when the session is created",
-            )
 
     def irc_KICK(self, params: list[str]) -> None:
         channel, target = params[0], params[1].split(",")[0]
@@ -231,7 +196,9 @@ class Channels(UserModes):
         assert session_id is not None
         mine = self.channels[session_id]
         try:
-            self.participant.run_command("kick", target, session_id)
+            # KICK #kiwi bob :reason, the reason carried to everyone (the kicker's nick when none).
+            reason = params[2] if len(params) > 2 else ""
+            self.participant.run_command("kick", f"{target} {wire.clean_text(reason)}", session_id)
         except ChatError as error:
             if error.code == "not_admin":
                 self._numeric(

@@ -15,7 +15,17 @@ from twisted.words.protocols import irc
 
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ChatError
-from glozi.domain.events import Event, Killed, LeaveReason, Left, MemberRenamed, PrivateMessage, SessionInfo
+from glozi.domain.events import (
+    Event,
+    Invited,
+    Killed,
+    LeaveReason,
+    Left,
+    MemberRenamed,
+    ModeChanged,
+    PrivateMessage,
+    SessionInfo,
+)
 from glozi.domain.names import name_key
 from glozi.domain.operators import Operators
 from glozi.doors.irc import numerics as n
@@ -27,6 +37,8 @@ from glozi.limits.sendqueue import SendQueueGuard
 
 # Not wire.CACHE_KEY: a Left is not shared whole, only this notice of it is.
 _CLOSED_NOTICE_KEY = "irc/closed"
+# Not wire.CACHE_KEY either: each member reads a key change before its bytes are sent.
+_MODE_KEY = "irc/mode"
 _BEFORE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
 
 
@@ -131,9 +143,24 @@ class IRCConnection(BatchedWrites, irc.IRC):
         elif isinstance(event, PrivateMessage):
             command = "NOTICE" if event.notice else "PRIVMSG"
             self.send(wire.text_lines(wire.user_prefix(event.sender), command, self.nick or "*", event.text))
+        elif isinstance(event, ModeChanged):
+            self._mode_changed(event)
+        elif isinstance(event, Invited):
+            self._write(wire.user_prefix(event.by), "INVITE", self.nick or "*", wire.channel_of(event.session_name))
         else:
             channel = self.channels.get(getattr(event, "session_id", 0), "*")
             self.send(wire.encode_event(event, channel, self.factory.server))
+
+    def _mode_changed(self, event: ModeChanged) -> None:
+        """A mode line, shared by every member; a new key is kept, to show members in MODE (324)."""
+        if event.mode == "+k" and event.parameter is not None:
+            self._keys = {**self._keys, event.session_id: event.parameter}
+        elif event.mode == "-k":
+            self._forget_key(event.session_id)
+        data = event.encoded.get(_MODE_KEY)
+        if data is None:
+            data = event.encoded[_MODE_KEY] = wire.mode_line(event, self.channels.get(event.session_id, "*"))
+        self.send(data)
 
     def _renamed(self, event: MemberRenamed) -> None:
         """IRC shows a rename once per person, however many channels it is seen in."""
@@ -145,7 +172,7 @@ class IRCConnection(BatchedWrites, irc.IRC):
         channel = wire.channel_of(event.session_name)
         me = self.nick or "*"
         if event.reason == LeaveReason.KICKED and event.by:
-            self._write(wire.user_prefix(event.by), "KICK", channel, me, event.by)
+            self._write(wire.user_prefix(event.by), "KICK", channel, me, event.comment or event.by)
         elif event.reason == LeaveReason.TIMEOUT:
             self._write(self.factory.server, "KICK", channel, me, "Removed for inactivity")
         elif event.reason == LeaveReason.CLOSED:
@@ -165,8 +192,11 @@ class IRCConnection(BatchedWrites, irc.IRC):
         else:
             self._write(wire.user_prefix(me), "PART", channel)
         self.channels.pop(event.session_id, None)
-        if event.session_id in self._keys:
-            self._keys = {sid: key for sid, key in self._keys.items() if sid != event.session_id}
+        self._forget_key(event.session_id)
+
+    def _forget_key(self, session_id: int) -> None:
+        if session_id in self._keys:
+            self._keys = {sid: key for sid, key in self._keys.items() if sid != session_id}
 
     def dataReceived(self, data: bytes) -> None:
         # Everything this read causes, for every connection, goes out in one

@@ -1,6 +1,7 @@
 """Messages and people: PRIVMSG and NOTICE to channels and nicks, the
 GloziServ service, TIME and WHOIS."""
 
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from glozi.domain import commands
@@ -51,7 +52,13 @@ class Messages(IRCConnection):
             return
         session_id = self._my_session(target)
         if session_id is not None:
-            self.participant.say(text, session_id, notice=notice).addErrback(self._not_stored)
+            try:
+                self.participant.say(text, session_id, notice=notice).addErrback(self._not_stored)
+            except ChatError as error:
+                if error.code != "moderated":
+                    raise
+                if not notice:
+                    self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], f"Cannot send to channel (+m): {error.message}")
         elif name_key(target) == name_key(wire.SERVICE_NICK):
             if not notice:
                 self._service(text)
@@ -96,12 +103,30 @@ class Messages(IRCConnection):
                 self._service_notice(self.factory.operators.close_session(self.participant, other))
             else:
                 session_id, args = self._service_session(args)
-                for piece in self.participant.run_command(name, args, session_id).split("\n"):
-                    self._service_notice(piece)
+                answer = self.participant.run_command(name, args, session_id)
+                if isinstance(answer, Deferred):
+                    # A new key is hashed first (lock).
+                    answer.addCallbacks(self._service_answer, self._service_refused)
+                else:
+                    self._service_answer(answer)
         except ChatError as error:
-            self._service_notice(error.message)
-            if error.disconnect:
-                self._error_and_close(error.message)
+            self._service_refusal(error)
+
+    def _service_answer(self, text: str) -> None:
+        for piece in text.split("\n"):
+            self._service_notice(piece)
+
+    def _service_refused(self, reason: Failure) -> None:
+        if reason.check(ChatError):
+            self._service_refusal(reason.value)
+        else:
+            self.log.failure("A GloziServ command failed", reason)
+            self._service_notice("The server failed on that command; nothing was changed.")
+
+    def _service_refusal(self, error: ChatError) -> None:
+        self._service_notice(error.message)
+        if error.disconnect:
+            self._error_and_close(error.message)
 
     def _operator_closes(self, args: str) -> int | None:
         """The session of ``close #s`` when a server operator closes one they are not in."""

@@ -12,10 +12,10 @@ from twisted.internet.interfaces import IReactorTime
 from glozi.domain.chat import ChatServer
 from glozi.domain.operators import Operators
 from glozi.doors.irc import wire
-from glozi.doors.irc.channels import Channels
 from glozi.doors.irc.connection import IRCCommand
 from glozi.doors.irc.help import Help
 from glozi.doors.irc.messages import Messages
+from glozi.doors.irc.modes import Modes
 from glozi.doors.irc.operators import OperatorCommands
 from glozi.doors.irc.registration import Registration
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
@@ -29,7 +29,7 @@ REGISTRATION_TIMEOUT = 60.0
 """Seconds a connection has to complete NICK and USER."""
 
 
-class IRCProtocol(Registration, Channels, Messages, Help, OperatorCommands):
+class IRCProtocol(Registration, Modes, Messages, Help, OperatorCommands):
     """One IRC client connection: its commands, from the table below."""
 
     COMMANDS: ClassVar[dict[str, IRCCommand]] = {
@@ -48,6 +48,7 @@ class IRCProtocol(Registration, Channels, Messages, Help, OperatorCommands):
         "TOPIC": IRCCommand("irc_TOPIC", 1),
         "MODE": IRCCommand("irc_MODE", 1),
         "KICK": IRCCommand("irc_KICK", 2),
+        "INVITE": IRCCommand("irc_INVITE", 2),
         "PRIVMSG": IRCCommand("irc_PRIVMSG"),
         "NOTICE": IRCCommand("irc_NOTICE"),
         "TIME": IRCCommand("irc_TIME"),

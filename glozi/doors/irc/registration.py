@@ -3,6 +3,7 @@
 import glozi
 from glozi.domain.errors import ChatError
 from glozi.domain.names import AWAY_MAX_LENGTH, NAME_MAX_LENGTH, USERNAME_RULE, is_valid_username
+from glozi.domain.rules import MAX_BANS, MODE_LETTERS, TOPIC_MAX_LENGTH
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCConnection
@@ -11,13 +12,15 @@ from glozi.doors.irc.usermodes import USER_MODES
 ISUPPORT = (
     f"AWAYLEN={AWAY_MAX_LENGTH}",
     "CASEMAPPING=ascii",
-    "CHANMODES=,k,,nt",
+    "CHANMODES=b,k,l,imnt",
     f"CHANNELLEN={NAME_MAX_LENGTH + len(wire.CHANNEL_PREFIX)}",
     "CHANTYPES=#",
     "NETWORK=GloziChat",
     f"NICKLEN={NAME_MAX_LENGTH}",
-    "PREFIX=(o)@",
+    f"MAXLIST=b:{MAX_BANS}",
+    "PREFIX=(ov)@+",
     "TARGMAX=KICK:1,NOTICE:1,PRIVMSG:1",
+    f"TOPICLEN={TOPIC_MAX_LENGTH}",
 )
 MOTD = (
     "Welcome to GloziChat. Each channel is a chat session: /list shows them,",
@@ -100,7 +103,7 @@ class Registration(IRCConnection):
         )
         self._numeric(n.RPL_YOURHOST, f"Your host is {server}, running version {version}")
         self._numeric(n.RPL_CREATED, f"This server was created {wire.utc_text(self.factory.started_at)}")
-        self._numeric(n.RPL_MYINFO, server, version, USER_MODES, "knot", "ko")
+        self._numeric(n.RPL_MYINFO, server, version, USER_MODES, MODE_LETTERS, "bklov")
         chanlimit = f"CHANLIMIT={wire.CHANNEL_PREFIX}:{self.factory.chat.max_sessions_per_user}"
         self._numeric(n.RPL_ISUPPORT, *sorted((*ISUPPORT, chanlimit)), "are supported by this server")
         self.irc_MOTD([])

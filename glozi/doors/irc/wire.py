@@ -22,8 +22,10 @@ from glozi.domain.events import (
     MemberJoined,
     MemberLeft,
     Message,
+    ModeChanged,
     ServerClosing,
     SessionInfo,
+    TopicChanged,
     Wallops,
 )
 
@@ -155,14 +157,17 @@ def utc_text(seconds: float) -> str:
 
 
 def topic(info: SessionInfo) -> str:
-    """The topic of a session: who created it and when, and whether it is locked."""
+    """What LIST shows of a session: its topic, or with none who created it
+    and when, and whether it is locked."""
+    if info.topic:
+        return info.topic
     lock = "locked: JOIN with its 5-digit key" if info.locked else "open"
     return f"Created by {info.creator} on {utc_text(info.created_at)}; {lock}"
 
 
 def _member_left(event: MemberLeft, channel: str, server: str) -> bytes:
     if event.reason == LeaveReason.KICKED and event.by:
-        return line(user_prefix(event.by), "KICK", channel, event.name, event.by)
+        return line(user_prefix(event.by), "KICK", channel, event.name, event.comment or event.by)
     if event.reason == LeaveReason.TIMEOUT:
         return line(server, "KICK", channel, event.name, "Removed for inactivity")
     if event.reason == LeaveReason.QUIT:
@@ -191,8 +196,14 @@ def _encode(event: Event, channel: str, server: str) -> bytes:
             return line(user_prefix(event.name), "JOIN", channel)
         case MemberLeft():
             return _member_left(event, channel, server)
+        case AdminChanged() if event.by is not None:
+            return line(user_prefix(event.by), "MODE", channel, "+o-o", event.admin, event.by)
         case AdminChanged():
             return line(server, "MODE", channel, "+o", event.admin)
+        case TopicChanged():
+            return line(user_prefix(event.by), "TOPIC", channel, event.topic)
+        case ModeChanged():
+            return mode_line(event, channel)
         case IdleWarning():
             seconds = round(event.seconds_left)
             text = f"You will be removed for inactivity in {seconds} s unless you say something."
@@ -202,6 +213,12 @@ def _encode(event: Event, channel: str, server: str) -> bytes:
         case Wallops():
             return _wallops(event)
     raise TypeError(f"no IRC form for {type(event).__name__}")
+
+
+def mode_line(event: ModeChanged, channel: str) -> bytes:
+    """``:admin!admin@glozichat MODE #kiwi +l 10``: one mode change, as every member sees it."""
+    params = (event.mode, event.parameter) if event.parameter is not None else (event.mode,)
+    return line(user_prefix(event.by), "MODE", channel, *params)
 
 
 def history_time(seconds: float) -> str:

@@ -239,7 +239,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             lambda ts: {"type": "ack", "session": session_id, "ts": ts}
         )
 
-    def _command(self, request: wire.RunCommand) -> dict[str, Any]:
+    def _command(self, request: wire.RunCommand) -> "dict[str, Any] | Deferred[dict[str, Any]]":
         operators = self.factory.operators
         if request.name.lower() == "close" and operators.may_close(self.participant, request.session_id):
             assert request.session_id is not None
@@ -248,7 +248,12 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         # Read before running: after /quit or /close the session is no longer ours.
         session_id = self.participant.member_of(request.session_id).session.id
         text = self.participant.run_command(request.name, request.args, session_id)
-        return {"type": "reply", "session": session_id, "command": request.name.lower(), "text": text}
+
+        def reply(text: str) -> dict[str, Any]:
+            return {"type": "reply", "session": session_id, "command": request.name.lower(), "text": text}
+
+        # A new key is hashed before the command answers.
+        return text.addCallback(reply) if isinstance(text, Deferred) else reply(text)
 
     def _nick(self, request: wire.ChangeNick) -> dict[str, Any]:
         old = self.participant.rename(request.name)

@@ -17,6 +17,7 @@ from glozi.domain.events import (
     AdminChanged,
     Event,
     IdleWarning,
+    Invited,
     Joined,
     Killed,
     Left,
@@ -25,12 +26,14 @@ from glozi.domain.events import (
     MemberLeft,
     MemberRenamed,
     Message,
+    ModeChanged,
     PrivateMessage,
     ServerClosing,
     SessionAdded,
     SessionChanged,
     SessionInfo,
     SessionRemoved,
+    TopicChanged,
     UserInfo,
     Wallops,
 )
@@ -565,11 +568,14 @@ def session_fields(info: SessionInfo) -> dict[str, Any]:
         "creator": info.creator,
         "locked": info.locked,
         "admin": info.admin,
+        "topic": info.topic,
+        "modes": info.modes,
+        "limit": info.limit,
     }
 
 
 def _member_fields(info: MemberInfo) -> dict[str, Any]:
-    return {"name": info.name, "joined": info.joined_at, "admin": info.is_admin}
+    return {"name": info.name, "joined": info.joined_at, "admin": info.is_admin, "voiced": info.voiced}
 
 
 def _joined(event: Joined) -> dict[str, Any]:
@@ -594,14 +600,31 @@ def _member_left(event: MemberLeft) -> dict[str, Any]:
         "name": event.name,
         "reason": event.reason,
         "by": event.by,
+        "comment": event.comment,
     }
-    if event.comment is not None:
-        frame["comment"] = event.comment
     return frame
 
 
 def _admin_changed(event: AdminChanged) -> dict[str, Any]:
-    return {"type": "admin_changed", "session": event.session_id, "admin": event.admin}
+    return {"type": "admin_changed", "session": event.session_id, "admin": event.admin, "by": event.by}
+
+
+def _topic_changed(event: TopicChanged) -> dict[str, Any]:
+    return {"type": "topic_changed", "session": event.session_id, "topic": event.topic, "by": event.by, "ts": event.at}
+
+
+def _mode_changed(event: ModeChanged) -> dict[str, Any]:
+    return {
+        "type": "mode_changed",
+        "session": event.session_id,
+        "by": event.by,
+        "mode": event.mode,
+        "parameter": event.parameter,
+    }
+
+
+def _invited(event: Invited) -> dict[str, Any]:
+    return {"type": "invited", "session": event.session_id, "name": event.session_name, "by": event.by}
 
 
 def _message(event: Message) -> dict[str, Any]:
@@ -673,12 +696,15 @@ _LEFT_TEXT = {
 
 def _left(event: Left) -> dict[str, Any]:
     message = _LEFT_TEXT.get(event.reason, "You left {name}.").format(name=event.session_name, by=event.by)
+    if event.comment:
+        message = f"{message[:-1]}: {event.comment}"
     return {
         "type": "left",
         "session": event.session_id,
         "name": event.session_name,
         "reason": event.reason,
         "by": event.by,
+        "comment": event.comment,
         "message": message,
     }
 
@@ -712,6 +738,9 @@ _EVENT_FRAMES: dict[type, Callable[[Any], dict[str, Any]]] = {
     MemberJoined: _member_joined,
     MemberLeft: _member_left,
     AdminChanged: _admin_changed,
+    TopicChanged: _topic_changed,
+    ModeChanged: _mode_changed,
+    Invited: _invited,
     Message: _message,
     MemberRenamed: _member_renamed,
     PrivateMessage: _private_message,
