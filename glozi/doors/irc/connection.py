@@ -43,6 +43,7 @@ class IRCDoor(Protocol):
     chat: ChatServer
     server: str
     display_name: str
+    description: str
     clock: IReactorTime
     started_at: float
     registration_timeout: float

@@ -16,6 +16,7 @@ from glozi.doors.irc.connection import IRCCommand
 from glozi.doors.irc.help import Help
 from glozi.doors.irc.messages import Messages
 from glozi.doors.irc.registration import Registration
+from glozi.doors.irc.serverinfo import DESCRIPTION, ServerInfo
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import WriteBatch
 
@@ -27,7 +28,7 @@ REGISTRATION_TIMEOUT = 60.0
 """Seconds a connection has to complete NICK and USER."""
 
 
-class IRCProtocol(Registration, Channels, Messages, Help):
+class IRCProtocol(Registration, Channels, Messages, Help, ServerInfo):
     """One IRC client connection: its commands, from the table below."""
 
     COMMANDS: ClassVar[dict[str, IRCCommand]] = {
@@ -54,6 +55,8 @@ class IRCProtocol(Registration, Channels, Messages, Help):
         "MOTD": IRCCommand("irc_MOTD"),
         "HELP": IRCCommand("irc_HELP"),
         "HELPOP": IRCCommand("irc_HELP"),
+        "INFO": IRCCommand("irc_INFO"),
+        "LINKS": IRCCommand("irc_LINKS"),
     }
 
 
@@ -73,11 +76,13 @@ class IRCFactory(TrackingFactory):
         registration_timeout: float = REGISTRATION_TIMEOUT,
         limits: ConnectionLimits | None = None,
         writes: WriteBatch | None = None,
+        description: str = DESCRIPTION,
     ) -> None:
         super().__init__(limits, writes)
         self.chat = chat
         self.display_name = server_name
         self.server = wire.server_name(server_name)
+        self.description = description
         self.clock = clock
         self.started_at = clock.seconds()
         self.ping_interval = ping_interval
