@@ -111,7 +111,7 @@ class ListTests(DoorTestCase):
         self.assertEqual(listed(self.carol.send("LIST #ch* >1")), {"#chan2"})
 
     def test_a_bad_term_is_explained(self) -> None:
-        """A term that is no ELIST form (>x, C=1, X<3, !) gets a notice naming it, and an empty list."""
+        """A term that starts like an ELIST form but is not one (>x, C>, X<3, !, <-1) gets a notice naming it, and an empty list."""
         for term in (">x", "C>", "X<3", "!", "<-1"):
             lines = self.carol.send(f"LIST #chan1,{term}")
             self.assertEqual([line.command for line in lines], ["NOTICE", "321", "323"], term)

@@ -9,7 +9,7 @@ from glozi.doors.irc.connection import IRCConnection
 from glozi.doors.irc.masks import matches
 
 DESCRIPTION = "GloziChat LAN chat server"
-"""The server's one-line description (LINKS, INFO) unless ``--description`` says otherwise."""
+"""The server's one-line description, in LINKS and INFO."""
 
 
 class ServerInfo(IRCConnection):
