@@ -4,9 +4,9 @@ from twisted.python.failure import Failure
 
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Joined, MemberInfo, SessionInfo
-from glozi.domain.names import is_valid_password, is_valid_session_name, name_key
+from glozi.domain.names import is_valid_password, is_valid_session_name
+from glozi.doors.irc import listing, wire
 from glozi.doors.irc import numerics as n
-from glozi.doors.irc import wire
 from glozi.doors.irc.usermodes import UserModes
 
 _JOIN_REFUSALS = {
@@ -125,12 +125,18 @@ class Channels(UserModes):
                 self._numeric(n.ERR_NOSUCHCHANNEL, wire.echo(channel), "No such channel")
 
     def irc_LIST(self, params: list[str]) -> None:
-        wanted = {name_key(c) for c in params[0].split(",")} if params and params[0] else None
+        """The sessions the search terms admit (glozi/doors/irc/listing.py); a
+        bad term is explained in a notice and lists none."""
+        try:
+            wanted, sessions = listing.parse_filter(params[:2]), self.participant.list_sessions()
+        except listing.BadListTerm as error:
+            self._server_notice(str(error))
+            wanted, sessions = listing.ListFilter(), []
+        now = self.factory.clock.seconds()
         self._numeric(n.RPL_LISTSTART, "Channel", "Users  Name")
-        for info in self.participant.list_sessions():
-            channel = wire.channel_of(info.name)
-            if wanted is None or name_key(channel) in wanted:
-                self._numeric(n.RPL_LIST, channel, str(info.member_count), wire.topic(info))
+        for info in sessions:
+            if wanted.admits(info, now):
+                self._numeric(n.RPL_LIST, wire.channel_of(info.name), str(info.member_count), wire.topic(info))
         self._numeric(n.RPL_LISTEND, "End of /LIST")
 
     def _send_topic(self, info: SessionInfo, *, asked: bool = False) -> None:
@@ -145,20 +151,28 @@ class Channels(UserModes):
             self._numeric(n.RPL_NOTOPIC, channel, "No topic is set")
 
     def _send_names(self, channel: str, members: tuple[MemberInfo, ...]) -> None:
+        self._name_replies(channel, members)
+        self._numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
+
+    def _name_replies(self, channel: str, members: tuple[MemberInfo, ...]) -> None:
         names = [("@" if m.is_admin else "+" if m.voiced else "") + m.name for m in members]
         head = len(f":{self.factory.server} {n.RPL_NAMREPLY} {self.nick} = {channel} :\r\n")
         for chunk in wire.split_text(" ".join(names), wire.MAX_LINE_BYTES - head):
             self._numeric(n.RPL_NAMREPLY, "=", channel, chunk)
-        self._numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
 
     def irc_NAMES(self, params: list[str]) -> None:
-        channels = params[0].split(",") if params and params[0] else list(self.channels.values()) or ["*"]
-        for channel in channels:
-            session_id = self._my_session(channel)
-            if session_id is not None:
-                self._send_names(self.channels[session_id], self.participant.session_members(session_id))
-            else:
-                self._numeric(n.RPL_ENDOFNAMES, wire.echo(channel), "End of /NAMES list")
+        """``353`` lines for each named channel you are in (all of yours when
+        none is named), then one ``366`` naming what was asked (``*`` for all)."""
+        asked = params[0] if params and params[0] else None
+        if asked is None:
+            sessions = list(self.channels)
+        else:
+            # A channel named twice is listed once, so one line cannot ask for more than your channels.
+            found = (self._my_session(channel) for channel in asked.split(","))
+            sessions = list(dict.fromkeys(s for s in found if s is not None))
+        for session_id in sessions:
+            self._name_replies(self.channels[session_id], self.participant.session_members(session_id))
+        self._numeric(n.RPL_ENDOFNAMES, "*" if asked is None else wire.echo(asked), "End of /NAMES list")
 
     def irc_WHO(self, params: list[str]) -> None:
         """A channel of yours lists its members; a nick, that user in a channel

@@ -57,6 +57,7 @@ class IRCDoor(Protocol):
     operators: Operators
     server: str
     display_name: str
+    description: str
     clock: IReactorTime
     started_at: float
     registration_timeout: float

@@ -18,6 +18,7 @@ from glozi.doors.irc.messages import Messages
 from glozi.doors.irc.modes import Modes
 from glozi.doors.irc.operators import OperatorCommands
 from glozi.doors.irc.registration import Registration
+from glozi.doors.irc.serverinfo import DESCRIPTION, ServerInfo
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import WriteBatch
 
@@ -29,7 +30,7 @@ REGISTRATION_TIMEOUT = 60.0
 """Seconds a connection has to complete NICK and USER."""
 
 
-class IRCProtocol(Registration, Modes, Messages, Help, OperatorCommands):
+class IRCProtocol(Registration, Modes, Messages, Help, OperatorCommands, ServerInfo):
     """One IRC client connection: its commands, from the table below."""
 
     COMMANDS: ClassVar[dict[str, IRCCommand]] = {
@@ -60,6 +61,8 @@ class IRCProtocol(Registration, Modes, Messages, Help, OperatorCommands):
         "OPER": IRCCommand("irc_OPER", 2),
         "KILL": IRCCommand("irc_KILL", 2),
         "WALLOPS": IRCCommand("irc_WALLOPS", 1),
+        "INFO": IRCCommand("irc_INFO"),
+        "LINKS": IRCCommand("irc_LINKS"),
     }
 
 
@@ -80,12 +83,14 @@ class IRCFactory(TrackingFactory):
         limits: ConnectionLimits | None = None,
         writes: WriteBatch | None = None,
         operators: Operators | None = None,
+        description: str = DESCRIPTION,
     ) -> None:
         super().__init__(limits, writes)
         self.chat = chat
         self.operators = operators if operators is not None else Operators(chat)
         self.display_name = server_name
         self.server = wire.server_name(server_name)
+        self.description = description
         self.clock = clock
         self.started_at = clock.seconds()
         self.ping_interval = ping_interval

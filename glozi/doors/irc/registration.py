@@ -7,6 +7,7 @@ from glozi.domain.rules import MAX_BANS, MODE_LETTERS, TOPIC_MAX_LENGTH
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCConnection
+from glozi.doors.irc.listing import ELIST
 from glozi.doors.irc.usermodes import USER_MODES
 
 ISUPPORT = (
@@ -15,13 +16,16 @@ ISUPPORT = (
     "CHANMODES=b,k,l,imnt",
     f"CHANNELLEN={NAME_MAX_LENGTH + len(wire.CHANNEL_PREFIX)}",
     "CHANTYPES=#",
+    f"ELIST={ELIST}",
+    f"MAXLIST=b:{MAX_BANS}",
     "NETWORK=GloziChat",
     f"NICKLEN={NAME_MAX_LENGTH}",
-    f"MAXLIST=b:{MAX_BANS}",
     "PREFIX=(ov)@+",
-    "TARGMAX=KICK:1,NOTICE:1,PRIVMSG:1",
+    "TARGMAX=KICK:1,NAMES:,NOTICE:1,PRIVMSG:1",
     f"TOPICLEN={TOPIC_MAX_LENGTH}",
 )
+ISUPPORT_PER_LINE = 13
+"""Tokens in one 005: with the nick and the closing text, IRC's 15 parameters at most."""
 MOTD = (
     "Welcome to GloziChat. Each channel is a chat session: /list shows them,",
     "/join #name joins one (/join #name 12345 for a locked one), and joining a",
@@ -105,7 +109,9 @@ class Registration(IRCConnection):
         self._numeric(n.RPL_CREATED, f"This server was created {wire.utc_text(self.factory.started_at)}")
         self._numeric(n.RPL_MYINFO, server, version, USER_MODES, MODE_LETTERS, "bklov")
         chanlimit = f"CHANLIMIT={wire.CHANNEL_PREFIX}:{self.factory.chat.max_sessions_per_user}"
-        self._numeric(n.RPL_ISUPPORT, *sorted((*ISUPPORT, chanlimit)), "are supported by this server")
+        tokens = sorted((*ISUPPORT, chanlimit))
+        for start in range(0, len(tokens), ISUPPORT_PER_LINE):
+            self._numeric(n.RPL_ISUPPORT, *tokens[start : start + ISUPPORT_PER_LINE], "are supported by this server")
         self.irc_MOTD([])
         self._rearm_keepalive()
 
