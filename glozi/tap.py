@@ -10,6 +10,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
 from twisted.python import usage
 
+import glozi
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS_PER_USER, ChatServer
@@ -37,6 +38,15 @@ DEFAULT_PORT = "tcp:7557"
 DEFAULT_IRC_PORT = "tcp:6667"
 DISABLED = "none"
 DEFAULT_EXIT_CODE_FILE = "glozichat.exitcode"
+
+
+DESCRIPTION_MAX_CHARS = 100
+
+
+def _description(value: str) -> str:
+    if not 1 <= len(value) <= DESCRIPTION_MAX_CHARS or not value.isprintable():
+        raise ValueError(f"must be 1 to {DESCRIPTION_MAX_CHARS} printable characters")
+    return value
 
 
 def _positive_int(value: str) -> int:
@@ -92,6 +102,7 @@ class Options(DiscoveryOptions, usage.Options):
             "File the server exit code is written to (mode 0600).",
         ],
         ["name", None, socket.gethostname(), "Server name shown to clients."],
+        ["description", None, glozi.DESCRIPTION, "One line about the server (IRC LINKS and INFO, the native welcome).", _description],
         ["max-connections", None, DEFAULT_MAX_CONNECTIONS, "Connections allowed in all.", _positive_int],
         ["max-per-source", None, DEFAULT_MAX_PER_SOURCE, "Connections allowed from one address.", _positive_int],
         [
@@ -202,14 +213,24 @@ def makeService(
         flood_burst=options["flood-burst"],
         flood_rate=options["flood-rate"],
     )
-    native = NativeFactory(chat, options["name"], limits=limits, writes=writes, operators=operators)
+    native = NativeFactory(
+        chat, options["name"], limits=limits, writes=writes, operators=operators, description=options["description"]
+    )
     native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
         (native_endpoint, native, "GloziChat native protocol")
     ]
     irc_endpoint: PortRecordingEndpoint | None = None
     if options["irc-port"].lower() != DISABLED:
-        irc = IRCFactory(chat, options["name"], reactor, limits=limits, writes=writes, operators=operators)  # type: ignore[arg-type]
+        irc = IRCFactory(  # type: ignore[arg-type]
+            chat,
+            options["name"],
+            reactor,
+            limits=limits,
+            writes=writes,
+            operators=operators,
+            description=options["description"],
+        )
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
     factories = [factory for _, factory, _ in listeners]

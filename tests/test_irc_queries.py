@@ -4,6 +4,7 @@
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.doors.irc.masks import matches
+from glozi.doors.irc.protocol import IRCFactory
 from tests.test_irc_protocol import SERVER, DoorTestCase
 
 
@@ -150,6 +151,14 @@ class ServerInfoTests(DoorTestCase):
                 ("365", ["alice", "*", "End of /LINKS list"]),
             ],
         )
+
+    def test_links_shows_the_description_given(self) -> None:
+        """With --description (the factory's description), LINKS and INFO show that line."""
+        self.factory = IRCFactory(self.chat, "testbox", self.clock, description="Kiwi's attic server")
+        alice = self.user("alice")
+        [link, _] = alice.send("LINKS")
+        self.assertEqual(link.params[3], "0 Kiwi's attic server")
+        self.assertIn("Kiwi's attic server", " ".join(line.params[-1] for line in alice.send("INFO")))
 
     def test_links_with_a_mask(self) -> None:
         """LINKS *box* lists this server; LINKS other.* nothing but 365; LINKS other.server * is 402."""

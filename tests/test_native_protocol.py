@@ -102,6 +102,7 @@ class FrameTests(ProtocolTestCase):
         self.assertEqual(welcome["type"], "welcome")
         self.assertEqual(welcome["protocol"], 1)
         self.assertEqual((welcome["name"], welcome["max_line"]), ("testbox", wire.MAX_LINE_BYTES))
+        self.assertEqual(welcome["description"], "GloziChat LAN chat server")
 
     def test_hello(self) -> None:
         """hello with our version is answered by welcome carrying the request id."""

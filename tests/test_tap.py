@@ -34,6 +34,18 @@ class OptionsTests(SynchronousTestCase):
         options.parseOptions(["--port", "tcp:0:interface=127.0.0.1", "--idle-timeout", "30", "--name", "box"])
         self.assertEqual((options["port"], options["idle-timeout"], options["name"]), ("tcp:0:interface=127.0.0.1", 30.0, "box"))
 
+    def test_description(self) -> None:
+        """--description: 1 to 100 printable characters (100 accepted, 101 refused, empty or a control
+        character refused); by default GloziChat LAN chat server."""
+        defaults = tap.Options()
+        defaults.parseOptions([])
+        self.assertEqual(defaults["description"], "GloziChat LAN chat server")
+        options = tap.Options()
+        options.parseOptions(["--description", "d" * 100])
+        self.assertEqual(options["description"], "d" * 100)
+        for value in ("d" * 101, "", "two\nlines"):
+            self.assertRaises(usage.UsageError, tap.Options().parseOptions, ["--description", value])
+
     def test_bad_timeout(self) -> None:
         """A non-positive or non-numeric timeout is a usage error."""
         for value in ("0", "-5", "soon"):

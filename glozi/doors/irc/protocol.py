@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from twisted.internet.interfaces import IReactorTime
 
+import glozi
 from glozi.domain.chat import ChatServer
 from glozi.domain.operators import Operators
 from glozi.doors.irc import wire
@@ -18,7 +19,7 @@ from glozi.doors.irc.messages import Messages
 from glozi.doors.irc.modes import Modes
 from glozi.doors.irc.operators import OperatorCommands
 from glozi.doors.irc.registration import Registration
-from glozi.doors.irc.serverinfo import DESCRIPTION, ServerInfo
+from glozi.doors.irc.serverinfo import ServerInfo
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import WriteBatch
 
@@ -83,7 +84,7 @@ class IRCFactory(TrackingFactory):
         limits: ConnectionLimits | None = None,
         writes: WriteBatch | None = None,
         operators: Operators | None = None,
-        description: str = DESCRIPTION,
+        description: str = glozi.DESCRIPTION,
     ) -> None:
         super().__init__(limits, writes)
         self.chat = chat

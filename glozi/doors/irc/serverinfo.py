@@ -8,9 +8,6 @@ from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCConnection
 from glozi.doors.irc.masks import matches
 
-DESCRIPTION = "GloziChat LAN chat server"
-"""The server's one-line description, in LINKS and INFO."""
-
 
 class ServerInfo(IRCConnection):
     """INFO [server]: ``371`` lines and ``374``; LINKS [[server] mask]: this

@@ -337,11 +337,13 @@ class NativeFactory(TrackingFactory):
         login_grace: float = LOGIN_GRACE_SECONDS,
         lobby_idle: float = LOBBY_IDLE_SECONDS,
         operators: Operators | None = None,
+        description: str = glozi.DESCRIPTION,
     ) -> None:
         super().__init__(limits, writes)
         self.chat = chat
         self.operators = operators if operators is not None else Operators(chat)
         self.server_name = server_name
+        self.description = description
         self.login_grace = login_grace
         self.lobby_idle = lobby_idle
         self.at_session_list: set[NativeProtocol] = set()
@@ -370,6 +372,7 @@ class NativeFactory(TrackingFactory):
             "server": "GloziChat",
             "version": glozi.__version__,
             "name": self.server_name,
+            "description": self.description,
             "max_line": wire.MAX_LINE_BYTES,
             "max_text": wire.MAX_TEXT_CHARS,
             "exit_code_digits": EXIT_CODE_LENGTH,
