@@ -100,6 +100,9 @@ class GloziChatController(LoopbackServerController):
             "glozichat",
             "--name",
             "conformance.glozichat",
+            # What irctest configures every server to describe itself as.
+            "--description",
+            "test server",
             "--port",
             f"tcp:0:interface={LOOPBACK}",
             "--irc-port",
