@@ -166,7 +166,7 @@ class ChatServer:
             session = self.sessions.get(session_id)
             if session is not None:
                 session.history.extend(
-                    Message(session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at)
+                    Message(session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at, action=m.action)
                     for m in messages
                 )
 
@@ -341,14 +341,19 @@ class ChatServer:
         del member.participant.members[session.id]
         return session
 
-    def remove_member(self, member: Member, reason: str, by: str | None = None) -> None:
-        """``member`` leaves its session; the others are told, and the admin
-        role passes to the longest-present member when the admin leaves."""
+    def remove_member(
+        self, member: Member, reason: str, by: str | None = None, comment: str | None = None
+    ) -> None:
+        """``member`` leaves its session; the others are told (with the
+        leaver's ``comment``, if any), and the admin role passes to the
+        longest-present member when the admin leaves."""
         session = self._detach(member)
         if reason != LeaveReason.DISCONNECTED:
-            member.deliver(Left(session_id=session.id, session_name=session.name, reason=reason, by=by))
+            member.deliver(
+                Left(session_id=session.id, session_name=session.name, reason=reason, by=by, comment=comment)
+            )
         self.fanout.publish(
-            session, MemberLeft(session_id=session.id, name=member.name, reason=reason, by=by)
+            session, MemberLeft(session_id=session.id, name=member.name, reason=reason, by=by, comment=comment)
         )
         if session.admin is member:
             session.admin = None
@@ -597,20 +602,21 @@ class Participant:
         self._require_no_join_in_flight()
         return self.server.rename(self, nick)
 
-    def say(self, text: str, session_id: int | None = None) -> "Deferred[float]":
+    def say(self, text: str, session_id: int | None = None, *, action: bool = False) -> "Deferred[float]":
         """Send ``text`` to everyone else in the session at once (``None``: the
-        only one, see ``member_of``); the result (its timestamp) comes once the
-        message is stored. Fails with ``not_stored`` when the store could not
-        commit it; raises ``ChatError`` at once when the session is not named
-        or not one of this user's."""
+        only one, see ``member_of``), as a ``/me`` action when ``action``; the
+        result (its timestamp) comes once the message is stored. Fails with
+        ``not_stored`` when the store could not commit it; raises
+        ``ChatError`` at once when the session is not named or not one of
+        this user's."""
         member = self.member_of(session_id)
         self._touch(member)
         sent_at = self.last_spoke = self.server.clock.seconds()
         session = member.session
-        message = Message(session_id=session.id, sender=member.name, text=text, sent_at=sent_at)
+        message = Message(session_id=session.id, sender=member.name, text=text, sent_at=sent_at, action=action)
         self.server.fanout.publish(session, message, exclude=member)
         session.history.append(message)
-        written = self.server.store.add_message(StoredMessage(session.id, member.name, text, sent_at))
+        written = self.server.store.add_message(StoredMessage(session.id, member.name, text, sent_at, action))
 
         def not_stored(reason: object) -> float:
             session.history.remove(message)
@@ -621,19 +627,24 @@ class Participant:
 
         return written.addCallbacks(lambda _: sent_at, not_stored)
 
-    def send_private(self, to: str, text: str, *, notice: bool = False) -> "tuple[float, str | None]":
+    def send_private(
+        self, to: str, text: str, *, notice: bool = False, action: bool = False, ctcp: bool = False
+    ) -> "tuple[float, str | None]":
         """Send ``text`` to the user named ``to`` alone, never stored: a later
-        holder of the name must not read it. Returns its time stamp and the
-        recipient's away message (``None`` when present). Raises
-        ``no_such_user`` when nobody connected has that name, and
-        ``wrong_state`` before this user has a name."""
+        holder of the name must not read it (``action``, ``ctcp``: see
+        ``PrivateMessage``). Returns its time stamp and the recipient's away
+        message (``None`` when present). Raises ``no_such_user`` when nobody
+        connected has that name, and ``wrong_state`` before this user has a
+        name."""
         if self.nick is None:
             raise ChatError("wrong_state", "You have no name yet; join or create a session first.")
         target = self.server.user_named(to)
         if target is None:
             raise ChatError("no_such_user", f"Nobody named {to} is connected.")
         sent_at = self.last_spoke = self.server.clock.seconds()
-        target.connection.deliver(PrivateMessage(sender=self.nick, text=text, sent_at=sent_at, notice=notice))
+        target.connection.deliver(
+            PrivateMessage(sender=self.nick, text=text, sent_at=sent_at, notice=notice, action=action, ctcp=ctcp)
+        )
         return sent_at, target.away
 
     def set_away(self, message: str | None) -> None:
@@ -675,12 +686,13 @@ class Participant:
             raise
         self.server.request_exit()
 
-    def disconnected(self) -> None:
+    def disconnected(self, comment: str | None = None) -> None:
         """The connection is gone: leave every session quietly for us, loudly
-        for others, and free the nick."""
+        for others (with the user's parting ``comment``, as IRC's QUIT
+        message, if any), and free the nick."""
         self.connected = False
         for member in list(self.members.values()):
-            self.server.remove_member(member, LeaveReason.DISCONNECTED)
+            self.server.remove_member(member, LeaveReason.DISCONNECTED, comment=comment)
         self.server.release_nick(self)
         self.server.participants.discard(self)
         self.server.password_guard.disconnected(self)

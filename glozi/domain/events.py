@@ -61,12 +61,14 @@ class MemberJoined(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberLeft(Event):
-    """Someone left the session you are in; ``reason`` is a ``LeaveReason``."""
+    """Someone left the session you are in; ``reason`` is a ``LeaveReason``,
+    ``comment`` the leaver's own words (IRC's PART or QUIT message), if any."""
 
     session_id: int
     name: str
     reason: str
     by: str | None = None
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,12 +81,14 @@ class AdminChanged(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message(Event):
-    """A chat message from ``sender``, stamped with the server's clock."""
+    """A chat message from ``sender``, stamped with the server's clock;
+    ``action`` when it is a ``/me`` action (IRC's CTCP ACTION)."""
 
     session_id: int
     sender: str
     text: str
     sent_at: float
+    action: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,12 +109,17 @@ class MemberRenamed(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PrivateMessage(Event):
     """``text`` from ``sender`` to you alone, not stored; ``notice`` when it
-    was sent as an IRC NOTICE (which is never answered automatically)."""
+    was sent as an IRC NOTICE (which is never answered automatically),
+    ``action`` for a ``/me`` action. ``ctcp`` marks an IRC CTCP request or
+    reply other than ACTION (``text`` is its body, as ``VERSION``): only IRC
+    users are sent those, since the IRC door answers for native users."""
 
     sender: str
     text: str
     sent_at: float
     notice: bool = False
+    action: bool = False
+    ctcp: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +145,14 @@ class IdleWarning(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Left(Event):
-    """You are no longer in the session and are back at the session list."""
+    """You are no longer in the session and are back at the session list;
+    ``comment`` is your own words when you left with some (``/quit REASON``)."""
 
     session_id: int
     session_name: str
     reason: str
     by: str | None = None
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

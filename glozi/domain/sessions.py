@@ -41,8 +41,11 @@ class Rooms(Protocol):
     rng: random.Random
     quotes: Sequence[Quote]
 
-    def remove_member(self, member: "Member", reason: str, by: str | None = None) -> None:
-        """Take ``member`` out of its session for ``reason`` (a ``LeaveReason``), telling everyone."""
+    def remove_member(
+        self, member: "Member", reason: str, by: str | None = None, comment: str | None = None
+    ) -> None:
+        """Take ``member`` out of its session for ``reason`` (a ``LeaveReason``),
+        telling everyone, with the leaver's own ``comment`` if any."""
 
     def close_session(self, session: "Session", by: str) -> None:
         """Send every member of ``session`` back to the list and remove it."""

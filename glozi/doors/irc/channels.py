@@ -111,10 +111,11 @@ class Channels(IRCConnection):
             self.send(wire.encode_history(joined.history, channel, self.factory.server))
 
     def irc_PART(self, params: list[str]) -> None:
+        comment = wire.clean_text(params[1]) if len(params) > 1 else ""
         for channel in params[0].split(","):
             session_id = self._my_session(channel)
             if session_id is not None:
-                self.participant.run_command("quit", "", session_id)
+                self.participant.run_command("quit", comment, session_id)
             elif self._session_named(channel) is not None:
                 self._numeric(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
             else:

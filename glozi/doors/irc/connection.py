@@ -85,6 +85,8 @@ class IRCConnection(BatchedWrites, irc.IRC):
     _user_given = False
     _negotiating_caps = False
     _keepalive: IDelayedCall | None = None
+    _quit_comment: str | None = None
+    """The client's QUIT message, told to everyone sharing a session when the connection goes."""
     nick: str | None = None
     registered = False
     _keys: "Mapping[int, str]" = MappingProxyType({})
@@ -109,7 +111,7 @@ class IRCConnection(BatchedWrites, irc.IRC):
         for call in (self._deadline, self._keepalive):
             if call is not None and call.active():
                 call.cancel()
-        self.participant.disconnected()
+        self.participant.disconnected(self._quit_comment)
         self.factory.closed(self)
 
     def deliver(self, event: Event) -> None:
@@ -125,7 +127,13 @@ class IRCConnection(BatchedWrites, irc.IRC):
             self._renamed(event)
         elif isinstance(event, PrivateMessage):
             command = "NOTICE" if event.notice else "PRIVMSG"
-            self.send(wire.text_lines(wire.user_prefix(event.sender), command, self.nick or "*", event.text))
+            prefix, me = wire.user_prefix(event.sender), self.nick or "*"
+            if event.ctcp:
+                self.send(wire.ctcp_line(prefix, command, me, event.text))
+            elif event.action:
+                self.send(wire.action_lines(prefix, command, me, event.text))
+            else:
+                self.send(wire.text_lines(prefix, command, me, event.text))
         else:
             channel = self.channels.get(getattr(event, "session_id", 0), "*")
             self.send(wire.encode_event(event, channel, self.factory.server))
@@ -158,7 +166,7 @@ class IRCConnection(BatchedWrites, irc.IRC):
                 wire.user_prefix(event.by or wire.SERVICE_NICK), "KICK", channel, me, "Session closed"
             )
         else:
-            self._write(wire.user_prefix(me), "PART", channel)
+            self.send(wire.line_with_comment(wire.user_prefix(me), "PART", channel, comment=event.comment))
         self.channels.pop(event.session_id, None)
         if event.session_id in self._keys:
             self._keys = {sid: key for sid, key in self._keys.items() if sid != event.session_id}

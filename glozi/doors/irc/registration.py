@@ -112,8 +112,9 @@ class Registration(IRCConnection):
         """Any line re-arms the keep-alive, so a PONG needs nothing more."""
 
     def irc_QUIT(self, params: list[str]) -> None:
-        reason = params[0] if params else "Client quit"
-        self._error_and_close(f"{self.nick or '*'} (Quit: {wire.echo(reason)})")
+        comment = wire.clean_text(params[0]).strip() if params else ""
+        self._quit_comment = comment or None
+        self._error_and_close(f"{self.nick or '*'} (Quit: {wire.echo(comment or 'Client quit')})")
 
     def irc_AWAY(self, params: list[str]) -> None:
         message = wire.clean_text(params[0])[:AWAY_MAX_LENGTH] if params else ""

@@ -148,6 +148,31 @@ def text_lines(prefix: str, command: str, target: str, text: str) -> bytes:
     )
 
 
+def ctcp_line(prefix: str, command: str, target: str, body: str) -> bytes:
+    """One CTCP message (``\x01body\x01``) as a ``command`` line (PRIVMSG,
+    NOTICE); ``body`` has no control characters and is cut to fit the line."""
+    overhead = len(f":{prefix} {command} {target} :\x01\x01\r\n".encode())
+    pieces = split_text(body, MAX_LINE_BYTES - overhead) or [""]
+    return f":{prefix} {command} {_middle(target)} :\x01{pieces[0]}\x01\r\n".encode()
+
+
+def action_lines(prefix: str, command: str, target: str, text: str) -> bytes:
+    """A ``/me`` action as as many CTCP ACTION lines as ``text`` needs."""
+    overhead = len(f":{prefix} {command} {target} :\x01ACTION \x01\r\n".encode())
+    return b"".join(
+        f":{prefix} {command} {_middle(target)} :\x01ACTION {piece}\x01\r\n".encode()
+        for piece in split_text(_CONTROL.sub(" ", text), MAX_LINE_BYTES - overhead)
+    )
+
+
+def line_with_comment(prefix: str, command: str, *params: str, comment: str | None) -> bytes:
+    """A line whose last parameter, ``comment`` (a PART or QUIT message), is
+    cut to fit the line; without one, the line ends with ``params``."""
+    overhead = len(line(prefix, command, *params, "x")) + 1
+    pieces = split_text(comment.replace("\n", " "), MAX_LINE_BYTES - overhead) if comment else []
+    return line(prefix, command, *params, *pieces[:1])
+
+
 def utc_text(seconds: float) -> str:
     """A time stamp as people read it, in UTC so every client sees the same."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -165,13 +190,18 @@ def _member_left(event: MemberLeft, channel: str, server: str) -> bytes:
     if event.reason == LeaveReason.TIMEOUT:
         return line(server, "KICK", channel, event.name, "Removed for inactivity")
     if event.reason == LeaveReason.QUIT:
-        return line(user_prefix(event.name), "PART", channel)
+        return line_with_comment(user_prefix(event.name), "PART", channel, comment=event.comment)
+    if event.comment:
+        # As IRC servers do, so that a quit message cannot pass for the server's words.
+        return line_with_comment(user_prefix(event.name), "QUIT", comment=f"Quit: {event.comment}")
     return line(user_prefix(event.name), "QUIT", "Connection closed")
 
 
 def _encode(event: Event, channel: str, server: str) -> bytes:
     match event:
         case Message():
+            if event.action:
+                return action_lines(user_prefix(event.sender), "PRIVMSG", channel, event.text)
             return text_lines(user_prefix(event.sender), "PRIVMSG", channel, event.text)
         case MemberJoined():
             return line(user_prefix(event.name), "JOIN", channel)
@@ -198,7 +228,8 @@ def encode_history(messages: Sequence[Message], channel: str, server: str) -> by
     a first and a last line that say so."""
     lines = [text_lines(server, "NOTICE", channel, f"--- History: the last {len(messages)} messages (UTC) ---")]
     for message in messages:
-        text = f"[{history_time(message.sent_at)}] <{message.sender}> {message.text}"
+        who = f"* {message.sender}" if message.action else f"<{message.sender}>"
+        text = f"[{history_time(message.sent_at)}] {who} {message.text}"
         lines.append(text_lines(server, "NOTICE", channel, text))
     lines.append(text_lines(server, "NOTICE", channel, "--- End of history ---"))
     return b"".join(lines)

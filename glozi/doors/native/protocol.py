@@ -234,7 +234,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def _say(self, request: wire.Say) -> "Deferred[dict[str, Any]]":
         session_id = self.participant.member_of(request.session_id).session.id
         # The ack waits for the commit; the others get the message at once.
-        return self.participant.say(request.text, session_id).addCallback(
+        return self.participant.say(request.text, session_id, action=request.action).addCallback(
             lambda ts: {"type": "ack", "session": session_id, "ts": ts}
         )
 
@@ -249,7 +249,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return {"type": "nick_changed", "old": old, "name": request.name}
 
     def _private(self, request: wire.SendPrivate) -> dict[str, Any]:
-        sent_at, away = self.participant.send_private(request.to, request.text)
+        sent_at, away = self.participant.send_private(request.to, request.text, action=request.action)
         answer: dict[str, Any] = {"type": "ack", "to": request.to, "ts": sent_at}
         if away is not None:
             answer["away"] = away

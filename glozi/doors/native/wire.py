@@ -92,6 +92,7 @@ class Say:
     text: str
     session_id: int | None = None
     request_id: RequestId = None
+    action: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class SendPrivate:
     to: str
     text: str
     request_id: RequestId = None
+    action: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,15 @@ class _Fields:
             raise self._fail("missing_field", f"The field {key!r} is required.")
         if not isinstance(value, int) or isinstance(value, bool):
             raise self._fail("bad_field", f"The field {key!r} must be an integer.")
+        return value
+
+    def flag(self, key: str) -> bool:
+        """An optional boolean: absent or ``null`` is false."""
+        value = self._frame.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self._fail("bad_field", f"The field {key!r} must be true or false.")
         return value
 
     def optional_integer(self, key: str) -> int | None:
@@ -315,7 +326,7 @@ def _parse_join(fields: _Fields) -> JoinSession:
 
 
 def _parse_say(fields: _Fields) -> Say:
-    return Say(fields.text(), fields.optional_integer("session"), fields.request_id)
+    return Say(fields.text(), fields.optional_integer("session"), fields.request_id, fields.flag("action"))
 
 
 def _parse_command(fields: _Fields) -> RunCommand:
@@ -352,7 +363,7 @@ def _recipient(fields: _Fields, key: str) -> str:
 
 
 def _parse_private(fields: _Fields) -> SendPrivate:
-    return SendPrivate(_recipient(fields, "to"), fields.text(), fields.request_id)
+    return SendPrivate(_recipient(fields, "to"), fields.text(), fields.request_id, fields.flag("action"))
 
 
 def _parse_away(fields: _Fields) -> SetAway:
@@ -521,6 +532,7 @@ def _member_left(event: MemberLeft) -> dict[str, Any]:
         "name": event.name,
         "reason": event.reason,
         "by": event.by,
+        "comment": event.comment,
     }
 
 
@@ -529,13 +541,17 @@ def _admin_changed(event: AdminChanged) -> dict[str, Any]:
 
 
 def _message(event: Message) -> dict[str, Any]:
-    return {
+    frame = {
         "type": "message",
         "session": event.session_id,
         "from": event.sender,
         "text": event.text,
         "ts": event.sent_at,
     }
+    # Only an action says so: a plain message's frame stays as protocol 1 had it.
+    if event.action:
+        frame["action"] = True
+    return frame
 
 
 def _member_renamed(event: MemberRenamed) -> dict[str, Any]:
@@ -543,13 +559,16 @@ def _member_renamed(event: MemberRenamed) -> dict[str, Any]:
 
 
 def _private_message(event: PrivateMessage) -> dict[str, Any]:
-    return {
+    frame = {
         "type": "private_message",
         "from": event.sender,
         "text": event.text,
         "ts": event.sent_at,
         "notice": event.notice,
     }
+    if event.action:
+        frame["action"] = True
+    return frame
 
 
 def user_fields(info: UserInfo) -> dict[str, Any]:
@@ -565,13 +584,16 @@ def user_fields(info: UserInfo) -> dict[str, Any]:
 
 
 def _history(event: Message) -> dict[str, Any]:
-    return {
+    frame = {
         "type": "history",
         "session": event.session_id,
         "from": event.sender,
         "text": event.text,
         "ts": event.sent_at,
     }
+    if event.action:
+        frame["action"] = True
+    return frame
 
 
 def encode_history(joined: Joined) -> bytes:
@@ -600,6 +622,7 @@ def _left(event: Left) -> dict[str, Any]:
         "reason": event.reason,
         "by": event.by,
         "message": message,
+        "comment": event.comment,
     }
 
 
