@@ -101,3 +101,49 @@ class IrssiTests(TestCase):
         yield carol.request(type="say", text="welcome, ircbob_")
         channel = yield tmux.wait_for("<@carol> welcome, ircbob_")
         tmux.save("fallback", channel)
+
+    @defer.inlineCallbacks
+    def test_me_whois_away_and_msg_with_a_native_user(self) -> None:
+        """/me, /whois, /away and /msg between irssi and a native user, each way, on irssi's screen and in the native frames."""
+        server = yield start_server(self)
+        bob = yield connect_client(self, server.port)
+        yield bob.request(type="create", name="garden", username="bob")
+        tmux = yield self.start_irssi(server.irc_port)
+        yield tmux.wait_for("End of /MOTD command.")
+        yield tmux.type("/join #garden")
+        yield tmux.wait_for("Total of 2 nicks [1 ops")
+        yield bob.next()
+
+        yield tmux.type("/me waves")
+        action = yield bob.next()
+        self.assertEqual((action["type"], action["text"], action["action"]), ("message", "waves", True))
+        yield bob.request(type="say", text="dances", action=True)
+        yield tmux.wait_for("* bob dances")
+
+        yield bob.request(type="away", message="at lunch")
+        yield tmux.type("/whois bob")
+        # irssi prints WHOIS in its status window.
+        yield tmux.type("/window 1")
+        whois = yield tmux.wait_for("End of WHOIS")
+        tmux.save("whois", whois)
+        self.assertIn("bob [bob@glozichat]", whois)
+        self.assertIn("at lunch", whois)
+        self.assertIn("@#garden", whois)
+
+        yield tmux.type("/away back soon")
+        yield tmux.wait_for("You have been marked as being away")
+        user = yield bob.request(type="whois", name="ircalice")
+        self.assertEqual((user["type"], user["away"]), ("user", "back soon"))
+
+        yield tmux.type("/msg bob psst")
+        private = yield bob.next()
+        self.assertEqual((private["type"], private["from"], private["text"]), ("private_message", "ircalice", "psst"))
+        yield tmux.type("/query bob")
+        yield bob.request(type="private", to="ircalice", text="hi back")
+        yield tmux.wait_for("<bob> hi back")
+        yield bob.request(type="private", to="ircalice", text="grins", action=True)
+        query = yield tmux.wait_for("* bob grins")
+        tmux.save("query", query)
+        yield tmux.type("/me nods")
+        private = yield bob.next()
+        self.assertEqual((private["type"], private["text"], private["action"]), ("private_message", "nods", True))
