@@ -112,12 +112,14 @@ class DoorTestCase(SynchronousTestCase):
 
 class RegistrationTests(DoorTestCase):
     def test_welcome_numerics(self) -> None:
-        """NICK and USER are answered by 001-005 and a short MOTD, in that order."""
+        """NICK and USER are answered by 001-005, LUSERS and a short MOTD, in that order."""
         client = self.connect()
         self.assertEqual(client.send("NICK alice"), [])
         lines = client.send("USER alice 0 * :Alice")
         self.assertEqual(
-            [p.command for p in lines], ["001", "002", "003", "004", "005", "375", "372", "372", "372", "372", "376"]
+            [p.command for p in lines],
+            ["001", "002", "003", "004", "005", "251", "252", "254", "255", "265", "266",
+             "375", "372", "372", "372", "372", "376"],
         )
         self.assertTrue(all(p.prefix == SERVER and p.params[0] == "alice" for p in lines))
         self.assertIn("alice!alice@glozichat", lines[0].params[1])
@@ -527,7 +529,7 @@ class SessionTests(DoorTestCase):
         self.assertEqual(alice.commands("NAMES"), ["353", "366"])
         lines = alice.send("WHO #garden")
         self.assertEqual([p.command for p in lines], ["352", "352", "315"])
-        self.assertEqual(lines[0].params[1:], ["#garden", "alice", "glozichat", SERVER, "alice", "H@", "0 alice"])
+        self.assertEqual(lines[0].params[1:], ["#garden", "~alice", "glozichat", SERVER, "alice", "H@", "0 alice tester"])
         self.assertEqual(lines[1].params[6], "H")
         self.assertEqual([p.command for p in alice.send("WHO bob")], ["352", "315"])
         self.assertEqual([p.command for p in alice.send("WHO #kiwi")], ["315"])
@@ -896,7 +898,7 @@ class PeopleTests(DoorTestCase):
         self.clock.advance(42)
         lines = bob.send("WHOIS alice")
         self.assertEqual([p.command for p in lines], ["311", "319", "312", "301", "317", "318"])
-        self.assertEqual(lines[0].params[1:], ["alice", "alice", "glozichat", "*", "alice"])
+        self.assertEqual(lines[0].params[1:], ["alice", "~alice", "glozichat", "*", "alice tester"])
         self.assertEqual(lines[1].params[2], "#kiwi @#garden")
         self.assertEqual(lines[4].params[2], "42")
         self.assertEqual(alice.send("AWAY")[-1].command, "305")

@@ -139,6 +139,8 @@ class ChatServer:
         self._users: dict[str, Participant] = {}
         """Every nick in use, by ``name_key``: one namespace for every door."""
         self._renames = 0
+        self.most_users = 0
+        """The most nicks held at once since the server started (IRC's LUSERS)."""
         self.session_list_listeners: list[SessionListListener] = []
         self._last_session_id = 0
         self.closing = False
@@ -223,6 +225,7 @@ class ChatServer:
         self.release_nick(participant)
         self._users[key] = participant
         participant.nick = nick
+        self.most_users = max(self.most_users, len(self._users))
 
     def release_nick(self, participant: "Participant") -> None:
         """Forget ``participant``'s nick, so someone else may take it."""
@@ -232,6 +235,10 @@ class ChatServer:
     def user_named(self, nick: str) -> "Participant | None":
         """Who uses ``nick`` now (any case), or ``None``."""
         return self._users.get(name_key(nick))
+
+    def users(self) -> "list[Participant]":
+        """Everyone who holds a nick now, whichever door."""
+        return list(self._users.values())
 
     def rename(self, participant: "Participant", nick: str) -> str | None:
         """Change ``participant``'s nick to ``nick`` everywhere: each of its
@@ -472,9 +479,11 @@ class Participant:
         "last_spoke",
         "members",
         "nick",
+        "real_name",
         "refused_guesses",
         "server",
         "source",
+        "user_name",
     )
 
     def __init__(self, server: ChatServer, connection: Connection, source: str) -> None:
@@ -483,6 +492,9 @@ class Participant:
         self.source = source
         self.nick: str | None = None
         """The user's name in every session, unique on the server; ``None`` until first set."""
+        self.user_name: str | None = None
+        self.real_name: str | None = None
+        """What an IRC client gave in USER; ``None`` (the nick stands for them) for native users."""
         self.members: dict[int, Member] = {}
         """This user's membership of each session it is in, by session id, in the order joined."""
         self.away: str | None = None
@@ -657,7 +669,15 @@ class Participant:
         if user is None or user.nick is None:
             raise ChatError("no_such_user", f"Nobody named {nick} is connected.")
         idle = int(self.server.clock.seconds() - user.last_spoke)
-        return UserInfo(user.nick, tuple(user.sessions()), user.away, idle, user.connected_at)
+        return UserInfo(
+            user.nick,
+            tuple(user.sessions()),
+            user.away,
+            idle,
+            user.connected_at,
+            user.user_name or user.nick,
+            user.real_name or user.nick,
+        )
 
     def run_command(self, name: str, args: str, session_id: int | None = None) -> str:
         """Run a slash command in session ``session_id`` (``None``: the only one,

@@ -125,14 +125,17 @@ class PrivateMessage(Event):
 @dataclass(frozen=True, slots=True)
 class UserInfo:
     """A connected user as WHOIS shows them: their sessions (by name, in the
-    order joined), away message, idle seconds (since they last spoke anywhere)
-    and when they connected."""
+    order joined), away message, idle seconds (since they last spoke anywhere),
+    when they connected, and their user name and real name (IRC's USER; the
+    nick for a native user)."""
 
     name: str
     sessions: tuple[SessionInfo, ...]
     away: str | None
     idle_seconds: int
     connected_at: float
+    user_name: str
+    real_name: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

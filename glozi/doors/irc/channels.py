@@ -1,4 +1,4 @@
-"""Sessions as channels: JOIN, PART, LIST, TOPIC, NAMES, WHO, MODE and KICK."""
+"""Sessions as channels: JOIN, PART, LIST, TOPIC, NAMES, MODE and KICK."""
 
 from twisted.python.failure import Failure
 
@@ -167,29 +167,6 @@ class Channels(IRCConnection):
                 self._send_names(self.channels[session_id], self.participant.session_members(session_id))
             else:
                 self._numeric(n.RPL_ENDOFNAMES, wire.echo(channel), "End of /NAMES list")
-
-    def irc_WHO(self, params: list[str]) -> None:
-        """A channel of yours lists its members; a nick, that user in a channel
-        you share with them (or ``*``)."""
-        mask = params[0] if params else "*"
-        session_id = self._my_session(mask)
-        if session_id is not None:
-            for member in self.participant.session_members(session_id):
-                self._who_reply(self.channels[session_id], member.name, member.is_admin)
-        else:
-            user = self.factory.chat.user_named(mask)
-            if user is not None and user.nick is not None:
-                shared = next((s for s in user.members if s in self.channels), None)
-                channel = self.channels[shared] if shared is not None else "*"
-                admin = shared is not None and user.members[shared].is_admin
-                self._who_reply(channel, user.nick, admin, away=user.away is not None)
-        self._numeric(n.RPL_ENDOFWHO, wire.echo(mask), "End of WHO list")
-
-    def _who_reply(self, channel: str, nick: str, admin: bool, *, away: bool = False) -> None:
-        flags = ("G" if away else "H") + ("@" if admin else "")
-        self._numeric(
-            n.RPL_WHOREPLY, channel, nick, wire.USER_HOST, self.factory.server, nick, flags, f"0 {nick}"
-        )
 
     def irc_MODE(self, params: list[str]) -> None:
         target = params[0]

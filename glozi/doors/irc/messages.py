@@ -169,7 +169,7 @@ class Messages(IRCConnection):
             self._numeric(n.ERR_NOSUCHNICK, wire.echo(nick), "No such nick")
             self._numeric(n.RPL_ENDOFWHOIS, wire.echo(nick), "End of /WHOIS list")
             return
-        self._numeric(n.RPL_WHOISUSER, user.name, user.name, wire.USER_HOST, "*", user.name)
+        self._numeric(n.RPL_WHOISUSER, user.name, "~" + user.user_name, wire.USER_HOST, "*", user.real_name)
         if user.sessions:
             channels = [("@" if info.admin == user.name else "") + wire.channel_of(info.name) for info in user.sessions]
             head = len(f":{self.factory.server} {n.RPL_WHOISCHANNELS} {self.nick} {user.name} :\r\n")

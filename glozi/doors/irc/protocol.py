@@ -14,6 +14,7 @@ from glozi.doors.irc import wire
 from glozi.doors.irc.channels import Channels
 from glozi.doors.irc.connection import IRCCommand
 from glozi.doors.irc.messages import Messages
+from glozi.doors.irc.queries import Queries
 from glozi.doors.irc.registration import Registration
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import WriteBatch
@@ -26,7 +27,7 @@ REGISTRATION_TIMEOUT = 60.0
 """Seconds a connection has to complete NICK and USER."""
 
 
-class IRCProtocol(Registration, Channels, Messages):
+class IRCProtocol(Registration, Channels, Messages, Queries):
     """One IRC client connection: its commands, from the table below."""
 
     COMMANDS: ClassVar[dict[str, IRCCommand]] = {
@@ -51,6 +52,9 @@ class IRCProtocol(Registration, Channels, Messages):
         "WHOIS": IRCCommand("irc_WHOIS", 1),
         "AWAY": IRCCommand("irc_AWAY"),
         "MOTD": IRCCommand("irc_MOTD"),
+        "LUSERS": IRCCommand("irc_LUSERS"),
+        "ISON": IRCCommand("irc_ISON", 1),
+        "USERHOST": IRCCommand("irc_USERHOST", 1),
     }
 
 

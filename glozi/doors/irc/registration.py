@@ -17,6 +17,7 @@ ISUPPORT = (
     f"NICKLEN={NAME_MAX_LENGTH}",
     "PREFIX=(o)@",
     "TARGMAX=KICK:1,NOTICE:1,PRIVMSG:1",
+    f"USERLEN={wire.USER_NAME_MAX}",
 )
 MOTD = (
     "Welcome to GloziChat. Each channel is a chat session: /list shows them,",
@@ -83,6 +84,7 @@ class Registration(IRCConnection):
             self._numeric(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
             return
         self._user_given = True
+        self.participant.user_name, self.participant.real_name = wire.user_fields(params[0], params[3])
         self._maybe_register()
 
     def _maybe_register(self) -> None:
@@ -102,6 +104,7 @@ class Registration(IRCConnection):
         self._numeric(n.RPL_MYINFO, server, version, "i", "knot", "ko")
         chanlimit = f"CHANLIMIT={wire.CHANNEL_PREFIX}:{self.factory.chat.max_sessions_per_user}"
         self._numeric(n.RPL_ISUPPORT, *sorted((*ISUPPORT, chanlimit)), "are supported by this server")
+        self.irc_LUSERS([])
         self.irc_MOTD([])
         self._rearm_keepalive()
 

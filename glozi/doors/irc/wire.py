@@ -41,6 +41,11 @@ _FORMATTING = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NOT_HOST = re.compile(r"[^A-Za-z0-9.-]+")
+_NOT_USER = re.compile(r"[^A-Za-z0-9_.\-\[\]\\^{}|`]+")
+USER_NAME_MAX = 10
+"""USER's user name is cut to this (``USERLEN``)."""
+REAL_NAME_MAX = 100
+"""USER's real name is cut to this many characters."""
 
 
 class ParsedLine(NamedTuple):
@@ -89,6 +94,16 @@ def line(prefix: str | None, command: str, *params: str) -> bytes:
 def user_prefix(nick: str) -> str:
     """The ``nick!user@host`` source of a member, the same whichever door they use."""
     return f"{nick}!{nick}@{USER_HOST}"
+
+
+def user_fields(user_name: str, real_name: str) -> tuple[str, str]:
+    """USER's user name and real name as kept: the user name with only nick
+    characters, dots and digits, at most ``USER_NAME_MAX`` long (``user`` when
+    nothing is left), the real name one line of at most ``REAL_NAME_MAX``
+    characters (the user name when nothing is left)."""
+    user = _NOT_USER.sub("", user_name)[:USER_NAME_MAX] or "user"
+    real = clean_text(real_name).strip()[:REAL_NAME_MAX] or user
+    return user, real
 
 
 def server_name(name: str) -> str:

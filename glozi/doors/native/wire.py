@@ -580,6 +580,8 @@ def user_fields(info: UserInfo) -> dict[str, Any]:
         "away": info.away,
         "idle": info.idle_seconds,
         "connected": info.connected_at,
+        "user_name": info.user_name,
+        "real_name": info.real_name,
     }
 
 
