@@ -101,3 +101,41 @@ class CountTests(DoorTestCase):
         self.assertEqual((reply.command, reply.params[1]), ("302", "alice=+alice@glozichat bob=-bob@glozichat"))
         six = alice.one("USERHOST nobody nobody nobody nobody nobody alice")
         self.assertEqual(six.params[1], "")
+
+
+class WhowasTests(DoorTestCase):
+    def test_whowas_after_a_disconnect_and_a_rename(self) -> None:
+        """WHOWAS: 314 and 312 for each past holder, newest first, then 369."""
+        bob = self.connect()
+        bob.send("NICK bob", "USER robert 0 * :Robert Tables")
+        self.clock.advance(10)
+        bob.send("NICK bobby")
+        self.clock.advance(10)
+        bob.protocol.connectionLost(None)
+        alice = self.user("alice")
+        lines = alice.send("WHOWAS bob")
+        self.assertEqual([p.command for p in lines], ["314", "312", "369"])
+        self.assertEqual(lines[0].params[1:], ["bob", "~robert", "glozichat", "*", "Robert Tables"])
+        self.assertEqual(lines[1].params[1:], ["bob", SERVER, "2025-11-24 16:00 UTC"])
+        self.assertEqual(lines[2].params[1:], ["bob", "End of WHOWAS"])
+        self.assertEqual([p.command for p in alice.send("WHOWAS BOBBY")], ["314", "312", "369"])
+
+    def test_whowas_count_unknown_and_missing(self) -> None:
+        """WHOWAS nick 1 gives the newest only; nobody: 406 then 369; no nick: 431."""
+        for _ in range(3):
+            self.user("carol").protocol.connectionLost(None)
+        alice = self.user("alice")
+        self.assertEqual(len([p for p in alice.send("WHOWAS carol") if p.command == "314"]), 3)
+        self.assertEqual([p.command for p in alice.send("WHOWAS carol 1")], ["314", "312", "369"])
+        self.assertEqual([p.command for p in alice.send("WHOWAS nobody")], ["406", "369"])
+        self.assertEqual(alice.one("WHOWAS").command, "431")
+
+    def test_native_whowas(self) -> None:
+        """The native whowas answers was with the entries, newest first; none is an empty list."""
+        self.native(session=2, username="dave").protocol.connectionLost(None)
+        native = self.native()
+        [was] = native.send(type="whowas", name="DAVE")
+        self.assertEqual(was, {"type": "was", "entries": [
+            {"name": "dave", "user_name": "dave", "real_name": "dave", "left": 1_764_000_000.0}]})
+        self.assertEqual(native.send(type="whowas", name="nobody")[0]["entries"], [])
+        self.assertEqual(native.send(type="whowas", name="dave", count=0)[0]["code"], "bad_field")

@@ -46,6 +46,7 @@ from glozi.domain.idle import InactivityTimer
 from glozi.domain.names import is_reserved_username, name_key, reserved_username_message
 from glozi.domain.quotes import QUOTES, Quote
 from glozi.domain.sessions import DEFAULT_SCROLLBACK, Connection, Member, Session
+from glozi.domain.whowas import NickHistory, PastUser
 from glozi.fanout.interface import Fanout
 from glozi.fanout.local import LocalFanout
 from glozi.limits.guessing import GuessGuard
@@ -141,6 +142,8 @@ class ChatServer:
         self._renames = 0
         self.most_users = 0
         """The most nicks held at once since the server started (IRC's LUSERS)."""
+        self.nick_history = NickHistory()
+        """Nicks let go (disconnected or renamed), for WHOWAS."""
         self.session_list_listeners: list[SessionListListener] = []
         self._last_session_id = 0
         self.closing = False
@@ -216,6 +219,8 @@ class ChatServer:
         """Make ``nick`` ``participant``'s name, releasing its old one; raises
         ``name_taken`` when someone else holds it or it is reserved. Members'
         names are not changed here: see ``rename``."""
+        if participant.nick == nick:
+            return
         if is_reserved_username(nick):
             raise ChatError("name_taken", reserved_username_message(nick))
         key = name_key(nick)
@@ -228,9 +233,12 @@ class ChatServer:
         self.most_users = max(self.most_users, len(self._users))
 
     def release_nick(self, participant: "Participant") -> None:
-        """Forget ``participant``'s nick, so someone else may take it."""
-        if participant.nick is not None and self._users.get(name_key(participant.nick)) is participant:
-            del self._users[name_key(participant.nick)]
+        """Forget ``participant``'s nick, so someone else may take it; WHOWAS remembers who had it."""
+        nick = participant.nick
+        if nick is not None and self._users.get(name_key(nick)) is participant:
+            del self._users[name_key(nick)]
+            user_name, real_name = participant.user_name or nick, participant.real_name or nick
+            self.nick_history.record(PastUser(nick, user_name, real_name, self.clock.seconds()))
 
     def user_named(self, nick: str) -> "Participant | None":
         """Who uses ``nick`` now (any case), or ``None``."""
@@ -678,6 +686,10 @@ class Participant:
             user.user_name or user.nick,
             user.real_name or user.nick,
         )
+
+    def whowas(self, nick: str, count: int | None = None) -> list[PastUser]:
+        """Who held ``nick`` before (disconnected or renamed), newest first; at most ``count``."""
+        return self.server.nick_history.lookup(nick, count)
 
     def run_command(self, name: str, args: str, session_id: int | None = None) -> str:
         """Run a slash command in session ``session_id`` (``None``: the only one,

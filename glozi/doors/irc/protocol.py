@@ -53,6 +53,7 @@ class IRCProtocol(Registration, Channels, Messages, Queries):
         "AWAY": IRCCommand("irc_AWAY"),
         "MOTD": IRCCommand("irc_MOTD"),
         "LUSERS": IRCCommand("irc_LUSERS"),
+        "WHOWAS": IRCCommand("irc_WHOWAS"),
         "ISON": IRCCommand("irc_ISON", 1),
         "USERHOST": IRCCommand("irc_USERHOST", 1),
     }

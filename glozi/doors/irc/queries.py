@@ -1,4 +1,4 @@
-"""Asking about people: WHO (with masks), LUSERS, ISON and USERHOST.
+"""Asking about people: WHO (with masks), WHOWAS, LUSERS, ISON and USERHOST.
 
 Every GloziChat user is invisible (``+i``) as IRC servers treat it: a mask
 matches only yourself and the users who share a session with you, while an
@@ -23,7 +23,22 @@ def mask_pattern(mask: str) -> "re.Pattern[str]":
 
 
 class Queries(IRCConnection):
-    """WHO, LUSERS, ISON and USERHOST."""
+    """WHO, WHOWAS, LUSERS, ISON and USERHOST."""
+
+    def irc_WHOWAS(self, params: list[str]) -> None:
+        """Who held a nick before, newest first (``WHOWAS nick [count]``)."""
+        if not params or not params[0]:
+            self._numeric(n.ERR_NONICKNAMEGIVEN, "No nickname given")
+            return
+        nick = params[0].split(",")[0]
+        count = int(params[1]) if len(params) > 1 and params[1].isdigit() and int(params[1]) > 0 else None
+        past = self.participant.whowas(nick, count)
+        for entry in past:
+            self._numeric(n.RPL_WHOWASUSER, entry.nick, "~" + entry.user_name, wire.USER_HOST, "*", entry.real_name)
+            self._numeric(n.RPL_WHOISSERVER, entry.nick, self.factory.server, wire.utc_text(entry.left_at))
+        if not past:
+            self._numeric(n.ERR_WASNOSUCHNICK, wire.echo(nick), "There was no such nickname")
+        self._numeric(n.RPL_ENDOFWHOWAS, wire.echo(nick), "End of WHOWAS")
 
     def irc_WHO(self, params: list[str]) -> None:
         """A channel of yours lists its members; a nick, that user; a mask, the

@@ -262,6 +262,9 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def _whois(self, request: wire.Whois) -> dict[str, Any]:
         return wire.user_fields(self.participant.whois(request.name))
 
+    def _whowas(self, request: wire.Whowas) -> dict[str, Any]:
+        return wire.was_fields(self.participant.whowas(request.name, request.count))
+
     def _exit(self, request: wire.SubmitExitCode) -> None:
         self.participant.submit_exit_code(request.code)
 
@@ -283,6 +286,7 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
     wire.SendPrivate: NativeProtocol._private,
     wire.SetAway: NativeProtocol._away,
     wire.Whois: NativeProtocol._whois,
+    wire.Whowas: NativeProtocol._whowas,
 }
 
 

@@ -8,7 +8,7 @@ with ``parse_frame``.
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,7 @@ from glozi.domain.names import (
     is_valid_username,
     reserved_username_message,
 )
+from glozi.domain.whowas import PastUser
 
 PROTOCOL_VERSION = 1
 MAX_LINE_BYTES = 4096
@@ -130,6 +131,13 @@ class Whois:
 
 
 @dataclass(frozen=True)
+class Whowas:
+    name: str
+    count: int | None = None
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
 class SubmitExitCode:
     code: str
     request_id: RequestId = None
@@ -153,6 +161,7 @@ Request = (
     | SendPrivate
     | SetAway
     | Whois
+    | Whowas
 )
 
 
@@ -377,6 +386,14 @@ def _parse_whois(fields: _Fields) -> Whois:
     return Whois(_recipient(fields, "name"), fields.request_id)
 
 
+def _parse_whowas(fields: _Fields) -> Whowas:
+    name = _recipient(fields, "name")
+    count = fields.optional_integer("count")
+    if count is not None and count < 1:
+        raise fields._fail("bad_field", "The count must be at least 1.")
+    return Whowas(name, count, fields.request_id)
+
+
 _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "hello": _parse_hello,
     "list": _parse_list,
@@ -390,6 +407,7 @@ _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "private": _parse_private,
     "away": _parse_away,
     "whois": _parse_whois,
+    "whowas": _parse_whowas,
 }
 
 
@@ -582,6 +600,16 @@ def user_fields(info: UserInfo) -> dict[str, Any]:
         "connected": info.connected_at,
         "user_name": info.user_name,
         "real_name": info.real_name,
+    }
+
+
+def was_fields(past: "Sequence[PastUser]") -> dict[str, Any]:
+    """The ``was`` answer to ``whowas``, newest first."""
+    return {
+        "type": "was",
+        "entries": [
+            {"name": p.nick, "user_name": p.user_name, "real_name": p.real_name, "left": p.left_at} for p in past
+        ],
     }
 
 
