@@ -126,7 +126,7 @@ class IrssiTests(TestCase):
         yield tmux.type("/window 1")
         whois = yield tmux.wait_for("End of WHOIS")
         tmux.save("whois", whois)
-        self.assertIn("bob [bob@glozichat]", whois)
+        self.assertIn("bob [~bob@glozichat]", whois)
         self.assertIn("at lunch", whois)
         self.assertIn("@#garden", whois)
 

@@ -70,7 +70,7 @@ class WeeChatTests(TestCase):
         yield tmux.type("/buffer glozi")
         whois = yield tmux.wait_for("End of /WHOIS list")
         tmux.save("whois", whois)
-        self.assertIn("[bob] (bob@glozichat)", whois)
+        self.assertIn("[bob] (~bob@glozichat): bob", whois)
         self.assertIn("at lunch", whois)
 
         yield tmux.type("/away back soon")
