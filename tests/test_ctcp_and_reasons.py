@@ -227,3 +227,31 @@ class ReasonTests(DoorTestCase):
         bob = self.native(session=2, username="bob")
         [reply] = bob.send(type="command", name="help")
         self.assertIn("/quit [REASON] - leave the session, telling why", reply["text"])
+
+
+class NativeQuitTests(DoorTestCase):
+    def test_quit_frame_tells_every_session_and_closes(self) -> None:
+        """{"type":"quit","comment":"gone fishing"}: bye, the connection closes, IRC sees QUIT :Quit: gone fishing."""
+        alice = self.member("alice", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        carol = self.native(session=2, username="carol")
+        alice.received()
+        bob.frames()
+        [bye] = bob.send(type="quit", comment="gone fishing", id=7)
+        self.assertEqual(bye, {"type": "bye", "id": 7})
+        self.assertTrue(bob.transport.disconnecting)
+        bob.protocol.connectionLost(None)
+        [quit_line] = alice.received()
+        self.assertEqual((quit_line.prefix, quit_line.params), ("bob!bob@glozichat", ["Quit: gone fishing"]))
+        [left] = carol.frames()
+        self.assertEqual((left["reason"], left["comment"]), ("disconnected", "gone fishing"))
+
+    def test_quit_frame_without_a_comment_and_a_bad_one(self) -> None:
+        """A quit without comment reads Connection closed on IRC; a comment with a newline is bad_field."""
+        alice = self.member("alice", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        alice.received()
+        self.assertEqual(bob.send(type="quit", comment="a\nb")[0]["code"], "bad_field")
+        self.assertEqual(bob.send(type="quit")[0]["type"], "bye")
+        bob.protocol.connectionLost(None)
+        self.assertEqual(alice.received()[0].params, ["Connection closed"])

@@ -44,6 +44,8 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     # Set once the connection is gone: an answer that comes later (a store
     # commit, a password check) must not start a timer that keeps it alive.
     gone = False
+    quit_comment: str | None = None
+    """The parting words of a ``quit`` frame, told to every session when the connection goes."""
 
     def connectionMade(self) -> None:
         self.send_without_delay()
@@ -62,7 +64,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self.gone = True
         self.setTimeout(None)
         self.factory.at_session_list.discard(self)
-        self.participant.disconnected()
+        self.participant.disconnected(self.quit_comment)
         self.factory.closed(self)
 
     def callLater(self, period: float, func: Callable[[], None]) -> Any:
@@ -265,6 +267,16 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def _whowas(self, request: wire.Whowas) -> dict[str, Any]:
         return wire.was_fields(self.participant.whowas(request.name, request.count))
 
+    def _quit(self, request: wire.Quit) -> Callable[[wire.RequestId], None]:
+        """Leave the server: every session hears ``comment``, the answer is ``bye``, then the connection closes."""
+        self.quit_comment = request.comment
+
+        def write(request_id: wire.RequestId) -> None:
+            self.send(wire.encode_frame(wire.with_id({"type": "bye"}, request_id)))
+            self.close()
+
+        return write
+
     def _exit(self, request: wire.SubmitExitCode) -> None:
         self.participant.submit_exit_code(request.code)
 
@@ -287,6 +299,7 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
     wire.SetAway: NativeProtocol._away,
     wire.Whois: NativeProtocol._whois,
     wire.Whowas: NativeProtocol._whowas,
+    wire.Quit: NativeProtocol._quit,
 }
 
 

@@ -138,6 +138,12 @@ class Whowas:
 
 
 @dataclass(frozen=True)
+class Quit:
+    comment: str | None
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
 class SubmitExitCode:
     code: str
     request_id: RequestId = None
@@ -162,6 +168,7 @@ Request = (
     | SetAway
     | Whois
     | Whowas
+    | Quit
 )
 
 
@@ -386,6 +393,13 @@ def _parse_whois(fields: _Fields) -> Whois:
     return Whois(_recipient(fields, "name"), fields.request_id)
 
 
+def _parse_quit(fields: _Fields) -> Quit:
+    comment = fields.string("comment", optional=True)
+    if comment is not None and (len(comment) > MAX_TEXT_CHARS or not is_printable(comment)):
+        raise fields._fail("bad_field", f"The comment is one line of at most {MAX_TEXT_CHARS} characters.")
+    return Quit((comment or "").strip() or None, fields.request_id)
+
+
 def _parse_whowas(fields: _Fields) -> Whowas:
     name = _recipient(fields, "name")
     count = fields.optional_integer("count")
@@ -408,6 +422,7 @@ _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "away": _parse_away,
     "whois": _parse_whois,
     "whowas": _parse_whowas,
+    "quit": _parse_quit,
 }
 
 
