@@ -88,7 +88,9 @@ class IRCFuzzClient:
             assert channel in self.views, "a message for a channel we are not in"
         elif line.command == "PRIVMSG" and who != "glozichat":
             assert channel == me, "a private message for someone else"
-            self.privates.append(line.params[1])
+            text = line.params[1]
+            # A CTCP (an ACTION, a VERSION) carries the text after its command.
+            self.privates.append(text.strip("\x01").split(" ", 1)[-1] if text.startswith("\x01") else text)
 
     def drop(self) -> None:
         self.gone = True
@@ -140,12 +142,13 @@ class BothDoorsMachine(NativeMachine):
 
     @precondition(lambda self: bool(self.irc_live()))
     @rule(data=st.data(), to=st.sampled_from([*NAMES, "irc0", "irc1", "nobody"]),
-          command=st.sampled_from(["PRIVMSG", "NOTICE"]))
-    def irc_private(self, data, to, command) -> None:
+          command=st.sampled_from(["PRIVMSG", "NOTICE"]), ctcp=st.sampled_from(["", "ACTION", "VERSION", "PING"]))
+    def irc_private(self, data, to, command, ctcp) -> None:
         client = data.draw(st.sampled_from(self.irc_live()))
         text = f"pm{len(self.private_targets)}"
         self.private_targets[text] = self.chat.user_named(to)
-        client.send(f"{command} {to} :{text}".encode())
+        body = f"\x01{ctcp} {text}\x01" if ctcp else text
+        client.send(f"{command} {to} :{body}".encode())
         self.step()
 
     @precondition(lambda self: bool(self.irc_live()))
@@ -155,7 +158,8 @@ class BothDoorsMachine(NativeMachine):
         self.step()
 
     @precondition(lambda self: bool(self.irc_live()))
-    @rule(data=st.data(), action=st.sampled_from(["PART", "KICK", "NAMES", "WHO", "close", "quote", "quit"]),
+    @rule(data=st.data(), action=st.sampled_from(
+        ["PART", "KICK", "NAMES", "WHO", "close", "quote", "quit", "part_reason", "me", "ctcp"]),
           victim=st.sampled_from(NAMES + ["ircann", "ircben"]))
     def irc_act(self, data, action, victim) -> None:
         client = self.irc_pick(data, in_channel=True)
@@ -168,6 +172,9 @@ class BothDoorsMachine(NativeMachine):
             "close": f"PRIVMSG GloziServ :close {channel}",
             "quote": "PRIVMSG GloziServ :quote",
             "quit": "QUIT :bye",
+            "part_reason": f"PART {channel} :see you",
+            "me": f"PRIVMSG {channel} :\x01ACTION waves\x01",
+            "ctcp": f"PRIVMSG {channel} :\x01VERSION\x01",
         }
         client.send(lines[action].encode())
         self.step()

@@ -168,15 +168,15 @@ class NativeMachine(RuleBasedStateMachine):
         self.step()
 
     @precondition(lambda self: any(not c.gone for c in self.clients))
-    @rule(data=st.data(), text=st.text(min_size=1, max_size=30))
-    def say(self, data, text) -> None:
+    @rule(data=st.data(), text=st.text(min_size=1, max_size=30), action=st.sampled_from([None, False, True, "yes"]))
+    def say(self, data, text, action) -> None:
         client = self.pick(data, in_session=True)
-        client.send({"type": "say", "text": text, "session": self.session_of(data, client)})
+        client.send({"type": "say", "text": text, "session": self.session_of(data, client), "action": action})
         self.step()
 
     @precondition(lambda self: any(not c.gone for c in self.clients))
     @rule(data=st.data(), command=st.sampled_from(["help", "quote", "time", "echo", "kick", "quit", "close", "nope"]),
-          args=st.sampled_from(["", "alice", "bob", "carol", "dave", "erin", "carol x", "  "]))
+          args=st.sampled_from(["", "alice", "bob", "carol", "dave", "erin", "carol x", "  ", "see you"]))
     def command(self, data, command, args) -> None:
         client = self.pick(data, in_session=True)
         client.send({"type": "command", "name": command, "args": args, "session": self.session_of(data, client)})
@@ -197,12 +197,12 @@ class NativeMachine(RuleBasedStateMachine):
         self.step()
 
     @precondition(lambda self: any(not c.gone for c in self.clients))
-    @rule(data=st.data(), to=st.sampled_from(NAMES + ["alice2", "irc0", "nobody"]))
-    def private(self, data, to) -> None:
+    @rule(data=st.data(), to=st.sampled_from(NAMES + ["alice2", "irc0", "nobody"]), action=st.booleans())
+    def private(self, data, to, action) -> None:
         client = data.draw(st.sampled_from(self.live()))
         text = f"pm{len(self.private_targets)}"
         self.private_targets[text] = self.chat.user_named(to) if client.protocol.participant.nick else None
-        client.send({"type": "private", "to": to, "text": text})
+        client.send({"type": "private", "to": to, "text": text, "action": action})
         self.step()
 
     @precondition(lambda self: any(not c.gone for c in self.clients))

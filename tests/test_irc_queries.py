@@ -3,7 +3,7 @@
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.doors.irc.masks import matches
+from glozi.domain.masks import matches
 from glozi.doors.irc.protocol import IRCFactory
 from tests.test_irc_protocol import SERVER, DoorTestCase
 

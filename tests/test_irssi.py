@@ -7,6 +7,7 @@ import os
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
+from tests.ircscenarios import Screen, me_whois_away_and_msg
 from tests.realserver import connect_client, hold_irc_nick, start_server
 from tests.tmux import Tmux, require_tools, start_in_tmux
 
@@ -101,3 +102,23 @@ class IrssiTests(TestCase):
         yield carol.request(type="say", text="welcome, ircbob_")
         channel = yield tmux.wait_for("<@carol> welcome, ircbob_")
         tmux.save("fallback", channel)
+
+    @defer.inlineCallbacks
+    def test_me_whois_away_and_msg_with_a_native_user(self) -> None:
+        """/me, /whois, /away and /msg between irssi and a native user, each way, on irssi's screen and in the native frames."""
+        server = yield start_server(self)
+        bob = yield connect_client(self, server.port)
+        yield bob.request(type="create", name="garden", username="bob")
+        tmux = yield self.start_irssi(server.irc_port)
+        yield tmux.wait_for("End of /MOTD command.")
+        screen = Screen(
+            joined="Total of 2 nicks [1 ops",
+            bob_action="* bob dances",
+            # irssi prints WHOIS in its status window.
+            server_window="/window 1",
+            end_of_whois="End of WHOIS",
+            whois_shows=("bob [~bob@glozichat]", "@#garden"),
+            bob_private="<bob> hi back",
+            bob_private_action="* bob grins",
+        )
+        yield me_whois_away_and_msg(self, tmux, bob, screen)

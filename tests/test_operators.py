@@ -351,7 +351,9 @@ class WallopsAndCloseTests(DomainTestCase):
         self.assertEqual(raised.exception.code, "builtin_session")
 
 
-class NativeOperatorTests(SynchronousTestCase):
+class TwoDoorsCase(SynchronousTestCase):
+    """One chat server with an operator account "root", both doors, and helpers for users of each."""
+
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1_764_000_000)
@@ -400,6 +402,9 @@ class NativeOperatorTests(SynchronousTestCase):
         transport.clear()
         return [p for p in (wire.parse_line(raw) for raw in data.split(b"\r\n") if raw) if p is not None]
 
+
+
+class NativeOperatorTests(TwoDoorsCase):
     def test_oper_frame(self) -> None:
         """oper with the right password answers modes with operator true (and wallops as asked); whois says operator."""
         root = self.native_user("root")
@@ -595,3 +600,27 @@ class PasswordNeverLoggedTests(SynchronousTestCase):
         self.assertIn("A wrong operator name or password", text)
         self.assertNotIn("s3cret", text)
         self.assertNotIn("wrongpass1", text)
+
+
+class OperatorsInQueriesTests(TwoDoorsCase):
+    """WHO, LUSERS and USERHOST show server operators (docs/irc.md)."""
+
+    def test_who_lusers_and_userhost_show_operators(self) -> None:
+        """An operator's WHO flags read H*@ (H*+ when voiced); WHO * o lists operators only; LUSERS 252 counts
+        them; USERHOST marks them root*=+."""
+        root, bob = self.irc_user("root"), self.irc_user("bob")
+        self.irc_send(root, "JOIN #orchard")
+        self.irc_send(bob, "JOIN #orchard")
+        self.irc_send(root, f"OPER root {SECRET}", "MODE #orchard +v bob")
+        self.irc_send(bob, f"OPER root {SECRET}")
+        flags = {line.params[5]: line.params[6] for line in self.irc_send(root, "WHO #orchard") if line.command == "352"}
+        self.assertEqual(flags, {"root": "H*@", "bob": "H*+"})
+        self.irc_send(bob, "MODE bob -o")
+        flags = {line.params[5]: line.params[6] for line in self.irc_send(root, "WHO #orchard") if line.command == "352"}
+        self.assertEqual(flags, {"root": "H*@", "bob": "H+"})
+        operators = [line.params[5] for line in self.irc_send(bob, "WHO * o") if line.command == "352"]
+        self.assertEqual(operators, ["root"])
+        [lusers_op] = [line for line in self.irc_send(bob, "LUSERS") if line.command == "252"]
+        self.assertEqual(lusers_op.params[1], "1")
+        [userhost] = self.irc_send(bob, "USERHOST root bob")
+        self.assertEqual(userhost.params[1], "root*=+root@glozichat bob=+bob@glozichat")

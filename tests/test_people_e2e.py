@@ -119,3 +119,40 @@ class PeopleEndToEndTests(TestCase):
         line = yield ircbob.expect("PRIVMSG", "ircbob")
         self.assertEqual((line.prefix, line.params[1]), ("alice!alice@glozichat", "and back to you"))
         self.assertEqual(list(carol.frames), [])
+
+    @defer.inlineCallbacks
+    def test_ctcp_and_reasons_across_doors(self) -> None:
+        """On the real server: a CTCP VERSION to a native user is answered in their place,
+        an action and a PART reason reach the native user, and a native quit reason reaches IRC."""
+        server = yield start_server(self)
+        alice = yield connect_client(self, server.port)
+        carol = yield connect_client(self, server.port)
+        ircbob = yield connect_irc(self, server.irc_port, "ircbob")
+        for client, name in ((alice, "alice"), (carol, "carol")):
+            joined = yield client.request(type="join", session=2, username=name)
+            self.assertEqual(joined["type"], "joined")
+        yield alice.next()
+        ircbob.sendLine(b"JOIN #kiwi")
+        yield ircbob.expect("366", "ircbob", "#kiwi")
+        for client in (alice, carol):
+            yield client.next()
+
+        ircbob.sendLine(b"PRIVMSG alice :\x01VERSION\x01")
+        answer = yield ircbob.expect("NOTICE", "ircbob")
+        self.assertEqual(answer.prefix, "alice!alice@glozichat")
+        self.assertTrue(answer.params[1].startswith("\x01VERSION GloziChat "))
+        ircbob.sendLine(b"PRIVMSG #kiwi :\x01ACTION waves\x01")
+        action = yield alice.next()
+        self.assertEqual((action["type"], action["text"], action["action"]), ("message", "waves", True))
+        yield carol.next()
+
+        reply = yield carol.request(type="command", name="quit", args="see you")
+        self.assertEqual(reply["type"], "left")
+        part = yield ircbob.expect("PART", "#kiwi")
+        self.assertEqual((part.prefix, part.params[1]), ("carol!carol@glozichat", "see you"))
+        left = yield alice.next()
+        self.assertEqual((left["type"], left["comment"]), ("member_left", "see you"))
+
+        ircbob.sendLine(b"PART #kiwi :bye now")
+        left = yield alice.next()
+        self.assertEqual((left["type"], left["name"], left["comment"]), ("member_left", "ircbob", "bye now"))

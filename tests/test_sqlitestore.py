@@ -166,6 +166,23 @@ class MigrationTests(TestCase):
         self.assertIn("messages_by_session", indexes)
         yield store.add_session(StoredSession(12, "shed", 9.0, "dave", None))
 
+    @inlineCallbacks
+    def test_migration_from_schema_2_keeps_messages_as_plain(self) -> Any:
+        """A schema-2 database gains the action flag: its messages are plain, and a new action is kept as one."""
+        with sqlite3.connect(self.path) as db:
+            for statement in (*MIGRATIONS[0], *MIGRATIONS[1]):
+                db.execute(statement)
+            db.execute("PRAGMA user_version = 2")
+            db.execute("INSERT INTO messages (session_id, sender, text, sent_at) VALUES (1, 'carol', 'yo', 8.0)")
+        db.close()
+        store, snapshot = open_store(self.path, reactor, history_limit=50)
+        self.assertEqual(snapshot.history, {1: (StoredMessage(1, "carol", "yo", 8.0, False),)})
+        yield store.add_message(StoredMessage(1, "carol", "waves", 9.0, True))
+        yield store.close()
+        store, snapshot = open_store(self.path, reactor, history_limit=50)
+        self.addCleanup(store.close)
+        self.assertEqual([m.action for m in snapshot.history[1]], [False, True])
+
     def test_newer_schema_is_refused(self) -> None:
         """A database from a newer GloziChat is not touched."""
         with sqlite3.connect(self.path) as db:

@@ -7,6 +7,7 @@ import os
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
+from tests.ircscenarios import Screen, me_whois_away_and_msg
 from tests.realserver import connect_client, hold_irc_nick, start_server
 from tests.tmux import Tmux, require_tools, start_in_tmux
 
@@ -45,3 +46,23 @@ class WeeChatTests(TestCase):
         channel = yield tmux.wait_for("welcome, ircbob_")
         tmux.save("fallback", channel)
         self.assertIn("@carol", channel)
+
+    @defer.inlineCallbacks
+    def test_me_whois_away_and_msg_with_a_native_user(self) -> None:
+        """/me, /whois, /away and /msg between WeeChat and a native user, each way, on WeeChat's screen and in the native frames."""
+        server = yield start_server(self)
+        bob = yield connect_client(self, server.port)
+        yield bob.request(type="create", name="garden", username="bob")
+        tmux = yield self.start_weechat(server.irc_port, "ircalice")
+        yield tmux.wait_for("End of /MOTD command.")
+        screen = Screen(
+            joined="ircalice (ircalice@glozichat) has joined #garden",
+            bob_action="bob dances",
+            # WeeChat prints WHOIS in its server buffer.
+            server_window="/buffer glozi",
+            end_of_whois="End of /WHOIS list",
+            whois_shows=("[bob] (~bob@glozichat): bob",),
+            bob_private="hi back",
+            bob_private_action="bob grins",
+        )
+        yield me_whois_away_and_msg(self, tmux, bob, screen)

@@ -46,6 +46,7 @@ from glozi.domain.idle import InactivityTimer
 from glozi.domain.names import is_reserved_username, name_key, reserved_username_message
 from glozi.domain.quotes import QUOTES, Quote
 from glozi.domain.sessions import DEFAULT_SCROLLBACK, Connection, Member, Session
+from glozi.domain.whowas import NickHistory, PastUser
 from glozi.fanout.interface import Fanout
 from glozi.fanout.local import LocalFanout
 from glozi.limits.guessing import GuessGuard
@@ -139,6 +140,10 @@ class ChatServer:
         self._users: dict[str, Participant] = {}
         """Every nick in use, by ``name_key``: one namespace for every door."""
         self._renames = 0
+        self.most_users = 0
+        """The most nicks held at once since the server started (IRC's LUSERS)."""
+        self.nick_history = NickHistory()
+        """Nicks let go (disconnected or renamed), for WHOWAS."""
         self.session_list_listeners: list[SessionListListener] = []
         self._last_session_id = 0
         self.closing = False
@@ -166,7 +171,7 @@ class ChatServer:
             session = self.sessions.get(session_id)
             if session is not None:
                 session.history.extend(
-                    Message(session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at)
+                    Message(session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at, action=m.action)
                     for m in messages
                 )
 
@@ -214,6 +219,8 @@ class ChatServer:
         """Make ``nick`` ``participant``'s name, releasing its old one; raises
         ``name_taken`` when someone else holds it or it is reserved. Members'
         names are not changed here: see ``rename``."""
+        if participant.nick == nick:
+            return
         if is_reserved_username(nick):
             raise ChatError("name_taken", reserved_username_message(nick))
         key = name_key(nick)
@@ -223,15 +230,23 @@ class ChatServer:
         self.release_nick(participant)
         self._users[key] = participant
         participant.nick = nick
+        self.most_users = max(self.most_users, len(self._users))
 
     def release_nick(self, participant: "Participant") -> None:
-        """Forget ``participant``'s nick, so someone else may take it."""
-        if participant.nick is not None and self._users.get(name_key(participant.nick)) is participant:
-            del self._users[name_key(participant.nick)]
+        """Forget ``participant``'s nick, so someone else may take it; WHOWAS remembers who had it."""
+        nick = participant.nick
+        if nick is not None and self._users.get(name_key(nick)) is participant:
+            del self._users[name_key(nick)]
+            user_name, real_name = participant.user_name or nick, participant.real_name or nick
+            self.nick_history.record(PastUser(nick, user_name, real_name, self.clock.seconds()))
 
     def user_named(self, nick: str) -> "Participant | None":
         """Who uses ``nick`` now (any case), or ``None``."""
         return self._users.get(name_key(nick))
+
+    def users(self) -> "list[Participant]":
+        """Everyone who holds a nick now, whichever door."""
+        return list(self._users.values())
 
     def rename(self, participant: "Participant", nick: str) -> str | None:
         """Change ``participant``'s nick to ``nick`` everywhere: each of its
@@ -345,8 +360,9 @@ class ChatServer:
         self, member: Member, reason: str, by: str | None = None, comment: str | None = None
     ) -> None:
         """``member`` leaves its session; the others are told (with the
-        ``comment`` given, as a kick's or a kill's reason, if any), and the
-        admin role passes to the longest-present member when the admin leaves."""
+        ``comment`` given: a kick's or a kill's reason, the leaver's own words,
+        if any), and the admin role passes to the longest-present member when
+        the admin leaves."""
         session = self._detach(member)
         # Whoever disconnected or was killed has no session list to go back to.
         if reason not in (LeaveReason.DISCONNECTED, LeaveReason.KILLED):
@@ -499,9 +515,11 @@ class Participant:
         "members",
         "nick",
         "operator",
+        "real_name",
         "refused_guesses",
         "server",
         "source",
+        "user_name",
         "wallops",
     )
 
@@ -511,6 +529,9 @@ class Participant:
         self.source = source
         self.nick: str | None = None
         """The user's name in every session, unique on the server; ``None`` until first set."""
+        self.user_name: str | None = None
+        self.real_name: str | None = None
+        """What an IRC client gave in USER; ``None`` (the nick stands for them) for native users."""
         self.members: dict[int, Member] = {}
         """This user's membership of each session it is in, by session id, in the order joined."""
         self.away: str | None = None
@@ -634,24 +655,29 @@ class Participant:
         self._require_no_join_in_flight()
         return self.server.rename(self, nick)
 
-    def say(self, text: str, session_id: int | None = None, *, notice: bool = False) -> "Deferred[float]":
+    def say(
+        self, text: str, session_id: int | None = None, *, notice: bool = False, action: bool = False
+    ) -> "Deferred[float]":
         """Send ``text`` to everyone else in the session at once (``None``: the
         only one, see ``member_of``), marked as a notice when ``notice``
-        (stored like any message); the result (its timestamp) comes once the
-        message is stored. Fails with ``not_stored`` when the store could not
-        commit it; raises ``ChatError`` at once when the session is not named
-        or not one of this user's, or is moderated (``+m``) and this member
-        is neither its admin nor voiced."""
+        (stored like any message), as a ``/me`` action when ``action``; the
+        result (its timestamp) comes once the message is stored. Fails with
+        ``not_stored`` when the store could not commit it; raises
+        ``ChatError`` at once when the session is not named or not one of
+        this user's, or is moderated (``+m``) and this member is neither its
+        admin nor voiced."""
         member = self.member_of(session_id)
         self._touch(member)
         session = member.session
         if session.rules.moderated:
             rules.may_speak(member)
         sent_at = self.last_spoke = self.server.clock.seconds()
-        message = Message(session_id=session.id, sender=member.name, text=text, sent_at=sent_at, notice=notice)
+        message = Message(
+            session_id=session.id, sender=member.name, text=text, sent_at=sent_at, notice=notice, action=action
+        )
         self.server.fanout.publish(session, message, exclude=member)
         session.history.append(message)
-        written = self.server.store.add_message(StoredMessage(session.id, member.name, text, sent_at))
+        written = self.server.store.add_message(StoredMessage(session.id, member.name, text, sent_at, action))
 
         def not_stored(reason: object) -> float:
             session.history.remove(message)
@@ -662,19 +688,24 @@ class Participant:
 
         return written.addCallbacks(lambda _: sent_at, not_stored)
 
-    def send_private(self, to: str, text: str, *, notice: bool = False) -> "tuple[float, str | None]":
+    def send_private(
+        self, to: str, text: str, *, notice: bool = False, action: bool = False, ctcp: bool = False
+    ) -> "tuple[float, str | None]":
         """Send ``text`` to the user named ``to`` alone, never stored: a later
-        holder of the name must not read it. Returns its time stamp and the
-        recipient's away message (``None`` when present). Raises
-        ``no_such_user`` when nobody connected has that name, and
-        ``wrong_state`` before this user has a name."""
+        holder of the name must not read it (``action``, ``ctcp``: see
+        ``PrivateMessage``). Returns its time stamp and the recipient's away
+        message (``None`` when present). Raises ``no_such_user`` when nobody
+        connected has that name, and ``wrong_state`` before this user has a
+        name."""
         if self.nick is None:
             raise ChatError("wrong_state", "You have no name yet; join or create a session first.")
         target = self.server.user_named(to)
         if target is None:
             raise ChatError("no_such_user", f"Nobody named {to} is connected.")
         sent_at = self.last_spoke = self.server.clock.seconds()
-        target.connection.deliver(PrivateMessage(sender=self.nick, text=text, sent_at=sent_at, notice=notice))
+        target.connection.deliver(
+            PrivateMessage(sender=self.nick, text=text, sent_at=sent_at, notice=notice, action=action, ctcp=ctcp)
+        )
         return sent_at, target.away
 
     def set_away(self, message: str | None) -> None:
@@ -688,8 +719,19 @@ class Participant:
             raise ChatError("no_such_user", f"Nobody named {nick} is connected.")
         idle = int(self.server.clock.seconds() - user.last_spoke)
         return UserInfo(
-            user.nick, tuple(user.sessions()), user.away, idle, user.connected_at, operator=user.operator is not None
+            user.nick,
+            tuple(user.sessions()),
+            user.away,
+            idle,
+            user.connected_at,
+            user.user_name or user.nick,
+            user.real_name or user.nick,
+            operator=user.operator is not None,
         )
+
+    def whowas(self, nick: str, count: int | None = None) -> list[PastUser]:
+        """Who held ``nick`` before (disconnected or renamed), newest first; at most ``count``."""
+        return self.server.nick_history.lookup(nick, count)
 
     def run_command(self, name: str, args: str, session_id: int | None = None) -> "str | Deferred[str]":
         """Run a slash command in session ``session_id`` (``None``: the only one,
@@ -719,12 +761,13 @@ class Participant:
             raise
         self.server.request_exit()
 
-    def disconnected(self) -> None:
+    def disconnected(self, comment: str | None = None) -> None:
         """The connection is gone: leave every session quietly for us, loudly
-        for others, and free the nick."""
+        for others (with the user's parting ``comment``, as IRC's QUIT
+        message, if any), and free the nick."""
         self.connected = False
         for member in list(self.members.values()):
-            self.server.remove_member(member, LeaveReason.DISCONNECTED)
+            self.server.remove_member(member, LeaveReason.DISCONNECTED, comment=comment)
         self.server.release_nick(self)
         self.server.participants.discard(self)
         self.server.password_guard.disconnected(self)

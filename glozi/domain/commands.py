@@ -93,9 +93,9 @@ def _kick(member: Member, args: str) -> str:
     return f"You kicked {target.name}."
 
 
-def _quit(member: Member, _: str) -> str:
+def _quit(member: Member, reason: str) -> str:
     session_name = member.session.name
-    member.participant.server.remove_member(member, LeaveReason.QUIT)
+    member.participant.server.remove_member(member, LeaveReason.QUIT, comment=reason or None)
     return f"You left {session_name}."
 
 
@@ -160,7 +160,9 @@ COMMANDS: dict[str, Command] = {
         Command("time", _time, Arguments.NONE, False, "/time", "the server's current time"),
         Command("echo", _echo, Arguments.TEXT, False, "/echo TEXT", "repeat TEXT back to you"),
         Command("kick", _kick, Arguments.NAME_TEXT, True, "/kick NAME [REASON]", "remove NAME from the session"),
-        Command("quit", _quit, Arguments.NONE, False, "/quit", "leave the session"),
+        Command(
+            "quit", _quit, Arguments.OPTIONAL_TEXT, False, "/quit [REASON]", "leave the session, telling why"
+        ),
         Command(
             "close", _close, Arguments.NONE, True, "/close", "close the session for everyone", operators_too=True
         ),

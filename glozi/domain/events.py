@@ -70,7 +70,7 @@ class MemberJoined(Event):
 class MemberLeft(Event):
     """Someone left the session you are in; ``reason`` is a ``LeaveReason``,
     ``comment`` the words given with it (a kick's reason, an operator's KILL
-    reason), if any."""
+    reason, the leaver's own PART or QUIT message), if any."""
 
     session_id: int
     name: str
@@ -92,13 +92,15 @@ class AdminChanged(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message(Event):
     """A chat message from ``sender``, stamped with the server's clock;
-    ``notice`` when it was sent as an IRC NOTICE (never to be answered)."""
+    ``notice`` when it was sent as an IRC NOTICE (never to be answered),
+    ``action`` when it is a ``/me`` action (IRC's CTCP ACTION)."""
 
     session_id: int
     sender: str
     text: str
     sent_at: float
     notice: bool = False
+    action: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,25 +121,33 @@ class MemberRenamed(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PrivateMessage(Event):
     """``text`` from ``sender`` to you alone, not stored; ``notice`` when it
-    was sent as an IRC NOTICE (which is never answered automatically)."""
+    was sent as an IRC NOTICE (which is never answered automatically),
+    ``action`` for a ``/me`` action. ``ctcp`` marks an IRC CTCP request or
+    reply other than ACTION (``text`` is its body, as ``VERSION``): only IRC
+    users are sent those, since the IRC door answers for native users."""
 
     sender: str
     text: str
     sent_at: float
     notice: bool = False
+    action: bool = False
+    ctcp: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class UserInfo:
     """A connected user as WHOIS shows them: their sessions (by name, in the
-    order joined), away message, idle seconds (since they last spoke anywhere)
-    and when they connected."""
+    order joined), away message, idle seconds (since they last spoke anywhere),
+    when they connected, and their user name and real name (IRC's USER; the
+    nick for a native user)."""
 
     name: str
     sessions: tuple[SessionInfo, ...]
     away: str | None
     idle_seconds: int
     connected_at: float
+    user_name: str
+    real_name: str
     operator: bool = False
 
 
@@ -152,7 +162,8 @@ class IdleWarning(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Left(Event):
     """You are no longer in the session and are back at the session list;
-    ``comment`` is the words given with it (a kick's reason), if any."""
+    ``comment`` is the words given with it (a kick's reason, or your own
+    words when you left with some: ``/quit REASON``), if any."""
 
     session_id: int
     session_name: str

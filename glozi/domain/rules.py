@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Invited, LeaveReason, ModeChanged, TopicChanged
+from glozi.domain.masks import matches
 from glozi.domain.names import PASSWORD_RULE, USERNAME_SPECIALS, is_valid_password, name_key
 from glozi.domain.sessions import Member, Seat, Session
 
@@ -97,11 +98,6 @@ def ban_mask(text: str) -> str:
     return text
 
 
-def _pattern(mask: str) -> re.Pattern[str]:
-    wildcards = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in name_key(mask))
-    return re.compile(wildcards, re.ASCII | re.DOTALL)
-
-
 def user_mask(nick: str) -> str:
     """What bans are matched against: every user is ``nick!nick@glozichat``."""
     return f"{nick}!{nick}@glozichat"
@@ -111,8 +107,8 @@ def is_banned(session: Session, nick: str) -> bool:
     bans = session.rules.bans
     if not bans:
         return False
-    who = name_key(user_mask(nick))
-    return any(pattern.fullmatch(who) for pattern in bans.values())
+    who = user_mask(nick)
+    return any(matches(mask, who) for mask in bans)
 
 
 def check_admission(session: Session, seat: Seat) -> None:
@@ -285,11 +281,11 @@ def _ban(member: Member, change: ModeChange) -> "ModeChange | None":
             return None
         if len(bans) >= MAX_BANS:
             raise ChatError("too_many_bans", f"A session keeps at most {MAX_BANS} bans; remove one first.")
-        bans[mask] = _pattern(mask)
+        bans.append(mask)
     else:
         if present is None:
             return None
-        del bans[present]
+        bans.remove(present)
         mask = present
     kept = ModeChange(change.adding, "b", mask)
     _tell(member, kept)

@@ -16,14 +16,15 @@ from collections.abc import Iterable, Iterator
 
 from glozi.domain.events import Message
 
-# A record: stamp, sender length, text length, then both in UTF-8.
-_HEADER = struct.Struct("<dHI")
+# A record: stamp, sender length, text length, whether it is an action, then
+# sender and text in UTF-8.
+_HEADER = struct.Struct("<dHI?")
 
 
 def _pack(message: Message) -> bytes:
     sender = message.sender.encode("utf-8")
     text = message.text.encode("utf-8")
-    return _HEADER.pack(message.sent_at, len(sender), len(text)) + sender + text
+    return _HEADER.pack(message.sent_at, len(sender), len(text), message.action) + sender + text
 
 
 class Scrollback:
@@ -45,7 +46,7 @@ class Scrollback:
         offset = 0
         buffer = self._buffer
         while offset < len(buffer):
-            _, sender_size, text_size = _HEADER.unpack_from(buffer, offset)
+            _, sender_size, text_size, _ = _HEADER.unpack_from(buffer, offset)
             size = _HEADER.size + sender_size + text_size
             yield offset, size
             offset += size
@@ -53,11 +54,11 @@ class Scrollback:
     def __iter__(self) -> Iterator[Message]:
         buffer = self._buffer
         for offset, size in self._records():
-            sent_at, sender_size, _ = _HEADER.unpack_from(buffer, offset)
+            sent_at, sender_size, _, action = _HEADER.unpack_from(buffer, offset)
             start = offset + _HEADER.size
             sender = buffer[start : start + sender_size].decode("utf-8")
             text = buffer[start + sender_size : offset + size].decode("utf-8")
-            yield Message(session_id=self.session_id, sender=sender, text=text, sent_at=sent_at)
+            yield Message(session_id=self.session_id, sender=sender, text=text, sent_at=sent_at, action=action)
 
     def append(self, message: Message) -> None:
         if self.limit <= 0:

@@ -8,7 +8,6 @@ sits below all three.
 """
 
 import random
-import re
 import weakref
 from collections.abc import Sequence
 from typing import Protocol
@@ -45,8 +44,11 @@ class Rooms(Protocol):
     rng: random.Random
     quotes: Sequence[Quote]
 
-    def remove_member(self, member: "Member", reason: str, by: str | None = None) -> None:
-        """Take ``member`` out of its session for ``reason`` (a ``LeaveReason``), telling everyone."""
+    def remove_member(
+        self, member: "Member", reason: str, by: str | None = None, comment: str | None = None
+    ) -> None:
+        """Take ``member`` out of its session for ``reason`` (a ``LeaveReason``),
+        telling everyone, with the leaver's own ``comment`` if any."""
 
     def close_session(self, session: "Session", by: str) -> None:
         """Send every member of ``session`` back to the list and remove it."""
@@ -135,8 +137,8 @@ class Rules:
         """Users invited and not joined since; an invitation lasts until used or the session goes."""
         self.limit: int | None = None
         self.moderated = False
-        self.bans: dict[str, re.Pattern[str]] = {}
-        """Each ban mask as set, with the pattern that matches ``nick!user@host``."""
+        self.bans: list[str] = []
+        """The ban masks (``nick!user@host`` with ``*`` and ``?``), in the order set."""
         self.keying = False
         """A new key is being hashed (one at a time: it bounds the work an admin can queue)."""
 

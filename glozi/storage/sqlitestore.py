@@ -67,6 +67,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             COALESCE((SELECT MAX(session_id) FROM messages), 0)))""",
         "CREATE INDEX messages_by_session ON messages (session_id, id)",
     ),
+    # 3: a message may be a /me action; every message stored before was none.
+    ("ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -162,11 +164,14 @@ def read_snapshot(connection: sqlite3.Connection, history_limit: int) -> Snapsho
         session_ids = [r[0] for r in connection.execute("SELECT DISTINCT session_id FROM messages")]
         for session_id in session_ids:
             rows = connection.execute(
-                "SELECT session_id, sender, text, sent_at FROM messages WHERE session_id = ?"
+                "SELECT session_id, sender, text, sent_at, action FROM messages WHERE session_id = ?"
                 " ORDER BY id DESC LIMIT ?",
                 (session_id, history_limit),
             ).fetchall()
-            history[session_id] = tuple(StoredMessage(*r) for r in reversed(rows))
+            history[session_id] = tuple(
+                StoredMessage(sid, sender, text, sent_at, bool(action))
+                for sid, sender, text, sent_at, action in reversed(rows)
+            )
     return Snapshot(sessions=sessions, history=history, last_session_id=last_session_id)
 
 
@@ -323,18 +328,19 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
     """One transaction (in the database thread): the operations in order,
     consecutive messages in one ``executemany``; then the retention trim of
     the sessions in ``trim``."""
-    messages: list[tuple[int, str, str, float]] = []
+    messages: list[tuple[int, str, str, float, bool]] = []
 
     def write_messages() -> None:
         if messages:
             cursor.executemany(
-                "INSERT INTO messages (session_id, sender, text, sent_at) VALUES (?, ?, ?, ?)", messages
+                "INSERT INTO messages (session_id, sender, text, sent_at, action) VALUES (?, ?, ?, ?, ?)",
+                messages,
             )
             messages.clear()
 
     for kind, value in operations:
         if kind == "message":
-            messages.append((value.session_id, value.sender, value.text, value.sent_at))
+            messages.append((value.session_id, value.sender, value.text, value.sent_at, value.action))
             continue
         write_messages()
         if kind == "session":

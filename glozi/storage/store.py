@@ -22,12 +22,14 @@ FIRST_CREATED_SESSION_ID = 10
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """One chat message as kept: who said what, when, in which session."""
+    """One chat message as kept: who said what, when, in which session, and
+    whether it was a ``/me`` action."""
 
     session_id: int
     sender: str
     text: str
     sent_at: float
+    action: bool = False
 
 
 @dataclass(frozen=True, slots=True)

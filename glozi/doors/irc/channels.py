@@ -1,4 +1,4 @@
-"""Sessions as channels: JOIN, PART, LIST, NAMES, WHO, user MODE and KICK."""
+"""Sessions as channels: JOIN, PART, LIST, NAMES and KICK."""
 
 from twisted.python.failure import Failure
 
@@ -115,10 +115,11 @@ class Channels(UserModes):
             self.send(wire.encode_history(joined.history, channel, self.factory.server))
 
     def irc_PART(self, params: list[str]) -> None:
+        comment = wire.clean_text(params[1]) if len(params) > 1 else ""
         for channel in params[0].split(","):
             session_id = self._my_session(channel)
             if session_id is not None:
-                self.participant.run_command("quit", "", session_id)
+                self.participant.run_command("quit", comment, session_id)
             elif self._session_named(channel) is not None:
                 self._numeric(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
             else:
@@ -173,29 +174,6 @@ class Channels(UserModes):
         for session_id in sessions:
             self._name_replies(self.channels[session_id], self.participant.session_members(session_id))
         self._numeric(n.RPL_ENDOFNAMES, "*" if asked is None else wire.echo(asked), "End of /NAMES list")
-
-    def irc_WHO(self, params: list[str]) -> None:
-        """A channel of yours lists its members; a nick, that user in a channel
-        you share with them (or ``*``)."""
-        mask = params[0] if params else "*"
-        session_id = self._my_session(mask)
-        if session_id is not None:
-            for member in self.participant.session_members(session_id):
-                self._who_reply(self.channels[session_id], member.name, member.is_admin)
-        else:
-            user = self.factory.chat.user_named(mask)
-            if user is not None and user.nick is not None:
-                shared = next((s for s in user.members if s in self.channels), None)
-                channel = self.channels[shared] if shared is not None else "*"
-                admin = shared is not None and user.members[shared].is_admin
-                self._who_reply(channel, user.nick, admin, away=user.away is not None)
-        self._numeric(n.RPL_ENDOFWHO, wire.echo(mask), "End of WHO list")
-
-    def _who_reply(self, channel: str, nick: str, admin: bool, *, away: bool = False) -> None:
-        flags = ("G" if away else "H") + ("@" if admin else "")
-        self._numeric(
-            n.RPL_WHOREPLY, channel, nick, wire.USER_HOST, self.factory.server, nick, flags, f"0 {nick}"
-        )
 
 
     def irc_KICK(self, params: list[str]) -> None:

@@ -100,6 +100,8 @@ class IRCConnection(BatchedWrites, irc.IRC):
     _user_given = False
     _negotiating_caps = False
     _keepalive: IDelayedCall | None = None
+    _quit_comment: str | None = None
+    """The client's QUIT message, told to everyone sharing a session when the connection goes."""
     nick: str | None = None
     registered = False
     _keys: "Mapping[int, str]" = MappingProxyType({})
@@ -124,7 +126,7 @@ class IRCConnection(BatchedWrites, irc.IRC):
         for call in (self._deadline, self._keepalive):
             if call is not None and call.active():
                 call.cancel()
-        self.participant.disconnected()
+        self.participant.disconnected(self._quit_comment)
         self.factory.closed(self)
 
     def deliver(self, event: Event) -> None:
@@ -143,7 +145,13 @@ class IRCConnection(BatchedWrites, irc.IRC):
             self._write(None, "ERROR", f"Closing Link: {self.nick}[{wire.USER_HOST}] ({wire.killed_text(event.by, event.reason)})")
         elif isinstance(event, PrivateMessage):
             command = "NOTICE" if event.notice else "PRIVMSG"
-            self.send(wire.text_lines(wire.user_prefix(event.sender), command, self.nick or "*", event.text))
+            prefix, me = wire.user_prefix(event.sender), self.nick or "*"
+            if event.ctcp:
+                self.send(wire.ctcp_line(prefix, command, me, event.text))
+            elif event.action:
+                self.send(wire.action_lines(prefix, command, me, event.text))
+            else:
+                self.send(wire.text_lines(prefix, command, me, event.text))
         elif isinstance(event, ModeChanged):
             self._mode_changed(event)
         elif isinstance(event, Invited):
@@ -191,7 +199,7 @@ class IRCConnection(BatchedWrites, irc.IRC):
                 wire.user_prefix(event.by or wire.SERVICE_NICK), "KICK", channel, me, "Session closed"
             )
         else:
-            self._write(wire.user_prefix(me), "PART", channel)
+            self.send(wire.line_with_comment(wire.user_prefix(me), "PART", channel, comment=event.comment))
         self.channels.pop(event.session_id, None)
         self._forget_key(event.session_id)
 

@@ -10,6 +10,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "AWAY": ("AWAY :message marks you away; AWAY alone, back.",),
     "CAP": ("CAP LS lists capabilities (there are none); CAP END ends the negotiation.",),
     "HELP": ("HELP [COMMAND]: this help; HELPOP is the same.",),
+    "ISON": ("ISON nick [nick ...] tells which of those nicks are connected.",),
     "JOIN": (
         "JOIN #name [KEY] joins a session, creating it when no session has that name.",
         "A locked session needs its 5-digit key; JOIN 0 leaves all of yours.",
@@ -19,6 +20,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "KICK": ("KICK #name NICK [:reason] removes NICK from your session (its admin only).",),
     "KILL": ("KILL nick :reason disconnects that user (server operators only).",),
     "LINKS": ("LINKS [mask] lists the servers of the network: this one.",),
+    "LUSERS": ("LUSERS tells how many users and sessions the server has.",),
     "LIST": (
         "LIST [terms] lists the sessions with their member counts and topics; terms, comma-separated:",
         "#name or a mask (#ki*), !mask (not matching), >n or <n members,",
@@ -33,7 +35,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "NICK": ("NICK new changes your nick (3 to 12 characters, not starting with a digit or -).",),
     "NOTICE": ("NOTICE target :text is a PRIVMSG that is never answered.",),
     "OPER": ("OPER name password makes you a server operator (user mode +o).",),
-    "PART": ("PART #name[,#other] leaves those sessions.",),
+    "PART": ("PART #name[,#other] [:reason] leaves those sessions, telling why.",),
     "PASS": ("PASS is accepted and ignored: GloziChat has no server password.",),
     "PING": ("PING token is answered with PONG.",),
     "PONG": ("PONG answers the server's PING.",),
@@ -46,8 +48,10 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "TOPIC": ("TOPIC #name [:text] shows or sets a session's topic (under +t, its admin only).",),
     "USER": ("USER user 0 * :real name registers you, with NICK.",),
     "WALLOPS": ("WALLOPS :text reaches every user with mode +w (server operators only).",),
-    "WHO": ("WHO #name lists the members of your session; WHO nick, that user.",),
+    "USERHOST": ("USERHOST nick [nick ...] (up to 5) shows each one's user@host, and whether away.",),
+    "WHO": ("WHO #name lists the members of your session; WHO nick, that user; WHO mask [o], those you can see.",),
     "WHOIS": ("WHOIS nick shows who someone is, their sessions, and how long they have been idle.",),
+    "WHOWAS": ("WHOWAS nick [count] shows who had that nick before.",),
 }
 
 

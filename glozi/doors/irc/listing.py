@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from glozi.domain.events import SessionInfo
+from glozi.domain.masks import matches
 from glozi.doors.irc import wire
-from glozi.doors.irc.masks import matches
 
 ELIST = "CMNTU"
 """The ISUPPORT ``ELIST`` letters: creation time, mask, not-mask, topic time, users."""

@@ -1,14 +1,15 @@
-"""Messages and people: PRIVMSG and NOTICE to channels and nicks, the
-GloziServ service, TIME and WHOIS."""
+"""Messages and people: PRIVMSG and NOTICE to channels and nicks (CTCP
+included, glozi/doors/irc/ctcp.py), the GloziServ service, TIME and WHOIS."""
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+import glozi
 from glozi.domain import commands
 from glozi.domain.errors import ChatError
 from glozi.domain.names import EXIT_CODE_RULE, is_valid_exit_code, name_key
+from glozi.doors.irc import ctcp, wire
 from glozi.doors.irc import numerics as n
-from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCConnection
 
 _SERVICE_ONLY_HELP = (
@@ -35,32 +36,30 @@ class Messages(IRCConnection):
             return
         target = params[0]
         text = params[1] if len(params) > 1 else ""
-        ctcp = "\x01" in text
-        if not ctcp:
-            text = wire.clean_text(text)
-        if ctcp or not text.strip():
+        query = ctcp.parse(text)
+        if query is not None and query.command != ctcp.ACTION:
+            self._ctcp(target, query, notice)
+            return
+        action = query is not None
+        text = wire.clean_text(query.argument if query is not None else text)
+        session_id = self._my_session(target)
+        if not text.strip():
             # Talking to your session counts as activity even when refused, as on the native door.
-            session_id = self._my_session(target)
             if session_id is not None:
                 self.participant.touch(session_id)
-            if notice:
-                return
-            if ctcp:
-                self._server_notice("CTCP (including /me) is not supported on GloziChat.")
-            else:
+            if not notice:
                 self._numeric(n.ERR_NOTEXTTOSEND, "No text to send")
             return
-        session_id = self._my_session(target)
         if session_id is not None:
             try:
-                self.participant.say(text, session_id, notice=notice).addErrback(self._not_stored)
+                self.participant.say(text, session_id, notice=notice, action=action).addErrback(self._not_stored)
             except ChatError as error:
                 if error.code != "moderated":
                     raise
                 if not notice:
                     self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], f"Cannot send to channel (+m): {error.message}")
         elif name_key(target) == name_key(wire.SERVICE_NICK):
-            if not notice:
+            if not notice and not action:
                 self._service(text)
         elif wire.session_of(target) is not None:
             if not notice:
@@ -68,12 +67,12 @@ class Messages(IRCConnection):
                     n.ERR_CANNOTSENDTOCHAN, wire.echo(target), "Cannot send to channel: join it first"
                 )
         else:
-            self._private(target, text, notice)
+            self._private(target, text, notice, action)
 
-    def _private(self, nick: str, text: str, notice: bool) -> None:
+    def _private(self, nick: str, text: str, notice: bool, action: bool = False) -> None:
         """To one user, whichever door: 401 when nobody has the nick, 301 when they are away."""
         try:
-            _, away = self.participant.send_private(nick, text, notice=notice)
+            _, away = self.participant.send_private(nick, text, notice=notice, action=action)
         except ChatError as error:
             if error.code != "no_such_user":
                 raise
@@ -83,6 +82,35 @@ class Messages(IRCConnection):
         if away is not None and not notice:
             user = self.factory.chat.user_named(nick)
             self._numeric(n.RPL_AWAY, user.nick if user and user.nick else nick, away)
+
+    def _ctcp(self, target: str, query: ctcp.Query, notice: bool) -> None:
+        """A CTCP request (PRIVMSG) or reply (NOTICE) other than ACTION: to an
+        IRC user it goes as it is; for a native user or GloziServ the server
+        answers a request itself and drops a reply (nobody there asked);
+        channels take ACTION only, as a channel with +C does."""
+        session_id = self._my_session(target)
+        if wire.session_of(target) is not None:
+            if session_id is not None:
+                self.participant.touch(session_id)
+                if not notice:
+                    self._server_notice(
+                        f"CTCP {wire.echo(query.command)} is not sent to channels on GloziChat"
+                        " (only ACTION, /me, is): send it to one nick."
+                    )
+            elif not notice:
+                self._numeric(n.ERR_CANNOTSENDTOCHAN, wire.echo(target), "Cannot send to channel: join it first")
+            return
+        is_service = name_key(target) == name_key(wire.SERVICE_NICK)
+        user = None if is_service else self.factory.chat.user_named(target)
+        if user is None and not is_service:
+            if not notice:
+                self._numeric(n.ERR_NOSUCHNICK, wire.echo(target), "No such nick")
+        elif user is not None and isinstance(user.connection, IRCConnection):
+            self.participant.send_private(target, ctcp.body_of(query), notice=notice, ctcp=True)
+        elif not notice:
+            answer = ctcp.answer_in_place(query, self.factory.clock.seconds(), glozi.__version__)
+            answering = user.nick if user is not None and user.nick else wire.SERVICE_NICK
+            self.send(wire.ctcp_line(wire.user_prefix(answering), "NOTICE", self.nick or "*", answer))
 
     def _not_stored(self, reason: Failure) -> None:
         """IRC has no acknowledgement: only a failure to store is reported."""
@@ -174,7 +202,7 @@ class Messages(IRCConnection):
             self._numeric(n.ERR_NOSUCHNICK, wire.echo(nick), "No such nick")
             self._numeric(n.RPL_ENDOFWHOIS, wire.echo(nick), "End of /WHOIS list")
             return
-        self._numeric(n.RPL_WHOISUSER, user.name, user.name, wire.USER_HOST, "*", user.name)
+        self._numeric(n.RPL_WHOISUSER, user.name, "~" + user.user_name, wire.USER_HOST, "*", user.real_name)
         if user.sessions:
             channels = [("@" if info.admin == user.name else "") + wire.channel_of(info.name) for info in user.sessions]
             head = len(f":{self.factory.server} {n.RPL_WHOISCHANNELS} {self.nick} {user.name} :\r\n")

@@ -18,6 +18,7 @@ from glozi.doors.irc.help import Help
 from glozi.doors.irc.messages import Messages
 from glozi.doors.irc.modes import Modes
 from glozi.doors.irc.operators import OperatorCommands
+from glozi.doors.irc.queries import Queries
 from glozi.doors.irc.registration import Registration
 from glozi.doors.irc.serverinfo import ServerInfo
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
@@ -31,7 +32,7 @@ REGISTRATION_TIMEOUT = 60.0
 """Seconds a connection has to complete NICK and USER."""
 
 
-class IRCProtocol(Registration, Modes, Messages, Help, OperatorCommands, ServerInfo):
+class IRCProtocol(Registration, Modes, Messages, Queries, Help, OperatorCommands, ServerInfo):
     """One IRC client connection: its commands, from the table below."""
 
     COMMANDS: ClassVar[dict[str, IRCCommand]] = {
@@ -64,6 +65,10 @@ class IRCProtocol(Registration, Modes, Messages, Help, OperatorCommands, ServerI
         "WALLOPS": IRCCommand("irc_WALLOPS", 1),
         "INFO": IRCCommand("irc_INFO"),
         "LINKS": IRCCommand("irc_LINKS"),
+        "LUSERS": IRCCommand("irc_LUSERS"),
+        "WHOWAS": IRCCommand("irc_WHOWAS"),
+        "ISON": IRCCommand("irc_ISON", 1),
+        "USERHOST": IRCCommand("irc_USERHOST", 1),
     }
 
 

@@ -23,6 +23,7 @@ ISUPPORT = (
     "PREFIX=(ov)@+",
     "TARGMAX=KICK:1,NAMES:,NOTICE:1,PRIVMSG:1",
     f"TOPICLEN={TOPIC_MAX_LENGTH}",
+    f"USERLEN={wire.USER_NAME_MAX}",
 )
 ISUPPORT_PER_LINE = 13
 """Tokens in one 005: with the nick and the closing text, IRC's 15 parameters at most."""
@@ -91,6 +92,7 @@ class Registration(IRCConnection):
             self._numeric(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
             return
         self._user_given = True
+        self.participant.user_name, self.participant.real_name = wire.user_fields(params[0], params[3])
         self._maybe_register()
 
     def _maybe_register(self) -> None:
@@ -112,6 +114,7 @@ class Registration(IRCConnection):
         tokens = sorted((*ISUPPORT, chanlimit))
         for start in range(0, len(tokens), ISUPPORT_PER_LINE):
             self._numeric(n.RPL_ISUPPORT, *tokens[start : start + ISUPPORT_PER_LINE], "are supported by this server")
+        self.irc_LUSERS([])
         self.irc_MOTD([])
         self._rearm_keepalive()
 
@@ -122,8 +125,9 @@ class Registration(IRCConnection):
         """Any line re-arms the keep-alive, so a PONG needs nothing more."""
 
     def irc_QUIT(self, params: list[str]) -> None:
-        reason = params[0] if params else "Client quit"
-        self._error_and_close(f"{self.nick or '*'} (Quit: {wire.echo(reason)})")
+        comment = wire.clean_text(params[0]).strip() if params else ""
+        self._quit_comment = comment or None
+        self._error_and_close(f"{self.nick or '*'} (Quit: {wire.echo(comment or 'Client quit')})")
 
     def irc_AWAY(self, params: list[str]) -> None:
         message = wire.clean_text(params[0])[:AWAY_MAX_LENGTH] if params else ""

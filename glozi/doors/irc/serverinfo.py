@@ -3,10 +3,10 @@
 import twisted
 
 import glozi
+from glozi.domain.masks import matches
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCConnection
-from glozi.doors.irc.masks import matches
 
 
 class ServerInfo(IRCConnection):

@@ -44,6 +44,11 @@ _FORMATTING = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NOT_HOST = re.compile(r"[^A-Za-z0-9.-]+")
+_NOT_USER = re.compile(r"[^A-Za-z0-9_.\-\[\]\\^{}|`]+")
+USER_NAME_MAX = 10
+"""USER's user name is cut to this (``USERLEN``)."""
+REAL_NAME_MAX = 100
+"""USER's real name is cut to this many characters."""
 
 
 class ParsedLine(NamedTuple):
@@ -92,6 +97,16 @@ def line(prefix: str | None, command: str, *params: str) -> bytes:
 def user_prefix(nick: str) -> str:
     """The ``nick!user@host`` source of a member, the same whichever door they use."""
     return f"{nick}!{nick}@{USER_HOST}"
+
+
+def user_fields(user_name: str, real_name: str) -> tuple[str, str]:
+    """USER's user name and real name as kept: the user name with only nick
+    characters, dots and digits, at most ``USER_NAME_MAX`` long (``user`` when
+    nothing is left), the real name one line of at most ``REAL_NAME_MAX``
+    characters (the user name when nothing is left)."""
+    user = _NOT_USER.sub("", user_name)[:USER_NAME_MAX] or "user"
+    real = clean_text(real_name).strip()[:REAL_NAME_MAX] or user
+    return user, real
 
 
 def server_name(name: str) -> str:
@@ -151,6 +166,31 @@ def text_lines(prefix: str, command: str, target: str, text: str) -> bytes:
     )
 
 
+def ctcp_line(prefix: str, command: str, target: str, body: str) -> bytes:
+    """One CTCP message (``\x01body\x01``) as a ``command`` line (PRIVMSG,
+    NOTICE); ``body`` has no control characters and is cut to fit the line."""
+    overhead = len(f":{prefix} {command} {target} :\x01\x01\r\n".encode())
+    pieces = split_text(body, MAX_LINE_BYTES - overhead) or [""]
+    return f":{prefix} {command} {_middle(target)} :\x01{pieces[0]}\x01\r\n".encode()
+
+
+def action_lines(prefix: str, command: str, target: str, text: str) -> bytes:
+    """A ``/me`` action as as many CTCP ACTION lines as ``text`` needs."""
+    overhead = len(f":{prefix} {command} {target} :\x01ACTION \x01\r\n".encode())
+    return b"".join(
+        f":{prefix} {command} {_middle(target)} :\x01ACTION {piece}\x01\r\n".encode()
+        for piece in split_text(_CONTROL.sub(" ", text), MAX_LINE_BYTES - overhead)
+    )
+
+
+def line_with_comment(prefix: str, command: str, *params: str, comment: str | None) -> bytes:
+    """A line whose last parameter, ``comment`` (a PART or QUIT message), is
+    cut to fit the line; without one, the line ends with ``params``."""
+    overhead = len(line(prefix, command, *params, "x")) + 1
+    pieces = split_text(comment.replace("\n", " "), MAX_LINE_BYTES - overhead) if comment else []
+    return line(prefix, command, *params, *pieces[:1])
+
+
 def utc_text(seconds: float) -> str:
     """A time stamp as people read it, in UTC so every client sees the same."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -171,9 +211,12 @@ def _member_left(event: MemberLeft, channel: str, server: str) -> bytes:
     if event.reason == LeaveReason.TIMEOUT:
         return line(server, "KICK", channel, event.name, "Removed for inactivity")
     if event.reason == LeaveReason.QUIT:
-        return line(user_prefix(event.name), "PART", channel)
+        return line_with_comment(user_prefix(event.name), "PART", channel, comment=event.comment)
     if event.reason == LeaveReason.KILLED:
         return line(user_prefix(event.name), "QUIT", killed_text(event.by or SERVICE_NICK, event.comment or ""))
+    if event.comment:
+        # As IRC servers do, so that a quit message cannot pass for the server's words.
+        return line_with_comment(user_prefix(event.name), "QUIT", comment=f"Quit: {event.comment}")
     return line(user_prefix(event.name), "QUIT", "Connection closed")
 
 
@@ -191,7 +234,10 @@ def _wallops(event: Wallops) -> bytes:
 def _encode(event: Event, channel: str, server: str) -> bytes:
     match event:
         case Message():
-            return text_lines(user_prefix(event.sender), "NOTICE" if event.notice else "PRIVMSG", channel, event.text)
+            command = "NOTICE" if event.notice else "PRIVMSG"
+            if event.action:
+                return action_lines(user_prefix(event.sender), command, channel, event.text)
+            return text_lines(user_prefix(event.sender), command, channel, event.text)
         case MemberJoined():
             return line(user_prefix(event.name), "JOIN", channel)
         case MemberLeft():
@@ -231,7 +277,8 @@ def encode_history(messages: Sequence[Message], channel: str, server: str) -> by
     a first and a last line that say so."""
     lines = [text_lines(server, "NOTICE", channel, f"--- History: the last {len(messages)} messages (UTC) ---")]
     for message in messages:
-        text = f"[{history_time(message.sent_at)}] <{message.sender}> {message.text}"
+        who = f"* {message.sender}" if message.action else f"<{message.sender}>"
+        text = f"[{history_time(message.sent_at)}] {who} {message.text}"
         lines.append(text_lines(server, "NOTICE", channel, text))
     lines.append(text_lines(server, "NOTICE", channel, "--- End of history ---"))
     return b"".join(lines)

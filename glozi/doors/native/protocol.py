@@ -45,6 +45,8 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     # Set once the connection is gone: an answer that comes later (a store
     # commit, a password check) must not start a timer that keeps it alive.
     gone = False
+    quit_comment: str | None = None
+    """The parting words of a ``quit`` frame, told to every session when the connection goes."""
 
     def connectionMade(self) -> None:
         self.send_without_delay()
@@ -63,7 +65,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self.gone = True
         self.setTimeout(None)
         self.factory.at_session_list.discard(self)
-        self.participant.disconnected()
+        self.participant.disconnected(self.quit_comment)
         self.factory.closed(self)
 
     def callLater(self, period: float, func: Callable[[], None]) -> Any:
@@ -235,7 +237,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def _say(self, request: wire.Say) -> "Deferred[dict[str, Any]]":
         session_id = self.participant.member_of(request.session_id).session.id
         # The ack waits for the commit; the others get the message at once.
-        return self.participant.say(request.text, session_id).addCallback(
+        return self.participant.say(request.text, session_id, action=request.action).addCallback(
             lambda ts: {"type": "ack", "session": session_id, "ts": ts}
         )
 
@@ -260,7 +262,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return {"type": "nick_changed", "old": old, "name": request.name}
 
     def _private(self, request: wire.SendPrivate) -> dict[str, Any]:
-        sent_at, away = self.participant.send_private(request.to, request.text)
+        sent_at, away = self.participant.send_private(request.to, request.text, action=request.action)
         answer: dict[str, Any] = {"type": "ack", "to": request.to, "ts": sent_at}
         if away is not None:
             answer["away"] = away
@@ -294,6 +296,19 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def _wallops(self, request: wire.SendWallops) -> dict[str, Any]:
         return {"type": "ack", "wallops": True, "ts": self.factory.operators.wallops(self.participant, request.text)}
 
+    def _whowas(self, request: wire.Whowas) -> dict[str, Any]:
+        return wire.was_fields(self.participant.whowas(request.name, request.count))
+
+    def _quit(self, request: wire.Quit) -> Callable[[wire.RequestId], None]:
+        """Leave the server: every session hears ``comment``, the answer is ``bye``, then the connection closes."""
+        self.quit_comment = request.comment
+
+        def write(request_id: wire.RequestId) -> None:
+            self.send(wire.encode_frame(wire.with_id({"type": "bye"}, request_id)))
+            self.close()
+
+        return write
+
     def _exit(self, request: wire.SubmitExitCode) -> None:
         self.participant.submit_exit_code(request.code)
 
@@ -319,6 +334,8 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
     wire.SetModes: NativeProtocol._modes,
     wire.Kill: NativeProtocol._kill,
     wire.SendWallops: NativeProtocol._wallops,
+    wire.Whowas: NativeProtocol._whowas,
+    wire.Quit: NativeProtocol._quit,
 }
 
 

@@ -8,7 +8,7 @@ with ``parse_frame``.
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ from glozi.domain.names import (
     is_valid_username,
     reserved_username_message,
 )
+from glozi.domain.whowas import PastUser
 
 PROTOCOL_VERSION = 1
 MAX_LINE_BYTES = 4096
@@ -99,6 +100,7 @@ class Say:
     text: str
     session_id: int | None = None
     request_id: RequestId = None
+    action: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class SendPrivate:
     to: str
     text: str
     request_id: RequestId = None
+    action: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,13 @@ class Oper:
 
 
 @dataclass(frozen=True)
+class Whowas:
+    name: str
+    count: int | None = None
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
 class SetModes:
     wallops: bool | None
     operator: bool | None
@@ -159,6 +169,12 @@ class Kill:
 @dataclass(frozen=True)
 class SendWallops:
     text: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class Quit:
+    comment: str | None
     request_id: RequestId = None
 
 
@@ -190,6 +206,8 @@ Request = (
     | SetModes
     | Kill
     | SendWallops
+    | Whowas
+    | Quit
 )
 
 
@@ -361,7 +379,7 @@ def _parse_join(fields: _Fields) -> JoinSession:
 
 
 def _parse_say(fields: _Fields) -> Say:
-    return Say(fields.text(), fields.optional_integer("session"), fields.request_id)
+    return Say(fields.text(), fields.optional_integer("session"), fields.request_id, fields.flag("action") is True)
 
 
 def _parse_command(fields: _Fields) -> RunCommand:
@@ -398,7 +416,7 @@ def _recipient(fields: _Fields, key: str) -> str:
 
 
 def _parse_private(fields: _Fields) -> SendPrivate:
-    return SendPrivate(_recipient(fields, "to"), fields.text(), fields.request_id)
+    return SendPrivate(_recipient(fields, "to"), fields.text(), fields.request_id, fields.flag("action") is True)
 
 
 def _parse_away(fields: _Fields) -> SetAway:
@@ -438,6 +456,21 @@ def _parse_wallops(fields: _Fields) -> SendWallops:
     return SendWallops(fields.text(), fields.request_id)
 
 
+def _parse_quit(fields: _Fields) -> Quit:
+    comment = fields.string("comment", optional=True)
+    if comment is not None and (len(comment) > MAX_TEXT_CHARS or not is_printable(comment)):
+        raise fields._fail("bad_field", f"The comment is one line of at most {MAX_TEXT_CHARS} characters.")
+    return Quit((comment or "").strip() or None, fields.request_id)
+
+
+def _parse_whowas(fields: _Fields) -> Whowas:
+    name = _recipient(fields, "name")
+    count = fields.optional_integer("count")
+    if count is not None and count < 1:
+        raise fields._fail("bad_field", "The count must be at least 1.")
+    return Whowas(name, count, fields.request_id)
+
+
 _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "hello": _parse_hello,
     "list": _parse_list,
@@ -455,6 +488,8 @@ _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "modes": _parse_modes,
     "kill": _parse_kill,
     "wallops": _parse_wallops,
+    "whowas": _parse_whowas,
+    "quit": _parse_quit,
 }
 
 
@@ -637,6 +672,9 @@ def _message(event: Message) -> dict[str, Any]:
     }
     if event.notice:
         frame["notice"] = True
+    # Only an action says so: a plain message's frame stays as protocol 1 had it.
+    if event.action:
+        frame["action"] = True
     return frame
 
 
@@ -645,13 +683,16 @@ def _member_renamed(event: MemberRenamed) -> dict[str, Any]:
 
 
 def _private_message(event: PrivateMessage) -> dict[str, Any]:
-    return {
+    frame = {
         "type": "private_message",
         "from": event.sender,
         "text": event.text,
         "ts": event.sent_at,
         "notice": event.notice,
     }
+    if event.action:
+        frame["action"] = True
+    return frame
 
 
 def user_fields(info: UserInfo) -> dict[str, Any]:
@@ -664,17 +705,32 @@ def user_fields(info: UserInfo) -> dict[str, Any]:
         "idle": info.idle_seconds,
         "connected": info.connected_at,
         "operator": info.operator,
+        "user_name": info.user_name,
+        "real_name": info.real_name,
+    }
+
+
+def was_fields(past: "Sequence[PastUser]") -> dict[str, Any]:
+    """The ``was`` answer to ``whowas``, newest first."""
+    return {
+        "type": "was",
+        "entries": [
+            {"name": p.nick, "user_name": p.user_name, "real_name": p.real_name, "left": p.left_at} for p in past
+        ],
     }
 
 
 def _history(event: Message) -> dict[str, Any]:
-    return {
+    frame = {
         "type": "history",
         "session": event.session_id,
         "from": event.sender,
         "text": event.text,
         "ts": event.sent_at,
     }
+    if event.action:
+        frame["action"] = True
+    return frame
 
 
 def encode_history(joined: Joined) -> bytes:
