@@ -148,6 +148,10 @@ class TwoClientsTests(GuiTestCase):
         yield self.wait_for(
             "Alice's answer at Bob", lambda: "★ alice  welcome, bob" in text_of(bob_transcript)
         )
+        insert(bob_message, "/me waves")
+        bob.widget("body.chat.main.compose.send").invoke()
+        self.assertIn("* bob waves", text_of(bob_transcript), "your own action shows at once")
+        yield self.wait_for("Bob's action at Alice", lambda: "* bob waves" in text_of(alice_transcript))
 
         insert(alice_message, "/kick bob")
         alice.widget("body.chat.main.compose.send").invoke()

@@ -544,6 +544,24 @@ class ChatTests(ViewModelTestCase):
         (say,) = self.sent()
         self.assertEqual(say["text"], "hi alice!")
 
+    def test_me_sends_an_action_and_actions_are_marked(self) -> None:
+        """/me waves is sent as a say with "action": true and shown at once as an action; an action from someone
+        else (live or in the history) is marked too; /me with nothing after it is a usage error, not sent."""
+        self.in_garden()
+        self.sent()
+        self.assertTrue(self.model.send("/me waves"))
+        line = self.view.lines[-1]
+        self.assertEqual((line.kind, line.sender, line.text, line.action), (LineKind.MESSAGE, "bob", "waves", True))
+        (say,) = self.sent()
+        self.assertEqual((say["type"], say["text"], say["action"]), ("say", "waves", True))
+        self.event({"type": "message", "session": 10, "from": "alice", "text": "grins", "ts": 5001.0, "action": True})
+        self.assertEqual((self.view.lines[-1].text, self.view.lines[-1].action), ("grins", True))
+        self.event({"type": "message", "session": 10, "from": "alice", "text": "plain", "ts": 5002.0})
+        self.assertIs(self.view.lines[-1].action, False)
+        self.assertFalse(self.model.send("/me   "))
+        self.assertEqual(self.sent(), [])
+        self.assertEqual(self.view.lines[-1].kind, LineKind.ERROR)
+
     def test_blank_and_overlong_text_is_not_sent(self) -> None:
         """Blank text and text over the limit are not sent."""
         self.in_garden()

@@ -159,11 +159,13 @@ def make(reactor: Any) -> Any:
             (gina, "It is, I planted basil next to it yesterday."),
             (alice, "Take it. Watering rota is on the shed door."),
             (bob, "/time"),
+            (gina, "/me waves from the greenhouse"),
             (bob, "Great, I'll come by on Saturday morning."),
         ]
         for speaker, text in script:
             if isinstance(speaker, ClientProtocol):
-                yield speaker.request("say", text=text)
+                action = text.startswith("/me ")
+                yield speaker.request("say", text=text.removeprefix("/me "), **({"action": True} if action else {}))
             else:
                 speaker.chat.message.var.set(text)
                 speaker.chat.send()

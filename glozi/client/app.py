@@ -636,13 +636,15 @@ class ChatView:
         if line.kind is LineKind.MESSAGE and line.sender:
             own = (f"own{line.serial}",) if line.serial else ()
             parts: list[tuple[str, tuple[str, ...]]] = [(f"{stamp}  ", ("time", "message"))]
+            if line.action:
+                parts.append(("* ", ("body", "message")))
             if line.sender_admin:
                 parts.append(("★ ", ("admin", "message")))
             parts.append((line.sender, (self._sender_tag(line.colour or p.TEXT), "message")))
             body = ("body", "message")
             if line.delivery is not None:
                 body = (*body, _DELIVERY_TAGS[line.delivery])
-            parts.append((f"  {line.text}", body))
+            parts.append(((" " if line.action else "  ") + line.text, body))
             if line.delivery is not None and _DELIVERY_MARKS[line.delivery]:
                 parts.append((_DELIVERY_MARKS[line.delivery], (*body[:-1], "note")))
             if line.note:
@@ -655,7 +657,8 @@ class ChatView:
                 text.insert(index, chunk, (*tags, *own))
         elif line.kind is LineKind.HISTORY:
             # Said before you joined: the whole line greyed, above the divider.
-            text.insert(index, f"{stamp}  {line.sender}  {line.text}\n", ("history", "message"))
+            said = f"* {line.sender} {line.text}" if line.action else f"{line.sender}  {line.text}"
+            text.insert(index, f"{stamp}  {said}\n", ("history", "message"))
         elif line.kind is LineKind.DIVIDER:
             text.insert(index, f"\u2500\u2500\u2500\u2500  {line.text}  \u2500\u2500\u2500\u2500\n", ("divider",))
         elif line.kind is LineKind.REPLY:

@@ -1,5 +1,6 @@
 """In a session: the transcript, the member list, and the lines going out."""
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +27,8 @@ from glozi.client.texts import duration_text
 from glozi.doors.native.wire import is_printable
 
 HISTORY_DIVIDER = "Earlier messages above"
+ACTION_COMMAND = re.compile(r"/me (.*\S.*)", re.DOTALL)
+"""``/me waves``: an action (the native door's ``say`` with ``"action": true``), not a server command."""
 WAITING_NOTE = "Waiting for the connection; it is sent once reconnected."
 LOST_NOTE = "Not confirmed: the connection was lost. It is sent again once reconnected, unless the server has it."
 _MEMBER_LEFT_TEXT = {
@@ -96,6 +99,12 @@ class Chatroom(ClientState):
             return False
         if "\n" in text or "\r" in text:
             return self.send_lines(text)
+        action = ACTION_COMMAND.fullmatch(text)
+        if action is not None:
+            return self._send_action(chat, action.group(1))
+        if text.strip() == "/me":
+            self._system("Type what you do after /me, like /me waves.", LineKind.ERROR)
+            return False
         if text.startswith("/"):
             if protocol is None or self.reconnecting:
                 self._system("Not connected: commands cannot wait. Try again once reconnected.", LineKind.ERROR)
@@ -108,6 +117,15 @@ class Chatroom(ClientState):
             self._system(f"Not sent: this message {problem}.", LineKind.ERROR)
             return False
         self._send_message(chat, text)
+        return True
+
+    def _send_action(self, chat: ChatState, text: str) -> bool:
+        """``/me TEXT``: an action, sent (and kept for a reconnection) like a message."""
+        problem = self._unsendable(text)
+        if problem is not None:
+            self._system(f"Not sent: this action {problem}.", LineKind.ERROR)
+            return False
+        self._send_message(chat, text, action=True)
         return True
 
     def send_lines(self, text: str) -> bool:
@@ -142,8 +160,8 @@ class Chatroom(ClientState):
             return "is too long to send; split it in parts"
         return None
 
-    def _send_message(self, chat: ChatState, text: str) -> None:
-        """Show our message as pending, then send it, or keep it for the reconnection."""
+    def _send_message(self, chat: ChatState, text: str, *, action: bool = False) -> None:
+        """Show our message (or action) as pending, then send it, or keep it for the reconnection."""
         me = self._member(chat.you)
         serial = self._next_serial
         self._next_serial += 1
@@ -159,13 +177,14 @@ class Chatroom(ClientState):
                 serial=serial,
                 delivery=Delivery.PENDING,
                 note=WAITING_NOTE if waiting else "",
+                action=action,
             )
         )
         if waiting:
-            self.outbox.append(Outgoing(text, serial))
+            self.outbox.append(Outgoing(text, serial, action=action))
         else:
             assert self.protocol is not None
-            self._say(chat, self.protocol, text, serial)
+            self._say(chat, self.protocol, text, serial, action)
 
     def resend(self, serial: int) -> bool:
         """Send a failed message again (the user clicked it); it is pending again until acknowledged."""
@@ -174,7 +193,7 @@ class Chatroom(ClientState):
         if chat is None or protocol is None or self.reconnecting or line is None or not line.resendable:
             return False
         self._set_delivery(chat, serial, Delivery.PENDING)
-        self._say(chat, protocol, line.text, serial)
+        self._say(chat, protocol, line.text, serial, line.action)
         return True
 
     def _own_line(self, serial: int) -> ChatLine | None:
@@ -197,7 +216,7 @@ class Chatroom(ClientState):
                     self.view.update_chat_line(line)
                 return
 
-    def _say(self, chat: ChatState, protocol: ClientProtocol, text: str, serial: int) -> None:
+    def _say(self, chat: ChatState, protocol: ClientProtocol, text: str, serial: int, action: bool = False) -> None:
         """Send message ``serial``; the ack marks it sent, a refusal failed, and
         one whose answer the connection's end cut off goes back to the outbox."""
 
@@ -209,7 +228,7 @@ class Chatroom(ClientState):
             if self.chat is not chat:
                 return
             if reason.check(ConnectionLost):
-                self.outbox.append(Outgoing(text, serial, unconfirmed=True))
+                self.outbox.append(Outgoing(text, serial, unconfirmed=True, action=action))
                 self._set_delivery(chat, serial, Delivery.FAILED, LOST_NOTE)
             elif reason.check(ServerError):
                 self._set_delivery(
@@ -218,7 +237,8 @@ class Chatroom(ClientState):
             else:
                 self._set_delivery(chat, serial, Delivery.FAILED, "Not sent: it is too long to send.")
 
-        self._counted(protocol.request("say", text=text)).addCallbacks(acked, failed)
+        fields: dict[str, Any] = {"text": text, "action": True} if action else {"text": text}
+        self._counted(protocol.request("say", **fields)).addCallbacks(acked, failed)
         self._update_sending()
 
     def _counted(self, answer: "Deferred[Frame]") -> "Deferred[Frame]":
@@ -309,7 +329,7 @@ class Chatroom(ClientState):
                 self._set_delivery(chat, item.serial, Delivery.SENT)
                 continue
             self._set_delivery(chat, item.serial, Delivery.PENDING)
-            self._say(chat, self.protocol, item.text, item.serial)
+            self._say(chat, self.protocol, item.text, item.serial, item.action)
 
     def _on_member_joined(self, frame: Frame) -> None:
         if self.chat is None:
@@ -355,6 +375,7 @@ class Chatroom(ClientState):
                 float(frame["ts"]),
                 sender=sender,
                 sender_admin=member is not None and member.admin,
+                action=frame.get("action") is True,
             )
         )
 
@@ -366,7 +387,16 @@ class Chatroom(ClientState):
         key = (str(frame["from"]), str(frame["text"]), float(frame["ts"]))
         if key not in chat.seen:
             chat.seen.add(key)
-            self._add_line(ChatLine(LineKind.HISTORY, key[1], key[2], sender=key[0], own=key[0] == chat.you))
+            self._add_line(
+                ChatLine(
+                    LineKind.HISTORY,
+                    key[1],
+                    key[2],
+                    sender=key[0],
+                    own=key[0] == chat.you,
+                    action=frame.get("action") is True,
+                )
+            )
         if chat.history_left:
             chat.history_left -= 1
             if not chat.history_left:

@@ -147,6 +147,8 @@ class ChatLine:
     """Why a message failed, or what it waits for."""
     resendable: bool = False
     """A failed message the user may send again (``ClientViewModel.resend``)."""
+    action: bool = False
+    """A ``/me`` action: shown as ``* sender text``."""
 
     @property
     def colour(self) -> str | None:
@@ -219,6 +221,7 @@ class Outgoing:
     text: str
     serial: int
     unconfirmed: bool = False
+    action: bool = False
 
 
 class ClientView(Protocol):
