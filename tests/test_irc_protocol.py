@@ -709,6 +709,21 @@ class MessageTests(DoorTestCase):
         self.assertEqual(carol.received()[-1].command, "PRIVMSG")
         self.assertNotIn("notice", bob.frames()[-1])
 
+    def test_native_notices_reach_irc_as_notices(self) -> None:
+        """A native say or private with "notice": true reaches IRC users as a NOTICE (to #kiwi, to the nick), and the
+        private one's ack never carries the recipient's away message."""
+        alice = self.member("alice", "#kiwi")
+        bob = self.native(session=2, username="bob")
+        alice.send("AWAY :out")
+        alice.received()
+        bob.send(type="say", text="psst", notice=True)
+        self.assertEqual(alice.received()[-1], wire.ParsedLine("bob!bob@glozichat", "NOTICE", ["#kiwi", "psst"]))
+        [ack] = bob.send(type="private", to="alice", text="ping", notice=True)
+        self.assertNotIn("away", ack)
+        self.assertEqual(alice.received()[-1], wire.ParsedLine("bob!bob@glozichat", "NOTICE", ["alice", "ping"]))
+        [ack] = bob.send(type="private", to="alice", text="hello")
+        self.assertEqual(ack["away"], "out")
+
     def test_formatting_is_removed(self) -> None:
         """IRC colours and bold are removed from what native members read."""
         alice = self.member("alice", "#kiwi")

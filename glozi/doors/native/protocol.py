@@ -237,7 +237,8 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def _say(self, request: wire.Say) -> "Deferred[dict[str, Any]]":
         session_id = self.participant.member_of(request.session_id).session.id
         # The ack waits for the commit; the others get the message at once.
-        return self.participant.say(request.text, session_id, action=request.action).addCallback(
+        said = self.participant.say(request.text, session_id, action=request.action, notice=request.notice)
+        return said.addCallback(
             lambda ts: {"type": "ack", "session": session_id, "ts": ts}
         )
 
@@ -262,9 +263,12 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return {"type": "nick_changed", "old": old, "name": request.name}
 
     def _private(self, request: wire.SendPrivate) -> dict[str, Any]:
-        sent_at, away = self.participant.send_private(request.to, request.text, action=request.action)
+        sent_at, away = self.participant.send_private(
+            request.to, request.text, action=request.action, notice=request.notice
+        )
         answer: dict[str, Any] = {"type": "ack", "to": request.to, "ts": sent_at}
-        if away is not None:
+        # As on IRC, a notice is never answered with the recipient's away message.
+        if away is not None and not request.notice:
             answer["away"] = away
         return answer
 

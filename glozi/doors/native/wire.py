@@ -101,6 +101,7 @@ class Say:
     session_id: int | None = None
     request_id: RequestId = None
     action: bool = False
+    notice: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class SendPrivate:
     text: str
     request_id: RequestId = None
     action: bool = False
+    notice: bool = False
 
 
 @dataclass(frozen=True)
@@ -379,7 +381,13 @@ def _parse_join(fields: _Fields) -> JoinSession:
 
 
 def _parse_say(fields: _Fields) -> Say:
-    return Say(fields.text(), fields.optional_integer("session"), fields.request_id, fields.flag("action") is True)
+    return Say(
+        fields.text(),
+        fields.optional_integer("session"),
+        fields.request_id,
+        fields.flag("action") is True,
+        fields.flag("notice") is True,
+    )
 
 
 def _parse_command(fields: _Fields) -> RunCommand:
@@ -416,7 +424,13 @@ def _recipient(fields: _Fields, key: str) -> str:
 
 
 def _parse_private(fields: _Fields) -> SendPrivate:
-    return SendPrivate(_recipient(fields, "to"), fields.text(), fields.request_id, fields.flag("action") is True)
+    return SendPrivate(
+        _recipient(fields, "to"),
+        fields.text(),
+        fields.request_id,
+        fields.flag("action") is True,
+        fields.flag("notice") is True,
+    )
 
 
 def _parse_away(fields: _Fields) -> SetAway:
