@@ -139,3 +139,26 @@ class WhowasTests(DoorTestCase):
             {"name": "dave", "user_name": "dave", "real_name": "dave", "left": 1_764_000_000.0}]})
         self.assertEqual(native.send(type="whowas", name="nobody")[0]["entries"], [])
         self.assertEqual(native.send(type="whowas", name="dave", count=0)[0]["code"], "bad_field")
+
+
+class NativeWhoAndStatsTests(DoorTestCase):
+    def test_native_who_and_stats(self) -> None:
+        """Native who: a mask over nick, user name and real name among those sharing a session with you (an exact nick
+        whoever holds it), answered users; stats: users, operators, sessions and the most users at once."""
+        self.member("alice", "#kiwi")
+        self.member("alfred", "#garden")
+        bob = self.native(session=2, username="bob")
+        [users] = bob.send(type="who", mask="AL*")
+        self.assertEqual(users["type"], "users")
+        self.assertEqual([user["name"] for user in users["users"]], ["alice"])
+        self.assertEqual(users["users"][0]["real_name"], "alice tester")
+        [exact] = bob.send(type="who", mask="alfred")
+        self.assertEqual([user["name"] for user in exact["users"]], ["alfred"])
+        [stats] = bob.send(type="stats")
+        self.assertEqual(
+            {key: stats[key] for key in ("type", "users", "operators", "most_users")},
+            {"type": "stats", "users": 3, "operators": 0, "most_users": 3},
+        )
+        self.assertEqual(stats["sessions"], len(self.chat.sessions))
+        [error] = bob.send(type="who", mask="")
+        self.assertEqual(error["code"], "bad_field")

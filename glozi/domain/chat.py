@@ -35,6 +35,7 @@ from glozi.domain.events import (
     Message,
     PrivateMessage,
     ServerClosing,
+    ServerCounts,
     SessionAdded,
     SessionChanged,
     SessionInfo,
@@ -43,6 +44,7 @@ from glozi.domain.events import (
 )
 from glozi.domain.exitcode import ExitCodeGuard
 from glozi.domain.idle import InactivityTimer
+from glozi.domain.masks import matches
 from glozi.domain.names import is_reserved_username, name_key, reserved_username_message
 from glozi.domain.quotes import QUOTES, Quote
 from glozi.domain.sessions import DEFAULT_SCROLLBACK, Connection, Member, Session
@@ -247,6 +249,12 @@ class ChatServer:
     def users(self) -> "list[Participant]":
         """Everyone who holds a nick now, whichever door."""
         return list(self._users.values())
+
+    def counts(self) -> ServerCounts:
+        """How many users (nicks held), server operators and sessions there are, and the most users at once."""
+        users = self.users()
+        operators = sum(1 for user in users if user.operator is not None)
+        return ServerCounts(len(users), operators, len(self.sessions), self.most_users)
 
     def rename(self, participant: "Participant", nick: str) -> str | None:
         """Change ``participant``'s nick to ``nick`` everywhere: each of its
@@ -728,6 +736,26 @@ class Participant:
             user.real_name or user.nick,
             operator=user.operator is not None,
         )
+
+    def users_matching(self, mask: str, also: tuple[str, ...] = ()) -> "list[Participant]":
+        """The users ``mask`` (``*`` any run, ``?`` one character, any case)
+        matches by nick, user name or real name, or by one of ``also`` (what a
+        door says of every user, such as IRC's host), among this user and those
+        sharing a session with it: everyone is invisible to the others, as
+        IRC's ``+i``. An exact nick is answered whoever holds it."""
+        holder = self.server.user_named(mask)
+        if holder is not None and holder.nick is not None:
+            return [holder]
+        everyone = any(matches(mask, word) for word in also)
+        found = []
+        for user in self.server.users():
+            if user is not self and not self.members.keys() & user.members.keys():
+                continue
+            assert user.nick is not None
+            words = (user.nick, user.user_name or user.nick, user.real_name or user.nick)
+            if everyone or any(matches(mask, word) for word in words):
+                found.append(user)
+        return found
 
     def whowas(self, nick: str, count: int | None = None) -> list[PastUser]:
         """Who held ``nick`` before (disconnected or renamed), newest first; at most ``count``."""

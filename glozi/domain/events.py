@@ -135,6 +135,18 @@ class PrivateMessage(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ServerCounts:
+    """What IRC's LUSERS tells (the native ``stats``): users holding a nick,
+    server operators among them, sessions, and the most users at once since
+    the server started."""
+
+    users: int
+    operators: int
+    sessions: int
+    most_users: int
+
+
+@dataclass(frozen=True, slots=True)
 class UserInfo:
     """A connected user as WHOIS shows them: their sessions (by name, in the
     order joined), away message, idle seconds (since they last spoke anywhere),

@@ -6,7 +6,6 @@ exact nick is answered whoever holds it.
 """
 
 from glozi.domain.chat import Participant
-from glozi.domain.masks import matches
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCConnection
@@ -58,21 +57,7 @@ class Queries(IRCConnection):
         self._numeric(n.RPL_ENDOFWHO, wire.echo(mask), "End of WHO list")
 
     def _users_matching(self, mask: str) -> list[Participant]:
-        # An exact nick is answered whoever holds it, as servers do for +i users.
-        holder = self.factory.chat.user_named(mask)
-        if holder is not None and holder.nick is not None:
-            return [holder]
-        mine = set(self.channels)
-        found = []
-        for user in self.factory.chat.users():
-            if user is not self.participant and not mine.intersection(user.members):
-                continue
-            assert user.nick is not None
-            fields = (user.nick, user.user_name or user.nick, wire.USER_HOST, self.factory.server,
-                      user.real_name or user.nick)
-            if any(matches(mask, field) for field in fields):
-                found.append(user)
-        return found
+        return self.participant.users_matching(mask, also=(wire.USER_HOST, self.factory.server))
 
     def _who_reply(self, channel: str, user: Participant, status: str) -> None:
         assert user.nick is not None
@@ -90,13 +75,11 @@ class Queries(IRCConnection):
 
     def irc_LUSERS(self, params: list[str]) -> None:
         """How many users, operators and sessions there are; sent after registration too."""
-        chat = self.factory.chat
-        everyone = chat.users()
-        users, most = len(everyone), chat.most_users
-        operators = sum(1 for user in everyone if user.operator is not None)
+        counts = self.factory.chat.counts()
+        users, most = counts.users, counts.most_users
         self._numeric(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
-        self._numeric(n.RPL_LUSEROP, str(operators), "operator(s) online")
-        self._numeric(n.RPL_LUSERCHANNELS, str(len(chat.sessions)), "channels formed")
+        self._numeric(n.RPL_LUSEROP, str(counts.operators), "operator(s) online")
+        self._numeric(n.RPL_LUSERCHANNELS, str(counts.sessions), "channels formed")
         self._numeric(n.RPL_LUSERME, f"I have {users} clients and 0 servers")
         self._numeric(n.RPL_LOCALUSERS, str(users), str(most), f"Current local users {users}, max {most}")
         self._numeric(n.RPL_GLOBALUSERS, str(users), str(most), f"Current global users {users}, max {most}")

@@ -300,6 +300,13 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def _wallops(self, request: wire.SendWallops) -> dict[str, Any]:
         return {"type": "ack", "wallops": True, "ts": self.factory.operators.wallops(self.participant, request.text)}
 
+    def _who(self, request: wire.Who) -> dict[str, Any]:
+        users = self.participant.users_matching(request.mask)
+        return wire.users_fields([self.participant.whois(user.nick) for user in users if user.nick is not None])
+
+    def _stats(self, request: wire.Stats) -> dict[str, Any]:
+        return wire.stats_fields(self.factory.chat.counts())
+
     def _whowas(self, request: wire.Whowas) -> dict[str, Any]:
         return wire.was_fields(self.participant.whowas(request.name, request.count))
 
@@ -339,6 +346,8 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
     wire.Kill: NativeProtocol._kill,
     wire.SendWallops: NativeProtocol._wallops,
     wire.Whowas: NativeProtocol._whowas,
+    wire.Who: NativeProtocol._who,
+    wire.Stats: NativeProtocol._stats,
     wire.Quit: NativeProtocol._quit,
 }
 

@@ -29,6 +29,7 @@ from glozi.domain.events import (
     ModeChanged,
     PrivateMessage,
     ServerClosing,
+    ServerCounts,
     SessionAdded,
     SessionChanged,
     SessionInfo,
@@ -148,6 +149,17 @@ class Oper:
 
 
 @dataclass(frozen=True)
+class Who:
+    mask: str
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class Stats:
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
 class Whowas:
     name: str
     count: int | None = None
@@ -209,6 +221,8 @@ Request = (
     | Kill
     | SendWallops
     | Whowas
+    | Who
+    | Stats
     | Quit
 )
 
@@ -485,6 +499,17 @@ def _parse_whowas(fields: _Fields) -> Whowas:
     return Whowas(name, count, fields.request_id)
 
 
+def _parse_who(fields: _Fields) -> Who:
+    mask = fields.required_string("mask")
+    if not mask or len(mask) > MAX_ID_CHARS or not is_printable(mask):
+        raise fields._fail("bad_field", f"The mask is 1 to {MAX_ID_CHARS} characters, with * and ? as wildcards.")
+    return Who(mask, fields.request_id)
+
+
+def _parse_stats(fields: _Fields) -> Stats:
+    return Stats(fields.request_id)
+
+
 _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "hello": _parse_hello,
     "list": _parse_list,
@@ -503,6 +528,8 @@ _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "kill": _parse_kill,
     "wallops": _parse_wallops,
     "whowas": _parse_whowas,
+    "who": _parse_who,
+    "stats": _parse_stats,
     "quit": _parse_quit,
 }
 
@@ -707,6 +734,22 @@ def _private_message(event: PrivateMessage) -> dict[str, Any]:
     if event.action:
         frame["action"] = True
     return frame
+
+
+def users_fields(infos: "Sequence[UserInfo]") -> dict[str, Any]:
+    """The ``users`` answer to ``who``: each user as ``whois`` shows them."""
+    return {"type": "users", "users": [{k: v for k, v in user_fields(info).items() if k != "type"} for info in infos]}
+
+
+def stats_fields(counts: ServerCounts) -> dict[str, Any]:
+    """The ``stats`` answer."""
+    return {
+        "type": "stats",
+        "users": counts.users,
+        "operators": counts.operators,
+        "sessions": counts.sessions,
+        "most_users": counts.most_users,
+    }
 
 
 def user_fields(info: UserInfo) -> dict[str, Any]:
