@@ -12,6 +12,7 @@ acknowledged once the store committed it. Password hashing goes through a
 """
 
 import random
+import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -225,6 +226,9 @@ class ChatServer:
             return
         if is_reserved_username(nick):
             raise ChatError("name_taken", reserved_username_message(nick))
+        # Interned, the nick is one string with its key (when lower case) and
+        # an IRC user name that repeats it.
+        nick = sys.intern(nick)
         key = name_key(nick)
         holder = self._users.get(key)
         if holder is not None and holder is not participant:

@@ -1,5 +1,7 @@
 """IRC registration: CAP, NICK, USER and the welcome, and the keep-alive commands."""
 
+import sys
+
 import glozi
 from glozi.domain.errors import ChatError
 from glozi.domain.names import AWAY_MAX_LENGTH, NAME_MAX_LENGTH, USERNAME_RULE, is_valid_username
@@ -92,7 +94,10 @@ class Registration(IRCConnection):
             self._numeric(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
             return
         self._user_given = True
-        self.participant.user_name, self.participant.real_name = wire.user_fields(params[0], params[3])
+        user_name, real_name = wire.user_fields(params[0], params[3])
+        # Many clients send the same words (a client's default real name, the
+        # nick as user name): one string for all of them, not one per connection.
+        self.participant.user_name, self.participant.real_name = sys.intern(user_name), sys.intern(real_name)
         self._maybe_register()
 
     def _maybe_register(self) -> None:
