@@ -118,7 +118,7 @@ class RegistrationTests(DoorTestCase):
         lines = client.send("USER alice 0 * :Alice")
         self.assertEqual(
             [p.command for p in lines],
-            ["001", "002", "003", "004", "005", "005", "251", "252", "254", "255", "265", "266",
+            ["001", "002", "003", "004", "005", "005", "251", "252", "253", "254", "255", "265", "266",
              "375", "372", "372", "372", "372", "376"],
         )
         self.assertTrue(all(p.prefix == SERVER and p.params[0] == "alice" for p in lines))

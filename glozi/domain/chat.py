@@ -141,7 +141,7 @@ class ChatServer:
         """Every nick in use, by ``name_key``: one namespace for every door."""
         self._renames = 0
         self.most_users = 0
-        """The most nicks held at once since the server started (IRC's LUSERS)."""
+        """The most registered users at once since the server started (IRC's LUSERS)."""
         self.nick_history = NickHistory()
         """Nicks let go (disconnected or renamed), for WHOWAS."""
         self.session_list_listeners: list[SessionListListener] = []
@@ -175,9 +175,12 @@ class ChatServer:
                     for m in messages
                 )
 
-    def connect(self, connection: Connection, source: str = "unknown") -> "Participant":
-        """Register a new connection from address ``source``; it starts at the session list."""
+    def connect(self, connection: Connection, source: str = "unknown", *, registered: bool = True) -> "Participant":
+        """Register a new connection from address ``source``; it starts at the session list.
+        A door whose users introduce themselves first (IRC's NICK and USER)
+        passes ``registered=False`` and calls ``registration_done`` after."""
         participant = Participant(self, connection, source)
+        participant.registered = registered
         if self.closing:
             connection.deliver(ServerClosing(reason="The server is shutting down."))
             connection.close()
@@ -230,7 +233,15 @@ class ChatServer:
         self.release_nick(participant)
         self._users[key] = participant
         participant.nick = nick
-        self.most_users = max(self.most_users, len(self._users))
+        self._count_users()
+
+    def registration_done(self, participant: "Participant") -> None:
+        """``participant`` has finished introducing itself: it counts as a user from now on."""
+        participant.registered = True
+        self._count_users()
+
+    def _count_users(self) -> None:
+        self.most_users = max(self.most_users, len(self.registered_users()))
 
     def release_nick(self, participant: "Participant") -> None:
         """Forget ``participant``'s nick, so someone else may take it; WHOWAS remembers who had it."""
@@ -247,6 +258,15 @@ class ChatServer:
     def users(self) -> "list[Participant]":
         """Everyone who holds a nick now, whichever door."""
         return list(self._users.values())
+
+    def registered_users(self) -> "list[Participant]":
+        """Those holding a nick who finished registering (an IRC client that sent
+        NICK but not yet USER holds its nick but is not counted)."""
+        return [user for user in self._users.values() if user.registered]
+
+    def unregistered_connections(self) -> int:
+        """Connections still registering, with a nick or not."""
+        return sum(1 for participant in self.participants if not participant.registered)
 
     def rename(self, participant: "Participant", nick: str) -> str | None:
         """Change ``participant``'s nick to ``nick`` everywhere: each of its
@@ -517,6 +537,7 @@ class Participant:
         "operator",
         "real_name",
         "refused_guesses",
+        "registered",
         "server",
         "source",
         "user_name",
@@ -541,6 +562,8 @@ class Participant:
         self.wallops = False
         """Whether this user asked for operators' wallops."""
         self.connected = True
+        self.registered = True
+        """False while its door still waits for it to introduce itself (IRC's NICK and USER)."""
         self.connected_at = self.last_spoke = server.clock.seconds()
         self.joining = False
         """A join or creation is waiting for a password hash."""

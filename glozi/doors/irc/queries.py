@@ -91,11 +91,12 @@ class Queries(IRCConnection):
     def irc_LUSERS(self, params: list[str]) -> None:
         """How many users, operators and sessions there are; sent after registration too."""
         chat = self.factory.chat
-        everyone = chat.users()
+        everyone = chat.registered_users()
         users, most = len(everyone), chat.most_users
         operators = sum(1 for user in everyone if user.operator is not None)
         self._numeric(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
         self._numeric(n.RPL_LUSEROP, str(operators), "operator(s) online")
+        self._numeric(n.RPL_LUSERUNKNOWN, str(chat.unregistered_connections()), "unknown connection(s)")
         self._numeric(n.RPL_LUSERCHANNELS, str(len(chat.sessions)), "channels formed")
         self._numeric(n.RPL_LUSERME, f"I have {users} clients and 0 servers")
         self._numeric(n.RPL_LOCALUSERS, str(users), str(most), f"Current local users {users}, max {most}")

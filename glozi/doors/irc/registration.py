@@ -99,6 +99,7 @@ class Registration(IRCConnection):
         if self.registered or self.nick is None or not self._user_given or self._negotiating_caps:
             return
         self.registered = True
+        self.factory.chat.registration_done(self.participant)
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._deadline = None
