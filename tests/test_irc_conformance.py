@@ -67,3 +67,51 @@ class LusersTests(ConformanceCase):
         numbers = self.lusers(bar)
         self.assertEqual((numbers["265"][:3], numbers["266"][:3]), (["bar", "1", "2"], ["bar", "1", "2"]))
         self.assertEqual(numbers["253"][:2], ["bar", "0"])
+
+
+class ChannelOperatorModeTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.chanop = self.member("chanop", "#chan")
+        self.unprivileged = self.member("unprivileged", "#chan")
+        self.unrelated = self.member("unrelated", "#unrelated")
+        self.unprivileged.send("JOIN #unrelated")
+        self.chanop.received()
+        self.unrelated.received()
+
+    def test_refusals_are_one_line_each(self) -> None:
+        """chmodes/operator: 482 (not op), 441 (not in it), 401 (no such nick), 403 (no such channel), 442 (not yours)."""
+        self.assertEqual(self.unprivileged.one("MODE #chan +o unprivileged").command, "482")
+        self.assertEqual(self.chanop.one("MODE #chan +o unrelated").command, "441")
+        self.assertEqual(self.chanop.one("MODE #chan +o nobody").params[:2], ["chanop", "nobody"])
+        self.assertEqual(self.chanop.one("MODE #chan +o nobody").command, "401")
+        self.assertEqual(self.chanop.one("MODE #nonexistentchan +o chanop").command, "403")
+        self.assertIn(self.chanop.one("MODE #nonexistentchan +o nobody").command, ["403", "442", "401", "441"])
+        self.assertIn(self.chanop.one("MODE #unrelated +o unprivileged").command, ["442", "482"])
+        self.assertIn(self.chanop.one("MODE #unrelated +o chanop").command, ["442", "482", "441"])
+
+    def test_voice_for_no_such_nick_is_401(self) -> None:
+        """MODE #chan +v nobody: 401 like +o, not 441."""
+        self.assertEqual(self.chanop.one("MODE #chan +v nobody").command, "401")
+
+    def test_handing_op_on_also_takes_it_from_the_giver(self) -> None:
+        """chmodes/operator success (rule: one admin per session): `+o-o unprivileged chanop` to both, not `+o unprivileged`."""
+        expected = ("MODE", ["#chan", "+o-o", "unprivileged", "chanop"])
+        self.assertEqual(replies(self.chanop.send("MODE #chan +o unprivileged")), [expected])
+        self.assertEqual(replies(self.unprivileged.received()), [expected])
+
+
+class KeyTests(ConformanceCase):
+    def test_invalid_keys_get_one_696_with_a_star(self) -> None:
+        """chmodes/key::testKeyValidation: a key with spaces, of 400 characters or empty: one `696 bar #chan k *`."""
+        bar = self.member("bar", "#chan")
+        for key in ("passphrase with spaces", "long" * 100, ""):
+            [refusal] = bar.send(f"MODE #chan +k :{key}")
+            self.assertEqual((refusal.command, refusal.params[:4]), ("696", ["bar", "#chan", "k", "*"]))
+        self.assertEqual(self.user("foo").send("JOIN #chan")[0].params, ["#chan"])
+
+    def test_a_key_not_of_5_digits_is_refused(self) -> None:
+        """chmodes/key::testKeyNormal (rule: a key is 5 digits): `+k beer` gets 696 and the channel stays open."""
+        bar = self.member("bar", "#chan")
+        self.assertEqual(bar.one("MODE #chan +k beer").command, "696")
+        self.assertEqual(self.user("qux").send("JOIN #chan")[0].command, "JOIN")
