@@ -115,3 +115,38 @@ class KeyTests(ConformanceCase):
         bar = self.member("bar", "#chan")
         self.assertEqual(bar.one("MODE #chan +k beer").command, "696")
         self.assertEqual(self.user("qux").send("JOIN #chan")[0].command, "JOIN")
+
+
+class WhowasTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.nick1 = self.user("nick1")
+        self.quit(self.user("nick2", "ident2"))
+        self.clock.advance(5)
+        self.quit(self.user("nick3", "ident3"))
+
+    def test_several_nicks_newest_first_then_one_369(self) -> None:
+        """whowas::testWhowasMultiTarget: `WHOWAS nick2,nick3` and `nick3,nick2`: nick3's 314 (newest), nick2's, then `369 nick1 <as sent>`."""
+        for targets in ("nick2,nick3", "nick3,nick2"):
+            lines = [line for line in self.nick1.send(f"WHOWAS {targets}") if line.command != "312"]
+            self.assertEqual(
+                replies(lines),
+                [
+                    ("314", ["nick1", "nick3", "~ident3", "glozichat", "*", "Realname"]),
+                    ("314", ["nick1", "nick2", "~ident2", "glozichat", "*", "Realname"]),
+                    ("369", ["nick1", targets, "End of WHOWAS"]),
+                ],
+            )
+
+    def test_a_nick_nobody_had_among_others(self) -> None:
+        """`WHOWAS nick2,nick9`: nick2's entry, `406 nick1 nick9`, then one 369 naming both."""
+        lines = self.nick1.send("WHOWAS nick2,nick9")
+        self.assertEqual([line.command for line in lines], ["314", "312", "406", "369"])
+        self.assertEqual(lines[2].params[:2], ["nick1", "nick9"])
+        self.assertEqual(lines[3].params[:2], ["nick1", "nick2,nick9"])
+
+    def test_targmax_says_whowas_takes_five(self) -> None:
+        """005 advertises TARGMAX …WHOWAS:5, which irctest needs to run the multi-target test."""
+        lines = self.connect().send("NICK alice", "USER alice 0 * :Alice")
+        tokens = dict(t.partition("=")[::2] for line in lines if line.command == "005" for t in line.params[1:-1])
+        self.assertIn("WHOWAS:5", tokens["TARGMAX"].split(","))
