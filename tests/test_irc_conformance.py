@@ -6,6 +6,7 @@ positions those tests expect, on the IRC door as irctest configures a server
 from glozi.domain.chat import ChatServer
 from glozi.domain.operators import Operators
 from glozi.doors.irc.protocol import IRCFactory
+from glozi.doors.native.protocol import NativeFactory
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
 from tests.test_irc_protocol import DoorTestCase, IRCClient
 from tests.test_operators import cheap_account
@@ -23,6 +24,7 @@ class ConformanceCase(DoorTestCase):
         self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240)
         operators = Operators(self.chat, [cheap_account("operuser", "operpassword")])
         self.factory = IRCFactory(self.chat, SERVER, self.clock, operators=operators, description="test server")
+        self.native_factory = NativeFactory(self.chat, SERVER, operators=operators)
 
     def user(self, nick: str, user_name: str | None = None) -> IRCClient:
         client = self.connect()
@@ -150,3 +152,46 @@ class WhowasTests(ConformanceCase):
         lines = self.connect().send("NICK alice", "USER alice 0 * :Alice")
         tokens = dict(t.partition("=")[::2] for line in lines if line.command == "005" for t in line.params[1:-1])
         self.assertIn("WHOWAS:5", tokens["TARGMAX"].split(","))
+
+
+class BanTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.chanop = self.member("chanop", "#chan")
+        self.bar = self.member("Bar", "#chan")
+        self.chanop.received()
+
+    def test_a_banned_member_cannot_talk(self) -> None:
+        """chmodes/ban::testBanPrivmsg: after `+b bar!*@*` Bar's PRIVMSG gets exactly `404 Bar #chan`, nobody gets it; after `-b` it is relayed."""
+        self.chanop.send("MODE #chan +b bar!*@*")
+        self.bar.received()
+        [refusal] = self.bar.send("PRIVMSG #chan :hello")
+        self.assertEqual((refusal.command, refusal.params[:2]), ("404", ["Bar", "#chan"]))
+        self.assertIn("(+b)", refusal.params[2])
+        self.assertEqual(self.chanop.received(), [])
+        self.chanop.send("MODE #chan -b bar!*@*")
+        self.bar.received()
+        self.assertEqual(self.bar.send("PRIVMSG #chan :hello"), [])
+        self.assertEqual(replies(self.chanop.received()), [("PRIVMSG", ["#chan", "hello"])])
+
+    def test_a_voiced_member_talks_though_banned(self) -> None:
+        """A ban does not silence the admin or a voiced member; a banned member's NOTICE is dropped without a reply."""
+        self.chanop.send("MODE #chan +b *!*@*", "MODE #chan +v Bar")
+        self.bar.received()
+        self.assertEqual(self.chanop.send("PRIVMSG #chan :op"), [])
+        self.bar.send("PRIVMSG #chan :voiced")
+        self.assertEqual([line.params[1] for line in self.chanop.received()], ["voiced"])
+        self.chanop.send("MODE #chan -v Bar")
+        self.bar.received()
+        self.assertEqual(self.bar.send("NOTICE #chan :quiet"), [])
+        self.assertEqual(self.chanop.received(), [])
+
+    def test_a_banned_native_member_gets_banned(self) -> None:
+        """The same rule in the native door: a say from a member a ban matches gets the error banned."""
+        garden = next(session.id for session in self.chat.sessions.values() if session.name == "chan")
+        carol = self.native(session=garden, username="carol")
+        self.chanop.send("MODE #chan +b carol")
+        carol.frames()
+        [refusal] = carol.send(type="say", session=garden, text="hi", id=7)
+        self.assertEqual((refusal["type"], refusal["code"]), ("error", "banned"))
+        self.assertEqual(self.chanop.received(), [])

@@ -687,13 +687,12 @@ class Participant:
         result (its timestamp) comes once the message is stored. Fails with
         ``not_stored`` when the store could not commit it; raises
         ``ChatError`` at once when the session is not named or not one of
-        this user's, or is moderated (``+m``) and this member is neither its
-        admin nor voiced."""
+        this user's, or a ban matches this member or the session is moderated
+        (``+m``), and this member is neither its admin nor voiced."""
         member = self.member_of(session_id)
         self._touch(member)
         session = member.session
-        if session.rules.moderated:
-            rules.may_speak(member)
+        rules.may_speak(member)
         sent_at = self.last_spoke = self.server.clock.seconds()
         message = Message(
             session_id=session.id, sender=member.name, text=text, sent_at=sent_at, notice=notice, action=action

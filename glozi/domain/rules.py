@@ -130,11 +130,16 @@ def admitted(session: Session, seat: Seat) -> None:
 
 
 def may_speak(member: Member) -> None:
-    """Raise ``moderated`` when ``member`` may not talk in its ``+m`` session."""
-    if not (member.voiced or member.is_admin):
-        raise ChatError(
-            "moderated", f"{member.session.name} is moderated: only its admin and voiced members may talk."
-        )
+    """Raise ``banned`` when a ban matches ``member``, ``moderated`` when its
+    session is ``+m``; its admin and voiced members may always talk."""
+    if member.voiced or member.is_admin:
+        return
+    session = member.session
+    # A ban removes nobody, but silences a member it matches, as on IRC servers.
+    if is_banned(session, member.name):
+        raise ChatError("banned", f"You are banned from {session.name}: only its admin and voiced members may talk.")
+    if session.rules.moderated:
+        raise ChatError("moderated", f"{session.name} is moderated: only its admin and voiced members may talk.")
 
 
 def require_admin(member: Member, what: str) -> None:
