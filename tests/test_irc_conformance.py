@@ -195,3 +195,44 @@ class BanTests(ConformanceCase):
         [refusal] = carol.send(type="say", session=garden, text="hi", id=7)
         self.assertEqual((refusal["type"], refusal["code"]), ("error", "banned"))
         self.assertEqual(self.chanop.received(), [])
+
+
+class KickTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.foo = self.member("foo", "#chan")
+        self.bar = self.member("bar", "#chan")
+        self.baz = self.member("baz", "#chan")
+        self.qux = self.member("qux", "#chan")
+        for client in (self.foo, self.bar, self.baz):
+            client.received()
+
+    def test_kick_of_two_nicks_is_two_kick_lines(self) -> None:
+        """kick::testDoubleKickMessages: `KICK #chan bar,baz :bye` and `KICK #chan,#chan bar,baz :bye`: one KICK line per user."""
+        self.foo.send("KICK #chan bar,baz :bye")
+        expected = [("KICK", ["#chan", "bar", "bye"]), ("KICK", ["#chan", "baz", "bye"])]
+        self.assertEqual(replies(self.qux.received()), expected)
+        self.bar.send("JOIN #chan")
+        self.baz.send("JOIN #chan")
+        self.qux.received()
+        self.foo.send("KICK #chan,#chan bar,baz :bye")
+        self.assertEqual(replies(self.qux.received()), expected)
+
+    def test_kick_refuses_channels_and_nicks_that_do_not_pair(self) -> None:
+        """`KICK #chan,#chan bar,baz,qux`: 461 and nobody kicked; the fifth nick of one line is not kicked."""
+        self.assertEqual(self.foo.one("KICK #chan,#chan bar,baz,qux").command, "461")
+        self.assertEqual(self.qux.received(), [])
+        dave = self.member("dave", "#chan")
+        self.qux.received()
+        self.foo.send("KICK #chan bar,baz,qux,nobody,dave")
+        self.assertEqual([line.params[1] for line in dave.received() if line.command == "KICK"], ["bar", "baz", "qux"])
+
+    def test_kick_privileges(self) -> None:
+        """kick::testKickPrivileges: an outsider 442, a member 482, the new op (`MODE +o baz`) kicks bar and foo."""
+        carol = self.user("carol")
+        self.assertEqual(carol.one("KICK #chan bar").command, "442")
+        self.assertEqual(self.baz.one("KICK #chan bar").command, "482")
+        self.foo.send("MODE #chan +o baz")
+        self.foo.received()
+        self.baz.send("KICK #chan bar", "KICK #chan foo")
+        self.assertEqual([line.params[1] for line in self.foo.received() if line.command == "KICK"], ["bar", "foo"])
