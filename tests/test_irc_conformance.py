@@ -236,3 +236,135 @@ class KickTests(ConformanceCase):
         self.foo.received()
         self.baz.send("KICK #chan bar", "KICK #chan foo")
         self.assertEqual([line.params[1] for line in self.foo.received() if line.command == "KICK"], ["bar", "foo"])
+
+
+class TopicTests(ConformanceCase):
+    def test_topic_privileges(self) -> None:
+        """topic::testTopicPrivileges: the op sets it under +t; a member and a voiced member get 482; a joiner gets 332 and one 333."""
+        bar = self.member("bar", "#chan")
+        self.assertNotIn("482", [line.command for line in bar.send("MODE #chan +t")])
+        self.assertEqual(replies(bar.send("TOPIC #chan :new topic")), [("TOPIC", ["#chan", "new topic"])])
+        qux = self.member("qux", "#chan")
+        self.assertEqual([line.command for line in qux.send("TOPIC #chan :new topic")], ["482"])
+        bar.received()
+        self.assertEqual([line.command for line in bar.send("MODE #chan +v qux")], ["MODE"])
+        qux.received()
+        self.assertEqual([line.command for line in qux.send("TOPIC #chan :new topic")], ["482"])
+        joined = self.user("buzz").send("JOIN #chan")
+        self.assertEqual([line.params for line in joined if line.command == "332"], [["buzz", "#chan", "new topic"]])
+        self.assertEqual([line.command for line in joined].count("333"), 1)
+
+    def test_unset_topic_responses(self) -> None:
+        """topic::testUnsetTopicResponses and testTopicMode: no 331 on JOIN, 331 when asked; set, cleared and -t topics reach both."""
+        bar = self.member("bar", "#test")
+        baz = self.user("baz")
+        self.assertNotIn("331", [line.command for line in baz.send("JOIN #test")])
+        self.assertEqual([line.command for line in baz.send("TOPIC #test")], ["331"])
+        bar.received()
+        for text in ("new topic", ""):
+            self.assertEqual(replies(bar.send(f"TOPIC #test :{text}")), [("TOPIC", ["#test", text])])
+            self.assertEqual(replies(baz.received()), [("TOPIC", ["#test", text])])
+        bar.send("MODE #chan -t", "MODE #test -t")
+        baz.received()
+        baz.send("TOPIC #test :T0P1C")
+        self.assertEqual(replies(bar.received()), [("TOPIC", ["#test", "T0P1C"])])
+
+
+class LimitTests(ConformanceCase):
+    def test_limit_set_full_changed_and_removed(self) -> None:
+        """chmodes/limit: `+l 2` echoed; the 3rd joiner gets only `471 user3 #chan`; `+l 3` and `-l` echoed, then joins work."""
+        chanop = self.member("chanop", "#chan")
+        self.assertEqual(replies(chanop.send("MODE #chan +l 2")), [("MODE", ["#chan", "+l", "2"])])
+        self.member("user2", "#chan")
+        self.assertEqual([(line.command, line.params[:2]) for line in self.user("user3").send("JOIN #chan")],
+                         [("471", ["user3", "#chan"])])
+        chanop.received()
+        self.assertEqual(replies(chanop.send("MODE #chan +l 3")), [("MODE", ["#chan", "+l", "3"])])
+        self.member("user4", "#chan")
+        chanop.received()
+        self.assertEqual(replies(chanop.send("MODE #chan -l")), [("MODE", ["#chan", "-l"])])
+        self.member("user5", "#chan")
+
+    def test_limit_below_the_members_and_invalid_values(self) -> None:
+        """testLimitDecrease and testLimitInvalidValues: `+l 1` keeps everyone; `0`, `-1`, `abc`, empty get one `696 chanop #chan l`."""
+        chanop = self.member("chanop", "#chan")
+        user2 = self.member("user2", "#chan")
+        chanop.received()
+        for value in ("0", "-1", "abc", ""):
+            [refusal] = chanop.send(f"MODE #chan +l :{value}")
+            self.assertEqual((refusal.command, refusal.params[:3]), ("696", ["chanop", "#chan", "l"]))
+        self.member("user3", "#chan")
+        chanop.send("MODE #chan +l 1")
+        chanop.received()
+        user2.send("PRIVMSG #chan :still here")
+        self.assertEqual(replies(chanop.received()), [("PRIVMSG", ["#chan", "still here"])])
+        self.assertEqual(self.user("user4").send("JOIN #chan")[0].command, "471")
+
+    def test_an_invitation_passes_the_limit(self) -> None:
+        """testLimitWithInvite: under a full `+l 1`, `INVITE user2 #chan` lets user2 join."""
+        chanop = self.member("chanop", "#chan")
+        chanop.send("MODE #chan +l 1")
+        user2 = self.user("user2")
+        self.assertEqual(user2.send("JOIN #chan")[0].command, "471")
+        chanop.send("INVITE user2 #chan")
+        user2.received()
+        self.assertEqual(user2.send("JOIN #chan")[0].command, "JOIN")
+
+
+class InviteTests(ConformanceCase):
+    def test_invites(self) -> None:
+        """invite::testInvites: 401 for a nick not there, 473 under +i, `341 foo bar #chan`, `:foo!… INVITE bar #chan`, then the JOIN."""
+        foo = self.member("foo", "#chan")
+        self.assertEqual(replies(foo.send("MODE #chan +i")), [("MODE", ["#chan", "+i"])])
+        self.assertEqual(foo.one("INVITE bar #chan").command, "401")
+        bar = self.user("bar")
+        self.assertEqual(bar.one("JOIN #chan").command, "473")
+        self.assertEqual(replies(foo.send("INVITE bar #chan")), [("341", ["foo", "bar", "#chan"])])
+        [invite] = bar.received()
+        self.assertEqual((invite.prefix.split("!")[0], invite.command, invite.params), ("foo", "INVITE", ["bar", "#chan"]))
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "JOIN")
+
+    def test_invite_refusals_and_silence(self) -> None:
+        """invite: `442 foo #chan` from outside (bar hears nothing), `443 baz bar #chan`; other members are not told."""
+        baz = self.member("baz", "#chan")
+        foo, bar = self.user("foo"), self.member("bar", "#chan")
+        baz.received()
+        self.assertEqual(foo.one("INVITE bar #chan").params[:2], ["foo", "#chan"])
+        self.assertEqual(bar.received(), [])
+        self.assertEqual(baz.one("INVITE bar #chan").params[:3], ["baz", "bar", "#chan"])
+        self.assertEqual(baz.one("INVITE foo #chan").command, "341")
+        self.assertEqual(bar.received(), [])
+
+    def test_deopping_yourself_is_refused(self) -> None:
+        """invite::testInviteUnopped / testInviteInviteOnly need `MODE #chan -o foo` (rule: a session always has one admin): 696."""
+        foo = self.member("foo", "#chan")
+        self.assertEqual(foo.one("MODE #chan -o foo").command, "696")
+
+
+class ModesTests(ConformanceCase):
+    def test_n_stays_on(self) -> None:
+        """chmodes/modeis and no_external (+n is always on, docs/irc.md): `MODE #chan -int` takes -i off, then `696 … n`."""
+        chanop = self.member("chanop", "#chan")
+        chanop.send("MODE #chan +int")
+        self.assertEqual(chanop.send("MODE #chan")[0].params, ["chanop", "#chan", "+int"])
+        lines = chanop.send("MODE #chan -int")
+        self.assertEqual([(line.command, line.params[1:3]) for line in lines], [("MODE", ["-i"]), ("696", ["#chan", "n"])])
+        self.assertEqual(self.user("out").one("PRIVMSG #chan :hi").command, "404")
+
+    def test_moderated_and_ban_join(self) -> None:
+        """chmodes/moderated and ban::testBanJoin: +m gives a member 404 until +v; `+b bar!*@*` gives Bar 474 first, `-b` lets Bar in."""
+        chanop = self.member("chanop", "#chan")
+        baz = self.member("baz", "#chan")
+        chanop.send("MODE #chan +m")
+        baz.received()
+        self.assertEqual(baz.one("PRIVMSG #chan :hi").params[:2], ["baz", "#chan"])
+        chanop.send("MODE #chan +v baz")
+        baz.received()
+        self.assertEqual(baz.send("PRIVMSG #chan :hi"), [])
+        chanop.received()
+        self.assertEqual([line.command for line in chanop.send("MODE #chan +b bar!*@*")], ["MODE"])
+        bar = self.user("Bar")
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "474")
+        self.assertEqual(replies(chanop.send("MODE #chan +b"))[0], ("367", ["chanop", "#chan", "bar!*@*"]))
+        chanop.send("MODE #chan -b bar!*@*")
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "JOIN")
