@@ -368,3 +368,119 @@ class ModesTests(ConformanceCase):
         self.assertEqual(replies(chanop.send("MODE #chan +b"))[0], ("367", ["chanop", "#chan", "bar!*@*"]))
         chanop.send("MODE #chan -b bar!*@*")
         self.assertEqual(bar.send("JOIN #chan")[0].command, "JOIN")
+
+
+class WhoTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.cool = self.connect()
+        self.cool.send("NICK coolNick", "USER myusernam 0 * :My UniqueReal Name", "JOIN #chan")
+        self.other = self.member("otherNick", "#chan")
+        self.cool.received()
+
+    def who(self, mask: str) -> list[tuple[str, list[str]]]:
+        return replies(self.other.send(f"WHO {mask}"))
+
+    def cool_reply(self, flags: str) -> tuple[str, list[str]]:
+        return ("352", ["otherNick", "#chan", "~myusernam", "glozichat", SERVER, "coolNick", flags, "0 My UniqueReal Name"])
+
+    def test_who_nick_and_mask(self) -> None:
+        """who::testWhoNick / testWhoStar: one 352 per user (`H@` for the op), `315` naming the mask as sent."""
+        for mask in ("coolNick", "coolnick", "coolni*"):
+            self.assertEqual(self.who(mask), [self.cool_reply("H@"), ("315", ["otherNick", mask, "End of WHO list"])])
+        star = self.who("*")
+        self.assertEqual(len(star), 3)
+        self.assertIn(self.cool_reply("H@"), star)
+        self.assertEqual(star[-1][1][:2], ["otherNick", "*"])
+
+    def test_who_away_and_oper_flags(self) -> None:
+        """who::testWhoNickAway / Oper / AwayAndOper / testWhoChan: `G@`, `H*@`, `G*@`; `WHO #CHAN` 2 × 352 then 315 #CHAN."""
+        self.cool.send("AWAY :be right back")
+        self.assertEqual(self.who("coolni*")[0], self.cool_reply("G@"))
+        self.cool.send("AWAY")
+        self.assertEqual([line.command for line in self.cool.send("OPER operuser operpassword")], ["381", "MODE"])
+        self.assertEqual(self.who("coolNick")[0], self.cool_reply("H*@"))
+        self.cool.send("AWAY :be right back")
+        channel = self.who("#CHAN")
+        self.assertEqual(channel[0], self.cool_reply("G*@"))
+        self.assertEqual((channel[1][1][5:7], channel[2]), (["otherNick", "H"], ("315", ["otherNick", "#CHAN", "End of WHO list"])))
+
+    def test_whois_user_fields(self) -> None:
+        """whois::testWhoisUser: first reply `311 otherNick coolNick ~myusernam <host> * :My UniqueReal Name`, in the 3 forms."""
+        for line in ("WHOIS coolNick", f"WHOIS {SERVER} coolNick", "WHOIS coolNick coolNick"):
+            first = self.other.send(line)[0]
+            self.assertEqual(
+                (first.command, first.params),
+                ("311", ["otherNick", "coolNick", "~myusernam", "glozichat", "*", "My UniqueReal Name"]),
+            )
+
+    def test_userhost_here_and_away(self) -> None:
+        """away::testAwayUserhost: `302 :coolNick=+…` here, `=-` away."""
+        self.assertEqual(self.other.one("USERHOST coolNick").params[1], "coolNick=+coolNick@glozichat")
+        self.cool.send("AWAY :gone")
+        self.assertEqual(self.other.one("USERHOST coolNick").params[1], "coolNick=-coolNick@glozichat")
+
+
+class ReasonTests(ConformanceCase):
+    def test_part_and_quit_reasons_reach_the_others(self) -> None:
+        """part::testPartMessage and quit::testQuit: `PART #chan :bye everyone` to both; `QUIT :qux out` reaches bar with the reason."""
+        bar = self.member("bar", "#chan")
+        qux = self.member("qux", "#chan")
+        bar.received()
+        self.assertEqual(replies(qux.send("PART #chan :bye everyone")), [("PART", ["#chan", "bye everyone"])])
+        self.assertEqual(replies(bar.received()), [("PART", ["#chan", "bye everyone"])])
+        qux.send("JOIN #chan")
+        bar.received()
+        qux.send("QUIT :qux out")
+        qux.protocol.connectionLost(None)
+        [quit] = bar.received()
+        self.assertEqual((quit.prefix.split("!")[0], quit.command), ("qux", "QUIT"))
+        self.assertIn("qux out", quit.params[0])
+
+
+class OperatorTests(ConformanceCase):
+    def test_oper(self) -> None:
+        """oper: `381 baz` and one `MODE baz +o`; a wrong password or name `464 baz`; one parameter 461; never 381."""
+        baz = self.user("baz")
+        for line in ("OPER operuser nope", "OPER nobody operpassword"):
+            self.assertEqual(baz.one(line).params[:2], ["baz", "Password incorrect"])
+        self.assertEqual(baz.one("OPER operuser").command, "461")
+        self.assertEqual(replies(baz.send("OPER operuser operpassword")),
+                         [("381", ["baz", "You are now an IRC operator"]), ("MODE", ["baz", "+o"])])
+
+    def test_kill_and_wallops(self) -> None:
+        """kill and wallops: a non-oper's KILL and WALLOPS get `481`; the oper's KILL drops its target; WALLOPS reaches +w only."""
+        nick1, nick2, nick3 = self.user("nick1"), self.user("nick2"), self.user("nick3")
+        self.assertEqual(nick1.one("KILL nick2 :go").params[0], "nick1")
+        self.assertEqual(nick1.one("WALLOPS :hi everyone").command, "481")
+        self.assertFalse(nick2.closed)
+        nick1.send("OPER operuser operpassword")
+        nick2.send("MODE nick2 -w")
+        nick3.send("MODE nick3 +w")
+        self.assertEqual(nick1.send("WALLOPS :hi everyone"), [])
+        self.assertEqual(replies(nick3.received()), [("WALLOPS", ["hi everyone"])])
+        self.assertEqual(nick2.received(), [])
+        nick1.send("KILL nick2 :go")
+        self.assertTrue(nick2.closed)
+
+    def test_info_after_oper(self) -> None:
+        """info: after OPER, `INFO` and `INFO My.Little.Server` are 371 lines then 374; another server `402 nick target`."""
+        nick = self.user("nick")
+        nick.send("OPER operuser operpassword")
+        for line in ("INFO", f"INFO {SERVER}"):
+            commands = [reply.command for reply in nick.send(line)]
+            self.assertEqual((set(commands[:-1]), commands[-1]), ({"371"}, "374"))
+        for target in ("invalid.server.example", "invalidserver"):
+            self.assertEqual(nick.send(f"INFO {target}")[0].params[:2], ["nick", target])
+
+
+class WhowasCountTests(WhowasTests):
+    def test_counts(self) -> None:
+        """whowas::testWhowasCount*: `WHOWAS nick2 1` one entry; `2`, `0`, `-1` all of them, newest first; `406` then `369` for nobody."""
+        self.quit(self.user("nick2", "ident4"))
+        for count, idents in (("1", ["~ident4"]), ("2", ["~ident4", "~ident2"]), ("0", ["~ident4", "~ident2"]),
+                              ("-1", ["~ident4", "~ident2"])):
+            lines = self.nick1.send(f"WHOWAS nick2 {count}")
+            self.assertEqual([line.params[2] for line in lines if line.command == "314"], idents)
+            self.assertEqual(lines[-1].params[:2], ["nick1", "nick2"])
+        self.assertEqual([line.command for line in self.nick1.send("WHOWAS nick9")], ["406", "369"])
