@@ -118,7 +118,7 @@ class RegistrationTests(DoorTestCase):
         lines = client.send("USER alice 0 * :Alice")
         self.assertEqual(
             [p.command for p in lines],
-            ["001", "002", "003", "004", "005", "005", "251", "252", "254", "255", "265", "266",
+            ["001", "002", "003", "004", "005", "005", "251", "252", "253", "254", "255", "265", "266",
              "375", "372", "372", "372", "372", "376"],
         )
         self.assertTrue(all(p.prefix == SERVER and p.params[0] == "alice" for p in lines))
@@ -1029,7 +1029,7 @@ class ChannelModeTests(DoorTestCase):
         self.assertEqual(alice.send("MODE #garden")[0].params[1:], ["#garden", "+ntk", "12345"])
         self.assertEqual(self.user("dave").one("JOIN #garden").command, "475")
         self.assertTrue(self.native().send(type="list")[0]["sessions"][-1]["locked"])
-        self.assertEqual(carol.one("MODE #garden +k 1234").params[1:4], ["#garden", "k", "1234"])
+        self.assertEqual(carol.one("MODE #garden +k 1234").params[1:4], ["#garden", "k", "*"])
         self.assertEqual(carol.one("MODE #garden +k 1234").command, "696")
         [line] = carol.send("MODE #garden -k")
         self.assertEqual(line.params, ["#garden", "-k"])
@@ -1145,7 +1145,7 @@ class ChannelModeTests(DoorTestCase):
         alice.send("PRIVMSG #garden :voiced")
         self.assertEqual(carol.received()[0].params, ["#garden", "voiced"])
         self.assertEqual(alice.send("NAMES #garden")[0].params[3], "@carol +alice bob")
-        self.assertEqual(carol.one("MODE #garden +v nobody").command, "441")
+        self.assertEqual(carol.one("MODE #garden +v nobody").command, "401")
         carol.send("MODE #garden -m")
         bob.frames()
         self.assertEqual(bob.send(type="say", text="free")[0]["type"], "ack")

@@ -43,12 +43,12 @@ class NamesTests(DoorTestCase):
         self.assertEqual(lines[-1].params[1], "*")
 
     def test_targmax_and_elist_are_advertised(self) -> None:
-        """005 says TARGMAX=KICK:1,NAMES:,NOTICE:1,PRIVMSG:1 and ELIST=CMNTU, at most 13 tokens a line."""
+        """005 says TARGMAX=KICK:4,NAMES:,NOTICE:1,PRIVMSG:1,WHOWAS:5 and ELIST=CMNTU, at most 13 tokens a line."""
         client = self.connect()
         lines = client.send("NICK alice", "USER alice 0 * :Alice")
         isupport = [line for line in lines if line.command == "005"]
         tokens = dict(token.partition("=")[::2] for line in isupport for token in line.params[1:-1])
-        self.assertEqual(tokens["TARGMAX"], "KICK:1,NAMES:,NOTICE:1,PRIVMSG:1")
+        self.assertEqual(tokens["TARGMAX"], "KICK:4,NAMES:,NOTICE:1,PRIVMSG:1,WHOWAS:5")
         self.assertEqual(tokens["ELIST"], "CMNTU")
         for line in isupport:
             self.assertLessEqual(len(line.params), 15)

@@ -65,7 +65,7 @@ class WhoMaskTests(DoorTestCase):
 
 class CountTests(DoorTestCase):
     def test_lusers(self) -> None:
-        """LUSERS: 251, 252 (0 operators), 254 (sessions), 255, 265 and 266 with the most users at once."""
+        """LUSERS: 251, 252 (0 operators), 253 (connections registering), 254 (sessions), 255, 265 and 266 with the most users at once."""
         alice = self.user("alice")
         bob = self.user("bob")
         self.native(session=2, username="carol")
@@ -76,6 +76,7 @@ class CountTests(DoorTestCase):
             [
                 ("251", ["There are 2 users and 0 invisible on 1 servers"]),
                 ("252", ["0", "operator(s) online"]),
+                ("253", ["0", "unknown connection(s)"]),
                 ("254", ["9", "channels formed"]),
                 ("255", ["I have 2 clients and 0 servers"]),
                 ("265", ["2", "3", "Current local users 2, max 3"]),

@@ -144,7 +144,7 @@ class ChatServer:
         """Every nick in use, by ``name_key``: one namespace for every door."""
         self._renames = 0
         self.most_users = 0
-        """The most nicks held at once since the server started (IRC's LUSERS)."""
+        """The most registered users at once since the server started (IRC's LUSERS)."""
         self.nick_history = NickHistory()
         """Nicks let go (disconnected or renamed), for WHOWAS."""
         self.session_list_listeners: list[SessionListListener] = []
@@ -178,9 +178,12 @@ class ChatServer:
                     for m in messages
                 )
 
-    def connect(self, connection: Connection, source: str = "unknown") -> "Participant":
-        """Register a new connection from address ``source``; it starts at the session list."""
+    def connect(self, connection: Connection, source: str = "unknown", *, registered: bool = True) -> "Participant":
+        """Register a new connection from address ``source``; it starts at the session list.
+        A door whose users introduce themselves first (IRC's NICK and USER)
+        passes ``registered=False`` and calls ``registration_done`` after."""
         participant = Participant(self, connection, source)
+        participant.registered = registered
         if self.closing:
             connection.deliver(ServerClosing(reason="The server is shutting down."))
             connection.close()
@@ -236,7 +239,15 @@ class ChatServer:
         self.release_nick(participant)
         self._users[key] = participant
         participant.nick = nick
-        self.most_users = max(self.most_users, len(self._users))
+        self._count_users()
+
+    def registration_done(self, participant: "Participant") -> None:
+        """``participant`` has finished introducing itself: it counts as a user from now on."""
+        participant.registered = True
+        self._count_users()
+
+    def _count_users(self) -> None:
+        self.most_users = max(self.most_users, len(self.registered_users()))
 
     def release_nick(self, participant: "Participant") -> None:
         """Forget ``participant``'s nick, so someone else may take it; WHOWAS remembers who had it."""
@@ -254,11 +265,24 @@ class ChatServer:
         """Everyone who holds a nick now, whichever door."""
         return list(self._users.values())
 
+    def registered_users(self) -> "list[Participant]":
+        """Those holding a nick who finished registering (an IRC client that sent
+        NICK but not yet USER holds its nick but is not counted)."""
+        return [user for user in self._users.values() if user.registered]
+
+    def unregistered_connections(self) -> int:
+        """Connections still registering, with a nick or not."""
+        return sum(1 for participant in self.participants if not participant.registered)
+
     def counts(self) -> ServerCounts:
-        """How many users (nicks held), server operators and sessions there are, and the most users at once."""
-        users = self.users()
+        """How many users (registered nicks held), server operators and
+        sessions there are, the most users at once, and the connections still
+        registering."""
+        users = self.registered_users()
         operators = sum(1 for user in users if user.operator is not None)
-        return ServerCounts(len(users), operators, len(self.sessions), self.most_users)
+        return ServerCounts(
+            len(users), operators, len(self.sessions), self.most_users, self.unregistered_connections()
+        )
 
     def rename(self, participant: "Participant", nick: str) -> str | None:
         """Change ``participant``'s nick to ``nick`` everywhere: each of its
@@ -529,6 +553,7 @@ class Participant:
         "operator",
         "real_name",
         "refused_guesses",
+        "registered",
         "server",
         "source",
         "user_name",
@@ -553,6 +578,8 @@ class Participant:
         self.wallops = False
         """Whether this user asked for operators' wallops."""
         self.connected = True
+        self.registered = True
+        """False while its door still waits for it to introduce itself (IRC's NICK and USER)."""
         self.connected_at = self.last_spoke = server.clock.seconds()
         self.joining = False
         """A join or creation is waiting for a password hash."""
@@ -676,13 +703,12 @@ class Participant:
         result (its timestamp) comes once the message is stored. Fails with
         ``not_stored`` when the store could not commit it; raises
         ``ChatError`` at once when the session is not named or not one of
-        this user's, or is moderated (``+m``) and this member is neither its
-        admin nor voiced."""
+        this user's, or a ban matches this member or the session is moderated
+        (``+m``), and this member is neither its admin nor voiced."""
         member = self.member_of(session_id)
         self._touch(member)
         session = member.session
-        if session.rules.moderated:
-            rules.may_speak(member)
+        rules.may_speak(member)
         sent_at = self.last_spoke = self.server.clock.seconds()
         message = Message(
             session_id=session.id, sender=member.name, text=text, sent_at=sent_at, notice=notice, action=action

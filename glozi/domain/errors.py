@@ -34,7 +34,7 @@ ERROR_CODES: dict[str, str] = {
     "not_admin": "the command is for the session's admin only",
     "no_such_member": "nobody in the session has that name",
     "cannot_kick_self": "an admin cannot kick themselves; use /quit",
-    "banned": "a ban of the session matches you, so you cannot join it",
+    "banned": "a ban of the session matches you, so you cannot join it or (unless admin or voiced) talk in it",
     "invite_only": "the session is invite-only (+i) and its admin has not invited you",
     "session_full": "the session has as many members as its limit (+l) allows",
     "moderated": "the session is moderated (+m): only its admin and voiced members may talk",

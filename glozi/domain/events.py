@@ -137,13 +137,14 @@ class PrivateMessage(Event):
 @dataclass(frozen=True, slots=True)
 class ServerCounts:
     """What IRC's LUSERS tells (the native ``stats``): users holding a nick,
-    server operators among them, sessions, and the most users at once since
-    the server started."""
+    server operators among them, sessions, the most users at once since the
+    server started, and the connections still registering (IRC's 253)."""
 
     users: int
     operators: int
     sessions: int
     most_users: int
+    unregistered: int = 0
 
 
 @dataclass(frozen=True, slots=True)

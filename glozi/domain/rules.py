@@ -113,14 +113,16 @@ def is_banned(session: Session, nick: str) -> bool:
 
 def check_admission(session: Session, seat: Seat) -> None:
     """Raise the refusal ``seat`` gets joining ``session``: ``banned``,
-    ``invite_only`` (not invited), ``session_full`` (at its ``+l``)."""
+    ``invite_only`` (not invited), ``session_full`` (at its ``+l``, not invited)."""
     rules = session.rules
     assert seat.nick is not None
     if is_banned(session, seat.nick):
         raise ChatError("banned", f"You are banned from {session.name}.")
-    if rules.invite_only and seat not in rules.invited:
+    invited = seat in rules.invited
+    if rules.invite_only and not invited:
         raise ChatError("invite_only", f"{session.name} is invite-only: its admin must /invite you.")
-    if rules.limit is not None and len(session.members) >= rules.limit:
+    # Modern IRC: an invitation also lets you past the member limit.
+    if rules.limit is not None and len(session.members) >= rules.limit and not invited:
         raise ChatError("session_full", f"{session.name} is full: {rules.limit} members at most.")
 
 
@@ -130,11 +132,16 @@ def admitted(session: Session, seat: Seat) -> None:
 
 
 def may_speak(member: Member) -> None:
-    """Raise ``moderated`` when ``member`` may not talk in its ``+m`` session."""
-    if not (member.voiced or member.is_admin):
-        raise ChatError(
-            "moderated", f"{member.session.name} is moderated: only its admin and voiced members may talk."
-        )
+    """Raise ``banned`` when a ban matches ``member``, ``moderated`` when its
+    session is ``+m``; its admin and voiced members may always talk."""
+    if member.voiced or member.is_admin:
+        return
+    session = member.session
+    # A ban removes nobody, but silences a member it matches, as on IRC servers.
+    if is_banned(session, member.name):
+        raise ChatError("banned", f"You are banned from {session.name}: only its admin and voiced members may talk.")
+    if session.rules.moderated:
+        raise ChatError("moderated", f"{session.name} is moderated: only its admin and voiced members may talk.")
 
 
 def require_admin(member: Member, what: str) -> None:

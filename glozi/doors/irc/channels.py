@@ -9,6 +9,9 @@ from glozi.doors.irc import listing, wire
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc.usermodes import UserModes
 
+KICK_TARGETS = 4
+"""Kicks one KICK line may ask for (TARGMAX ``KICK:4``); the rest are not done."""
+
 _JOIN_REFUSALS = {
     "banned": (n.ERR_BANNEDFROMCHAN, "+b"),
     "invite_only": (n.ERR_INVITEONLYCHAN, "+i"),
@@ -177,7 +180,19 @@ class Channels(UserModes):
 
 
     def irc_KICK(self, params: list[str]) -> None:
-        channel, target = params[0], params[1].split(",")[0]
+        """``KICK #chan nick[,nick…] [:reason]``, or as many channels as nicks,
+        paired in order (RFC 2812); at most ``KICK_TARGETS`` kicks a line."""
+        channels, targets = params[0].split(","), params[1].split(",")
+        if len(channels) not in (1, len(targets)):
+            self._numeric(n.ERR_NEEDMOREPARAMS, "KICK", "Give one channel, or one channel per nick")
+            return
+        # KICK #kiwi bob :reason, the reason carried to everyone (the kicker's nick when none).
+        reason = wire.clean_text(params[2]) if len(params) > 2 else ""
+        pairs = zip(channels * len(targets) if len(channels) == 1 else channels, targets)
+        for channel, target in list(pairs)[:KICK_TARGETS]:
+            self._kick(channel, target, reason)
+
+    def _kick(self, channel: str, target: str, reason: str) -> None:
         if not self._is_mine(channel):
             if self._session_named(channel) is None:
                 self._numeric(n.ERR_NOSUCHCHANNEL, wire.echo(channel), "No such channel")
@@ -188,9 +203,7 @@ class Channels(UserModes):
         assert session_id is not None
         mine = self.channels[session_id]
         try:
-            # KICK #kiwi bob :reason, the reason carried to everyone (the kicker's nick when none).
-            reason = params[2] if len(params) > 2 else ""
-            self.participant.run_command("kick", f"{target} {wire.clean_text(reason)}", session_id)
+            self.participant.run_command("kick", f"{target} {reason}", session_id)
         except ChatError as error:
             if error.code == "not_admin":
                 self._numeric(

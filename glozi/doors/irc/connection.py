@@ -120,7 +120,7 @@ class IRCConnection(BatchedWrites, irc.IRC):
         self._flood = FloodControl(self.factory.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate)
         self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
         self.factory.opened(self)
-        self.participant = self.factory.chat.connect(self, source_of(self.transport.getPeer()))
+        self.participant = self.factory.chat.connect(self, source_of(self.transport.getPeer()), registered=False)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         for call in (self._deadline, self._keepalive):

@@ -54,10 +54,11 @@ class Messages(IRCConnection):
             try:
                 self.participant.say(text, session_id, notice=notice, action=action).addErrback(self._not_stored)
             except ChatError as error:
-                if error.code != "moderated":
+                if error.code not in ("banned", "moderated"):
                     raise
                 if not notice:
-                    self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], f"Cannot send to channel (+m): {error.message}")
+                    mode = "+b" if error.code == "banned" else "+m"
+                    self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], f"Cannot send to channel ({mode}): {error.message}")
         elif name_key(target) == name_key(wire.SERVICE_NICK):
             if not notice and not action:
                 self._service(text)

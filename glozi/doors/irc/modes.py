@@ -77,12 +77,16 @@ class Modes(Channels):
         change = error.change
         if error.code == "not_admin":
             self._numeric(n.ERR_CHANOPRIVSNEEDED, channel, "You're not the session's admin (channel operator)")
+        elif error.code == "no_such_member" and self.factory.chat.user_named(change.parameter or "") is None:
+            self._numeric(n.ERR_NOSUCHNICK, wire.echo(change.parameter or "*"), "No such nick")
         elif error.code == "no_such_member":
             self._numeric(n.ERR_USERNOTINCHANNEL, wire.echo(change.parameter or "*"), channel, "They aren't on that channel")
         elif error.code == "too_many_bans":
             self._numeric(n.ERR_BANLISTFULL, channel, wire.echo(change.parameter or "*"), "Channel ban list is full")
         elif error.code in ("bad_arguments", "invalid_password"):
-            self._numeric(n.ERR_INVALIDMODEPARAM, channel, change.letter, wire.echo(change.parameter or "*"), error.message)
+            # A refused key is never echoed (Modern IRC, as irctest checks): it may be a real one mistyped.
+            shown = "*" if change.letter == "k" else wire.echo(change.parameter or "*")
+            self._numeric(n.ERR_INVALIDMODEPARAM, channel, change.letter, shown, error.message)
         else:
             self._server_notice(error.message)
 

@@ -14,6 +14,10 @@ USERHOST_MAX = 5
 """Nicks one USERHOST answers for (RFC 2812); the rest are ignored."""
 
 
+WHOWAS_TARGETS = 5
+"""Nicks one WHOWAS may name (TARGMAX ``WHOWAS:5``); more are not looked up."""
+
+
 class Queries(IRCConnection):
     """WHO, WHOWAS, LUSERS, ISON and USERHOST."""
 
@@ -22,15 +26,21 @@ class Queries(IRCConnection):
         if not params or not params[0]:
             self._numeric(n.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
-        nick = params[0].split(",")[0]
+        targets = params[0]
         count = int(params[1]) if len(params) > 1 and params[1].isdigit() and int(params[1]) > 0 else None
-        past = self.participant.whowas(nick, count)
-        for entry in past:
+        past, unknown = [], []
+        for nick in dict.fromkeys(filter(None, targets.split(",")[:WHOWAS_TARGETS])):
+            found = self.participant.whowas(nick, count)
+            past.extend(found)
+            if not found:
+                unknown.append(nick)
+        # Several nicks' entries interleave as one history: newest first (RFC 2812).
+        for entry in sorted(past, key=lambda entry: entry.left_at, reverse=True):
             self._numeric(n.RPL_WHOWASUSER, entry.nick, "~" + entry.user_name, wire.USER_HOST, "*", entry.real_name)
             self._numeric(n.RPL_WHOISSERVER, entry.nick, self.factory.server, wire.utc_text(entry.left_at))
-        if not past:
+        for nick in unknown:
             self._numeric(n.ERR_WASNOSUCHNICK, wire.echo(nick), "There was no such nickname")
-        self._numeric(n.RPL_ENDOFWHOWAS, wire.echo(nick), "End of WHOWAS")
+        self._numeric(n.RPL_ENDOFWHOWAS, wire.echo(targets), "End of WHOWAS")
 
     def irc_WHO(self, params: list[str]) -> None:
         """A channel of yours lists its members; a nick, that user; a mask, the
@@ -79,6 +89,7 @@ class Queries(IRCConnection):
         users, most = counts.users, counts.most_users
         self._numeric(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
         self._numeric(n.RPL_LUSEROP, str(counts.operators), "operator(s) online")
+        self._numeric(n.RPL_LUSERUNKNOWN, str(counts.unregistered), "unknown connection(s)")
         self._numeric(n.RPL_LUSERCHANNELS, str(counts.sessions), "channels formed")
         self._numeric(n.RPL_LUSERME, f"I have {users} clients and 0 servers")
         self._numeric(n.RPL_LOCALUSERS, str(users), str(most), f"Current local users {users}, max {most}")

@@ -23,7 +23,7 @@ ISUPPORT = (
     "NETWORK=GloziChat",
     f"NICKLEN={NAME_MAX_LENGTH}",
     "PREFIX=(ov)@+",
-    "TARGMAX=KICK:1,NAMES:,NOTICE:1,PRIVMSG:1",
+    "TARGMAX=KICK:4,NAMES:,NOTICE:1,PRIVMSG:1,WHOWAS:5",
     f"TOPICLEN={TOPIC_MAX_LENGTH}",
     f"USERLEN={wire.USER_NAME_MAX}",
 )
@@ -104,6 +104,7 @@ class Registration(IRCConnection):
         if self.registered or self.nick is None or not self._user_given or self._negotiating_caps:
             return
         self.registered = True
+        self.factory.chat.registration_done(self.participant)
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._deadline = None

@@ -1,0 +1,486 @@
+"""The conformance checklist (docs/irc-conformance.md) pinned: one test per row
+or group of rows of the modern irctest suite, with the numerics and parameter
+positions those tests expect, on the IRC door as irctest configures a server
+(named My.Little.Server, one operator operuser / operpassword)."""
+
+from glozi.domain.chat import ChatServer
+from glozi.domain.operators import Operators
+from glozi.doors.irc.protocol import IRCFactory
+from glozi.doors.native.protocol import NativeFactory
+from tests.helpers import TEST_EXIT_CODE, quick_passwords
+from tests.test_irc_protocol import DoorTestCase, IRCClient
+from tests.test_operators import cheap_account
+
+SERVER = "My.Little.Server"
+
+
+def replies(lines: list) -> list[tuple[str, list[str]]]:
+    return [(line.command, line.params) for line in lines]
+
+
+class ConformanceCase(DoorTestCase):
+    def fresh_server(self) -> None:
+        super().fresh_server()
+        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240)
+        operators = Operators(self.chat, [cheap_account("operuser", "operpassword")])
+        self.factory = IRCFactory(self.chat, SERVER, self.clock, operators=operators, description="test server")
+        self.native_factory = NativeFactory(self.chat, SERVER, operators=operators)
+
+    def user(self, nick: str, user_name: str | None = None) -> IRCClient:
+        client = self.connect()
+        lines = client.send(f"NICK {nick}", f"USER {user_name or nick} 0 * :Realname")
+        self.assertEqual(lines[0].command, "001")
+        return client
+
+    def quit(self, client: IRCClient) -> None:
+        client.send("QUIT :bye")
+        client.protocol.connectionLost(None)
+
+
+class LusersTests(ConformanceCase):
+    def lusers(self, client: IRCClient) -> dict[str, list[str]]:
+        return {line.command: line.params for line in client.send("LUSERS")}
+
+    def test_lusers_counts_registered_users_only(self) -> None:
+        """lusers::LusersUnregisteredTestCase: a connection that sent NICK only is 253, not a user in 251/255/265/266."""
+        bar = self.user("bar")
+        qux = self.connect()
+        qux.send("NICK qux")
+        numbers = self.lusers(bar)
+        self.assertEqual(numbers["251"], ["bar", "There are 1 users and 0 invisible on 1 servers"])
+        self.assertEqual(numbers["253"][:2], ["bar", "1"])
+        self.assertEqual(numbers["255"], ["bar", "I have 1 clients and 0 servers"])
+        self.assertEqual(numbers["265"][:3], ["bar", "1", "1"])
+        self.assertEqual(numbers["266"][:3], ["bar", "1", "1"])
+        qux.send("USER u s e r")
+        numbers = self.lusers(bar)
+        self.assertEqual(numbers["253"][:2], ["bar", "0"])
+        self.assertEqual(numbers["266"][:3], ["bar", "2", "2"])
+
+    def test_lusers_after_a_quit(self) -> None:
+        """lusers::BasicLusersTestCase::testLusersFull: 1 user (max 1), 2 (max 2), after a QUIT 1 (max 2); nick first."""
+        bar = self.user("bar")
+        self.assertEqual(self.lusers(bar)["265"][:3], ["bar", "1", "1"])
+        qux = self.user("qux")
+        numbers = self.lusers(qux)
+        self.assertEqual(numbers["265"][:3], ["qux", "2", "2"])
+        self.assertTrue(all(params[0] == "qux" for params in numbers.values()))
+        self.quit(qux)
+        numbers = self.lusers(bar)
+        self.assertEqual((numbers["265"][:3], numbers["266"][:3]), (["bar", "1", "2"], ["bar", "1", "2"]))
+        self.assertEqual(numbers["253"][:2], ["bar", "0"])
+
+
+class ChannelOperatorModeTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.chanop = self.member("chanop", "#chan")
+        self.unprivileged = self.member("unprivileged", "#chan")
+        self.unrelated = self.member("unrelated", "#unrelated")
+        self.unprivileged.send("JOIN #unrelated")
+        self.chanop.received()
+        self.unrelated.received()
+
+    def test_refusals_are_one_line_each(self) -> None:
+        """chmodes/operator: 482 (not op), 441 (not in it), 401 (no such nick), 403 (no such channel), 442 (not yours)."""
+        self.assertEqual(self.unprivileged.one("MODE #chan +o unprivileged").command, "482")
+        self.assertEqual(self.chanop.one("MODE #chan +o unrelated").command, "441")
+        self.assertEqual(self.chanop.one("MODE #chan +o nobody").params[:2], ["chanop", "nobody"])
+        self.assertEqual(self.chanop.one("MODE #chan +o nobody").command, "401")
+        self.assertEqual(self.chanop.one("MODE #nonexistentchan +o chanop").command, "403")
+        self.assertIn(self.chanop.one("MODE #nonexistentchan +o nobody").command, ["403", "442", "401", "441"])
+        self.assertIn(self.chanop.one("MODE #unrelated +o unprivileged").command, ["442", "482"])
+        self.assertIn(self.chanop.one("MODE #unrelated +o chanop").command, ["442", "482", "441"])
+
+    def test_voice_for_no_such_nick_is_401(self) -> None:
+        """MODE #chan +v nobody: 401 like +o, not 441."""
+        self.assertEqual(self.chanop.one("MODE #chan +v nobody").command, "401")
+
+    def test_handing_op_on_also_takes_it_from_the_giver(self) -> None:
+        """chmodes/operator success (rule: one admin per session): `+o-o unprivileged chanop` to both, not `+o unprivileged`."""
+        expected = ("MODE", ["#chan", "+o-o", "unprivileged", "chanop"])
+        self.assertEqual(replies(self.chanop.send("MODE #chan +o unprivileged")), [expected])
+        self.assertEqual(replies(self.unprivileged.received()), [expected])
+
+
+class KeyTests(ConformanceCase):
+    def test_invalid_keys_get_one_696_with_a_star(self) -> None:
+        """chmodes/key::testKeyValidation: a key with spaces, of 400 characters or empty: one `696 bar #chan k *`."""
+        bar = self.member("bar", "#chan")
+        for key in ("passphrase with spaces", "long" * 100, ""):
+            [refusal] = bar.send(f"MODE #chan +k :{key}")
+            self.assertEqual((refusal.command, refusal.params[:4]), ("696", ["bar", "#chan", "k", "*"]))
+        self.assertEqual(self.user("foo").send("JOIN #chan")[0].params, ["#chan"])
+
+    def test_a_key_not_of_5_digits_is_refused(self) -> None:
+        """chmodes/key::testKeyNormal (rule: a key is 5 digits): `+k beer` gets 696 and the channel stays open."""
+        bar = self.member("bar", "#chan")
+        self.assertEqual(bar.one("MODE #chan +k beer").command, "696")
+        self.assertEqual(self.user("qux").send("JOIN #chan")[0].command, "JOIN")
+
+
+class WhowasTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.nick1 = self.user("nick1")
+        self.quit(self.user("nick2", "ident2"))
+        self.clock.advance(5)
+        self.quit(self.user("nick3", "ident3"))
+
+    def test_several_nicks_newest_first_then_one_369(self) -> None:
+        """whowas::testWhowasMultiTarget: `WHOWAS nick2,nick3` and `nick3,nick2`: nick3's 314 (newest), nick2's, then `369 nick1 <as sent>`."""
+        for targets in ("nick2,nick3", "nick3,nick2"):
+            lines = [line for line in self.nick1.send(f"WHOWAS {targets}") if line.command != "312"]
+            self.assertEqual(
+                replies(lines),
+                [
+                    ("314", ["nick1", "nick3", "~ident3", "glozichat", "*", "Realname"]),
+                    ("314", ["nick1", "nick2", "~ident2", "glozichat", "*", "Realname"]),
+                    ("369", ["nick1", targets, "End of WHOWAS"]),
+                ],
+            )
+
+    def test_a_nick_nobody_had_among_others(self) -> None:
+        """`WHOWAS nick2,nick9`: nick2's entry, `406 nick1 nick9`, then one 369 naming both."""
+        lines = self.nick1.send("WHOWAS nick2,nick9")
+        self.assertEqual([line.command for line in lines], ["314", "312", "406", "369"])
+        self.assertEqual(lines[2].params[:2], ["nick1", "nick9"])
+        self.assertEqual(lines[3].params[:2], ["nick1", "nick2,nick9"])
+
+    def test_targmax_says_whowas_takes_five(self) -> None:
+        """005 advertises TARGMAX …WHOWAS:5, which irctest needs to run the multi-target test."""
+        lines = self.connect().send("NICK alice", "USER alice 0 * :Alice")
+        tokens = dict(t.partition("=")[::2] for line in lines if line.command == "005" for t in line.params[1:-1])
+        self.assertIn("WHOWAS:5", tokens["TARGMAX"].split(","))
+
+
+class BanTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.chanop = self.member("chanop", "#chan")
+        self.bar = self.member("Bar", "#chan")
+        self.chanop.received()
+
+    def test_a_banned_member_cannot_talk(self) -> None:
+        """chmodes/ban::testBanPrivmsg: after `+b bar!*@*` Bar's PRIVMSG gets exactly `404 Bar #chan`, nobody gets it; after `-b` it is relayed."""
+        self.chanop.send("MODE #chan +b bar!*@*")
+        self.bar.received()
+        [refusal] = self.bar.send("PRIVMSG #chan :hello")
+        self.assertEqual((refusal.command, refusal.params[:2]), ("404", ["Bar", "#chan"]))
+        self.assertIn("(+b)", refusal.params[2])
+        self.assertEqual(self.chanop.received(), [])
+        self.chanop.send("MODE #chan -b bar!*@*")
+        self.bar.received()
+        self.assertEqual(self.bar.send("PRIVMSG #chan :hello"), [])
+        self.assertEqual(replies(self.chanop.received()), [("PRIVMSG", ["#chan", "hello"])])
+
+    def test_a_voiced_member_talks_though_banned(self) -> None:
+        """A ban does not silence the admin or a voiced member; a banned member's NOTICE is dropped without a reply."""
+        self.chanop.send("MODE #chan +b *!*@*", "MODE #chan +v Bar")
+        self.bar.received()
+        self.assertEqual(self.chanop.send("PRIVMSG #chan :op"), [])
+        self.bar.send("PRIVMSG #chan :voiced")
+        self.assertEqual([line.params[1] for line in self.chanop.received()], ["voiced"])
+        self.chanop.send("MODE #chan -v Bar")
+        self.bar.received()
+        self.assertEqual(self.bar.send("NOTICE #chan :quiet"), [])
+        self.assertEqual(self.chanop.received(), [])
+
+    def test_a_banned_native_member_gets_banned(self) -> None:
+        """The same rule in the native door: a say from a member a ban matches gets the error banned."""
+        garden = next(session.id for session in self.chat.sessions.values() if session.name == "chan")
+        carol = self.native(session=garden, username="carol")
+        self.chanop.send("MODE #chan +b carol")
+        carol.frames()
+        [refusal] = carol.send(type="say", session=garden, text="hi", id=7)
+        self.assertEqual((refusal["type"], refusal["code"]), ("error", "banned"))
+        self.assertEqual(self.chanop.received(), [])
+
+
+class KickTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.foo = self.member("foo", "#chan")
+        self.bar = self.member("bar", "#chan")
+        self.baz = self.member("baz", "#chan")
+        self.qux = self.member("qux", "#chan")
+        for client in (self.foo, self.bar, self.baz):
+            client.received()
+
+    def test_kick_of_two_nicks_is_two_kick_lines(self) -> None:
+        """kick::testDoubleKickMessages: `KICK #chan bar,baz :bye` and `KICK #chan,#chan bar,baz :bye`: one KICK line per user."""
+        self.foo.send("KICK #chan bar,baz :bye")
+        expected = [("KICK", ["#chan", "bar", "bye"]), ("KICK", ["#chan", "baz", "bye"])]
+        self.assertEqual(replies(self.qux.received()), expected)
+        self.bar.send("JOIN #chan")
+        self.baz.send("JOIN #chan")
+        self.qux.received()
+        self.foo.send("KICK #chan,#chan bar,baz :bye")
+        self.assertEqual(replies(self.qux.received()), expected)
+
+    def test_kick_refuses_channels_and_nicks_that_do_not_pair(self) -> None:
+        """`KICK #chan,#chan bar,baz,qux`: 461 and nobody kicked; the fifth nick of one line is not kicked."""
+        self.assertEqual(self.foo.one("KICK #chan,#chan bar,baz,qux").command, "461")
+        self.assertEqual(self.qux.received(), [])
+        dave = self.member("dave", "#chan")
+        self.qux.received()
+        self.foo.send("KICK #chan bar,baz,qux,nobody,dave")
+        self.assertEqual([line.params[1] for line in dave.received() if line.command == "KICK"], ["bar", "baz", "qux"])
+
+    def test_kick_privileges(self) -> None:
+        """kick::testKickPrivileges: an outsider 442, a member 482, the new op (`MODE +o baz`) kicks bar and foo."""
+        carol = self.user("carol")
+        self.assertEqual(carol.one("KICK #chan bar").command, "442")
+        self.assertEqual(self.baz.one("KICK #chan bar").command, "482")
+        self.foo.send("MODE #chan +o baz")
+        self.foo.received()
+        self.baz.send("KICK #chan bar", "KICK #chan foo")
+        self.assertEqual([line.params[1] for line in self.foo.received() if line.command == "KICK"], ["bar", "foo"])
+
+
+class TopicTests(ConformanceCase):
+    def test_topic_privileges(self) -> None:
+        """topic::testTopicPrivileges: the op sets it under +t; a member and a voiced member get 482; a joiner gets 332 and one 333."""
+        bar = self.member("bar", "#chan")
+        self.assertNotIn("482", [line.command for line in bar.send("MODE #chan +t")])
+        self.assertEqual(replies(bar.send("TOPIC #chan :new topic")), [("TOPIC", ["#chan", "new topic"])])
+        qux = self.member("qux", "#chan")
+        self.assertEqual([line.command for line in qux.send("TOPIC #chan :new topic")], ["482"])
+        bar.received()
+        self.assertEqual([line.command for line in bar.send("MODE #chan +v qux")], ["MODE"])
+        qux.received()
+        self.assertEqual([line.command for line in qux.send("TOPIC #chan :new topic")], ["482"])
+        joined = self.user("buzz").send("JOIN #chan")
+        self.assertEqual([line.params for line in joined if line.command == "332"], [["buzz", "#chan", "new topic"]])
+        self.assertEqual([line.command for line in joined].count("333"), 1)
+
+    def test_unset_topic_responses(self) -> None:
+        """topic::testUnsetTopicResponses and testTopicMode: no 331 on JOIN, 331 when asked; set, cleared and -t topics reach both."""
+        bar = self.member("bar", "#test")
+        baz = self.user("baz")
+        self.assertNotIn("331", [line.command for line in baz.send("JOIN #test")])
+        self.assertEqual([line.command for line in baz.send("TOPIC #test")], ["331"])
+        bar.received()
+        for text in ("new topic", ""):
+            self.assertEqual(replies(bar.send(f"TOPIC #test :{text}")), [("TOPIC", ["#test", text])])
+            self.assertEqual(replies(baz.received()), [("TOPIC", ["#test", text])])
+        bar.send("MODE #chan -t", "MODE #test -t")
+        baz.received()
+        baz.send("TOPIC #test :T0P1C")
+        self.assertEqual(replies(bar.received()), [("TOPIC", ["#test", "T0P1C"])])
+
+
+class LimitTests(ConformanceCase):
+    def test_limit_set_full_changed_and_removed(self) -> None:
+        """chmodes/limit: `+l 2` echoed; the 3rd joiner gets only `471 user3 #chan`; `+l 3` and `-l` echoed, then joins work."""
+        chanop = self.member("chanop", "#chan")
+        self.assertEqual(replies(chanop.send("MODE #chan +l 2")), [("MODE", ["#chan", "+l", "2"])])
+        self.member("user2", "#chan")
+        self.assertEqual([(line.command, line.params[:2]) for line in self.user("user3").send("JOIN #chan")],
+                         [("471", ["user3", "#chan"])])
+        chanop.received()
+        self.assertEqual(replies(chanop.send("MODE #chan +l 3")), [("MODE", ["#chan", "+l", "3"])])
+        self.member("user4", "#chan")
+        chanop.received()
+        self.assertEqual(replies(chanop.send("MODE #chan -l")), [("MODE", ["#chan", "-l"])])
+        self.member("user5", "#chan")
+
+    def test_limit_below_the_members_and_invalid_values(self) -> None:
+        """testLimitDecrease and testLimitInvalidValues: `+l 1` keeps everyone; `0`, `-1`, `abc`, empty get one `696 chanop #chan l`."""
+        chanop = self.member("chanop", "#chan")
+        user2 = self.member("user2", "#chan")
+        chanop.received()
+        for value in ("0", "-1", "abc", ""):
+            [refusal] = chanop.send(f"MODE #chan +l :{value}")
+            self.assertEqual((refusal.command, refusal.params[:3]), ("696", ["chanop", "#chan", "l"]))
+        self.member("user3", "#chan")
+        chanop.send("MODE #chan +l 1")
+        chanop.received()
+        user2.send("PRIVMSG #chan :still here")
+        self.assertEqual(replies(chanop.received()), [("PRIVMSG", ["#chan", "still here"])])
+        self.assertEqual(self.user("user4").send("JOIN #chan")[0].command, "471")
+
+    def test_an_invitation_passes_the_limit(self) -> None:
+        """testLimitWithInvite: under a full `+l 1`, `INVITE user2 #chan` lets user2 join."""
+        chanop = self.member("chanop", "#chan")
+        chanop.send("MODE #chan +l 1")
+        user2 = self.user("user2")
+        self.assertEqual(user2.send("JOIN #chan")[0].command, "471")
+        chanop.send("INVITE user2 #chan")
+        user2.received()
+        self.assertEqual(user2.send("JOIN #chan")[0].command, "JOIN")
+
+
+class InviteTests(ConformanceCase):
+    def test_invites(self) -> None:
+        """invite::testInvites: 401 for a nick not there, 473 under +i, `341 foo bar #chan`, `:foo!… INVITE bar #chan`, then the JOIN."""
+        foo = self.member("foo", "#chan")
+        self.assertEqual(replies(foo.send("MODE #chan +i")), [("MODE", ["#chan", "+i"])])
+        self.assertEqual(foo.one("INVITE bar #chan").command, "401")
+        bar = self.user("bar")
+        self.assertEqual(bar.one("JOIN #chan").command, "473")
+        self.assertEqual(replies(foo.send("INVITE bar #chan")), [("341", ["foo", "bar", "#chan"])])
+        [invite] = bar.received()
+        self.assertEqual((invite.prefix.split("!")[0], invite.command, invite.params), ("foo", "INVITE", ["bar", "#chan"]))
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "JOIN")
+
+    def test_invite_refusals_and_silence(self) -> None:
+        """invite: `442 foo #chan` from outside (bar hears nothing), `443 baz bar #chan`; other members are not told."""
+        baz = self.member("baz", "#chan")
+        foo, bar = self.user("foo"), self.member("bar", "#chan")
+        baz.received()
+        self.assertEqual(foo.one("INVITE bar #chan").params[:2], ["foo", "#chan"])
+        self.assertEqual(bar.received(), [])
+        self.assertEqual(baz.one("INVITE bar #chan").params[:3], ["baz", "bar", "#chan"])
+        self.assertEqual(baz.one("INVITE foo #chan").command, "341")
+        self.assertEqual(bar.received(), [])
+
+    def test_deopping_yourself_is_refused(self) -> None:
+        """invite::testInviteUnopped / testInviteInviteOnly need `MODE #chan -o foo` (rule: a session always has one admin): 696."""
+        foo = self.member("foo", "#chan")
+        self.assertEqual(foo.one("MODE #chan -o foo").command, "696")
+
+
+class ModesTests(ConformanceCase):
+    def test_n_stays_on(self) -> None:
+        """chmodes/modeis and no_external (+n is always on, docs/irc.md): `MODE #chan -int` takes -i off, then `696 … n`."""
+        chanop = self.member("chanop", "#chan")
+        chanop.send("MODE #chan +int")
+        self.assertEqual(chanop.send("MODE #chan")[0].params, ["chanop", "#chan", "+int"])
+        lines = chanop.send("MODE #chan -int")
+        self.assertEqual([(line.command, line.params[1:3]) for line in lines], [("MODE", ["-i"]), ("696", ["#chan", "n"])])
+        self.assertEqual(self.user("out").one("PRIVMSG #chan :hi").command, "404")
+
+    def test_moderated_and_ban_join(self) -> None:
+        """chmodes/moderated and ban::testBanJoin: +m gives a member 404 until +v; `+b bar!*@*` gives Bar 474 first, `-b` lets Bar in."""
+        chanop = self.member("chanop", "#chan")
+        baz = self.member("baz", "#chan")
+        chanop.send("MODE #chan +m")
+        baz.received()
+        self.assertEqual(baz.one("PRIVMSG #chan :hi").params[:2], ["baz", "#chan"])
+        chanop.send("MODE #chan +v baz")
+        baz.received()
+        self.assertEqual(baz.send("PRIVMSG #chan :hi"), [])
+        chanop.received()
+        self.assertEqual([line.command for line in chanop.send("MODE #chan +b bar!*@*")], ["MODE"])
+        bar = self.user("Bar")
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "474")
+        self.assertEqual(replies(chanop.send("MODE #chan +b"))[0], ("367", ["chanop", "#chan", "bar!*@*"]))
+        chanop.send("MODE #chan -b bar!*@*")
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "JOIN")
+
+
+class WhoTests(ConformanceCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.cool = self.connect()
+        self.cool.send("NICK coolNick", "USER myusernam 0 * :My UniqueReal Name", "JOIN #chan")
+        self.other = self.member("otherNick", "#chan")
+        self.cool.received()
+
+    def who(self, mask: str) -> list[tuple[str, list[str]]]:
+        return replies(self.other.send(f"WHO {mask}"))
+
+    def cool_reply(self, flags: str) -> tuple[str, list[str]]:
+        return ("352", ["otherNick", "#chan", "~myusernam", "glozichat", SERVER, "coolNick", flags, "0 My UniqueReal Name"])
+
+    def test_who_nick_and_mask(self) -> None:
+        """who::testWhoNick / testWhoStar: one 352 per user (`H@` for the op), `315` naming the mask as sent."""
+        for mask in ("coolNick", "coolnick", "coolni*"):
+            self.assertEqual(self.who(mask), [self.cool_reply("H@"), ("315", ["otherNick", mask, "End of WHO list"])])
+        star = self.who("*")
+        self.assertEqual(len(star), 3)
+        self.assertIn(self.cool_reply("H@"), star)
+        self.assertEqual(star[-1][1][:2], ["otherNick", "*"])
+
+    def test_who_away_and_oper_flags(self) -> None:
+        """who::testWhoNickAway / Oper / AwayAndOper / testWhoChan: `G@`, `H*@`, `G*@`; `WHO #CHAN` 2 × 352 then 315 #CHAN."""
+        self.cool.send("AWAY :be right back")
+        self.assertEqual(self.who("coolni*")[0], self.cool_reply("G@"))
+        self.cool.send("AWAY")
+        self.assertEqual([line.command for line in self.cool.send("OPER operuser operpassword")], ["381", "MODE"])
+        self.assertEqual(self.who("coolNick")[0], self.cool_reply("H*@"))
+        self.cool.send("AWAY :be right back")
+        channel = self.who("#CHAN")
+        self.assertEqual(channel[0], self.cool_reply("G*@"))
+        self.assertEqual((channel[1][1][5:7], channel[2]), (["otherNick", "H"], ("315", ["otherNick", "#CHAN", "End of WHO list"])))
+
+    def test_whois_user_fields(self) -> None:
+        """whois::testWhoisUser: first reply `311 otherNick coolNick ~myusernam <host> * :My UniqueReal Name`, in the 3 forms."""
+        for line in ("WHOIS coolNick", f"WHOIS {SERVER} coolNick", "WHOIS coolNick coolNick"):
+            first = self.other.send(line)[0]
+            self.assertEqual(
+                (first.command, first.params),
+                ("311", ["otherNick", "coolNick", "~myusernam", "glozichat", "*", "My UniqueReal Name"]),
+            )
+
+    def test_userhost_here_and_away(self) -> None:
+        """away::testAwayUserhost: `302 :coolNick=+…` here, `=-` away."""
+        self.assertEqual(self.other.one("USERHOST coolNick").params[1], "coolNick=+coolNick@glozichat")
+        self.cool.send("AWAY :gone")
+        self.assertEqual(self.other.one("USERHOST coolNick").params[1], "coolNick=-coolNick@glozichat")
+
+
+class ReasonTests(ConformanceCase):
+    def test_part_and_quit_reasons_reach_the_others(self) -> None:
+        """part::testPartMessage and quit::testQuit: `PART #chan :bye everyone` to both; `QUIT :qux out` reaches bar with the reason."""
+        bar = self.member("bar", "#chan")
+        qux = self.member("qux", "#chan")
+        bar.received()
+        self.assertEqual(replies(qux.send("PART #chan :bye everyone")), [("PART", ["#chan", "bye everyone"])])
+        self.assertEqual(replies(bar.received()), [("PART", ["#chan", "bye everyone"])])
+        qux.send("JOIN #chan")
+        bar.received()
+        qux.send("QUIT :qux out")
+        qux.protocol.connectionLost(None)
+        [quit] = bar.received()
+        self.assertEqual((quit.prefix.split("!")[0], quit.command), ("qux", "QUIT"))
+        self.assertIn("qux out", quit.params[0])
+
+
+class OperatorTests(ConformanceCase):
+    def test_oper(self) -> None:
+        """oper: `381 baz` and one `MODE baz +o`; a wrong password or name `464 baz`; one parameter 461; never 381."""
+        baz = self.user("baz")
+        for line in ("OPER operuser nope", "OPER nobody operpassword"):
+            self.assertEqual(baz.one(line).params[:2], ["baz", "Password incorrect"])
+        self.assertEqual(baz.one("OPER operuser").command, "461")
+        self.assertEqual(replies(baz.send("OPER operuser operpassword")),
+                         [("381", ["baz", "You are now an IRC operator"]), ("MODE", ["baz", "+o"])])
+
+    def test_kill_and_wallops(self) -> None:
+        """kill and wallops: a non-oper's KILL and WALLOPS get `481`; the oper's KILL drops its target; WALLOPS reaches +w only."""
+        nick1, nick2, nick3 = self.user("nick1"), self.user("nick2"), self.user("nick3")
+        self.assertEqual(nick1.one("KILL nick2 :go").params[0], "nick1")
+        self.assertEqual(nick1.one("WALLOPS :hi everyone").command, "481")
+        self.assertFalse(nick2.closed)
+        nick1.send("OPER operuser operpassword")
+        nick2.send("MODE nick2 -w")
+        nick3.send("MODE nick3 +w")
+        self.assertEqual(nick1.send("WALLOPS :hi everyone"), [])
+        self.assertEqual(replies(nick3.received()), [("WALLOPS", ["hi everyone"])])
+        self.assertEqual(nick2.received(), [])
+        nick1.send("KILL nick2 :go")
+        self.assertTrue(nick2.closed)
+
+    def test_info_after_oper(self) -> None:
+        """info: after OPER, `INFO` and `INFO My.Little.Server` are 371 lines then 374; another server `402 nick target`."""
+        nick = self.user("nick")
+        nick.send("OPER operuser operpassword")
+        for line in ("INFO", f"INFO {SERVER}"):
+            commands = [reply.command for reply in nick.send(line)]
+            self.assertEqual((set(commands[:-1]), commands[-1]), ({"371"}, "374"))
+        for target in ("invalid.server.example", "invalidserver"):
+            self.assertEqual(nick.send(f"INFO {target}")[0].params[:2], ["nick", target])
+
+
+class WhowasCountTests(WhowasTests):
+    def test_counts(self) -> None:
+        """whowas::testWhowasCount*: `WHOWAS nick2 1` one entry; `2`, `0`, `-1` all of them, newest first; `406` then `369` for nobody."""
+        self.quit(self.user("nick2", "ident4"))
+        for count, idents in (("1", ["~ident4"]), ("2", ["~ident4", "~ident2"]), ("0", ["~ident4", "~ident2"]),
+                              ("-1", ["~ident4", "~ident2"])):
+            lines = self.nick1.send(f"WHOWAS nick2 {count}")
+            self.assertEqual([line.params[2] for line in lines if line.command == "314"], idents)
+            self.assertEqual(lines[-1].params[:2], ["nick1", "nick2"])
+        self.assertEqual([line.command for line in self.nick1.send("WHOWAS nick9")], ["406", "369"])
