@@ -13,6 +13,7 @@ from hypothesis.stateful import invariant, precondition, rule
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
+from glozi.domain.sessions import Session
 from glozi.doors.irc import wire
 from glozi.doors.irc.protocol import IRCFactory
 from tests.test_fuzz_native import NAMES, NativeMachine
@@ -89,6 +90,20 @@ class IRCFuzzClient:
         elif line.command == "PRIVMSG" and who != "glozichat":
             assert channel == me, "a private message for someone else"
             self.privates.append(line.params[1])
+
+    def try_join(self, session: Session, name: str, key: str | None) -> None:
+        self.send(f"JOIN #{session.name} {key or ''}".encode())
+
+    def set_rule(self, session: Session, how: str, parameter: str) -> None:
+        """As the admin of ``session``, apply one of ``ADMISSION_RULES`` as IRC clients do (``/kickban`` is two lines)."""
+        channel = f"#{session.name}"
+        lines = {
+            "+b": [f"MODE {channel} +b {parameter}"],
+            "ban": [f"MODE {channel} +b {parameter}", f"KICK {channel} {parameter} :out"],
+            "+i": [f"MODE {channel} +i"],
+            "+l": [f"MODE {channel} +l {parameter}"],
+        }[how]
+        self.send(*(line.encode() for line in lines))
 
     def drop(self) -> None:
         self.gone = True

@@ -23,6 +23,7 @@ from twisted.logger import globalLogPublisher
 from glozi.domain import rules
 from glozi.domain.chat import ChatServer
 from glozi.domain.names import name_key
+from glozi.domain.sessions import Session
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
@@ -36,6 +37,11 @@ RULE_COMMANDS = [
     ("invite", "bob"), ("invite", "erin"), ("ban", "dave"), ("ban", "alice x"), ("admin", "bob"),
     ("topic", "figs"), ("topic", ""), ("lock", "54321"), ("unlock", ""), ("kick", "erin go"),
 ]
+KEYS = ["12345", "54321"]
+"""Every key the fuzz tests lock sessions with."""
+ADMISSION_RULES = ["+b", "ban", "+i", "+l"]
+"""What an admin does before someone joins: ban an outsider, kick-and-ban a
+member, make the session invite-only, or set its limit to its member count."""
 GARBAGE = [b"{", b"[]", b"\xff", b'{"type":"join","session":"x"}', b'{"type":"say","text":"\\ud800"}', b"x" * 5000]
 
 
@@ -94,6 +100,15 @@ class FuzzClient:
         elif kind == "left":
             assert frame["session"] in self.views
             del self.views[frame["session"]]
+
+    def try_join(self, session: Session, name: str, key: str | None) -> None:
+        self.send({"type": "join", "session": session.id, "username": name, "password": key})
+
+    def set_rule(self, session: Session, how: str, parameter: str) -> None:
+        """As the admin of ``session``, apply one of ``ADMISSION_RULES``."""
+        name, args = {"+b": ("mode", f"+b {parameter}"), "ban": ("ban", parameter), "+i": ("mode", "+i"),
+                      "+l": ("mode", f"+l {parameter}")}[how]
+        self.send({"type": "command", "name": name, "args": args, "session": session.id})
 
     def drop(self) -> None:
         self.gone = True
@@ -229,6 +244,51 @@ class NativeMachine(RuleBasedStateMachine):
     @rule()
     def reconnect(self) -> None:
         self.clients.append(FuzzClient(self.factory, len(self.clients)))
+        self.step()
+
+    def admins(self) -> list[tuple[FuzzClient, Session]]:
+        """Every live client that is the admin of a session, with that session."""
+        return [
+            (client, member.session)
+            for client in self.all_clients()
+            if not client.gone
+            for member in client.protocol.participant.members.values()
+            if member.is_admin
+        ]
+
+    def outsiders(self, session: Session) -> list:
+        """Live clients of either door not in ``session`` that can ask to join it."""
+        return [
+            client
+            for client in self.all_clients()
+            if not client.gone
+            and session.id not in client.protocol.participant.members
+            and (client.protocol.participant.nick is not None or isinstance(client, FuzzClient))
+        ]
+
+    def free_name(self, client) -> str:
+        """The name ``client`` joins with: its nick, else one nobody holds."""
+        nick = client.protocol.participant.nick
+        return nick or next((n for n in [*NAMES, "frank", "grace"] if self.chat.user_named(n) is None), "heidi")
+
+    @precondition(lambda self: bool(self.admins()))
+    @rule(data=st.data(), how=st.sampled_from(ADMISSION_RULES))
+    def admin_rules_then_someone_joins(self, data, how) -> None:
+        """An admin bans, kick-and-bans, closes or fills a session and then the
+        one it concerns (or anyone outside) joins, so that every join check
+        (ban, invite-only, limit) is tried often, not only by chance."""
+        admin, session = data.draw(st.sampled_from(self.admins()))
+        members = [c for c in self.all_clients() if not c.gone and c is not admin
+                   and session.id in c.protocol.participant.members]
+        if how == "ban" and members:
+            joiner = data.draw(st.sampled_from(members))
+        else:
+            how = "+b" if how == "ban" else how
+            joiner = data.draw(st.sampled_from(self.outsiders(session) or [admin]))
+        name = self.free_name(joiner)
+        admin.set_rule(session, how, str(len(session.members)) if how == "+l" else name)
+        self.step()
+        joiner.try_join(session, name, data.draw(st.sampled_from(KEYS)) if session.locked else None)
         self.step()
 
     @rule(seconds=st.sampled_from([1, 1, 5, 31, 61, 101]))
