@@ -4,7 +4,10 @@ Native clients (from tests.test_fuzz_native) and IRC clients share one
 ChatServer. Each IRC client builds its view of its channels only from the lines
 it receives (JOIN, NAMES, PART, KICK, QUIT, NICK); after every step every view
 must match the server, no PRIVMSG may reach a client for a channel it is not
-in, and a private PRIVMSG reaches only the user it was sent to.
+in, and a private PRIVMSG reaches only the user it was sent to. The steered
+rule of tests.test_fuzz_native (an admin bans, sets +i or fills a session,
+then someone joins) runs here with IRC admins too (MODE, and MODE +b then KICK
+as IRC clients kick-and-ban) and IRC joiners (JOIN with the key).
 """
 
 from hypothesis import HealthCheck, settings
