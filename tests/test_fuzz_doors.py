@@ -4,7 +4,10 @@ Native clients (from tests.test_fuzz_native) and IRC clients share one
 ChatServer. Each IRC client builds its view of its channels only from the lines
 it receives (JOIN, NAMES, PART, KICK, QUIT, NICK); after every step every view
 must match the server, no PRIVMSG may reach a client for a channel it is not
-in, and a private PRIVMSG reaches only the user it was sent to.
+in, and a private PRIVMSG reaches only the user it was sent to. The steered
+rule of tests.test_fuzz_native (an admin bans, sets +i or fills a session,
+then someone joins) runs here with IRC admins too (MODE, and MODE +b then KICK
+as IRC clients kick-and-ban) and IRC joiners (JOIN with the key).
 """
 
 from hypothesis import HealthCheck, settings
@@ -13,6 +16,7 @@ from hypothesis.stateful import invariant, precondition, rule
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
+from glozi.domain.sessions import Session
 from glozi.doors.irc import wire
 from glozi.doors.irc.protocol import IRCFactory
 from tests.test_fuzz_native import NAMES, NativeMachine
@@ -91,6 +95,20 @@ class IRCFuzzClient:
             text = line.params[1]
             # A CTCP (an ACTION, a VERSION) carries the text after its command.
             self.privates.append(text.strip("\x01").split(" ", 1)[-1] if text.startswith("\x01") else text)
+
+    def try_join(self, session: Session, name: str, key: str | None) -> None:
+        self.send(f"JOIN #{session.name} {key or ''}".encode())
+
+    def set_rule(self, session: Session, how: str, parameter: str) -> None:
+        """As the admin of ``session``, apply one of ``ADMISSION_RULES`` as IRC clients do (``/kickban`` is two lines)."""
+        channel = f"#{session.name}"
+        lines = {
+            "+b": [f"MODE {channel} +b {parameter}"],
+            "ban": [f"MODE {channel} +b {parameter}", f"KICK {channel} {parameter} :out"],
+            "+i": [f"MODE {channel} +i"],
+            "+l": [f"MODE {channel} +l {parameter}"],
+        }[how]
+        self.send(*(line.encode() for line in lines))
 
     def drop(self) -> None:
         self.gone = True

@@ -2,7 +2,9 @@
 
 Several clients on StringTransports act at random (join and create, in several
 sessions at once, chat, every command, nick changes, private messages, away,
-whois, malformed lines, abrupt disconnects, time passing). Each client keeps its
+whois, malformed lines, abrupt disconnects, time passing), and an admin often
+bans someone, makes a session invite-only or fills it right before someone
+tries to join it, so that every join check is tried. Each client keeps its
 own view of its sessions from the frames it received; after every step the views
 must agree with the server's state, each user's sessions agree with each
 session's members, every created session with members has exactly one admin,
@@ -23,8 +25,10 @@ from twisted.logger import globalLogPublisher
 from glozi.domain import rules
 from glozi.domain.chat import ChatServer
 from glozi.domain.names import name_key
+from glozi.domain.sessions import Session
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory
+from glozi.storage.passwords import verify_password
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
 
 NAMES = ["alice", "bob", "carol", "dave", "erin"]
@@ -36,6 +40,11 @@ RULE_COMMANDS = [
     ("invite", "bob"), ("invite", "erin"), ("ban", "dave"), ("ban", "alice x"), ("admin", "bob"),
     ("topic", "figs"), ("topic", ""), ("lock", "54321"), ("unlock", ""), ("kick", "erin go"),
 ]
+KEYS = ["12345", "54321"]
+"""Every key the fuzz tests lock sessions with."""
+ADMISSION_RULES = ["+b", "ban", "+i", "+l"]
+"""What an admin does before someone joins: ban an outsider, kick-and-ban a
+member, make the session invite-only, or set its limit to its member count."""
 GARBAGE = [b"{", b"[]", b"\xff", b'{"type":"join","session":"x"}', b'{"type":"say","text":"\\ud800"}', b"x" * 5000]
 
 
@@ -95,6 +104,19 @@ class FuzzClient:
             assert frame["session"] in self.views
             del self.views[frame["session"]]
 
+    def try_join(self, session: Session, name: str, key: str | None) -> None:
+        self.send({"type": "join", "session": session.id, "username": name, "password": key})
+
+    def set_rule(self, session: Session, how: str, parameter: str) -> None:
+        """As the admin of ``session``, apply one of ``ADMISSION_RULES``."""
+        name, args = {
+            "+b": ("mode", f"+b {parameter}"),
+            "ban": ("ban", parameter),
+            "+i": ("mode", "+i"),
+            "+l": ("mode", f"+l {parameter}"),
+        }[how]
+        self.send({"type": "command", "name": name, "args": args, "session": session.id})
+
     def drop(self) -> None:
         self.gone = True
         self.protocol.connectionLost(None)
@@ -134,6 +156,9 @@ class NativeMachine(RuleBasedStateMachine):
         for client in self.all_clients():
             if not client.gone:
                 client.read()
+        # A rule may take several steps (a create, a ban, then a join): each
+        # step's joins are held to the rules as they were just before it.
+        self.joins_keep_the_rules()
 
     def live(self) -> list[FuzzClient]:
         return [c for c in self.clients if not c.gone]
@@ -230,6 +255,71 @@ class NativeMachine(RuleBasedStateMachine):
     def reconnect(self) -> None:
         self.clients.append(FuzzClient(self.factory, len(self.clients)))
         self.step()
+
+    def admins(self) -> list[tuple[FuzzClient, Session]]:
+        """Every live client that is the admin of a session, with that session."""
+        return [
+            (client, member.session)
+            for client in self.all_clients()
+            if not client.gone
+            for member in client.protocol.participant.members.values()
+            if member.is_admin
+        ]
+
+    def outsiders(self, session: Session) -> list:
+        """Live clients of either door not in ``session`` that can ask to join it."""
+        return [
+            client
+            for client in self.all_clients()
+            if not client.gone
+            and session.id not in client.protocol.participant.members
+            and (client.protocol.participant.nick is not None or isinstance(client, FuzzClient))
+        ]
+
+    def free_name(self, client) -> str:
+        """The name ``client`` joins with: its nick, else one nobody holds."""
+        nick = client.protocol.participant.nick
+        return nick or next((n for n in [*NAMES, "frank", "grace"] if self.chat.user_named(n) is None), "heidi")
+
+    def key_of(self, session: Session) -> str | None:
+        """The key that opens ``session``: sessions are locked only with ``KEYS``."""
+        if session.password_hash is None:
+            return None
+        return next((key for key in KEYS if verify_password(key, session.password_hash)), None)
+
+    @precondition(lambda self: any(not c.gone for c in self.clients))
+    @rule(data=st.data(), how=st.sampled_from(ADMISSION_RULES))
+    def admin_rules_then_someone_joins(self, data, how) -> None:
+        """An admin (when there is none, a client creates a session first) bans,
+        kick-and-bans, makes invite-only or fills a session and then the one it
+        concerns (after +i or +l: everyone outside) joins with the right key, so
+        that every join check (ban, invite-only, limit) is tried often, not only
+        by chance."""
+        if not self.admins():
+            creator = data.draw(st.sampled_from(self.live()))
+            creator.send({"type": "create", "name": "porch", "username": self.free_name(creator)})
+            self.step()
+            if not self.admins():
+                return
+        admin, session = data.draw(st.sampled_from(self.admins()))
+        members = [
+            c for c in self.all_clients()
+            if not c.gone and c is not admin and session.id in c.protocol.participant.members
+        ]
+        if how == "ban" and members:
+            joiners = [data.draw(st.sampled_from(members))]
+        elif how in ("+b", "ban"):
+            how = "+b"
+            joiners = [data.draw(st.sampled_from(self.outsiders(session) or [admin]))]
+        else:
+            joiners = self.outsiders(session)
+        name = self.free_name(joiners[0]) if joiners else "nobody"
+        admin.set_rule(session, how, str(len(session.members)) if how == "+l" else name)
+        self.step()
+        for joiner in joiners:
+            if not joiner.gone and session.id in self.chat.sessions:
+                joiner.try_join(session, self.free_name(joiner), self.key_of(session))
+                self.step()
 
     @rule(seconds=st.sampled_from([1, 1, 5, 31, 61, 101]))
     def wait(self, seconds) -> None:
