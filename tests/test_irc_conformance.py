@@ -484,3 +484,79 @@ class WhowasCountTests(WhowasTests):
             self.assertEqual([line.params[2] for line in lines if line.command == "314"], idents)
             self.assertEqual(lines[-1].params[:2], ["nick1", "nick2"])
         self.assertEqual([line.command for line in self.nick1.send("WHOWAS nick9")], ["406", "369"])
+
+
+class SecretTests(ConformanceCase):
+    def test_names_of_a_secret_channel_has_the_at_symbol(self) -> None:
+        """names::testNames2812Secret: after `MODE #chan +s`, `353 nick1 @ #chan :@nick1` then 366; a later joiner's 353s have `@` too."""
+        nick1 = self.member("nick1", "#chan")
+        nick1.send("MODE #chan +s")
+        [names, end] = nick1.send("NAMES #chan")
+        self.assertEqual(replies([names]), [("353", ["nick1", "@", "#chan", "@nick1"])])
+        self.assertEqual((end.command, end.params[:2]), ("366", ["nick1", "#chan"]))
+        joined = self.user("nick2").send("JOIN #chan")
+        namreplies = [line for line in joined if line.command == "353"]
+        self.assertNotEqual(namreplies, [])
+        self.assertTrue(all(line.params[:3] == ["nick2", "@", "#chan"] for line in namreplies))
+
+    def test_list_and_whois_show_a_secret_channel_to_its_members_only(self) -> None:
+        """chmodes/secret (as far as the built-in sessions let it): LIST shows `#gen` after `+s` to its members only; WHOIS 319 hides it from others."""
+        first = self.member("first", "#gen")
+        self.assertEqual(replies(first.send("MODE #gen +s")), [("MODE", ["#gen", "+s"])])
+        listed = [line.params[:2] for line in first.send("LIST") if line.command == "322"]
+        self.assertIn(["first", "#gen"], listed)
+        second = self.user("second")
+        self.assertNotIn("#gen", [line.params[1] for line in second.send("LIST") if line.command == "322"])
+        self.assertNotIn("319", [line.command for line in second.send("WHOIS first")])
+        self.assertEqual(second.send("JOIN #gen")[0].command, "JOIN")
+        self.assertIn(["second", "#gen"], [line.params[:2] for line in second.send("LIST") if line.command == "322"])
+        [channels] = [line for line in second.send("WHOIS first") if line.command == "319"]
+        self.assertEqual(channels.params[:2], ["second", "first"])
+        self.assertEqual(channels.params[2].split(), ["@#gen"])
+
+
+class ExceptionTests(ConformanceCase):
+    def registered(self, nick: str) -> tuple[IRCClient, dict[str, str]]:
+        """A user and the ISUPPORT tokens its welcome advertised, as irctest reads them."""
+        client = self.connect()
+        lines = client.send(f"NICK {nick}", f"USER {nick} 0 * :Realname")
+        return client, dict(t.partition("=")[::2] for line in lines if line.command == "005" for t in line.params[1:-1])
+
+    def test_ban_exception_lets_the_banned_join(self) -> None:
+        """chmodes/ban::testBanException: EXCEPTS and `e` in CHANMODES group A; `+b ba*!*@*` gives Bar 474; `+e *ar!*@*` → MODE; Bar's JOIN works."""
+        chanop, tokens = self.registered("chanop")
+        self.assertIn("EXCEPTS", tokens)
+        self.assertIn("e", tokens["CHANMODES"].split(",")[0])
+        chanop.send("JOIN #chan", "MODE #chan +b ba*!*@*")
+        bar = self.user("Bar")
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "474")
+        self.assertEqual(replies(chanop.send("MODE #chan +e *ar!*@*")), [("MODE", ["#chan", "+e", "*ar!*@*"])])
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "JOIN")
+        chanop.received()
+        self.assertEqual(
+            replies(chanop.send("MODE #chan e")), [("348", ["chanop", "#chan", "*ar!*@*"]), ("349", ["chanop", "#chan", "End of channel exception list"])]
+        )
+
+    def test_invite_exceptions(self) -> None:
+        """chmodes/invite_exception (5 tests): INVEX, `I` in CHANMODES group A; under +i, `+I bar!*@*` → MODE and lets Bar (not Baz) in; `+I` lists 346 then 347; `-I` → MODE and Bar gets 473 again; without +i anyone joins."""
+        chanop, tokens = self.registered("chanop")
+        chanop.send("JOIN #chan")
+        self.assertIn("INVEX", tokens)
+        self.assertIn("I", tokens["CHANMODES"].split(",")[0])
+        self.assertEqual(replies(chanop.send("MODE #chan +I bar!*@*")), [("MODE", ["#chan", "+I", "bar!*@*"])])
+        self.assertEqual(self.user("Baz").send("JOIN #chan")[0].command, "JOIN")
+        chanop.send("MODE #chan +i")
+        bar, qux = self.user("Bar"), self.user("Qux")
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "JOIN")
+        self.assertEqual(qux.send("JOIN #chan")[0].command, "473")
+        chanop.received()
+        self.assertEqual(
+            replies(chanop.send("MODE #chan +I")),
+            [("346", ["chanop", "#chan", "bar!*@*"]), ("347", ["chanop", "#chan", "End of channel invite exception list"])],
+        )
+        self.assertEqual(replies(chanop.send("MODE #chan +I qux!*@*")), [("MODE", ["#chan", "+I", "qux!*@*"])])
+        self.assertEqual(qux.send("JOIN #chan")[0].command, "JOIN")
+        bar.send("PART #chan")
+        chanop.received()
+        self.assertEqual(replies(chanop.send("MODE #chan -I bar!*@*")), [("MODE", ["#chan", "-I", "bar!*@*"])])
+        self.assertEqual(bar.send("JOIN #chan")[0].command, "473")

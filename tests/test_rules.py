@@ -173,3 +173,116 @@ class ParseTests(SynchronousTestCase):
         self.assertEqual(rules.ban_mask("bob"), "bob!*@*")
         self.assertEqual(rules.ban_mask("*@glozichat"), "*!*@glozichat")
         self.assertEqual(rules.ban_mask("bob!bob"), "bob!bob@*")
+
+
+class RecordingList:
+    """A door's session-list side: what the connections at the list were told."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def watching(self) -> bool:
+        return True
+
+    def session_list_changed(self, event) -> None:
+        self.events.append(event)
+
+
+class SecretTests(RulesTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.outsider, _ = connect(self.server)
+        self.at_list = RecordingList()
+        self.server.watch_session_list(self.at_list)
+
+    def listed(self, who) -> list[str]:
+        return [info.name for info in who.list_sessions()]
+
+    def test_secret_session_is_listed_to_its_members_only(self) -> None:
+        """+s: the session list of a member shows it, an outsider's does not; joining it by id still works; -s shows it again."""
+        self.assertEqual(self.command(self.alice, "mode", "+s"), "Changed: +s")
+        self.assertEqual(self.server.sessions[10].info().modes, "+nst")
+        self.assertIn("garden", self.listed(self.bob))
+        self.assertNotIn("garden", self.listed(self.outsider))
+        done(self.outsider.join(10, "carol"))
+        self.assertIn("garden", self.listed(self.outsider))
+        self.command(self.outsider, "quit")
+        self.assertNotIn("garden", self.listed(self.outsider))
+        self.command(self.alice, "mode", "-s")
+        self.assertIn("garden", self.listed(self.outsider))
+
+    def test_session_list_events_never_show_a_secret_session(self) -> None:
+        """+s removes the session from the list (session_removed); joins, leaves and changes while secret send nothing; -s adds it back."""
+        self.command(self.alice, "mode", "+s")
+        [removed] = self.at_list.events
+        self.assertEqual((type(removed).__name__, removed.session_id, removed.name), ("SessionRemoved", 10, "garden"))
+        done(self.outsider.join(10, "carol"))
+        self.command(self.outsider, "quit")
+        self.command(self.alice, "topic", "hidden")
+        self.command(self.alice, "mode", "+m")
+        self.assertEqual(len(self.at_list.events), 1)
+        self.command(self.alice, "mode", "-s")
+        [_, added] = self.at_list.events
+        self.assertEqual((type(added).__name__, added.session.name, added.session.modes), ("SessionAdded", "garden", "+mnt"))
+
+    def test_a_secret_session_that_empties_goes_unannounced(self) -> None:
+        """The last member of a secret session leaves: the list, which never had it, hears nothing."""
+        self.command(self.alice, "mode", "+s")
+        self.command(self.bob, "quit")
+        self.command(self.alice, "quit")
+        self.assertNotIn(10, self.server.sessions)
+        self.assertEqual([type(e).__name__ for e in self.at_list.events], ["SessionRemoved"])
+
+    def test_whois_hides_a_secret_session_from_outsiders(self) -> None:
+        """WHOIS of a member lists a secret session only to those in it."""
+        done(self.alice.create("attic", "alice"))
+        self.command(self.alice, "mode", "+s")
+        self.assertEqual([s.name for s in self.outsider.whois("alice").sessions], ["attic"])
+        self.assertEqual([s.name for s in self.bob.whois("alice").sessions], ["garden", "attic"])
+
+
+class ExceptionTests(RulesTestCase):
+    def test_ban_exception_lets_the_banned_join_and_talk(self) -> None:
+        """+b ba*!*@* refuses bar; +e *ar!*@* lets him join and talk; -e bans him again."""
+        self.command(self.alice, "mode", "+b ba*!*@*")
+        bar, _ = connect(self.server)
+        self.assertRefused("banned", bar.join, 10, "bar")
+        self.assertEqual(self.command(self.alice, "mode", "+e *ar!*@*"), "Changed: +e *ar!*@*")
+        done(bar.join(10, "bar"))
+        done(bar.say("hello"))
+        self.assertEqual(self.command(bar, "mode", "e"), "Ban exceptions in garden: *ar!*@*")
+        self.command(self.alice, "mode", "-e *AR!*@*")
+        self.assertRefused("banned", bar.say, "hello")
+        self.assertEqual(self.command(bar, "mode", "e"), "No ban exceptions in garden.")
+
+    def test_invite_exception_lets_a_match_past_invite_only(self) -> None:
+        """+i refuses bar and baz; +I bar!*@* lets bar (not baz) join, every time, uninvited; -I refuses him again."""
+        self.command(self.alice, "mode", "+i")
+        bar, _ = connect(self.server)
+        baz, _ = connect(self.server)
+        self.assertRefused("invite_only", bar.join, 10, "bar")
+        self.assertEqual(self.command(self.alice, "mode", "+I bar"), "Changed: +I bar!*@*")
+        done(bar.join(10, "bar"))
+        self.assertRefused("invite_only", baz.join, 10, "baz")
+        self.command(bar, "quit")
+        done(bar.join(10, "bar"))
+        self.command(bar, "quit")
+        self.assertEqual(self.command(self.alice, "mode", "I"), "Invite exceptions in garden: bar!*@*")
+        self.command(self.alice, "mode", "-I bar!*@*")
+        self.assertRefused("invite_only", bar.join, 10, "bar")
+
+    def test_invite_exception_does_not_pass_the_limit(self) -> None:
+        """+I passes +i only: at the member limit a matching user gets session_full."""
+        self.command(self.alice, "mode", "+Il bar 2")
+        bar, _ = connect(self.server)
+        self.assertRefused("session_full", bar.join, 10, "bar")
+
+    def test_each_list_keeps_50_masks(self) -> None:
+        """50 ban exceptions and 50 invite exceptions, besides 50 bans; the 51st of each is too_many_bans."""
+        masks = " ".join(f"m{i}" for i in range(50))
+        for letter in "beI":
+            self.command(self.alice, "mode", f"+{letter * 50} {masks}")
+        for letter in "beI":
+            error = self.assertRefused("too_many_bans", self.command, self.alice, "mode", f"+{letter} one!*@*")
+            self.assertIn("at most 50", error.message)
+        self.assertRefused("not_admin", self.command, self.bob, "mode", "+e bob")

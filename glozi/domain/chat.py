@@ -208,7 +208,21 @@ class ChatServer:
                 listener.session_list_changed(event)
 
     def _session_changed(self, session: Session) -> None:
-        self._tell_session_list(lambda: SessionChanged(session=session.info()))
+        # Whoever is at the list is in no session: a secret one is none of theirs.
+        if not session.rules.secret:
+            self._tell_session_list(lambda: SessionChanged(session=session.info()))
+
+    def secrecy_changed(self, session: Session) -> None:
+        """``session`` became secret (``+s``) or stopped being: the connections
+        at the session list (members of no session) lose or gain it."""
+        if session.rules.secret:
+            self._tell_session_list(lambda: SessionRemoved(session_id=session.id, name=session.name))
+        else:
+            self._tell_session_list(lambda: SessionAdded(session=session.info()))
+
+    def session_named(self, name: str) -> Session | None:
+        """The session called ``name`` (any case), secret or not, or ``None``."""
+        return self._sessions_by_name.get(name_key(name))
 
     def shutdown(self, reason: str) -> None:
         """Tell every connection the server is closing, then close them all."""
@@ -331,7 +345,8 @@ class ChatServer:
 
     def _remove_session(self, session: Session) -> None:
         """Forget a created session and its history, here and in the store."""
-        self._tell_session_list(lambda: SessionRemoved(session_id=session.id, name=session.name))
+        if not session.rules.secret:
+            self._tell_session_list(lambda: SessionRemoved(session_id=session.id, name=session.name))
         del self.sessions[session.id]
         del self._sessions_by_name[name_key(session.name)]
         session.history.clear()
@@ -625,7 +640,12 @@ class Participant:
         return member
 
     def list_sessions(self) -> list[SessionInfo]:
-        return self.server.list_sessions()
+        """Every session, in id order, but the secret ones (``+s``) this user is not in."""
+        return [
+            session.info()
+            for session in self.server.sessions.values()
+            if not session.rules.secret or session.id in self.members
+        ]
 
     def sessions(self) -> list[SessionInfo]:
         """The sessions this user is in now, in the order joined.
@@ -751,14 +771,16 @@ class Participant:
         self.away = message
 
     def whois(self, nick: str) -> UserInfo:
-        """What is known of the connected user ``nick``; raises ``no_such_user``."""
+        """What is known of the connected user ``nick`` (of their secret
+        sessions, only those this user shares); raises ``no_such_user``."""
         user = self.server.user_named(nick)
         if user is None or user.nick is None:
             raise ChatError("no_such_user", f"Nobody named {nick} is connected.")
         idle = int(self.server.clock.seconds() - user.last_spoke)
+        shown = (m.session for m in user.members.values() if not m.session.rules.secret or m.session.id in self.members)
         return UserInfo(
             user.nick,
-            tuple(user.sessions()),
+            tuple(session.info() for session in shown),
             user.away,
             idle,
             user.connected_at,

@@ -123,12 +123,21 @@ def _mode(member: Member, args: str) -> "str | Deferred[str]":
     if not args:
         return _modes_text(member)
     changes = rules.parse_modes(args.split())
-    if all(change.letter == "b" and change.parameter is None for change in changes):
-        bans = rules.ban_list(member)
-        return f"Bans in {member.session.name}: {' '.join(bans)}" if bans else f"No bans in {member.session.name}."
+    asked = [change.letter for change in changes if change.letter in rules.LIST_MODES and change.parameter is None]
+    if len(asked) == len(changes):
+        return "\n".join(_list_text(member, letter) for letter in dict.fromkeys(asked))
     return rules.change_modes(member, changes).addCallback(
         lambda applied: "Changed: " + " ".join(map(str, applied)) if applied else "Nothing changed."
     )
+
+
+def _list_text(member: Member, letter: str) -> str:
+    what, session = _LIST_TITLES[letter], member.session.name
+    masks = rules.mask_list(member, letter)
+    return f"{what.capitalize()} in {session}: {' '.join(masks)}" if masks else f"No {what} in {session}."
+
+
+_LIST_TITLES = {"b": "bans", "e": "ban exceptions", "I": "invite exceptions"}
 
 
 def _invite(member: Member, name: str) -> str:

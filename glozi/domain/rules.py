@@ -1,7 +1,8 @@
 """A session's own rules, the channel modes of IRC: its topic (and ``+t``,
 whether only the admin sets it), invite-only (``+i``) and its invitations,
 the key (``+k``, the session password), a member limit (``+l``), moderation
-(``+m``) with voice (``+v``), bans (``+b``) and the admin role (``+o``).
+(``+m``) with voice (``+v``), bans (``+b``) and their exceptions (``+e``),
+invite exceptions (``+I``), secrecy (``+s``) and the admin role (``+o``).
 ``+n`` (no messages from outside) is always on: only members can talk.
 
 Plain Python. Each operation is asked by a ``Member`` of the session, checks
@@ -23,18 +24,22 @@ from glozi.domain.errors import ChatError
 from glozi.domain.events import Invited, LeaveReason, ModeChanged, TopicChanged
 from glozi.domain.masks import matches
 from glozi.domain.names import PASSWORD_RULE, USERNAME_SPECIALS, is_valid_password, name_key
-from glozi.domain.sessions import Member, Seat, Session
+from glozi.domain.sessions import Member, Rules, Seat, Session
 
 TOPIC_MAX_LENGTH = 300
 """The longest topic, in characters (IRC's ``TOPICLEN``)."""
 MEMBER_LIMIT_MAX = 9999
 """The largest member limit ``+l`` takes."""
 MAX_BANS = 50
-"""Ban masks one session keeps at most (IRC's ``MAXLIST=b:50``)."""
+"""Masks one session keeps at most in each of its three lists: bans, ban
+exceptions and invite exceptions (IRC's ``MAXLIST=b:50,e:50,I:50``)."""
 BAN_MASK_MAX_LENGTH = 64
-MODE_LETTERS = "biklmnotv"
+MODE_LETTERS = "Ibeiklmnostv"
 """Every channel mode the server knows."""
-_TAKES_PARAMETER = "bkov"
+LIST_MODES = "beI"
+"""Modes that keep a list of masks: bans, ban exceptions, invite exceptions."""
+_LIST_NAMES = {"b": "bans", "e": "ban exceptions", "I": "invite exceptions"}
+_TAKES_PARAMETER = "beIkov"
 """Modes whose parameter comes when set and when unset (``-k`` may omit it)."""
 _TAKES_PARAMETER_WHEN_SET = "l"
 _MASK = re.compile(rf"[A-Za-z0-9{re.escape(USERNAME_SPECIALS)}*?.]+![A-Za-z0-9{re.escape(USERNAME_SPECIALS)}*?.]+@[A-Za-z0-9*?.-]+")
@@ -57,8 +62,8 @@ def parse_modes(words: Sequence[str]) -> list[ModeChange]:
     """IRC mode words (``["+kl-i", "12345", "10"]``) as changes, in order.
 
     Raises ``unknown_mode`` for a letter the server does not know and
-    ``bad_arguments`` when a mode's parameter is missing. ``b`` without a
-    parameter (asking for the ban list) is a change with none.
+    ``bad_arguments`` when a mode's parameter is missing. ``b``, ``e`` or
+    ``I`` without a parameter (asking for that list) is a change with none.
     """
     if not words:
         return []
@@ -73,7 +78,7 @@ def parse_modes(words: Sequence[str]) -> list[ModeChange]:
             raise ChatError("unknown_mode", f"{letter} is not a mode the server knows ({MODE_LETTERS}).")
         needs = letter in _TAKES_PARAMETER or (adding and letter in _TAKES_PARAMETER_WHEN_SET)
         parameter = parameters.pop(0) if needs and parameters else None
-        if parameter is None and needs and letter not in "bk":
+        if parameter is None and needs and letter not in LIST_MODES + "k":
             raise ChatError("bad_arguments", f"{'+' if adding else '-'}{letter} needs a parameter.")
         if parameter is None and needs and letter == "k" and adding:
             raise ChatError("bad_arguments", f"+k needs the key, {PASSWORD_RULE}.")
@@ -104,22 +109,29 @@ def user_mask(nick: str) -> str:
 
 
 def is_banned(session: Session, nick: str) -> bool:
-    bans = session.rules.bans
-    if not bans:
+    """Whether a ban matches ``nick`` and no ban exception (``+e``) does."""
+    rules = session.rules
+    # Every message asks this: with no bans it costs one test.
+    if not rules.bans:
         return False
     who = user_mask(nick)
-    return any(matches(mask, who) for mask in bans)
+    return _any_matches(rules.bans, who) and not _any_matches(rules.exceptions, who)
+
+
+def _any_matches(masks: list[str], who: str) -> bool:
+    return any(matches(mask, who) for mask in masks)
 
 
 def check_admission(session: Session, seat: Seat) -> None:
-    """Raise the refusal ``seat`` gets joining ``session``: ``banned``,
-    ``invite_only`` (not invited), ``session_full`` (at its ``+l``, not invited)."""
+    """Raise the refusal ``seat`` gets joining ``session``: ``banned`` (unless
+    a ban exception matches), ``invite_only`` (neither invited nor matched by
+    an invite exception), ``session_full`` (at its ``+l``, not invited)."""
     rules = session.rules
     assert seat.nick is not None
     if is_banned(session, seat.nick):
         raise ChatError("banned", f"You are banned from {session.name}.")
     invited = seat in rules.invited
-    if rules.invite_only and not invited:
+    if rules.invite_only and not invited and not _any_matches(rules.invite_exceptions, user_mask(seat.nick)):
         raise ChatError("invite_only", f"{session.name} is invite-only: its admin must /invite you.")
     # Modern IRC: an invitation also lets you past the member limit.
     if rules.limit is not None and len(session.members) >= rules.limit and not invited:
@@ -193,7 +205,7 @@ def change_modes(member: Member, changes: Sequence[ModeChange]) -> "Deferred[lis
     """Apply ``changes`` in order as the session's admin; the result is the
     changes that took effect (a change to what already holds is none). A
     refused change (``not_admin``, ``bad_arguments``, ``invalid_password``,
-    ``no_such_member``, ``too_many_bans``) fails the Deferred with
+    ``no_such_member``, ``too_many_bans`` for any of the three lists) fails the Deferred with
     ``ModeRefused``, and the changes after it are not tried; a new key is
     hashed off the reactor first."""
     applied: list[ModeChange] = []
@@ -233,8 +245,8 @@ def _apply(member: Member, change: ModeChange) -> "bool | ModeChange | Deferred[
         target.voiced = on
         _tell(member, ModeChange(on, "v", target.name))
         return True
-    if change.letter == "b":
-        return _ban(member, change)
+    if change.letter in LIST_MODES:
+        return _list_mask(member, change)
     if change.letter == "l":
         limit = _limit(change.parameter) if on else None
         if rules.limit == limit:
@@ -246,6 +258,8 @@ def _apply(member: Member, change: ModeChange) -> "bool | ModeChange | Deferred[
         if not on:
             raise ChatError("bad_arguments", "+n is always on: only members can talk in a session.")
         return False
+    if change.letter == "s":
+        return _set_secret(member, on)
     flag = {"i": "invite_only", "m": "moderated", "t": "topic_locked"}[change.letter]
     if getattr(rules, flag) == on:
         return False
@@ -276,32 +290,51 @@ def _limit(text: str | None) -> int:
     return int(text)
 
 
-def _ban(member: Member, change: ModeChange) -> "ModeChange | None":
-    bans = member.session.rules.bans
+def _set_secret(member: Member, on: bool) -> bool:
+    session = member.session
+    if session.rules.secret == on:
+        return False
+    # The session list never hears of a secret session: the change goes out
+    # while the session is secret, then the list loses (+s) or gains (-s) it whole.
+    session.rules.secret = True
+    _tell(member, ModeChange(on, "s"))
+    session.rules.secret = on
+    member.participant.server.secrecy_changed(session)
+    return True
+
+
+def _masks(rules: Rules, letter: str) -> list[str]:
+    return {"b": rules.bans, "e": rules.exceptions, "I": rules.invite_exceptions}[letter]
+
+
+def _list_mask(member: Member, change: ModeChange) -> "ModeChange | None":
+    masks = _masks(member.session.rules, change.letter)
     if change.parameter is None:
         return None
     mask = ban_mask(change.parameter)
     key = name_key(mask)
-    present = next((m for m in bans if name_key(m) == key), None)
+    present = next((m for m in masks if name_key(m) == key), None)
     if change.adding:
         if present is not None:
             return None
-        if len(bans) >= MAX_BANS:
-            raise ChatError("too_many_bans", f"A session keeps at most {MAX_BANS} bans; remove one first.")
-        bans.append(mask)
+        if len(masks) >= MAX_BANS:
+            what = _LIST_NAMES[change.letter]
+            raise ChatError("too_many_bans", f"A session keeps at most {MAX_BANS} {what}; remove one first.")
+        masks.append(mask)
     else:
         if present is None:
             return None
-        bans.remove(present)
+        masks.remove(present)
         mask = present
-    kept = ModeChange(change.adding, "b", mask)
+    kept = ModeChange(change.adding, change.letter, mask)
     _tell(member, kept)
     return kept
 
 
-def ban_list(member: Member) -> list[str]:
-    """The session's ban masks, oldest first (members may read them)."""
-    return list(member.session.rules.bans)
+def mask_list(member: Member, letter: str = "b") -> list[str]:
+    """The session's bans (``b``), ban exceptions (``e``) or invite
+    exceptions (``I``), oldest first (members may read them)."""
+    return list(_masks(member.session.rules, letter))
 
 
 def _set_key(member: Member, password: str | None) -> "bool | Deferred[bool]":
@@ -361,6 +394,6 @@ def ban_and_kick(member: Member, name: str, comment: str | None) -> str:
     if target is member:
         raise ChatError("cannot_kick_self", "You cannot ban yourself.")
     mask = ban_mask(target.name)
-    _ban(member, ModeChange(True, "b", mask))
+    _list_mask(member, ModeChange(True, "b", mask))
     member.participant.server.remove_member(target, LeaveReason.KICKED, by=member.name, comment=comment)
     return mask

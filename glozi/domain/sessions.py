@@ -69,6 +69,9 @@ class Rooms(Protocol):
     def make_admin(self, session: "Session", heir: "Member", by: str | None) -> None:
         """Hand ``session``'s admin role to ``heir``, telling every member."""
 
+    def secrecy_changed(self, session: "Session") -> None:
+        """``session`` became secret (``+s``) or stopped being: the session list loses or gains it."""
+
 
 class Seat(Protocol):
     """A connection's side of the chat as its member sees it (``glozi.domain.chat.Participant``)."""
@@ -116,11 +119,14 @@ class Rules:
 
     __slots__ = (
         "bans",
+        "exceptions",
+        "invite_exceptions",
         "invite_only",
         "invited",
         "keying",
         "limit",
         "moderated",
+        "secret",
         "topic",
         "topic_at",
         "topic_by",
@@ -139,13 +145,19 @@ class Rules:
         self.moderated = False
         self.bans: list[str] = []
         """The ban masks (``nick!user@host`` with ``*`` and ``?``), in the order set."""
+        self.exceptions: list[str] = []
+        """Ban exceptions (``+e``): a user one matches is banned by none."""
+        self.invite_exceptions: list[str] = []
+        """Invite exceptions (``+I``): a user one matches joins past ``+i`` uninvited."""
+        self.secret = False
+        """``+s``: listed (and shown in WHOIS) only to the session's members."""
         self.keying = False
         """A new key is being hashed (one at a time: it bounds the work an admin can queue)."""
 
     def modes(self, locked: bool) -> str:
-        """The mode letters in force, as IRC shows them: ``+nt``, ``+intkl``..."""
+        """The mode letters in force, as IRC shows them: ``+nt``, ``+imnstkl``..."""
         letters = ("i" if self.invite_only else "") + ("m" if self.moderated else "") + "n"
-        letters += ("t" if self.topic_locked else "") + ("k" if locked else "") + ("l" if self.limit else "")
+        letters += ("s" if self.secret else "") + ("t" if self.topic_locked else "") + ("k" if locked else "") + ("l" if self.limit else "")
         return "+" + letters
 
 

@@ -113,7 +113,7 @@ class Channels(UserModes):
             self._keys = {**self._keys, joined.session.id: key}
         self._write(wire.user_prefix(joined.you), "JOIN", channel)
         self._send_topic(joined.session)
-        self._send_names(channel, joined.members)
+        self._send_names(joined.session.id, joined.members)
         if joined.history:
             self.send(wire.encode_history(joined.history, channel, self.factory.server))
 
@@ -154,15 +154,18 @@ class Channels(UserModes):
         elif asked:
             self._numeric(n.RPL_NOTOPIC, channel, "No topic is set")
 
-    def _send_names(self, channel: str, members: tuple[MemberInfo, ...]) -> None:
-        self._name_replies(channel, members)
-        self._numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
+    def _send_names(self, session_id: int, members: tuple[MemberInfo, ...]) -> None:
+        self._name_replies(session_id, members)
+        self._numeric(n.RPL_ENDOFNAMES, self.channels[session_id], "End of /NAMES list")
 
-    def _name_replies(self, channel: str, members: tuple[MemberInfo, ...]) -> None:
+    def _name_replies(self, session_id: int, members: tuple[MemberInfo, ...]) -> None:
+        """353 lines for one of your channels: ``@`` marks a secret one (``+s``), ``=`` the others."""
+        channel = self.channels[session_id]
+        symbol = "@" if self.factory.chat.sessions[session_id].rules.secret else "="
         names = [("@" if m.is_admin else "+" if m.voiced else "") + m.name for m in members]
-        head = len(f":{self.factory.server} {n.RPL_NAMREPLY} {self.nick} = {channel} :\r\n")
+        head = len(f":{self.factory.server} {n.RPL_NAMREPLY} {self.nick} {symbol} {channel} :\r\n")
         for chunk in wire.split_text(" ".join(names), wire.MAX_LINE_BYTES - head):
-            self._numeric(n.RPL_NAMREPLY, "=", channel, chunk)
+            self._numeric(n.RPL_NAMREPLY, symbol, channel, chunk)
 
     def irc_NAMES(self, params: list[str]) -> None:
         """``353`` lines for each named channel you are in (all of yours when
@@ -175,7 +178,7 @@ class Channels(UserModes):
             found = (self._my_session(channel) for channel in asked.split(","))
             sessions = list(dict.fromkeys(s for s in found if s is not None))
         for session_id in sessions:
-            self._name_replies(self.channels[session_id], self.participant.session_members(session_id))
+            self._name_replies(session_id, self.participant.session_members(session_id))
         self._numeric(n.RPL_ENDOFNAMES, "*" if asked is None else wire.echo(asked), "End of /NAMES list")
 
 

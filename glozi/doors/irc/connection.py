@@ -347,13 +347,9 @@ class IRCConnection(BatchedWrites, irc.IRC):
 
     def _session_named(self, channel: str) -> SessionInfo | None:
         name = wire.session_of(channel)
-        if name is None:
-            return None
-        key = name_key(name)
-        for info in self.participant.list_sessions():
-            if name_key(info.name) == key:
-                return info
-        return None
+        # A secret session is hidden from lists, not locked: it is found by its name.
+        session = None if name is None else self.factory.chat.session_named(name)
+        return None if session is None else session.info()
 
     def _my_session(self, channel: str) -> int | None:
         """The id of the session ``channel`` names when this client is in it."""

@@ -10,6 +10,12 @@ from glozi.doors.irc import numerics as n
 from glozi.doors.irc import wire
 from glozi.doors.irc.channels import Channels
 
+_LISTS = {
+    "b": (n.RPL_BANLIST, n.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (n.RPL_EXCEPTLIST, n.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": (n.RPL_INVEXLIST, n.RPL_ENDOFINVEXLIST, "End of channel invite exception list"),
+}
+
 
 class Modes(Channels):
     """MODE on a channel (reading and changing), TOPIC and INVITE."""
@@ -37,22 +43,24 @@ class Modes(Channels):
                 self._numeric(n.ERR_NEEDMOREPARAMS, "MODE", error.message)
             return
         session_id = self._my_session(target)
-        if all(change.letter == "b" and change.parameter is None for change in changes):
-            self._send_bans(session_id, channel)
+        asked = [change.letter for change in changes if change.letter in rules.LIST_MODES and change.parameter is None]
+        if len(asked) == len(changes):
+            for letter in dict.fromkeys(asked):
+                self._send_list(session_id, channel, letter)
             return
         if session_id is None:
             self._numeric(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
             return
         self.participant.touch(session_id)
         member = self.participant.member_of(session_id)
-        # Asking for the ban list among changes lists nothing: the changes are the point.
-        wanted = [change for change in changes if not (change.letter == "b" and change.parameter is None)]
+        # Asking for a list among changes lists nothing: the changes are the point.
+        wanted = [change for change in changes if not (change.letter in rules.LIST_MODES and change.parameter is None)]
         rules.change_modes(member, wanted).addErrback(self._mode_refused, channel)
 
     def _send_modes(self, session_id: int, channel: str) -> None:
         """324 with the modes in force, the key for members only (``*`` when
         this client does not know it), the limit; 329 the creation time."""
-        info = next(info for info in self.participant.list_sessions() if info.id == session_id)
+        info = self.factory.chat.sessions[session_id].info()
         parameters = []
         if info.locked and session_id in self.channels:
             parameters.append(self._keys.get(session_id) or "*")
@@ -61,12 +69,15 @@ class Modes(Channels):
         self._numeric(n.RPL_CHANNELMODEIS, channel, info.modes, *parameters)
         self._numeric(n.RPL_CREATIONTIME, channel, str(int(info.created_at)))
 
-    def _send_bans(self, session_id: int | None, channel: str) -> None:
-        """367 per ban, then 368; a channel you are not on lists none."""
+    def _send_list(self, session_id: int | None, channel: str, letter: str) -> None:
+        """The list of ``letter``, one mask a line, then its end: 367/368 (bans,
+        ``b``), 348/349 (ban exceptions, ``e``), 346/347 (invite exceptions,
+        ``I``); a channel you are not on lists none."""
+        entry, end, text = _LISTS[letter]
         if session_id is not None:
-            for mask in rules.ban_list(self.participant.member_of(session_id)):
-                self._numeric(n.RPL_BANLIST, channel, mask)
-        self._numeric(n.RPL_ENDOFBANLIST, channel, "End of channel ban list")
+            for mask in rules.mask_list(self.participant.member_of(session_id), letter):
+                self._numeric(entry, channel, mask)
+        self._numeric(end, channel, text)
 
     def _mode_refused(self, reason: Failure, channel: str) -> None:
         if not reason.check(rules.ModeRefused):
@@ -82,7 +93,7 @@ class Modes(Channels):
         elif error.code == "no_such_member":
             self._numeric(n.ERR_USERNOTINCHANNEL, wire.echo(change.parameter or "*"), channel, "They aren't on that channel")
         elif error.code == "too_many_bans":
-            self._numeric(n.ERR_BANLISTFULL, channel, wire.echo(change.parameter or "*"), "Channel ban list is full")
+            self._numeric(n.ERR_BANLISTFULL, channel, change.letter, "Channel list is full")
         elif error.code in ("bad_arguments", "invalid_password"):
             # A refused key is never echoed (Modern IRC, as irctest checks): it may be a real one mistyped.
             shown = "*" if change.letter == "k" else wire.echo(change.parameter or "*")

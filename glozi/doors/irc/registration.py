@@ -15,11 +15,13 @@ from glozi.doors.irc.usermodes import USER_MODES
 ISUPPORT = (
     f"AWAYLEN={AWAY_MAX_LENGTH}",
     "CASEMAPPING=ascii",
-    "CHANMODES=b,k,l,imnt",
+    "CHANMODES=beI,k,l,imnst",
     f"CHANNELLEN={NAME_MAX_LENGTH + len(wire.CHANNEL_PREFIX)}",
     "CHANTYPES=#",
     f"ELIST={ELIST}",
-    f"MAXLIST=b:{MAX_BANS}",
+    "EXCEPTS",
+    "INVEX",
+    f"MAXLIST=b:{MAX_BANS},e:{MAX_BANS},I:{MAX_BANS}",
     "NETWORK=GloziChat",
     f"NICKLEN={NAME_MAX_LENGTH}",
     "PREFIX=(ov)@+",
@@ -115,7 +117,7 @@ class Registration(IRCConnection):
         )
         self._numeric(n.RPL_YOURHOST, f"Your host is {server}, running version {version}")
         self._numeric(n.RPL_CREATED, f"This server was created {wire.utc_text(self.factory.started_at)}")
-        self._numeric(n.RPL_MYINFO, server, version, USER_MODES, MODE_LETTERS, "bklov")
+        self._numeric(n.RPL_MYINFO, server, version, USER_MODES, MODE_LETTERS, "Ibeklov")
         chanlimit = f"CHANLIMIT={wire.CHANNEL_PREFIX}:{self.factory.chat.max_sessions_per_user}"
         tokens = sorted((*ISUPPORT, chanlimit))
         for start in range(0, len(tokens), ISUPPORT_PER_LINE):
