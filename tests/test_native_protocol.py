@@ -866,3 +866,53 @@ class PeopleTests(ProtocolTestCase):
                 answer = client.one(frame)
                 self.assertEqual(answer["code"], "invalid_name", frame)
                 self.assertEqual(answer["message"], f"The username {name} is reserved for the server; choose another.")
+
+
+class SecretSessionTests(ProtocolTestCase):
+    def test_a_secret_session_leaves_the_list_and_comes_back(self) -> None:
+        """`/mode +s`: carol at the list gets session_removed, her `list` lacks garden, her join by id works;
+        a member's `list` has it; who leaves it is told it is gone from theirs; `-s`: session_added."""
+        alice, bob, carol = self.client(), self.client(), self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice"})
+        bob.one({"type": "join", "session": 10, "username": "bob"})
+        carol.frames(session_list=True)
+        reply = alice.send({"type": "command", "session": 10, "name": "mode", "args": "+s"})[-1]
+        self.assertEqual(reply["text"], "Changed: +s")
+        self.assertEqual(carol.frames(session_list=True), [{"type": "session_removed", "session": 10, "name": "garden"}])
+        self.assertNotIn(10, [s["id"] for s in carol.one({"type": "list"})["sessions"]])
+        [mine] = [s for s in alice.one({"type": "list"})["sessions"] if s["id"] == 10]
+        self.assertEqual(mine["modes"], "+nst")
+        self.assertEqual(carol.send({"type": "join", "session": 10, "username": "carol"})[0]["type"], "joined")
+        carol.send({"type": "command", "session": 10, "name": "quit"})
+        self.assertEqual(bob.frames(session_list=True)[-1]["type"], "member_left")
+        bob.protocol.dataReceived(b'{"type":"command","session":10,"name":"quit"}\n')
+        self.assertEqual(
+            [f["type"] for f in bob.frames(session_list=True)], ["left", "session_removed", "reply"],
+            "who left a secret session is at the list again, and told it is not in theirs",
+        )
+        alice.send({"type": "command", "session": 10, "name": "mode", "args": "-s"})
+        [added] = carol.frames(session_list=True)
+        self.assertEqual((added["type"], added["session"]["id"], added["session"]["modes"]), ("session_added", 10, "+nt"))
+
+    def test_whois_hides_a_secret_session(self) -> None:
+        """whois lists a secret session only to those in it."""
+        alice, carol = self.client(), self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice"})
+        alice.send({"type": "command", "session": 10, "name": "mode", "args": "+s"})
+        carol.one({"type": "join", "session": 1, "username": "carol"})
+        self.assertEqual(carol.one({"type": "whois", "name": "alice"})["sessions"], [])
+        self.assertEqual(alice.one({"type": "whois", "name": "alice"})["sessions"], [{"id": 10, "name": "garden"}])
+
+    def test_exception_lists_by_mode(self) -> None:
+        """`/mode +e bob` and `/mode +I bob`; `/mode e` and `/mode I` answer with them."""
+        alice = self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice"})
+
+        def mode(args: str) -> str:
+            return alice.send({"type": "command", "session": 10, "name": "mode", "args": args})[-1]["text"]
+
+        self.assertEqual(mode("I"), "No invite exceptions in garden.")
+        self.assertEqual(mode("+eI bob carol"), "Changed: +e bob!*@* +I carol!*@*")
+        self.assertEqual(mode("e"), "Ban exceptions in garden: bob!*@*")
+        self.assertEqual(mode("I"), "Invite exceptions in garden: carol!*@*")
+        self.assertEqual(mode("be"), "No bans in garden.\nBan exceptions in garden: bob!*@*")

@@ -181,8 +181,8 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "mode", _mode, Arguments.OPTIONAL_TEXT, False, "/mode [CHANGES]",
-            "show the modes, b the bans; the admin changes them: +i, +k 12345, -k, +l 10, -l, +m, +v NAME,"
-            " +b MASK, -b MASK, +o NAME, -t",
+            "show the modes, b the bans, e the ban exceptions, I the invite exceptions; the admin changes them:"
+            " +i, +k 12345, -k, +l 10, -l, +m, +s, +v NAME, +b MASK, -b MASK, +e MASK, +I MASK, +o NAME, -t",
         ),
         Command("invite", _invite, Arguments.NAME, True, "/invite NAME", "let NAME join once, even when +i"),
         Command("ban", _ban, Arguments.NAME_TEXT, True, "/ban NAME [REASON]", "ban NAME (NAME!*@*) and kick them"),

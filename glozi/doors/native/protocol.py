@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 import glozi
 from glozi.domain.chat import ChatServer, Participant, SessionListEvent
 from glozi.domain.errors import ChatError
-from glozi.domain.events import Event, Joined, Left
+from glozi.domain.events import Event, Joined, Left, SessionRemoved
 from glozi.domain.names import EXIT_CODE_LENGTH
 from glozi.domain.operators import Operators
 from glozi.doors.native import wire
@@ -104,6 +104,10 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         if isinstance(event, Left) and not self.participant.members:
             self.factory.at_session_list.add(self)
             self._watch_idleness()
+            left = self.factory.chat.sessions.get(event.session_id)
+            # The list is never told of a secret session; its leaver, back at the list, is told it is not in theirs.
+            if left is not None and left.rules.secret:
+                self.send(wire.encode_event(SessionRemoved(session_id=left.id, name=left.name)))
 
     def lineReceived(self, line: bytes) -> None:
         line = line.removesuffix(b"\r")
