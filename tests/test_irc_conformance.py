@@ -560,3 +560,22 @@ class ExceptionTests(ConformanceCase):
         chanop.received()
         self.assertEqual(replies(chanop.send("MODE #chan -I bar!*@*")), [("MODE", ["#chan", "-I", "bar!*@*"])])
         self.assertEqual(bar.send("JOIN #chan")[0].command, "473")
+
+
+class NoCtcpTests(ConformanceCase):
+    def test_no_ctcp_mode(self) -> None:
+        """chmodes/no_ctcp: `C` in CHANMODES; under `+C` an ACTION reaches qux as sent, a PING gets exactly one 404 and reaches nobody."""
+        bar = self.connect()
+        welcome = bar.send("NICK bar", "USER bar 0 * :Realname")
+        [chanmodes] = [t for line in welcome if line.command == "005" for t in line.params[1:-1] if t.startswith("CHANMODES=")]
+        self.assertIn("C", chanmodes)
+        bar.send("JOIN #chan")
+        self.assertEqual(replies(bar.send("MODE #chan +C")), [("MODE", ["#chan", "+C"])])
+        qux = self.member("qux", "#chan")
+        bar.received()
+        self.assertEqual(bar.send("PRIVMSG #chan :\x01ACTION hi\x01"), [])
+        self.assertEqual(replies(qux.received()), [("PRIVMSG", ["#chan", "\x01ACTION hi\x01"])])
+        [refusal] = bar.send("PRIVMSG #chan :\x01PING 1473523796 918320\x01")
+        self.assertEqual((refusal.command, refusal.params[:2]), ("404", ["bar", "#chan"]))
+        self.assertEqual(qux.received(), [])
+        self.assertEqual(bar.send("MODE #chan")[0].params[2], "+Cnt")

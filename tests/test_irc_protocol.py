@@ -123,7 +123,7 @@ class RegistrationTests(DoorTestCase):
         )
         self.assertTrue(all(p.prefix == SERVER and p.params[0] == "alice" for p in lines))
         self.assertIn("alice!alice@glozichat", lines[0].params[1])
-        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "iow", "Ibeiklmnostv", "Ibeklov"])
+        self.assertEqual(lines[3].params[1:], [SERVER, "GloziChat-0.1.0", "iow", "CIbeiklmnostv", "Ibeklov"])
 
     def test_isupport_tells_the_truth(self) -> None:
         """005 advertises 20 # sessions at once and the GloziChat name lengths, in two lines of at most 13 tokens."""
@@ -137,7 +137,7 @@ class RegistrationTests(DoorTestCase):
         self.assertEqual(tokens["NICKLEN"], "12")
         self.assertEqual(tokens["CHANNELLEN"], "13")
         self.assertEqual(tokens["PREFIX"], "(ov)@+")
-        self.assertEqual(tokens["CHANMODES"], "beI,k,l,imnst")
+        self.assertEqual(tokens["CHANMODES"], "beI,k,l,Cimnst")
         self.assertEqual((tokens["EXCEPTS"], tokens["INVEX"]), ("", ""))
         self.assertEqual(tokens["TOPICLEN"], "300")
         self.assertEqual(tokens["MAXLIST"], "b:50,e:50,I:50")

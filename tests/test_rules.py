@@ -241,6 +241,17 @@ class SecretTests(RulesTestCase):
         self.assertEqual([s.name for s in self.bob.whois("alice").sessions], ["garden", "attic"])
 
 
+class NoCtcpTests(RulesTestCase):
+    def test_no_ctcp_is_a_flag_the_admin_sets(self) -> None:
+        """/mode +C is shown as +Cnt; a member may not set it; -C lifts it."""
+        self.assertRefused("not_admin", self.command, self.bob, "mode", "+C")
+        self.assertEqual(self.command(self.alice, "mode", "+C"), "Changed: +C")
+        self.assertEqual(self.command(self.bob, "mode"), "Modes of garden: +Cnt")
+        [changed] = self.bob_conn.of_type(ModeChanged)
+        self.assertEqual(changed.mode, "+C")
+        self.assertEqual(self.command(self.alice, "mode", "-C"), "Changed: -C")
+
+
 class ExceptionTests(RulesTestCase):
     def test_ban_exception_lets_the_banned_join_and_talk(self) -> None:
         """+b ba*!*@* refuses bar; +e *ar!*@* lets him join and talk; -e bans him again."""

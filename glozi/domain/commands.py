@@ -182,7 +182,7 @@ COMMANDS: dict[str, Command] = {
         Command(
             "mode", _mode, Arguments.OPTIONAL_TEXT, False, "/mode [CHANGES]",
             "show the modes, b the bans, e the ban exceptions, I the invite exceptions; the admin changes them:"
-            " +i, +k 12345, -k, +l 10, -l, +m, +s, +v NAME, +b MASK, -b MASK, +e MASK, +I MASK, +o NAME, -t",
+            " +i, +k 12345, -k, +l 10, -l, +m, +s, +C, +v NAME, +b MASK, -b MASK, +e MASK, +I MASK, +o NAME, -t",
         ),
         Command("invite", _invite, Arguments.NAME, True, "/invite NAME", "let NAME join once, even when +i"),
         Command("ban", _ban, Arguments.NAME_TEXT, True, "/ban NAME [REASON]", "ban NAME (NAME!*@*) and kick them"),

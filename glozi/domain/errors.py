@@ -38,7 +38,7 @@ ERROR_CODES: dict[str, str] = {
     "invite_only": "the session is invite-only (+i) and its admin has not invited you",
     "session_full": "the session has as many members as its limit (+l) allows",
     "moderated": "the session is moderated (+m): only its admin and voiced members may talk",
-    "unknown_mode": "no such mode letter; the modes are I, b, e, i, k, l, m, n, o, s, t and v",
+    "unknown_mode": "no such mode letter; the modes are C, I, b, e, i, k, l, m, n, o, s, t and v",
     "too_many_bans": "the session keeps as many bans, ban exceptions or invite exceptions as it may (50 of each); lift one first",
     "wrong_exit_code": "the server exit code is wrong",
     "too_many_attempts": "too many wrong passwords or exit codes from here; try again after retry_after seconds",

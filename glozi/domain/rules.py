@@ -2,7 +2,8 @@
 whether only the admin sets it), invite-only (``+i``) and its invitations,
 the key (``+k``, the session password), a member limit (``+l``), moderation
 (``+m``) with voice (``+v``), bans (``+b``) and their exceptions (``+e``),
-invite exceptions (``+I``), secrecy (``+s``) and the admin role (``+o``).
+invite exceptions (``+I``), secrecy (``+s``), no CTCP (``+C``, kept here,
+applied by the IRC door: only IRC speaks CTCP) and the admin role (``+o``).
 ``+n`` (no messages from outside) is always on: only members can talk.
 
 Plain Python. Each operation is asked by a ``Member`` of the session, checks
@@ -34,7 +35,7 @@ MAX_BANS = 50
 """Masks one session keeps at most in each of its three lists: bans, ban
 exceptions and invite exceptions (IRC's ``MAXLIST=b:50,e:50,I:50``)."""
 BAN_MASK_MAX_LENGTH = 64
-MODE_LETTERS = "Ibeiklmnostv"
+MODE_LETTERS = "CIbeiklmnostv"
 """Every channel mode the server knows."""
 LIST_MODES = "beI"
 """Modes that keep a list of masks: bans, ban exceptions, invite exceptions."""
@@ -260,7 +261,7 @@ def _apply(member: Member, change: ModeChange) -> "bool | ModeChange | Deferred[
         return False
     if change.letter == "s":
         return _set_secret(member, on)
-    flag = {"i": "invite_only", "m": "moderated", "t": "topic_locked"}[change.letter]
+    flag = {"C": "no_ctcp", "i": "invite_only", "m": "moderated", "t": "topic_locked"}[change.letter]
     if getattr(rules, flag) == on:
         return False
     setattr(rules, flag, on)

@@ -126,6 +126,7 @@ class Rules:
         "keying",
         "limit",
         "moderated",
+        "no_ctcp",
         "secret",
         "topic",
         "topic_at",
@@ -149,14 +150,16 @@ class Rules:
         """Ban exceptions (``+e``): a user one matches is banned by none."""
         self.invite_exceptions: list[str] = []
         """Invite exceptions (``+I``): a user one matches joins past ``+i`` uninvited."""
+        self.no_ctcp = False
+        """``+C``: a CTCP request other than ACTION to the session is refused (IRC's ``404``)."""
         self.secret = False
         """``+s``: listed (and shown in WHOIS) only to the session's members."""
         self.keying = False
         """A new key is being hashed (one at a time: it bounds the work an admin can queue)."""
 
     def modes(self, locked: bool) -> str:
-        """The mode letters in force, as IRC shows them: ``+nt``, ``+imnstkl``..."""
-        letters = ("i" if self.invite_only else "") + ("m" if self.moderated else "") + "n"
+        """The mode letters in force, as IRC shows them: ``+nt``, ``+Cimnstkl``..."""
+        letters = ("C" if self.no_ctcp else "") + ("i" if self.invite_only else "") + ("m" if self.moderated else "") + "n"
         letters += ("s" if self.secret else "") + ("t" if self.topic_locked else "") + ("k" if locked else "") + ("l" if self.limit else "")
         return "+" + letters
 

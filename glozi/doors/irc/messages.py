@@ -88,12 +88,15 @@ class Messages(IRCConnection):
         """A CTCP request (PRIVMSG) or reply (NOTICE) other than ACTION: to an
         IRC user it goes as it is; for a native user or GloziServ the server
         answers a request itself and drops a reply (nobody there asked);
-        channels take ACTION only, as a channel with +C does."""
+        channels take ACTION only: under +C the request gets 404, as IRC
+        servers answer there, else a notice says why it went nowhere."""
         session_id = self._my_session(target)
         if wire.session_of(target) is not None:
             if session_id is not None:
                 self.participant.touch(session_id)
-                if not notice:
+                if not notice and self.factory.chat.sessions[session_id].rules.no_ctcp:
+                    self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], "Cannot send CTCP to channel (+C)")
+                elif not notice:
                     self._server_notice(
                         f"CTCP {wire.echo(query.command)} is not sent to channels on GloziChat"
                         " (only ACTION, /me, is): send it to one nick."

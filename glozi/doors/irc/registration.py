@@ -15,7 +15,7 @@ from glozi.doors.irc.usermodes import USER_MODES
 ISUPPORT = (
     f"AWAYLEN={AWAY_MAX_LENGTH}",
     "CASEMAPPING=ascii",
-    "CHANMODES=beI,k,l,imnst",
+    "CHANMODES=beI,k,l,Cimnst",
     f"CHANNELLEN={NAME_MAX_LENGTH + len(wire.CHANNEL_PREFIX)}",
     "CHANTYPES=#",
     f"ELIST={ELIST}",
