@@ -134,30 +134,43 @@ class OtherCTCPTests(DoorTestCase):
         self.assertEqual(answer.prefix, "GloziServ!GloziServ@glozichat")
         self.assertTrue(answer.params[1].startswith("\x01VERSION GloziChat "))
 
-    def test_ctcp_to_a_channel_is_refused_and_sent_to_nobody(self) -> None:
-        """Only ACTION goes to a channel: another CTCP gets a server notice and reaches nobody."""
+    def test_ctcp_to_a_channel_reaches_its_irc_members(self) -> None:
+        """A CTCP request or reply to a channel goes to its other IRC members as sent, to no native member, unstored; outside it: 404."""
         alice = self.member("alice", "#kiwi")
         bob = self.member("bob", "#kiwi")
         carol = self.native(session=2, username="carol")
         alice.received()
         bob.received()
-        [notice] = alice.send("PRIVMSG #kiwi :\x01VERSION\x01")
+        self.assertEqual(alice.send("PRIVMSG #kiwi :\x01VERSION\x01", "NOTICE #kiwi :\x01VERSION x\x01"), [])
         self.assertEqual(
-            (notice.prefix, notice.command, notice.params[1]),
-            (SERVER_PREFIX, "NOTICE", "CTCP VERSION is not sent to channels on GloziChat (only ACTION, /me, is): send it to one nick."),
+            [(line.prefix, line.command, line.params) for line in bob.received()],
+            [("alice!alice@glozichat", "PRIVMSG", ["#kiwi", "\x01VERSION\x01"]),
+             ("alice!alice@glozichat", "NOTICE", ["#kiwi", "\x01VERSION x\x01"])],
         )
-        self.assertEqual(alice.send("NOTICE #kiwi :\x01VERSION x\x01"), [])
-        self.assertEqual((bob.received(), carol.frames()), ([], []))
+        self.assertEqual(carol.frames(), [])
+        self.assertEqual(len(self.chat.sessions[2].history), 0)
         self.assertEqual(alice.one("PRIVMSG #papaya :\x01VERSION\x01").command, "404")
+
+    def test_ctcp_to_a_channel_follows_its_modes(self) -> None:
+        """Under +C, +m or a ban, a channel CTCP request gets 404 naming the mode and reaches nobody; a reply gets nothing."""
+        alice = self.member("alice", "#garden")
+        bob = self.member("bob", "#garden")
+        for mode in ("+C", "+m"):
+            alice.send(f"MODE #garden {mode}")
+            bob.received()
+            [refusal] = bob.send("PRIVMSG #garden :\x01PING 1\x01")
+            self.assertEqual((refusal.command, refusal.params[:2]), ("404", ["bob", "#garden"]))
+            self.assertIn(f"({mode})", refusal.params[2])
+            self.assertEqual(bob.send("NOTICE #garden :\x01PING 1\x01"), [])
+            alice.send(f"MODE #garden -{mode[1]}")
+            bob.received()
+        self.assertEqual(alice.received(), [])
 
     def test_ctcp_to_nobody_is_401(self) -> None:
         """A CTCP request to a nick nobody has: 401 (a reply: nothing)."""
         alice = self.user("alice")
         self.assertEqual(alice.one("PRIVMSG nobody :\x01VERSION\x01").command, "401")
         self.assertEqual(alice.send("NOTICE nobody :\x01VERSION x\x01"), [])
-
-
-SERVER_PREFIX = "testbox.glozichat"
 
 
 class ReasonTests(DoorTestCase):

@@ -564,18 +564,24 @@ class ExceptionTests(ConformanceCase):
 
 class NoCtcpTests(ConformanceCase):
     def test_no_ctcp_mode(self) -> None:
-        """chmodes/no_ctcp: `C` in CHANMODES; under `+C` an ACTION reaches qux as sent, a PING gets exactly one 404 and reaches nobody."""
-        bar = self.connect()
-        welcome = bar.send("NICK bar", "USER bar 0 * :Realname")
+        """chmodes/no_ctcp::testNoctcpMode: `C` in CHANMODES; without +C an ACTION and a PING reach chanop as sent, the sender gets nothing;
+        under `+C` the ACTION still does, the PING gets one `404 user #chan :…` and reaches nobody."""
+        chanop = self.connect()
+        welcome = chanop.send("NICK chanop", "USER chanop 0 * :Realname")
         [chanmodes] = [t for line in welcome if line.command == "005" for t in line.params[1:-1] if t.startswith("CHANMODES=")]
         self.assertIn("C", chanmodes)
-        bar.send("JOIN #chan")
-        self.assertEqual(replies(bar.send("MODE #chan +C")), [("MODE", ["#chan", "+C"])])
-        qux = self.member("qux", "#chan")
-        bar.received()
-        self.assertEqual(bar.send("PRIVMSG #chan :\x01ACTION hi\x01"), [])
-        self.assertEqual(replies(qux.received()), [("PRIVMSG", ["#chan", "\x01ACTION hi\x01"])])
-        [refusal] = bar.send("PRIVMSG #chan :\x01PING 1473523796 918320\x01")
-        self.assertEqual((refusal.command, refusal.params[:2]), ("404", ["bar", "#chan"]))
-        self.assertEqual(qux.received(), [])
-        self.assertEqual(bar.send("MODE #chan")[0].params[2], "+Cnt")
+        chanop.send("JOIN #chan")
+        user = self.member("user", "#chan")
+        chanop.received()
+        self.assertEqual(user.send("PRIVMSG #chan :\x01ACTION is testing\x01", "PRIVMSG #chan :\x01PING 12345\x01"), [])
+        self.assertEqual(
+            [(line.command, line.params[1]) for line in chanop.received()],
+            [("PRIVMSG", "\x01ACTION is testing\x01"), ("PRIVMSG", "\x01PING 12345\x01")],
+        )
+        self.assertEqual(replies(chanop.send("MODE #chan +C")), [("MODE", ["#chan", "+C"])])
+        user.received()
+        self.assertEqual(user.send("PRIVMSG #chan :\x01ACTION is testing\x01"), [])
+        [refusal] = user.send("PRIVMSG #chan :\x01PING 12345\x01")
+        self.assertEqual((refusal.command, refusal.params[:2]), ("404", ["user", "#chan"]))
+        self.assertEqual([(line.command, line.params[1]) for line in chanop.received()], [("PRIVMSG", "\x01ACTION is testing\x01")])
+        self.assertEqual(chanop.send("MODE #chan")[0].params[2], "+Cnt")

@@ -39,6 +39,7 @@ from glozi.domain.events import (
     ServerCounts,
     SessionAdded,
     SessionChanged,
+    SessionCtcp,
     SessionInfo,
     SessionRemoved,
     UserInfo,
@@ -745,6 +746,24 @@ class Participant:
             )
 
         return written.addCallbacks(lambda _: sent_at, not_stored)
+
+    def send_ctcp(self, body: str, session_id: int, *, notice: bool = False) -> bool:
+        """Send a CTCP ``body`` other than ACTION to everyone else in session
+        ``session_id``, not stored; ``False`` (nothing sent) when the session
+        is ``+C``. Raises ``ChatError`` as ``say`` does (not a member,
+        ``banned``, ``moderated``). Only the IRC door has CTCP, so ``+C`` is
+        no error code of the native protocol."""
+        member = self.member_of(session_id)
+        self._touch(member)
+        session = member.session
+        if session.rules.no_ctcp:
+            return False
+        rules.may_speak(member)
+        self.last_spoke = self.server.clock.seconds()
+        self.server.fanout.publish(
+            session, SessionCtcp(session_id=session.id, sender=member.name, body=body, notice=notice), exclude=member
+        )
+        return True
 
     def send_private(
         self, to: str, text: str, *, notice: bool = False, action: bool = False, ctcp: bool = False

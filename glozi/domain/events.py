@@ -104,6 +104,19 @@ class Message(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SessionCtcp(Event):
+    """An IRC CTCP request (or, with ``notice``, reply) other than ACTION from
+    ``sender`` to the session, under ``-C``; ``body`` is what goes between the
+    marks (``PING 12345``). Never stored; only IRC members are shown it (a
+    native client speaks no CTCP)."""
+
+    session_id: int
+    sender: str
+    body: str
+    notice: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberRenamed(Event):
     """A member of the session you are in changed nick from ``old`` to ``new``.
 

@@ -19,6 +19,10 @@ _SERVICE_ONLY_HELP = (
 )
 
 
+_SEND_REFUSALS = {"banned": "+b", "moderated": "+m"}
+"""The refusals of a channel message, by the mode that refuses it."""
+
+
 class Messages(IRCConnection):
     """Talking in the session, and the GloziChat commands through ``/msg GloziServ``."""
 
@@ -54,11 +58,7 @@ class Messages(IRCConnection):
             try:
                 self.participant.say(text, session_id, notice=notice, action=action).addErrback(self._not_stored)
             except ChatError as error:
-                if error.code not in ("banned", "moderated"):
-                    raise
-                if not notice:
-                    mode = "+b" if error.code == "banned" else "+m"
-                    self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], f"Cannot send to channel ({mode}): {error.message}")
+                self._cannot_send(session_id, error, notice)
         elif name_key(target) == name_key(wire.SERVICE_NICK):
             if not notice and not action:
                 self._service(text)
@@ -88,19 +88,12 @@ class Messages(IRCConnection):
         """A CTCP request (PRIVMSG) or reply (NOTICE) other than ACTION: to an
         IRC user it goes as it is; for a native user or GloziServ the server
         answers a request itself and drops a reply (nobody there asked);
-        channels take ACTION only: under +C the request gets 404, as IRC
-        servers answer there, else a notice says why it went nowhere."""
+        to a channel it goes to its IRC members, unless the channel is +C or
+        the sender may not talk there (404)."""
         session_id = self._my_session(target)
         if wire.session_of(target) is not None:
             if session_id is not None:
-                self.participant.touch(session_id)
-                if not notice and self.factory.chat.sessions[session_id].rules.no_ctcp:
-                    self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], "Cannot send CTCP to channel (+C)")
-                elif not notice:
-                    self._server_notice(
-                        f"CTCP {wire.echo(query.command)} is not sent to channels on GloziChat"
-                        " (only ACTION, /me, is): send it to one nick."
-                    )
+                self._channel_ctcp(session_id, query, notice)
             elif not notice:
                 self._numeric(n.ERR_CANNOTSENDTOCHAN, wire.echo(target), "Cannot send to channel: join it first")
             return
@@ -115,6 +108,23 @@ class Messages(IRCConnection):
             answer = ctcp.answer_in_place(query, self.factory.clock.seconds(), glozi.__version__)
             answering = user.nick if user is not None and user.nick else wire.SERVICE_NICK
             self.send(wire.ctcp_line(wire.user_prefix(answering), "NOTICE", self.nick or "*", answer))
+
+    def _channel_ctcp(self, session_id: int, query: ctcp.Query, notice: bool) -> None:
+        try:
+            sent = self.participant.send_ctcp(ctcp.body_of(query), session_id, notice=notice)
+        except ChatError as error:
+            self._cannot_send(session_id, error, notice)
+            return
+        if not sent and not notice:
+            self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], "Cannot send to channel (+C): no CTCP but ACTION")
+
+    def _cannot_send(self, session_id: int, error: ChatError, notice: bool) -> None:
+        """A message the channel's modes refused: 404 naming the mode (a NOTICE is dropped silently)."""
+        mode = _SEND_REFUSALS.get(error.code)
+        if mode is None:
+            raise error
+        if not notice:
+            self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], f"Cannot send to channel ({mode}): {error.message}")
 
     def _not_stored(self, reason: Failure) -> None:
         """IRC has no acknowledgement: only a failure to store is reported."""

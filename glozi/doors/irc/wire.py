@@ -24,6 +24,7 @@ from glozi.domain.events import (
     Message,
     ModeChanged,
     ServerClosing,
+    SessionCtcp,
     SessionInfo,
     TopicChanged,
     Wallops,
@@ -238,6 +239,8 @@ def _encode(event: Event, channel: str, server: str) -> bytes:
             if event.action:
                 return action_lines(user_prefix(event.sender), command, channel, event.text)
             return text_lines(user_prefix(event.sender), command, channel, event.text)
+        case SessionCtcp():
+            return ctcp_line(user_prefix(event.sender), "NOTICE" if event.notice else "PRIVMSG", channel, event.body)
         case MemberJoined():
             return line(user_prefix(event.name), "JOIN", channel)
         case MemberLeft():

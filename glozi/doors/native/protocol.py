@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 import glozi
 from glozi.domain.chat import ChatServer, Participant, SessionListEvent
 from glozi.domain.errors import ChatError
-from glozi.domain.events import Event, Joined, Left, SessionRemoved
+from glozi.domain.events import Event, Joined, Left, SessionCtcp, SessionRemoved
 from glozi.domain.names import EXIT_CODE_LENGTH
 from glozi.domain.operators import Operators
 from glozi.doors.native import wire
@@ -100,6 +100,9 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self.transport.abortConnection()
 
     def deliver(self, event: Event) -> None:
+        if isinstance(event, SessionCtcp):
+            # IRC's CTCP is for IRC clients; a native client could not answer it.
+            return
         self.send(wire.encode_event(event))
         if isinstance(event, Left) and not self.participant.members:
             self.factory.at_session_list.add(self)
