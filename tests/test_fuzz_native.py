@@ -24,6 +24,7 @@ from twisted.logger import globalLogPublisher
 
 from glozi.domain import rules
 from glozi.domain.chat import ChatServer
+from glozi.domain.masks import matches
 from glozi.domain.names import name_key
 from glozi.domain.sessions import Session
 from glozi.doors.native import wire
@@ -39,6 +40,8 @@ RULE_COMMANDS = [
     ("mode", "+o carol"), ("mode", "+o dave"), ("mode", "+k 12345"), ("mode", "-k"), ("mode", "+x"),
     ("invite", "bob"), ("invite", "erin"), ("ban", "dave"), ("ban", "alice x"), ("admin", "bob"),
     ("topic", "figs"), ("topic", ""), ("lock", "54321"), ("unlock", ""), ("kick", "erin go"),
+    ("mode", "+e bob"), ("mode", "-e bob!*@*"), ("mode", "+I carol"), ("mode", "-I carol!*@*"), ("mode", "+s"),
+    ("mode", "-s"),
 ]
 KEYS = ["12345", "54321"]
 """Every key the fuzz tests lock sessions with."""
@@ -363,17 +366,24 @@ class NativeMachine(RuleBasedStateMachine):
 
     @invariant()
     def joins_keep_the_rules(self) -> None:
-        """Who joined since the last step was not banned, was invited to an
-        invite-only session, and did not take it past its limit."""
+        """Who joined since the last step was not banned (or a ban exception
+        matched them), was invited to an invite-only session (or an invite
+        exception matched them), and did not take it past its limit (unless invited)."""
         for session in self.chat.sessions.values():
             members, invited = self.before.get(session.id, (set(), set()))
             new = [m for m in session.members.values() if id(m) not in members]
             for member in new:
-                assert not rules.is_banned(session, member.name), (session.name, member.name)
-                if session.rules.invite_only and members:
+                who = rules.user_mask(member.name)
+                banned = any(matches(mask, who) for mask in session.rules.bans)
+                assert not banned or any(matches(mask, who) for mask in session.rules.exceptions), (session.name, member.name)
+                excepted = any(matches(mask, who) for mask in session.rules.invite_exceptions)
+                if session.rules.invite_only and members and not excepted:
                     assert id(member.participant) in invited, (session.name, member.name)
-            if new and session.rules.limit is not None:
-                assert len(session.members) <= session.rules.limit, (session.name, len(session.members))
+            # An invitation lets its user past the limit (Modern IRC); nobody else gets past it.
+            uninvited = [m for m in new if id(m.participant) not in invited]
+            if uninvited and session.rules.limit is not None:
+                past = len(session.members) - (len(new) - len(uninvited))
+                assert past <= session.rules.limit, (session.name, len(session.members))
         self.before = {
             session.id: ({id(m) for m in session.members.values()}, {id(p) for p in session.rules.invited})
             for session in self.chat.sessions.values()
