@@ -729,7 +729,9 @@ class Participant:
         member = self.member_of(session_id)
         self._touch(member)
         session = member.session
-        rules.may_speak(member)
+        # Only a moderated session or one with bans can silence anyone: the common case checks nothing more.
+        if session.rules.moderated or session.rules.bans:
+            rules.may_speak(member)
         sent_at = self.last_spoke = self.server.clock.seconds()
         message = Message(
             session_id=session.id, sender=member.name, text=text, sent_at=sent_at, notice=notice, action=action
