@@ -137,6 +137,10 @@ class Options(DiscoveryOptions, usage.Options):
         ],
     ]
 
+    optFlags: ClassVar[list[list[str | None]]] = [
+        ["no-builtin-sessions", None, "Start without the nine built-in sessions (avocado, kiwi, ...)."],
+    ]
+
     def __init__(self) -> None:
         super().__init__()
         self["operators"] = []
@@ -201,6 +205,7 @@ def makeService(
         store=store,
         scrollback=scrollback,
         max_sessions_per_user=options["max-sessions-per-user"],
+        builtin_sessions=not options["no-builtin-sessions"],
     )
     chat.restore(snapshot)
     operators = Operators(chat, options["operators"])

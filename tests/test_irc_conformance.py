@@ -1,7 +1,8 @@
 """The conformance checklist (docs/irc-conformance.md) pinned: one test per row
 or group of rows of the modern irctest suite, with the numerics and parameter
 positions those tests expect, on the IRC door as irctest configures a server
-(named My.Little.Server, one operator operuser / operpassword)."""
+(named My.Little.Server, one operator operuser / operpassword, and
+--no-builtin-sessions, as benchmarks/conformance/controllers.py starts it)."""
 
 from glozi.domain.chat import ChatServer
 from glozi.domain.operators import Operators
@@ -9,6 +10,7 @@ from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
 from tests.test_irc_protocol import DoorTestCase, IRCClient
+from tests.test_irc_queries import listed
 from tests.test_operators import cheap_account
 
 SERVER = "My.Little.Server"
@@ -21,7 +23,9 @@ def replies(lines: list) -> list[tuple[str, list[str]]]:
 class ConformanceCase(DoorTestCase):
     def fresh_server(self) -> None:
         super().fresh_server()
-        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240)
+        self.chat = ChatServer(
+            self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240, builtin_sessions=False
+        )
         operators = Operators(self.chat, [cheap_account("operuser", "operpassword")])
         self.factory = IRCFactory(self.chat, SERVER, self.clock, operators=operators, description="test server")
         self.native_factory = NativeFactory(self.chat, SERVER, operators=operators)
@@ -31,6 +35,13 @@ class ConformanceCase(DoorTestCase):
         lines = client.send(f"NICK {nick}", f"USER {user_name or nick} 0 * :Realname")
         self.assertEqual(lines[0].command, "001")
         return client
+
+    def minutes_pass(self, minutes: int, *clients: IRCClient) -> None:
+        """Let time go by as irctest's _sleep_minutes does: its clients answer every PING."""
+        for _ in range(minutes):
+            self.clock.advance(60)
+            for client in clients:
+                client.send(f"PONG {SERVER}")
 
     def quit(self, client: IRCClient) -> None:
         client.send("QUIT :bye")
@@ -484,3 +495,67 @@ class WhowasCountTests(WhowasTests):
             self.assertEqual([line.params[2] for line in lines if line.command == "314"], idents)
             self.assertEqual(lines[-1].params[:2], ["nick1", "nick2"])
         self.assertEqual([line.command for line in self.nick1.send("WHOWAS nick9")], ["406", "369"])
+
+
+class ListTests(ConformanceCase):
+    """list::* with --no-builtin-sessions: only the channels the test's clients made are listed."""
+
+    def test_list_empty(self) -> None:
+        """list::testListEmpty: with no channel, LIST is 321 then 323 and no 322."""
+        self.user("foo")
+        bar = self.user("bar")
+        self.assertEqual([line.command for line in bar.send("LIST")], ["321", "323"])
+
+    def test_list_one(self) -> None:
+        """list::testListOne: after foo's JOIN #chan, bar's LIST is 321, one 322 for #chan, 323."""
+        self.member("foo", "#chan")
+        lines = self.user("bar").send("LIST")
+        self.assertEqual([line.command for line in lines], ["321", "322", "323"])
+        self.assertEqual(lines[1].params[:2], ["bar", "#chan"])
+
+    def test_list_not_mask(self) -> None:
+        """list::testListNotMask: !*an1 → {#chan2}, !*an2 and !#c*n2 → {#chan1}, !*an3 → both, !#ch* → none."""
+        foo = self.member("foo", "#chan1")
+        foo.send("JOIN #chan2")
+        bar = self.user("bar")
+        expected = {
+            "!*an1": {"#chan2"}, "!*an2": {"#chan1"}, "!#c*n2": {"#chan1"}, "!*an3": {"#chan1", "#chan2"}, "!#ch*": set(),
+        }
+        for terms, channels in expected.items():
+            self.assertEqual(listed(bar.send(f"LIST {terms}")), channels, terms)
+
+    def test_list_users(self) -> None:
+        """list::testListUsers: #chan1 has 1 member, #chan2 2: >0 and <100 both, <1 none, >1 #chan2, <2 #chan1."""
+        foo = self.member("foo", "#chan1")
+        foo.send("JOIN #chan2")
+        self.user("bar").send("JOIN #chan2")
+        baz = self.user("baz")
+        expected = {">0": {"#chan1", "#chan2"}, "<1": set(), "<100": {"#chan1", "#chan2"}, ">1": {"#chan2"}, "<2": {"#chan1"}}
+        for terms, channels in expected.items():
+            self.assertEqual(listed(baz.send(f"LIST {terms}")), channels, terms)
+
+    def test_list_creation_time(self) -> None:
+        """list::FaketimeListTestCase::testListCreationTime: #chan1 made 3 minutes ago, #chan2 1: C>2 → {#chan1},
+        C<2 → {#chan2}, C<0 → none, C>0 and C<10 → both."""
+        foo = self.member("foo", "#chan1")
+        bar = self.user("bar")
+        self.minutes_pass(2, foo, bar)
+        foo.send("JOIN #chan2")
+        self.minutes_pass(1, foo, bar)
+        expected = {"C>2": {"#chan1"}, "C<2": {"#chan2"}, "C<0": set(), "C>0": {"#chan1", "#chan2"}, "C<10": {"#chan1", "#chan2"}}
+        for terms, channels in expected.items():
+            self.assertEqual(listed(bar.send(f"LIST {terms}")), channels, terms)
+
+    def test_list_topic_time(self) -> None:
+        """list::FaketimeListTestCase::testListTopicTime: #chan1's topic set 3 minutes ago, #chan2's 1: T>2 → {#chan1},
+        T<2 → {#chan2}, T<0 → none, T>0 and T<10 → both."""
+        foo = self.member("foo", "#chan1")
+        foo.send("JOIN #chan2")
+        bar = self.user("bar")
+        foo.send("TOPIC #chan1 :First channel")
+        self.minutes_pass(2, foo, bar)
+        foo.send("TOPIC #chan2 :Second channel")
+        self.minutes_pass(1, foo, bar)
+        expected = {"T>2": {"#chan1"}, "T<2": {"#chan2"}, "T<0": set(), "T>0": {"#chan1", "#chan2"}, "T<10": {"#chan1", "#chan2"}}
+        for terms, channels in expected.items():
+            self.assertEqual(listed(foo.send(f"LIST {terms}")), channels, terms)

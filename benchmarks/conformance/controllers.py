@@ -109,6 +109,8 @@ class GloziChatController(LoopbackServerController):
             f"tcp:{port}:interface={LOOPBACK}",
             "--db",
             ":memory:",
+            # irctest expects a server with no channel until its clients create them.
+            "--no-builtin-sessions",
             "--exit-code-file",
             os.path.join(self.directory, "exit-code"),
             # Self-contained: no fixed discovery port, no sniffing on the host.

@@ -124,7 +124,12 @@ class ChatServer:
         passwords: PasswordHasher | None = None,
         scrollback: int = DEFAULT_SCROLLBACK,
         max_sessions_per_user: int = DEFAULT_MAX_SESSIONS_PER_USER,
+        builtin_sessions: bool = True,
     ) -> None:
+        """``builtin_sessions=False`` (``--no-builtin-sessions``) starts without
+        the nine built-in sessions; their ids, 1 to 9, stay theirs all the same,
+        so history a previous run stored for them is never shown in a created
+        session, and comes back with them when they are on again."""
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.store: Store = store if store is not None else MemoryStore()
@@ -150,8 +155,11 @@ class ChatServer:
         self.session_list_listeners: list[SessionListListener] = []
         self._last_session_id = 0
         self.closing = False
-        for name in DEFAULT_SESSIONS:
-            self._add_session(name, SERVER_CREATOR, None, permanent=True)
+        if builtin_sessions:
+            for name in DEFAULT_SESSIONS:
+                self._add_session(name, SERVER_CREATOR, None, permanent=True)
+        else:
+            self._last_session_id = len(DEFAULT_SESSIONS)
 
     def restore(self, snapshot: Snapshot) -> None:
         """Bring back what a previous run stored: its created sessions (same
