@@ -559,3 +559,41 @@ class ListTests(ConformanceCase):
         expected = {"T>2": {"#chan1"}, "T<2": {"#chan2"}, "T<0": set(), "T>0": {"#chan1", "#chan2"}, "T<10": {"#chan1", "#chan2"}}
         for terms, channels in expected.items():
             self.assertEqual(listed(foo.send(f"LIST {terms}")), channels, terms)
+
+
+class NamesTests(ConformanceCase):
+    def test_names_alone_lists_every_public_channel(self) -> None:
+        """names::testNamesNoArgumentPublic1459/2812: nick1 in #chan1, nick2 in #chan2 (`MODE #chan2 -sp`): nick1's
+        NAMES is `353 nick1 = #chan1 @nick1`, `353 nick1 = #chan2 @nick2`, then `366 nick1 * :…`."""
+        nick1 = self.user("nick1")
+        nick1.send("JOIN #chan1")
+        nick2 = self.user("nick2")
+        nick2.send("JOIN #chan2", "MODE #chan2 -sp")
+        self.assertEqual(
+            replies(nick1.send("NAMES")),
+            [
+                ("353", ["nick1", "=", "#chan1", "@nick1"]),
+                ("353", ["nick1", "=", "#chan2", "@nick2"]),
+                ("366", ["nick1", "*", "End of /NAMES list"]),
+            ],
+        )
+
+    def test_names_leaves_out_the_invisible_of_channels_you_are_not_in(self) -> None:
+        """NAMES (alone or #chan2) lists the members of a channel you are not in who are not +i; a channel
+        whose members are all +i gets no 353; its own members still see everyone."""
+        nick1 = self.member("nick1", "#chan1")
+        nick2 = self.member("nick2", "#chan2")
+        nick3 = self.member("nick3", "#chan2")
+        nick3.send("MODE nick3 +i")
+        self.assertEqual(replies(nick1.send("NAMES #chan2"))[0], ("353", ["nick1", "=", "#chan2", "@nick2"]))
+        nick2.send("MODE nick2 +i")
+        self.assertEqual([line.params[2] for line in nick1.send("NAMES") if line.command == "353"], ["#chan1"])
+        self.assertEqual(replies(nick2.send("NAMES #chan2"))[0], ("353", ["nick2", "=", "#chan2", "@nick2 nick3"]))
+
+    def test_lusers_counts_the_invisible(self) -> None:
+        """lusers: 251's two numbers add up to the users; `MODE bar +i` moves bar from the first to the second."""
+        bar = self.user("bar")
+        self.user("qux")
+        bar.send("MODE bar +i")
+        [luserclient] = [line for line in bar.send("LUSERS") if line.command == "251"]
+        self.assertEqual(luserclient.params, ["bar", "There are 1 users and 1 invisible on 1 servers"])

@@ -94,7 +94,6 @@ class IRCConnection(BatchedWrites, irc.IRC):
     _last_rename = 0
     _joining: "Deferred[Any] | None" = None
     _waiting_joins: "list[tuple[str, str | None]] | tuple[()]" = ()
-    _invisible = False
     _buffer = b""
     _discarding = False
     _user_given = False

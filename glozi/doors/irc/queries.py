@@ -1,7 +1,7 @@
 """Asking about people: WHO (with masks), WHOWAS, LUSERS, ISON and USERHOST.
 
-Every GloziChat user is invisible (``+i``) as IRC servers treat it: a mask
-matches only yourself and the users who share a session with you, while an
+A mask matches every user who is not invisible (user mode ``+i``, off at
+first, as on IRC), yourself, and the users who share a session with you; an
 exact nick is answered whoever holds it.
 """
 
@@ -87,7 +87,8 @@ class Queries(IRCConnection):
         """How many users, operators and sessions there are; sent after registration too."""
         counts = self.factory.chat.counts()
         users, most = counts.users, counts.most_users
-        self._numeric(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
+        visible = users - counts.invisible
+        self._numeric(n.RPL_LUSERCLIENT, f"There are {visible} users and {counts.invisible} invisible on 1 servers")
         self._numeric(n.RPL_LUSEROP, str(counts.operators), "operator(s) online")
         self._numeric(n.RPL_LUSERUNKNOWN, str(counts.unregistered), "unknown connection(s)")
         self._numeric(n.RPL_LUSERCHANNELS, str(counts.sessions), "channels formed")

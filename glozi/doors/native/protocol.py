@@ -280,7 +280,8 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return wire.user_fields(self.participant.whois(request.name))
 
     def _modes_frame(self) -> dict[str, Any]:
-        return {"type": "modes", "operator": self.participant.operator is not None, "wallops": self.participant.wallops}
+        user = self.participant
+        return {"type": "modes", "operator": user.operator is not None, "wallops": user.wallops, "invisible": user.invisible}
 
     def _oper(self, request: wire.Oper) -> "Deferred[dict[str, Any]]":
         def granted(_: None) -> dict[str, Any]:
@@ -291,7 +292,9 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return self.factory.operators.oper(self.participant, request.name, request.password).addCallback(granted)
 
     def _modes(self, request: wire.SetModes) -> dict[str, Any]:
-        self.factory.operators.set_modes(self.participant, wallops=request.wallops, operator=request.operator)
+        self.factory.operators.set_modes(
+            self.participant, wallops=request.wallops, operator=request.operator, invisible=request.invisible
+        )
         return self._modes_frame()
 
     def _kill(self, request: wire.Kill) -> dict[str, Any]:

@@ -170,6 +170,7 @@ class Whowas:
 class SetModes:
     wallops: bool | None
     operator: bool | None
+    invisible: bool | None = None
     request_id: RequestId = None
 
 
@@ -468,7 +469,7 @@ def _parse_oper(fields: _Fields) -> Oper:
 
 
 def _parse_modes(fields: _Fields) -> SetModes:
-    return SetModes(fields.flag("wallops"), fields.flag("operator"), fields.request_id)
+    return SetModes(fields.flag("wallops"), fields.flag("operator"), fields.flag("invisible"), fields.request_id)
 
 
 def _parse_kill(fields: _Fields) -> Kill:
