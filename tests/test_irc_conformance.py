@@ -597,3 +597,28 @@ class NamesTests(ConformanceCase):
         bar.send("MODE bar +i")
         [luserclient] = [line for line in bar.send("LUSERS") if line.command == "251"]
         self.assertEqual(luserclient.params, ["bar", "There are 1 users and 1 invisible on 1 servers"])
+
+
+class Utf8Tests(ConformanceCase):
+    def test_utf8only_warns_of_invalid_utf8_and_still_relays(self) -> None:
+        """utf8::testUtf8Validation: 005 has UTF8ONLY; `PRIVMSG bar hi` reaches bar; `PRIVMSG bar hi\\xaa` is answered
+        first with `WARN PRIVMSG INVALID_UTF8 :…`, and bar still gets it with U+FFFD (docs/irc.md, Bad input)."""
+        foo = self.connect()
+        lines = foo.send("NICK foo", "USER foo 0 * :Realname")
+        self.assertIn("UTF8ONLY", [token for line in lines if line.command == "005" for token in line.params[1:-1]])
+        bar = self.user("bar")
+        foo.send("PRIVMSG bar hi")
+        self.assertEqual([line.params for line in bar.received() if line.command == "PRIVMSG"], [["bar", "hi"]])
+        [warning] = foo.send(b"PRIVMSG bar hi\xaa\r\n")
+        self.assertEqual(
+            (warning.command, warning.params),
+            ("WARN", ["PRIVMSG", "INVALID_UTF8", "Invalid UTF-8 was replaced with U+FFFD"]),
+        )
+        self.assertEqual([line.params for line in bar.received()], [["bar", "hi\ufffd"]])
+
+    def test_valid_utf8_gets_no_warning(self) -> None:
+        """Valid UTF-8 beyond ASCII (`héllo`, an emoji) is relayed with no WARN."""
+        foo = self.user("foo")
+        bar = self.user("bar")
+        self.assertEqual(foo.send("PRIVMSG bar :h\u00e9llo \U0001f95d"), [])
+        self.assertEqual([line.params for line in bar.received()], [["bar", "h\u00e9llo \U0001f95d"]])

@@ -252,6 +252,10 @@ class IRCConnection(BatchedWrites, irc.IRC):
             self._rearm_keepalive()
             parsed = wire.parse_line(raw)
             if parsed is not None:
+                if not wire.is_utf8(raw):
+                    self._write(
+                        self.factory.server, "WARN", wire.echo(parsed.command), "INVALID_UTF8", wire.INVALID_UTF8_WARNING
+                    )
                 self.handleCommand(parsed.command, parsed.prefix, parsed.params)
         self._buffer = buffer[start:]
 

@@ -26,6 +26,7 @@ ISUPPORT = (
     "TARGMAX=KICK:4,NAMES:,NOTICE:1,PRIVMSG:1,WHOWAS:5",
     f"TOPICLEN={TOPIC_MAX_LENGTH}",
     f"USERLEN={wire.USER_NAME_MAX}",
+    "UTF8ONLY",
 )
 ISUPPORT_PER_LINE = 13
 """Tokens in one 005: with the nick and the closing text, IRC's 15 parameters at most."""
