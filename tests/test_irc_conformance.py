@@ -622,3 +622,37 @@ class Utf8Tests(ConformanceCase):
         bar = self.user("bar")
         self.assertEqual(foo.send("PRIVMSG bar :h\u00e9llo \U0001f95d"), [])
         self.assertEqual([line.params for line in bar.received()], [["bar", "h\u00e9llo \U0001f95d"]])
+
+
+class WhowasWildcardTests(ConformanceCase):
+    def test_a_mask_answers_for_the_nicks_it_matches(self) -> None:
+        """whowas::testWhowasWildcard: nick2 held twice (ident2, then ident3); `WHOWAS *ck2`: ident3's 314, ident2's,
+        then `369 nick1 nick2` (the nick the mask matched, as `WHOWAS nick2` ends)."""
+        nick1 = self.user("nick1")
+        self.quit(self.user("nick2", "ident2"))
+        self.clock.advance(5)
+        self.quit(self.user("nick2", "ident3"))
+        lines = [line for line in nick1.send("WHOWAS *ck2") if line.command != "312"]
+        self.assertEqual(
+            replies(lines),
+            [
+                ("314", ["nick1", "nick2", "~ident3", "glozichat", "*", "Realname"]),
+                ("314", ["nick1", "nick2", "~ident2", "glozichat", "*", "Realname"]),
+                ("369", ["nick1", "nick2", "End of WHOWAS"]),
+            ],
+        )
+
+    def test_a_mask_that_matches_nothing_or_several(self) -> None:
+        """`WHOWAS nick?,*zz*`: both nicks' entries newest first, `406 nick1 *zz*`, then `369 nick1 nick3,nick2,*zz*`;
+        the native whowas takes the same masks, and `count` keeps the newest of all."""
+        nick1 = self.user("nick1")
+        self.quit(self.user("nick2"))
+        self.clock.advance(5)
+        self.quit(self.user("nick3"))
+        lines = nick1.send("WHOWAS nick?,*zz*")
+        self.assertEqual([line.command for line in lines], ["314", "312", "314", "312", "406", "369"])
+        self.assertEqual([lines[0].params[1], lines[2].params[1]], ["nick3", "nick2"])
+        self.assertEqual(lines[4].params[:2], ["nick1", "*zz*"])
+        self.assertEqual(lines[5].params[:2], ["nick1", "nick3,nick2,*zz*"])
+        [was] = self.native().send(type="whowas", name="NICK*", count=1)
+        self.assertEqual([entry["name"] for entry in was["entries"]], ["nick3"])

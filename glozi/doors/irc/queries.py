@@ -28,18 +28,23 @@ class Queries(IRCConnection):
             return
         targets = params[0]
         count = int(params[1]) if len(params) > 1 and params[1].isdigit() and int(params[1]) > 0 else None
-        past, unknown = [], []
+        past, unknown, matched = [], [], {}
         for nick in dict.fromkeys(filter(None, targets.split(",")[:WHOWAS_TARGETS])):
             found = self.participant.whowas(nick, count)
             past.extend(found)
             if not found:
                 unknown.append(nick)
+            elif "*" in nick or "?" in nick:
+                matched[nick] = ",".join(dict.fromkeys(entry.nick for entry in found))
         # Several nicks' entries interleave as one history: newest first (RFC 2812).
         for entry in sorted(past, key=lambda entry: entry.left_at, reverse=True):
             self._numeric(n.RPL_WHOWASUSER, entry.nick, "~" + entry.user_name, wire.USER_HOST, "*", entry.real_name)
             self._numeric(n.RPL_WHOISSERVER, entry.nick, self.factory.server, wire.utc_text(entry.left_at))
         for nick in unknown:
             self._numeric(n.ERR_WASNOSUCHNICK, wire.echo(nick), "There was no such nickname")
+        if matched:
+            # RFC 2812's wildcards: the end names the nicks a mask matched, as if they had been asked for.
+            targets = ",".join(matched.get(target, target) for target in targets.split(","))
         self._numeric(n.RPL_ENDOFWHOWAS, wire.echo(targets), "End of WHOWAS")
 
     def irc_WHO(self, params: list[str]) -> None:
