@@ -6,14 +6,17 @@ positions those tests expect, on the IRC door as irctest configures a server
 
 from glozi.domain.chat import ChatServer
 from glozi.domain.operators import Operators
+from glozi.domain.serverpassword import ServerPassword
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
+from glozi.storage.passwords import hash_password
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
 from tests.test_irc_protocol import DoorTestCase, IRCClient
 from tests.test_irc_queries import listed
 from tests.test_operators import cheap_account
 
 SERVER = "My.Little.Server"
+PASSWORD = "testpassword"
 
 
 def replies(lines: list) -> list[tuple[str, list[str]]]:
@@ -656,3 +659,43 @@ class WhowasWildcardTests(ConformanceCase):
         self.assertEqual(lines[5].params[:2], ["nick1", "nick3,nick2,*zz*"])
         [was] = self.native().send(type="whowas", name="NICK*", count=1)
         self.assertEqual([entry["name"] for entry in was["entries"]], ["nick3"])
+
+
+class PasswordedRegistrationTests(ConformanceCase):
+    """connection_registration::PasswordedConnectionRegistrationTestCase: the server password is `testpassword`
+    (irctest's; `--password-file` in benchmarks/conformance/controllers.py)."""
+
+    def fresh_server(self) -> None:
+        super().fresh_server()
+        server_password = ServerPassword(self.chat, hash_password(PASSWORD, n=2, r=1, p=1))
+        self.factory = IRCFactory(self.chat, SERVER, self.clock, server_password=server_password)
+
+    def test_pass_before_nick_and_user_registers(self) -> None:
+        """connection_registration::testPassBeforeNickuser: PASS, NICK, USER gets 001."""
+        client = self.connect()
+        self.assertEqual(client.send(f"PASS {PASSWORD}", "NICK foo", "USER username * * :Realname")[0].command, "001")
+
+    def test_no_pass_gets_464_and_error(self) -> None:
+        """testNoPassword: NICK and USER without PASS: `464 foo :This server needs a password.`, ERROR, closed; no 001."""
+        client = self.connect()
+        lines = client.send("NICK foo", "USER username * * :Realname")
+        self.assertEqual(
+            [(line.command, line.params) for line in lines],
+            [("464", ["foo", "This server needs a password."]), ("ERROR", ["Closing Link: Bad password"])],
+        )
+        self.assertTrue(client.closed)
+
+    def test_wrong_pass_gets_464_and_error(self) -> None:
+        """testWrongPassword: a wrong PASS: `464 foo :Wrong server password.`, then ERROR, closed."""
+        client = self.connect()
+        lines = client.send(f"PASS {PASSWORD}garbage", "NICK foo", "USER username * * :Realname")
+        self.assertEqual((lines[0].command, lines[0].params[-1]), ("464", "Wrong server password."))
+        self.assertEqual(lines[1].command, "ERROR")
+        self.assertTrue(client.closed)
+
+    def test_pass_after_nick_and_user_is_too_late(self) -> None:
+        """testPassAfterNickuser: NICK, USER, then PASS: 464 and closed already, no 001."""
+        client = self.connect()
+        lines = client.send("NICK foo", "USER username * * :Realname", f"PASS {PASSWORD}")
+        self.assertNotIn("001", [line.command for line in lines])
+        self.assertTrue(client.closed)

@@ -98,6 +98,10 @@ class IRCConnection(BatchedWrites, irc.IRC):
     _discarding = False
     _user_given = False
     _negotiating_caps = False
+    _pass_given: str | None = None
+    """The last PASS before registration: the server password, if the server has one."""
+    _password_state = "unchecked"
+    """``unchecked``, ``checking`` or ``accepted``: the server password's check (``--password``)."""
     _keepalive: IDelayedCall | None = None
     _quit_comment: str | None = None
     """The client's QUIT message, told to everyone sharing a session when the connection goes."""

@@ -72,6 +72,8 @@ RequestId = str | int | None
 @dataclass(frozen=True)
 class Hello:
     protocol: int
+    password: str | None = None
+    """The server password (``--password``); ignored by a server that has none."""
     request_id: RequestId = None
 
 
@@ -370,7 +372,10 @@ def _check_values(frame: dict[str, Any], request_id: RequestId, frame_type: str 
 
 
 def _parse_hello(fields: _Fields) -> Hello:
-    return Hello(fields.integer("protocol"), fields.request_id)
+    password = fields.string("password", optional=True)
+    if password is not None and not 1 <= len(password) <= OPER_PASSWORD_MAX_LENGTH:
+        raise fields._fail("bad_field", f"The password is 1 to {OPER_PASSWORD_MAX_LENGTH} characters.")
+    return Hello(fields.integer("protocol"), password, fields.request_id)
 
 
 def _parse_list(fields: _Fields) -> ListSessions:
