@@ -287,6 +287,7 @@ def makeService(
         native_port=native_endpoint.port_number,
         native_host=native_endpoint.bound_host,
         native_tls=options["port"].lower().startswith("ssl:"),
+        password_required=server_password.required,
         irc_port=irc_endpoint.port_number if irc_endpoint is not None else None,
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],

@@ -2,6 +2,7 @@
 before anything else, kept hashed, one try a connection, guessing limits."""
 
 import io
+import json
 import os
 
 from twisted.application.service import IServiceCollection
@@ -9,6 +10,10 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi import tap
+from glozi.discovery.cli import format_server
+from glozi.discovery.client import FoundServer
+from glozi.discovery.probe import decode_answer, encode_probe, new_probe
+from glozi.discovery.service import DiscoveryService
 from glozi.domain.serverpassword import ServerPassword
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
@@ -16,6 +21,7 @@ from glozi.process.service import ListeningService
 from glozi.storage.passwords import hash_password, verify_password
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.helpers import late_passwords
+from tests.test_discovery_responder import CLIENT, make_responder
 from tests.test_irc_protocol import DoorTestCase, IRCClient, NativeClient
 from tests.test_native_protocol import Client
 
@@ -183,3 +189,30 @@ class NativePasswordTests(PasswordedDoorCase):
         [error] = client.send({"type": "hello", "protocol": 1, "password": PASSWORD})
         self.assertEqual((error["code"], error["retry_after"]), ("too_many_attempts", 2))
         self.assertTrue(client.transport.disconnecting)
+
+
+class DiscoveryTests(SynchronousTestCase):
+    def test_answer_says_a_password_is_needed(self) -> None:
+        """A discovery answer carries `"password": true` from a passworded server; absent means false; not a boolean,
+        the answer is ignored; glozichat-discover shows ` password` and `"password": true`."""
+        responder, transport, _ = make_responder(password_required=True)
+        responder.datagramReceived(encode_probe(new_probe(reply_port=50001)), (CLIENT, 40404))
+        [(data, _)] = transport.written
+        self.assertIs(json.loads(data)["password"], True)
+        self.assertTrue(decode_answer(data).password)
+        fields = json.loads(data)
+        del fields["password"]
+        self.assertFalse(decode_answer(json.dumps(fields).encode()).password)
+        fields["password"] = "yes"
+        self.assertIsNone(decode_answer(json.dumps(fields).encode()))
+        found = FoundServer("lanbox", "192.168.1.20", 7557, None, ("udp",), 0.0021, password=True)
+        self.assertEqual(format_server(found), '192.168.1.20:7557 password name="lanbox" via=udp time=2ms')
+        self.assertIs(json.loads(format_server(found, as_json=True))["password"], True)
+
+    def test_make_service_advertises_it(self) -> None:
+        """With --password the server's discovery answers say password true."""
+        options = tap.Options()
+        options.parseOptions(["--password", PASSWORD, "--db", ":memory:", "--no-sniff", "--exit-code-file", self.mktemp()])
+        top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
+        [discovery] = [service for service in IServiceCollection(top) if isinstance(service, DiscoveryService)]
+        self.assertTrue(discovery.responder.password_required)
