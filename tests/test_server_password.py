@@ -6,21 +6,27 @@ import json
 import os
 
 from twisted.application.service import IServiceCollection
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.testing import StringTransport
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi import tap
+from glozi.client.protocol import ClientListener, ClientProtocol
+from glozi.client.state import Screen, ServerAddress
 from glozi.discovery.cli import format_server
 from glozi.discovery.client import FoundServer
 from glozi.discovery.probe import decode_answer, encode_probe, new_probe
 from glozi.discovery.service import DiscoveryService
 from glozi.domain.serverpassword import ServerPassword
 from glozi.doors.irc.protocol import IRCFactory
+from glozi.doors.native import wire as native_wire
 from glozi.doors.native.protocol import NativeFactory
 from glozi.process.service import ListeningService
 from glozi.storage.passwords import hash_password, verify_password
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.helpers import late_passwords
+from tests.test_client_viewmodel import SESSIONS, WELCOME, FakeNetwork, ViewModelTestCase
 from tests.test_discovery_responder import CLIENT, make_responder
 from tests.test_irc_protocol import DoorTestCase, IRCClient, NativeClient
 from tests.test_native_protocol import Client
@@ -216,3 +222,57 @@ class DiscoveryTests(SynchronousTestCase):
         top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
         [discovery] = [service for service in IServiceCollection(top) if isinstance(service, DiscoveryService)]
         self.assertTrue(discovery.responder.password_required)
+
+
+class PasswordedNetwork(FakeNetwork):
+    """A FakeNetwork whose server's welcome says a password is required."""
+
+    def __call__(self, address: ServerAddress, listener: ClientListener) -> "Deferred[ClientProtocol]":
+        protocol = ClientProtocol(listener, clock=self.clock)
+        protocol.makeConnection(StringTransport())
+        protocol.dataReceived(native_wire.encode_frame({**WELCOME, "password_required": True}))
+        self.protocols.append(protocol)
+        return succeed(protocol)
+
+
+class ClientPasswordTests(ViewModelTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.network = PasswordedNetwork(self.clock)
+        self.model._connector = self.network
+
+    def test_the_client_asks_for_the_password_and_gives_it_in_hello(self) -> None:
+        """A welcome with password_required: the Password screen ("This server needs a password."), nothing sent;
+        the typed password goes in a hello on a new connection, and its welcome leads to the session list."""
+        self.model.start()
+        self.assertEqual((self.model.screen, self.model.status), (Screen.PASSWORD, "This server needs a password."))
+        self.assertEqual(self.sent(), [])
+        self.assertTrue(self.protocol.transport.disconnecting)
+        self.assertFalse(self.model.give_password(""))
+        self.assertTrue(self.model.give_password(PASSWORD))
+        [hello] = self.sent()
+        self.assertEqual((hello["type"], hello["protocol"], hello["password"]), ("hello", 1, PASSWORD))
+        self.answer({**WELCOME, "password_required": True}, hello)
+        [listing] = self.sent()
+        self.assertEqual(listing["type"], "list")
+        self.answer({"type": "sessions", "sessions": SESSIONS}, listing)
+        self.assertIs(self.model.screen, Screen.LOBBY)
+
+    def test_a_wrong_password_is_asked_again_with_the_servers_words(self) -> None:
+        """bad_server_password: back to the Password screen with "Wrong server password."; the password is forgotten."""
+        self.model.start()
+        self.model.give_password("nope")
+        [hello] = self.sent()
+        self.protocol.dataReceived(native_wire.encode_frame(
+            {"type": "error", "code": "bad_server_password", "message": "Wrong server password.", "id": hello["id"]}
+        ))
+        self.assertEqual((self.model.screen, self.model.status), (Screen.PASSWORD, "Wrong server password."))
+        self.assertIsNone(self.model.server_password)
+
+    def test_the_password_is_not_offered_to_another_server(self) -> None:
+        """A password typed for one server is forgotten when the user connects to another."""
+        self.model.start()
+        self.model.give_password(PASSWORD)
+        self.model.connect_to(ServerAddress("127.0.0.2", 7557))
+        self.assertIs(self.model.screen, Screen.PASSWORD)
+        self.assertEqual(self.sent(), [])
