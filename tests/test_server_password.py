@@ -276,3 +276,15 @@ class ClientPasswordTests(ViewModelTestCase):
         self.model.connect_to(ServerAddress("127.0.0.2", 7557))
         self.assertIs(self.model.screen, Screen.PASSWORD)
         self.assertEqual(self.sent(), [])
+
+
+class GoneDuringTheCheckTests(PasswordedDoorCase):
+    def test_a_connection_gone_during_the_check_never_becomes_a_user(self) -> None:
+        """An IRC client that hangs up while its password is checked is never registered or counted."""
+        passwords, runner = late_passwords()
+        self.chat.passwords = passwords
+        client = self.connect()
+        client.send(f"PASS {PASSWORD}", "NICK foo", "USER u * * :R")
+        client.protocol.connectionLost(None)
+        runner.finish()
+        self.assertEqual((client.received(), self.chat.counts().users, self.chat.most_users), ([], 0, 0))

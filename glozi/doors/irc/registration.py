@@ -143,13 +143,13 @@ class Registration(IRCConnection):
 
         def accepted(_: None) -> None:
             self._password_state = "accepted"
-            if not self.transport.disconnecting:
+            if self.participant.connected and not self.transport.disconnecting:
                 with self.factory.writes:
                     self._maybe_register()
 
         def refused(reason: Failure) -> None:
             reason.trap(ChatError)
-            if self.transport.disconnecting:
+            if not self.participant.connected or self.transport.disconnecting:
                 return
             with self.factory.writes:
                 self._numeric(n.ERR_PASSWDMISMATCH, reason.value.message)
