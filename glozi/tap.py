@@ -17,6 +17,7 @@ from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS_PER_USE
 from glozi.domain.exitcode import new_exit_code
 from glozi.domain.names import name_key
 from glozi.domain.operators import OperatorAccount, Operators, parse_operator
+from glozi.domain.serverpassword import SERVER_PASSWORD_RULE, ServerPassword, is_valid_server_password
 from glozi.domain.sessions import DEFAULT_SCROLLBACK
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
@@ -75,6 +76,20 @@ def _positive_seconds(value: str) -> float:
     if not 0 < seconds < float("inf"):
         raise ValueError("must be a positive number of seconds")
     return seconds
+
+
+def _private_lines(path: str, option: str) -> list[str]:
+    """The lines of a secrets file, refused (``UsageError``) unless only its owner may read it."""
+    try:
+        mode = os.stat(path).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise usage.UsageError(
+                f"{option} {path}: other users may read it (mode {stat.S_IMODE(mode):04o}); chmod 600 it"
+            )
+        with open(path, encoding="utf-8") as lines:
+            return lines.read().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise usage.UsageError(f"{option} {path}: {getattr(error, 'strerror', None) or error}") from None
 
 
 class Options(DiscoveryOptions, usage.Options):
@@ -137,9 +152,38 @@ class Options(DiscoveryOptions, usage.Options):
         ],
     ]
 
+    optFlags: ClassVar[list[list[str | None]]] = [
+        ["no-builtin-sessions", None, "Start without the nine built-in sessions (avocado, kiwi, ...)."],
+    ]
+
     def __init__(self) -> None:
         super().__init__()
         self["operators"] = []
+        self["password-hash"] = None
+
+    def opt_password(self, password: str) -> None:
+        """A password every client must give before anything else (IRC's PASS,
+        the native hello's password). The command line is visible to every
+        local user (ps): prefer --password-file."""
+        self._set_password(password, "--password")
+
+    def opt_password_file(self, path: str) -> None:
+        """A file whose first line (blank lines and lines starting with '#'
+        skipped) is the server password; readable by its owner only (mode 0600 or 0400)."""
+        where = f"--password-file {path}"
+        lines = [line.strip() for line in _private_lines(path, "--password-file")]
+        passwords = [line for line in lines if line and not line.startswith("#")]
+        if not passwords:
+            raise usage.UsageError(f"{where}: it holds no password")
+        self._set_password(passwords[0], where)
+
+    def _set_password(self, password: str, where: str) -> None:
+        """Check and hash the server password at once: from here on only its hash is kept."""
+        if self["password-hash"] is not None:
+            raise usage.UsageError(f"{where}: the server password is given twice")
+        if not is_valid_server_password(password):
+            raise usage.UsageError(f"{where}: the server password must be {SERVER_PASSWORD_RULE}")
+        self["password-hash"] = hash_password(password)
 
     def opt_oper(self, spec: str) -> None:
         """A server operator as NAME:PASSWORD (repeatable). The command line is
@@ -149,16 +193,7 @@ class Options(DiscoveryOptions, usage.Options):
     def opt_oper_file(self, path: str) -> None:
         """A file of server operators, one NAME:PASSWORD a line ('#' starts a
         comment line); it must be readable by its owner only (mode 0600 or 0400)."""
-        try:
-            mode = os.stat(path).st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise usage.UsageError(
-                    f"--oper-file {path}: other users may read it (mode {stat.S_IMODE(mode):04o}); chmod 600 it"
-                )
-            with open(path, encoding="utf-8") as lines:
-                specs = lines.read().splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise usage.UsageError(f"--oper-file {path}: {getattr(error, 'strerror', None) or error}") from None
+        specs = _private_lines(path, "--oper-file")
         for number, spec in enumerate(specs, 1):
             if spec.strip() and not spec.lstrip().startswith("#"):
                 self._add_operator(spec.strip(), f"--oper-file {path}, line {number}")
@@ -201,9 +236,11 @@ def makeService(
         store=store,
         scrollback=scrollback,
         max_sessions_per_user=options["max-sessions-per-user"],
+        builtin_sessions=not options["no-builtin-sessions"],
     )
     chat.restore(snapshot)
     operators = Operators(chat, options["operators"])
+    server_password = ServerPassword(chat, options["password-hash"])
     writes = WriteBatch()
     store.answers = writes
     limits = ConnectionLimits(
@@ -214,7 +251,13 @@ def makeService(
         flood_rate=options["flood-rate"],
     )
     native = NativeFactory(
-        chat, options["name"], limits=limits, writes=writes, operators=operators, description=options["description"]
+        chat,
+        options["name"],
+        limits=limits,
+        writes=writes,
+        operators=operators,
+        description=options["description"],
+        server_password=server_password,
     )
     native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
@@ -230,6 +273,7 @@ def makeService(
             writes=writes,
             operators=operators,
             description=options["description"],
+            server_password=server_password,
         )
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
@@ -243,6 +287,7 @@ def makeService(
         native_port=native_endpoint.port_number,
         native_host=native_endpoint.bound_host,
         native_tls=options["port"].lower().startswith("ssl:"),
+        password_required=server_password.required,
         irc_port=irc_endpoint.port_number if irc_endpoint is not None else None,
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],

@@ -13,6 +13,7 @@ from twisted.internet.protocol import Factory, Protocol
 
 from glozi.client.palette import user_colour
 from tests.guitools import GuiTestCase, insert, replace_text, text_of, tree_rows, visible_widget_at
+from tests.realthings import start_server
 
 SESSION_ROWS = "body.lobby.table.sessions"
 TRANSCRIPT = "body.chat.main.transcript"
@@ -446,3 +447,24 @@ class ChatWindowTests(GuiTestCase):
         yield self.wait_for("the list again", lambda: len(tree_rows(rows)) >= 9)
         bob.top.update_idletasks()
         self.assertEqual(rows.winfo_rooty() + rows.bbox("1")[1], before)
+
+
+class ServerPasswordTests(GuiTestCase):
+    @inlineCallbacks
+    def test_the_window_asks_for_the_password_and_gets_in(self) -> Any:
+        """A real server with --password: the window says "Password needed"; a wrong password shows "Wrong server
+        password." there; the right one, typed and sent with Connect, opens the session list."""
+        yield self.server.stop()
+        self.server = yield start_server(self.server_dir, extra=("--password", "sesame"))
+        window = self.open_client("guest", 0, address=self.address)
+        title = window.widget("body.status.card.status_title")
+        status = window.widget("body.status.card.status_text")
+        yield self.wait_for("the password screen", lambda: text_of(title) == "Password needed")
+        self.assertEqual(text_of(status), "This server needs a password.")
+        field = window.widget("body.status.card.password_row.password")
+        insert(field, "guess")
+        window.widget("body.status.card.password_row.give_password").invoke()
+        yield self.wait_for("the refusal", lambda: text_of(status) == "Wrong server password.")
+        insert(field, "sesame")
+        window.widget("body.status.card.password_row.give_password").invoke()
+        yield self.wait_for("the session list", lambda: tree_rows(window.widget(SESSION_ROWS)))

@@ -224,6 +224,20 @@ class ReasonTests(DoorTestCase):
         self.assertEqual((part.prefix, part.params), ("bob!bob@glozichat", ["#kiwi", "see you"]))
         self.assertEqual(dave.frames()[0]["comment"], "see you")
 
+    def test_native_quit_without_a_reason_has_no_trailing_parameter(self) -> None:
+        """Native /quit with no reason (no args, "", or only spaces): IRC members get exactly `PART #kiwi`, no empty
+        `:` parameter; the native members' member_left has comment null."""
+        alice = self.member("alice", "#kiwi")
+        dave = self.native(session=2, username="dave")
+        for number, args in enumerate((None, "", "   ")):
+            bob = self.native(session=2, username=f"bob{number}")
+            alice.received()
+            dave.frames()
+            frame = {"type": "command", "name": "quit"} | ({} if args is None else {"args": args})
+            bob.send(**frame)
+            self.assertEqual(alice.transport.value(), f":bob{number}!bob{number}@glozichat PART #kiwi\r\n".encode())
+            self.assertIsNone(dave.frames()[0]["comment"])
+
     def test_a_long_native_reason_is_cut_to_one_irc_line(self) -> None:
         """A 2,000-character /quit reason reaches IRC cut to one line of at most 512 bytes."""
         alice = self.member("alice", "#kiwi")

@@ -122,6 +122,39 @@ class RestoreTests(SynchronousTestCase):
         self.assertNotIn(10, store.messages)
 
 
+class NoBuiltinSessionsTests(SynchronousTestCase):
+    def test_without_built_in_sessions_their_history_waits_for_them(self) -> None:
+        """--no-builtin-sessions: none of the nine is listed, the first created session is 10 (not 1) and
+        starts empty although a previous run stored kiwi's history; with them back on, kiwi has it again."""
+        store = MemoryStore()
+        store.add_message(StoredMessage(2, "alice", "kiwi talk", 5.0))
+        server, _ = make_server(store=store, builtin_sessions=False)
+        server.restore(store.snapshot(50))
+        self.assertEqual(server.list_sessions(), [])
+        alice, _ = connect(server)
+        joined = done(alice.create("garden", "alice", None))
+        self.assertEqual((joined.session.id, joined.history), (10, ()))
+        done(alice.say("garden talk"))
+        server, _ = make_server(store=store)
+        server.restore(store.snapshot(50))
+        self.assertEqual([s.name for s in server.list_sessions()][-2:], ["cactus", "garden"])
+        self.assertEqual([m.text for m in server.sessions[2].history], ["kiwi talk"])
+        self.assertEqual([m.text for m in server.sessions[10].history], ["garden talk"])
+
+    def test_a_session_named_like_a_built_in_one_waits_while_they_are_on(self) -> None:
+        """A `kiwi` created with --no-builtin-sessions is not restored beside the built-in kiwi, but is once they are off again."""
+        store = MemoryStore()
+        server, _ = make_server(store=store, builtin_sessions=False)
+        alice, _ = connect(server)
+        self.assertEqual(done(alice.create("kiwi", "alice", None)).session.id, 10)
+        server, _ = make_server(store=store)
+        server.restore(store.snapshot(50))
+        self.assertEqual([s.id for s in server.list_sessions() if s.name == "kiwi"], [2])
+        server, _ = make_server(store=store, builtin_sessions=False)
+        server.restore(store.snapshot(50))
+        self.assertEqual([(s.id, s.name) for s in server.list_sessions()], [(10, "kiwi")])
+
+
 class HashingTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.hashes: list[Deferred[Any]] = []

@@ -1,17 +1,22 @@
 """The conformance checklist (docs/irc-conformance.md) pinned: one test per row
 or group of rows of the modern irctest suite, with the numerics and parameter
 positions those tests expect, on the IRC door as irctest configures a server
-(named My.Little.Server, one operator operuser / operpassword)."""
+(named My.Little.Server, one operator operuser / operpassword, and
+--no-builtin-sessions, as benchmarks/conformance/controllers.py starts it)."""
 
 from glozi.domain.chat import ChatServer
 from glozi.domain.operators import Operators
+from glozi.domain.serverpassword import ServerPassword
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
+from glozi.storage.passwords import hash_password
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
 from tests.test_irc_protocol import DoorTestCase, IRCClient
+from tests.test_irc_queries import listed
 from tests.test_operators import cheap_account
 
 SERVER = "My.Little.Server"
+PASSWORD = "testpassword"
 
 
 def replies(lines: list) -> list[tuple[str, list[str]]]:
@@ -21,7 +26,9 @@ def replies(lines: list) -> list[tuple[str, list[str]]]:
 class ConformanceCase(DoorTestCase):
     def fresh_server(self) -> None:
         super().fresh_server()
-        self.chat = ChatServer(self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240)
+        self.chat = ChatServer(
+            self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240, builtin_sessions=False
+        )
         operators = Operators(self.chat, [cheap_account("operuser", "operpassword")])
         self.factory = IRCFactory(self.chat, SERVER, self.clock, operators=operators, description="test server")
         self.native_factory = NativeFactory(self.chat, SERVER, operators=operators)
@@ -31,6 +38,13 @@ class ConformanceCase(DoorTestCase):
         lines = client.send(f"NICK {nick}", f"USER {user_name or nick} 0 * :Realname")
         self.assertEqual(lines[0].command, "001")
         return client
+
+    def minutes_pass(self, minutes: int, *clients: IRCClient) -> None:
+        """Let time go by as irctest's _sleep_minutes does: its clients answer every PING."""
+        for _ in range(minutes):
+            self.clock.advance(60)
+            for client in clients:
+                client.send(f"PONG {SERVER}")
 
     def quit(self, client: IRCClient) -> None:
         client.send("QUIT :bye")
@@ -500,19 +514,37 @@ class SecretTests(ConformanceCase):
         self.assertTrue(all(line.params[:3] == ["nick2", "@", "#chan"] for line in namreplies))
 
     def test_list_and_whois_show_a_secret_channel_to_its_members_only(self) -> None:
-        """chmodes/secret (as far as the built-in sessions let it): LIST shows `#gen` after `+s` to its members only; WHOIS 319 hides it from others."""
+        """chmodes/secret::testSecretChannelListCommand (with --no-builtin-sessions): after `+s` LIST shows exactly `#gen` to
+        its member, nothing to another user, exactly `#gen` once they join; WHOIS 319 hides it from others."""
         first = self.member("first", "#gen")
         self.assertEqual(replies(first.send("MODE #gen +s")), [("MODE", ["#gen", "+s"])])
         listed = [line.params[:2] for line in first.send("LIST") if line.command == "322"]
-        self.assertIn(["first", "#gen"], listed)
+        self.assertEqual(listed, [["first", "#gen"]])
         second = self.user("second")
-        self.assertNotIn("#gen", [line.params[1] for line in second.send("LIST") if line.command == "322"])
+        self.assertEqual([line for line in second.send("LIST") if line.command == "322"], [])
         self.assertNotIn("319", [line.command for line in second.send("WHOIS first")])
         self.assertEqual(second.send("JOIN #gen")[0].command, "JOIN")
-        self.assertIn(["second", "#gen"], [line.params[:2] for line in second.send("LIST") if line.command == "322"])
+        self.assertEqual([line.params[:2] for line in second.send("LIST") if line.command == "322"], [["second", "#gen"]])
         [channels] = [line for line in second.send("WHOIS first") if line.command == "319"]
         self.assertEqual(channels.params[:2], ["second", "first"])
         self.assertEqual(channels.params[2].split(), ["@#gen"])
+
+
+    def test_names_alone_leaves_out_a_secret_channel_you_are_not_in(self) -> None:
+        """names::testNamesNoArgumentPrivate2812: nick2's `MODE #chan2 +sp` (p is no GloziChat mode: 472 after +s is
+        set); nick1's NAMES is `353 nick1 = #chan1 @nick1`, then `366 nick1 * :…`."""
+        nick1 = self.user("nick1")
+        nick1.send("JOIN #chan1")
+        nick2 = self.user("nick2")
+        nick2.send("JOIN #chan2")
+        self.assertEqual(
+            replies(nick2.send("MODE #chan2 +sp")),
+            [("472", ["nick2", "p", "is unknown mode char to me"]), ("MODE", ["#chan2", "+s"])],
+        )
+        self.assertEqual(
+            replies(nick1.send("NAMES")),
+            [("353", ["nick1", "=", "#chan1", "@nick1"]), ("366", ["nick1", "*", "End of /NAMES list"])],
+        )
 
 
 class ExceptionTests(ConformanceCase):
@@ -585,3 +617,204 @@ class NoCtcpTests(ConformanceCase):
         self.assertEqual((refusal.command, refusal.params[:2]), ("404", ["user", "#chan"]))
         self.assertEqual([(line.command, line.params[1]) for line in chanop.received()], [("PRIVMSG", "\x01ACTION is testing\x01")])
         self.assertEqual(chanop.send("MODE #chan")[0].params[2], "+Cnt")
+
+
+class ListTests(ConformanceCase):
+    """list::* with --no-builtin-sessions: only the channels the test's clients made are listed."""
+
+    def test_list_empty(self) -> None:
+        """list::testListEmpty: with no channel, LIST is 321 then 323 and no 322."""
+        self.user("foo")
+        bar = self.user("bar")
+        self.assertEqual([line.command for line in bar.send("LIST")], ["321", "323"])
+
+    def test_list_one(self) -> None:
+        """list::testListOne: after foo's JOIN #chan, bar's LIST is 321, one 322 for #chan, 323."""
+        self.member("foo", "#chan")
+        lines = self.user("bar").send("LIST")
+        self.assertEqual([line.command for line in lines], ["321", "322", "323"])
+        self.assertEqual(lines[1].params[:2], ["bar", "#chan"])
+
+    def test_list_not_mask(self) -> None:
+        """list::testListNotMask: !*an1 → {#chan2}, !*an2 and !#c*n2 → {#chan1}, !*an3 → both, !#ch* → none."""
+        foo = self.member("foo", "#chan1")
+        foo.send("JOIN #chan2")
+        bar = self.user("bar")
+        expected = {
+            "!*an1": {"#chan2"}, "!*an2": {"#chan1"}, "!#c*n2": {"#chan1"}, "!*an3": {"#chan1", "#chan2"}, "!#ch*": set(),
+        }
+        for terms, channels in expected.items():
+            self.assertEqual(listed(bar.send(f"LIST {terms}")), channels, terms)
+
+    def test_list_users(self) -> None:
+        """list::testListUsers: #chan1 has 1 member, #chan2 2: >0 and <100 both, <1 none, >1 #chan2, <2 #chan1."""
+        foo = self.member("foo", "#chan1")
+        foo.send("JOIN #chan2")
+        self.user("bar").send("JOIN #chan2")
+        baz = self.user("baz")
+        expected = {">0": {"#chan1", "#chan2"}, "<1": set(), "<100": {"#chan1", "#chan2"}, ">1": {"#chan2"}, "<2": {"#chan1"}}
+        for terms, channels in expected.items():
+            self.assertEqual(listed(baz.send(f"LIST {terms}")), channels, terms)
+
+    def test_list_creation_time(self) -> None:
+        """list::FaketimeListTestCase::testListCreationTime: #chan1 made 3 minutes ago, #chan2 1: C>2 → {#chan1},
+        C<2 → {#chan2}, C<0 → none, C>0 and C<10 → both."""
+        foo = self.member("foo", "#chan1")
+        bar = self.user("bar")
+        self.minutes_pass(2, foo, bar)
+        foo.send("JOIN #chan2")
+        self.minutes_pass(1, foo, bar)
+        expected = {"C>2": {"#chan1"}, "C<2": {"#chan2"}, "C<0": set(), "C>0": {"#chan1", "#chan2"}, "C<10": {"#chan1", "#chan2"}}
+        for terms, channels in expected.items():
+            self.assertEqual(listed(bar.send(f"LIST {terms}")), channels, terms)
+
+    def test_list_topic_time(self) -> None:
+        """list::FaketimeListTestCase::testListTopicTime: #chan1's topic set 3 minutes ago, #chan2's 1: T>2 → {#chan1},
+        T<2 → {#chan2}, T<0 → none, T>0 and T<10 → both."""
+        foo = self.member("foo", "#chan1")
+        foo.send("JOIN #chan2")
+        bar = self.user("bar")
+        foo.send("TOPIC #chan1 :First channel")
+        self.minutes_pass(2, foo, bar)
+        foo.send("TOPIC #chan2 :Second channel")
+        self.minutes_pass(1, foo, bar)
+        expected = {"T>2": {"#chan1"}, "T<2": {"#chan2"}, "T<0": set(), "T>0": {"#chan1", "#chan2"}, "T<10": {"#chan1", "#chan2"}}
+        for terms, channels in expected.items():
+            self.assertEqual(listed(foo.send(f"LIST {terms}")), channels, terms)
+
+
+class NamesTests(ConformanceCase):
+    def test_names_alone_lists_every_public_channel(self) -> None:
+        """names::testNamesNoArgumentPublic1459/2812: nick1 in #chan1, nick2 in #chan2 (`MODE #chan2 -sp`): nick1's
+        NAMES is `353 nick1 = #chan1 @nick1`, `353 nick1 = #chan2 @nick2`, then `366 nick1 * :…`."""
+        nick1 = self.user("nick1")
+        nick1.send("JOIN #chan1")
+        nick2 = self.user("nick2")
+        nick2.send("JOIN #chan2", "MODE #chan2 -sp")
+        self.assertEqual(
+            replies(nick1.send("NAMES")),
+            [
+                ("353", ["nick1", "=", "#chan1", "@nick1"]),
+                ("353", ["nick1", "=", "#chan2", "@nick2"]),
+                ("366", ["nick1", "*", "End of /NAMES list"]),
+            ],
+        )
+
+    def test_names_leaves_out_the_invisible_of_channels_you_are_not_in(self) -> None:
+        """NAMES (alone or #chan2) lists the members of a channel you are not in who are not +i; a channel
+        whose members are all +i gets no 353; its own members still see everyone."""
+        nick1 = self.member("nick1", "#chan1")
+        nick2 = self.member("nick2", "#chan2")
+        nick3 = self.member("nick3", "#chan2")
+        nick3.send("MODE nick3 +i")
+        self.assertEqual(replies(nick1.send("NAMES #chan2"))[0], ("353", ["nick1", "=", "#chan2", "@nick2"]))
+        nick2.send("MODE nick2 +i")
+        self.assertEqual([line.params[2] for line in nick1.send("NAMES") if line.command == "353"], ["#chan1"])
+        self.assertEqual(replies(nick2.send("NAMES #chan2"))[0], ("353", ["nick2", "=", "#chan2", "@nick2 nick3"]))
+
+    def test_lusers_counts_the_invisible(self) -> None:
+        """lusers: 251's two numbers add up to the users; `MODE bar +i` moves bar from the first to the second."""
+        bar = self.user("bar")
+        self.user("qux")
+        bar.send("MODE bar +i")
+        [luserclient] = [line for line in bar.send("LUSERS") if line.command == "251"]
+        self.assertEqual(luserclient.params, ["bar", "There are 1 users and 1 invisible on 1 servers"])
+
+
+class Utf8Tests(ConformanceCase):
+    def test_utf8only_warns_of_invalid_utf8_and_still_relays(self) -> None:
+        """utf8::testUtf8Validation: 005 has UTF8ONLY; `PRIVMSG bar hi` reaches bar; `PRIVMSG bar hi\\xaa` is answered
+        first with `WARN PRIVMSG INVALID_UTF8 :…`, and bar still gets it with U+FFFD (docs/irc.md, Bad input)."""
+        foo = self.connect()
+        lines = foo.send("NICK foo", "USER foo 0 * :Realname")
+        self.assertIn("UTF8ONLY", [token for line in lines if line.command == "005" for token in line.params[1:-1]])
+        bar = self.user("bar")
+        foo.send("PRIVMSG bar hi")
+        self.assertEqual([line.params for line in bar.received() if line.command == "PRIVMSG"], [["bar", "hi"]])
+        [warning] = foo.send(b"PRIVMSG bar hi\xaa\r\n")
+        self.assertEqual(
+            (warning.command, warning.params),
+            ("WARN", ["PRIVMSG", "INVALID_UTF8", "Invalid UTF-8 was replaced with U+FFFD"]),
+        )
+        self.assertEqual([line.params for line in bar.received()], [["bar", "hi\ufffd"]])
+
+    def test_valid_utf8_gets_no_warning(self) -> None:
+        """Valid UTF-8 beyond ASCII (`héllo`, an emoji) is relayed with no WARN."""
+        foo = self.user("foo")
+        bar = self.user("bar")
+        self.assertEqual(foo.send("PRIVMSG bar :h\u00e9llo \U0001f95d"), [])
+        self.assertEqual([line.params for line in bar.received()], [["bar", "h\u00e9llo \U0001f95d"]])
+
+
+class WhowasWildcardTests(ConformanceCase):
+    def test_a_mask_answers_for_the_nicks_it_matches(self) -> None:
+        """whowas::testWhowasWildcard: nick2 held twice (ident2, then ident3); `WHOWAS *ck2`: ident3's 314, ident2's,
+        then `369 nick1 nick2` (the nick the mask matched, as `WHOWAS nick2` ends)."""
+        nick1 = self.user("nick1")
+        self.quit(self.user("nick2", "ident2"))
+        self.clock.advance(5)
+        self.quit(self.user("nick2", "ident3"))
+        lines = [line for line in nick1.send("WHOWAS *ck2") if line.command != "312"]
+        self.assertEqual(
+            replies(lines),
+            [
+                ("314", ["nick1", "nick2", "~ident3", "glozichat", "*", "Realname"]),
+                ("314", ["nick1", "nick2", "~ident2", "glozichat", "*", "Realname"]),
+                ("369", ["nick1", "nick2", "End of WHOWAS"]),
+            ],
+        )
+
+    def test_a_mask_that_matches_nothing_or_several(self) -> None:
+        """`WHOWAS nick?,*zz*`: both nicks' entries newest first, `406 nick1 *zz*`, then `369 nick1 nick3,nick2,*zz*`;
+        the native whowas takes the same masks, and `count` keeps the newest of all."""
+        nick1 = self.user("nick1")
+        self.quit(self.user("nick2"))
+        self.clock.advance(5)
+        self.quit(self.user("nick3"))
+        lines = nick1.send("WHOWAS nick?,*zz*")
+        self.assertEqual([line.command for line in lines], ["314", "312", "314", "312", "406", "369"])
+        self.assertEqual([lines[0].params[1], lines[2].params[1]], ["nick3", "nick2"])
+        self.assertEqual(lines[4].params[:2], ["nick1", "*zz*"])
+        self.assertEqual(lines[5].params[:2], ["nick1", "nick3,nick2,*zz*"])
+        [was] = self.native().send(type="whowas", name="NICK*", count=1)
+        self.assertEqual([entry["name"] for entry in was["entries"]], ["nick3"])
+
+
+class PasswordedRegistrationTests(ConformanceCase):
+    """connection_registration::PasswordedConnectionRegistrationTestCase: the server password is `testpassword`
+    (irctest's; `--password-file` in benchmarks/conformance/controllers.py)."""
+
+    def fresh_server(self) -> None:
+        super().fresh_server()
+        server_password = ServerPassword(self.chat, hash_password(PASSWORD, n=2, r=1, p=1))
+        self.factory = IRCFactory(self.chat, SERVER, self.clock, server_password=server_password)
+
+    def test_pass_before_nick_and_user_registers(self) -> None:
+        """connection_registration::testPassBeforeNickuser: PASS, NICK, USER gets 001."""
+        client = self.connect()
+        self.assertEqual(client.send(f"PASS {PASSWORD}", "NICK foo", "USER username * * :Realname")[0].command, "001")
+
+    def test_no_pass_gets_464_and_error(self) -> None:
+        """testNoPassword: NICK and USER without PASS: `464 foo :This server needs a password.`, ERROR, closed; no 001."""
+        client = self.connect()
+        lines = client.send("NICK foo", "USER username * * :Realname")
+        self.assertEqual(
+            [(line.command, line.params) for line in lines],
+            [("464", ["foo", "This server needs a password."]), ("ERROR", ["Closing Link: Bad password"])],
+        )
+        self.assertTrue(client.closed)
+
+    def test_wrong_pass_gets_464_and_error(self) -> None:
+        """testWrongPassword: a wrong PASS: `464 foo :Wrong server password.`, then ERROR, closed."""
+        client = self.connect()
+        lines = client.send(f"PASS {PASSWORD}garbage", "NICK foo", "USER username * * :Realname")
+        self.assertEqual((lines[0].command, lines[0].params[-1]), ("464", "Wrong server password."))
+        self.assertEqual(lines[1].command, "ERROR")
+        self.assertTrue(client.closed)
+
+    def test_pass_after_nick_and_user_is_too_late(self) -> None:
+        """testPassAfterNickuser: NICK, USER, then PASS: 464 and closed already, no 001."""
+        client = self.connect()
+        lines = client.send("NICK foo", "USER username * * :Realname", f"PASS {PASSWORD}")
+        self.assertNotIn("001", [line.command for line in lines])
+        self.assertTrue(client.closed)

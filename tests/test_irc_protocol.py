@@ -335,9 +335,10 @@ class BadInputTests(DoorTestCase):
         self.assertEqual(message["text"], "h\u00e9llo")
 
     def test_malformed_lines_are_ignored(self) -> None:
-        """A bare prefix, blank lines and invalid UTF-8 do not break the connection."""
+        """A bare prefix, blank lines and invalid UTF-8 (warned of, then 421 for the unknown command) do not break the connection."""
         alice = self.user("alice")
-        self.assertEqual(alice.send(":onlyprefix", ":prefix ", "   ", b"\xff\xfe\r\n")[0].command, "421")
+        lines = alice.send(":onlyprefix", ":prefix ", "   ", b"\xff\xfe\r\n")
+        self.assertEqual([(line.command, line.params[1:2]) for line in lines], [("WARN", ["INVALID_UTF8"]), ("421", ["\ufffd\ufffd"])])
         self.assertEqual(alice.one("PING c").command, "PONG")
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -35,15 +35,22 @@ class UserFieldTests(DoorTestCase):
 
 
 class WhoMaskTests(DoorTestCase):
-    def test_a_mask_matches_yourself_and_who_shares_a_session(self) -> None:
-        """WHO a* lists users matching by nick among you and those sharing a session; others are invisible."""
+    def test_a_mask_matches_everyone_but_the_invisible_you_share_nothing_with(self) -> None:
+        """WHO a* lists the users matching by nick; one who set +i (IRC `MODE nick +i`, native `modes` invisible)
+        only if they share a session with you."""
         alice = self.member("alice", "#kiwi")
-        self.member("anna", "#kiwi")
-        self.member("andy", "#papaya")
+        anna = self.member("anna", "#kiwi")
+        andy = self.member("andy", "#papaya")
         self.native(session=2, username="arthur")
+        amy = self.native(session=4, username="amy")
+        lines = alice.send("WHO a*")
+        self.assertEqual(sorted(p.params[5] for p in lines if p.command == "352"), ["alice", "amy", "andy", "anna", "arthur"])
+        self.assertEqual(lines[-1].params[1:], ["a*", "End of WHO list"])
+        for irc in (anna, andy):
+            self.assertEqual(irc.send(f"MODE {irc.protocol.nick} +i")[-1].params[1:], ["+i"])
+        amy.send(type="modes", invisible=True)
         lines = alice.send("WHO a*")
         self.assertEqual(sorted(p.params[5] for p in lines if p.command == "352"), ["alice", "anna", "arthur"])
-        self.assertEqual(lines[-1].params[1:], ["a*", "End of WHO list"])
 
     def test_a_mask_matches_user_real_name_host_and_server(self) -> None:
         """A mask is tried on nick, user name, host, server and real name, with ? for one character."""
@@ -55,9 +62,11 @@ class WhoMaskTests(DoorTestCase):
         self.assertEqual([p.command for p in alice.send("WHO b?b")], ["315"])
 
     def test_exact_nick_and_operators(self) -> None:
-        """WHO nick answers whoever holds it; WHO mask o lists no one (no operators); WHO 0 is WHO *."""
+        """WHO nick answers whoever holds it, +i or not; WHO mask o lists no one (no operators); WHO 0 is WHO *."""
         alice = self.user("alice")
-        self.user("bob")
+        bob = self.user("bob")
+        self.assertEqual([p.params[5] for p in alice.send("WHO 0") if p.command == "352"], ["alice", "bob"])
+        bob.send("MODE bob +i")
         self.assertEqual([p.command for p in alice.send("WHO bob")], ["352", "315"])
         self.assertEqual([p.command for p in alice.send("WHO * o")], ["315"])
         self.assertEqual([p.params[5] for p in alice.send("WHO 0") if p.command == "352"], ["alice"])
@@ -144,10 +153,10 @@ class WhowasTests(DoorTestCase):
 
 class NativeWhoAndStatsTests(DoorTestCase):
     def test_native_who_and_stats(self) -> None:
-        """Native who: a mask over nick, user name and real name among those sharing a session with you (an exact nick
-        whoever holds it), answered users; stats: users, operators, sessions and the most users at once."""
+        """Native who: a mask over nick, user name and real name among those not invisible or sharing a session with
+        you (an exact nick whoever holds it), answered users; stats: users, operators, sessions and the most users at once."""
         self.member("alice", "#kiwi")
-        self.member("alfred", "#garden")
+        self.member("alfred", "#garden").send("MODE alfred +i")
         bob = self.native(session=2, username="bob")
         [users] = bob.send(type="who", mask="AL*")
         self.assertEqual(users["type"], "users")

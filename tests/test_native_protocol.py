@@ -15,6 +15,7 @@ from glozi.domain import chat as chat_module
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ERROR_CODES
 from glozi.domain.operators import OperatorAccount, Operators
+from glozi.domain.serverpassword import ServerPassword
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory, NativeProtocol
 from glozi.doors.tracking import ConnectionLimits
@@ -458,6 +459,12 @@ class ErrorCodeTests(ProtocolTestCase):
         self.factory.operators = Operators(self.chat, [OperatorAccount("root", hash_password("secret", n=2, r=1, p=1))])
         alice.one({"type": "oper", "name": "root", "password": "secret"})
         self.check(alice, {"type": "command", "name": "close", "session": 1}, "builtin_session")
+        passworded = NativeFactory(
+            self.chat, "testbox", server_password=ServerPassword(self.chat, hash_password("sesame", n=2, r=1, p=1))
+        )
+        self.factory = passworded
+        self.check(self.client(), {"type": "hello", "protocol": 1}, "server_password_required")
+        self.check(self.client(), {"type": "hello", "protocol": 1, "password": "nope"}, "bad_server_password")
         self.assertEqual(self.seen | {"internal_error"}, set(ERROR_CODES))
 
     def test_internal_error_is_contained(self) -> None:

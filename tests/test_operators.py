@@ -409,7 +409,7 @@ class NativeOperatorTests(TwoDoorsCase):
         """oper with the right password answers modes with operator true (and wallops as asked); whois says operator."""
         root = self.native_user("root")
         answer = self.send(root, type="oper", name="root", password=SECRET, wallops=True, id=3)
-        self.assertEqual(answer, [{"type": "modes", "operator": True, "wallops": True, "id": 3}])
+        self.assertEqual(answer, [{"type": "modes", "operator": True, "wallops": True, "invisible": False, "id": 3}])
         [user] = self.send(root, type="whois", name="root")
         self.assertIs(user["operator"], True)
 
@@ -424,14 +424,21 @@ class NativeOperatorTests(TwoDoorsCase):
         self.assertEqual(self.send(root, type="oper", name="root")[0]["code"], "missing_field")
 
     def test_modes_frame(self) -> None:
-        """modes reads and sets wallops; operator false drops the status; operator true is not_operator without oper."""
+        """modes reads and sets wallops and invisible; operator false drops the status; operator true is not_operator without oper."""
         root = self.native_user("root")
-        self.assertEqual(self.send(root, type="modes"), [{"type": "modes", "operator": False, "wallops": False}])
+        self.assertEqual(
+            self.send(root, type="modes"), [{"type": "modes", "operator": False, "wallops": False, "invisible": False}]
+        )
         self.assertEqual(self.send(root, type="modes", wallops=True)[0]["wallops"], True)
+        self.assertEqual(self.send(root, type="modes", invisible=True)[0]["invisible"], True)
+        self.assertEqual(self.send(root, type="modes", invisible=1)[0]["code"], "bad_field")
         self.assertEqual(self.send(root, type="modes", operator=True)[0]["code"], "not_operator")
         self.assertEqual(self.send(root, type="modes", wallops="yes")[0]["code"], "bad_field")
         self.send(root, type="oper", name="root", password=SECRET)
-        self.assertEqual(self.send(root, type="modes", operator=False), [{"type": "modes", "operator": False, "wallops": True}])
+        self.assertEqual(
+            self.send(root, type="modes", operator=False),
+            [{"type": "modes", "operator": False, "wallops": True, "invisible": True}],
+        )
 
     def test_native_kill_of_an_irc_user(self) -> None:
         """A native operator kills an IRC user: ERROR Closing Link with Killed (root (reason)); a sharer sees QUIT :Killed (root (reason))."""

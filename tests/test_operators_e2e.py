@@ -67,7 +67,7 @@ class OperatorsEndToEndTests(TestCase):
         named = yield admin2.request(type="nick", name="admin2")
         self.assertEqual(named["type"], "nick_changed")
         opered = yield admin2.request(type="oper", name="admin2", password=NATIVE_OPER_PASSWORD)
-        self.assertEqual(opered, {"type": "modes", "operator": True, "wallops": False})
+        self.assertEqual(opered, {"type": "modes", "operator": True, "wallops": False, "invisible": False})
         ack = yield admin2.request(type="kill", name="carol", reason="native kill")
         self.assertEqual(ack, {"type": "ack", "killed": "carol"})
         error = yield carol.expect("ERROR")

@@ -14,6 +14,7 @@ from glozi.discovery.service import DiscoveryService
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
 from glozi.process.service import ChatService, ListeningService
+from glozi.storage.sqlitestore import MIGRATIONS
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.helpers import RecordingConnection, done
 
@@ -81,8 +82,6 @@ class HistoryOptionsTests(SynchronousTestCase):
 
     def test_make_service_restores_from_the_database(self) -> None:
         """makeService reads the database before serving: a stored session is listed again, and the id counter goes on."""
-        from glozi.storage.sqlitestore import MIGRATIONS
-
         path = os.path.abspath(self.mktemp())
         with sqlite3.connect(path) as db:
             for migration in MIGRATIONS:
@@ -99,6 +98,31 @@ class HistoryOptionsTests(SynchronousTestCase):
         self.assertEqual([(s.id, s.name, s.creator) for s in chat.list_sessions()][-1], (17, "garden", "alice"))
         creator = chat.connect(RecordingConnection(), "192.0.2.1")
         self.assertEqual(done(creator.create("shed", "bob")).session.id, 21, "ids given before are not reused")
+
+
+    def test_no_builtin_sessions(self) -> None:
+        """--no-builtin-sessions: off by default; on, a database holding avocado's history lists only
+        its created session, and the next session created is 18, not one of the built-ins' ids 1 to 9."""
+        self.assertFalse(tap.Options()["no-builtin-sessions"])
+        path = os.path.abspath(self.mktemp())
+        with sqlite3.connect(path) as db:
+            for migration in MIGRATIONS:
+                for statement in migration:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+            db.execute("INSERT INTO sessions VALUES (17, 'garden', 5.0, 'alice', NULL)")
+            db.execute("INSERT INTO messages (session_id, sender, text, sent_at) VALUES (1, 'bob', 'avocado talk', 6.0)")
+            db.execute("UPDATE meta SET value = 17")
+        db.close()
+        options = tap.Options()
+        options.parseOptions(
+            ["--no-builtin-sessions", "--db", path, "--exit-code-file", self.mktemp(), "--no-sniff", "--irc-port", "none"]
+        )
+        top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
+        chat = next(iter(IServiceCollection(top))).chat
+        self.assertEqual([(s.id, s.name) for s in chat.list_sessions()], [(17, "garden")])
+        creator = chat.connect(RecordingConnection(), "192.0.2.1")
+        self.assertEqual(done(creator.create("shed", "bob")).session.id, 18)
 
 
 class MakeServiceTests(SynchronousTestCase):

@@ -87,8 +87,6 @@ class GloziChatController(LoopbackServerController):
     """The real ``twistd -n glozichat`` from this checkout, IRC door on the test's port."""
 
     software_name = "GloziChat"
-    # docs/irc.md: PASS is accepted and ignored; there is no server password.
-    supports_password = False
 
     def command(self, port: int, password: str | None) -> list[str]:
         twistd = shutil.which("twistd")
@@ -109,13 +107,25 @@ class GloziChatController(LoopbackServerController):
             f"tcp:{port}:interface={LOOPBACK}",
             "--db",
             ":memory:",
+            # irctest expects a server with no channel until its clients create them.
+            "--no-builtin-sessions",
             "--exit-code-file",
             os.path.join(self.directory, "exit-code"),
             # Self-contained: no fixed discovery port, no sniffing on the host.
             "--no-sniff",
             "--discovery-port",
             "0",
+            *self._password_option(password),
         ]
+
+    def _password_option(self, password: str | None) -> list[str]:
+        """``--password-file`` (mode 0600, as docs/security.md asks) for a test that wants a server password."""
+        if password is None:
+            return []
+        path = os.path.join(self.directory, "password")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as secret:
+            secret.write(password + "\n")
+        return ["--password-file", path]
 
     def environment(self) -> dict[str, str]:
         return dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")

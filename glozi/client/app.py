@@ -162,6 +162,16 @@ class StatusView:
         ttk.Button(manual, name="connect", text="Connect", command=self._connect).grid(
             row=1, column=2, pady=(6, 0)
         )
+        password = ttk.Frame(card, name="password_row", style="Surface.TFrame")
+        self.password_row = password
+        self.password = FieldEntry(
+            password, "password", "password", None, width=24, show="\u2022", limit=lambda text: len(text) <= 100
+        )
+        self.password.entry.grid(row=0, column=0, sticky="we")
+        self.password.entry.bind("<Return>", lambda _: self._give_password())
+        ttk.Button(
+            password, name="give_password", text="Connect", style="Accent.TButton", command=self._give_password
+        ).grid(row=0, column=1, padx=(8, 0))
         self.spinner_step = 0
         self._spin_job: str | None = None
         # An "after" job outliving its widget makes Tk report an invalid command.
@@ -183,6 +193,10 @@ class StatusView:
     def _connect(self) -> None:
         self.window.model.connect_typed(self.host.get(), self.port.get())
 
+    def _give_password(self) -> None:
+        if self.window.model.give_password(self.password.get()):
+            self.password.var.set("")
+
     def render(self) -> None:
         model = self.window.model
         screen = model.screen
@@ -190,12 +204,16 @@ class StatusView:
             Screen.CONNECTING: "Connecting",
             Screen.NO_SERVER: "No server found",
             Screen.PICK_SERVER: "Pick a server",
+            Screen.PASSWORD: "Password needed",
             Screen.DISCONNECTED: "Disconnected",
         }
         self.title.configure(text=titles.get(screen, ""))
         self.text.configure(text=model.status)
-        for widget in (self.servers, self.use_server, self.retry, self.manual):
+        for widget in (self.servers, self.use_server, self.retry, self.manual, self.password_row):
             widget.grid_remove()
+        if screen is Screen.PASSWORD:
+            self.password_row.grid(row=2, column=0, columnspan=3, sticky="we")
+            self.password.entry.focus_set()
         if screen is Screen.PICK_SERVER:
             self.servers.delete(*self.servers.get_children())
             for index, server in enumerate(model.servers):

@@ -23,7 +23,7 @@ from glozi.client.state import (
     trust_notice,
 )
 from glozi.client.texts import duration_text
-from glozi.doors.native.wire import MAX_TEXT_CHARS
+from glozi.doors.native.wire import MAX_TEXT_CHARS, PROTOCOL_VERSION
 
 DEFAULT_PORT = 7557
 RECONNECT_FIRST_DELAY = 0.5
@@ -37,6 +37,13 @@ CLOSE_FOLLOWS_SECONDS = 5.0
 before the close; an error older than this, or followed by anything, is not the reason."""
 _SENT_AWAY_CODES = frozenset({"idle", "line_too_long", "too_many_connections"})
 """Errors after which the server closes the connection on purpose: no automatic reconnection."""
+_PASSWORD_CODES = frozenset({"server_password_required", "bad_server_password", "too_many_attempts"})
+"""The server's refusals of a server password: ask the user again."""
+PASSWORD_NEEDED = "This server needs a password."
+
+
+class PasswordNeeded(Exception):
+    """The server's welcome asks for a password and the user has typed none yet."""
 
 
 class Connecting(Lobby):
@@ -83,6 +90,9 @@ class Connecting(Lobby):
         """Connect to ``address`` and show its session list."""
         self._attempt += 1
         attempt = self._attempt
+        if address != self.address:
+            # A password typed for one server is never offered to another.
+            self.server_password = None
         self.address = address
         self._closing_reason = None
         self._set_screen(Screen.CONNECTING, f"Connecting to {address.label}...")
@@ -96,14 +106,52 @@ class Connecting(Lobby):
             self._show_lobby()
 
         def failed(reason: Failure) -> None:
-            if attempt == self._attempt:
+            if attempt == self._attempt and not self._password_refused(reason):
                 self._set_screen(
                     Screen.NO_SERVER, f"Could not connect to {address.label}: {reason.getErrorMessage()}"
                 )
 
         self._cancel_pending()
-        self._pending = self._connector(address, self)
+        self._pending = self._open(address)
         return self._pending.addCallbacks(connected, failed)
+
+    def _open(self, address: ServerAddress) -> "Deferred[ClientProtocol]":
+        """Connect to ``address``; when its welcome asks for the server password,
+        give the one the user typed (``PasswordNeeded`` without one)."""
+
+        def welcomed(protocol: ClientProtocol) -> "ClientProtocol | Deferred[ClientProtocol]":
+            if (protocol.welcome or {}).get("password_required") is not True:
+                return protocol
+            if self.server_password is None:
+                protocol.disconnect()
+                raise PasswordNeeded(PASSWORD_NEEDED)
+            answered = protocol.request("hello", protocol=PROTOCOL_VERSION, password=self.server_password)
+            return answered.addCallback(lambda _: protocol)
+
+        return self._connector(address, self).addCallback(welcomed)
+
+    def _password_refused(self, reason: Failure) -> bool:
+        """Ask for the password again when ``reason`` is the server's refusal of it (or no password yet)."""
+        if reason.check(PasswordNeeded):
+            message = PASSWORD_NEEDED
+        elif reason.check(ServerError) and reason.value.code in _PASSWORD_CODES:
+            message = reason.value.message
+        else:
+            return False
+        self.server_password = None
+        self._stop_reconnecting()
+        self._set_screen(Screen.PASSWORD, message)
+        return True
+
+    def give_password(self, password: str) -> bool:
+        """Connect again with the server password the user typed; ``False`` when it is empty."""
+        if not password or self.address is None:
+            self.status = PASSWORD_NEEDED
+            self._render(Aspect.SCREEN)
+            return False
+        self.server_password = password
+        self.connect_to(self.address)
+        return True
 
     def _welcomed(self, protocol: ClientProtocol, address: ServerAddress) -> None:
         self.protocol = protocol
@@ -257,11 +305,11 @@ class Connecting(Lobby):
                 self._show_lobby()
 
         def failed(reason: Failure) -> None:
-            if attempt == self._attempt and not reason.check(CancelledError):
+            if attempt == self._attempt and not reason.check(CancelledError) and not self._password_refused(reason):
                 self._schedule_reconnect()
 
         self._cancel_pending()
-        self._pending = self._connector(address, self)
+        self._pending = self._open(address)
         self._pending.addCallbacks(connected, failed)
 
     def _rejoin(self, protocol: ClientProtocol, chat: ChatState) -> None:

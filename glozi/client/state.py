@@ -32,6 +32,8 @@ class Screen(Enum):
     CONNECTING = auto()
     NO_SERVER = auto()
     PICK_SERVER = auto()
+    PASSWORD = auto()
+    """The server asks for a password (``--password``): the user types it."""
     LOBBY = auto()
     CHAT = auto()
     DISCONNECTED = auto()
@@ -279,6 +281,8 @@ class ClientState:
         self.status = ""
         self.servers: list[ServerAddress] = []
         self.address: ServerAddress | None = address
+        self.server_password: str | None = None
+        """The server password the user typed; kept for reconnecting, never written anywhere."""
         self.server_name = ""
         self.max_text = MAX_TEXT_CHARS
         self.exit_code_digits = DEFAULT_EXIT_CODE_DIGITS

@@ -89,12 +89,14 @@ def format_server(server: FoundServer, as_json: bool = False) -> str:
                 "via": list(server.via),
                 "seconds": round(server.seconds, 4),
                 "tls": server.tls,
+                "password": server.password,
             }
         )
     irc = f" irc={server.irc_port}" if server.irc_port is not None else ""
     tls = " tls" if server.tls else ""
+    password = " password" if server.password else ""
     return (
-        f"{server.host}:{server.port}{tls} name={json.dumps(server.name)}{irc} "
+        f"{server.host}:{server.port}{tls}{password} name={json.dumps(server.name)}{irc} "
         f"via={','.join(server.via)} time={server.seconds * 1000:.0f}ms"
     )
 

@@ -70,6 +70,7 @@ class FoundServer:
     via: tuple[str, ...]
     seconds: float
     tls: bool = False
+    password: bool = False
 
 
 class NoServerFound(Exception):
@@ -321,6 +322,7 @@ class _DiscoveryRun(DatagramProtocol):
                 via=tuple(sorted(heard.via)),
                 seconds=heard.seconds,
                 tls=heard.answer.tls,
+                password=heard.answer.password,
             )
             for heard in sorted(self._heard.values(), key=lambda h: h.seconds)
         ]

@@ -57,7 +57,8 @@ class Answer:
 
     ``host`` and ``port`` are the native protocol endpoint the client should
     connect to; ``irc_port`` is on the same host, or ``None`` when the server
-    has no IRC listener; ``tls`` says the native endpoint speaks TLS.
+    has no IRC listener; ``tls`` says the native endpoint speaks TLS;
+    ``password`` that the server asks every client for a password (``--password``).
     """
 
     name: str
@@ -66,6 +67,7 @@ class Answer:
     irc_port: int | None
     nonce: str
     tls: bool = False
+    password: bool = False
 
 
 def new_probe(reply_port: int) -> Probe:
@@ -115,6 +117,7 @@ def encode_answer(answer: Answer) -> bytes:
             "irc_port": answer.irc_port,
             "nonce": answer.nonce,
             "tls": answer.tls,
+            "password": answer.password,
         }
     )
 
@@ -136,8 +139,11 @@ def decode_answer(data: bytes) -> Answer | None:
     nonce = fields.get("nonce")
     # Absent in answers from servers that predate TLS: they speak plain TCP.
     tls = fields.get("tls", False)
+    # Absent in answers from servers that predate the server password: they ask none.
+    password = fields.get("password", False)
     if not (
         isinstance(tls, bool)
+        and isinstance(password, bool)
         and is_server_name(name)
         and isinstance(host, str)
         and _is_unicast_ipv4(host)
@@ -146,7 +152,7 @@ def decode_answer(data: bytes) -> Answer | None:
         and is_nonce(nonce)
     ):
         return None
-    return Answer(name=name, host=host, port=port, irc_port=irc_port, nonce=nonce, tls=tls)
+    return Answer(name=name, host=host, port=port, irc_port=irc_port, nonce=nonce, tls=tls, password=password)
 
 
 def is_nonce(value: object) -> bool:

@@ -79,6 +79,7 @@ class DiscoveryResponder(DatagramProtocol):
         irc_port: Callable[[], int | None] | None = None,
         native_host: Callable[[], str | None] | None = None,
         native_tls: bool = False,
+        password_required: bool = False,
         address_for: Callable[[str, str | None], str | None] = advertised_address,
         answer_rate: float = DEFAULT_ANSWER_RATE,
         answer_burst: int = DEFAULT_ANSWER_BURST,
@@ -89,6 +90,7 @@ class DiscoveryResponder(DatagramProtocol):
         self._irc_port = irc_port
         self._native_host = native_host
         self._native_tls = native_tls
+        self.password_required = password_required
         self._address_for = address_for
         self._limiter = SourceRateLimiter(clock, rate=answer_rate, burst=answer_burst)
         self._nonces = NonceMemory(clock)
@@ -148,6 +150,7 @@ class DiscoveryResponder(DatagramProtocol):
             irc_port=self._irc_port() if self._irc_port is not None else None,
             nonce=probe.nonce,
             tls=self._native_tls,
+            password=self.password_required,
         )
         try:
             self.transport.write(encode_answer(answer), (host, port))

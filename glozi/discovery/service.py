@@ -168,6 +168,7 @@ def make_discovery_service(
     sniff_interfaces: list[str] | None,
     native_host: Callable[[], str | None] | None = None,
     native_tls: bool = False,
+    password_required: bool = False,
     udp_interface: str = "",
 ) -> IService:
     """Build the service that lets clients on the LAN find this server.
@@ -185,7 +186,7 @@ def make_discovery_service(
     ``native_host()``, when given, is the address the native port is bound to
     (``PortRecordingEndpoint.bound_host``): bound to one address, only that
     address is advertised. ``native_tls`` tells clients the native endpoint
-    speaks TLS.
+    speaks TLS, ``password_required`` that it asks for a server password.
 
     Returns a ``DiscoveryService`` (a ``MultiService``); its children start in
     order, so the responder listens before the sniffer hands it anything.
@@ -197,6 +198,7 @@ def make_discovery_service(
         irc_port=irc_port,
         native_host=native_host,
         native_tls=native_tls,
+        password_required=password_required,
     )
     listener = UDPListenerService(
         reactor, discovery_port, responder, interface=udp_interface, answer_from_any_port=sniff

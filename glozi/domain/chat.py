@@ -125,7 +125,12 @@ class ChatServer:
         passwords: PasswordHasher | None = None,
         scrollback: int = DEFAULT_SCROLLBACK,
         max_sessions_per_user: int = DEFAULT_MAX_SESSIONS_PER_USER,
+        builtin_sessions: bool = True,
     ) -> None:
+        """``builtin_sessions=False`` (``--no-builtin-sessions``) starts without
+        the nine built-in sessions; their ids, 1 to 9, stay theirs all the same,
+        so history a previous run stored for them is never shown in a created
+        session, and comes back with them when they are on again."""
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.store: Store = store if store is not None else MemoryStore()
@@ -151,8 +156,11 @@ class ChatServer:
         self.session_list_listeners: list[SessionListListener] = []
         self._last_session_id = 0
         self.closing = False
-        for name in DEFAULT_SESSIONS:
-            self._add_session(name, SERVER_CREATOR, None, permanent=True)
+        if builtin_sessions:
+            for name in DEFAULT_SESSIONS:
+                self._add_session(name, SERVER_CREATOR, None, permanent=True)
+        else:
+            self._last_session_id = len(DEFAULT_SESSIONS)
 
     def restore(self, snapshot: Snapshot) -> None:
         """Bring back what a previous run stored: its created sessions (same
@@ -291,12 +299,13 @@ class ChatServer:
 
     def counts(self) -> ServerCounts:
         """How many users (registered nicks held), server operators and
-        sessions there are, the most users at once, and the connections still
-        registering."""
+        sessions there are, the most users at once, the connections still
+        registering, and the invisible users (``+i``)."""
         users = self.registered_users()
         operators = sum(1 for user in users if user.operator is not None)
+        invisible = sum(1 for user in users if user.invisible)
         return ServerCounts(
-            len(users), operators, len(self.sessions), self.most_users, self.unregistered_connections()
+            len(users), operators, len(self.sessions), self.most_users, self.unregistered_connections(), invisible
         )
 
     def rename(self, participant: "Participant", nick: str) -> str | None:
@@ -561,6 +570,7 @@ class Participant:
         "connected_at",
         "connection",
         "exit_code_failures",
+        "invisible",
         "joining",
         "joins",
         "last_spoke",
@@ -593,6 +603,9 @@ class Participant:
         """The operator name this user logged in as (glozi/domain/operators.py), or ``None``."""
         self.wallops = False
         """Whether this user asked for operators' wallops."""
+        self.invisible = False
+        """IRC's user mode ``+i``: hidden from masks (WHO) and from the member
+        lists of sessions this user shares with nobody asking (NAMES)."""
         self.connected = True
         self.registered = True
         """False while its door still waits for it to introduce itself (IRC's NICK and USER)."""
@@ -661,6 +674,17 @@ class Participant:
         NAMES and WHO); raises as ``member_of`` when this user is not in it."""
         member = self.member_of(session_id)
         return tuple(m.info() for m in member.session.members.values())
+
+    def visible_members(self, session_id: int) -> tuple[MemberInfo, ...]:
+        """Who this user may see in session ``session_id`` (IRC's NAMES):
+        everyone when it is a member, else the members who are not
+        invisible; ``()`` when there is no such session."""
+        if session_id in self.members:
+            return self.session_members(session_id)
+        session = self.server.sessions.get(session_id)
+        if session is None:
+            return ()
+        return tuple(m.info() for m in session.members.values() if not m.participant.invisible)
 
     def join(self, session_id: int, username: str, password: str | None = None) -> "Deferred[Joined]":
         """Join an existing session as ``username``; fails with ``ChatError`` giving the reason on refusal."""
@@ -813,16 +837,16 @@ class Participant:
     def users_matching(self, mask: str, also: tuple[str, ...] = ()) -> "list[Participant]":
         """The users ``mask`` (``*`` any run, ``?`` one character, any case)
         matches by nick, user name or real name, or by one of ``also`` (what a
-        door says of every user, such as IRC's host), among this user and those
-        sharing a session with it: everyone is invisible to the others, as
-        IRC's ``+i``. An exact nick is answered whoever holds it."""
+        door says of every user, such as IRC's host), among the users who are
+        not invisible (IRC's ``+i``), this user, and those sharing a session
+        with it. An exact nick is answered whoever holds it."""
         holder = self.server.user_named(mask)
         if holder is not None and holder.nick is not None:
             return [holder]
         everyone = any(matches(mask, word) for word in also)
         found = []
         for user in self.server.users():
-            if user is not self and not self.members.keys() & user.members.keys():
+            if user.invisible and user is not self and not self.members.keys() & user.members.keys():
                 continue
             assert user.nick is not None
             words = (user.nick, user.user_name or user.nick, user.real_name or user.nick)

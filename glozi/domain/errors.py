@@ -50,6 +50,8 @@ ERROR_CODES: dict[str, str] = {
     "builtin_session": "the built-in sessions cannot be closed, not even by a server operator",
     "not_operator": "the request is for server operators only (oper first)",
     "bad_oper_password": "the operator name or password is wrong (which of the two is not said)",
+    "server_password_required": "the server needs a password (--password) and none was given; the connection is closed",
+    "bad_server_password": "the server password is wrong; the connection is closed",
     "not_stored": "the message reached the others but could not be stored, so it is not in the history",
 }
 

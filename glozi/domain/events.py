@@ -151,13 +151,15 @@ class PrivateMessage(Event):
 class ServerCounts:
     """What IRC's LUSERS tells (the native ``stats``): users holding a nick,
     server operators among them, sessions, the most users at once since the
-    server started, and the connections still registering (IRC's 253)."""
+    server started, the connections still registering (IRC's 253), and the
+    users among them who are invisible (``+i``, IRC's 251)."""
 
     users: int
     operators: int
     sessions: int
     most_users: int
     unregistered: int = 0
+    invisible: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,10 +135,18 @@ class Operators:
     def _refusal() -> ChatError:
         return ChatError("bad_oper_password", "Wrong operator name or password.")
 
-    def set_modes(self, user: Participant, *, wallops: bool | None = None, operator: bool | None = None) -> None:
-        """Ask for wallops (or stop), and drop operator status with
-        ``operator=False``; becoming one takes ``oper``, so ``operator=True``
-        raises ``not_operator`` for anyone who is not one already."""
+    def set_modes(
+        self,
+        user: Participant,
+        *,
+        wallops: bool | None = None,
+        operator: bool | None = None,
+        invisible: bool | None = None,
+    ) -> None:
+        """Ask for wallops (or stop), become invisible (or visible), and drop
+        operator status with ``operator=False``; becoming one takes ``oper``,
+        so ``operator=True`` raises ``not_operator`` for anyone who is not one
+        already."""
         if operator and user.operator is None:
             raise ChatError("not_operator", "Only OPER with an operator name and password makes you an operator.")
         if operator is False and user.operator is not None:
@@ -146,6 +154,8 @@ class Operators:
             user.operator = None
         if wallops is not None:
             user.wallops = wallops
+        if invisible is not None:
+            user.invisible = invisible
 
     def _require_operator(self, user: Participant) -> str:
         if user.operator is None or user.nick is None:

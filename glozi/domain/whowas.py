@@ -10,6 +10,7 @@ out only their own past.
 from collections import deque
 from dataclasses import dataclass
 
+from glozi.domain.masks import matches
 from glozi.domain.names import name_key
 
 WHOWAS_ENTRIES = 200
@@ -43,7 +44,12 @@ class NickHistory:
         self._entries.append(past)
 
     def lookup(self, nick: str, count: int | None = None) -> list[PastUser]:
-        """Who held ``nick`` (any case), newest first; at most ``count`` of them when given."""
-        key = name_key(nick)
-        found = [entry for entry in reversed(self._entries) if name_key(entry.nick) == key]
+        """Who held ``nick`` (any case), newest first; at most ``count`` of them
+        when given. A ``nick`` with ``*`` (any run) or ``?`` (one character) is
+        a mask: who held any nick it matches, newest first, ``count`` of all."""
+        if "*" in nick or "?" in nick:
+            found = [entry for entry in reversed(self._entries) if matches(nick, entry.nick)]
+        else:
+            key = name_key(nick)
+            found = [entry for entry in reversed(self._entries) if name_key(entry.nick) == key]
         return found[:count] if count is not None else found

@@ -4,7 +4,7 @@ from twisted.python.failure import Failure
 
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Joined, MemberInfo, SessionInfo
-from glozi.domain.names import is_valid_password, is_valid_session_name
+from glozi.domain.names import is_valid_password, is_valid_session_name, name_key
 from glozi.doors.irc import listing, wire
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc.usermodes import UserModes
@@ -155,12 +155,12 @@ class Channels(UserModes):
             self._numeric(n.RPL_NOTOPIC, channel, "No topic is set")
 
     def _send_names(self, session_id: int, members: tuple[MemberInfo, ...]) -> None:
-        self._name_replies(session_id, members)
-        self._numeric(n.RPL_ENDOFNAMES, self.channels[session_id], "End of /NAMES list")
-
-    def _name_replies(self, session_id: int, members: tuple[MemberInfo, ...]) -> None:
-        """353 lines for one of your channels: ``@`` marks a secret one (``+s``), ``=`` the others."""
         channel = self.channels[session_id]
+        self._name_replies(session_id, channel, members)
+        self._numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
+
+    def _name_replies(self, session_id: int, channel: str, members: tuple[MemberInfo, ...]) -> None:
+        """353 lines for a channel: ``@`` marks a secret one (``+s``), ``=`` the others."""
         symbol = "@" if self.factory.chat.sessions[session_id].rules.secret else "="
         names = [("@" if m.is_admin else "+" if m.voiced else "") + m.name for m in members]
         head = len(f":{self.factory.server} {n.RPL_NAMREPLY} {self.nick} {symbol} {channel} :\r\n")
@@ -168,17 +168,20 @@ class Channels(UserModes):
             self._numeric(n.RPL_NAMREPLY, symbol, channel, chunk)
 
     def irc_NAMES(self, params: list[str]) -> None:
-        """``353`` lines for each named channel you are in (all of yours when
-        none is named), then one ``366`` naming what was asked (``*`` for all)."""
+        """``353`` lines for each named channel (every channel when none is
+        named) with the members you may see: all of a channel you are in, the
+        visible ones (not ``+i``) of any other; a channel with none you may see
+        has no 353. Then one ``366`` naming what was asked (``*`` for all)."""
         asked = params[0] if params and params[0] else None
-        if asked is None:
-            sessions = list(self.channels)
-        else:
-            # A channel named twice is listed once, so one line cannot ask for more than your channels.
-            found = (self._my_session(channel) for channel in asked.split(","))
-            sessions = list(dict.fromkeys(s for s in found if s is not None))
-        for session_id in sessions:
-            self._name_replies(session_id, self.participant.session_members(session_id))
+        listed = {info.id: wire.channel_of(info.name) for info in self.participant.list_sessions()}
+        if asked is not None:
+            # A channel named twice is listed once, so one line cannot ask for more than every channel.
+            wanted = {name_key(channel) for channel in asked.split(",")}
+            listed = {session_id: channel for session_id, channel in listed.items() if name_key(channel) in wanted}
+        for session_id, channel in listed.items():
+            members = self.participant.visible_members(session_id)
+            if members:
+                self._name_replies(session_id, self.channels.get(session_id, channel), members)
         self._numeric(n.RPL_ENDOFNAMES, "*" if asked is None else wire.echo(asked), "End of /NAMES list")
 
 

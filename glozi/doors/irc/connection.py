@@ -94,11 +94,14 @@ class IRCConnection(BatchedWrites, irc.IRC):
     _last_rename = 0
     _joining: "Deferred[Any] | None" = None
     _waiting_joins: "list[tuple[str, str | None]] | tuple[()]" = ()
-    _invisible = False
     _buffer = b""
     _discarding = False
     _user_given = False
     _negotiating_caps = False
+    _pass_given: str | None = None
+    """The last PASS before registration: the server password, if the server has one."""
+    _password_state = "unchecked"
+    """``unchecked``, ``checking`` or ``accepted``: the server password's check (``--password``)."""
     _keepalive: IDelayedCall | None = None
     _quit_comment: str | None = None
     """The client's QUIT message, told to everyone sharing a session when the connection goes."""
@@ -253,6 +256,10 @@ class IRCConnection(BatchedWrites, irc.IRC):
             self._rearm_keepalive()
             parsed = wire.parse_line(raw)
             if parsed is not None:
+                if not wire.is_utf8(raw):
+                    self._write(
+                        self.factory.server, "WARN", wire.echo(parsed.command), "INVALID_UTF8", wire.INVALID_UTF8_WARNING
+                    )
                 self.handleCommand(parsed.command, parsed.prefix, parsed.params)
         self._buffer = buffer[start:]
 

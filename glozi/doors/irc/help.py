@@ -36,7 +36,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "NOTICE": ("NOTICE target :text is a PRIVMSG that is never answered.",),
     "OPER": ("OPER name password makes you a server operator (user mode +o).",),
     "PART": ("PART #name[,#other] [:reason] leaves those sessions, telling why.",),
-    "PASS": ("PASS is accepted and ignored: GloziChat has no server password.",),
+    "PASS": ("PASS password, before NICK and USER, gives the server password when the server has one (--password); otherwise it is ignored.",),
     "PING": ("PING token is answered with PONG.",),
     "PONG": ("PONG answers the server's PING.",),
     "PRIVMSG": (

@@ -33,14 +33,18 @@ class Modes(Channels):
         if len(params) == 1:
             self._send_modes(info.id, channel)
             return
+        # As IRC servers do, each letter the server does not know gets a 472 and
+        # the others still apply (an unknown letter is taken to have no parameter).
+        letters = params[1]
+        for letter in dict.fromkeys(c for c in letters if c not in "+-" and c not in rules.MODE_LETTERS):
+            self._numeric(n.ERR_UNKNOWNMODE, letter, "is unknown mode char to me")
+        known = "".join(c for c in letters if c in "+-" or c in rules.MODE_LETTERS)
+        if not known.strip("+-"):
+            return
         try:
-            changes = rules.parse_modes(params[1:])
+            changes = rules.parse_modes([known, *params[2:]])
         except ChatError as error:
-            if error.code == "unknown_mode":
-                letter = next(c for c in params[1] if c not in "+-" and c not in rules.MODE_LETTERS)
-                self._numeric(n.ERR_UNKNOWNMODE, letter, "is unknown mode char to me")
-            else:
-                self._numeric(n.ERR_NEEDMOREPARAMS, "MODE", error.message)
+            self._numeric(n.ERR_NEEDMOREPARAMS, "MODE", error.message)
             return
         session_id = self._my_session(target)
         asked = [change.letter for change in changes if change.letter in rules.LIST_MODES and change.parameter is None]

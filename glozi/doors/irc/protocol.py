@@ -12,6 +12,7 @@ from twisted.internet.interfaces import IReactorTime
 import glozi
 from glozi.domain.chat import ChatServer
 from glozi.domain.operators import Operators
+from glozi.domain.serverpassword import ServerPassword
 from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCCommand
 from glozi.doors.irc.help import Help
@@ -90,10 +91,12 @@ class IRCFactory(TrackingFactory):
         writes: WriteBatch | None = None,
         operators: Operators | None = None,
         description: str = glozi.DESCRIPTION,
+        server_password: ServerPassword | None = None,
     ) -> None:
         super().__init__(limits, writes)
         self.chat = chat
         self.operators = operators if operators is not None else Operators(chat)
+        self.server_password = server_password if server_password is not None else ServerPassword(chat)
         self.display_name = server_name
         self.server = wire.server_name(server_name)
         self.description = description

@@ -1,7 +1,7 @@
 """Asking about people: WHO (with masks), WHOWAS, LUSERS, ISON and USERHOST.
 
-Every GloziChat user is invisible (``+i``) as IRC servers treat it: a mask
-matches only yourself and the users who share a session with you, while an
+A mask matches every user who is not invisible (user mode ``+i``, off at
+first, as on IRC), yourself, and the users who share a session with you; an
 exact nick is answered whoever holds it.
 """
 
@@ -28,18 +28,23 @@ class Queries(IRCConnection):
             return
         targets = params[0]
         count = int(params[1]) if len(params) > 1 and params[1].isdigit() and int(params[1]) > 0 else None
-        past, unknown = [], []
+        past, unknown, matched = [], [], {}
         for nick in dict.fromkeys(filter(None, targets.split(",")[:WHOWAS_TARGETS])):
             found = self.participant.whowas(nick, count)
             past.extend(found)
             if not found:
                 unknown.append(nick)
+            elif "*" in nick or "?" in nick:
+                matched[nick] = ",".join(dict.fromkeys(entry.nick for entry in found))
         # Several nicks' entries interleave as one history: newest first (RFC 2812).
         for entry in sorted(past, key=lambda entry: entry.left_at, reverse=True):
             self._numeric(n.RPL_WHOWASUSER, entry.nick, "~" + entry.user_name, wire.USER_HOST, "*", entry.real_name)
             self._numeric(n.RPL_WHOISSERVER, entry.nick, self.factory.server, wire.utc_text(entry.left_at))
         for nick in unknown:
             self._numeric(n.ERR_WASNOSUCHNICK, wire.echo(nick), "There was no such nickname")
+        if matched:
+            # RFC 2812's wildcards: the end names the nicks a mask matched, as if they had been asked for.
+            targets = ",".join(matched.get(target, target) for target in targets.split(","))
         self._numeric(n.RPL_ENDOFWHOWAS, wire.echo(targets), "End of WHOWAS")
 
     def irc_WHO(self, params: list[str]) -> None:
@@ -87,7 +92,8 @@ class Queries(IRCConnection):
         """How many users, operators and sessions there are; sent after registration too."""
         counts = self.factory.chat.counts()
         users, most = counts.users, counts.most_users
-        self._numeric(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
+        visible = users - counts.invisible
+        self._numeric(n.RPL_LUSERCLIENT, f"There are {visible} users and {counts.invisible} invisible on 1 servers")
         self._numeric(n.RPL_LUSEROP, str(counts.operators), "operator(s) online")
         self._numeric(n.RPL_LUSERUNKNOWN, str(counts.unregistered), "unknown connection(s)")
         self._numeric(n.RPL_LUSERCHANNELS, str(counts.sessions), "channels formed")

@@ -2,6 +2,8 @@
 
 import sys
 
+from twisted.python.failure import Failure
+
 import glozi
 from glozi.domain.errors import ChatError
 from glozi.domain.names import AWAY_MAX_LENGTH, NAME_MAX_LENGTH, USERNAME_RULE, is_valid_username
@@ -28,6 +30,7 @@ ISUPPORT = (
     "TARGMAX=KICK:4,NAMES:,NOTICE:1,PRIVMSG:1,WHOWAS:5",
     f"TOPICLEN={TOPIC_MAX_LENGTH}",
     f"USERLEN={wire.USER_NAME_MAX}",
+    "UTF8ONLY",
 )
 ISUPPORT_PER_LINE = 13
 """Tokens in one 005: with the nick and the closing text, IRC's 15 parameters at most."""
@@ -61,8 +64,11 @@ class Registration(IRCConnection):
             self._numeric(n.ERR_INVALIDCAPCMD, wire.echo(params[0]), "Invalid CAP command")
 
     def irc_PASS(self, params: list[str]) -> None:
+        """The server password, before NICK and USER (RFC 2812); checked when they are given."""
         if self.registered:
             self._numeric(n.ERR_ALREADYREGISTERED, "You may not reregister")
+        elif self._password_state == "unchecked":
+            self._pass_given = params[0]
 
     def irc_NICK(self, params: list[str]) -> None:
         if not params or not params[0]:
@@ -105,6 +111,11 @@ class Registration(IRCConnection):
     def _maybe_register(self) -> None:
         if self.registered or self.nick is None or not self._user_given or self._negotiating_caps:
             return
+        password = self.factory.server_password
+        if password.required and self._password_state != "accepted":
+            if self._password_state == "unchecked":
+                self._check_password()
+            return
         self.registered = True
         self.factory.chat.registration_done(self.participant)
         if self._deadline is not None and self._deadline.active():
@@ -125,6 +136,28 @@ class Registration(IRCConnection):
         self.irc_LUSERS([])
         self.irc_MOTD([])
         self._rearm_keepalive()
+
+    def _check_password(self) -> None:
+        """Check the PASS given (if any) once NICK and USER are in: right, the
+        registration goes on; missing or wrong, 464 and ERROR close the connection."""
+        self._password_state = "checking"
+        given, self._pass_given = self._pass_given, None
+
+        def accepted(_: None) -> None:
+            self._password_state = "accepted"
+            if self.participant.connected and not self.transport.disconnecting:
+                with self.factory.writes:
+                    self._maybe_register()
+
+        def refused(reason: Failure) -> None:
+            reason.trap(ChatError)
+            if not self.participant.connected or self.transport.disconnecting:
+                return
+            with self.factory.writes:
+                self._numeric(n.ERR_PASSWDMISMATCH, reason.value.message)
+                self._error_and_close("Bad password")
+
+        self.factory.server_password.check(self.participant, given).addCallbacks(accepted, refused)
 
     def irc_PING(self, params: list[str]) -> None:
         self._write(self.factory.server, "PONG", self.factory.server, params[0])

@@ -7,8 +7,10 @@ from glozi.doors.irc import wire
 from glozi.doors.irc.connection import IRCConnection
 
 USER_MODES = "iow"
-"""``i`` invisible (every user is, in effect), ``o`` server operator (given
-by OPER, dropped with ``-o``), ``w`` receives wallops."""
+"""``i`` invisible (off at first: a WHO mask then finds you only if you share
+a session, and NAMES of a session you share with nobody asking leaves you
+out), ``o`` server operator (given by OPER, dropped with ``-o``), ``w``
+receives wallops."""
 
 
 class UserModes(IRCConnection):
@@ -18,7 +20,7 @@ class UserModes(IRCConnection):
         return "".join(
             letter
             for letter, on in zip(
-                USER_MODES, (self._invisible, self.participant.operator is not None, self.participant.wallops)
+                USER_MODES, (self.participant.invisible, self.participant.operator is not None, self.participant.wallops)
             )
             if on
         )
@@ -37,7 +39,7 @@ class UserModes(IRCConnection):
             if char in "+-":
                 adding = char == "+"
             elif char == "i":
-                self._invisible = adding
+                self.factory.operators.set_modes(self.participant, invisible=adding)
             elif char == "w":
                 self.factory.operators.set_modes(self.participant, wallops=adding)
             elif char == "o":

@@ -60,6 +60,21 @@ class ParsedLine(NamedTuple):
     params: list[str]
 
 
+INVALID_UTF8_WARNING = "Invalid UTF-8 was replaced with U+FFFD"
+"""The text of ``WARN <command> INVALID_UTF8`` (ISUPPORT ``UTF8ONLY``)."""
+
+
+def is_utf8(raw: bytes) -> bool:
+    """Whether a line is valid UTF-8 (most are ASCII, checked without decoding)."""
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def parse_line(raw: bytes) -> ParsedLine | None:
     """One line (without CR LF) as a ``ParsedLine``, or ``None`` for a blank or
     malformed line, which servers ignore. Invalid UTF-8 becomes U+FFFD."""

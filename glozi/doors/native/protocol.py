@@ -15,6 +15,7 @@ from glozi.domain.errors import ChatError
 from glozi.domain.events import Event, Joined, Left, SessionCtcp, SessionRemoved
 from glozi.domain.names import EXIT_CODE_LENGTH
 from glozi.domain.operators import Operators
+from glozi.domain.serverpassword import ServerPassword
 from glozi.doors.native import wire
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import BatchedWrites, WriteBatch
@@ -47,6 +48,9 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     gone = False
     quit_comment: str | None = None
     """The parting words of a ``quit`` frame, told to every session when the connection goes."""
+    authenticated = True
+    """False until a server that has a password (``--password``) accepted this connection's."""
+    _password_check: "Deferred[Any] | None" = None
 
     def connectionMade(self) -> None:
         self.send_without_delay()
@@ -56,9 +60,13 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
         self.send(wire.encode_frame(self.factory.welcome()))
         self.factory.opened(self)
-        self.factory.at_session_list.add(self)
+        self.authenticated = not self.factory.server_password.required
+        if self.authenticated:
+            self.factory.at_session_list.add(self)
         peer = self.transport.getPeer()
-        self.participant = self.factory.chat.connect(self, getattr(peer, "host", str(peer)))
+        self.participant = self.factory.chat.connect(
+            self, getattr(peer, "host", str(peer)), registered=self.authenticated
+        )
         self.setTimeout(self.factory.login_grace)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
@@ -80,8 +88,9 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
 
     def _watch_idleness(self) -> None:
         """At the session list a silent connection is closed; in a session the
-        domain's inactivity timeout applies instead."""
-        if self.gone:
+        domain's inactivity timeout applies instead. Before the server
+        password is accepted the first frame's grace keeps running."""
+        if self.gone or not self.authenticated:
             return
         self.setTimeout(None if self.participant.members else self.factory.lobby_idle)
 
@@ -129,7 +138,10 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             request = wire.parse_request(line)
             request_id = request.request_id
             session_id = getattr(request, "session_id", None)
-            response = _HANDLERS[type(request)](self, request)
+            if self.authenticated:
+                response = _HANDLERS[type(request)](self, request)
+            else:
+                response = self._before_password(request)
         except wire.FrameError as error:
             if error.frame_type in wire.ACTIVITY_TYPES:
                 self.participant.touch()
@@ -217,6 +229,36 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             )
         return self.factory.welcome()
 
+    def _before_password(self, request: object) -> "Deferred[dict[str, Any] | None]":
+        """On a server with a password, the first frame must be a ``hello``
+        with it: the answer is the welcome, or an error and the connection closes."""
+        if self._password_check is not None:
+            raise ChatError("wrong_state", "The server password is being checked; wait for its answer.")
+        if not isinstance(request, wire.Hello):
+            raise ChatError(
+                "server_password_required",
+                "This server needs a password: send it in a hello first.",
+                disconnect=True,
+            )
+        self._hello(request)
+        checking = self.factory.server_password.check(self.participant, request.password)
+        self._password_check = checking
+
+        def accepted(_: None) -> dict[str, Any] | None:
+            self._password_check = None
+            if self.gone:
+                return None
+            self.authenticated = True
+            self.factory.chat.registration_done(self.participant)
+            self.factory.at_session_list.add(self)
+            return self.factory.welcome()
+
+        def refused(reason: Failure) -> Failure:
+            self._password_check = None
+            return reason
+
+        return checking.addCallbacks(accepted, refused)
+
     def _list(self, request: wire.ListSessions) -> dict[str, Any]:
         sessions = [wire.session_fields(info) for info in self.participant.list_sessions()]
         return {"type": "sessions", "sessions": sessions}
@@ -287,7 +329,8 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return wire.user_fields(self.participant.whois(request.name))
 
     def _modes_frame(self) -> dict[str, Any]:
-        return {"type": "modes", "operator": self.participant.operator is not None, "wallops": self.participant.wallops}
+        user = self.participant
+        return {"type": "modes", "operator": user.operator is not None, "wallops": user.wallops, "invisible": user.invisible}
 
     def _oper(self, request: wire.Oper) -> "Deferred[dict[str, Any]]":
         def granted(_: None) -> dict[str, Any]:
@@ -298,7 +341,9 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return self.factory.operators.oper(self.participant, request.name, request.password).addCallback(granted)
 
     def _modes(self, request: wire.SetModes) -> dict[str, Any]:
-        self.factory.operators.set_modes(self.participant, wallops=request.wallops, operator=request.operator)
+        self.factory.operators.set_modes(
+            self.participant, wallops=request.wallops, operator=request.operator, invisible=request.invisible
+        )
         return self._modes_frame()
 
     def _kill(self, request: wire.Kill) -> dict[str, Any]:
@@ -375,10 +420,12 @@ class NativeFactory(TrackingFactory):
         lobby_idle: float = LOBBY_IDLE_SECONDS,
         operators: Operators | None = None,
         description: str = glozi.DESCRIPTION,
+        server_password: ServerPassword | None = None,
     ) -> None:
         super().__init__(limits, writes)
         self.chat = chat
         self.operators = operators if operators is not None else Operators(chat)
+        self.server_password = server_password if server_password is not None else ServerPassword(chat)
         self.server_name = server_name
         self.description = description
         self.login_grace = login_grace
@@ -413,6 +460,7 @@ class NativeFactory(TrackingFactory):
             "max_line": wire.MAX_LINE_BYTES,
             "max_text": wire.MAX_TEXT_CHARS,
             "exit_code_digits": EXIT_CODE_LENGTH,
+            "password_required": self.server_password.required,
             # Options arrive as floats; a whole burst reads better as 20 than 20.0.
             "flood": {
                 "burst": int(self.flood_burst) if float(self.flood_burst).is_integer() else self.flood_burst,

@@ -72,6 +72,8 @@ RequestId = str | int | None
 @dataclass(frozen=True)
 class Hello:
     protocol: int
+    password: str | None = None
+    """The server password (``--password``); ignored by a server that has none."""
     request_id: RequestId = None
 
 
@@ -170,6 +172,7 @@ class Whowas:
 class SetModes:
     wallops: bool | None
     operator: bool | None
+    invisible: bool | None = None
     request_id: RequestId = None
 
 
@@ -369,7 +372,10 @@ def _check_values(frame: dict[str, Any], request_id: RequestId, frame_type: str 
 
 
 def _parse_hello(fields: _Fields) -> Hello:
-    return Hello(fields.integer("protocol"), fields.request_id)
+    password = fields.string("password", optional=True)
+    if password is not None and not 1 <= len(password) <= OPER_PASSWORD_MAX_LENGTH:
+        raise fields._fail("bad_field", f"The password is 1 to {OPER_PASSWORD_MAX_LENGTH} characters.")
+    return Hello(fields.integer("protocol"), password, fields.request_id)
 
 
 def _parse_list(fields: _Fields) -> ListSessions:
@@ -468,7 +474,7 @@ def _parse_oper(fields: _Fields) -> Oper:
 
 
 def _parse_modes(fields: _Fields) -> SetModes:
-    return SetModes(fields.flag("wallops"), fields.flag("operator"), fields.request_id)
+    return SetModes(fields.flag("wallops"), fields.flag("operator"), fields.flag("invisible"), fields.request_id)
 
 
 def _parse_kill(fields: _Fields) -> Kill:
