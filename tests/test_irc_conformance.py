@@ -818,3 +818,49 @@ class PasswordedRegistrationTests(ConformanceCase):
         lines = client.send("NICK foo", "USER username * * :Realname", f"PASS {PASSWORD}")
         self.assertNotIn("001", [line.command for line in lines])
         self.assertTrue(client.closed)
+
+
+class BufferingTests(ConformanceCase):
+    def test_lines_in_pieces_and_lines_too_long_to_relay(self) -> None:
+        """buffering::testNoTags (6 cases): a PRIVMSG arriving whole, char per char or byte per byte, with or without
+        `:`, reaches nick2 as one line carrying the payload intact when it fits in 512 bytes with nick1's prefix;
+        when it would not, nick1 gets `417` and nick2 nothing (the test accepts 417 for exactly those)."""
+        smiley = "\U0001f603"
+        for colon in ("", ":"):
+            for pieces in ("whole", "char", "byte"):
+                with self.subTest(colon=colon, pieces=pieces):
+                    self.fresh_server()
+                    nick1, nick2 = self.user("nick1"), self.user("nick2")
+                    nick1.send(f"PRIVMSG nick2 {colon}a")
+                    [probe] = nick2.transport.value().split(b"\r\n")[:1]
+                    nick2.transport.clear()
+                    overhead = len(probe + b"\r\n") - len(f"PRIVMSG nick2 {colon}a\r\n")
+                    line = f"PRIVMSG nick2 {colon}"
+                    room = 512 - len(line) - 2
+                    size = len(smiley.encode())
+                    payloads = [
+                        "a", smiley, "a" * room, "a" * (room - size) + smiley,
+                        "a" * (room - overhead), "a" * (room - size - overhead) + smiley,
+                        "a" * (room - overhead + 1), "a" * (room - size - overhead + 1) + smiley,
+                    ]
+                    for payload in payloads:
+                        data = (line + payload + "\r\n").encode()
+                        if pieces == "whole":
+                            chunks = [data]
+                        elif pieces == "char":
+                            chunks = [char.encode() for char in line + payload + "\r\n"]
+                        else:
+                            chunks = [bytes([byte]) for byte in data]
+                        for chunk in chunks:
+                            nick1.protocol.dataReceived(chunk)
+                        answers = nick1.received()
+                        relayed = nick2.transport.value()
+                        nick2.transport.clear()
+                        if [a.command for a in answers] == ["417"]:
+                            self.assertGreater(len(data), 512 - overhead)
+                            self.assertEqual(relayed, b"")
+                        else:
+                            self.assertEqual(answers, [])
+                            self.assertLessEqual(len(data), 512 - overhead)
+                            [received] = IRCClient.parsed(relayed)
+                            self.assertEqual((received.command, received.params), ("PRIVMSG", ["nick2", payload]))

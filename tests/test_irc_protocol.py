@@ -38,8 +38,13 @@ class IRCClient:
     def received(self) -> list[wire.ParsedLine]:
         data = self.transport.value()
         self.transport.clear()
-        parsed = [wire.parse_line(raw) for raw in data.split(b"\r\n") if raw]
-        return [p for p in parsed if p is not None]
+        return self.parsed(data)
+
+    @staticmethod
+    def parsed(data: bytes) -> list[wire.ParsedLine]:
+        """The lines in ``data``, read with the door's own parser."""
+        lines = [wire.parse_line(raw) for raw in data.split(b"\r\n") if raw]
+        return [p for p in lines if p is not None]
 
     def commands(self, *lines: str) -> list[str]:
         return [p.command for p in self.send(*lines)]

@@ -55,6 +55,9 @@ class Messages(IRCConnection):
                 self._numeric(n.ERR_NOTEXTTOSEND, "No text to send")
             return
         if session_id is not None:
+            if self._too_long_to_relay(self.channels[session_id], text, notice, action):
+                self.participant.touch(session_id)
+                return
             try:
                 self.participant.say(text, session_id, notice=notice, action=action).addErrback(self._not_stored)
             except ChatError as error:
@@ -67,8 +70,25 @@ class Messages(IRCConnection):
                 self._numeric(
                     n.ERR_CANNOTSENDTOCHAN, wire.echo(target), "Cannot send to channel: join it first"
                 )
-        else:
+        elif not self._too_long_to_relay(target, text, notice, action):
             self._private(target, text, notice, action)
+
+    def _too_long_to_relay(self, target: str, text: str, notice: bool, action: bool) -> bool:
+        """Whether a PRIVMSG, relayed with the sender's prefix, would pass 512 bytes: then it is refused with
+        ``417`` (as IRC servers refuse or cut it; nothing is cut here). A NOTICE is never answered, so one that
+        long is split into several lines as a native user's long message is."""
+        if notice:
+            return False
+        assert self.nick is not None
+        prefix = wire.user_prefix(self.nick)
+        if wire.relayed_bytes(prefix, "PRIVMSG", target, text, action=action) <= wire.MAX_LINE_BYTES:
+            return False
+        self._numeric(
+            n.ERR_INPUTTOOLONG,
+            f"Input line too long: sent on with your {prefix} it would pass {wire.MAX_LINE_BYTES} bytes; "
+            "send a shorter message",
+        )
+        return True
 
     def _private(self, nick: str, text: str, notice: bool, action: bool = False) -> None:
         """To one user, whichever door: 401 when nobody has the nick, 301 when they are away."""

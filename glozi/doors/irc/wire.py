@@ -176,10 +176,22 @@ def split_text(text: str, budget: int) -> list[str]:
 
 def text_lines(prefix: str, command: str, target: str, text: str) -> bytes:
     """``text`` as as many ``command`` lines (PRIVMSG, NOTICE) as it needs."""
+    if text and "\n" not in text:
+        whole = line(prefix, command, target, text)
+        # A line that fits is sent as it is: the budget below counts a colon it may not need.
+        if len(whole) <= MAX_LINE_BYTES:
+            return whole
     overhead = len(f":{prefix} {command} {target} :\r\n".encode())
     return b"".join(
         line(prefix, command, target, piece) for piece in split_text(text, MAX_LINE_BYTES - overhead)
     )
+
+
+def relayed_bytes(prefix: str, command: str, target: str, text: str, *, action: bool = False) -> int:
+    """How long ``text`` from ``prefix`` to ``target`` is as one relayed line, CR LF included."""
+    if action:
+        return len(f":{prefix} {command} {_middle(target)} :\x01ACTION {_CONTROL.sub(' ', text)}\x01\r\n".encode())
+    return len(line(prefix, command, target, text))
 
 
 def ctcp_line(prefix: str, command: str, target: str, body: str) -> bytes:
