@@ -167,11 +167,12 @@ class NoExternalTests(RulesTestCase):
         self.assertRefused("not_in_session", carol.say, "again", 10)
 
     def test_a_message_from_outside_touches_no_idle_timer(self) -> None:
-        """carol, silent in kiwi for 240 s but for a message to garden (-n) at 239 s, is still removed from kiwi at 240 s."""
+        """carol, silent in kiwi for 240 s but for a message to garden (-n) at 239 s, is still removed from kiwi at 240 s (whois idle: 0)."""
         carol, _ = self.outsider()
         self.command(self.alice, "mode", "-n")
         self.clock.advance(239)
         done(carol.say("hi from carol", 10))
+        self.assertEqual(self.alice.whois("carol").idle_seconds, 0, "it counts as speaking for whois")
         self.clock.advance(1)
         self.assertEqual(carol.members, {})
 
