@@ -4,8 +4,8 @@ the key (``+k``, the session password), a member limit (``+l``), moderation
 (``+m``) with voice (``+v``), bans (``+b``) and their exceptions (``+e``),
 invite exceptions (``+I``), secrecy (``+s``), no CTCP (``+C``, kept here,
 applied by the IRC door: only IRC speaks CTCP) and the admin role (``+o``).
-no messages from outside (``+n``, on by default: ``-n`` lets a user who is
-not a member send the session a message).
+No messages from outside (``+n``) is on by default: ``-n`` lets a user who
+is not a member send the session a message.
 
 Plain Python. Each operation is asked by a ``Member`` of the session, checks
 that they may, changes the session and tells its members (``TopicChanged``,
