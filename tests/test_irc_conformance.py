@@ -356,14 +356,33 @@ class InviteTests(ConformanceCase):
 
 
 class ModesTests(ConformanceCase):
-    def test_n_stays_on(self) -> None:
-        """chmodes/modeis and no_external (+n is always on, docs/irc.md): `MODE #chan -int` takes -i off, then `696 … n`."""
+    def test_no_external_messages_mode(self) -> None:
+        """chmodes/no_external::testNoExternalMessagesMode: under +n baz's PRIVMSG gets 404 and chanop hears nothing;
+        `MODE #chan -n` is echoed `MODE #chan -n`; then chanop gets `PRIVMSG #chan :hi again from baz`."""
+        chanop = self.member("chanop", "#chan")
+        chanop.send("MODE #chan +n")
+        baz = self.user("baz")
+        self.assertIn("404", [line.command for line in baz.send("PRIVMSG #chan :hi from baz")])
+        self.assertEqual(chanop.received(), [])
+        mode_lines = [line for line in chanop.send("MODE #chan -n") if line.command == "MODE"]
+        self.assertEqual(mode_lines[0].params, ["#chan", "-n"])
+        baz.send("PRIVMSG #chan :hi again from baz")
+        relays = chanop.received()
+        self.assertEqual((relays[0].command, relays[0].params), ("PRIVMSG", ["#chan", "hi again from baz"]))
+
+    def test_channel_mode_is(self) -> None:
+        """chmodes/modeis::testChannelModeIs: after +int, 324 `+int` and 329; `-int` takes all three off
+        (each its own MODE line, where the test wants one `-int`); then `324 chanop #chan +` exactly."""
         chanop = self.member("chanop", "#chan")
         chanop.send("MODE #chan +int")
-        self.assertEqual(chanop.send("MODE #chan")[0].params, ["chanop", "#chan", "+int"])
+        shown = chanop.send("MODE #chan")
+        self.assertEqual({line.command for line in shown}, {"324", "329"})
+        self.assertEqual(shown[0].params, ["chanop", "#chan", "+int"])
         lines = chanop.send("MODE #chan -int")
-        self.assertEqual([(line.command, line.params[1:3]) for line in lines], [("MODE", ["-i"]), ("696", ["#chan", "n"])])
-        self.assertEqual(self.user("out").one("PRIVMSG #chan :hi").command, "404")
+        self.assertEqual([(line.command, line.params) for line in lines], [("MODE", ["#chan", f"-{letter}"]) for letter in "int"])
+        shown = chanop.send("MODE #chan")
+        self.assertEqual({line.command for line in shown}, {"324", "329"})
+        self.assertEqual(shown[0].params, ["chanop", "#chan", "+"])
 
     def test_moderated_and_ban_join(self) -> None:
         """chmodes/moderated and ban::testBanJoin: +m gives a member 404 until +v; `+b bar!*@*` gives Bar 474 first, `-b` lets Bar in."""

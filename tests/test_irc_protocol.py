@@ -1171,6 +1171,37 @@ class ChannelModeTests(DoorTestCase):
         self.assertIn("KICK", [p.command for p in carol.received()])
         self.assertEqual([m.name for m in self.chat.sessions[10].members.values()], ["alice"])
 
+    def test_minus_n_relays_a_message_from_outside(self) -> None:
+        """+n: dave's PRIVMSG from outside gets `404 … :Cannot send to channel: join it first`; `MODE #garden -n`
+        (shown as `+t`): every member gets it, IRC and native, dave gets nothing back and is no member."""
+        carol, alice, bob = self.garden()
+        dave = self.user("dave")
+        refusal = dave.one("PRIVMSG #garden :hi")
+        self.assertEqual((refusal.command, refusal.params), ("404", ["dave", "#garden", "Cannot send to channel: join it first"]))
+        self.assertEqual(carol.send("MODE #garden -n"), [wire.ParsedLine("carol!carol@glozichat", "MODE", ["#garden", "-n"])])
+        self.assertEqual(carol.send("MODE #garden")[0].params[2], "+t")
+        alice.received()
+        bob.frames()
+        self.assertEqual(dave.send("PRIVMSG #Garden :hi from dave", "NOTICE #garden :notice from dave"), [])
+        relayed = [
+            wire.ParsedLine("dave!dave@glozichat", "PRIVMSG", ["#garden", "hi from dave"]),
+            wire.ParsedLine("dave!dave@glozichat", "NOTICE", ["#garden", "notice from dave"]),
+        ]
+        self.assertEqual((carol.received(), alice.received()), (relayed, relayed))
+        self.assertEqual([(f["from"], f["text"]) for f in bob.frames()], [("dave", "hi from dave"), ("dave", "notice from dave")])
+        self.assertEqual([m.name for m in self.chat.sessions[10].members.values()], ["carol", "alice", "bob"])
+
+    def test_minus_n_still_refuses_the_banned_and_under_plus_m(self) -> None:
+        """-n with +b dave: `404 dave #garden :Cannot send to channel (+b): …`; with +m: `(+m)`; a NOTICE gets nothing."""
+        carol, alice, _bob = self.garden()
+        dave = self.user("dave")
+        carol.send("MODE #garden -n", "MODE #garden +b dave")
+        self.assertTrue(dave.one("PRIVMSG #garden :hi").params[2].startswith("Cannot send to channel (+b): "))
+        carol.send("MODE #garden -b dave", "MODE #garden +m")
+        self.assertTrue(dave.one("PRIVMSG #garden :hi").params[2].startswith("Cannot send to channel (+m): "))
+        self.assertEqual(dave.send("NOTICE #garden :hi"), [])
+        self.assertEqual([line.command for line in alice.received()], ["MODE"] * 4, "-n, +b, -b, +m and nothing from dave")
+
     def test_mode_refusals(self) -> None:
         """472 for an unknown letter, 482 for a non-admin's change, 442 off the channel, 403 no session."""
         carol, alice, _bob = self.garden()
@@ -1179,7 +1210,6 @@ class ChannelModeTests(DoorTestCase):
         self.assertEqual(alice.one("MODE #garden +i").command, "482")
         self.assertEqual(carol.one("MODE #kiwi +i").command, "442")
         self.assertEqual(carol.one("MODE #nope +i").command, "403")
-        self.assertEqual(carol.one("MODE #garden -n").command, "696")
         self.assertEqual(carol.send("MODE #garden +n"), [])
         self.assertEqual(self.native().send(type="list")[0]["sessions"][-1]["modes"], "+nt")
         carol.send("MODE #garden +imlk 5 12345")

@@ -875,6 +875,29 @@ class PeopleTests(ProtocolTestCase):
                 self.assertEqual(answer["message"], f"The username {name} is reserved for the server; choose another.")
 
 
+class NoExternalTests(ProtocolTestCase):
+    def test_say_to_a_session_you_are_not_in(self) -> None:
+        """`say` with the session of someone else's: `not_in_session` under +n; after `/mode -n`,
+        an ack naming it, and every member gets the message; under +m, `moderated`."""
+        alice, bob, carol = self.client(), self.client(), self.client()
+        alice.one({"type": "create", "name": "garden", "username": "alice"})
+        bob.one({"type": "join", "session": 10, "username": "bob"})
+        carol.one({"type": "join", "session": 1, "username": "carol"})
+        alice.frames()
+        self.assertEqual(carol.error_code({"type": "say", "session": 10, "text": "hi"}), "not_in_session")
+        reply = alice.send({"type": "command", "session": 10, "name": "mode", "args": "-n"})[-1]
+        self.assertEqual(reply["text"], "Changed: -n")
+        bob.frames()
+        self.assertEqual(
+            carol.one({"type": "say", "session": 10, "text": "hi from carol"}),
+            {"type": "ack", "session": 10, "ts": self.clock.seconds()},
+        )
+        expected = {"type": "message", "session": 10, "from": "carol", "text": "hi from carol", "ts": self.clock.seconds()}
+        self.assertEqual((alice.frames(), bob.frames()), ([expected], [expected]))
+        alice.send({"type": "command", "session": 10, "name": "mode", "args": "+m"})
+        self.assertEqual(carol.error_code({"type": "say", "session": 10, "text": "hi"}), "moderated")
+
+
 class SecretSessionTests(ProtocolTestCase):
     def test_a_secret_session_leaves_the_list_and_comes_back(self) -> None:
         """`/mode +s`: carol at the list gets session_removed, her `list` lacks garden, her join by id works;

@@ -6,7 +6,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain import rules
 from glozi.domain.errors import ChatError
-from glozi.domain.events import AdminChanged, Invited, Left, MemberLeft, ModeChanged, TopicChanged
+from glozi.domain.events import AdminChanged, Invited, Left, MemberLeft, Message, ModeChanged, TopicChanged
 from tests.helpers import connect, done, late_passwords, make_server
 
 
@@ -132,6 +132,62 @@ class SpeakingTests(RulesTestCase):
         self.command(self.bob, "quit")
         done(self.bob.join(10, "bob"))
         self.assertRefused("moderated", self.bob.say, "hi")
+
+
+class NoExternalTests(RulesTestCase):
+    def outsider(self):
+        """carol, in session 1 (kiwi) only."""
+        carol, carol_conn = connect(self.server)
+        done(carol.join(1, "carol"))
+        return carol, carol_conn
+
+    def test_plus_n_refuses_a_user_outside(self) -> None:
+        """+n (the default): a message from outside gets not_in_session, as before; nobody hears it."""
+        carol, _ = self.outsider()
+        self.assertEqual(self.server.sessions[10].info().modes, "+nt")
+        self.assertRefused("not_in_session", carol.say, "hi from carol", 10)
+        self.assertEqual(self.bob_conn.of_type(Message), [])
+
+    def test_minus_n_lets_a_user_outside_talk(self) -> None:
+        """-n: every member gets carol's message, it is in the history and the store, carol stays outside; +n again refuses."""
+        carol, carol_conn = self.outsider()
+        self.alice_conn.clear()
+        self.assertEqual(self.command(self.alice, "mode", "-n"), "Changed: -n")
+        self.assertEqual(self.command(self.bob, "mode"), "Modes of garden: +t")
+        self.assertEqual(done(carol.say("hi from carol", 10)), 1_764_000_000)
+        for connection in (self.alice_conn, self.bob_conn):
+            [message] = connection.of_type(Message)
+            self.assertEqual((message.session_id, message.sender, message.text), (10, "carol", "hi from carol"))
+        self.assertEqual(carol_conn.of_type(Message), [])
+        self.assertEqual(list(self.server.sessions[10].history)[-1].sender, "carol")
+        self.assertEqual(self.server.store.messages[10][-1].sender, "carol")
+        self.assertEqual(carol.members.keys(), {1})
+        self.assertEqual(self.server.sessions[10].info().member_count, 2)
+        self.assertEqual(self.command(self.alice, "mode", "+n"), "Changed: +n")
+        self.assertRefused("not_in_session", carol.say, "again", 10)
+
+    def test_a_message_from_outside_touches_no_idle_timer(self) -> None:
+        """carol, silent in kiwi for 240 s but for a message to garden (-n) at 239 s, is still removed from kiwi at 240 s (whois idle: 0)."""
+        carol, _ = self.outsider()
+        self.command(self.alice, "mode", "-n")
+        self.clock.advance(239)
+        done(carol.say("hi from carol", 10))
+        self.assertEqual(self.alice.whois("carol").idle_seconds, 0, "it counts as speaking for whois")
+        self.clock.advance(1)
+        self.assertEqual(carol.members, {})
+
+    def test_a_ban_or_plus_m_silences_a_user_outside(self) -> None:
+        """-n with +b carol: banned; with +m: moderated (nobody outside is voiced); a user with no name yet: wrong_state."""
+        carol, _ = self.outsider()
+        self.command(self.alice, "mode", "-n")
+        self.command(self.alice, "mode", "+b carol")
+        self.assertRefused("banned", carol.say, "hi", 10)
+        self.command(self.alice, "mode", "-b carol")
+        self.command(self.alice, "mode", "+m")
+        self.assertRefused("moderated", carol.say, "hi", 10)
+        self.assertEqual(self.bob_conn.of_type(Message), [])
+        nameless, _ = connect(self.server)
+        self.assertRefused("wrong_state", nameless.say, "hi", 10)
 
 
 class AdminTests(RulesTestCase):

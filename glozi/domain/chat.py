@@ -749,20 +749,40 @@ class Participant:
         ``not_stored`` when the store could not commit it; raises
         ``ChatError`` at once when the session is not named or not one of
         this user's, or a ban matches this member or the session is moderated
-        (``+m``), and this member is neither its admin nor voiced."""
-        member = self.member_of(session_id)
+        (``+m``), and this member is neither its admin nor voiced. A session
+        that is ``-n`` takes a message from a user outside it too (named by
+        ``session_id``): every member gets it, and a ban matching the sender
+        or ``+m`` refuses it."""
+        try:
+            member = self.member_of(session_id)
+        except ChatError:
+            session = self._open_to_outsiders(session_id)
+            if session is None or self.nick is None:
+                raise
+            rules.may_speak_from_outside(session, self.nick)
+            return self._send(session, self.nick, text, notice, action, exclude=None)
         self._touch(member)
         session = member.session
         # Only a moderated session or one with bans can silence anyone: the common case checks nothing more.
         if session.rules.moderated or session.rules.bans:
             rules.may_speak(member)
+        return self._send(session, member.name, text, notice, action, exclude=member)
+
+    def _open_to_outsiders(self, session_id: int | None) -> Session | None:
+        """Session ``session_id`` when it takes messages from outside (``-n``)."""
+        session = self.server.sessions.get(session_id) if session_id is not None else None
+        return None if session is None or session.rules.no_external else session
+
+    def _send(
+        self, session: Session, sender: str, text: str, notice: bool, action: bool, exclude: Member | None
+    ) -> "Deferred[float]":
         sent_at = self.last_spoke = self.server.clock.seconds()
         message = Message(
-            session_id=session.id, sender=member.name, text=text, sent_at=sent_at, notice=notice, action=action
+            session_id=session.id, sender=sender, text=text, sent_at=sent_at, notice=notice, action=action
         )
-        self.server.fanout.publish(session, message, exclude=member)
+        self.server.fanout.publish(session, message, exclude=exclude)
         session.history.append(message)
-        written = self.server.store.add_message(StoredMessage(session.id, member.name, text, sent_at, action))
+        written = self.server.store.add_message(StoredMessage(session.id, sender, text, sent_at, action))
 
         def not_stored(reason: object) -> float:
             session.history.remove(message)

@@ -4,7 +4,8 @@ the key (``+k``, the session password), a member limit (``+l``), moderation
 (``+m``) with voice (``+v``), bans (``+b``) and their exceptions (``+e``),
 invite exceptions (``+I``), secrecy (``+s``), no CTCP (``+C``, kept here,
 applied by the IRC door: only IRC speaks CTCP) and the admin role (``+o``).
-``+n`` (no messages from outside) is always on: only members can talk.
+No messages from outside (``+n``) is on by default: ``-n`` lets a user who
+is not a member send the session a message.
 
 Plain Python. Each operation is asked by a ``Member`` of the session, checks
 that they may, changes the session and tells its members (``TopicChanged``,
@@ -157,6 +158,16 @@ def may_speak(member: Member) -> None:
         raise ChatError("moderated", f"{session.name} is moderated: only its admin and voiced members may talk.")
 
 
+def may_speak_from_outside(session: Session, nick: str) -> None:
+    """Raise the refusal ``nick``, who is not a member of the ``-n`` session
+    ``session``, gets sending it a message: ``banned`` when a ban matches them,
+    ``moderated`` under ``+m`` (nobody outside is voiced)."""
+    if is_banned(session, nick):
+        raise ChatError("banned", f"You are banned from {session.name}: only its admin and voiced members may talk.")
+    if session.rules.moderated:
+        raise ChatError("moderated", f"{session.name} is moderated: only its admin and voiced members may talk.")
+
+
 def require_admin(member: Member, what: str) -> None:
     if not member.is_admin:
         raise ChatError("not_admin", f"{what} is for the session's admin only.")
@@ -255,13 +266,9 @@ def _apply(member: Member, change: ModeChange) -> "bool | ModeChange | Deferred[
         rules.limit = limit
         _tell(member, ModeChange(on, "l", str(limit) if limit else None))
         return True
-    if change.letter == "n":
-        if not on:
-            raise ChatError("bad_arguments", "+n is always on: only members can talk in a session.")
-        return False
     if change.letter == "s":
         return _set_secret(member, on)
-    flag = {"C": "no_ctcp", "i": "invite_only", "m": "moderated", "t": "topic_locked"}[change.letter]
+    flag = {"C": "no_ctcp", "i": "invite_only", "m": "moderated", "n": "no_external", "t": "topic_locked"}[change.letter]
     if getattr(rules, flag) == on:
         return False
     setattr(rules, flag, on)

@@ -127,6 +127,7 @@ class Rules:
         "limit",
         "moderated",
         "no_ctcp",
+        "no_external",
         "secret",
         "topic",
         "topic_at",
@@ -150,6 +151,8 @@ class Rules:
         """Ban exceptions (``+e``): a user one matches is banned by none."""
         self.invite_exceptions: list[str] = []
         """Invite exceptions (``+I``): a user one matches joins past ``+i`` uninvited."""
+        self.no_external = True
+        """``+n``: only members talk in the session; with ``-n`` a user outside may send it a message too."""
         self.no_ctcp = False
         """``+C``: a CTCP request other than ACTION to the session is refused (IRC's ``404``)."""
         self.secret = False
@@ -159,7 +162,8 @@ class Rules:
 
     def modes(self, locked: bool) -> str:
         """The mode letters in force, as IRC shows them: ``+nt``, ``+Cimnstkl``..."""
-        letters = ("C" if self.no_ctcp else "") + ("i" if self.invite_only else "") + ("m" if self.moderated else "") + "n"
+        letters = ("C" if self.no_ctcp else "") + ("i" if self.invite_only else "") + ("m" if self.moderated else "")
+        letters += "n" if self.no_external else ""
         letters += ("s" if self.secret else "") + ("t" if self.topic_locked else "") + ("k" if locked else "") + ("l" if self.limit else "")
         return "+" + letters
 

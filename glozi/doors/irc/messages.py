@@ -61,17 +61,31 @@ class Messages(IRCConnection):
             try:
                 self.participant.say(text, session_id, notice=notice, action=action).addErrback(self._not_stored)
             except ChatError as error:
-                self._cannot_send(session_id, error, notice)
+                self._cannot_send(self.channels[session_id], error, notice)
         elif name_key(target) == name_key(wire.SERVICE_NICK):
             if not notice and not action:
                 self._service(text)
         elif wire.session_of(target) is not None:
-            if not notice:
-                self._numeric(
-                    n.ERR_CANNOTSENDTOCHAN, wire.echo(target), "Cannot send to channel: join it first"
-                )
+            self._say_from_outside(target, text, notice, action)
         elif not self._too_long_to_relay(target, text, notice, action):
             self._private(target, text, notice, action)
+
+    def _say_from_outside(self, channel: str, text: str, notice: bool, action: bool) -> None:
+        """To a channel this client is not on: relayed when it is ``-n``, else
+        404 (``+n``, no such channel, or ``+m`` or a ban refusing it)."""
+        info = self._session_named(channel)
+        if info is not None:
+            if self._too_long_to_relay(wire.channel_of(info.name), text, notice, action):
+                return
+            try:
+                self.participant.say(text, info.id, notice=notice, action=action).addErrback(self._not_stored)
+                return
+            except ChatError as error:
+                if error.code in _SEND_REFUSALS:
+                    self._cannot_send(wire.channel_of(info.name), error, notice)
+                    return
+        if not notice:
+            self._numeric(n.ERR_CANNOTSENDTOCHAN, wire.echo(channel), "Cannot send to channel: join it first")
 
     def _too_long_to_relay(self, target: str, text: str, notice: bool, action: bool) -> bool:
         """Whether a PRIVMSG, relayed with the sender's prefix, would pass 512 bytes: then it is refused with
@@ -133,18 +147,18 @@ class Messages(IRCConnection):
         try:
             sent = self.participant.send_ctcp(ctcp.body_of(query), session_id, notice=notice)
         except ChatError as error:
-            self._cannot_send(session_id, error, notice)
+            self._cannot_send(self.channels[session_id], error, notice)
             return
         if not sent and not notice:
             self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], "Cannot send to channel (+C): no CTCP but ACTION")
 
-    def _cannot_send(self, session_id: int, error: ChatError, notice: bool) -> None:
+    def _cannot_send(self, channel: str, error: ChatError, notice: bool) -> None:
         """A message the channel's modes refused: 404 naming the mode (a NOTICE is dropped silently)."""
         mode = _SEND_REFUSALS.get(error.code)
         if mode is None:
             raise error
         if not notice:
-            self._numeric(n.ERR_CANNOTSENDTOCHAN, self.channels[session_id], f"Cannot send to channel ({mode}): {error.message}")
+            self._numeric(n.ERR_CANNOTSENDTOCHAN, channel, f"Cannot send to channel ({mode}): {error.message}")
 
     def _not_stored(self, reason: Failure) -> None:
         """IRC has no acknowledgement: only a failure to store is reported."""

@@ -284,7 +284,9 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return write
 
     def _say(self, request: wire.Say) -> "Deferred[dict[str, Any]]":
-        session_id = self.participant.member_of(request.session_id).session.id
+        session_id = request.session_id
+        if session_id is None:
+            session_id = self.participant.member_of(None).session.id
         # The ack waits for the commit; the others get the message at once.
         said = self.participant.say(request.text, session_id, action=request.action, notice=request.notice)
         return said.addCallback(
