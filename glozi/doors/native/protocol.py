@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 import glozi
 from glozi.domain.chat import ChatServer, Participant, SessionListEvent
 from glozi.domain.errors import ChatError
-from glozi.domain.events import Event, Joined, Left, SessionCtcp, SessionRemoved
+from glozi.domain.events import Event, Joined, Left, SessionRemoved
 from glozi.domain.names import EXIT_CODE_LENGTH
 from glozi.domain.operators import Operators
 from glozi.domain.serverpassword import ServerPassword
@@ -109,11 +109,10 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self.transport.abortConnection()
 
     def deliver(self, event: Event) -> None:
-        if isinstance(event, SessionCtcp):
-            # IRC's CTCP is for IRC clients; a native client could not answer it.
-            return
+        # Every member's delivery comes here: one write, and one cheap type test
+        # for the one event that needs more (an IRC channel CTCP encodes to nothing).
         self.send(wire.encode_event(event))
-        if isinstance(event, Left) and not self.participant.members:
+        if type(event) is Left and not self.participant.members:
             self.factory.at_session_list.add(self)
             self._watch_idleness()
             left = self.factory.chat.sessions.get(event.session_id)

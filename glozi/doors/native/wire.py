@@ -32,6 +32,7 @@ from glozi.domain.events import (
     ServerCounts,
     SessionAdded,
     SessionChanged,
+    SessionCtcp,
     SessionInfo,
     SessionRemoved,
     TopicChanged,
@@ -880,8 +881,10 @@ def event_frame(event: Event) -> dict[str, Any]:
 
 
 def encode_event(event: Event) -> bytes:
-    """The line for ``event``, encoded once and cached on the event."""
+    """The line for ``event``, encoded once and cached on the event; nothing
+    (``b""``) for an event native clients do not get (IRC's channel CTCP,
+    which a native client could not answer)."""
     line = event.encoded.get(_CACHE_KEY)
     if line is None:
-        line = event.encoded[_CACHE_KEY] = encode_frame(event_frame(event))
+        line = event.encoded[_CACHE_KEY] = b"" if type(event) is SessionCtcp else encode_frame(event_frame(event))
     return line
