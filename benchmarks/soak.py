@@ -1151,6 +1151,12 @@ class Server:
             cap,
             "--max-send-queue",
             str(args.max_send_queue),
+            # Each client here keeps one session at a time. A join the client gave
+            # up on (no answer within 10 s under load) may still be answered; then
+            # its next join must be refused, as before sessions could be several,
+            # not make it a member of two sessions it does not know it is in.
+            "--max-sessions-per-user",
+            "1",
         ]
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
         self.process = await asyncio.create_subprocess_exec(
