@@ -80,8 +80,8 @@ class HistoryOptionsTests(SynchronousTestCase):
         for args in (["--scrollback", "-1"], ["--retention", "0"], ["--scrollback", "many"]):
             self.assertRaises(usage.UsageError, tap.Options().parseOptions, args)
 
-    def test_make_service_restores_from_the_database(self) -> None:
-        """makeService reads the database before serving: a stored session is listed again, and the id counter goes on."""
+    def stored_database(self, *statements: str) -> str:
+        """A database file at the current schema holding the session garden (id 17), then ``statements``."""
         path = os.path.abspath(self.mktemp())
         with sqlite3.connect(path) as db:
             for migration in MIGRATIONS:
@@ -89,37 +89,37 @@ class HistoryOptionsTests(SynchronousTestCase):
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
             db.execute("INSERT INTO sessions VALUES (17, 'garden', 5.0, 'alice', NULL)")
-            db.execute("UPDATE meta SET value = 20")
+            for statement in statements:
+                db.execute(statement)
         db.close()
+        return path
+
+    def chat_served(self, args: list[str]):
+        """The chat server makeService builds for ``args``."""
         options = tap.Options()
-        options.parseOptions(["--db", path, "--exit-code-file", self.mktemp(), "--no-sniff", "--irc-port", "none"])
+        options.parseOptions(args)
         top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
-        chat = next(iter(IServiceCollection(top))).chat
+        return next(iter(IServiceCollection(top))).chat
+
+    def test_make_service_restores_from_the_database(self) -> None:
+        """makeService reads the database before serving: a stored session is listed again, and the id counter goes on."""
+        path = self.stored_database("UPDATE meta SET value = 20")
+        chat = self.chat_served(["--db", path, "--exit-code-file", self.mktemp(), "--no-sniff", "--irc-port", "none"])
         self.assertEqual([(s.id, s.name, s.creator) for s in chat.list_sessions()][-1], (17, "garden", "alice"))
         creator = chat.connect(RecordingConnection(), "192.0.2.1")
         self.assertEqual(done(creator.create("shed", "bob")).session.id, 21, "ids given before are not reused")
-
 
     def test_no_builtin_sessions(self) -> None:
         """--no-builtin-sessions: off by default; on, a database holding avocado's history lists only
         its created session, and the next session created is 18, not one of the built-ins' ids 1 to 9."""
         self.assertFalse(tap.Options()["no-builtin-sessions"])
-        path = os.path.abspath(self.mktemp())
-        with sqlite3.connect(path) as db:
-            for migration in MIGRATIONS:
-                for statement in migration:
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-            db.execute("INSERT INTO sessions VALUES (17, 'garden', 5.0, 'alice', NULL)")
-            db.execute("INSERT INTO messages (session_id, sender, text, sent_at) VALUES (1, 'bob', 'avocado talk', 6.0)")
-            db.execute("UPDATE meta SET value = 17")
-        db.close()
-        options = tap.Options()
-        options.parseOptions(
+        path = self.stored_database(
+            "INSERT INTO messages (session_id, sender, text, sent_at) VALUES (1, 'bob', 'avocado talk', 6.0)",
+            "UPDATE meta SET value = 17",
+        )
+        chat = self.chat_served(
             ["--no-builtin-sessions", "--db", path, "--exit-code-file", self.mktemp(), "--no-sniff", "--irc-port", "none"]
         )
-        top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
-        chat = next(iter(IServiceCollection(top))).chat
         self.assertEqual([(s.id, s.name) for s in chat.list_sessions()], [(17, "garden")])
         creator = chat.connect(RecordingConnection(), "192.0.2.1")
         self.assertEqual(done(creator.create("shed", "bob")).session.id, 18)
