@@ -147,14 +147,12 @@ class IRCConnection(BatchedWrites, irc.IRC):
             # The domain closes the connection next.
             self._write(None, "ERROR", f"Closing Link: {self.nick}[{wire.USER_HOST}] ({wire.killed_text(event.by, event.reason)})")
         elif isinstance(event, PrivateMessage):
-            command = "NOTICE" if event.notice else "PRIVMSG"
-            prefix, me = wire.user_prefix(event.sender), self.nick or "*"
-            if event.ctcp:
-                self.send(wire.ctcp_line(prefix, command, me, event.text))
-            elif event.action:
-                self.send(wire.action_lines(prefix, command, me, event.text))
-            else:
-                self.send(wire.text_lines(prefix, command, me, event.text))
+            me = self.nick or "*"
+            self.send(
+                wire.said_lines(
+                    event.sender, me, event.text, notice=event.notice, action=event.action, ctcp=event.ctcp
+                )
+            )
         elif isinstance(event, ModeChanged):
             self._mode_changed(event)
         elif isinstance(event, Invited):

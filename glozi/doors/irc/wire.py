@@ -211,6 +211,19 @@ def action_lines(prefix: str, command: str, target: str, text: str) -> bytes:
     )
 
 
+def said_lines(
+    sender: str, target: str, text: str, *, notice: bool = False, action: bool = False, ctcp: bool = False
+) -> bytes:
+    """What ``sender`` said to ``target`` (a channel or a nick) as PRIVMSG or NOTICE lines: a CTCP
+    request, a ``/me`` action, or plain text."""
+    prefix, command = user_prefix(sender), "NOTICE" if notice else "PRIVMSG"
+    if ctcp:
+        return ctcp_line(prefix, command, target, text)
+    if action:
+        return action_lines(prefix, command, target, text)
+    return text_lines(prefix, command, target, text)
+
+
 def line_with_comment(prefix: str, command: str, *params: str, comment: str | None) -> bytes:
     """A line whose last parameter, ``comment`` (a PART or QUIT message), is
     cut to fit the line; without one, the line ends with ``params``."""
@@ -262,12 +275,9 @@ def _wallops(event: Wallops) -> bytes:
 def _encode(event: Event, channel: str, server: str) -> bytes:
     match event:
         case Message():
-            command = "NOTICE" if event.notice else "PRIVMSG"
-            if event.action:
-                return action_lines(user_prefix(event.sender), command, channel, event.text)
-            return text_lines(user_prefix(event.sender), command, channel, event.text)
+            return said_lines(event.sender, channel, event.text, notice=event.notice, action=event.action)
         case SessionCtcp():
-            return ctcp_line(user_prefix(event.sender), "NOTICE" if event.notice else "PRIVMSG", channel, event.body)
+            return said_lines(event.sender, channel, event.body, notice=event.notice, ctcp=True)
         case MemberJoined():
             return line(user_prefix(event.name), "JOIN", channel)
         case MemberLeft():
