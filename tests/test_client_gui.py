@@ -16,7 +16,7 @@ from tests.guitools import GuiTestCase, insert, replace_text, text_of, tree_rows
 from tests.realthings import start_server
 
 SESSION_ROWS = "body.lobby.table.sessions"
-TRANSCRIPT = "body.chat.main.transcript"
+TRANSCRIPT = "body.chat.main.transcript.text"
 MEMBERS = "body.chat.side.members"
 
 
@@ -400,7 +400,7 @@ class ChatWindowTests(GuiTestCase):
         scrolls down and hides it."""
         alice, bob = yield self.both_in_garden()
         transcript = alice.widget(TRANSCRIPT)
-        marker = alice.widget("body.chat.main.new_below")
+        marker = alice.widget("body.chat.main.transcript.new_below")
         self.assertTrue(bob.model.send_lines("\n".join(f"filler {n}" for n in range(30))))
         yield self.wait_for("the filler at Alice's", lambda: "filler 29" in text_of(transcript))
         alice.top.geometry("980x490")

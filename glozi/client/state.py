@@ -70,6 +70,8 @@ class LineKind(Enum):
     ERROR = auto()
     HISTORY = auto()
     DIVIDER = auto()
+    DAY = auto()
+    """The date, where the day changes between two lines and above the history (``text``: as people write it)."""
 
 
 class Delivery(Enum):
@@ -151,6 +153,15 @@ class ChatLine:
     """A failed message the user may send again (``ClientViewModel.resend``)."""
     action: bool = False
     """A ``/me`` action: shown as ``* sender text``."""
+    grouped: bool = False
+    """A message from the same person as the message just above it, soon after: shown under that
+    one's name and time, without its own."""
+    mentioned: bool = False
+    """Someone else's message that names you (``glozi.client.mentions``)."""
+    command: str = ""
+    """For a ``REPLY``: what you typed that it answers (``"/help"``)."""
+    earlier: bool = False
+    """Said before you joined (the server's scrollback): styled like a live message, above the divider."""
 
     @property
     def colour(self) -> str | None:
