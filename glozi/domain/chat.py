@@ -341,7 +341,8 @@ class ChatServer:
         self._tell_away(tuple(participant.members.values()))
 
     def _tell_away(self, members: Sequence[Member]) -> None:
-        """The others in each of ``members``' sessions learn its away message: one change, one event per session."""
+        """The others in each of ``members``' sessions learn its user's away
+        message: one change, one event per session."""
         self._away_changes += 1
         for member in members:
             session = member.session
