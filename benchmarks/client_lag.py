@@ -223,6 +223,7 @@ def run_client(port: int, session: int, nick: str, rate: float) -> None:
 
         def __init__(self) -> None:
             self.started = 0.0
+            self.cpu_at_start = 0.0
             self.expected: int | None = None
             self.stop_at = 0.0
 
@@ -233,6 +234,7 @@ def run_client(port: int, session: int, nick: str, rate: float) -> None:
             order, _, argument = line.decode().partition(" ")
             if order == "start":
                 self.started = time.monotonic()
+                self.cpu_at_start = time.process_time()
                 probe.start()
                 reactor.callLater(SAMPLE_SECONDS, self.sample)
             elif order == "stop":
@@ -262,6 +264,7 @@ def run_client(port: int, session: int, nick: str, rate: float) -> None:
                 worst_reactor_ticks=probe.worst_reactor_ticks(8),
                 rendered=len(rendered.seen),
                 measured_s=round(now - self.started, 2),
+                cpu_s=round(time.process_time() - self.cpu_at_start, 2),
                 drain_s=round(now - self.stop_at, 2),
                 slowest_read_ms=round(rendered.slowest_read_ms, 1),
             )
@@ -461,6 +464,7 @@ async def run_benchmark(rate: float, seconds: float, senders: int, seed: int, pr
         "sending_s": round(sending_s, 2),
         "measured_s": told["measured_s"],
         "drain_s": told["drain_s"],
+        "client_cpu_s": told["cpu_s"],
         "reactor_lag": reactor_lag,
         "tk_lag": tk_lag,
         "ticks": {"reactor": len(told["reactor_late_ms"]), "tk": len(told["tk_late_ms"])},
@@ -487,6 +491,7 @@ def report(result: dict) -> str:
             f"  sending {result['sending_s']} s, measured {result['measured_s']} s, "
             f"screen read until {result['drain_s']} s after the last send"
         ),
+        f"  client CPU: {result['client_cpu_s']} s in the {result['measured_s']} s measured",
     ]
     for loop in ("reactor", "tk"):
         lag = result[f"{loop}_lag"]
