@@ -164,6 +164,18 @@ class SeveralSessionsTests(ConversationTestCase):
         for key in ("session:10", "session:1", "session:2"):
             self.assertEqual(self.conversation(key).lines[-1].text, "Reconnected.")
 
+    def test_lost_while_the_list_is_shown_the_list_comes_back_beside_the_sessions(self) -> None:
+        """At the session list (from + Join / create) when the connection drops: the disconnected screen,
+        then the list again while every session is rejoined."""
+        self.in_three()
+        self.model.show_sessions()
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.assertIs(self.model.screen, Screen.DISCONNECTED)
+        self.clock.advance(0.5)
+        self.assertIs(self.model.screen, Screen.LOBBY)
+        self.assertEqual([f["type"] for f in self.sent()], ["list", "join"])
+        self.assertEqual(len(self.model.conversations), 3)
+
     def test_a_refused_rejoin_drops_that_session_only(self) -> None:
         """If one session is gone after the restart, the others are rejoined and the shown one says which was lost."""
         self.in_three()

@@ -417,7 +417,7 @@ class Sidebar:
 
     def __init__(self, window: "ClientWindow", parent: ttk.Frame) -> None:
         self.window = window
-        self.frame = ttk.Frame(parent, name="sidebar", padding=(10, 14, 0, 12))
+        self.frame = ttk.Frame(parent, name="sidebar", padding=(10, 14, 10, 12))
         self.frame.rowconfigure(0, weight=1)
         self.list = ttk.Treeview(
             self.frame,

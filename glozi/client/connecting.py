@@ -309,6 +309,9 @@ class Connecting(Lobby):
                 for chat in sessions:
                     chat.rejoining = True
                 self._stop_reconnecting()
+                if self.screen is not Screen.CHAT:
+                    # Lost while the session list was shown: it is shown again, beside the sessions.
+                    self._show_lobby()
                 self._rejoin(protocol, sessions)
                 return
             self._stop_reconnecting()
