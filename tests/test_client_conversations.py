@@ -176,6 +176,24 @@ class SeveralSessionsTests(ConversationTestCase):
         self.assertEqual([f["type"] for f in self.sent()], ["list", "join"])
         self.assertEqual(len(self.model.conversations), 3)
 
+    def test_with_only_private_chats_reconnecting_takes_the_name_back(self) -> None:
+        """No session left but a private chat shown: after the drop the client asks for its name again
+        (nick) and sends what was typed to bob meanwhile."""
+        self.in_garden("alice")
+        self.private("psst")
+        self.event({"type": "left", "session": 10, "name": "garden", "reason": "quit", "message": "You left garden."})
+        self.model.switch_to("private:bob")
+        self.sent()
+        self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.assertIs(self.model.screen, Screen.CHAT, "the private chat stays shown")
+        self.model.send("still there?")
+        self.clock.advance(0.5)
+        (nick,) = self.sent()
+        self.assertEqual((nick["type"], nick["name"]), ("nick", "alice"))
+        self.answer({"type": "nick_changed", "old": None, "name": "alice"}, nick)
+        (private,) = self.sent()
+        self.assertEqual((private["type"], private["to"], private["text"]), ("private", "bob", "still there?"))
+
     def test_a_refused_rejoin_drops_that_session_only(self) -> None:
         """If one session is gone after the restart, the others are rejoined and the shown one says which was lost."""
         self.in_three()

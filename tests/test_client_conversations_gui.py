@@ -9,7 +9,7 @@ from twisted.internet.defer import inlineCallbacks
 
 from glozi.client.app import ClientWindow, address_connector, start_client
 from glozi.client.viewmodel import ClientViewModel
-from tests.guitools import GuiTestCase, insert, text_of, tree_rows, visible_widget_at
+from tests.guitools import GuiTestCase, insert, text_of, visible_widget_at
 
 SIDEBAR = "body.sidebar.conversations"
 
@@ -72,10 +72,10 @@ class SidebarTests(GuiTestCase):
         for session_id in session_ids:
             if bob.conversations:
                 bob.show_sessions()
-            yield self.wait_for("Bob's session list", lambda: bob.session_by_id(session_id) is not None)
+            yield self.wait_for("Bob's session list", lambda sid=session_id: bob.session_by_id(sid) is not None)
             bob.open_join(session_id)
             bob.submit_join("bob")
-            yield self.wait_for("Bob in the session", lambda: bob.current == f"session:{session_id}")
+            yield self.wait_for("Bob in the session", lambda sid=session_id: bob.current == f"session:{sid}")
         return bob
 
     @inlineCallbacks

@@ -3,7 +3,7 @@
 Every widget a user (or a test) touches has a stable Tk name, listed in
 docs/client.md: for example ``body.lobby.sessions`` (the session list),
 ``join.username`` (the join dialog's username field) or
-``body.chat.main.transcript.text`` (the messages). Tk runs inside the Twisted reactor
+``body.chat.main.session12.text`` (the messages of session 12). Tk runs inside the Twisted reactor
 through ``twisted.internet.tksupport``; nothing here waits or blocks.
 """
 

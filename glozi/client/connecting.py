@@ -318,10 +318,9 @@ class Connecting(Lobby):
             if self.conversations and self.nick:
                 # Private chats only: take the name back, so they go on.
                 self._take_nick_back(protocol, self.nick)
-            else:
+            if self.screen is not Screen.CHAT:
                 self.notice = Notice("Reconnected.")
-                if self.screen is not Screen.CHAT:
-                    self._show_lobby()
+                self._show_lobby()
 
         def failed(reason: Failure) -> None:
             if attempt == self._attempt and not reason.check(CancelledError) and not self._password_refused(reason):
