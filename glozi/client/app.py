@@ -408,6 +408,16 @@ class LobbyView:
         self.exit_feedback.configure(text=feedback.text, style=style)
 
 
+def side_list(parent: tk.Misc, name: str, column: str, widths: tuple[int, int]) -> ttk.Treeview:
+    """A list beside the chat (the sidebar, the members): a name, and ``column`` right-aligned."""
+    tree = ttk.Treeview(
+        parent, name=name, columns=(column,), show="tree", style="Members.Treeview", selectmode="browse"
+    )
+    tree.column("#0", width=widths[0])
+    tree.column(column, width=widths[1], anchor="e")
+    return tree
+
+
 class Sidebar:
     """The conversations on the left: SESSIONS and PRIVATE, each with its unread count and
     an "@" when it named you; the shown one selected. A click shows one; *+ Join / create*
@@ -419,16 +429,7 @@ class Sidebar:
         self.window = window
         self.frame = ttk.Frame(parent, name="sidebar", padding=(10, 14, 10, 12))
         self.frame.rowconfigure(0, weight=1)
-        self.list = ttk.Treeview(
-            self.frame,
-            name="conversations",
-            columns=("badge",),
-            show="tree",
-            style="Members.Treeview",
-            selectmode="browse",
-        )
-        self.list.column("#0", width=130)
-        self.list.column("badge", width=44, anchor="e")
+        self.list = side_list(self.frame, "conversations", "badge", (130, 44))
         self.list.tag_configure("group", foreground=p.MUTED, font=p.FONT_SMALL)
         self.list.tag_configure("unread", foreground=p.TEXT_BRIGHT, font=p.FONT_BOLD)
         self.list.tag_configure("read", foreground=p.MUTED)
@@ -524,16 +525,7 @@ class ChatView:
         side.rowconfigure(1, weight=1)
         self.members_title = ttk.Label(side, name="members_title", style="Muted.TLabel", font=p.FONT_SMALL)
         self.members_title.grid(row=0, column=0, sticky="w", pady=(0, 8))
-        self.members = ttk.Treeview(
-            side,
-            name="members",
-            columns=("joined",),
-            show="tree",
-            style="Members.Treeview",
-            selectmode="browse",
-        )
-        self.members.column("#0", width=150)
-        self.members.column("joined", width=60, anchor="e")
+        self.members = side_list(side, "members", "joined", (150, 60))
         self.members.tag_configure("you", font=p.FONT_BOLD)
         self.members.tag_configure("away", foreground=p.MUTED)
         self.members.grid(row=1, column=0, sticky="ns")

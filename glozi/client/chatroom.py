@@ -48,6 +48,17 @@ _MEMBER_LEFT_TEXT = {
 }
 
 
+def message_line(frame: Frame) -> ChatLine:
+    """The transcript line of a ``message`` or ``private_message`` someone sent."""
+    return ChatLine(
+        LineKind.MESSAGE,
+        str(frame["text"]),
+        float(frame["ts"]),
+        sender=str(frame["from"]),
+        action=frame.get("action") is True,
+    )
+
+
 class Chatroom(ClientState):
     """Chatting: the conversations (sessions and private chats), sending and resending
     lines within the flood budget, commands, and the events of each session."""
@@ -424,39 +435,38 @@ class Chatroom(ClientState):
         if self.current == chat.key:
             self._render(Aspect.MEMBERS)
 
+    def _new_members(self, chat: ChatState, members: list[MemberRow], said: str) -> None:
+        """The session's members changed: the list (and the session's count) follow, and the transcript says ``said``."""
+        chat.members = members
+        chat.session = replace(chat.session, members=len(members))
+        self._member_list_changed(chat)
+        self._system(said, conversation=chat)
+
     def _on_member_joined(self, frame: Frame) -> None:
         chat = self._session_chat(frame)
         if chat is None:
             return
         name = str(frame["name"])
-        chat.members.append(MemberRow(name, float(frame["joined"]), False, name == chat.you))
-        chat.session = replace(chat.session, members=len(chat.members))
-        self._member_list_changed(chat)
-        self._system(f"{name} joined the session.", conversation=chat)
+        joined = MemberRow(name, float(frame["joined"]), False, name == chat.you)
+        self._new_members(chat, [*chat.members, joined], f"{name} joined the session.")
 
     def _on_member_left(self, frame: Frame) -> None:
         chat = self._session_chat(frame)
         if chat is None:
             return
         name = str(frame["name"])
-        chat.members = [m for m in chat.members if m.name != name]
-        chat.session = replace(chat.session, members=len(chat.members))
-        self._member_list_changed(chat)
         template = _MEMBER_LEFT_TEXT.get(str(frame["reason"]), "{name} left the session.")
-        self._system(template.format(name=name, by=frame.get("by")), conversation=chat)
+        members = [m for m in chat.members if m.name != name]
+        self._new_members(chat, members, template.format(name=name, by=frame.get("by")))
 
     def _on_admin_changed(self, frame: Frame) -> None:
         chat = self._session_chat(frame)
         if chat is None:
             return
         admin = str(frame["admin"])
-        chat.members = [replace(m, admin=m.name == admin) for m in chat.members]
         chat.session = replace(chat.session, admin=admin)
-        self._member_list_changed(chat)
-        if admin == chat.you:
-            self._system("You are now the admin of this session.", conversation=chat)
-        else:
-            self._system(f"{admin} is now the admin.", conversation=chat)
+        said = "You are now the admin of this session." if admin == chat.you else f"{admin} is now the admin."
+        self._new_members(chat, [replace(m, admin=m.name == admin) for m in chat.members], said)
 
     def _on_member_away(self, frame: Frame) -> None:
         """A member went away (``away``: their message) or came back (``null``): the member list shows it."""
@@ -474,9 +484,8 @@ class Chatroom(ClientState):
         if chat is None:
             return
         old, new = str(frame["old"]), str(frame["name"])
-        chat.members = [replace(m, name=new) if name_key(m.name) == name_key(old) else m for m in chat.members]
-        self._member_list_changed(chat)
-        self._system(f"{old} is now known as {new}.", conversation=chat)
+        members = [replace(m, name=new) if name_key(m.name) == name_key(old) else m for m in chat.members]
+        self._new_members(chat, members, f"{old} is now known as {new}.")
         self._rename_private(old, new)
 
     def _rename_private(self, old: str, new: str) -> None:
@@ -500,11 +509,9 @@ class Chatroom(ClientState):
         """Your own name changed (``/nick`` from IRC's side or a ``nick`` frame): every session says so."""
         new = self.nick = str(frame["name"])
         for chat in self.sessions_in:
-            old = chat.you
-            chat.you = new
-            chat.members = [replace(m, name=new) if m.you else m for m in chat.members]
-            self._member_list_changed(chat)
-            self._system(f"You are now known as {new} (you were {old}).", conversation=chat)
+            old, chat.you = chat.you, new
+            members = [replace(m, name=new) if m.you else m for m in chat.members]
+            self._new_members(chat, members, f"You are now known as {new} (you were {old}).")
 
     def _on_topic_changed(self, frame: Frame) -> None:
         chat = self._session_chat(frame)
@@ -537,37 +544,16 @@ class Chatroom(ClientState):
 
     def _on_private_message(self, frame: Frame) -> None:
         """A private message opens (or continues) the private chat with its sender; it is never stored."""
-        sender = str(frame["from"])
-        chat = self._private_chat(sender)
-        self._add_line(
-            chat,
-            ChatLine(
-                LineKind.MESSAGE,
-                str(frame["text"]),
-                float(frame["ts"]),
-                sender=sender,
-                action=frame.get("action") is True,
-            ),
-        )
+        self._add_line(self._private_chat(str(frame["from"])), message_line(frame))
 
     def _on_message(self, frame: Frame) -> None:
         chat = self._session_chat(frame)
         if chat is None:
             return
-        sender = str(frame["from"])
-        member = self._member(chat, sender)
-        chat.seen.add((sender, str(frame["text"]), float(frame["ts"])))
-        self._add_line(
-            chat,
-            ChatLine(
-                LineKind.MESSAGE,
-                str(frame["text"]),
-                float(frame["ts"]),
-                sender=sender,
-                sender_admin=member is not None and member.admin,
-                action=frame.get("action") is True,
-            ),
-        )
+        line = message_line(frame)
+        member = self._member(chat, str(line.sender))
+        chat.seen.add((str(line.sender), line.text, line.ts))
+        self._add_line(chat, replace(line, sender_admin=member is not None and member.admin))
 
     def _on_history(self, frame: Frame) -> None:
         """One message said before we joined (or while we were away): styled like a live
