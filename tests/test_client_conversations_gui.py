@@ -99,7 +99,8 @@ class SidebarTests(GuiTestCase):
     @inlineCallbacks
     def test_three_sessions_and_a_private_chat_count_unread_and_mark_mentions(self) -> Any:
         """Alice in three sessions looks at the third: bob's messages elsewhere show as unread counts, the one
-        naming her with "@", his private message opens a chat; a click shows a session and clears its count.
+        naming her with "@", his private message opens a chat; a click shows a session and clears its count,
+        a double-click on bob in its member list shows the private chat with him.
         With her window not focused, a mention and a private message put "(2) GloziChat" in the title and ask
         the desktop for urgency, and focus takes both back."""
         desktop = RecordingDesktop()
@@ -137,8 +138,17 @@ class SidebarTests(GuiTestCase):
         transcript = alice.widget("body.chat.main.session2.text")
         self.assertIs(visible_widget_at(transcript), transcript, "its transcript is on top")
         self.assertIn("Alice, look at this", text_of(transcript))
-        yield self.click_row(alice, "private:bob")
+        members = alice.widget("body.chat.side.members")
+        yield self.wait_for("bob in the member list", lambda: members.exists("bob"))
+        alice.top.update_idletasks()
+        x, y, width, height = members.bbox("bob")
+        yield self.xdotool(
+            "mousemove", "--sync",
+            str(members.winfo_rootx() + x + width // 2), str(members.winfo_rooty() + y + height // 2),
+            "click", "--repeat", "2", "--delay", "80", "1",
+        )
         yield self.wait_for("the private chat shown", lambda: alice.model.current == "private:bob")
+        self.assertEqual(badges(alice)["bob"], "", "a double-click on a member shows the chat with him")
         self.assertEqual(text_of(alice.widget("header.corner.session_title")).strip(), "@bob")
         private = alice.chat.transcript
         self.assertIn("psst", text_of(private.text))
