@@ -1,6 +1,7 @@
-"""The dark ttk theme and the button icons: everything Tk needs from the palette."""
+"""The ttk theme (dark or light, from the palette in use) and the button icons: everything Tk needs from the palette."""
 
 import tkinter as tk
+from collections.abc import Callable
 from importlib import resources
 from tkinter import ttk
 
@@ -11,10 +12,18 @@ from glozi.client import palette as p
 ICON_NAMES = ("reload", "create", "info", "check", "lock", "send", "leave", "app", "logo")
 
 
+def choose_palette(theme: str, desktop_preference: Callable[[], str | None]) -> str:
+    """The palette for the ``theme`` setting: ``dark``, ``light``, or for ``system`` what
+    ``desktop_preference`` reads from the desktop, dark when it cannot tell."""
+    if theme in p.PALETTES:
+        return theme
+    return desktop_preference() or "dark"
+
 
 def _edges(color: str) -> dict[str, str]:
     """A ttk border drawn in one colour: clam shades it with three (border, light, dark)."""
     return {"bordercolor": color, "lightcolor": color, "darkcolor": color}
+
 
 def load_icons(master: tk.Misc) -> dict[str, ImageTk.PhotoImage]:
     """The PNG icons shipped in ``glozi/assets``, read with Pillow.
@@ -33,7 +42,7 @@ def load_icons(master: tk.Misc) -> dict[str, ImageTk.PhotoImage]:
 
 
 def apply_theme(root: tk.Misc) -> ttk.Style:
-    """Configure every ttk style and Tk option the client uses for the dark look."""
+    """Configure every ttk style and Tk option the client uses, in the colours of the palette in use."""
     # Only classic Tk widgets read the option database: set on ttk widgets,
     # these options would override their styles.
     for widget in ("Toplevel", "Text", "Listbox", "Canvas", "Menu"):
@@ -193,6 +202,26 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
         )
         style.map(f"{orient}.TScrollbar", background=[("active", p.MUTED), ("pressed", p.MUTED)])
     style.configure("Chat.Vertical.TScrollbar", troughcolor=p.CHAT, bordercolor=p.CHAT)
+
+    # The preferences dialog's choices, on the dialogs' surface.
+    for name in ("TCheckbutton", "TRadiobutton"):
+        style.configure(
+            name,
+            background=p.SURFACE,
+            foreground=p.TEXT,
+            indicatorbackground=p.INPUT,
+            indicatorforeground=p.ACCENT_TEXT,
+            upperbordercolor=p.BORDER,
+            lowerbordercolor=p.BORDER,
+            padding=(0, 4),
+        )
+        style.map(
+            name,
+            background=[("active", p.SURFACE)],
+            indicatorbackground=[("selected", p.ACCENT), ("pressed", p.SELECTED)],
+            upperbordercolor=[("focus", p.ACCENT)],
+            lowerbordercolor=[("focus", p.ACCENT)],
+        )
 
     style.configure("TSeparator", background=p.BORDER)
     return style
