@@ -196,6 +196,15 @@ class _Xlib:
         lib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.XSetErrorHandler.argtypes = [_X_ERROR_HANDLER]
         lib.XSetErrorHandler.restype = ctypes.c_void_p
+        window = ctypes.c_ulong
+        lib.XQueryTree.argtypes = [
+            ctypes.c_void_p,
+            window,
+            ctypes.POINTER(window),
+            ctypes.POINTER(window),
+            ctypes.POINTER(ctypes.POINTER(window)),
+            ctypes.POINTER(ctypes.c_uint),
+        ]
         self.lib = lib
         self.display = lib.XOpenDisplay(display_name.encode())
         if not self.display:
@@ -207,14 +216,38 @@ class _Xlib:
         self.failed = True
         return 0
 
-    def set_urgency(self, window: int, urgent: bool) -> None:
-        """Set or clear ``XUrgencyHint`` on ``window``, keeping its other hints; OSError if X refuses."""
+    def set_urgency(self, inner: int, urgent: bool) -> None:
+        """Set or clear ``XUrgencyHint`` of the Tk toplevel whose ``winfo_id`` is ``inner``, keeping
+        its other hints; OSError if X refuses."""
         lib = self.lib
         # Xlib's default handler exits the process on an error (a window gone
         # meanwhile), so ours stands in just for these calls, as Tk's own does.
         previous = lib.XSetErrorHandler(self._on_error)
         self.failed = False
         try:
+            # Tk keeps a toplevel's window-manager properties on a wrapper, the
+            # parent of its inner window (``wm frame`` names the manager's
+            # decoration instead, whose hints nobody reads).
+            root, parent, children, count = (
+                ctypes.c_ulong(),
+                ctypes.c_ulong(),
+                ctypes.POINTER(ctypes.c_ulong)(),
+                ctypes.c_uint(),
+            )
+            if not lib.XQueryTree(
+                self.display,
+                inner,
+                ctypes.byref(root),
+                ctypes.byref(parent),
+                ctypes.byref(children),
+                ctypes.byref(count),
+            ):
+                raise OSError(f"the X server does not know window {inner:#x}")
+            if children:
+                lib.XFree(children)
+            if parent.value == root.value:
+                return  # not mapped yet: Tk writes its hints when it maps the window
+            window = parent.value
             found = lib.XGetWMHints(self.display, window)
             hints = _XWMHints()
             if found:
@@ -248,8 +281,7 @@ class X11Desktop:
             if self._xlib is None:
                 self._xlib = _Xlib(self.top.winfo_screen())
             self.top.update_idletasks()
-            # The window manager reads the hints of Tk's wrapper, the frame.
-            self._xlib.set_urgency(int(self.top.wm_frame(), 16), urgent)
+            self._xlib.set_urgency(self.top.winfo_id(), urgent)
         except (OSError, tk.TclError) as error:
             self._urgency_works = False
             log.warn("The window cannot ask for attention (X urgency hint): {error}", error=error)
