@@ -22,7 +22,7 @@ from glozi.client.settings import (
     default_settings_file,
     load_settings,
 )
-from glozi.client.theme import choose_palette
+from glozi.client.theme import choose_palette, icon_images
 
 
 def warnings(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,6 +222,16 @@ class PaletteThemeTests(SynchronousTestCase):
         palette.use("dark")
         self.assertEqual(palette.CHAT, "#313338")
         self.assertIn(palette.user_colour("alice"), palette.DARK["USER_COLOURS"])
+
+    def test_button_glyphs_take_the_text_colour(self) -> None:
+        """White glyphs on plain buttons (Reload, ?, ✓, Leave) are drawn dark in light, so they show."""
+        palette.use("light")
+        images = icon_images()
+        for name in ("reload", "info", "check", "leave"):
+            with self.subTest(name=name):
+                opaque = {pixel[:3] for pixel in images[name].getdata() if pixel[3] > 0}
+                self.assertEqual(opaque, {(6, 6, 7)})
+        self.assertIn((255, 255, 255), {pixel[:3] for pixel in images["send"].getdata() if pixel[3] == 255})
 
     def test_every_text_colour_reads_in_both_themes(self) -> None:
         """Names and text reach WCAG AA (4.5) on the chat; names also on the member list."""

@@ -670,7 +670,7 @@ class PreferencesDialog:
     """The theme and the alert switches (the header's ⚙ button); every change is saved at once."""
 
     ALERTS = (
-        ("title_count", "Show the count of new mentions in the window title"),
+        ("title_count", "Count mentions and private messages in the title"),
         ("urgency", "Ask for attention (urgency hint)"),
         ("notifications", "Show desktop notifications"),
     )
@@ -799,7 +799,12 @@ class ClientWindow:
         self.server_label = ttk.Label(title, name="server", style="Muted.TLabel", font=p.FONT_SMALL)
         self.server_label.pack(anchor="w")
         ttk.Button(
-            header, name="preferences", text="\u2699", style="Icon.TButton", command=self.show_preferences
+            header,
+            name="preferences",
+            text="\u2699",
+            width=2,
+            style="Icon.TButton",
+            command=self.show_preferences,
         ).pack(side="right", padx=(14, 0))
         self.corner = ttk.Frame(header, name="corner")
         self.corner.pack(side="right")

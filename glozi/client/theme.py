@@ -10,6 +10,8 @@ from PIL import Image, ImageTk
 from glozi.client import palette as p
 
 ICON_NAMES = ("reload", "create", "info", "check", "lock", "send", "leave", "app", "logo")
+INK_ICONS = ("reload", "info", "check", "leave")
+"""White glyphs on plain buttons: drawn in the palette's text colour, so they show on light buttons too."""
 
 
 def choose_palette(theme: str, desktop_preference: Callable[[], str | None]) -> str:
@@ -25,20 +27,29 @@ def _edges(color: str) -> dict[str, str]:
     return {"bordercolor": color, "lightcolor": color, "darkcolor": color}
 
 
-def load_icons(master: tk.Misc) -> dict[str, ImageTk.PhotoImage]:
-    """The PNG icons shipped in ``glozi/assets``, read with Pillow.
-
-    Keep the returned dict alive as long as the widgets using them: Tk drops
-    an image once Python no longer references it.
-    """
-    icons = {}
+def icon_images() -> dict[str, Image.Image]:
+    """The PNG icons shipped in ``glozi/assets`` as Pillow images, ``INK_ICONS`` in ``TEXT_BRIGHT``."""
+    images = {}
     folder = resources.files("glozi") / "assets"
     for name in ICON_NAMES:
         with (folder / f"{name}.png").open("rb") as stream:
             image = Image.open(stream)
             image.load()
-        icons[name] = ImageTk.PhotoImage(image, master=master)
-    return icons
+        if name in INK_ICONS:
+            ink = Image.new("RGBA", image.size, p.TEXT_BRIGHT)
+            ink.putalpha(image.convert("RGBA").getchannel("A"))
+            image = ink
+        images[name] = image
+    return images
+
+
+def load_icons(master: tk.Misc) -> dict[str, ImageTk.PhotoImage]:
+    """The icons (``icon_images``) as Tk images.
+
+    Keep the returned dict alive as long as the widgets using them: Tk drops
+    an image once Python no longer references it.
+    """
+    return {name: ImageTk.PhotoImage(image, master=master) for name, image in icon_images().items()}
 
 
 def apply_theme(root: tk.Misc) -> ttk.Style:
@@ -213,6 +224,8 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
             indicatorforeground=p.ACCENT_TEXT,
             upperbordercolor=p.BORDER,
             lowerbordercolor=p.BORDER,
+            indicatorsize=15,
+            indicatormargin=(0, 0, 8, 0),
             padding=(0, 4),
         )
         style.map(
@@ -222,6 +235,15 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
             upperbordercolor=[("focus", p.ACCENT)],
             lowerbordercolor=[("focus", p.ACCENT)],
         )
+    # A chosen radio button is a dot in the accent colour: a filled disc with a
+    # white centre reads as a ring, like a focus mark.
+    style.configure("TRadiobutton", indicatorforeground=p.ACCENT)
+    style.map(
+        "TRadiobutton",
+        indicatorbackground=[("pressed", p.SELECTED)],
+        upperbordercolor=[("selected", p.ACCENT), ("focus", p.ACCENT)],
+        lowerbordercolor=[("selected", p.ACCENT), ("focus", p.ACCENT)],
+    )
 
     style.configure("TSeparator", background=p.BORDER)
     return style
