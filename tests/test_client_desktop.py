@@ -1,5 +1,6 @@
 """The client's settings file, theme choice and desktop alerts, without a display."""
 
+import io
 import json
 import os
 from pathlib import Path
@@ -164,7 +165,9 @@ class ThemeChoiceTests(SynchronousTestCase):
         """--theme takes dark, light or system; without it the saved choice applies."""
         self.assertEqual(parse_arguments(["--theme", "light"]).theme, "light")
         self.assertIsNone(parse_arguments([]).theme)
-        self.assertRaises(SystemExit, parse_arguments, ["--theme", "pink"])
+        with mock.patch("sys.stderr", io.StringIO()) as stderr:
+            self.assertRaises(SystemExit, parse_arguments, ["--theme", "pink"])
+        self.assertIn("invalid choice: 'pink'", stderr.getvalue())
 
 
 class FakeDesktop:

@@ -99,8 +99,8 @@ class Notifier:
     """Shows desktop notifications, one child process at a time and at most one per ``NOTIFY_INTERVAL``.
 
     What comes while one is shown or too soon after it waits, folded into a
-    single notification, so a flood of messages makes one bubble, not two
-    hundred processes. After the first failure (no ``gdbus``, no session bus,
+    single notification, so a flood of two hundred messages starts two
+    processes, not two hundred. After the first failure (no ``gdbus``, no session bus,
     no notification service) it logs once and stays silent until restarted.
     """
 
@@ -249,9 +249,8 @@ class _Xlib:
                 return  # not mapped yet: Tk writes its hints when it maps the window
             window = parent.value
             found = lib.XGetWMHints(self.display, window)
-            hints = _XWMHints()
+            hints = _XWMHints.from_buffer_copy(found.contents) if found else _XWMHints()
             if found:
-                ctypes.pointer(hints)[0] = found[0]
                 lib.XFree(found)
             hints.flags = hints.flags | X_URGENCY_HINT if urgent else hints.flags & ~X_URGENCY_HINT
             lib.XSetWMHints(self.display, window, ctypes.byref(hints))
