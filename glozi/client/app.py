@@ -28,10 +28,12 @@ from twisted.logger import (
 
 from glozi.client import palette as p
 from glozi.client.connecting import DEFAULT_PORT
+from glozi.client.desktop import X11Desktop, desktop_theme
 from glozi.client.fields import check_password, check_session_name, check_username, fits
 from glozi.client.palette import user_colour
 from glozi.client.protocol import connect
 from glozi.client.servers import find_servers
+from glozi.client.settings import THEMES, Settings, SettingsStore, clamp_geometry, default_settings_file
 from glozi.client.state import (
     Aspect,
     ChatLine,
@@ -46,11 +48,11 @@ from glozi.client.state import (
     Tone,
 )
 from glozi.client.texts import ABOUT_TEXT, clock_text, created_text
-from glozi.client.theme import apply_theme, load_icons
+from glozi.client.theme import apply_theme, choose_palette, load_icons
 from glozi.client.transcript import TranscriptView
 from glozi.client.viewmodel import ClientViewModel
 from glozi.client.widgets import autohide
-from glozi.domain.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE
+from glozi.domain.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE, name_key
 
 _ENTRY_STYLES = {
     FieldState.EMPTY: "TEntry",
@@ -60,6 +62,7 @@ _ENTRY_STYLES = {
 _NOTICE_STYLES = {Tone.INFO: "Info.TLabel", Tone.ERROR: "Error.TLabel"}
 _CONNECTING_FRAMES = ("", ".", "..", "...")
 _SPINNER_MS = 300
+_THEME_LABELS = {"dark": "Dark", "light": "Light", "system": "As the desktop prefers"}
 NOTICE_AREA_PX = 56
 """Height kept for the notice above the session list, shown or not, so rows never move under the pointer."""
 
@@ -704,6 +707,7 @@ class SessionDialog:
         self.top.resizable(False, False)
         self.top.protocol("WM_DELETE_WINDOW", model.close_dialog)
         self.top.bind("<Escape>", lambda _: model.close_dialog())
+        self.submitted_name = ""
         body = ttk.Frame(self.top, name="body", style="Surface.TFrame", padding=24)
         body.pack(fill="both", expand=True)
         body.columnconfigure(0, weight=1)
@@ -741,10 +745,13 @@ class SessionDialog:
         )
         self.submit.pack(side="left")
         self.top.geometry(f"+{window.top.winfo_rootx() + 160}+{window.top.winfo_rooty() + 110}")
+        last_name = window.settings.current.last_name
         if dialog.username:
             self.fields["username"].var.set(dialog.username)
-        first = next(iter(self.fields.values()))
-        first.entry.focus_set()
+        elif last_name and fits("username", last_name):
+            self.fields["username"].var.set(last_name)
+        empty = [field for field in self.fields.values() if not field.get()]
+        (empty or list(self.fields.values()))[0].entry.focus_set()
         self.render(dialog)
 
     def _field(
@@ -784,6 +791,7 @@ class SessionDialog:
     def _submit(self) -> None:
         values = self._values()
         model = self.window.model
+        self.submitted_name = values["username"]
         if self.kind == "create":
             model.submit_create(values["name"], values["username"], values.get("password", ""))
         else:
@@ -810,6 +818,83 @@ class SessionDialog:
 
     def destroy(self) -> None:
         self.top.destroy()
+        if self.submitted_name:
+            # The model closes the dialog before it opens the chat it joined.
+            self.window.top.after_idle(self._remember_name, self.submitted_name)
+
+    def _remember_name(self, name: str) -> None:
+        """Keep ``name`` for the next dialog if the server let us in with it."""
+        chat = self.window.model.chat
+        if chat is not None and name_key(chat.you) == name_key(name):
+            self.window.settings.change(last_name=name)
+
+
+class PreferencesDialog:
+    """The theme and the alert switches (the header's ⚙ button); every change is saved at once."""
+
+    ALERTS = (
+        ("title_count", "Count mentions and private messages in the title"),
+        ("urgency", "Ask for attention (urgency hint)"),
+        ("notifications", "Show desktop notifications"),
+    )
+    def __init__(self, window: "ClientWindow") -> None:
+        self.window = window
+        self.top = tk.Toplevel(
+            window.top,
+            name="preferences",
+            background=p.SURFACE,
+            highlightthickness=1,
+            highlightbackground=p.BORDER,
+        )
+        self.top.title("Preferences")
+        self.top.transient(window.top)
+        self.top.resizable(False, False)
+        body = ttk.Frame(self.top, name="body", style="Surface.TFrame", padding=24)
+        body.pack(fill="both", expand=True)
+        ttk.Label(body, text="Preferences", style="Heading.TLabel").pack(anchor="w")
+        current = window.settings.current
+        ttk.Label(body, text="Theme", style="MutedSurface.TLabel").pack(anchor="w", pady=(14, 2))
+        self.theme = tk.StringVar(self.top, value=current.theme)
+        for theme in THEMES:
+            ttk.Radiobutton(
+                body,
+                name=f"theme_{theme}",
+                text=_THEME_LABELS[theme],
+                value=theme,
+                variable=self.theme,
+                command=self._theme_chosen,
+            ).pack(anchor="w")
+        ttk.Label(
+            body, text="A new theme shows at the next start.", style="Hint.TLabel"
+        ).pack(anchor="w", pady=(2, 0))
+        ttk.Label(body, text="Alerts", style="MutedSurface.TLabel").pack(anchor="w", pady=(14, 2))
+        self.alerts: dict[str, tk.BooleanVar] = {}
+        for flag, label in self.ALERTS:
+            variable = tk.BooleanVar(self.top, value=getattr(current, flag))
+            self.alerts[flag] = variable
+            ttk.Checkbutton(
+                body, name=flag, text=label, variable=variable, command=partial(self._alert_switched, flag)
+            ).pack(anchor="w")
+        ttk.Button(body, name="close", text="Close", style="Accent.TButton", command=self.destroy).pack(
+            anchor="e", pady=(16, 0)
+        )
+        self.top.bind("<Escape>", lambda _: self.destroy())
+        self.top.protocol("WM_DELETE_WINDOW", self.destroy)
+        self.top.geometry(f"+{window.top.winfo_rootx() + 200}+{window.top.winfo_rooty() + 70}")
+
+    def _theme_chosen(self) -> None:
+        self.window.settings.change(theme=self.theme.get())
+
+    def _alert_switched(self, flag: str) -> None:
+        self.window.settings.change(**{flag: self.alerts[flag].get()})
+        apply_alerts(self.window.model, self.window.settings.current)
+
+    def exists(self) -> bool:
+        return bool(self.top.winfo_exists())
+
+    def destroy(self) -> None:
+        if self.exists():
+            self.top.destroy()
 
 
 class AboutDialog:
@@ -850,11 +935,18 @@ class ClientWindow:
 
     log = Logger()
 
-    def __init__(self, top: tk.Tk | tk.Toplevel, model: ClientViewModel, desktop: Desktop | None = None) -> None:
+    def __init__(
+        self,
+        top: tk.Tk | tk.Toplevel,
+        model: ClientViewModel,
+        desktop: Desktop | None = None,
+        settings: SettingsStore | None = None,
+    ) -> None:
         self.top = top
         self.model = model
         self.desktop = desktop
         self._urgent = False
+        self.settings = settings or SettingsStore(None)
         self.icons: dict[str, ImageTk.PhotoImage] = load_icons(top)
         top.title("GloziChat")
         top.configure(background=p.WINDOW)
@@ -870,6 +962,14 @@ class ClientWindow:
         ttk.Label(title, name="title", text="GloziChat", style="Title.TLabel").pack(anchor="w")
         self.server_label = ttk.Label(title, name="server", style="Muted.TLabel", font=p.FONT_SMALL)
         self.server_label.pack(anchor="w")
+        ttk.Button(
+            header,
+            name="preferences",
+            text="\u2699",
+            width=2,
+            style="Icon.TButton",
+            command=self.show_preferences,
+        ).pack(side="right", padx=(14, 0))
         self.corner = ttk.Frame(header, name="corner")
         self.corner.pack(side="right")
         self.session_title = ttk.Label(
@@ -919,6 +1019,7 @@ class ClientWindow:
             top.bind(sequence, lambda _: top.after_idle(self._focus_changed), add="+")
         self.dialog: SessionDialog | None = None
         self.about: AboutDialog | None = None
+        self.preferences: PreferencesDialog | None = None
         model.view = self
         for aspect in Aspect:
             self.render(aspect)
@@ -932,6 +1033,12 @@ class ClientWindow:
         if self.about is None or not self.about.exists():
             self.about = AboutDialog(self)
         self.about.top.lift()
+
+    def show_preferences(self) -> None:
+        """Open the preferences, or raise them when they are open."""
+        if self.preferences is None or not self.preferences.exists():
+            self.preferences = PreferencesDialog(self)
+        self.preferences.top.lift()
 
     def render(self, aspect: Aspect) -> None:
         """Redraw ``aspect`` of the view-model (``ClientView``)."""
@@ -1041,6 +1148,7 @@ class ClientWindow:
 
     def close(self) -> None:
         """Disconnect and remove the window."""
+        remember_geometry(self)
         self.model.view = None
         self.model.close()
         self.top.destroy()
@@ -1052,13 +1160,17 @@ def start_client(
     address: ServerAddress | None = None,
     finder: Callable[[], Any] | None = None,
     ca_file: str | None = None,
+    *,
+    settings: SettingsStore | None = None,
     desktop: Desktop | None = None,
 ) -> ClientWindow:
     """Build a client in ``top`` on ``reactor`` and start connecting.
 
     ``address`` connects there directly; otherwise ``finder`` (by default
     ``find_servers``) looks for servers; ``desktop`` gets the urgency hint and
-    the notifications. The caller installs Tk into the reactor
+    the notifications. With ``settings`` the window opens where it was left and
+    the alert switches are applied. The caller picks the palette first
+    (``palette.use``), installs Tk into the reactor
     (``tksupport.install``) and runs the reactor.
     """
     apply_theme(top)
@@ -1068,9 +1180,32 @@ def start_client(
         finder or partial(find_servers, reactor),
         address,
     )
-    window = ClientWindow(top, model, desktop)
+    window = ClientWindow(top, model, desktop=desktop, settings=settings)
+    if settings is not None:
+        restore_geometry(top, settings.current.geometry)
+        apply_alerts(model, settings.current)
     reactor.callWhenRunning(model.start)
     return window
+
+
+def apply_alerts(model: ClientViewModel, settings: Settings) -> None:
+    """Switch the view-model's alerts (title count, urgency hint, notifications) as ``settings`` say."""
+    model.alerts.title_count = settings.title_count
+    model.alerts.urgency = settings.urgency
+    model.alerts.notifications = settings.notifications
+
+
+def restore_geometry(top: tk.Tk | tk.Toplevel, geometry: str) -> None:
+    """Give ``top`` its saved size and place, moved onto the screen if it would not fit there."""
+    fitted = clamp_geometry(geometry, top.winfo_screenwidth(), top.winfo_screenheight())
+    if fitted:
+        top.geometry(fitted)
+
+
+def remember_geometry(window: ClientWindow) -> None:
+    """Save the window's size and place for the next start (a window never shown has none)."""
+    if window.top.winfo_exists() and window.top.winfo_ismapped():
+        window.settings.change(geometry=window.top.geometry())
 
 
 def address_connector(reactor: Any, ca_file: str | None = None) -> Callable[..., Any]:
@@ -1099,6 +1234,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--ca-file",
         help="verify a TLS server against this CA certificate (PEM) instead of trusting it on first use",
     )
+    parser.add_argument(
+        "--theme",
+        choices=THEMES,
+        help="the colours for this run: dark, light, or as the desktop prefers (default: the saved choice)",
+    )
     options = parser.parse_args(argv)
     if options.port is not None and not 0 < options.port < 65536:
         parser.error("--port must be between 1 and 65535")
@@ -1118,10 +1258,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     from twisted.internet import reactor
 
+    settings = SettingsStore(default_settings_file())
+    p.use(choose_palette(options.theme or settings.current.theme, desktop_theme))
     root = tk.Tk(className="GloziChat")
     log = Logger()
     root.report_callback_exception = partial(_log_tk_error, log)  # type: ignore[method-assign]
-    window = start_client(root, reactor, address, ca_file=options.ca_file)
+    window = start_client(
+        root, reactor, address, ca_file=options.ca_file, settings=settings, desktop=X11Desktop(root, reactor)
+    )
     tksupport.install(root)
 
     def stop() -> None:
@@ -1130,6 +1274,7 @@ def main(argv: list[str] | None = None) -> None:
         reactor.stop()
 
     def quit_client() -> None:
+        remember_geometry(window)
         window.model.view = None
         window.model.close()
         # Leave Tk's event handler first, and let the reactor send the close.
