@@ -280,6 +280,25 @@ class PacingTests(SynchronousTestCase):
         self.assertEqual(self.listener.queued[-1], 0, "the listener hears that the queue is empty")
         self.assertGreater(self.clock.seconds() - 1000, (200 - 20) / 5.0, "no faster than 5 a second")
 
+    def test_a_busy_reactor_does_not_catch_up_with_a_burst(self) -> None:
+        """The window renders 200 pasted lines for 2 s before the reactor runs again: the first
+        burst leaves only then, and what follows it must still pass the server's (20, 5)."""
+        self.welcome(flood={"burst": 20, "per_second": 5.0})
+        server = FloodControl(self.clock, burst=20, rate=5.0)
+        for number in range(200):
+            self.protocol.request("say", text=f"line {number}")
+        self.clock.advance(2.0)
+        verdicts = [server.check() for _ in sent(self.transport)]
+        self.transport.clear()
+        for _ in range(1000):
+            if not self.protocol.queued:
+                break
+            self.clock.advance(0.05)
+            verdicts += [server.check() for _ in sent(self.transport)]
+            self.transport.clear()
+        self.assertEqual(len(verdicts), 200)
+        self.assertEqual(set(verdicts), {Verdict.ACCEPT})
+
     def test_a_smaller_budget_is_kept_too(self) -> None:
         """A server started with --flood-burst 4 --flood-rate 1: the first lines still pass, none is refused."""
         self.welcome(flood={"burst": 4, "per_second": 1.0})

@@ -94,6 +94,12 @@ def pace_for(welcome: Frame) -> tuple[float, float]:
     return max(1.0, float(int(burst)) - PACE_BURST_MARGIN), rate * PACE_RATE_FRACTION
 
 
+_LEAST_DRAIN_DELAY = 0.001
+_LATE_GRACE = 0.1
+"""Seconds a paced line may be late without the budget being cut: 0.45 of a line at 4.5 a second,
+inside the two-line margin kept under the server's burst."""
+
+
 class ClientProtocol(LineReceiver):
     """One connection to a GloziChat server."""
 
@@ -124,6 +130,7 @@ class ClientProtocol(LineReceiver):
         self._budget: TokenBucket | None = None
         self._queue: deque[bytes] = deque()
         self._drain_call: Any = None
+        self._drain_due = 0.0
         self.lines_received = 0
         """Lines read from the server so far (to tell what came last)."""
 
@@ -172,10 +179,19 @@ class ClientProtocol(LineReceiver):
         while self._queue and self._budget.try_take():
             self.transport.write(self._queue.popleft())
         if self._queue and self._drain_call is None:
-            self._drain_call = self.clock.callLater(self._budget.seconds_until(), self._drain_later)
+            # At least a moment: a budget a rounding error short of a line must
+            # not be asked again at the same instant, forever.
+            delay = max(self._budget.seconds_until(), _LEAST_DRAIN_DELAY)
+            self._drain_due = self.clock.seconds() + delay
+            self._drain_call = self.clock.callLater(delay, self._drain_later)
 
     def _drain_later(self) -> None:
         self._drain_call = None
+        # Called late, the reactor was busy (rendering a paste, say): the lines
+        # written before it are only leaving now, so the budget must not count
+        # that time as refilled, or the server would get them and more at once.
+        # A little lateness is the reactor's usual jitter, within our margin.
+        self._budget.forfeit(self.clock.seconds() - self._drain_due - _LATE_GRACE)
         self._write_queued()
         self._queue_changed()
 

@@ -30,6 +30,13 @@ class TokenBucket:
             return True
         return False
 
+    def forfeit(self, seconds: float) -> None:
+        """Give up what ``seconds`` of refilling brought: time the tokens could not really be spent in."""
+        if seconds <= 0:
+            return
+        self._refill()
+        self._tokens = max(0.0, self._tokens - seconds * self.rate)
+
     def seconds_until(self, cost: float = 1.0) -> float:
         """How long until ``cost`` tokens are available (0 when they are now)."""
         self._refill()
