@@ -417,7 +417,9 @@ class ChatView:
         left.grid(row=0, column=0, sticky="nswe")
         left.columnconfigure(0, weight=1)
         left.rowconfigure(0, weight=1)
-        self.transcript = TranscriptView(left, "transcript", window.model.resend)
+        self.transcript = TranscriptView(
+            left, "transcript", window.model.resend, nick=lambda: window.model.chat.you if window.model.chat else ""
+        )
         self.transcript.frame.grid(row=0, column=0, columnspan=2, sticky="nswe")
         self.sending = ttk.Label(left, name="sending", style="Sending.TLabel", padding=(10, 4))
 

@@ -32,6 +32,12 @@ ERROR_TEXT = "#ff7b7e"
 WARNING = "#f0b232"
 ADMIN = "#f0b232"
 SYSTEM = "#9ba7b4"
+LINK = "#8ea1ff"
+"""Links in messages: the accent, light enough to read on ``CHAT`` (and on ``MENTION_LINE``)."""
+MENTION_LINE = "#393730"
+"""The tint behind a message that names you."""
+MENTION = "#3d4270"
+"""Behind your name where a message names you."""
 
 FONT_FAMILY = "DejaVu Sans"
 FONT_SIZE = 11
