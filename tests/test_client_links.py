@@ -35,7 +35,9 @@ class FindLinksTests(TestCase):
         """A full stop, comma, question or exclamation mark, colon or quote ending a sentence stays out."""
         for end in (".", ",", "!", "?", ":", ";", "'", '"', "...", "?!"):
             with self.subTest(end=end):
-                self.assertEqual(written(f"go to https://example.org/page{end}"), ["https://example.org/page"])
+                self.assertEqual(
+                    written(f"go to https://example.org/page{end}"), ["https://example.org/page"]
+                )
 
     def test_punctuation_inside_the_link_is_kept(self) -> None:
         """Dots, queries and fragments inside a link are part of it."""
@@ -50,13 +52,15 @@ class FindLinksTests(TestCase):
         self.assertEqual(written("{https://example.org/}"), ["https://example.org/"])
 
     def test_a_bare_beginning_or_a_beginning_inside_a_word_is_no_link(self) -> None:
-        """"https://" and "www." alone, and "xhttp://..." (not at a word's start) are not links."""
+        """ "https://" and "www." alone, and "xhttp://..." (not at a word's start) are not links."""
         self.assertEqual(find_links("https:// and www. and http://."), [])
         self.assertEqual(find_links("xhttp://example.org notawww.example.org"), [])
 
     def test_case_is_ignored_and_angle_brackets_and_quotes_end_a_link(self) -> None:
         """HTTPS:// and WWW. work; <...> and "..." around a link stay out of it."""
-        self.assertEqual(written("<HTTPS://Example.org/A> \"WWW.example.org\""), ["HTTPS://Example.org/A", "WWW.example.org"])
+        self.assertEqual(
+            written('<HTTPS://Example.org/A> "WWW.example.org"'), ["HTTPS://Example.org/A", "WWW.example.org"]
+        )
         self.assertEqual(link_url("WWW.example.org"), "http://WWW.example.org")
         self.assertEqual(link_url("https://www.example.org"), "https://www.example.org")
 
@@ -98,7 +102,9 @@ class OpenInBrowserTests(TestCase):
         done = open_in_browser(fake, "https://example.org/?a=1;b=$(x)")  # type: ignore[arg-type]
         [(protocol, executable, args, env)] = fake.spawned
         self.assertEqual((executable, args), (program, [program, "https://example.org/?a=1;b=$(x)"]))
-        self.assertEqual(env["PATH"], os.environ["PATH"], "the desktop's environment (DISPLAY, D-Bus) is passed on")
+        self.assertEqual(
+            env["PATH"], os.environ["PATH"], "the desktop's environment (DISPLAY, D-Bus) is passed on"
+        )
         self.assertNoResult(done)
         protocol.processExited(Failure(ProcessDone(0)))
         self.assertIsNone(self.successResultOf(done))

@@ -82,7 +82,10 @@ class TranscriptTestCase(TestCase):
     def styled_rows(self) -> list[list[tuple[str, tuple[str, ...]]]]:
         """Each row as its characters with their tags (sorted): how it looks, character by character."""
         return [
-            [(char, tuple(sorted(self.text.tag_names(f"{number}.{column}")))) for column, char in enumerate(row)]
+            [
+                (char, tuple(sorted(self.text.tag_names(f"{number}.{column}"))))
+                for column, char in enumerate(row)
+            ]
             for number, row in enumerate(self.rows(), 1)
         ]
 
@@ -129,7 +132,8 @@ class GroupingTests(TranscriptTestCase):
             message("hi alice!", "bob"),
         )
         self.assertEqual(
-            self.rows(), [f"{TIME}\t★ alice  welcome, bob", "the tomatoes are in", f"{TIME}\tbob  hi alice!", ""]
+            self.rows(),
+            [f"{TIME}\t★ alice  welcome, bob", "the tomatoes are in", f"{TIME}\tbob  hi alice!", ""],
         )
         first, grouped = self.tags_at(1, "welcome"), self.tags_at(2)
         self.assertIn("group_start", first)
@@ -144,7 +148,9 @@ class GroupingTests(TranscriptTestCase):
     def test_the_name_shows_in_its_colour_and_the_star_in_the_admin_colour(self) -> None:
         self.add(message("welcome, bob", "alice", sender_admin=True))
         colour = next(
-            self.text.tag_cget(tag, "foreground") for tag in self.tags_at(1, "alice") if tag.startswith("sender")
+            self.text.tag_cget(tag, "foreground")
+            for tag in self.tags_at(1, "alice")
+            if tag.startswith("sender")
         )
         self.assertEqual(str(colour), message("", "alice").colour)
         self.assertIn("admin", self.tags_at(1, "★"))
@@ -178,7 +184,9 @@ class GroupingTests(TranscriptTestCase):
         )
         self.assertEqual(self.rows()[1], "second  ◌")
         self.assertIn("pending", self.tags_at(2, "second"))
-        self.view.update_line(message("second", "alice", own=True, serial=2, delivery=Delivery.SENT, grouped=True))
+        self.view.update_line(
+            message("second", "alice", own=True, serial=2, delivery=Delivery.SENT, grouped=True)
+        )
         self.assertEqual(self.rows(), [f"{TIME}\talice  first", "second", f"{TIME}\tbob  hi", ""])
         self.assertIn("sent", self.tags_at(2, "second"))
         self.assertIn("grouped", self.tags_at(2, "second"))
@@ -210,7 +218,9 @@ class SeparatorTests(TranscriptTestCase):
         )
         rule = "\u2500" * 16
         self.assertEqual(self.rows()[0], f"{rule}  Sunday 30 November  {rule}")
-        self.assertEqual(self.rows()[2], "\u2500\u2500\u2500\u2500  Earlier messages above  \u2500\u2500\u2500\u2500")
+        self.assertEqual(
+            self.rows()[2], "\u2500\u2500\u2500\u2500  Earlier messages above  \u2500\u2500\u2500\u2500"
+        )
         self.assertEqual(str(self.text.tag_cget("day", "justify")), "center")
         self.assertIn("rule", self.tags_at(1, "\u2500"))
         self.assertIn("bold", str(self.text.tag_cget("day", "font")))
@@ -219,7 +229,7 @@ class SeparatorTests(TranscriptTestCase):
         self.assertEqual(self.tagged("time"), [TIME], "only the message has a time")
 
     def test_a_command_answer_has_a_header_with_the_command_and_time(self) -> None:
-        """"› /help" and the time head the monospace block of the answer."""
+        """ "› /help" and the time head the monospace block of the answer."""
         self.add(ChatLine(LineKind.REPLY, "Commands:\n  /help   this list", TS, command="/help"))
         self.assertEqual(self.rows(), [f"{TIME}\t› /help", " Commands:", "   /help   this list", ""])
         self.assertIn("reply_header", self.tags_at(1, "/help"))
@@ -236,7 +246,11 @@ class SeparatorTests(TranscriptTestCase):
         )
         self.assertEqual(
             self.rows()[:3],
-            [f"{TIME}\tbob joined the session.", f"{TIME}\tYou will be removed after 20 s.", f"{TIME}\tNot sent: too long."],
+            [
+                f"{TIME}\tbob joined the session.",
+                f"{TIME}\tYou will be removed after 20 s.",
+                f"{TIME}\tNot sent: too long.",
+            ],
         )
         self.assertEqual(
             [style in self.tags_at(row, "o") for row, style in ((1, "system"), (2, "warning"), (3, "error"))],
@@ -262,7 +276,9 @@ class LinkTests(TranscriptTestCase):
         self.assertEqual(self.opened, ["https://example.org/x", "http://www.debian.org"])
 
     def test_a_link_that_cannot_be_opened_says_why_in_the_transcript(self) -> None:
-        self.open_result = fail(LinkNotOpened("Could not open https://example.org/: xdg-open is not installed."))
+        self.open_result = fail(
+            LinkNotOpened("Could not open https://example.org/: xdg-open is not installed.")
+        )
         self.add(message("https://example.org/"))
         self.click(1, "https")
         self.assertIn("Could not open https://example.org/: xdg-open is not installed.", self.rows()[1])
@@ -357,3 +373,26 @@ class InsertionTests(TranscriptTestCase):
         inserted.clear()
         self.view.update_line(message("mine", "alice", own=True, serial=1, delivery=Delivery.SENT))
         self.assertEqual("".join(inserted), f"{TIME}\talice  mine\n")
+
+
+class FollowingTests(TranscriptTestCase):
+    def test_a_burst_of_lines_ends_in_view(self) -> None:
+        self.add(*(message(f"line {n}") for n in range(80)))
+        self.assertGreaterEqual(self.text.yview()[1], 0.999)
+        self.assertTrue(self.view.following)
+
+    def test_scrolling_up_while_new_lines_wait_to_be_shown_stays_up(self) -> None:
+        """The wheel turned in the same moment lines arrive moves up from the newest line and stays there:
+        the next line shows the marker instead of scrolling."""
+        self.add(*(message(f"line {n}") for n in range(80)))
+        for n in range(80, 90):
+            self.view.add_line(message(f"line {n}"))
+        for _ in range(3):
+            self.text.event_generate("<Button-4>", x=100, y=100)
+        self.root.update()
+        self.assertLess(self.text.yview()[1], 0.999, "the view stays where the reader scrolled")
+        self.assertFalse(self.view.following)
+        top = self.text.index("@0,0")
+        self.add(message("line 90"))
+        self.assertEqual(self.text.index("@0,0"), top)
+        self.assertTrue(self.view.new_below.winfo_ismapped())

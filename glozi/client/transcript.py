@@ -120,11 +120,15 @@ class TranscriptView:
         scroll.grid(row=0, column=1, sticky="ns")
         self.text.configure(yscrollcommand=autohide(scroll))
         self._sender_tags: set[str] = set()
+        self._see_end_call: str | None = None
         self._configure_tags()
         self.following = True
         """Whether new lines scroll into view: the user was at the bottom when last they scrolled."""
         for sequence in ("<Button-4>", "<Button-5>", "<MouseWheel>", "<KeyRelease>"):
             self.text.bind(sequence, lambda _: self.text.after_idle(self._scrolled), add="+")
+        # The user scrolls from where the lines already shown put the view, not from before them.
+        for sequence in ("<Button-4>", "<Button-5>", "<MouseWheel>", "<KeyPress>"):
+            self.text.bind(sequence, lambda _: self._see_end_now(), add="+")
         # A resize moves the bottom out of view: follow again if we were following.
         self.text.bind("<Configure>", lambda _: self.text.after_idle(self._keep_following), add="+")
         self.new_below = ttk.Button(
@@ -300,6 +304,7 @@ class TranscriptView:
         return self.text.yview()[1] >= 0.999
 
     def _scroll_by_user(self, *args: str) -> None:
+        self._see_end_now()
         self.text.yview(*args)
         self._scrolled()
 
@@ -315,9 +320,25 @@ class TranscriptView:
 
     def scroll_to_end(self) -> None:
         """Show the newest line and follow again (the "new messages below" marker)."""
-        self.text.see("end")
         self.following = True
         self.new_below.place_forget()
+        self._see_end_soon()
+
+    def _see_end_soon(self) -> None:
+        """Scroll to the end once Tk is idle: ``see`` lays out the text and costs more than a line
+        does, so a burst of lines scrolls once, not once per line."""
+        if self._see_end_call is None:
+            self._see_end_call = self.text.after_idle(self._see_end)
+
+    def _see_end(self) -> None:
+        self._see_end_call = None
+        if self.text.winfo_exists():
+            self.text.see("end")
+
+    def _see_end_now(self) -> None:
+        if self._see_end_call is not None:
+            self.text.after_cancel(self._see_end_call)
+            self._see_end()
 
     def add_line(self, line: ChatLine) -> None:
         """Append ``line``; follow it if the view follows (else show the marker), and always your own."""
@@ -348,7 +369,7 @@ class TranscriptView:
         text.mark_unset("redraw")
         text.configure(state="disabled")
         if self.following:
-            text.see("end")
+            self._see_end_soon()
 
     def _insert_line(self, index: str, line: ChatLine) -> None:
         if line.kind in _SPEAKERS and line.sender:
