@@ -195,7 +195,7 @@ class TranscriptView:
             spacing1=14,
         )
         text.tag_configure("rule", foreground=p.BORDER)
-        text.tag_configure("mentioned", background=p.MENTION_LINE)
+        text.tag_configure("mentioned", background=p.MENTION_LINE, lmargincolor=p.MENTION_LINE)
         text.tag_configure("link", foreground=p.LINK, underline=True)
         text.tag_configure("mention", background=p.MENTION, foreground=p.TEXT_BRIGHT, font=p.FONT_BOLD)
         # Your messages: grey until the server acknowledges them, red when they failed.
