@@ -5,7 +5,7 @@ import tkinter as tk
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from glozi.client import palette as p
 from glozi.client.links import LinkNotOpened
@@ -13,7 +13,8 @@ from glozi.client.state import ChatLine, Delivery, LineKind
 from glozi.client.texts import clock_text
 from glozi.client.theme import apply_theme
 from glozi.client.transcript import TranscriptView
-from tests.realthings import Unavailable, in_ci, mark_display_used, shared_display, use_display
+from tests.guitools import use_test_display
+from tests.realthings import mark_display_used
 
 TS = 1764590000.0
 """A Monday afternoon (1 December 2025, UTC): the lines' time."""
@@ -28,13 +29,7 @@ class TranscriptTestCase(TestCase):
     """One transcript in a shown window; ``opened`` lists the links it was asked to open."""
 
     def setUp(self) -> None:
-        try:
-            display = shared_display()
-        except Unavailable as missing:
-            if in_ci():
-                raise
-            raise SkipTest(str(missing)) from None
-        self.addCleanup(use_display(display))
+        use_test_display(self)
         self.root = tk.Tk(className="GloziTranscriptTest")
         mark_display_used()
         errors: list[BaseException] = []
