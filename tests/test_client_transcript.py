@@ -8,6 +8,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.trial.unittest import TestCase
 
 from glozi.client import palette as p
+from glozi.client import transcript
 from glozi.client.links import LinkNotOpened
 from glozi.client.state import ChatLine, Delivery, LineKind
 from glozi.client.texts import clock_text
@@ -149,6 +150,48 @@ class GroupingTests(TranscriptTestCase):
         )
         self.assertEqual(str(colour), message("", "alice").colour)
         self.assertIn("admin", self.tags_at(1, "★"))
+
+    def hover(self, row: int, needle: str) -> str:
+        """Move the pointer onto ``needle`` in row ``row``: the time shown in the gutter, "" when none."""
+        x, y = self.point(row, needle)
+        self.text.event_generate("<Motion>", x=x, y=y)
+        self.root.update()
+        label = self.view.hover_time
+        if not label.winfo_ismapped():
+            return ""
+        top, height = self.text.bbox(f"{row}.0")[1], self.text.bbox(f"{row}.0")[3]
+        self.assertLessEqual(top, label.winfo_y() + label.winfo_height() // 2, "beside its line")
+        self.assertLessEqual(label.winfo_y() + label.winfo_height() // 2, top + height)
+        return str(label.cget("text"))
+
+    def test_hovering_a_grouped_line_shows_its_own_time_in_the_gutter(self) -> None:
+        self.add(
+            message("one", "carol"),
+            message("two", "carol", grouped=True),
+            message("later", "carol", grouped=True),
+        )
+        self.view.add_line(ChatLine(LineKind.MESSAGE, "three", TS + 3600, sender="carol", grouped=True))
+        self.root.update()
+        self.assertEqual(self.hover(2, "two"), TIME)
+        self.assertEqual(self.hover(4, "three"), clock_text(TS + 3600))
+        self.assertEqual(self.hover(1, "one"), "", "a first line shows its own time already")
+        self.assertEqual(self.rows()[3], "three", "the hovered time is not part of the text")
+
+    def test_hovered_times_stay_right_after_old_lines_are_dropped(self) -> None:
+        """The oldest lines go (here past 2 x 3 lines); the remaining grouped lines keep their times and
+        the dropped ones leave nothing behind."""
+        self.patch(transcript, "MAX_CHAT_LINES", 3)
+        for n in range(12):
+            self.view.add_line(
+                ChatLine(LineKind.MESSAGE, f"m{n}", TS + 60 * n, sender="carol", grouped=n % 4 != 0)
+            )
+        self.root.update()
+        rows = self.rows()
+        self.assertLess(len(rows), 8)
+        for row, shown in enumerate(rows, 1):
+            if shown.startswith("m"):
+                self.assertEqual(self.hover(row, shown), clock_text(TS + 60 * int(shown[1:])))
+        self.assertLessEqual(len(self.view._times), 7)
 
     def test_an_action_is_never_grouped_looking_and_is_in_italics(self) -> None:
         """/me from the same person, even marked grouped, reads "* bob waves" with its time."""

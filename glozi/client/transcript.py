@@ -19,7 +19,7 @@ import itertools
 import time
 import tkinter as tk
 from collections.abc import Callable
-from tkinter import ttk
+from tkinter import font, ttk
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -60,6 +60,11 @@ def marked_pieces(text: str, marks: list[tuple[int, int, str]]) -> Pieces:
         (text[a:b], tuple(tag for start, end, tag in marks if start <= a and b <= end))
         for a, b in itertools.pairwise(cuts)
     ]
+
+
+def _looks_grouped(line: ChatLine) -> bool:
+    """Shown under the name above, without its own: a grouped message that is no action."""
+    return line.kind in _SPEAKERS and bool(line.sender) and line.grouped and not line.action
 
 
 def _link_marks(text: str) -> list[tuple[int, int, str]]:
@@ -150,6 +155,22 @@ class TranscriptView:
             relief="flat",
         )
         self.text.bind("<Button-3>", self._open_menu, add="+")
+        self.hover_time = tk.Label(
+            self.text,
+            name="hover_time",
+            background=p.CHAT,
+            foreground=p.MUTED,
+            font=p.FONT_SMALL,
+            borderwidth=0,
+        )
+        self._hover_descent = font.Font(self.text, font=p.FONT_SMALL).metrics("descent")
+        self._times: dict[str, float] = {}
+        """Each grouped line's time, by the name of the mark at its start (shown when hovered)."""
+        self._marks_made = 0
+        # A window closed with a scroll still to do: its callback would outlive the widget.
+        self.text.bind("<Destroy>", lambda _: self._cancel_see_end(), add="+")
+        self.text.bind("<Motion>", self._hover, add="+")
+        self.text.bind("<Leave>", self._left, add="+")
 
     def _configure_tags(self) -> None:
         text = self.text
@@ -297,8 +318,53 @@ class TranscriptView:
         self.text.configure(state="normal")
         self.text.delete("1.0", "end")
         self.text.configure(state="disabled")
+        if self._times:
+            self.text.mark_unset(*self._times)
+            self._times.clear()
+        self.hover_time.place_forget()
         self.following = True
         self.new_below.place_forget()
+
+    def _hover(self, event: tk.Event) -> None:
+        """Over a grouped line, its time shows in the gutter, where a first line has its own."""
+        row = self.text.index(f"@{event.x},{event.y}").split(".")[0]
+        ts = self._grouped_time(f"{row}.0")
+        shown = self.text.dlineinfo(f"{row}.0") if ts is not None else None
+        if ts is None or shown is None:
+            self.hover_time.place_forget()
+            return
+        _, y, _, _, baseline = shown
+        mentioned = "mentioned" in self.text.tag_names(f"{row}.0")
+        self.hover_time.configure(text=clock_text(ts), background=p.MENTION_LINE if mentioned else p.CHAT)
+        padding = int(self.text.cget("padx"))
+        # "outside": at window coordinates, as dlineinfo gives them, not inside the text's padding.
+        self.hover_time.place(
+            x=padding, y=y + baseline + self._hover_descent, anchor="sw", bordermode="outside"
+        )
+
+    def _left(self, event: tk.Event) -> None:
+        # Moving onto the time label leaves the text too: keep the label then.
+        pointed = self.text.winfo_containing(*self.text.winfo_pointerxy())
+        if pointed is not self.hover_time:
+            self.hover_time.place_forget()
+
+    def _grouped_time(self, start: str) -> float | None:
+        if "grouped" not in self.text.tag_names(start):
+            return None
+        name = self.text.mark_next(start)
+        while name and self.text.compare(name, "==", start):
+            if name in self._times:
+                return self._times[name]
+            name = self.text.mark_next(name)
+        return None
+
+    def _forget_times_before(self, index: str) -> None:
+        name = self.text.mark_next("1.0")
+        while name and self.text.compare(name, "<", index):
+            after = self.text.mark_next(name)
+            if self._times.pop(name, None) is not None:
+                self.text.mark_unset(name)
+            name = after
 
     def _at_bottom(self) -> bool:
         return self.text.yview()[1] >= 0.999
@@ -310,6 +376,7 @@ class TranscriptView:
 
     def _scrolled(self) -> None:
         """The user scrolled: follow new lines again only from the bottom."""
+        self.hover_time.place_forget()
         self.following = self._at_bottom()
         if self.following:
             self.new_below.place_forget()
@@ -332,22 +399,37 @@ class TranscriptView:
 
     def _see_end(self) -> None:
         self._see_end_call = None
-        if self.text.winfo_exists():
-            self.text.see("end")
+        self.hover_time.place_forget()
+        self.text.see("end")
 
     def _see_end_now(self) -> None:
         if self._see_end_call is not None:
-            self.text.after_cancel(self._see_end_call)
+            self._cancel_see_end()
             self._see_end()
+
+    def _cancel_see_end(self) -> None:
+        if self._see_end_call is not None:
+            self.text.after_cancel(self._see_end_call)
+            self._see_end_call = None
 
     def add_line(self, line: ChatLine) -> None:
         """Append ``line``; follow it if the view follows (else show the marker), and always your own."""
         text = self.text
         text.configure(state="normal")
+        if _looks_grouped(line):
+            self._marks_made += 1
+            name = f"time{self._marks_made}"
+            # Left gravity: the line inserted at the mark goes after it.
+            text.mark_set(name, "end-1c")
+            text.mark_gravity(name, "left")
+            self._times[name] = line.ts
         self._insert_line("end", line)
         lines = int(text.index("end-1c").split(".")[0])
         if lines > MAX_CHAT_LINES * 2:
-            text.delete("1.0", f"{lines - MAX_CHAT_LINES}.0")
+            cut = f"{lines - MAX_CHAT_LINES}.0"
+            self._forget_times_before(cut)
+            text.delete("1.0", cut)
+            self.hover_time.place_forget()
         text.configure(state="disabled")
         if self.following or line.own:
             self.scroll_to_end()
@@ -403,7 +485,7 @@ class TranscriptView:
 
     def _message_pieces(self, line: ChatLine) -> tuple[Pieces, tuple[str, ...]]:
         """A message's pieces, and the tags of the whole line. An action always shows its name."""
-        headed = line.action or not line.grouped
+        headed = not _looks_grouped(line)
         line_tags = ["message", "group_start" if headed else "grouped"]
         if line.mentioned:
             line_tags.append("mentioned")
