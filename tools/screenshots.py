@@ -177,7 +177,7 @@ def make(reactor: Any) -> Any:
         alice.chat.message.var.set("")
         bob.model.send_lines("\n".join(f"Row {n}: {plant}" for n, plant in enumerate(PLANTS * 8, 1)))
         yield pause(reactor, 0.4)
-        alice.chat._scroll_by_user("moveto", "0.2")
+        alice.chat.transcript._scroll_by_user("moveto", "0.2")
         yield pause(reactor, 1.0)
         yield capture(reactor, bob, "sending")
         yield capture(reactor, alice, "new-messages")
