@@ -379,6 +379,12 @@ class CopyMenuTests(TranscriptTestCase):
         self.right_click(1, "/help")
         self.assertEqual(self.choose("Copy message"), "Commands:\n  /help   this list")
 
+    def test_the_selection_shows_over_tinted_lines_and_answer_blocks(self) -> None:
+        """The selection's colour wins over every background the transcript draws."""
+        priority = self.text.tag_names()
+        for tinted in ("mentioned", "mention", "reply"):
+            self.assertGreater(priority.index("sel"), priority.index(tinted), tinted)
+
     def test_copy_puts_the_selection_on_the_clipboard(self) -> None:
         self.add(message("hello there", "bob"))
         self.text.tag_add("sel", "1.0 + 2 chars", "1.end - 6 chars")

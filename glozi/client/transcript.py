@@ -46,12 +46,13 @@ Pieces = list[tuple[str, tuple[str, ...]]]
 
 
 def _desktop_browser(url: str) -> "Deferred[None]":
+    # Looked up on a click, not on import: importing this module must not install a reactor.
     from twisted.internet import reactor
 
     return open_in_browser(reactor, url)  # type: ignore[arg-type]
 
 
-def marked_pieces(text: str, marks: list[tuple[int, int, str]]) -> Pieces:
+def _marked_pieces(text: str, marks: list[tuple[int, int, str]]) -> Pieces:
     """``text`` cut where the ``(start, end, tag)`` marks begin and end, each piece with the tags covering it."""
     if not marks:
         return [(text, ())]
@@ -225,6 +226,8 @@ class TranscriptView:
         text.tag_configure("note", foreground=p.MUTED, font=p.FONT_ITALIC)
         text.tag_configure("failed_note", foreground=p.ERROR_TEXT, font=p.FONT_ITALIC)
         text.tag_configure("resend", foreground=p.ACCENT_TEXT, underline=True, font=p.FONT_ITALIC)
+        # Made first, the selection would hide under every tinted line and block.
+        text.tag_raise("sel")
         for tag, clicked in (("resend", self._resend_clicked), ("link", self._link_clicked)):
             text.tag_bind(tag, "<Button-1>", clicked)
             text.tag_bind(tag, "<Enter>", lambda _: text.configure(cursor="hand2"))
@@ -476,7 +479,7 @@ class TranscriptView:
             pieces = [(clock_text(line.ts), ("time",)), ("\t", ())]
             pieces += [
                 (piece, (style, "content", *marks))
-                for piece, marks in marked_pieces(line.text, _link_marks(line.text))
+                for piece, marks in _marked_pieces(line.text, _link_marks(line.text))
             ]
             pieces.append(("\n", ()))
             line_tags = ("message",)
@@ -505,7 +508,7 @@ class TranscriptView:
         marks = _link_marks(line.text)
         if line.mentioned:
             marks += [(start, end, "mention") for start, end in mention_spans(line.text, self.nick())]
-        for piece, piece_marks in marked_pieces(line.text, marks):
+        for piece, piece_marks in _marked_pieces(line.text, marks):
             pieces.append((piece, (style, "content", *piece_marks, *delivery)))
         if line.delivery is not None and _DELIVERY_MARKS[line.delivery]:
             pieces.append((_DELIVERY_MARKS[line.delivery], (style, "note")))
@@ -536,7 +539,7 @@ class TranscriptView:
             # A space of padding inside the block, left out of what is copied.
             pieces.append((" ", tuple(tags)))
             pieces += [
-                (piece, (*tags, "content", *marks)) for piece, marks in marked_pieces(row, _link_marks(row))
+                (piece, (*tags, "content", *marks)) for piece, marks in _marked_pieces(row, _link_marks(row))
             ]
             # The newline too: a tag's background reaches the right edge only from it.
             pieces.append(("\n", tuple(tags)))
