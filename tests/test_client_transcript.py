@@ -104,17 +104,22 @@ class TranscriptTestCase(TestCase):
     def right_click(self, row: int, needle: str) -> list[str]:
         """Right-click on ``needle`` in row ``row``; the labels of the menu that opens."""
         x, y = self.point(row, needle)
+        self.view.menu.delete(0, "end")
         self.text.event_generate("<Button-3>", x=x, y=y, rootx=x, rooty=y)
         self.root.update()
         menu = self.view.menu
+        self.addCleanup(menu.grab_release)
         self.addCleanup(menu.unpost)
         last = menu.index("end")
         return [] if last is None else [menu.entrycget(i, "label") for i in range(last + 1)]
 
     def choose(self, label: str) -> str:
         """Choose ``label`` in the open menu; what the clipboard then holds."""
-        self.view.menu.invoke(label)
-        self.view.menu.unpost()
+        menu = self.view.menu
+        menu.invoke(label)
+        # What Tk does when the user picks an entry: tk_popup's grab goes with the menu.
+        menu.unpost()
+        menu.grab_release()
         self.root.update()
         return self.root.clipboard_get()
 
@@ -359,6 +364,12 @@ class CopyMenuTests(TranscriptTestCase):
         self.assertEqual(self.choose("Copy message"), "welcome, bob")
         self.right_click(1, "welcome")
         self.assertEqual(self.choose("Copy name"), "alice")
+
+    def test_a_link_can_be_copied_as_its_address(self) -> None:
+        self.add(message("see www.debian.org."))
+        self.assertEqual(self.right_click(1, "debian"), ["Copy link", "Copy message", "Copy name"])
+        self.assertEqual(self.choose("Copy link"), "http://www.debian.org")
+        self.assertEqual(self.right_click(1, "see"), ["Copy message", "Copy name"], "only on the link")
 
     def test_a_grouped_line_copies_its_own_text_and_the_group_name(self) -> None:
         self.add(message("one", "carol"), message("two", "carol", grouped=True), message("three", "bob"))

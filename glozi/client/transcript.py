@@ -246,10 +246,12 @@ class TranscriptView:
                 self._on_resend(int(tag[3:]))
                 return
 
+    def _link_at(self, index: str) -> str:
+        """The address of the link at ``index``."""
+        return link_url(self._selected_text(*self.text.tag_prevrange("link", f"{index} +1c")))
+
     def _link_clicked(self, event: tk.Event) -> None:
-        start, end = self.text.tag_prevrange("link", f"@{event.x},{event.y} +1c")
-        url = link_url(self._selected_text(start, end))
-        self._open_link(url).addErrback(self._link_failed)
+        self._open_link(self._link_at(f"@{event.x},{event.y}")).addErrback(self._link_failed)
 
     def _link_failed(self, failure: Failure) -> None:
         failure.trap(LinkNotOpened)
@@ -266,10 +268,14 @@ class TranscriptView:
 
     def _open_menu(self, event: tk.Event) -> None:
         """Right-click: copy the selection, the line under the pointer, or its sender's name."""
-        row = int(self.text.index(f"@{event.x},{event.y}").split(".")[0])
+        index = self.text.index(f"@{event.x},{event.y}")
+        row = int(index.split(".")[0])
         self.menu.delete(0, "end")
         if self.text.tag_ranges("sel"):
             self.menu.add_command(label="Copy", command=self._copy_selection)
+        if "link" in self.text.tag_names(index):
+            url = self._link_at(index)
+            self.menu.add_command(label="Copy link", command=lambda: self._copy(url))
         message = self.line_text(row)
         if message:
             self.menu.add_command(label="Copy message", command=lambda: self._copy(message))
