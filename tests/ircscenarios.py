@@ -32,7 +32,8 @@ class Screen:
 @defer.inlineCallbacks
 def me_whois_away_and_msg(test: TestCase, tmux, bob, screen: Screen):
     """/me, /whois, /away and /msg between the IRC client ircalice and the native bob
-    (already in #garden), each way: on the client's screen and in bob's frames."""
+    (already in #garden), each way: on the client's screen and in bob's frames
+    (ircalice's /away as member_away)."""
     yield tmux.type("/join #garden")
     yield screen_and_frame(tmux, screen.joined, bob)
 
@@ -53,6 +54,8 @@ def me_whois_away_and_msg(test: TestCase, tmux, bob, screen: Screen):
 
     yield tmux.type("/away back soon")
     yield tmux.wait_for("You have been marked as being away")
+    seen = yield bob.next()
+    test.assertEqual((seen["type"], seen["name"], seen["away"]), ("member_away", "ircalice", "back soon"))
     user = yield bob.request(type="whois", name="ircalice")
     test.assertEqual((user["type"], user["away"]), ("user", "back soon"))
 

@@ -9,6 +9,7 @@ from glozi.domain.events import (
     IdleWarning,
     Joined,
     Left,
+    MemberAway,
     MemberJoined,
     MemberLeft,
     Message,
@@ -134,6 +135,87 @@ class ChatMessageTests(ChatTestCase):
         self.assertEqual(len(carol_conn.of_type(Message)), 1)
         self.assertTrue(bob_conn.closed)
         self.flushLoggedErrors(RuntimeError)
+
+
+class AwayTests(ChatTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice, self.alice_conn = connect(self.server)
+        self.bob, self.bob_conn = connect(self.server)
+        self.carol, self.carol_conn = connect(self.server)
+        self.dave, self.dave_conn = connect(self.server)
+        for session in (1, 2):
+            done(self.alice.join(session, "alice"))
+            done(self.bob.join(session, "bob"))
+        done(self.carol.join(2, "carol"))
+        done(self.dave.join(5, "dave"))
+        self.connections = (self.alice_conn, self.bob_conn, self.carol_conn, self.dave_conn)
+
+    def aways(self) -> list[list[tuple[int, str, str | None]]]:
+        """What each of alice, bob, carol and dave was told of away changes since the last call."""
+        told = [[(e.session_id, e.name, e.away) for e in conn.of_type(MemberAway)] for conn in self.connections]
+        for conn in self.connections:
+            conn.clear()
+        return told
+
+    def test_others_in_each_shared_session_are_told(self) -> None:
+        """Going away and coming back reach the other members of each of the user's sessions,
+        one event per session; not the user, not who shares no session."""
+        self.alice.set_away("at lunch")
+        self.assertEqual(
+            self.aways(), [[], [(1, "alice", "at lunch"), (2, "alice", "at lunch")], [(2, "alice", "at lunch")], []]
+        )
+        self.alice.set_away(None)
+        self.assertEqual(self.aways(), [[], [(1, "alice", None), (2, "alice", None)], [(2, "alice", None)], []])
+
+    def test_one_event_per_session_shared_by_its_members(self) -> None:
+        """Every member of one session gets the same event; each session its own, all with one change number."""
+        self.alice.set_away("at lunch")
+        [bob_in_1, bob_in_2] = self.bob_conn.of_type(MemberAway)
+        [carol_in_2] = self.carol_conn.of_type(MemberAway)
+        self.assertIs(bob_in_2, carol_in_2)
+        self.assertEqual(bob_in_1.change, bob_in_2.change)
+        self.alice.set_away("gone home")
+        self.assertNotEqual(self.bob_conn.of_type(MemberAway)[-1].change, bob_in_1.change)
+
+    def test_no_change_tells_nobody(self) -> None:
+        """The same away message again, or back when not away, is no news; another message is."""
+        self.alice.set_away(None)
+        self.alice.set_away("at lunch")
+        self.aways()
+        self.alice.set_away("at lunch")
+        self.assertEqual(self.aways(), [[], [], [], []])
+        self.alice.set_away("in a meeting")
+        self.assertEqual(self.aways()[2], [(2, "alice", "in a meeting")])
+        self.alice.set_away(None)
+        self.aways()
+        self.alice.set_away(None)
+        self.assertEqual(self.aways(), [[], [], [], []])
+
+    def test_members_carry_away_and_an_away_joiner_says_so(self) -> None:
+        """Joined's members carry each one's away message; the members already in a session
+        hear that an away joiner is away right after they hear the join."""
+        self.alice.set_away("at lunch")
+        self.aways()
+        joined = done(self.dave.join(1, "dave"))
+        self.assertEqual(
+            [(m.name, m.away) for m in joined.members], [("alice", "at lunch"), ("bob", None), ("dave", None)]
+        )
+        self.dave.set_away("brb")
+        self.aways()
+        done(self.dave.join(2, "dave"))
+        arrival = [type(e) for e in self.carol_conn.events]
+        self.assertEqual(arrival[-2:], [MemberJoined, MemberAway])
+        self.assertEqual(self.aways(), [[(2, "dave", "brb")], [(2, "dave", "brb")], [(2, "dave", "brb")], []])
+
+    def test_away_outside_any_session_tells_nobody(self) -> None:
+        """A user in no session may go away; nobody is told, and its first join carries it."""
+        erin, erin_conn = connect(self.server)
+        erin.set_away("not here")
+        self.assertEqual(self.aways(), [[], [], [], []])
+        done(erin.join(5, "erin"))
+        self.assertEqual(self.aways()[3], [(5, "erin", "not here")])
+        self.assertEqual(erin_conn.of_type(MemberAway), [])
 
 
 class AdminTests(ChatTestCase):

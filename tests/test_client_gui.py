@@ -16,8 +16,12 @@ from tests.guitools import GuiTestCase, insert, replace_text, text_of, tree_rows
 from tests.realthings import start_server
 
 SESSION_ROWS = "body.lobby.table.sessions"
-TRANSCRIPT = "body.chat.main.transcript.text"
 MEMBERS = "body.chat.side.members"
+
+
+def transcript_of(window: Any) -> Any:
+    """The transcript of the session the window shows (``body.chat.main.session<ID>.text``)."""
+    return window.widget(f"body.chat.main.session{window.model.chat.session.id}.text")
 
 
 def colour_at(text_widget: Any, needle: str) -> str:
@@ -68,7 +72,7 @@ class TwoClientsTests(GuiTestCase):
         yield self.wait_for("Alice in garden", lambda: text_of(corner).strip() == "garden")
         self.assertNotIn("create", alice.top.children)
         self.assertRegex(text_of(alice.widget("header.corner.session_code")), r"^#\d+$")
-        self.assertIn("You created garden", text_of(alice.widget(TRANSCRIPT)))
+        self.assertIn("You created garden", text_of(transcript_of(alice)))
         self.assertEqual(tree_rows(alice.widget(MEMBERS))[0][0], "★ alice (you)")
 
         bob_rows = bob.widget(SESSION_ROWS)
@@ -130,16 +134,16 @@ class TwoClientsTests(GuiTestCase):
         yield self.wait_for("Bob in Alice's member list", lambda: len(tree_rows(alice_members)) == 2)
         self.assertEqual(tree_rows(alice_members)[1][0], "bob")
         self.assertIn("bold", str(alice_members.tag_configure("you", "font")))
-        self.assertIn("bob joined the session.", text_of(alice.widget(TRANSCRIPT)))
+        self.assertIn("bob joined the session.", text_of(transcript_of(alice)))
 
         bob_message = bob.widget("body.chat.main.compose.message")
         insert(bob_message, "hi alice!")
         bob_message.focus_force()
         bob_message.event_generate("<Return>")
-        bob_transcript = bob.widget(TRANSCRIPT)
+        bob_transcript = transcript_of(bob)
         self.assertIn("bob  hi alice!", text_of(bob_transcript), "your own message shows at once")
         self.assertEqual(bob_message.get(), "")
-        alice_transcript = alice.widget(TRANSCRIPT)
+        alice_transcript = transcript_of(alice)
         yield self.wait_for("Bob's message at Alice", lambda: "bob  hi alice!" in text_of(alice_transcript))
         self.assertEqual(colour_at(alice_transcript, "bob  hi"), user_colour("bob"))
 
@@ -205,13 +209,13 @@ class RestartTests(GuiTestCase):
         alice_message = alice.widget("body.chat.main.compose.message")
         insert(alice_message, "before the restart")
         alice.widget("body.chat.main.compose.send").invoke()
-        bob_transcript, alice_transcript = bob.widget(TRANSCRIPT), alice.widget(TRANSCRIPT)
+        bob_transcript, alice_transcript = transcript_of(bob), transcript_of(alice)
         yield self.wait_for("the message at Bob", lambda: "alice  before the restart" in text_of(bob_transcript))
 
         started = time.monotonic()
         yield self.restart_server()
         for window in (alice, bob):
-            transcript, members = window.widget(TRANSCRIPT), window.widget(MEMBERS)
+            transcript, members = transcript_of(window), window.widget(MEMBERS)
             yield self.wait_for(
                 "back in garden",
                 lambda t=transcript, m=members: "Reconnected." in text_of(t) and len(tree_rows(m)) == 2,
@@ -221,7 +225,7 @@ class RestartTests(GuiTestCase):
         self.assertLess(back_after, 8.0, "back within a few seconds of the stop")
         for window in (alice, bob):
             self.assertEqual(text_of(window.widget("header.corner.session_title")).strip(), "garden")
-            self.assertIn("before the restart", text_of(window.widget(TRANSCRIPT)), "the transcript is kept")
+            self.assertIn("before the restart", text_of(transcript_of(window)), "the transcript is kept")
             self.assertIn("Connected to", text_of(window.server_label))
         bob_message = bob.widget("body.chat.main.compose.message")
         insert(bob_message, "still here")
@@ -369,9 +373,12 @@ class ChatWindowTests(GuiTestCase):
         yield self.xdotool("windowfocus", "--sync", str(int(bob.top.wm_frame(), 16)))
         yield self.xdotool("key", "--clearmodifiers", "ctrl+v")
 
-        bob_transcript, alice_transcript = bob.widget(TRANSCRIPT), alice.widget(TRANSCRIPT)
+        bob_transcript, alice_transcript = transcript_of(bob), transcript_of(alice)
         hint = bob.widget("body.chat.main.sending")
         seen = {"pending": 0, "hints": set()}
+
+        def said_at(transcript: Any) -> list[str]:
+            return [row[row.index("msg ") :] for row in text_of(transcript).split("\n") if "msg " in row]
 
         def check() -> bool:
             states = own_line_states(bob_transcript, "msg ")
@@ -381,12 +388,11 @@ class ChatWindowTests(GuiTestCase):
             seen["pending"] = max(seen["pending"], list(states.values()).count("pending"))
             if hint.winfo_ismapped():
                 seen["hints"].add(text_of(hint))
-            arrived = text_of(alice_transcript).count("bob  msg ")
-            return len(states) == 200 and "pending" not in states.values() and arrived == 200
+            return len(states) == 200 and "pending" not in states.values() and len(said_at(alice_transcript)) == 200
 
         yield self.wait_for("all 200 acknowledged and at Alice's", check, timeout=90)
-        at_alice = [row.split("bob  ")[1] for row in text_of(alice_transcript).split("\n") if "bob  msg " in row]
-        self.assertEqual(at_alice, texts, "all 200, in order")
+        self.assertEqual(said_at(alice_transcript), texts, "all 200, in order")
+        self.assertEqual(text_of(alice_transcript).count("bob  msg "), 1, "grouped under one name")
         self.assertEqual(message.get(), "", "the field is cleared once the paste is sent")
         self.assertGreater(seen["pending"], 150, "lines waited visibly")
         self.assertTrue(any(h.startswith("Sending ") and h.endswith(" of 200...") for h in seen["hints"]), seen)
@@ -399,8 +405,8 @@ class ChatWindowTests(GuiTestCase):
         scrolled up with the mouse wheel, a new message shows "New messages below", whose click
         scrolls down and hides it."""
         alice, bob = yield self.both_in_garden()
-        transcript = alice.widget(TRANSCRIPT)
-        marker = alice.widget("body.chat.main.transcript.new_below")
+        transcript = transcript_of(alice)
+        marker = alice.widget(f"body.chat.main.session{alice.model.chat.session.id}.new_below")
         self.assertTrue(bob.model.send_lines("\n".join(f"filler {n}" for n in range(30))))
         yield self.wait_for("the filler at Alice's", lambda: "filler 29" in text_of(transcript))
         alice.top.geometry("980x490")

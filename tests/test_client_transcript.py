@@ -5,7 +5,7 @@ import tkinter as tk
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from glozi.client import palette as p
 from glozi.client import transcript
@@ -24,6 +24,18 @@ TIME = clock_text(TS)
 
 def message(text: str, sender: str = "bob", **fields: Any) -> ChatLine:
     return ChatLine(LineKind.MESSAGE, text, TS, sender=sender, **fields)
+
+
+class ColourTests(SynchronousTestCase):
+    def test_links_and_mentions_read_in_both_themes(self) -> None:
+        """Links, text and names reach WCAG AA (4.5) on the chat and on a mention's tint; your
+        highlighted name too."""
+        for colours in (p.DARK, p.LIGHT):
+            for background in ("CHAT", "MENTION_LINE"):
+                for colour in (colours["LINK"], colours["TEXT"], *colours["USER_COLOURS"]):
+                    with self.subTest(colour=colour, background=background, light=colours is p.LIGHT):
+                        self.assertGreaterEqual(p.contrast_ratio(colour, colours[background]), 4.5)
+            self.assertGreaterEqual(p.contrast_ratio(colours["TEXT_BRIGHT"], colours["MENTION"]), 4.5)
 
 
 class TranscriptTestCase(TestCase):

@@ -57,20 +57,27 @@ SESSIONS = [session(1, "avocado"), session(10, "garden", locked=True, members=1,
 
 
 class RecordingView:
-    """A ClientView that records what it was asked to draw."""
+    """A ClientView that records what it was asked to draw: ``lines`` in every
+    conversation but the date lines, which ``days`` has (conversation key, line)."""
 
     def __init__(self) -> None:
         self.rendered: list[Aspect] = []
         self.lines: list[ChatLine] = []
+        self.keys: list[str] = []
+        self.days: list[tuple[str, ChatLine]] = []
         self.updates: list[ChatLine] = []
 
     def render(self, aspect: Aspect) -> None:
         self.rendered.append(aspect)
 
-    def add_chat_line(self, line: ChatLine) -> None:
-        self.lines.append(line)
+    def add_chat_line(self, key: str, line: ChatLine) -> None:
+        if line.kind is LineKind.DAY:
+            self.days.append((key, line))
+        else:
+            self.lines.append(line)
+            self.keys.append(key)
 
-    def update_chat_line(self, line: ChatLine) -> None:
+    def update_chat_line(self, key: str, line: ChatLine) -> None:
         self.updates.append(line)
 
 
@@ -348,7 +355,8 @@ class ReconnectInSessionTests(ViewModelTestCase):
         self.rejoined(join, [{"from": "alice", "text": "while you were away", "ts": 1500.0}])
         self.assertFalse(self.model.reconnecting)
         self.assertEqual(self.texts()[-2:], ["while you were away", "Reconnected."])
-        self.assertIs(self.model.chat.lines[-2].kind, LineKind.HISTORY)
+        missed = self.model.chat.lines[-2]
+        self.assertEqual((missed.kind, missed.earlier), (LineKind.MESSAGE, True), "styled like a live message")
         self.assertEqual(self.model.chat.members[0].name, "bob")
         self.assertIn(Aspect.CONNECTION, self.view.rendered)
 
@@ -400,7 +408,7 @@ class ReconnectInSessionTests(ViewModelTestCase):
 
 class HistoryOnJoinTests(ViewModelTestCase):
     def test_history_above_a_divider(self) -> None:
-        """A join's history is shown greyed, then the divider, then the welcome lines."""
+        """A join's history is shown as earlier messages, then the divider, then the welcome lines."""
         self.at_lobby()
         self.model.open_join(10)
         self.model.submit_join("bob", "12345")
@@ -419,8 +427,11 @@ class HistoryOnJoinTests(ViewModelTestCase):
         self.assertEqual(self.view.lines, [], "nothing is shown before the history")
         for n in range(2):
             self.event({"type": "history", "session": 10, "from": "alice", "text": f"earlier {n}", "ts": 100.0 + n})
-        kinds = [line.kind for line in self.view.lines]
-        self.assertEqual(kinds[:4], [LineKind.HISTORY, LineKind.HISTORY, LineKind.DIVIDER, LineKind.SYSTEM])
+        kinds = [(line.kind, line.earlier) for line in self.view.lines]
+        self.assertEqual(
+            kinds[:4],
+            [(LineKind.MESSAGE, True), (LineKind.MESSAGE, True), (LineKind.DIVIDER, False), (LineKind.SYSTEM, False)],
+        )
         self.assertEqual(self.view.lines[2].text, HISTORY_DIVIDER)
         self.assertEqual((self.view.lines[0].sender, self.view.lines[0].ts), ("alice", 100.0))
 

@@ -6,7 +6,8 @@ whois, malformed lines, abrupt disconnects, time passing), and an admin often
 bans someone, makes a session invite-only or fills it right before someone
 tries to join it, so that every join check is tried. Each client keeps its
 own view of its sessions from the frames it received; after every step the views
-must agree with the server's state, each user's sessions agree with each
+must agree with the server's state (who is in each session, and which of them
+are away), each user's sessions agree with each
 session's members, every created session with members has exactly one admin,
 nobody receives a message for a session they are not in, and a private message
 reaches only the user it was sent to.
@@ -58,8 +59,9 @@ class FuzzClient:
         self.transport = StringTransport(peerAddress=IPv4Address("TCP", f"10.1.0.{number}", 5000 + number))
         self.protocol = factory.buildProtocol(self.transport.getPeer())
         self.protocol.makeConnection(self.transport)
-        self.views: dict[int, set[str]] = {}
-        """The members of each session it is in, by session id."""
+        self.views: dict[int, dict[str, str | None]] = {}
+        """The members of each session it is in, by session id: each one's away message, or ``None``."""
+        self.me: str | None = None
         self.privates: list[str] = []
         self.gone = False
 
@@ -84,21 +86,30 @@ class FuzzClient:
         if kind == "joined":
             session = frame["session"]["id"]
             assert session not in self.views, f"joined {session} twice"
-            self.views[session] = {m["name"].lower() for m in frame["members"]}
+            self.me = frame["you"].lower()
+            self.views[session] = {m["name"].lower(): m["away"] for m in frame["members"]}
         elif kind == "member_joined":
             assert frame["session"] in self.views, "member_joined for another session"
-            self.views[frame["session"]].add(frame["name"].lower())
+            self.views[frame["session"]][frame["name"].lower()] = None
         elif kind == "member_left":
             assert frame["session"] in self.views, "member_left for another session"
-            self.views[frame["session"]].discard(frame["name"].lower())
+            self.views[frame["session"]].pop(frame["name"].lower(), None)
         elif kind == "member_renamed":
             members = self.views[frame["session"]]
-            members.discard(frame["old"].lower())
-            members.add(frame["name"].lower())
+            members[frame["name"].lower()] = members.pop(frame["old"].lower(), None)
         elif kind == "nick_changed":
+            old, self.me = (frame["old"] or "").lower(), frame["name"].lower()
             for members in self.views.values():
-                members.discard(frame["old"].lower())
-                members.add(frame["name"].lower())
+                members[self.me] = members.pop(old, None)
+        elif kind == "member_away":
+            members = self.views.get(frame["session"])
+            assert members is not None, "member_away for a session we are not in"
+            name = frame["name"].lower()
+            assert name in members and name != self.me, ("member_away for a non-member or us", frame)
+            members[name] = frame["away"]
+        elif kind == "presence":
+            for members in self.views.values():
+                members[self.me] = frame["away"]
         elif kind in ("message", "admin_changed", "idle_warning"):
             assert frame["session"] in self.views, f"{kind} for a session we are not in"
         elif kind == "private_message":
@@ -234,7 +245,7 @@ class NativeMachine(RuleBasedStateMachine):
         self.step()
 
     @precondition(lambda self: any(not c.gone for c in self.clients))
-    @rule(data=st.data(), message=st.sampled_from([None, "", "out", "x" * 201]), whois=st.sampled_from(NAMES))
+    @rule(data=st.data(), message=st.sampled_from([None, "", "out", "out", "back soon", "x" * 201]), whois=st.sampled_from(NAMES))
     def presence(self, data, message, whois) -> None:
         client = data.draw(st.sampled_from(self.live()))
         client.send({"type": "away", "message": message})
@@ -335,7 +346,7 @@ class NativeMachine(RuleBasedStateMachine):
             members = client.protocol.participant.members
             assert set(client.views) == set(members), (client.views, members)
             for session_id, member in members.items():
-                server_view = {m.name.lower() for m in member.session.members.values()}
+                server_view = {m.name.lower(): m.participant.away for m in member.session.members.values()}
                 assert client.views[session_id] == server_view, (client.views, server_view)
 
     @invariant()

@@ -970,6 +970,21 @@ class PeopleTests(DoorTestCase):
         self.assertNotIn("301", [p.command for p in bob.send("WHOIS alice")])
         self.assertEqual([p.command for p in bob.send("WHOIS nobody")], ["401", "318"])
 
+    def test_away_across_doors(self) -> None:
+        """An IRC user's AWAY reaches a native member as member_away; a native user's away
+        sends an IRC member no line (IRC users ask: 301, WHO's G)."""
+        alice = self.member("alice", "#kiwi")
+        carol = self.native(session=2, username="carol")
+        alice.received()
+        alice.send("AWAY :at lunch")
+        self.assertEqual(carol.frames(), [{"type": "member_away", "session": 2, "name": "alice", "away": "at lunch"}])
+        carol.send(type="away", message="in a meeting")
+        self.assertEqual(alice.received(), [])
+        flags = {line.params[5]: line.params[6] for line in alice.send("WHO #kiwi") if line.command == "352"}
+        self.assertEqual(flags, {"alice": "G", "carol": "G"})
+        alice.send("AWAY")
+        self.assertEqual([f["away"] for f in carol.frames()], [None])
+
     def test_native_user_in_whois(self) -> None:
         """WHOIS shows a native user like an IRC one, with their sessions as channels."""
         native = self.native(session=2, username="carol")

@@ -147,7 +147,7 @@ class FrameTests(ProtocolTestCase):
         alice, bob = self.client(), self.client()
         created = alice.one({"type": "create", "name": "garden", "username": "alice", "password": "12345"})
         self.assertEqual(created["type"], "joined")
-        self.assertEqual(created["members"], [{"name": "alice", "joined": self.clock.seconds(), "admin": True, "voiced": False}])
+        self.assertEqual(created["members"], [{"name": "alice", "joined": self.clock.seconds(), "admin": True, "voiced": False, "away": None}])
         self.assertIsNone(created["idle_timeout"])
         joined = bob.one({"type": "join", "session": 10, "username": "bob", "password": "12345", "id": 1})
         self.assertEqual((joined["type"], joined["you"], joined["id"]), ("joined", "bob", 1))
@@ -507,7 +507,7 @@ class ErrorCodeTests(ProtocolTestCase):
             "welcome", "sessions", "joined", "ack", "reply", "pong", "error", "member_joined",
             "member_left", "admin_changed", "message", "idle_warning", "left", "server_closing",
             "session_added", "session_changed", "session_removed", "nick_changed", "presence", "user",
-            "member_renamed", "private_message",
+            "member_renamed", "member_away", "private_message",
         ):
             self.assertIn(f"- `{frame_type}`:", text, f"server frame {frame_type} is not documented")
 
@@ -858,8 +858,82 @@ class PeopleTests(ProtocolTestCase):
         self.assertEqual(user["idle"], int(self.clock.seconds() - spoke))
         self.assertEqual(alice.frames()[-1]["type"], "private_message")
         self.assertEqual(alice.one({"type": "away"}), {"type": "presence", "away": None})
+        bob.frames()
         self.assertNotIn("away", bob.one({"type": "private", "to": "alice", "text": "back?"}))
         self.assertEqual(bob.error_code({"type": "whois", "name": "nobody"}), "no_such_user")
+
+    def test_member_away_reaches_the_other_members_of_each_shared_session(self) -> None:
+        """away: each other member of each of alice's sessions gets member_away (session, name,
+        away), one per session, null when back; alice gets presence only, a stranger nothing."""
+        alice, bob, carol, dave = self.client(), self.client(), self.client(), self.client()
+        for session in (1, 2):
+            alice.send({"type": "join", "session": session, "username": "alice"})
+            bob.send({"type": "join", "session": session, "username": "bob"})
+        carol.send({"type": "join", "session": 2, "username": "carol"})
+        dave.send({"type": "join", "session": 5, "username": "dave"})
+        alice.frames(), bob.frames()
+        self.assertEqual(alice.send({"type": "away", "message": "at lunch"}), [{"type": "presence", "away": "at lunch"}])
+        self.assertEqual(
+            bob.frames(),
+            [
+                {"type": "member_away", "session": 1, "name": "alice", "away": "at lunch"},
+                {"type": "member_away", "session": 2, "name": "alice", "away": "at lunch"},
+            ],
+        )
+        self.assertEqual(carol.frames(), [{"type": "member_away", "session": 2, "name": "alice", "away": "at lunch"}])
+        self.assertEqual(dave.frames(), [])
+        self.assertEqual(alice.send({"type": "away"}), [{"type": "presence", "away": None}])
+        self.assertEqual(carol.frames(), [{"type": "member_away", "session": 2, "name": "alice", "away": None}])
+        self.assertEqual([f["away"] for f in bob.frames()], [None, None])
+
+    def test_member_away_only_for_a_change(self) -> None:
+        """The same away message again, or back when not away (absent, null, "" or spaces), sends
+        the others nothing; alice still gets presence each time."""
+        alice, bob = self.client(), self.client()
+        alice.send({"type": "join", "session": 1, "username": "alice"})
+        bob.send({"type": "join", "session": 1, "username": "bob"})
+        alice.frames()
+        for frame in ({"type": "away"}, {"type": "away", "message": None}, {"type": "away", "message": "  "}):
+            self.assertEqual(alice.send(frame), [{"type": "presence", "away": None}])
+        self.assertEqual(alice.send({"type": "away", "message": "out"}), [{"type": "presence", "away": "out"}])
+        self.assertEqual(bob.frames(), [{"type": "member_away", "session": 1, "name": "alice", "away": "out"}])
+        self.assertEqual(alice.send({"type": "away", "message": "out"}), [{"type": "presence", "away": "out"}])
+        self.assertEqual(bob.frames(), [])
+
+    def test_joined_members_carry_away(self) -> None:
+        """joined lists each member's away message (null when present); an away joiner's
+        member_joined is followed by member_away."""
+        alice, bob, carol = self.client(), self.client(), self.client()
+        alice.send({"type": "join", "session": 1, "username": "alice"})
+        alice.send({"type": "away", "message": "at lunch"})
+        joined = bob.one({"type": "join", "session": 1, "username": "bob"})
+        self.assertEqual([(m["name"], m["away"]) for m in joined["members"]], [("alice", "at lunch"), ("bob", None)])
+        carol.send({"type": "away", "message": "brb"})
+        carol.send({"type": "join", "session": 1, "username": "carol"})
+        self.assertEqual(
+            [(f["type"], f["name"], f.get("away")) for f in bob.frames()],
+            [("member_joined", "carol", None), ("member_away", "carol", "brb")],
+        )
+
+    def test_member_away_is_encoded_once_per_session(self) -> None:
+        """One away change costs one encoding per session it reaches, however many members each has."""
+        alice, *others = [self.client() for _ in range(4)]
+        for session in (1, 2):
+            for client, name in zip([alice, *others], ["alice", "bob", "carol", "dave"]):
+                client.send({"type": "join", "session": session, "username": name})
+        for client in others:
+            client.frames()
+        encodings = []
+        encode = wire.encode_frame
+
+        def counting(frame: dict) -> bytes:
+            encodings.append(frame["type"])
+            return encode(frame)
+
+        self.patch(wire, "encode_frame", counting)
+        alice.send({"type": "away", "message": "at lunch"})
+        self.assertEqual(sorted(encodings), ["member_away", "member_away", "presence"])
+        self.assertEqual([len(client.frames()) for client in others], [2, 2, 2])
 
     def test_glozi_serv_is_reserved(self) -> None:
         """GloziServ, in any case, is refused as a username (invalid_name saying it is reserved)."""

@@ -1,5 +1,6 @@
 """People on the real ``twistd -n glozichat``: one native user in three
-sessions at once, and private messages between a native and an IRC user."""
+sessions at once, private messages between a native and an IRC user, and who
+is away."""
 
 from collections import deque
 from typing import Any
@@ -71,7 +72,8 @@ class PeopleEndToEndTests(TestCase):
     @defer.inlineCallbacks
     def test_one_user_in_three_sessions_and_private_messages_across_doors(self) -> None:
         """alice (native) is in kiwi, papaya and garden at once and gets each session's
-        message marked with it; she and ircbob exchange private messages both ways."""
+        message marked with it; she and ircbob exchange private messages both ways; each
+        one's away reaches the other members (native ones), and a joiner sees who is away."""
         server = yield start_server(self)
         alice = yield connect_client(self, server.port)
         carol = yield connect_client(self, server.port)
@@ -119,6 +121,25 @@ class PeopleEndToEndTests(TestCase):
         line = yield ircbob.expect("PRIVMSG", "ircbob")
         self.assertEqual((line.prefix, line.params[1]), ("alice!alice@glozichat", "and back to you"))
         self.assertEqual(list(carol.frames), [])
+
+        ircbob.sendLine(b"AWAY :at lunch")
+        yield ircbob.expect("306", "ircbob")
+        for session in (6, garden):
+            seen = yield alice.next()
+            self.assertEqual(seen, {"type": "member_away", "session": session, "name": "ircbob", "away": "at lunch"})
+        presence = yield alice.request(type="away", message="brb")
+        self.assertEqual(presence, {"type": "presence", "away": "brb"})
+        seen = yield carol.next()
+        self.assertEqual(seen, {"type": "member_away", "session": 2, "name": "alice", "away": "brb"})
+        ack = yield alice.request(type="say", session=6, text="after away")
+        self.assertEqual(ack["type"], "ack")
+        yield ircbob.expect("PRIVMSG", "#papaya", "after away")
+        self.assertNotIn("AWAY", [line.command for line in ircbob.lines], "IRC users get no away-notify")
+        dave = yield connect_client(self, server.port)
+        joined = yield dave.request(type="join", session=6, username="dave")
+        self.assertEqual(
+            [(m["name"], m["away"]) for m in joined["members"]], [("alice", "brb"), ("ircbob", "at lunch"), ("dave", None)]
+        )
 
     @defer.inlineCallbacks
     def test_ctcp_and_reasons_across_doors(self) -> None:

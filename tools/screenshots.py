@@ -1,4 +1,7 @@
-"""Take the README's screenshots of the client: ``PYTHONPATH=. python tools/screenshots.py``.
+"""Take the README's screenshots of the client: ``PYTHONPATH=. python tools/screenshots.py [light]``.
+
+With ``light`` the client uses the light theme and every file is named
+``NAME-light.png``, with one more of the preferences dialog.
 
 Starts its own Xvfb (``Xvfb``, from the xvfb package) and a real
 ``twistd glozichat`` on 127.0.0.1, fills it with a few sessions and people,
@@ -21,6 +24,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from glozi.client import palette
 from glozi.client.app import ClientWindow, start_client
 from glozi.client.protocol import ClientProtocol, connect
 from glozi.client.state import ServerAddress
@@ -68,7 +72,8 @@ def capture(reactor: Any, window: ClientWindow, name: str) -> Any:
     yield pause(reactor)
     x, y = window.top.winfo_rootx(), window.top.winfo_rooty()
     width, height = window.top.winfo_width(), window.top.winfo_height()
-    target = OUTPUT / f"{name}.png"
+    suffix = "" if palette.theme == "dark" else f"-{palette.theme}"
+    target = OUTPUT / f"{name}{suffix}.png"
     _out, err, code = yield getProcessOutputAndValue(
         shutil.which("import") or "import",
         ["-window", "root", "-crop", f"{width}x{height}+{x}+{y}", "+repage", str(target)],
@@ -172,6 +177,11 @@ def make(reactor: Any) -> Any:
             yield pause(reactor, 0.15)
         alice.chat.message.var.set("See you then")
         yield capture(reactor, alice, "chat")
+        if palette.theme != "dark":
+            alice.show_preferences()
+            yield capture(reactor, alice, "preferences")
+            assert alice.preferences is not None
+            alice.preferences.destroy()
 
         # Bob pastes a planting list of 40 lines; Alice scrolls up to read while it arrives.
         alice.chat.message.var.set("")
@@ -194,6 +204,8 @@ def make(reactor: Any) -> Any:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["light"]:
+        palette.use("light")
     task.react(lambda reactor: make(reactor))
 
 

@@ -3,7 +3,7 @@
 Every widget a user (or a test) touches has a stable Tk name, listed in
 docs/client.md: for example ``body.lobby.sessions`` (the session list),
 ``join.username`` (the join dialog's username field) or
-``body.chat.main.transcript.text`` (the messages). Tk runs inside the Twisted reactor
+``body.chat.main.session12.text`` (the messages of session 12). Tk runs inside the Twisted reactor
 through ``twisted.internet.tksupport``; nothing here waits or blocks.
 """
 
@@ -28,24 +28,31 @@ from twisted.logger import (
 
 from glozi.client import palette as p
 from glozi.client.connecting import DEFAULT_PORT
+from glozi.client.desktop import X11Desktop, desktop_theme
 from glozi.client.fields import check_password, check_session_name, check_username, fits
+from glozi.client.palette import user_colour
 from glozi.client.protocol import connect
 from glozi.client.servers import find_servers
+from glozi.client.settings import THEMES, Settings, SettingsStore, clamp_geometry, default_settings_file
 from glozi.client.state import (
     Aspect,
     ChatLine,
+    ChatState,
+    Conversation,
+    Desktop,
     Dialog,
     FieldState,
+    PrivateChat,
     Screen,
     ServerAddress,
     Tone,
 )
 from glozi.client.texts import ABOUT_TEXT, clock_text, created_text
-from glozi.client.theme import apply_theme, load_icons
+from glozi.client.theme import apply_theme, choose_palette, load_icons
 from glozi.client.transcript import TranscriptView
 from glozi.client.viewmodel import ClientViewModel
 from glozi.client.widgets import autohide
-from glozi.domain.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE
+from glozi.domain.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE, name_key
 
 _ENTRY_STYLES = {
     FieldState.EMPTY: "TEntry",
@@ -55,6 +62,7 @@ _ENTRY_STYLES = {
 _NOTICE_STYLES = {Tone.INFO: "Info.TLabel", Tone.ERROR: "Error.TLabel"}
 _CONNECTING_FRAMES = ("", ".", "..", "...")
 _SPINNER_MS = 300
+_THEME_LABELS = {"dark": "Dark", "light": "Light", "system": "As the desktop prefers"}
 NOTICE_AREA_PX = 56
 """Height kept for the notice above the session list, shown or not, so rows never move under the pointer."""
 
@@ -403,8 +411,77 @@ class LobbyView:
         self.exit_feedback.configure(text=feedback.text, style=style)
 
 
+def side_list(parent: tk.Misc, name: str, column: str, widths: tuple[int, int]) -> ttk.Treeview:
+    """A list beside the chat (the sidebar, the members): a name, and ``column`` right-aligned."""
+    tree = ttk.Treeview(
+        parent, name=name, columns=(column,), show="tree", style="Members.Treeview", selectmode="browse"
+    )
+    tree.column("#0", width=widths[0])
+    tree.column(column, width=widths[1], anchor="e")
+    return tree
+
+
+class Sidebar:
+    """The conversations on the left: SESSIONS and PRIVATE, each with its unread count and
+    an "@" when it named you; the shown one selected. A click shows one; *+ Join / create*
+    shows the session list."""
+
+    GROUPS = (("sessions", "SESSIONS"), ("private", "PRIVATE"))
+
+    def __init__(self, window: "ClientWindow", parent: ttk.Frame) -> None:
+        self.window = window
+        self.frame = ttk.Frame(parent, name="sidebar", padding=(10, 14, 10, 12))
+        self.frame.rowconfigure(0, weight=1)
+        self.list = side_list(self.frame, "conversations", "badge", (130, 44))
+        self.list.tag_configure("group", foreground=p.MUTED, font=p.FONT_SMALL)
+        self.list.tag_configure("unread", foreground=p.TEXT_BRIGHT, font=p.FONT_BOLD)
+        self.list.tag_configure("read", foreground=p.MUTED)
+        self.list.tag_configure("mentioned", foreground=p.WARNING, font=p.FONT_BOLD)
+        self.list.grid(row=0, column=0, sticky="ns")
+        for group, title in self.GROUPS:
+            self.list.insert("", "end", iid=group, text=title, open=True, tags=("group",))
+        self.list.bind("<<TreeviewSelect>>", self._selected)
+        ttk.Button(
+            self.frame, name="join", text="+ Join / create", command=window.model.show_sessions
+        ).grid(row=1, column=0, sticky="we", pady=(8, 0))
+
+    def _selected(self, _: tk.Event) -> None:
+        model = self.window.model
+        selected = self.list.selection()
+        if selected and selected[0] in model.conversations:
+            if selected[0] != model.current or model.screen is not Screen.CHAT:
+                model.switch_to(selected[0])
+        else:
+            self._select_current()
+
+    def _select_current(self) -> None:
+        current = self.window.model.current
+        if current is not None and self.list.exists(current):
+            if self.list.selection() != (current,):
+                self.list.selection_set(current)
+        elif self.list.selection():
+            self.list.selection_remove(*self.list.selection())
+
+    def render(self) -> None:
+        model = self.window.model
+        for group, _ in self.GROUPS:
+            self.list.delete(*self.list.get_children(group))
+        for key, conversation in model.conversations.items():
+            group = "sessions" if isinstance(conversation, ChatState) else "private"
+            badge = ("@ " if conversation.mentioned else "") + (str(conversation.unread) if conversation.unread else "")
+            tag = "mentioned" if conversation.mentioned else "unread" if conversation.unread else "read"
+            self.list.insert(group, "end", iid=key, text=conversation.title, values=(badge,), tags=(tag,))
+        self._select_current()
+        if model.conversations and model.screen in (Screen.LOBBY, Screen.CHAT):
+            self.frame.grid(row=0, column=0, sticky="ns")
+        else:
+            self.frame.grid_remove()
+
+
 class ChatView:
-    """The transcript, the message entry and the member list."""
+    """The conversation shown: its transcript (one ``TranscriptView`` per conversation, made
+    when first shown and raised when shown again, so each keeps its scroll position), the
+    message entry and the member list."""
 
     def __init__(self, window: "ClientWindow", parent: ttk.Frame) -> None:
         self.window = window
@@ -414,13 +491,12 @@ class ChatView:
         self.frame.rowconfigure(0, weight=1)
 
         left = ttk.Frame(self.frame, name="main", style="Chat.TFrame")
+        self.main = left
         left.grid(row=0, column=0, sticky="nswe")
         left.columnconfigure(0, weight=1)
         left.rowconfigure(0, weight=1)
-        self.transcript = TranscriptView(
-            left, "transcript", window.model.resend, nick=lambda: window.model.chat.you if window.model.chat else ""
-        )
-        self.transcript.frame.grid(row=0, column=0, columnspan=2, sticky="nswe")
+        self._transcripts: dict[str, tuple[Conversation, TranscriptView]] = {}
+        self._private_names = 0
         self.sending = ttk.Label(left, name="sending", style="Sending.TLabel", padding=(10, 4))
 
         bottom = ttk.Frame(left, name="compose", style="Chat.TFrame", padding=(16, 4, 16, 16))
@@ -452,19 +528,87 @@ class ChatView:
         side.rowconfigure(1, weight=1)
         self.members_title = ttk.Label(side, name="members_title", style="Muted.TLabel", font=p.FONT_SMALL)
         self.members_title.grid(row=0, column=0, sticky="w", pady=(0, 8))
-        self.members = ttk.Treeview(
-            side,
-            name="members",
-            columns=("joined",),
-            show="tree",
-            style="Members.Treeview",
-            selectmode="none",
-        )
-        self.members.column("#0", width=150)
-        self.members.column("joined", width=60, anchor="e")
+        self.members = side_list(side, "members", "joined", (150, 60))
         self.members.tag_configure("you", font=p.FONT_BOLD)
+        self.members.tag_configure("away", foreground=p.MUTED)
         self.members.grid(row=1, column=0, sticky="ns")
+        self.members.bind("<Double-1>", self._member_double_click)
+        self.members.bind("<Button-3>", self._member_menu)
+        self.away = ttk.Label(
+            side, name="away", style="Muted.TLabel", font=p.FONT_SMALL, wraplength=200, justify="left"
+        )
+        self.away.grid(row=2, column=0, sticky="w", pady=(8, 0))
+        self.member_menu = tk.Menu(
+            self.members,
+            name="member_menu",
+            tearoff=False,
+            background=p.SURFACE,
+            foreground=p.TEXT,
+            activebackground=p.ACCENT,
+            activeforeground=p.ACCENT_TEXT,
+        )
+        self._menu_member = ""
+        self.member_menu.add_command(
+            label="Send a private message", command=lambda: window.model.open_private(self._menu_member)
+        )
         self._member_tags: set[str] = set()
+
+    @property
+    def transcript(self) -> TranscriptView | None:
+        """The transcript of the conversation shown, if one is."""
+        shown = self._transcripts.get(self.window.model.current or "")
+        return shown[1] if shown is not None else None
+
+    def transcript_for(self, key: str) -> TranscriptView:
+        """The transcript of conversation ``key``, made (with the lines it has so far) when first asked for."""
+        conversation = self.window.model.conversations[key]
+        made = self._transcripts.get(key)
+        if made is not None and made[0] is conversation:
+            return made[1]
+        if made is not None:
+            made[1].frame.destroy()
+        if isinstance(conversation, ChatState):
+            name = f"session{conversation.session.id}"
+        else:
+            self._private_names += 1
+            name = f"private{self._private_names}"
+        view = TranscriptView(self.main, name, self.window.model.resend, nick=lambda: self.window.model.nick)
+        view.frame.grid(row=0, column=0, columnspan=2, sticky="nswe")
+        for line in conversation.lines:
+            view.add_line(line)
+        self._transcripts[key] = (conversation, view)
+        return view
+
+    def forget_gone(self) -> None:
+        """Drop the transcripts of conversations that ended."""
+        conversations = self.window.model.conversations
+        for key, (conversation, view) in list(self._transcripts.items()):
+            if conversations.get(key) is not conversation:
+                view.frame.destroy()
+                del self._transcripts[key]
+
+    def show(self) -> None:
+        """Raise the shown conversation's transcript."""
+        key = self.window.model.current
+        if key is None or key not in self.window.model.conversations:
+            return
+        self.transcript_for(key).frame.tkraise()
+        self.render_sending()
+
+    def _member_at(self, event: tk.Event) -> str:
+        row = self.members.identify_row(event.y)
+        member = self.members.item(row, "tags") if row else ()
+        return "" if not row or "you" in member else row
+
+    def _member_double_click(self, event: tk.Event) -> None:
+        name = self._member_at(event)
+        if name:
+            self.window.model.open_private(name)
+
+    def _member_menu(self, event: tk.Event) -> None:
+        self._menu_member = self._member_at(event)
+        if self._menu_member:
+            self.member_menu.tk_popup(event.x_root, event.y_root)
 
     def send(self) -> None:
         """Send the typed message or command; the field keeps what could not be sent."""
@@ -490,41 +634,59 @@ class ChatView:
             self.message.clear()
         return "break"
 
-    def clear(self) -> None:
-        self.transcript.clear()
+    def add_line(self, key: str, line: ChatLine) -> None:
+        made = self._transcripts.get(key)
+        # A conversation never shown has no transcript yet: it gets its lines when first shown.
+        if made is not None and made[0] is self.window.model.conversations.get(key):
+            made[1].add_line(line)
 
-    def add_line(self, line: ChatLine) -> None:
-        self.transcript.add_line(line)
-
-    def update_line(self, line: ChatLine) -> None:
-        self.transcript.update_line(line)
+    def update_line(self, key: str, line: ChatLine) -> None:
+        made = self._transcripts.get(key)
+        if made is not None and made[0] is self.window.model.conversations.get(key):
+            made[1].update_line(line)
 
     def render_sending(self) -> None:
         hint = self.window.model.sending
         self.sending.configure(text=hint)
-        if hint:
-            self.sending.place(in_=self.transcript.text, relx=1.0, rely=1.0, anchor="se", x=-14, y=-10)
+        transcript = self.transcript
+        if hint and transcript is not None:
+            self.sending.place(in_=transcript.text, relx=1.0, rely=1.0, anchor="se", x=-14, y=-10)
+            self.sending.lift()
         else:
             self.sending.place_forget()
 
     def render_members(self) -> None:
-        chat = self.window.model.chat
+        conversation = self.window.model.conversation
         self.members.delete(*self.members.get_children())
-        if chat is None:
+        self.away.configure(text="")
+        if conversation is None:
             return
-        self.members_title.configure(text=f"MEMBERS — {len(chat.members)}")
-        for member in chat.members:
-            colour_tag = f"c{member.colour}"
-            if colour_tag not in self._member_tags:
-                self.members.tag_configure(colour_tag, foreground=member.colour)
-                self._member_tags.add(colour_tag)
+        if isinstance(conversation, PrivateChat):
+            self.members_title.configure(text="PRIVATE CHAT")
+            self._insert_member(conversation.name, conversation.name, (), "")
+            return
+        self.members_title.configure(text=f"MEMBERS — {len(conversation.members)}")
+        away = []
+        for member in conversation.members:
             label = member.name + (" (you)" if member.you else "")
             if member.admin:
                 label = "★ " + label
-            tags = (colour_tag, "you") if member.you else (colour_tag,)
-            self.members.insert(
-                "", "end", iid=member.name, text=label, values=(clock_text(member.joined),), tags=tags
-            )
+            tags = ("you",) if member.you else ()
+            if member.away is not None:
+                tags = (*tags, "away")
+                away.append(f"{member.name} is away: {member.away}")
+            self._insert_member(member.name, label, tags, clock_text(member.joined))
+        self.away.configure(text="\n".join(away))
+
+    def _insert_member(self, name: str, label: str, tags: tuple[str, ...], joined: str) -> None:
+        if "away" not in tags:
+            # Away members are grey, not in their colour.
+            colour = user_colour(name)
+            tags = (f"c{colour}", *tags)
+            if tags[0] not in self._member_tags:
+                self.members.tag_configure(tags[0], foreground=colour)
+                self._member_tags.add(tags[0])
+        self.members.insert("", "end", iid=name, text=label, values=(joined,), tags=tags)
 
 
 class SessionDialog:
@@ -545,6 +707,7 @@ class SessionDialog:
         self.top.resizable(False, False)
         self.top.protocol("WM_DELETE_WINDOW", model.close_dialog)
         self.top.bind("<Escape>", lambda _: model.close_dialog())
+        self.submitted_name = ""
         body = ttk.Frame(self.top, name="body", style="Surface.TFrame", padding=24)
         body.pack(fill="both", expand=True)
         body.columnconfigure(0, weight=1)
@@ -582,8 +745,13 @@ class SessionDialog:
         )
         self.submit.pack(side="left")
         self.top.geometry(f"+{window.top.winfo_rootx() + 160}+{window.top.winfo_rooty() + 110}")
-        first = next(iter(self.fields.values()))
-        first.entry.focus_set()
+        last_name = window.settings.current.last_name
+        if dialog.username:
+            self.fields["username"].var.set(dialog.username)
+        elif last_name and fits("username", last_name):
+            self.fields["username"].var.set(last_name)
+        empty = [field for field in self.fields.values() if not field.get()]
+        (empty or list(self.fields.values()))[0].entry.focus_set()
         self.render(dialog)
 
     def _field(
@@ -623,6 +791,7 @@ class SessionDialog:
     def _submit(self) -> None:
         values = self._values()
         model = self.window.model
+        self.submitted_name = values["username"]
         if self.kind == "create":
             model.submit_create(values["name"], values["username"], values.get("password", ""))
         else:
@@ -649,6 +818,83 @@ class SessionDialog:
 
     def destroy(self) -> None:
         self.top.destroy()
+        if self.submitted_name:
+            # The model closes the dialog before it opens the chat it joined.
+            self.window.top.after_idle(self._remember_name, self.submitted_name)
+
+    def _remember_name(self, name: str) -> None:
+        """Keep ``name`` for the next dialog if the server let us in with it."""
+        chat = self.window.model.chat
+        if chat is not None and name_key(chat.you) == name_key(name):
+            self.window.settings.change(last_name=name)
+
+
+class PreferencesDialog:
+    """The theme and the alert switches (the header's ⚙ button); every change is saved at once."""
+
+    ALERTS = (
+        ("title_count", "Count mentions and private messages in the title"),
+        ("urgency", "Ask for attention (urgency hint)"),
+        ("notifications", "Show desktop notifications"),
+    )
+    def __init__(self, window: "ClientWindow") -> None:
+        self.window = window
+        self.top = tk.Toplevel(
+            window.top,
+            name="preferences",
+            background=p.SURFACE,
+            highlightthickness=1,
+            highlightbackground=p.BORDER,
+        )
+        self.top.title("Preferences")
+        self.top.transient(window.top)
+        self.top.resizable(False, False)
+        body = ttk.Frame(self.top, name="body", style="Surface.TFrame", padding=24)
+        body.pack(fill="both", expand=True)
+        ttk.Label(body, text="Preferences", style="Heading.TLabel").pack(anchor="w")
+        current = window.settings.current
+        ttk.Label(body, text="Theme", style="MutedSurface.TLabel").pack(anchor="w", pady=(14, 2))
+        self.theme = tk.StringVar(self.top, value=current.theme)
+        for theme in THEMES:
+            ttk.Radiobutton(
+                body,
+                name=f"theme_{theme}",
+                text=_THEME_LABELS[theme],
+                value=theme,
+                variable=self.theme,
+                command=self._theme_chosen,
+            ).pack(anchor="w")
+        ttk.Label(
+            body, text="A new theme shows at the next start.", style="Hint.TLabel"
+        ).pack(anchor="w", pady=(2, 0))
+        ttk.Label(body, text="Alerts", style="MutedSurface.TLabel").pack(anchor="w", pady=(14, 2))
+        self.alerts: dict[str, tk.BooleanVar] = {}
+        for flag, label in self.ALERTS:
+            variable = tk.BooleanVar(self.top, value=getattr(current, flag))
+            self.alerts[flag] = variable
+            ttk.Checkbutton(
+                body, name=flag, text=label, variable=variable, command=partial(self._alert_switched, flag)
+            ).pack(anchor="w")
+        ttk.Button(body, name="close", text="Close", style="Accent.TButton", command=self.destroy).pack(
+            anchor="e", pady=(16, 0)
+        )
+        self.top.bind("<Escape>", lambda _: self.destroy())
+        self.top.protocol("WM_DELETE_WINDOW", self.destroy)
+        self.top.geometry(f"+{window.top.winfo_rootx() + 200}+{window.top.winfo_rooty() + 70}")
+
+    def _theme_chosen(self) -> None:
+        self.window.settings.change(theme=self.theme.get())
+
+    def _alert_switched(self, flag: str) -> None:
+        self.window.settings.change(**{flag: self.alerts[flag].get()})
+        apply_alerts(self.window.model, self.window.settings.current)
+
+    def exists(self) -> bool:
+        return bool(self.top.winfo_exists())
+
+    def destroy(self) -> None:
+        if self.exists():
+            self.top.destroy()
 
 
 class AboutDialog:
@@ -689,9 +935,18 @@ class ClientWindow:
 
     log = Logger()
 
-    def __init__(self, top: tk.Tk | tk.Toplevel, model: ClientViewModel) -> None:
+    def __init__(
+        self,
+        top: tk.Tk | tk.Toplevel,
+        model: ClientViewModel,
+        desktop: Desktop | None = None,
+        settings: SettingsStore | None = None,
+    ) -> None:
         self.top = top
         self.model = model
+        self.desktop = desktop
+        self._urgent = False
+        self.settings = settings or SettingsStore(None)
         self.icons: dict[str, ImageTk.PhotoImage] = load_icons(top)
         top.title("GloziChat")
         top.configure(background=p.WINDOW)
@@ -707,6 +962,14 @@ class ClientWindow:
         ttk.Label(title, name="title", text="GloziChat", style="Title.TLabel").pack(anchor="w")
         self.server_label = ttk.Label(title, name="server", style="Muted.TLabel", font=p.FONT_SMALL)
         self.server_label.pack(anchor="w")
+        ttk.Button(
+            header,
+            name="preferences",
+            text="\u2699",
+            width=2,
+            style="Icon.TButton",
+            command=self.show_preferences,
+        ).pack(side="right", padx=(14, 0))
         self.corner = ttk.Frame(header, name="corner")
         self.corner.pack(side="right")
         self.session_title = ttk.Label(
@@ -715,20 +978,24 @@ class ClientWindow:
         self.session_title.pack(side="left")
         self.session_code = ttk.Label(self.corner, name="session_code", style="Code.TLabel")
         self.session_code.pack(side="left", padx=(10, 14))
-        ttk.Button(
+        self.leave = ttk.Button(
             self.corner,
             name="leave",
             text=" Leave",
             image=self.icons["leave"],
             compound="left",
-            command=lambda: model.send("/quit"),
-        ).pack(side="left")
+            command=model.leave,
+        )
+        self.leave.pack(side="left")
+        self.topic = ttk.Label(header, name="topic", style="Muted.TLabel", anchor="w")
+        self.topic.pack(side="left", fill="x", expand=True, padx=(28, 12))
         tk.Frame(top, name="rule", height=1, background=p.BORDER).pack(fill="x")
 
         body = ttk.Frame(top, name="body")
         body.pack(fill="both", expand=True)
         body.rowconfigure(0, weight=1)
-        body.columnconfigure(0, weight=1)
+        body.columnconfigure(1, weight=1)
+        self.sidebar = Sidebar(self, body)
         self.status = StatusView(self, body)
         self.lobby = LobbyView(self, body)
         self.chat = ChatView(self, body)
@@ -741,11 +1008,18 @@ class ClientWindow:
             Aspect.EXIT_CODE: self.lobby.render_exit_code,
             Aspect.CONNECTION: self._render_connection,
             Aspect.SENDING: self.chat.render_sending,
+            Aspect.CONVERSATIONS: self._render_conversations,
+            Aspect.HEADER: self._render_header,
+            Aspect.ATTENTION: self._render_attention,
         }
         for frame in (self.status.frame, self.lobby.frame, self.chat.frame):
-            frame.grid(row=0, column=0, sticky="nswe")
+            frame.grid(row=0, column=1, sticky="nswe")
+        # Focus moves between this window's widgets too: ask where it is once things settle.
+        for sequence in ("<FocusIn>", "<FocusOut>"):
+            top.bind(sequence, lambda _: top.after_idle(self._focus_changed), add="+")
         self.dialog: SessionDialog | None = None
         self.about: AboutDialog | None = None
+        self.preferences: PreferencesDialog | None = None
         model.view = self
         for aspect in Aspect:
             self.render(aspect)
@@ -760,17 +1034,75 @@ class ClientWindow:
             self.about = AboutDialog(self)
         self.about.top.lift()
 
+    def show_preferences(self) -> None:
+        """Open the preferences, or raise them when they are open."""
+        if self.preferences is None or not self.preferences.exists():
+            self.preferences = PreferencesDialog(self)
+        self.preferences.top.lift()
+
     def render(self, aspect: Aspect) -> None:
         """Redraw ``aspect`` of the view-model (``ClientView``)."""
         self._renderers[aspect]()
 
-    def add_chat_line(self, line: ChatLine) -> None:
-        """Append a transcript line (``ClientView``)."""
-        self.chat.add_line(line)
+    def add_chat_line(self, key: str, line: ChatLine) -> None:
+        """Append a line to conversation ``key``'s transcript (``ClientView``)."""
+        self.chat.add_line(key, line)
 
-    def update_chat_line(self, line: ChatLine) -> None:
+    def update_chat_line(self, key: str, line: ChatLine) -> None:
         """Redraw one of your messages whose delivery changed (``ClientView``)."""
-        self.chat.update_line(line)
+        self.chat.update_line(key, line)
+
+    def _focus_changed(self) -> None:
+        if not self.top.winfo_exists():
+            return
+        try:
+            widget = self.top.focus_get()
+        except (KeyError, tk.TclError):
+            # focus_get fails on a menu's private clone widget: still this window.
+            widget = self.top
+        inside = widget is not None and (
+            str(self.top) == "." or str(widget) == str(self.top) or str(widget).startswith(f"{self.top}.")
+        )
+        self.model.set_focused(inside)
+
+    def _render_attention(self) -> None:
+        model = self.model
+        self.top.title(model.window_title)
+        if self.desktop is None:
+            model.take_notifications()
+            return
+        if model.urgent != self._urgent:
+            self._urgent = model.urgent
+            self.desktop.set_urgent(model.urgent)
+        for notification in model.take_notifications():
+            self.desktop.notify(notification.summary, notification.body)
+
+    def _render_conversations(self) -> None:
+        self.chat.forget_gone()
+        self.sidebar.render()
+
+    def _render_header(self) -> None:
+        model = self.model
+        conversation = model.conversation if model.screen is Screen.CHAT else None
+        if isinstance(conversation, ChatState):
+            session = conversation.session
+            self.session_title.configure(text=session.name + " ", image=self.icons["lock"] if session.locked else "")
+            self.session_code.configure(text=f"#{session.id}")
+            self.session_code.pack(side="left", padx=(10, 14), before=self.leave)
+            self.leave.configure(text=" Leave")
+            self.topic.configure(text=session.topic)
+        elif isinstance(conversation, PrivateChat):
+            self.session_title.configure(text=f"@{conversation.name} ", image="")
+            self.session_code.pack_forget()
+            self.leave.configure(text=" Close")
+            self.topic.configure(text="Private chat: not stored by the server, kept in this window only.")
+        if conversation is None:
+            self.corner.pack_forget()
+            self.session_title.configure(text="", image="")
+            self.session_code.configure(text="")
+            self.topic.configure(text="")
+        else:
+            self.corner.pack(side="right", before=self.topic)
 
     def _render_connection(self) -> None:
         model = self.model
@@ -786,27 +1118,19 @@ class ClientWindow:
         model = self.model
         screen = model.screen
         self._render_connection()
-        if screen is Screen.CHAT and model.chat is not None:
-            session = model.chat.session
-            self.session_title.configure(
-                text=session.name + " ", image=self.icons["lock"] if session.locked else ""
-            )
-            self.session_code.configure(text=f"#{session.id}")
-            self.corner.pack(side="right")
+        self._render_header()
+        self.sidebar.render()
+        if screen is Screen.CHAT and model.conversation is not None:
             self.chat.frame.tkraise()
-            self.chat.clear()
+            self.chat.show()
+            self.chat.render_members()
             self.chat.message.entry.focus_set()
+        elif screen is Screen.LOBBY:
+            self.lobby.frame.tkraise()
+            self.lobby.sessions.focus_set()
         else:
-            self.corner.pack_forget()
-            self.session_title.configure(text="", image="")
-            self.session_code.configure(text="")
-            self.chat.clear()
-            if screen is Screen.LOBBY:
-                self.lobby.frame.tkraise()
-                self.lobby.sessions.focus_set()
-            else:
-                self.status.render()
-                self.status.frame.tkraise()
+            self.status.render()
+            self.status.frame.tkraise()
         if screen is not Screen.LOBBY and self.about is not None:
             self.about.destroy()
 
@@ -824,6 +1148,7 @@ class ClientWindow:
 
     def close(self) -> None:
         """Disconnect and remove the window."""
+        remember_geometry(self)
         self.model.view = None
         self.model.close()
         self.top.destroy()
@@ -835,12 +1160,18 @@ def start_client(
     address: ServerAddress | None = None,
     finder: Callable[[], Any] | None = None,
     ca_file: str | None = None,
+    *,
+    settings: SettingsStore | None = None,
+    desktop: Desktop | None = None,
 ) -> ClientWindow:
     """Build a client in ``top`` on ``reactor`` and start connecting.
 
     ``address`` connects there directly; otherwise ``finder`` (by default
-    ``find_servers``) looks for servers. The caller installs Tk into the
-    reactor (``tksupport.install``) and runs the reactor.
+    ``find_servers``) looks for servers; ``desktop`` gets the urgency hint and
+    the notifications. With ``settings`` the window opens where it was left and
+    the alert switches are applied. The caller picks the palette first
+    (``palette.use``), installs Tk into the reactor
+    (``tksupport.install``) and runs the reactor.
     """
     apply_theme(top)
     model = ClientViewModel(
@@ -849,9 +1180,32 @@ def start_client(
         finder or partial(find_servers, reactor),
         address,
     )
-    window = ClientWindow(top, model)
+    window = ClientWindow(top, model, desktop=desktop, settings=settings)
+    if settings is not None:
+        restore_geometry(top, settings.current.geometry)
+        apply_alerts(model, settings.current)
     reactor.callWhenRunning(model.start)
     return window
+
+
+def apply_alerts(model: ClientViewModel, settings: Settings) -> None:
+    """Switch the view-model's alerts (title count, urgency hint, notifications) as ``settings`` say."""
+    model.alerts.title_count = settings.title_count
+    model.alerts.urgency = settings.urgency
+    model.alerts.notifications = settings.notifications
+
+
+def restore_geometry(top: tk.Tk | tk.Toplevel, geometry: str) -> None:
+    """Give ``top`` its saved size and place, moved onto the screen if it would not fit there."""
+    fitted = clamp_geometry(geometry, top.winfo_screenwidth(), top.winfo_screenheight())
+    if fitted:
+        top.geometry(fitted)
+
+
+def remember_geometry(window: ClientWindow) -> None:
+    """Save the window's size and place for the next start (a window never shown has none)."""
+    if window.top.winfo_exists() and window.top.winfo_ismapped():
+        window.settings.change(geometry=window.top.geometry())
 
 
 def address_connector(reactor: Any, ca_file: str | None = None) -> Callable[..., Any]:
@@ -880,6 +1234,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--ca-file",
         help="verify a TLS server against this CA certificate (PEM) instead of trusting it on first use",
     )
+    parser.add_argument(
+        "--theme",
+        choices=THEMES,
+        help="the colours for this run: dark, light, or as the desktop prefers (default: the saved choice)",
+    )
     options = parser.parse_args(argv)
     if options.port is not None and not 0 < options.port < 65536:
         parser.error("--port must be between 1 and 65535")
@@ -899,10 +1258,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     from twisted.internet import reactor
 
+    settings = SettingsStore(default_settings_file())
+    p.use(choose_palette(options.theme or settings.current.theme, desktop_theme))
     root = tk.Tk(className="GloziChat")
     log = Logger()
     root.report_callback_exception = partial(_log_tk_error, log)  # type: ignore[method-assign]
-    window = start_client(root, reactor, address, ca_file=options.ca_file)
+    window = start_client(
+        root, reactor, address, ca_file=options.ca_file, settings=settings, desktop=X11Desktop(root, reactor)
+    )
     tksupport.install(root)
 
     def stop() -> None:
@@ -911,6 +1274,7 @@ def main(argv: list[str] | None = None) -> None:
         reactor.stop()
 
     def quit_client() -> None:
+        remember_geometry(window)
         window.model.view = None
         window.model.close()
         # Leave Tk's event handler first, and let the reactor send the close.

@@ -15,15 +15,21 @@ from glozi.client.state import (
     ChatLine,
     ChatState,
     ClientState,
+    Conversation,
     Delivery,
     LineKind,
     MemberRow,
     Notice,
     Outgoing,
+    PrivateChat,
     Screen,
+    member_row,
+    private_key,
+    session_key,
     session_row,
 )
 from glozi.client.texts import duration_text
+from glozi.domain.names import name_key
 from glozi.doors.native.wire import is_printable
 
 HISTORY_DIVIDER = "Earlier messages above"
@@ -31,6 +37,9 @@ ACTION_COMMAND = re.compile(r"/me (.*\S.*)", re.DOTALL)
 """``/me waves``: an action (the native door's ``say`` with ``"action": true``), not a server command."""
 WAITING_NOTE = "Waiting for the connection; it is sent once reconnected."
 LOST_NOTE = "Not confirmed: the connection was lost. It is sent again once reconnected, unless the server has it."
+_LARGEST_SESSION_ID = 2**31
+"""The longest ``session`` a say carries, so a text that fits fits in any session (or a ``private``)."""
+NO_COMMANDS_HERE = "Commands work in a session: switch to one (only /me works in a private chat)."
 _MEMBER_LEFT_TEXT = {
     "quit": "{name} left the session.",
     "kicked": "{name} was kicked by {by}.",
@@ -39,21 +48,38 @@ _MEMBER_LEFT_TEXT = {
 }
 
 
+def message_line(frame: Frame) -> ChatLine:
+    """The transcript line of a ``message`` or ``private_message`` someone sent."""
+    return ChatLine(
+        LineKind.MESSAGE,
+        str(frame["text"]),
+        float(frame["ts"]),
+        sender=str(frame["from"]),
+        action=frame.get("action") is True,
+    )
+
+
 class Chatroom(ClientState):
-    """Chatting: sending and resending lines within the flood budget, commands, and the session's events."""
+    """Chatting: the conversations (sessions and private chats), sending and resending
+    lines within the flood budget, commands, and the events of each session."""
 
     def _enter_chat(self, frame: Frame, password: str | None = None) -> None:
         session = session_row(frame["session"])
-        you = str(frame["you"])
-        members = [
-            MemberRow(str(m["name"]), float(m["joined"]), bool(m["admin"]), str(m["name"]) == you)
-            for m in frame["members"]
-        ]
-        chat = self.chat = ChatState(session, you, members, frame.get("idle_timeout"), password)
+        you = self.nick = str(frame["you"])
+        members = [member_row(m, you) for m in frame["members"]]
+        chat = ChatState(
+            key=session_key(session.id),
+            session=session,
+            you=you,
+            members=members,
+            idle_timeout=frame.get("idle_timeout"),
+            password=password,
+        )
+        self.conversations[chat.key] = chat
         self.notice = Notice()
         self.exit_feedback = Notice()
-        self._set_screen(Screen.CHAT)
-        self._render(Aspect.MEMBERS, Aspect.NOTICE, Aspect.EXIT_CODE)
+        self.switch_to(chat.key)
+        self._render(Aspect.NOTICE, Aspect.EXIT_CODE)
         now = self.clock.seconds()
         intro = [
             ChatLine(
@@ -78,54 +104,108 @@ class Chatroom(ClientState):
             chat.after_history = [ChatLine(LineKind.DIVIDER, HISTORY_DIVIDER, now), *intro]
         else:
             for line in intro:
-                self._add_line(line)
+                self._add_line(chat, line)
 
-    def _member(self, name: str) -> MemberRow | None:
-        if self.chat is None:
-            return None
-        return next((m for m in self.chat.members if m.name == name), None)
+    def switch_to(self, key: str) -> None:
+        """Show conversation ``key`` (a sidebar click): its unread count and mention mark go."""
+        conversation = self.conversations.get(key)
+        if conversation is None:
+            return
+        self.current = key
+        if self.focused:
+            self._mark_read(conversation)
+        self._set_screen(Screen.CHAT)
+        self._render(Aspect.HEADER, Aspect.MEMBERS, Aspect.CONVERSATIONS)
+
+    def open_private(self, name: str) -> None:
+        """Open (or show) the private chat with ``name``, from the member list."""
+        if self.nick is not None and name_key(name) == name_key(self.nick):
+            return
+        self.switch_to(self._private_chat(name).key)
+
+    def _private_chat(self, name: str) -> PrivateChat:
+        key = private_key(name)
+        chat = self.conversations.get(key)
+        if not isinstance(chat, PrivateChat):
+            chat = self.conversations[key] = PrivateChat(key=key, name=name)
+            self._render(Aspect.CONVERSATIONS)
+        return chat
+
+    def _forget(self, conversation: Conversation) -> None:
+        """Drop a conversation and what waits to be sent in it."""
+        self.conversations.pop(conversation.key, None)
+        self.outbox = [item for item in self.outbox if item.key != conversation.key]
+        if self.current == conversation.key:
+            self.current = None
+        self._render(Aspect.CONVERSATIONS)
+
+    def _show_another(self) -> bool:
+        """After the shown conversation went: show the last session joined, else the last private chat."""
+        if self.current is not None:
+            return True
+        remaining = self.sessions_in or list(self.conversations.values())
+        if not remaining:
+            return False
+        self.switch_to(remaining[-1].key)
+        return True
+
+    def _session_chat(self, frame: Frame) -> ChatState | None:
+        """The session a frame is about (its ``session``; without one, the only session you are in)."""
+        if "session" in frame and frame["session"] is not None:
+            chat = self.conversations.get(session_key(int(frame["session"])))
+            return chat if isinstance(chat, ChatState) else None
+        sessions = self.sessions_in
+        return sessions[0] if len(sessions) == 1 else None
+
+    @staticmethod
+    def _member(chat: ChatState, name: str) -> MemberRow | None:
+        key = name_key(name)
+        return next((m for m in chat.members if name_key(m.name) == key), None)
 
     def send(self, text: str) -> bool:
-        """Send what the user typed: a message, or a ``/command args``; text
-        with line breaks (a paste) goes to ``send_lines``.
+        """Send what the user typed in the conversation shown: a message, or a
+        ``/command args``; text with line breaks (a paste) goes to ``send_lines``.
 
         A message appears in the transcript at once, pending until the server
         acknowledges it. Returns ``False`` (and sends nothing, so the field
         keeps the text) for blank text, text that cannot be sent (the
-        transcript says why), or outside a session.
+        transcript says why), or with no conversation shown.
         """
-        chat, protocol = self.chat, self.protocol
-        if chat is None or not text.strip():
+        conversation, protocol = self.conversation, self.protocol
+        if conversation is None or not text.strip():
             return False
         if "\n" in text or "\r" in text:
             return self.send_lines(text)
         action = ACTION_COMMAND.fullmatch(text)
         if action is not None:
-            return self._send_action(chat, action.group(1))
+            return self._send_action(conversation, action.group(1))
         if text.strip() == "/me":
             self._system("Type what you do after /me, like /me waves.", LineKind.ERROR)
             return False
         if text.startswith("/"):
-            if protocol is None or self.reconnecting:
+            if not isinstance(conversation, ChatState):
+                self._system(NO_COMMANDS_HERE, LineKind.ERROR)
+                return False
+            if protocol is None or self.reconnecting or conversation.rejoining:
                 self._system("Not connected: commands cannot wait. Try again once reconnected.", LineKind.ERROR)
                 return False
             name, _, args = text[1:].partition(" ")
-            self._run_command(protocol, name.strip(), args.strip())
+            self._run_command(protocol, conversation, name.strip(), args.strip(), text.strip())
             return True
         problem = self._unsendable(text)
         if problem is not None:
             self._system(f"Not sent: this message {problem}.", LineKind.ERROR)
             return False
-        self._send_message(chat, text)
+        self._send_message(conversation, text)
         return True
 
-    def _send_action(self, chat: ChatState, text: str) -> bool:
+    def _send_action(self, conversation: Conversation, text: str) -> bool:
         """``/me TEXT``: an action, sent (and kept for a reconnection) like a message."""
         problem = self._unsendable(text)
         if problem is not None:
             self._system(f"Not sent: this action {problem}.", LineKind.ERROR)
             return False
-        self._send_message(chat, text, action=True)
+        self._send_message(conversation, text, action=True)
         return True
 
     def send_lines(self, text: str) -> bool:
@@ -135,9 +215,9 @@ class Chatroom(ClientState):
         When any line cannot be sent, nothing is: the transcript says which line
         and why, and ``False`` tells the view to keep the text.
         """
-        chat = self.chat
+        conversation = self.conversation
         lines = paste_lines(text)
-        if chat is None or not lines:
+        if conversation is None or not lines:
             return False
         for number, line in enumerate(lines, 1):
             problem = self._unsendable(line)
@@ -147,7 +227,7 @@ class Chatroom(ClientState):
                 )
                 return False
         for line in lines:
-            self._send_message(chat, line)
+            self._send_message(conversation, line)
         return True
 
     def _unsendable(self, text: str) -> str | None:
@@ -156,89 +236,109 @@ class Chatroom(ClientState):
             return f"has {len(text)} characters, over the limit of {self.max_text}"
         if not is_printable(text):
             return "has control characters"
-        if self.protocol is not None and not self.protocol.fits("say", text=text):
+        if self.protocol is not None and not self.protocol.fits("say", text=text, session=_LARGEST_SESSION_ID):
             return "is too long to send; split it in parts"
         return None
 
-    def _send_message(self, chat: ChatState, text: str, *, action: bool = False) -> None:
+    def _waits(self, conversation: Conversation) -> bool:
+        """Whether lines typed in ``conversation`` must wait for the connection (or the rejoin)."""
+        rejoining = isinstance(conversation, ChatState) and conversation.rejoining
+        return self.protocol is None or self.reconnecting or rejoining
+
+    def _send_message(self, conversation: Conversation, text: str, *, action: bool = False) -> None:
         """Show our message (or action) as pending, then send it, or keep it for the reconnection."""
-        me = self._member(chat.you)
+        me = self._member(conversation, conversation.you) if isinstance(conversation, ChatState) else None
         serial = self._next_serial
         self._next_serial += 1
-        waiting = self.protocol is None or self.reconnecting
+        waiting = self._waits(conversation)
         self._add_line(
+            conversation,
             ChatLine(
                 LineKind.MESSAGE,
                 text,
                 self.clock.seconds(),
-                sender=chat.you,
+                sender=self.nick or "",
                 own=True,
                 sender_admin=me is not None and me.admin,
                 serial=serial,
                 delivery=Delivery.PENDING,
                 note=WAITING_NOTE if waiting else "",
                 action=action,
-            )
+            ),
         )
         if waiting:
-            self.outbox.append(Outgoing(text, serial, action=action))
+            self.outbox.append(Outgoing(text, serial, action=action, key=conversation.key))
         else:
             assert self.protocol is not None
-            self._say(chat, self.protocol, text, serial, action)
+            self._say(conversation, self.protocol, text, serial, action)
 
     def resend(self, serial: int) -> bool:
         """Send a failed message again (the user clicked it); it is pending again until acknowledged."""
-        chat, protocol = self.chat, self.protocol
-        line = self._own_line(serial)
-        if chat is None or protocol is None or self.reconnecting or line is None or not line.resendable:
+        found = self._own_line(serial)
+        if found is None or self.protocol is None:
             return False
-        self._set_delivery(chat, serial, Delivery.PENDING)
-        self._say(chat, protocol, line.text, serial, line.action)
+        conversation, line = found
+        if self._waits(conversation) or not line.resendable:
+            return False
+        self._set_delivery(conversation, serial, Delivery.PENDING)
+        self._say(conversation, self.protocol, line.text, serial, line.action)
         return True
 
-    def _own_line(self, serial: int) -> ChatLine | None:
-        if self.chat is None:
-            return None
-        # Recent lines are the ones whose delivery changes: look from the end.
-        return next((line for line in reversed(self.chat.lines) if line.serial == serial), None)
+    def _own_line(self, serial: int) -> tuple[Conversation, ChatLine] | None:
+        for conversation in self.conversations.values():
+            # Recent lines are the ones whose delivery changes: look from the end.
+            for line in reversed(conversation.lines):
+                if line.serial == serial:
+                    return conversation, line
+        return None
 
     def _set_delivery(
-        self, chat: ChatState, serial: int, delivery: Delivery, note: str = "", resendable: bool = False
+        self, conversation: Conversation, serial: int, delivery: Delivery, note: str = "", resendable: bool = False
     ) -> None:
-        if self.chat is not chat:
+        if self.conversations.get(conversation.key) is not conversation:
             return
-        for index in range(len(chat.lines) - 1, -1, -1):
-            if chat.lines[index].serial == serial:
-                line = chat.lines[index] = replace(
-                    chat.lines[index], delivery=delivery, note=note, resendable=resendable
-                )
+        lines = conversation.lines
+        for index in range(len(lines) - 1, -1, -1):
+            if lines[index].serial == serial:
+                line = lines[index] = replace(lines[index], delivery=delivery, note=note, resendable=resendable)
                 if self.view is not None:
-                    self.view.update_chat_line(line)
+                    self.view.update_chat_line(conversation.key, line)
                 return
 
-    def _say(self, chat: ChatState, protocol: ClientProtocol, text: str, serial: int, action: bool = False) -> None:
-        """Send message ``serial``; the ack marks it sent, a refusal failed, and
-        one whose answer the connection's end cut off goes back to the outbox."""
+    def _say(
+        self, conversation: Conversation, protocol: ClientProtocol, text: str, serial: int, action: bool = False
+    ) -> None:
+        """Send message ``serial`` (``say`` in a session, ``private`` to a person); the ack marks
+        it sent, a refusal failed, and one whose answer the connection's end cut off goes back
+        to the outbox."""
 
         def acked(frame: Frame) -> None:
-            chat.seen.add((chat.you, text, float(frame["ts"])))
-            self._set_delivery(chat, serial, Delivery.SENT)
+            note = ""
+            if isinstance(conversation, ChatState):
+                conversation.seen.add((conversation.you, text, float(frame["ts"])))
+            elif frame.get("away"):
+                note = f"{conversation.name} is away: {frame['away']}"
+            self._set_delivery(conversation, serial, Delivery.SENT, note)
 
         def failed(reason: Failure) -> None:
-            if self.chat is not chat:
+            if self.conversations.get(conversation.key) is not conversation:
                 return
             if reason.check(ConnectionLost):
-                self.outbox.append(Outgoing(text, serial, unconfirmed=True, action=action))
-                self._set_delivery(chat, serial, Delivery.FAILED, LOST_NOTE)
+                self.outbox.append(Outgoing(text, serial, unconfirmed=True, action=action, key=conversation.key))
+                self._set_delivery(conversation, serial, Delivery.FAILED, LOST_NOTE)
             elif reason.check(ServerError):
                 self._set_delivery(
-                    chat, serial, Delivery.FAILED, f"Not sent: {reason.value.message}", resendable=True
+                    conversation, serial, Delivery.FAILED, f"Not sent: {reason.value.message}", resendable=True
                 )
             else:
-                self._set_delivery(chat, serial, Delivery.FAILED, "Not sent: it is too long to send.")
+                self._set_delivery(conversation, serial, Delivery.FAILED, "Not sent: it is too long to send.")
 
         fields: dict[str, Any] = {"text": text, "action": True} if action else {"text": text}
-        self._counted(protocol.request("say", **fields)).addCallbacks(acked, failed)
+        if isinstance(conversation, ChatState):
+            request = protocol.request("say", session=conversation.session.id, **fields)
+        else:
+            request = protocol.request("private", to=conversation.name, **fields)
+        self._counted(request).addCallbacks(acked, failed)
         self._update_sending()
 
     def _counted(self, answer: "Deferred[Frame]") -> "Deferred[Frame]":
@@ -270,137 +370,216 @@ class Chatroom(ClientState):
             self.sending = hint
             self._render(Aspect.SENDING)
 
-    def _run_command(self, protocol: ClientProtocol, name: str, args: str) -> None:
-        chat = self.chat
+    def _run_command(self, protocol: ClientProtocol, chat: ChatState, name: str, args: str, typed: str) -> None:
         if not name:
-            self._system("Type a command after the slash, like /help.", LineKind.ERROR)
+            self._system("Type a command after the slash, like /help.", LineKind.ERROR, chat)
             return
-        fields: dict[str, Any] = {"name": name}
+        fields: dict[str, Any] = {"name": name, "session": chat.session.id}
         if args:
             fields["args"] = args
 
         def replied(frame: Frame) -> None:
-            if self.chat is chat and self.chat is not None:
-                self._add_line(ChatLine(LineKind.REPLY, str(frame.get("text", "")), self.clock.seconds()))
+            line = ChatLine(LineKind.REPLY, str(frame.get("text", "")), self.clock.seconds(), command=typed)
+            self._add_line(chat, line)
 
         self._counted(protocol.request("command", **fields)).addCallbacks(
             replied, self._chat_error, errbackArgs=(chat,)
         )
         self._update_sending()
 
-    def _chat_error(self, reason: Failure, chat: ChatState | None, prefix: str = "") -> None:
-        if self.chat is not chat:
+    def _chat_error(self, reason: Failure, conversation: Conversation | None, prefix: str = "") -> None:
+        if conversation is None:
             return
         if reason.check(ServerError):
-            self._system(prefix + reason.value.message, LineKind.ERROR)
+            self._system(prefix + reason.value.message, LineKind.ERROR, conversation)
         elif reason.check(FrameTooLong):
-            self._system("That is too long to send.", LineKind.ERROR)
+            self._system("That is too long to send.", LineKind.ERROR, conversation)
 
-    def _update_chat(self, frame: Frame) -> None:
+    def _update_chat(self, chat: ChatState, frame: Frame) -> None:
         """A ``joined`` frame after a reconnection: the session's state now, the transcript kept."""
-        assert self.chat is not None
-        you = str(frame["you"])
-        self.chat.session = session_row(frame["session"])
-        self.chat.members = [
-            MemberRow(str(m["name"]), float(m["joined"]), bool(m["admin"]), str(m["name"]) == you)
-            for m in frame["members"]
-        ]
-        self.chat.idle_timeout = frame.get("idle_timeout")
+        chat.you = self.nick = str(frame["you"])
+        chat.session = session_row(frame["session"])
+        chat.members = [member_row(m, chat.you) for m in frame["members"]]
+        chat.idle_timeout = frame.get("idle_timeout")
 
-    def _finish_history(self) -> None:
+    def _finish_history(self, chat: ChatState) -> None:
         """The history is complete: what was waiting for it is shown, and the outbox goes out."""
-        chat = self.chat
-        if chat is None:
-            return
         chat.history_left = 0
         waiting, chat.after_history = chat.after_history, []
         for line in waiting:
-            self._add_line(line)
+            self._add_line(chat, line)
         self._flush_outbox()
 
     def _flush_outbox(self) -> None:
-        chat = self.chat
-        if chat is None or self.protocol is None or self.reconnecting:
+        """Send what waits in every conversation that is ready (connected, rejoined, history read)."""
+        if self.protocol is None or self.reconnecting:
             return
-        outbox, self.outbox = self.outbox, []
-        delivered = {(sender, text) for sender, text, _ in chat.seen if sender == chat.you}
+        kept: list[Outgoing] = []
+        outbox, self.outbox = self.outbox, kept
         for item in outbox:
-            if item.unconfirmed and (chat.you, item.text) in delivered:
-                self._set_delivery(chat, item.serial, Delivery.SENT)
+            conversation = self.conversations.get(item.key)
+            if conversation is None:
                 continue
-            self._set_delivery(chat, item.serial, Delivery.PENDING)
-            self._say(chat, self.protocol, item.text, item.serial, item.action)
+            if isinstance(conversation, ChatState):
+                if conversation.rejoining or conversation.history_left:
+                    kept.append(item)
+                    continue
+                delivered = {(sender, text) for sender, text, _ in conversation.seen if sender == conversation.you}
+                if item.unconfirmed and (conversation.you, item.text) in delivered:
+                    self._set_delivery(conversation, item.serial, Delivery.SENT)
+                    continue
+            self._set_delivery(conversation, item.serial, Delivery.PENDING)
+            self._say(conversation, self.protocol, item.text, item.serial, item.action)
+
+    def _member_list_changed(self, chat: ChatState) -> None:
+        if self.current == chat.key:
+            self._render(Aspect.MEMBERS)
+
+    def _new_members(self, chat: ChatState, members: list[MemberRow], said: str) -> None:
+        """The session's members changed: the list (and the session's count) follow, and the transcript says ``said``."""
+        chat.members = members
+        chat.session = replace(chat.session, members=len(members))
+        self._member_list_changed(chat)
+        self._system(said, conversation=chat)
 
     def _on_member_joined(self, frame: Frame) -> None:
-        if self.chat is None:
+        chat = self._session_chat(frame)
+        if chat is None:
             return
         name = str(frame["name"])
-        self.chat.members.append(MemberRow(name, float(frame["joined"]), False, name == self.chat.you))
-        self.chat.session = replace(self.chat.session, members=len(self.chat.members))
-        self._render(Aspect.MEMBERS)
-        self._system(f"{name} joined the session.")
+        joined = MemberRow(name, float(frame["joined"]), False, name == chat.you)
+        self._new_members(chat, [*chat.members, joined], f"{name} joined the session.")
 
     def _on_member_left(self, frame: Frame) -> None:
-        if self.chat is None:
+        chat = self._session_chat(frame)
+        if chat is None:
             return
         name = str(frame["name"])
-        self.chat.members = [m for m in self.chat.members if m.name != name]
-        self.chat.session = replace(self.chat.session, members=len(self.chat.members))
-        self._render(Aspect.MEMBERS)
         template = _MEMBER_LEFT_TEXT.get(str(frame["reason"]), "{name} left the session.")
-        self._system(template.format(name=name, by=frame.get("by")))
+        members = [m for m in chat.members if m.name != name]
+        self._new_members(chat, members, template.format(name=name, by=frame.get("by")))
 
     def _on_admin_changed(self, frame: Frame) -> None:
-        if self.chat is None:
+        chat = self._session_chat(frame)
+        if chat is None:
             return
         admin = str(frame["admin"])
-        self.chat.members = [replace(m, admin=m.name == admin) for m in self.chat.members]
-        self.chat.session = replace(self.chat.session, admin=admin)
-        self._render(Aspect.MEMBERS)
-        if admin == self.chat.you:
-            self._system("You are now the admin of this session.")
+        chat.session = replace(chat.session, admin=admin)
+        said = "You are now the admin of this session." if admin == chat.you else f"{admin} is now the admin."
+        self._new_members(chat, [replace(m, admin=m.name == admin) for m in chat.members], said)
+
+    def _on_member_away(self, frame: Frame) -> None:
+        """A member went away (``away``: their message) or came back (``null``): the member list shows it."""
+        chat = self._session_chat(frame)
+        if chat is None:
+            return
+        key, away = name_key(str(frame["name"])), frame.get("away")
+        chat.members = [
+            replace(m, away=str(away) if away else None) if name_key(m.name) == key else m for m in chat.members
+        ]
+        self._member_list_changed(chat)
+
+    def _on_member_renamed(self, frame: Frame) -> None:
+        chat = self._session_chat(frame)
+        if chat is None:
+            return
+        old, new = str(frame["old"]), str(frame["name"])
+        members = [replace(m, name=new) if name_key(m.name) == name_key(old) else m for m in chat.members]
+        self._new_members(chat, members, f"{old} is now known as {new}.")
+        self._rename_private(old, new)
+
+    def _rename_private(self, old: str, new: str) -> None:
+        """Someone you chat with privately took another name: the chat follows them."""
+        chat = self.conversations.get(private_key(old))
+        if not isinstance(chat, PrivateChat) or private_key(new) in self.conversations:
+            return
+        renamed = replace(chat, key=private_key(new), name=new)
+        self.conversations = {
+            (renamed.key if key == chat.key else key): (renamed if c is chat else c)
+            for key, c in self.conversations.items()
+        }
+        for item in self.outbox:
+            if item.key == chat.key:
+                item.key = renamed.key
+        if self.current == chat.key:
+            self.current = renamed.key
+        self._render(Aspect.CONVERSATIONS, Aspect.HEADER)
+
+    def _on_nick_changed(self, frame: Frame) -> None:
+        """Your own name changed (``/nick`` from IRC's side or a ``nick`` frame): every session says so."""
+        new = self.nick = str(frame["name"])
+        for chat in self.sessions_in:
+            old, chat.you = chat.you, new
+            members = [replace(m, name=new) if m.you else m for m in chat.members]
+            self._new_members(chat, members, f"You are now known as {new} (you were {old}).")
+
+    def _on_topic_changed(self, frame: Frame) -> None:
+        chat = self._session_chat(frame)
+        if chat is None:
+            return
+        topic, by = str(frame.get("topic") or ""), frame.get("by")
+        chat.session = replace(chat.session, topic=topic)
+        if self.current == chat.key:
+            self._render(Aspect.HEADER)
+        who = "You" if by == chat.you else str(by or "The server")
+        self._system(f"{who} set the topic: {topic}" if topic else f"{who} cleared the topic.", conversation=chat)
+
+    def _on_mode_changed(self, frame: Frame) -> None:
+        chat = self._session_chat(frame)
+        if chat is None:
+            return
+        by, mode, parameter = frame.get("by"), str(frame["mode"]), frame.get("parameter")
+        change = f"{mode} {parameter}" if parameter is not None else mode
+        who = "You" if by == chat.you else str(by or "The server")
+        self._system(f"{who} set the mode {change}.", conversation=chat)
+
+    def _on_invited(self, frame: Frame) -> None:
+        """An admin invited you into a session: said where you are looking (or above the list)."""
+        text = f"{frame.get('by')} invited you to {frame.get('name')}: join it from the session list (+ Join / create)."
+        if self.conversation is not None:
+            self._system(text)
         else:
-            self._system(f"{admin} is now the admin.")
+            self.notice = Notice(text)
+            self._render(Aspect.NOTICE)
+
+    def _on_private_message(self, frame: Frame) -> None:
+        """A private message opens (or continues) the private chat with its sender; it is never stored."""
+        self._add_line(self._private_chat(str(frame["from"])), message_line(frame))
 
     def _on_message(self, frame: Frame) -> None:
-        if self.chat is None:
+        chat = self._session_chat(frame)
+        if chat is None:
             return
-        sender = str(frame["from"])
-        member = self._member(sender)
-        self.chat.seen.add((sender, str(frame["text"]), float(frame["ts"])))
-        self._add_line(
-            ChatLine(
-                LineKind.MESSAGE,
-                str(frame["text"]),
-                float(frame["ts"]),
-                sender=sender,
-                sender_admin=member is not None and member.admin,
-                action=frame.get("action") is True,
-            )
-        )
+        line = message_line(frame)
+        member = self._member(chat, str(line.sender))
+        chat.seen.add((str(line.sender), line.text, line.ts))
+        self._add_line(chat, replace(line, sender_admin=member is not None and member.admin))
 
     def _on_history(self, frame: Frame) -> None:
-        """One message said before we joined (or while we were away); greyed, never shown twice."""
-        chat = self.chat
+        """One message said before we joined (or while we were away): styled like a live
+        one but ``earlier``, above the divider, never shown twice."""
+        chat = self._session_chat(frame)
         if chat is None:
             return
         key = (str(frame["from"]), str(frame["text"]), float(frame["ts"]))
         if key not in chat.seen:
             chat.seen.add(key)
             self._add_line(
+                chat,
                 ChatLine(
-                    LineKind.HISTORY,
+                    LineKind.MESSAGE,
                     key[1],
                     key[2],
                     sender=key[0],
-                    own=key[0] == chat.you,
+                    own=name_key(key[0]) == name_key(chat.you),
                     action=frame.get("action") is True,
-                )
+                    earlier=True,
+                ),
             )
         if chat.history_left:
             chat.history_left -= 1
             if not chat.history_left:
-                self._finish_history()
+                self._finish_history(chat)
 
     def _on_idle_warning(self, frame: Frame) -> None:
         seconds = float(frame["seconds_left"])
@@ -408,4 +587,5 @@ class Chatroom(ClientState):
             f"You have been quiet for a while: you will be removed in {duration_text(seconds)} "
             "unless you write something.",
             LineKind.WARNING,
+            self._session_chat(frame),
         )

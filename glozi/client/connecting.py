@@ -184,10 +184,9 @@ class Connecting(Lobby):
         servers. This is the user's *Reconnect*: it stops the automatic
         attempts and starts over at the session list."""
         self._stop_reconnecting()
-        if self.chat is not None:
-            self.chat = None
+        if self.conversations:
+            self._drop_conversations()
             self.notice = Notice(self._drop_outbox().strip())
-            self._render(Aspect.MEMBERS)
         if self.address is None:
             self.discover()
             return
@@ -236,10 +235,12 @@ class Connecting(Lobby):
         self.reconnecting = True
         self._reconnect_tries = 0
         self._lost_reason = reason
-        if self.chat is not None:
-            self.chat.history_left = 0
-            self._system(f"{reason} Reconnecting...", LineKind.WARNING)
-            self._render(Aspect.CONNECTION)
+        for conversation in list(self.conversations.values()):
+            if isinstance(conversation, ChatState):
+                conversation.history_left = 0
+                conversation.after_history = []
+            self._system(f"{reason} Reconnecting...", LineKind.WARNING, conversation)
+        self._render(Aspect.CONNECTION)
         self._schedule_reconnect()
 
     def _reason_for_closing(self, protocol: ClientProtocol) -> str | None:
@@ -258,7 +259,7 @@ class Connecting(Lobby):
         delay = min(RECONNECT_MAX_DELAY, RECONNECT_FIRST_DELAY * RECONNECT_FACTOR**self._reconnect_tries)
         self._reconnect_tries += 1
         self._reconnect_call = self.clock.callLater(delay, self._try_reconnect)
-        if self.chat is None:
+        if self.screen is not Screen.CHAT:
             self._set_screen(
                 Screen.DISCONNECTED, f"{self._lost_reason} Reconnecting in {duration_text(math.ceil(delay))}..."
             )
@@ -273,9 +274,15 @@ class Connecting(Lobby):
         """No more automatic attempts: the disconnected screen with *Reconnect*."""
         self._stop_reconnecting()
         unsent = self._drop_outbox()
-        self.chat = None
+        self._drop_conversations()
         self._set_screen(Screen.DISCONNECTED, reason + unsent)
-        self._render(Aspect.MEMBERS, Aspect.CONNECTION)
+        self._render(Aspect.CONNECTION)
+
+    def _drop_conversations(self) -> None:
+        """Back to no session and no private chat (the transcripts go too)."""
+        self.conversations = {}
+        self.current = None
+        self._render(Aspect.CONVERSATIONS, Aspect.MEMBERS, Aspect.HEADER)
 
     def _drop_outbox(self) -> str:
         """Forget the waiting messages; the text that says which were not sent."""
@@ -297,10 +304,21 @@ class Connecting(Lobby):
                 protocol.disconnect()
                 return
             self._welcomed(protocol, address)
-            if self.chat is not None:
-                self._rejoin(protocol, self.chat)
-            else:
+            sessions = self.sessions_in
+            if sessions:
+                for chat in sessions:
+                    chat.rejoining = True
                 self._stop_reconnecting()
+                if self.screen is not Screen.CHAT:
+                    # Lost while the session list was shown: it is shown again, beside the sessions.
+                    self._show_lobby()
+                self._rejoin(protocol, sessions)
+                return
+            self._stop_reconnecting()
+            if self.conversations and self.nick:
+                # Private chats only: take the name back, so they go on.
+                self._take_nick_back(protocol, self.nick)
+            if self.screen is not Screen.CHAT:
                 self.notice = Notice("Reconnected.")
                 self._show_lobby()
 
@@ -312,38 +330,68 @@ class Connecting(Lobby):
         self._pending = self._open(address)
         self._pending.addCallbacks(connected, failed)
 
-    def _rejoin(self, protocol: ClientProtocol, chat: ChatState) -> None:
-        """Join the session we were in again, with the same name and password."""
+    def _rejoin(self, protocol: ClientProtocol, chats: list[ChatState]) -> None:
+        """Join the sessions we were in again, one after the other (the server takes one join
+        at a time), with the same name and passwords; then what waits goes out."""
+        chat, rest = chats[0], chats[1:]
         fields: dict[str, Any] = {"session": chat.session.id, "username": chat.you}
         if chat.password:
             fields["password"] = chat.password
 
+        def next_one() -> None:
+            if rest:
+                self._rejoin(protocol, rest)
+            else:
+                self._flush_outbox()
+
         def rejoined(frame: Frame) -> None:
-            if protocol is not self.protocol or self.chat is not chat:
+            if protocol is not self.protocol or self.conversations.get(chat.key) is not chat:
                 return
-            self._stop_reconnecting()
-            self._update_chat(frame)
-            self._render(Aspect.MEMBERS, Aspect.CONNECTION)
+            chat.rejoining = False
+            self._update_chat(chat, frame)
+            self._member_list_changed(chat)
+            self._render(Aspect.CONNECTION, Aspect.HEADER)
             chat.after_history = [ChatLine(LineKind.SYSTEM, "Reconnected.", self.clock.seconds())]
             chat.history_left = int(frame.get("history") or 0)
             if not chat.history_left:
-                self._finish_history()
+                self._finish_history(chat)
+            next_one()
 
         def refused(reason: Failure) -> None:
-            if protocol is not self.protocol or self.chat is not chat:
+            if protocol is not self.protocol or self.conversations.get(chat.key) is not chat:
                 return
             if not reason.check(ServerError):
                 return  # the connection went again; connection_lost carries on
-            self._stop_reconnecting()
-            unsent = self._drop_outbox()
-            self.chat = None
-            self.notice = Notice(
-                f"Reconnected, but could not rejoin {chat.session.name}: {reason.value.message}{unsent}", Tone.ERROR
-            )
-            self._render(Aspect.MEMBERS)
-            self._show_lobby()
+            unsent = self._unsent_in(chat)
+            self._forget(chat)
+            text = f"Reconnected, but could not rejoin {chat.session.name}: {reason.value.message}{unsent}"
+            if self.sessions_in:
+                self._show_another()
+                self._system(text, LineKind.ERROR)
+            else:
+                self.notice = Notice(text, Tone.ERROR)
+                self.current = None
+                self._render(Aspect.MEMBERS, Aspect.HEADER)
+                self._show_lobby()
+            next_one()
 
         protocol.request("join", **fields).addCallbacks(rejoined, refused)
+
+    def _unsent_in(self, chat: ChatState) -> str:
+        """The text that says which of the messages waiting in ``chat`` were not sent."""
+        texts = ", ".join(f"\u201c{item.text}\u201d" for item in self.outbox if item.key == chat.key)
+        return f" Not sent: {texts}." if texts else ""
+
+    def _take_nick_back(self, protocol: ClientProtocol, nick: str) -> None:
+        def taken(_: Frame) -> None:
+            self._render(Aspect.CONNECTION)
+            self._flush_outbox()
+
+        def refused(reason: Failure) -> None:
+            if reason.check(ServerError):
+                self._system(f"Reconnected, but the name {nick} is taken: {reason.value.message}", LineKind.ERROR)
+
+        protocol.request("nick", name=nick).addCallbacks(taken, refused)
 
     def _on_error(self, frame: Frame) -> None:
         """An error that answers no request: the server is about to close (idle, flood) or warns."""
@@ -353,7 +401,7 @@ class Connecting(Lobby):
             self._closing_error = (self.protocol.lines_received, self.clock.seconds(), message)
         if frame.get("code") in _SENT_AWAY_CODES:
             self._sent_away = True
-        if self.chat is not None:
+        if self.conversation is not None:
             self._system(message, LineKind.ERROR)
         else:
             self.notice = Notice(message, Tone.ERROR)

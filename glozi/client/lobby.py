@@ -10,12 +10,15 @@ from glozi.client.fields import check_exit_code, check_password, is_exit_code
 from glozi.client.protocol import Frame, ServerError
 from glozi.client.state import (
     Aspect,
+    ChatState,
     Dialog,
     FieldState,
+    LineKind,
     Notice,
     Screen,
     SessionRow,
     Tone,
+    session_key,
     session_row,
 )
 from glozi.domain.names import is_usable_username, is_valid_password, is_valid_session_name
@@ -28,6 +31,24 @@ _JOIN_ERRORS = {
 
 class Lobby(Chatroom):
     """What the session-list screen does: listing, dialogs, joining, creating, the exit code."""
+
+    def leave(self, key: str | None = None) -> None:
+        """Leave a session (``/quit`` there) or close a private chat; the one shown by default."""
+        conversation = self.conversations.get(key or self.current or "")
+        if isinstance(conversation, ChatState):
+            if self.protocol is not None and not self.reconnecting:
+                self._run_command(self.protocol, conversation, "quit", "", "/quit")
+        elif conversation is not None:
+            self._forget(conversation)
+            if not self._show_another():
+                self.show_sessions()
+
+    def show_sessions(self) -> None:
+        """Show the session list in the main pane (to join another session), staying in every
+        session: the server does not tell members about new sessions, so the list is asked for."""
+        self.current = None
+        self._render(Aspect.CONVERSATIONS, Aspect.HEADER)
+        self._show_lobby()
 
     def _show_lobby(self) -> None:
         self.sessions = []
@@ -108,19 +129,26 @@ class Lobby(Chatroom):
         return True
 
     def open_join(self, session_id: int) -> None:
-        """Open the join dialog for a listed session."""
+        """Open the join dialog for a listed session (or show it, when you are in it already)."""
+        if session_key(session_id) in self.conversations:
+            self.switch_to(session_key(session_id))
+            return
         row = self.session_by_id(session_id)
         if row is None or self.protocol is None or self.screen is not Screen.LOBBY:
             return
-        self.dialog = Dialog("join", session=row)
+        self.dialog = Dialog("join", session=row, username=self._nick_to_offer())
         self._render(Aspect.DIALOG)
 
     def open_create(self) -> None:
         """Open the create dialog."""
         if self.protocol is None or self.screen is not Screen.LOBBY:
             return
-        self.dialog = Dialog("create")
+        self.dialog = Dialog("create", username=self._nick_to_offer())
         self._render(Aspect.DIALOG)
+
+    def _nick_to_offer(self) -> str:
+        """In a session, every other join must give the same name: offer it."""
+        return self.nick or "" if self.sessions_in else ""
 
     def close_dialog(self) -> None:
         """Close the open dialog, if any."""
@@ -221,10 +249,21 @@ class Lobby(Chatroom):
             self._render(Aspect.DIALOG)
 
     def _on_left(self, frame: Frame) -> None:
-        self.chat = None
-        reason = str(frame.get("reason"))
-        tone = Tone.INFO if reason == "quit" else Tone.ERROR
-        self.notice = Notice(str(frame.get("message") or "You left the session."), tone)
+        """You left a session (``/quit``, a kick, a close, the idle timeout). While you are in
+        others, the reason is said where you look (one of them is shown if it was this one);
+        after the last, you are back at the session list with the reason."""
+        chat = self._session_chat(frame)
+        if chat is None:
+            return
+        quit_ = str(frame.get("reason")) == "quit"
+        text = str(frame.get("message") or "You left the session.")
+        self._forget(chat)
+        if self.sessions_in and self.screen is Screen.CHAT:
+            self._show_another()
+            self._system(text, LineKind.SYSTEM if quit_ else LineKind.WARNING)
+            return
+        self.current = None
+        self.notice = Notice(text, Tone.INFO if quit_ else Tone.ERROR)
         self._set_screen(Screen.LOBBY)
-        self._render(Aspect.MEMBERS, Aspect.NOTICE)
+        self._render(Aspect.MEMBERS, Aspect.NOTICE, Aspect.HEADER)
         self.reload()

@@ -6,7 +6,7 @@ here, with the few helpers all of them use to tell the view what changed.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, auto
 from typing import Any, Protocol
 
@@ -14,9 +14,12 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from glozi.client.mentions import mentions
 from glozi.client.palette import user_colour
 from glozi.client.protocol import ClientListener, ClientProtocol, Frame
+from glozi.client.texts import day_text, same_day
 from glozi.client.trust import TrustResult
+from glozi.domain.names import name_key
 from glozi.doors.native.wire import MAX_TEXT_CHARS
 
 MAX_CHAT_LINES = 2000
@@ -24,6 +27,10 @@ MAX_CHAT_LINES = 2000
 DEFAULT_EXIT_CODE_DIGITS = 5
 """The exit code's length when the welcome does not say (``exit_code_digits``)."""
 MAX_EXIT_CODE_DIGITS = 64
+GROUP_SECONDS = 300
+"""A message less than this after the one above it, from the same sender, is grouped under it."""
+NOTIFICATION_CHARS = 200
+"""A desktop notification's body is the message cut to this many characters."""
 
 
 class Screen(Enum):
@@ -50,6 +57,12 @@ class Aspect(Enum):
     EXIT_CODE = auto()
     CONNECTION = auto()
     SENDING = auto()
+    CONVERSATIONS = auto()
+    """The sidebar: the conversations, their unread counts and mention marks, the current one."""
+    HEADER = auto()
+    """The current conversation's name, number and topic."""
+    ATTENTION = auto()
+    """The window title, the urgency hint and the desktop notifications asked for."""
 
 
 class FieldState(Enum):
@@ -118,16 +131,19 @@ class SessionRow:
     creator: str
     locked: bool
     admin: str | None
+    topic: str = ""
 
 
 @dataclass(frozen=True)
 class MemberRow:
-    """One member of the session you are in."""
+    """One member of a session you are in."""
 
     name: str
     joined: float
     admin: bool
     you: bool
+    away: str | None = None
+    """Their away message (``away`` in member objects, ``member_away``), or ``None`` while they are here."""
 
     @property
     def colour(self) -> str:
@@ -176,6 +192,8 @@ class Dialog:
     session: SessionRow | None = None
     error: str = ""
     busy: bool = False
+    username: str = ""
+    """The name to offer: your nick while you are in a session (the server wants the same one)."""
 
     @property
     def needs_password(self) -> bool:
@@ -203,14 +221,30 @@ def trust_notice(trust: TrustResult | None) -> Notice:
     return Notice(f"Encrypted (TLS), certificate SHA-256 {trust.fingerprint[:23]}...", Tone.INFO)
 
 
-@dataclass
-class ChatState:
-    """The session you are in.
+@dataclass(kw_only=True)
+class Conversation:
+    """A session you are in or a private chat: what the sidebar lists and a transcript shows.
+
+    ``unread`` counts the messages that came while you were not looking at it
+    (another conversation shown, or the window not focused); ``mentioned``
+    says one of them named you. Looking at it clears both.
+    """
+
+    key: str
+    lines: list[ChatLine] = field(default_factory=list)
+    unread: int = 0
+    mentioned: bool = False
+
+
+@dataclass(kw_only=True)
+class ChatState(Conversation):
+    """A session you are in.
 
     ``password`` is kept (in memory only) to rejoin after a reconnection;
     ``seen`` holds ``(sender, text, ts)`` of every message shown, so history
     received again after a reconnection is not shown twice; ``history_left``
-    counts the history frames still expected after a ``joined``.
+    counts the history frames still expected after a ``joined``;
+    ``rejoining``: after a reconnection, until the server let us in again.
     """
 
     session: SessionRow
@@ -218,10 +252,66 @@ class ChatState:
     members: list[MemberRow]
     idle_timeout: float | None
     password: str | None = None
-    lines: list[ChatLine] = field(default_factory=list)
     seen: set[tuple[str, str, float]] = field(default_factory=set)
     history_left: int = 0
     after_history: list[ChatLine] = field(default_factory=list)
+    rejoining: bool = False
+
+    @property
+    def title(self) -> str:
+        return self.session.name
+
+
+@dataclass(kw_only=True)
+class PrivateChat(Conversation):
+    """A private chat with ``name`` (as they spell it). The server never stores
+    private messages, so its lines live in this client's memory only."""
+
+    name: str
+
+    @property
+    def title(self) -> str:
+        return self.name
+
+
+def session_key(session_id: int) -> str:
+    """The conversation key of session ``session_id``."""
+    return f"session:{session_id}"
+
+
+def private_key(name: str) -> str:
+    """The conversation key of the private chat with ``name`` (any case: names compare so)."""
+    return f"private:{name_key(name)}"
+
+
+@dataclass
+class AlertOptions:
+    """Which ways of asking for your attention are on (D's settings file sets them)."""
+
+    title_count: bool = True
+    """The window title counts what you missed: "(3) GloziChat"."""
+    urgency: bool = True
+    """The window asks the window manager for attention (the X urgency hint)."""
+    notifications: bool = True
+    """A desktop notification (freedesktop notifications over D-Bus, where there is a service)."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A desktop notification the view-model asks for."""
+
+    summary: str
+    body: str
+
+
+class Desktop(Protocol):
+    """What the window asks of the desktop around it."""
+
+    def set_urgent(self, urgent: bool) -> None:
+        """Raise (or clear) the window's urgency hint."""
+
+    def notify(self, summary: str, body: str) -> None:
+        """Show a desktop notification, where the desktop has a service for them."""
 
 
 @dataclass
@@ -235,6 +325,8 @@ class Outgoing:
     serial: int
     unconfirmed: bool = False
     action: bool = False
+    key: str = ""
+    """The conversation it was typed in."""
 
 
 class ClientView(Protocol):
@@ -243,15 +335,31 @@ class ClientView(Protocol):
     def render(self, aspect: Aspect) -> None:
         """Redraw ``aspect`` from the view-model's state."""
 
-    def add_chat_line(self, line: ChatLine) -> None:
-        """Append ``line`` to the transcript on screen."""
+    def add_chat_line(self, key: str, line: ChatLine) -> None:
+        """Append ``line`` to the transcript of conversation ``key``."""
 
-    def update_chat_line(self, line: ChatLine) -> None:
-        """Redraw the shown message with ``line.serial`` (its delivery changed)."""
+    def update_chat_line(self, key: str, line: ChatLine) -> None:
+        """Redraw the message with ``line.serial`` in conversation ``key`` (its delivery changed)."""
 
 
 Connector = Callable[["ServerAddress", ClientListener], "Deferred[ClientProtocol]"]
 Finder = Callable[[], "Deferred[list[ServerAddress]]"]
+
+
+def continues(before: ChatLine, line: ChatLine) -> bool:
+    """Whether message ``line`` is grouped under ``before``, the line above it: a message
+    (not an action) from the same sender, less than 5 minutes earlier, the same local day."""
+    return (
+        before.kind is LineKind.MESSAGE
+        and not before.action
+        and not line.action
+        and before.sender is not None
+        and line.sender is not None
+        and name_key(before.sender) == name_key(line.sender)
+        and before.earlier == line.earlier
+        and 0 <= line.ts - before.ts < GROUP_SECONDS
+        and same_day(before.ts, line.ts)
+    )
 
 
 def session_row(fields: dict[str, Any]) -> SessionRow:
@@ -263,6 +371,19 @@ def session_row(fields: dict[str, Any]) -> SessionRow:
         creator=str(fields["creator"]),
         locked=bool(fields["locked"]),
         admin=fields.get("admin"),
+        topic=str(fields.get("topic") or ""),
+    )
+
+
+def member_row(fields: dict[str, Any], you: str) -> MemberRow:
+    away = fields.get("away")
+    name = str(fields["name"])
+    return MemberRow(
+        name,
+        float(fields["joined"]),
+        bool(fields.get("admin")),
+        name_key(name) == name_key(you),
+        str(away) if away else None,
     )
 
 
@@ -309,7 +430,21 @@ class ClientState:
         self.notice = Notice()
         self.dialog: Dialog | None = None
         self.exit_feedback = Notice()
-        self.chat: ChatState | None = None
+        self.conversations: dict[str, ChatState | PrivateChat] = {}
+        """Every session you are in and every private chat, in the order opened."""
+        self.current: str | None = None
+        """The key of the conversation shown; ``None`` while the session list is."""
+        self.nick: str | None = None
+        """The connection's name on the server: every join must give it (docs/protocol.md)."""
+        self.focused = True
+        """Whether the window has the keyboard focus (the window tells, ``set_focused``)."""
+        self.alerts = AlertOptions()
+        self.missed = 0
+        """Mentions and private messages received while the window was not focused."""
+        self.urgent = False
+        """Whether the window should ask for attention (the urgency hint)."""
+        self.notifications: list[Notification] = []
+        """Desktop notifications asked for and not yet shown (``take_notifications``)."""
         self.reconnecting = False
         """The connection was lost and the client is getting it back by itself."""
         self.outbox: list[Outgoing] = []
@@ -332,13 +467,107 @@ class ClientState:
         self.status = status
         self._render(Aspect.SCREEN)
 
-    def _add_line(self, line: ChatLine) -> None:
-        if self.chat is None:
-            return
-        self.chat.lines.append(line)
-        del self.chat.lines[:-MAX_CHAT_LINES]
-        if self.view is not None:
-            self.view.add_chat_line(line)
+    @property
+    def conversation(self) -> "ChatState | PrivateChat | None":
+        """The conversation shown, if one is."""
+        return self.conversations.get(self.current) if self.current is not None else None
 
-    def _system(self, text: str, kind: LineKind = LineKind.SYSTEM) -> None:
-        self._add_line(ChatLine(kind, text, self.clock.seconds()))
+    @property
+    def chat(self) -> ChatState | None:
+        """The session shown, if a session is (not a private chat, not the session list)."""
+        shown = self.conversation
+        return shown if isinstance(shown, ChatState) else None
+
+    @property
+    def sessions_in(self) -> list[ChatState]:
+        """The sessions you are in, in the order joined."""
+        return [c for c in self.conversations.values() if isinstance(c, ChatState)]
+
+    @property
+    def window_title(self) -> str:
+        """"GloziChat", or "(3) GloziChat" after 3 mentions and private messages while you were away."""
+        if self.missed and self.alerts.title_count:
+            return f"({self.missed}) GloziChat"
+        return "GloziChat"
+
+    def _looking_at(self, conversation: Conversation) -> bool:
+        return self.focused and self.current == conversation.key and self.screen is Screen.CHAT
+
+    def _add_line(self, conversation: Conversation, line: ChatLine) -> None:
+        """Append ``line`` to ``conversation``: with the date when the day changed, grouped
+        under the line above when it continues it, counted unread when nobody looks."""
+        if self.conversations.get(conversation.key) is not conversation:
+            return
+        before = conversation.lines[-1] if conversation.lines else None
+        if line.kind is not LineKind.DAY and (before is None or not same_day(before.ts, line.ts)):
+            self._append(conversation, ChatLine(LineKind.DAY, day_text(line.ts), line.ts))
+            before = None
+        if line.kind is LineKind.MESSAGE and line.sender and before is not None and continues(before, line):
+            line = replace(line, grouped=True)
+        if line.kind is LineKind.MESSAGE and line.sender and not line.own and not line.earlier:
+            line = self._arrived(conversation, line)
+        self._append(conversation, line)
+
+    def _append(self, conversation: Conversation, line: ChatLine) -> None:
+        conversation.lines.append(line)
+        del conversation.lines[:-MAX_CHAT_LINES]
+        if self.view is not None:
+            self.view.add_chat_line(conversation.key, line)
+
+    def _arrived(self, conversation: Conversation, line: ChatLine) -> ChatLine:
+        """Someone else's live message: marked when it names you; unread, and maybe worth
+        your attention (a mention, or any private message), when you are not looking."""
+        assert line.sender is not None
+        if self.nick and mentions(line.text, self.nick):
+            line = replace(line, mentioned=True)
+        if self._looking_at(conversation):
+            return line
+        conversation.unread += 1
+        if line.mentioned:
+            conversation.mentioned = True
+        self._render(Aspect.CONVERSATIONS)
+        if not self.focused and (line.mentioned or isinstance(conversation, PrivateChat)):
+            self._ask_attention(conversation, line)
+        return line
+
+    def _ask_attention(self, conversation: Conversation, line: ChatLine) -> None:
+        self.missed += 1
+        if self.alerts.urgency:
+            self.urgent = True
+        if self.alerts.notifications:
+            where = "privately" if isinstance(conversation, PrivateChat) else f"in {conversation.title}"
+            body = line.text if len(line.text) <= NOTIFICATION_CHARS else line.text[: NOTIFICATION_CHARS - 1] + "…"
+            self.notifications.append(Notification(f"{line.sender} {where}", body))
+        self._render(Aspect.ATTENTION)
+
+    def take_notifications(self) -> list[Notification]:
+        """The notifications asked for since the last call (the window shows them)."""
+        taken, self.notifications = self.notifications, []
+        return taken
+
+    def set_focused(self, focused: bool) -> None:
+        """The window gained or lost the keyboard focus. Focused again: what you
+        missed is seen (the title count and urgency go, the shown conversation is read)."""
+        if focused == self.focused:
+            return
+        self.focused = focused
+        if not focused:
+            return
+        self.missed = 0
+        self.urgent = False
+        shown = self.conversation
+        if shown is not None and self.screen is Screen.CHAT:
+            self._mark_read(shown)
+        self._render(Aspect.ATTENTION)
+
+    def _mark_read(self, conversation: Conversation) -> None:
+        if conversation.unread or conversation.mentioned:
+            conversation.unread = 0
+            conversation.mentioned = False
+            self._render(Aspect.CONVERSATIONS)
+
+    def _system(self, text: str, kind: LineKind = LineKind.SYSTEM, conversation: Conversation | None = None) -> None:
+        """A notice in ``conversation`` (the one shown by default)."""
+        target = conversation or self.conversation
+        if target is not None:
+            self._add_line(target, ChatLine(kind, text, self.clock.seconds()))

@@ -22,6 +22,26 @@ def clock_text(ts: float) -> str:
     return time.strftime("%H:%M", time.localtime(ts))
 
 
+def same_day(first: float, second: float) -> bool:
+    """Whether two timestamps fall on the same local day."""
+    return time.localtime(first)[:3] == time.localtime(second)[:3]
+
+
+def day_text(ts: float) -> str:
+    """The local date of ``ts`` as people write it: ``Tuesday 1 December 2026``. Always the
+    date, never "Today": a window kept open past midnight would be wrong the day after."""
+    day = time.localtime(ts)
+    return f"{_WEEKDAYS[day.tm_wday]} {day.tm_mday} {_MONTHS[day.tm_mon - 1]} {day.tm_year}"
+
+
+# English whatever the locale, as every other word of the window.
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+
+
 def created_text(ts: float, now: float) -> str:
     """A creation time: ``HH:MM`` today, else the day and month too."""
     then = time.localtime(ts)

@@ -1,6 +1,7 @@
-"""The dark ttk theme and the button icons: everything Tk needs from the palette."""
+"""The ttk theme (dark or light, from the palette in use) and the button icons: everything Tk needs from the palette."""
 
 import tkinter as tk
+from collections.abc import Callable
 from importlib import resources
 from tkinter import ttk
 
@@ -9,31 +10,50 @@ from PIL import Image, ImageTk
 from glozi.client import palette as p
 
 ICON_NAMES = ("reload", "create", "info", "check", "lock", "send", "leave", "app", "logo")
+INK_ICONS = ("reload", "info", "check", "leave")
+"""White glyphs on plain buttons: drawn in the palette's text colour, so they show on light buttons too."""
 
+
+def choose_palette(theme: str, desktop_preference: Callable[[], str | None]) -> str:
+    """The palette for the ``theme`` setting: ``dark``, ``light``, or for ``system`` what
+    ``desktop_preference`` reads from the desktop, dark when it cannot tell."""
+    if theme in p.PALETTES:
+        return theme
+    return desktop_preference() or "dark"
 
 
 def _edges(color: str) -> dict[str, str]:
     """A ttk border drawn in one colour: clam shades it with three (border, light, dark)."""
     return {"bordercolor": color, "lightcolor": color, "darkcolor": color}
 
-def load_icons(master: tk.Misc) -> dict[str, ImageTk.PhotoImage]:
-    """The PNG icons shipped in ``glozi/assets``, read with Pillow.
 
-    Keep the returned dict alive as long as the widgets using them: Tk drops
-    an image once Python no longer references it.
-    """
-    icons = {}
+def icon_images() -> dict[str, Image.Image]:
+    """The PNG icons shipped in ``glozi/assets`` as Pillow images, ``INK_ICONS`` in ``TEXT_BRIGHT``."""
+    images = {}
     folder = resources.files("glozi") / "assets"
     for name in ICON_NAMES:
         with (folder / f"{name}.png").open("rb") as stream:
             image = Image.open(stream)
             image.load()
-        icons[name] = ImageTk.PhotoImage(image, master=master)
-    return icons
+        if name in INK_ICONS:
+            ink = Image.new("RGBA", image.size, p.TEXT_BRIGHT)
+            ink.putalpha(image.convert("RGBA").getchannel("A"))
+            image = ink
+        images[name] = image
+    return images
+
+
+def load_icons(master: tk.Misc) -> dict[str, ImageTk.PhotoImage]:
+    """The icons (``icon_images``) as Tk images.
+
+    Keep the returned dict alive as long as the widgets using them: Tk drops
+    an image once Python no longer references it.
+    """
+    return {name: ImageTk.PhotoImage(image, master=master) for name, image in icon_images().items()}
 
 
 def apply_theme(root: tk.Misc) -> ttk.Style:
-    """Configure every ttk style and Tk option the client uses for the dark look."""
+    """Configure every ttk style and Tk option the client uses, in the colours of the palette in use."""
     # Only classic Tk widgets read the option database: set on ttk widgets,
     # these options would override their styles.
     for widget in ("Toplevel", "Text", "Listbox", "Canvas", "Menu"):
@@ -193,6 +213,37 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
         )
         style.map(f"{orient}.TScrollbar", background=[("active", p.MUTED), ("pressed", p.MUTED)])
     style.configure("Chat.Vertical.TScrollbar", troughcolor=p.CHAT, bordercolor=p.CHAT)
+
+    # The preferences dialog's choices, on the dialogs' surface.
+    for name in ("TCheckbutton", "TRadiobutton"):
+        style.configure(
+            name,
+            background=p.SURFACE,
+            foreground=p.TEXT,
+            indicatorbackground=p.INPUT,
+            indicatorforeground=p.ACCENT_TEXT,
+            upperbordercolor=p.BORDER,
+            lowerbordercolor=p.BORDER,
+            indicatorsize=15,
+            indicatormargin=(0, 0, 8, 0),
+            padding=(0, 4),
+        )
+        style.map(
+            name,
+            background=[("active", p.SURFACE)],
+            indicatorbackground=[("selected", p.ACCENT), ("pressed", p.SELECTED)],
+            upperbordercolor=[("focus", p.ACCENT)],
+            lowerbordercolor=[("focus", p.ACCENT)],
+        )
+    # A chosen radio button is a dot in the accent colour: a filled disc with a
+    # white centre reads as a ring, like a focus mark.
+    style.configure("TRadiobutton", indicatorforeground=p.ACCENT)
+    style.map(
+        "TRadiobutton",
+        indicatorbackground=[("pressed", p.SELECTED)],
+        upperbordercolor=[("selected", p.ACCENT), ("focus", p.ACCENT)],
+        lowerbordercolor=[("selected", p.ACCENT), ("focus", p.ACCENT)],
+    )
 
     style.configure("TSeparator", background=p.BORDER)
     return style

@@ -1,7 +1,9 @@
 """The client's state and logic, with no Tk in it.
 
 ``ClientViewModel`` owns the connection (through a ``ClientProtocol``), the
-session list, the open dialog, the chat transcript and the member list. The
+session list, the open dialog, the conversations (each session you are in and
+each private chat: transcript, members, unread count, mention mark) and what
+asks for your attention (the window title, urgency, notifications). The
 Tk view calls its action methods (``reload``, ``submit_join``, ``send``...)
 and re-renders when told through the ``ClientView`` interface. Nothing here
 blocks: every network step is a Deferred on the reactor.
@@ -25,9 +27,10 @@ class ClientViewModel(Connecting):
         """Dispatch an event frame from the server to its handler."""
         if protocol is not self.protocol:
             return
-        if frame["type"] != "history" and self.chat is not None and self.chat.history_left:
-            # Fewer history frames than announced: live traffic starts anyway.
-            self._finish_history()
+        for chat in self.sessions_in:
+            if chat.history_left and (frame["type"] != "history" or self._session_chat(frame) is not chat):
+                # Fewer history frames than announced: live traffic starts anyway.
+                self._finish_history(chat)
         handler = self._EVENTS.get(frame["type"])
         if handler is None:
             self.log.debug("Ignoring a {type} frame", type=frame["type"])
@@ -44,6 +47,13 @@ class ClientViewModel(Connecting):
         "message": Chatroom._on_message,
         "history": Chatroom._on_history,
         "idle_warning": Chatroom._on_idle_warning,
+        "member_away": Chatroom._on_member_away,
+        "member_renamed": Chatroom._on_member_renamed,
+        "nick_changed": Chatroom._on_nick_changed,
+        "topic_changed": Chatroom._on_topic_changed,
+        "mode_changed": Chatroom._on_mode_changed,
+        "invited": Chatroom._on_invited,
+        "private_message": Chatroom._on_private_message,
         "left": Lobby._on_left,
         "server_closing": Connecting._on_server_closing,
         "error": Connecting._on_error,

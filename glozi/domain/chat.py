@@ -29,6 +29,7 @@ from glozi.domain.events import (
     Joined,
     LeaveReason,
     Left,
+    MemberAway,
     MemberInfo,
     MemberJoined,
     MemberLeft,
@@ -149,6 +150,7 @@ class ChatServer:
         self._users: dict[str, Participant] = {}
         """Every nick in use, by ``name_key``: one namespace for every door."""
         self._renames = 0
+        self._away_changes = 0
         self.most_users = 0
         """The most registered users at once since the server started (IRC's LUSERS)."""
         self.nick_history = NickHistory()
@@ -333,6 +335,22 @@ class ChatServer:
                 self._session_changed(session)
         return old
 
+    def away_changed(self, participant: "Participant") -> None:
+        """``participant`` went away or came back (``participant.away``): the
+        other members of each of its sessions get ``MemberAway``."""
+        self._tell_away(tuple(participant.members.values()))
+
+    def _tell_away(self, members: Sequence[Member]) -> None:
+        """The others in each of ``members``' sessions learn its user's away
+        message: one change, one event per session."""
+        self._away_changes += 1
+        for member in members:
+            session = member.session
+            away = MemberAway(
+                session_id=session.id, name=member.name, away=member.participant.away, change=self._away_changes
+            )
+            self.fanout.publish(session, away, exclude=member)
+
     def request_exit(self) -> None:
         """The right exit code was given: shut down and stop the process."""
         self.log.warn("The server exit code was entered: shutting down.")
@@ -376,6 +394,9 @@ class ChatServer:
         self.fanout.publish(
             session, MemberJoined(session_id=session.id, name=username, joined_at=member.joined_at)
         )
+        # The members already there learn that the joiner is away as they would any later change.
+        if participant.away is not None:
+            self._tell_away((member,))
         session.members[name_key(username)] = member
         participant.members[session.id] = member
         if session.admin is None and not session.permanent:
@@ -832,8 +853,13 @@ class Participant:
         return sent_at, target.away
 
     def set_away(self, message: str | None) -> None:
-        """Mark this user away with ``message``, or present again with ``None``."""
+        """Mark this user away with ``message``, or present again with
+        ``None``; the other members of its sessions are told (``MemberAway``),
+        unless nothing changed."""
+        if message == self.away:
+            return
         self.away = message
+        self.server.away_changed(self)
 
     def whois(self, nick: str) -> UserInfo:
         """What is known of the connected user ``nick`` (of their secret

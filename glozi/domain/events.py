@@ -18,12 +18,13 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class MemberInfo:
-    """A session member as others see it."""
+    """A session member as others see it; ``away`` is their away message, or ``None`` when present."""
 
     name: str
     joined_at: float
     is_admin: bool
     voiced: bool = False
+    away: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,24 @@ class MemberRenamed(Event):
     session_id: int
     old: str
     new: str
+    change: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberAway(Event):
+    """A member of the session you are in went away with the message ``away``,
+    or (``None``) is back; also sent right after ``MemberJoined`` when the
+    joiner is away already.
+
+    As with ``MemberRenamed``, one change reaches each session its user is in
+    as its own event, all with the same ``change`` number, so a door that
+    tells it once per person (IRCv3's away-notify) can tell them apart from
+    the next change.
+    """
+
+    session_id: int
+    name: str
+    away: str | None
     change: int
 
 

@@ -80,6 +80,8 @@ class Seat(Protocol):
     members: "dict[int, Member]"
     admin_actions: TokenBucket
     nick: str | None
+    away: str | None
+    """The away message, or ``None`` when present."""
     operator: str | None
     """The operator name when the user is a server operator."""
 
@@ -110,7 +112,7 @@ class Member:
         self.participant.connection.deliver(event)
 
     def info(self) -> MemberInfo:
-        return MemberInfo(self.name, self.joined_at, self.is_admin, self.voiced)
+        return MemberInfo(self.name, self.joined_at, self.is_admin, self.voiced, self.participant.away)
 
 
 class Rules:

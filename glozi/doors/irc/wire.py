@@ -19,6 +19,7 @@ from glozi.domain.events import (
     Event,
     IdleWarning,
     LeaveReason,
+    MemberAway,
     MemberJoined,
     MemberLeft,
     Message,
@@ -298,6 +299,10 @@ def _encode(event: Event, channel: str, server: str) -> bytes:
             return line(None, "ERROR", f"Closing Link: {event.reason}")
         case Wallops():
             return _wallops(event)
+        case MemberAway():
+            # IRC users ask for away state (301, WHO's H and G); pushing it is
+            # IRCv3's away-notify, for clients that request the capability.
+            return b""
     raise TypeError(f"no IRC form for {type(event).__name__}")
 
 

@@ -21,6 +21,7 @@ from glozi.domain.events import (
     Joined,
     Killed,
     Left,
+    MemberAway,
     MemberInfo,
     MemberJoined,
     MemberLeft,
@@ -658,7 +659,13 @@ def session_fields(info: SessionInfo) -> dict[str, Any]:
 
 
 def _member_fields(info: MemberInfo) -> dict[str, Any]:
-    return {"name": info.name, "joined": info.joined_at, "admin": info.is_admin, "voiced": info.voiced}
+    return {
+        "name": info.name,
+        "joined": info.joined_at,
+        "admin": info.is_admin,
+        "voiced": info.voiced,
+        "away": info.away,
+    }
 
 
 def _joined(event: Joined) -> dict[str, Any]:
@@ -728,6 +735,10 @@ def _message(event: Message) -> dict[str, Any]:
 
 def _member_renamed(event: MemberRenamed) -> dict[str, Any]:
     return {"type": "member_renamed", "session": event.session_id, "old": event.old, "name": event.new}
+
+
+def _member_away(event: MemberAway) -> dict[str, Any]:
+    return {"type": "member_away", "session": event.session_id, "name": event.name, "away": event.away}
 
 
 def _private_message(event: PrivateMessage) -> dict[str, Any]:
@@ -863,6 +874,7 @@ _EVENT_FRAMES: dict[type, Callable[[Any], dict[str, Any]]] = {
     Invited: _invited,
     Message: _message,
     MemberRenamed: _member_renamed,
+    MemberAway: _member_away,
     PrivateMessage: _private_message,
     IdleWarning: _idle_warning,
     Left: _left,
