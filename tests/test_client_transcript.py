@@ -463,3 +463,24 @@ class FollowingTests(TranscriptTestCase):
         self.add(message("line 90"))
         self.assertEqual(self.text.index("@0,0"), top)
         self.assertTrue(self.view.new_below.winfo_ismapped())
+
+
+class ReadOnlyTests(TranscriptTestCase):
+    def test_keys_pastes_and_cuts_do_not_change_the_transcript(self) -> None:
+        """Typed, pasted, cut or deleted in the transcript, nothing changes; it still selects and copies."""
+        self.add(message("hi there"))
+        before = self.text.get("1.0", "end")
+        self.text.focus_force()
+        self.root.update()
+        self.text.mark_set("insert", "1.3")
+        for key in ("<KeyPress-a>", "<KeyPress-BackSpace>", "<KeyPress-Delete>", "<KeyPress-Return>"):
+            self.text.event_generate(key)
+        self.root.clipboard_clear()
+        self.root.clipboard_append("pasted")
+        self.text.event_generate("<<Paste>>")
+        self.text.tag_add("sel", "1.0", "1.end")
+        for edit in ("<<Cut>>", "<<Clear>>", "<<PasteSelection>>"):
+            self.text.event_generate(edit)
+        self.root.update()
+        self.assertEqual(self.text.get("1.0", "end"), before)
+        self.assertEqual(self.root.clipboard_get(), self.text.get("1.0", "1.end"), "a cut copies, deleting nothing")

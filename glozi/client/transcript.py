@@ -18,7 +18,8 @@ change redraws the line in place.
 import itertools
 import time
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from tkinter import font, ttk
 
 from twisted.internet.defer import Deferred
@@ -111,11 +112,12 @@ class TranscriptView:
             spacing1=3,
             spacing3=3,
             cursor="arrow",
-            state="disabled",
+            insertwidth=0,
             selectbackground=p.ACCENT,
             inactiveselectbackground=p.SELECTED,
         )
         self.text.grid(row=0, column=0, sticky="nswe")
+        self._make_read_only()
         scroll = ttk.Scrollbar(
             self.frame,
             name="scroll",
@@ -168,10 +170,42 @@ class TranscriptView:
         self._times: dict[str, float] = {}
         """Each grouped line's time, by the name of the mark at its start (shown when hovered)."""
         self._marks_made = 0
-        # A window closed with a scroll still to do: its callback would outlive the widget.
-        self.text.bind("<Destroy>", lambda _: self._cancel_see_end(), add="+")
+        self.text.bind("<Destroy>", lambda _: self._destroyed(), add="+")
         self.text.bind("<Motion>", self._hover, add="+")
         self.text.bind("<Leave>", self._left, add="+")
+
+    def _make_read_only(self) -> None:
+        """Only the transcript itself changes its text; the user's keys, pastes and drops do not.
+
+        The usual way, ``state="disabled"`` switched off around each change,
+        makes Tk lay out every line again each time: most of a line's cost in
+        a long transcript. Instead the widget's Tcl command is wrapped, and
+        edits pass only inside ``_editing``.
+        """
+        widget = str(self.text)
+        self._real_command = f"{widget}.__real"
+        self._editable = False
+        self.text.tk.call("rename", widget, self._real_command)
+        self.text.tk.createcommand(widget, self._widget_command)
+
+    def _widget_command(self, *args: str) -> object:
+        if args and args[0] in ("insert", "delete", "replace") and not self._editable:
+            return ""
+        return self.text.tk.call(self._real_command, *args)
+
+    @contextmanager
+    def _editing(self) -> Iterator[None]:
+        self._editable = True
+        try:
+            yield
+        finally:
+            self._editable = False
+
+    def _destroyed(self) -> None:
+        # Tk deleted the real command with the widget; the wrapper goes too, and a scroll
+        # still to do would call a widget that is gone.
+        self._cancel_see_end()
+        self.text.tk.deletecommand(str(self.text))
 
     def _configure_tags(self) -> None:
         text = self.text
@@ -324,9 +358,8 @@ class TranscriptView:
         return text.get(*found) if found else ""
 
     def clear(self) -> None:
-        self.text.configure(state="normal")
-        self.text.delete("1.0", "end")
-        self.text.configure(state="disabled")
+        with self._editing():
+            self.text.delete("1.0", "end")
         if self._times:
             self.text.mark_unset(*self._times)
             self._times.clear()
@@ -424,7 +457,6 @@ class TranscriptView:
     def add_line(self, line: ChatLine) -> None:
         """Append ``line``; follow it if the view follows (else show the marker), and always your own."""
         text = self.text
-        text.configure(state="normal")
         if _looks_grouped(line):
             self._marks_made += 1
             name = f"time{self._marks_made}"
@@ -432,14 +464,14 @@ class TranscriptView:
             text.mark_set(name, "end-1c")
             text.mark_gravity(name, "left")
             self._times[name] = line.ts
-        self._insert_line("end", line)
-        lines = int(text.index("end-1c").split(".")[0])
-        if lines > MAX_CHAT_LINES * 2:
-            cut = f"{lines - MAX_CHAT_LINES}.0"
-            self._forget_times_before(cut)
-            text.delete("1.0", cut)
-            self.hover_time.place_forget()
-        text.configure(state="disabled")
+        with self._editing():
+            self._insert_line("end", line)
+            lines = int(text.index("end-1c").split(".")[0])
+            if lines > MAX_CHAT_LINES * 2:
+                cut = f"{lines - MAX_CHAT_LINES}.0"
+                self._forget_times_before(cut)
+                text.delete("1.0", cut)
+                self.hover_time.place_forget()
         if self.following or line.own:
             self.scroll_to_end()
         else:
@@ -451,14 +483,13 @@ class TranscriptView:
         ranges = text.tag_ranges(f"own{line.serial}")
         if not ranges:
             return
-        text.configure(state="normal")
-        text.delete(ranges[0], ranges[-1])
-        # A mark with right gravity moves past each piece inserted at it.
-        text.mark_set("redraw", ranges[0])
-        text.mark_gravity("redraw", "right")
-        self._insert_line("redraw", line)
-        text.mark_unset("redraw")
-        text.configure(state="disabled")
+        with self._editing():
+            text.delete(ranges[0], ranges[-1])
+            # A mark with right gravity moves past each piece inserted at it.
+            text.mark_set("redraw", ranges[0])
+            text.mark_gravity("redraw", "right")
+            self._insert_line("redraw", line)
+            text.mark_unset("redraw")
         if self.following:
             self._see_end_soon()
 
