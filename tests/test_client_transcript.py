@@ -483,4 +483,23 @@ class ReadOnlyTests(TranscriptTestCase):
             self.text.event_generate(edit)
         self.root.update()
         self.assertEqual(self.text.get("1.0", "end"), before)
-        self.assertEqual(self.root.clipboard_get(), self.text.get("1.0", "1.end"), "a cut copies, deleting nothing")
+        self.assertEqual(
+            self.root.clipboard_get(), self.text.get("1.0", "1.end"), "a cut copies, deleting nothing"
+        )
+
+
+class ThemeTests(TranscriptTestCase):
+    def test_every_text_the_transcript_draws_reads_in_both_themes(self) -> None:
+        """Each tag's text colour reaches WCAG AA (4.5) on the chat or on the tag's own background, in
+        dark and in light ("Send again" was white on white in light); only the date's rules are
+        decoration."""
+        self.addCleanup(p.use, p.theme)
+        for theme in ("dark", "light"):
+            p.use(theme)
+            view = TranscriptView(self.root, f"transcript_{theme}", print)
+            text = view.text
+            for tag in text.tag_names():
+                colour = str(text.tag_cget(tag, "foreground"))
+                background = str(text.tag_cget(tag, "background")) or p.CHAT
+                if colour and tag != "rule":
+                    self.assertGreaterEqual(p.contrast_ratio(colour, background), 4.5, f"{tag} in {theme}")

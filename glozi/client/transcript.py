@@ -259,7 +259,7 @@ class TranscriptView:
         text.tag_configure("failed", foreground=p.ERROR_TEXT, overstrike=True)
         text.tag_configure("note", foreground=p.MUTED, font=p.FONT_ITALIC)
         text.tag_configure("failed_note", foreground=p.ERROR_TEXT, font=p.FONT_ITALIC)
-        text.tag_configure("resend", foreground=p.ACCENT_TEXT, underline=True, font=p.FONT_ITALIC)
+        text.tag_configure("resend", foreground=p.LINK, underline=True, font=p.FONT_ITALIC)
         # Made first, the selection would hide under every tinted line and block.
         text.tag_raise("sel")
         for tag, clicked in (("resend", self._resend_clicked), ("link", self._link_clicked)):
