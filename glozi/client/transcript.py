@@ -31,7 +31,7 @@ from glozi.client.links import LinkNotOpened, find_links, link_url, open_in_brow
 from glozi.client.mentions import mention_spans
 from glozi.client.state import MAX_CHAT_LINES, ChatLine, Delivery, LineKind
 from glozi.client.texts import clock_text
-from glozi.client.widgets import autohide
+from glozi.client.widgets import autohide, popup_menu
 
 _DELIVERY_TAGS = {Delivery.PENDING: "pending", Delivery.SENT: "sent", Delivery.FAILED: "failed"}
 _DELIVERY_MARKS = {Delivery.PENDING: "  ◌", Delivery.SENT: "", Delivery.FAILED: "  ✕"}
@@ -146,17 +146,7 @@ class TranscriptView:
             style="Accent.TButton",
             command=self.scroll_to_end,
         )
-        self.menu = tk.Menu(
-            self.text,
-            name="menu",
-            tearoff=False,
-            background=p.SURFACE,
-            foreground=p.TEXT,
-            activebackground=p.ACCENT,
-            activeforeground=p.ACCENT_TEXT,
-            borderwidth=1,
-            relief="flat",
-        )
+        self.menu = popup_menu(self.text, "menu")
         self.text.bind("<Button-3>", self._open_menu, add="+")
         self.hover_time = tk.Label(
             self.text,
