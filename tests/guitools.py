@@ -28,6 +28,17 @@ POLL_SECONDS = 0.02
 WAIT_SECONDS = 10.0
 
 
+def use_test_display(test: TestCase) -> None:
+    """Point Tk at this process's Xvfb for the time of ``test``; without Xvfb, skip it (fail it in CI)."""
+    try:
+        display = shared_display()
+    except Unavailable as missing:
+        if in_ci():
+            raise
+        raise SkipTest(str(missing)) from None
+    test.addCleanup(use_display(display))
+
+
 class GuiTestCase(TestCase):
     """Starts Xvfb, a real server and one hidden Tk root; ``open_client`` adds windows."""
 
@@ -35,13 +46,7 @@ class GuiTestCase(TestCase):
 
     @inlineCallbacks
     def setUp(self) -> Any:
-        try:
-            display = shared_display()
-        except Unavailable as missing:
-            if in_ci():
-                raise
-            raise SkipTest(str(missing)) from None
-        self.addCleanup(use_display(display))
+        use_test_display(self)
         self.server_dir = self.mktemp_dir()
         self.server: ServerProcess = yield start_server(self.server_dir)
         self.addCleanup(lambda: self.server.stop())

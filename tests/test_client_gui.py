@@ -377,6 +377,9 @@ class ChatWindowTests(GuiTestCase):
         hint = bob.widget("body.chat.main.sending")
         seen = {"pending": 0, "hints": set()}
 
+        def said_at(transcript: Any) -> list[str]:
+            return [row[row.index("msg ") :] for row in text_of(transcript).split("\n") if "msg " in row]
+
         def check() -> bool:
             states = own_line_states(bob_transcript, "msg ")
             early = [t for t, state in states.items() if state == "sent" and t not in acked]
@@ -385,12 +388,11 @@ class ChatWindowTests(GuiTestCase):
             seen["pending"] = max(seen["pending"], list(states.values()).count("pending"))
             if hint.winfo_ismapped():
                 seen["hints"].add(text_of(hint))
-            arrived = text_of(alice_transcript).count("bob  msg ")
-            return len(states) == 200 and "pending" not in states.values() and arrived == 200
+            return len(states) == 200 and "pending" not in states.values() and len(said_at(alice_transcript)) == 200
 
         yield self.wait_for("all 200 acknowledged and at Alice's", check, timeout=90)
-        at_alice = [row.split("bob  ")[1] for row in text_of(alice_transcript).split("\n") if "bob  msg " in row]
-        self.assertEqual(at_alice, texts, "all 200, in order")
+        self.assertEqual(said_at(alice_transcript), texts, "all 200, in order")
+        self.assertEqual(text_of(alice_transcript).count("bob  msg "), 1, "grouped under one name")
         self.assertEqual(message.get(), "", "the field is cleared once the paste is sent")
         self.assertGreater(seen["pending"], 150, "lines waited visibly")
         self.assertTrue(any(h.startswith("Sending ") and h.endswith(" of 200...") for h in seen["hints"]), seen)

@@ -51,7 +51,7 @@ from glozi.client.texts import ABOUT_TEXT, clock_text, created_text
 from glozi.client.theme import apply_theme, choose_palette, load_icons
 from glozi.client.transcript import TranscriptView
 from glozi.client.viewmodel import ClientViewModel
-from glozi.client.widgets import autohide
+from glozi.client.widgets import autohide, popup_menu
 from glozi.domain.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE, name_key
 
 _ENTRY_STYLES = {
@@ -538,15 +538,7 @@ class ChatView:
             side, name="away", style="Muted.TLabel", font=p.FONT_SMALL, wraplength=200, justify="left"
         )
         self.away.grid(row=2, column=0, sticky="w", pady=(8, 0))
-        self.member_menu = tk.Menu(
-            self.members,
-            name="member_menu",
-            tearoff=False,
-            background=p.SURFACE,
-            foreground=p.TEXT,
-            activebackground=p.ACCENT,
-            activeforeground=p.ACCENT_TEXT,
-        )
+        self.member_menu = popup_menu(self.members, "member_menu")
         self._menu_member = ""
         self.member_menu.add_command(
             label="Send a private message", command=lambda: window.model.open_private(self._menu_member)
@@ -572,7 +564,7 @@ class ChatView:
         else:
             self._private_names += 1
             name = f"private{self._private_names}"
-        view = TranscriptView(self.main, name, self.window.model.resend)
+        view = TranscriptView(self.main, name, self.window.model.resend, nick=lambda: self.window.model.nick)
         view.frame.grid(row=0, column=0, columnspan=2, sticky="nswe")
         for line in conversation.lines:
             view.add_line(line)

@@ -30,6 +30,9 @@ DARK = {
     "WARNING": "#f0b232",
     "ADMIN": "#f0b232",
     "SYSTEM": "#9ba7b4",
+    "LINK": "#8ea1ff",
+    "MENTION_LINE": "#37352f",
+    "MENTION": "#3d4270",
     "USER_COLOURS": (
         "#5fb7ff",
         "#ff9f5a",
@@ -62,6 +65,9 @@ LIGHT = {
     "WARNING": "#8a5300",
     "ADMIN": "#8a5300",
     "SYSTEM": "#56606b",
+    "LINK": "#4e5bd9",
+    "MENTION_LINE": "#fbf4e2",
+    "MENTION": "#dbe0ff",
     # The dark theme's hues, darkened until each reads on the chat (white) and
     # on the member list (WINDOW) with a contrast of at least 4.5.
     "USER_COLOURS": (
@@ -102,6 +108,12 @@ ERROR_TEXT = DARK["ERROR_TEXT"]
 WARNING = DARK["WARNING"]
 ADMIN = DARK["ADMIN"]
 SYSTEM = DARK["SYSTEM"]
+LINK = DARK["LINK"]
+"""Links in messages: the accent, light enough (in dark) to read on ``CHAT`` and on ``MENTION_LINE``."""
+MENTION_LINE = DARK["MENTION_LINE"]
+"""The tint behind a message that names you."""
+MENTION = DARK["MENTION"]
+"""Behind your name where a message names you."""
 USER_COLOURS: tuple[str, ...] = DARK["USER_COLOURS"]  # type: ignore[assignment]
 """Name colours of clearly different hues, each with a contrast ratio of at least 4.5 on ``CHAT``."""
 theme = "dark"

@@ -1,7 +1,10 @@
 """Small Tk helpers the client's windows share."""
 
+import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
+
+from glozi.client import palette as p
 
 
 def autohide(scrollbar: ttk.Scrollbar) -> Callable[[str, str], None]:
@@ -15,3 +18,16 @@ def autohide(scrollbar: ttk.Scrollbar) -> Callable[[str, str], None]:
         scrollbar.set(first, last)
 
     return set_view
+
+
+def popup_menu(parent: tk.Misc, name: str) -> tk.Menu:
+    """A right-click menu in the palette's colours (entries added by the caller)."""
+    return tk.Menu(
+        parent,
+        name=name,
+        tearoff=False,
+        background=p.SURFACE,
+        foreground=p.TEXT,
+        activebackground=p.ACCENT,
+        activeforeground=p.ACCENT_TEXT,
+    )
