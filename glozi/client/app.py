@@ -28,6 +28,7 @@ from twisted.logger import (
 
 from glozi.client import palette as p
 from glozi.client.connecting import DEFAULT_PORT
+from glozi.client.emojitk import EmojiPicker
 from glozi.client.fields import check_password, check_session_name, check_username, fits
 from glozi.client.protocol import connect
 from glozi.client.servers import find_servers
@@ -55,6 +56,7 @@ _ENTRY_STYLES = {
 _NOTICE_STYLES = {Tone.INFO: "Info.TLabel", Tone.ERROR: "Error.TLabel"}
 _CONNECTING_FRAMES = ("", ".", "..", "...")
 _SPINNER_MS = 300
+EMOJI_BUTTON_PIXELS = 20
 NOTICE_AREA_PX = 56
 """Height kept for the notice above the session list, shown or not, so rows never move under the pointer."""
 
@@ -435,6 +437,15 @@ class ChatView:
         self.message.entry.grid(row=0, column=0, sticky="we", ipady=3)
         self.message.entry.bind("<Return>", lambda _: self.send())
         self.message.entry.bind("<<Paste>>", self._paste)
+        self.emoji_button = ttk.Button(
+            bottom,
+            name="emoji",
+            image=self.transcript.emoji.photo("😀", EMOJI_BUTTON_PIXELS),
+            style="Icon.TButton",
+            command=self.toggle_emoji_picker,
+        )
+        self.emoji_button.grid(row=0, column=1, padx=(8, 0))
+        self.emoji_picker: EmojiPicker | None = None
         ttk.Button(
             bottom,
             name="send",
@@ -443,7 +454,7 @@ class ChatView:
             compound="left",
             style="Accent.TButton",
             command=self.send,
-        ).grid(row=0, column=1, padx=(8, 0))
+        ).grid(row=0, column=2, padx=(8, 0))
 
         side = ttk.Frame(self.frame, name="side", padding=(12, 14, 12, 12))
         side.grid(row=0, column=1, sticky="ns")
@@ -463,6 +474,19 @@ class ChatView:
         self.members.tag_configure("you", font=p.FONT_BOLD)
         self.members.grid(row=1, column=0, sticky="ns")
         self._member_tags: set[str] = set()
+
+    def toggle_emoji_picker(self) -> None:
+        """Open the emoji picker over the emoji button, or close it when it is open."""
+        if self.emoji_picker is not None and self.emoji_picker.exists():
+            self.emoji_picker.close()
+            return
+        self.emoji_picker = EmojiPicker(self.emoji_button, self.transcript.emoji, self._insert_emoji)
+
+    def _insert_emoji(self, cluster: str) -> None:
+        """Put a picked emoji's characters at the message field's cursor (the field's limit applies)."""
+        entry = self.message.entry
+        entry.insert("insert", cluster)
+        entry.focus_set()
 
     def send(self) -> None:
         """Send the typed message or command; the field keeps what could not be sent."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from tkinter import ttk
 
 from glozi.client import palette as p
+from glozi.client.emojitk import EmojiImages
 from glozi.client.state import MAX_CHAT_LINES, ChatLine, Delivery, LineKind
 from glozi.client.texts import clock_text
 from glozi.client.widgets import autohide
@@ -56,6 +57,7 @@ class TranscriptView:
         scroll.grid(row=0, column=1, sticky="ns")
         self.text.configure(yscrollcommand=autohide(scroll))
         self._configure_tags()
+        self.emoji = EmojiImages(self.text)
         self.following = True
         """Whether new lines scroll into view: the user was at the bottom when last they scrolled."""
         for sequence in ("<Button-4>", "<Button-5>", "<MouseWheel>", "<KeyRelease>"):
@@ -66,6 +68,10 @@ class TranscriptView:
             self.frame, name="new_below", text="New messages below ↓", style="Accent.TButton", command=self.scroll_to_end
         )
 
+
+    def _insert_text(self, index: str, text: str, tags: tuple[str, ...]) -> None:
+        """Insert message text: every emoji, and every character Tk cannot draw, as an image."""
+        self.emoji.insert(self.text, index, text, tags)
 
     def _configure_tags(self) -> None:
         text = self.text
@@ -199,11 +205,11 @@ class TranscriptView:
                 parts.append(("  Send again", ("resend", "message")))
             parts.append(("\n", ("message",)))
             for chunk, tags in parts:
-                text.insert(index, chunk, (*tags, *own))
+                self._insert_text(index, chunk, (*tags, *own))
         elif line.kind is LineKind.HISTORY:
             # Said before you joined: the whole line greyed, above the divider.
             said = f"* {line.sender} {line.text}" if line.action else f"{line.sender}  {line.text}"
-            text.insert(index, f"{stamp}  {said}\n", ("history", "message"))
+            self._insert_text(index, f"{stamp}  {said}\n", ("history", "message"))
         elif line.kind is LineKind.DIVIDER:
             text.insert(index, f"\u2500\u2500\u2500\u2500  {line.text}  \u2500\u2500\u2500\u2500\n", ("divider",))
         elif line.kind is LineKind.REPLY:
@@ -214,8 +220,8 @@ class TranscriptView:
                     tags.append("reply_start")
                 if number == len(rows) - 1:
                     tags.append("reply_end")
-                text.insert(index, f"{row}\n", tuple(tags))
+                self._insert_text(index, f"{row}\n", tuple(tags))
         else:
             style = {LineKind.WARNING: "warning", LineKind.ERROR: "error"}.get(line.kind, "system")
             text.insert(index, f"{stamp}  ", ("time", "message"))
-            text.insert(index, f"{line.text}\n", (style, "message"))
+            self._insert_text(index, f"{line.text}\n", (style, "message"))
