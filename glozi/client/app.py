@@ -442,10 +442,12 @@ class ChatView:
             name="emoji",
             image=self.transcript.emoji.photo("😀", EMOJI_BUTTON_PIXELS),
             style="Icon.TButton",
-            command=self.toggle_emoji_picker,
         )
         self.emoji_button.grid(row=0, column=1, padx=(8, 0))
-        self.emoji_picker: EmojiPicker | None = None
+        self.emoji_picker = EmojiPicker(
+            left, self.transcript.frame, self.emoji_button, self.transcript.emoji, self._insert_emoji
+        )
+        self.message.entry.bind("<Escape>", lambda _: self.emoji_picker.close(), add="+")
         ttk.Button(
             bottom,
             name="send",
@@ -474,13 +476,6 @@ class ChatView:
         self.members.tag_configure("you", font=p.FONT_BOLD)
         self.members.grid(row=1, column=0, sticky="ns")
         self._member_tags: set[str] = set()
-
-    def toggle_emoji_picker(self) -> None:
-        """Open the emoji picker over the emoji button, or close it when it is open."""
-        if self.emoji_picker is not None and self.emoji_picker.exists():
-            self.emoji_picker.close()
-            return
-        self.emoji_picker = EmojiPicker(self.emoji_button, self.transcript.emoji, self._insert_emoji)
 
     def _insert_emoji(self, cluster: str) -> None:
         """Put a picked emoji's characters at the message field's cursor (the field's limit applies)."""

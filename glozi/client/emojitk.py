@@ -5,13 +5,12 @@ where the characters were: each image's Tk name spells the characters it
 shows, so ``selected_text`` gives them back, and copying (Ctrl+C) a selection
 puts the original characters on the clipboard. A selected image shows the
 selection colour through its transparent pixels (Tk draws the tag background
-under an embedded image). ``EmojiPicker`` is the small grid of common emoji
-opened by the button by the message field.
+under an embedded image). ``EmojiPicker`` is the panel of common emoji opened
+by the button by the message field.
 """
 
 import itertools
 import tkinter as tk
-import tkinter.font as tkfont
 from collections.abc import Callable
 from tkinter import ttk
 
@@ -99,7 +98,8 @@ class EmojiImages:
 
     def __init__(self, widget: tk.Text, renderer: EmojiRenderer | None = None) -> None:
         self._widget = widget
-        self.height = tkfont.Font(widget, font=widget.cget("font")).metrics("linespace")
+        # Asked of Tk directly: a tkinter.font.Font would make a named font that outlives the window.
+        self.height = int(widget.tk.call("font", "metrics", widget.cget("font"), "-displayof", widget, "-linespace"))
         """Height of the images: the line height of the Text's font."""
         self._renderer = renderer or shared_renderer(_rgb(widget, str(widget.cget("foreground"))))
         self._prefix = f"{_IMAGE_PREFIX}{next(_names)}"
@@ -157,66 +157,78 @@ PICKER_PIXELS = 24
 
 
 class EmojiPicker:
-    """A small window of common emoji beside ``anchor``; a click hands one to ``on_pick`` and closes it.
+    """A panel of common emoji over the bottom right of ``over``, opened and closed by ``button``.
 
-    Escape, or a click outside it (the window losing the focus), closes it too.
+    A click on an emoji hands its characters to ``on_pick`` and closes the
+    panel; so does a click anywhere else in the window (the panel just closes)
+    and ``close``. It is a frame inside the window rather than a window of its
+    own, so it needs nothing from the window manager (no focus, no placing).
+    Its emoji are drawn the first time it opens.
     """
 
-    def __init__(self, anchor: tk.Misc, images: EmojiImages, on_pick: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        parent: tk.Misc,
+        over: tk.Misc,
+        button: ttk.Button,
+        images: EmojiImages,
+        on_pick: Callable[[str], None],
+    ) -> None:
+        self._over = over
+        self._button = button
+        self._images = images
         self._on_pick = on_pick
-        self.top = tk.Toplevel(anchor, name="emoji_picker", background=p.SURFACE)
-        self.top.withdraw()
-        self.top.overrideredirect(True)
-        self.top.transient(anchor.winfo_toplevel())
-        grid = ttk.Frame(self.top, name="grid", style="Chat.TFrame", padding=6)
-        grid.pack()
+        self.frame = tk.Frame(parent, name="emoji_picker", background=p.BORDER, padx=1, pady=1)
+        self._grid = tk.Frame(self.frame, name="grid", background=p.SURFACE, padx=6, pady=6)
+        self._grid.pack()
         self.buttons: dict[str, tk.Label] = {}
-        """The picker's buttons by the emoji they insert."""
+        """The picker's emoji (labels) by the characters they insert."""
+        button.configure(command=self.toggle)
+        button.winfo_toplevel().bind("<ButtonPress>", self._pressed, add="+")
+
+    def _fill(self) -> None:
         first_row = 0
         for row_of_emoji in PICKER_EMOJI:
             clusters = [piece.text for piece in pieces(row_of_emoji)]
             for place, cluster in enumerate(clusters):
-                button = tk.Label(
-                    grid,
-                    image=images.photo(cluster, PICKER_PIXELS),
-                    background=p.CHAT,
+                label = tk.Label(
+                    self._grid,
+                    image=self._images.photo(cluster, PICKER_PIXELS),
+                    background=p.SURFACE,
                     padx=3,
                     pady=3,
                     cursor="hand2",
                 )
-                button.grid(row=first_row + place // PICKER_COLUMNS, column=place % PICKER_COLUMNS)
-                button.bind("<Button-1>", lambda _, chosen=cluster: self.pick(chosen))
-                button.bind("<Enter>", lambda _, b=button: b.configure(background=p.HOVER))
-                button.bind("<Leave>", lambda _, b=button: b.configure(background=p.CHAT))
-                self.buttons[cluster] = button
+                label.grid(row=first_row + place // PICKER_COLUMNS, column=place % PICKER_COLUMNS)
+                label.bind("<Button-1>", lambda _, chosen=cluster: self.pick(chosen))
+                label.bind("<Enter>", lambda _, shown=label: shown.configure(background=p.HOVER))
+                label.bind("<Leave>", lambda _, shown=label: shown.configure(background=p.SURFACE))
+                self.buttons[cluster] = label
             first_row += -(-len(clusters) // PICKER_COLUMNS)
-        self.top.bind("<Escape>", lambda _: self.close())
-        self.top.bind("<FocusOut>", self._focus_out)
-        self._place(anchor)
 
-    def _place(self, anchor: tk.Misc) -> None:
-        """Open just above ``anchor``, its right edge at the anchor's right edge."""
-        self.top.update_idletasks()
-        x = anchor.winfo_rootx() + anchor.winfo_width() - self.top.winfo_reqwidth()
-        y = anchor.winfo_rooty() - self.top.winfo_reqheight() - 4
-        self.top.geometry(f"+{max(0, x)}+{max(0, y)}")
-        self.top.deiconify()
-        self.top.lift()
-        self.top.focus_force()
+    def is_open(self) -> bool:
+        return bool(self.frame.place_info())
 
-    def _focus_out(self, event: tk.Event) -> None:
-        if event.widget is self.top:
+    def toggle(self) -> None:
+        """Open the panel, or close it when it is open."""
+        if self.is_open():
             self.close()
+            return
+        if not self.buttons:
+            self._fill()
+        self.frame.place(in_=self._over, relx=1.0, rely=1.0, anchor="se", x=-14, y=-8)
+        self.frame.lift()
+
+    def close(self) -> None:
+        self.frame.place_forget()
 
     def pick(self, cluster: str) -> None:
-        """Hand ``cluster`` on and close."""
+        """Close the panel and hand ``cluster`` on."""
         self.close()
         self._on_pick(cluster)
 
-    def exists(self) -> bool:
-        return bool(self.top.winfo_exists())
-
-    def close(self) -> None:
-        if self.top.winfo_exists():
-            self.top.destroy()
-
+    def _pressed(self, event: tk.Event) -> None:
+        """A click outside the panel closes it; the button's own click toggles it instead."""
+        clicked = str(event.widget)
+        if self.is_open() and clicked != str(self._button) and not clicked.startswith(str(self.frame)):
+            self.close()
