@@ -10,7 +10,7 @@ from twisted.internet.defer import inlineCallbacks
 from glozi.client import palette as p
 from glozi.client.emoji import CACHE_ENTRIES, EmojiRenderer
 from glozi.client.emojitk import EmojiImages, selected_text
-from tests.guitools import GuiTestCase, insert, tree_rows
+from tests.guitools import GuiTestCase, insert, replace_text, tree_rows
 
 TRANSCRIPT = "body.chat.main.transcript.text"
 MESSAGE = "body.chat.main.compose.message"
@@ -136,7 +136,8 @@ class EmojiWindowTests(GuiTestCase):
     @inlineCallbacks
     def test_the_picker_puts_the_clicked_emoji_at_the_cursor(self) -> Any:
         """The emoji button opens the picker; a real click on 🎉 inserts it at the message field's cursor
-        and closes the picker; sent, it shows as an emoji image."""
+        and closes the picker, as does a click elsewhere; the field's limit applies; sent, 🎉 shows as an
+        emoji image."""
         alice, _ = yield self.both_in_garden()
         message = alice.widget(MESSAGE)
         insert(message, "party  time")
@@ -162,6 +163,14 @@ class EmojiWindowTests(GuiTestCase):
         )
         yield self.wait_for("the picker closed by a click elsewhere", lambda: not picker.winfo_ismapped())
         self.assertEqual(message.get(), "party 🎉 time")
+
+        # A picked emoji is characters in the field: the 2,000-character limit counts them.
+        replace_text(message, "a" * 1999)
+        alice.chat.emoji_picker.pick("😀")
+        self.assertEqual(message.get(), "a" * 1999 + "😀")
+        alice.chat.emoji_picker.pick("🎉")
+        self.assertEqual(len(message.get()), 2000, "a 2,001st character is refused")
+        replace_text(message, "party 🎉 time")
         message.focus_force()
         message.event_generate("<Return>")
         text_widget = alice.widget(TRANSCRIPT)
@@ -182,18 +191,21 @@ class EmojiWindowTests(GuiTestCase):
         self.assertEqual(selected_text(text_widget, "1.0", "end-1c"), "[]")
 
     def test_images_not_shown_any_more_are_released(self) -> None:
-        """Past 512 distinct emoji images (600 asked for), those the text no longer shows are let go; the shown one stays."""
+        """Past 512 distinct emoji images (600 asked for), those the text does not show are let go; the shown one
+        and the icons (picker, button) stay."""
         self.assertEqual(CACHE_ENTRIES, 512)
         text_widget = tk.Text(self.root)
         images = EmojiImages(text_widget)
         images.insert(text_widget, "end", "😀", ())
         shown = str(text_widget.image_cget("1.0", "image"))
+        icon = str(images.icon("🎉", 24))
         before = set(self.root.tk.splitlist(self.root.tk.call("image", "names")))
         for code in range(0x1F300, 0x1F300 + 600):
             images.photo(chr(code))
         made = set(self.root.tk.splitlist(self.root.tk.call("image", "names"))) - before
         self.assertLessEqual(len(made), 512)
         self.assertIn(shown, self.root.tk.splitlist(self.root.tk.call("image", "names")))
+        self.assertIn(icon, self.root.tk.splitlist(self.root.tk.call("image", "names")), "icons are kept")
         self.assertEqual(selected_text(text_widget, "1.0", "end-1c"), "😀")
 
 

@@ -160,7 +160,8 @@ def make(reactor: Any) -> Any:
             (alice, "Take it. Watering rota is on the shed door."),
             (bob, "/time"),
             (gina, "/me waves from the greenhouse"),
-            (bob, "Great, I'll come by on Saturday morning."),
+            (bob, "Great, I'll come by on Saturday morning. 👍🏽"),
+            (gina, "🎉 🌱 🍅 Bring the 👨\u200d👩\u200d👧\u200d👦, we sing 𝄞 after 🇫🇷 lunch 😀"),
         ]
         for speaker, text in script:
             if isinstance(speaker, ClientProtocol):
@@ -172,12 +173,15 @@ def make(reactor: Any) -> Any:
             yield pause(reactor, 0.15)
         alice.chat.message.var.set("See you then")
         yield capture(reactor, alice, "chat")
+        alice.chat.emoji_picker.toggle()
+        yield capture(reactor, alice, "emoji")
+        alice.chat.emoji_picker.close()
 
         # Bob pastes a planting list of 40 lines; Alice scrolls up to read while it arrives.
         alice.chat.message.var.set("")
         bob.model.send_lines("\n".join(f"Row {n}: {plant}" for n, plant in enumerate(PLANTS * 8, 1)))
         yield pause(reactor, 0.4)
-        alice.chat._scroll_by_user("moveto", "0.2")
+        alice.chat.transcript._scroll_by_user("moveto", "0.2")
         yield pause(reactor, 1.0)
         yield capture(reactor, bob, "sending")
         yield capture(reactor, alice, "new-messages")

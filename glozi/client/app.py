@@ -440,7 +440,7 @@ class ChatView:
         self.emoji_button = ttk.Button(
             bottom,
             name="emoji",
-            image=self.transcript.emoji.photo("😀", EMOJI_BUTTON_PIXELS),
+            image=self.transcript.emoji.icon("😀", EMOJI_BUTTON_PIXELS),
             style="Icon.TButton",
         )
         self.emoji_button.grid(row=0, column=1, padx=(8, 0))

@@ -89,11 +89,12 @@ def _rgb(widget: tk.Misc, colour: str) -> tuple[int, int, int]:
 
 
 class EmojiImages:
-    """The emoji images of one Text, each drawn once per cluster and height.
+    """The emoji images of a Text (made by ``insert``) and of other widgets (``icon``).
 
-    Images stay alive while the Text shows them; past ``CACHE_ENTRIES`` distinct
-    ones, those no longer shown are released, so a flood of different emoji
-    costs no more than the transcript holds.
+    Each is drawn once per cluster and height. The Text's images stay alive
+    while it shows them; past ``CACHE_ENTRIES`` distinct ones, those no longer
+    shown are released, so a flood of different emoji costs no more than the
+    transcript holds. Icons (the picker's, the emoji button's) stay.
     """
 
     def __init__(self, widget: tk.Text, renderer: EmojiRenderer | None = None) -> None:
@@ -103,36 +104,47 @@ class EmojiImages:
         """Height of the images: the line height of the Text's font."""
         self._renderer = renderer or shared_renderer(_rgb(widget, str(widget.cget("foreground"))))
         self._prefix = f"{_IMAGE_PREFIX}{next(_names)}"
-        self._photos: dict[tuple[str, int], ImageTk.PhotoImage] = {}
+        self._photos: dict[str, ImageTk.PhotoImage] = {}
+        self._icons: dict[tuple[str, int], ImageTk.PhotoImage] = {}
+        self._texts: list[tk.Text] = [widget]
         bind_copy(widget.winfo_toplevel())
 
-    def photo(self, cluster: str, height: int | None = None) -> ImageTk.PhotoImage:
-        """The Tk image of ``cluster``, ``height`` pixels high (the line height by default)."""
-        height = height or self.height
-        key = (cluster, height)
-        found = self._photos.get(key)
+    def _make(self, cluster: str, height: int, prefix: str) -> ImageTk.PhotoImage:
+        return ImageTk.PhotoImage(
+            self._renderer.image(cluster, height), master=self._widget, name=_image_name(prefix, cluster, height)
+        )
+
+    def photo(self, cluster: str) -> ImageTk.PhotoImage:
+        """The Tk image of ``cluster`` at the line height, as ``insert`` puts it in a Text."""
+        found = self._photos.get(cluster)
         if found is None:
             if len(self._photos) >= CACHE_ENTRIES:
                 self._release_unshown()
-            found = ImageTk.PhotoImage(
-                self._renderer.image(cluster, height),
-                master=self._widget,
-                name=_image_name(self._prefix, cluster, height),
-            )
-            self._photos[key] = found
+            found = self._photos[cluster] = self._make(cluster, self.height, self._prefix)
         return found
+
+    def icon(self, cluster: str, height: int) -> ImageTk.PhotoImage:
+        """The Tk image of ``cluster``, ``height`` pixels high, for a widget other than the Text; it is kept."""
+        key = (cluster, height)
+        if key not in self._icons:
+            self._icons[key] = self._make(cluster, height, f"{self._prefix}i")
+        return self._icons[key]
 
     def _release_unshown(self) -> None:
         shown = {
-            str(self._widget.image_cget(index, "image"))
-            for _, _, index in self._widget.dump("1.0", "end", image=True)
+            str(text_widget.image_cget(index, "image"))
+            for text_widget in self._texts
+            if text_widget.winfo_exists()
+            for _, _, index in text_widget.dump("1.0", "end", image=True)
         }
-        for key, photo in list(self._photos.items()):
+        for cluster, photo in list(self._photos.items()):
             if str(photo) not in shown:
-                del self._photos[key]
+                del self._photos[cluster]
 
     def insert(self, text_widget: tk.Text, index: str, text: str, tags: tuple[str, ...]) -> None:
         """Insert ``text`` at ``index`` with ``tags``, each emoji (or character Tk cannot draw) as an image."""
+        if text_widget not in self._texts:
+            self._texts.append(text_widget)
         # A right-gravity mark moves past each piece, so the pieces land in order at any index.
         text_widget.mark_set("emoji_insert", index)
         text_widget.mark_gravity("emoji_insert", "right")
@@ -193,7 +205,7 @@ class EmojiPicker:
             for place, cluster in enumerate(clusters):
                 label = tk.Label(
                     self._grid,
-                    image=self._images.photo(cluster, PICKER_PIXELS),
+                    image=self._images.icon(cluster, PICKER_PIXELS),
                     background=p.SURFACE,
                     padx=3,
                     pady=3,
