@@ -12,13 +12,12 @@ from twisted.trial.unittest import TestCase
 
 from glozi.client.emoji import (
     CACHE_ENTRIES,
+    Charset,
     EmojiRenderer,
     Fontconfig,
     Piece,
     covered_codepoints,
-    in_charset,
     is_emoji,
-    parse_charset,
     pieces,
 )
 
@@ -95,13 +94,25 @@ class FindingEmojiTests(TestCase):
         self.assertEqual(parts[-1], Piece(" end", drawn=False))
 
 
+LISTING = (
+    "DejaVu Sans\t/f/DejaVuSans.ttf\t20-7e a0-17f 1f600-1f64f\n"
+    "Noto Color Emoji\t/f/emoji dir/NotoColorEmoji.ttf\t20 23 2a 30-39 a9 1f300-1f64f 1f680-1f6ff\n"
+    "Symbola\t/f/Symbola.ttf\t20-7e 1d100-1d1ff 1f300-1f6ff\n"
+)
+"""What ``fc-match --all`` answers: family, file and characters of each font, preferred first."""
+
+
 class FontconfigTests(TestCase):
-    def test_charset_ranges(self) -> None:
-        """Fontconfig's charset text is read as ranges, and a cluster's needed code points are checked in them."""
-        ranges = parse_charset("20 2a 30-39 a9 1f600-1f64f")
-        self.assertEqual(ranges, ((0x20, 0x20), (0x2A, 0x2A), (0x30, 0x39), (0xA9, 0xA9), (0x1F600, 0x1F64F)))
-        self.assertTrue(in_charset(ranges, covered_codepoints("😀")))
-        self.assertFalse(in_charset(ranges, covered_codepoints(G_CLEF)))
+    def test_charset(self) -> None:
+        """Fontconfig's charset text says which code points a font has, single ones and ranges."""
+        charset = Charset("20 2a 30-39 a9 1f600-1f64f")
+        for code in (0x20, 0x2A, 0x30, 0x35, 0x39, 0xA9, 0x1F600, 0x1F64F):
+            self.assertTrue(charset.covers((code,)), hex(code))
+        for code in (0x1F, 0x21, 0x2B, 0x3A, 0xAA, 0x1F650, 0x1D11E):
+            self.assertFalse(charset.covers((code,)), hex(code))
+        self.assertTrue(charset.covers(covered_codepoints("😀")))
+        self.assertFalse(charset.covers((0x30, 0x1D11E)), "all of them, not one")
+        self.assertFalse(Charset("").covers((0x20,)))
 
     def test_joiners_and_selectors_need_no_glyph(self) -> None:
         """ZWJ, VS16 and tag characters are not asked of a font; the emoji around them are."""
@@ -109,28 +120,37 @@ class FontconfigTests(TestCase):
         self.assertEqual(covered_codepoints(FAMILY), (0x1F466, 0x1F467, 0x1F468, 0x1F469))
         self.assertEqual(covered_codepoints(SCOTLAND), (0x1F3F4,))
 
-    def test_the_colour_font_is_found_by_family(self) -> None:
-        """Noto Color Emoji is found by its family name, never by a fixed path."""
-        calls: list[Sequence[str]] = []
+    def test_fontconfig_is_asked_once_for_every_font(self) -> None:
+        """One ``fc-match --all`` run lists every font with its characters; later look-ups ask nothing."""
+        calls: list[tuple[str, ...]] = []
 
         def run(args: Sequence[str]) -> str:
             calls.append(tuple(args))
-            if args[0] == "fc-list":
-                return "/fonts/emoji one/Noto.ttf\n"
-            return "1f600-1f64f"
+            return LISTING
 
-        self.assertEqual(Fontconfig(run).emoji_font(), ("/fonts/emoji one/Noto.ttf", ((0x1F600, 0x1F64F),)))
-        self.assertEqual(calls[0], ("fc-list", "-f", "%{file}\n", "Noto Color Emoji"))
+        fonts = Fontconfig(run)
+        fonts.font_for((0x1D11E,))
+        fonts.font_for((0x41,))
+        fonts.emoji_font()
+        self.assertEqual(calls, [("fc-match", "--all", "--format", "%{family}\t%{file}\t%{charset}\n", "sans-serif")])
 
-    def test_a_font_for_characters_is_one_that_has_them(self) -> None:
-        """fc-match's choice is taken only when fc-list says it has the characters; none: None."""
-        answers = {"fc-list": "/f/b.ttf\n/f/a.ttf\n", "fc-match": "/f/DejaVuSans.ttf"}
-        fonts = Fontconfig(lambda args: answers[args[0]])
-        self.assertEqual(fonts.font_for((0x1D11E,)), "/f/a.ttf")
-        answers["fc-match"] = "/f/b.ttf"
-        self.assertEqual(fonts.font_for((0x1D11F,)), "/f/b.ttf")
-        answers["fc-list"] = ""
-        self.assertIsNone(fonts.font_for((0x1D120,)))
+    def test_the_colour_font_is_found_by_family(self) -> None:
+        """Noto Color Emoji is found by its family name, never by a fixed path; without it, None."""
+        emoji = Fontconfig(lambda args: LISTING).emoji_font()
+        self.assertIsNotNone(emoji)
+        self.assertEqual(emoji.path, "/f/emoji dir/NotoColorEmoji.ttf")
+        self.assertTrue(emoji.charset.covers((0x1F680,)))
+        without = "".join(line + "\n" for line in LISTING.splitlines() if "Noto" not in line)
+        self.assertIsNone(Fontconfig(lambda args: without).emoji_font())
+
+    def test_a_font_for_characters_is_the_first_that_has_them_all(self) -> None:
+        """The preferred font with every one of the characters, never the colour emoji font; none: None."""
+        fonts = Fontconfig(lambda args: LISTING)
+        self.assertEqual(fonts.font_for((0x1F600,)), "/f/DejaVuSans.ttf")
+        self.assertEqual(fonts.font_for((0x1D11E,)), "/f/Symbola.ttf")
+        self.assertEqual(fonts.font_for((0x1F680,)), "/f/Symbola.ttf", "not the colour emoji font")
+        self.assertEqual(fonts.font_for((0x41, 0x1D11E)), "/f/Symbola.ttf")
+        self.assertIsNone(fonts.font_for((0x10FFFD,)))
 
     def test_without_fontconfig_nothing_is_found(self) -> None:
         """No fontconfig tools (every run answers ""): no emoji font, no font for anything."""
@@ -226,6 +246,19 @@ class DrawingTests(TestCase):
         self.assertEqual(box.height, 19)
         self.assertGreater(ink(box), 10)
         self.assertEqual(renderer.image("\U0010fffd", 19).tobytes(), box.tobytes())
+
+    def test_a_font_that_cannot_be_loaded_at_the_size_gives_the_box(self) -> None:
+        """A font fontconfig names that FreeType cannot load at the size needed (a bitmap font: here Noto
+        Color Emoji, for 🏳 without VS16, which is text) shows the box instead of failing."""
+        emoji_font = Fontconfig().emoji_font()
+        assert emoji_font is not None
+
+        class BitmapOnly(NoFonts):
+            def font_for(self, codepoints: tuple[int, ...]) -> str:
+                return emoji_font.path
+
+        renderer = EmojiRenderer(BitmapOnly(), colour=WHITE)
+        self.assertEqual(renderer.image("\U0001f3f3", 19).tobytes(), renderer._box(19).tobytes())
 
     def test_the_image_cache_is_bounded(self) -> None:
         """The renderer keeps 512 images at most, however many different clusters it is asked for."""

@@ -9,6 +9,7 @@ other characters from a font fontconfig says has them, and a visible box when
 no font has them. No Tk here.
 """
 
+import bisect
 import math
 import shutil
 import subprocess
@@ -109,18 +110,33 @@ def covered_codepoints(cluster: str) -> tuple[int, ...]:
     )
 
 
-def parse_charset(charset: str) -> tuple[tuple[int, int], ...]:
-    """Fontconfig's ``%{charset}`` (``"20 2a 30-39 a9"``) as inclusive ranges of code points."""
-    ranges = []
-    for item in charset.split():
-        low, _, high = item.partition("-")
-        ranges.append((int(low, 16), int(high or low, 16)))
-    return tuple(ranges)
+class Charset:
+    """The characters a font has, from fontconfig's ``%{charset}`` (``"20 2a 30-39 a9"``, hexadecimal)."""
+
+    def __init__(self, charset: str) -> None:
+        ranges = sorted(
+            (int(low, 16), int(high or low, 16))
+            for low, _, high in (item.partition("-") for item in charset.split())
+        )
+        self._lows = [low for low, _ in ranges]
+        self._highs = [high for _, high in ranges]
+
+    def covers(self, codepoints: Sequence[int]) -> bool:
+        """Whether the font has every one of ``codepoints``."""
+        for code in codepoints:
+            place = bisect.bisect_right(self._lows, code) - 1
+            if place < 0 or code > self._highs[place]:
+                return False
+        return True
 
 
-def in_charset(ranges: Sequence[tuple[int, int]], codepoints: Sequence[int]) -> bool:
-    """Whether every one of ``codepoints`` is in ``ranges`` (from ``parse_charset``)."""
-    return all(any(low <= code <= high for low, high in ranges) for code in codepoints)
+@dataclass(frozen=True)
+class FontFile:
+    """One font fontconfig knows: its file, its family names and its characters."""
+
+    path: str
+    families: tuple[str, ...]
+    charset: Charset
 
 
 def _run_fontconfig(args: Sequence[str]) -> str:
@@ -136,34 +152,46 @@ def _run_fontconfig(args: Sequence[str]) -> str:
 
 
 class Fontconfig:
-    """Which font files have which characters, asked of fontconfig (``fc-list``, ``fc-match``).
+    """Which font files have which characters, as fontconfig says (``fc-match``), in its order of preference
+    after ``family``.
 
-    ``run`` runs a command line and returns its output ("" when it fails); the
-    default runs the real tools, tests pass a stand-in.
+    Fontconfig is asked once, for every font with its characters, so finding a
+    font for a character never starts a process. ``run`` runs a command line
+    and returns its output ("" when it fails); tests pass a stand-in.
     """
 
-    def __init__(self, run: Callable[[Sequence[str]], str] = _run_fontconfig) -> None:
+    def __init__(self, run: Callable[[Sequence[str]], str] = _run_fontconfig, family: str = "sans-serif") -> None:
         self._run = run
-        self.font_for = lru_cache(maxsize=FONT_LOOKUPS)(self._font_for)
+        self._family = family
+        self._fonts: list[FontFile] | None = None
+        self._found = lru_cache(maxsize=FONT_LOOKUPS)(self._font_for)
 
-    def emoji_font(self) -> tuple[str, tuple[tuple[int, int], ...]] | None:
-        """Noto Color Emoji's file and character ranges, or None when it is not installed."""
-        # fc-list names only fonts of that family; fc-match would answer with the closest other font.
-        files = self._run(("fc-list", "-f", "%{file}\n", EMOJI_FONT_FAMILY)).splitlines()
-        if not files:
-            return None
-        path = min(files)
-        charset = self._run(("fc-query", "-f", "%{charset}", path))
-        return path, parse_charset(charset)
+    def fonts(self) -> list[FontFile]:
+        """Every font, the ones fontconfig prefers for ``family`` first."""
+        if self._fonts is None:
+            listing = self._run(("fc-match", "--all", "--format", "%{family}\t%{file}\t%{charset}\n", self._family))
+            self._fonts = []
+            for line in listing.splitlines():
+                families, _, rest = line.partition("\t")
+                path, _, charset = rest.partition("\t")
+                if path:
+                    self._fonts.append(FontFile(path, tuple(families.split(",")), Charset(charset)))
+        return self._fonts
+
+    def emoji_font(self) -> FontFile | None:
+        """Noto Color Emoji, or None when it is not installed."""
+        return next((font for font in self.fonts() if EMOJI_FONT_FAMILY in font.families), None)
+
+    def font_for(self, codepoints: tuple[int, ...]) -> str | None:
+        """The file of the font fontconfig prefers among those with all of ``codepoints``, other than the
+        colour emoji font (a bitmap font, drawn only as emoji); None when no font has them."""
+        return self._found(codepoints)
 
     def _font_for(self, codepoints: tuple[int, ...]) -> str | None:
-        """A font file that has all of ``codepoints``: fontconfig's preferred one among those that do."""
-        pattern = ":charset=" + " ".join(f"{code:x}" for code in codepoints)
-        having = set(self._run(("fc-list", "-f", "%{file}\n", pattern)).splitlines())
-        if not having:
-            return None
-        preferred = self._run(("fc-match", "-f", "%{file}", pattern)).strip()
-        return preferred if preferred in having else min(having)
+        for font in self.fonts():
+            if EMOJI_FONT_FAMILY not in font.families and font.charset.covers(codepoints):
+                return font.path
+        return None
 
 
 def _layout() -> ImageFont.Layout:
@@ -185,7 +213,7 @@ class EmojiRenderer:
         self._fonts = fonts or Fontconfig()
         self._colour = colour
         self._emoji_font: ImageFont.FreeTypeFont | None = None
-        self._emoji_charset: tuple[tuple[int, int], ...] = ()
+        self._emoji_charset = Charset("")
         found = self._fonts.emoji_font()
         if found is None:
             _log.warn(
@@ -194,8 +222,8 @@ class EmojiRenderer:
                 family=EMOJI_FONT_FAMILY,
             )
         else:
-            path, self._emoji_charset = found
-            self._emoji_font = ImageFont.truetype(path, BITMAP_EMOJI_PIXELS, layout_engine=_layout())
+            self._emoji_charset = found.charset
+            self._emoji_font = ImageFont.truetype(found.path, BITMAP_EMOJI_PIXELS, layout_engine=_layout())
         self._fonts_by_path = lru_cache(maxsize=FONT_LOOKUPS)(self._load_font)
         self.image = lru_cache(maxsize=CACHE_ENTRIES)(self._draw)
         """``image(cluster, height)``: the RGBA image of ``cluster``, ``height`` pixels high (cached)."""
@@ -210,12 +238,16 @@ class EmojiRenderer:
 
     def _draw(self, cluster: str, height: int) -> Image.Image:
         codepoints = covered_codepoints(cluster)
-        if self._emoji_font is not None and is_emoji(cluster) and in_charset(self._emoji_charset, codepoints):
+        if self._emoji_font is not None and is_emoji(cluster) and self._emoji_charset.covers(codepoints):
             return _scaled(_drawn_glyphs(self._emoji_font, cluster, None), height)
         path = self._fonts.font_for(codepoints) if codepoints else None
         if path is None:
             return self._box(height)
-        font = self._fonts_by_path(path, height * OVERSAMPLING)
+        try:
+            font = self._fonts_by_path(path, height * OVERSAMPLING)
+        except OSError:
+            # A font FreeType cannot load at that size (another bitmap font) draws nothing: the box shows.
+            return self._box(height)
         return _scaled(_drawn_glyphs(font, cluster, self._colour), height)
 
     def _box(self, height: int) -> Image.Image:
