@@ -20,6 +20,7 @@ from glozi.client.emoji import (
     is_emoji,
     pieces,
 )
+from glozi.client.emojitk import utf16_slice
 
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"
 SCOTLAND = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
@@ -269,3 +270,22 @@ class DrawingTests(TestCase):
         self.assertEqual(renderer.image.cache_info().currsize, 512)
         first = renderer.image("😀", 600)
         self.assertIs(renderer.image("😀", 600), first, "a recent image is kept")
+
+
+class SelectionChunkTests(TestCase):
+    def test_a_selection_handed_out_in_chunks_comes_back_whole(self) -> None:
+        """Tk asks for a long selection in chunks counted as Tcl 8.6 counts (two for a character beyond the
+        BMP); the chunks never split one and, joined, are the text."""
+        text = ("ab😀" + FAMILY + "🇫🇷c") * 50
+        for length in (2, 3, 7, 4000):
+            chunks, offset = [], 0
+            while True:
+                chunk = utf16_slice(text, offset, length)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                offset += len(chunk.encode("utf-16-le")) // 2
+            self.assertEqual("".join(chunks), text, length)
+        self.assertEqual(utf16_slice("a😀b", 1, 1), "", "half of 😀 is not handed out")
+        self.assertEqual(utf16_slice("a😀b", 1, 2), "😀")
+        self.assertEqual(utf16_slice("a😀b", 3, 5), "b")

@@ -123,6 +123,7 @@ class EmojiWindowTests(GuiTestCase):
         yield self.xdotool("key", "--clearmodifiers", "ctrl+c")
         yield self.wait_for("the copy", lambda: _clipboard(alice.top))
         self.assertEqual(_clipboard(alice.top), SENT)
+        self.assertEqual(alice.top.selection_get(), SENT, "the PRIMARY selection (middle-click paste) too")
 
         # Selected, an emoji shows the selection colour through its transparent pixels.
         selection = rgb(alice_text, str(alice_text.cget("inactiveselectbackground")))

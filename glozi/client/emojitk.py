@@ -3,7 +3,8 @@
 ``EmojiImages`` puts the images ``glozi.client.emoji`` draws into a Text
 where the characters were: each image's Tk name spells the characters it
 shows, so ``selected_text`` gives them back, and copying (Ctrl+C) a selection
-puts the original characters on the clipboard. A selected image shows the
+puts the original characters on the clipboard (and the PRIMARY selection,
+for middle-click paste, gives them too). A selected image shows the
 selection colour through its transparent pixels (Tk draws the tag background
 under an embedded image). ``EmojiPicker`` is the panel of common emoji opened
 by the button by the message field.
@@ -20,6 +21,7 @@ from glozi.client import palette as p
 from glozi.client.emoji import CACHE_ENTRIES, EmojiRenderer, pieces
 
 _IMAGE_PREFIX = "emoji"
+_LAST_BMP = 0xFFFF
 _names = itertools.count(1)
 _renderers: dict[tuple[int, int, int], EmojiRenderer] = {}
 
@@ -56,6 +58,36 @@ def selected_text(text_widget: tk.Text, start: str, end: str) -> str:
             characters = characters_of(str(text_widget.image_cget(index, "image")))
             copied.append(characters or "")
     return "".join(copied)
+
+
+def utf16_slice(text: str, offset: int, length: int) -> str:
+    """The characters of ``text`` from ``offset`` for at most ``length``, both counted as Tcl 8.6 counts
+    (a character beyond the BMP is two), never splitting one: what a selection handler returns."""
+    start = 0
+    units = 0
+    while start < len(text) and units < offset:
+        units += 2 if ord(text[start]) > _LAST_BMP else 1
+        start += 1
+    end, taken = start, 0
+    while end < len(text):
+        width = 2 if ord(text[end]) > _LAST_BMP else 1
+        if taken + width > length:
+            break
+        taken += width
+        end += 1
+    return text[start:end]
+
+
+def export_selection(text_widget: tk.Text) -> None:
+    """Make the PRIMARY selection of ``text_widget`` (middle-click paste) give emoji as their characters."""
+
+    def handle(offset: str, length: str) -> str:
+        if not text_widget.tag_ranges("sel"):
+            return ""
+        return utf16_slice(selected_text(text_widget, "sel.first", "sel.last"), int(offset), int(length))
+
+    for kind in ("STRING", "UTF8_STRING"):
+        text_widget.selection_handle(handle, type=kind)
 
 
 def _copy_selection(event: tk.Event) -> str | None:
@@ -108,6 +140,7 @@ class EmojiImages:
         self._icons: dict[tuple[str, int], ImageTk.PhotoImage] = {}
         self._texts: list[tk.Text] = [widget]
         bind_copy(widget.winfo_toplevel())
+        export_selection(widget)
 
     def _make(self, cluster: str, height: int, prefix: str) -> ImageTk.PhotoImage:
         return ImageTk.PhotoImage(
