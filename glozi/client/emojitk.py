@@ -176,12 +176,16 @@ class EmojiImages:
 
     def insert(self, text_widget: tk.Text, index: str, text: str, tags: tuple[str, ...]) -> None:
         """Insert ``text`` at ``index`` with ``tags``, each emoji (or character Tk cannot draw) as an image."""
+        found = pieces(text)
+        if not any(piece.drawn for piece in found):
+            text_widget.insert(index, text, tags)
+            return
         if text_widget not in self._texts:
             self._texts.append(text_widget)
         # A right-gravity mark moves past each piece, so the pieces land in order at any index.
         text_widget.mark_set("emoji_insert", index)
         text_widget.mark_gravity("emoji_insert", "right")
-        for piece in pieces(text):
+        for piece in found:
             if not piece.drawn:
                 text_widget.insert("emoji_insert", piece.text, tags)
                 continue
