@@ -7,9 +7,8 @@ from typing import Any
 from PIL import Image, ImageChops, ImageGrab, ImageStat
 from twisted.internet.defer import inlineCallbacks
 
-from glozi.client import palette as p
 from glozi.client.emoji import CACHE_ENTRIES, EmojiRenderer
-from glozi.client.emojitk import EmojiImages, selected_text
+from glozi.client.emojitk import EmojiIcons, EmojiImages, selected_text
 from tests.guitools import GuiTestCase, insert, replace_text, tree_rows
 
 TRANSCRIPT = "body.chat.main.transcript.text"
@@ -94,7 +93,7 @@ class EmojiWindowTests(GuiTestCase):
             self.assertEqual([characters for characters, _ in shown], CLUSTERS, window.top.winfo_name())
             height = EmojiImages(text_widget).height
             renderer = EmojiRenderer(colour=rgb(text_widget, str(text_widget.cget("foreground"))))
-            background = rgb(text_widget, p.CHAT)
+            background = rgb(text_widget, str(text_widget.cget("background")))
             for characters, index in shown:
                 expected = on_background(renderer.image(characters, height), background)
                 self.assertEqual(expected.height, height)
@@ -199,7 +198,7 @@ class EmojiWindowTests(GuiTestCase):
         images = EmojiImages(text_widget)
         images.insert(text_widget, "end", "😀", ())
         shown = str(text_widget.image_cget("1.0", "image"))
-        icon = str(images.icon("🎉", 24))
+        icon = str(EmojiIcons(self.root).icon("🎉", 24))
         before = set(self.root.tk.splitlist(self.root.tk.call("image", "names")))
         for code in range(0x1F300, 0x1F300 + 600):
             images.photo(chr(code))

@@ -28,7 +28,7 @@ from twisted.logger import (
 
 from glozi.client import palette as p
 from glozi.client.connecting import DEFAULT_PORT
-from glozi.client.emojitk import EmojiPicker
+from glozi.client.emojitk import EmojiIcons, EmojiPicker
 from glozi.client.fields import check_password, check_session_name, check_username, fits
 from glozi.client.protocol import connect
 from glozi.client.servers import find_servers
@@ -437,16 +437,12 @@ class ChatView:
         self.message.entry.grid(row=0, column=0, sticky="we", ipady=3)
         self.message.entry.bind("<Return>", lambda _: self.send())
         self.message.entry.bind("<<Paste>>", self._paste)
+        emoji_icons = EmojiIcons(bottom)
         self.emoji_button = ttk.Button(
-            bottom,
-            name="emoji",
-            image=self.transcript.emoji.icon("😀", EMOJI_BUTTON_PIXELS),
-            style="Icon.TButton",
+            bottom, name="emoji", image=emoji_icons.icon("😀", EMOJI_BUTTON_PIXELS), style="Icon.TButton"
         )
         self.emoji_button.grid(row=0, column=1, padx=(8, 0))
-        self.emoji_picker = EmojiPicker(
-            left, self.transcript.frame, self.emoji_button, self.transcript.emoji, self._insert_emoji
-        )
+        self.emoji_picker = EmojiPicker(left, bottom, self.emoji_button, emoji_icons, self._insert_emoji)
         self.message.entry.bind("<Escape>", lambda _: self.emoji_picker.close(), add="+")
         ttk.Button(
             bottom,

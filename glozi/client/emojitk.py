@@ -120,13 +120,33 @@ def _rgb(widget: tk.Misc, colour: str) -> tuple[int, int, int]:
     return red >> 8, green >> 8, blue >> 8
 
 
-class EmojiImages:
-    """The emoji images of a Text (made by ``insert``) and of other widgets (``icon``).
+class EmojiIcons:
+    """Emoji images for widgets other than a Text (the emoji button, the picker): drawn once, kept."""
 
-    Each is drawn once per cluster and height. The Text's images stay alive
-    while it shows them; past ``CACHE_ENTRIES`` distinct ones, those no longer
-    shown are released, so a flood of different emoji costs no more than the
-    transcript holds. Icons (the picker's, the emoji button's) stay.
+    def __init__(self, master: tk.Misc) -> None:
+        self._master = master
+        self._renderer = shared_renderer(_rgb(master, p.TEXT))
+        self._prefix = f"{_IMAGE_PREFIX}{next(_names)}"
+        self._icons: dict[tuple[str, int], ImageTk.PhotoImage] = {}
+
+    def icon(self, cluster: str, height: int) -> ImageTk.PhotoImage:
+        """The Tk image of ``cluster``, ``height`` pixels high."""
+        key = (cluster, height)
+        if key not in self._icons:
+            self._icons[key] = ImageTk.PhotoImage(
+                self._renderer.image(cluster, height),
+                master=self._master,
+                name=_image_name(self._prefix, cluster, height),
+            )
+        return self._icons[key]
+
+
+class EmojiImages:
+    """The emoji images of a Text, each drawn once per cluster at the Text's line height.
+
+    An image stays alive while the Text shows it; past ``CACHE_ENTRIES``
+    distinct ones, those no longer shown are released, so a flood of different
+    emoji costs no more than the transcript holds.
     """
 
     def __init__(self, widget: tk.Text, renderer: EmojiRenderer | None = None) -> None:
@@ -137,15 +157,9 @@ class EmojiImages:
         self._renderer = renderer or shared_renderer(_rgb(widget, str(widget.cget("foreground"))))
         self._prefix = f"{_IMAGE_PREFIX}{next(_names)}"
         self._photos: dict[str, ImageTk.PhotoImage] = {}
-        self._icons: dict[tuple[str, int], ImageTk.PhotoImage] = {}
         self._texts: list[tk.Text] = [widget]
         bind_copy(widget.winfo_toplevel())
         export_selection(widget)
-
-    def _make(self, cluster: str, height: int, prefix: str) -> ImageTk.PhotoImage:
-        return ImageTk.PhotoImage(
-            self._renderer.image(cluster, height), master=self._widget, name=_image_name(prefix, cluster, height)
-        )
 
     def photo(self, cluster: str) -> ImageTk.PhotoImage:
         """The Tk image of ``cluster`` at the line height, as ``insert`` puts it in a Text."""
@@ -153,15 +167,12 @@ class EmojiImages:
         if found is None:
             if len(self._photos) >= CACHE_ENTRIES:
                 self._release_unshown()
-            found = self._photos[cluster] = self._make(cluster, self.height, self._prefix)
+            found = self._photos[cluster] = ImageTk.PhotoImage(
+                self._renderer.image(cluster, self.height),
+                master=self._widget,
+                name=_image_name(self._prefix, cluster, self.height),
+            )
         return found
-
-    def icon(self, cluster: str, height: int) -> ImageTk.PhotoImage:
-        """The Tk image of ``cluster``, ``height`` pixels high, for a widget other than the Text; it is kept."""
-        key = (cluster, height)
-        if key not in self._icons:
-            self._icons[key] = self._make(cluster, height, f"{self._prefix}i")
-        return self._icons[key]
 
     def _release_unshown(self) -> None:
         shown = {
@@ -206,7 +217,7 @@ PICKER_PIXELS = 24
 
 
 class EmojiPicker:
-    """A panel of common emoji over the bottom right of ``over``, opened and closed by ``button``.
+    """A panel of common emoji just above the top right corner of ``above``, opened and closed by ``button``.
 
     A click on an emoji hands its characters to ``on_pick`` and closes the
     panel; so does a click anywhere else in the window (the panel just closes)
@@ -218,14 +229,14 @@ class EmojiPicker:
     def __init__(
         self,
         parent: tk.Misc,
-        over: tk.Misc,
+        above: tk.Misc,
         button: ttk.Button,
-        images: EmojiImages,
+        icons: EmojiIcons,
         on_pick: Callable[[str], None],
     ) -> None:
-        self._over = over
+        self._above = above
         self._button = button
-        self._images = images
+        self._icons = icons
         self._on_pick = on_pick
         self.frame = tk.Frame(parent, name="emoji_picker", background=p.BORDER, padx=1, pady=1)
         self._grid = tk.Frame(self.frame, name="grid", background=p.SURFACE, padx=6, pady=6)
@@ -242,7 +253,7 @@ class EmojiPicker:
             for place, cluster in enumerate(clusters):
                 label = tk.Label(
                     self._grid,
-                    image=self._images.icon(cluster, PICKER_PIXELS),
+                    image=self._icons.icon(cluster, PICKER_PIXELS),
                     background=p.SURFACE,
                     padx=3,
                     pady=3,
@@ -265,7 +276,7 @@ class EmojiPicker:
             return
         if not self.buttons:
             self._fill()
-        self.frame.place(in_=self._over, relx=1.0, rely=1.0, anchor="se", x=-14, y=-8)
+        self.frame.place(in_=self._above, relx=1.0, rely=0.0, anchor="se", x=-16, y=-4)
         self.frame.lift()
 
     def close(self) -> None:
