@@ -198,7 +198,8 @@ class EmojiWindowTests(GuiTestCase):
         images = EmojiImages(text_widget)
         images.insert(text_widget, "end", "😀", ())
         shown = str(text_widget.image_cget("1.0", "image"))
-        icon = str(EmojiIcons(self.root).icon("🎉", 24))
+        icons = EmojiIcons(self.root)
+        icon = str(icons.icon("🎉", 24))
         before = set(self.root.tk.splitlist(self.root.tk.call("image", "names")))
         for code in range(0x1F300, 0x1F300 + 600):
             images.photo(chr(code))
