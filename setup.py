@@ -19,6 +19,7 @@ setup(
         "twisted[tls]>=23.10",
         "scapy>=2.5",
         "Pillow>=10.0",
+        "regex>=2023.0",
     ],
     extras_require={
         "test": ["hypothesis>=6.80", "ruff==0.17.6", "irc>=20.0"],

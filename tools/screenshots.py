@@ -165,7 +165,8 @@ def make(reactor: Any) -> Any:
             (alice, "Take it. Watering rota is on the shed door."),
             (bob, "/time"),
             (gina, "/me waves from the greenhouse"),
-            (bob, "Great, I'll come by on Saturday morning."),
+            (bob, "Great, I'll come by on Saturday morning. 👍🏽"),
+            (gina, "🎉 🌱 🍅 Bring the 👨\u200d👩\u200d👧\u200d👦, we sing 𝄞 after 🇫🇷 lunch 😀"),
         ]
         for speaker, text in script:
             if isinstance(speaker, ClientProtocol):
@@ -182,6 +183,10 @@ def make(reactor: Any) -> Any:
             yield capture(reactor, alice, "preferences")
             assert alice.preferences is not None
             alice.preferences.destroy()
+        else:
+            alice.chat.emoji_picker.toggle()
+            yield capture(reactor, alice, "emoji")
+            alice.chat.emoji_picker.close()
 
         # Bob pastes a planting list of 40 lines; Alice scrolls up to read while it arrives.
         alice.chat.message.var.set("")

@@ -29,6 +29,7 @@ from twisted.logger import (
 from glozi.client import palette as p
 from glozi.client.connecting import DEFAULT_PORT
 from glozi.client.desktop import X11Desktop, desktop_theme
+from glozi.client.emojitk import EmojiIcons, EmojiPicker
 from glozi.client.fields import check_password, check_session_name, check_username, fits
 from glozi.client.palette import user_colour
 from glozi.client.protocol import connect
@@ -63,6 +64,7 @@ _NOTICE_STYLES = {Tone.INFO: "Info.TLabel", Tone.ERROR: "Error.TLabel"}
 _CONNECTING_FRAMES = ("", ".", "..", "...")
 _SPINNER_MS = 300
 _THEME_LABELS = {"dark": "Dark", "light": "Light", "system": "As the desktop prefers"}
+EMOJI_BUTTON_PIXELS = 20
 NOTICE_AREA_PX = 56
 """Height kept for the notice above the session list, shown or not, so rows never move under the pointer."""
 
@@ -513,6 +515,13 @@ class ChatView:
         self.message.entry.grid(row=0, column=0, sticky="we", ipady=3)
         self.message.entry.bind("<Return>", lambda _: self.send())
         self.message.entry.bind("<<Paste>>", self._paste)
+        emoji_icons = EmojiIcons(bottom)
+        self.emoji_button = ttk.Button(
+            bottom, name="emoji", image=emoji_icons.icon("😀", EMOJI_BUTTON_PIXELS), style="Icon.TButton"
+        )
+        self.emoji_button.grid(row=0, column=1, padx=(8, 0))
+        self.emoji_picker = EmojiPicker(left, bottom, self.emoji_button, emoji_icons, self._insert_emoji)
+        self.message.entry.bind("<Escape>", lambda _: self.emoji_picker.close(), add="+")
         ttk.Button(
             bottom,
             name="send",
@@ -521,7 +530,7 @@ class ChatView:
             compound="left",
             style="Accent.TButton",
             command=self.send,
-        ).grid(row=0, column=1, padx=(8, 0))
+        ).grid(row=0, column=2, padx=(8, 0))
 
         side = ttk.Frame(self.frame, name="side", padding=(12, 14, 12, 12))
         side.grid(row=0, column=1, sticky="ns")
@@ -601,6 +610,12 @@ class ChatView:
         self._menu_member = self._member_at(event)
         if self._menu_member:
             self.member_menu.tk_popup(event.x_root, event.y_root)
+
+    def _insert_emoji(self, cluster: str) -> None:
+        """Put a picked emoji's characters at the message field's cursor (the field's limit applies)."""
+        entry = self.message.entry
+        entry.insert("insert", cluster)
+        entry.focus_set()
 
     def send(self) -> None:
         """Send the typed message or command; the field keeps what could not be sent."""

@@ -27,6 +27,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from glozi.client import palette as p
+from glozi.client.emojitk import EmojiImages, selected_text
 from glozi.client.links import LinkNotOpened, find_links, link_url, open_in_browser
 from glozi.client.mentions import mention_spans
 from glozi.client.state import MAX_CHAT_LINES, ChatLine, Delivery, LineKind
@@ -130,6 +131,7 @@ class TranscriptView:
         self._sender_tags: set[str] = set()
         self._see_end_call: str | None = None
         self._configure_tags()
+        self.emoji = EmojiImages(self.text)
         self.following = True
         """Whether new lines scroll into view: the user was at the bottom when last they scrolled."""
         for sequence in ("<Button-4>", "<Button-5>", "<MouseWheel>", "<KeyRelease>"):
@@ -196,6 +198,10 @@ class TranscriptView:
         # still to do would call a widget that is gone.
         self._cancel_see_end()
         self.text.tk.deletecommand(str(self.text))
+
+    def _insert_text(self, index: str, text: str, tags: tuple[str, ...]) -> None:
+        """Insert message text: every emoji, and every character Tk cannot draw, as an image."""
+        self.emoji.insert(self.text, index, text, tags)
 
     def _configure_tags(self) -> None:
         text = self.text
@@ -284,11 +290,12 @@ class TranscriptView:
         self.add_line(ChatLine(LineKind.ERROR, str(failure.value), time.time()))
 
     def _selected_text(self, start: str, end: str) -> str:
-        return self.text.get(start, end)
+        return selected_text(self.text, start, end)
 
     def _insert_text(self, index: str, text: str, tags: tuple[str, ...]) -> None:
-        """Insert ``text`` with ``tags`` at ``index``: every piece of a line goes in here."""
-        self.text.insert(index, text, tags)
+        """Insert ``text`` with ``tags`` at ``index``: every piece of a line goes in here, every
+        emoji (and every character Tk cannot draw) as an image."""
+        self.emoji.insert(self.text, index, text, tags)
 
     def _open_menu(self, event: tk.Event) -> None:
         """Right-click: copy the selection, the line under the pointer, or its sender's name."""
