@@ -179,3 +179,8 @@ def replace_text(entry: Any, text: str) -> str:
     """Clear ``entry`` and insert ``text``; returns its content."""
     entry.delete(0, "end")
     return insert(entry, text)
+
+
+def transcript_of(window: Any) -> Any:
+    """The transcript of the session the window shows (``body.chat.main.session<ID>.text``)."""
+    return window.widget(f"body.chat.main.session{window.model.chat.session.id}.text")

@@ -9,9 +9,8 @@ from twisted.internet.defer import inlineCallbacks
 
 from glozi.client.emoji import CACHE_ENTRIES, EmojiRenderer
 from glozi.client.emojitk import EmojiIcons, EmojiImages, selected_text
-from tests.guitools import GuiTestCase, insert, replace_text, tree_rows
+from tests.guitools import GuiTestCase, insert, replace_text, transcript_of, tree_rows
 
-TRANSCRIPT = "body.chat.main.transcript.text"
 MESSAGE = "body.chat.main.compose.message"
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"
 SENT = f"😀 🎉 🇫🇷 👍🏽 \U0001d11e {FAMILY}"
@@ -85,7 +84,7 @@ class EmojiWindowTests(GuiTestCase):
         insert(message, SENT)
         message.focus_force()
         message.event_generate("<Return>")
-        alice_text, bob_text = alice.widget(TRANSCRIPT), bob.widget(TRANSCRIPT)
+        alice_text, bob_text = transcript_of(alice), transcript_of(bob)
         yield self.wait_for("the emoji at Alice", lambda: len(emoji_on_screen(alice_text)) == len(CLUSTERS))
 
         for window, text_widget in ((alice, alice_text), (bob, bob_text)):
@@ -173,7 +172,7 @@ class EmojiWindowTests(GuiTestCase):
         replace_text(message, "party 🎉 time")
         message.focus_force()
         message.event_generate("<Return>")
-        text_widget = alice.widget(TRANSCRIPT)
+        text_widget = transcript_of(alice)
         yield self.wait_for("the sent emoji", lambda: [c for c, _ in emoji_on_screen(text_widget)] == ["🎉"])
 
     def test_an_emoji_inserted_anywhere_keeps_its_place_and_tags(self) -> None:

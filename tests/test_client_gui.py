@@ -12,16 +12,19 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.protocol import Factory, Protocol
 
 from glozi.client.palette import user_colour
-from tests.guitools import GuiTestCase, insert, replace_text, text_of, tree_rows, visible_widget_at
+from tests.guitools import (
+    GuiTestCase,
+    insert,
+    replace_text,
+    text_of,
+    transcript_of,
+    tree_rows,
+    visible_widget_at,
+)
 from tests.realthings import start_server
 
 SESSION_ROWS = "body.lobby.table.sessions"
 MEMBERS = "body.chat.side.members"
-
-
-def transcript_of(window: Any) -> Any:
-    """The transcript of the session the window shows (``body.chat.main.session<ID>.text``)."""
-    return window.widget(f"body.chat.main.session{window.model.chat.session.id}.text")
 
 
 def colour_at(text_widget: Any, needle: str) -> str:
