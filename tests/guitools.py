@@ -1,5 +1,7 @@
 """Driving real client windows in tests: Xvfb, Tk on the reactor, xdotool, and reading widgets."""
 
+import os
+import re
 import shutil
 import tkinter as tk
 from collections.abc import Callable
@@ -184,3 +186,22 @@ def replace_text(entry: Any, text: str) -> str:
 def transcript_of(window: Any) -> Any:
     """The transcript of the session the window shows (``body.chat.main.session<ID>.text``)."""
     return window.widget(f"body.chat.main.session{window.model.chat.session.id}.text")
+
+
+@inlineCallbacks
+def urgency_hint_set(top: tk.Misc) -> Any:
+    """Whether the X server has the urgency hint on ``top``: xprop reads ``WM_HINTS`` on Tk's wrapper
+    window (the parent of the toplevel's own window), the one window managers read."""
+    for name in ("xwininfo", "xprop"):
+        if shutil.which(name) is None:
+            raise Unavailable(f"{name} is not installed (apt-get install x11-utils)")
+    tree, _err, _code = yield getProcessOutputAndValue(
+        "xwininfo", ("-id", hex(top.winfo_id()), "-tree"), env=dict(os.environ)
+    )
+    wrapper = re.search(rb"Parent window id: (0x[0-9a-f]+)", tree)
+    if wrapper is None:
+        raise AssertionError(f"xwininfo named no parent window: {tree!r}")
+    hints, _err, _code = yield getProcessOutputAndValue(
+        "xprop", ("-id", wrapper.group(1).decode(), "WM_HINTS"), env=dict(os.environ)
+    )
+    return b"urgency hint bit is set" in hints

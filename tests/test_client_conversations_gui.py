@@ -8,21 +8,26 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 
 from glozi.client.app import ClientWindow, address_connector, start_client
+from glozi.client.desktop import X11Desktop
 from glozi.client.viewmodel import ClientViewModel
-from tests.guitools import GuiTestCase, insert, text_of, visible_widget_at
+from tests.guitools import GuiTestCase, insert, text_of, urgency_hint_set, visible_widget_at
 
 SIDEBAR = "body.sidebar.conversations"
 
 
 class RecordingDesktop:
-    """A Desktop that records what the window asked of it."""
+    """A Desktop that records what the window asked of it, and passes the urgency hint on to
+    ``x11`` (the real one, on the test's X display) once it is set."""
 
     def __init__(self) -> None:
         self.urgent: list[bool] = []
         self.notified: list[tuple[str, str]] = []
+        self.x11: X11Desktop | None = None
 
     def set_urgent(self, urgent: bool) -> None:
         self.urgent.append(urgent)
+        if self.x11 is not None:
+            self.x11.set_urgent(urgent)
 
     def notify(self, summary: str, body: str) -> None:
         self.notified.append((summary, body))
@@ -105,6 +110,7 @@ class SidebarTests(GuiTestCase):
         the desktop for urgency, and focus takes both back."""
         desktop = RecordingDesktop()
         alice = self.open_with_desktop("alice", 0, desktop)
+        desktop.x11 = X11Desktop(alice.top, reactor)
         elsewhere = tk.Toplevel(self.root, name="elsewhere")
         elsewhere.geometry("300x100+1000+0")
         other_field = tk.Entry(elsewhere, name="field")
@@ -159,6 +165,7 @@ class SidebarTests(GuiTestCase):
         bob.send("alice: lunch?")
         yield self.wait_for("the title count", lambda: alice.top.title() == "(1) GloziChat")
         self.assertEqual(desktop.urgent, [True])
+        self.assertTrue((yield urgency_hint_set(alice.top)), "X has the urgency hint on Alice's window")
         bob.switch_to("private:alice")
         bob.send("are you there?")
         yield self.wait_for("the title count", lambda: alice.top.title() == "(2) GloziChat")
@@ -169,4 +176,5 @@ class SidebarTests(GuiTestCase):
         yield self.focus(alice.top, alice.widget("body.chat.main.compose.message"))
         yield self.wait_for("the plain title again", lambda: alice.top.title() == "GloziChat")
         self.assertEqual(desktop.urgent, [True, False])
+        self.assertFalse((yield urgency_hint_set(alice.top)), "and takes it back once she is focused")
         self.assertEqual(badges(alice)["bob"], "", "the private chat shown is read once focused")

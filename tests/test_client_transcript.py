@@ -9,6 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from glozi.client import palette as p
 from glozi.client import transcript
+from glozi.client.emojitk import selected_text
 from glozi.client.links import LinkNotOpened
 from glozi.client.state import ChatLine, Delivery, LineKind
 from glozi.client.texts import clock_text
@@ -436,7 +437,8 @@ class InsertionTests(TranscriptTestCase):
             ChatLine(LineKind.DIVIDER, "Earlier messages above", TS),
             ChatLine(LineKind.SYSTEM, "bob left.", TS),
         )
-        self.assertEqual("".join(inserted), self.text.get("1.0", "end-1c"))
+        self.assertEqual("".join(inserted), selected_text(self.text, "1.0", "end-1c"))
+        self.assertNotIn("🎉", self.text.get("1.0", "end-1c"), "the emoji is an image, not a glyph Tk draws")
         inserted.clear()
         self.view.update_line(message("mine", "alice", own=True, serial=1, delivery=Delivery.SENT))
         self.assertEqual("".join(inserted), f"{TIME}\talice  mine\n")
