@@ -85,6 +85,13 @@ def capture(reactor: Any, window: ClientWindow, name: str) -> Any:
 
 
 @inlineCallbacks
+def focus(reactor: Any, window: ClientWindow) -> Any:
+    """Give ``window`` the keyboard focus, as the person looking at it has."""
+    window.chat.message.entry.focus_force()
+    yield pause(reactor, 0.2)
+
+
+@inlineCallbacks
 def extra_member(reactor: Any, port: int, action: str, **fields: Any) -> Any:
     protocol = yield connect(reactor, "127.0.0.1", port, Extra())
     yield protocol.request(action, **fields)
@@ -177,6 +184,7 @@ def make(reactor: Any) -> Any:
                 speaker.chat.send()
             yield pause(reactor, 0.15)
         alice.chat.message.var.set("See you then")
+        yield focus(reactor, alice)
         yield capture(reactor, alice, "chat")
         if palette.theme != "dark":
             alice.show_preferences()
@@ -194,8 +202,34 @@ def make(reactor: Any) -> Any:
         yield pause(reactor, 0.4)
         alice.chat.transcript._scroll_by_user("moveto", "0.2")
         yield pause(reactor, 1.0)
+        yield focus(reactor, bob)
         yield capture(reactor, bob, "sending")
+        yield focus(reactor, alice)
         yield capture(reactor, alice, "new-messages")
+
+        # Alice joins two more sessions and goes back to garden; the others talk to her meanwhile.
+        yield wait_for(reactor, "bob's paste sent", lambda: not bob.model.sending)
+        alice.chat.transcript.scroll_to_end()
+        garden = alice.model.current
+        carol, dave, erin = extras[0], extras[1], extras[2]
+        for session_id in (10, 2):
+            alice.model.show_sessions()
+            yield wait_for(reactor, "the session list", lambda sid=session_id: alice.model.session_by_id(sid))
+            alice.model.open_join(session_id)
+            alice.model.submit_join("alice")
+            yield wait_for(reactor, "alice in the session", lambda sid=session_id: alice.model.current == f"session:{sid}")
+        alice.model.switch_to(garden)
+        for speaker, frame, fields in (
+            (carol, "say", {"text": "Chapter 3 is a slow burn."}),
+            (carol, "say", {"text": "Still worth it though 📚"}),
+            (dave, "say", {"text": "alice, can you bring the seed trays?"}),
+            (erin, "private", {"to": "alice", "text": "Are you coming on Saturday?"}),
+            (erin, "private", {"to": "alice", "text": "I can give you a lift 🚲"}),
+        ):
+            yield speaker.request(frame, **fields)
+            yield pause(reactor, 0.1)
+        yield focus(reactor, alice)
+        yield capture(reactor, alice, "sidebar")
     finally:
         for window in windows:
             window.close()
