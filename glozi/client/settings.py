@@ -18,6 +18,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from glozi.client.state import AlertOptions
 from glozi.client.trust import default_trust_file
 
 THEMES = ("dark", "light", "system")
@@ -126,3 +127,10 @@ def clamp_geometry(geometry: str, screen_width: int, screen_height: int) -> str:
     x = max(0, min(x, screen_width - width))
     y = max(0, min(y, screen_height - height))
     return f"{width}x{height}+{x}+{y}"
+
+
+def alert_options(settings: Settings) -> AlertOptions:
+    """The view-model's alert switches (title count, urgency hint, notifications) as ``settings`` say."""
+    return AlertOptions(
+        title_count=settings.title_count, urgency=settings.urgency, notifications=settings.notifications
+    )
