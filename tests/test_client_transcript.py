@@ -228,9 +228,6 @@ class GroupingTests(TranscriptTestCase):
         self.view.clear()
         self.add(*(message(text, "carol", **fields) for text, fields in said))
         self.assertEqual(earlier, self.styled_rows())
-        self.view.clear()
-        self.add(*(ChatLine(LineKind.HISTORY, text, TS, sender="carol", **fields) for text, fields in said))
-        self.assertEqual(earlier, self.styled_rows(), "a HISTORY line is drawn as a message too")
 
     def test_a_grouped_pending_message_turns_sent_in_place_and_stays_grouped(self) -> None:
         self.add(

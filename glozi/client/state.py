@@ -81,7 +81,6 @@ class LineKind(Enum):
     WARNING = auto()
     REPLY = auto()
     ERROR = auto()
-    HISTORY = auto()
     DIVIDER = auto()
     DAY = auto()
     """The date, where the day changes between two lines and above the history (``text``: as people write it)."""

@@ -36,7 +36,6 @@ from glozi.client.widgets import autohide, popup_menu
 
 _DELIVERY_TAGS = {Delivery.PENDING: "pending", Delivery.SENT: "sent", Delivery.FAILED: "failed"}
 _DELIVERY_MARKS = {Delivery.PENDING: "  ◌", Delivery.SENT: "", Delivery.FAILED: "  ✕"}
-_SPEAKERS = (LineKind.MESSAGE, LineKind.HISTORY)
 _NOTICE_STYLES = {LineKind.WARNING: "warning", LineKind.ERROR: "error"}
 GUTTER_PX = 56
 """Where names and text start: a line's time sits left of it, and a grouped line's text starts there."""
@@ -67,7 +66,7 @@ def _marked_pieces(text: str, marks: list[tuple[int, int, str]]) -> Pieces:
 
 def _looks_grouped(line: ChatLine) -> bool:
     """Shown under the name above, without its own: a grouped message that is no action."""
-    return line.kind in _SPEAKERS and bool(line.sender) and line.grouped and not line.action
+    return line.kind is LineKind.MESSAGE and bool(line.sender) and line.grouped and not line.action
 
 
 def _link_marks(text: str) -> list[tuple[int, int, str]]:
@@ -491,7 +490,7 @@ class TranscriptView:
             self._see_end_soon()
 
     def _insert_line(self, index: str, line: ChatLine) -> None:
-        if line.kind in _SPEAKERS and line.sender:
+        if line.kind is LineKind.MESSAGE and line.sender:
             pieces, line_tags = self._message_pieces(line)
         elif line.kind is LineKind.REPLY:
             pieces, line_tags = self._reply_pieces(line), ()
