@@ -634,6 +634,68 @@ class ChatServer:
         return joined
 
 
+    # What another node of the cluster did, applied here (glozi/cluster/replica.py):
+    # the changes only, since that node told its own members and kept the record.
+
+    def adopt_user(self, participant: "Participant") -> None:
+        """``participant``, connected to another node, holds its nick."""
+        assert participant.nick is not None
+        self._users[name_key(participant.nick)] = participant
+        self._count_users()
+
+    def forget_user(self, participant: "Participant") -> None:
+        """``participant``, connected to another node, let go of its nick."""
+        self._let_go(participant)
+
+    def adopt_session(self, session: Session) -> None:
+        """A session another node created; the session list is told."""
+        self._register(session)
+        self._last_session_id = max(self._last_session_id, session.id)
+        if not session.rules.secret:
+            self._tell_session_list(lambda: SessionAdded(session=session.info()))
+
+    def drop_session(self, session: Session) -> None:
+        """A session another node removed: its members here leave it quietly
+        (they were told by the event that emptied or closed it)."""
+        for member in list(session.members.values()):
+            self._detach(member)
+        session.admin = None
+        if self.sessions.get(session.id) is not session:
+            return
+        if not session.rules.secret:
+            self._tell_session_list(lambda: SessionRemoved(session_id=session.id, name=session.name))
+        del self.sessions[session.id]
+        del self._sessions_by_name[name_key(session.name)]
+        session.history.clear()
+        self.password_guard.target_gone(session.id)
+
+    def detach(self, member: Member) -> None:
+        """Take ``member`` out of its session here, telling nobody."""
+        self._detach(member)
+
+    def crowned_elsewhere(self, session: Session, heir: Member | None) -> None:
+        """Another node gave ``session``'s admin role to ``heir``: a member
+        here who lost it gets an idle timer, one who got it loses its timer."""
+        old = session.admin
+        if old is heir:
+            return
+        session.admin = heir
+        if heir is not None and heir.timer is not None:
+            heir.timer.stop()
+            heir.timer = None
+        if old is not None and old.session.members.get(name_key(old.name)) is old and old.timer is None:
+            self.start_idle_timer(old)
+
+    def tell_session_changed(self, session: Session) -> None:
+        """The connections at the session list learn that ``session`` changed."""
+        self._session_changed(session)
+
+    def fresh_change_number(self) -> int:
+        """A number for a rename or away change no change made here has had."""
+        self._renames = self._away_changes = max(self._renames, self._away_changes) + 1
+        return self._renames
+
+
 class Participant:
     """One connection's side of the chat: one user, known by one nick on the
     whole server, a member of any number of sessions (up to the server's
