@@ -62,7 +62,7 @@ class ClusterNode(Service):
         replica: Replica,
         bus: Bus,
         record: ClusterRecordLike,
-        info: dict[str, Any],
+        info: Callable[[], dict[str, Any]],
         presence_timeout: float = DEFAULT_PRESENCE_TIMEOUT,
         listeners: Sequence[IService] = (),
         on_failure: Callable[[], None] = lambda: None,
@@ -73,6 +73,7 @@ class ClusterNode(Service):
         self.bus = bus
         self.record = record
         self.info = info
+        """What this node's heartbeat says of it (its addresses are known once it listens)."""
         self.presence_timeout = presence_timeout
         self.listeners = listeners
         self.on_failure = on_failure
@@ -100,7 +101,7 @@ class ClusterNode(Service):
         self.bus.on_message = self._queued.append
         self.bus.on_resubscribed = self._resync
         yield self.bus.start()
-        yield self.bus.heartbeat(self.node, self.info, self.presence_timeout)
+        yield self._beat()
         # What a previous run of this node left (killed, say): its users are gone.
         yield self.record.sweep(self.node)
         self.replica.send({"kind": "node_leaving"})
@@ -114,6 +115,7 @@ class ClusterNode(Service):
         for listener in self.listeners:
             listener.privilegedStartService()
             listener.startService()
+        yield self._beat()
         self.log.info("Node {node} joined the cluster ({count} live nodes)", node=self.node, count=len(self.live))
 
     def _every(self, seconds: float, call: Callable[[], Any]) -> None:
@@ -123,14 +125,14 @@ class ClusterNode(Service):
         loop.start(seconds, now=False).addErrback(lambda reason: self.log.failure("A cluster loop stopped", reason))
 
     def _beat(self) -> "Deferred[None]":
-        return self.bus.heartbeat(self.node, self.info, self.presence_timeout).addErrback(
+        return self.bus.heartbeat(self.node, self.info(), self.presence_timeout).addErrback(
             lambda reason: self.log.warn("Heartbeat not sent: {reason}", reason=reason.getErrorMessage())
         )
 
     @inlineCallbacks
     def _live_nodes(self) -> Any:
         self.live = yield self.bus.live_nodes()
-        self.live.setdefault(self.node, self.info)
+        self.live.setdefault(self.node, self.info())
         return set(self.live)
 
     @inlineCallbacks
@@ -142,7 +144,8 @@ class ClusterNode(Service):
     def load(self, state: Any, live: set[str]) -> None:
         """Hold what the record says of the live nodes' users and members."""
         chat, replica = self.replica.chat, self.replica
-        for stored, _ in state.sessions:
+        for recorded in state.sessions:
+            stored = recorded.session
             if stored.id not in chat.sessions and chat.session_named(stored.name) is None:
                 chat.adopt_session(
                     Session(stored.id, stored.name, stored.created_at, stored.creator, stored.password_hash,
@@ -152,7 +155,7 @@ class ClusterNode(Service):
             if row.node in live and row.node != self.node and replica.remote_user(row.nick, row.node) is None:
                 user = RemoteParticipant(chat, row.node, row.nick, replica.send)
                 user.user_name, user.real_name, user.away = row.user_name, row.real_name, row.away
-                replica._hold(user)
+                replica.hold(user)
         for row in sorted(state.members, key=lambda row: row.joined_at):
             session = chat.sessions.get(row.session_id)
             if session is None or row.node not in live or row.node == self.node:
@@ -162,17 +165,19 @@ class ClusterNode(Service):
             user = replica.remote_user(row.name, row.node)
             if user is None:
                 user = RemoteParticipant(chat, row.node, row.name, replica.send)
-                replica._hold(user)
+                replica.hold(user)
             member = Member(user, session, row.name, row.joined_at)
             session.members[name_key(row.name)] = member
             user.members[session.id] = member
             self.replica.fanout.deliver_here(
                 session, MemberJoined(session_id=session.id, name=row.name, joined_at=row.joined_at), row.name
             )
-        for stored, state_json in state.sessions:
-            session = chat.sessions.get(stored.id)
+        states = {recorded.session.id: recorded.state_json for recorded in state.sessions}
+        states.update(state.built_in_states)
+        for session_id, state_json in states.items():
+            session = chat.sessions.get(session_id)
             if session is not None and state_json:
-                replica._apply_state(session, json.loads(state_json))
+                replica.apply_state(session, json.loads(state_json))
         for session_id in chat.sessions:
             replica.fanout.sequencer.start(session_id, state.last_seq.get(session_id, 0))
 
@@ -191,7 +196,7 @@ class ClusterNode(Service):
             except Exception as error:  # noqa: BLE001 (PostgreSQL down: the rows wait for the next node start)
                 self.log.warn("Could not sweep node {dead} from the record: {error}", dead=dead, error=error)
                 continue
-            if swept:
+            if swept.members or swept.nicks:
                 # Of the nodes that noticed, this one won the sweep: it keeps the record.
                 for session_id in sorted(set(changed)):
                     session = self.replica.chat.sessions.get(session_id)
@@ -214,6 +219,9 @@ class ClusterNode(Service):
                 loop.stop()
         self.replica.send({"kind": "node_leaving"})
         self.replica.keeping_record = False
+        for listener in self.listeners:
+            if listener.running:
+                yield listener.stopService()
         try:
             yield self.record.sweep(self.node)
             yield self.bus.forget(self.node)

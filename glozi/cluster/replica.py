@@ -299,9 +299,9 @@ class Replica:
         user.user_name, user.real_name = envelope.get("user_name"), envelope.get("real_name")
         user.away, user.operator = envelope.get("away"), envelope.get("operator")
         user.registered = bool(envelope.get("registered", True))
-        self._hold(user)
+        self.hold(user)
 
-    def _hold(self, user: RemoteParticipant) -> None:
+    def hold(self, user: RemoteParticipant) -> None:
         assert user.nick is not None
         holder = self.chat.user_named(user.nick)
         if holder is user:
@@ -346,7 +346,7 @@ class Replica:
                     member.participant.away = event.away
                 event = MemberAway(session_id=session.id, name=event.name, away=event.away, change=self._renumbered(node, "away", event.change))
         if "state" in envelope:
-            self._apply_state(session, envelope["state"])
+            self.apply_state(session, envelope["state"])
         if event is not None:
             exclude = envelope.get("exclude")
             self.fanout.deliver_here(session, event, exclude if isinstance(exclude, str) else None)
@@ -359,7 +359,7 @@ class Replica:
         user = self.remote_user(event.name, node)
         if user is None:
             user = RemoteParticipant(self.chat, node, event.name, self.send)
-            self._hold(user)
+            self.hold(user)
         member = Member(user, session, event.name, event.joined_at)
         session.members[name_key(event.name)] = member
         user.members[session.id] = member
@@ -375,7 +375,7 @@ class Replica:
         change = self._renumbered(node, "rename", event.change)
         return MemberRenamed(session_id=session.id, old=event.old, new=event.new, change=change)
 
-    def _apply_state(self, session: Session, state: dict[str, Any]) -> None:
+    def apply_state(self, session: Session, state: dict[str, Any]) -> None:
         admin = state.get("admin")
         heir = session.member_named(admin) if isinstance(admin, str) else None
         self.chat.crowned_elsewhere(session, heir)
