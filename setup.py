@@ -23,6 +23,8 @@ setup(
     ],
     extras_require={
         "test": ["hypothesis>=6.80", "ruff==0.17.6", "irc>=20.0"],
+        # The PostgreSQL store (--db postgresql://...), groundwork of cluster mode (issue 15).
+        "cluster": ["psycopg[binary]>=3.1"],
     },
     entry_points={
         "console_scripts": [

@@ -198,8 +198,14 @@ def _load(path: str, history_limit: int, retention: int) -> Snapshot:
 Operation = tuple[str, Any]
 
 
-class SQLiteStore:
-    """A ``Store`` on SQLite through adbapi, with group commit."""
+class GroupCommitStore:
+    """A ``Store`` on an adbapi pool of one connection, with group commit.
+
+    ``transaction`` writes one batch of operations in the database thread;
+    adbapi commits after it, or rolls back if it raised.
+    """
+
+    transaction: Callable[[Any, Iterable[Operation], int, Iterable[int]], None]
 
     log = Logger()
 
@@ -289,7 +295,7 @@ class SQLiteStore:
         operations = [operation for operation, _ in batch]
         trim = self._sessions_to_trim(operations)
         flushing: Deferred[None] = self._pool.runWithConnection(
-            _write_through, operations, self.retention, trim
+            self.transaction, operations, self.retention, trim
         )
         self._in_flight = flushing
 
@@ -360,6 +366,12 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
     write_messages()
     for session_id in trim:
         _trim(cursor, session_id, retention)
+
+
+class SQLiteStore(GroupCommitStore):
+    """A ``Store`` on SQLite through adbapi, with group commit."""
+
+    transaction = staticmethod(_write_through)
 
 
 def _open_connection(connection: sqlite3.Connection) -> None:

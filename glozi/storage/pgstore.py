@@ -1,0 +1,222 @@
+"""The PostgreSQL ``Store``: sessions and messages in a database several servers can share (issue 15).
+
+The same contract as the SQLite store (``glozi/storage/sqlitestore.py``),
+and the same machinery: start-up (``open_store``) is synchronous, before the
+reactor serves anyone; from then on writes are group-committed through
+``twisted.enterprise.adbapi`` on one connection in one database thread, so
+they are applied in the order they were made and each write's Deferred fires
+once the transaction holding it is committed (or fails with ``StoreError``).
+psycopg 3 in a thread rather than its asyncio mode: that would need the
+asyncio reactor under the whole server, for no gain over one writing thread.
+
+Every message gets a per-session sequence number (1, 2, ...) in the
+transaction that stores it. The counter row of the session stays locked
+until that transaction commits, so writers of one session (on any server)
+commit in sequence order: whoever sees message N committed can read every
+message before it.
+
+The schema version is the ``schema_version`` row of ``meta``;
+``MIGRATIONS[i]`` takes a database from version ``i`` to ``i + 1``. Servers
+starting together take an advisory lock, so one of them migrates.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+from twisted.enterprise import adbapi
+
+from glozi.storage.sqlitestore import DEFAULT_RETENTION, GroupCommitStore, NewerSchemaError, Operation
+from glozi.storage.store import Snapshot, StoredMessage, StoredSession
+
+SCHEME_PREFIXES = ("postgresql://", "postgres://")
+MIGRATION_LOCK = 0x6C0215
+"""The advisory lock key held while the schema is checked or migrated."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+        "INSERT INTO meta (key, value) VALUES ('last_session_id', 0)",
+        """CREATE TABLE sessions (
+            id BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            creator TEXT NOT NULL,
+            password_hash TEXT
+        )""",
+        "CREATE TABLE session_sequences (session_id BIGINT PRIMARY KEY, last_seq BIGINT NOT NULL)",
+        """CREATE TABLE messages (
+            session_id BIGINT NOT NULL,
+            seq BIGINT NOT NULL,
+            sender TEXT NOT NULL,
+            text TEXT NOT NULL,
+            sent_at DOUBLE PRECISION NOT NULL,
+            action BOOLEAN NOT NULL DEFAULT FALSE,
+            PRIMARY KEY (session_id, seq)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def is_postgres_dsn(db: str) -> bool:
+    """Whether ``--db`` names a PostgreSQL database rather than a SQLite file."""
+    return db.startswith(SCHEME_PREFIXES)
+
+
+def migrate(connection: psycopg.Connection[Any]) -> int:
+    """Bring the schema up to ``SCHEMA_VERSION`` in one transaction; returns the version found.
+    Raises ``NewerSchemaError`` for a future schema."""
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        exists = connection.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
+        found = 0
+        if exists and exists[0]:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            found = int(row[0]) if row else 0
+        if found > SCHEMA_VERSION:
+            raise NewerSchemaError(
+                f"the database has schema version {found}; this server knows up to {SCHEMA_VERSION}"
+            )
+        for version in range(found, SCHEMA_VERSION):
+            for statement in MIGRATIONS[version]:
+                connection.execute(statement)
+        if found < SCHEMA_VERSION:
+            connection.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (SCHEMA_VERSION,),
+            )
+    return found
+
+
+def _trim(cursor: Any, session_id: int, retention: int) -> None:
+    cursor.execute(
+        "DELETE FROM messages WHERE session_id = %s AND seq <= "
+        "(SELECT seq FROM messages WHERE session_id = %s ORDER BY seq DESC LIMIT 1 OFFSET %s)",
+        (session_id, session_id, retention),
+    )
+
+
+def read_snapshot(connection: psycopg.Connection[Any], history_limit: int) -> Snapshot:
+    """The sessions, the last ``history_limit`` messages of each session and the highest id ever given."""
+    sessions = tuple(
+        StoredSession(*row)
+        for row in connection.execute(
+            "SELECT id, name, created_at, creator, password_hash FROM sessions ORDER BY id"
+        )
+    )
+    row = connection.execute("SELECT value FROM meta WHERE key = 'last_session_id'").fetchone()
+    last_session_id = int(row[0]) if row else 0
+    history: dict[int, tuple[StoredMessage, ...]] = {}
+    if history_limit > 0:
+        rows = connection.execute(
+            "SELECT session_id, sender, text, sent_at, action FROM ("
+            " SELECT *, row_number() OVER (PARTITION BY session_id ORDER BY seq DESC) AS newness FROM messages"
+            ") AS recent WHERE newness <= %s ORDER BY session_id, seq",
+            (history_limit,),
+        ).fetchall()
+        for session_id, sender, text, sent_at, action in rows:
+            history.setdefault(session_id, ())
+            history[session_id] += (StoredMessage(session_id, sender, text, sent_at, action),)
+    return Snapshot(sessions=sessions, history=history, last_session_id=last_session_id)
+
+
+def _load(dsn: str, history_limit: int, retention: int) -> Snapshot:
+    with psycopg.connect(dsn) as connection:
+        migrate(connection)
+        # Tidy what a crash may have left: messages of deleted sessions, and
+        # sessions over the (possibly lowered) retention.
+        with connection.transaction():
+            connection.execute(
+                "DELETE FROM messages WHERE session_id > 9 AND session_id NOT IN (SELECT id FROM sessions)"
+            )
+            cursor = connection.cursor()
+            for (session_id,) in connection.execute("SELECT DISTINCT session_id FROM messages").fetchall():
+                _trim(cursor, session_id, retention)
+        return read_snapshot(connection, history_limit)
+
+
+_INSERT_MESSAGE = (
+    "WITH next AS ("
+    " INSERT INTO session_sequences (session_id, last_seq) VALUES (%(session_id)s, 1)"
+    " ON CONFLICT (session_id) DO UPDATE SET last_seq = session_sequences.last_seq + 1"
+    " RETURNING last_seq"
+    ") INSERT INTO messages (session_id, seq, sender, text, sent_at, action)"
+    " SELECT %(session_id)s, last_seq, %(sender)s, %(text)s, %(sent_at)s, %(action)s FROM next"
+)
+
+
+def _write_through(connection: Any, operations: Iterable[Operation], retention: int, trim: Iterable[int]) -> None:
+    """One transaction (in the database thread): the operations in order,
+    consecutive messages in one ``executemany`` (one pipelined round trip);
+    then the retention trim of the sessions in ``trim``. adbapi commits after
+    it, or rolls back if it raised."""
+    cursor = connection.cursor()
+    messages: list[dict[str, Any]] = []
+
+    def write_messages() -> None:
+        if messages:
+            cursor.executemany(_INSERT_MESSAGE, messages)
+            messages.clear()
+
+    for kind, value in operations:
+        if kind == "message":
+            messages.append(
+                {
+                    "session_id": value.session_id,
+                    "sender": value.sender,
+                    "text": value.text,
+                    "sent_at": value.sent_at,
+                    "action": value.action,
+                }
+            )
+            continue
+        write_messages()
+        if kind == "session":
+            cursor.execute(
+                "INSERT INTO sessions (id, name, created_at, creator, password_hash) VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, created_at = EXCLUDED.created_at,"
+                " creator = EXCLUDED.creator, password_hash = EXCLUDED.password_hash",
+                (value.id, value.name, value.created_at, value.creator, value.password_hash),
+            )
+            cursor.execute(
+                "UPDATE meta SET value = GREATEST(value, %s) WHERE key = 'last_session_id'", (value.id,)
+            )
+        elif kind == "delete":
+            cursor.execute("DELETE FROM messages WHERE session_id = %s", (value,))
+            cursor.execute("DELETE FROM session_sequences WHERE session_id = %s", (value,))
+            cursor.execute("DELETE FROM sessions WHERE id = %s", (value,))
+        else:
+            raise ValueError(f"unknown store operation {kind!r}")
+    write_messages()
+    for session_id in trim:
+        _trim(cursor, session_id, retention)
+
+
+class PostgresStore(GroupCommitStore):
+    """A ``Store`` on PostgreSQL through adbapi and psycopg 3, with group commit."""
+
+    transaction = staticmethod(_write_through)
+
+
+def open_store(
+    dsn: str, reactor: Any, *, history_limit: int, retention: int = DEFAULT_RETENTION
+) -> tuple[PostgresStore, Snapshot]:
+    """Open (creating or migrating the schema of) the PostgreSQL database at
+    ``dsn`` (``postgresql://…``) and read what to restore.
+
+    Blocking: call it before the reactor serves anyone. Raises
+    ``psycopg.Error`` or ``NewerSchemaError`` when the database is unusable.
+    """
+    snapshot = _load(dsn, history_limit, retention)
+    pool = adbapi.ConnectionPool(
+        "psycopg",
+        dsn,
+        cp_min=1,
+        cp_max=1,
+        cp_reactor=reactor,
+        cp_noisy=False,
+        cp_reconnect=True,
+    )
+    return PostgresStore(pool, reactor, retention), snapshot

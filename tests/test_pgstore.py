@@ -1,0 +1,117 @@
+"""The PostgreSQL store against a real PostgreSQL: the shared store suite, sequence numbers, two servers on one database."""
+
+import uuid
+from typing import Any
+
+import psycopg
+from twisted.internet import reactor
+from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.trial.unittest import TestCase
+
+from glozi.storage.pgstore import SCHEMA_VERSION, is_postgres_dsn, open_store
+from glozi.storage.sqlitestore import NewerSchemaError
+from glozi.storage.store import StoredSession
+from tests.realthings import shared_postgres
+from tests.storebehaviour import StoreBehaviour, message
+
+
+class PostgresStoreTests(StoreBehaviour, TestCase):
+    """The shared store suite, and what the cluster will need of PostgreSQL, each test on a new database."""
+
+    integrity_error = psycopg.IntegrityError
+
+    def setUp(self) -> None:
+        postgres = shared_postgres()
+        name = "test_" + uuid.uuid4().hex
+        with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        self.dsn = postgres.dsn(name)
+
+        def drop() -> None:
+            with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+        self.addCleanup(drop)
+
+    def open(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("history_limit", 50)
+        store, snapshot = open_store(self.dsn, reactor, **kwargs)
+        self.addCleanup(store.close)
+        return store, snapshot
+
+    def query(self, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.dsn) as db:
+            return db.execute(sql, parameters).fetchall()
+
+    def stored_texts(self, session_id: int) -> list[str]:
+        return [text for (text,) in self.query("SELECT text FROM messages WHERE session_id = %s ORDER BY seq", session_id)]
+
+    @inlineCallbacks
+    def test_messages_are_numbered_per_session(self) -> Any:
+        """Each session's messages are numbered 1, 2, 3 … in the order written, across reopening too."""
+        store, _ = self.open()
+        yield gatherResults([store.add_message(message(1 + n % 2, n)) for n in range(6)])
+        yield store.close()
+        store, _ = self.open()
+        yield store.add_message(message(2, 6))
+        rows = self.query("SELECT session_id, seq, text FROM messages ORDER BY session_id, seq")
+        self.assertEqual(
+            rows,
+            [
+                (1, 1, "message 0"),
+                (1, 2, "message 2"),
+                (1, 3, "message 4"),
+                (2, 1, "message 1"),
+                (2, 2, "message 3"),
+                (2, 3, "message 5"),
+                (2, 4, "message 6"),
+            ],
+        )
+
+    @inlineCallbacks
+    def test_numbers_go_on_after_the_retention_trim(self) -> Any:
+        """Trimming old messages never makes a number be given again."""
+        store, _ = self.open(retention=20)
+        for batch in range(3):
+            yield gatherResults([store.add_message(message(3, batch * 15 + n)) for n in range(15)])
+        yield store.close()
+        seqs = [seq for (seq,) in self.query("SELECT seq FROM messages WHERE session_id = 3 ORDER BY seq")]
+        self.assertEqual(seqs, list(range(26, 46)))
+
+    @inlineCallbacks
+    def test_two_servers_share_one_database(self) -> Any:
+        """Two stores on one database (two nodes): sessions of both are restored, numbers are never given twice."""
+        first, _ = self.open()
+        second, _ = self.open()
+        yield first.add_session(StoredSession(10, "garden", 1.0, "alice", None))
+        yield second.add_session(StoredSession(11, "shed", 2.0, "bob", None))
+        yield gatherResults(
+            [store.add_message(message(10, n)) for n in range(50) for store in (first, second)]
+        )
+        yield gatherResults([first.close(), second.close()])
+        seqs = [seq for (seq,) in self.query("SELECT seq FROM messages WHERE session_id = 10 ORDER BY seq")]
+        self.assertEqual(seqs, list(range(1, 101)))
+        _, snapshot = self.open()
+        self.assertEqual([s.name for s in snapshot.sessions], ["garden", "shed"])
+        self.assertEqual(snapshot.last_session_id, 11)
+
+    def test_schema_is_current(self) -> None:
+        """A new database gets the current schema, recorded in ``meta``."""
+        self.open()
+        self.assertEqual(self.query("SELECT value FROM meta WHERE key = 'schema_version'"), [(SCHEMA_VERSION,)])
+
+    def test_newer_schema_is_refused(self) -> None:
+        """A database from a newer GloziChat is not touched."""
+        self.open()
+        with psycopg.connect(self.dsn) as db:
+            db.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (SCHEMA_VERSION + 1,))
+        self.assertRaises(NewerSchemaError, open_store, self.dsn, reactor, history_limit=50)
+
+
+class DsnTests(TestCase):
+    def test_postgres_urls_are_recognised(self) -> None:
+        """``--db postgresql://…`` (or ``postgres://…``) is PostgreSQL; anything else is a SQLite path."""
+        self.assertTrue(is_postgres_dsn("postgresql://glozi@db.example/glozi"))
+        self.assertTrue(is_postgres_dsn("postgres://glozi@db.example/glozi"))
+        self.assertFalse(is_postgres_dsn("glozichat.db"))
+        self.assertFalse(is_postgres_dsn(":memory:"))
