@@ -1,16 +1,20 @@
 """The PostgreSQL store against a real PostgreSQL: the shared store suite, sequence numbers, two servers on one database."""
 
+import io
 import uuid
 from typing import Any
 
 import psycopg
+from twisted.application.service import IServiceCollection
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from glozi.storage.pgstore import SCHEMA_VERSION, is_postgres_dsn, open_store
+from glozi import tap
+from glozi.storage.pgstore import SCHEMA_VERSION, PostgresStore, open_store
 from glozi.storage.sqlitestore import NewerSchemaError
-from glozi.storage.store import StoredSession
+from glozi.storage.store import StoredSession, is_postgres_url
+from tests.discovery_fakes import UDPMemoryReactor
 from tests.realthings import shared_postgres
 from tests.storebehaviour import StoreBehaviour, message
 
@@ -95,6 +99,19 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         self.assertEqual([s.name for s in snapshot.sessions], ["garden", "shed"])
         self.assertEqual(snapshot.last_session_id, 11)
 
+    @inlineCallbacks
+    def test_the_server_restores_from_postgres(self) -> Any:
+        """``--db postgresql://…``: makeService opens the PostgreSQL store and restores its sessions."""
+        store, _ = self.open()
+        yield store.add_session(StoredSession(17, "garden", 5.0, "alice", None))
+        yield store.close()
+        options = tap.Options()
+        options.parseOptions(["--db", self.dsn, "--exit-code-file", self.mktemp(), "--no-sniff", "--irc-port", "none"])
+        top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
+        chat = next(iter(IServiceCollection(top))).chat
+        self.assertIsInstance(chat.store, PostgresStore)
+        self.assertEqual([(s.id, s.name) for s in chat.list_sessions()][-1], (17, "garden"))
+
     def test_schema_is_current(self) -> None:
         """A new database gets the current schema, recorded in ``meta``."""
         self.open()
@@ -111,7 +128,7 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
 class DsnTests(TestCase):
     def test_postgres_urls_are_recognised(self) -> None:
         """``--db postgresql://…`` (or ``postgres://…``) is PostgreSQL; anything else is a SQLite path."""
-        self.assertTrue(is_postgres_dsn("postgresql://glozi@db.example/glozi"))
-        self.assertTrue(is_postgres_dsn("postgres://glozi@db.example/glozi"))
-        self.assertFalse(is_postgres_dsn("glozichat.db"))
-        self.assertFalse(is_postgres_dsn(":memory:"))
+        self.assertTrue(is_postgres_url("postgresql://glozi@db.example/glozi"))
+        self.assertTrue(is_postgres_url("postgres://glozi@db.example/glozi"))
+        self.assertFalse(is_postgres_url("glozichat.db"))
+        self.assertFalse(is_postgres_url(":memory:"))

@@ -29,7 +29,6 @@ from twisted.enterprise import adbapi
 from glozi.storage.sqlitestore import DEFAULT_RETENTION, GroupCommitStore, NewerSchemaError, Operation
 from glozi.storage.store import Snapshot, StoredMessage, StoredSession
 
-SCHEME_PREFIXES = ("postgresql://", "postgres://")
 MIGRATION_LOCK = 0x6C0215
 """The advisory lock key held while the schema is checked or migrated."""
 
@@ -57,11 +56,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def is_postgres_dsn(db: str) -> bool:
-    """Whether ``--db`` names a PostgreSQL database rather than a SQLite file."""
-    return db.startswith(SCHEME_PREFIXES)
 
 
 def migrate(connection: psycopg.Connection[Any]) -> int:

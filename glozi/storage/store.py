@@ -18,6 +18,12 @@ from twisted.internet.defer import Deferred, succeed
 
 FIRST_CREATED_SESSION_ID = 10
 """Ids 1-9 are the built-in sessions; created sessions start here."""
+POSTGRES_URL_PREFIXES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(db: str) -> bool:
+    """Whether ``--db`` names a PostgreSQL database (``glozi/storage/pgstore.py``) rather than a SQLite file."""
+    return db.startswith(POSTGRES_URL_PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)
