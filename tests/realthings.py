@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 XVFB_START_TIMEOUT = 10.0
@@ -325,3 +327,20 @@ def shared_postgres() -> Postgres:
         _postgres = postgres
         atexit.register(postgres.stop)
     return _postgres
+
+
+def fresh_database(test: TestCase) -> str:
+    """The URL of a new, empty database on this process's PostgreSQL, dropped at ``test``'s cleanup
+    (with its connections, if a server killed mid-test left any)."""
+    postgres = shared_postgres()
+    name = "test_" + uuid.uuid4().hex
+    _administer(postgres, f'CREATE DATABASE "{name}"')
+    test.addCleanup(_administer, postgres, f'DROP DATABASE "{name}" WITH (FORCE)')
+    return postgres.dsn(name)
+
+
+def _administer(postgres: Postgres, statement: str) -> None:
+    import psycopg  # the [cluster] extra: only the tests that start a PostgreSQL need it
+
+    with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:
+        admin.execute(statement)

@@ -1,7 +1,6 @@
 """The PostgreSQL store against a real PostgreSQL: the shared store suite, sequence numbers, two servers on one database."""
 
 import io
-import uuid
 from typing import Any
 
 import psycopg
@@ -15,7 +14,7 @@ from glozi.storage.pgstore import SCHEMA_VERSION, PostgresStore, open_store
 from glozi.storage.sqlitestore import NewerSchemaError
 from glozi.storage.store import StoredSession, is_postgres_url
 from tests.discovery_fakes import UDPMemoryReactor
-from tests.realthings import shared_postgres
+from tests.realthings import fresh_database
 from tests.storebehaviour import StoreBehaviour, message
 
 
@@ -25,17 +24,7 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
     integrity_error = psycopg.IntegrityError
 
     def setUp(self) -> None:
-        postgres = shared_postgres()
-        name = "test_" + uuid.uuid4().hex
-        with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        self.dsn = postgres.dsn(name)
-
-        def drop() -> None:
-            with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-        self.addCleanup(drop)
+        self.dsn = fresh_database(self)
 
     def open(self, **kwargs: Any) -> Any:
         kwargs.setdefault("history_limit", 50)
