@@ -5,13 +5,14 @@ from typing import Any
 
 import psycopg
 from twisted.application.service import IServiceCollection
+from twisted.enterprise.adbapi import ConnectionLost
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from glozi import tap
 from glozi.storage.pgstore import SCHEMA_VERSION, PostgresStore, open_store
-from glozi.storage.sqlitestore import NewerSchemaError
+from glozi.storage.sqlitestore import NewerSchemaError, StoreError
 from glozi.storage.store import StoredSession, is_postgres_url
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.realthings import fresh_database
@@ -100,6 +101,23 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         chat = next(iter(IServiceCollection(top))).chat
         self.assertIsInstance(chat.store, PostgresStore)
         self.assertEqual([(s.id, s.name) for s in chat.list_sessions()][-1], (17, "garden"))
+
+    @inlineCallbacks
+    def test_a_lost_connection_fails_its_writes_and_the_next_reconnects(self) -> Any:
+        """The database connection is cut (PostgreSQL restarted, say): the writes in flight fail
+        (none acknowledged), and the next write reconnects by itself and is committed."""
+        store, _ = self.open()
+        yield store.add_message(message(7, 1))
+        with psycopg.connect(self.dsn, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        yield self.assertFailure(store.add_message(message(7, 2)), StoreError)
+        # adbapi logs the failed rollback (the psycopg error), the store the lost connection; nothing else.
+        self.flushLoggedErrors(psycopg.OperationalError, ConnectionLost)
+        yield store.add_message(message(7, 3))
+        self.assertEqual(self.stored_texts(7), ["message 1", "message 3"])
 
     def test_schema_is_current(self) -> None:
         """A new database gets the current schema, recorded in ``meta``."""
