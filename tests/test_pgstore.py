@@ -8,6 +8,7 @@ from twisted.application.service import IServiceCollection
 from twisted.enterprise.adbapi import ConnectionLost
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from glozi import tap
@@ -118,6 +119,33 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         self.flushLoggedErrors(psycopg.OperationalError, ConnectionLost)
         yield store.add_message(message(7, 3))
         self.assertEqual(self.stored_texts(7), ["message 1", "message 3"])
+
+    @inlineCallbacks
+    def test_a_transaction_takes_the_session_counters_in_id_order(self) -> Any:
+        """Two servers' transactions can never deadlock on the counters: a batch of messages to sessions
+        2 then 1 waits for session 1's counter before it holds session 2's."""
+        store, _ = self.open()
+        yield gatherResults([store.add_message(message(1, 0)), store.add_message(message(2, 0))])
+        with psycopg.connect(self.dsn) as other_server, psycopg.connect(self.dsn, autocommit=True) as probe:
+            other_server.execute("UPDATE session_sequences SET last_seq = last_seq WHERE session_id = 1")
+            written = gatherResults([store.add_message(message(2, 1)), store.add_message(message(1, 1))])
+            for _ in range(200):
+                waiting = probe.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                yield deferLater(reactor, 0.05, lambda: None)
+            self.assertEqual(waiting, (1,), "the store's transaction waits for session 1's counter")
+            with probe.transaction():
+                locked = probe.execute(
+                    "SELECT session_id FROM session_sequences WHERE session_id = 2 FOR UPDATE SKIP LOCKED"
+                ).fetchall()
+            self.assertEqual(locked, [(2,)], "session 2's counter is not held while waiting for session 1's")
+            other_server.commit()
+        yield written
+        self.assertEqual(self.stored_texts(2), ["message 0", "message 1"])
 
     def test_schema_is_current(self) -> None:
         """A new database gets the current schema, recorded in ``meta``."""

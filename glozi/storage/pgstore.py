@@ -131,6 +131,15 @@ def _load(dsn: str, history_limit: int, retention: int) -> Snapshot:
         return read_snapshot(connection, history_limit)
 
 
+_LOCK_COUNTERS = (
+    "INSERT INTO session_sequences (session_id, last_seq)"
+    " SELECT id, 0 FROM unnest(%s::bigint[]) AS id ORDER BY id"
+    " ON CONFLICT (session_id) DO UPDATE SET last_seq = session_sequences.last_seq"
+)
+"""Takes the counter rows of the given sessions, in id order: two transactions
+(two servers) taking them as their writes come could each hold one the other
+waits for, and PostgreSQL would abort one of them."""
+
 _INSERT_MESSAGE = (
     "WITH next AS ("
     " INSERT INTO session_sequences (session_id, last_seq) VALUES (%(session_id)s, 1)"
@@ -142,11 +151,19 @@ _INSERT_MESSAGE = (
 
 
 def _write_through(connection: Any, operations: Iterable[Operation], retention: int, trim: Iterable[int]) -> None:
-    """One transaction (in the database thread): the operations in order,
+    """One transaction (in the database thread): the counters of the sessions
+    it writes to or deletes taken in id order, then the operations in order,
     consecutive messages in one ``executemany`` (one pipelined round trip);
     then the retention trim of the sessions in ``trim``. adbapi commits after
     it, or rolls back if it raised."""
+    operations = list(operations)
     cursor = connection.cursor()
+    counted = sorted(
+        {value.session_id for kind, value in operations if kind == "message"}
+        | {value for kind, value in operations if kind == "delete"}
+    )
+    if counted:
+        cursor.execute(_LOCK_COUNTERS, (counted,))
     messages: list[dict[str, Any]] = []
 
     def write_messages() -> None:
