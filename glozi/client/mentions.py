@@ -2,6 +2,7 @@
 the transcript highlights by, so the two never disagree."""
 
 import re
+from functools import lru_cache
 
 from glozi.domain.names import USERNAME_SPECIALS
 
@@ -14,8 +15,13 @@ def mention_spans(text: str, nick: str) -> list[tuple[int, int]]:
     name bob, "bobby" and "bob_" do not."""
     if not nick:
         return []
-    pattern = re.compile(rf"(?<![{_NAME_CHAR}]){re.escape(nick)}(?![{_NAME_CHAR}])", re.IGNORECASE | re.ASCII)
-    return [match.span() for match in pattern.finditer(text)]
+    return [match.span() for match in _whole_name(nick).finditer(text)]
+
+
+@lru_cache(maxsize=8)
+def _whole_name(nick: str) -> re.Pattern[str]:
+    # Built once per nick: every arriving message is checked against yours.
+    return re.compile(rf"(?<![{_NAME_CHAR}]){re.escape(nick)}(?![{_NAME_CHAR}])", re.IGNORECASE | re.ASCII)
 
 
 def mentions(text: str, nick: str) -> bool:
