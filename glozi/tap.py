@@ -32,9 +32,10 @@ from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
 from glozi.process.service import ChatService, ListeningService
+from glozi.storage.groupcommit import GroupCommitStore
 from glozi.storage.passwords import hash_password
-from glozi.storage.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, GroupCommitStore, open_store
-from glozi.storage.store import Snapshot, is_postgres_url
+from glozi.storage.sqlitestore import DEFAULT_DB_FILE, open_store
+from glozi.storage.store import DEFAULT_RETENTION, Snapshot, is_postgres_url
 
 DEFAULT_PORT = "tcp:7557"
 DEFAULT_IRC_PORT = "tcp:6667"
@@ -72,7 +73,7 @@ def _open_store(db: str, reactor: object, *, history_limit: int, retention: int)
         # psycopg is an extra ([cluster]): imported only by a server that asks for PostgreSQL.
         from glozi.storage import pgstore
 
-        return pgstore.open_store(db, reactor, history_limit=history_limit, retention=retention)
+        return pgstore.open_store(db, reactor, history_limit=history_limit, name_key=name_key, retention=retention)
     return open_store(db, reactor, history_limit=history_limit, retention=retention)
 
 

@@ -11,8 +11,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.internet.task import deferLater
 
-from glozi.storage.sqlitestore import StoreError
-from glozi.storage.store import StoredMessage, StoredSession
+from glozi.storage.store import StoredMessage, StoredSession, StoreError
 
 
 def message(session_id: int, n: int) -> StoredMessage:
@@ -132,7 +131,7 @@ class StoreBehaviour:
         """A rolled-back transaction fails every write it carried (none is acknowledged); later writes work."""
         store, _ = self.open()
         good = store.add_message(message(5, 1))
-        bad = store.add_session(StoredSession(11, None, 1.0, "alice", None))  # type: ignore[arg-type]
+        bad = store.add_session(StoredSession(11, "shed", 1.0, None, None))  # type: ignore[arg-type]
         yield self.assertFailure(good, StoreError)
         yield self.assertFailure(bad, StoreError)
         self.flushLoggedErrors(self.integrity_error)

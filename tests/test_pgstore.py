@@ -12,9 +12,9 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from glozi import tap
+from glozi.domain.names import name_key
 from glozi.storage.pgstore import SCHEMA_VERSION, PostgresStore, open_store
-from glozi.storage.sqlitestore import NewerSchemaError, StoreError
-from glozi.storage.store import StoredSession, is_postgres_url
+from glozi.storage.store import NewerSchemaError, StoredSession, StoreError, is_postgres_url
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.realthings import fresh_database
 from tests.storebehaviour import StoreBehaviour, message
@@ -30,7 +30,7 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
 
     def open(self, **kwargs: Any) -> Any:
         kwargs.setdefault("history_limit", 50)
-        store, snapshot = open_store(self.dsn, reactor, **kwargs)
+        store, snapshot = open_store(self.dsn, reactor, name_key=name_key, **kwargs)
         self.addCleanup(store.close)
         return store, snapshot
 
@@ -157,7 +157,7 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         self.open()
         with psycopg.connect(self.dsn) as db:
             db.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (SCHEMA_VERSION + 1,))
-        self.assertRaises(NewerSchemaError, open_store, self.dsn, reactor, history_limit=50)
+        self.assertRaises(NewerSchemaError, open_store, self.dsn, reactor, history_limit=50, name_key=name_key)
 
 
 class DsnTests(TestCase):

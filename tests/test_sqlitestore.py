@@ -9,8 +9,8 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from glozi.storage.sqlitestore import MIGRATIONS, SCHEMA_VERSION, NewerSchemaError, open_store
-from glozi.storage.store import StoredMessage, StoredSession
+from glozi.storage.sqlitestore import MIGRATIONS, SCHEMA_VERSION, open_store
+from glozi.storage.store import NewerSchemaError, StoredMessage, StoredSession
 from tests.storebehaviour import StoreBehaviour, message
 
 
