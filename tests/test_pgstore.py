@@ -64,6 +64,63 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         )
 
     @inlineCallbacks
+    def test_a_committed_message_fires_with_its_number(self) -> Any:
+        """``add_message`` fires with the number the commit gave it, per session, in one batch and across batches."""
+        store, _ = self.open()
+        first = yield gatherResults([store.add_message(message(1 + n % 2, n)) for n in range(5)])
+        self.assertEqual(first, [1, 1, 2, 2, 3])
+        later = yield store.add_message(message(2, 5))
+        self.assertEqual(later, 3)
+
+    @inlineCallbacks
+    def test_messages_after_a_number_come_in_order(self) -> Any:
+        """``messages_after(session, 3, 4)``: messages 4 to 7 of that session only, ascending, with their numbers."""
+        store, _ = self.open()
+        yield gatherResults([store.add_message(message(1 + n % 2, n)) for n in range(20)])
+        after = yield store.messages_after(1, 3, 4)
+        self.assertEqual(after, [(4, message(1, 6)), (5, message(1, 8)), (6, message(1, 10)), (7, message(1, 12))])
+        self.assertEqual((yield store.messages_after(1, 10, 100)), [])
+        self.assertEqual((yield store.messages_after(4, 0, 100)), [], "a session with no messages")
+
+    @inlineCallbacks
+    def test_last_sequences_are_each_sessions_highest_number(self) -> Any:
+        """``last_sequences``: every session that has messages, with its highest number; a deleted session is gone."""
+        store, _ = self.open()
+        self.assertEqual((yield store.last_sequences()), {})
+        yield store.add_session(StoredSession(10, "garden", 1.0, "alice", None))
+        yield gatherResults([store.add_message(message(session, n)) for n in range(3) for session in (1, 10, 2)])
+        yield store.add_message(message(2, 9))
+        self.assertEqual((yield store.last_sequences()), {1: 3, 2: 4, 10: 3})
+        yield store.delete_session(10)
+        self.assertEqual((yield store.last_sequences()), {1: 3, 2: 4})
+
+    @inlineCallbacks
+    def test_reads_on_a_closed_store_fail(self) -> Any:
+        """After ``close`` a read fails with ``StoreError`` instead of waiting for ever."""
+        store, _ = self.open()
+        yield store.close()
+        yield self.assertFailure(store.messages_after(1, 0, 10), StoreError)
+        yield self.assertFailure(store.last_sequences(), StoreError)
+
+    @inlineCallbacks
+    def test_session_names_are_unique_by_key(self) -> Any:
+        """Two sessions whose names differ only in case cannot both be kept: the second write fails."""
+        store, _ = self.open()
+        yield store.add_session(StoredSession(10, "Garden", 1.0, "alice", None))
+        yield self.assertFailure(store.add_session(StoredSession(11, "gARDEN", 2.0, "bob", None)), StoreError)
+        self.flushLoggedErrors(psycopg.errors.UniqueViolation)
+        self.assertEqual(self.query("SELECT id, name, name_key FROM sessions"), [(10, "Garden", "garden")])
+
+    @inlineCallbacks
+    def test_a_session_numbered_here_moves_the_id_sequence_past_it(self) -> Any:
+        """The id sequence starts at 10; a session a single server numbered itself (say 14) is never given again."""
+        store, _ = self.open()
+        self.assertEqual(self.query("SELECT nextval('session_ids')"), [(10,)])
+        yield store.add_session(StoredSession(14, "garden", 1.0, "alice", None))
+        yield store.add_session(StoredSession(12, "shed", 1.0, "alice", None))
+        self.assertEqual(self.query("SELECT nextval('session_ids')"), [(15,)])
+
+    @inlineCallbacks
     def test_numbers_go_on_after_the_retention_trim(self) -> Any:
         """Trimming old messages never makes a number be given again."""
         store, _ = self.open(retention=20)
