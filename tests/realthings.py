@@ -284,12 +284,20 @@ class Postgres:
         data = os.path.join(self.directory, "data")
         self._run(str(POSTGRES_BIN / "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         self.port = _free_loopback_port()
+        self.resume()
+        return self.dsn("postgres")
+
+    def halt(self) -> None:
+        """Stop the server (a fast shutdown: its connections are cut), keeping its data and port for ``resume``."""
+        self._run(str(POSTGRES_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", os.path.join(self.directory, "data"))
+
+    def resume(self) -> None:
+        """Start the server (again) on its data directory and port; returns once it accepts connections."""
         options = f"-h 127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off -c full_page_writes=off"
         self._run(
-            str(POSTGRES_BIN / "pg_ctl"), "start", "-w", "-D", data, "-l", os.path.join(self.directory, "log"),
-            "-t", str(POSTGRES_START_TIMEOUT), "-o", options,
+            str(POSTGRES_BIN / "pg_ctl"), "start", "-w", "-D", os.path.join(self.directory, "data"),
+            "-l", os.path.join(self.directory, "log"), "-t", str(POSTGRES_START_TIMEOUT), "-o", options,
         )
-        return self.dsn("postgres")
 
     def dsn(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -297,11 +305,12 @@ class Postgres:
     def stop(self) -> None:
         if not self.directory:
             return
-        directory, self.directory = self.directory, ""
         try:
-            self._run(str(POSTGRES_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", os.path.join(directory, "data"))
+            if os.path.exists(os.path.join(self.directory, "data", "postmaster.pid")):
+                self.halt()
         finally:
-            shutil.rmtree(directory, ignore_errors=True)
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = ""
 
 
 def _free_loopback_port() -> int:
