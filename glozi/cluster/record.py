@@ -383,6 +383,6 @@ class ClusterRecord:
         def failed(reason: Failure) -> Failure:
             if reason.check(SessionNameTaken, NickTaken, NewerSchemaError):
                 return reason
-            return Failure(StoreError(f"the cluster record is unavailable: {reason.getErrorMessage()}"))
+            return Failure(StoreError(f"the cluster record call failed: {reason.getErrorMessage()}"))
 
         return run(*arguments).addErrback(failed)
