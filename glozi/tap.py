@@ -32,8 +32,10 @@ from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
 from glozi.process.service import ChatService, ListeningService
+from glozi.storage.groupcommit import GroupCommitStore
 from glozi.storage.passwords import hash_password
-from glozi.storage.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
+from glozi.storage.sqlitestore import DEFAULT_DB_FILE, open_store
+from glozi.storage.store import DEFAULT_RETENTION, Snapshot, is_postgres_url
 
 DEFAULT_PORT = "tcp:7557"
 DEFAULT_IRC_PORT = "tcp:6667"
@@ -48,6 +50,31 @@ def _description(value: str) -> str:
     if not 1 <= len(value) <= DESCRIPTION_MAX_CHARS or not value.isprintable():
         raise ValueError(f"must be 1 to {DESCRIPTION_MAX_CHARS} printable characters")
     return value
+
+
+def _database(value: str) -> str:
+    """A SQLite path, or a ``postgresql://`` URL checked now: psycopg installed, the URL well formed."""
+    if not is_postgres_url(value):
+        return value
+    try:
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise ValueError("a PostgreSQL database needs psycopg: pip install 'glozichat[cluster]'") from None
+    try:
+        conninfo_to_dict(value)
+    except ProgrammingError as error:
+        raise ValueError(f"not a PostgreSQL URL: {str(error).strip()}") from None
+    return value
+
+
+def _open_store(db: str, reactor: object, *, history_limit: int, retention: int) -> tuple[GroupCommitStore, Snapshot]:
+    if is_postgres_url(db):
+        # psycopg is an extra ([cluster]): imported only by a server that asks for PostgreSQL.
+        from glozi.storage import pgstore
+
+        return pgstore.open_store(db, reactor, history_limit=history_limit, name_key=name_key, retention=retention)
+    return open_store(db, reactor, history_limit=history_limit, retention=retention)
 
 
 def _positive_int(value: str) -> int:
@@ -133,7 +160,8 @@ class Options(DiscoveryOptions, usage.Options):
             "db",
             None,
             DEFAULT_DB_FILE,
-            "SQLite file keeping sessions and history across restarts (':memory:' for none).",
+            "SQLite file (':memory:' for none) or postgresql:// URL keeping sessions and history across restarts.",
+            _database,
         ],
         [
             "scrollback",
@@ -227,7 +255,7 @@ def makeService(
     top = MultiService()
     scrollback = min(options["scrollback"], options["retention"])
     # Blocking, on purpose: the database is read before anyone is served.
-    store, snapshot = open_store(options["db"], reactor, history_limit=scrollback, retention=options["retention"])
+    store, snapshot = _open_store(options["db"], reactor, history_limit=scrollback, retention=options["retention"])
     chat = ChatServer(
         reactor,  # type: ignore[arg-type]
         exit_code=new_exit_code(),
