@@ -12,7 +12,8 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
-from glozi.cluster.replica import Replica, SessionNameTaken
+from glozi.cluster.errors import SessionNameTaken
+from glozi.cluster.replica import Replica
 from glozi.domain.chat import ChatServer
 from glozi.domain.events import Event, Message
 from glozi.domain.names import name_key

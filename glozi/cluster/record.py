@@ -27,6 +27,7 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 
+from glozi.cluster.errors import NickTaken, SessionNameTaken
 from glozi.domain.names import name_key
 from glozi.storage import pgstore
 from glozi.storage.store import FIRST_CREATED_SESSION_ID, NewerSchemaError, StoredSession, StoreError
@@ -73,22 +74,6 @@ SWEEP_LOCK = 0x6C0216
 """The advisory lock class held while a node's rows are swept (with the node name's hash)."""
 
 _SESSION_NAME_INDEX = "sessions_by_name_key"
-
-
-class SessionNameTaken(Exception):
-    """Another session (made on any node) already has this name, by its key."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"a session named {name!r} exists")
-        self.name = name
-
-
-class NickTaken(Exception):
-    """A user on another node holds this nick (by its key)."""
-
-    def __init__(self, nick: str) -> None:
-        super().__init__(f"the nick {nick!r} is in use")
-        self.nick = nick
 
 
 @dataclass(frozen=True, slots=True)

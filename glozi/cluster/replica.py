@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
+from glozi.cluster.errors import SessionNameTaken
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ChatError
 from glozi.domain.events import (
@@ -38,10 +39,6 @@ from glozi.fanout.redis import ClusterFanout
 
 SERVER_NAME = "server"
 """Who a refusal the cluster makes comes from (``Killed.by``)."""
-
-
-class SessionNameTaken(Exception):
-    """Another node created a session of that name first."""
 
 
 class Record(Protocol):
