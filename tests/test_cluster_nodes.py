@@ -69,6 +69,12 @@ class WelcomeNodesTests(SynchronousTestCase):
         answer = client.one({"type": "hello", "protocol": 1})
         self.assertEqual(answer["nodes"], [listed(2), listed(3)])
 
+    def test_a_node_description_that_is_no_node_is_left_out(self) -> None:
+        """A heartbeat without a host, or with a port that is no port, is skipped; the welcome still goes out."""
+        broken = {key: value for key, value in heartbeat(2).items() if key != "host"}
+        nodes = [broken, heartbeat(3, port="7557"), heartbeat(4)]
+        self.assertEqual(self.welcome(lambda: nodes)["nodes"], [listed(4)])
+
     def test_at_most_16_nodes_are_listed(self) -> None:
         """16 nodes are listed whole; of 17 the first 16 are."""
         sixteen = [heartbeat(number) for number in range(1, 17)]

@@ -45,23 +45,21 @@ def no_other_nodes() -> list[dict[str, Any]]:
 
 
 def nodes_from(infos: Iterable[Mapping[str, Any]]) -> tuple[Node, ...]:
-    """The first ``MAX_LISTED_NODES`` of the cluster's node descriptions
-    (each with ``name``, ``host``, ``port``, and optionally ``tls`` and
-    ``irc_port``; other keys, such as a heartbeat's ``started_at``, are left out)."""
-    listed = []
+    """The first ``MAX_LISTED_NODES`` valid nodes of the cluster's node
+    descriptions (``name``, ``host``, ``port``, and ``tls`` and ``irc_port``
+    when there are; other keys, such as a heartbeat's ``started_at``, are left out).
+
+    A description that is not a valid node (see ``decode_nodes``) is skipped:
+    one written by a node of another version must not spoil every welcome.
+    """
+    nodes = []
     for info in infos:
-        if len(listed) == MAX_LISTED_NODES:
-            break
-        listed.append(
-            Node(
-                name=info["name"],
-                host=info["host"],
-                port=info["port"],
-                tls=bool(info.get("tls", False)),
-                irc_port=info.get("irc_port"),
-            )
-        )
-    return tuple(listed)
+        node = _decode_node(info)
+        if node is not None:
+            nodes.append(node)
+            if len(nodes) == MAX_LISTED_NODES:
+                break
+    return tuple(nodes)
 
 
 def decode_nodes(value: object) -> tuple[Node, ...]:
@@ -70,20 +68,14 @@ def decode_nodes(value: object) -> tuple[Node, ...]:
     Anything but a list means none; an entry is skipped unless it is an
     object with a ``name`` of 1 to 64 printable characters, a ``host`` that
     is a unicast IPv4 address or a host name, a ``port`` and an ``irc_port``
-    (or ``null``) in 1..65535, and a boolean ``tls`` (absent: ``false``).
+    (or ``null``; absent means ``null``) in 1..65535, and a boolean ``tls``
+    (absent: ``false``).
     """
-    if not isinstance(value, list):
-        return ()
-    nodes = []
-    for entry in value[:MAX_LISTED_NODES]:
-        node = _decode_node(entry)
-        if node is not None:
-            nodes.append(node)
-    return tuple(nodes)
+    return nodes_from(value) if isinstance(value, list) else ()
 
 
 def _decode_node(entry: object) -> Node | None:
-    if not isinstance(entry, dict):
+    if not isinstance(entry, Mapping):
         return None
     name, host, port = entry.get("name"), entry.get("host"), entry.get("port")
     tls, irc_port = entry.get("tls", False), entry.get("irc_port")
