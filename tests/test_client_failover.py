@@ -157,10 +157,12 @@ class FailoverTests(ViewModelTestCase):
         self.assertEqual(self.network.tried, [])
 
     def test_bad_node_entries_and_our_own_address_are_not_tried(self) -> None:
-        """The welcome's entries that are not nodes, and one naming the address we use, are left out."""
+        """The welcome's entries that are not nodes, one naming the address we use, and a second one
+        naming the same address are left out."""
         self.network.welcomes[A] = {
             **WELCOME,
-            "nodes": [node(SERVER), {"name": "x", "host": "224.0.0.1", "port": 7557}, "127.0.0.9", node(NODE_C)],
+            "nodes": [node(SERVER), {"name": "x", "host": "224.0.0.1", "port": 7557}, "127.0.0.9", node(NODE_C),
+                      node(NODE_C, name="node-c-again")],
         }
         self.in_garden()
         self.assertEqual(self.model.nodes, [NODE_C])

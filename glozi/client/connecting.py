@@ -168,11 +168,13 @@ class Connecting(Lobby):
         digits = welcome.get("exit_code_digits")
         valid_digits = isinstance(digits, int) and 0 < digits <= MAX_EXIT_CODE_DIGITS
         self.exit_code_digits = digits if valid_digits else DEFAULT_EXIT_CODE_DIGITS  # type: ignore[assignment]
-        self.nodes = [
-            ServerAddress(node.host, node.port, node.name, node.tls)
-            for node in decode_nodes(welcome.get("nodes"))
-            if (node.host, node.port) != (address.host, address.port)
-        ]
+        self.nodes = []
+        listed = {(address.host, address.port)}
+        for node in decode_nodes(welcome.get("nodes")):
+            # Each address once, and never the one we are on: each attempt of a round goes somewhere new.
+            if (node.host, node.port) not in listed:
+                listed.add((node.host, node.port))
+                self.nodes.append(ServerAddress(node.host, node.port, node.name, node.tls))
 
     def connect_typed(self, host: str, port: str) -> bool:
         """Connect to an address the user typed; ``False`` when it is not one."""
