@@ -11,6 +11,7 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.python import usage
 
 import glozi
+from glozi.discovery.nodes import no_other_nodes
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS_PER_USER, ChatServer
@@ -271,6 +272,8 @@ def makeService(
     server_password = ServerPassword(chat, options["password-hash"])
     writes = WriteBatch()
     store.answers = writes
+    # The other nodes the welcome and discovery answers list (docs/protocol.md): none for a server alone.
+    other_nodes = no_other_nodes
     limits = ConnectionLimits(
         max_connections=options["max-connections"],
         max_per_source=options["max-per-source"],
@@ -286,6 +289,7 @@ def makeService(
         operators=operators,
         description=options["description"],
         server_password=server_password,
+        nodes=other_nodes,
     )
     native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
@@ -320,6 +324,7 @@ def makeService(
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],
         sniff_interfaces=options["sniff-interface"] or None,
+        nodes=other_nodes,
     ).setServiceParent(top)
     if whole_process:
         FullCollections(reactor).setServiceParent(top)  # type: ignore[arg-type]

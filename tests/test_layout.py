@@ -198,7 +198,7 @@ class LayerTests(unittest.TestCase):
         the small limits with the server; never a door's protocol or the server's state."""
         allowed = within(
             "glozi.client", "glozi.doors.native.wire", "glozi.domain.names", "glozi.limits",
-            "glozi.discovery.client",
+            "glozi.discovery.client", "glozi.discovery.nodes",
         )
         self.assertEqual(
             breaking(within("glozi.client"), lambda name: name.startswith("glozi.") and not allowed(name)),
