@@ -228,3 +228,4 @@ class ClusterNode(Service):
         except Exception as error:  # noqa: BLE001 (stopping anyway: the others sweep us by the heartbeat)
             self.log.warn("Could not leave the cluster cleanly: {error}", error=error)
         yield self.bus.stop()
+        yield self.record.close()
