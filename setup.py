@@ -23,6 +23,7 @@ setup(
     ],
     extras_require={
         "test": ["hypothesis>=6.80", "ruff==0.17.6", "irc>=20.0"],
+        "cluster": ["txredisapi>=1.4"],
     },
     entry_points={
         "console_scripts": [
