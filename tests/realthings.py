@@ -260,7 +260,7 @@ def _free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-def _redis_command(port: int, *words: bytes, timeout: float = 2.0) -> bytes:
+def redis_command(port: int, *words: bytes, timeout: float = 2.0) -> bytes:
     """Send one command to the Redis on ``port`` and return the first line of its answer."""
     request = b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(word), word) for word in words)
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
@@ -324,7 +324,7 @@ class RedisServer:
                 self.process = None
                 return False
             try:
-                if _redis_command(port, b"PING") == b"+PONG":
+                if redis_command(port, b"PING") == b"+PONG":
                     return True
             except OSError:
                 pass
@@ -351,7 +351,7 @@ class RedisServer:
 
     def flush(self) -> None:
         """Forget every key in every database."""
-        if _redis_command(self.port, b"FLUSHALL") != b"+OK":
+        if redis_command(self.port, b"FLUSHALL") != b"+OK":
             raise RuntimeError("redis-server refused FLUSHALL")
 
 

@@ -15,15 +15,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from twisted.application.internet import ClientService
+from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail, inlineCallbacks
-from twisted.internet.endpoints import HostnameEndpoint
-from twisted.internet.interfaces import IAddress
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import IAddress, IStreamClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txredisapi import ConnectionError as RedisConnectionError
-from txredisapi import RedisProtocol, SubscriberProtocol
+from txredisapi import RedisProtocol, ResponseError, SubscriberProtocol
 
 DEFAULT_CHANNEL = "glozi:events"
 DEFAULT_PORT = 6379
@@ -67,6 +68,16 @@ def retry_delay(failed_attempts: int) -> float:
     """Seconds to wait before reconnecting after ``failed_attempts`` failures in a
     row: 0.1 s, doubling each time, never more than 2 s."""
     return min(FIRST_RETRY_SECONDS * 2 ** min(failed_attempts - 1, 32), MAX_RETRY_SECONDS)
+
+
+def redis_endpoint(reactor: Any, host: str, port: int) -> IStreamClientEndpoint:
+    """Where to connect: an address is dialled directly, so each retry waits
+    exactly ``retry_delay``; a host name goes through HostnameEndpoint."""
+    if isIPAddress(host):
+        return TCP4ClientEndpoint(reactor, host, port)
+    if isIPv6Address(host):
+        return TCP6ClientEndpoint(reactor, host, port)
+    return HostnameEndpoint(reactor, host, port)
 
 
 class _Subscriber(SubscriberProtocol):
@@ -169,20 +180,20 @@ class RedisBus:
         self._dropped_at_loss = 0
         self._own_heartbeat: tuple[str, bytes, int] | None = None
         self._started: Deferred[None] = Deferred()
-        endpoint = HostnameEndpoint(reactor, self.host, self.port)
+        endpoint = redis_endpoint(reactor, self.host, self.port)
         self._subscriber_service = ClientService(
             endpoint,
             _BusFactory(self, _Subscriber),
             retryPolicy=retry_delay,
             clock=reactor,
-            prepareConnection=self._subscribe,
+            prepareConnection=self._subscriber_connected,
         )
         self._commands_service = ClientService(
             endpoint,
             _BusFactory(self, _Commands),
             retryPolicy=retry_delay,
             clock=reactor,
-            prepareConnection=self._prepare_commands,
+            prepareConnection=self._commands_connected,
         )
 
     def __repr__(self) -> str:
@@ -289,14 +300,29 @@ class RedisBus:
         if not failure.check(RedisConnectionError):
             self.log.failure("Redis refused a PUBLISH on {channel}", failure, channel=self.channel)
 
+    # ClientService counts a connection as made once TCP is up (prepareConnection returns at once):
+    # a handshake that waited inside prepareConnection would leave ClientService without a
+    # transition for a connection lost meanwhile. The handshakes run beside it instead.
+
+    def _subscriber_connected(self, proxy: Any) -> None:
+        proxy.whenConnected().addCallback(self._subscribe).addErrback(self._handshake_failed, proxy, "subscriber")
+
+    def _commands_connected(self, proxy: Any) -> None:
+        proxy.whenConnected().addCallback(self._prepare_commands).addErrback(self._handshake_failed, proxy, "command")
+
+    def _handshake_failed(self, failure: Failure, proxy: Any, what: str) -> None:
+        if failure.check(RedisConnectionError):
+            return
+        self.log.failure("Setting up the {what} connection to {bus!r} failed", failure, what=what, bus=self)
+        proxy.transport.abortConnection()
+
     @inlineCallbacks
     def _subscribe(self, protocol: _Subscriber) -> Any:
-        yield protocol.whenConnected()
+        self._keepalives[protocol] = _Keepalive(self.reactor, protocol, "subscriber")
         yield protocol.subscribe(self.channel)
-        if self._stopping:
+        if self._stopping or not protocol.connected:
             return
         self.connected = True
-        self._keepalives[protocol] = _Keepalive(self.reactor, protocol, "subscriber")
         if self._was_subscribed:
             self.log.info(
                 "Subscribed to {channel} again after {dropped} dropped publishes",
@@ -311,27 +337,28 @@ class RedisBus:
 
     @inlineCallbacks
     def _prepare_commands(self, protocol: _Commands) -> Any:
-        yield protocol.whenConnected()
+        self._keepalives[protocol] = _Keepalive(self.reactor, protocol, "command")
         if self.db:
             try:
                 yield protocol.select(self.db)
-            except Exception as error:
-                protocol.transport.abortConnection()
-                if not self._started.called:
-                    self._refused(f"Redis at {self.host}:{self.port} refused database {self.db}: {error}")
-                raise
-        if self._stopping:
+            except ResponseError as error:
+                self._refused(protocol, f"Redis at {self.host}:{self.port} refused database {self.db}: {error}")
+                return
+        if self._stopping or not protocol.connected:
             return
         self._commands = protocol
-        self._keepalives[protocol] = _Keepalive(self.reactor, protocol, "command")
         if self._own_heartbeat is not None:
             self._set_heartbeat(*self._own_heartbeat).addErrback(
                 lambda failure: self.log.warn("Could not set our heartbeat again: {error}", error=failure.value)
             )
         self._maybe_started()
 
-    def _refused(self, reason: str) -> None:
+    def _refused(self, protocol: _Commands, reason: str) -> None:
+        """A configuration error: fatal while starting; later (Redis reconfigured), retried."""
         self.log.error("{reason}", reason=reason)
+        if self._started.called:
+            protocol.transport.loseConnection()
+            return
         self._started.errback(ValueError(reason))
         self.stop()
 
