@@ -212,6 +212,22 @@ class InMemoryBusTests(SynchronousTestCase):
         commands.loseConnection()
         self.assertEqual(self.bus.dropped, 1)
 
+    def test_a_publish_from_a_failure_handler_during_the_loss_is_dropped(self) -> None:
+        """Code reacting to a heartbeat lost with the connection may publish at once: that publish is
+        dropped and counted, not raised into the caller."""
+        _, commands = self.connect_both()
+        published: list[bool] = []
+
+        def publish_about_it(failure: Failure) -> None:
+            failure.trap(RedisUnavailable)
+            self.bus.publish(b"heartbeat failed")
+            published.append(True)
+
+        self.bus.heartbeat("alpha", {}, 15).addErrback(publish_about_it)
+        commands.loseConnection()
+        self.assertEqual(published, [True])
+        self.assertEqual(self.bus.dropped, 1)
+
     def test_commands_fail_at_once_while_redis_is_away(self) -> None:
         """heartbeat, live_nodes and forget fail with RedisUnavailable instead of waiting."""
         self.bus.start()

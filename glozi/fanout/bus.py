@@ -222,7 +222,7 @@ class RedisBus:
 
     def publish(self, payload: bytes) -> None:
         """Send ``payload`` to every node's ``on_message`` (this one's too), at most once."""
-        if self._commands is None:
+        if not self._commands_usable():
             self.dropped += 1
             return
         self._commands.publish(self.channel, payload).addErrback(self._publish_failed)
@@ -247,7 +247,7 @@ class RedisBus:
     def live_nodes(self) -> "Deferred[dict[str, dict]]":
         """Every heartbeat still alive, as ``{node name: info}``; keys are listed with
         SCAN (never KEYS, which blocks Redis), and a value that is not a JSON object is skipped."""
-        if self._commands is None:
+        if not self._commands_usable():
             return fail(RedisUnavailable(f"{self!r} is not connected"))
         return self._live_nodes(self._commands).addErrback(self._unavailable)
 
@@ -285,9 +285,14 @@ class RedisBus:
         ).addCallback(lambda _: None)
 
     def _command(self, send: Callable[[_Commands], "Deferred[Any]"]) -> "Deferred[Any]":
-        if self._commands is None:
+        if not self._commands_usable():
             return fail(RedisUnavailable(f"{self!r} is not connected"))
         return send(self._commands).addErrback(self._unavailable)
+
+    def _commands_usable(self) -> bool:
+        # While a connection is being lost, its failed replies run user code before
+        # _commands_lost forgets it; txredisapi raises if used in that window.
+        return self._commands is not None and bool(self._commands.connected)
 
     def _unavailable(self, failure: Failure) -> Failure:
         if failure.check(RedisConnectionError):
