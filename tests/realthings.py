@@ -364,12 +364,6 @@ _REDIS_POLL_SECONDS = 0.02
 _REDIS_PORT_ATTEMPTS = 5
 
 
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def redis_command(port: int, *words: bytes, timeout: float = 2.0) -> bytes:
     """Send one command to the Redis on ``port`` and return the first line of its answer."""
     request = b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(word), word) for word in words)

@@ -30,13 +30,19 @@ DEFAULT_PRESENCE_TIMEOUT = 15.0
 """Seconds a node's heartbeat lives (``--presence-timeout``): a node silent that long is gone."""
 SWEEP_INTERVAL = 0.5
 """Seconds between two looks at which nodes are live."""
+GRACE = 2.0
+"""Seconds a node must stay missing (no heartbeat, or no bus connection in Redis) before it counts as
+gone: long enough for every node to reconnect and beat again after Redis restarted."""
 
 
 class Bus(Protocol):
     on_message: Callable[[bytes], None]
     on_resubscribed: Callable[[], None]
 
+    client_name: str | None
+
     def start(self) -> "Deferred[None]": ...
+    def connected_names(self) -> "Deferred[set[str]]": ...
     def stop(self) -> "Deferred[None]": ...
     def publish(self, payload: bytes) -> None: ...
     def heartbeat(self, node: str, info: dict[str, Any], ttl: float) -> "Deferred[None]": ...
@@ -82,6 +88,11 @@ class ClusterNode(Service):
         self.ready: Deferred[None] = Deferred()
         self._queued: list[bytes] = []
         self._loops: list[LoopingCall] = []
+        self._last_seen: dict[str, float] = {}
+        self._subscribed_at = 0.0
+        # The heartbeat lives a little less than the presence timeout, so that
+        # with the grace a silent node is gone within the timeout.
+        self.heartbeat_ttl = max(presence_timeout - GRACE, presence_timeout / 2)
 
     def other_nodes(self) -> list[dict[str, Any]]:
         """The other live nodes, as the welcome and discovery list them."""
@@ -100,7 +111,9 @@ class ClusterNode(Service):
         yield self.record.open()
         self.bus.on_message = self._queued.append
         self.bus.on_resubscribed = self._resync
+        self.bus.client_name = self.node
         yield self.bus.start()
+        self._subscribed_at = self.clock.seconds()
         yield self._beat()
         # What a previous run of this node left (killed, say): its users are gone.
         yield self.record.sweep(self.node)
@@ -110,7 +123,7 @@ class ClusterNode(Service):
         self.bus.on_message = self.replica.received
         for payload in queued:
             self.replica.received(payload)
-        self._every(self.presence_timeout / 3, self._beat)
+        self._every(self.heartbeat_ttl / 3, self._beat)
         self._every(SWEEP_INTERVAL, self._sweep)
         for listener in self.listeners:
             listener.privilegedStartService()
@@ -125,15 +138,34 @@ class ClusterNode(Service):
         loop.start(seconds, now=False).addErrback(lambda reason: self.log.failure("A cluster loop stopped", reason))
 
     def _beat(self) -> "Deferred[None]":
-        return self.bus.heartbeat(self.node, self.info(), self.presence_timeout).addErrback(
+        return self.bus.heartbeat(self.node, self.info(), self.heartbeat_ttl).addErrback(
             lambda reason: self.log.warn("Heartbeat not sent: {reason}", reason=reason.getErrorMessage())
         )
 
     @inlineCallbacks
     def _live_nodes(self) -> Any:
-        self.live = yield self.bus.live_nodes()
-        self.live.setdefault(self.node, self.info())
+        """The nodes with a heartbeat and a bus connection in Redis now."""
+        beating = yield self.bus.live_nodes()
+        connected = yield self.bus.connected_names()
+        self.live = {name: info for name, info in beating.items() if name in connected}
+        self.live[self.node] = self.info()
+        now = self.clock.seconds()
+        for name in self.live:
+            self._last_seen[name] = now
         return set(self.live)
+
+    def _gone(self, nodes: set[str]) -> list[str]:
+        """Of ``nodes`` (missing at this look), those missing for ``GRACE`` seconds."""
+        now = self.clock.seconds()
+        if not self.bus.connected or now - self._subscribed_at < GRACE:
+            # Our own view of Redis is too fresh (or down) to tell who is gone.
+            return []
+        gone = []
+        for name in sorted(nodes):
+            first_missed = self._last_seen.setdefault(name, now)
+            if now - first_missed >= GRACE:
+                gone.append(name)
+        return gone
 
     @inlineCallbacks
     def _load(self) -> Any:
@@ -188,7 +220,8 @@ class ClusterNode(Service):
         except Exception as error:  # noqa: BLE001 (Redis down: the next look will tell)
             self.log.debug("Could not list live nodes: {error}", error=error)
             return
-        for dead in sorted(self.replica.remote_nodes() - live):
+        for dead in self._gone(self.replica.remote_nodes() - live):
+            self._last_seen.pop(dead, None)
             self.log.info("Node {dead} is gone: its users leave their sessions", dead=dead)
             changed = self.replica.drop_node(dead)
             try:
@@ -208,7 +241,10 @@ class ClusterNode(Service):
     def _resync(self) -> None:
         """The bus was lost and is back: what was said meanwhile is read from the record and the store."""
         self.log.info("The bus is back: reloading the cluster's state")
+        self._subscribed_at = self.clock.seconds()
         self.replica.fanout.sequencer.fill_all()
+        # Another node may have taken us for gone meanwhile: tell them again who is here.
+        self.replica.reannounce()
         self._load().addErrback(lambda reason: self.log.failure("Could not reload the cluster's state", reason))
 
     @inlineCallbacks

@@ -214,6 +214,19 @@ class Replica:
         key, user_name, real_name, away = name_key(participant.nick), participant.user_name, participant.real_name, participant.away
         self._keep("updating a user", lambda: self.record.update_user(key, self.node, user_name, real_name, away))
 
+    def reannounce(self) -> None:
+        """Tell the others (and the record) again of every user connected here
+        and their memberships: whoever missed them adds them, the others change nothing."""
+        for user in self.chat.users():
+            if user.remote:
+                continue
+            self.nick_claimed(user, None)
+            for member in user.members.values():
+                session = member.session
+                self.fanout.publish_elsewhere(
+                    session, MemberJoined(session_id=session.id, name=member.name, joined_at=member.joined_at), member
+                )
+
     def guess_failed(self, source: str) -> None:
         self.send({"kind": "guess", "source": source})
 

@@ -62,6 +62,10 @@ class ClusterFanout:
 
     def publish(self, session: Session, event: Event, exclude: Member | None = None) -> None:
         self.deliver_here(session, event, exclude.name if exclude is not None else None)
+        self.publish_elsewhere(session, event, exclude)
+
+    def publish_elsewhere(self, session: Session, event: Event, exclude: Member | None = None) -> None:
+        """Publish ``event`` to the other nodes only (this one has it already)."""
         envelope: dict[str, Any] = {
             "node": self.node,
             "kind": "event",
