@@ -186,3 +186,13 @@ class ClusterTests(TestCase):
         _, _, joined = self.join(self.c, "carol")
         self.assertIsInstance(joined, Joined)
         self.assertEqual([m.text for m in joined.history], ["before you came"])
+
+    def test_whether_a_user_came_through_the_irc_door_is_known_on_every_node(self) -> None:
+        irc_user, irc_inbox = self.a.connect()
+        irc_inbox.speaks_ctcp = True
+        self.successResultOf(irc_user.join(AVOCADO, "ircer"))
+        self.join(self.a, "native")
+        self.settle()
+        self.assertTrue(self.b.chat.user_named("ircer").connection.speaks_ctcp)
+        self.assertFalse(self.b.chat.user_named("native").connection.speaks_ctcp)
+

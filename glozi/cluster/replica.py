@@ -62,12 +62,14 @@ class RemoteConnection:
     """A user of another node as the domain delivers to it: whatever is
     addressed to this user alone is sent to its node."""
 
-    __slots__ = ("node", "send", "user")
+    __slots__ = ("node", "send", "speaks_ctcp", "user")
 
     def __init__(self, node: str, user: "RemoteParticipant", send: Callable[[dict[str, Any]], None]) -> None:
         self.node = node
         self.user = user
         self.send = send
+        self.speaks_ctcp = False
+        """Whether the user came through the IRC door of its node (which passes CTCP on)."""
 
     def deliver(self, event: Event) -> None:
         self.send({"kind": "to", "to_node": self.node, "nick": self.user.nick, "event": encode_event(event)})
@@ -242,6 +244,7 @@ class Replica:
             "away": participant.away,
             "registered": participant.registered,
             "operator": participant.operator,
+            "ctcp": bool(getattr(participant.connection, "speaks_ctcp", False)),
         }
 
     def _published(self, session: Session, event: Event) -> None:
@@ -309,6 +312,7 @@ class Replica:
         user.user_name, user.real_name = envelope.get("user_name"), envelope.get("real_name")
         user.away, user.operator = envelope.get("away"), envelope.get("operator")
         user.registered = bool(envelope.get("registered", True))
+        user.connection.speaks_ctcp = bool(envelope.get("ctcp"))
         self.hold(user)
 
     def hold(self, user: RemoteParticipant) -> None:
