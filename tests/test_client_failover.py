@@ -87,6 +87,36 @@ class FailoverTests(ViewModelTestCase):
         self.assertEqual(self.model.connection_text, "Connected to lab-b")
         self.assertEqual(self.model.nodes, [ServerAddress("127.0.0.1", 7557, "node-a"), NODE_C])
 
+    def test_a_name_still_held_by_our_old_connection_is_asked_for_again_every_second(self) -> None:
+        """The new node may not know yet that our old connection is gone: name_taken is tried again
+        1 s later, ten times; the eleventh refusal gives the session up."""
+        self.in_garden()
+        self.network.down = {A}
+        self.lose()
+        self.clock.pump([0.5, 0.8])
+        for _ in range(3):
+            (join,) = self.sent()
+            self.answer({"type": "error", "code": "name_taken", "message": "The name bob is in use on this server."}, join)
+            self.assertEqual(self.sent(), [])
+            self.clock.advance(0.999)
+            self.assertEqual(self.sent(), [])
+            self.clock.advance(0.001)
+        (join,) = self.sent()
+        self.rejoin_answer(join)
+        self.assertEqual(self.model.chat.lines[-1].text, "Reconnected.")
+
+    def test_a_name_refused_eleven_times_gives_the_session_up(self) -> None:
+        self.in_garden()
+        self.network.down = {A}
+        self.lose()
+        self.clock.pump([0.5, 0.8])
+        for _ in range(11):
+            (join,) = self.sent()
+            self.answer({"type": "error", "code": "name_taken", "message": "The name bob is in use on this server."}, join)
+            self.clock.advance(1.0)
+        self.assertEqual([frame["type"] for frame in self.sent()], ["list"])
+        self.assertIn("could not rejoin garden: The name bob is in use", self.model.notice.text)
+
     def test_the_nodes_are_tried_round_robin_with_the_usual_delays(self) -> None:
         """All down: A, B, C, A, B... at 0.5 s, then each delay 1.6 times the last, as for a server alone."""
         self.in_garden()

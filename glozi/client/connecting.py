@@ -34,6 +34,10 @@ RECONNECT_MAX_DELAY = 15.0
 RECONNECT_MAX_TRIES = 20
 """Automatic attempts (about 4 minutes in all) before the client stops and offers *Reconnect*."""
 CLOSE_FOLLOWS_SECONDS = 5.0
+NAME_RETRY_SECONDS = 1.0
+NAME_RETRIES = 10
+"""A rejoin refused with ``name_taken`` is tried again every second, ten times: the server (or
+another node of its cluster) may not have noticed yet that our old connection is gone."""
 """A server that closes a connection with a reason sends the reason last, right
 before the close; an error older than this, or followed by anything, is not the reason."""
 _SENT_AWAY_CODES = frozenset({"idle", "line_too_long", "too_many_connections"})
@@ -366,7 +370,11 @@ class Connecting(Lobby):
         self._pending = self._open(address)
         self._pending.addCallbacks(connected, failed)
 
-    def _rejoin(self, protocol: ClientProtocol, chats: list[ChatState]) -> None:
+    def _rejoin_again(self, protocol: ClientProtocol, chats: list[ChatState], tries: int) -> None:
+        if protocol is self.protocol and self.conversations.get(chats[0].key) is chats[0]:
+            self._rejoin(protocol, chats, tries)
+
+    def _rejoin(self, protocol: ClientProtocol, chats: list[ChatState], tries: int = 0) -> None:
         """Join the sessions we were in again, one after the other (the server takes one join
         at a time), with the same name and passwords; then what waits goes out."""
         chat, rest = chats[0], chats[1:]
@@ -398,6 +406,9 @@ class Connecting(Lobby):
                 return
             if not reason.check(ServerError):
                 return  # the connection went again; connection_lost carries on
+            if reason.value.code == "name_taken" and tries < NAME_RETRIES:
+                self.clock.callLater(NAME_RETRY_SECONDS, self._rejoin_again, protocol, chats, tries + 1)
+                return
             unsent = self._unsent_in(chat)
             self._forget(chat)
             text = f"Reconnected, but could not rejoin {chat.session.name}: {reason.value.message}{unsent}"
