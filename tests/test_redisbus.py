@@ -169,6 +169,30 @@ class InMemoryBusTests(SynchronousTestCase):
             self.clock.advance(0)
         self.assertEqual(self.received, [b'{"t":"msg"}', b"123", "héllo 👋".encode()])
 
+    def test_messages_are_read_as_they_come_however_the_bytes_are_cut(self) -> None:
+        """A thousand messages in one chunk and one message cut into 7-byte pieces all reach on_message at
+        once, in order, without waiting for a reactor turn."""
+        subscriber, _ = self.connect_both()
+        subscriber.protocol.dataReceived(b"".join(pushed(b"%d" % number) for number in range(1000)))
+        split = pushed(b'{"text":"' + "é".encode() * 100 + b'"}')
+        for start in range(0, len(split), 7):
+            subscriber.protocol.dataReceived(split[start : start + 7])
+        self.assertEqual(self.received[:1000], [b"%d" % number for number in range(1000)])
+        self.assertEqual(self.received[1000:], [b'{"text":"' + "é".encode() * 100 + b'"}'])
+
+    def test_a_reply_the_bus_cannot_read_cuts_the_connection(self) -> None:
+        """An unknown reply type, or a bulk string over 16 MiB, cuts the connection; the bus reconnects."""
+        subscriber, _ = self.connect_both()
+        for garbage in [b"?what\r\n", b"*3\r\n$7\r\nmessage\r\n$12\r\nglozi:events\r\n$16777217\r\n"]:
+            subscriber.protocol.dataReceived(garbage)
+            self.assertFalse(subscriber.connected, garbage)
+            self.assertFalse(self.bus.connected, garbage)
+            self.clock.advance(0.1)
+            subscriber = self.accept()
+            subscriber.protocol.dataReceived(SUBSCRIBED)
+            self.assertTrue(self.bus.connected)
+        self.assertEqual(self.resubscribed, [True, True])
+
     def test_a_failing_on_message_does_not_lose_later_messages(self) -> None:
         """on_message raising is logged; the subscription stays and the next message arrives."""
         subscriber, _ = self.connect_both()
