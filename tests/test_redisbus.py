@@ -14,6 +14,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransportWithDisc
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from glozi.fanout import bus as bus_module
 from glozi.fanout.bus import RedisBus, RedisUnavailable, parse_redis_url, retry_delay
 from tests.realthings import RedisServer, redis_command, shared_redis, start_redis
 from tests.test_client_reconnect import POLL_SECONDS, wait_for
@@ -361,6 +362,19 @@ class RealRedisTests(TestCase):
         yield wait_for("each bus's own payload", lambda: a.received and other.received)
         self.assertEqual(a.received, [b"for glozi:test only"])
         self.assertEqual(other.received, [b"for glozi:other only"])
+
+    @inlineCallbacks
+    def test_keepalive_pings_leave_a_live_connection_alone(self) -> None:
+        """With a PING every 20 ms, a real Redis answers each (the subscriber's too, in subscribed mode):
+        after 20 beats both connections are still the first ones and payloads still arrive."""
+        self.patch(bus_module, "KEEPALIVE_SECONDS", 0.02)
+        a = yield self.bus()
+        yield deferLater(reactor, 0.4, lambda: None)
+        a.publish(b"still here")
+        yield wait_for("the payload", lambda: a.received)
+        self.assertEqual(a.received, [b"still here"])
+        self.assertEqual((a.resubscribed, a.dropped), (0, 0))
+        self.assertTrue(a.connected)
 
     @inlineCallbacks
     def test_live_nodes_lists_each_heartbeat_until_its_ttl_runs_out(self) -> None:
