@@ -1,4 +1,4 @@
-"""Real things for end-to-end tests: an Xvfb display, a ``twistd glozichat`` server and a ``redis-server``.
+"""Real things for end-to-end tests: an Xvfb display, a ``twistd glozichat`` server, a PostgreSQL and a ``redis-server``.
 
 Both are started by the test that needs them and stopped by its cleanups.
 tools/screenshots.py uses the same helpers.
@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,11 +23,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 XVFB_START_TIMEOUT = 10.0
 SERVER_START_TIMEOUT = 20.0
 SERVER_STOP_TIMEOUT = 10.0
+POSTGRES_START_TIMEOUT = 30
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 SCREEN_SIZE = "2000x900x24"
 
 _LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
@@ -246,18 +250,118 @@ def start_server(
     return server.started.addBoth(cancel_timer)
 
 
+class Postgres:
+    """A private PostgreSQL 15 cluster: ``start`` returns its admin DSN, ``stop`` ends it and deletes its files.
+
+    Its data directory and unix socket are in a new temporary directory, and
+    it listens on 127.0.0.1 only (a free port), trusting local connections.
+    PostgreSQL refuses to run as root: as root the cluster belongs to the
+    ``postgres`` system user and its programs run through ``runuser``.
+    ``fsync`` is off: a test cluster does not survive a power cut, and
+    commits still mean committed to every connection.
+    """
+
+    def __init__(self) -> None:
+        self.directory = ""
+        self.port = 0
+
+    def _run(self, *argv: str) -> None:
+        as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [*as_owner, *argv],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=POSTGRES_START_TIMEOUT,
+        )
+
+    def start(self) -> str:
+        if not (POSTGRES_BIN / "initdb").exists():
+            raise Unavailable(f"PostgreSQL 15 is not installed in {POSTGRES_BIN} (apt-get install postgresql)")
+        self.directory = tempfile.mkdtemp(prefix="glozi-postgres-")
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        data = os.path.join(self.directory, "data")
+        self._run(str(POSTGRES_BIN / "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.port = _free_loopback_port()
+        self.resume()
+        return self.dsn("postgres")
+
+    def halt(self) -> None:
+        """Stop the server (a fast shutdown: its connections are cut), keeping its data and port for ``resume``."""
+        self._run(str(POSTGRES_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", os.path.join(self.directory, "data"))
+
+    def resume(self) -> None:
+        """Start the server (again) on its data directory and port; returns once it accepts connections."""
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off -c full_page_writes=off"
+        self._run(
+            str(POSTGRES_BIN / "pg_ctl"), "start", "-w", "-D", os.path.join(self.directory, "data"),
+            "-l", os.path.join(self.directory, "log"), "-t", str(POSTGRES_START_TIMEOUT), "-o", options,
+        )
+
+    def dsn(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if not self.directory:
+            return
+        try:
+            if os.path.exists(os.path.join(self.directory, "data", "postmaster.pid")):
+                self.halt()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = ""
+
+
+def _free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (PostgreSQL cannot be told to take any free port itself)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+_postgres: Postgres | None = None
+
+
+def shared_postgres() -> Postgres:
+    """This process's one PostgreSQL (starting one takes a few seconds), started on first use and stopped at exit."""
+    global _postgres
+    if _postgres is None:
+        postgres = Postgres()
+        try:
+            postgres.start()
+        except BaseException:
+            postgres.stop()
+            raise
+        _postgres = postgres
+        atexit.register(postgres.stop)
+    return _postgres
+
+
+def fresh_database(test: TestCase) -> str:
+    """The URL of a new, empty database on this process's PostgreSQL, dropped at ``test``'s cleanup
+    (with its connections, if a server killed mid-test left any)."""
+    postgres = shared_postgres()
+    name = "test_" + uuid.uuid4().hex
+    _administer(postgres, f'CREATE DATABASE "{name}"')
+    test.addCleanup(_administer, postgres, f'DROP DATABASE "{name}" WITH (FORCE)')
+    return postgres.dsn(name)
+
+
+def _administer(postgres: Postgres, statement: str) -> None:
+    import psycopg  # the [cluster] extra: only the tests that start a PostgreSQL need it
+
+    with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:
+        admin.execute(statement)
+
+
 # --- A real redis-server (cluster mode) ---------------------------------------------------------------
 
 REDIS_START_TIMEOUT = 10.0
 REDIS_STOP_TIMEOUT = 10.0
 _REDIS_POLL_SECONDS = 0.02
 _REDIS_PORT_ATTEMPTS = 5
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def redis_command(port: int, *words: bytes, timeout: float = 2.0) -> bytes:

@@ -23,6 +23,7 @@ from glozi.client.state import (
     trust_notice,
 )
 from glozi.client.texts import duration_text
+from glozi.discovery.nodes import decode_nodes
 from glozi.doors.native.wire import MAX_TEXT_CHARS, PROTOCOL_VERSION
 
 DEFAULT_PORT = 7557
@@ -47,7 +48,8 @@ class PasswordNeeded(Exception):
 
 
 class Connecting(Lobby):
-    """Discovery, connecting and reconnecting (with growing delays), rejoining the session."""
+    """Discovery, connecting and reconnecting (with growing delays, to the
+    same address and then to the other nodes of its cluster, in turn), rejoining the sessions."""
 
     def start(self) -> None:
         """Connect to the given address, or look for servers first."""
@@ -166,6 +168,13 @@ class Connecting(Lobby):
         digits = welcome.get("exit_code_digits")
         valid_digits = isinstance(digits, int) and 0 < digits <= MAX_EXIT_CODE_DIGITS
         self.exit_code_digits = digits if valid_digits else DEFAULT_EXIT_CODE_DIGITS  # type: ignore[assignment]
+        self.nodes = []
+        listed = {(address.host, address.port)}
+        for node in decode_nodes(welcome.get("nodes")):
+            # Each address once, and never the one we are on: each attempt of a round goes somewhere new.
+            if (node.host, node.port) not in listed:
+                listed.add((node.host, node.port))
+                self.nodes.append(ServerAddress(node.host, node.port, node.name, node.tls))
 
     def connect_typed(self, host: str, port: str) -> bool:
         """Connect to an address the user typed; ``False`` when it is not one."""
@@ -235,6 +244,8 @@ class Connecting(Lobby):
         self.reconnecting = True
         self._reconnect_tries = 0
         self._lost_reason = reason
+        # A server that said it is closing meant to go: its cluster is not asked to take us instead.
+        self._reconnect_targets = [self.address] if self._closing_reason else [self.address, *self.nodes]
         for conversation in list(self.conversations.values()):
             if isinstance(conversation, ChatState):
                 conversation.history_left = 0
@@ -257,12 +268,35 @@ class Connecting(Lobby):
             self._give_up(f"{self._lost_reason} Reconnecting failed {RECONNECT_MAX_TRIES} times.")
             return
         delay = min(RECONNECT_MAX_DELAY, RECONNECT_FIRST_DELAY * RECONNECT_FACTOR**self._reconnect_tries)
+        targets = self._reconnect_targets
+        self.reconnecting_to = targets[self._reconnect_tries % len(targets)]
         self._reconnect_tries += 1
         self._reconnect_call = self.clock.callLater(delay, self._try_reconnect)
         if self.screen is not Screen.CHAT:
+            to = f" to {self._reconnect_target_label()}" if len(targets) > 1 else ""
             self._set_screen(
-                Screen.DISCONNECTED, f"{self._lost_reason} Reconnecting in {duration_text(math.ceil(delay))}..."
+                Screen.DISCONNECTED,
+                f"{self._lost_reason} Reconnecting{to} in {duration_text(math.ceil(delay))}...",
             )
+        else:
+            self._render(Aspect.CONNECTION)
+
+    def _reconnect_target_label(self) -> str:
+        """The next attempt's address, named as the server called itself there (the node's name for another node)."""
+        target = self.reconnecting_to
+        assert target is not None
+        name = self.server_name if target == self.address else target.name
+        return ServerAddress(target.host, target.port, name).label
+
+    @property
+    def connection_text(self) -> str:
+        """What the window's status line says: connected to whom, or which node it is reconnecting to."""
+        if self.reconnecting and self.screen is Screen.CHAT:
+            alone = len(self._reconnect_targets) <= 1
+            return f"Reconnecting to {self.server_name if alone else self._reconnect_target_label()}..."
+        if self.screen in (Screen.LOBBY, Screen.CHAT):
+            return f"Connected to {self.server_name}"
+        return "Not connected"
 
     def _stop_reconnecting(self) -> None:
         self.reconnecting = False
@@ -294,7 +328,7 @@ class Connecting(Lobby):
 
     def _try_reconnect(self) -> None:
         self._reconnect_call = None
-        address = self.address
+        address = self.reconnecting_to
         assert address is not None
         self._attempt += 1
         attempt = self._attempt
@@ -303,6 +337,8 @@ class Connecting(Lobby):
             if attempt != self._attempt:
                 protocol.disconnect()
                 return
+            # From now on this node is the one reconnected to first; the server password goes with it.
+            self.address = address
             self._welcomed(protocol, address)
             sessions = self.sessions_in
             if sessions:

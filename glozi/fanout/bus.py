@@ -29,6 +29,8 @@ from txredisapi import RedisProtocol, ResponseError, SubscriberProtocol
 DEFAULT_CHANNEL = "glozi:events"
 DEFAULT_PORT = 6379
 NODE_KEY_PREFIX = "glozi:node:"
+CLIENT_NAME_PREFIX = "glozi-node:"
+"""What a node's subscription is called in CLIENT LIST: gone from it, the process is gone."""
 FIRST_RETRY_SECONDS = 0.1
 MAX_RETRY_SECONDS = 2.0
 KEEPALIVE_SECONDS = 5.0
@@ -231,6 +233,17 @@ class _Keepalive:
             self.loop.stop()
 
 
+def client_names(listing: bytes | str) -> set[str]:
+    """The bus names in a CLIENT LIST answer (one ``key=value ...`` line per connection)."""
+    text = listing.decode("utf-8", "replace") if isinstance(listing, bytes) else listing
+    names = set()
+    for line in text.splitlines():
+        for field in line.split(" "):
+            if field.startswith("name=" + CLIENT_NAME_PREFIX):
+                names.add(field.removeprefix("name=" + CLIENT_NAME_PREFIX))
+    return names
+
+
 class RedisBus:
     """One pub/sub channel shared by every node, and the nodes' heartbeats.
 
@@ -252,6 +265,9 @@ class RedisBus:
         self.on_resubscribed: Callable[[], None] = lambda: None
         self.connected = False
         self.dropped = 0
+        self.client_name: str | None = None
+        """Set before ``start``: the name (``glozi-node:NAME``) the subscription shows in Redis's
+        CLIENT LIST, so the other nodes see at once when this process is gone."""
         self._commands: _Commands | None = None
         self._keepalives: dict[RedisProtocol, _Keepalive] = {}
         self._was_subscribed = False
@@ -358,6 +374,10 @@ class RedisBus:
             nodes[name] = info
         return nodes
 
+    def connected_names(self) -> "Deferred[set[str]]":
+        """The ``client_name`` of every bus whose subscription Redis holds now (CLIENT LIST)."""
+        return self._command(lambda commands: commands.execute_command("CLIENT", "LIST")).addCallback(client_names)
+
     def _set_heartbeat(self, node: str, value: bytes, milliseconds: int) -> "Deferred[None]":
         return self._command(
             lambda commands: commands.set(NODE_KEY_PREFIX + node, value, pexpire=milliseconds)
@@ -403,6 +423,8 @@ class RedisBus:
     @inlineCallbacks
     def _subscribe(self, protocol: _Subscriber) -> Any:
         self._keepalives[protocol] = _Keepalive(self.reactor, protocol, "subscriber")
+        if self.client_name is not None:
+            yield protocol.execute_command("CLIENT", "SETNAME", CLIENT_NAME_PREFIX + self.client_name)
         yield protocol.subscribe(self.channel)
         if self._stopping or not protocol.connected:
             return
