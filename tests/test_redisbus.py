@@ -15,7 +15,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from glozi.fanout import bus as bus_module
-from glozi.fanout.bus import RedisBus, RedisUnavailable, parse_redis_url, retry_delay
+from glozi.fanout.bus import RedisBus, RedisUnavailable, client_names, parse_redis_url, retry_delay
 from tests.realthings import RedisServer, redis_command, shared_redis, start_redis
 from tests.test_client_reconnect import POLL_SECONDS, wait_for
 
@@ -64,6 +64,18 @@ class ParseRedisUrlTests(SynchronousTestCase):
     def test_the_bus_refuses_a_bad_address_at_once(self) -> None:
         """RedisBus checks its URL when it is made, not when it first connects."""
         self.assertRaises(ValueError, RedisBus, MemoryReactorClock(), "redis://h:6379/x")
+
+
+class ClientNamesTests(SynchronousTestCase):
+    def test_only_glozi_node_names_are_read_from_a_client_list(self) -> None:
+        """name=glozi-node:N gives N; other names and unnamed connections are left out."""
+        listing = (
+            b"id=3 addr=127.0.0.1:5001 laddr=127.0.0.1:6379 fd=8 name=glozi-node:alpha db=0 sub=1 cmd=subscribe\n"
+            b"id=4 addr=127.0.0.1:5002 laddr=127.0.0.1:6379 fd=9 name= db=0 sub=0 cmd=client|list\n"
+            b"id=5 addr=127.0.0.1:5003 laddr=127.0.0.1:6379 fd=10 name=monitoring db=0 sub=0 cmd=ping\n"
+            b"id=6 addr=127.0.0.1:5004 laddr=127.0.0.1:6379 fd=11 name=glozi-node:host:7557 db=0 sub=1\n"
+        )
+        self.assertEqual(client_names(listing), {"alpha", "host:7557"})
 
 
 class BackoffTests(SynchronousTestCase):
@@ -437,6 +449,27 @@ class RealRedisTests(TestCase):
         yield one.heartbeat("alpha", {"name": "alpha"}, 30)
         self.assertEqual((yield zero.live_nodes()), {})
         self.assertEqual((yield one.live_nodes()), {"alpha": {"name": "alpha"}})
+
+    @inlineCallbacks
+    def test_connected_names_lists_each_named_subscription_while_it_lasts(self) -> None:
+        """Two buses named alpha and beta are in CLIENT LIST; an unnamed bus is not; beta stopped is gone."""
+        alpha = RedisBus(reactor, self.redis.url, channel="glozi:test")
+        alpha.client_name = "alpha"
+        beta = RedisBus(reactor, self.redis.url, channel="glozi:test")
+        beta.client_name = "beta"
+        for bus in (alpha, beta):
+            self.addCleanup(bus.stop)
+            yield bus.start()
+        unnamed = yield self.bus()
+        self.assertEqual((yield unnamed.connected_names()), {"alpha", "beta"})
+        yield beta.stop()
+        names: set[str] = set()
+        for _ in range(100):
+            names = yield alpha.connected_names()
+            if names == {"alpha"}:
+                break
+            yield deferLater(reactor, POLL_SECONDS, lambda: None)
+        self.assertEqual(names, {"alpha"})
 
     @inlineCallbacks
     def test_a_database_redis_refuses_fails_start(self) -> None:
