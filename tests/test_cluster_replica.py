@@ -196,3 +196,15 @@ class ClusterTests(TestCase):
         self.assertTrue(self.b.chat.user_named("ircer").connection.speaks_ctcp)
         self.assertFalse(self.b.chat.user_named("native").connection.speaks_ctcp)
 
+
+    def test_a_user_of_another_node_who_leaves_is_freed_at_once(self) -> None:
+        import gc
+        import weakref
+
+        alice, _, _ = self.join(self.a, "alice")
+        copy = weakref.ref(self.b.chat.user_named("alice"))
+        gc.disable()
+        self.addCleanup(gc.enable)
+        alice.disconnected()
+        self.settle()
+        self.assertIsNone(copy())

@@ -13,6 +13,7 @@ where an action happened decided it.
 """
 
 import json
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -66,16 +67,21 @@ class RemoteConnection:
 
     def __init__(self, node: str, user: "RemoteParticipant", send: Callable[[dict[str, Any]], None]) -> None:
         self.node = node
-        self.user = user
+        # Not the user itself: a cycle would keep both until the collector ran.
+        self.user = weakref.ref(user)
         self.send = send
         self.speaks_ctcp = False
         """Whether the user came through the IRC door of its node (which passes CTCP on)."""
 
+    def _nick(self) -> str | None:
+        user = self.user()
+        return user.nick if user is not None else None
+
     def deliver(self, event: Event) -> None:
-        self.send({"kind": "to", "to_node": self.node, "nick": self.user.nick, "event": encode_event(event)})
+        self.send({"kind": "to", "to_node": self.node, "nick": self._nick(), "event": encode_event(event)})
 
     def close(self) -> None:
-        self.send({"kind": "close", "to_node": self.node, "nick": self.user.nick})
+        self.send({"kind": "close", "to_node": self.node, "nick": self._nick()})
 
 
 class RemoteParticipant(Participant):
