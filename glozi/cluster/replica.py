@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from glozi.cluster.errors import SessionNameTaken
@@ -27,6 +27,7 @@ from glozi.domain.events import (
     AdminChanged,
     Event,
     Invited,
+    Killed,
     LeaveReason,
     MemberAway,
     MemberJoined,
@@ -113,7 +114,6 @@ class Replica:
         self.record = record
         self.keeping_record = True
         """Off once the node is stopping: its record rows are swept as a whole then."""
-        self._writes: Deferred[None] = succeed(None)
         self._shadowed: dict[str, RemoteParticipant] = {}
         """Remote claims of a nick a user here holds too, until the record decides between them."""
         self._changes: dict[tuple[str, str, int], int] = {}
@@ -139,14 +139,9 @@ class Replica:
         self._publish(pack(envelope))
 
     def _keep(self, what: str, write: "Callable[[], Deferred[Any]]") -> None:
-        """Record writes go one after another, in the order they were made."""
-        if not self.keeping_record:
-            return
-
-        def run(_: object) -> "Deferred[Any]":
-            return write().addErrback(lambda reason: self.log.failure("The cluster record failed " + what, reason))
-
-        self._writes = self._writes.addCallback(run).addCallback(lambda _: None)
+        """A write to the record (which applies its calls in the order made); a failure is logged."""
+        if self.keeping_record:
+            write().addErrback(lambda reason: self.log.failure("The cluster record failed " + what, reason))
 
     def reserve_session(
         self, name: str, creator: str, created_at: float, password_hash: str | None
@@ -197,8 +192,6 @@ class Replica:
 
     def _lost_name(self, participant: Participant, nick: str) -> None:
         """Another node's user took ``nick`` at the same moment, and the record gave it to them."""
-        from glozi.domain.events import Killed
-
         self.log.info("{nick} was claimed on another node at the same moment; disconnecting ours", nick=nick)
         participant.connection.deliver(
             Killed(by=SERVER_NAME, reason=f"The name {nick} was taken on another server of this network at the same moment; connect again with another name.")
