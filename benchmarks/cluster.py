@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from benchmarks.servers import GLOZICHAT_LIMITS, RunningServer, start_glozichat
 
@@ -118,7 +119,7 @@ class Cluster:
         """Node ``index``'s name (from 0): ``node1``, ``node2``..."""
         return f"node{index + 1}"
 
-    def start(self) -> "Cluster":
+    def start(self) -> Self:
         """Start everything; on any failure stop what was started and raise."""
         try:
             if not self.stand_in:
@@ -174,7 +175,7 @@ class Cluster:
             self.backing.stop()
         return statuses
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -71,7 +71,7 @@ class RunningServer:
             return log.read().decode(errors="replace")
 
     def stop(self) -> int | None:
-        """Stop the process: SIGTERM, and SIGKILL if it is still there after a grace period; its exit status."""
+        """SIGTERM, and SIGKILL if the process is still there after a grace period; its exit status."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

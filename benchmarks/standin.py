@@ -114,7 +114,8 @@ def start_relay(workdir: Path, to: dict[str, int], ports: dict[str, int] | None 
     """Start a relay to the server listening on ``to`` (by door), on ``ports`` or free ones."""
     ports = ports or {}
     argv = [
-        sys.executable, "-m", "benchmarks.standin", "--to-native", str(to["native"]), "--to-irc", str(to["irc"]),
+        sys.executable, "-m", "benchmarks.standin",
+        "--to-native", str(to["native"]), "--to-irc", str(to["irc"]),
         "--port", str(ports.get("native", 0)), "--irc-port", str(ports.get("irc", 0)),
     ]  # fmt: skip
     return launch_logged("stand-in relay", argv, workdir, doors=("native", "irc"))
