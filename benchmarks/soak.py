@@ -93,7 +93,6 @@ HOST = "127.0.0.1"
 # Guessers come from their own addresses: the server's per-address backoff
 # must not (and would) hold up the well-behaved clients on 127.0.0.1.
 GUESSER_NET = "127.0.1."
-DEFAULT_SECONDS = 60.0
 DEFAULT_CLIENTS = 1000
 DEFAULT_IDLE_TIMEOUT = 8.0
 DEFAULT_SEND_QUEUE = 64 * 1024
@@ -1146,7 +1145,9 @@ class Node:
 
     The process itself is started by benchmarks/servers.py or benchmarks/cluster.py; its log is a file.
     ``baseline`` and ``rounds`` belong to the process now running: a node killed and
-    restarted starts them again after the round it came back in (its first quiet moment).
+    restarted starts them again. Its baseline is taken after the round it came back
+    in (its first quiet moment), and its warm-up round is the next one, the first it
+    serves whole.
     """
 
     def __init__(self, name: str, server: RunningServer) -> None:
@@ -1162,7 +1163,7 @@ class Node:
 
     def restarted(self, server: RunningServer, in_round: int) -> None:
         self.server = server
-        self.warm_round = in_round
+        self.warm_round = in_round + 1
         self.baseline = None
         self.rounds = []
         self.up = True
@@ -1470,7 +1471,8 @@ async def soak_main(args: argparse.Namespace) -> int:
                 if node.baseline is None:
                     # Restarted in this round: its first quiet moment is its start.
                     node.baseline = report
-                node.rounds.append((round_index, report["rss"], report["objects"]))
+                else:
+                    node.rounds.append((round_index, report["rss"], report["objects"]))
         looks = [await fresh_look(soak, node) for node in nodes]
         await asyncio.sleep(QUIET_SECONDS)
         ends = [{"open": node.established(), **await node.measure()} for node in nodes]
@@ -1633,7 +1635,7 @@ def report_node(
         check(
             f"{who} killed (SIGKILL): exit status", node.killed_status, node.killed_status == -signal.SIGKILL
         )
-        row(f"{who} restarted in round {node.warm_round}: counted from after that round", "")
+        row(f"{who} restarted in round {node.warm_round - 1}: its warm-up is round {node.warm_round}", "")
     check(
         f"{who}: sessions listed afterwards",
         len(sessions),
@@ -1651,9 +1653,14 @@ def report_node(
     row(f"{who} slow-reader drops logged", node.log_count("stopped reading"))
     errors_logged = sum(node.log_count(p) for p in ERRORS_LOGGED)
     check(f"{who} errors logged", errors_logged, errors_logged == 0)
-    row(f"{who} RSS start (KiB)", node.baseline["rss"])
-    (warm_round, rss_warm, _), measured = node.rounds[0], node.rounds[1:]
-    row(f"{who} RSS after the {f'round {warm_round}' if node.kills else 'warm-up round'} (KiB)", rss_warm)
+    # A restarted node's start is after the round it came back in; its warm-up round is the next.
+    start = f"after round {node.warm_round - 1} (its start)" if node.kills else "start"
+    warm_up = f"round {node.warm_round} (its warm-up)" if node.kills else "the warm-up round"
+    row(f"{who} RSS {start} (KiB)", node.baseline["rss"])
+    measured = node.rounds[1:]
+    rss_warm = node.rounds[0][1] if node.rounds else 0
+    if node.rounds:
+        row(f"{who} RSS after {warm_up} (KiB)", rss_warm)
     rss_ok = True
     for number, rss, _ in measured:
         within = abs(rss / rss_warm - 1) <= RSS_ROUND_LIMIT
@@ -1675,13 +1682,11 @@ def report_node(
         return "no report" if report is None else f"{report[0]} ({report[0] - report[1]} made since start-up)"
 
     objects_start = node.baseline["objects"]
-    start = f"after round {warm_round} (its start)" if node.kills else "at the warm-up round's start"
-    row(f"{who} live objects {start}", objects(objects_start))
+    objects_at = start if node.kills else "at the warm-up round's start"
+    row(f"{who} live objects {objects_at}", objects(objects_start))
     for number, _, report in node.rounds:
-        row(
-            f"{who} live objects after {f'round {number}' if number else 'the warm-up round'}",
-            objects(report),
-        )
+        row(f"{who} live objects after {warm_up if number == node.warm_round else f'round {number}'}",
+            objects(report))  # fmt: skip
     row(f"{who} live objects at the end", objects(end["objects"]))
     objects_criterion = f"{criteria}live objects criterion: end within {LIVE_OBJECTS_LIMIT:.0%} of the start"
     if objects_start is None or end["objects"] is None:
@@ -1699,18 +1704,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--seconds",
         type=float,
-        default=DEFAULT_SECONDS,
         help="seconds of load in the measured rounds, split evenly; the warm-up round before them"
-        " lasts as long as one of them",
+        f" lasts as long as one of them (default {MIN_ROUND_SECONDS:g} s a round)",
     )
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS, help="clients at once, both doors")
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice")
     parser.add_argument(
         "--rounds",
         type=int,
-        default=MIN_MEASURED_ROUNDS,
         help="measured rounds after the warm-up round, each with the same load; the memory"
-        f" criterion needs at least {MIN_MEASURED_ROUNDS} for a verdict (fewer: NO VERDICT, exit status 1)",
+        f" criterion needs at least {MIN_MEASURED_ROUNDS} for a verdict (fewer: NO VERDICT, exit status 1);"
+        f" default {MIN_MEASURED_ROUNDS}, and one more with --cluster, for the restarted node's warm-up",
     )
     parser.add_argument(
         "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, help="server idle timeout"
@@ -1733,8 +1737,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--kill-round",
         type=int,
         default=0,
-        help="the round it is killed in (0, the default: the warm-up round, so that once restarted it"
-        " still has every measured round for its memory criterion)",
+        help="the round it is killed in (default 0, the warm-up round); once restarted, the node's own"
+        " warm-up round is the next one, and its memory criterion counts the rounds after that",
     )
     parser.add_argument(
         "--presence-timeout",
@@ -1755,6 +1759,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " relays to it (benchmarks/standin.py); it tests this script, not a cluster",
     )
     args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = MIN_MEASURED_ROUNDS + (1 if args.cluster else 0)
+    if args.seconds is None:
+        args.seconds = MIN_ROUND_SECONDS * args.rounds
     if args.clients < 20 or args.rounds < 1:
         parser.error("need at least 20 clients and at least one measured round")
     if args.cluster:

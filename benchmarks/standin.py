@@ -9,6 +9,12 @@ cluster's: every message is handled by one server, and the relays add their
 own CPU and latency. Delete this module and the switch once the cluster
 options are in.
 
+The relay passes on what the server would see of a client: its source
+address (the relay's connection to the server is bound to it, so per-address
+limits still tell clients apart) and a LAN-sized segment (a connection that
+came with one gets small buffers towards the server too, so a client that
+stops reading still fills the server's send queue, not the relay's).
+
 The relay speaks what the harness reads of a node's log: the lines naming its
 ports and an exit code, ``memory: live_objects=N frozen=0 rss_kib=M`` on
 SIGUSR2, and ``Server Shut Down.`` after SIGTERM.
@@ -20,6 +26,7 @@ import argparse
 import asyncio
 import gc
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -28,7 +35,11 @@ from glozi.process.memory import resident_kib
 
 HOST = "127.0.0.1"
 # Above this much unsent data one side stops reading the other.
-HIGH_WATER = 1 << 20
+HIGH_WATER = 64 * 1024
+# A client's segment size below this is a LAN-like connection (soak.py's never-readers):
+# its relayed connection gets the same small receive buffer and segment size.
+LAN_MSS = 2000
+LAN_RCVBUF = 4096
 
 
 class Pipe(asyncio.Protocol):
@@ -75,14 +86,27 @@ class Inbound(Pipe):
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
+        assert self.transport is not None
+        client = self.transport.get_extra_info("socket")
+        upstream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        upstream.setblocking(False)
         try:
-            _, outbound = await loop.create_connection(Pipe, HOST, self.target)
+            segment = client.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+            if segment < LAN_MSS:
+                # And the relay itself holds back next to nothing for it.
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, LAN_RCVBUF)
+                self.transport.set_write_buffer_limits(high=LAN_RCVBUF)
+                upstream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, LAN_RCVBUF)
+                upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, segment)
+            upstream.bind((client.getpeername()[0], 0))
+            await loop.sock_connect(upstream, (HOST, self.target))
+            _, outbound = await loop.create_connection(Pipe, sock=upstream)
         except OSError:
-            assert self.transport is not None
+            upstream.close()
             self.transport.close()
             return
         outbound.peer, self.peer = self, outbound
-        if self.transport is None or self.transport.is_closing():
+        if self.transport.is_closing():
             outbound.transport.close()
         elif self.pending:
             outbound.transport.write(bytes(self.pending))
