@@ -130,6 +130,8 @@ def start_glozichat(
     log, as in tests/realserver.py. The log (``glozichat.log``) and the exit
     code file are in ``workdir``; a restart appends to the log.
     """
+    # The server runs in workdir: a relative path would be taken from there.
+    workdir = workdir.absolute()
     ports = ports or {}
     args = [
         *_twistd(), "-n", "--pidfile=", "glozichat",

@@ -62,7 +62,12 @@ class Pipe(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.close()
+            # A reset is passed on as one: closing would wait to hand over what the
+            # other side buffered, forever for a client that stopped reading.
+            if exc is None:
+                self.peer.transport.close()
+            else:
+                self.peer.transport.abort()
 
     def pause_writing(self) -> None:
         if self.peer is not None and self.peer.transport is not None:
