@@ -21,6 +21,7 @@ Every loop is bounded in count and in time; the process ends by itself.
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -274,8 +275,11 @@ async def _connect(run: Run, index: int, host: str, ports: list[int], gate: asyn
         return client
 
 
-async def _listed_rooms(proto: str, host: str, port: int) -> set[str]:
-    """The room names one node lists now (``room0``...), through a connection of its own."""
+async def _listed_rooms(proto: str, host: str, port: int, probe: int) -> set[str]:
+    """The room names one node lists now (``room0``...), through a connection of its own.
+
+    Each probe has a nick of its own (``probe`` numbers them): a cluster's nicks are
+    unique across its nodes, and the last probe's may not be free again yet."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
         if proto == "native":
@@ -285,13 +289,15 @@ async def _listed_rooms(proto: str, host: str, port: int) -> set[str]:
                 frame = json.loads(await reader.readline())
                 if frame.get("type") == "sessions":
                     return {s["name"] for s in frame["sessions"]}
-        writer.write(b"NICK roomprobe\r\nUSER roomprobe 0 * :probe\r\nLIST\r\n")
+        nick = f"roomprobe{probe}"
+        writer.write(f"NICK {nick}\r\nUSER {nick} 0 * :probe\r\nLIST\r\n".encode())
         names = set()
         while line := await reader.readline():
             parts = line.split()
             if len(parts) > 3 and parts[1] == b"322":
                 names.add(parts[3].decode().lstrip("#"))
             elif len(parts) > 1 and parts[1] == b"323":
+                writer.write(b"QUIT\r\n")
                 return names
         return names
     finally:
@@ -303,8 +309,11 @@ async def _wait_rooms_known(scenario: Scenario, proto: str, host: str, ports: li
     others learn of it over the cluster's bus); bounded by ROOMS_KNOWN_TIMEOUT."""
     wanted = {f"room{room}" for room in range(scenario.rooms)}
     deadline = time.monotonic() + ROOMS_KNOWN_TIMEOUT
+    probes = itertools.count()
     for port in ports:
-        while not wanted <= await asyncio.wait_for(_listed_rooms(proto, host, port), ROOMS_KNOWN_TIMEOUT):
+        while not wanted <= await asyncio.wait_for(
+            _listed_rooms(proto, host, port, next(probes)), ROOMS_KNOWN_TIMEOUT
+        ):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the node on port {port} does not list every room")
             await asyncio.sleep(ROOMS_POLL_SECONDS)

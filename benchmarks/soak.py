@@ -9,8 +9,13 @@ memory meets the soak memory criterion (below), and prints those figures.
 
     PYTHONPATH=. python benchmarks/soak.py --seconds 60 --clients 1000 --seed 1
 
+With ``--cluster N`` the clients are spread over the N nodes of a cluster
+(benchmarks/cluster.py), one node is SIGKILLed and started again mid-run, and
+every leak and memory check is made on each node (benchmarks/README.md, "The
+soak against a cluster").
+
 Everything runs on 127.0.0.1 (guessers use 127.0.1.x sources); every loop is
-bounded in count and time; the script stops the server it started and exits
+bounded in count and time; the script stops every process it started and exits
 non-zero when a check fails.
 
 How a delivery is judged (all times are wall-clock seconds, the same clock for
