@@ -23,6 +23,8 @@ setup(
     ],
     extras_require={
         "test": ["hypothesis>=6.80", "ruff==0.17.6", "irc>=20.0"],
+        # Cluster mode (docs/cluster.md): the PostgreSQL store and record (--db postgresql://...), Redis (--redis).
+        "cluster": ["psycopg[binary]>=3.1", "txredisapi>=1.4"],
     },
     entry_points={
         "console_scripts": [

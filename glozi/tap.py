@@ -11,6 +11,8 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.python import usage
 
 import glozi
+from glozi.cluster.node import DEFAULT_PRESENCE_TIMEOUT
+from glozi.discovery.nodes import no_other_nodes
 from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS_PER_USER, ChatServer
@@ -32,8 +34,10 @@ from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
 from glozi.process.service import ChatService, ListeningService
+from glozi.storage.groupcommit import GroupCommitStore
 from glozi.storage.passwords import hash_password
-from glozi.storage.sqlitestore import DEFAULT_DB_FILE, DEFAULT_RETENTION, open_store
+from glozi.storage.sqlitestore import DEFAULT_DB_FILE, open_store
+from glozi.storage.store import DEFAULT_RETENTION, Snapshot, is_postgres_url
 
 DEFAULT_PORT = "tcp:7557"
 DEFAULT_IRC_PORT = "tcp:6667"
@@ -42,12 +46,54 @@ DEFAULT_EXIT_CODE_FILE = "glozichat.exitcode"
 
 
 DESCRIPTION_MAX_CHARS = 100
+NODE_NAME_MAX_CHARS = 64
 
 
 def _description(value: str) -> str:
     if not 1 <= len(value) <= DESCRIPTION_MAX_CHARS or not value.isprintable():
         raise ValueError(f"must be 1 to {DESCRIPTION_MAX_CHARS} printable characters")
     return value
+
+
+def _database(value: str) -> str:
+    """A SQLite path, or a ``postgresql://`` URL checked now: psycopg installed, the URL well formed."""
+    if not is_postgres_url(value):
+        return value
+    try:
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise ValueError("a PostgreSQL database needs psycopg: pip install 'glozichat[cluster]'") from None
+    try:
+        conninfo_to_dict(value)
+    except ProgrammingError as error:
+        raise ValueError(f"not a PostgreSQL URL: {str(error).strip()}") from None
+    return value
+
+
+def _redis(value: str) -> str:
+    """A ``redis://`` URL, checked now (the cluster's parts are an extra: imported only here)."""
+    try:
+        from glozi.fanout.bus import parse_redis_url
+    except ImportError:
+        raise ValueError("a cluster needs txredisapi and psycopg: pip install 'glozichat[cluster]'") from None
+    parse_redis_url(value)
+    return value
+
+
+def _node_name(value: str) -> str:
+    if not 1 <= len(value) <= NODE_NAME_MAX_CHARS or not value.isprintable() or " " in value:
+        raise ValueError(f"must be 1 to {NODE_NAME_MAX_CHARS} printable characters, no spaces")
+    return value
+
+
+def _open_store(db: str, reactor: object, *, history_limit: int, retention: int) -> tuple[GroupCommitStore, Snapshot]:
+    if is_postgres_url(db):
+        # psycopg is an extra ([cluster]): imported only by a server that asks for PostgreSQL.
+        from glozi.storage import pgstore
+
+        return pgstore.open_store(db, reactor, history_limit=history_limit, name_key=name_key, retention=retention)
+    return open_store(db, reactor, history_limit=history_limit, retention=retention)
 
 
 def _positive_int(value: str) -> int:
@@ -133,7 +179,8 @@ class Options(DiscoveryOptions, usage.Options):
             "db",
             None,
             DEFAULT_DB_FILE,
-            "SQLite file keeping sessions and history across restarts (':memory:' for none).",
+            "SQLite file (':memory:' for none) or postgresql:// URL keeping sessions and history across restarts.",
+            _database,
         ],
         [
             "scrollback",
@@ -141,6 +188,15 @@ class Options(DiscoveryOptions, usage.Options):
             DEFAULT_SCROLLBACK,
             "Messages of history a member gets on joining (0: none).",
             _count,
+        ],
+        ["redis", None, None, "Join a cluster through this Redis, redis://HOST:PORT[/DB] (needs --db postgresql://...).", _redis],
+        ["node", None, None, "This node's name in the cluster (default: host name and native port).", _node_name],
+        [
+            "presence-timeout",
+            None,
+            DEFAULT_PRESENCE_TIMEOUT,
+            "Seconds a cluster node's heartbeat lives: a node silent that long is gone.",
+            _positive_seconds,
         ],
         ["retention", None, DEFAULT_RETENTION, "Messages kept per session; older ones are deleted.", _positive_int],
         [
@@ -160,6 +216,13 @@ class Options(DiscoveryOptions, usage.Options):
         super().__init__()
         self["operators"] = []
         self["password-hash"] = None
+
+    def postOptions(self) -> None:
+        if self["redis"] is not None and not is_postgres_url(self["db"]):
+            raise usage.UsageError("--redis needs --db postgresql://...: the nodes of a cluster share one PostgreSQL")
+        if self["redis"] is None and self["node"] is not None:
+            raise usage.UsageError("--node names a node of a cluster: give --redis too")
+        super().postOptions()
 
     def opt_password(self, password: str) -> None:
         """A password every client must give before anything else (IRC's PASS,
@@ -227,9 +290,15 @@ def makeService(
     top = MultiService()
     scrollback = min(options["scrollback"], options["retention"])
     # Blocking, on purpose: the database is read before anyone is served.
-    store, snapshot = open_store(options["db"], reactor, history_limit=scrollback, retention=options["retention"])
+    store, snapshot = _open_store(options["db"], reactor, history_limit=scrollback, retention=options["retention"])
+    cluster = None
+    if options["redis"] is not None:
+        from glozi.process.cluster import ClusterParts
+
+        cluster = ClusterParts(options, reactor, store)
     chat = ChatServer(
         reactor,  # type: ignore[arg-type]
+        fanout=cluster.fanout if cluster is not None else None,
         exit_code=new_exit_code(),
         idle_timeout=options["idle-timeout"],
         on_exit=reactor.stop,  # type: ignore[union-attr]
@@ -243,6 +312,8 @@ def makeService(
     server_password = ServerPassword(chat, options["password-hash"])
     writes = WriteBatch()
     store.answers = writes
+    # The other nodes the welcome and discovery answers list (docs/protocol.md): none for a server alone.
+    other_nodes = cluster.other_nodes if cluster is not None else no_other_nodes
     limits = ConnectionLimits(
         max_connections=options["max-connections"],
         max_per_source=options["max-per-source"],
@@ -258,6 +329,7 @@ def makeService(
         operators=operators,
         description=options["description"],
         server_password=server_password,
+        nodes=other_nodes,
     )
     native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
     listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
@@ -279,8 +351,13 @@ def makeService(
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
     factories = [factory for _, factory, _ in listeners]
     ChatService(chat, factories, options["exit-code-file"], reactor, announce_to, whole_process).setServiceParent(top)  # type: ignore[arg-type]
-    for endpoint, factory, label in listeners:
-        ListeningService(endpoint, factory, label).setServiceParent(top)
+    listening = [ListeningService(endpoint, factory, label) for endpoint, factory, label in listeners]
+    if cluster is None:
+        for service in listening:
+            service.setServiceParent(top)
+    else:
+        # A node listens once it holds the cluster's state; it stops before the chat does.
+        cluster.node_service(chat, listening, native_endpoint, irc_endpoint).setServiceParent(top)
     make_discovery_service(
         reactor,
         server_name=options["name"],
@@ -292,6 +369,7 @@ def makeService(
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],
         sniff_interfaces=options["sniff-interface"] or None,
+        nodes=other_nodes,
     ).setServiceParent(top)
     if whole_process:
         FullCollections(reactor).setServiceParent(top)  # type: ignore[arg-type]

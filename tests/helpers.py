@@ -9,8 +9,7 @@ from twisted.python.failure import Failure
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.events import Event
 from glozi.storage.passwords import ScryptPasswords
-from glozi.storage.sqlitestore import StoreError
-from glozi.storage.store import MemoryStore
+from glozi.storage.store import MemoryStore, StoreError
 
 TEST_EXIT_CODE = "2468013579"
 

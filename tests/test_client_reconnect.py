@@ -12,6 +12,7 @@ from twisted.trial.unittest import TestCase
 from glozi.client.protocol import connect
 from glozi.client.state import LineKind, Screen, ServerAddress
 from glozi.client.viewmodel import ClientViewModel
+from tests import realserver
 from tests.realthings import ServerProcess, start_server
 
 POLL_SECONDS = 0.02
@@ -93,4 +94,75 @@ class RealServerReconnectTests(TestCase):
         self.assertEqual(bob.chat.session.id, garden)
         self.assertEqual(
             [l.text for l in bob.chat.lines].count("before the restart"), 1, "history is not shown twice"
+        )
+
+
+class RealServerFailoverTests(TestCase):
+    """Two real servers, A and B, each alone (no cluster): A's welcome is given B as its other node
+    in the test's connector (the one thing not real here); A is SIGKILLed."""
+
+    timeout = 60
+
+    @inlineCallbacks
+    def test_a_client_whose_node_is_killed_is_back_in_its_sessions_on_the_other_node(self) -> Any:
+        """alice is in garden (locked) and avocado on A; A is killed: she is refused by A, then rejoins
+        both on B with garden's password, and what she typed meanwhile reaches bob there."""
+        a = yield realserver.start_server(self, irc_port="none")
+        b = yield realserver.start_server(self, irc_port="none")
+        tried: list[int] = []
+
+        def connector(address: ServerAddress, listener: Any) -> Any:
+            tried.append(address.port)
+            connecting = connect(reactor, address.host, address.port, listener)
+            if address.port != a.port:
+                return connecting
+
+            def listing_b(protocol: Any) -> Any:
+                protocol.welcome["nodes"] = [
+                    {"name": "node-b", "host": "127.0.0.1", "port": b.port, "tls": False, "irc_port": None}
+                ]
+                return protocol
+
+            return connecting.addCallback(listing_b)
+
+        def client(port: int) -> ClientViewModel:
+            model = ClientViewModel(reactor, connector, lambda: succeed([]), ServerAddress("127.0.0.1", port))
+            self.addCleanup(model.close)
+            model.start()
+            return model
+
+        alice, bob = client(a.port), client(b.port)
+        yield wait_for("both at the list", lambda: alice.screen is Screen.LOBBY and bob.screen is Screen.LOBBY)
+        for model, name in ((bob, "bob"), (alice, "alice")):
+            model.open_create()
+            model.submit_create("garden", name, "12345")
+        yield wait_for("both in a garden", lambda: alice.chat is not None and bob.chat is not None)
+        garden = alice.chat.session.id
+        self.assertEqual(bob.chat.session.id, garden, "the two servers gave garden the same id")
+        alice.show_sessions()
+        yield wait_for("avocado listed for alice", lambda: alice.session_by_id(1) is not None)
+        alice.open_join(1)
+        alice.submit_join("alice")
+        yield wait_for("alice in avocado too", lambda: len(alice.sessions_in) == 2 and alice.chat is not None)
+        alice.switch_to(f"session:{garden}")
+        self.assertEqual(alice.nodes, [ServerAddress("127.0.0.1", b.port, "node-b")])
+
+        del tried[:]
+        a.signal("KILL")
+        yield a.ended
+        yield wait_for("alice notices", lambda: alice.reconnecting)
+        self.assertTrue(alice.send("typed while A was down"))
+        yield wait_for(
+            "alice back in both sessions on B",
+            lambda: not alice.reconnecting
+            and len(alice.sessions_in) == 2
+            and all(not chat.rejoining and chat.lines[-1].text == "Reconnected." for chat in alice.sessions_in),
+        )
+        self.assertEqual(tried[:2], [a.port, b.port], "A first, then B")
+        self.assertEqual(alice.address, ServerAddress("127.0.0.1", b.port, "node-b"))
+        self.assertEqual(sorted(chat.session.name for chat in alice.sessions_in), ["avocado", "garden"])
+        yield wait_for("bob sees alice in garden", lambda: "alice" in [m.name for m in bob.chat.members])
+        yield wait_for(
+            "the waiting message delivered on B",
+            lambda: any(l.text == "typed while A was down" and l.sender == "alice" for l in bob.chat.lines),
         )

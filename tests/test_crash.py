@@ -11,6 +11,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.trial.unittest import TestCase
 
 from tests.realserver import connect_client, start_server
+from tests.realthings import fresh_database
 
 SESSIONS = 4
 MESSAGES_PER_SESSION = 400
@@ -64,14 +65,20 @@ class Talker(LineReceiver):
 
 
 class CrashTests(TestCase):
+    """On a SQLite file."""
+
     timeout = 60
+
+    def database(self) -> str:
+        """The ``--db`` both servers run on."""
+        return os.path.abspath(self.mktemp())
 
     @defer.inlineCallbacks
     def test_sigkill_right_after_acks_loses_nothing_acknowledged(self) -> Any:
         """1,000+ messages acknowledged, SIGKILL at once; after a restart on the same database every
         acknowledged message is in the history and every session is back (ids, creators, lock)."""
         started = time.monotonic()
-        db = os.path.abspath(self.mktemp())
+        db = self.database()
         flood = ("--flood-burst", "100000", "--flood-rate", "100000")
         server = yield start_server(self, "--db", db, *flood, irc_port="none")
         total_acks = [0]
@@ -131,3 +138,10 @@ class CrashTests(TestCase):
         elapsed = time.monotonic() - started
         sent = sum(len(t.sent) for t in talkers)
         print(f"\n  crash test: {sent} sent, {len(acked)} acknowledged, {len(kept)} restored, 0 lost, {elapsed:.1f} s")
+
+
+class PostgresCrashTests(CrashTests):
+    """The same on a PostgreSQL database (``--db postgresql://…``)."""
+
+    def database(self) -> str:
+        return fresh_database(self)

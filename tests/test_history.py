@@ -14,8 +14,7 @@ from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory
 from glozi.storage.passwords import verify_password
-from glozi.storage.sqlitestore import StoreError
-from glozi.storage.store import MemoryStore, StoredMessage
+from glozi.storage.store import MemoryStore, StoredMessage, StoreError
 from tests.helpers import BrokenStore, connect, done, make_server, quick_passwords
 
 

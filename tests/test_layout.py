@@ -168,14 +168,15 @@ class LayerTests(unittest.TestCase):
     domain, it is kept by the store and leaves through the fan-out and the doors."""
 
     def test_domain_imports_no_door_engine_or_reactor(self) -> None:
-        """The domain touches no socket: no door, client, discovery, twistd wiring,
-        SQLite engine, reactor, socket or Tk."""
+        """The domain touches no socket: no door, client, discovery, cluster, twistd wiring,
+        database engine, reactor, socket or Tk."""
         self.assertEqual(
             breaking(
                 within("glozi.domain"),
                 within(
-                    "glozi.doors", "glozi.client", "glozi.discovery", "glozi.process", "glozi.tap",
-                    "glozi.storage.sqlitestore", "twisted.internet.reactor", "socket", "tkinter",
+                    "glozi.doors", "glozi.client", "glozi.discovery", "glozi.cluster", "glozi.process", "glozi.tap",
+                    "glozi.storage.sqlitestore", "glozi.storage.pgstore", "glozi.storage.groupcommit",
+                    "twisted.internet.reactor", "socket", "tkinter",
                 ),
             ),
             [],
@@ -197,7 +198,7 @@ class LayerTests(unittest.TestCase):
         the small limits with the server; never a door's protocol or the server's state."""
         allowed = within(
             "glozi.client", "glozi.doors.native.wire", "glozi.domain.names", "glozi.limits",
-            "glozi.discovery.client",
+            "glozi.discovery.client", "glozi.discovery.nodes",
         )
         self.assertEqual(
             breaking(within("glozi.client"), lambda name: name.startswith("glozi.") and not allowed(name)),
@@ -208,6 +209,18 @@ class LayerTests(unittest.TestCase):
         """The store is a leaf: a second engine (PostgreSQL) needs only glozi/storage/store.py."""
         self.assertEqual(
             breaking(within("glozi.storage"), lambda name: name.startswith("glozi.") and not within("glozi.storage")(name)),
+            [],
+        )
+
+    def test_cluster_builds_only_on_the_domain_the_store_and_the_fanout(self) -> None:
+        """The cluster (its record in PostgreSQL, the replica, the node) knows sessions, the store and the
+        fan-out; never a door, the client, discovery or the twistd wiring. The store never imports it back."""
+        self.assertEqual(
+            breaking(
+                within("glozi.cluster"),
+                lambda name: name.startswith("glozi.")
+                and not within("glozi.cluster", "glozi.domain", "glozi.storage", "glozi.fanout")(name),
+            ),
             [],
         )
 

@@ -20,8 +20,7 @@ from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory, NativeProtocol
 from glozi.doors.tracking import ConnectionLimits
 from glozi.storage.passwords import hash_password
-from glozi.storage.sqlitestore import StoreError
-from glozi.storage.store import MemoryStore
+from glozi.storage.store import MemoryStore, StoreError
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, BrokenStore, quick_passwords
 
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md")

@@ -1,4 +1,4 @@
-"""The SQLite store against a real database file: durability, group commit, retention, migrations."""
+"""The SQLite store against a real database file: the shared store suite, WAL, file mode, migrations."""
 
 import os
 import sqlite3
@@ -6,19 +6,19 @@ import stat
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import gatherResults, inlineCallbacks
-from twisted.internet.task import deferLater
+from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from glozi.storage.sqlitestore import MIGRATIONS, SCHEMA_VERSION, NewerSchemaError, StoreError, open_store
-from glozi.storage.store import StoredMessage, StoredSession
+from glozi.storage.sqlitestore import MIGRATIONS, SCHEMA_VERSION, open_store
+from glozi.storage.store import NewerSchemaError, StoredMessage, StoredSession
+from tests.storebehaviour import StoreBehaviour, message
 
 
-def message(session_id: int, n: int) -> StoredMessage:
-    return StoredMessage(session_id, "alice", f"message {n}", 1_764_000_000.0 + n)
+class SQLiteStoreTests(StoreBehaviour, TestCase):
+    """The shared store suite on a SQLite file, and what only SQLite does."""
 
+    integrity_error = sqlite3.IntegrityError
 
-class SQLiteStoreTests(TestCase):
     def setUp(self) -> None:
         self.path = os.path.abspath(self.mktemp())
 
@@ -28,93 +28,11 @@ class SQLiteStoreTests(TestCase):
         self.addCleanup(store.close)
         return store, snapshot
 
-    @inlineCallbacks
-    def test_sessions_and_messages_survive_reopening(self) -> Any:
-        """What was committed is read back after reopening: sessions, the last N messages, the id counter."""
-        store, snapshot = self.open()
-        self.assertEqual((snapshot.sessions, snapshot.history, snapshot.last_session_id), ((), {}, 0))
-        garden = StoredSession(12, "garden", 1_764_000_000.0, "alice", "scrypt$2$1$1$c2FsdA$aGFzaA")
-        yield store.add_session(garden)
-        yield store.add_session(StoredSession(13, "shed", 1_764_000_001.0, "bob", None))
-        yield store.delete_session(13)
-        yield gatherResults([store.add_message(message(12, n)) for n in range(80)])
-        yield store.add_message(message(2, 1000))
-        yield store.close()
-
-        _, snapshot = self.open(history_limit=50)
-        self.assertEqual(snapshot.sessions, (garden,))
-        self.assertEqual(snapshot.last_session_id, 13, "a deleted session's id stays used")
-        self.assertEqual(snapshot.history[12], tuple(message(12, n) for n in range(30, 80)))
-        self.assertEqual(snapshot.history[2], (message(2, 1000),))
-
-    @inlineCallbacks
-    def test_writes_of_one_turn_share_one_transaction(self) -> Any:
-        """Group commit: 200 messages written in one reactor turn are committed together, in order."""
-        store, _ = self.open()
-        yield store.add_message(message(1, -1))
-        before = store.transactions
-        committed: list[int] = []
-        writes = [store.add_message(message(1, n)).addCallback(lambda _, n=n: committed.append(n)) for n in range(200)]
-        self.assertEqual(committed, [], "nothing is acknowledged before the commit")
-        yield gatherResults(writes)
-        self.assertEqual(committed, list(range(200)))
-        self.assertEqual(store.transactions - before, 1)
-
-    @inlineCallbacks
-    def test_writes_during_a_commit_go_into_the_next(self) -> Any:
-        """Writes made while a transaction commits wait, all together, for the next one."""
-        store, _ = self.open()
-        first = [store.add_message(message(1, n)) for n in range(10)]
-        # The flush starts on the next turn; this runs in that same turn, while it is in flight.
-        yield deferLater(reactor, 0, lambda: None)
-        second = [store.add_message(message(1, 100 + n)) for n in range(10)]
-        yield gatherResults(first + second)
-        self.assertEqual(store.transactions, 2)
-
-    @inlineCallbacks
-    def test_deleting_a_session_deletes_its_history(self) -> Any:
-        """/close and the last member leaving delete the session's messages too."""
-        store, _ = self.open()
-        yield store.add_session(StoredSession(10, "garden", 1.0, "alice", None))
-        yield gatherResults([store.add_message(message(10, n)) for n in range(5)])
-        yield store.delete_session(10)
-        yield store.close()
-        _, snapshot = self.open()
-        self.assertEqual((snapshot.sessions, snapshot.history), ((), {}))
-
-    @inlineCallbacks
-    def test_retention_drops_the_oldest(self) -> Any:
-        """A session keeps at most ``retention`` messages: the newest."""
-        store, _ = self.open(retention=20)
-        for batch in range(3):
-            yield gatherResults([store.add_message(message(3, batch * 15 + n)) for n in range(15)])
-        yield store.close()
+    def stored_texts(self, session_id: int) -> list[str]:
         with sqlite3.connect(self.path) as db:
-            rows = db.execute("SELECT text FROM messages WHERE session_id = 3 ORDER BY id").fetchall()
-        self.assertEqual([r[0] for r in rows], [f"message {n}" for n in range(25, 45)])
-
-    @inlineCallbacks
-    def test_lowered_retention_applies_at_start(self) -> Any:
-        """Restarting with a smaller retention trims what was kept before."""
-        store, _ = self.open(retention=100)
-        yield gatherResults([store.add_message(message(4, n)) for n in range(50)])
-        yield store.close()
-        _, snapshot = self.open(retention=10, history_limit=100)
-        self.assertEqual(snapshot.history[4], tuple(message(4, n) for n in range(40, 50)))
-
-    @inlineCallbacks
-    def test_a_failed_transaction_fails_each_write_in_it(self) -> Any:
-        """A rolled-back transaction fails every write it carried (none is acknowledged); later writes work."""
-        store, _ = self.open()
-        good = store.add_message(message(5, 1))
-        bad = store.add_session(StoredSession(11, None, 1.0, "alice", None))  # type: ignore[arg-type]
-        yield self.assertFailure(good, StoreError)
-        yield self.assertFailure(bad, StoreError)
-        self.flushLoggedErrors(sqlite3.IntegrityError)
-        yield store.add_message(message(5, 2))
-        yield store.close()
-        _, snapshot = self.open()
-        self.assertEqual(snapshot.history[5], (message(5, 2),))
+            rows = db.execute("SELECT text FROM messages WHERE session_id = ? ORDER BY id", (session_id,)).fetchall()
+        db.close()
+        return [text for (text,) in rows]
 
     def test_database_file_is_private_and_in_wal_mode(self) -> None:
         """The file holds history and password hashes: mode 0600; WAL journal; the current schema."""

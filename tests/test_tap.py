@@ -3,6 +3,7 @@
 import io
 import os
 import sqlite3
+from unittest import mock
 
 from twisted.application.service import IServiceCollection
 from twisted.plugin import getPlugins
@@ -79,6 +80,39 @@ class HistoryOptionsTests(SynchronousTestCase):
         self.assertEqual((options["scrollback"], options["retention"]), (0, 5))
         for args in (["--scrollback", "-1"], ["--retention", "0"], ["--scrollback", "many"]):
             self.assertRaises(usage.UsageError, tap.Options().parseOptions, args)
+
+    def test_postgres_url(self) -> None:
+        """--db takes a postgresql:// (or postgres://) URL besides a SQLite path; a malformed one is refused at once."""
+        for url in ("postgresql://glozi@db.example:5432/glozi", "postgres://db.example/glozi"):
+            options = tap.Options()
+            options.parseOptions(["--db", url])
+            self.assertEqual(options["db"], url)
+        error = self.assertRaises(usage.UsageError, tap.Options().parseOptions, ["--db", "postgresql://%zz"])
+        self.assertIn("not a PostgreSQL URL: invalid percent-encoded token", str(error))
+
+    def test_cluster_options(self) -> None:
+        options = tap.Options()
+        options.parseOptions(["--db", "postgresql://h/glozi", "--redis", "redis://127.0.0.1:6380/2", "--node", "n1"])
+        self.assertEqual((options["redis"], options["node"], options["presence-timeout"]), ("redis://127.0.0.1:6380/2", "n1", 15.0))
+        for args, says in (
+            (["--redis", "redis://127.0.0.1"], "--redis needs --db postgresql://"),
+            (["--db", "postgresql://h/glozi", "--node", "n1"], "--node names a node of a cluster: give --redis too"),
+            (["--db", "postgresql://h/glozi", "--redis", "http://h"], "it must start with redis://"),
+            (["--db", "postgresql://h/glozi", "--redis", "redis://h", "--node", "two words"], "no spaces"),
+            (["--db", "postgresql://h/glozi", "--redis", "redis://h", "--node", "n" * 65], "1 to 64"),
+            (["--db", "postgresql://h/glozi", "--redis", "redis://h", "--presence-timeout", "0"], "positive"),
+        ):
+            error = self.assertRaises(usage.UsageError, tap.Options().parseOptions, args)
+            self.assertIn(says, str(error))
+        options = tap.Options()
+        options.parseOptions(["--db", "postgresql://h/glozi", "--redis", "redis://h", "--node", "n" * 64])
+
+    def test_postgres_url_without_psycopg(self) -> None:
+        """Without the [cluster] extra a PostgreSQL URL is refused with what to install; a SQLite path still works."""
+        with mock.patch.dict("sys.modules", {"psycopg": None, "psycopg.conninfo": None}):
+            error = self.assertRaises(usage.UsageError, tap.Options().parseOptions, ["--db", "postgresql://h/glozi"])
+            tap.Options().parseOptions(["--db", "glozichat.db"])
+        self.assertIn("pip install 'glozichat[cluster]'", str(error))
 
     def stored_database(self, *statements: str) -> str:
         """A database file at the current schema holding the session garden (id 17), then ``statements``."""

@@ -233,14 +233,7 @@ class ClientWindow:
             self.corner.pack(side="right", before=self.topic)
 
     def _render_connection(self) -> None:
-        model = self.model
-        if model.reconnecting and model.screen is Screen.CHAT:
-            text = f"Reconnecting to {model.server_name}..."
-        elif model.screen in (Screen.LOBBY, Screen.CHAT):
-            text = f"Connected to {model.server_name}"
-        else:
-            text = "Not connected"
-        self.server_label.configure(text=text)
+        self.server_label.configure(text=self.model.connection_text)
 
     def _render_screen(self) -> None:
         model = self.model

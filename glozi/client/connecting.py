@@ -23,6 +23,7 @@ from glozi.client.state import (
     trust_notice,
 )
 from glozi.client.texts import duration_text
+from glozi.discovery.nodes import decode_nodes
 from glozi.doors.native.wire import MAX_TEXT_CHARS, PROTOCOL_VERSION
 
 DEFAULT_PORT = 7557
@@ -33,6 +34,10 @@ RECONNECT_MAX_DELAY = 15.0
 RECONNECT_MAX_TRIES = 20
 """Automatic attempts (about 4 minutes in all) before the client stops and offers *Reconnect*."""
 CLOSE_FOLLOWS_SECONDS = 5.0
+NAME_RETRY_SECONDS = 1.0
+NAME_RETRIES = 10
+"""A rejoin refused with ``name_taken`` is tried again every second, ten times: the server (or
+another node of its cluster) may not have noticed yet that our old connection is gone."""
 """A server that closes a connection with a reason sends the reason last, right
 before the close; an error older than this, or followed by anything, is not the reason."""
 _SENT_AWAY_CODES = frozenset({"idle", "line_too_long", "too_many_connections"})
@@ -47,7 +52,8 @@ class PasswordNeeded(Exception):
 
 
 class Connecting(Lobby):
-    """Discovery, connecting and reconnecting (with growing delays), rejoining the session."""
+    """Discovery, connecting and reconnecting (with growing delays, to the
+    same address and then to the other nodes of its cluster, in turn), rejoining the sessions."""
 
     def start(self) -> None:
         """Connect to the given address, or look for servers first."""
@@ -166,6 +172,13 @@ class Connecting(Lobby):
         digits = welcome.get("exit_code_digits")
         valid_digits = isinstance(digits, int) and 0 < digits <= MAX_EXIT_CODE_DIGITS
         self.exit_code_digits = digits if valid_digits else DEFAULT_EXIT_CODE_DIGITS  # type: ignore[assignment]
+        self.nodes = []
+        listed = {(address.host, address.port)}
+        for node in decode_nodes(welcome.get("nodes")):
+            # Each address once, and never the one we are on: each attempt of a round goes somewhere new.
+            if (node.host, node.port) not in listed:
+                listed.add((node.host, node.port))
+                self.nodes.append(ServerAddress(node.host, node.port, node.name, node.tls))
 
     def connect_typed(self, host: str, port: str) -> bool:
         """Connect to an address the user typed; ``False`` when it is not one."""
@@ -235,6 +248,8 @@ class Connecting(Lobby):
         self.reconnecting = True
         self._reconnect_tries = 0
         self._lost_reason = reason
+        # A server that said it is closing meant to go: its cluster is not asked to take us instead.
+        self._reconnect_targets = [self.address] if self._closing_reason else [self.address, *self.nodes]
         for conversation in list(self.conversations.values()):
             if isinstance(conversation, ChatState):
                 conversation.history_left = 0
@@ -257,12 +272,35 @@ class Connecting(Lobby):
             self._give_up(f"{self._lost_reason} Reconnecting failed {RECONNECT_MAX_TRIES} times.")
             return
         delay = min(RECONNECT_MAX_DELAY, RECONNECT_FIRST_DELAY * RECONNECT_FACTOR**self._reconnect_tries)
+        targets = self._reconnect_targets
+        self.reconnecting_to = targets[self._reconnect_tries % len(targets)]
         self._reconnect_tries += 1
         self._reconnect_call = self.clock.callLater(delay, self._try_reconnect)
         if self.screen is not Screen.CHAT:
+            to = f" to {self._reconnect_target_label()}" if len(targets) > 1 else ""
             self._set_screen(
-                Screen.DISCONNECTED, f"{self._lost_reason} Reconnecting in {duration_text(math.ceil(delay))}..."
+                Screen.DISCONNECTED,
+                f"{self._lost_reason} Reconnecting{to} in {duration_text(math.ceil(delay))}...",
             )
+        else:
+            self._render(Aspect.CONNECTION)
+
+    def _reconnect_target_label(self) -> str:
+        """The next attempt's address, named as the server called itself there (the node's name for another node)."""
+        target = self.reconnecting_to
+        assert target is not None
+        name = self.server_name if target == self.address else target.name
+        return ServerAddress(target.host, target.port, name).label
+
+    @property
+    def connection_text(self) -> str:
+        """What the window's status line says: connected to whom, or which node it is reconnecting to."""
+        if self.reconnecting and self.screen is Screen.CHAT:
+            alone = len(self._reconnect_targets) <= 1
+            return f"Reconnecting to {self.server_name if alone else self._reconnect_target_label()}..."
+        if self.screen in (Screen.LOBBY, Screen.CHAT):
+            return f"Connected to {self.server_name}"
+        return "Not connected"
 
     def _stop_reconnecting(self) -> None:
         self.reconnecting = False
@@ -294,7 +332,7 @@ class Connecting(Lobby):
 
     def _try_reconnect(self) -> None:
         self._reconnect_call = None
-        address = self.address
+        address = self.reconnecting_to
         assert address is not None
         self._attempt += 1
         attempt = self._attempt
@@ -303,6 +341,8 @@ class Connecting(Lobby):
             if attempt != self._attempt:
                 protocol.disconnect()
                 return
+            # From now on this node is the one reconnected to first; the server password goes with it.
+            self.address = address
             self._welcomed(protocol, address)
             sessions = self.sessions_in
             if sessions:
@@ -330,7 +370,11 @@ class Connecting(Lobby):
         self._pending = self._open(address)
         self._pending.addCallbacks(connected, failed)
 
-    def _rejoin(self, protocol: ClientProtocol, chats: list[ChatState]) -> None:
+    def _rejoin_again(self, protocol: ClientProtocol, chats: list[ChatState], tries: int) -> None:
+        if protocol is self.protocol and self.conversations.get(chats[0].key) is chats[0]:
+            self._rejoin(protocol, chats, tries)
+
+    def _rejoin(self, protocol: ClientProtocol, chats: list[ChatState], tries: int = 0) -> None:
         """Join the sessions we were in again, one after the other (the server takes one join
         at a time), with the same name and passwords; then what waits goes out."""
         chat, rest = chats[0], chats[1:]
@@ -362,6 +406,9 @@ class Connecting(Lobby):
                 return
             if not reason.check(ServerError):
                 return  # the connection went again; connection_lost carries on
+            if reason.value.code == "name_taken" and tries < NAME_RETRIES:
+                self.clock.callLater(NAME_RETRY_SECONDS, self._rejoin_again, protocol, chats, tries + 1)
+                return
             unsent = self._unsent_in(chat)
             self._forget(chat)
             text = f"Reconnected, but could not rejoin {chat.session.name}: {reason.value.message}{unsent}"

@@ -118,7 +118,7 @@ class StatusView:
                     "end",
                     iid=str(index),
                     text=server.name or server.host,
-                    values=(f"{server.host}:{server.port}",),
+                    values=(server.where,),
                 )
             if model.servers:
                 self.servers.selection_set("0")

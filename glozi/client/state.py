@@ -106,17 +106,30 @@ class Tone(Enum):
 
 @dataclass(frozen=True)
 class ServerAddress:
-    """A server to connect to; ``name`` is what the server calls itself."""
+    """A server to connect to; ``name`` is what the server calls itself.
+
+    ``nodes``: the other addresses of the same cluster that discovery heard
+    of (not part of the address: two rows of the same server compare equal).
+    """
 
     host: str
     port: int
     name: str = ""
     tls: bool = False
+    nodes: tuple["ServerAddress", ...] = field(default=(), compare=False)
 
     @property
     def label(self) -> str:
         where = f"{self.host}:{self.port}"
         return f"{self.name} ({where})" if self.name else where
+
+    @property
+    def where(self) -> str:
+        """The address as the server list shows it, with how many more nodes its cluster has."""
+        more = len(self.nodes)
+        if not more:
+            return f"{self.host}:{self.port}"
+        return f"{self.host}:{self.port} +{more} node{'s' if more > 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -446,6 +459,11 @@ class ClientState:
         """Desktop notifications asked for and not yet shown (``take_notifications``)."""
         self.reconnecting = False
         """The connection was lost and the client is getting it back by itself."""
+        self.nodes: list[ServerAddress] = []
+        """The other nodes of the server's cluster, from its last welcome: where to reconnect when it goes."""
+        self.reconnecting_to: ServerAddress | None = None
+        """The address the next automatic attempt goes to."""
+        self._reconnect_targets: list[ServerAddress] = []
         self.outbox: list[Outgoing] = []
         self._closing_reason: str | None = None
         self._attempt = 0

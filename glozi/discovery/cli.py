@@ -90,14 +90,16 @@ def format_server(server: FoundServer, as_json: bool = False) -> str:
                 "seconds": round(server.seconds, 4),
                 "tls": server.tls,
                 "password": server.password,
+                "nodes": [node.fields() for node in server.nodes],
             }
         )
     irc = f" irc={server.irc_port}" if server.irc_port is not None else ""
     tls = " tls" if server.tls else ""
     password = " password" if server.password else ""
+    nodes = f" nodes={','.join(f'{node.host}:{node.port}' for node in server.nodes)}" if server.nodes else ""
     return (
         f"{server.host}:{server.port}{tls}{password} name={json.dumps(server.name)}{irc} "
-        f"via={','.join(server.via)} time={server.seconds * 1000:.0f}ms"
+        f"via={','.join(server.via)} time={server.seconds * 1000:.0f}ms{nodes}"
     )
 
 

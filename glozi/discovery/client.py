@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 
 from glozi.discovery.icmpwire import ICMP_ECHO_REQUEST, icmp_message
 from glozi.discovery.interfaces import broadcast_addresses
+from glozi.discovery.nodes import Node
 from glozi.discovery.probe import (
     DEFAULT_DISCOVERY_PORT,
     Answer,
@@ -60,7 +61,8 @@ class FoundServer:
 
     ``host``/``port`` is its native endpoint; ``via`` the probe paths that got
     an answer (``"icmp"``, ``"udp"``), ``seconds`` the time from the start of
-    discovery to its first answer.
+    discovery to its first answer; ``nodes`` the other nodes of its cluster
+    that its answer listed.
     """
 
     name: str
@@ -71,6 +73,7 @@ class FoundServer:
     seconds: float
     tls: bool = False
     password: bool = False
+    nodes: tuple[Node, ...] = ()
 
 
 class NoServerFound(Exception):
@@ -323,6 +326,7 @@ class _DiscoveryRun(DatagramProtocol):
                 seconds=heard.seconds,
                 tls=heard.answer.tls,
                 password=heard.answer.password,
+                nodes=heard.answer.nodes,
             )
             for heard in sorted(self._heard.values(), key=lambda h: h.seconds)
         ]

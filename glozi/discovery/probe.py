@@ -8,7 +8,7 @@ server sends back over UDP.  Both are one UTF-8 JSON object::
             "reply_port": 50123, "nonce": "<32 hex digits>"}
     answer {"magic": "GLOZICHAT-SERVER", "version": 1, "name": "lab",
             "host": "10.0.0.5", "port": 7557, "irc_port": 6667,
-            "nonce": "<the probe's nonce>"}
+            "nonce": "<the probe's nonce>", "nodes": [<the cluster's other nodes>]}
 
 Decoders never raise on bad input: anything that is not ours, malformed,
 oversize, of another version or missing a field decodes to ``None``.  Unknown
@@ -17,11 +17,12 @@ extra keys are ignored, so a later version may add fields.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
+
+from glozi.discovery.nodes import Node, decode_nodes, is_port, is_unicast_ipv4
 
 PROBE_MAGIC = "GLOZICHAT-PROBE"
 ANSWER_MAGIC = "GLOZICHAT-SERVER"
@@ -58,7 +59,8 @@ class Answer:
     ``host`` and ``port`` are the native protocol endpoint the client should
     connect to; ``irc_port`` is on the same host, or ``None`` when the server
     has no IRC listener; ``tls`` says the native endpoint speaks TLS;
-    ``password`` that the server asks every client for a password (``--password``).
+    ``password`` that the server asks every client for a password (``--password``);
+    ``nodes`` the other nodes of its cluster (none for a server alone).
     """
 
     name: str
@@ -68,6 +70,7 @@ class Answer:
     nonce: str
     tls: bool = False
     password: bool = False
+    nodes: tuple[Node, ...] = ()
 
 
 def new_probe(reply_port: int) -> Probe:
@@ -100,14 +103,19 @@ def decode_probe(data: bytes) -> Probe | None:
         return None
     reply_port = fields.get("reply_port")
     nonce = fields.get("nonce")
-    if not (_is_port(reply_port) and reply_port >= MIN_REPLY_PORT and is_nonce(nonce)):
+    if not (is_port(reply_port) and reply_port >= MIN_REPLY_PORT and is_nonce(nonce)):
         return None
     return Probe(reply_port=reply_port, nonce=nonce)
 
 
 def encode_answer(answer: Answer) -> bytes:
-    """Serialize ``answer`` to its JSON payload."""
-    return _dump(
+    """Serialize ``answer`` to its JSON payload, at most ``MAX_ANSWER_BYTES``.
+
+    Its ``nodes`` are listed in order as far as they fit: the ones that would
+    make the answer longer are left out (clients drop longer answers unread,
+    and a small answer keeps a spoofed probe from amplifying much).
+    """
+    without_nodes = _dump(
         {
             "magic": ANSWER_MAGIC,
             "version": PROTOCOL_VERSION,
@@ -118,8 +126,21 @@ def encode_answer(answer: Answer) -> bytes:
             "nonce": answer.nonce,
             "tls": answer.tls,
             "password": answer.password,
+            "nodes": [],
         }
     )
+    head = without_nodes.removesuffix(b"]}")
+    size = len(without_nodes)
+    listed: list[bytes] = []
+    for node in answer.nodes:
+        encoded = _dump(node.fields())
+        # One comma between entries.
+        grown = size + len(encoded) + (1 if listed else 0)
+        if grown > MAX_ANSWER_BYTES:
+            break
+        listed.append(encoded)
+        size = grown
+    return head + b",".join(listed) + b"]}"
 
 
 def decode_answer(data: bytes) -> Answer | None:
@@ -141,18 +162,22 @@ def decode_answer(data: bytes) -> Answer | None:
     tls = fields.get("tls", False)
     # Absent in answers from servers that predate the server password: they ask none.
     password = fields.get("password", False)
+    # Absent in answers from servers that predate clusters; only the valid entries are kept.
+    nodes = decode_nodes(fields.get("nodes"))
     if not (
         isinstance(tls, bool)
         and isinstance(password, bool)
         and is_server_name(name)
         and isinstance(host, str)
-        and _is_unicast_ipv4(host)
-        and _is_port(port)
-        and (irc_port is None or _is_port(irc_port))
+        and is_unicast_ipv4(host)
+        and is_port(port)
+        and (irc_port is None or is_port(irc_port))
         and is_nonce(nonce)
     ):
         return None
-    return Answer(name=name, host=host, port=port, irc_port=irc_port, nonce=nonce, tls=tls, password=password)
+    return Answer(
+        name=name, host=host, port=port, irc_port=irc_port, nonce=nonce, tls=tls, password=password, nodes=nodes
+    )
 
 
 def is_nonce(value: object) -> bool:
@@ -167,22 +192,6 @@ def is_nonce(value: object) -> bool:
 def is_server_name(value: object) -> bool:
     """Whether ``value`` may be advertised as a server name."""
     return isinstance(value, str) and 0 < len(value) <= MAX_SERVER_NAME_LENGTH and value.isprintable()
-
-
-def _is_port(value: object) -> bool:
-    # bool is a subclass of int, and JSON true must not pass for port 1.
-    return type(value) is int and 0 < value < 65536
-
-
-def _is_unicast_ipv4(host: str) -> bool:
-    try:
-        address = ipaddress.IPv4Address(host)
-    except ValueError:
-        return False
-    return not (address.is_multicast or address.is_unspecified or address == _LIMITED_BROADCAST)
-
-
-_LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 def _dump(fields: dict[str, Any]) -> bytes:

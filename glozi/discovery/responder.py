@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol
@@ -24,6 +25,7 @@ from glozi.discovery.limits import (
     NonceMemory,
     SourceRateLimiter,
 )
+from glozi.discovery.nodes import no_other_nodes, nodes_from
 from glozi.discovery.probe import (
     MIN_REPLY_PORT,
     Answer,
@@ -58,7 +60,9 @@ class DiscoveryResponder(DatagramProtocol):
     interface)`` picks the address to advertise (see
     ``glozi.discovery.interfaces.advertised_address``); ``None`` means no
     answer.  Probes that are invalid, already seen (by nonce) or over the
-    per-source rate are dropped silently.
+    per-source rate are dropped silently.  ``nodes()`` gives the other nodes
+    of the cluster (as for ``NativeFactory``), listed in the answer as far as
+    they fit in its 1024 bytes.
 
     Probes from a source no real client has (see
     ``LocalAddresses.is_forged_source``; ``read_local_addresses`` gives this
@@ -84,6 +88,7 @@ class DiscoveryResponder(DatagramProtocol):
         answer_rate: float = DEFAULT_ANSWER_RATE,
         answer_burst: int = DEFAULT_ANSWER_BURST,
         read_local_addresses: Callable[[], LocalAddresses] = local_addresses,
+        nodes: Callable[[], list[dict[str, Any]]] = no_other_nodes,
     ) -> None:
         self._server_name = server_name
         self._native_port = native_port
@@ -92,6 +97,7 @@ class DiscoveryResponder(DatagramProtocol):
         self._native_tls = native_tls
         self.password_required = password_required
         self._address_for = address_for
+        self._nodes = nodes
         self._limiter = SourceRateLimiter(clock, rate=answer_rate, burst=answer_burst)
         self._nonces = NonceMemory(clock)
         self._local = LocalAddressCache(clock.seconds, read_local_addresses)
@@ -151,6 +157,7 @@ class DiscoveryResponder(DatagramProtocol):
             nonce=probe.nonce,
             tls=self._native_tls,
             password=self.password_required,
+            nodes=nodes_from(self._nodes()),
         )
         try:
             self.transport.write(encode_answer(answer), (host, port))

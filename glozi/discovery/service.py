@@ -16,6 +16,7 @@ from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from glozi.discovery.nodes import no_other_nodes
 from glozi.discovery.probe import MAX_SERVER_NAME_LENGTH
 from glozi.discovery.responder import DiscoveryResponder
 from glozi.discovery.sniffer import SnifferService
@@ -170,6 +171,7 @@ def make_discovery_service(
     native_tls: bool = False,
     password_required: bool = False,
     udp_interface: str = "",
+    nodes: Callable[[], list[dict[str, Any]]] = no_other_nodes,
 ) -> IService:
     """Build the service that lets clients on the LAN find this server.
 
@@ -187,6 +189,7 @@ def make_discovery_service(
     (``PortRecordingEndpoint.bound_host``): bound to one address, only that
     address is advertised. ``native_tls`` tells clients the native endpoint
     speaks TLS, ``password_required`` that it asks for a server password.
+    ``nodes()`` gives the other nodes of the cluster (see ``DiscoveryResponder``).
 
     Returns a ``DiscoveryService`` (a ``MultiService``); its children start in
     order, so the responder listens before the sniffer hands it anything.
@@ -199,6 +202,7 @@ def make_discovery_service(
         native_host=native_host,
         native_tls=native_tls,
         password_required=password_required,
+        nodes=nodes,
     )
     listener = UDPListenerService(
         reactor, discovery_port, responder, interface=udp_interface, answer_from_any_port=sniff

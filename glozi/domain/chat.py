@@ -50,6 +50,7 @@ from glozi.domain.idle import InactivityTimer
 from glozi.domain.masks import matches
 from glozi.domain.names import is_reserved_username, name_key, reserved_username_message
 from glozi.domain.quotes import QUOTES, Quote
+from glozi.domain.replication import ALONE, Replication
 from glozi.domain.sessions import DEFAULT_SCROLLBACK, Connection, Member, Session
 from glozi.domain.whowas import NickHistory, PastUser
 from glozi.fanout.interface import Fanout
@@ -127,12 +128,16 @@ class ChatServer:
         scrollback: int = DEFAULT_SCROLLBACK,
         max_sessions_per_user: int = DEFAULT_MAX_SESSIONS_PER_USER,
         builtin_sessions: bool = True,
+        replication: Replication = ALONE,
     ) -> None:
         """``builtin_sessions=False`` (``--no-builtin-sessions``) starts without
         the nine built-in sessions; their ids, 1 to 9, stay theirs all the same,
         so history a previous run stored for them is never shown in a created
-        session, and comes back with them when they are on again."""
+        session, and comes back with them when they are on again. In a cluster
+        ``replication`` tells the other nodes what changes here
+        (glozi/domain/replication.py)."""
         self.clock = clock
+        self.replication = replication
         self.idle_timeout = idle_timeout
         self.store: Store = store if store is not None else MemoryStore()
         self.passwords: PasswordHasher = passwords if passwords is not None else ScryptPasswords()
@@ -261,15 +266,18 @@ class ChatServer:
         holder = self._users.get(key)
         if holder is not None and holder is not participant:
             raise ChatError("name_taken", f"The name {holder.nick} is in use on this server.")
-        self.release_nick(participant)
+        old = participant.nick
+        self._let_go(participant)
         self._users[key] = participant
         participant.nick = nick
         self._count_users()
+        self.replication.nick_claimed(participant, old)
 
     def registration_done(self, participant: "Participant") -> None:
         """``participant`` has finished introducing itself: it counts as a user from now on."""
         participant.registered = True
         self._count_users()
+        self.replication.user_changed(participant)
 
     def _count_users(self) -> None:
         self.most_users = max(self.most_users, len(self.registered_users()))
@@ -277,10 +285,17 @@ class ChatServer:
     def release_nick(self, participant: "Participant") -> None:
         """Forget ``participant``'s nick, so someone else may take it; WHOWAS remembers who had it."""
         nick = participant.nick
-        if nick is not None and self._users.get(name_key(nick)) is participant:
-            del self._users[name_key(nick)]
-            user_name, real_name = participant.user_name or nick, participant.real_name or nick
-            self.nick_history.record(PastUser(nick, user_name, real_name, self.clock.seconds()))
+        if self._let_go(participant) and nick is not None:
+            self.replication.nick_released(participant, nick)
+
+    def _let_go(self, participant: "Participant") -> bool:
+        nick = participant.nick
+        if nick is None or self._users.get(name_key(nick)) is not participant:
+            return False
+        del self._users[name_key(nick)]
+        user_name, real_name = participant.user_name or nick, participant.real_name or nick
+        self.nick_history.record(PastUser(nick, user_name, real_name, self.clock.seconds()))
+        return True
 
     def user_named(self, nick: str) -> "Participant | None":
         """Who uses ``nick`` now (any case), or ``None``."""
@@ -339,6 +354,7 @@ class ChatServer:
         """``participant`` went away or came back (``participant.away``): the
         other members of each of its sessions get ``MemberAway``."""
         self._tell_away(tuple(participant.members.values()))
+        self.replication.user_changed(participant)
 
     def _tell_away(self, members: Sequence[Member]) -> None:
         """The others in each of ``members``' sessions learn its user's away
@@ -357,10 +373,24 @@ class ChatServer:
         self.shutdown("The server was closed with its exit code.")
         self._on_exit()
 
-    def _add_session(self, name: str, creator: str, password_hash: str | None, permanent: bool) -> Session:
-        self._last_session_id += 1
+    def _add_session(
+        self,
+        name: str,
+        creator: str,
+        password_hash: str | None,
+        permanent: bool,
+        session_id: int | None = None,
+        created_at: float | None = None,
+    ) -> Session:
+        self._last_session_id = max(self._last_session_id + 1, session_id or 0)
         session = Session(
-            self._last_session_id, name, self.clock.seconds(), creator, password_hash, permanent, self.scrollback
+            session_id or self._last_session_id,
+            name,
+            self.clock.seconds() if created_at is None else created_at,
+            creator,
+            password_hash,
+            permanent,
+            self.scrollback,
         )
         self._register(session)
         if not permanent:
@@ -380,6 +410,7 @@ class ChatServer:
         session.history.clear()
         self.password_guard.target_gone(session.id)
         self._stored(self.store.delete_session(session.id), "deleting session {id}", session.id)
+        self.replication.session_removed(session)
 
     def _stored(self, written: "Deferred[None]", what: str, session_id: int) -> None:
         # Nobody waits on these writes; a failure is logged (the store says why).
@@ -391,18 +422,18 @@ class ChatServer:
         username = participant.nick
         assert username is not None
         member = Member(participant, session, username, self.clock.seconds())
-        self.fanout.publish(
-            session, MemberJoined(session_id=session.id, name=username, joined_at=member.joined_at)
-        )
-        # The members already there learn that the joiner is away as they would any later change.
-        if participant.away is not None:
-            self._tell_away((member,))
         session.members[name_key(username)] = member
         participant.members[session.id] = member
         if session.admin is None and not session.permanent:
             session.admin = member
         else:
-            self._start_timer(member)
+            self.start_idle_timer(member)
+        self.fanout.publish(
+            session, MemberJoined(session_id=session.id, name=username, joined_at=member.joined_at), exclude=member
+        )
+        # The members already there learn that the joiner is away as they would any later change.
+        if participant.away is not None:
+            self._tell_away((member,))
         return Joined(
             session=session.info(),
             you=username,
@@ -418,7 +449,12 @@ class ChatServer:
         if session is not None and self.sessions.get(session.id) is not session:
             raise ChatError("no_such_session", f"The session {session.name} is gone.")
 
-    def _start_timer(self, member: Member) -> None:
+    def start_idle_timer(self, member: Member) -> None:
+        """Start ``member``'s inactivity timer; a member connected to another
+        node of a cluster has none here (its own node runs it)."""
+        if member.participant.remote:
+            return
+
         def warn(seconds_left: float) -> None:
             member.deliver(IdleWarning(session_id=member.session.id, seconds_left=seconds_left))
 
@@ -476,7 +512,7 @@ class ChatServer:
         old = session.admin
         self._crown(session, heir, by)
         if old is not None:
-            self._start_timer(old)
+            self.start_idle_timer(old)
         self._session_changed(session)
 
     def announce(self, session: Session, event: Event) -> None:
@@ -488,6 +524,7 @@ class ChatServer:
     def store_session(self, session: Session) -> None:
         """Keep ``session``'s new password hash (the store replaces its record)."""
         self._stored(self.store.add_session(session.stored()), "storing session {id}", session.id)
+        self.replication.session_changed(session)
 
     def close_session(self, session: Session, by: str) -> None:
         """Every member is told and sent back to the list; the session goes."""
@@ -504,25 +541,44 @@ class ChatServer:
         """Create a session with ``username`` as its admin. With a password the
         session appears once the password's hash is computed (off the reactor)."""
         self._refuse_taken_name(name)
-        if password is None:
-            return succeed(self._create(participant, name, None))
+        creator = participant.nick
+        assert creator is not None
 
-        def hashed(password_hash: str) -> Joined:
-            self._still_admissible(participant)
-            self._refuse_taken_name(name)
-            return self._create(participant, name, password_hash)
+        def hashed(password_hash: str | None) -> "Deferred[Joined]":
+            if password is not None:
+                self._still_admissible(participant)
+                self._refuse_taken_name(name)
+            created_at = self.clock.seconds()
+            reserving = self.replication.reserve_session(name, creator, created_at, password_hash)
+            return reserving.addCallback(reserved, password_hash, created_at)
 
-        return self.passwords.hash(password).addCallback(hashed)
+        def reserved(session_id: int | None, password_hash: str | None, created_at: float) -> Joined:
+            if session_id is not None:
+                # The cluster's record answered later: the world may have moved on here too.
+                self._still_admissible(participant)
+                self._refuse_taken_name(name)
+            return self._create(participant, name, password_hash, session_id, created_at)
+
+        hashing: Deferred[str | None] = succeed(None) if password is None else self.passwords.hash(password)
+        return hashing.addCallback(hashed)
 
     def _refuse_taken_name(self, name: str) -> None:
         existing = self._sessions_by_name.get(name_key(name))
         if existing is not None:
             raise ChatError("session_exists", f"A session named {existing.name} exists.")
 
-    def _create(self, participant: "Participant", name: str, password_hash: str | None) -> Joined:
+    def _create(
+        self,
+        participant: "Participant",
+        name: str,
+        password_hash: str | None,
+        session_id: int | None = None,
+        created_at: float | None = None,
+    ) -> Joined:
         creator = participant.nick
         assert creator is not None
-        session = self._add_session(name, creator, password_hash, permanent=False)
+        session = self._add_session(name, creator, password_hash, False, session_id, created_at)
+        self.replication.session_created(session)
         self.log.info("Session {name} ({id}) created by {creator}", name=name, id=session.id, creator=creator)
         joined = self._admit(participant, session)
         self._tell_session_list(lambda: SessionAdded(session=session.info()))
@@ -561,6 +617,7 @@ class ChatServer:
         def checked(matches: bool) -> Joined:
             if not matches:
                 guard.failed(participant, participant.source)
+                self.replication.guess_failed(participant.source)
                 raise ChatError("wrong_password", f"Wrong password for session {session.name}.")
             guard.succeeded(participant, participant.source)
             self._still_admissible(participant, session)
@@ -577,10 +634,75 @@ class ChatServer:
         return joined
 
 
+    # What another node of the cluster did, applied here (glozi/cluster/replica.py):
+    # the changes only, since that node told its own members and kept the record.
+
+    def adopt_user(self, participant: "Participant") -> None:
+        """``participant``, connected to another node, holds its nick."""
+        assert participant.nick is not None
+        self._users[name_key(participant.nick)] = participant
+        self._count_users()
+
+    def forget_user(self, participant: "Participant") -> None:
+        """``participant``, connected to another node, let go of its nick."""
+        self._let_go(participant)
+
+    def adopt_session(self, session: Session) -> None:
+        """A session another node created; the session list is told."""
+        self._register(session)
+        self._last_session_id = max(self._last_session_id, session.id)
+        if not session.rules.secret:
+            self._tell_session_list(lambda: SessionAdded(session=session.info()))
+
+    def drop_session(self, session: Session) -> None:
+        """A session another node removed: its members here leave it quietly
+        (they were told by the event that emptied or closed it)."""
+        for member in list(session.members.values()):
+            self._detach(member)
+        session.admin = None
+        if self.sessions.get(session.id) is not session:
+            return
+        if not session.rules.secret:
+            self._tell_session_list(lambda: SessionRemoved(session_id=session.id, name=session.name))
+        del self.sessions[session.id]
+        del self._sessions_by_name[name_key(session.name)]
+        session.history.clear()
+        self.password_guard.target_gone(session.id)
+
+    def detach(self, member: Member) -> None:
+        """Take ``member`` out of its session here, telling nobody."""
+        self._detach(member)
+
+    def crowned_elsewhere(self, session: Session, heir: Member | None) -> None:
+        """Another node gave ``session``'s admin role to ``heir``: a member
+        here who lost it gets an idle timer, one who got it loses its timer."""
+        old = session.admin
+        if old is heir:
+            return
+        session.admin = heir
+        if heir is not None and heir.timer is not None:
+            heir.timer.stop()
+            heir.timer = None
+        if old is not None and old.session.members.get(name_key(old.name)) is old and old.timer is None:
+            self.start_idle_timer(old)
+
+    def tell_session_changed(self, session: Session) -> None:
+        """The connections at the session list learn that ``session`` changed."""
+        self._session_changed(session)
+
+    def fresh_change_number(self) -> int:
+        """A number for a rename or away change no change made here has had."""
+        self._renames = self._away_changes = max(self._renames, self._away_changes) + 1
+        return self._renames
+
+
 class Participant:
     """One connection's side of the chat: one user, known by one nick on the
     whole server, a member of any number of sessions (up to the server's
     ``max_sessions_per_user``), possibly away."""
+
+    remote = False
+    """Whether the user is connected to another node of the cluster (glozi/cluster/replica.py)."""
 
     # One per connection: slots keep it small (docs/performance.md, I1).
     __slots__ = (
@@ -801,16 +923,18 @@ class Participant:
         message = Message(
             session_id=session.id, sender=sender, text=text, sent_at=sent_at, notice=notice, action=action
         )
-        self.server.fanout.publish(session, message, exclude=exclude)
-        session.history.append(message)
+        fanout = self.server.fanout
         written = self.server.store.add_message(StoredMessage(session.id, sender, text, sent_at, action))
+        fanout.publish_message(session, message, written, exclude=exclude)
 
         def not_stored(reason: object) -> float:
             session.history.remove(message)
-            raise ChatError(
-                "not_stored",
-                "The server could not store your message: the others saw it, but it is not in the history.",
-            )
+            if fanout.delivers_before_commit:
+                raise ChatError(
+                    "not_stored",
+                    "The server could not store your message: the others saw it, but it is not in the history.",
+                )
+            raise ChatError("not_stored", "The server could not store your message: nobody got it; send it again.")
 
         return written.addCallbacks(lambda _: sent_at, not_stored)
 
@@ -928,6 +1052,7 @@ class Participant:
         except ChatError as error:
             if error.code == "wrong_exit_code":
                 self.exit_code_failures += 1
+                self.server.replication.exit_code_failed(self.source)
                 self.server.log.warn("A wrong server exit code was entered.")
             raise
         self.server.request_exit()

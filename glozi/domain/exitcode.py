@@ -48,6 +48,10 @@ class ExitCodeGuard:
             forget_after=SOURCE_MEMORY,
         )
 
+    def failed_elsewhere(self, source: str) -> None:
+        """Another server of the cluster had a wrong exit code from ``source``: it counts here too."""
+        self._sources.failed(source_group(source))
+
     def check(self, attempt: str, failures_so_far: int, source: str = "unknown") -> None:
         """Return if ``attempt`` is the code; raise ``ChatError`` otherwise.
 

@@ -78,6 +78,8 @@ class Seat(Protocol):
 
     connection: Connection
     members: "dict[int, Member]"
+    remote: bool
+    """Whether the user is connected to another node of the cluster."""
     admin_actions: TokenBucket
     nick: str | None
     away: str | None

@@ -1,8 +1,9 @@
 """The fan-out of one process: each event goes straight to the members connected here."""
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from glozi.domain.events import Event
+from glozi.domain.events import Event, Message
 from glozi.domain.sessions import Member, Session
 
 
@@ -11,6 +12,14 @@ class LocalFanout:
     logged and closed, and the others still get the event."""
 
     log = Logger()
+    delivers_before_commit = True
+    """One process needs no order beyond its own: a message goes out at once."""
+
+    def publish_message(
+        self, session: Session, message: Message, written: "Deferred[object]", exclude: Member | None = None
+    ) -> None:
+        self.publish(session, message, exclude)
+        session.history.append(message)
 
     def publish(self, session: Session, event: Event, exclude: Member | None = None) -> None:
         for member in tuple(session.members.values()):

@@ -178,6 +178,11 @@ class GuessGuard:
         self.sources.failed(source)
         self._server.try_take()
 
+    def failed_elsewhere(self, source: object) -> None:
+        """Another server of the cluster had a wrong guess from ``source``: it counts here too."""
+        self.sources.failed(source)
+        self._server.try_take()
+
     def succeeded(self, connection: object, source: object) -> None:
         """A right guess clears the caller's record."""
         self.connections.forget(connection)

@@ -6,13 +6,11 @@ to restore. From then on every write goes through
 ``twisted.enterprise.adbapi`` on one database thread, so the reactor never
 waits on the disk.
 
-Group commit: writes are queued in the reactor thread, and the queue is
-written in one transaction on the next reactor turn. While a transaction is
-being committed, new writes wait for the next one, so under load each
-transaction carries everything that arrived during the previous commit.
-Each write's Deferred fires after the transaction holding it is committed
-(with ``synchronous=FULL``: the WAL is fsynced first), or fails with
-``StoreError`` when it was rolled back.
+Writes are group-committed (``glozi/storage/groupcommit.py``): each write's
+Deferred fires after the transaction holding it is committed (with
+``synchronous=FULL``: the WAL is fsynced first), or fails with ``StoreError``
+when it was rolled back. SQLite keeps no per-session sequence number, so
+``add_message`` fires with ``None``.
 
 The schema is versioned with ``PRAGMA user_version``; ``MIGRATIONS[i]``
 takes a database from version ``i`` to ``i + 1``, each in one transaction.
@@ -20,23 +18,16 @@ takes a database from version ``i`` to ``i + 1``, each in one transaction.
 
 import os
 import sqlite3
-from collections import Counter
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable
 from typing import Any
 
 from twisted.enterprise import adbapi
-from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
-from twisted.python.failure import Failure
 
-from glozi.storage.store import Snapshot, StoredMessage, StoredSession
+from glozi.storage.groupcommit import GroupCommitStore, Operation
+from glozi.storage.store import DEFAULT_RETENTION, NewerSchemaError, Snapshot, StoredMessage, StoredSession
 
 MEMORY = ":memory:"
 DEFAULT_DB_FILE = "glozichat.db"
-DEFAULT_RETENTION = 10_000
-"""Messages kept per session; the oldest go first."""
 BUSY_TIMEOUT_MS = 5000
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -71,14 +62,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class StoreError(Exception):
-    """A write could not be committed (the transaction was rolled back)."""
-
-
-class NewerSchemaError(Exception):
-    """The database was written by a newer GloziChat; refuse to touch it."""
 
 
 def schema_version(connection: sqlite3.Connection) -> int:
@@ -195,133 +178,14 @@ def _load(path: str, history_limit: int, retention: int) -> Snapshot:
         connection.close()
 
 
-Operation = tuple[str, Any]
-
-
-class SQLiteStore:
-    """A ``Store`` on SQLite through adbapi, with group commit."""
-
-    log = Logger()
-
-    def __init__(self, pool: adbapi.ConnectionPool, clock: IReactorTime, retention: int) -> None:
-        self._pool = pool
-        self._clock = clock
-        self.retention = retention
-        self._queue: list[tuple[Operation, Deferred[None]]] = []
-        self._scheduled: Any = None
-        self._in_flight: Deferred[None] | None = None
-        self._closed = False
-        # Messages written per session since its last retention trim: a trim
-        # walks the session's index, so it runs once per tenth of the
-        # retention, not in every commit (and for every session at close).
-        self._untrimmed: Counter[int] = Counter()
-        self._trim_every = max(1, retention // 10)
-        self.answers: AbstractContextManager[object] = nullcontext()
-        """Entered while a commit's writers hear back: the doors' write batch,
-        so the acknowledgements of one commit go out in one write per connection."""
-        self.transactions = 0
-        """Transactions committed so far (for tests and the benchmark)."""
-
-    def add_session(self, session: StoredSession) -> "Deferred[None]":
-        return self._enqueue(("session", session))
-
-    def delete_session(self, session_id: int) -> "Deferred[None]":
-        return self._enqueue(("delete", session_id))
-
-    def add_message(self, message: StoredMessage) -> "Deferred[None]":
-        return self._enqueue(("message", message))
-
-    def close(self) -> "Deferred[None]":
-        """Commit what is queued, then close the database connection."""
-        if self._closed:
-            return succeed(None)
-        self._closed = True
-        if self._scheduled is not None and self._scheduled.active():
-            self._scheduled.cancel()
-        self._scheduled = None
-        done: Deferred[None] = self._drain()
-
-        def close_pool(result: object) -> object:
-            self._pool.close()
-            return result
-
-        return done.addBoth(close_pool)
-
-    def _drain(self) -> "Deferred[None]":
-        """Fires once the queue is empty, every session is trimmed and nothing is being written."""
-        if self._in_flight is not None:
-            return self._after(self._in_flight, self._drain)
-        if self._queue or self._untrimmed:
-            return self._after(self._flush(), self._drain)
-        return succeed(None)
-
-    @staticmethod
-    def _after(waiting: "Deferred[None]", then: Callable[[], "Deferred[None]"]) -> "Deferred[None]":
-        follow: Deferred[None] = Deferred()
-        waiting.addBoth(lambda _: then().chainDeferred(follow))
-        return follow
-
-    def _enqueue(self, operation: Operation) -> "Deferred[None]":
-        written: Deferred[None] = Deferred()
-        if self._closed:
-            written.errback(StoreError("the store is closed"))
-            return written
-        self._queue.append((operation, written))
-        if self._in_flight is None and self._scheduled is None:
-            # Everything queued during this reactor turn goes into one transaction.
-            self._scheduled = self._clock.callLater(0, self._flush)
-        return written
-
-    def _sessions_to_trim(self, operations: list[Operation]) -> list[int]:
-        for kind, value in operations:
-            if kind == "message":
-                self._untrimmed[value.session_id] += 1
-            elif kind == "delete":
-                self._untrimmed.pop(value, None)
-        due = [s for s, n in self._untrimmed.items() if n >= self._trim_every or self._closed]
-        for session_id in due:
-            del self._untrimmed[session_id]
-        return due
-
-    def _flush(self) -> "Deferred[None]":
-        self._scheduled = None
-        batch, self._queue = self._queue, []
-        operations = [operation for operation, _ in batch]
-        trim = self._sessions_to_trim(operations)
-        flushing: Deferred[None] = self._pool.runWithConnection(
-            _write_through, operations, self.retention, trim
-        )
-        self._in_flight = flushing
-
-        def committed(_: object) -> None:
-            self.transactions += 1
-            with self.answers:
-                for _, written in batch:
-                    written.callback(None)
-
-        def failed(reason: Failure) -> None:
-            self.log.failure("A transaction of {n} writes failed", reason, n=len(batch))
-            error = StoreError(f"the database write failed: {reason.getErrorMessage()}")
-            with self.answers:
-                for _, written in batch:
-                    written.errback(error)
-
-        def next_batch(_: object) -> None:
-            self._in_flight = None
-            if self._queue and not self._closed:
-                self._scheduled = self._clock.callLater(0, self._flush)
-
-        # The in-flight marker is cleared before the writers hear back, so a
-        # write they make in reaction starts the next batch.
-        flushing.addBoth(lambda result: (next_batch(result), result)[1])
-        flushing.addCallbacks(committed, failed)
-        return flushing
-
-
-def _write_through(connection: Any, operations: Iterable[Operation], retention: int, trim: Iterable[int]) -> None:
+def _write_through(
+    connection: Any, operations: Iterable[Operation], retention: int, trim: Iterable[int]
+) -> list[None]:
     """``_write`` on the connection's one writing cursor; adbapi commits after
-    it, or rolls back if it raised."""
+    it, or rolls back if it raised. No write has a result to give."""
+    operations = list(operations)
     _write(connection.writer(), operations, retention, trim)
+    return [None] * len(operations)
 
 
 def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: Iterable[int]) -> None:
@@ -360,6 +224,12 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
     write_messages()
     for session_id in trim:
         _trim(cursor, session_id, retention)
+
+
+class SQLiteStore(GroupCommitStore):
+    """A ``Store`` on SQLite through adbapi, with group commit."""
+
+    transaction = staticmethod(_write_through)
 
 
 def _open_connection(connection: sqlite3.Connection) -> None:

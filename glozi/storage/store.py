@@ -6,11 +6,12 @@ the store plain records. Each write returns a Deferred that fires once the
 write is durable (committed), or fails when it could not be. Writes are
 applied in the order they were made, so a committed message implies its
 session's creation was committed too. ``glozi/storage/sqlitestore.py`` is the
-SQLite implementation; ``MemoryStore`` keeps everything in this process
-(unit tests).
+SQLite implementation, ``glozi/storage/pgstore.py`` the PostgreSQL one (a
+``SequencedStore``: it numbers each session's messages); ``MemoryStore``
+keeps everything in this process (unit tests), numbered too.
 """
 
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,6 +19,22 @@ from twisted.internet.defer import Deferred, succeed
 
 FIRST_CREATED_SESSION_ID = 10
 """Ids 1-9 are the built-in sessions; created sessions start here."""
+DEFAULT_RETENTION = 10_000
+"""Messages kept per session; the oldest go first."""
+POSTGRES_URL_PREFIXES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(db: str) -> bool:
+    """Whether ``--db`` names a PostgreSQL database (``glozi/storage/pgstore.py``) rather than a SQLite file."""
+    return db.startswith(POSTGRES_URL_PREFIXES)
+
+
+class StoreError(Exception):
+    """A write could not be committed (the transaction was rolled back), or a read failed."""
+
+
+class NewerSchemaError(Exception):
+    """The database was written by a newer GloziChat; refuse to touch it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,22 +87,39 @@ class Store(Protocol):
     def delete_session(self, session_id: int) -> "Deferred[None]":
         """Forget a session and all of its messages."""
 
-    def add_message(self, message: StoredMessage) -> "Deferred[None]":
-        """Keep a message; the oldest messages past the retention limit go."""
+    def add_message(self, message: StoredMessage) -> "Deferred[int | None]":
+        """Keep a message; the oldest messages past the retention limit go.
+
+        Fires with the message's sequence number in its session (1, 2, 3 …,
+        never given twice, not even after trimming) where the store keeps one
+        (PostgreSQL, ``MemoryStore``), else with ``None`` (SQLite)."""
 
     def close(self) -> "Deferred[None]":
         """Commit what is queued, then release the storage."""
+
+
+class SequencedStore(Store, Protocol):
+    """A ``Store`` that numbers each session's messages, and reads them back by number (cluster mode)."""
+
+    def messages_after(self, session_id: int, seq: int, limit: int) -> "Deferred[list[tuple[int, StoredMessage]]]":
+        """The first ``limit`` kept messages of the session numbered above ``seq``, ascending, with their
+        numbers (trimmed ones are gone: a gap older than the retention cannot be filled)."""
+
+    def last_sequences(self) -> "Deferred[dict[int, int]]":
+        """Each session's highest number given (sessions with no message yet are absent)."""
 
 
 class MemoryStore:
     """A ``Store`` that keeps everything in this process; every write
     succeeds at once. ``snapshot`` reads back what a restart would restore."""
 
-    def __init__(self, retention: int = 10_000) -> None:
+    def __init__(self, retention: int = DEFAULT_RETENTION) -> None:
         self.retention = retention
         self.sessions: dict[int, StoredSession] = {}
         self.messages: defaultdict[int, deque[StoredMessage]] = defaultdict(lambda: deque(maxlen=retention))
         self.last_session_id = 0
+        self.sequences: Counter[int] = Counter()
+        """Each session's highest message number given."""
         self.closed = False
 
     def add_session(self, session: StoredSession) -> "Deferred[None]":
@@ -96,11 +130,23 @@ class MemoryStore:
     def delete_session(self, session_id: int) -> "Deferred[None]":
         self.sessions.pop(session_id, None)
         self.messages.pop(session_id, None)
+        self.sequences.pop(session_id, None)
         return succeed(None)
 
-    def add_message(self, message: StoredMessage) -> "Deferred[None]":
+    def add_message(self, message: StoredMessage) -> "Deferred[int | None]":
         self.messages[message.session_id].append(message)
-        return succeed(None)
+        self.sequences[message.session_id] += 1
+        return succeed(self.sequences[message.session_id])
+
+    def messages_after(self, session_id: int, seq: int, limit: int) -> "Deferred[list[tuple[int, StoredMessage]]]":
+        kept = self.messages.get(session_id, ())
+        # The kept messages are the newest, numbered up to the session's last number.
+        first = self.sequences[session_id] - len(kept) + 1
+        numbered = ((first + index, message) for index, message in enumerate(kept))
+        return succeed([pair for pair in numbered if pair[0] > seq][:limit])
+
+    def last_sequences(self) -> "Deferred[dict[int, int]]":
+        return succeed(dict(self.sequences))
 
     def close(self) -> "Deferred[None]":
         self.closed = True

@@ -10,6 +10,7 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 import glozi
+from glozi.discovery.nodes import no_other_nodes, nodes_from
 from glozi.domain.chat import ChatServer, Participant, SessionListEvent
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Event, Joined, Left, SessionRemoved
@@ -406,7 +407,13 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
 
 
 class NativeFactory(TrackingFactory):
-    """Serves the native protocol for one ``ChatServer``."""
+    """Serves the native protocol for one ``ChatServer``.
+
+    ``nodes()`` gives the other live nodes of this server's cluster, each a
+    dict with ``name``, ``host``, ``port``, ``tls`` and ``irc_port`` (more keys
+    are left out); the welcome lists the first 16. It is called at every
+    welcome, so it must answer at once from what the node already knows.
+    """
 
     protocol = NativeProtocol
 
@@ -422,8 +429,10 @@ class NativeFactory(TrackingFactory):
         operators: Operators | None = None,
         description: str = glozi.DESCRIPTION,
         server_password: ServerPassword | None = None,
+        nodes: Callable[[], list[dict[str, Any]]] = no_other_nodes,
     ) -> None:
         super().__init__(limits, writes)
+        self.nodes = nodes
         self.chat = chat
         self.operators = operators if operators is not None else Operators(chat)
         self.server_password = server_password if server_password is not None else ServerPassword(chat)
@@ -467,4 +476,5 @@ class NativeFactory(TrackingFactory):
                 "burst": int(self.flood_burst) if float(self.flood_burst).is_integer() else self.flood_burst,
                 "per_second": float(self.flood_rate),
             },
+            "nodes": [node.fields() for node in nodes_from(self.nodes())],
         }

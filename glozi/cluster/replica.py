@@ -1,0 +1,509 @@
+"""This node's copy of the whole cluster's chat, and what it tells the others.
+
+Every node holds every session, member and user of the cluster in its own
+``ChatServer``: a user connected to another node is a ``RemoteParticipant``
+whose ``RemoteConnection`` sends what is addressed to it alone (a private
+message, a kick's ``Left``) to its node. ``Replica`` is both directions of
+the bus: as the domain's ``Replication`` it publishes what changes here
+beside the session events (names, sessions, wrong guesses) and keeps the
+cluster's record (glozi/cluster/record.py) up to date; as the bus's listener
+it applies what the other nodes did, and delivers their events to the
+members connected here. Nothing received is decided again here: the node
+where an action happened decided it.
+"""
+
+import json
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+
+from glozi.cluster.errors import SessionNameTaken
+from glozi.domain.chat import ChatServer, Participant
+from glozi.domain.errors import ChatError
+from glozi.domain.events import (
+    AdminChanged,
+    Event,
+    Invited,
+    LeaveReason,
+    MemberAway,
+    MemberJoined,
+    MemberLeft,
+    MemberRenamed,
+)
+from glozi.domain.names import name_key
+from glozi.domain.sessions import Member, Session
+from glozi.fanout.envelope import decode_event, encode_event, message_from, pack, session_state, unpack
+from glozi.fanout.redis import ClusterFanout
+
+SERVER_NAME = "server"
+"""Who a refusal the cluster makes comes from (``Killed.by``)."""
+
+
+class Record(Protocol):
+    """What the replica keeps in the cluster's record (glozi/cluster/record.py)."""
+
+    def reserve_session(
+        self, name: str, creator: str, created_at: float, password_hash: str | None
+    ) -> "Deferred[int]": ...
+    def claim_nick(self, key: str, nick: str, node: str) -> "Deferred[bool]": ...
+    def release_nick(self, key: str, node: str) -> "Deferred[None]": ...
+    def update_user(
+        self, key: str, node: str, user_name: str | None, real_name: str | None, away: str | None
+    ) -> "Deferred[None]": ...
+    def member_joined(self, session_id: int, key: str, name: str, node: str, joined_at: float) -> "Deferred[None]": ...
+    def member_left(self, session_id: int, key: str) -> "Deferred[None]": ...
+    def member_renamed(self, old_key: str, new_key: str, new_name: str, node: str) -> "Deferred[None]": ...
+    def session_state(self, session_id: int, state_json: str) -> "Deferred[None]": ...
+
+
+class RemoteConnection:
+    """A user of another node as the domain delivers to it: whatever is
+    addressed to this user alone is sent to its node."""
+
+    __slots__ = ("node", "send", "speaks_ctcp", "user")
+
+    def __init__(self, node: str, user: "RemoteParticipant", send: Callable[[dict[str, Any]], None]) -> None:
+        self.node = node
+        # Not the user itself: a cycle would keep both until the collector ran.
+        self.user = weakref.ref(user)
+        self.send = send
+        self.speaks_ctcp = False
+        """Whether the user came through the IRC door of its node (which passes CTCP on)."""
+
+    def _nick(self) -> str | None:
+        user = self.user()
+        return user.nick if user is not None else None
+
+    def deliver(self, event: Event) -> None:
+        self.send({"kind": "to", "to_node": self.node, "nick": self._nick(), "event": encode_event(event)})
+
+    def close(self) -> None:
+        self.send({"kind": "close", "to_node": self.node, "nick": self._nick()})
+
+
+class RemoteParticipant(Participant):
+    """A user connected to another node of the cluster."""
+
+    __slots__ = ("node",)
+    remote = True
+
+    def __init__(self, chat: ChatServer, node: str, nick: str, send: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__(chat, RemoteConnection(node, self, send), f"node {node}")
+        self.node = node
+        self.nick = nick
+
+
+def _json_default(value: object) -> object:
+    raise TypeError(f"{value!r} does not travel")
+
+
+class Replica:
+    """Both directions of this node's part in the cluster (see the module's doc)."""
+
+    log = Logger()
+
+    def __init__(self, node: str, chat: ChatServer, fanout: ClusterFanout, publish: Callable[[bytes], None], record: Record) -> None:
+        self.node = node
+        self.chat = chat
+        self.fanout = fanout
+        self._publish = publish
+        self.record = record
+        self.keeping_record = True
+        """Off once the node is stopping: its record rows are swept as a whole then."""
+        self._writes: Deferred[None] = succeed(None)
+        self._shadowed: dict[str, RemoteParticipant] = {}
+        """Remote claims of a nick a user here holds too, until the record decides between them."""
+        self._changes: dict[tuple[str, str, int], int] = {}
+        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "message": self._message,
+            "event": self._event,
+            "to": self._to,
+            "close": self._close,
+            "user": self._user,
+            "session_added": self._session_added,
+            "session_removed": self._session_removed,
+            "session_changed": self._session_changed,
+            "guess": lambda envelope: chat.password_guard.failed_elsewhere(str(envelope["source"])),
+            "exit": lambda envelope: chat.exit_guard.failed_elsewhere(str(envelope["source"])),
+            "node_leaving": lambda envelope: self.drop_node(str(envelope["node"])),
+        }
+        fanout.published = self._published
+
+    # -- telling the others -------------------------------------------------
+
+    def send(self, envelope: dict[str, Any]) -> None:
+        envelope["node"] = self.node
+        self._publish(pack(envelope))
+
+    def _keep(self, what: str, write: "Callable[[], Deferred[Any]]") -> None:
+        """Record writes go one after another, in the order they were made."""
+        if not self.keeping_record:
+            return
+
+        def run(_: object) -> "Deferred[Any]":
+            return write().addErrback(lambda reason: self.log.failure("The cluster record failed " + what, reason))
+
+        self._writes = self._writes.addCallback(run).addCallback(lambda _: None)
+
+    def reserve_session(
+        self, name: str, creator: str, created_at: float, password_hash: str | None
+    ) -> "Deferred[int | None]":
+        def taken(reason: Any) -> None:
+            reason.trap(SessionNameTaken)
+            raise ChatError("session_exists", f"A session named {name} exists.")
+
+        return self.record.reserve_session(name, creator, created_at, password_hash).addErrback(taken)
+
+    def session_created(self, session: Session) -> None:
+        self.fanout.sequencer.start(session.id, 0)
+        self.send(
+            {
+                "kind": "session_added",
+                "id": session.id,
+                "name": session.name,
+                "created_at": session.created_at,
+                "creator": session.creator,
+                "password_hash": session.password_hash,
+            }
+        )
+
+    def session_removed(self, session: Session) -> None:
+        self.fanout.sequencer.forget(session.id)
+        self.send({"kind": "session_removed", "id": session.id})
+
+    def session_changed(self, session: Session) -> None:
+        self.send({"kind": "session_changed", "id": session.id, "password_hash": session.password_hash})
+
+    def nick_claimed(self, participant: Any, old: str | None) -> None:
+        if participant.remote:
+            return
+        nick = participant.nick
+        self.send({"kind": "user", "op": "claim", "old": old, **self._user_fields(participant)})
+        if old is not None and name_key(old) != name_key(nick):
+            self._keep("releasing a nick", lambda: self.record.release_nick(name_key(old), self.node))
+            self._keep("renaming a member", lambda: self.record.member_renamed(name_key(old), name_key(nick), nick, self.node))
+
+        def decided(ours: bool) -> None:
+            if not ours and participant.connected and participant.nick == nick:
+                self._lost_name(participant, nick)
+
+        if not self.keeping_record:
+            return
+        claim = self.record.claim_nick(name_key(nick), nick, self.node)
+        claim.addCallbacks(decided, lambda reason: self.log.failure("The cluster record failed claiming a nick", reason))
+
+    def _lost_name(self, participant: Participant, nick: str) -> None:
+        """Another node's user took ``nick`` at the same moment, and the record gave it to them."""
+        from glozi.domain.events import Killed
+
+        self.log.info("{nick} was claimed on another node at the same moment; disconnecting ours", nick=nick)
+        participant.connection.deliver(
+            Killed(by=SERVER_NAME, reason=f"The name {nick} was taken on another server of this network at the same moment; connect again with another name.")
+        )
+        participant.connection.close()
+
+    def nick_released(self, participant: Any, nick: str) -> None:
+        if participant.remote:
+            return
+        key = name_key(nick)
+        self.send({"kind": "user", "op": "release", "nick": nick})
+        self._keep("releasing a nick", lambda: self.record.release_nick(key, self.node))
+        shadow = self._shadowed.pop(key, None)
+        if shadow is not None and self.chat.user_named(nick) is None:
+            self.chat.adopt_user(shadow)
+
+    def user_changed(self, participant: Any) -> None:
+        if participant.remote or participant.nick is None:
+            return
+        self.send({"kind": "user", "op": "update", **self._user_fields(participant)})
+        key, user_name, real_name, away = name_key(participant.nick), participant.user_name, participant.real_name, participant.away
+        self._keep("updating a user", lambda: self.record.update_user(key, self.node, user_name, real_name, away))
+
+    def reannounce(self) -> None:
+        """Tell the others (and the record) again of every user connected here
+        and their memberships: whoever missed them adds them, the others change nothing."""
+        for user in self.chat.users():
+            if user.remote:
+                continue
+            self.nick_claimed(user, None)
+            for member in user.members.values():
+                session = member.session
+                self.fanout.publish_elsewhere(
+                    session, MemberJoined(session_id=session.id, name=member.name, joined_at=member.joined_at), member
+                )
+
+    def guess_failed(self, source: str) -> None:
+        self.send({"kind": "guess", "source": source})
+
+    def exit_code_failed(self, source: str) -> None:
+        self.send({"kind": "exit", "source": source})
+
+    @staticmethod
+    def _user_fields(participant: Participant) -> dict[str, Any]:
+        return {
+            "nick": participant.nick,
+            "user_name": participant.user_name,
+            "real_name": participant.real_name,
+            "away": participant.away,
+            "registered": participant.registered,
+            "operator": participant.operator,
+            "ctcp": bool(getattr(participant.connection, "speaks_ctcp", False)),
+        }
+
+    def _published(self, session: Session, event: Event) -> None:
+        """The record follows the session events this node published."""
+        if isinstance(event, MemberJoined):
+            joined = session.member_named(event.name)
+            key, name, at = name_key(event.name), event.name, event.joined_at
+            if joined is not None and not joined.participant.remote:
+                self._keep("adding a member", lambda: self.record.member_joined(session.id, key, name, self.node, at))
+        elif isinstance(event, MemberLeft):
+            key = name_key(event.name)
+            self._keep("removing a member", lambda: self.record.member_left(session.id, key))
+        if not isinstance(event, MemberLeft | MemberAway) or session.admin is not None:
+            self.keep_state(session)
+
+    def keep_state(self, session: Session) -> None:
+        state = json.dumps(session_state(session), default=_json_default)
+        self._keep("keeping a session's state", lambda: self.record.session_state(session.id, state))
+
+    # -- what the others did ------------------------------------------------
+
+    def received(self, payload: bytes) -> None:
+        """One envelope from the bus (the bus's ``on_message``)."""
+        try:
+            envelope = unpack(payload)
+            if envelope["node"] == self.node:
+                return
+            handler = self._handlers.get(envelope["kind"])
+            if handler is None:
+                raise ValueError(f"unknown kind {envelope['kind']!r}")
+            handler(envelope)
+        # One bad envelope (another version's node) must not stop the stream.
+        except (KeyError, TypeError, ValueError) as error:
+            self.log.warn("Ignoring a bad envelope from the bus: {error}", error=error)
+
+    def _message(self, envelope: dict[str, Any]) -> None:
+        seq, message, exclude = message_from(envelope)
+        self.fanout.arrived(seq, message, exclude)
+
+    def remote_user(self, nick: str, node: str) -> RemoteParticipant | None:
+        user = self.chat.user_named(nick)
+        if isinstance(user, RemoteParticipant) and user.node == node:
+            return user
+        shadow = self._shadowed.get(name_key(nick))
+        return shadow if shadow is not None and shadow.node == node else None
+
+    def _user(self, envelope: dict[str, Any]) -> None:
+        node, op, nick = str(envelope["node"]), envelope["op"], str(envelope["nick"])
+        if op == "release":
+            user = self.remote_user(nick, node)
+            if user is not None:
+                self._shadowed.pop(name_key(nick), None)
+                self.chat.forget_user(user)
+            return
+        user = self.remote_user(nick, node)
+        old = envelope.get("old")
+        if user is None and op == "claim" and isinstance(old, str):
+            user = self.remote_user(old, node)
+            if user is not None:
+                self.chat.forget_user(user)
+                self._shadowed.pop(name_key(old), None)
+                user.nick = nick
+        if user is None:
+            user = RemoteParticipant(self.chat, node, nick, self.send)
+        user.user_name, user.real_name = envelope.get("user_name"), envelope.get("real_name")
+        user.away, user.operator = envelope.get("away"), envelope.get("operator")
+        user.registered = bool(envelope.get("registered", True))
+        user.connection.speaks_ctcp = bool(envelope.get("ctcp"))
+        self.hold(user)
+
+    def hold(self, user: RemoteParticipant) -> None:
+        assert user.nick is not None
+        holder = self.chat.user_named(user.nick)
+        if holder is user:
+            return
+        if holder is not None and not holder.remote:
+            # Both claimed it at once: the record decides, and the loser is disconnected.
+            self._shadowed[name_key(user.nick)] = user
+            return
+        self.chat.adopt_user(user)
+
+    def _renumbered(self, node: str, kind: str, change: int) -> int:
+        key = (node, kind, change)
+        number = self._changes.get(key)
+        if number is None:
+            if len(self._changes) > 1000:
+                self._changes.clear()
+            number = self._changes[key] = self.chat.fresh_change_number()
+        return number
+
+    def _event(self, envelope: dict[str, Any]) -> None:
+        session = self.chat.sessions.get(int(envelope["session"]))
+        if session is None:
+            return
+        node = str(envelope["node"])
+        event: Event | None = decode_event(envelope["event"])
+        if isinstance(event, MemberJoined):
+            event = self._joined(session, event, node)
+        elif isinstance(event, MemberLeft):
+            member = session.member_named(event.name)
+            if member is None:
+                event = None
+            else:
+                self.chat.detach(member)
+        elif isinstance(event, MemberRenamed):
+            event = self._renamed(session, event, node)
+        elif isinstance(event, MemberAway):
+            member = session.member_named(event.name)
+            if member is None:
+                event = None
+            else:
+                if member.participant.remote:
+                    member.participant.away = event.away
+                event = MemberAway(session_id=session.id, name=event.name, away=event.away, change=self._renumbered(node, "away", event.change))
+        if "state" in envelope:
+            self.apply_state(session, envelope["state"])
+        if event is not None:
+            exclude = envelope.get("exclude")
+            self.fanout.deliver_here(session, event, exclude if isinstance(exclude, str) else None)
+            if not isinstance(event, MemberAway):
+                self.chat.tell_session_changed(session)
+
+    def _joined(self, session: Session, event: MemberJoined, node: str) -> MemberJoined | None:
+        if session.member_named(event.name) is not None:
+            return None
+        user = self.remote_user(event.name, node)
+        if user is None:
+            user = RemoteParticipant(self.chat, node, event.name, self.send)
+            self.hold(user)
+        member = Member(user, session, event.name, event.joined_at)
+        session.members[name_key(event.name)] = member
+        user.members[session.id] = member
+        return event
+
+    def _renamed(self, session: Session, event: MemberRenamed, node: str) -> MemberRenamed | None:
+        member = session.member_named(event.old)
+        if member is None:
+            return None
+        old_key, new_key = name_key(event.old), name_key(event.new)
+        session.members = {(new_key if key == old_key else key): m for key, m in session.members.items()}
+        member.name = event.new
+        change = self._renumbered(node, "rename", event.change)
+        return MemberRenamed(session_id=session.id, old=event.old, new=event.new, change=change)
+
+    def apply_state(self, session: Session, state: dict[str, Any]) -> None:
+        admin = state.get("admin")
+        heir = session.member_named(admin) if isinstance(admin, str) else None
+        self.chat.crowned_elsewhere(session, heir)
+        voiced = {name_key(name) for name in state.get("voiced", ())}
+        for key, member in session.members.items():
+            member.voiced = key in voiced
+        session.password_hash = state.get("password_hash")
+        rules, kept = session.rules, state.get("rules", {})
+        for name in (
+            "topic", "topic_by", "topic_at", "topic_locked", "invite_only", "limit", "moderated",
+            "no_external", "no_ctcp", "secret",
+        ):
+            if name in kept:
+                setattr(rules, name, kept[name])
+        for name in ("bans", "exceptions", "invite_exceptions"):
+            if name in kept:
+                setattr(rules, name, list(kept[name]))
+        if "invited" in kept:
+            rules.invited.clear()
+            for nick in kept["invited"]:
+                user = self.chat.user_named(nick)
+                if user is not None:
+                    rules.invited.add(user)
+
+    def _to(self, envelope: dict[str, Any]) -> None:
+        if envelope["to_node"] != self.node:
+            return
+        user = self.chat.user_named(str(envelope["nick"]))
+        if user is None or user.remote:
+            return
+        event = decode_event(envelope["event"])
+        if isinstance(event, Invited):
+            session = self.chat.sessions.get(event.session_id)
+            if session is not None:
+                session.rules.invited.add(user)
+        user.connection.deliver(event)
+
+    def _close(self, envelope: dict[str, Any]) -> None:
+        if envelope["to_node"] != self.node:
+            return
+        user = self.chat.user_named(str(envelope["nick"]))
+        if user is not None and not user.remote:
+            user.connected = False
+            user.connection.close()
+
+    def _session_added(self, envelope: dict[str, Any]) -> None:
+        session_id = int(envelope["id"])
+        if session_id in self.chat.sessions or self.chat.session_named(str(envelope["name"])) is not None:
+            return
+        hash_ = envelope.get("password_hash")
+        session = Session(
+            session_id, str(envelope["name"]), float(envelope["created_at"]), str(envelope["creator"]),
+            hash_ if isinstance(hash_, str) else None, permanent=False, scrollback=self.chat.scrollback,
+        )
+        self.chat.adopt_session(session)
+        self.fanout.sequencer.start(session_id, 0)
+
+    def _session_removed(self, envelope: dict[str, Any]) -> None:
+        session = self.chat.sessions.get(int(envelope["id"]))
+        if session is not None and not session.permanent:
+            self.chat.drop_session(session)
+            self.fanout.sequencer.forget(session.id)
+
+    def _session_changed(self, envelope: dict[str, Any]) -> None:
+        session = self.chat.sessions.get(int(envelope["id"]))
+        if session is not None:
+            hash_ = envelope.get("password_hash")
+            session.password_hash = hash_ if isinstance(hash_, str) else None
+            self.chat.tell_session_changed(session)
+
+    # -- nodes that went away ----------------------------------------------
+
+    def remote_nodes(self) -> set[str]:
+        """The nodes whose users this node holds."""
+        return {user.node for user in self.chat.users() if isinstance(user, RemoteParticipant)} | {
+            user.node for user in self._shadowed.values()
+        }
+
+    def drop_node(self, node: str) -> list[int]:
+        """Node ``node`` is gone: its users leave every session here, as
+        disconnected; an admin among them passes the role to the
+        longest-present member. Every node does this by itself. Returns the
+        sessions that changed."""
+        changed: list[int] = []
+        for key, shadow in list(self._shadowed.items()):
+            if shadow.node == node:
+                del self._shadowed[key]
+        for user in [u for u in self.chat.users() if isinstance(u, RemoteParticipant) and u.node == node]:
+            for member in list(user.members.values()):
+                changed.append(member.session.id)
+                self._drop_member(member)
+            self.chat.forget_user(user)
+        return changed
+
+    def _drop_member(self, member: Member) -> None:
+        session = member.session
+        was_admin = session.admin is member
+        self.chat.detach(member)
+        left = MemberLeft(session_id=session.id, name=member.name, reason=LeaveReason.DISCONNECTED)
+        self.fanout.deliver_here(session, left, None)
+        if was_admin:
+            session.admin = None
+            heir = next(iter(session.members.values()), None)
+            if heir is not None:
+                self.chat.crowned_elsewhere(session, heir)
+                self.fanout.deliver_here(session, AdminChanged(session_id=session.id, admin=heir.name), None)
+        if not session.members and not session.permanent:
+            self.chat.drop_session(session)
+            self.fanout.sequencer.forget(session.id)
+        else:
+            self.chat.tell_session_changed(session)

@@ -1,0 +1,210 @@
+"""Several nodes of a cluster in one process (tests/clusterfakes.py): one chat across them."""
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import TestCase
+
+from glozi.domain.errors import ChatError
+from glozi.domain.events import (
+    AdminChanged,
+    Joined,
+    Left,
+    MemberJoined,
+    MemberLeft,
+    MemberRenamed,
+    Message,
+    PrivateMessage,
+)
+from tests.clusterfakes import FakeNode, LoopbackNetwork, MemoryRecord, SequencedStore
+
+AVOCADO = 1
+
+
+class ClusterTests(TestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.network = LoopbackNetwork(self.clock)
+        self.record = MemoryRecord()
+        self.store = SequencedStore()
+        self.a, self.b, self.c = (FakeNode(name, self.clock, self.network, self.record, self.store) for name in "abc")
+
+    def settle(self) -> None:
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def join(self, node: FakeNode, nick: str, session_id: int = AVOCADO):
+        user, inbox = node.connect()
+        joined = self.successResultOf(user.join(session_id, nick))
+        self.settle()
+        return user, inbox, joined
+
+    def test_members_on_other_nodes_are_listed_and_told_of_joins(self) -> None:
+        _, alice_inbox, _ = self.join(self.a, "alice")
+        _, _, joined = self.join(self.b, "bob")
+        self.assertEqual([m.name for m in joined.members], ["alice", "bob"])
+        self.assertEqual([e.name for e in alice_inbox.of(MemberJoined)], ["bob"])
+        self.assertEqual(sorted(self.c.chat.sessions[AVOCADO].members), ["alice", "bob"])
+
+    def test_a_message_reaches_every_node_once_with_its_sender_left_out(self) -> None:
+        alice, alice_inbox, _ = self.join(self.a, "alice")
+        _, bob_inbox, _ = self.join(self.b, "bob")
+        _, carol_inbox, _ = self.join(self.c, "carol")
+        self.successResultOf(alice.say("hello"))
+        self.settle()
+        for inbox in (bob_inbox, carol_inbox):
+            self.assertEqual([m.text for m in inbox.of(Message)], ["hello"])
+        self.assertEqual(alice_inbox.of(Message), [])
+        self.assertEqual([m.text for m in self.c.chat.sessions[AVOCADO].history], ["hello"])
+
+    def test_messages_from_several_nodes_arrive_in_commit_order_everywhere(self) -> None:
+        alice, alice_inbox, _ = self.join(self.a, "alice")
+        bob, bob_inbox, _ = self.join(self.b, "bob")
+        _, carol_inbox, _ = self.join(self.c, "carol")
+        for number in range(20):
+            (alice if number % 3 else bob).say(f"m{number}")
+        self.settle()
+        everything = [f"m{number}" for number in range(20)]
+        self.assertEqual([m.text for m in carol_inbox.of(Message)], everything)
+        self.assertEqual([m.text for m in bob_inbox.of(Message)], [t for n, t in enumerate(everything) if n % 3])
+        self.assertEqual([m.text for m in alice_inbox.of(Message)], [t for n, t in enumerate(everything) if not n % 3])
+
+    def test_a_message_lost_on_the_bus_is_read_from_the_store_before_later_ones(self) -> None:
+        alice, _, _ = self.join(self.a, "alice")
+        _, carol_inbox, _ = self.join(self.c, "carol")
+        self.network.up = False
+        self.successResultOf(alice.say("lost on the bus"))
+        self.network.up = True
+        self.successResultOf(alice.say("after"))
+        self.settle()
+        self.assertEqual([m.text for m in carol_inbox.of(Message)], [])
+        self.clock.advance(0.05)
+        self.assertEqual([m.text for m in carol_inbox.of(Message)], ["lost on the bus", "after"])
+        self.assertEqual(self.c.fanout.sequencer.filled, 1)
+
+    def test_nothing_is_delivered_before_it_is_committed(self) -> None:
+        alice, _, _ = self.join(self.a, "alice")
+        _, bob_inbox, _ = self.join(self.a, "bob")
+        _, carol_inbox, _ = self.join(self.c, "carol")
+        self.store.holding = True
+        said = alice.say("waiting")
+        self.settle()
+        self.assertEqual(bob_inbox.of(Message) + carol_inbox.of(Message), [])
+        self.store.release()
+        self.settle()
+        self.assertEqual(self.successResultOf(said), self.clock.seconds())
+        self.assertEqual([m.text for m in bob_inbox.of(Message) + carol_inbox.of(Message)], ["waiting", "waiting"])
+
+    def test_a_session_created_on_one_node_is_joined_on_another(self) -> None:
+        alice, _ = self.a.connect()
+        joined = self.successResultOf(alice.create("plans", "alice", "12345"))
+        self.settle()
+        bob, _ = self.c.connect()
+        self.failureResultOf(bob.join(joined.session.id, "bob", "54321"), ChatError)
+        bob_joined = self.successResultOf(bob.join(joined.session.id, "bob", "12345"))
+        self.assertEqual(bob_joined.session.admin, "alice")
+        self.assertEqual([m.name for m in bob_joined.members], ["alice", "bob"])
+
+    def test_session_names_and_nicks_are_unique_across_nodes(self) -> None:
+        alice, _ = self.a.connect()
+        self.successResultOf(alice.create("plans", "alice"))
+        self.settle()
+        bob, _ = self.b.connect()
+        error = self.failureResultOf(bob.create("PLANS", "bob"), ChatError).value
+        self.assertEqual(error.code, "session_exists")
+        other, _ = self.c.connect()
+        error = self.failureResultOf(other.join(AVOCADO, "Alice"), ChatError).value
+        self.assertEqual(error.code, "name_taken")
+
+    def test_a_nick_claimed_on_two_nodes_at_once_is_kept_by_the_first_the_record_saw(self) -> None:
+        first, first_inbox = self.a.connect()
+        second, second_inbox = self.b.connect()
+        self.successResultOf(first.join(AVOCADO, "dana"))
+        self.successResultOf(second.join(2, "dana"))
+        self.settle()
+        self.assertFalse(first_inbox.closed)
+        self.assertTrue(second_inbox.closed)
+        second.disconnected()
+        self.settle()
+        self.assertEqual(self.b.chat.user_named("dana").node, "a")
+        self.assertEqual(sorted(self.c.chat.sessions[2].members), [])
+
+    def test_a_kick_from_another_node_sends_the_member_back_to_the_list(self) -> None:
+        alice, _ = self.a.connect()
+        joined = self.successResultOf(alice.create("plans", "alice"))
+        self.settle()
+        bob, bob_inbox = self.b.connect()
+        self.successResultOf(bob.join(joined.session.id, "bob"))
+        self.settle()
+        alice.run_command("kick", "bob", joined.session.id)
+        self.settle()
+        self.assertEqual([e.reason for e in bob_inbox.of(Left)], ["kicked"])
+        self.assertEqual(bob.members, {})
+        self.assertEqual(list(self.c.chat.sessions[joined.session.id].members), ["alice"])
+
+    def test_a_private_message_reaches_a_user_on_another_node(self) -> None:
+        alice, _, _ = self.join(self.a, "alice")
+        _, bob_inbox, _ = self.join(self.b, "bob", 2)
+        alice.send_private("bob", "psst")
+        self.settle()
+        self.assertEqual([(e.sender, e.text) for e in bob_inbox.of(PrivateMessage)], [("alice", "psst")])
+
+    def test_a_dead_nodes_members_leave_and_its_admin_passes_the_role_on(self) -> None:
+        alice, _ = self.a.connect()
+        joined = self.successResultOf(alice.create("plans", "alice"))
+        self.settle()
+        bob, bob_inbox = self.b.connect()
+        self.successResultOf(bob.join(joined.session.id, "bob"))
+        self.settle()
+        for node in (self.b, self.c):
+            node.replica.drop_node("a")
+        self.assertEqual([(e.name, e.reason) for e in bob_inbox.of(MemberLeft)], [("alice", "disconnected")])
+        self.assertEqual([e.admin for e in bob_inbox.of(AdminChanged)], ["bob"])
+        self.assertIsNone(self.c.chat.user_named("alice"))
+        self.assertEqual(self.c.chat.sessions[joined.session.id].admin.name, "bob")
+
+    def test_a_rename_on_one_node_renames_the_member_everywhere(self) -> None:
+        alice, _, _ = self.join(self.a, "alice")
+        _, bob_inbox, _ = self.join(self.b, "bob")
+        alice.rename("alicia")
+        self.settle()
+        self.assertEqual([(e.old, e.new) for e in bob_inbox.of(MemberRenamed)], [("alice", "alicia")])
+        self.assertEqual(list(self.c.chat.sessions[AVOCADO].members), ["alicia", "bob"])
+        self.assertEqual(self.c.chat.user_named("alicia").node, "a")
+        self.assertIsNone(self.c.chat.user_named("alice"))
+
+    def test_a_disconnect_on_one_node_is_a_leave_everywhere(self) -> None:
+        alice, _, _ = self.join(self.a, "alice")
+        _, bob_inbox, _ = self.join(self.b, "bob")
+        alice.disconnected()
+        self.settle()
+        self.assertEqual([(e.name, e.reason) for e in bob_inbox.of(MemberLeft)], [("alice", "disconnected")])
+        self.assertIsNone(self.b.chat.user_named("alice"))
+
+    def test_joined_has_the_other_nodes_history(self) -> None:
+        alice, _, _ = self.join(self.a, "alice")
+        self.successResultOf(alice.say("before you came"))
+        self.settle()
+        _, _, joined = self.join(self.c, "carol")
+        self.assertIsInstance(joined, Joined)
+        self.assertEqual([m.text for m in joined.history], ["before you came"])
+
+    def test_whether_a_user_came_through_the_irc_door_is_known_on_every_node(self) -> None:
+        irc_user, irc_inbox = self.a.connect()
+        irc_inbox.speaks_ctcp = True
+        self.successResultOf(irc_user.join(AVOCADO, "ircer"))
+        self.join(self.a, "native")
+        self.settle()
+        self.assertTrue(self.b.chat.user_named("ircer").connection.speaks_ctcp)
+        self.assertFalse(self.b.chat.user_named("native").connection.speaks_ctcp)
+
+
+    def test_a_user_of_another_node_who_leaves_is_freed_at_once(self) -> None:
+        import gc
+        import weakref
+
+        alice, _, _ = self.join(self.a, "alice")
+        copy = weakref.ref(self.b.chat.user_named("alice"))
+        gc.disable()
+        self.addCleanup(gc.enable)
+        alice.disconnected()
+        self.settle()
+        self.assertIsNone(copy())
