@@ -91,9 +91,7 @@ class Cluster:
     """N nodes of one cluster, started in order (node 1 first), and what they share.
 
     ``options`` are every node's other glozichat options (the benchmark
-    limits by default). ``stand_in`` starts no PostgreSQL or Redis: node 1
-    is a plain server and the others relays to it (benchmarks/standin.py),
-    for running the harness before the cluster options exist.
+    limits by default).
     """
 
     def __init__(
@@ -103,7 +101,6 @@ class Cluster:
         *,
         options: Sequence[str] = GLOZICHAT_LIMITS,
         presence_timeout: float = PRESENCE_TIMEOUT,
-        stand_in: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("a cluster needs at least one node")
@@ -111,7 +108,6 @@ class Cluster:
         self.size = size
         self.options = tuple(options)
         self.presence_timeout = presence_timeout
-        self.stand_in = stand_in
         self.backing = Backing(workdir)
         self.nodes: list[RunningServer] = []
 
@@ -122,8 +118,7 @@ class Cluster:
     def start(self) -> Self:
         """Start everything; on any failure stop what was started and raise."""
         try:
-            if not self.stand_in:
-                self.backing.start()
+            self.backing.start()
             for index in range(self.size):
                 self.nodes.append(self._start_node(index, None))
         except BaseException:
@@ -132,17 +127,11 @@ class Cluster:
         return self
 
     def _start_node(self, index: int, ports: dict[str, int] | None) -> RunningServer:
-        workdir = self.workdir / self.name(index)
-        if self.stand_in and index:
-            from benchmarks.standin import start_relay
-
-            return start_relay(workdir, self.nodes[0].ports, ports)
-        options = list(self.options)
-        if not self.stand_in:
-            options += node_options(
-                self.backing.db_url, self.backing.redis_url, self.name(index), self.presence_timeout
-            )
-        return start_glozichat(workdir, irc=True, options=options, ports=ports)
+        options = [
+            *self.options,
+            *node_options(self.backing.db_url, self.backing.redis_url, self.name(index), self.presence_timeout),
+        ]
+        return start_glozichat(self.workdir / self.name(index), irc=True, options=options, ports=ports)
 
     def kill(self, index: int) -> int | None:
         """SIGKILL node ``index``, as a crash would; its exit status."""

@@ -74,12 +74,12 @@ def _alone(start: Callable[[], RunningServer]) -> Iterator[list[RunningServer]]:
 
 
 @contextmanager
-def _cluster(workdir: Path, size: int, stand_in: bool) -> Iterator[list[RunningServer]]:
-    with Cluster(workdir, size, stand_in=stand_in) as cluster:
+def _cluster(workdir: Path, size: int) -> Iterator[list[RunningServer]]:
+    with Cluster(workdir, size) as cluster:
         yield cluster.nodes
 
 
-def targets(cluster: int = 0, stand_in: bool = False) -> list[Target]:
+def targets(cluster: int = 0) -> list[Target]:
     """ngircd first (the reference), then GloziChat's doors, then (``cluster`` > 0) a cluster's."""
     found = [Target("ngircd (IRC)", "irc", lambda d: _alone(lambda: start_ngircd(d)))]
     doors = [("IRC", "irc")] if glozichat_has_irc() else []
@@ -89,10 +89,9 @@ def targets(cluster: int = 0, stand_in: bool = False) -> list[Target]:
             Target(f"GloziChat ({door})", proto, lambda d: _alone(lambda: start_glozichat(d, irc=True)))
         )
     if cluster:
-        nodes = f"{cluster} stand-in nodes" if stand_in else f"{cluster} nodes"
         for door, proto in doors:
             found.append(
-                Target(f"GloziChat {nodes} ({door})", proto, lambda d: _cluster(d, cluster, stand_in),
+                Target(f"GloziChat {cluster} nodes ({door})", proto, lambda d: _cluster(d, cluster),
                        reference=f"GloziChat ({door})")
             )  # fmt: skip
     return found
@@ -269,15 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cluster", type=int, default=0, metavar="N", help="also a cluster of N nodes through each door"
     )
-    parser.add_argument(
-        "--stand-in",
-        action="store_true",
-        help="until glozichat has its cluster options: the cluster's nodes are one server and relays to it"
-        " (benchmarks/standin.py); its figures are no cluster's and its goals are not checked",
-    )
     args = parser.parse_args(argv)
-    if args.cluster < 0 or (args.stand_in and not args.cluster):
-        parser.error("--cluster takes a number of nodes; --stand-in needs --cluster")
+    if args.cluster < 0:
+        parser.error("--cluster takes a number of nodes")
     # A cluster run keeps the one-node run's files as they are.
     suffix = "cluster" if args.cluster else ""
     args.out = args.out or REPO_ROOT / "benchmarks" / "results" / f"{suffix or 'latest'}.json"
@@ -297,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             for repeat in range(args.repeat):
                 # Targets take turns within each repetition, so drift on a
                 # shared machine falls on all of them alike.
-                for target in targets(args.cluster, args.stand_in):
+                for target in targets(args.cluster):
                     result = run_one(target, scenario, Path(tmp) / f"{scenario}-{repeat}-{target.proto}")
                     runs.setdefault(target.label, []).append(result)
                     print(f"  {scenario} #{repeat + 1} {target.label:<20} lost {result['lost']:>3}  "
@@ -321,12 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(cluster_table)
         print()
-        if args.stand_in:
-            print("(stand-in nodes: these figures are no cluster's, and its goals are not checked)")
         for name, ok, detail in cluster_checks:
             print(f"- [{'x' if ok else ' '}] {name}: {detail}")
-        if not args.stand_in:
-            checks += cluster_checks
+        checks += cluster_checks
     print(f"\n{time.monotonic() - started:.0f} s in all")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"environment": env, "command": sys.argv, "results": results}, indent=1) + "\n")

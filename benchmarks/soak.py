@@ -1431,7 +1431,6 @@ async def start_nodes(args: argparse.Namespace, workdir: Path) -> tuple[list[Nod
         args.cluster,
         options=server_options(args),
         presence_timeout=args.presence_timeout,
-        stand_in=args.stand_in,
     )
     await asyncio.to_thread(cluster.start)
     return [Node(cluster.name(index), server) for index, server in enumerate(cluster.nodes)], cluster
@@ -1503,8 +1502,7 @@ async def soak_main(args: argparse.Namespace) -> int:
     clients_native = sum(1 for door, _ in plan if door == "native")
     behaviours = Counter(b for _, b in plan)
     if cluster is not None:
-        kind = "stand-in nodes: node1 a server, the others relays to it" if args.stand_in else "nodes"
-        row("cluster", f"{len(nodes)} {kind}; node{args.kill_node} killed in round {args.kill_round}")
+        row("cluster", f"{len(nodes)} nodes; node{args.kill_node} killed in round {args.kill_round}")
     row("clients (native / IRC)", f"{args.clients} ({clients_native} / {args.clients - clients_native})")
     row("behaviours", ", ".join(f"{b} {n}" for b, n in sorted(behaviours.items())))
     row(
@@ -1757,12 +1755,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="how long the killed node stays down; default the presence timeout + 2 s, so that the"
         " others remove its members before it is back",
     )
-    parser.add_argument(
-        "--stand-in",
-        action="store_true",
-        help="until glozichat has its cluster options: node 1 is a plain server and the other nodes"
-        " relays to it (benchmarks/standin.py); it tests this script, not a cluster",
-    )
     args = parser.parse_args(argv)
     if args.rounds is None:
         args.rounds = MIN_MEASURED_ROUNDS + (1 if args.cluster else 0)
@@ -1780,12 +1772,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(
                 "--cluster needs 2 nodes or more, --kill-node one of them and --kill-round one of the rounds"
             )
-        if args.stand_in and args.kill_node == 1:
-            parser.error("with --stand-in, node 1 is the server the others relay to: kill another")
         if args.down_seconds is None:
             args.down_seconds = args.presence_timeout + 2.0
-    elif args.stand_in or args.kill_node is not None:
-        parser.error("--stand-in and --kill-node need --cluster")
+    elif args.kill_node is not None:
+        parser.error("--kill-node needs --cluster")
     if args.seconds / args.rounds < MIN_ROUND_SECONDS:
         # Shorter rounds leave no time for timeouts, floods and never-readers to happen.
         parser.error(f"each round needs at least {MIN_ROUND_SECONDS:g} s (--seconds / --rounds)")
