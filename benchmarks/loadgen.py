@@ -11,11 +11,17 @@ generator's own speed cannot hide.
 
     python -m benchmarks.loadgen --proto native --port 7557 --server-pid PID --scenario F1
 
+A cluster is several ports and pids (``--port 7557,7567,7577 --server-pid
+P1,P2,P3``, in node order): client i connects to node i mod N, each room is
+created on its creator's node and the others join only once every node lists
+it, and CPU time and memory are the sums over the node processes.
+
 Every loop is bounded in count and in time; the process ends by itself.
 """
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -33,6 +39,9 @@ SETUP_CONCURRENCY = 8
 SETUP_TIMEOUT = 120.0
 QUIET_SECONDS = 0.5
 QUIET_TIMEOUT = 30.0
+# How long every node of a cluster has to list a room created on one of them.
+ROOMS_KNOWN_TIMEOUT = 15.0
+ROOMS_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,11 @@ def process_cpu_ns(pid: int) -> int:
         except FileNotFoundError:  # a thread that just ended
             continue
     return total
+
+
+def processes_cpu_ns(pids: list[int]) -> list[int]:
+    """``process_cpu_ns`` of each of ``pids``."""
+    return [process_cpu_ns(pid) for pid in pids]
 
 
 def process_rss_bytes(pid: int) -> int:
@@ -253,11 +267,56 @@ class Client(asyncio.Protocol):
         return f"PRIVMSG #room{self.room} :{text}\r\n".encode()
 
 
-async def _connect(run: Run, index: int, host: str, port: int, gate: asyncio.Semaphore) -> Client:
+async def _connect(run: Run, index: int, host: str, ports: list[int], gate: asyncio.Semaphore) -> Client:
     async with gate:
+        port = ports[index % len(ports)]
         _, client = await run.loop.create_connection(lambda: Client(run, index), host, port)
         await client.joined
         return client
+
+
+async def _listed_rooms(proto: str, host: str, port: int, probe: int) -> set[str]:
+    """The room names one node lists now (``room0``...), through a connection of its own.
+
+    Each probe has a nick of its own (``probe`` numbers them): a cluster's nicks are
+    unique across its nodes, and the last probe's may not be free again yet."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        if proto == "native":
+            await reader.readline()  # the welcome
+            writer.write(b'{"type":"list","id":1}\n')
+            while True:
+                frame = json.loads(await reader.readline())
+                if frame.get("type") == "sessions":
+                    return {s["name"] for s in frame["sessions"]}
+        nick = f"roomprobe{probe}"
+        writer.write(f"NICK {nick}\r\nUSER {nick} 0 * :probe\r\nLIST\r\n".encode())
+        names = set()
+        while line := await reader.readline():
+            parts = line.split()
+            if len(parts) > 3 and parts[1] == b"322":
+                names.add(parts[3].decode().lstrip("#"))
+            elif len(parts) > 1 and parts[1] == b"323":
+                writer.write(b"QUIT\r\n")
+                return names
+        return names
+    finally:
+        writer.close()
+
+
+async def _wait_rooms_known(scenario: Scenario, proto: str, host: str, ports: list[int]) -> None:
+    """Until every node lists every room (a room is created on one node, and the
+    others learn of it over the cluster's bus); bounded by ROOMS_KNOWN_TIMEOUT."""
+    wanted = {f"room{room}" for room in range(scenario.rooms)}
+    deadline = time.monotonic() + ROOMS_KNOWN_TIMEOUT
+    probes = itertools.count()
+    for port in ports:
+        while not wanted <= await asyncio.wait_for(
+            _listed_rooms(proto, host, port, next(probes)), ROOMS_KNOWN_TIMEOUT
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the node on port {port} does not list every room")
+            await asyncio.sleep(ROOMS_POLL_SECONDS)
 
 
 async def _wait_quiet(run: Run) -> None:
@@ -289,36 +348,50 @@ def _percentile(ordered: list[int], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] / 1e6
 
 
-async def run_scenario(
-    scenario: Scenario, proto: str, host: str, port: int, server_pid: int, timeout: float
-) -> dict:
-    """Run one scenario against a server that is already listening; return its figures."""
-    run = Run(scenario, proto)
-    rss_before = process_rss_bytes(server_pid)
-    setup_started = time.monotonic()
+async def _set_up(run: Run, host: str, ports: list[int]) -> list[Client]:
+    """Every client connected and in its room, the room creators first."""
+    scenario = run.scenario
     gate = asyncio.Semaphore(SETUP_CONCURRENCY)
     # Room creators first, so that each room's admin is a client that never sends.
-    creators = [asyncio.ensure_future(_connect(run, i, host, port, gate)) for i in range(scenario.rooms)]
-    others = [
-        asyncio.ensure_future(_connect(run, i, host, port, gate))
-        for i in range(scenario.rooms, scenario.clients)
-    ]
+    creators = [asyncio.ensure_future(_connect(run, i, host, ports, gate)) for i in range(scenario.rooms)]
+    others: list[asyncio.Future[Client]] = []
     try:
-        clients = await asyncio.wait_for(asyncio.gather(*creators, *others), SETUP_TIMEOUT)
-    # Whatever stopped one client's setup (refusal, reset, timeout) ends the run with its reason.
-    except Exception as error:  # noqa: BLE001
+        if len(ports) > 1:
+            await asyncio.gather(*creators)
+            await _wait_rooms_known(scenario, run.proto, host, ports)
+        others = [
+            asyncio.ensure_future(_connect(run, i, host, ports, gate))
+            for i in range(scenario.rooms, scenario.clients)
+        ]
+        return list(await asyncio.gather(*creators, *others))
+    except BaseException:
         for task in creators + others:
             task.cancel()
+        raise
+
+
+async def run_scenario(
+    scenario: Scenario, proto: str, host: str, ports: list[int], server_pids: list[int], timeout: float
+) -> dict:
+    """Run one scenario against servers that are already listening (one, or a cluster's nodes
+    on ``ports`` with processes ``server_pids``); return its figures."""
+    run = Run(scenario, proto)
+    rss_before = sum(map(process_rss_bytes, server_pids))
+    setup_started = time.monotonic()
+    try:
+        clients = await asyncio.wait_for(_set_up(run, host, ports), SETUP_TIMEOUT)
+    # Whatever stopped one client's setup (refusal, reset, timeout) ends the run with its reason.
+    except Exception as error:  # noqa: BLE001
         raise RuntimeError(f"setup failed: {error!r}; {run.errors[:3]}") from None
     setup_seconds = time.monotonic() - setup_started
     await _wait_quiet(run)
-    rss_after = process_rss_bytes(server_pid)
+    rss_after = sum(map(process_rss_bytes, server_pids))
 
     senders = [c for c in clients if scenario.is_sender(c.index)]
     for client in clients:
         client.measuring = True
     my_cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_before = process_cpu_ns(server_pid)
+    cpu_before = processes_cpu_ns(server_pids)
     started_ns = time.monotonic_ns()
     if scenario.expected:
         start = time.monotonic()
@@ -341,16 +414,17 @@ async def run_scenario(
     else:
         await asyncio.sleep(scenario.hold)
         ended_ns = time.monotonic_ns()
-    cpu_after = process_cpu_ns(server_pid)
+    cpu_after = processes_cpu_ns(server_pids)
     my_cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    rss_held = process_rss_bytes(server_pid)
+    rss_held = sum(map(process_rss_bytes, server_pids))
     run.done.set()
     for client in clients:
         if client.transport is not None:
             client.transport.abort()
 
     elapsed = (ended_ns - started_ns) / 1e9
-    server_cpu = (cpu_after - cpu_before) / 1e9
+    node_cpu = [(after - before) / 1e9 for before, after in zip(cpu_before, cpu_after, strict=True)]
+    server_cpu = sum(node_cpu)
     ordered = sorted(run.latencies)
     delivered = run.received
     my_cpu = (my_cpu_after.ru_utime + my_cpu_after.ru_stime) - (
@@ -368,7 +442,9 @@ async def run_scenario(
         "p50_ms": round(_percentile(ordered, 0.50), 2),
         "p99_ms": round(_percentile(ordered, 0.99), 2),
         "max_ms": round(ordered[-1] / 1e6, 2) if ordered else float("nan"),
+        "nodes": len(ports),
         "server_cpu_s": round(server_cpu, 4),
+        "server_cpu_s_per_node": [round(cpu, 4) for cpu in node_cpu],
         "server_cpu_us_per_delivery": round(server_cpu / delivered * 1e6, 3) if delivered else None,
         "generator_cpu_s": round(my_cpu, 3),
         "rss_before_kb": rss_before // 1024,
@@ -390,19 +466,32 @@ def _raise_fd_limit(needed: int) -> None:
             pass
 
 
+def _numbers(text: str) -> list[int]:
+    return [int(word) for word in text.split(",")]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: run one scenario, print a summary (or JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--proto", choices=("native", "irc"), required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--server-pid", type=int, required=True, help="the server process, for /proc figures")
+    parser.add_argument(
+        "--port", type=_numbers, required=True, help="the server's port, or each node's: P1,P2,..."
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=_numbers,
+        required=True,
+        help="the server process, or each node's, for /proc figures",
+    )
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for every delivery")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if not args.host.startswith("127."):
         parser.error("the load generator only talks to loopback addresses")
+    if len(args.port) != len(args.server_pid):
+        parser.error("one --server-pid per --port")
     scenario = SCENARIOS[args.scenario]
     _raise_fd_limit(scenario.clients + 100)
     result = asyncio.run(

@@ -2,7 +2,7 @@
 
 Run through ``benchmarks/compare`` (which raises the open-file limit first):
 
-    benchmarks/compare [--scenarios F1,F2,P1,I1] [--repeat 3] [--out FILE] [--plot PNG]
+    benchmarks/compare [--scenarios F1,F2,P1,I1] [--repeat 3] [--out FILE] [--plot PNG] [--cluster N]
 
 For each scenario and each repetition, each target gets a freshly started
 server on loopback: ngircd through IRC, GloziChat through its IRC door (when
@@ -10,21 +10,30 @@ this checkout has one) and through its native door. The load generator runs
 in its own process. Of the repetitions, the median is reported (by server CPU
 per delivery, or by RSS per connection for the idle scenario), so one noisy
 run on a shared machine does not decide the figure.
+
+``--cluster N`` adds two targets: a fresh GloziChat cluster of N nodes
+(benchmarks/cluster.py: PostgreSQL, Redis and N ``twistd glozichat``) through
+each door, the clients spread over the nodes round robin, its CPU per
+delivery summed over the nodes; their goals are checked against the one-node
+GloziChat of the same run and door.
 """
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import twisted
 
+from benchmarks.cluster import Cluster
 from benchmarks.loadgen import SCENARIOS
 from benchmarks.servers import REPO_ROOT, RunningServer, glozichat_has_irc, start_glozichat, start_ngircd
 
@@ -35,43 +44,75 @@ TWISTED_WORDS_US = 13.0
 MIN_GAIN_OVER_TWISTED_WORDS = 5.0
 MAX_P99_RATIO = 1.5
 MAX_IDLE_BYTES_PER_CONN = 8 * 1024
+# The goals of issue 15 for a cluster, against one node of the same run and door.
+MAX_CLUSTER_P99_EXTRA_MS = 2.0
+MAX_CLUSTER_CPU_RATIO = 1.5
+
+Servers = Callable[[Path], AbstractContextManager[list[RunningServer]]]
 
 
 class Target:
-    """A server and the door the generator uses."""
+    """Servers (one, or a cluster's nodes) and the door the generator uses.
 
-    def __init__(self, label: str, proto: str, start: Callable[[Path], RunningServer]) -> None:
+    ``reference`` names the one-node target a cluster target is measured against.
+    """
+
+    def __init__(self, label: str, proto: str, start: Servers, reference: str | None = None) -> None:
         self.label = label
         self.proto = proto
         self.start = start
+        self.reference = reference
 
 
-def targets() -> list[Target]:
-    """ngircd first (the reference), then GloziChat's doors."""
-    found = [Target("ngircd (IRC)", "irc", start_ngircd)]
-    if glozichat_has_irc():
-        found.append(Target("GloziChat (IRC)", "irc", lambda d: start_glozichat(d, irc=True)))
-    found.append(Target("GloziChat (native)", "native", lambda d: start_glozichat(d, irc=True)))
+@contextmanager
+def _alone(start: Callable[[], RunningServer]) -> Iterator[list[RunningServer]]:
+    server = start()
+    try:
+        yield [server]
+    finally:
+        server.stop()
+
+
+@contextmanager
+def _cluster(workdir: Path, size: int) -> Iterator[list[RunningServer]]:
+    with Cluster(workdir, size) as cluster:
+        yield cluster.nodes
+
+
+def targets(cluster: int = 0) -> list[Target]:
+    """ngircd first (the reference), then GloziChat's doors, then (``cluster`` > 0) a cluster's."""
+    found = [Target("ngircd (IRC)", "irc", lambda d: _alone(lambda: start_ngircd(d)))]
+    doors = [("IRC", "irc")] if glozichat_has_irc() else []
+    doors.append(("native", "native"))
+    for door, proto in doors:
+        found.append(
+            Target(f"GloziChat ({door})", proto, lambda d: _alone(lambda: start_glozichat(d, irc=True)))
+        )
+    if cluster:
+        for door, proto in doors:
+            found.append(
+                Target(f"GloziChat {cluster} nodes ({door})", proto, lambda d: _cluster(d, cluster),
+                       reference=f"GloziChat ({door})")
+            )  # fmt: skip
     return found
 
 
 def run_one(target: Target, scenario: str, workdir: Path) -> dict:
-    """Start a fresh server, run the generator against it, stop the server."""
-    server = target.start(workdir)
-    try:
+    """Start fresh servers, run the generator against them, stop them."""
+    with target.start(workdir) as servers:
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.loadgen", "--proto", target.proto,
-             "--port", str(server.ports[target.proto]), "--server-pid", str(server.pid),
+             "--port", ",".join(str(server.ports[target.proto]) for server in servers),
+             "--server-pid", ",".join(str(server.pid) for server in servers),
              "--scenario", scenario, "--json"],
             check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=GENERATOR_TIMEOUT,
         )  # fmt: skip
-    finally:
-        server.stop()
     lines = done.stdout.strip().splitlines()
     if not lines:
         raise RuntimeError(f"{target.label} {scenario}: the generator failed:\n{done.stderr[-2000:]}")
     result = json.loads(lines[-1])
     result["target"] = target.label
+    result["reference"] = target.reference
     return result
 
 
@@ -128,7 +169,7 @@ def ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     lost = [f"{r['scenario']} {r['target']}: {r['lost']}" for r in results if r["lost"] or r["errors"]]
     checks.append(("lost 0 everywhere", not lost, ", ".join(lost) or "0 lost in every run"))
     for r in results:
-        if r["target"].startswith("ngircd"):
+        if r["target"].startswith("ngircd") or r.get("reference"):
             continue
         ref = by_key.get((r["scenario"], "ngircd (IRC)"))
         if ref is None:
@@ -163,6 +204,36 @@ def ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     return "\n".join(rows), checks
 
 
+def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
+    """Markdown of each cluster target against its one-node target, and the goal checks of issue 15."""
+    rows = [
+        "| scenario | cluster (door) | CPU/delivery, cluster / one node | p99, cluster − one node | deliveries/s |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    checks: list[tuple[str, bool, str]] = []
+    by_key = {(r["scenario"], r["target"]): r for r in results}
+    for r in results:
+        one = by_key.get((r["scenario"], r.get("reference")))
+        if one is None or not r["expected"]:
+            continue
+        cpu = _ratio(r["server_cpu_us_per_delivery"], one["server_cpu_us_per_delivery"])
+        extra = r["p99_ms"] - one["p99_ms"]
+        rate = _ratio(r["deliveries_per_s"], one["deliveries_per_s"])
+        rows.append(f"| {r['scenario']} | {r['target']} | {_fmt(cpu)} | {extra:+.2f} ms | {_fmt(rate)} |")
+        if r["scenario"] in ("F1", "P1") and cpu is not None:
+            us, one_us = r["server_cpu_us_per_delivery"], one["server_cpu_us_per_delivery"]
+            checks.append(
+                (f"{r['scenario']} {r['target']}: CPU/delivery at most {MAX_CLUSTER_CPU_RATIO:g}x one node's",
+                 cpu <= MAX_CLUSTER_CPU_RATIO, f"{us:.3f} vs {one_us:.3f} us = {cpu:.2f}x")
+            )  # fmt: skip
+        if r["scenario"] == "P1":
+            checks.append(
+                (f"P1 {r['target']}: p99 within {MAX_CLUSTER_P99_EXTRA_MS:g} ms of one node's",
+                 extra <= MAX_CLUSTER_P99_EXTRA_MS, f"{r['p99_ms']:.2f} vs {one['p99_ms']:.2f} ms = {extra:+.2f} ms")
+            )  # fmt: skip
+    return "\n".join(rows), checks
+
+
 def environment() -> dict:
     """What the figures were measured on."""
     ngircd = shutil.which("ngircd") or "/usr/sbin/ngircd"
@@ -172,8 +243,6 @@ def environment() -> dict:
          if line.startswith("model name")),
         platform.processor(),
     )  # fmt: skip
-    import os
-
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -190,9 +259,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default="F1,F2,P1,I1")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "latest.json")
-    parser.add_argument("--plot", type=Path, default=REPO_ROOT / "docs" / "performance.png")
+    parser.add_argument(
+        "--out", type=Path, help="default benchmarks/results/latest.json (cluster.json with --cluster)"
+    )
+    parser.add_argument(
+        "--plot", type=Path, help="default docs/performance.png (performance-cluster.png with --cluster)"
+    )
+    parser.add_argument(
+        "--cluster", type=int, default=0, metavar="N", help="also a cluster of N nodes through each door"
+    )
     args = parser.parse_args(argv)
+    if args.cluster < 0:
+        parser.error("--cluster takes a number of nodes")
+    # A cluster run keeps the one-node run's files as they are.
+    suffix = "cluster" if args.cluster else ""
+    args.out = args.out or REPO_ROOT / "benchmarks" / "results" / f"{suffix or 'latest'}.json"
+    args.plot = args.plot or REPO_ROOT / "docs" / f"performance{'-' + suffix if suffix else ''}.png"
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
@@ -208,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             for repeat in range(args.repeat):
                 # Targets take turns within each repetition, so drift on a
                 # shared machine falls on all of them alike.
-                for target in targets():
+                for target in targets(args.cluster):
                     result = run_one(target, scenario, Path(tmp) / f"{scenario}-{repeat}-{target.proto}")
                     runs.setdefault(target.label, []).append(result)
                     print(f"  {scenario} #{repeat + 1} {target.label:<20} lost {result['lost']:>3}  "
@@ -225,6 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, ok, detail in checks:
         print(f"- [{'x' if ok else ' '}] {name}: {detail}")
+    if args.cluster:
+        cluster_table, cluster_checks = cluster_ratios(results)
+        print()
+        print(f"A cluster of {args.cluster} against one node, the same door and run:")
+        print()
+        print(cluster_table)
+        print()
+        for name, ok, detail in cluster_checks:
+            print(f"- [{'x' if ok else ' '}] {name}: {detail}")
+        checks += cluster_checks
     print(f"\n{time.monotonic() - started:.0f} s in all")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"environment": env, "command": sys.argv, "results": results}, indent=1) + "\n")

@@ -1,7 +1,8 @@
 """Start and stop the servers under test: GloziChat (``twistd -n glozichat``) and ngircd.
 
 Every server listens on 127.0.0.1 only, on a port of its own, and is killed by
-``RunningServer.stop`` (SIGTERM, then SIGKILL after a grace period).
+``RunningServer.stop`` (SIGTERM, then SIGKILL after a grace period), or at
+once by ``RunningServer.kill`` (SIGKILL, as a crash would).
 """
 
 import os
@@ -12,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,9 +34,11 @@ GLOZICHAT_LIMITS = (
 )  # fmt: skip
 # A backlog above Twisted's default 50 so that a burst of connects is not
 # dropped and retried a second later (ngircd listens with a large backlog too).
-_LISTEN = "tcp:0:interface=127.0.0.1:backlog=1024"
+_LISTEN = "tcp:{port}:interface=127.0.0.1:backlog=1024"
 _NATIVE_PORT = re.compile(r"native protocol listening on 127\.0\.0\.1:(\d+)")
 _IRC_PORT = re.compile(r"IRC listening on 127\.0\.0\.1:(\d+)")
+# Printed once the server is up, after its listeners.
+_EXIT_CODE = re.compile(r"^exit code: (\d{10})$", re.MULTILINE)
 
 
 @dataclass
@@ -46,20 +49,44 @@ class RunningServer:
     process: subprocess.Popen
     workdir: Path
     ports: dict[str, int] = field(default_factory=dict)
+    log_path: Path | None = None
+    # Where this process's output starts in ``log_path``: a restarted node appends to its log.
+    log_offset: int = 0
+    exit_code: str = ""
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def stop(self) -> None:
-        """Stop the process: SIGTERM, and SIGKILL if it is still there after a grace period."""
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log_text(self) -> str:
+        """What this process has logged so far (not what an earlier process in the same log did)."""
+        if self.log_path is None:
+            return ""
+        with open(self.log_path, "rb") as log:
+            log.seek(self.log_offset)
+            return log.read().decode(errors="replace")
+
+    def stop(self) -> int | None:
+        """SIGTERM, and SIGKILL if the process is still there after a grace period; its exit status."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(STOP_GRACE)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.wait()
+                self.process.wait(STOP_GRACE)
+        return self.process.returncode
+
+    def kill(self) -> int | None:
+        """SIGKILL, as a crash would: no shutdown code runs; its exit status."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(STOP_GRACE)
+        return self.process.returncode
 
 
 def glozichat_has_irc() -> bool:
@@ -89,37 +116,58 @@ def _wait_for(check: Callable[[], bool], process: subprocess.Popen, what: str) -
         time.sleep(0.05)
 
 
-def start_glozichat(workdir: Path, *, irc: bool) -> RunningServer:
-    """Start ``twistd -n glozichat`` on loopback with the benchmark limits.
+def start_glozichat(
+    workdir: Path,
+    *,
+    irc: bool,
+    options: Sequence[str] = GLOZICHAT_LIMITS,
+    ports: dict[str, int] | None = None,
+) -> RunningServer:
+    """Start ``twistd -n glozichat`` on loopback with ``options`` (the benchmark limits by default).
 
-    The ports come from the server's own log, as in tests/realserver.py.
+    It listens on ``ports`` (by door, as ``RunningServer.ports``: a restart
+    takes the ports it had) or on free ones, which come from the server's own
+    log, as in tests/realserver.py. The log (``glozichat.log``) and the exit
+    code file are in ``workdir``; a restart appends to the log.
     """
-    workdir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "glozichat.log"
+    # The server runs in workdir: a relative path would be taken from there.
+    workdir = workdir.absolute()
+    ports = ports or {}
     args = [
         *_twistd(), "-n", "--pidfile=", "glozichat",
-        "--port", _LISTEN,
+        "--port", _LISTEN.format(port=ports.get("native", 0)),
         "--exit-code-file", str(workdir / "exit-code"),
         "--no-sniff", "--discovery-port", "0",
-        *GLOZICHAT_LIMITS,
+        *options,
     ]  # fmt: skip
     if irc:
-        args += ["--irc-port", _LISTEN]
+        args += ["--irc-port", _LISTEN.format(port=ports.get("irc", 0))]
+    return launch_logged("glozichat", args, workdir, doors=("native", "irc") if irc else ("native",))
+
+
+def launch_logged(name: str, argv: list[str], workdir: Path, doors: Sequence[str]) -> RunningServer:
+    """Run ``argv`` in ``workdir``, its output appended to ``glozichat.log`` there, and wait (at most
+    ``STARTUP_TIMEOUT``) until it has logged the port of each of ``doors`` and its exit code."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / "glozichat.log"
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
-    server = RunningServer("glozichat", process, workdir)
+    with open(log_path, "ab") as log:
+        offset = log.tell()
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
+    server = RunningServer(name, process, workdir, log_path=log_path, log_offset=offset)
+    patterns = {"native": _NATIVE_PORT, "irc": _IRC_PORT}
 
     def ready() -> bool:
-        text = log_path.read_text(errors="replace")
-        if match := _NATIVE_PORT.search(text):
-            server.ports["native"] = int(match.group(1))
-        if irc and (match := _IRC_PORT.search(text)):
-            server.ports["irc"] = int(match.group(1))
-        return "native" in server.ports and (not irc or "irc" in server.ports)
+        text = server.log_text()
+        for door in doors:
+            if match := patterns[door].search(text):
+                server.ports[door] = int(match.group(1))
+        if match := _EXIT_CODE.search(text):
+            server.exit_code = match.group(1)
+        return len(server.ports) == len(doors) and bool(server.exit_code)
 
     try:
-        _wait_for(ready, process, "glozichat")
+        _wait_for(ready, process, name)
     except RuntimeError:
         server.stop()
         raise

@@ -9,8 +9,13 @@ memory meets the soak memory criterion (below), and prints those figures.
 
     PYTHONPATH=. python benchmarks/soak.py --seconds 60 --clients 1000 --seed 1
 
+With ``--cluster N`` the clients are spread over the N nodes of a cluster
+(benchmarks/cluster.py), one node is SIGKILLed and started again mid-run, and
+every leak and memory check is made on each node (benchmarks/README.md, "The
+soak against a cluster").
+
 Everything runs on 127.0.0.1 (guessers use 127.0.1.x sources); every loop is
-bounded in count and time; the script stops the server it started and exits
+bounded in count and time; the script stops every process it started and exits
 non-zero when a check fails.
 
 How a delivery is judged (all times are wall-clock seconds, the same clock for
@@ -80,10 +85,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cluster import PRESENCE_TIMEOUT, Cluster
+from benchmarks.servers import RunningServer, start_glozichat
 from glozi.domain.chat import DEFAULT_SESSIONS as BUILTIN_SESSIONS
 from glozi.process.memory import FULL_COLLECTION_SECONDS, REPORT_SIGNAL, resident_kib
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # Never-readers sit in this session, and chatters there send long lines, so
 # enough bytes pile up for the server's send-queue bound to drop them in seconds.
 LOUD_SESSIONS = ("watermelon",)
@@ -92,7 +98,6 @@ HOST = "127.0.0.1"
 # Guessers come from their own addresses: the server's per-address backoff
 # must not (and would) hold up the well-behaved clients on 127.0.0.1.
 GUESSER_NET = "127.0.1."
-DEFAULT_SECONDS = 60.0
 DEFAULT_CLIENTS = 1000
 DEFAULT_IDLE_TIMEOUT = 8.0
 DEFAULT_SEND_QUEUE = 64 * 1024
@@ -118,7 +123,7 @@ MIN_MEASURED_ROUNDS = 3
 MEMORY_REPORT = re.compile(r"memory: live_objects=(\d+) frozen=(\d+) rss_kib=(\d+)")
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 10.0
-STARTUP_TIMEOUT = 30.0
+LOG_POLL_SECONDS = 0.05
 # Clients connecting per second at the start: Twisted listens with a backlog of 50.
 RAMP_PER_SECOND = 250.0
 # After the deadline, clients have this long to leave; stragglers are aborted.
@@ -126,7 +131,10 @@ WIND_DOWN_SECONDS = 12.0
 # Memory is read after the server was quiet this long: longer than its
 # housekeeping period (a full collection, then freed pages handed back).
 QUIET_SECONDS = FULL_COLLECTION_SECONDS + 2.0
-STOP_GRACE_SECONDS = 8.0
+# A cluster node is killed this far into its round (a fraction), so that once
+# restarted it still serves most of the round.
+KILL_AT = 0.3
+ERRORS_LOGGED = ("Traceback", "Unhandled", "failed", "CRITICAL")
 FLOOD_LINES = 150
 MAX_CONNECTIONS_PER_CLIENT = 200
 UID = re.compile(r"^m\d+q\d+$")
@@ -224,7 +232,11 @@ class Conn:
         self.cid = cid
         self.behaviour = behaviour
         self.receiver = behaviour in RECEIVERS
+        self.serial = serial
         self.name = f"{self.door}{behaviour[0]}{cid:04d}c{serial}"
+        # The node this connection went to, and that node's kill count then.
+        self.node: Node | None = None
+        self.node_kills = 0
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.task: asyncio.Task[None] | None = None
@@ -243,13 +255,17 @@ class Conn:
         self.left_reason = ""
         self.flood_errors = 0
         self.seq = 0
+        self.pinned: Node | None = None
 
-    async def connect(self, port: int, source: str | None = None, lan_like: bool = False) -> bool:
-        """Open the TCP connection and start reading; False when it fails.
+    async def connect(self, source: str | None = None, lan_like: bool = False) -> bool:
+        """Open the TCP connection to a node (Soak.node_for) and start reading; False when it fails.
 
         ``source`` binds the local address; ``lan_like`` gives the connection
         a small receive buffer and an Ethernet-sized MSS (never-readers).
         """
+        self.node = self.soak.node_for(self)
+        self.node_kills = self.node.kills
+        port = self.node.server.ports["native" if self.door == "n" else "irc"]
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
@@ -263,7 +279,7 @@ class Conn:
             self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=1 << 16)
         except (OSError, TimeoutError):
             sock.close()
-            self.rec.counts["connect failures"] += 1
+            self.rec.counts["connects cut by the node kill" if self.node_lost() else "connect failures"] += 1
             return False
         self.rec.counts[f"connections ({self.door})"] += 1
         self.task = asyncio.create_task(self._read())
@@ -283,6 +299,10 @@ class Conn:
         finally:
             self.closed.set()
             self.on_closed()
+
+    def node_lost(self) -> bool:
+        """Whether this connection's node was killed since it connected (or is being killed)."""
+        return self.node is not None and (self.node.kills != self.node_kills or not self.node.up)
 
     def on_closed(self) -> None:
         """The connection is gone: fail whatever waits for an answer."""
@@ -441,6 +461,10 @@ class Conn:
     async def finish(self) -> None:
         """Leave any session politely and close the connection."""
         if self.session is not None and not self.closed.is_set() and not await self.quit():
+            if self.node_lost():
+                self.rec.counts["quits cut by the node kill"] += 1
+                await self.shut()
+                return
             self.rec.counts["quits unanswered"] += 1
             # Which client and what it saw, to tell a server fault from a race of the script.
             print(
@@ -533,7 +557,7 @@ class NativeConn(Conn):
             self.pending.pop(self.request_id, None)
 
     async def open(self, source: str | None = None, lan_like: bool = False) -> bool:
-        if not await self.connect(self.soak.native_port, source, lan_like):
+        if not await self.connect(source, lan_like):
             return False
         try:
             await asyncio.wait_for(self.welcomed.wait(), REQUEST_TIMEOUT)
@@ -762,7 +786,7 @@ class IRCConn(Conn):
             self.rec.counts[f"IRC ERROR: {params[-1] if params else ''}"[:60]] += 1
 
     async def open(self, source: str | None = None, lan_like: bool = False) -> bool:
-        if not await self.connect(self.soak.irc_port, source, lan_like):
+        if not await self.connect(source, lan_like):
             return False
         self.send(f"NICK {self.name}\r\nUSER {self.name} 0 * :{self.name}\r\n".encode())
         try:
@@ -878,16 +902,23 @@ class IRCConn(Conn):
 
 
 class Soak:
-    """The clients of one run, their shared registry of sessions, and the deadline."""
+    """The clients of one run, their shared registry of sessions, the nodes and the deadline."""
 
-    def __init__(self, args: argparse.Namespace, native_port: int, irc_port: int, rec: Record) -> None:
+    def __init__(self, args: argparse.Namespace, nodes: list["Node"], rec: Record) -> None:
         self.args = args
-        self.native_port = native_port
-        self.irc_port = irc_port
+        self.nodes = nodes
         self.rec = rec
         self.rooms: dict[str, Room] = {}
         self.deadline = 0.0
         self.room_serial = 0
+
+    def node_for(self, conn: Conn) -> "Node":
+        """The node a connection goes to: the next up node, round robin by client and connection,
+        as a client that lost its node tries another; a probe's own node when it has one."""
+        if conn.pinned is not None:
+            return conn.pinned
+        up = [node for node in self.nodes if node.up]
+        return up[(conn.cid + conn.serial) % len(up)]
 
     def conn(self, cid: int, door: str, behaviour: str, serial: int) -> Conn:
         cls = NativeConn if door == "native" else IRCConn
@@ -1054,7 +1085,9 @@ class Soak:
             # Written blind: the answer is never read. Only the server's bound tells us off.
             conn.send(conn.blind_say(rng))
             await asyncio.sleep(2.0)
-        if conn.writer.is_closing():
+        if conn.node_lost():
+            self.rec.counts["never-readers cut by the node kill"] += 1
+        elif conn.writer.is_closing():
             self.rec.counts["never-readers dropped by the server"] += 1
             self.rec.counts["never-reader seconds to drop (sum)"] += int(time.time() - started)
         else:
@@ -1109,91 +1142,40 @@ def assign_behaviours(count: int, rng: random.Random) -> list[tuple[str, str]]:
     ]
 
 
-# The server process.
+# The server processes.
 
 
-class Server:
-    """``twistd -n glozichat`` on free loopback ports, with its output kept."""
+class Node:
+    """One server process of the run (a cluster's node, or the one server) and what was measured of it.
 
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.process: asyncio.subprocess.Process | None = None
-        self.native_port = 0
-        self.irc_port = 0
-        self.ready = asyncio.Event()
-        self.log_lines: list[str] = []
-        self.log_task: asyncio.Task[None] | None = None
-        self.memory_reported: asyncio.Future[tuple[int, int]] | None = None
+    The process itself is started by benchmarks/servers.py or benchmarks/cluster.py; its log is a file.
+    ``baseline`` and ``rounds`` belong to the process now running: a node killed and
+    restarted starts them again. Its baseline is taken after the round it came back
+    in (its first quiet moment), and its warm-up round is the next one, the first it
+    serves whole.
+    """
 
-    async def start(self, args: argparse.Namespace) -> None:
-        cap = str(max(5000, args.clients * 3))
-        command = [
-            sys.executable,
-            "-c",
-            "from twisted.scripts.twistd import run; run()",
-            "-n",
-            "--pidfile=",
-            "glozichat",
-            "--port",
-            f"tcp:0:interface={HOST}",
-            "--irc-port",
-            f"tcp:0:interface={HOST}",
-            "--exit-code-file",
-            str(self.workdir / "exit-code"),
-            "--no-sniff",
-            "--discovery-port",
-            "0",
-            "--idle-timeout",
-            str(args.idle_timeout),
-            "--max-connections",
-            cap,
-            "--max-per-source",
-            cap,
-            "--max-send-queue",
-            str(args.max_send_queue),
-            # Each client here keeps one session at a time. A join the client gave
-            # up on (no answer within 10 s under load) may still be answered; then
-            # its next join must be refused, as before sessions could be several,
-            # not make it a member of two sessions it does not know it is in.
-            "--max-sessions-per-user",
-            "1",
-        ]
-        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
-        self.process = await asyncio.create_subprocess_exec(
-            *command,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=env,
-            cwd=self.workdir,
-            start_new_session=True,
-        )
-        self.log_task = asyncio.create_task(self._read_log())
-        await asyncio.wait_for(self.ready.wait(), STARTUP_TIMEOUT)
+    def __init__(self, name: str, server: RunningServer) -> None:
+        self.name = name
+        self.server = server
+        self.up = True
+        self.kills = 0
+        self.killed_status: int | None = None
+        self.warm_round = 0
+        self.baseline: dict[str, Any] | None = None
+        # (round, RSS KiB, live objects report) after each round.
+        self.rounds: list[tuple[int, int, tuple[int, int] | None]] = []
 
-    async def _read_log(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        native = re.compile(r"native protocol listening on 127\.0\.0\.1:(\d+)")
-        irc = re.compile(r"GloziChat IRC listening on 127\.0\.0\.1:(\d+)")
-        code = re.compile(r"^exit code: \d{10}$")
-        seen_code = False
-        while line := await self.process.stdout.readline():
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            self.log_lines.append(text)
-            if match := native.search(text):
-                self.native_port = int(match.group(1))
-            if match := irc.search(text):
-                self.irc_port = int(match.group(1))
-            seen_code = seen_code or bool(code.match(text))
-            report = MEMORY_REPORT.search(text)
-            if report and self.memory_reported is not None and not self.memory_reported.done():
-                self.memory_reported.set_result((int(report.group(1)), int(report.group(2))))
-            if self.native_port and self.irc_port and seen_code:
-                self.ready.set()
+    def restarted(self, server: RunningServer, in_round: int) -> None:
+        self.server = server
+        self.warm_round = in_round + 1
+        self.baseline = None
+        self.rounds = []
+        self.up = True
 
     @property
     def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+        return self.server.pid
 
     def rss_kib(self) -> int:
         return resident_kib(self.pid)
@@ -1201,12 +1183,19 @@ class Server:
     async def live_objects(self) -> tuple[int, int] | None:
         """(live objects, of them frozen at start-up), from the report the
         server logs on SIGUSR2 (glozi/process/memory.py); None when none comes."""
-        self.memory_reported = asyncio.get_running_loop().create_future()
+        before = len(MEMORY_REPORT.findall(self.server.log_text()))
         os.kill(self.pid, REPORT_SIGNAL)
-        try:
-            return await asyncio.wait_for(self.memory_reported, REQUEST_TIMEOUT)
-        except TimeoutError:
-            return None
+        for _ in range(int(REQUEST_TIMEOUT / LOG_POLL_SECONDS)):
+            reports = MEMORY_REPORT.findall(self.server.log_text())
+            if len(reports) > before:
+                objects, frozen, _ = reports[before]
+                return int(objects), int(frozen)
+            await asyncio.sleep(LOG_POLL_SECONDS)
+        return None
+
+    async def measure(self) -> dict[str, Any]:
+        """What the leak checks compare: sockets held, RSS and live objects, now."""
+        return {"sockets": self.open_sockets(), "rss": self.rss_kib(), "objects": await self.live_objects()}
 
     def open_sockets(self) -> int:
         """Sockets the server process holds (listeners included)."""
@@ -1221,7 +1210,7 @@ class Server:
 
     def established(self) -> int:
         """TCP connections in any state but LISTEN on the server's two ports."""
-        ports = {f"{self.native_port:04X}", f"{self.irc_port:04X}"}
+        ports = {f"{port:04X}" for port in self.server.ports.values()}
         count = 0
         for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
             fields = line.split()
@@ -1229,30 +1218,51 @@ class Server:
                 count += 1
         return count
 
-    def log_count(self, pattern: str) -> int:
-        return sum(1 for line in self.log_lines if pattern in line)
+    def log_lines(self) -> list[str]:
+        """Every line of the node's log, the processes before a restart included."""
+        assert self.server.log_path is not None
+        return self.server.log_path.read_text(errors="replace").splitlines()
 
-    async def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL if it lingers; the exit status."""
-        if self.process is None or self.process.returncode is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), STOP_GRACE_SECONDS)
-        except TimeoutError:
-            self.process.kill()
-            await asyncio.wait_for(self.process.wait(), 5.0)
-        if self.log_task is not None:
-            try:
-                await asyncio.wait_for(self.log_task, 2.0)
-            except TimeoutError:
-                self.log_task.cancel()
-        (self.workdir / "server.log").write_text("".join(line + "\n" for line in self.log_lines))
-        return self.process.returncode
+    def log_count(self, pattern: str) -> int:
+        return sum(1 for line in self.log_lines() if pattern in line)
 
     def shut_down_cleanly(self) -> bool:
         """twistd logs this after stopService; it then re-raises SIGTERM, hence status -15."""
-        return self.log_count("Server Shut Down.") == 1
+        return self.server.log_text().count("Server Shut Down.") == 1
+
+
+def server_options(args: argparse.Namespace) -> list[str]:
+    """The glozichat options of every server of the run."""
+    cap = str(max(5000, args.clients * 3))
+    return [
+        "--idle-timeout", str(args.idle_timeout),
+        "--max-connections", cap,
+        "--max-per-source", cap,
+        "--max-send-queue", str(args.max_send_queue),
+        # Each client here keeps one session at a time. A join the client gave
+        # up on (no answer within 10 s under load) may still be answered; then
+        # its next join must be refused, as before sessions could be several,
+        # not make it a member of two sessions it does not know it is in.
+        "--max-sessions-per-user", "1",
+    ]  # fmt: skip
+
+
+async def kill_and_restart(
+    soak: "Soak", cluster: Cluster, index: int, round_index: int, seconds: float
+) -> None:
+    """SIGKILL node ``index`` at KILL_AT of the round, and start it again (its name and ports)
+    ``--down-seconds`` later. Clients stop choosing it before the kill and choose it again
+    once it is back."""
+    args = soak.args
+    node = soak.nodes[index]
+    await asyncio.sleep(seconds * KILL_AT)
+    node.up = False
+    node.kills += 1
+    node.killed_status = await asyncio.to_thread(cluster.kill, index)
+    soak.rec.counts["node kills"] += 1
+    await asyncio.sleep(args.down_seconds)
+    server = await asyncio.to_thread(cluster.restart, index)
+    node.restarted(server, round_index)
 
 
 # The checks.
@@ -1304,9 +1314,10 @@ def check_deliveries(rec: Record) -> DeliveryResult:
     return result
 
 
-async def fresh_look(soak: Soak) -> tuple[list[dict[str, Any]], int]:
-    """A new native client lists sessions; a new IRC client counts LIST rows."""
+async def fresh_look(soak: Soak, node: Node) -> tuple[list[dict[str, Any]], int]:
+    """On ``node``, a new native client lists sessions; a new IRC client counts LIST rows."""
     probe = NativeConn(soak, 0, "probe", 0)
+    probe.pinned = node
     sessions: list[dict[str, Any]] = []
     if await probe.open():
         answer = await probe.request(type="list")
@@ -1314,6 +1325,7 @@ async def fresh_look(soak: Soak) -> tuple[list[dict[str, Any]], int]:
             sessions = answer[0]["sessions"]
     await probe.shut()
     irc = IRCConn(soak, 0, "probe", 0)
+    irc.pinned = node
     rows = -1
     if await irc.open():
         listed: list[str] = []
@@ -1407,62 +1419,90 @@ def raise_file_limit(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(needed, soft)), hard))
 
 
+async def start_nodes(args: argparse.Namespace, workdir: Path) -> tuple[list[Node], Cluster | None]:
+    """The one server, or (``--cluster N``) a cluster's nodes, started off the event loop."""
+    if not args.cluster:
+        server = await asyncio.to_thread(
+            start_glozichat, workdir / "server", irc=True, options=server_options(args)
+        )
+        return [Node("server", server)], None
+    cluster = Cluster(
+        workdir,
+        args.cluster,
+        options=server_options(args),
+        presence_timeout=args.presence_timeout,
+    )
+    await asyncio.to_thread(cluster.start)
+    return [Node(cluster.name(index), server) for index, server in enumerate(cluster.nodes)], cluster
+
+
 async def soak_main(args: argparse.Namespace) -> int:
     raise_file_limit(args.clients * 3 + 1000)
     started = time.time()
     workdir = Path(tempfile.mkdtemp(prefix="glozi-soak-"))
-    server = Server(workdir)
     rec = Record(args.idle_timeout)
     lag = [0.0]
     stop_lag = asyncio.Event()
     lag_task = asyncio.create_task(lag_monitor(stop_lag, lag))
     rows: list[tuple[str, str, str]] = []
     failures: list[str] = []
+    nodes: list[Node] = []
+    cluster: Cluster | None = None
+    statuses: list[int | None] = []
     try:
-        await server.start(args)
-        soak = Soak(args, server.native_port, server.irc_port, rec)
+        nodes, cluster = await start_nodes(args, workdir)
+        soak = Soak(args, nodes, rec)
         await warm_up(soak)
         await asyncio.sleep(QUIET_SECONDS)
-        sockets_before = server.open_sockets()
-        rss_start = server.rss_kib()
-        objects_start = await server.live_objects()
+        for node in nodes:
+            node.baseline = await node.measure()
         plan = assign_behaviours(args.clients, random.Random(args.seed))
         # Round 0 is the warm-up round; the others are measured against it.
-        rss_rounds: list[int] = []
-        objects_rounds: list[tuple[int, int] | None] = []
         cancelled = 0
+        seconds = args.seconds / args.rounds
         for round_index in range(1 + args.rounds):
-            cancelled += await run_round(soak, plan, args.seed + round_index, args.seconds / args.rounds)
+            killing = None
+            if cluster is not None and round_index == args.kill_round:
+                killing = asyncio.create_task(
+                    kill_and_restart(soak, cluster, args.kill_node - 1, round_index, seconds)
+                )
+            cancelled += await run_round(soak, plan, args.seed + round_index, seconds)
+            if killing is not None:
+                await killing
             await asyncio.sleep(QUIET_SECONDS)
-            rss_rounds.append(server.rss_kib())
-            objects_rounds.append(await server.live_objects())
-        sessions, irc_rows = await fresh_look(soak)
+            for node in nodes:
+                report = await node.measure()
+                if node.baseline is None:
+                    # Restarted in this round: its first quiet moment is its start.
+                    node.baseline = report
+                else:
+                    node.rounds.append((round_index, report["rss"], report["objects"]))
+        looks = [await fresh_look(soak, node) for node in nodes]
         await asyncio.sleep(QUIET_SECONDS)
-        open_after = server.established()
-        sockets_after = server.open_sockets()
-        rss_end = server.rss_kib()
-        objects_end = await server.live_objects()
+        ends = [{"open": node.established(), **await node.measure()} for node in nodes]
     finally:
-        status = await server.stop()
+        if cluster is not None:
+            statuses = await asyncio.to_thread(cluster.stop)
+        elif nodes:
+            statuses = [await asyncio.to_thread(nodes[0].server.stop)]
         stop_lag.set()
         await lag_task
     deliveries = check_deliveries(rec)
     counts = rec.counts
-    leftover = [s for s in sessions if s["id"] > 9 or s["members"]]
-    builtins_ok = [s["name"] for s in sessions if s["id"] <= 9] == list(BUILTIN_SESSIONS)
-    errors_logged = sum(server.log_count(p) for p in ("Traceback", "Unhandled", "failed", "CRITICAL"))
     undecided: list[str] = []
 
     def row(name: str, value: object, verdict: str = "") -> None:
         rows.append((name, str(value), verdict))
 
-    def check(name: str, value: object, ok: bool) -> None:
-        row(name, value, "ok" if ok else "FAIL")
+    def check(name: str, value: object, ok: bool, good: str = "ok") -> None:
+        row(name, value, good if ok else "FAIL")
         if not ok:
             failures.append(name)
 
     clients_native = sum(1 for door, _ in plan if door == "native")
     behaviours = Counter(b for _, b in plan)
+    if cluster is not None:
+        row("cluster", f"{len(nodes)} nodes; node{args.kill_node} killed in round {args.kill_round}")
     row("clients (native / IRC)", f"{args.clients} ({clients_native} / {args.clients - clients_native})")
     row("behaviours", ", ".join(f"{b} {n}" for b, n in sorted(behaviours.items())))
     row(
@@ -1472,6 +1512,14 @@ async def soak_main(args: argparse.Namespace) -> int:
     )
     row("connections made (native / IRC)", f"{counts['connections (n)']} / {counts['connections (i)']}")
     check("connect failures", counts["connect failures"], counts["connect failures"] == 0)
+    if cluster is not None:
+        check("node kills", counts["node kills"], counts["node kills"] == 1)
+        row(
+            "cut by the node kill: connects / quits / never-readers",
+            " / ".join(
+                str(counts[f"{what} cut by the node kill"]) for what in ("connects", "quits", "never-readers")
+            ),
+        )
     row(
         "joins / kicks / closes",
         f"{counts['joins']} / {counts['kicks']} / {counts['sessions closed by admins']}",
@@ -1526,71 +1574,19 @@ async def soak_main(args: argparse.Namespace) -> int:
     check("  missing there", deliveries.loud_missing, deliveries.loud_missing == 0)
     check("deliveries to non-members", counts["stray deliveries"], counts["stray deliveries"] == 0)
     check("duplicate deliveries", counts["duplicate deliveries"], counts["duplicate deliveries"] == 0)
-    check("sessions listed afterwards", len(sessions), builtins_ok and len(sessions) == len(BUILTIN_SESSIONS))
-    check("leftover sessions or members", len(leftover), not leftover)
-    check("IRC LIST rows afterwards", irc_rows, irc_rows == len(BUILTIN_SESSIONS))
-    check("server connections open afterwards", open_after, open_after == 0)
-    check(
-        "server sockets before / after",
-        f"{sockets_before} / {sockets_after}",
-        sockets_after <= sockets_before,
-    )
-    row("server flood disconnects logged", server.log_count("for flooding"))
-    row("server slow-reader drops logged", server.log_count("stopped reading"))
-    check("server errors logged", errors_logged, errors_logged == 0)
     check("quits unanswered", counts["quits unanswered"], counts["quits unanswered"] == 0)
     check("clients cancelled at wind-down", cancelled, cancelled == 0)
     check("client script errors", counts["client script errors"], counts["client script errors"] == 0)
     row("client event-loop lag, worst (s)", f"{lag[0]:.3f}")
-    row("server RSS start (KiB)", rss_start)
-    rss_warm = rss_rounds[0]
-    row("server RSS after the warm-up round (KiB)", rss_warm)
-    rss_ok = True
-    for number, rss in enumerate(rss_rounds[1:], 1):
-        within = abs(rss / rss_warm - 1) <= RSS_ROUND_LIMIT
-        rss_ok = rss_ok and within
-        row(
-            f"server RSS after round {number} (KiB, / warm-up)",
-            f"{rss} ({rss / rss_warm:.4f})",
-            "ok" if within else "FAIL",
+    leftovers: list[tuple[str, dict[str, Any]]] = []
+    for node, (sessions, irc_rows), end, status in zip(nodes, looks, ends, statuses, strict=True):
+        leftover = [s for s in sessions if s["id"] > 9 or s["members"]]
+        leftovers += [(node.name, session) for session in leftover]
+        report_node(
+            node, sessions, leftover, irc_rows, end, status, single=cluster is None, row=row, check=check
         )
-    rss_criterion = f"RSS criterion: each round within {RSS_ROUND_LIMIT:.0%} of the warm-up"
-    if args.rounds < MIN_MEASURED_ROUNDS:
-        row(
-            rss_criterion,
-            f"{args.rounds} measured round(s)",
-            f"NO VERDICT (needs --rounds {MIN_MEASURED_ROUNDS} or more)",
-        )
-        undecided.append(rss_criterion)
-    else:
-        row(rss_criterion, f"{args.rounds} measured rounds", "PASS" if rss_ok else "FAIL")
-        if not rss_ok:
-            failures.append(rss_criterion)
-    row("server RSS end (KiB)", rss_end)
-
-    def objects(report: tuple[int, int] | None) -> str:
-        return "no report" if report is None else f"{report[0]} ({report[0] - report[1]} made since start-up)"
-
-    row("server live objects at the warm-up round's start", objects(objects_start))
-    for number, report in enumerate(objects_rounds):
-        row(
-            f"server live objects after {f'round {number}' if number else 'the warm-up round'}",
-            objects(report),
-        )
-    row("server live objects at the end", objects(objects_end))
-    objects_criterion = f"live objects criterion: end within {LIVE_OBJECTS_LIMIT:.0%} of the start"
-    if objects_start is None or objects_end is None:
-        row(objects_criterion, "no memory report logged", "FAIL")
-        failures.append(objects_criterion)
-    else:
-        objects_ratio = objects_end[0] / objects_start[0]
-        objects_ok = abs(objects_ratio - 1) <= LIVE_OBJECTS_LIMIT
-        row(objects_criterion, f"end / start {objects_ratio:.4f}", "PASS" if objects_ok else "FAIL")
-        if not objects_ok:
-            failures.append(objects_criterion)
-    check("server exit status (clean shutdown)", status, server.shut_down_cleanly())
+    undecided += [name for name, _, verdict in rows if verdict.startswith("NO VERDICT")]
     row("wall time (s)", f"{time.time() - started:.1f}")
-    row("server log", workdir / "server.log")
 
     width = max(len(name) for name, _, _ in rows)
     print(f"GloziChat soak, seed {args.seed}")
@@ -1600,16 +1596,17 @@ async def soak_main(args: argparse.Namespace) -> int:
         print(f"  missing: {example}")
     for stray in rec.strays:
         print(f"  stray: {stray}")
-    for session in leftover:
-        print(f"  leftover: {session}")
+    for node_name, session in leftovers:
+        print(f"  leftover on {node_name}: {session}")
     for name, count in sorted(counts.items()):
         if name.startswith("cancelled: "):
             print(f"  {name}: {count}")
     for error in rec.errors:
         print(f"  client script error:\n{error}")
-    for line in server.log_lines:
-        if any(p in line for p in ("Traceback", "Unhandled", "failed", "CRITICAL")):
-            print(f"  server log: {line}")
+    for node in nodes:
+        for line in node.log_lines():
+            if any(p in line for p in ERRORS_LOGGED):
+                print(f"  {node.name} log: {line}")
     if failures:
         print("RESULT: FAIL (" + ", ".join(failures) + ")")
     elif undecided:
@@ -1619,23 +1616,108 @@ async def soak_main(args: argparse.Namespace) -> int:
     return 1 if failures or undecided else 0
 
 
+def report_node(
+    node: Node,
+    sessions: list[dict[str, Any]],
+    leftover: list[dict[str, Any]],
+    irc_rows: int,
+    end: dict[str, Any],
+    status: int | None,
+    *,
+    single: bool,
+    row: Callable[..., None],
+    check: Callable[..., None],
+) -> None:
+    """One server's rows: what it lists afterwards, its sockets, log, memory and exit."""
+    who = "server" if single else node.name
+    # One server's criteria keep their names; a cluster's are named by node.
+    criteria = "" if single else f"{node.name} "
+    assert node.baseline is not None
+    builtins_ok = [s["name"] for s in sessions if s["id"] <= 9] == list(BUILTIN_SESSIONS)
+    if node.kills:
+        check(
+            f"{who} killed (SIGKILL): exit status", node.killed_status, node.killed_status == -signal.SIGKILL
+        )
+        row(f"{who} restarted in round {node.warm_round - 1}: its warm-up is round {node.warm_round}", "")
+    check(
+        f"{who}: sessions listed afterwards",
+        len(sessions),
+        builtins_ok and len(sessions) == len(BUILTIN_SESSIONS),
+    )
+    check(f"{who}: leftover sessions or members", len(leftover), not leftover)
+    check(f"{who}: IRC LIST rows afterwards", irc_rows, irc_rows == len(BUILTIN_SESSIONS))
+    check(f"{who} connections open afterwards", end["open"], end["open"] == 0)
+    check(
+        f"{who} sockets before / after",
+        f"{node.baseline['sockets']} / {end['sockets']}",
+        end["sockets"] <= node.baseline["sockets"],
+    )
+    row(f"{who} flood disconnects logged", node.log_count("for flooding"))
+    row(f"{who} slow-reader drops logged", node.log_count("stopped reading"))
+    errors_logged = sum(node.log_count(p) for p in ERRORS_LOGGED)
+    check(f"{who} errors logged", errors_logged, errors_logged == 0)
+    # A restarted node's start is after the round it came back in; its warm-up round is the next.
+    start = f"after round {node.warm_round - 1} (its start)" if node.kills else "start"
+    warm_up = f"round {node.warm_round} (its warm-up)" if node.kills else "the warm-up round"
+    row(f"{who} RSS {start} (KiB)", node.baseline["rss"])
+    measured = node.rounds[1:]
+    rss_warm = node.rounds[0][1] if node.rounds else 0
+    if node.rounds:
+        row(f"{who} RSS after {warm_up} (KiB)", rss_warm)
+    rss_ok = True
+    for number, rss, _ in measured:
+        within = abs(rss / rss_warm - 1) <= RSS_ROUND_LIMIT
+        rss_ok = rss_ok and within
+        row(f"{who} RSS after round {number} (KiB, / warm-up)", f"{rss} ({rss / rss_warm:.4f})",
+            "ok" if within else "FAIL")  # fmt: skip
+    rss_criterion = f"{criteria}RSS criterion: each round within {RSS_ROUND_LIMIT:.0%} of the warm-up"
+    if len(measured) < MIN_MEASURED_ROUNDS:
+        row(
+            rss_criterion,
+            f"{len(measured)} measured round(s)",
+            f"NO VERDICT (needs {MIN_MEASURED_ROUNDS} or more after its warm-up)",
+        )
+    else:
+        check(rss_criterion, f"{len(measured)} measured rounds", rss_ok, "PASS")
+    row(f"{who} RSS end (KiB)", end["rss"])
+
+    def objects(report: tuple[int, int] | None) -> str:
+        return "no report" if report is None else f"{report[0]} ({report[0] - report[1]} made since start-up)"
+
+    objects_start = node.baseline["objects"]
+    objects_at = start if node.kills else "at the warm-up round's start"
+    row(f"{who} live objects {objects_at}", objects(objects_start))
+    for number, _, report in node.rounds:
+        row(f"{who} live objects after {warm_up if number == node.warm_round else f'round {number}'}",
+            objects(report))  # fmt: skip
+    row(f"{who} live objects at the end", objects(end["objects"]))
+    objects_criterion = f"{criteria}live objects criterion: end within {LIVE_OBJECTS_LIMIT:.0%} of the start"
+    if objects_start is None or end["objects"] is None:
+        check(objects_criterion, "no memory report logged", False, "PASS")
+    else:
+        objects_ratio = end["objects"][0] / objects_start[0]
+        within = abs(objects_ratio - 1) <= LIVE_OBJECTS_LIMIT
+        check(objects_criterion, f"end / start {objects_ratio:.4f}", within, "PASS")
+    check(f"{who} exit status (clean shutdown)", status, node.shut_down_cleanly())
+    row(f"{who} log", node.server.log_path)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--seconds",
         type=float,
-        default=DEFAULT_SECONDS,
         help="seconds of load in the measured rounds, split evenly; the warm-up round before them"
-        " lasts as long as one of them",
+        f" lasts as long as one of them (default {MIN_ROUND_SECONDS:g} s a round)",
     )
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS, help="clients at once, both doors")
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice")
     parser.add_argument(
         "--rounds",
         type=int,
-        default=MIN_MEASURED_ROUNDS,
         help="measured rounds after the warm-up round, each with the same load; the memory"
-        f" criterion needs at least {MIN_MEASURED_ROUNDS} for a verdict (fewer: NO VERDICT, exit status 1)",
+        f" criterion needs at least {MIN_MEASURED_ROUNDS} for a verdict (fewer: NO VERDICT, exit status 1);"
+        f" default {MIN_MEASURED_ROUNDS}, and one more with --cluster, for the restarted node's warm-up",
     )
     parser.add_argument(
         "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, help="server idle timeout"
@@ -1643,9 +1725,57 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-send-queue", type=int, default=DEFAULT_SEND_QUEUE, help="server send-queue bound (bytes)"
     )
+    parser.add_argument(
+        "--cluster",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run against a cluster of N nodes (benchmarks/cluster.py), clients spread over them,"
+        " and kill one node mid-run",
+    )
+    parser.add_argument(
+        "--kill-node", type=int, help="the node (1 to N) SIGKILLed and restarted; default the last"
+    )
+    parser.add_argument(
+        "--kill-round",
+        type=int,
+        default=0,
+        help="the round it is killed in (default 0, the warm-up round); once restarted, the node's own"
+        " warm-up round is the next one, and its memory criterion counts the rounds after that",
+    )
+    parser.add_argument(
+        "--presence-timeout",
+        type=float,
+        default=PRESENCE_TIMEOUT,
+        help="the nodes' --presence-timeout (s): how soon a dead node's members are removed",
+    )
+    parser.add_argument(
+        "--down-seconds",
+        type=float,
+        help="how long the killed node stays down; default the presence timeout + 2 s, so that the"
+        " others remove its members before it is back",
+    )
     args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = MIN_MEASURED_ROUNDS + (1 if args.cluster else 0)
+    if args.seconds is None:
+        args.seconds = MIN_ROUND_SECONDS * args.rounds
     if args.clients < 20 or args.rounds < 1:
         parser.error("need at least 20 clients and at least one measured round")
+    if args.cluster:
+        args.kill_node = args.cluster if args.kill_node is None else args.kill_node
+        if (
+            args.cluster < 2
+            or not 1 <= args.kill_node <= args.cluster
+            or not 0 <= args.kill_round <= args.rounds
+        ):
+            parser.error(
+                "--cluster needs 2 nodes or more, --kill-node one of them and --kill-round one of the rounds"
+            )
+        if args.down_seconds is None:
+            args.down_seconds = args.presence_timeout + 2.0
+    elif args.kill_node is not None:
+        parser.error("--kill-node needs --cluster")
     if args.seconds / args.rounds < MIN_ROUND_SECONDS:
         # Shorter rounds leave no time for timeouts, floods and never-readers to happen.
         parser.error(f"each round needs at least {MIN_ROUND_SECONDS:g} s (--seconds / --rounds)")
