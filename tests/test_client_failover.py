@@ -170,3 +170,37 @@ class FailoverTests(ViewModelTestCase):
         self.lose()
         self.clock.pump([0.5, 0.8])
         self.assertEqual(self.network.tried, [A, C])
+
+    def test_a_rejoin_refused_because_our_name_is_still_held_is_tried_again(self) -> None:
+        """B still holds our name for the dead node A (its users go only once the others notice, docs/cluster.md):
+        the rejoin is asked again every second, the session kept meanwhile, and we are back once B lets it go."""
+        self.in_garden()
+        self.network.down = {A}
+        self.lose()
+        self.clock.pump([0.5, 0.8])
+        for _ in range(3):
+            (join,) = self.sent()
+            self.answer({"type": "error", "code": "name_taken", "message": "The name bob is in use on this server."}, join)
+            self.assertEqual([chat.session.name for chat in self.model.sessions_in], ["garden"])
+            self.assertEqual(self.sent(), [])
+            self.clock.advance(1.0)
+        (join,) = self.sent()
+        self.assertEqual((join["type"], join["session"], join["username"]), ("join", 10, "bob"))
+        self.rejoin_answer(join)
+        self.assertEqual(self.model.chat.lines[-1].text, "Reconnected.")
+
+    def test_a_name_held_for_20_tries_gives_the_session_up(self) -> None:
+        """After 20 more refusals (20 s) the session goes, as for any refused rejoin, and the list says why."""
+        self.in_garden()
+        self.network.down = {A}
+        self.lose()
+        self.clock.pump([0.5, 0.8])
+        for _ in range(21):
+            (join,) = self.sent()
+            self.answer({"type": "error", "code": "name_taken", "message": "The name bob is in use on this server."}, join)
+            self.clock.advance(1.0)
+        self.assertEqual([frame["type"] for frame in self.sent()], ["list"], "no join any more: back at the list")
+        self.assertEqual(self.model.sessions_in, [])
+        self.assertEqual(
+            self.model.notice.text, "Reconnected, but could not rejoin garden: The name bob is in use on this server."
+        )
