@@ -3,6 +3,8 @@
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
+from glozi.cluster.node import ClusterNode
+from glozi.cluster.record import ClusterState
 from glozi.domain.errors import ChatError
 from glozi.domain.events import (
     AdminChanged,
@@ -186,3 +188,46 @@ class ClusterTests(TestCase):
         _, _, joined = self.join(self.c, "carol")
         self.assertIsInstance(joined, Joined)
         self.assertEqual([m.text for m in joined.history], ["before you came"])
+
+
+class ReloadTests(TestCase):
+    """A node reloads the record after its bus came back (glozi/cluster/node.py) while messages go on."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.network = LoopbackNetwork(self.clock)
+        self.store = SequencedStore()
+        self.a, self.c = (FakeNode(name, self.clock, self.network, MemoryRecord(), self.store) for name in "ac")
+        self.alice, _ = self.a.connect()
+        self.successResultOf(self.alice.join(AVOCADO, "alice"))
+        carol, self.carol_inbox = self.c.connect()
+        self.successResultOf(carol.join(AVOCADO, "carol"))
+        self.node = ClusterNode(self.clock, self.c.replica, None, None, dict)
+
+    def say(self, *texts: str) -> None:
+        for text in texts:
+            self.successResultOf(self.alice.say(text))
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def reload(self, last_seq: int) -> None:
+        self.node.load(ClusterState((), {}, (), (), {AVOCADO: last_seq}), {"a", "c"})
+
+    def test_a_snapshot_older_than_what_was_delivered_repeats_nothing(self) -> None:
+        """The snapshot says 1 message, 2 were delivered meanwhile: the third comes next, the second not again."""
+        self.say("one", "two")
+        self.reload(1)
+        self.say("three")
+        self.clock.advance(0.05)
+        self.assertEqual([m.text for m in self.carol_inbox.of(Message)], ["one", "two", "three"])
+
+    def test_a_snapshot_newer_than_what_arrived_skips_nothing(self) -> None:
+        """The second message was lost on the bus and the snapshot counts it: it is read from the store all the same."""
+        self.say("one")
+        self.network.up = False
+        self.say("two")
+        self.network.up = True
+        self.reload(2)
+        self.say("three")
+        self.clock.advance(0.05)
+        self.assertEqual([m.text for m in self.carol_inbox.of(Message)], ["one", "two", "three"])
