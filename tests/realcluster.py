@@ -174,22 +174,20 @@ class IrcUser(LineReceiver):
         self.lines.append(line)
         prefix, _, rest = line.partition(" ") if line.startswith(":") else ("", "", line)
         command, _, params = rest.partition(" ")
+        words = _parameters(params)
         who = prefix[1:].split("!")[0]
         if command == "PING":
-            self.sendLine(f"PONG {params}".encode())
+            self.sendLine(f"PONG :{words[-1] if words else ''}".encode())
         elif command == "001" and not self.registered.called:
             self.registered.callback(None)
         elif command == "PRIVMSG":
-            target, _, text = params.partition(" :")
-            self.messages[target.lower()].append((who, text))
+            self.messages[words[0].lower()].append((who, words[1]))
         elif command == "QUIT":
             self.quit[who] = reactor.seconds()
         elif command == "353":
-            head, _, names = params.partition(" :")
-            channel = head.split()[-1]
-            self._names.setdefault(channel.lower(), []).extend(name.lstrip("@+") for name in names.split())
+            self._names.setdefault(words[2].lower(), []).extend(name.lstrip("@+") for name in words[3].split())
         elif command == "366":
-            channel = params.split()[1].lower()
+            channel = words[1].lower()
             names = self._names.pop(channel, [])
             self._listed.add(channel)
             for asked in self._asked.pop(channel, []):
@@ -212,6 +210,14 @@ class IrcUser(LineReceiver):
         self._asked[channel.lower()].append(asked)
         self.sendLine(f"NAMES {channel}".encode())
         return asked.addTimeout(10, reactor)
+
+
+def _parameters(text: str) -> list[str]:
+    """An IRC line's parameters: words, then the trailing one after `` :`` (which may have spaces)."""
+    if text.startswith(":"):
+        return [text[1:]]
+    head, colon, trailing = text.partition(" :")
+    return head.split() + ([trailing] if colon else [])
 
 
 def _closer(user: Any) -> Callable[[], Any]:
