@@ -9,7 +9,7 @@ from twisted.internet.task import LoopingCall, deferLater
 from twisted.trial.unittest import TestCase
 
 from glozi.client.protocol import connect
-from glozi.client.state import Delivery, ServerAddress
+from glozi.client.state import Delivery, LineKind, ServerAddress
 from glozi.client.viewmodel import ClientViewModel
 from tests.realcluster import (
     PRESENCE_TIMEOUT,
@@ -132,7 +132,7 @@ class ThreeNodesTests(TestCase):
             ),
             timeout=FAILOVER_BOUND + 5,
         )
-        back_at = reactor.seconds()
+        back_at, back_tick = reactor.seconds(), talk.ticks
         self.assertLessEqual(back_at - killed_at, FAILOVER_BOUND)
         self.assertEqual(sorted(chat.session.id for chat in desk1.sessions_in), [AVOCADO, garden])
         self.assertEqual([chat.session.id for chat in desk2.sessions_in], [garden])
@@ -183,6 +183,15 @@ class ThreeNodesTests(TestCase):
             text for sender, text in stored[garden] if sender == "desk2" and int(text.split()[1]) > killed_tick
         ]
         self.assertTrue(typed_after_kill, "desk2 went on talking on its new node")
+        # The desktop users, back: each message once, in the stored order, and every one said since.
+        for name, model in (("desk1", desk1), ("desk2", desk2)):
+            for chat in model.sessions_in:
+                shown = [(line.sender, line.text) for line in chat.lines if line.kind is LineKind.MESSAGE and not line.own]
+                said = others(stored[chat.session.id], name)
+                self.assertEqual(shown, [message for message in said if message in shown], f"{name}: once, in order")
+                since = [(sender, text) for sender, text in said if int(text.split()[1]) > back_tick + 1]
+                self.assertTrue(since)
+                self.assertEqual([message for message in shown if message in since], since, f"{name} got all since")
 
     @staticmethod
     def name_of(user: Any) -> str:
