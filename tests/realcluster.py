@@ -63,6 +63,11 @@ def stored_messages(db: str) -> dict[int, list[tuple[str, str]]]:
     return sessions
 
 
+def others(stored: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+    """Of ``stored`` messages, the ones ``name`` receives: everyone's but their own."""
+    return [(sender, text) for sender, text in stored if sender != name]
+
+
 def nick_holder(db: str, nick: str) -> str | None:
     """The node the record says holds ``nick`` (``None``: nobody)."""
     import psycopg

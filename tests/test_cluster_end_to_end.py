@@ -4,23 +4,23 @@ both doors and of the desktop client's network layer; a node SIGKILLed while the
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks, succeed
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.trial.unittest import TestCase
 
-from glozi.client.protocol import connect
-from glozi.client.state import Delivery, LineKind, ServerAddress
+from glozi.client.state import Delivery, LineKind
 from glozi.client.viewmodel import ClientViewModel
 from tests.realcluster import (
     PRESENCE_TIMEOUT,
     irc_user,
     kill_node,
     native_user,
+    others,
     start_nodes,
     stored_messages,
 )
 from tests.realthings import fresh_database, shared_redis
-from tests.test_client_reconnect import wait_for
+from tests.test_client_reconnect import desktop_user, wait_for
 
 AVOCADO = 1
 GARDEN_PASSWORD = "12345"
@@ -54,19 +54,6 @@ class Talk:
                 model.send(f"{name} {self.ticks}")
 
 
-def desktop_user(test: TestCase, port: int) -> ClientViewModel:
-    """The desktop client's view-model and network layer, no Tk, connected to ``port``."""
-    model = ClientViewModel(
-        reactor,
-        lambda address, listener: connect(reactor, address.host, address.port, listener),
-        lambda: succeed([]),
-        ServerAddress("127.0.0.1", port),
-    )
-    test.addCleanup(model.close)
-    model.start()
-    return model
-
-
 @inlineCallbacks
 def desktop_join(model: ClientViewModel, session_id: int, name: str, password: str = "") -> Any:
     count = len(model.sessions_in)
@@ -75,10 +62,6 @@ def desktop_join(model: ClientViewModel, session_id: int, name: str, password: s
     model.open_join(session_id)
     model.submit_join(name, password)
     yield wait_for(f"{name} in session {session_id}", lambda: len(model.sessions_in) == count + 1)
-
-
-def others(stored: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
-    return [(sender, text) for sender, text in stored if sender != name]
 
 
 class ThreeNodesTests(TestCase):

@@ -17,6 +17,7 @@ from tests.realcluster import (
     kill_node,
     native_user,
     nick_holder,
+    others,
     start_node,
     start_nodes,
     stored_messages,
@@ -31,10 +32,6 @@ TAKEN_AT_ONCE = (
     "The name dana was taken on another server of this network at the same moment; connect again with another name."
 )
 """docs/cluster.md, *Names and sessions*: the Killed text of the later of two users taking one nick at once."""
-
-
-def others(stored: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
-    return [(sender, text) for sender, text in stored if sender != name]
 
 
 class ClusterFaultTests(TestCase):
