@@ -222,6 +222,28 @@ class ClusterTests(TestCase):
         self.assertIsInstance(joined, Joined)
         self.assertEqual([m.text for m in joined.history], ["before you came"])
 
+    def test_whether_a_user_came_through_the_irc_door_is_known_on_every_node(self) -> None:
+        irc_user, irc_inbox = self.a.connect()
+        irc_inbox.speaks_ctcp = True
+        self.successResultOf(irc_user.join(AVOCADO, "ircer"))
+        self.join(self.a, "native")
+        self.settle()
+        self.assertTrue(self.b.chat.user_named("ircer").connection.speaks_ctcp)
+        self.assertFalse(self.b.chat.user_named("native").connection.speaks_ctcp)
+
+
+    def test_a_user_of_another_node_who_leaves_is_freed_at_once(self) -> None:
+        import gc
+        import weakref
+
+        alice, _, _ = self.join(self.a, "alice")
+        copy = weakref.ref(self.b.chat.user_named("alice"))
+        gc.disable()
+        self.addCleanup(gc.enable)
+        alice.disconnected()
+        self.settle()
+        self.assertIsNone(copy())
+
 
 class ReloadTests(TestCase):
     """A node reloads the record after its bus came back (glozi/cluster/node.py) while messages go on."""

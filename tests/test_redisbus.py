@@ -14,7 +14,8 @@ from twisted.internet.testing import MemoryReactorClock, StringTransportWithDisc
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from glozi.fanout.bus import RedisBus, RedisUnavailable, parse_redis_url, retry_delay
+from glozi.fanout import bus as bus_module
+from glozi.fanout.bus import RedisBus, RedisUnavailable, client_names, parse_redis_url, retry_delay
 from tests.realthings import RedisServer, redis_command, shared_redis, start_redis
 from tests.test_client_reconnect import POLL_SECONDS, wait_for
 
@@ -63,6 +64,18 @@ class ParseRedisUrlTests(SynchronousTestCase):
     def test_the_bus_refuses_a_bad_address_at_once(self) -> None:
         """RedisBus checks its URL when it is made, not when it first connects."""
         self.assertRaises(ValueError, RedisBus, MemoryReactorClock(), "redis://h:6379/x")
+
+
+class ClientNamesTests(SynchronousTestCase):
+    def test_only_glozi_node_names_are_read_from_a_client_list(self) -> None:
+        """name=glozi-node:N gives N; other names and unnamed connections are left out."""
+        listing = (
+            b"id=3 addr=127.0.0.1:5001 laddr=127.0.0.1:6379 fd=8 name=glozi-node:alpha db=0 sub=1 cmd=subscribe\n"
+            b"id=4 addr=127.0.0.1:5002 laddr=127.0.0.1:6379 fd=9 name= db=0 sub=0 cmd=client|list\n"
+            b"id=5 addr=127.0.0.1:5003 laddr=127.0.0.1:6379 fd=10 name=monitoring db=0 sub=0 cmd=ping\n"
+            b"id=6 addr=127.0.0.1:5004 laddr=127.0.0.1:6379 fd=11 name=glozi-node:host:7557 db=0 sub=1\n"
+        )
+        self.assertEqual(client_names(listing), {"alpha", "host:7557"})
 
 
 class BackoffTests(SynchronousTestCase):
@@ -168,6 +181,30 @@ class InMemoryBusTests(SynchronousTestCase):
             subscriber.protocol.dataReceived(pushed(payload))
             self.clock.advance(0)
         self.assertEqual(self.received, [b'{"t":"msg"}', b"123", "héllo 👋".encode()])
+
+    def test_messages_are_read_as_they_come_however_the_bytes_are_cut(self) -> None:
+        """A thousand messages in one chunk and one message cut into 7-byte pieces all reach on_message at
+        once, in order, without waiting for a reactor turn."""
+        subscriber, _ = self.connect_both()
+        subscriber.protocol.dataReceived(b"".join(pushed(b"%d" % number) for number in range(1000)))
+        split = pushed(b'{"text":"' + "é".encode() * 100 + b'"}')
+        for start in range(0, len(split), 7):
+            subscriber.protocol.dataReceived(split[start : start + 7])
+        self.assertEqual(self.received[:1000], [b"%d" % number for number in range(1000)])
+        self.assertEqual(self.received[1000:], [b'{"text":"' + "é".encode() * 100 + b'"}'])
+
+    def test_a_reply_the_bus_cannot_read_cuts_the_connection(self) -> None:
+        """An unknown reply type, or a bulk string over 16 MiB, cuts the connection; the bus reconnects."""
+        subscriber, _ = self.connect_both()
+        for garbage in [b"?what\r\n", b"*3\r\n$7\r\nmessage\r\n$12\r\nglozi:events\r\n$16777217\r\n"]:
+            subscriber.protocol.dataReceived(garbage)
+            self.assertFalse(subscriber.connected, garbage)
+            self.assertFalse(self.bus.connected, garbage)
+            self.clock.advance(0.1)
+            subscriber = self.accept()
+            subscriber.protocol.dataReceived(SUBSCRIBED)
+            self.assertTrue(self.bus.connected)
+        self.assertEqual(self.resubscribed, [True, True])
 
     def test_a_failing_on_message_does_not_lose_later_messages(self) -> None:
         """on_message raising is logged; the subscription stays and the next message arrives."""
@@ -339,6 +376,19 @@ class RealRedisTests(TestCase):
         self.assertEqual(other.received, [b"for glozi:other only"])
 
     @inlineCallbacks
+    def test_keepalive_pings_leave_a_live_connection_alone(self) -> None:
+        """With a PING every 20 ms, a real Redis answers each (the subscriber's too, in subscribed mode):
+        after 20 beats both connections are still the first ones and payloads still arrive."""
+        self.patch(bus_module, "KEEPALIVE_SECONDS", 0.02)
+        a = yield self.bus()
+        yield deferLater(reactor, 0.4, lambda: None)
+        a.publish(b"still here")
+        yield wait_for("the payload", lambda: a.received)
+        self.assertEqual(a.received, [b"still here"])
+        self.assertEqual((a.resubscribed, a.dropped), (0, 0))
+        self.assertTrue(a.connected)
+
+    @inlineCallbacks
     def test_live_nodes_lists_each_heartbeat_until_its_ttl_runs_out(self) -> None:
         """A heartbeat with a 0.3 s TTL is listed, then gone; one with 30 s stays; info is the JSON given."""
         a = yield self.bus()
@@ -399,6 +449,27 @@ class RealRedisTests(TestCase):
         yield one.heartbeat("alpha", {"name": "alpha"}, 30)
         self.assertEqual((yield zero.live_nodes()), {})
         self.assertEqual((yield one.live_nodes()), {"alpha": {"name": "alpha"}})
+
+    @inlineCallbacks
+    def test_connected_names_lists_each_named_subscription_while_it_lasts(self) -> None:
+        """Two buses named alpha and beta are in CLIENT LIST; an unnamed bus is not; beta stopped is gone."""
+        alpha = RedisBus(reactor, self.redis.url, channel="glozi:test")
+        alpha.client_name = "alpha"
+        beta = RedisBus(reactor, self.redis.url, channel="glozi:test")
+        beta.client_name = "beta"
+        for bus in (alpha, beta):
+            self.addCleanup(bus.stop)
+            yield bus.start()
+        unnamed = yield self.bus()
+        self.assertEqual((yield unnamed.connected_names()), {"alpha", "beta"})
+        yield beta.stop()
+        names: set[str] = set()
+        for _ in range(100):
+            names = yield alpha.connected_names()
+            if names == {"alpha"}:
+                break
+            yield deferLater(reactor, POLL_SECONDS, lambda: None)
+        self.assertEqual(names, {"alpha"})
 
     @inlineCallbacks
     def test_a_database_redis_refuses_fails_start(self) -> None:

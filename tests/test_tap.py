@@ -90,6 +90,23 @@ class HistoryOptionsTests(SynchronousTestCase):
         error = self.assertRaises(usage.UsageError, tap.Options().parseOptions, ["--db", "postgresql://%zz"])
         self.assertIn("not a PostgreSQL URL: invalid percent-encoded token", str(error))
 
+    def test_cluster_options(self) -> None:
+        options = tap.Options()
+        options.parseOptions(["--db", "postgresql://h/glozi", "--redis", "redis://127.0.0.1:6380/2", "--node", "n1"])
+        self.assertEqual((options["redis"], options["node"], options["presence-timeout"]), ("redis://127.0.0.1:6380/2", "n1", 15.0))
+        for args, says in (
+            (["--redis", "redis://127.0.0.1"], "--redis needs --db postgresql://"),
+            (["--db", "postgresql://h/glozi", "--node", "n1"], "--node names a node of a cluster: give --redis too"),
+            (["--db", "postgresql://h/glozi", "--redis", "http://h"], "it must start with redis://"),
+            (["--db", "postgresql://h/glozi", "--redis", "redis://h", "--node", "two words"], "no spaces"),
+            (["--db", "postgresql://h/glozi", "--redis", "redis://h", "--node", "n" * 65], "1 to 64"),
+            (["--db", "postgresql://h/glozi", "--redis", "redis://h", "--presence-timeout", "0"], "positive"),
+        ):
+            error = self.assertRaises(usage.UsageError, tap.Options().parseOptions, args)
+            self.assertIn(says, str(error))
+        options = tap.Options()
+        options.parseOptions(["--db", "postgresql://h/glozi", "--redis", "redis://h", "--node", "n" * 64])
+
     def test_postgres_url_without_psycopg(self) -> None:
         """Without the [cluster] extra a PostgreSQL URL is refused with what to install; a SQLite path still works."""
         with mock.patch.dict("sys.modules", {"psycopg": None, "psycopg.conninfo": None}):

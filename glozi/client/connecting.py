@@ -33,12 +33,11 @@ RECONNECT_FACTOR = 1.6
 RECONNECT_MAX_DELAY = 15.0
 RECONNECT_MAX_TRIES = 20
 """Automatic attempts (about 4 minutes in all) before the client stops and offers *Reconnect*."""
-REJOIN_NAME_WAIT = 1.0
-REJOIN_NAME_TRIES = 20
-"""A rejoin refused with ``name_taken`` is tried again every ``REJOIN_NAME_WAIT`` seconds, this many
-times: the name is usually our own old connection, which the server (or, in a cluster, every other node,
-docs/cluster.md) lets go once it notices it is gone, within the presence timeout (15 s by default)."""
 CLOSE_FOLLOWS_SECONDS = 5.0
+NAME_RETRY_SECONDS = 1.0
+NAME_RETRIES = 10
+"""A rejoin refused with ``name_taken`` is tried again every second, ten times: the server (or
+another node of its cluster) may not have noticed yet that our old connection is gone."""
 """A server that closes a connection with a reason sends the reason last, right
 before the close; an error older than this, or followed by anything, is not the reason."""
 _SENT_AWAY_CODES = frozenset({"idle", "line_too_long", "too_many_connections"})
@@ -223,7 +222,6 @@ class Connecting(Lobby):
         """Disconnect on purpose, as when the window closes (and stop any attempt)."""
         self._attempt += 1
         self._stop_reconnecting()
-        self._stop_rejoining()
         self._cancel_pending()
         protocol, self.protocol = self.protocol, None
         if protocol is not None:
@@ -235,7 +233,6 @@ class Connecting(Lobby):
         if protocol is not self.protocol:
             return
         self.protocol = None
-        self._stop_rejoining()
         self.dialog = None
         self.sessions = []
         reason = (
@@ -311,11 +308,6 @@ class Connecting(Lobby):
         if call is not None and call.active():
             call.cancel()
 
-    def _stop_rejoining(self) -> None:
-        call, self._rejoin_call = self._rejoin_call, None
-        if call is not None and call.active():
-            call.cancel()
-
     def _give_up(self, reason: str) -> None:
         """No more automatic attempts: the disconnected screen with *Reconnect*."""
         self._stop_reconnecting()
@@ -378,10 +370,13 @@ class Connecting(Lobby):
         self._pending = self._open(address)
         self._pending.addCallbacks(connected, failed)
 
-    def _rejoin(self, protocol: ClientProtocol, chats: list[ChatState], name_tries: int = 0) -> None:
+    def _rejoin_again(self, protocol: ClientProtocol, chats: list[ChatState], tries: int) -> None:
+        if protocol is self.protocol and self.conversations.get(chats[0].key) is chats[0]:
+            self._rejoin(protocol, chats, tries)
+
+    def _rejoin(self, protocol: ClientProtocol, chats: list[ChatState], tries: int = 0) -> None:
         """Join the sessions we were in again, one after the other (the server takes one join
-        at a time), with the same name and passwords; then what waits goes out. Our name still
-        taken (``name_taken``: the server has not yet let our old connection go) is tried again."""
+        at a time), with the same name and passwords; then what waits goes out."""
         chat, rest = chats[0], chats[1:]
         fields: dict[str, Any] = {"session": chat.session.id, "username": chat.you}
         if chat.password:
@@ -411,10 +406,8 @@ class Connecting(Lobby):
                 return
             if not reason.check(ServerError):
                 return  # the connection went again; connection_lost carries on
-            if reason.value.code == "name_taken" and name_tries < REJOIN_NAME_TRIES:
-                self._rejoin_call = self.clock.callLater(
-                    REJOIN_NAME_WAIT, self._rejoin, protocol, chats, name_tries + 1
-                )
+            if reason.value.code == "name_taken" and tries < NAME_RETRIES:
+                self.clock.callLater(NAME_RETRY_SECONDS, self._rejoin_again, protocol, chats, tries + 1)
                 return
             unsent = self._unsent_in(chat)
             self._forget(chat)

@@ -469,7 +469,6 @@ class ClientState:
         self._attempt = 0
         self._pending: Deferred[Any] | None = None
         self._reconnect_call: Any = None
-        self._rejoin_call: Any = None
         self._reconnect_tries = 0
         self._lost_reason = ""
         self._sent_away = False

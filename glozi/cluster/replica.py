@@ -13,10 +13,11 @@ where an action happened decided it.
 """
 
 import json
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from glozi.cluster.errors import SessionNameTaken
@@ -26,6 +27,7 @@ from glozi.domain.events import (
     AdminChanged,
     Event,
     Invited,
+    Killed,
     LeaveReason,
     MemberAway,
     MemberJoined,
@@ -64,18 +66,25 @@ class RemoteConnection:
     """A user of another node as the domain delivers to it: whatever is
     addressed to this user alone is sent to its node."""
 
-    __slots__ = ("node", "send", "user")
+    __slots__ = ("node", "send", "speaks_ctcp", "user")
 
     def __init__(self, node: str, user: "RemoteParticipant", send: Callable[[dict[str, Any]], None]) -> None:
         self.node = node
-        self.user = user
+        # Not the user itself: a cycle would keep both until the collector ran.
+        self.user = weakref.ref(user)
         self.send = send
+        self.speaks_ctcp = False
+        """Whether the user came through the IRC door of its node (which passes CTCP on)."""
+
+    def _nick(self) -> str | None:
+        user = self.user()
+        return user.nick if user is not None else None
 
     def deliver(self, event: Event) -> None:
-        self.send({"kind": "to", "to_node": self.node, "nick": self.user.nick, "event": encode_event(event)})
+        self.send({"kind": "to", "to_node": self.node, "nick": self._nick(), "event": encode_event(event)})
 
     def close(self) -> None:
-        self.send({"kind": "close", "to_node": self.node, "nick": self.user.nick})
+        self.send({"kind": "close", "to_node": self.node, "nick": self._nick()})
 
 
 class RemoteParticipant(Participant):
@@ -107,7 +116,6 @@ class Replica:
         self.record = record
         self.keeping_record = True
         """Off once the node is stopping: its record rows are swept as a whole then."""
-        self._writes: Deferred[None] = succeed(None)
         self._shadowed: dict[str, RemoteParticipant] = {}
         """Remote claims of a nick a user here holds too, until the record decides between them."""
         self._changes: dict[tuple[str, str, int], int] = {}
@@ -133,14 +141,9 @@ class Replica:
         self._publish(pack(envelope))
 
     def _keep(self, what: str, write: "Callable[[], Deferred[Any]]") -> None:
-        """Record writes go one after another, in the order they were made."""
-        if not self.keeping_record:
-            return
-
-        def run(_: object) -> "Deferred[Any]":
-            return write().addErrback(lambda reason: self.log.failure("The cluster record failed " + what, reason))
-
-        self._writes = self._writes.addCallback(run).addCallback(lambda _: None)
+        """A write to the record (which applies its calls in the order made); a failure is logged."""
+        if self.keeping_record:
+            write().addErrback(lambda reason: self.log.failure("The cluster record failed " + what, reason))
 
     def reserve_session(
         self, name: str, creator: str, created_at: float, password_hash: str | None
@@ -191,8 +194,6 @@ class Replica:
 
     def _lost_name(self, participant: Participant, nick: str) -> None:
         """Another node's user took ``nick`` at the same moment, and the record gave it to them."""
-        from glozi.domain.events import Killed
-
         self.log.info("{nick} was claimed on another node at the same moment; disconnecting ours", nick=nick)
         participant.connection.deliver(
             Killed(by=SERVER_NAME, reason=f"The name {nick} was taken on another server of this network at the same moment; connect again with another name.")
@@ -259,6 +260,7 @@ class Replica:
             "away": participant.away,
             "registered": participant.registered,
             "operator": participant.operator,
+            "ctcp": bool(getattr(participant.connection, "speaks_ctcp", False)),
         }
 
     def _published(self, session: Session, event: Event) -> None:
@@ -330,6 +332,7 @@ class Replica:
         user.user_name, user.real_name = envelope.get("user_name"), envelope.get("real_name")
         user.away, user.operator = envelope.get("away"), envelope.get("operator")
         user.registered = bool(envelope.get("registered", True))
+        user.connection.speaks_ctcp = bool(envelope.get("ctcp"))
         self.hold(user)
 
     def hold(self, user: RemoteParticipant) -> None:

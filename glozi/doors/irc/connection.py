@@ -86,6 +86,8 @@ class IRCConnection(BatchedWrites, irc.IRC):
     """
 
     log = Logger()
+    speaks_ctcp = True
+    """CTCP requests to this user are passed on for its IRC client to answer."""
     factory: IRCDoor
     participant: Participant
     COMMANDS: ClassVar[dict[str, IRCCommand]]

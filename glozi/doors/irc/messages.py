@@ -136,7 +136,7 @@ class Messages(IRCConnection):
         if user is None and not is_service:
             if not notice:
                 self._numeric(n.ERR_NOSUCHNICK, wire.echo(target), "No such nick")
-        elif user is not None and isinstance(user.connection, IRCConnection):
+        elif user is not None and getattr(user.connection, "speaks_ctcp", False):
             self.participant.send_private(target, ctcp.body_of(query), notice=notice, ctcp=True)
         elif not notice:
             answer = ctcp.answer_in_place(query, self.factory.clock.seconds(), glozi.__version__)
