@@ -85,11 +85,13 @@ class MemoryRecord:
         return succeed(None)
 
     def member_joined(self, session_id: int, key: str, name: str, node: str, joined_at: float) -> "Deferred[None]":
-        self.members[(session_id, key)] = (name, node, joined_at)
+        if self.nicks.get(key, ("", ""))[1] == node:
+            self.members[(session_id, key)] = (name, node, joined_at)
         return succeed(None)
 
-    def member_left(self, session_id: int, key: str) -> "Deferred[None]":
-        self.members.pop((session_id, key), None)
+    def member_left(self, session_id: int, key: str, node: str) -> "Deferred[None]":
+        if self.members.get((session_id, key), (None, None, None))[1] == node:
+            del self.members[(session_id, key)]
         return succeed(None)
 
     def member_renamed(self, old_key: str, new_key: str, new_name: str, node: str) -> "Deferred[None]":

@@ -29,6 +29,19 @@ def wait_for(what: str, predicate: Callable[[], Any], timeout: float = WAIT_SECO
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def desktop_user(test: TestCase, port: int) -> ClientViewModel:
+    """The desktop client's view-model and network layer, no Tk, connected to a real server on ``port``."""
+    model = ClientViewModel(
+        reactor,
+        lambda address, listener: connect(reactor, address.host, address.port, listener),
+        lambda: succeed([]),
+        ServerAddress("127.0.0.1", port),
+    )
+    test.addCleanup(model.close)
+    model.start()
+    return model
+
+
 class RealServerReconnectTests(TestCase):
     timeout = 60
 
@@ -42,15 +55,7 @@ class RealServerReconnectTests(TestCase):
         return server.addCallback(started)
 
     def client(self, port: int) -> ClientViewModel:
-        model = ClientViewModel(
-            reactor,
-            lambda address, listener: connect(reactor, address.host, address.port, listener),
-            lambda: succeed([]),
-            ServerAddress("127.0.0.1", port),
-        )
-        self.addCleanup(model.close)
-        model.start()
-        return model
+        return desktop_user(self, port)
 
     @inlineCallbacks
     def test_clients_rejoin_after_the_server_restarts(self) -> Any:

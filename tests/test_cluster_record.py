@@ -121,15 +121,29 @@ class ClusterRecordTests(RecordTestCase):
     @inlineCallbacks
     def test_members_join_and_leave(self) -> Any:
         """``member_joined`` keeps a member (again: replaced), ``member_left`` forgets it; other sessions keep theirs."""
+        yield self.record.claim_nick("alice", "alice", "a")
+        yield self.record.claim_nick("bob", "bob", "b")
         yield self.record.member_joined(1, "alice", "alice", "a", 5.0)
         yield self.record.member_joined(2, "alice", "alice", "a", 6.0)
         yield self.record.member_joined(1, "bob", "bob", "b", 7.0)
         yield self.record.member_joined(1, "alice", "Alice", "a", 8.0)
-        yield self.record.member_left(2, "alice")
+        yield self.record.member_left(2, "alice", "a")
         state = yield self.record.load()
         self.assertEqual(
             state.members, (ClusterMember(1, "bob", "bob", "b", 7.0), ClusterMember(1, "alice", "Alice", "a", 8.0))
         )
+
+    @inlineCallbacks
+    def test_only_the_node_holding_the_nick_keeps_its_memberships(self) -> Any:
+        """Two users took alice at once and the record gave her to a: b's join of her changes nothing,
+        and neither does b's leave of her; a's leave does."""
+        yield self.record.claim_nick("alice", "alice", "a")
+        yield self.record.member_joined(1, "alice", "alice", "a", 5.0)
+        yield self.record.member_joined(1, "alice", "alice", "b", 6.0)
+        yield self.record.member_left(1, "alice", "b")
+        self.assertEqual((yield self.record.load()).members, (ClusterMember(1, "alice", "alice", "a", 5.0),))
+        yield self.record.member_left(1, "alice", "a")
+        self.assertEqual((yield self.record.load()).members, ())
 
     @inlineCallbacks
     def test_a_rename_moves_the_nick_and_every_membership(self) -> Any:
@@ -202,6 +216,7 @@ class ClusterRecordTests(RecordTestCase):
         """The store deleting a session (closed, or its last member gone) removes its members and rules too."""
         garden = yield self.record.reserve_session("garden", "alice", 1.0, None)
         yield self.record.session_state(garden, "{}")
+        yield self.record.claim_nick("alice", "alice", "a")
         yield self.record.member_joined(garden, "alice", "alice", "a", 3.0)
         yield self.record.member_joined(1, "alice", "alice", "a", 3.0)
         store, _ = open_store(self.dsn, reactor, history_limit=5, name_key=name_key)
@@ -299,9 +314,9 @@ class RaceTests(RecordTestCase):
     @inlineCallbacks
     def test_two_nodes_sweeping_one_dead_node(self) -> Any:
         """Nodes a and b sweep dead node c at once: c's rows come back once, all to one of them."""
+        yield self.record.claim_nick("carol", "carol", "c")
         for session_id in (1, 2, 10):
             yield self.record.member_joined(session_id, "carol", "carol", "c", 1.0)
-        yield self.record.claim_nick("carol", "carol", "c")
         results = yield self.race(
             "SELECT * FROM cluster_members WHERE node = 'c' FOR UPDATE",
             lambda record, node: record.sweep("c"),

@@ -3,6 +3,8 @@
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
+from glozi.cluster.node import ClusterNode
+from glozi.cluster.record import ClusterState
 from glozi.domain.errors import ChatError
 from glozi.domain.events import (
     AdminChanged,
@@ -127,6 +129,39 @@ class ClusterTests(TestCase):
         self.assertEqual(self.b.chat.user_named("dana").node, "a")
         self.assertEqual(sorted(self.c.chat.sessions[2].members), [])
 
+    def test_the_refused_one_of_two_users_taking_a_nick_at_once_leaves_the_others_memberships(self) -> None:
+        """Both danas join avocado at the same instant; b's is refused and goes: a's stays in avocado on
+        every node and in the record."""
+        first, first_inbox = self.a.connect()
+        second, _ = self.b.connect()
+        self.successResultOf(first.join(AVOCADO, "dana"))
+        self.successResultOf(second.join(AVOCADO, "dana"))
+        self.settle()
+        second.disconnected()
+        self.settle()
+        self.assertFalse(first_inbox.closed)
+        for node in (self.a, self.b, self.c):
+            member = node.chat.sessions[AVOCADO].member_named("dana")
+            self.assertIsNotNone(member, f"dana in avocado on {node.name}")
+            self.assertIs(member.participant, first if node is self.a else node.chat.user_named("dana"))
+        self.assertEqual(self.record.members[(AVOCADO, "dana")][1], "a")
+
+    def test_a_user_back_on_another_node_before_a_third_noticed_the_first_died(self) -> None:
+        """dana's node a dies; b has noticed and lets her back in, c has not yet: c keeps the new dana aside
+        and, once it notices, its members see the old one leave and the new one join, of node b."""
+        self.join(self.a, "dana")
+        _, carol_inbox, _ = self.join(self.c, "carol")
+        self.network.buses.remove(self.a.bus)
+        self.b.replica.drop_node("a")
+        dana, _ = self.b.connect()
+        self.successResultOf(dana.join(AVOCADO, "dana"))
+        self.settle()
+        self.c.replica.drop_node("a")
+        member = self.c.chat.sessions[AVOCADO].member_named("dana")
+        self.assertEqual((member.participant.node, self.c.chat.user_named("dana").node), ("b", "b"))
+        self.assertEqual([e.name for e in carol_inbox.of(MemberLeft)], ["dana"])
+        self.assertEqual([e.name for e in carol_inbox.of(MemberJoined)], ["dana"])
+
     def test_a_kick_from_another_node_sends_the_member_back_to_the_list(self) -> None:
         alice, _ = self.a.connect()
         joined = self.successResultOf(alice.create("plans", "alice"))
@@ -208,3 +243,46 @@ class ClusterTests(TestCase):
         alice.disconnected()
         self.settle()
         self.assertIsNone(copy())
+
+
+class ReloadTests(TestCase):
+    """A node reloads the record after its bus came back (glozi/cluster/node.py) while messages go on."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.network = LoopbackNetwork(self.clock)
+        self.store = SequencedStore()
+        self.a, self.c = (FakeNode(name, self.clock, self.network, MemoryRecord(), self.store) for name in "ac")
+        self.alice, _ = self.a.connect()
+        self.successResultOf(self.alice.join(AVOCADO, "alice"))
+        carol, self.carol_inbox = self.c.connect()
+        self.successResultOf(carol.join(AVOCADO, "carol"))
+        self.node = ClusterNode(self.clock, self.c.replica, None, None, dict)
+
+    def say(self, *texts: str) -> None:
+        for text in texts:
+            self.successResultOf(self.alice.say(text))
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def reload(self, last_seq: int) -> None:
+        self.node.load(ClusterState((), {}, (), (), {AVOCADO: last_seq}), {"a", "c"})
+
+    def test_a_snapshot_older_than_what_was_delivered_repeats_nothing(self) -> None:
+        """The snapshot says 1 message, 2 were delivered meanwhile: the third comes next, the second not again."""
+        self.say("one", "two")
+        self.reload(1)
+        self.say("three")
+        self.clock.advance(0.05)
+        self.assertEqual([m.text for m in self.carol_inbox.of(Message)], ["one", "two", "three"])
+
+    def test_a_snapshot_newer_than_what_arrived_skips_nothing(self) -> None:
+        """The second message was lost on the bus and the snapshot counts it: it is read from the store all the same."""
+        self.say("one")
+        self.network.up = False
+        self.say("two")
+        self.network.up = True
+        self.reload(2)
+        self.say("three")
+        self.clock.advance(0.05)
+        self.assertEqual([m.text for m in self.carol_inbox.of(Message)], ["one", "two", "three"])

@@ -210,8 +210,12 @@ class ClusterNode(Service):
             session = chat.sessions.get(session_id)
             if session is not None and state_json:
                 replica.apply_state(session, json.loads(state_json))
+        sequencer = replica.fanout.sequencer
         for session_id in chat.sessions:
-            replica.fanout.sequencer.start(session_id, state.last_seq.get(session_id, 0))
+            # A reload after the bus came back: messages went on meanwhile, so the snapshot may be behind
+            # what this node handed on (or ahead of it); a session's line kept here knows, and fills its gaps.
+            if sequencer.next_expected(session_id) is None:
+                sequencer.start(session_id, state.last_seq.get(session_id, 0))
 
     @inlineCallbacks
     def _sweep(self) -> Any:

@@ -193,16 +193,21 @@ def _update_user(cursor: Any, key: str, node: str, user_name: str, real_name: st
 
 
 def _member_joined(cursor: Any, session_id: int, key: str, name: str, node: str, joined_at: float) -> None:
+    # Only the node holding the nick keeps its memberships: of two users who took one name at once,
+    # the one the record refused must not replace the other's.
     cursor.execute(
-        "INSERT INTO cluster_members (session_id, key, name, node, joined_at) VALUES (%s, %s, %s, %s, %s)"
+        "INSERT INTO cluster_members (session_id, key, name, node, joined_at)"
+        " SELECT %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM cluster_nicks WHERE key = %s AND node = %s)"
         " ON CONFLICT (session_id, key) DO UPDATE"
         " SET name = EXCLUDED.name, node = EXCLUDED.node, joined_at = EXCLUDED.joined_at",
-        (session_id, key, name, node, joined_at),
+        (session_id, key, name, node, joined_at, key, node),
     )
 
 
-def _member_left(cursor: Any, session_id: int, key: str) -> None:
-    cursor.execute("DELETE FROM cluster_members WHERE session_id = %s AND key = %s", (session_id, key))
+def _member_left(cursor: Any, session_id: int, key: str, node: str) -> None:
+    cursor.execute(
+        "DELETE FROM cluster_members WHERE session_id = %s AND key = %s AND node = %s", (session_id, key, node)
+    )
 
 
 def _member_renamed(cursor: Any, old_key: str, new_key: str, new_name: str, node: str) -> None:
@@ -323,12 +328,13 @@ class ClusterRecord:
         return self._interact(_update_user, key, node, user_name, real_name, away)
 
     def member_joined(self, session_id: int, key: str, name: str, node: str, joined_at: float) -> "Deferred[None]":
-        """Keep ``name`` as a member of the session, connected to ``node`` (again: replaces the kept row)."""
+        """Keep ``name`` as a member of the session, connected to ``node`` (again: replaces the kept row),
+        when ``node`` holds that nick (else nothing changes)."""
         return self._interact(_member_joined, session_id, key, name, node, joined_at)
 
-    def member_left(self, session_id: int, key: str) -> "Deferred[None]":
-        """Forget the member of the session."""
-        return self._interact(_member_left, session_id, key)
+    def member_left(self, session_id: int, key: str, node: str) -> "Deferred[None]":
+        """Forget the member of the session connected to ``node`` (one of another node stays)."""
+        return self._interact(_member_left, session_id, key, node)
 
     def member_renamed(self, old_key: str, new_key: str, new_name: str, node: str) -> "Deferred[None]":
         """``node``'s user is now ``new_name``: its nick row (with its user name, real name and away)

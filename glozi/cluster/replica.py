@@ -40,6 +40,8 @@ from glozi.fanout.envelope import decode_event, encode_event, message_from, pack
 from glozi.fanout.redis import ClusterFanout
 
 SERVER_NAME = "server"
+_OWN_LEAVES = frozenset({LeaveReason.QUIT, LeaveReason.TIMEOUT, LeaveReason.DISCONNECTED})
+"""Leaves a user's own node decides (the others, a kick or a kill, any node decides for anyone)."""
 """Who a refusal the cluster makes comes from (``Killed.by``)."""
 
 
@@ -55,7 +57,7 @@ class Record(Protocol):
         self, key: str, node: str, user_name: str | None, real_name: str | None, away: str | None
     ) -> "Deferred[None]": ...
     def member_joined(self, session_id: int, key: str, name: str, node: str, joined_at: float) -> "Deferred[None]": ...
-    def member_left(self, session_id: int, key: str) -> "Deferred[None]": ...
+    def member_left(self, session_id: int, key: str, node: str) -> "Deferred[None]": ...
     def member_renamed(self, old_key: str, new_key: str, new_name: str, node: str) -> "Deferred[None]": ...
     def session_state(self, session_id: int, state_json: str) -> "Deferred[None]": ...
 
@@ -204,9 +206,24 @@ class Replica:
         key = name_key(nick)
         self.send({"kind": "user", "op": "release", "nick": nick})
         self._keep("releasing a nick", lambda: self.record.release_nick(key, self.node))
+        self._adopt_shadow(key)
+
+    def _adopt_shadow(self, key: str) -> None:
+        """The name's holder here let it go: another node's user who claimed it at the same time holds
+        it now, with the memberships that waited aside."""
         shadow = self._shadowed.pop(key, None)
-        if shadow is not None and self.chat.user_named(nick) is None:
-            self.chat.adopt_user(shadow)
+        if shadow is None or shadow.nick is None or self.chat.user_named(shadow.nick) is not None:
+            return
+        self.chat.adopt_user(shadow)
+        for session_id, member in list(shadow.members.items()):
+            session = member.session
+            if self.chat.sessions.get(session_id) is not session or session.member_named(member.name) is not None:
+                del shadow.members[session_id]
+                continue
+            session.members[name_key(member.name)] = member
+            joined = MemberJoined(session_id=session_id, name=member.name, joined_at=member.joined_at)
+            self.fanout.deliver_here(session, joined, member.name)
+            self.chat.tell_session_changed(session)
 
     def user_changed(self, participant: Any) -> None:
         if participant.remote or participant.nick is None:
@@ -255,7 +272,9 @@ class Replica:
                 self._keep("adding a member", lambda: self.record.member_joined(session.id, key, name, self.node, at))
         elif isinstance(event, MemberLeft):
             key = name_key(event.name)
-            self._keep("removing a member", lambda: self.record.member_left(session.id, key))
+            leaver = self.chat.user_named(event.name)
+            node = leaver.node if isinstance(leaver, RemoteParticipant) else self.node
+            self._keep("removing a member", lambda: self.record.member_left(session.id, key, node))
         if not isinstance(event, MemberLeft | MemberAway) or session.admin is not None:
             self.keep_state(session)
 
@@ -293,10 +312,12 @@ class Replica:
     def _user(self, envelope: dict[str, Any]) -> None:
         node, op, nick = str(envelope["node"]), envelope["op"], str(envelope["nick"])
         if op == "release":
-            user = self.remote_user(nick, node)
-            if user is not None:
-                self._shadowed.pop(name_key(nick), None)
+            user, key = self.remote_user(nick, node), name_key(nick)
+            if user is not None and self._shadowed.get(key) is user:
+                del self._shadowed[key]
+            elif user is not None:
                 self.chat.forget_user(user)
+                self._adopt_shadow(key)
             return
         user = self.remote_user(nick, node)
         old = envelope.get("old")
@@ -319,8 +340,9 @@ class Replica:
         holder = self.chat.user_named(user.nick)
         if holder is user:
             return
-        if holder is not None and not holder.remote:
-            # Both claimed it at once: the record decides, and the loser is disconnected.
+        if holder is not None:
+            # Both claimed it at once (here, or on two other nodes; or the holder's node died unnoticed yet):
+            # the record decides, the loser is disconnected, and the one who stays takes the name here then.
             self._shadowed[name_key(user.nick)] = user
             return
         self.chat.adopt_user(user)
@@ -344,7 +366,10 @@ class Replica:
             event = self._joined(session, event, node)
         elif isinstance(event, MemberLeft):
             member = session.member_named(event.name)
-            if member is None:
+            shadow = self._shadowed.get(name_key(event.name))
+            if shadow is not None and shadow.node == node:
+                shadow.members.pop(session.id, None)
+            if member is None or (event.reason in _OWN_LEAVES and not self._of_node(member, node)):
                 event = None
             else:
                 self.chat.detach(member)
@@ -352,7 +377,7 @@ class Replica:
             event = self._renamed(session, event, node)
         elif isinstance(event, MemberAway):
             member = session.member_named(event.name)
-            if member is None:
+            if member is None or not self._of_node(member, node):
                 event = None
             else:
                 if member.participant.remote:
@@ -368,6 +393,10 @@ class Replica:
 
     def _joined(self, session: Session, event: MemberJoined, node: str) -> MemberJoined | None:
         if session.member_named(event.name) is not None:
+            shadow = self._shadowed.get(name_key(event.name))
+            if shadow is not None and shadow.node == node:
+                # The name is claimed here too: until the record decides, the other's membership waits aside.
+                shadow.members[session.id] = Member(shadow, session, event.name, event.joined_at)
             return None
         user = self.remote_user(event.name, node)
         if user is None:
@@ -378,9 +407,16 @@ class Replica:
         user.members[session.id] = member
         return event
 
+    @staticmethod
+    def _of_node(member: Member, node: str) -> bool:
+        """Whether ``member`` is a user of ``node``: of two users who took one name at once, the
+        one the record refused is another node's, and what it does is not ours."""
+        participant = member.participant
+        return isinstance(participant, RemoteParticipant) and participant.node == node
+
     def _renamed(self, session: Session, event: MemberRenamed, node: str) -> MemberRenamed | None:
         member = session.member_named(event.old)
-        if member is None:
+        if member is None or not self._of_node(member, node):
             return None
         old_key, new_key = name_key(event.old), name_key(event.new)
         session.members = {(new_key if key == old_key else key): m for key, m in session.members.items()}
@@ -481,6 +517,8 @@ class Replica:
                 changed.append(member.session.id)
                 self._drop_member(member)
             self.chat.forget_user(user)
+            if user.nick is not None:
+                self._adopt_shadow(name_key(user.nick))
         return changed
 
     def _drop_member(self, member: Member) -> None:
