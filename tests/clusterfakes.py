@@ -42,13 +42,16 @@ class LoopbackNetwork:
         while self.pending:
             payload = self.pending.pop(0)
             for bus in list(self.buses):
-                bus.on_message(payload)
+                if not bus.deaf:
+                    bus.on_message(payload)
 
 
 class LoopbackBus:
     def __init__(self, network: LoopbackNetwork) -> None:
         self.network = network
         self.on_message: Any = lambda payload: None
+        self.deaf = False
+        """While set, what is published does not reach this bus (its subscription is lost)."""
         network.buses.append(self)
 
     def publish(self, payload: bytes) -> None:

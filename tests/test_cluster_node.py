@@ -115,6 +115,13 @@ class ClusterNodeTests(TestCase):
         for _ in range(5):
             self.clock.advance(0)
 
+    def start(self) -> None:
+        """Start the node and let it take the others' rosters (answered over the loopback bus)."""
+        self.service.startService()
+        self.settle()
+        self.clock.advance(0.05)
+        self.assertTrue(self.listener.running)
+
     def alice_on_a(self) -> Any:
         alice, _ = self.a.connect()
         self.successResultOf(alice.join(AVOCADO, "alice"))
@@ -126,6 +133,8 @@ class ClusterNodeTests(TestCase):
         self.service.startService()
         self.assertFalse(self.listener.running)
         self.record.loading.callback(None)
+        self.settle()
+        self.clock.advance(0.05)
         self.assertTrue(self.listener.running)
         self.assertEqual(list(self.b.chat.sessions[AVOCADO].members), ["alice"])
         self.assertEqual(self.b.chat.user_named("alice").node, "a")
@@ -135,13 +144,18 @@ class ClusterNodeTests(TestCase):
         self.a.bus.on_message = seen.append
         self.service.startService()
         self.settle()
+        # Node a does not answer here: the roster is waited for 1 s, then the node listens anyway.
+        self.clock.pump([0.05] * 19)
+        self.assertFalse(self.listener.running)
+        self.clock.pump([0.05])
+        self.assertTrue(self.listener.running)
         self.assertEqual(self.record.swept, ["b"])
         self.assertIn("node_leaving", [unpack(payload)["kind"] for payload in seen])
         self.assertEqual(self.redis.client_name, "b")
         self.assertEqual(self.redis.heartbeats[0], 13.0)
 
     def test_a_node_missing_for_two_seconds_is_gone_and_its_users_leave(self) -> None:
-        self.service.startService()
+        self.start()
         self.alice_on_a()
         bob, bob_inbox = self.b.connect()
         self.successResultOf(bob.join(AVOCADO, "bob"))
@@ -158,7 +172,7 @@ class ClusterNodeTests(TestCase):
         self.assertIn("a", self.record.swept)
 
     def test_a_node_back_within_the_grace_is_not_gone(self) -> None:
-        self.service.startService()
+        self.start()
         self.alice_on_a()
         self.settle()
         self.clock.advance(2.0)
@@ -169,7 +183,7 @@ class ClusterNodeTests(TestCase):
         self.assertIsNotNone(self.b.chat.user_named("alice"))
 
     def test_nobody_is_taken_for_gone_while_its_own_subscription_is_fresh(self) -> None:
-        self.service.startService()
+        self.start()
         self.alice_on_a()
         self.settle()
         self.redis.names = {"b"}
@@ -178,7 +192,7 @@ class ClusterNodeTests(TestCase):
         self.assertIsNotNone(self.b.chat.user_named("alice"))
 
     def test_stopping_tells_the_others_sweeps_itself_and_forgets_its_heartbeat(self) -> None:
-        self.service.startService()
+        self.start()
         bob, _ = self.b.connect()
         self.successResultOf(bob.join(AVOCADO, "bob"))
         self.settle()

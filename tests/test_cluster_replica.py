@@ -244,6 +244,40 @@ class ClusterTests(TestCase):
         self.settle()
         self.assertIsNone(copy())
 
+    def test_a_roster_puts_right_what_a_node_missed_on_the_bus(self) -> None:
+        alice, _, _ = self.join(self.a, "alice")
+        _, carol_inbox, _ = self.join(self.c, "carol")
+        self.network.up = False
+        alice.disconnected()
+        dave, _ = self.b.connect()
+        self.successResultOf(dave.join(AVOCADO, "dave"))
+        self.network.up = True
+        self.assertEqual(sorted(self.c.chat.sessions[AVOCADO].members), ["alice", "carol"])
+        self.c.replica.ask_rosters()
+        self.settle()
+        self.assertEqual(sorted(self.c.chat.sessions[AVOCADO].members), ["carol", "dave"])
+        self.assertIsNone(self.c.chat.user_named("alice"))
+        self.assertEqual([(e.name, e.reason) for e in carol_inbox.of(MemberLeft)], [("alice", "disconnected")])
+        self.assertEqual([e.name for e in carol_inbox.of(MemberJoined)][-1], "dave")
+        self.assertEqual(set(self.c.replica.rosters), {"a", "b"})
+
+    def test_a_created_session_removed_while_a_node_was_not_listening_goes_after_the_rosters(self) -> None:
+        alice, _ = self.a.connect()
+        joined = self.successResultOf(alice.create("plans", "alice"))
+        self.settle()
+        self.c.bus.deaf = True
+        alice.disconnected()
+        self.settle()
+        self.c.bus.deaf = False
+        plans = self.c.chat.sessions[joined.session.id]
+        for member in list(plans.members.values()):
+            self.c.chat.detach(member)
+        self.c.replica.ask_rosters()
+        self.settle()
+        self.c.replica.drop_unlisted_sessions()
+        self.assertNotIn(joined.session.id, self.c.chat.sessions)
+        self.assertIn(AVOCADO, self.c.chat.sessions)
+
 
 class ReloadTests(TestCase):
     """A node reloads the record after its bus came back (glozi/cluster/node.py) while messages go on."""

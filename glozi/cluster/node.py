@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from twisted.application.service import IService, Service
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 
 from glozi.cluster.replica import RemoteParticipant, Replica
@@ -30,6 +30,9 @@ DEFAULT_PRESENCE_TIMEOUT = 15.0
 """Seconds a node's heartbeat lives (``--presence-timeout``): a node silent that long is gone."""
 SWEEP_INTERVAL = 0.5
 """Seconds between two looks at which nodes are live."""
+ROSTER_POLL = 0.05
+ROSTER_WAIT = 1.0
+"""Seconds a starting node waits for the other nodes' rosters before it listens anyway."""
 GRACE = 2.0
 """Seconds a node must stay missing (no heartbeat, or no bus connection in Redis) before it counts as
 gone: long enough for every node to reconnect and beat again after Redis restarted."""
@@ -123,6 +126,7 @@ class ClusterNode(Service):
         self.bus.on_message = self.replica.received
         for payload in queued:
             self.replica.received(payload)
+        yield self._take_rosters()
         self._every(self.heartbeat_ttl / 3, self._beat)
         self._every(SWEEP_INTERVAL, self._sweep)
         for listener in self.listeners:
@@ -130,6 +134,16 @@ class ClusterNode(Service):
             listener.startService()
         yield self._beat()
         self.log.info("Node {node} joined the cluster ({count} live nodes)", node=self.node, count=len(self.live))
+
+    @inlineCallbacks
+    def _take_rosters(self) -> Any:
+        """Ask the live nodes for their rosters; wait for them (at most ``ROSTER_WAIT`` s)."""
+        self.replica.ask_rosters()
+        others = set(self.live) - {self.node}
+        deadline = self.clock.seconds() + ROSTER_WAIT
+        while not others <= set(self.replica.rosters) and self.clock.seconds() < deadline:
+            yield deferLater(self.clock, ROSTER_POLL, lambda: None)
+        self.replica.drop_unlisted_sessions()
 
     def _every(self, seconds: float, call: Callable[[], Any]) -> None:
         loop = LoopingCall(call)
@@ -249,7 +263,8 @@ class ClusterNode(Service):
         self.replica.fanout.sequencer.fill_all()
         # Another node may have taken us for gone meanwhile: tell them again who is here.
         self.replica.reannounce()
-        self._load().addErrback(lambda reason: self.log.failure("Could not reload the cluster's state", reason))
+        reloading = self._load().addCallback(lambda _: self._take_rosters())
+        reloading.addErrback(lambda reason: self.log.failure("Could not reload the cluster's state", reason))
 
     @inlineCallbacks
     def stopService(self) -> Any:

@@ -40,9 +40,9 @@ from glozi.fanout.envelope import decode_event, encode_event, message_from, pack
 from glozi.fanout.redis import ClusterFanout
 
 SERVER_NAME = "server"
+"""Who a refusal the cluster makes comes from (``Killed.by``)."""
 _OWN_LEAVES = frozenset({LeaveReason.QUIT, LeaveReason.TIMEOUT, LeaveReason.DISCONNECTED})
 """Leaves a user's own node decides (the others, a kick or a kill, any node decides for anyone)."""
-"""Who a refusal the cluster makes comes from (``Killed.by``)."""
 
 
 class Record(Protocol):
@@ -131,7 +131,11 @@ class Replica:
             "guess": lambda envelope: chat.password_guard.failed_elsewhere(str(envelope["source"])),
             "exit": lambda envelope: chat.exit_guard.failed_elsewhere(str(envelope["source"])),
             "node_leaving": lambda envelope: self.drop_node(str(envelope["node"])),
+            "roster_request": self._roster_request,
+            "roster": self._roster,
         }
+        self.rosters: dict[str, set[int]] = {}
+        """The sessions each node's roster listed, since ``ask_rosters``."""
         fanout.published = self._published
 
     # -- telling the others -------------------------------------------------
@@ -494,6 +498,69 @@ class Replica:
             hash_ = envelope.get("password_hash")
             session.password_hash = hash_ if isinstance(hash_, str) else None
             self.chat.tell_session_changed(session)
+
+    # -- rosters: each node's own users, as it knows them ------------------
+
+    def ask_rosters(self) -> None:
+        """Ask every node for its roster. The record lags the stream a little (a node
+        writes it after publishing), so a node that loaded it may hold a user who left
+        or a session removed just before it subscribed; each node's roster of its own
+        users and memberships puts that right."""
+        self.rosters = {}
+        self.send({"kind": "roster_request"})
+
+    def _roster_request(self, envelope: dict[str, Any]) -> None:
+        users, members = [], []
+        for user in self.chat.users():
+            if user.remote:
+                continue
+            users.append(self._user_fields(user))
+            members.extend([session_id, member.name, member.joined_at] for session_id, member in user.members.items())
+        self.send(
+            {
+                "kind": "roster",
+                "to_node": envelope["node"],
+                "users": users,
+                "members": members,
+                "sessions": [[session.id, session_state(session)] for session in self.chat.sessions.values()],
+            }
+        )
+
+    def _roster(self, envelope: dict[str, Any]) -> None:
+        if envelope["to_node"] != self.node:
+            return
+        node = str(envelope["node"])
+        listed = {name_key(str(fields["nick"])): fields for fields in envelope["users"]}
+        for user in [u for u in self.chat.users() if isinstance(u, RemoteParticipant) and u.node == node]:
+            if user.nick is not None and name_key(user.nick) not in listed:
+                for member in list(user.members.values()):
+                    self._drop_member(member)
+                self.chat.forget_user(user)
+        for fields in listed.values():
+            self._user({**fields, "node": node, "op": "update"})
+        memberships = {(int(session_id), name_key(str(name))): (str(name), float(at)) for session_id, name, at in envelope["members"]}
+        for session in list(self.chat.sessions.values()):
+            for member in list(session.members.values()):
+                if self._of_node(member, node) and (session.id, name_key(member.name)) not in memberships:
+                    self._drop_member(member)
+        for (session_id, _), (name, at) in sorted(memberships.items(), key=lambda item: item[1][1]):
+            session = self.chat.sessions.get(session_id)
+            if session is not None:
+                joined = self._joined(session, MemberJoined(session_id=session_id, name=name, joined_at=at), node)
+                if joined is not None:
+                    self.fanout.deliver_here(session, joined, name)
+                    self.chat.tell_session_changed(session)
+        self.rosters[node] = {int(session_id) for session_id, _ in envelope["sessions"]}
+
+    def drop_unlisted_sessions(self) -> None:
+        """Drop the created sessions no roster listed and nobody is in (removed before we subscribed)."""
+        if not self.rosters:
+            return
+        listed = set().union(*self.rosters.values())
+        for session in list(self.chat.sessions.values()):
+            if not session.permanent and not session.members and session.id not in listed:
+                self.chat.drop_session(session)
+                self.fanout.sequencer.forget(session.id)
 
     # -- nodes that went away ----------------------------------------------
 
