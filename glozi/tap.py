@@ -357,7 +357,7 @@ def makeService(
             service.setServiceParent(top)
     else:
         # A node listens once it holds the cluster's state; it stops before the chat does.
-        cluster.node_service(chat, listening, native_endpoint, irc_endpoint).setServiceParent(top)
+        cluster.node_service(chat, listening, native_endpoint, irc_endpoint, writes).setServiceParent(top)
     make_discovery_service(
         reactor,
         server_name=options["name"],

@@ -193,6 +193,24 @@ class InMemoryBusTests(SynchronousTestCase):
         self.assertEqual(self.received[:1000], [b"%d" % number for number in range(1000)])
         self.assertEqual(self.received[1000:], [b'{"text":"' + "é".encode() * 100 + b'"}'])
 
+    def test_the_messages_of_one_read_are_handed_on_inside_one_receiving_batch(self) -> None:
+        """``receiving`` (the doors' write batch) is open once around all the messages of a read."""
+        subscriber, _ = self.connect_both()
+        batches: list[list[bytes]] = []
+
+        class Batch:
+            def __enter__(batch) -> None:
+                batches.append([])
+
+            def __exit__(batch, *exc_info: object) -> None:
+                pass
+
+        self.bus.receiving = Batch()
+        self.bus.on_message = lambda payload: batches[-1].append(payload)
+        subscriber.protocol.dataReceived(pushed(b"one") + pushed(b"two"))
+        subscriber.protocol.dataReceived(pushed(b"three"))
+        self.assertEqual(batches, [[b"one", b"two"], [b"three"]])
+
     def test_a_reply_the_bus_cannot_read_cuts_the_connection(self) -> None:
         """An unknown reply type, or a bulk string over 16 MiB, cuts the connection; the bus reconnects."""
         subscriber, _ = self.connect_both()

@@ -11,6 +11,7 @@ bus's user (``on_resubscribed``).
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -164,6 +165,10 @@ class _WholeReplies:
 class _Subscriber(_WholeReplies, SubscriberProtocol):
     bus: "RedisBus"
 
+    def dataReceived(self, data: bytes) -> None:
+        with self.bus.receiving:
+            super().dataReceived(data)
+
     def messageReceived(self, pattern: Any, channel: bytes, message: bytes) -> None:
         self.bus._message_received(message)
 
@@ -265,6 +270,9 @@ class RedisBus:
         self.on_resubscribed: Callable[[], None] = lambda: None
         self.connected = False
         self.dropped = 0
+        self.receiving: AbstractContextManager[Any] = nullcontext()
+        """Held open while the messages of one read from Redis go to ``on_message``: the doors'
+        write batch (glozi/doors/writebatch.py), so each connection gets one write per read."""
         self.client_name: str | None = None
         """Set before ``start``: the name (``glozi-node:NAME``) the subscription shows in Redis's
         CLIENT LIST, so the other nodes see at once when this process is gone."""

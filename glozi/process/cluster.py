@@ -17,6 +17,7 @@ from glozi.cluster.replica import Replica
 from glozi.discovery.service import PortRecordingEndpoint
 from glozi.domain.chat import ChatServer
 from glozi.domain.events import Message
+from glozi.doors.writebatch import WriteBatch
 from glozi.fanout.bus import RedisBus
 from glozi.fanout.redis import ClusterFanout, Delivery
 from glozi.storage.pgstore import PostgresStore
@@ -74,9 +75,11 @@ class ClusterParts:
         listeners: list[IService],
         native: PortRecordingEndpoint,
         irc: PortRecordingEndpoint | None,
+        writes: WriteBatch,
     ) -> ClusterNode:
         """The service that joins the cluster, then starts ``listeners``."""
         self.fanout.attach(chat)
+        self.bus.receiving = writes
         replica = Replica(self.node, chat, self.fanout, self.bus.publish, self.record)
         chat.replication = replica
         tls = self.options["port"].lower().startswith("ssl:")
