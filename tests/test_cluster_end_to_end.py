@@ -136,6 +136,7 @@ class ThreeNodesTests(TestCase):
         for observer in (irc2, irc3):
             for gone in ("nat1", "irc1"):
                 self.assertLessEqual(observer.quit[gone] - killed_at, PRESENCE_TIMEOUT)
+                self.assertEqual(observer.quit_messages[gone], "Connection closed")
         stayed = {"nat2", "nat3", "irc2", "irc3", "desk1"}
         for observer in (irc2, irc3):
             avocado_names = yield observer.names("#avocado")
