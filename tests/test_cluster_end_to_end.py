@@ -1,6 +1,7 @@
 """A real cluster (docs/cluster.md): three ``twistd glozichat`` nodes, one PostgreSQL, one Redis, users of
 both doors and of the desktop client's network layer; a node SIGKILLed while they talk."""
 
+import json
 from typing import Any
 
 from twisted.internet import reactor
@@ -209,3 +210,57 @@ class ThreeNodesTests(TestCase):
                 return
             yield deferLater(reactor, 0.1, lambda: None)
         raise AssertionError(f"the node on {port} never listed {count} others")
+
+
+class TwoNodesTests(TestCase):
+    timeout = 60
+
+    @inlineCallbacks
+    def test_actions_on_one_node_reach_users_of_the_other(self) -> Any:
+        """On n1 amy creates plans and is an operator; on n2 ben (IRC) joins it and eve (IRC) and dan (native)
+        are in avocado: amy's kick of ben, her private message and his answer, her kill of eve cross nodes;
+        plans cannot be created again on n2; n2's exit code stops n2 alone, and n1 hears at once that dan left."""
+        db, redis = fresh_database(self), shared_redis()
+        n1, n2 = yield start_nodes(self, ["n1", "n2"], db, redis.url, "--oper", "root:opensesame")
+        amy = yield native_user(self, n1.port, "amy")
+        created = yield amy.request(type="create", name="plans", username="amy")
+        plans = created["session"]["id"]
+        yield amy.join(AVOCADO)
+        ben = yield irc_user(self, n2.irc_port, "ben", "#plans")
+        eve = yield irc_user(self, n2.irc_port, "eve", "#avocado")
+        dan = yield native_user(self, n2.port, "dan")
+        yield dan.join(AVOCADO)
+        yield wait_for("amy sees them all", lambda: len(amy.of_type("member_joined")) == 3)
+
+        amy.request(type="private", to="ben", text="psst")
+        yield wait_for("ben's private message", lambda: ("amy", "psst") in ben.messages["ben"])
+        ben.sendLine(b"PRIVMSG amy :hello from n2")
+        yield wait_for("amy's private message", lambda: amy.of_type("private_message"))
+        self.assertEqual([(f["from"], f["text"]) for f in amy.of_type("private_message")], [("ben", "hello from n2")])
+
+        reply = yield amy.request(type="command", name="kick", args="ben out", session=plans)
+        self.assertEqual(reply["type"], "reply")
+        yield wait_for("ben kicked", lambda: any(" KICK #plans ben " in line for line in ben.lines))
+
+        answer = yield amy.request(type="oper", name="root", password="opensesame")
+        self.assertEqual(answer["type"], "modes")
+        answer = yield amy.request(type="kill", name="eve", reason="testing")
+        self.assertEqual(answer, {"type": "ack", "killed": "eve", "id": answer["id"]})
+        yield eve.lost.addTimeout(10, reactor)
+        self.assertIn("ERROR :Closing Link: eve[glozichat] (Killed (amy (testing)))", eve.lines)
+        yield wait_for("dan sees eve killed", lambda: ("eve", "killed", "amy") in [
+            (f["name"], f["reason"], f["by"]) for f in dan.of_type("member_left")])
+
+        cat = yield native_user(self, n2.port, "cat")
+        refused = yield cat.request(type="create", name="PLANS", username="cat")
+        self.assertEqual((refused["type"], refused["code"]), ("error", "session_exists"))
+
+        asked_at = reactor.seconds()
+        cat.sendLine(json.dumps({"type": "exit", "code": n2.exit_code}).encode())
+        yield n2.ended
+        self.assertEqual(len(cat.of_type("server_closing")), 1)
+        yield wait_for("amy hears dan leave", lambda: "dan" in amy.left[AVOCADO])
+        self.assertLess(amy.left[AVOCADO]["dan"] - asked_at, 2.0, "at once: before any node could take n2 for dead")
+        said = yield amy.say(AVOCADO, "n1 goes on")
+        self.assertEqual(said["type"], "ack")
+        self.assertFalse(n1.exited)
