@@ -264,3 +264,30 @@ class TwoNodesTests(TestCase):
         said = yield amy.say(AVOCADO, "n1 goes on")
         self.assertEqual(said["type"], "ack")
         self.assertFalse(n1.exited)
+
+    @inlineCallbacks
+    def test_wrong_exit_codes_spread_over_nodes_count_on_every_node(self) -> Any:
+        """docs/security.md: 3 wrong codes free, the 4th blocks the source for 2 s, in which even the right code
+        gets too_many_attempts. Two wrong codes on n1 and two on n2: n1 refuses its own right code."""
+        db, redis = fresh_database(self), shared_redis()
+        n1, n2 = yield start_nodes(self, ["n1", "n2"], db, redis.url)
+        wrong = "0000000000" if n1.exit_code != "0000000000" and n2.exit_code != "0000000000" else "1111111111"
+        first = yield native_user(self, n1.port, "first")
+        second = yield native_user(self, n2.port, "second")
+        listener = yield native_user(self, n1.port, "listener")
+        talker = yield native_user(self, n2.port, "talker")
+        for user in (listener, talker):
+            yield user.join(AVOCADO)
+        third = yield native_user(self, n1.port, "third")
+        for user in (first, second):
+            for _ in range(2):
+                answer = yield user.request(type="exit", code=wrong)
+                self.assertEqual((answer["type"], answer["code"]), ("error", "wrong_exit_code"))
+        # n2 told the others of its wrong codes before this message, on the same channel: once n1 delivered it,
+        # n1 has counted them.
+        yield talker.say(AVOCADO, "after the guesses")
+        yield wait_for("n1 delivers n2's message", lambda: listener.messages[AVOCADO] == [("talker", "after the guesses")])
+        answer = yield third.request(type="exit", code=n1.exit_code)
+        self.assertEqual((answer["type"], answer["code"]), ("error", "too_many_attempts"))
+        self.assertIn(answer["retry_after"], (1, 2), "what is left of the 2 s, in whole seconds")
+        self.assertFalse(n1.exited)
