@@ -163,6 +163,7 @@ class IrcUser(LineReceiver):
         self.messages: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.quit: dict[str, float] = {}
         """Who quit (their node went, say) and when."""
+        self.quit_messages: dict[str, str] = {}
         self.sent: dict[str, list[str]] = defaultdict(list)
         self.registered: Deferred[None] = Deferred()
         self._names: dict[str, list[str]] = {}
@@ -189,6 +190,7 @@ class IrcUser(LineReceiver):
             self.messages[words[0].lower()].append((who, words[1]))
         elif command == "QUIT":
             self.quit[who] = reactor.seconds()
+            self.quit_messages[who] = words[-1] if words else ""
         elif command == "353":
             self._names.setdefault(words[2].lower(), []).extend(name.lstrip("@+") for name in words[3].split())
         elif command == "366":

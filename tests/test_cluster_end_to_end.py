@@ -1,6 +1,7 @@
 """A real cluster (docs/cluster.md): three ``twistd glozichat`` nodes, one PostgreSQL, one Redis, users of
 both doors and of the desktop client's network layer; a node SIGKILLed while they talk."""
 
+import json
 from typing import Any
 
 from twisted.internet import reactor
@@ -136,6 +137,7 @@ class ThreeNodesTests(TestCase):
         for observer in (irc2, irc3):
             for gone in ("nat1", "irc1"):
                 self.assertLessEqual(observer.quit[gone] - killed_at, PRESENCE_TIMEOUT)
+                self.assertEqual(observer.quit_messages[gone], "Connection closed")
         stayed = {"nat2", "nat3", "irc2", "irc3", "desk1"}
         for observer in (irc2, irc3):
             avocado_names = yield observer.names("#avocado")
@@ -208,3 +210,84 @@ class ThreeNodesTests(TestCase):
                 return
             yield deferLater(reactor, 0.1, lambda: None)
         raise AssertionError(f"the node on {port} never listed {count} others")
+
+
+class TwoNodesTests(TestCase):
+    timeout = 60
+
+    @inlineCallbacks
+    def test_actions_on_one_node_reach_users_of_the_other(self) -> Any:
+        """On n1 amy creates plans and is an operator; on n2 ben (IRC) joins it and eve (IRC) and dan (native)
+        are in avocado: amy's kick of ben, her private message and his answer, her kill of eve cross nodes;
+        plans cannot be created again on n2; n2's exit code stops n2 alone, and n1 hears at once that dan left."""
+        db, redis = fresh_database(self), shared_redis()
+        n1, n2 = yield start_nodes(self, ["n1", "n2"], db, redis.url, "--oper", "root:opensesame")
+        amy = yield native_user(self, n1.port, "amy")
+        created = yield amy.request(type="create", name="plans", username="amy")
+        plans = created["session"]["id"]
+        yield amy.join(AVOCADO)
+        ben = yield irc_user(self, n2.irc_port, "ben", "#plans")
+        eve = yield irc_user(self, n2.irc_port, "eve", "#avocado")
+        dan = yield native_user(self, n2.port, "dan")
+        yield dan.join(AVOCADO)
+        yield wait_for("amy sees them all", lambda: len(amy.of_type("member_joined")) == 3)
+
+        amy.request(type="private", to="ben", text="psst")
+        yield wait_for("ben's private message", lambda: ("amy", "psst") in ben.messages["ben"])
+        ben.sendLine(b"PRIVMSG amy :hello from n2")
+        yield wait_for("amy's private message", lambda: amy.of_type("private_message"))
+        self.assertEqual([(f["from"], f["text"]) for f in amy.of_type("private_message")], [("ben", "hello from n2")])
+
+        reply = yield amy.request(type="command", name="kick", args="ben out", session=plans)
+        self.assertEqual(reply["type"], "reply")
+        yield wait_for("ben kicked", lambda: any(" KICK #plans ben " in line for line in ben.lines))
+
+        answer = yield amy.request(type="oper", name="root", password="opensesame")
+        self.assertEqual(answer["type"], "modes")
+        answer = yield amy.request(type="kill", name="eve", reason="testing")
+        self.assertEqual(answer, {"type": "ack", "killed": "eve", "id": answer["id"]})
+        yield eve.lost.addTimeout(10, reactor)
+        self.assertIn("ERROR :Closing Link: eve[glozichat] (Killed (amy (testing)))", eve.lines)
+        yield wait_for("dan sees eve killed", lambda: ("eve", "killed", "amy") in [
+            (f["name"], f["reason"], f["by"]) for f in dan.of_type("member_left")])
+
+        cat = yield native_user(self, n2.port, "cat")
+        refused = yield cat.request(type="create", name="PLANS", username="cat")
+        self.assertEqual((refused["type"], refused["code"]), ("error", "session_exists"))
+
+        asked_at = reactor.seconds()
+        cat.sendLine(json.dumps({"type": "exit", "code": n2.exit_code}).encode())
+        yield n2.ended
+        self.assertEqual(len(cat.of_type("server_closing")), 1)
+        yield wait_for("amy hears dan leave", lambda: "dan" in amy.left[AVOCADO])
+        self.assertLess(amy.left[AVOCADO]["dan"] - asked_at, 2.0, "at once: before any node could take n2 for dead")
+        said = yield amy.say(AVOCADO, "n1 goes on")
+        self.assertEqual(said["type"], "ack")
+        self.assertFalse(n1.exited)
+
+    @inlineCallbacks
+    def test_wrong_exit_codes_spread_over_nodes_count_on_every_node(self) -> Any:
+        """docs/security.md: 3 wrong codes free, the 4th blocks the source for 2 s, in which even the right code
+        gets too_many_attempts. Two wrong codes on n1 and two on n2: n1 refuses its own right code."""
+        db, redis = fresh_database(self), shared_redis()
+        n1, n2 = yield start_nodes(self, ["n1", "n2"], db, redis.url)
+        wrong = "0000000000" if n1.exit_code != "0000000000" and n2.exit_code != "0000000000" else "1111111111"
+        first = yield native_user(self, n1.port, "first")
+        second = yield native_user(self, n2.port, "second")
+        listener = yield native_user(self, n1.port, "listener")
+        talker = yield native_user(self, n2.port, "talker")
+        for user in (listener, talker):
+            yield user.join(AVOCADO)
+        third = yield native_user(self, n1.port, "third")
+        for user in (first, second):
+            for _ in range(2):
+                answer = yield user.request(type="exit", code=wrong)
+                self.assertEqual((answer["type"], answer["code"]), ("error", "wrong_exit_code"))
+        # n2 told the others of its wrong codes before this message, on the same channel: once n1 delivered it,
+        # n1 has counted them.
+        yield talker.say(AVOCADO, "after the guesses")
+        yield wait_for("n1 delivers n2's message", lambda: listener.messages[AVOCADO] == [("talker", "after the guesses")])
+        answer = yield third.request(type="exit", code=n1.exit_code)
+        self.assertEqual((answer["type"], answer["code"]), ("error", "too_many_attempts"))
+        self.assertIn(answer["retry_after"], (1, 2), "what is left of the 2 s, in whole seconds")
+        self.assertFalse(n1.exited)
