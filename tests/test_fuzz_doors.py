@@ -68,8 +68,8 @@ class IRCFuzzClient:
             else:
                 assert channel in self.views, "JOIN seen for another channel"
                 self.views[channel].add(who)
-        elif line.command == "353":
-            assert line.params[2].lower() in self.views, "NAMES for another channel"
+        elif line.command == "353" and line.params[2].lower() in self.views:
+            # NAMES of a channel this client is not in is answered too (its visible members): no view of ours.
             self.views[line.params[2].lower()] |= {name.lstrip("@+").lower() for name in line.params[3].split()}
         elif line.command in ("PART", "KICK"):
             assert channel in self.views, f"{line.command} for another channel"
