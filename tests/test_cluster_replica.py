@@ -278,6 +278,17 @@ class ClusterTests(TestCase):
         self.assertNotIn(joined.session.id, self.c.chat.sessions)
         self.assertIn(AVOCADO, self.c.chat.sessions)
 
+    def test_a_wrong_session_password_counts_against_its_source_on_every_node(self) -> None:
+        alice, _ = self.a.connect()
+        joined = self.successResultOf(alice.create("plans", "alice", "12345"))
+        self.settle()
+        guesser, _ = self.b.connect()
+        error = self.failureResultOf(guesser.join(joined.session.id, "mallory", "54321"), ChatError).value
+        self.assertEqual(error.code, "wrong_password")
+        self.settle()
+        for node in (self.a, self.b, self.c):
+            self.assertEqual(node.chat.password_guard.sources.failures("127.0.0.1"), 1)
+
 
 class ReloadTests(TestCase):
     """A node reloads the record after its bus came back (glozi/cluster/node.py) while messages go on."""
