@@ -289,6 +289,20 @@ class ClusterTests(TestCase):
         for node in (self.a, self.b, self.c):
             self.assertEqual(node.chat.password_guard.sources.failures("127.0.0.1"), 1)
 
+    def test_a_session_whose_last_two_members_leave_on_two_nodes_at_once_goes_everywhere(self) -> None:
+        alice, _ = self.a.connect()
+        joined = self.successResultOf(alice.create("plans", "alice"))
+        self.settle()
+        bob, _ = self.b.connect()
+        self.successResultOf(bob.join(joined.session.id, "bob"))
+        self.settle()
+        alice.disconnected()
+        bob.disconnected()
+        self.settle()
+        for node in (self.a, self.b, self.c):
+            self.assertNotIn(joined.session.id, node.chat.sessions)
+        self.assertIn(joined.session.id, self.store.deleted)
+
 
 class ReloadTests(TestCase):
     """A node reloads the record after its bus came back (glozi/cluster/node.py) while messages go on."""

@@ -392,8 +392,20 @@ class Replica:
         if event is not None:
             exclude = envelope.get("exclude")
             self.fanout.deliver_here(session, event, exclude if isinstance(exclude, str) else None)
-            if not isinstance(event, MemberAway):
+            if isinstance(event, MemberLeft) and not session.members and not session.permanent:
+                # Its last two members may have left on two nodes at once, each seeing the other
+                # still there: whoever sees it empty removes it (a repeated removal changes nothing).
+                self._forget_emptied(session)
+            elif not isinstance(event, MemberAway):
                 self.chat.tell_session_changed(session)
+
+    def _forget_emptied(self, session: Session) -> None:
+        self.chat.drop_session(session)
+        self.fanout.sequencer.forget(session.id)
+        if self.keeping_record:
+            self.chat.store.delete_session(session.id).addErrback(
+                lambda reason: self.log.failure("The store failed deleting session {id}", reason, id=session.id)
+            )
 
     def _joined(self, session: Session, event: MemberJoined, node: str) -> MemberJoined | None:
         if session.member_named(event.name) is not None:
