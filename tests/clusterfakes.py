@@ -15,11 +15,12 @@ from twisted.internet.task import Clock
 from glozi.cluster.errors import SessionNameTaken
 from glozi.cluster.replica import Replica
 from glozi.domain.chat import ChatServer
-from glozi.domain.events import Event, Message
+from glozi.domain.events import Message
 from glozi.domain.names import name_key
 from glozi.fanout.redis import ClusterFanout
 from glozi.storage.passwords import PasswordHasher
 from glozi.storage.store import FIRST_CREATED_SESSION_ID, StoredMessage, StoredSession
+from tests.helpers import RecordingConnection
 
 
 class LoopbackNetwork:
@@ -173,23 +174,6 @@ class PlainPasswords(PasswordHasher):
         return succeed(password_hash == "plain:" + password)
 
 
-class Inbox:
-    """A connection that keeps what it is sent."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.closed = False
-
-    def deliver(self, event: Event) -> None:
-        self.events.append(event)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def of(self, kind: type) -> list[Any]:
-        return [event for event in self.events if isinstance(event, kind)]
-
-
 class FakeNode:
     def __init__(self, name: str, clock: Clock, network: LoopbackNetwork, record: MemoryRecord, store: SequencedStore) -> None:
         self.name = name
@@ -205,6 +189,6 @@ class FakeNode:
         for session_id in self.chat.sessions:
             self.fanout.sequencer.start(session_id, 0)
 
-    def connect(self) -> tuple[Any, Inbox]:
-        inbox = Inbox()
+    def connect(self) -> tuple[Any, RecordingConnection]:
+        inbox = RecordingConnection()
         return self.chat.connect(inbox, "127.0.0.1"), inbox

@@ -164,10 +164,10 @@ class ClusterNodeTests(TestCase):
         self.redis.names = {"b"}
         self.clock.advance(0.5)
         self.clock.advance(1.0)
-        self.assertEqual(bob_inbox.of(MemberLeft), [])
+        self.assertEqual(bob_inbox.of_type(MemberLeft), [])
         self.assertIsNotNone(self.b.chat.user_named("alice"))
         self.clock.advance(0.5)
-        self.assertEqual([(e.name, e.reason) for e in bob_inbox.of(MemberLeft)], [("alice", "disconnected")])
+        self.assertEqual([(e.name, e.reason) for e in bob_inbox.of_type(MemberLeft)], [("alice", "disconnected")])
         self.assertIsNone(self.b.chat.user_named("alice"))
         self.assertIn("a", self.record.swept)
 

@@ -43,7 +43,7 @@ class ClusterTests(TestCase):
         _, alice_inbox, _ = self.join(self.a, "alice")
         _, _, joined = self.join(self.b, "bob")
         self.assertEqual([m.name for m in joined.members], ["alice", "bob"])
-        self.assertEqual([e.name for e in alice_inbox.of(MemberJoined)], ["bob"])
+        self.assertEqual([e.name for e in alice_inbox.of_type(MemberJoined)], ["bob"])
         self.assertEqual(sorted(self.c.chat.sessions[AVOCADO].members), ["alice", "bob"])
 
     def test_a_message_reaches_every_node_once_with_its_sender_left_out(self) -> None:
@@ -53,8 +53,8 @@ class ClusterTests(TestCase):
         self.successResultOf(alice.say("hello"))
         self.settle()
         for inbox in (bob_inbox, carol_inbox):
-            self.assertEqual([m.text for m in inbox.of(Message)], ["hello"])
-        self.assertEqual(alice_inbox.of(Message), [])
+            self.assertEqual([m.text for m in inbox.of_type(Message)], ["hello"])
+        self.assertEqual(alice_inbox.of_type(Message), [])
         self.assertEqual([m.text for m in self.c.chat.sessions[AVOCADO].history], ["hello"])
 
     def test_messages_from_several_nodes_arrive_in_commit_order_everywhere(self) -> None:
@@ -65,9 +65,9 @@ class ClusterTests(TestCase):
             (alice if number % 3 else bob).say(f"m{number}")
         self.settle()
         everything = [f"m{number}" for number in range(20)]
-        self.assertEqual([m.text for m in carol_inbox.of(Message)], everything)
-        self.assertEqual([m.text for m in bob_inbox.of(Message)], [t for n, t in enumerate(everything) if n % 3])
-        self.assertEqual([m.text for m in alice_inbox.of(Message)], [t for n, t in enumerate(everything) if not n % 3])
+        self.assertEqual([m.text for m in carol_inbox.of_type(Message)], everything)
+        self.assertEqual([m.text for m in bob_inbox.of_type(Message)], [t for n, t in enumerate(everything) if n % 3])
+        self.assertEqual([m.text for m in alice_inbox.of_type(Message)], [t for n, t in enumerate(everything) if not n % 3])
 
     def test_a_message_lost_on_the_bus_is_read_from_the_store_before_later_ones(self) -> None:
         alice, _, _ = self.join(self.a, "alice")
@@ -77,9 +77,9 @@ class ClusterTests(TestCase):
         self.network.up = True
         self.successResultOf(alice.say("after"))
         self.settle()
-        self.assertEqual([m.text for m in carol_inbox.of(Message)], [])
+        self.assertEqual([m.text for m in carol_inbox.of_type(Message)], [])
         self.clock.advance(0.05)
-        self.assertEqual([m.text for m in carol_inbox.of(Message)], ["lost on the bus", "after"])
+        self.assertEqual([m.text for m in carol_inbox.of_type(Message)], ["lost on the bus", "after"])
         self.assertEqual(self.c.fanout.sequencer.filled, 1)
 
     def test_nothing_is_delivered_before_it_is_committed(self) -> None:
@@ -89,11 +89,11 @@ class ClusterTests(TestCase):
         self.store.holding = True
         said = alice.say("waiting")
         self.settle()
-        self.assertEqual(bob_inbox.of(Message) + carol_inbox.of(Message), [])
+        self.assertEqual(bob_inbox.of_type(Message) + carol_inbox.of_type(Message), [])
         self.store.release()
         self.settle()
         self.assertEqual(self.successResultOf(said), self.clock.seconds())
-        self.assertEqual([m.text for m in bob_inbox.of(Message) + carol_inbox.of(Message)], ["waiting", "waiting"])
+        self.assertEqual([m.text for m in bob_inbox.of_type(Message) + carol_inbox.of_type(Message)], ["waiting", "waiting"])
 
     def test_a_session_created_on_one_node_is_joined_on_another(self) -> None:
         alice, _ = self.a.connect()
@@ -159,8 +159,8 @@ class ClusterTests(TestCase):
         self.c.replica.drop_node("a")
         member = self.c.chat.sessions[AVOCADO].member_named("dana")
         self.assertEqual((member.participant.node, self.c.chat.user_named("dana").node), ("b", "b"))
-        self.assertEqual([e.name for e in carol_inbox.of(MemberLeft)], ["dana"])
-        self.assertEqual([e.name for e in carol_inbox.of(MemberJoined)], ["dana"])
+        self.assertEqual([e.name for e in carol_inbox.of_type(MemberLeft)], ["dana"])
+        self.assertEqual([e.name for e in carol_inbox.of_type(MemberJoined)], ["dana"])
 
     def test_a_kick_from_another_node_sends_the_member_back_to_the_list(self) -> None:
         alice, _ = self.a.connect()
@@ -171,7 +171,7 @@ class ClusterTests(TestCase):
         self.settle()
         alice.run_command("kick", "bob", joined.session.id)
         self.settle()
-        self.assertEqual([e.reason for e in bob_inbox.of(Left)], ["kicked"])
+        self.assertEqual([e.reason for e in bob_inbox.of_type(Left)], ["kicked"])
         self.assertEqual(bob.members, {})
         self.assertEqual(list(self.c.chat.sessions[joined.session.id].members), ["alice"])
 
@@ -180,7 +180,7 @@ class ClusterTests(TestCase):
         _, bob_inbox, _ = self.join(self.b, "bob", 2)
         alice.send_private("bob", "psst")
         self.settle()
-        self.assertEqual([(e.sender, e.text) for e in bob_inbox.of(PrivateMessage)], [("alice", "psst")])
+        self.assertEqual([(e.sender, e.text) for e in bob_inbox.of_type(PrivateMessage)], [("alice", "psst")])
 
     def test_a_dead_nodes_members_leave_and_its_admin_passes_the_role_on(self) -> None:
         alice, _ = self.a.connect()
@@ -191,8 +191,8 @@ class ClusterTests(TestCase):
         self.settle()
         for node in (self.b, self.c):
             node.replica.drop_node("a")
-        self.assertEqual([(e.name, e.reason) for e in bob_inbox.of(MemberLeft)], [("alice", "disconnected")])
-        self.assertEqual([e.admin for e in bob_inbox.of(AdminChanged)], ["bob"])
+        self.assertEqual([(e.name, e.reason) for e in bob_inbox.of_type(MemberLeft)], [("alice", "disconnected")])
+        self.assertEqual([e.admin for e in bob_inbox.of_type(AdminChanged)], ["bob"])
         self.assertIsNone(self.c.chat.user_named("alice"))
         self.assertEqual(self.c.chat.sessions[joined.session.id].admin.name, "bob")
 
@@ -201,7 +201,7 @@ class ClusterTests(TestCase):
         _, bob_inbox, _ = self.join(self.b, "bob")
         alice.rename("alicia")
         self.settle()
-        self.assertEqual([(e.old, e.new) for e in bob_inbox.of(MemberRenamed)], [("alice", "alicia")])
+        self.assertEqual([(e.old, e.new) for e in bob_inbox.of_type(MemberRenamed)], [("alice", "alicia")])
         self.assertEqual(list(self.c.chat.sessions[AVOCADO].members), ["alicia", "bob"])
         self.assertEqual(self.c.chat.user_named("alicia").node, "a")
         self.assertIsNone(self.c.chat.user_named("alice"))
@@ -211,7 +211,7 @@ class ClusterTests(TestCase):
         _, bob_inbox, _ = self.join(self.b, "bob")
         alice.disconnected()
         self.settle()
-        self.assertEqual([(e.name, e.reason) for e in bob_inbox.of(MemberLeft)], [("alice", "disconnected")])
+        self.assertEqual([(e.name, e.reason) for e in bob_inbox.of_type(MemberLeft)], [("alice", "disconnected")])
         self.assertIsNone(self.b.chat.user_named("alice"))
 
     def test_joined_has_the_other_nodes_history(self) -> None:
@@ -257,8 +257,8 @@ class ClusterTests(TestCase):
         self.settle()
         self.assertEqual(sorted(self.c.chat.sessions[AVOCADO].members), ["carol", "dave"])
         self.assertIsNone(self.c.chat.user_named("alice"))
-        self.assertEqual([(e.name, e.reason) for e in carol_inbox.of(MemberLeft)], [("alice", "disconnected")])
-        self.assertEqual([e.name for e in carol_inbox.of(MemberJoined)][-1], "dave")
+        self.assertEqual([(e.name, e.reason) for e in carol_inbox.of_type(MemberLeft)], [("alice", "disconnected")])
+        self.assertEqual([e.name for e in carol_inbox.of_type(MemberJoined)][-1], "dave")
         self.assertEqual(set(self.c.replica.rosters), {"a", "b"})
 
     def test_a_created_session_removed_while_a_node_was_not_listening_goes_after_the_rosters(self) -> None:
@@ -333,7 +333,7 @@ class ReloadTests(TestCase):
         self.reload(1)
         self.say("three")
         self.clock.advance(0.05)
-        self.assertEqual([m.text for m in self.carol_inbox.of(Message)], ["one", "two", "three"])
+        self.assertEqual([m.text for m in self.carol_inbox.of_type(Message)], ["one", "two", "three"])
 
     def test_a_snapshot_newer_than_what_arrived_skips_nothing(self) -> None:
         """The second message was lost on the bus and the snapshot counts it: it is read from the store all the same."""
@@ -344,4 +344,4 @@ class ReloadTests(TestCase):
         self.reload(2)
         self.say("three")
         self.clock.advance(0.05)
-        self.assertEqual([m.text for m in self.carol_inbox.of(Message)], ["one", "two", "three"])
+        self.assertEqual([m.text for m in self.carol_inbox.of_type(Message)], ["one", "two", "three"])

@@ -10,46 +10,16 @@ import dataclasses
 import json
 from typing import Any
 
-from glozi.domain.events import (
-    AdminChanged,
-    Event,
-    IdleWarning,
-    Invited,
-    Killed,
-    Left,
-    MemberAway,
-    MemberJoined,
-    MemberLeft,
-    MemberRenamed,
-    Message,
-    ModeChanged,
-    PrivateMessage,
-    ServerClosing,
-    SessionCtcp,
-    TopicChanged,
-    Wallops,
-)
+from glozi.domain import events
+from glozi.domain.events import Event, Message
 from glozi.domain.sessions import Session
 
 TRAVELLING: dict[str, type[Event]] = {
-    cls.__name__: cls
-    for cls in (
-        AdminChanged,
-        IdleWarning,
-        Invited,
-        Killed,
-        Left,
-        MemberAway,
-        MemberJoined,
-        MemberLeft,
-        MemberRenamed,
-        Message,
-        ModeChanged,
-        PrivateMessage,
-        ServerClosing,
-        SessionCtcp,
-        TopicChanged,
-        Wallops,
+    name: getattr(events, name)
+    for name in (
+        "AdminChanged", "IdleWarning", "Invited", "Killed", "Left", "MemberAway", "MemberJoined", "MemberLeft",
+        "MemberRenamed", "Message", "ModeChanged", "PrivateMessage", "ServerClosing", "SessionCtcp",
+        "TopicChanged", "Wallops",
     )
 }
 _FIELDS = {
