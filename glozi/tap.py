@@ -287,10 +287,6 @@ def makeService(
         reactor = global_reactor  # type: ignore[assignment]
     if whole_process:
         return_large_blocks()
-        if options["redis"] is not None:
-            from glozi.process.cluster import hand_the_gil_over_sooner
-
-            hand_the_gil_over_sooner()
     top = MultiService()
     scrollback = min(options["scrollback"], options["retention"])
     # Blocking, on purpose: the database is read before anyone is served.

@@ -5,7 +5,6 @@ Imported only when ``--redis`` is given: txredisapi and psycopg are the
 """
 
 import socket
-import sys
 import time
 from typing import Any
 
@@ -26,16 +25,6 @@ from glozi.storage.pgstore import PostgresStore
 FILL_LIMIT = 10_000
 """Messages read at most to fill one session's gap (a session keeps no more than ``--retention``)."""
 WILDCARDS = ("", "0.0.0.0", "::")
-SWITCH_INTERVAL = 0.0005
-"""Seconds a thread holds the GIL before another waiting for it gets a turn (Python's default: 0.005)."""
-
-
-def hand_the_gil_over_sooner() -> None:
-    """In a cluster every message waits for its commit, made in the record's and the store's
-    threads in several round trips to PostgreSQL, each of which waits for the GIL while the
-    reactor delivers: at Python's 5 ms a commit waited up to 5 ms a round trip. At 0.5 ms
-    P1's median latency on three nodes halved (docs/performance.md)."""
-    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def default_node_name(port_option: str) -> str:
