@@ -303,6 +303,32 @@ class ClusterTests(TestCase):
             self.assertNotIn(joined.session.id, node.chat.sessions)
         self.assertIn(joined.session.id, self.store.deleted)
 
+    def test_a_join_on_one_node_as_the_last_member_leaves_on_another_is_sent_back_to_the_list(self) -> None:
+        alice, _ = self.a.connect()
+        joined = self.successResultOf(alice.create("plans", "alice"))
+        self.settle()
+        alice.disconnected()
+        bob, bob_inbox = self.b.connect()
+        self.successResultOf(bob.join(joined.session.id, "bob"))
+        self.settle()
+        (left,) = bob_inbox.of_type(Left)
+        self.assertEqual((left.session_id, left.reason, left.by), (joined.session.id, "closed", "server"))
+        self.assertEqual(left.comment, "The session was removed on another server of this network as you joined.")
+        self.assertEqual(bob.members, {})
+        self.assertNotIn(joined.session.id, self.b.chat.sessions)
+
+    def test_a_close_on_another_node_sends_each_member_back_once(self) -> None:
+        alice, _ = self.a.connect()
+        joined = self.successResultOf(alice.create("plans", "alice"))
+        self.settle()
+        bob, bob_inbox = self.b.connect()
+        self.successResultOf(bob.join(joined.session.id, "bob"))
+        self.settle()
+        alice.run_command("close", "", joined.session.id)
+        self.settle()
+        self.assertEqual([(e.reason, e.by) for e in bob_inbox.of_type(Left)], [("closed", "alice")])
+        self.assertEqual(bob.members, {})
+
 
 class ReloadTests(TestCase):
     """A node reloads the record after its bus came back (glozi/cluster/node.py) while messages go on."""

@@ -29,6 +29,7 @@ from glozi.domain.events import (
     Invited,
     Killed,
     LeaveReason,
+    Left,
     MemberAway,
     MemberJoined,
     MemberLeft,
@@ -41,6 +42,7 @@ from glozi.fanout.redis import ClusterFanout
 
 SERVER_NAME = "server"
 """Who a refusal the cluster makes comes from (``Killed.by``)."""
+GONE_ELSEWHERE = "The session was removed on another server of this network as you joined."
 _OWN_LEAVES = frozenset({LeaveReason.QUIT, LeaveReason.TIMEOUT, LeaveReason.DISCONNECTED})
 """Leaves a user's own node decides (the others, a kick or a kill, any node decides for anyone)."""
 
@@ -134,6 +136,8 @@ class Replica:
             "roster_request": self._roster_request,
             "roster": self._roster,
         }
+        self._told_left: set[tuple[int, str]] = set()
+        """Members here another node sent back to the list (a kick, a close) whose session has not yet told us."""
         self.rosters: dict[str, set[int]] = {}
         """The sessions each node's roster listed, since ``ask_rosters``."""
         fanout.published = self._published
@@ -377,6 +381,7 @@ class Replica:
                 event = None
             else:
                 self.chat.detach(member)
+                self._told_left.discard((session.id, name_key(event.name)))
         elif isinstance(event, MemberRenamed):
             event = self._renamed(session, event, node)
         elif isinstance(event, MemberAway):
@@ -476,6 +481,8 @@ class Replica:
             session = self.chat.sessions.get(event.session_id)
             if session is not None:
                 session.rules.invited.add(user)
+        elif isinstance(event, Left) and user.nick is not None:
+            self._told_left.add((event.session_id, name_key(user.nick)))
         user.connection.deliver(event)
 
     def _close(self, envelope: dict[str, Any]) -> None:
@@ -500,9 +507,17 @@ class Replica:
 
     def _session_removed(self, envelope: dict[str, Any]) -> None:
         session = self.chat.sessions.get(int(envelope["id"]))
-        if session is not None and not session.permanent:
-            self.chat.drop_session(session)
-            self.fanout.sequencer.forget(session.id)
+        if session is None or session.permanent:
+            return
+        # Members here not sent back to the list already (a close sends each its Left first) joined
+        # here while the session went elsewhere: they are told, or their clients would wait in it.
+        gone = Left(session_id=session.id, session_name=session.name, reason=LeaveReason.CLOSED, by=SERVER_NAME, comment=GONE_ELSEWHERE)
+        for key, member in list(session.members.items()):
+            if not member.participant.remote and (session.id, key) not in self._told_left:
+                member.deliver(gone)
+        self._told_left = {told for told in self._told_left if told[0] != session.id}
+        self.chat.drop_session(session)
+        self.fanout.sequencer.forget(session.id)
 
     def _session_changed(self, envelope: dict[str, Any]) -> None:
         session = self.chat.sessions.get(int(envelope["id"]))
