@@ -39,6 +39,16 @@ class ClusterTests(TestCase):
         self.settle()
         return user, inbox, joined
 
+    def plans_with_bob(self) -> tuple:
+        """alice creates plans on node a; bob, on node b, joins it."""
+        alice, _ = self.a.connect()
+        joined = self.successResultOf(alice.create("plans", "alice"))
+        self.settle()
+        bob, bob_inbox = self.b.connect()
+        self.successResultOf(bob.join(joined.session.id, "bob"))
+        self.settle()
+        return alice, joined, bob, bob_inbox
+
     def test_members_on_other_nodes_are_listed_and_told_of_joins(self) -> None:
         _, alice_inbox, _ = self.join(self.a, "alice")
         _, _, joined = self.join(self.b, "bob")
@@ -163,12 +173,7 @@ class ClusterTests(TestCase):
         self.assertEqual([e.name for e in carol_inbox.of_type(MemberJoined)], ["dana"])
 
     def test_a_kick_from_another_node_sends_the_member_back_to_the_list(self) -> None:
-        alice, _ = self.a.connect()
-        joined = self.successResultOf(alice.create("plans", "alice"))
-        self.settle()
-        bob, bob_inbox = self.b.connect()
-        self.successResultOf(bob.join(joined.session.id, "bob"))
-        self.settle()
+        alice, joined, bob, bob_inbox = self.plans_with_bob()
         alice.run_command("kick", "bob", joined.session.id)
         self.settle()
         self.assertEqual([e.reason for e in bob_inbox.of_type(Left)], ["kicked"])
@@ -183,12 +188,7 @@ class ClusterTests(TestCase):
         self.assertEqual([(e.sender, e.text) for e in bob_inbox.of_type(PrivateMessage)], [("alice", "psst")])
 
     def test_a_dead_nodes_members_leave_and_its_admin_passes_the_role_on(self) -> None:
-        alice, _ = self.a.connect()
-        joined = self.successResultOf(alice.create("plans", "alice"))
-        self.settle()
-        bob, bob_inbox = self.b.connect()
-        self.successResultOf(bob.join(joined.session.id, "bob"))
-        self.settle()
+        _, joined, _, bob_inbox = self.plans_with_bob()
         for node in (self.b, self.c):
             node.replica.drop_node("a")
         self.assertEqual([(e.name, e.reason) for e in bob_inbox.of_type(MemberLeft)], [("alice", "disconnected")])
@@ -318,12 +318,7 @@ class ClusterTests(TestCase):
         self.assertNotIn(joined.session.id, self.b.chat.sessions)
 
     def test_a_close_on_another_node_sends_each_member_back_once(self) -> None:
-        alice, _ = self.a.connect()
-        joined = self.successResultOf(alice.create("plans", "alice"))
-        self.settle()
-        bob, bob_inbox = self.b.connect()
-        self.successResultOf(bob.join(joined.session.id, "bob"))
-        self.settle()
+        alice, joined, bob, bob_inbox = self.plans_with_bob()
         alice.run_command("close", "", joined.session.id)
         self.settle()
         self.assertEqual([(e.reason, e.by) for e in bob_inbox.of_type(Left)], [("closed", "alice")])

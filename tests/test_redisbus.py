@@ -15,7 +15,14 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from glozi.fanout import bus as bus_module
-from glozi.fanout.bus import RedisBus, RedisUnavailable, client_names, parse_redis_url, retry_delay
+from glozi.fanout.bus import (
+    DEFAULT_CHANNEL,
+    RedisBus,
+    RedisUnavailable,
+    client_names,
+    parse_redis_url,
+    retry_delay,
+)
 from tests.realthings import RedisServer, redis_command, shared_redis, start_redis
 from tests.test_client_reconnect import POLL_SECONDS, wait_for
 
@@ -29,6 +36,22 @@ def bulk(payload: bytes) -> bytes:
 def pushed(payload: bytes) -> bytes:
     """What Redis sends a subscriber for one message on glozi:events."""
     return b"*3\r\n" + bulk(b"message") + bulk(b"glozi:events") + bulk(payload)
+
+
+def recording_bus(test: Any, url: str, channel: str = DEFAULT_CHANNEL) -> RedisBus:
+    """A bus (not started) that keeps what it receives in ``received`` and counts its resubscriptions;
+    stopped at ``test``'s cleanup."""
+    bus = RedisBus(reactor, url, channel=channel)
+    bus.received = []
+    bus.resubscribed = 0
+    bus.on_message = bus.received.append
+
+    def resubscribed() -> None:
+        bus.resubscribed += 1
+
+    bus.on_resubscribed = resubscribed
+    test.addCleanup(bus.stop)
+    return bus
 
 
 class ParseRedisUrlTests(SynchronousTestCase):
@@ -340,16 +363,7 @@ class RealRedisTests(TestCase):
     @inlineCallbacks
     def bus(self, url: str | None = None, channel: str = "glozi:test") -> Any:
         """A started bus on the shared Redis (or ``url``) that records what it receives."""
-        bus = RedisBus(reactor, url or self.redis.url, channel=channel)
-        bus.received = []
-        bus.resubscribed = 0
-        bus.on_message = bus.received.append
-
-        def resubscribed() -> None:
-            bus.resubscribed += 1
-
-        bus.on_resubscribed = resubscribed
-        self.addCleanup(bus.stop)
+        bus = recording_bus(self, url or self.redis.url, channel)
         yield bus.start()
         return bus
 
@@ -508,17 +522,7 @@ class RedisRestartTests(TestCase):
         self.addCleanup(self.redis.stop)
 
     def bus(self) -> RedisBus:
-        bus = RedisBus(reactor, self.redis.url)
-        bus.received = []
-        bus.resubscribed = 0
-        bus.on_message = bus.received.append
-
-        def resubscribed() -> None:
-            bus.resubscribed += 1
-
-        bus.on_resubscribed = resubscribed
-        self.addCleanup(bus.stop)
-        return bus
+        return recording_bus(self, self.redis.url)
 
     @inlineCallbacks
     def test_start_waits_until_redis_answers(self) -> None:

@@ -135,23 +135,7 @@ def migrate(connection: psycopg.Connection[Any]) -> int:
     """Bring the store's schema and then the record's up to date, each in one transaction
     under the advisory lock; returns the record's version found. Raises ``NewerSchemaError``."""
     pgstore.migrate(connection)
-    with connection.transaction():
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (pgstore.MIGRATION_LOCK,))
-        row = connection.execute("SELECT value FROM meta WHERE key = %s", (SCHEMA_VERSION_KEY,)).fetchone()
-        found = int(row[0]) if row else 0
-        if found > SCHEMA_VERSION:
-            raise NewerSchemaError(
-                f"the cluster record has schema version {found}; this server knows up to {SCHEMA_VERSION}"
-            )
-        for version in range(found, SCHEMA_VERSION):
-            for statement in MIGRATIONS[version]:
-                connection.execute(statement)
-        if found < SCHEMA_VERSION:
-            connection.execute(
-                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (SCHEMA_VERSION_KEY, SCHEMA_VERSION),
-            )
-    return found
+    return pgstore.upgrade(connection, SCHEMA_VERSION_KEY, MIGRATIONS, "the cluster record")
 
 
 def _reserve_session(cursor: Any, name: str, creator: str, created_at: float, password_hash: str | None) -> int:

@@ -26,7 +26,7 @@ The schema version is the ``schema_version`` row of ``meta``;
 starting together take an advisory lock, so one of them migrates.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -84,25 +84,32 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def migrate(connection: psycopg.Connection[Any]) -> int:
     """Bring the schema up to ``SCHEMA_VERSION`` in one transaction; returns the version found.
     Raises ``NewerSchemaError`` for a future schema."""
+    return upgrade(connection, "schema_version", MIGRATIONS, "the database")
+
+
+def upgrade(
+    connection: psycopg.Connection[Any], key: str, migrations: Sequence[Sequence[str]], what: str
+) -> int:
+    """In one transaction under the advisory lock, run the ``migrations`` (one list of statements
+    per version) past the version kept in ``meta`` under ``key``, and keep the new one; returns
+    the version found. Raises ``NewerSchemaError`` naming ``what`` for a future schema."""
+    latest = len(migrations)
     with connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         exists = connection.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
         found = 0
         if exists and exists[0]:
-            row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            row = connection.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
             found = int(row[0]) if row else 0
-        if found > SCHEMA_VERSION:
-            raise NewerSchemaError(
-                f"the database has schema version {found}; this server knows up to {SCHEMA_VERSION}"
-            )
-        for version in range(found, SCHEMA_VERSION):
-            for statement in MIGRATIONS[version]:
+        if found > latest:
+            raise NewerSchemaError(f"{what} has schema version {found}; this server knows up to {latest}")
+        for version in range(found, latest):
+            for statement in migrations[version]:
                 connection.execute(statement)
-        if found < SCHEMA_VERSION:
+        if found < latest:
             connection.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', %s)"
-                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (SCHEMA_VERSION,),
+                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (key, latest),
             )
     return found
 
