@@ -14,11 +14,13 @@ acknowledged once the store committed it. Password hashing goes through a
 import random
 import sys
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from dataclasses import replace
+from typing import NoReturn, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from glozi.domain import commands, rules
 from glozi.domain.errors import ChatError
@@ -46,6 +48,7 @@ from glozi.domain.events import (
     UserInfo,
 )
 from glozi.domain.exitcode import ExitCodeGuard
+from glozi.domain.history import HISTORY_LIMIT, TARGETS_LIMIT, HistoryQuery, MessageIds
 from glozi.domain.idle import InactivityTimer
 from glozi.domain.masks import matches
 from glozi.domain.names import is_reserved_username, name_key, reserved_username_message
@@ -129,6 +132,7 @@ class ChatServer:
         max_sessions_per_user: int = DEFAULT_MAX_SESSIONS_PER_USER,
         builtin_sessions: bool = True,
         replication: Replication = ALONE,
+        message_ids: Callable[[], str] | None = None,
     ) -> None:
         """``builtin_sessions=False`` (``--no-builtin-sessions``) starts without
         the nine built-in sessions; their ids, 1 to 9, stay theirs all the same,
@@ -138,6 +142,8 @@ class ChatServer:
         (glozi/domain/replication.py)."""
         self.clock = clock
         self.replication = replication
+        self.message_ids: Callable[[], str] = message_ids if message_ids is not None else MessageIds()
+        """Gives each message its id (glozi/domain/history.py)."""
         self.idle_timeout = idle_timeout
         self.store: Store = store if store is not None else MemoryStore()
         self.passwords: PasswordHasher = passwords if passwords is not None else ScryptPasswords()
@@ -696,6 +702,10 @@ class ChatServer:
         return self._renames
 
 
+def _history_unreadable(reason: Failure) -> NoReturn:
+    raise ChatError("not_stored", "The server could not read the history; try again.")
+
+
 class Participant:
     """One connection's side of the chat: one user, known by one nick on the
     whole server, a member of any number of sessions (up to the server's
@@ -920,11 +930,13 @@ class Participant:
         self, session: Session, sender: str, text: str, notice: bool, action: bool, exclude: Member | None
     ) -> "Deferred[float]":
         sent_at = self.last_spoke = self.server.clock.seconds()
+        msgid = self.server.message_ids()
         message = Message(
-            session_id=session.id, sender=sender, text=text, sent_at=sent_at, notice=notice, action=action
-        )
+            session_id=session.id, sender=sender, text=text, sent_at=sent_at, notice=notice, action=action,
+            msgid=msgid,
+        )  # fmt: skip
         fanout = self.server.fanout
-        written = self.server.store.add_message(StoredMessage(session.id, sender, text, sent_at, action))
+        written = self.server.store.add_message(StoredMessage(session.id, sender, text, sent_at, action, msgid))
         fanout.publish_message(session, message, written, exclude=exclude)
 
         def not_stored(reason: object) -> float:
@@ -972,9 +984,43 @@ class Participant:
             raise ChatError("no_such_user", f"Nobody named {to} is connected.")
         sent_at = self.last_spoke = self.server.clock.seconds()
         target.connection.deliver(
-            PrivateMessage(sender=self.nick, text=text, sent_at=sent_at, notice=notice, action=action, ctcp=ctcp)
-        )
+            PrivateMessage(
+                sender=self.nick, text=text, sent_at=sent_at, notice=notice, action=action, ctcp=ctcp,
+                msgid=self.server.message_ids(),
+            )
+        )  # fmt: skip
         return sent_at, target.away
+
+    def read_history(self, session_id: int, query: HistoryQuery) -> "Deferred[list[Message]]":
+        """The stored messages of session ``session_id`` that ``query`` asks
+        for, oldest first, as ``Message`` events with their ids and stored
+        times; at most ``HISTORY_LIMIT``. Raises ``ChatError`` as
+        ``member_of`` does: only a member reads a session's history. Fails
+        with ``not_stored`` when the store could not be read."""
+        self.member_of(session_id)
+        if query.limit > HISTORY_LIMIT:
+            query = replace(query, limit=HISTORY_LIMIT)
+
+        def as_events(stored: list[StoredMessage]) -> list[Message]:
+            return [
+                Message(
+                    session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at, action=m.action,
+                    msgid=m.msgid,
+                )
+                for m in stored
+            ]  # fmt: skip
+
+        return self.server.store.read_history(session_id, query).addCallbacks(as_events, _history_unreadable)
+
+    def history_targets(self, after: float, before: float, limit: int) -> "Deferred[list[tuple[int, float]]]":
+        """The sessions this user is in with a message stored strictly between
+        ``after`` and ``before``, each with its newest such message's time,
+        newest first; at most ``TARGETS_LIMIT``. Private messages are never
+        stored, so no user is among them."""
+        limit = min(limit, TARGETS_LIMIT)
+        return self.server.store.history_targets(list(self.members), after, before, limit).addErrback(
+            _history_unreadable
+        )
 
     def set_away(self, message: str | None) -> None:
         """Mark this user away with ``message``, or present again with

@@ -102,6 +102,8 @@ class Message(Event):
     sent_at: float
     notice: bool = False
     action: bool = False
+    msgid: str = ""
+    """The message's id (glozi/domain/history.py), the same in every door and on every node."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,6 +166,8 @@ class PrivateMessage(Event):
     notice: bool = False
     action: bool = False
     ctcp: bool = False
+    msgid: str = ""
+    """An id of its own (never stored): IRC's ``msgid`` tag, the same for the sender's echo and the recipient."""
 
 
 @dataclass(frozen=True, slots=True)

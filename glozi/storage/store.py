@@ -12,10 +12,13 @@ keeps everything in this process (unit tests), numbered too.
 """
 
 from collections import Counter, defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from twisted.internet.defer import Deferred, succeed
+
+from glozi.domain.history import Anchor, Direction, HistoryQuery
 
 FIRST_CREATED_SESSION_ID = 10
 """Ids 1-9 are the built-in sessions; created sessions start here."""
@@ -47,6 +50,8 @@ class StoredMessage:
     text: str
     sent_at: float
     action: bool = False
+    msgid: str = ""
+    """The id the message was sent with (glozi/domain/history.py); unique in the store."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,19 @@ class Store(Protocol):
         Fires with the message's sequence number in its session (1, 2, 3 …,
         never given twice, not even after trimming) where the store keeps one
         (PostgreSQL, ``MemoryStore``), else with ``None`` (SQLite)."""
+
+    def read_history(self, session_id: int, query: HistoryQuery) -> "Deferred[list[StoredMessage]]":
+        """The session's kept messages that ``query`` asks for, oldest first
+        (glozi/domain/history.py says what each direction means). Messages are
+        ordered as they were stored; a time bound compares ``sent_at``. A read
+        sees every write made before it (queued writes are committed first)."""
+
+    def history_targets(
+        self, session_ids: Sequence[int], after: float, before: float, limit: int
+    ) -> "Deferred[list[tuple[int, float]]]":
+        """Of ``session_ids``, those with a kept message sent strictly between
+        ``after`` and ``before`` (either order), with the time of the newest
+        such message; the ``limit`` most recent, newest first."""
 
     def close(self) -> "Deferred[None]":
         """Commit what is queued, then release the storage."""
@@ -148,6 +166,21 @@ class MemoryStore:
     def last_sequences(self) -> "Deferred[dict[int, int]]":
         return succeed(dict(self.sequences))
 
+    def read_history(self, session_id: int, query: HistoryQuery) -> "Deferred[list[StoredMessage]]":
+        return succeed(answer_history(list(self.messages.get(session_id, ())), query))
+
+    def history_targets(
+        self, session_ids: Sequence[int], after: float, before: float, limit: int
+    ) -> "Deferred[list[tuple[int, float]]]":
+        low, high = min(after, before), max(after, before)
+        newest = []
+        for session_id in session_ids:
+            times = [m.sent_at for m in self.messages.get(session_id, ()) if low < m.sent_at < high]
+            if times:
+                newest.append((session_id, max(times)))
+        newest.sort(key=lambda pair: pair[1], reverse=True)
+        return succeed(newest[:limit])
+
     def close(self) -> "Deferred[None]":
         self.closed = True
         return succeed(None)
@@ -164,3 +197,44 @@ class MemoryStore:
             history=history,
             last_session_id=self.last_session_id,
         )
+
+
+def answer_history(kept: list[StoredMessage], query: HistoryQuery) -> list[StoredMessage]:
+    """``query`` answered from a session's kept messages, oldest first (the
+    in-memory reference the SQL stores must agree with: tests/test_store_history.py)."""
+
+    def position(anchor: "Anchor") -> float | None:
+        """Where ``anchor`` falls: a message's index, or a time as a half index
+        between the messages around it; ``None`` for an id not kept."""
+        if anchor.msgid is not None:
+            for index, message in enumerate(kept):
+                if message.msgid == anchor.msgid:
+                    return index
+            return None
+        assert anchor.time is not None
+        before = sum(1 for message in kept if message.sent_at < anchor.time)
+        return before - 0.5
+
+    limit = query.limit
+    if query.direction is Direction.LATEST and query.start is None:
+        return kept[-limit:] if limit else []
+    assert query.start is not None
+    start = position(query.start)
+    if start is None:
+        return []
+    if query.direction is Direction.LATEST or query.direction is Direction.AFTER:
+        after = [m for index, m in enumerate(kept) if index > start]
+        return after[-limit:] if query.direction is Direction.LATEST else after[:limit]
+    if query.direction is Direction.BEFORE:
+        before = [m for index, m in enumerate(kept) if index < start]
+        return before[-limit:] if limit else []
+    if query.direction is Direction.AROUND:
+        first = max(0, int(start + 0.5) - limit // 2)
+        return kept[first : first + limit]
+    assert query.end is not None
+    end = position(query.end)
+    if end is None:
+        return []
+    low, high = min(start, end), max(start, end)
+    inside = [m for index, m in enumerate(kept) if low < index < high]
+    return inside[:limit] if start <= end else inside[-limit:] if limit else []
