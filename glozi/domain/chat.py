@@ -893,7 +893,8 @@ class Participant:
         return self.server.rename(self, nick)
 
     def say(
-        self, text: str, session_id: int | None = None, *, notice: bool = False, action: bool = False
+        self, text: str, session_id: int | None = None, *, notice: bool = False, action: bool = False,
+        echo: bool = False,
     ) -> "Deferred[float]":
         """Send ``text`` to everyone else in the session at once (``None``: the
         only one, see ``member_of``), marked as a notice when ``notice``
@@ -905,7 +906,9 @@ class Participant:
         (``+m``), and this member is neither its admin nor voiced. A session
         that is ``-n`` takes a message from a user outside it too (named by
         ``session_id``): every member gets it, and a ban matching the sender
-        or ``+m`` refuses it."""
+        or ``+m`` refuses it. With ``echo`` (IRC's echo-message) the sender's
+        own connection is delivered the message too, as every member is: the
+        same event, id and time, in the same order."""
         try:
             member = self.member_of(session_id)
         except ChatError:
@@ -919,7 +922,7 @@ class Participant:
         # Only a moderated session or one with bans can silence anyone: the common case checks nothing more.
         if session.rules.moderated or session.rules.bans:
             rules.may_speak(member)
-        return self._send(session, member.name, text, notice, action, exclude=member)
+        return self._send(session, member.name, text, notice, action, exclude=None if echo else member)
 
     def _open_to_outsiders(self, session_id: int | None) -> Session | None:
         """Session ``session_id`` when it takes messages from outside (``-n``)."""
@@ -970,11 +973,11 @@ class Participant:
 
     def send_private(
         self, to: str, text: str, *, notice: bool = False, action: bool = False, ctcp: bool = False
-    ) -> "tuple[float, str | None]":
+    ) -> "tuple[PrivateMessage, str | None]":
         """Send ``text`` to the user named ``to`` alone, never stored: a later
         holder of the name must not read it (``action``, ``ctcp``: see
-        ``PrivateMessage``). Returns its time stamp and the recipient's away
-        message (``None`` when present). Raises ``no_such_user`` when nobody
+        ``PrivateMessage``). Returns the message as delivered (its time stamp
+        and id) and the recipient's away message (``None`` when present). Raises ``no_such_user`` when nobody
         connected has that name, and ``wrong_state`` before this user has a
         name."""
         if self.nick is None:
@@ -983,13 +986,12 @@ class Participant:
         if target is None:
             raise ChatError("no_such_user", f"Nobody named {to} is connected.")
         sent_at = self.last_spoke = self.server.clock.seconds()
-        target.connection.deliver(
-            PrivateMessage(
-                sender=self.nick, text=text, sent_at=sent_at, notice=notice, action=action, ctcp=ctcp,
-                msgid=self.server.message_ids(),
-            )
+        message = PrivateMessage(
+            sender=self.nick, text=text, sent_at=sent_at, notice=notice, action=action, ctcp=ctcp,
+            msgid=self.server.message_ids(),
         )  # fmt: skip
-        return sent_at, target.away
+        target.connection.deliver(message)
+        return message, target.away
 
     def read_history(self, session_id: int, query: HistoryQuery) -> "Deferred[list[Message]]":
         """The stored messages of session ``session_id`` that ``query`` asks

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred, succeed
 
-from glozi.domain.history import Anchor, Direction, HistoryQuery
+from glozi.storage.history import Anchor, Direction, HistoryQuery
 
 FIRST_CREATED_SESSION_ID = 10
 """Ids 1-9 are the built-in sessions; created sessions start here."""

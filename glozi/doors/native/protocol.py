@@ -314,10 +314,10 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         return {"type": "nick_changed", "old": old, "name": request.name}
 
     def _private(self, request: wire.SendPrivate) -> dict[str, Any]:
-        sent_at, away = self.participant.send_private(
+        sent, away = self.participant.send_private(
             request.to, request.text, action=request.action, notice=request.notice
         )
-        answer: dict[str, Any] = {"type": "ack", "to": request.to, "ts": sent_at}
+        answer: dict[str, Any] = {"type": "ack", "to": request.to, "ts": sent.sent_at}
         # As on IRC, a notice is never answered with the recipient's away message.
         if away is not None and not request.notice:
             answer["away"] = away
