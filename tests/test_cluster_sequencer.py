@@ -4,6 +4,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
+from glozi.doors.writebatch import WriteBatch
 from glozi.fanout.sequencer import Sequencer
 
 
@@ -47,6 +48,18 @@ class SequencerTests(TestCase):
         self.assertEqual(self.reads, [(1, 0)])
         self.assertEqual(self.handed, [(1, "m1"), (1, "m2"), (1, "m3")])
         self.assertEqual(self.sequencer.filled, 2)
+
+    def test_what_a_fill_hands_on_goes_out_inside_the_write_batch(self) -> None:
+        """Filled messages reach the connections in one write each: the batch is open around all of them."""
+        batch = WriteBatch()
+        self.sequencer.answers = batch
+        self.sequencer.hand_on = lambda sid, item: self.handed.append((sid, f"{item} open={batch.open}"))
+        self.answer = Deferred()
+        self.sequencer.arrived(1, 3, "m3")
+        self.clock.advance(0.05)
+        self.answer.callback([(1, "m1"), (2, "m2"), (3, "m3")])
+        self.assertEqual([item for _, item in self.handed], ["m1 open=True", "m2 open=True", "m3 open=True"])
+        self.assertFalse(batch.open)
 
     def test_duplicates_are_dropped(self) -> None:
         self.sequencer.arrived(1, 1, "m1")

@@ -80,6 +80,7 @@ class ClusterParts:
         """The service that joins the cluster, then starts ``listeners``."""
         self.fanout.attach(chat)
         self.bus.receiving = writes
+        self.fanout.sequencer.answers = writes
         replica = Replica(self.node, chat, self.fanout, self.bus.publish, self.record)
         chat.replication = replica
         tls = self.options["port"].lower().startswith("ssl:")
