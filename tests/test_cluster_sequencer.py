@@ -61,6 +61,28 @@ class SequencerTests(TestCase):
         self.assertEqual([item for _, item in self.handed], ["m1 open=True", "m2 open=True", "m3 open=True"])
         self.assertFalse(batch.open)
 
+    def test_each_gap_gets_its_own_wait(self) -> None:
+        """A stream that is never quite in order reads nothing from the store while each gap closes within 50 ms."""
+        self.sequencer.arrived(1, 2, "m2")
+        for seq in range(1, 40, 2):
+            self.clock.advance(0.04)
+            self.sequencer.arrived(1, seq + 3, f"m{seq + 3}")
+            self.sequencer.arrived(1, seq, f"m{seq}")
+        self.assertEqual(self.reads, [])
+        self.assertEqual([item for _, item in self.handed], [f"m{n}" for n in range(1, 41)])
+
+    def test_a_gap_left_open_is_read_50_ms_after_it_became_the_first(self) -> None:
+        self.stored[1] = [(n, f"m{n}") for n in range(1, 6)]
+        self.sequencer.arrived(1, 2, "m2")
+        self.sequencer.arrived(1, 5, "m5")
+        self.clock.advance(0.03)
+        self.sequencer.arrived(1, 1, "m1")
+        self.clock.advance(0.049)
+        self.assertEqual(self.reads, [])
+        self.clock.advance(0.001)
+        self.assertEqual(self.reads, [(1, 2)])
+        self.assertEqual([item for _, item in self.handed], [f"m{n}" for n in range(1, 6)])
+
     def test_duplicates_are_dropped(self) -> None:
         self.sequencer.arrived(1, 1, "m1")
         self.sequencer.arrived(1, 1, "m1 again")

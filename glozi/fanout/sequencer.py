@@ -98,14 +98,21 @@ class Sequencer(Generic[Item]):
             self._fill(session_id)
 
     def _drain(self, session_id: int, line: _Line[Item]) -> None:
+        first = line.expected
         while line.expected in line.held:
             item = line.held.pop(line.expected)
             line.expected += 1
             self.hand_on(session_id, item)
-        if not line.held and line.timer is not None:
-            if line.timer.active():
-                line.timer.cancel()
+        timer = line.timer
+        if timer is None or line.expected == first:
+            return
+        if not line.held:
+            if timer.active():
+                timer.cancel()
             line.timer = None
+        elif timer.active():
+            # The gap waited for came; the one now first is younger: it gets its own wait.
+            timer.reset(self.gap_wait)
 
     def _fill(self, session_id: int) -> None:
         line = self._lines.get(session_id)
