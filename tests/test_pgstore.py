@@ -39,6 +39,14 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         with psycopg.connect(self.dsn) as db:
             return db.execute(sql, parameters).fetchall()
 
+    def cut_connections(self) -> None:
+        """End every other connection to the test's database (as a PostgreSQL restart does)."""
+        with psycopg.connect(self.dsn, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
     def stored_texts(self, session_id: int) -> list[str]:
         return [text for (text,) in self.query("SELECT text FROM messages WHERE session_id = %s ORDER BY seq", session_id)]
 
@@ -167,11 +175,7 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         (none acknowledged), and the next write reconnects by itself and is committed."""
         store, _ = self.open()
         yield store.add_message(message(7, 1))
-        with psycopg.connect(self.dsn, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+        self.cut_connections()
         yield self.assertFailure(store.add_message(message(7, 2)), StoreError)
         # adbapi logs the failed rollback (the psycopg error), the store the lost connection; nothing else.
         self.flushLoggedErrors(psycopg.OperationalError, ConnectionLost)
@@ -184,11 +188,7 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         (the domain's ``not_stored``), the next one reconnects and is answered."""
         store, _ = self.open()
         yield store.add_message(message(7, 1))
-        with psycopg.connect(self.dsn, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+        self.cut_connections()
         yield self.assertFailure(store.read_history(7, HistoryQuery(Direction.LATEST, 10)), StoreError)
         self.flushLoggedErrors(psycopg.OperationalError, ConnectionLost)
         read = yield store.read_history(7, HistoryQuery(Direction.LATEST, 10))
