@@ -8,8 +8,9 @@ from glozi.client.state import Older
 from tests.guitools import GuiTestCase, text_of, transcript_of
 from tests.realserver import connect_client
 
-MESSAGES = 60
-SCROLLBACK = 5
+MESSAGES = 100
+SCROLLBACK = 40
+"""Enough for the join's history to fill the window: then the line being read can stay where it is."""
 
 
 class OlderMessagesGuiTests(GuiTestCase):
@@ -17,7 +18,7 @@ class OlderMessagesGuiTests(GuiTestCase):
 
     @inlineCallbacks
     def test_scrolling_to_the_top_shows_older_messages_where_the_reader_was(self) -> Any:
-        """Bob joins with the last 5 of 60 messages; wheel up at the top shows the 55 before them above,
+        """Bob joins with the last 40 of 100 messages; wheel up at the top shows the 60 before them above,
         "Start of history" at the very top, and the line he was reading stays on its pixel row."""
         alice = yield connect_client(self, self.server.port)
         yield alice.request(type="join", session=1, username="alice")
