@@ -1098,6 +1098,8 @@ class HistoryRequestTests(ProtocolTestCase):
 
         self.assertEqual(texts(direction="after", at={"msgid": ids[7]}, limit=5), ["line 8", "line 9"])
         self.assertEqual(texts(direction="after", at={"ts": times[7] + 0.1}, limit=1), ["line 8"])
+        self.assertEqual(texts(direction="after", at={"ts": times[7]}, limit=1), ["line 8"], "a time bound is exclusive")
+        self.assertEqual(texts(direction="before", at={"ts": times[2]}, limit=100), ["line 0", "line 1"])
         self.assertEqual(texts(direction="before", at={"ts": times[2] - 0.1}, limit=100), ["line 0", "line 1"])
         self.assertEqual(texts(direction="around", at={"msgid": ids[5]}, limit=3), ["line 4", "line 5", "line 6"])
         self.assertEqual(
