@@ -197,3 +197,13 @@ class OlderErrorTests(OlderMessagesTestCase):
         )  # fmt: skip
         self.assertFalse(self.model.load_older(GARDEN))
         self.assertEqual(self.sent(), [])
+
+    def test_a_page_that_cannot_be_read_fails_like_a_refusal(self) -> None:
+        """An answer without its messages: the top line says so, and the next scroll asks again."""
+        self.join_with_history([stored(5, NOON)])
+        request = self.scroll_to_top()
+        self.answer({"type": "messages", "session": 10, "more": False}, request)
+        self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)
+        self.assertIs(self.chat.older, Older.FAILED)
+        self.assertIn("the answer could not be read.", older_text(self.chat))
+        self.assertEqual(self.scroll_to_top()["at"], {"msgid": "id5"})

@@ -614,7 +614,8 @@ class Chatroom(ClientState):
         chat.older, chat.older_note = Older.LOADING, ""
         self._older_changed(chat)
         asked = protocol.request("history", session=chat.session.id, direction="before", at=at, limit=OLDER_PAGE)
-        asked.addCallbacks(self._older_came, self._older_failed, (chat,), None, (chat,))
+        # After the callback: a page that cannot be read fails like a refusal.
+        asked.addCallback(self._older_came, chat).addErrback(self._older_failed, chat)
         return True
 
     def _older_came(self, frame: Frame, chat: ChatState) -> None:
