@@ -122,7 +122,7 @@ class ClusterTests(TestCase):
         self.assertEqual(bob_inbox.of_type(Message) + carol_inbox.of_type(Message), [])
         self.store.release()
         self.settle()
-        self.assertEqual(self.successResultOf(said), self.clock.seconds())
+        self.assertEqual(self.successResultOf(said).sent_at, self.clock.seconds())
         self.assertEqual([m.text for m in bob_inbox.of_type(Message) + carol_inbox.of_type(Message)], ["waiting", "waiting"])
 
     def test_a_session_created_on_one_node_is_joined_on_another(self) -> None:

@@ -892,11 +892,11 @@ class Participant:
     def say(
         self, text: str, session_id: int | None = None, *, notice: bool = False, action: bool = False,
         echo: bool = False,
-    ) -> "Deferred[float]":
+    ) -> "Deferred[Message]":
         """Send ``text`` to everyone else in the session at once (``None``: the
         only one, see ``member_of``), marked as a notice when ``notice``
         (stored like any message), as a ``/me`` action when ``action``; the
-        result (its timestamp) comes once the message is stored. Fails with
+        result (the ``Message`` as delivered: its id and time) comes once the message is stored. Fails with
         ``not_stored`` when the store could not commit it; raises
         ``ChatError`` at once when the session is not named or not one of
         this user's, or a ban matches this member or the session is moderated
@@ -928,7 +928,7 @@ class Participant:
 
     def _send(
         self, session: Session, sender: str, text: str, notice: bool, action: bool, exclude: Member | None
-    ) -> "Deferred[float]":
+    ) -> "Deferred[Message]":
         sent_at = self.last_spoke = self.server.clock.seconds()
         msgid = self.server.message_ids()
         message = Message(
@@ -939,7 +939,7 @@ class Participant:
         written = self.server.store.add_message(StoredMessage(session.id, sender, text, sent_at, action, msgid))
         fanout.publish_message(session, message, written, exclude=exclude)
 
-        def not_stored(reason: object) -> float:
+        def not_stored(reason: object) -> Message:
             session.history.remove(message)
             if fanout.delivers_before_commit:
                 raise ChatError(
@@ -948,7 +948,7 @@ class Participant:
                 )
             raise ChatError("not_stored", "The server could not store your message: nobody got it; send it again.")
 
-        return written.addCallbacks(lambda _: sent_at, not_stored)
+        return written.addCallbacks(lambda _: message, not_stored)
 
     def send_ctcp(self, body: str, session_id: int, *, notice: bool = False) -> bool:
         """Send a CTCP ``body`` other than ACTION to everyone else in session
