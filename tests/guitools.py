@@ -45,12 +45,14 @@ class GuiTestCase(TestCase):
     """Starts Xvfb, a real server and one hidden Tk root; ``open_client`` adds windows."""
 
     timeout = 60
+    server_options: tuple[str, ...] = ()
+    """More ``twistd glozichat`` options for the test server."""
 
     @inlineCallbacks
     def setUp(self) -> Any:
         use_test_display(self)
         self.server_dir = self.mktemp_dir()
-        self.server: ServerProcess = yield start_server(self.server_dir)
+        self.server: ServerProcess = yield start_server(self.server_dir, extra=self.server_options)
         self.addCleanup(lambda: self.server.stop())
         self.root = tk.Tk(className="GloziChatTest")
         mark_display_used()

@@ -66,6 +66,8 @@ class RecordingView:
         self.keys: list[str] = []
         self.days: list[tuple[str, ChatLine]] = []
         self.updates: list[ChatLine] = []
+        self.prepended: list[tuple[str, list[ChatLine], int]] = []
+        self.older: list[str] = []
 
     def render(self, aspect: Aspect) -> None:
         self.rendered.append(aspect)
@@ -79,6 +81,12 @@ class RecordingView:
 
     def update_chat_line(self, key: str, line: ChatLine) -> None:
         self.updates.append(line)
+
+    def prepend_chat_lines(self, key: str, lines: list[ChatLine], replaced: int) -> None:
+        self.prepended.append((key, lines, replaced))
+
+    def older_changed(self, key: str) -> None:
+        self.older.append(key)
 
 
 class FakeNetwork:

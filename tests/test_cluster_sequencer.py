@@ -4,6 +4,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
+from glozi.doors.writebatch import WriteBatch
 from glozi.fanout.sequencer import Sequencer
 
 
@@ -47,6 +48,40 @@ class SequencerTests(TestCase):
         self.assertEqual(self.reads, [(1, 0)])
         self.assertEqual(self.handed, [(1, "m1"), (1, "m2"), (1, "m3")])
         self.assertEqual(self.sequencer.filled, 2)
+
+    def test_what_a_fill_hands_on_goes_out_inside_the_write_batch(self) -> None:
+        """Filled messages reach the connections in one write each: the batch is open around all of them."""
+        batch = WriteBatch()
+        self.sequencer.answers = batch
+        self.sequencer.hand_on = lambda sid, item: self.handed.append((sid, f"{item} open={batch.open}"))
+        self.answer = Deferred()
+        self.sequencer.arrived(1, 3, "m3")
+        self.clock.advance(0.05)
+        self.answer.callback([(1, "m1"), (2, "m2"), (3, "m3")])
+        self.assertEqual([item for _, item in self.handed], ["m1 open=True", "m2 open=True", "m3 open=True"])
+        self.assertFalse(batch.open)
+
+    def test_each_gap_gets_its_own_wait(self) -> None:
+        """A stream that is never quite in order reads nothing from the store while each gap closes within 50 ms."""
+        self.sequencer.arrived(1, 2, "m2")
+        for seq in range(1, 40, 2):
+            self.clock.advance(0.04)
+            self.sequencer.arrived(1, seq + 3, f"m{seq + 3}")
+            self.sequencer.arrived(1, seq, f"m{seq}")
+        self.assertEqual(self.reads, [])
+        self.assertEqual([item for _, item in self.handed], [f"m{n}" for n in range(1, 41)])
+
+    def test_a_gap_left_open_is_read_50_ms_after_it_became_the_first(self) -> None:
+        self.stored[1] = [(n, f"m{n}") for n in range(1, 6)]
+        self.sequencer.arrived(1, 2, "m2")
+        self.sequencer.arrived(1, 5, "m5")
+        self.clock.advance(0.03)
+        self.sequencer.arrived(1, 1, "m1")
+        self.clock.advance(0.049)
+        self.assertEqual(self.reads, [])
+        self.clock.advance(0.001)
+        self.assertEqual(self.reads, [(1, 2)])
+        self.assertEqual([item for _, item in self.handed], [f"m{n}" for n in range(1, 6)])
 
     def test_duplicates_are_dropped(self) -> None:
         self.sequencer.arrived(1, 1, "m1")

@@ -56,7 +56,7 @@ class DurabilityTests(SynchronousTestCase):
         self.assertEqual([e.text for e in bob_conn.of_type(Message)], ["durable?"])
         self.assertNoResult(acked)
         commits[0].callback(None)
-        self.assertIsInstance(self.successResultOf(acked), float)
+        self.assertEqual(self.successResultOf(acked).text, "durable?")
 
     def test_failed_commit_is_reported_and_not_in_history(self) -> None:
         """A message the store could not commit fails with not_stored and is not shown as history."""

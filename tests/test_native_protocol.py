@@ -6,7 +6,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi.domain import chat as chat_module
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ERROR_CODES
+from glozi.domain.history import MessageIds
 from glozi.domain.operators import OperatorAccount, Operators
 from glozi.domain.serverpassword import ServerPassword
 from glozi.doors.native import wire
@@ -85,7 +86,8 @@ class ProtocolTestCase(SynchronousTestCase):
         self.clock.advance(1_764_000_000)
         self.exits: list[bool] = []
         self.chat = ChatServer(
-            self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240, on_exit=lambda: self.exits.append(True)
+            self.clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords(), idle_timeout=240,
+            on_exit=lambda: self.exits.append(True), message_ids=MessageIds("m"),
         )
         self.factory = NativeFactory(self.chat, "testbox")
 
@@ -161,12 +163,12 @@ class FrameTests(ProtocolTestCase):
         alice.one({"type": "join", "session": 1, "username": "alice"})
         bob.one({"type": "join", "session": 1, "username": "bob"})
         alice.frames()
-        ack = bob.one({"type": "say", "text": "héllo ✓", "id": "m1"})
-        self.assertEqual(ack, {"type": "ack", "session": 1, "ts": self.clock.seconds(), "id": "m1"})
+        ack = bob.one({"type": "say", "text": "héllo ✓", "id": "s1"})
+        self.assertEqual(ack, {"type": "ack", "session": 1, "ts": self.clock.seconds(), "msgid": "m1", "id": "s1"})
         [message] = alice.frames()
         self.assertEqual(
             message,
-            {"type": "message", "session": 1, "from": "bob", "text": "héllo ✓", "ts": self.clock.seconds()},
+            {"type": "message", "session": 1, "from": "bob", "text": "héllo ✓", "ts": self.clock.seconds(), "msgid": "m1"},
         )
 
     def test_broadcast_bytes_identical(self) -> None:
@@ -500,13 +502,14 @@ class ErrorCodeTests(ProtocolTestCase):
             self.assertIn(f"| `{code}` |", text, f"error code {code} is not in docs/protocol.md")
         for frame_type in (
             "hello", "list", "create", "join", "say", "command", "exit", "ping", "nick", "private", "away", "whois",
+            "history", "history_targets",
         ):
             self.assertIn(f"| `{frame_type}` |", text, f"client frame {frame_type} is not documented")
         for frame_type in (
             "welcome", "sessions", "joined", "ack", "reply", "pong", "error", "member_joined",
             "member_left", "admin_changed", "message", "idle_warning", "left", "server_closing",
             "session_added", "session_changed", "session_removed", "nick_changed", "presence", "user",
-            "member_renamed", "member_away", "private_message",
+            "member_renamed", "member_away", "private_message", "messages", "targets", "history",
         ):
             self.assertIn(f"- `{frame_type}`:", text, f"server frame {frame_type} is not documented")
 
@@ -559,7 +562,7 @@ class MalformedInputTests(ProtocolTestCase):
         self.assertFalse(attacker.closed)
         self.assertEqual(alice.one({"type": "say", "text": "unaffected"})["type"], "ack")
         self.assertEqual(bob.frames(), [{"type": "message", "session": 5, "from": "alice",
-                                         "text": "unaffected", "ts": self.clock.seconds()}])
+                                         "text": "unaffected", "ts": self.clock.seconds(), "msgid": "m1"}])
 
     def test_thousand_malformed_lines_at_once(self) -> None:
         """1,000 malformed lines in one burst: a few errors, a flood error, then the connection ends."""
@@ -814,10 +817,11 @@ class PeopleTests(ProtocolTestCase):
             client.send({"type": "join", "session": 1, "username": name})
         alice.frames(), bob.frames()
         ack = alice.one({"type": "private", "to": "BOB", "text": "psst", "id": "p1"})
-        self.assertEqual(ack, {"type": "ack", "to": "BOB", "ts": self.clock.seconds(), "id": "p1"})
+        self.assertEqual(ack, {"type": "ack", "to": "BOB", "ts": self.clock.seconds(), "msgid": "m1", "id": "p1"})
         self.assertEqual(
             bob.frames(),
-            [{"type": "private_message", "from": "alice", "text": "psst", "ts": self.clock.seconds(), "notice": False}],
+            [{"type": "private_message", "from": "alice", "text": "psst", "ts": self.clock.seconds(), "msgid": "m1",
+              "notice": False}],
         )
         self.assertEqual(carol.frames(), [])
         self.assertEqual(list(self.chat.sessions[1].history), [])
@@ -963,9 +967,12 @@ class NoExternalTests(ProtocolTestCase):
         bob.frames()
         self.assertEqual(
             carol.one({"type": "say", "session": 10, "text": "hi from carol"}),
-            {"type": "ack", "session": 10, "ts": self.clock.seconds()},
+            {"type": "ack", "session": 10, "ts": self.clock.seconds(), "msgid": "m1"},
         )
-        expected = {"type": "message", "session": 10, "from": "carol", "text": "hi from carol", "ts": self.clock.seconds()}
+        expected = {
+            "type": "message", "session": 10, "from": "carol", "text": "hi from carol", "ts": self.clock.seconds(),
+            "msgid": "m1",
+        }
         self.assertEqual((alice.frames(), bob.frames()), ([expected], [expected]))
         alice.send({"type": "command", "session": 10, "name": "mode", "args": "+m"})
         self.assertEqual(carol.error_code({"type": "say", "session": 10, "text": "hi"}), "moderated")
@@ -1019,3 +1026,173 @@ class SecretSessionTests(ProtocolTestCase):
         self.assertEqual(mode("e"), "Ban exceptions in garden: bob!*@*")
         self.assertEqual(mode("I"), "Invite exceptions in garden: carol!*@*")
         self.assertEqual(mode("be"), "No bans in garden.\nBan exceptions in garden: bob!*@*")
+
+
+class UnreadableStore(MemoryStore):
+    """A store whose history cannot be read (writes still work)."""
+
+    def read_history(self, session_id: int, query: object) -> "Deferred[list]":
+        return fail(StoreError("disk I/O error"))
+
+    def history_targets(self, session_ids: object, after: float, before: float, limit: int) -> "Deferred[list]":
+        return fail(StoreError("disk I/O error"))
+
+
+class MessageIdTests(ProtocolTestCase):
+    def test_ack_message_and_history_on_join_carry_the_same_msgid(self) -> None:
+        """The sender's ack, the others' message and a later joiner's history frame name the message by one msgid."""
+        alice, bob, carol = self.client(), self.client(), self.client()
+        alice.one({"type": "join", "session": 1, "username": "alice"})
+        bob.one({"type": "join", "session": 1, "username": "bob"})
+        alice.frames()
+        ack = bob.one({"type": "say", "text": "first", "action": True})
+        [message] = alice.frames()
+        joined, history = carol.send({"type": "join", "session": 1, "username": "carol"})
+        self.assertEqual(joined["history"], 1)
+        self.assertEqual((ack["msgid"], message["msgid"], history["msgid"]), ("m1", "m1", "m1"))
+        self.assertEqual(
+            history,
+            {"type": "history", "session": 1, "from": "bob", "text": "first", "ts": ack["ts"], "msgid": "m1", "action": True},
+        )
+
+
+class HistoryRequestTests(ProtocolTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.chat.idle_timeout = 3600
+        self.alice, self.bob = self.client(), self.client()
+        self.alice.one({"type": "join", "session": 1, "username": "alice"})
+        self.bob.send({"type": "join", "session": 1, "username": "bob"})
+        self.alice.frames()
+
+    def say(self, count: int) -> list[dict]:
+        """``count`` messages from alice, each a person's pace apart; their acks (bob's copies are read away)."""
+        acks = [self.alice.one({"type": "say", "text": f"line {n}"}) for n in range(count)]
+        self.bob.frames()
+        return acks
+
+    def history(self, **fields: object) -> dict:
+        return self.bob.one({"type": "history", "session": 1, **fields})
+
+    def test_pages_back_through_every_message_with_no_gap_or_duplicate(self) -> None:
+        """latest, then before the oldest shown, again and again: every message once, in order; the last page says no more."""
+        acks = self.say(250)
+        page = self.history(direction="latest", limit=100, id="h1")
+        self.assertEqual((page["type"], page["session"], page["more"], page["id"]), ("messages", 1, True, "h1"))
+        pages = [page]
+        while pages[-1]["more"]:
+            oldest = pages[-1]["messages"][0]["msgid"]
+            pages.append(self.history(direction="before", at={"msgid": oldest}, limit=100))
+        self.assertEqual([len(p["messages"]) for p in pages], [100, 100, 50])
+        seen = [m for p in reversed(pages) for m in p["messages"]]
+        self.assertEqual([m["msgid"] for m in seen], [ack["msgid"] for ack in acks])
+        self.assertEqual(seen[0], {"msgid": acks[0]["msgid"], "ts": acks[0]["ts"], "from": "alice", "text": "line 0"})
+
+    def test_every_direction_by_msgid_and_by_time(self) -> None:
+        """after, around, between and latest-after, by msgid and by ts: bounds exclusive, around includes its anchor."""
+        acks = self.say(10)
+        ids, times = [a["msgid"] for a in acks], [a["ts"] for a in acks]
+
+        def texts(**fields: object) -> list[str]:
+            return [m["text"] for m in self.history(**fields)["messages"]]
+
+        self.assertEqual(texts(direction="after", at={"msgid": ids[7]}, limit=5), ["line 8", "line 9"])
+        self.assertEqual(texts(direction="after", at={"ts": times[7] + 0.1}, limit=1), ["line 8"])
+        self.assertEqual(texts(direction="after", at={"ts": times[7]}, limit=1), ["line 8"], "a time bound is exclusive")
+        self.assertEqual(texts(direction="before", at={"ts": times[2]}, limit=100), ["line 0", "line 1"])
+        self.assertEqual(texts(direction="before", at={"ts": times[2] - 0.1}, limit=100), ["line 0", "line 1"])
+        self.assertEqual(texts(direction="around", at={"msgid": ids[5]}, limit=3), ["line 4", "line 5", "line 6"])
+        self.assertEqual(
+            texts(direction="between", at={"msgid": ids[1]}, until={"ts": times[5] - 0.1}, limit=100),
+            ["line 2", "line 3", "line 4"],
+        )
+        self.assertEqual(texts(direction="latest", at={"msgid": ids[6]}, limit=2), ["line 8", "line 9"])
+        self.assertEqual(texts(direction="latest", at=None, limit=1), ["line 9"])
+        self.assertEqual(self.history(direction="before", at={"msgid": "nosuchid"}, limit=10)["messages"], [])
+
+    def test_more_is_false_on_a_page_that_is_not_full(self) -> None:
+        """more is true exactly when the page holds as many messages as the limit."""
+        self.say(3)
+        self.assertTrue(self.history(direction="latest", limit=3)["more"])
+        self.assertFalse(self.history(direction="latest", limit=4)["more"])
+
+    def test_limit_is_1_to_100(self) -> None:
+        """A limit of 100 is accepted, 101 and 0 get bad_field with the request id."""
+        self.say(2)
+        self.assertEqual(self.history(direction="latest", limit=100)["type"], "messages")
+        for limit in (101, 0, -1):
+            answer = self.history(direction="latest", limit=limit, id=3)
+            self.assertEqual((answer["code"], answer["message"], answer["id"]), ("bad_field", "The limit is 1 to 100.", 3))
+        self.assertEqual(self.history(direction="latest")["code"], "missing_field")
+        self.assertEqual(self.history(direction="latest", limit="5")["code"], "bad_field")
+
+    def test_malformed_requests_are_refused_at_the_edge(self) -> None:
+        """Each malformed history request gets the documented error and nothing is read."""
+        cases = [
+            ({}, "missing_field"),
+            ({"direction": "sideways"}, "bad_field"),
+            ({"direction": "BEFORE", "at": {"msgid": "m1"}}, "bad_field"),
+            ({"direction": "before"}, "missing_field"),
+            ({"direction": "before", "at": None}, "missing_field"),
+            ({"direction": "between", "at": {"ts": 5}}, "missing_field"),
+            ({"direction": "before", "at": {"ts": 5}, "until": {"ts": 9}}, "bad_field"),
+            ({"direction": "before", "at": {"msgid": "m1", "ts": 5}}, "bad_field"),
+            ({"direction": "before", "at": {}}, "bad_field"),
+            ({"direction": "before", "at": {"id": "m1"}}, "bad_field"),
+            ({"direction": "before", "at": "m1"}, "bad_field"),
+            ({"direction": "before", "at": {"msgid": 5}}, "bad_field"),
+            ({"direction": "before", "at": {"msgid": ""}}, "bad_field"),
+            ({"direction": "before", "at": {"msgid": "x" * 65}}, "bad_field"),
+            ({"direction": "before", "at": {"ts": -1}}, "bad_field"),
+            ({"direction": "before", "at": {"ts": True}}, "bad_field"),
+            ({"direction": "before", "at": {"ts": "5"}}, "bad_field"),
+        ]
+        for fields, code in cases:
+            answer = self.history(limit=10, id="bad", **fields)
+            self.assertEqual((answer["type"], answer["code"], answer["id"]), ("error", code, "bad"), fields)
+        self.assertEqual(self.bob.error_code({"type": "history", "direction": "latest", "limit": 1}), "missing_field")
+        infinite = b'{"type":"history","session":1,"direction":"before","at":{"ts":1e400},"limit":1}'
+        self.assertEqual(self.bob.error_code(infinite), "bad_field")
+        self.assertEqual(self.history(direction="before", at={"msgid": "x" * 64}, limit=1)["messages"], [])
+
+    def test_only_a_member_reads_a_sessions_history(self) -> None:
+        """A session you are not in answers not_in_session, with its session; the members' history stays theirs."""
+        self.say(1)
+        carol = self.client()
+        carol.one({"type": "join", "session": 2, "username": "carol"})
+        answer = carol.one({"type": "history", "session": 1, "direction": "latest", "limit": 5, "id": 4})
+        self.assertEqual((answer["code"], answer["session"], answer["id"]), ("not_in_session", 1, 4))
+        nowhere = self.client().one({"type": "history", "session": 1, "direction": "latest", "limit": 5})
+        self.assertEqual(nowhere["code"], "wrong_state")
+
+    def test_a_store_that_cannot_be_read_answers_not_stored(self) -> None:
+        """A failed read is not_stored with the request id; the connection goes on."""
+        self.chat.store = UnreadableStore()
+        answer = self.history(direction="latest", limit=5, id=8)
+        self.assertEqual((answer["code"], answer["id"]), ("not_stored", 8))
+        targets = self.bob.one({"type": "history_targets", "after": 0, "before": 2e9, "limit": 5})
+        self.assertEqual(targets["code"], "not_stored")
+        self.assertEqual(self.bob.one({"type": "ping"})["type"], "pong")
+
+    def test_history_targets_lists_your_sessions_with_messages_between_two_times(self) -> None:
+        """history_targets: your sessions with a message strictly between after and before, newest first."""
+        self.bob.send({"type": "join", "session": 2, "username": "bob"})
+        self.alice.send({"type": "join", "session": 3, "username": "alice"})
+        first = self.alice.one({"type": "say", "session": 1, "text": "in one"})
+        self.bob.frames()
+        second = self.bob.one({"type": "say", "session": 2, "text": "in two"})
+        self.alice.one({"type": "say", "session": 3, "text": "bob is not in three"})
+        answer = self.bob.one({"type": "history_targets", "after": 0, "before": 2e9, "limit": 100, "id": "t"})
+        self.assertEqual(
+            answer,
+            {"type": "targets", "targets": [{"session": 2, "ts": second["ts"]}, {"session": 1, "ts": first["ts"]}], "id": "t"},
+        )
+        later = self.bob.one({"type": "history_targets", "after": first["ts"], "before": 2e9, "limit": 100})
+        self.assertEqual(later["targets"], [{"session": 2, "ts": second["ts"]}])
+        for frame, code in (
+            ({"after": 0, "before": 1, "limit": 101}, "bad_field"),
+            ({"after": 0, "before": 1, "limit": 0}, "bad_field"),
+            ({"after": 0, "limit": 5}, "missing_field"),
+            ({"after": "0", "before": 1, "limit": 5}, "bad_field"),
+        ):
+            self.assertEqual(self.bob.error_code({"type": "history_targets", **frame}), code, frame)

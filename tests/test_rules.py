@@ -154,7 +154,7 @@ class NoExternalTests(RulesTestCase):
         self.alice_conn.clear()
         self.assertEqual(self.command(self.alice, "mode", "-n"), "Changed: -n")
         self.assertEqual(self.command(self.bob, "mode"), "Modes of garden: +t")
-        self.assertEqual(done(carol.say("hi from carol", 10)), 1_764_000_000)
+        self.assertEqual(done(carol.say("hi from carol", 10)).sent_at, 1_764_000_000)
         for connection in (self.alice_conn, self.bob_conn):
             [message] = connection.of_type(Message)
             self.assertEqual((message.session_id, message.sender, message.text), (10, "carol", "hi from carol"))

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from glozi.client import palette
 from glozi.client.app import ClientWindow, start_client
 from glozi.client.protocol import ClientProtocol, connect
-from glozi.client.state import ServerAddress
+from glozi.client.state import Older, ServerAddress
 from tests.realthings import mark_display_used, shared_display, start_server, use_display
 
 OUTPUT = REPO_ROOT / "docs" / "screenshots"
@@ -103,7 +103,8 @@ def make(reactor: Any) -> Any:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     restore = use_display(shared_display())
     workdir = tempfile.mkdtemp(prefix="glozi-shots-")
-    server = yield start_server(workdir, extra=("--name", "lab"))
+    # A short scrollback, so a late joiner has older messages to load (the other joins see everything).
+    server = yield start_server(workdir, extra=("--name", "lab", "--scrollback", "20"))
     extras: list[ClientProtocol] = []
     root = tk.Tk(className="GloziChatShots")
     mark_display_used()
@@ -230,6 +231,22 @@ def make(reactor: Any) -> Any:
             yield pause(reactor, 0.1)
         yield focus(reactor, alice)
         yield capture(reactor, alice, "sidebar")
+
+        # Hana joins garden late, with its last 20 messages; at the top she loads the ones before.
+        garden_id = bob.model.chat.session.id
+        hana = start_client(tk.Toplevel(root, name="hana"), reactor, address)
+        hana.top.geometry("{}x{}+0+0".format(*WINDOW_SIZE))
+        windows.append(hana)
+        yield wait_for(reactor, "hana's list", lambda: hana.lobby.sessions.get_children())
+        hana.model.open_join(garden_id)
+        hana.model.submit_join("hana", "12345")
+        yield wait_for(reactor, "hana in garden", lambda: hana.model.chat and not hana.model.chat.history_left)
+        yield pause(reactor)
+        hana.chat.transcript._scroll_by_user("moveto", "0")
+        yield wait_for(reactor, "the older messages", lambda: hana.model.chat.older is Older.START)
+        hana.chat.transcript.text.yview_moveto(0)
+        yield focus(reactor, hana)
+        yield capture(reactor, hana, "older-messages")
     finally:
         for window in windows:
             window.close()

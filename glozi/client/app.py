@@ -180,6 +180,14 @@ class ClientWindow:
         """Redraw one of your messages whose delivery changed (``ClientView``)."""
         self.chat.update_line(key, line)
 
+    def prepend_chat_lines(self, key: str, lines: list[ChatLine], replaced: int) -> None:
+        """Older messages above conversation ``key``'s transcript (``ClientView``)."""
+        self.chat.prepend_lines(key, lines, replaced)
+
+    def older_changed(self, key: str) -> None:
+        """Redraw the row at the top of conversation ``key``'s transcript (``ClientView``)."""
+        self.chat.show_older(key)
+
     def _focus_changed(self) -> None:
         if not self.top.winfo_exists():
             return

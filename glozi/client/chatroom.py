@@ -11,6 +11,7 @@ from twisted.python.failure import Failure
 from glozi.client.fields import paste_lines
 from glozi.client.protocol import ClientProtocol, Frame, FrameTooLong, ServerError
 from glozi.client.state import (
+    OLDER_PAGE,
     Aspect,
     ChatLine,
     ChatState,
@@ -20,9 +21,11 @@ from glozi.client.state import (
     LineKind,
     MemberRow,
     Notice,
+    Older,
     Outgoing,
     PrivateChat,
     Screen,
+    above,
     member_row,
     private_key,
     session_key,
@@ -56,6 +59,7 @@ def message_line(frame: Frame) -> ChatLine:
         float(frame["ts"]),
         sender=str(frame["from"]),
         action=frame.get("action") is True,
+        msgid=str(frame.get("msgid") or ""),
     )
 
 
@@ -293,14 +297,22 @@ class Chatroom(ClientState):
         return None
 
     def _set_delivery(
-        self, conversation: Conversation, serial: int, delivery: Delivery, note: str = "", resendable: bool = False
+        self,
+        conversation: Conversation,
+        serial: int,
+        delivery: Delivery,
+        note: str = "",
+        resendable: bool = False,
+        msgid: str = "",
     ) -> None:
         if self.conversations.get(conversation.key) is not conversation:
             return
         lines = conversation.lines
         for index in range(len(lines) - 1, -1, -1):
             if lines[index].serial == serial:
-                line = lines[index] = replace(lines[index], delivery=delivery, note=note, resendable=resendable)
+                line = lines[index] = replace(
+                    lines[index], delivery=delivery, note=note, resendable=resendable, msgid=msgid or lines[index].msgid
+                )
                 if self.view is not None:
                     self.view.update_chat_line(conversation.key, line)
                 return
@@ -318,7 +330,7 @@ class Chatroom(ClientState):
                 conversation.seen.add((conversation.you, text, float(frame["ts"])))
             elif frame.get("away"):
                 note = f"{conversation.name} is away: {frame['away']}"
-            self._set_delivery(conversation, serial, Delivery.SENT, note)
+            self._set_delivery(conversation, serial, Delivery.SENT, note, msgid=str(frame.get("msgid") or ""))
 
         def failed(reason: Failure) -> None:
             if self.conversations.get(conversation.key) is not conversation:
@@ -564,18 +576,7 @@ class Chatroom(ClientState):
         key = (str(frame["from"]), str(frame["text"]), float(frame["ts"]))
         if key not in chat.seen:
             chat.seen.add(key)
-            self._add_line(
-                chat,
-                ChatLine(
-                    LineKind.MESSAGE,
-                    key[1],
-                    key[2],
-                    sender=key[0],
-                    own=name_key(key[0]) == name_key(chat.you),
-                    action=frame.get("action") is True,
-                    earlier=True,
-                ),
-            )
+            self._add_line(chat, self._earlier_line(chat, frame))
         if chat.history_left:
             chat.history_left -= 1
             if not chat.history_left:
@@ -589,3 +590,63 @@ class Chatroom(ClientState):
             LineKind.WARNING,
             self._session_chat(frame),
         )
+
+    @staticmethod
+    def _earlier_line(chat: ChatState, fields: Frame) -> ChatLine:
+        """A message said before we joined (a ``history`` frame, or one of a ``messages`` page)."""
+        sender = str(fields["from"])
+        return replace(message_line(fields), own=name_key(sender) == name_key(chat.you), earlier=True)
+
+    def load_older(self, key: str) -> bool:
+        """The user scrolled to the top of conversation ``key``'s transcript: ask for the messages
+        before the oldest one shown (``OLDER_PAGE`` of them), to go above it. Only in a session,
+        one request at a time, not past the start of its history, and not while the connection
+        or the session's history is not back yet. ``True`` when a request went out."""
+        chat = self.conversations.get(key)
+        protocol = self.protocol
+        if not isinstance(chat, ChatState) or chat.older in (Older.LOADING, Older.START):
+            return False
+        if protocol is None or self.reconnecting or chat.rejoining or chat.history_left:
+            return False
+        oldest = next((line for line in chat.lines if line.msgid and line.kind is LineKind.MESSAGE), None)
+        # With no message shown, what was said before the transcript began.
+        at = {"msgid": oldest.msgid} if oldest is not None else {"ts": chat.lines[0].ts if chat.lines else 0}
+        chat.older, chat.older_note = Older.LOADING, ""
+        self._older_changed(chat)
+        asked = protocol.request("history", session=chat.session.id, direction="before", at=at, limit=OLDER_PAGE)
+        # After the callback: a page that cannot be read fails like a refusal.
+        asked.addCallback(self._older_came, chat).addErrback(self._older_failed, chat)
+        return True
+
+    def _older_came(self, frame: Frame, chat: ChatState) -> None:
+        if self.conversations.get(chat.key) is not chat:
+            return
+        shown = {line.msgid for line in chat.lines if line.msgid}
+        older = [self._earlier_line(chat, m) for m in frame["messages"] if str(m.get("msgid") or "") not in shown]
+        for line in older:
+            chat.seen.add((str(line.sender), line.text, line.ts))
+        # A full page of messages already shown would be asked for again and again: that is the start too.
+        chat.older = Older.IDLE if frame.get("more") is True and older else Older.START
+        head, replaced = above(chat.lines, older)
+        if head:
+            chat.lines[:replaced] = head
+            if self.view is not None:
+                self.view.prepend_chat_lines(chat.key, head, replaced)
+        self._older_changed(chat)
+
+    def _older_failed(self, reason: Failure, chat: ChatState) -> None:
+        if self.conversations.get(chat.key) is not chat:
+            return
+        chat.older = Older.FAILED
+        if reason.check(ServerError):
+            chat.older_note = reason.value.message
+        elif reason.check(ConnectionLost):
+            chat.older_note = "the connection was lost."
+        else:
+            self.log.failure("Asking for older messages failed", reason)
+            chat.older_note = "the answer could not be read."
+        self._older_changed(chat)
+
+    def _older_changed(self, chat: ChatState) -> None:
+        if self.view is not None:
+            self.view.older_changed(chat.key)

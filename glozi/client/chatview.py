@@ -12,6 +12,7 @@ from glozi.client.state import (
     Conversation,
     PrivateChat,
     Screen,
+    older_text,
 )
 from glozi.client.texts import clock_text
 from glozi.client.transcript import TranscriptView
@@ -170,10 +171,18 @@ class ChatView:
         else:
             self._private_names += 1
             name = f"private{self._private_names}"
-        view = TranscriptView(self.main, name, self.window.model.resend, nick=lambda: self.window.model.nick)
+        view = TranscriptView(
+            self.main,
+            name,
+            self.window.model.resend,
+            on_top=lambda: self.window.model.load_older(key),
+            nick=lambda: self.window.model.nick,
+        )
         view.frame.grid(row=0, column=0, columnspan=2, sticky="nswe")
         for line in conversation.lines:
             view.add_line(line)
+        if isinstance(conversation, ChatState):
+            view.show_older(older_text(conversation))
         self._transcripts[key] = (conversation, view)
         return view
 
@@ -243,6 +252,17 @@ class ChatView:
         # A conversation never shown has no transcript yet: it gets its lines when first shown.
         if made is not None and made[0] is self.window.model.conversations.get(key):
             made[1].add_line(line)
+
+    def prepend_lines(self, key: str, lines: list[ChatLine], replaced: int) -> None:
+        made = self._transcripts.get(key)
+        if made is not None and made[0] is self.window.model.conversations.get(key):
+            made[1].prepend_lines(lines, replaced)
+
+    def show_older(self, key: str) -> None:
+        made = self._transcripts.get(key)
+        conversation = self.window.model.conversations.get(key)
+        if made is not None and made[0] is conversation and isinstance(conversation, ChatState):
+            made[1].show_older(older_text(conversation))
 
     def update_line(self, key: str, line: ChatLine) -> None:
         made = self._transcripts.get(key)

@@ -31,6 +31,8 @@ GROUP_SECONDS = 300
 """A message less than this after the one above it, from the same sender, is grouped under it."""
 NOTIFICATION_CHARS = 200
 """A desktop notification's body is the message cut to this many characters."""
+OLDER_PAGE = 100
+"""Messages asked for each time the user scrolls to the top of a session's transcript (the server's most)."""
 
 
 class Screen(Enum):
@@ -84,6 +86,19 @@ class LineKind(Enum):
     DIVIDER = auto()
     DAY = auto()
     """The date, where the day changes between two lines and above the history (``text``: as people write it)."""
+
+
+class Older(Enum):
+    """Where loading a session's older messages (scrolling to the top) stands."""
+
+    IDLE = auto()
+    """Nothing asked yet, or the last page came: scrolling to the top asks for the next."""
+    LOADING = auto()
+    """A page is on its way; nothing more is asked meanwhile."""
+    START = auto()
+    """The server has nothing older: the transcript starts at the session's history."""
+    FAILED = auto()
+    """The last request failed (``ChatState.older_note`` says why); scrolling to the top again retries."""
 
 
 class Delivery(Enum):
@@ -190,6 +205,8 @@ class ChatLine:
     """For a ``REPLY``: what you typed that it answers (``"/help"``)."""
     earlier: bool = False
     """Said before you joined (the server's scrollback): styled like a live message, above the divider."""
+    msgid: str = ""
+    """The server's id of a message (docs/protocol.md), once known: where to ask for older ones."""
 
     @property
     def colour(self) -> str | None:
@@ -256,7 +273,8 @@ class ChatState(Conversation):
     ``seen`` holds ``(sender, text, ts)`` of every message shown, so history
     received again after a reconnection is not shown twice; ``history_left``
     counts the history frames still expected after a ``joined``;
-    ``rejoining``: after a reconnection, until the server let us in again.
+    ``rejoining``: after a reconnection, until the server let us in again;
+    ``older``: loading the messages above the oldest shown (``Chatroom.load_older``).
     """
 
     session: SessionRow
@@ -268,6 +286,9 @@ class ChatState(Conversation):
     history_left: int = 0
     after_history: list[ChatLine] = field(default_factory=list)
     rejoining: bool = False
+    older: Older = Older.IDLE
+    older_note: str = ""
+    """Why loading older messages failed, while ``older`` is ``FAILED``."""
 
     @property
     def title(self) -> str:
@@ -353,6 +374,13 @@ class ClientView(Protocol):
     def update_chat_line(self, key: str, line: ChatLine) -> None:
         """Redraw the message with ``line.serial`` in conversation ``key`` (its delivery changed)."""
 
+    def prepend_chat_lines(self, key: str, lines: list[ChatLine], replaced: int) -> None:
+        """Put ``lines`` at the top of conversation ``key``'s transcript in place of its first
+        ``replaced`` lines, keeping in place what the user was reading."""
+
+    def older_changed(self, key: str) -> None:
+        """Conversation ``key``'s ``older`` (loading, start of history, failed) changed."""
+
 
 Connector = Callable[["ServerAddress", ClientListener], "Deferred[ClientProtocol]"]
 Finder = Callable[[], "Deferred[list[ServerAddress]]"]
@@ -372,6 +400,49 @@ def continues(before: ChatLine, line: ChatLine) -> bool:
         and 0 <= line.ts - before.ts < GROUP_SECONDS
         and same_day(before.ts, line.ts)
     )
+
+
+def older_text(chat: ChatState) -> str:
+    """The line at the top of a session's transcript while older messages load or cannot, or
+    once none is left ("" for none)."""
+    if chat.older is Older.LOADING:
+        return "Loading…"
+    if chat.older is Older.START:
+        return "Start of history"
+    if chat.older is Older.FAILED:
+        return f"Earlier messages could not be loaded: {chat.older_note} Scroll up to try again."
+    return ""
+
+
+def above(lines: list[ChatLine], older: list[ChatLine]) -> tuple[list[ChatLine], int]:
+    """Older messages (oldest first) put above a transcript's ``lines``: the new top lines, with
+    their date lines and grouping, and how many of the first ``lines`` they replace (the old top
+    date line when the oldest day shown goes on above it, and the message under it when it now
+    continues the last of ``older``)."""
+    head: list[ChatLine] = []
+    last: ChatLine | None = None
+    for line in older:
+        if last is None or not same_day(last.ts, line.ts):
+            head.append(ChatLine(LineKind.DAY, day_text(line.ts), line.ts))
+            last = None
+        head.append(replace(line, grouped=last is not None and continues(last, line)))
+        last = line
+    if last is None or not lines:
+        return head, 0
+    replaced = 0
+    first = lines[0]
+    if first.kind is LineKind.DAY:
+        if not same_day(first.ts, last.ts):
+            return head, 0
+        replaced = 1
+    elif not same_day(first.ts, last.ts):
+        # The top was cut (the transcript keeps its last lines only): its day needs its date line.
+        return [*head, ChatLine(LineKind.DAY, day_text(first.ts), first.ts)], 0
+    below = lines[replaced] if len(lines) > replaced else None
+    if below is not None and below.kind is LineKind.MESSAGE and continues(last, below) != below.grouped:
+        head.append(replace(below, grouped=not below.grouped))
+        replaced += 1
+    return head, replaced
 
 
 def session_row(fields: dict[str, Any]) -> SessionRow:

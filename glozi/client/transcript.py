@@ -10,7 +10,10 @@ your name is highlighted where a message names you, on a tinted line. A
 right-click offers to copy the line, its sender's name or the selection.
 
 It follows new lines while the user is at the bottom; scrolled up, it stays
-where they read and shows *New messages below*. Your own messages carry the
+where they read and shows *New messages below*. Scrolled to the top, it asks
+for older messages (``on_top``) and shows them above, the line being read
+kept at its pixel row; a row at the very top says "Loading…", "Start of
+history" or why they could not be loaded (``show_older``). Your own messages carry the
 tags ``own<serial>`` and ``pending``, ``sent`` or ``failed``, so a delivery
 change redraws the line in place.
 """
@@ -44,6 +47,11 @@ DIVIDER_RULE = "\u2500" * 4
 MONOSPACE = "DejaVu Sans Mono"
 
 Pieces = list[tuple[str, tuple[str, ...]]]
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def _desktop_browser(url: str) -> "Deferred[None]":
@@ -89,10 +97,12 @@ class TranscriptView:
         name: str,
         on_resend: Callable[[int], None],
         *,
+        on_top: Callable[[], object] = lambda: None,
         nick: Callable[[], str] = lambda: "",
         open_link: Callable[[str], "Deferred[None]"] = _desktop_browser,
     ) -> None:
         self._on_resend = on_resend
+        self._on_top = on_top
         self.nick = nick
         self._open_link = open_link
         self.frame = ttk.Frame(parent, name=name, style="Chat.TFrame")
@@ -246,6 +256,9 @@ class TranscriptView:
             spacing1=14,
         )
         text.tag_configure("rule", foreground=p.BORDER)
+        text.tag_configure(
+            "older", foreground=p.MUTED, font=p.FONT_ITALIC, justify="center", spacing1=8, spacing3=4
+        )
         text.tag_configure("mentioned", background=p.MENTION_LINE, lmargincolor=p.MENTION_LINE)
         text.tag_configure("link", foreground=p.LINK, underline=True)
         text.tag_configure("mention", background=p.MENTION, foreground=p.TEXT_BRIGHT, font=p.FONT_BOLD)
@@ -396,8 +409,8 @@ class TranscriptView:
             name = self.text.mark_next(name)
         return None
 
-    def _forget_times_before(self, index: str) -> None:
-        name = self.text.mark_next("1.0")
+    def _forget_times_before(self, index: str, start: str = "1.0") -> None:
+        name = self.text.mark_next(start)
         while name and self.text.compare(name, "<", index):
             after = self.text.mark_next(name)
             if self._times.pop(name, None) is not None:
@@ -413,11 +426,13 @@ class TranscriptView:
         self._scrolled()
 
     def _scrolled(self) -> None:
-        """The user scrolled: follow new lines again only from the bottom."""
+        """The user scrolled: follow new lines again only from the bottom; at the top, ask for older lines."""
         self.hover_time.place_forget()
         self.following = self._at_bottom()
         if self.following:
             self.new_below.place_forget()
+        if self.text.yview()[0] <= 0.0:
+            self._on_top()
 
     def _keep_following(self) -> None:
         if self.following and not self._at_bottom():
@@ -472,6 +487,68 @@ class TranscriptView:
             self.scroll_to_end()
         else:
             self.new_below.place(in_=text, relx=0.5, rely=1.0, anchor="s", y=-10)
+
+    def _status_rows(self) -> int:
+        return 1 if self.text.tag_ranges("older") else 0
+
+    @contextmanager
+    def _keeping_place(self, rows_above: int) -> Iterator[None]:
+        """Around an edit of the top rows: the first row shown below the ``rows_above`` top rows
+        stays under the same pixel row, whatever was put in or taken out above it."""
+        text = self.text
+        text.update_idletasks()
+        row = max(int(text.index("@0,0").split(".")[0]), rows_above + 1)
+        shown = text.dlineinfo(f"{row}.0")
+        # Right gravity: lines put in just before it go above it.
+        text.mark_set("reading", f"{row}.0")
+        text.mark_gravity("reading", "right")
+        try:
+            yield
+        finally:
+            if shown is not None:
+                text.yview("reading")
+                text.update_idletasks()
+                now = text.dlineinfo("reading")
+                if now is not None and now[1] != shown[1]:
+                    text.yview_scroll(now[1] - shown[1], "pixels")
+            text.mark_unset("reading")
+
+    def prepend_lines(self, lines: list[ChatLine], replaced: int) -> None:
+        """Put ``lines`` above the first ``replaced`` lines (below the status row), which go;
+        what the user was reading stays where it was on screen."""
+        text = self.text
+        status = self._status_rows()
+        with self._keeping_place(status + replaced), self._editing():
+            first = f"{status + 1}.0"
+            if replaced:
+                end = f"{status + replaced + 1}.0"
+                self._forget_times_before(end, first)
+                text.delete(first, end)
+            text.mark_set("prepend", first)
+            text.mark_gravity("prepend", "right")
+            for line in lines:
+                if _looks_grouped(line):
+                    self._marks_made += 1
+                    name = f"time{self._marks_made}"
+                    text.mark_set(name, "prepend")
+                    text.mark_gravity(name, "left")
+                    self._times[name] = line.ts
+                self._insert_line("prepend", line)
+            text.mark_unset("prepend")
+        self.hover_time.place_forget()
+
+    def show_older(self, status: str) -> None:
+        """The top row says ``status`` ("Loading…", "Start of history", an error), or goes with ""."""
+        text = self.text
+        at_top = text.yview()[0] <= 0.0
+        rows = self._status_rows()
+        # At the very top the row is meant to be seen; further down it must not move what is read.
+        with self._keeping_place(rows) if not at_top else _nothing(), self._editing():
+            if rows:
+                text.delete("1.0", "2.0")
+            if status:
+                self._insert_text("1.0", "\n", ("older",))
+                self._insert_text("1.0", status, ("older", "content"))
 
     def update_line(self, line: ChatLine) -> None:
         """Redraw your message ``line.serial`` in place, with its new delivery state."""

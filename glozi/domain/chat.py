@@ -50,7 +50,7 @@ from glozi.domain.events import (
     UserInfo,
 )
 from glozi.domain.exitcode import ExitCodeGuard
-from glozi.domain.history import HISTORY_LIMIT, TARGETS_LIMIT, HistoryQuery, MessageIds
+from glozi.domain.history import HISTORY_LIMIT, TARGETS_LIMIT, HistoryQuery, MessageIds, as_event
 from glozi.domain.idle import InactivityTimer
 from glozi.domain.masks import matches
 from glozi.domain.names import is_reserved_username, name_key, reserved_username_message
@@ -197,10 +197,7 @@ class ChatServer:
         for session_id, messages in snapshot.history.items():
             session = self.sessions.get(session_id)
             if session is not None:
-                session.history.extend(
-                    Message(session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at, action=m.action)
-                    for m in messages
-                )
+                session.history.extend(map(as_event, messages))
 
     def connect(self, connection: Connection, source: str = "unknown", *, registered: bool = True) -> "Participant":
         """Register a new connection from address ``source``; it starts at the session list.
@@ -909,11 +906,11 @@ class Participant:
     def say(
         self, text: str, session_id: int | None = None, *, notice: bool = False, action: bool = False,
         echo: bool = False, client_tags: str = "",
-    ) -> "Deferred[float]":
+    ) -> "Deferred[Message]":
         """Send ``text`` to everyone else in the session at once (``None``: the
         only one, see ``member_of``), marked as a notice when ``notice``
         (stored like any message), as a ``/me`` action when ``action``; the
-        result (its timestamp) comes once the message is stored. Fails with
+        result (the ``Message`` as delivered: its id and time) comes once the message is stored. Fails with
         ``not_stored`` when the store could not commit it; raises
         ``ChatError`` at once when the session is not named or not one of
         this user's, or a ban matches this member or the session is moderated
@@ -949,7 +946,7 @@ class Participant:
     def _send(
         self, session: Session, sender: str, text: str, notice: bool, action: bool, exclude: Member | None,
         client_tags: str = "",
-    ) -> "Deferred[float]":
+    ) -> "Deferred[Message]":
         sent_at = self.last_spoke = self.server.clock.seconds()
         msgid = self.server.message_ids()
         message = Message(
@@ -960,7 +957,7 @@ class Participant:
         written = self.server.store.add_message(StoredMessage(session.id, sender, text, sent_at, action, msgid))
         fanout.publish_message(session, message, written, exclude=exclude)
 
-        def not_stored(reason: object) -> float:
+        def not_stored(reason: object) -> Message:
             session.history.remove(message)
             if fanout.delivers_before_commit:
                 raise ChatError(
@@ -969,7 +966,7 @@ class Participant:
                 )
             raise ChatError("not_stored", "The server could not store your message: nobody got it; send it again.")
 
-        return written.addCallbacks(lambda _: sent_at, not_stored)
+        return written.addCallbacks(lambda _: message, not_stored)
 
     def send_ctcp(self, body: str, session_id: int, *, notice: bool = False) -> bool:
         """Send a CTCP ``body`` other than ACTION to everyone else in session
@@ -1035,13 +1032,7 @@ class Participant:
             query = replace(query, limit=HISTORY_LIMIT)
 
         def as_events(stored: list[StoredMessage]) -> list[Message]:
-            return [
-                Message(
-                    session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at, action=m.action,
-                    msgid=m.msgid,
-                )
-                for m in stored
-            ]  # fmt: skip
+            return [as_event(m) for m in stored]
 
         return self.server.store.read_history(session_id, query).addCallbacks(as_events, _history_unreadable)
 

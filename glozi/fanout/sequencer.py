@@ -9,7 +9,8 @@ back), the gap is read from the store. Numbers already handed on are dropped.
 """
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Generic, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -58,6 +59,9 @@ class Sequencer(Generic[Item]):
         """Items read from the store to fill gaps (docs/cluster.md)."""
         self.skipped = 0
         """Numbers given up on: the store had no such item (deleted meanwhile)."""
+        self.answers: AbstractContextManager[Any] = nullcontext()
+        """Held open while what one read of the store filled is handed on: the doors'
+        write batch (glozi/doors/writebatch.py), so each connection gets one write per fill."""
 
     def start(self, session_id: int, last_seq: int) -> None:
         """Session ``session_id``'s messages up to ``last_seq`` were handed on
@@ -94,14 +98,21 @@ class Sequencer(Generic[Item]):
             self._fill(session_id)
 
     def _drain(self, session_id: int, line: _Line[Item]) -> None:
+        first = line.expected
         while line.expected in line.held:
             item = line.held.pop(line.expected)
             line.expected += 1
             self.hand_on(session_id, item)
-        if not line.held and line.timer is not None:
-            if line.timer.active():
-                line.timer.cancel()
+        timer = line.timer
+        if timer is None or line.expected == first:
+            return
+        if not line.held:
+            if timer.active():
+                timer.cancel()
             line.timer = None
+        elif timer.active():
+            # The gap waited for came; the one now first is younger: it gets its own wait.
+            timer.reset(self.gap_wait)
 
     def _fill(self, session_id: int) -> None:
         line = self._lines.get(session_id)
@@ -117,6 +128,10 @@ class Sequencer(Generic[Item]):
             line.filling = False
             if self._lines.get(session_id) is not line:
                 return
+            with self.answers:
+                hand_on_filled(items)
+
+        def hand_on_filled(items: list[tuple[int, Item]]) -> None:
             for seq, item in items:
                 if seq >= line.expected and seq not in line.held:
                     line.held[seq] = item

@@ -10,7 +10,8 @@ Writes are group-committed (``glozi/storage/groupcommit.py``): each write's
 Deferred fires after the transaction holding it is committed (with
 ``synchronous=FULL``: the WAL is fsynced first), or fails with ``StoreError``
 when it was rolled back. SQLite keeps no per-session sequence number, so
-``add_message`` fires with ``None``.
+``add_message`` fires with ``None``. History reads (glozi/storage/historysql.py)
+go through the same pool, after the writes queued before them.
 
 The schema is versioned with ``PRAGMA user_version``; ``MIGRATIONS[i]``
 takes a database from version ``i`` to ``i + 1``, each in one transaction.
@@ -24,11 +25,15 @@ from typing import Any
 from twisted.enterprise import adbapi
 
 from glozi.storage.groupcommit import GroupCommitStore, Operation
+from glozi.storage.historysql import HistoryReads
 from glozi.storage.store import DEFAULT_RETENTION, NewerSchemaError, Snapshot, StoredMessage, StoredSession
 
 MEMORY = ":memory:"
 DEFAULT_DB_FILE = "glozichat.db"
 BUSY_TIMEOUT_MS = 5000
+
+_NAME_THE_UNNAMED = "UPDATE messages SET msgid = 's' || id WHERE msgid IS NULL"
+"""Gives each message kept without an id one from its row id."""
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the first schema. The next session id was one past the highest
@@ -60,6 +65,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: a message may be a /me action; every message stored before was none.
     ("ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0",),
+    # 4: each message keeps the id it was sent with (unique, read by id for
+    # history paging). One stored before gets "s" and its row id (as one
+    # written without an id does: ``_write``): row ids are never given twice,
+    # and the ids the server gives are hex, so the two never meet.
+    (
+        "ALTER TABLE messages ADD COLUMN msgid TEXT",
+        _NAME_THE_UNNAMED,
+        "CREATE UNIQUE INDEX messages_by_msgid ON messages (msgid)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -147,13 +161,13 @@ def read_snapshot(connection: sqlite3.Connection, history_limit: int) -> Snapsho
         session_ids = [r[0] for r in connection.execute("SELECT DISTINCT session_id FROM messages")]
         for session_id in session_ids:
             rows = connection.execute(
-                "SELECT session_id, sender, text, sent_at, action FROM messages WHERE session_id = ?"
+                "SELECT session_id, sender, text, sent_at, action, msgid FROM messages WHERE session_id = ?"
                 " ORDER BY id DESC LIMIT ?",
                 (session_id, history_limit),
             ).fetchall()
             history[session_id] = tuple(
-                StoredMessage(sid, sender, text, sent_at, bool(action))
-                for sid, sender, text, sent_at, action in reversed(rows)
+                StoredMessage(sid, sender, text, sent_at, bool(action), msgid)
+                for sid, sender, text, sent_at, action, msgid in reversed(rows)
             )
     return Snapshot(sessions=sessions, history=history, last_session_id=last_session_id)
 
@@ -192,19 +206,24 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
     """One transaction (in the database thread): the operations in order,
     consecutive messages in one ``executemany``; then the retention trim of
     the sessions in ``trim``."""
-    messages: list[tuple[int, str, str, float, bool]] = []
+    messages: list[tuple[int, str, str, float, bool, str | None]] = []
+    unnamed = False
 
     def write_messages() -> None:
         if messages:
             cursor.executemany(
-                "INSERT INTO messages (session_id, sender, text, sent_at, action) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO messages (session_id, sender, text, sent_at, action, msgid) VALUES (?, ?, ?, ?, ?, ?)",
                 messages,
             )
             messages.clear()
 
     for kind, value in operations:
         if kind == "message":
-            messages.append((value.session_id, value.sender, value.text, value.sent_at, value.action))
+            # No id (""): one from its row id, once the batch is in (the server always gives one).
+            unnamed = unnamed or not value.msgid
+            messages.append(
+                (value.session_id, value.sender, value.text, value.sent_at, value.action, value.msgid or None)
+            )
             continue
         write_messages()
         if kind == "session":
@@ -222,14 +241,22 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
         else:
             raise ValueError(f"unknown store operation {kind!r}")
     write_messages()
+    if unnamed:
+        cursor.execute(_NAME_THE_UNNAMED)
     for session_id in trim:
         _trim(cursor, session_id, retention)
 
 
 class SQLiteStore(GroupCommitStore):
-    """A ``Store`` on SQLite through adbapi, with group commit."""
+    """A ``Store`` on SQLite through adbapi, with group commit; reads go
+    through the same connection and cursor, after the writes queued before them."""
 
     transaction = staticmethod(_write_through)
+    history = HistoryReads("id", "?")
+
+    @staticmethod
+    def cursor(connection: Any) -> Any:
+        return connection.writer()
 
 
 def _open_connection(connection: sqlite3.Connection) -> None:

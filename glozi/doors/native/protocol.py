@@ -290,7 +290,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         # The ack waits for the commit; the others get the message at once.
         said = self.participant.say(request.text, session_id, action=request.action, notice=request.notice)
         return said.addCallback(
-            lambda ts: {"type": "ack", "session": session_id, "ts": ts}
+            lambda message: {"type": "ack", "session": session_id, "ts": message.sent_at, "msgid": message.msgid}
         )
 
     def _command(self, request: wire.RunCommand) -> "dict[str, Any] | Deferred[dict[str, Any]]":
@@ -317,7 +317,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         sent, away = self.participant.send_private(
             request.to, request.text, action=request.action, notice=request.notice
         )
-        answer: dict[str, Any] = {"type": "ack", "to": request.to, "ts": sent.sent_at}
+        answer: dict[str, Any] = {"type": "ack", "to": request.to, "ts": sent.sent_at, "msgid": sent.msgid}
         # As on IRC, a notice is never answered with the recipient's away message.
         if away is not None and not request.notice:
             answer["away"] = away
@@ -374,6 +374,14 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
 
         return write
 
+    def _history(self, request: wire.ReadHistory) -> "Deferred[dict[str, Any]]":
+        read = self.participant.read_history(request.session_id, request.query)
+        return read.addCallback(lambda messages: wire.messages_fields(request.session_id, messages, request.query.limit))
+
+    def _history_targets(self, request: wire.HistoryTargets) -> "Deferred[dict[str, Any]]":
+        found = self.participant.history_targets(request.after, request.before, request.limit)
+        return found.addCallback(wire.targets_fields)
+
     def _exit(self, request: wire.SubmitExitCode) -> None:
         self.participant.submit_exit_code(request.code)
 
@@ -403,6 +411,8 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
     wire.Who: NativeProtocol._who,
     wire.Stats: NativeProtocol._stats,
     wire.Quit: NativeProtocol._quit,
+    wire.ReadHistory: NativeProtocol._history,
+    wire.HistoryTargets: NativeProtocol._history_targets,
 }
 
 

@@ -40,6 +40,7 @@ from glozi.domain.events import (
     UserInfo,
     Wallops,
 )
+from glozi.domain.history import HISTORY_LIMIT, TARGETS_LIMIT, Anchor, Direction, HistoryQuery
 from glozi.domain.names import (
     AWAY_MAX_LENGTH,
     EXIT_CODE_RULE,
@@ -63,6 +64,8 @@ MAX_TEXT_CHARS = 2000
 MAX_ID_CHARS = 64
 MAX_COMMAND_NAME_CHARS = 32
 MAX_NESTING = 100
+MAX_SECONDS = 2**53
+"""A time in a ``history`` request is a number of seconds from 0 up to (not including) this."""
 """Arrays and objects nested deeper than this are ``bad_json``."""
 ACTIVITY_TYPES = frozenset({"say", "command"})
 """Frames that count as activity for the inactivity timer, even when malformed."""
@@ -208,6 +211,21 @@ class Ping:
     request_id: RequestId = None
 
 
+@dataclass(frozen=True)
+class ReadHistory:
+    session_id: int
+    query: HistoryQuery
+    request_id: RequestId = None
+
+
+@dataclass(frozen=True)
+class HistoryTargets:
+    after: float
+    before: float
+    limit: int
+    request_id: RequestId = None
+
+
 Request = (
     Hello
     | ListSessions
@@ -229,6 +247,8 @@ Request = (
     | Who
     | Stats
     | Quit
+    | ReadHistory
+    | HistoryTargets
 )
 
 
@@ -270,6 +290,10 @@ class _Fields:
         if not isinstance(value, str):
             raise self._fail("bad_field", f"The field {key!r} must be a string.")
         return value
+
+    def value(self, key: str) -> object:
+        """A field as decoded, ``None`` when absent: for the few fields of their own shape."""
+        return self._frame.get(key)
 
     def required_string(self, key: str) -> str:
         value = self.string(key)
@@ -518,6 +542,67 @@ def _parse_stats(fields: _Fields) -> Stats:
     return Stats(fields.request_id)
 
 
+# The directions that need a point to start from (``latest`` may have one).
+_ANCHORED = frozenset({Direction.BEFORE, Direction.AFTER, Direction.AROUND, Direction.BETWEEN})
+_DIRECTIONS = ", ".join(direction.value for direction in Direction)
+
+
+def _limit(fields: _Fields, most: int) -> int:
+    limit = fields.integer("limit")
+    if not 1 <= limit <= most:
+        raise fields._fail("bad_field", f"The limit is 1 to {most}.")
+    return limit
+
+
+def _seconds(fields: _Fields, value: object, key: str) -> float:
+    if value is None:
+        raise fields._fail("missing_field", f"The field {key!r} is required.")
+    # The bound also refuses 1e400, which the decoder reads as infinity.
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < MAX_SECONDS:
+        raise fields._fail("bad_field", f"The field {key!r} must be a time: seconds since the epoch, at least 0.")
+    return float(value)
+
+
+def _anchor(fields: _Fields, key: str) -> Anchor | None:
+    """``{"msgid": …}`` or ``{"ts": …}``, exactly one of them; ``None`` when absent or ``null``."""
+    value = fields.value(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) != 1 or not value.keys() <= {"msgid", "ts"}:
+        raise fields._fail("bad_field", f"The field {key!r} must be {{\"msgid\": ID}} or {{\"ts\": SECONDS}}.")
+    if "ts" in value:
+        return Anchor(time=_seconds(fields, value["ts"], f"{key}.ts"))
+    msgid = value["msgid"]
+    if not isinstance(msgid, str) or not 1 <= len(msgid) <= MAX_ID_CHARS or not is_printable(msgid):
+        raise fields._fail("bad_field", f"The field '{key}.msgid' must be a message id: 1 to {MAX_ID_CHARS} characters.")
+    return Anchor(msgid=msgid)
+
+
+def _parse_history(fields: _Fields) -> ReadHistory:
+    session_id = fields.integer("session")
+    raw = fields.required_string("direction")
+    try:
+        direction = Direction(raw)
+    except ValueError:
+        raise fields._fail("bad_field", f"The direction is one of {_DIRECTIONS}.") from None
+    start = _anchor(fields, "at")
+    if start is None and direction in _ANCHORED:
+        raise fields._fail("missing_field", f"The field 'at' is required for {direction.value}.")
+    end = _anchor(fields, "until")
+    if direction is Direction.BETWEEN and end is None:
+        raise fields._fail("missing_field", "The field 'until' is required for between.")
+    if direction is not Direction.BETWEEN and end is not None:
+        raise fields._fail("bad_field", "The field 'until' is for between only.")
+    query = HistoryQuery(direction, _limit(fields, HISTORY_LIMIT), start, end)
+    return ReadHistory(session_id, query, fields.request_id)
+
+
+def _parse_history_targets(fields: _Fields) -> HistoryTargets:
+    after = _seconds(fields, fields.value("after"), "after")
+    before = _seconds(fields, fields.value("before"), "before")
+    return HistoryTargets(after, before, _limit(fields, TARGETS_LIMIT), fields.request_id)
+
+
 _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "hello": _parse_hello,
     "list": _parse_list,
@@ -539,6 +624,8 @@ _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "who": _parse_who,
     "stats": _parse_stats,
     "quit": _parse_quit,
+    "history": _parse_history,
+    "history_targets": _parse_history_targets,
 }
 
 
@@ -724,6 +811,7 @@ def _message(event: Message) -> dict[str, Any]:
         "from": event.sender,
         "text": event.text,
         "ts": event.sent_at,
+        "msgid": event.msgid,
     }
     if event.notice:
         frame["notice"] = True
@@ -747,6 +835,7 @@ def _private_message(event: PrivateMessage) -> dict[str, Any]:
         "from": event.sender,
         "text": event.text,
         "ts": event.sent_at,
+        "msgid": event.msgid,
         "notice": event.notice,
     }
     if event.action:
@@ -802,6 +891,7 @@ def _history(event: Message) -> dict[str, Any]:
         "from": event.sender,
         "text": event.text,
         "ts": event.sent_at,
+        "msgid": event.msgid,
     }
     if event.action:
         frame["action"] = True
@@ -811,6 +901,28 @@ def _history(event: Message) -> dict[str, Any]:
 def encode_history(joined: Joined) -> bytes:
     """The ``history`` frames that follow a ``joined`` answer, oldest first."""
     return b"".join(encode_frame(_history(message)) for message in joined.history)
+
+
+def _stored_fields(message: Message) -> dict[str, Any]:
+    fields = {"msgid": message.msgid, "ts": message.sent_at, "from": message.sender, "text": message.text}
+    if message.action:
+        fields["action"] = True
+    return fields
+
+
+def messages_fields(session_id: int, messages: "Sequence[Message]", limit: int) -> dict[str, Any]:
+    """The ``messages`` answer to ``history``: oldest first; ``more`` when the page is full."""
+    return {
+        "type": "messages",
+        "session": session_id,
+        "messages": [_stored_fields(message) for message in messages],
+        "more": len(messages) >= limit,
+    }
+
+
+def targets_fields(targets: "Sequence[tuple[int, float]]") -> dict[str, Any]:
+    """The ``targets`` answer to ``history_targets``, newest first."""
+    return {"type": "targets", "targets": [{"session": session_id, "ts": newest} for session_id, newest in targets]}
 
 
 def _idle_warning(event: IdleWarning) -> dict[str, Any]:
