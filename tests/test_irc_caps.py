@@ -2,10 +2,13 @@
 message tags at the edge, one encoding per variant, batches, labeled
 responses and each capability, on StringTransport with hand-written lines."""
 
-from glozi.domain.events import Message
+from twisted.trial.unittest import SynchronousTestCase
+
+from glozi.domain.events import Invited, MemberInvited, Message, RealNameChanged, SessionTagMessage
 from glozi.doors.irc import tags, wire
 from glozi.doors.irc.caps import Cap
 from glozi.doors.irc.protocol import IRCFactory
+from tests.helpers import connect, done, make_server
 from tests.test_irc_protocol import SERVER, DoorTestCase, IRCClient
 
 OFFERED = (
@@ -486,3 +489,55 @@ class CapabilityTests(CapsTestCase):
         raw_lines(alice)
         self.member("bob", "#garden")
         self.assertEqual(raw_lines(alice), [b"@time=" + NOW.encode() + b" :bob!bob@glozichat JOIN #garden"])
+
+
+class DomainTests(SynchronousTestCase):
+    """What the domain adds for IRCv3, with a Clock and recording connections: no door."""
+
+    def setUp(self) -> None:
+        self.chat, self.clock = make_server()
+        self.alice, self.alice_sees = connect(self.chat)
+        self.bob, self.bob_sees = connect(self.chat)
+        session_id = done(self.alice.create("garden", "alice")).session.id
+        done(self.bob.join(session_id, "bob"))
+        done(self.alice.join(self.chat.session_named("kiwi").id, "alice"))
+        done(self.bob.join(self.chat.session_named("kiwi").id, "bob"))
+        self.garden = session_id
+        self.alice_sees.clear()
+        self.bob_sees.clear()
+
+    def test_a_new_real_name_reaches_each_shared_session_with_one_change_number(self) -> None:
+        """set_real_name: the others get RealNameChanged once per shared session, all with one change number."""
+        self.alice.set_real_name("Alice Liddell")
+        changes = self.bob_sees.of_type(RealNameChanged)
+        self.assertEqual(len(changes), 2)
+        self.assertEqual({(c.name, c.real_name) for c in changes}, {("alice", "Alice Liddell")})
+        self.assertEqual(len({c.change for c in changes}), 1)
+        self.assertEqual(self.alice_sees.of_type(RealNameChanged), [])
+        self.assertEqual(self.bob.whois("alice").real_name, "Alice Liddell")
+
+    def test_send_tags_reaches_the_others_and_is_not_stored(self) -> None:
+        """send_tags: a SessionTagMessage to the others (the sender too with echo), nothing in the history."""
+        self.alice.send_tags("+typing=active", self.garden)
+        [tagged] = self.bob_sees.of_type(SessionTagMessage)
+        self.assertEqual((tagged.sender, tagged.client_tags), ("alice", "+typing=active"))
+        self.assertEqual(self.alice_sees.of_type(SessionTagMessage), [])
+        self.alice.send_tags("+typing=done", self.garden, echo=True)
+        self.assertEqual(len(self.alice_sees.of_type(SessionTagMessage)), 1)
+        self.assertEqual(list(self.chat.sessions[self.garden].history), [])
+
+    def test_an_invitation_is_told_to_the_other_members(self) -> None:
+        """The admin's invitation: the invitee gets Invited, the other members MemberInvited."""
+        carol, carol_sees = connect(self.chat)
+        carol.rename("carol")
+        self.alice.run_command("invite", "carol", self.garden)
+        self.assertEqual(len(carol_sees.of_type(Invited)), 1)
+        [told] = self.bob_sees.of_type(MemberInvited)
+        self.assertEqual((told.by, told.nick), ("alice", "carol"))
+        self.assertEqual(self.alice_sees.of_type(MemberInvited), [])
+
+    def test_client_tags_ride_on_the_message(self) -> None:
+        """say(client_tags=…): the Message every member gets carries them."""
+        done(self.alice.say("hi", self.garden, client_tags="+draft/reply=x"))
+        [message] = self.bob_sees.of_type(Message)
+        self.assertEqual(message.client_tags, "+draft/reply=x")
