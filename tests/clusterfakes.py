@@ -16,6 +16,7 @@ from glozi.cluster.errors import SessionNameTaken
 from glozi.cluster.replica import Replica
 from glozi.domain.chat import ChatServer
 from glozi.domain.events import Message
+from glozi.domain.history import as_event
 from glozi.domain.names import name_key
 from glozi.fanout.redis import ClusterFanout
 from glozi.storage.passwords import PasswordHasher
@@ -156,7 +157,7 @@ class SequencedStore:
     def messages_after(self, session_id: int, seq: int) -> "Deferred[list[tuple[int, tuple[Message, str]]]]":
         return succeed(
             [
-                (number, (Message(session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at, action=m.action), m.sender))
+                (number, (as_event(m), m.sender))
                 for number, m in self.messages.get(session_id, [])
                 if number > seq
             ]

@@ -37,8 +37,8 @@ class EnvelopeTests(TestCase):
             with self.assertRaises(ValueError):
                 unpack(payload)
 
-    def test_a_message_envelope_carries_its_number_and_who_it_is_not_for(self) -> None:
-        message = Message(session_id=4, sender="ann", text="x" * 2000, sent_at=9.25, notice=True)
+    def test_a_message_envelope_carries_its_number_id_and_who_it_is_not_for(self) -> None:
+        message = Message(session_id=4, sender="ann", text="x" * 2000, sent_at=9.25, notice=True, msgid="9c01f2a7e4b3d5")
         seq, back, exclude = message_from(unpack(message_envelope("n2", 17, message, "ann")))
         self.assertEqual((seq, back, exclude), (17, message, "ann"))
         with self.assertRaises(ValueError):

@@ -92,6 +92,26 @@ class ClusterTests(TestCase):
         self.assertEqual([m.text for m in carol_inbox.of_type(Message)], ["lost on the bus", "after"])
         self.assertEqual(self.c.fanout.sequencer.filled, 1)
 
+    def test_a_message_has_one_id_on_every_node(self) -> None:
+        """The id the sender's node gave travels with the message: the members on another node, the same
+        node, the other node's scrollback, and a gap filled from the store all see that one id."""
+        alice, _, _ = self.join(self.a, "alice")
+        _, bob_inbox, _ = self.join(self.a, "bob")
+        _, carol_inbox, _ = self.join(self.c, "carol")
+        self.successResultOf(alice.say("hello"))
+        self.network.up = False
+        self.successResultOf(alice.say("lost on the bus"))
+        self.network.up = True
+        self.successResultOf(alice.say("after"))
+        self.settle()
+        self.clock.advance(0.05)
+        sent = [m.msgid for m in bob_inbox.of_type(Message)]
+        self.assertEqual(len(set(sent)), 3)
+        self.assertNotIn("", sent)
+        self.assertEqual([m.msgid for m in carol_inbox.of_type(Message)], sent)
+        self.assertEqual([m.msgid for m in self.c.chat.sessions[AVOCADO].history], sent)
+        self.assertEqual([m.msgid for _, m in self.store.messages[AVOCADO]], sent)
+
     def test_nothing_is_delivered_before_it_is_committed(self) -> None:
         alice, _, _ = self.join(self.a, "alice")
         _, bob_inbox, _ = self.join(self.a, "bob")

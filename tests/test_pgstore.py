@@ -138,7 +138,7 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         yield first.add_session(StoredSession(10, "garden", 1.0, "alice", None))
         yield second.add_session(StoredSession(11, "shed", 2.0, "bob", None))
         yield gatherResults(
-            [store.add_message(message(10, n)) for n in range(50) for store in (first, second)]
+            [store.add_message(message(10, n + offset)) for n in range(50) for store, offset in ((first, 0), (second, 50))]
         )
         yield gatherResults([first.close(), second.close()])
         seqs = [seq for (seq,) in self.query("SELECT seq FROM messages WHERE session_id = 10 ORDER BY seq")]

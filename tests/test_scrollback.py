@@ -9,7 +9,10 @@ from glozi.domain.scrollback import Scrollback
 
 
 def message(n: int, sender: str = "alice", text: str | None = None) -> Message:
-    return Message(session_id=3, sender=sender, text=text if text is not None else f"message {n}", sent_at=1000.0 + n / 8)
+    return Message(
+        session_id=3, sender=sender, text=text if text is not None else f"message {n}", sent_at=1000.0 + n / 8,
+        msgid=f"4f2a9c{n:x}",
+    )
 
 
 class ScrollbackTests(SynchronousTestCase):
@@ -27,6 +30,13 @@ class ScrollbackTests(SynchronousTestCase):
             scrollback.append(message(n, sender="Zoë", text=text))
         self.assertEqual([(m.sender, m.text, m.sent_at) for m in scrollback],
                          [("Zoë", t, 1000.0 + n / 8) for n, t in enumerate(texts)])
+
+    def test_each_message_keeps_its_id(self) -> None:
+        """A joiner's history carries every message's id (and an action stays one), the longest text too."""
+        scrollback = Scrollback(3, limit=10)
+        scrollback.append(message(1, text="x" * 2000))
+        scrollback.append(Message(session_id=3, sender="bob", text="waves", sent_at=2.0, action=True, msgid="s77"))
+        self.assertEqual([(m.msgid, m.action, len(m.text)) for m in scrollback], [("4f2a9c1", False, 2000), ("s77", True, 5)])
 
     def test_remove_takes_out_that_message_only(self) -> None:
         scrollback = Scrollback(3, limit=10)

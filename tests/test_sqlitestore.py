@@ -9,6 +9,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
+from glozi.storage.history import Anchor, Direction, HistoryQuery
 from glozi.storage.sqlitestore import MIGRATIONS, SCHEMA_VERSION, open_store
 from glozi.storage.store import NewerSchemaError, StoredMessage, StoredSession
 from tests.storebehaviour import StoreBehaviour, message
@@ -75,7 +76,7 @@ class MigrationTests(TestCase):
         self.assertEqual(snapshot.last_session_id, 11)
         self.assertEqual(
             snapshot.history,
-            {10: (StoredMessage(10, "alice", "hi", 6.0),), 1: (StoredMessage(1, "carol", "yo", 8.0),)},
+            {10: (StoredMessage(10, "alice", "hi", 6.0, msgid="s1"),), 1: (StoredMessage(1, "carol", "yo", 8.0, msgid="s3"),)},
         )
         with sqlite3.connect(self.path) as db:
             self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION)
@@ -94,12 +95,38 @@ class MigrationTests(TestCase):
             db.execute("INSERT INTO messages (session_id, sender, text, sent_at) VALUES (1, 'carol', 'yo', 8.0)")
         db.close()
         store, snapshot = open_store(self.path, reactor, history_limit=50)
-        self.assertEqual(snapshot.history, {1: (StoredMessage(1, "carol", "yo", 8.0, False),)})
+        self.assertEqual(snapshot.history, {1: (StoredMessage(1, "carol", "yo", 8.0, False, "s1"),)})
         yield store.add_message(StoredMessage(1, "carol", "waves", 9.0, True))
         yield store.close()
         store, snapshot = open_store(self.path, reactor, history_limit=50)
         self.addCleanup(store.close)
         self.assertEqual([m.action for m in snapshot.history[1]], [False, True])
+
+    @inlineCallbacks
+    def test_migration_from_schema_3_gives_each_kept_message_an_id(self) -> Any:
+        """A schema-3 database gains message ids: each kept message gets "s" and its row id (stable across
+        restarts, readable by), and the ids are unique; a new message keeps the id it was sent with."""
+        with sqlite3.connect(self.path) as db:
+            for statement in (*MIGRATIONS[0], *MIGRATIONS[1], *MIGRATIONS[2]):
+                db.execute(statement)
+            db.execute("PRAGMA user_version = 3")
+            for n in range(3):
+                db.execute("INSERT INTO messages (session_id, sender, text, sent_at) VALUES (1, 'carol', ?, ?)", (f"m{n}", n))
+        db.close()
+        store, snapshot = open_store(self.path, reactor, history_limit=50)
+        self.assertEqual([m.msgid for m in snapshot.history[1]], ["s1", "s2", "s3"])
+        yield store.add_message(StoredMessage(1, "carol", "new", 9.0, msgid="a41f09c3e2b71"))
+        after = yield store.read_history(1, HistoryQuery(Direction.AFTER, 10, Anchor(msgid="s2")))
+        self.assertEqual([(m.text, m.msgid) for m in after], [("m2", "s3"), ("new", "a41f09c3e2b71")])
+        yield store.close()
+        store, snapshot = open_store(self.path, reactor, history_limit=50)
+        self.addCleanup(store.close)
+        self.assertEqual([m.msgid for m in snapshot.history[1]], ["s1", "s2", "s3", "a41f09c3e2b71"])
+        with sqlite3.connect(self.path) as db:
+            self.assertRaises(
+                sqlite3.IntegrityError, db.execute, "UPDATE messages SET msgid = 's1' WHERE msgid = 's2'"
+            )
+        db.close()
 
     def test_newer_schema_is_refused(self) -> None:
         """A database from a newer GloziChat is not touched."""

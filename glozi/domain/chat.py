@@ -48,7 +48,7 @@ from glozi.domain.events import (
     UserInfo,
 )
 from glozi.domain.exitcode import ExitCodeGuard
-from glozi.domain.history import HISTORY_LIMIT, TARGETS_LIMIT, HistoryQuery, MessageIds
+from glozi.domain.history import HISTORY_LIMIT, TARGETS_LIMIT, HistoryQuery, MessageIds, as_event
 from glozi.domain.idle import InactivityTimer
 from glozi.domain.masks import matches
 from glozi.domain.names import is_reserved_username, name_key, reserved_username_message
@@ -195,10 +195,7 @@ class ChatServer:
         for session_id, messages in snapshot.history.items():
             session = self.sessions.get(session_id)
             if session is not None:
-                session.history.extend(
-                    Message(session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at, action=m.action)
-                    for m in messages
-                )
+                session.history.extend(map(as_event, messages))
 
     def connect(self, connection: Connection, source: str = "unknown", *, registered: bool = True) -> "Participant":
         """Register a new connection from address ``source``; it starts at the session list.
@@ -1004,13 +1001,7 @@ class Participant:
             query = replace(query, limit=HISTORY_LIMIT)
 
         def as_events(stored: list[StoredMessage]) -> list[Message]:
-            return [
-                Message(
-                    session_id=m.session_id, sender=m.sender, text=m.text, sent_at=m.sent_at, action=m.action,
-                    msgid=m.msgid,
-                )
-                for m in stored
-            ]  # fmt: skip
+            return [as_event(m) for m in stored]
 
         return self.server.store.read_history(session_id, query).addCallbacks(as_events, _history_unreadable)
 

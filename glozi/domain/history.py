@@ -12,9 +12,11 @@ may ask (``Participant.read_history``).
 import os
 from itertools import count
 
+from glozi.domain.events import Message
 from glozi.storage.history import Anchor, Direction, HistoryQuery
+from glozi.storage.store import StoredMessage
 
-__all__ = ["HISTORY_LIMIT", "TARGETS_LIMIT", "Anchor", "Direction", "HistoryQuery", "MessageIds"]
+__all__ = ["HISTORY_LIMIT", "TARGETS_LIMIT", "Anchor", "Direction", "HistoryQuery", "MessageIds", "as_event"]
 
 HISTORY_LIMIT = 100
 """The most messages one history request returns (IRC's ISUPPORT ``CHATHISTORY=100``)."""
@@ -34,3 +36,11 @@ class MessageIds:
 
     def __call__(self) -> str:
         return f"{self.prefix}{self._next():x}"
+
+
+def as_event(stored: StoredMessage) -> Message:
+    """A kept message as the event members are delivered: its id and stored time, as it was sent."""
+    return Message(
+        session_id=stored.session_id, sender=stored.sender, text=stored.text, sent_at=stored.sent_at,
+        action=stored.action, msgid=stored.msgid,
+    )  # fmt: skip

@@ -16,15 +16,16 @@ from collections.abc import Iterable, Iterator
 
 from glozi.domain.events import Message
 
-# A record: stamp, sender length, text length, whether it is an action, then
-# sender and text in UTF-8.
-_HEADER = struct.Struct("<dHI?")
+# A record: stamp, sender length, text length, id length, whether it is an
+# action, then sender, text and id in UTF-8.
+_HEADER = struct.Struct("<dHIH?")
 
 
 def _pack(message: Message) -> bytes:
     sender = message.sender.encode("utf-8")
     text = message.text.encode("utf-8")
-    return _HEADER.pack(message.sent_at, len(sender), len(text), message.action) + sender + text
+    msgid = message.msgid.encode("utf-8")
+    return _HEADER.pack(message.sent_at, len(sender), len(text), len(msgid), message.action) + sender + text + msgid
 
 
 class Scrollback:
@@ -46,19 +47,26 @@ class Scrollback:
         offset = 0
         buffer = self._buffer
         while offset < len(buffer):
-            _, sender_size, text_size, _ = _HEADER.unpack_from(buffer, offset)
-            size = _HEADER.size + sender_size + text_size
+            _, sender_size, text_size, msgid_size, _ = _HEADER.unpack_from(buffer, offset)
+            size = _HEADER.size + sender_size + text_size + msgid_size
             yield offset, size
             offset += size
 
     def __iter__(self) -> Iterator[Message]:
         buffer = self._buffer
         for offset, size in self._records():
-            sent_at, sender_size, _, action = _HEADER.unpack_from(buffer, offset)
+            sent_at, sender_size, text_size, _, action = _HEADER.unpack_from(buffer, offset)
             start = offset + _HEADER.size
-            sender = buffer[start : start + sender_size].decode("utf-8")
-            text = buffer[start + sender_size : offset + size].decode("utf-8")
-            yield Message(session_id=self.session_id, sender=sender, text=text, sent_at=sent_at, action=action)
+            text_start = start + sender_size
+            msgid_start = text_start + text_size
+            yield Message(
+                session_id=self.session_id,
+                sender=buffer[start:text_start].decode("utf-8"),
+                text=buffer[text_start:msgid_start].decode("utf-8"),
+                sent_at=sent_at,
+                action=action,
+                msgid=buffer[msgid_start : offset + size].decode("utf-8"),
+            )
 
     def append(self, message: Message) -> None:
         if self.limit <= 0:

@@ -76,6 +76,7 @@ def message_envelope(node: str, seq: int, message: Message, exclude: str | None)
             "sent_at": message.sent_at,
             "notice": message.notice,
             "action": message.action,
+            "msgid": message.msgid,
             "exclude": exclude,
         }
     )
@@ -91,6 +92,7 @@ def message_from(envelope: dict[str, Any]) -> tuple[int, Message, str | None]:
             sent_at=float(envelope["sent_at"]),
             notice=bool(envelope.get("notice")),
             action=bool(envelope.get("action")),
+            msgid=str(envelope["msgid"]),
         )
         exclude = envelope.get("exclude")
         return int(envelope["seq"]), message, exclude if isinstance(exclude, str) else None

@@ -16,7 +16,7 @@ from glozi.cluster.record import ClusterRecord
 from glozi.cluster.replica import Replica
 from glozi.discovery.service import PortRecordingEndpoint
 from glozi.domain.chat import ChatServer
-from glozi.domain.events import Message
+from glozi.domain.history import as_event
 from glozi.doors.writebatch import WriteBatch
 from glozi.fanout.bus import RedisBus
 from glozi.fanout.redis import ClusterFanout, Delivery
@@ -49,19 +49,7 @@ class ClusterParts:
 
     def _read_after(self, session_id: int, seq: int) -> "Deferred[list[tuple[int, Delivery]]]":
         def as_deliveries(rows: list[Any]) -> list[tuple[int, Delivery]]:
-            return [
-                (
-                    number,
-                    (
-                        Message(
-                            session_id=stored.session_id, sender=stored.sender, text=stored.text,
-                            sent_at=stored.sent_at, action=stored.action,
-                        ),
-                        stored.sender,
-                    ),
-                )
-                for number, stored in rows
-            ]
+            return [(number, (as_event(stored), stored.sender)) for number, stored in rows]
 
         return self.store.messages_after(session_id, seq, FILL_LIMIT).addCallback(as_deliveries)
 

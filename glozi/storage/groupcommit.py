@@ -16,11 +16,13 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from twisted.enterprise import adbapi
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from glozi.storage.history import HistoryQuery
+from glozi.storage.historysql import HistoryReads
 from glozi.storage.store import StoredMessage, StoredSession, StoreError
 
 Operation = tuple[str, Any]
@@ -36,6 +38,8 @@ class GroupCommitStore:
     """
 
     transaction: Callable[[Any, Iterable[Operation], int, Iterable[int]], Sequence[int | None]]
+    history: HistoryReads
+    """The engine's history reads (``read_history``, ``history_targets``)."""
 
     log = Logger()
 
@@ -66,6 +70,46 @@ class GroupCommitStore:
 
     def add_message(self, message: StoredMessage) -> "Deferred[int | None]":
         return self._enqueue(("message", message))
+
+    def read_history(self, session_id: int, query: HistoryQuery) -> "Deferred[list[StoredMessage]]":
+        return self._read(self.history.read, session_id, query)
+
+    def history_targets(
+        self, session_ids: Sequence[int], after: float, before: float, limit: int
+    ) -> "Deferred[list[tuple[int, float]]]":
+        return self._read(self.history.targets, list(session_ids), after, before, limit)
+
+    @staticmethod
+    def cursor(connection: Any) -> Any:
+        """The cursor a read uses on the pool's connection."""
+        return connection.cursor()
+
+    def _read(self, query: Callable[..., Any], *arguments: Any) -> "Deferred[Any]":
+        """``query(cursor, *arguments)`` in the database thread, in its own
+        transaction, after every write queued before it; fails with ``StoreError``.
+
+        The pool's one thread runs what it is given in order, so a read handed
+        to it after a flush sees that flush committed. Writes still queued are
+        flushed first; writes waiting for the commit in flight are flushed as
+        soon as it ends, and the read goes after them."""
+        if self._closed:
+            return fail(StoreError("the store is closed"))
+        if self._queue and self._in_flight is not None:
+            return self._after(self._in_flight, lambda: self._read(query, *arguments))
+        if self._queue:
+            if self._scheduled is not None:
+                self._scheduled.cancel()
+            self._flush()
+
+        def failed(reason: Failure) -> Failure:
+            self.log.failure("A read failed", reason)
+            return Failure(StoreError(f"the database read failed: {reason.getErrorMessage()}"))
+
+        def read(connection: Any) -> Any:
+            return query(self.cursor(connection), *arguments)
+
+        reading: Deferred[Any] = self._pool.runWithConnection(read)
+        return reading.addErrback(failed)
 
     def close(self) -> "Deferred[None]":
         """Commit what is queued, then close the database connection."""

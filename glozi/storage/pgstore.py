@@ -31,18 +31,17 @@ from typing import Any
 
 import psycopg
 from twisted.enterprise import adbapi
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.python.failure import Failure
 
 from glozi.storage.groupcommit import GroupCommitStore, Operation
+from glozi.storage.historysql import HistoryReads
 from glozi.storage.store import (
     DEFAULT_RETENTION,
     NewerSchemaError,
     Snapshot,
     StoredMessage,
     StoredSession,
-    StoreError,
 )
 
 MIGRATION_LOCK = 0x6C0215
@@ -76,6 +75,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             action BOOLEAN NOT NULL DEFAULT FALSE,
             PRIMARY KEY (session_id, seq)
         )""",
+    ),
+    # 2: each message keeps the id it was sent with (unique, read by id for
+    # history paging). One stored before (or written without one) gets "p",
+    # its session and its number: never given twice, and the ids the server
+    # gives are hex, so the two never meet.
+    (
+        "ALTER TABLE messages ADD COLUMN msgid TEXT",
+        "UPDATE messages SET msgid = 'p' || session_id || '-' || seq",
+        "ALTER TABLE messages ALTER COLUMN msgid SET NOT NULL",
+        "CREATE UNIQUE INDEX messages_by_msgid ON messages (msgid)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -135,14 +144,14 @@ def read_snapshot(connection: psycopg.Connection[Any], history_limit: int) -> Sn
     history: dict[int, tuple[StoredMessage, ...]] = {}
     if history_limit > 0:
         rows = connection.execute(
-            "SELECT session_id, sender, text, sent_at, action FROM ("
+            "SELECT session_id, sender, text, sent_at, action, msgid FROM ("
             " SELECT *, row_number() OVER (PARTITION BY session_id ORDER BY seq DESC) AS newness FROM messages"
             ") AS recent WHERE newness <= %s ORDER BY session_id, seq",
             (history_limit,),
         ).fetchall()
-        for session_id, sender, text, sent_at, action in rows:
+        for session_id, sender, text, sent_at, action, msgid in rows:
             history.setdefault(session_id, ())
-            history[session_id] += (StoredMessage(session_id, sender, text, sent_at, action),)
+            history[session_id] += (StoredMessage(session_id, sender, text, sent_at, action, msgid),)
     return Snapshot(sessions=sessions, history=history, last_session_id=last_session_id)
 
 
@@ -178,8 +187,8 @@ _SET_COUNTERS = (
 )
 
 _INSERT_MESSAGE = (
-    "INSERT INTO messages (session_id, seq, sender, text, sent_at, action)"
-    " VALUES (%(session_id)s, %(seq)s, %(sender)s, %(text)s, %(sent_at)s, %(action)s)"
+    "INSERT INTO messages (session_id, seq, sender, text, sent_at, action, msgid)"
+    " VALUES (%(session_id)s, %(seq)s, %(sender)s, %(text)s, %(sent_at)s, %(action)s, %(msgid)s)"
 )
 
 _UPSERT_SESSION = (
@@ -241,6 +250,8 @@ def _write_through(
                     "text": value.text,
                     "sent_at": value.sent_at,
                     "action": value.action,
+                    # No id (""): one from its number, as migration 2 gave the messages stored before.
+                    "msgid": value.msgid or f"p{value.session_id}-{seq}",
                 }
             )
             continue
@@ -279,13 +290,13 @@ def read_last_sequences(cursor: Any) -> dict[int, int]:
 
 def _messages_after(cursor: Any, session_id: int, seq: int, limit: int) -> list[tuple[int, StoredMessage]]:
     cursor.execute(
-        "SELECT seq, sender, text, sent_at, action FROM messages"
+        "SELECT seq, sender, text, sent_at, action, msgid FROM messages"
         " WHERE session_id = %s AND seq > %s ORDER BY seq LIMIT %s",
         (session_id, seq, limit),
     )
     return [
-        (number, StoredMessage(session_id, sender, text, sent_at, action))
-        for number, sender, text, sent_at, action in cursor.fetchall()
+        (number, StoredMessage(session_id, sender, text, sent_at, action, msgid))
+        for number, sender, text, sent_at, action, msgid in cursor.fetchall()
     ]
 
 
@@ -294,6 +305,8 @@ class PostgresStore(GroupCommitStore):
 
     ``name_key`` gives a session name's unique key (``glozi.domain.names.name_key``).
     """
+
+    history = HistoryReads("seq", "%s")
 
     def __init__(
         self, pool: adbapi.ConnectionPool, clock: IReactorTime, retention: int, name_key: Callable[[str], str]
@@ -311,17 +324,6 @@ class PostgresStore(GroupCommitStore):
 
     def last_sequences(self) -> "Deferred[dict[int, int]]":
         return self._read(read_last_sequences)
-
-    def _read(self, query: Callable[..., Any], *arguments: Any) -> "Deferred[Any]":
-        """``query(cursor, *arguments)`` in its own transaction, after the writes already on their way;
-        fails with ``StoreError``."""
-        if self._closed:
-            return fail(StoreError("the store is closed"))
-
-        def failed(reason: Failure) -> Failure:
-            return Failure(StoreError(f"the database read failed: {reason.getErrorMessage()}"))
-
-        return self._pool.runInteraction(query, *arguments).addErrback(failed)
 
 
 def open_store(

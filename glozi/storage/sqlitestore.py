@@ -10,7 +10,8 @@ Writes are group-committed (``glozi/storage/groupcommit.py``): each write's
 Deferred fires after the transaction holding it is committed (with
 ``synchronous=FULL``: the WAL is fsynced first), or fails with ``StoreError``
 when it was rolled back. SQLite keeps no per-session sequence number, so
-``add_message`` fires with ``None``.
+``add_message`` fires with ``None``. History reads (glozi/storage/historysql.py)
+go through the same pool, after the writes queued before them.
 
 The schema is versioned with ``PRAGMA user_version``; ``MIGRATIONS[i]``
 takes a database from version ``i`` to ``i + 1``, each in one transaction.
@@ -24,6 +25,7 @@ from typing import Any
 from twisted.enterprise import adbapi
 
 from glozi.storage.groupcommit import GroupCommitStore, Operation
+from glozi.storage.historysql import HistoryReads
 from glozi.storage.store import DEFAULT_RETENTION, NewerSchemaError, Snapshot, StoredMessage, StoredSession
 
 MEMORY = ":memory:"
@@ -60,6 +62,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: a message may be a /me action; every message stored before was none.
     ("ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0",),
+    # 4: each message keeps the id it was sent with (unique, read by id for
+    # history paging). One written without (stored before, or by a caller that
+    # gave none) gets "s" and its row id: row ids are never given twice, and
+    # the ids the server gives are hex, so the two never meet.
+    (
+        "ALTER TABLE messages ADD COLUMN msgid TEXT",
+        "UPDATE messages SET msgid = 's' || id",
+        "CREATE UNIQUE INDEX messages_by_msgid ON messages (msgid)",
+        """CREATE TRIGGER messages_get_an_id AFTER INSERT ON messages WHEN NEW.msgid IS NULL
+        BEGIN UPDATE messages SET msgid = 's' || NEW.id WHERE id = NEW.id; END""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -147,13 +160,13 @@ def read_snapshot(connection: sqlite3.Connection, history_limit: int) -> Snapsho
         session_ids = [r[0] for r in connection.execute("SELECT DISTINCT session_id FROM messages")]
         for session_id in session_ids:
             rows = connection.execute(
-                "SELECT session_id, sender, text, sent_at, action FROM messages WHERE session_id = ?"
+                "SELECT session_id, sender, text, sent_at, action, msgid FROM messages WHERE session_id = ?"
                 " ORDER BY id DESC LIMIT ?",
                 (session_id, history_limit),
             ).fetchall()
             history[session_id] = tuple(
-                StoredMessage(sid, sender, text, sent_at, bool(action))
-                for sid, sender, text, sent_at, action in reversed(rows)
+                StoredMessage(sid, sender, text, sent_at, bool(action), msgid)
+                for sid, sender, text, sent_at, action, msgid in reversed(rows)
             )
     return Snapshot(sessions=sessions, history=history, last_session_id=last_session_id)
 
@@ -192,19 +205,22 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
     """One transaction (in the database thread): the operations in order,
     consecutive messages in one ``executemany``; then the retention trim of
     the sessions in ``trim``."""
-    messages: list[tuple[int, str, str, float, bool]] = []
+    messages: list[tuple[int, str, str, float, bool, str | None]] = []
 
     def write_messages() -> None:
         if messages:
             cursor.executemany(
-                "INSERT INTO messages (session_id, sender, text, sent_at, action) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO messages (session_id, sender, text, sent_at, action, msgid) VALUES (?, ?, ?, ?, ?, ?)",
                 messages,
             )
             messages.clear()
 
     for kind, value in operations:
         if kind == "message":
-            messages.append((value.session_id, value.sender, value.text, value.sent_at, value.action))
+            # No id (""): the database gives one (migration 4).
+            messages.append(
+                (value.session_id, value.sender, value.text, value.sent_at, value.action, value.msgid or None)
+            )
             continue
         write_messages()
         if kind == "session":
@@ -227,9 +243,15 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
 
 
 class SQLiteStore(GroupCommitStore):
-    """A ``Store`` on SQLite through adbapi, with group commit."""
+    """A ``Store`` on SQLite through adbapi, with group commit; reads go
+    through the same connection and cursor, after the writes queued before them."""
 
     transaction = staticmethod(_write_through)
+    history = HistoryReads("id", "?")
+
+    @staticmethod
+    def cursor(connection: Any) -> Any:
+        return connection.writer()
 
 
 def _open_connection(connection: sqlite3.Connection) -> None:

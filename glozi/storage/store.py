@@ -177,7 +177,7 @@ class MemoryStore:
         for session_id in session_ids:
             times = [m.sent_at for m in self.messages.get(session_id, ()) if low < m.sent_at < high]
             if times:
-                newest.append((session_id, max(times)))
+                newest.append((session_id, times[-1]))
         newest.sort(key=lambda pair: pair[1], reverse=True)
         return succeed(newest[:limit])
 
@@ -199,42 +199,64 @@ class MemoryStore:
         )
 
 
+class _Bound:
+    """Where an ``Anchor`` falls in a session's kept messages: at a kept
+    message (its index) or at a time; ``key`` orders two bounds."""
+
+    __slots__ = ("index", "key", "time")
+
+    def __init__(self, time: float, index: int | None) -> None:
+        self.time = time
+        self.index = index
+        self.key = (time, -1 if index is None else index)
+
+    def before(self, index: int, message: StoredMessage) -> bool:
+        return index < self.index if self.index is not None else message.sent_at < self.time
+
+    def after(self, index: int, message: StoredMessage) -> bool:
+        return index > self.index if self.index is not None else message.sent_at > self.time
+
+
 def answer_history(kept: list[StoredMessage], query: HistoryQuery) -> list[StoredMessage]:
     """``query`` answered from a session's kept messages, oldest first (the
-    in-memory reference the SQL stores must agree with: tests/test_store_history.py)."""
+    in-memory reference the SQL stores must agree with: tests/storebehaviour.py).
 
-    def position(anchor: "Anchor") -> float | None:
-        """Where ``anchor`` falls: a message's index, or a time as a half index
-        between the messages around it; ``None`` for an id not kept."""
-        if anchor.msgid is not None:
-            for index, message in enumerate(kept):
-                if message.msgid == anchor.msgid:
-                    return index
-            return None
-        assert anchor.time is not None
-        before = sum(1 for message in kept if message.sent_at < anchor.time)
-        return before - 0.5
+    A bound is a kept message (by storage order) or a time (compared with
+    ``sent_at``), exclusive both ways; ``AROUND`` takes up to half its limit
+    before its bound, then the rest from the bound on (a message it names included)."""
+
+    def bound(anchor: Anchor) -> _Bound | None:
+        if anchor.msgid is None:
+            assert anchor.time is not None
+            return _Bound(anchor.time, None)
+        for index, message in enumerate(kept):
+            if message.msgid == anchor.msgid:
+                return _Bound(message.sent_at, index)
+        return None
 
     limit = query.limit
+    if limit <= 0:
+        return []
     if query.direction is Direction.LATEST and query.start is None:
-        return kept[-limit:] if limit else []
+        return kept[-limit:]
     assert query.start is not None
-    start = position(query.start)
+    start = bound(query.start)
     if start is None:
         return []
-    if query.direction is Direction.LATEST or query.direction is Direction.AFTER:
-        after = [m for index, m in enumerate(kept) if index > start]
-        return after[-limit:] if query.direction is Direction.LATEST else after[:limit]
+    numbered = list(enumerate(kept))
+    if query.direction is Direction.LATEST:
+        return [m for index, m in numbered if start.after(index, m)][-limit:]
+    if query.direction is Direction.AFTER:
+        return [m for index, m in numbered if start.after(index, m)][:limit]
     if query.direction is Direction.BEFORE:
-        before = [m for index, m in enumerate(kept) if index < start]
-        return before[-limit:] if limit else []
+        return [m for index, m in numbered if start.before(index, m)][-limit:]
     if query.direction is Direction.AROUND:
-        first = max(0, int(start + 0.5) - limit // 2)
-        return kept[first : first + limit]
+        before = [m for index, m in numbered if start.before(index, m)][-(limit // 2) :] if limit // 2 else []
+        return before + [m for index, m in numbered if not start.before(index, m)][: limit - len(before)]
     assert query.end is not None
-    end = position(query.end)
+    end = bound(query.end)
     if end is None:
         return []
-    low, high = min(start, end), max(start, end)
-    inside = [m for index, m in enumerate(kept) if low < index < high]
-    return inside[:limit] if start <= end else inside[-limit:] if limit else []
+    low, high = (start, end) if start.key <= end.key else (end, start)
+    inside = [m for index, m in numbered if low.after(index, m) and high.before(index, m)]
+    return inside[:limit] if low is start else inside[-limit:]
