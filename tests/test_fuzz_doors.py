@@ -10,15 +10,19 @@ then someone joins) runs here with IRC admins too (MODE, and MODE +b then KICK
 as IRC clients kick-and-ban) and IRC joiners (JOIN with the key).
 """
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
 
+from glozi.domain.chat import ChatServer
 from glozi.domain.sessions import Session
-from glozi.doors.irc import wire
+from glozi.doors.irc import tags, wire
 from glozi.doors.irc.protocol import IRCFactory
+from tests.helpers import TEST_EXIT_CODE, quick_passwords
 from tests.test_fuzz_native import NAMES, NativeMachine
 
 IRC_GARBAGE = [b"\xff\xfe\r\n", b"JOIN\r\n", b"KICK #x\r\n", b"PRIVMSG\r\n", b"MODE #kiwi +o x\r\n", b"x" * 700 + b"\r\n"]
@@ -245,3 +249,70 @@ class BothDoorsFuzzTests(BothDoorsMachine.TestCase):
     def test_random_sequences_through_both_doors(self) -> None:
         """Native and IRC clients acting at random never break the shared invariants."""
         self.runTest()
+
+
+SERVER_TAGS = {"msgid", "time", "label", "batch"}
+"""The tags the server itself puts on lines; any other tag it sends must be a client-only one it was sent."""
+_TAG_PIECES = st.one_of(
+    st.sampled_from(["+typing=active", "+draft/reply=x", "label=l1", "batch=b", "msgid=forged", "time=forged",
+                     "+a=\\", "+b=\\s\\:", "=", ";", "+", "++", "+/x", "x/y=z", "bad!key", "+é=1"]),
+    st.text(alphabet=st.characters(blacklist_characters=" \r\n\0", blacklist_categories=("Cs",)), max_size=40),
+)
+_TAG_DATA = st.one_of(
+    st.lists(_TAG_PIECES, max_size=12).map(";".join),
+    st.integers(4080, 4110).map(lambda size: "+a=" + "x" * (size - 3)),
+)
+
+
+class TagFuzzTests(SynchronousTestCase):
+    """Random tags on random commands from a message-tags client, seen by a tagged and a plain member."""
+
+    def connect(self, factory: IRCFactory, nick: str, caps: str) -> IRCFuzzClient:
+        client = IRCFuzzClient.__new__(IRCFuzzClient)
+        client.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 7000))
+        client.protocol = factory.buildProtocol(client.transport.getPeer())
+        client.protocol.makeConnection(client.transport)
+        lines = [f"CAP REQ :{caps}", f"NICK {nick}", f"USER {nick} 0 * :{nick}", "CAP END", "JOIN #garden"]
+        client.send(*(line.encode() for line in lines if caps or not line.startswith("CAP")))
+        client.transport.clear()
+        return client
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        tag_data=_TAG_DATA,
+        command=st.sampled_from(["PRIVMSG #garden :hi", "NOTICE #garden :hi", "TAGMSG #garden", "PRIVMSG bob :hi",
+                                 "TAGMSG bob", "PING x", "JOIN #garden", "WHOIS bob", "TOPIC #garden :t", "X"]),
+    )
+    def test_random_tags_never_crash_leak_or_pass_limits(self, tag_data: str, command: str) -> None:
+        """No line fails (400), a plain member never sees a tag, a tagged one sees only server tags and client-only
+        tags that were sent, every line stays within 8191 bytes of tags and 512 of the rest, and too much tag data is 417."""
+        clock = Clock()
+        factory = IRCFactory(ChatServer(clock, exit_code=TEST_EXIT_CODE, passwords=quick_passwords()), "fuzzbox", clock)
+        sender = self.connect(factory, "alice", "message-tags echo-message labeled-response batch server-time")
+        tagged = self.connect(factory, "bob", "message-tags server-time")
+        plain = self.connect(factory, "carol", "")
+        for client in (sender, tagged):
+            client.transport.clear()
+        sender.send(f"@{tag_data} {command}".encode())
+        sent_keys = {item.partition("=")[0] for item in tag_data.split(";")}
+        too_much = len(tag_data.encode()) > tags.MAX_CLIENT_TAG_BYTES
+        for client in (sender, tagged, plain):
+            data = client.transport.value()
+            for raw in data.split(b"\r\n")[:-1]:
+                tag_part, rest = tags.split_tags(raw)
+                self.assertLessEqual(len(rest) + 2, wire.MAX_LINE_BYTES, raw)
+                self.assertLessEqual(len(tag_part) + 2, tags.MAX_TAG_BYTES, raw)
+                parsed = wire.parse_line(raw)
+                self.assertIsNotNone(parsed, raw)
+                assert parsed is not None
+                self.assertNotEqual(parsed.command, "400", raw)
+                if client is plain:
+                    self.assertEqual(tag_part, b"", raw)
+                for key in parsed.tags:
+                    self.assertTrue(key in SERVER_TAGS or (key.startswith("+") and key in sent_keys), raw)
+                if client is not sender:
+                    self.assertNotIn("label", parsed.tags, raw)
+                    self.assertNotIn(b"forged", tag_part, raw)
+            if too_much:
+                expected = b":fuzzbox.glozichat 417 alice :Input line was too long\r\n" if client is sender else b""
+                self.assertEqual(data, expected)

@@ -38,6 +38,7 @@ from glozi.domain.events import (
     MemberRenamed,
     Message,
     PrivateMessage,
+    RealNameChanged,
     ServerClosing,
     ServerCounts,
     SessionAdded,
@@ -45,6 +46,7 @@ from glozi.domain.events import (
     SessionCtcp,
     SessionInfo,
     SessionRemoved,
+    SessionTagMessage,
     UserInfo,
 )
 from glozi.domain.exitcode import ExitCodeGuard
@@ -357,6 +359,18 @@ class ChatServer:
         """``participant`` went away or came back (``participant.away``): the
         other members of each of its sessions get ``MemberAway``."""
         self._tell_away(tuple(participant.members.values()))
+        self.replication.user_changed(participant)
+
+    def real_name_changed(self, participant: "Participant") -> None:
+        """``participant`` has a new real name: the other members of each of its
+        sessions get ``RealNameChanged``, one change number for all."""
+        number = self.fresh_change_number()
+        for member in tuple(participant.members.values()):
+            change = RealNameChanged(
+                session_id=member.session.id, name=member.name, real_name=participant.real_name or member.name,
+                change=number,
+            )  # fmt: skip
+            self.fanout.publish(member.session, change, exclude=member)
         self.replication.user_changed(participant)
 
     def _tell_away(self, members: Sequence[Member]) -> None:
@@ -891,7 +905,7 @@ class Participant:
 
     def say(
         self, text: str, session_id: int | None = None, *, notice: bool = False, action: bool = False,
-        echo: bool = False,
+        echo: bool = False, client_tags: str = "",
     ) -> "Deferred[float]":
         """Send ``text`` to everyone else in the session at once (``None``: the
         only one, see ``member_of``), marked as a notice when ``notice``
@@ -905,7 +919,8 @@ class Participant:
         ``session_id``): every member gets it, and a ban matching the sender
         or ``+m`` refuses it. With ``echo`` (IRC's echo-message) the sender's
         own connection is delivered the message too, as every member is: the
-        same event, id and time, in the same order."""
+        same event, id and time, in the same order. ``client_tags`` are the
+        IRCv3 client-only tags it was sent with (``Message.client_tags``)."""
         try:
             member = self.member_of(session_id)
         except ChatError:
@@ -913,13 +928,15 @@ class Participant:
             if session is None or self.nick is None:
                 raise
             rules.may_speak_from_outside(session, self.nick)
-            return self._send(session, self.nick, text, notice, action, exclude=None)
+            return self._send(session, self.nick, text, notice, action, exclude=None, client_tags=client_tags)
         self._touch(member)
         session = member.session
         # Only a moderated session or one with bans can silence anyone: the common case checks nothing more.
         if session.rules.moderated or session.rules.bans:
             rules.may_speak(member)
-        return self._send(session, member.name, text, notice, action, exclude=None if echo else member)
+        return self._send(
+            session, member.name, text, notice, action, exclude=None if echo else member, client_tags=client_tags
+        )
 
     def _open_to_outsiders(self, session_id: int | None) -> Session | None:
         """Session ``session_id`` when it takes messages from outside (``-n``)."""
@@ -927,13 +944,14 @@ class Participant:
         return None if session is None or session.rules.no_external else session
 
     def _send(
-        self, session: Session, sender: str, text: str, notice: bool, action: bool, exclude: Member | None
+        self, session: Session, sender: str, text: str, notice: bool, action: bool, exclude: Member | None,
+        client_tags: str = "",
     ) -> "Deferred[float]":
         sent_at = self.last_spoke = self.server.clock.seconds()
         msgid = self.server.message_ids()
         message = Message(
             session_id=session.id, sender=sender, text=text, sent_at=sent_at, notice=notice, action=action,
-            msgid=msgid,
+            msgid=msgid, client_tags=client_tags,
         )  # fmt: skip
         fanout = self.server.fanout
         written = self.server.store.add_message(StoredMessage(session.id, sender, text, sent_at, action, msgid))
@@ -968,12 +986,25 @@ class Participant:
         )
         return True
 
+    def send_tags(self, client_tags: str, session_id: int, *, echo: bool = False) -> None:
+        """Send an IRCv3 ``TAGMSG`` (``client_tags``, no text) to everyone else
+        in session ``session_id`` (with ``echo``, to this user too), not
+        stored. Raises ``ChatError`` as ``say`` does for a member (not a
+        member, ``banned``, ``moderated``)."""
+        member = self.member_of(session_id)
+        session = member.session
+        if session.rules.moderated or session.rules.bans:
+            rules.may_speak(member)
+        tagged = SessionTagMessage(session_id=session.id, sender=member.name, client_tags=client_tags)
+        self.server.fanout.publish(session, tagged, exclude=None if echo else member)
+
     def send_private(
-        self, to: str, text: str, *, notice: bool = False, action: bool = False, ctcp: bool = False
+        self, to: str, text: str, *, notice: bool = False, action: bool = False, ctcp: bool = False,
+        client_tags: str = "", tags_only: bool = False,
     ) -> "tuple[PrivateMessage, str | None]":
         """Send ``text`` to the user named ``to`` alone, never stored: a later
-        holder of the name must not read it (``action``, ``ctcp``: see
-        ``PrivateMessage``). Returns the message as delivered (its time stamp
+        holder of the name must not read it (``action``, ``ctcp``,
+        ``client_tags``, ``tags_only``: see ``PrivateMessage``). Returns the message as delivered (its time stamp
         and id) and the recipient's away message (``None`` when present). Raises ``no_such_user`` when nobody
         connected has that name, and ``wrong_state`` before this user has a
         name."""
@@ -985,7 +1016,7 @@ class Participant:
         sent_at = self.last_spoke = self.server.clock.seconds()
         message = PrivateMessage(
             sender=self.nick, text=text, sent_at=sent_at, notice=notice, action=action, ctcp=ctcp,
-            msgid=self.server.message_ids(),
+            msgid=self.server.message_ids(), client_tags=client_tags, tags_only=tags_only,
         )  # fmt: skip
         target.connection.deliver(message)
         return message, target.away
@@ -1014,6 +1045,12 @@ class Participant:
         return self.server.store.history_targets(list(self.members), after, before, limit).addErrback(
             _history_unreadable
         )
+
+    def set_real_name(self, real_name: str) -> None:
+        """Take ``real_name`` as this user's real name (IRCv3's ``SETNAME``);
+        the other members of its sessions are told (``RealNameChanged``)."""
+        self.real_name = real_name
+        self.server.real_name_changed(self)
 
     def set_away(self, message: str | None) -> None:
         """Mark this user away with ``message``, or present again with

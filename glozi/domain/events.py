@@ -104,6 +104,8 @@ class Message(Event):
     action: bool = False
     msgid: str = ""
     """The message's id (glozi/domain/history.py), the same in every door and on every node."""
+    client_tags: str = ""
+    """The sender's IRCv3 client-only tags as sent on (``+draft/reply=abc``): never stored, only IRC shows them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +119,37 @@ class SessionCtcp(Event):
     sender: str
     body: str
     notice: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionTagMessage(Event):
+    """An IRCv3 ``TAGMSG`` from ``sender`` to the session: ``client_tags`` and
+    no text. Never stored; only IRC members who asked for message tags see it."""
+
+    session_id: int
+    sender: str
+    client_tags: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RealNameChanged(Event):
+    """A member of the session you are in set a new real name (IRCv3's
+    ``SETNAME``); one change reaches each of its sessions as its own event,
+    all with the same ``change`` number, as ``MemberAway`` does."""
+
+    session_id: int
+    name: str
+    real_name: str
+    change: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberInvited(Event):
+    """The admin ``by`` invited ``nick`` to the session you are in (IRCv3's invite-notify)."""
+
+    session_id: int
+    by: str
+    nick: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +201,10 @@ class PrivateMessage(Event):
     ctcp: bool = False
     msgid: str = ""
     """An id of its own (never stored): IRC's ``msgid`` tag, the same for the sender's echo and the recipient."""
+    client_tags: str = ""
+    """The sender's IRCv3 client-only tags, as on ``Message``."""
+    tags_only: bool = False
+    """An IRCv3 ``TAGMSG``: ``client_tags`` and no text, only between IRC users."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,3 +348,7 @@ class LeaveReason:
     DISCONNECTED = "disconnected"
     KILLED = "killed"
     SHUTDOWN = "shutdown"
+
+
+IRC_ONLY_EVENTS = (SessionCtcp, SessionTagMessage, RealNameChanged, MemberInvited)
+"""Events of session members that only IRC shows (a native client has no such frame)."""

@@ -23,7 +23,7 @@ from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
 from glozi.domain.errors import ChatError
-from glozi.domain.events import Invited, LeaveReason, ModeChanged, TopicChanged
+from glozi.domain.events import Invited, LeaveReason, MemberInvited, ModeChanged, TopicChanged
 from glozi.domain.masks import matches
 from glozi.domain.names import PASSWORD_RULE, USERNAME_SPECIALS, is_valid_password, name_key
 from glozi.domain.sessions import Member, Rules, Seat, Session
@@ -200,6 +200,9 @@ def invite(member: Member, nick: str) -> str:
         raise ChatError("already_in_session", f"{target.nick} is in {session.name} already.")
     session.rules.invited.add(target)
     target.connection.deliver(Invited(session_id=session.id, session_name=session.name, by=member.name))
+    member.participant.server.fanout.publish(
+        session, MemberInvited(session_id=session.id, by=member.name, nick=target.nick), exclude=member
+    )
     return target.nick
 
 

@@ -17,9 +17,9 @@ from glozi.domain.sessions import Session
 TRAVELLING: dict[str, type[Event]] = {
     name: getattr(events, name)
     for name in (
-        "AdminChanged", "IdleWarning", "Invited", "Killed", "Left", "MemberAway", "MemberJoined", "MemberLeft",
-        "MemberRenamed", "Message", "ModeChanged", "PrivateMessage", "ServerClosing", "SessionCtcp",
-        "TopicChanged", "Wallops",
+        "AdminChanged", "IdleWarning", "Invited", "Killed", "Left", "MemberAway", "MemberInvited", "MemberJoined",
+        "MemberLeft", "MemberRenamed", "Message", "ModeChanged", "PrivateMessage", "RealNameChanged",
+        "ServerClosing", "SessionCtcp", "SessionTagMessage", "TopicChanged", "Wallops",
     )
 }
 _FIELDS = {

@@ -7,6 +7,7 @@ from glozi.domain.events import Joined, MemberInfo, SessionInfo
 from glozi.domain.names import is_valid_password, is_valid_session_name, name_key
 from glozi.doors.irc import listing, wire
 from glozi.doors.irc import numerics as n
+from glozi.doors.irc.caps import Cap
 from glozi.doors.irc.usermodes import UserModes
 
 KICK_TARGETS = 4
@@ -111,7 +112,10 @@ class Channels(UserModes):
         channel = self.channels[joined.session.id] = wire.channel_of(joined.session.name)
         if joined.session.locked and key is not None:
             self._keys = {**self._keys, joined.session.id: key}
-        self._write(wire.user_prefix(joined.you), "JOIN", channel)
+        if self.caps & Cap.EXTENDED_JOIN:
+            self._write(wire.user_prefix(joined.you), "JOIN", channel, "*", self._real_name(joined.you))
+        else:
+            self._write(wire.user_prefix(joined.you), "JOIN", channel)
         self._send_topic(joined.session)
         self._send_names(joined.session.id, joined.members)
         if joined.history:
@@ -162,7 +166,7 @@ class Channels(UserModes):
     def _name_replies(self, session_id: int, channel: str, members: tuple[MemberInfo, ...]) -> None:
         """353 lines for a channel: ``@`` marks a secret one (``+s``), ``=`` the others."""
         symbol = "@" if self.factory.chat.sessions[session_id].rules.secret else "="
-        names = [("@" if m.is_admin else "+" if m.voiced else "") + m.name for m in members]
+        names = [self._status(m.is_admin, m.voiced) + self._listed_name(m.name) for m in members]
         head = len(f":{self.factory.server} {n.RPL_NAMREPLY} {self.nick} {symbol} {channel} :\r\n")
         for chunk in wire.split_text(" ".join(names), wire.MAX_LINE_BYTES - head):
             self._numeric(n.RPL_NAMREPLY, symbol, channel, chunk)

@@ -21,15 +21,20 @@ from glozi.domain.events import (
     Killed,
     LeaveReason,
     Left,
+    MemberAway,
+    MemberJoined,
     MemberRenamed,
     ModeChanged,
     PrivateMessage,
+    RealNameChanged,
     SessionInfo,
 )
 from glozi.domain.names import name_key
 from glozi.domain.operators import Operators
 from glozi.doors.irc import numerics as n
-from glozi.doors.irc import wire
+from glozi.doors.irc import tags, wire
+from glozi.doors.irc.batches import LabeledResponse, batch_lines
+from glozi.doors.irc.caps import LABELS, TAGGED, VARIANT, Cap
 from glozi.doors.tracking import source_of
 from glozi.doors.writebatch import BatchedWrites, WriteBatch
 from glozi.limits.flood import FloodControl, Verdict
@@ -40,6 +45,8 @@ _CLOSED_NOTICE_KEY = "irc/closed"
 # Not wire.CACHE_KEY either: each member reads a key change before its bytes are sent.
 _MODE_KEY = "irc/mode"
 _BEFORE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+MAX_TAGGED_LINE_BYTES = 1 + tags.MAX_CLIENT_TAG_BYTES + 1 + wire.MAX_LINE_BYTES
+"""Longest line a client may send with tags: ``@``, the tag data, a space and an IRC line."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,19 @@ class IRCConnection(BatchedWrites, irc.IRC):
     """The client's QUIT message, told to everyone sharing a session when the connection goes."""
     nick: str | None = None
     registered = False
+    caps = Cap(0)
+    """The IRCv3 capabilities this client asked for (glozi/doors/irc/caps.py)."""
+    cap_version = 0
+    """The version of its ``CAP LS`` (302 and up: multi-line replies, cap-notify)."""
+    _variant = Cap(0)
+    """``caps`` that change shared lines' bytes: 0 (most clients) keeps the untagged path."""
+    line_tags: Mapping[str, str] = tags.NO_TAGS
+    """The tags of the line being handled."""
+    _batches = 0
+    _responding: LabeledResponse | None = None
+    _holding = False
+    _last_told: tuple[str, int] = ("", 0)
+    """The last away or real-name change told (name, change number): once a person, not once a session."""
     _keys: "Mapping[int, str]" = MappingProxyType({})
     """The key of each locked session this client is in; most are in none, and share this empty one."""
 
@@ -136,12 +156,17 @@ class IRCConnection(BatchedWrites, irc.IRC):
 
     def deliver(self, event: Event) -> None:
         """Write ``event`` as IRC lines: shared events encoded once for every
-        recipient (the first one encodes; the others find the bytes cached),
-        ``Left`` and private messages (which name this client) for this client."""
-        data = event.encoded.get(wire.CACHE_KEY)
-        if data is not None:
-            self.send(data)
-        elif isinstance(event, Left):
+        recipient of the same variant (the first one encodes; the others find
+        the bytes cached), ``Left`` and private messages (which name this
+        client) for this client."""
+        if not self._variant:
+            data = event.encoded.get(wire.CACHE_KEY)
+            if data is not None:
+                self.send(data)
+                return
+        elif isinstance(event, MemberAway | RealNameChanged) and not self._first_telling(event.name, event.change):
+            return
+        if isinstance(event, Left):
             self._left(event)
         elif isinstance(event, MemberRenamed):
             self._renamed(event)
@@ -149,19 +174,48 @@ class IRCConnection(BatchedWrites, irc.IRC):
             # The domain closes the connection next.
             self._write(None, "ERROR", f"Closing Link: {self.nick}[{wire.USER_HOST}] ({wire.killed_text(event.by, event.reason)})")
         elif isinstance(event, PrivateMessage):
-            me = self.nick or "*"
-            self.send(
-                wire.said_lines(
-                    event.sender, me, event.text, notice=event.notice, action=event.action, ctcp=event.ctcp
-                )
-            )
+            self._private_received(event)
         elif isinstance(event, ModeChanged):
             self._mode_changed(event)
         elif isinstance(event, Invited):
             self._write(wire.user_prefix(event.by), "INVITE", self.nick or "*", wire.channel_of(event.session_name))
         else:
             channel = self.channels.get(getattr(event, "session_id", 0), "*")
-            self.send(wire.encode_event(event, channel, self.factory.server))
+            variant = wire.variant_of(event, self._variant)
+            if not variant:
+                self.send(wire.encode_event(event, channel, self.factory.server))
+            else:
+                real_name = self._real_name(event.name) if isinstance(event, MemberJoined) else ""
+                now = self.factory.clock.seconds()
+                self.send(wire.encode_variant(event, channel, self.factory.server, variant, now, real_name))
+
+    def _first_telling(self, name: str, change: int) -> bool:
+        """Whether this away or real-name change is news here (one event comes per shared session)."""
+        if self._last_told == (name, change):
+            return False
+        self._last_told = (name, change)
+        return True
+
+    def _real_name(self, nick: str) -> str:
+        user = self.factory.chat.user_named(nick)
+        return (user.real_name or nick) if user is not None else nick
+
+    def _private_received(self, event: PrivateMessage) -> None:
+        """A private message to this client, with the tags it asked for; a
+        ``TAGMSG`` only to a client with message-tags."""
+        me = self.nick or "*"
+        if event.tags_only:
+            data = wire.line(wire.user_prefix(event.sender), "TAGMSG", me) if self.caps & Cap.MESSAGE_TAGS else b""
+        else:
+            data = wire.said_lines(
+                event.sender, me, event.text, notice=event.notice, action=event.action, ctcp=event.ctcp
+            )
+        self.send(self.tagged(data, event))
+
+    def tagged(self, data: bytes, event: Event) -> bytes:
+        """``data`` for ``event`` with the tags this client asked for (server-time, message-tags)."""
+        variant = self.caps & TAGGED
+        return wire.tag_event(data, event, variant, self.factory.clock.seconds()) if variant else data
 
     def _mode_changed(self, event: ModeChanged) -> None:
         """A mode line, shared by every member; a new key is kept, to show members in MODE (324)."""
@@ -169,10 +223,50 @@ class IRCConnection(BatchedWrites, irc.IRC):
             self._keys = {**self._keys, event.session_id: event.parameter}
         elif event.mode == "-k":
             self._forget_key(event.session_id)
-        data = event.encoded.get(_MODE_KEY)
+        variant = self._variant & TAGGED
+        key = (_MODE_KEY, variant) if variant else _MODE_KEY
+        data = event.encoded.get(key)
         if data is None:
-            data = event.encoded[_MODE_KEY] = wire.mode_line(event, self.channels.get(event.session_id, "*"))
+            data = wire.mode_line(event, self.channels.get(event.session_id, "*"))
+            data = event.encoded[key] = self.tagged(data, event)
         self.send(data)
+
+    def set_caps(self, caps: Cap) -> None:
+        """Take ``caps`` as this client's capabilities."""
+        self.caps = caps
+        self._variant = caps & VARIANT
+
+    def open_batch(self, kind: str, data: bytes, *params: str) -> bytes:
+        """``data`` as a batch of type ``kind`` (``chathistory``) with a
+        reference new on this connection, for a client with ``batch``;
+        ``data`` itself for the others."""
+        if not self.caps & Cap.BATCH:
+            return data
+        return batch_lines(self.factory.server, self._new_batch_ref(), kind, data, *params)
+
+    def _new_batch_ref(self) -> str:
+        self._batches += 1
+        return f"g{self._batches}"
+
+    def labeled(self) -> LabeledResponse | None:
+        """The labeled response the line being handled asks for (a ``label``
+        from a client with labeled-response and batch), or ``None``."""
+        label = self.line_tags.get("label")
+        if not label or self.caps & LABELS != LABELS or len(label.encode("utf-8")) > tags.MAX_LABEL_BYTES:
+            return None
+        return LabeledResponse(label, self.factory.server)
+
+    def hold_response(self) -> LabeledResponse | None:
+        """For a command that answers later (off the reactor): the labeled
+        response now being gathered, which the command then ``finish_response``s
+        itself; ``None`` when the line has no label. What is sent through the
+        connection meanwhile goes out unlabeled."""
+        response, self._holding = self._responding, True
+        return response
+
+    def finish_response(self, response: LabeledResponse) -> None:
+        """Send a held labeled response (``hold_response``), complete."""
+        self.send(response.finish(self._new_batch_ref()))
 
     def _renamed(self, event: MemberRenamed) -> None:
         """IRC shows a rename once per person, however many channels it is seen in."""
@@ -236,7 +330,8 @@ class IRCConnection(BatchedWrites, irc.IRC):
                 continue
             end = buffer.find(b"\n", start)
             if end < 0:
-                if len(buffer) - start > wire.MAX_LINE_BYTES:
+                limit = MAX_TAGGED_LINE_BYTES if buffer.startswith(b"@", start) else wire.MAX_LINE_BYTES
+                if len(buffer) - start > limit:
                     self._buffer = b""
                     self._discarding = True
                     self._input_too_long()
@@ -244,7 +339,7 @@ class IRCConnection(BatchedWrites, irc.IRC):
                 break
             raw = buffer[start:end].removesuffix(b"\r")
             start = end + 1
-            if len(raw) > wire.MAX_LINE_BYTES - 2:
+            if len(raw) > wire.MAX_LINE_BYTES - 2 and _too_long(raw):
                 self._input_too_long()
                 continue
             if not raw.strip():
@@ -260,8 +355,34 @@ class IRCConnection(BatchedWrites, irc.IRC):
                     self._write(
                         self.factory.server, "WARN", wire.echo(parsed.command), "INVALID_UTF8", wire.INVALID_UTF8_WARNING
                     )
-                self.handleCommand(parsed.command, parsed.prefix, parsed.params)
+                if parsed.tags:
+                    self._tagged_command(parsed)
+                else:
+                    self.handleCommand(parsed.command, parsed.prefix, parsed.params)
         self._buffer = buffer[start:]
+
+    def _tagged_command(self, parsed: wire.ParsedLine) -> None:
+        """A line with tags: they are there for its handler (``line_tags``),
+        and a ``label`` gathers its answer into one labeled response."""
+        self.line_tags = parsed.tags
+        response = self.labeled()
+        try:
+            if response is None:
+                self.handleCommand(parsed.command, parsed.prefix, parsed.params)
+                return
+            self._responding, self._holding = response, False
+            # What the handler sends this client is its answer: gathered, not written,
+            # by an instance attribute over the class's send, so no other line pays.
+            self.send = response.send  # type: ignore[method-assign]
+            try:
+                self.handleCommand(parsed.command, parsed.prefix, parsed.params)
+            finally:
+                del self.send
+                self._responding = None
+            if not self._holding:
+                self.finish_response(response)
+        finally:
+            self.line_tags = tags.NO_TAGS
 
     def handleCommand(self, command: str, prefix: Any, params: list[str]) -> None:
         """Run one command from the table; a bug in a handler costs this line only."""
@@ -366,5 +487,25 @@ class IRCConnection(BatchedWrites, irc.IRC):
                 return session_id
         return None
 
+    def _status(self, admin: bool, voiced: bool) -> str:
+        """A member's channel status in NAMES and WHO: ``@`` the admin, ``+``
+        voiced, both with multi-prefix (else the highest)."""
+        if self.caps & Cap.MULTI_PREFIX:
+            return ("@" if admin else "") + ("+" if voiced else "")
+        return "@" if admin else "+" if voiced else ""
+
+    def _listed_name(self, nick: str) -> str:
+        """A member in NAMES: ``nick``, or ``nick!user@host`` with userhost-in-names."""
+        return wire.user_prefix(nick) if self.caps & Cap.USERHOST_IN_NAMES else nick
+
     def _is_mine(self, channel: str) -> bool:
         return self._my_session(channel) is not None
+
+
+def _too_long(raw: bytes) -> bool:
+    """Whether a received line passes the limits: 510 bytes without CR LF,
+    and with tags, at most ``tags.MAX_CLIENT_TAG_BYTES`` of tag data before them."""
+    if not raw.startswith(b"@"):
+        return True
+    tag_data, rest = tags.split_tags(raw)
+    return len(tag_data) > tags.MAX_CLIENT_TAG_BYTES or len(rest) > wire.MAX_LINE_BYTES - 2

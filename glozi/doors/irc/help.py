@@ -8,7 +8,10 @@ INDEX_SUBJECT = "*"
 """The subject of the answer to a HELP with no subject: the list of commands."""
 TOPICS: dict[str, tuple[str, ...]] = {
     "AWAY": ("AWAY :message marks you away; AWAY alone, back.",),
-    "CAP": ("CAP LS lists capabilities (there are none); CAP END ends the negotiation.",),
+    "CAP": (
+        "CAP LS [302] lists the IRCv3 capabilities; CAP REQ :cap -cap asks for some (all or none);",
+        "CAP LIST shows yours; CAP END ends the negotiation.",
+    ),
     "HELP": ("HELP [COMMAND]: this help; HELPOP is the same.",),
     "ISON": ("ISON nick [nick ...] tells which of those nicks are connected.",),
     "JOIN": (
@@ -44,6 +47,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "PRIVMSG nick :text sends it to that user alone; PRIVMSG GloziServ :help lists the GloziChat commands.",
     ),
     "QUIT": ("QUIT [:reason] closes your connection.",),
+    "SETNAME": ("SETNAME :real name changes your real name (1 to 100 characters).",),
+    "TAGMSG": ("TAGMSG target sends only the line's client-only tags (@+typing=active) to a channel or nick.",),
     "TIME": ("TIME shows the server's time.",),
     "TOPIC": ("TOPIC #name [:text] shows or sets a session's topic (under +t, its admin only).",),
     "USER": ("USER user 0 * :real name registers you, with NICK.",),

@@ -7,9 +7,11 @@ from twisted.python.failure import Failure
 import glozi
 from glozi.domain import commands
 from glozi.domain.errors import ChatError
+from glozi.domain.events import PrivateMessage
 from glozi.domain.names import EXIT_CODE_RULE, is_valid_exit_code, name_key
-from glozi.doors.irc import ctcp, wire
+from glozi.doors.irc import ctcp, tags, wire
 from glozi.doors.irc import numerics as n
+from glozi.doors.irc.caps import Cap
 from glozi.doors.irc.connection import IRCConnection
 
 _SERVICE_ONLY_HELP = (
@@ -59,7 +61,10 @@ class Messages(IRCConnection):
                 self.participant.touch(session_id)
                 return
             try:
-                self.participant.say(text, session_id, notice=notice, action=action).addErrback(self._not_stored)
+                self.participant.say(
+                    text, session_id, notice=notice, action=action, echo=bool(self.caps & Cap.ECHO_MESSAGE),
+                    client_tags=tags.client_only(self.line_tags),
+                ).addErrback(self._not_stored)  # fmt: skip
             except ChatError as error:
                 self._cannot_send(self.channels[session_id], error, notice)
         elif name_key(target) == name_key(wire.SERVICE_NICK):
@@ -78,7 +83,9 @@ class Messages(IRCConnection):
             if self._too_long_to_relay(wire.channel_of(info.name), text, notice, action):
                 return
             try:
-                self.participant.say(text, info.id, notice=notice, action=action).addErrback(self._not_stored)
+                self.participant.say(
+                    text, info.id, notice=notice, action=action, client_tags=tags.client_only(self.line_tags)
+                ).addErrback(self._not_stored)
                 return
             except ChatError as error:
                 if error.code in _SEND_REFUSALS:
@@ -107,16 +114,68 @@ class Messages(IRCConnection):
     def _private(self, nick: str, text: str, notice: bool, action: bool = False) -> None:
         """To one user, whichever door: 401 when nobody has the nick, 301 when they are away."""
         try:
-            _, away = self.participant.send_private(nick, text, notice=notice, action=action)
+            message, away = self.participant.send_private(
+                nick, text, notice=notice, action=action, client_tags=tags.client_only(self.line_tags)
+            )
         except ChatError as error:
             if error.code != "no_such_user":
                 raise
             if not notice:
                 self._numeric(n.ERR_NOSUCHNICK, wire.echo(nick), "No such nick")
             return
+        self._echo_private(nick, message)
         if away is not None and not notice:
             user = self.factory.chat.user_named(nick)
             self._numeric(n.RPL_AWAY, user.nick if user and user.nick else nick, away)
+
+    def _echo_private(self, nick: str, message: PrivateMessage) -> None:
+        """echo-message: the sender is shown its private message as sent, with the recipient's id and time."""
+        if not self.caps & Cap.ECHO_MESSAGE:
+            return
+        user = self.factory.chat.user_named(nick)
+        target = user.nick if user is not None and user.nick else nick
+        if message.tags_only:
+            data = wire.line(wire.user_prefix(message.sender), "TAGMSG", target)
+        else:
+            data = wire.said_lines(
+                message.sender, target, message.text, notice=message.notice, action=message.action,
+                ctcp=message.ctcp,
+            )  # fmt: skip
+        self.send(self.tagged(data, message))
+
+    def irc_TAGMSG(self, params: list[str]) -> None:
+        """``TAGMSG target``: the client-only tags alone, to a channel you are
+        in or an IRC user (a native user is sent nothing), as a PRIVMSG would go."""
+        target, client_tags = params[0], tags.client_only(self.line_tags)
+        session_id = self._my_session(target)
+        if session_id is not None:
+            try:
+                self.participant.send_tags(client_tags, session_id, echo=bool(self.caps & Cap.ECHO_MESSAGE))
+            except ChatError as error:
+                self._cannot_send(self.channels[session_id], error, notice=False)
+        elif wire.session_of(target) is not None:
+            self._numeric(n.ERR_CANNOTSENDTOCHAN, wire.echo(target), "Cannot send to channel: join it first")
+        elif name_key(target) != name_key(wire.SERVICE_NICK):
+            user = self.factory.chat.user_named(target)
+            if user is None:
+                self._numeric(n.ERR_NOSUCHNICK, wire.echo(target), "No such nick")
+            elif getattr(user.connection, "speaks_ctcp", False):
+                message, _ = self.participant.send_private(target, "", client_tags=client_tags, tags_only=True)
+                self._echo_private(target, message)
+
+    def irc_SETNAME(self, params: list[str]) -> None:
+        """``SETNAME :real name`` (IRCv3 setname): the new real name, told to
+        you and to those sharing a session with you who asked for setname."""
+        real_name = wire.clean_text(params[0]).strip() if params else ""
+        if not real_name or len(real_name) > wire.REAL_NAME_MAX:
+            self._write(
+                self.factory.server, "FAIL", "SETNAME", "INVALID_REALNAME",
+                f"Realname is not valid: 1 to {wire.REAL_NAME_MAX} characters",
+            )  # fmt: skip
+            return
+        self.participant.set_real_name(real_name)
+        if self.caps & Cap.SETNAME:
+            self._write(wire.user_prefix(self.nick or "*"), "SETNAME", real_name)
 
     def _ctcp(self, target: str, query: ctcp.Query, notice: bool) -> None:
         """A CTCP request (PRIVMSG) or reply (NOTICE) other than ACTION: to an
@@ -137,7 +196,8 @@ class Messages(IRCConnection):
             if not notice:
                 self._numeric(n.ERR_NOSUCHNICK, wire.echo(target), "No such nick")
         elif user is not None and getattr(user.connection, "speaks_ctcp", False):
-            self.participant.send_private(target, ctcp.body_of(query), notice=notice, ctcp=True)
+            message, _ = self.participant.send_private(target, ctcp.body_of(query), notice=notice, ctcp=True)
+            self._echo_private(target, message)
         elif not notice:
             answer = ctcp.answer_in_place(query, self.factory.clock.seconds(), glozi.__version__)
             answering = user.nick if user is not None and user.nick else wire.SERVICE_NICK

@@ -55,6 +55,8 @@ class IRCProtocol(Registration, Modes, Messages, Queries, Help, OperatorCommands
         "INVITE": IRCCommand("irc_INVITE", 2),
         "PRIVMSG": IRCCommand("irc_PRIVMSG"),
         "NOTICE": IRCCommand("irc_NOTICE"),
+        "TAGMSG": IRCCommand("irc_TAGMSG", 1),
+        "SETNAME": IRCCommand("irc_SETNAME", 1),
         "TIME": IRCCommand("irc_TIME"),
         "WHOIS": IRCCommand("irc_WHOIS", 1),
         "AWAY": IRCCommand("irc_AWAY"),

@@ -58,7 +58,7 @@ class Queries(IRCConnection):
             for member in self.participant.session_members(session_id):
                 user = self.factory.chat.user_named(member.name)
                 if user is not None and (user.operator is not None or not operators_only):
-                    self._who_reply(self.channels[session_id], user, _status(member.is_admin, member.voiced))
+                    self._who_reply(self.channels[session_id], user, self._status(member.is_admin, member.voiced))
         elif wire.session_of(mask) is None:
             for user in self._users_matching(mask):
                 if operators_only and user.operator is None:
@@ -68,7 +68,7 @@ class Queries(IRCConnection):
                     self._who_reply("*", user, "")
                 else:
                     member = user.members[shared]
-                    self._who_reply(self.channels[shared], user, _status(member.is_admin, member.voiced))
+                    self._who_reply(self.channels[shared], user, self._status(member.is_admin, member.voiced))
         self._numeric(n.RPL_ENDOFWHO, wire.echo(mask), "End of WHO list")
 
     def _users_matching(self, mask: str) -> list[Participant]:
@@ -122,7 +122,3 @@ class Queries(IRCConnection):
                 replies.append(f"{user.nick}{operator}={here}{user.nick}@{wire.USER_HOST}")
         self._numeric(n.RPL_USERHOST, " ".join(replies))
 
-
-def _status(admin: bool, voiced: bool) -> str:
-    """A member's channel status in a WHO flag: ``@`` the admin, ``+`` voiced."""
-    return "@" if admin else "+" if voiced else ""

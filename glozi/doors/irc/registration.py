@@ -8,8 +8,9 @@ import glozi
 from glozi.domain.errors import ChatError
 from glozi.domain.names import AWAY_MAX_LENGTH, NAME_MAX_LENGTH, USERNAME_RULE, is_valid_username
 from glozi.domain.rules import MAX_BANS, MODE_LETTERS, TOPIC_MAX_LENGTH
+from glozi.doors.irc import caps, wire
 from glozi.doors.irc import numerics as n
-from glozi.doors.irc import wire
+from glozi.doors.irc.caps import Cap
 from glozi.doors.irc.connection import IRCConnection
 from glozi.doors.irc.listing import ELIST
 from glozi.doors.irc.usermodes import USER_MODES
@@ -46,22 +47,44 @@ class Registration(IRCConnection):
     """CAP, PASS, NICK, USER, PING, PONG, QUIT and MOTD: becoming a registered client and staying one."""
 
     def irc_CAP(self, params: list[str]) -> None:
+        """Capability negotiation (extensions/capability-negotiation.md): LS,
+        LIST, REQ (all or nothing), END; registration waits for END once LS
+        or REQ came before it."""
         sub = params[0].upper()
         if sub == "LS":
             self._negotiating_caps = not self.registered
-            self._write(self.factory.server, "CAP", self.nick or "*", "LS", "")
+            version = params[1] if len(params) > 1 else ""
+            if version.isdigit() and int(version) >= caps.LS_VERSION:
+                self.cap_version = max(self.cap_version, int(version))
+                # Clients of 302 have cap-notify without asking for it.
+                self.set_caps(self.caps | Cap.CAP_NOTIFY)
+            self._cap_reply("LS", caps.listed(Cap(sum(caps.NAMES.values()))))
         elif sub == "LIST":
-            self._write(self.factory.server, "CAP", self.nick or "*", "LIST", "")
+            self._cap_reply("LIST", caps.listed(self.caps))
         elif sub == "REQ":
             self._negotiating_caps = not self.registered
-            self._write(
-                self.factory.server, "CAP", self.nick or "*", "NAK", params[1] if len(params) > 1 else ""
-            )
+            words = " ".join(params[1:]).strip()
+            wanted = caps.requested(words, self.caps) if words else None
+            if wanted is None:
+                self._write(self.factory.server, "CAP", self.nick or "*", "NAK", words)
+            else:
+                self.set_caps(wanted)
+                self._write(self.factory.server, "CAP", self.nick or "*", "ACK", words)
         elif sub == "END":
             self._negotiating_caps = False
             self._maybe_register()
         else:
             self._numeric(n.ERR_INVALIDCAPCMD, wire.echo(params[0]), "Invalid CAP command")
+
+    def _cap_reply(self, sub: str, names: str) -> None:
+        """``CAP * LS :names`` (or LIST); for a 302 client over several lines
+        when one would pass 512 bytes, all but the last marked ``*``."""
+        me = self.nick or "*"
+        head = len(f":{self.factory.server} CAP {me} {sub} * :\r\n".encode())
+        pieces = wire.split_text(names, wire.MAX_LINE_BYTES - head) if self.cap_version else [names]
+        for piece in pieces[:-1]:
+            self._write(self.factory.server, "CAP", me, sub, "*", piece)
+        self._write(self.factory.server, "CAP", me, sub, pieces[-1] if pieces else "")
 
     def irc_PASS(self, params: list[str]) -> None:
         """The server password, before NICK and USER (RFC 2812); checked when they are given."""

@@ -8,7 +8,7 @@ server wrote with ``parse_line`` too.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -20,16 +20,22 @@ from glozi.domain.events import (
     IdleWarning,
     LeaveReason,
     MemberAway,
+    MemberInvited,
     MemberJoined,
     MemberLeft,
     Message,
     ModeChanged,
+    PrivateMessage,
+    RealNameChanged,
     ServerClosing,
     SessionCtcp,
     SessionInfo,
+    SessionTagMessage,
     TopicChanged,
     Wallops,
 )
+from glozi.doors.irc import tags
+from glozi.doors.irc.caps import TAGGED, Cap
 
 MAX_LINE_BYTES = 512
 """Longest line either side may send, CR LF included (RFC 1459 section 2.3)."""
@@ -54,11 +60,13 @@ REAL_NAME_MAX = 100
 
 
 class ParsedLine(NamedTuple):
-    """One IRC line: its source (``""`` when none), upper-cased command and parameters."""
+    """One IRC line: its source (``""`` when none), upper-cased command and
+    parameters, and its IRCv3 tags (values unescaped)."""
 
     prefix: str
     command: str
     params: list[str]
+    tags: Mapping[str, str] = tags.NO_TAGS
 
 
 INVALID_UTF8_WARNING = "Invalid UTF-8 was replaced with U+FFFD"
@@ -78,7 +86,9 @@ def is_utf8(raw: bytes) -> bool:
 
 def parse_line(raw: bytes) -> ParsedLine | None:
     """One line (without CR LF) as a ``ParsedLine``, or ``None`` for a blank or
-    malformed line, which servers ignore. Invalid UTF-8 becomes U+FFFD."""
+    malformed line, which servers ignore. Invalid UTF-8 becomes U+FFFD; a
+    leading ``@tags`` part is read as IRCv3 tags (``tags.parse_tags``)."""
+    tag_data, raw = tags.split_tags(raw)
     text = raw.decode("utf-8", errors="replace").strip("\r\n")
     if not text.strip():
         return None
@@ -88,6 +98,8 @@ def parse_line(raw: bytes) -> ParsedLine | None:
         return None
     if not command:
         return None
+    if tag_data:
+        return ParsedLine(prefix, command.upper(), params, tags.parse_tags(tag_data.decode("utf-8", errors="replace")))
     return ParsedLine(prefix, command.upper(), params)
 
 
@@ -299,9 +311,9 @@ def _encode(event: Event, channel: str, server: str) -> bytes:
             return line(None, "ERROR", f"Closing Link: {event.reason}")
         case Wallops():
             return _wallops(event)
-        case MemberAway():
-            # IRC users ask for away state (301, WHO's H and G); pushing it is
-            # IRCv3's away-notify, for clients that request the capability.
+        case MemberAway() | SessionTagMessage() | RealNameChanged() | MemberInvited():
+            # Only clients that asked for a capability get these (encode_variant):
+            # the others ask for away state (301, WHO's H and G) or see nothing.
             return b""
     raise TypeError(f"no IRC form for {type(event).__name__}")
 
@@ -338,4 +350,81 @@ def encode_event(event: Event, channel: str, server: str) -> bytes:
     data = event.encoded.get(CACHE_KEY)
     if data is None:
         data = event.encoded[CACHE_KEY] = _encode(event, channel, server)
+    return data
+
+
+_VARIANT_CAPS = {
+    MemberJoined: TAGGED | Cap.EXTENDED_JOIN,
+    MemberAway: TAGGED | Cap.AWAY_NOTIFY,
+    RealNameChanged: TAGGED | Cap.SETNAME,
+    MemberInvited: TAGGED | Cap.INVITE_NOTIFY,
+}
+
+
+def variant_of(event: Event, caps: Cap) -> Cap:
+    """Which of a connection's ``caps`` change ``event``'s bytes: its variant,
+    ``Cap(0)`` when it gets the untagged bytes every other such client gets."""
+    return caps & _VARIANT_CAPS.get(type(event), TAGGED)
+
+
+def server_time(seconds: float) -> str:
+    """IRCv3 ``server-time``: ``2026-11-26T02:19:32.123Z`` (UTC, milliseconds)."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def _event_time(event: Event) -> float | None:
+    match event:
+        case Message() | PrivateMessage() | Wallops():
+            return event.sent_at
+        case TopicChanged():
+            return event.at
+        case MemberJoined():
+            return event.joined_at
+    return None
+
+
+def tag_event(data: bytes, event: Event, variant: Cap, now: float) -> bytes:
+    """``data`` (the lines of ``event``) with the tags ``variant`` asks for:
+    ``time`` (the event's own time, else ``now``) with server-time; with
+    message-tags the message's ``msgid`` on its first line and the sender's
+    client-only tags on every line, after the server's."""
+    every = f"time={server_time(_event_time(event) or now)}" if variant & Cap.SERVER_TIME else ""
+    first = ""
+    if variant & Cap.MESSAGE_TAGS:
+        msgid = getattr(event, "msgid", "")
+        first = f"msgid={msgid}" if msgid else ""
+        client = getattr(event, "client_tags", "")
+        every = f"{every};{client}" if every and client else every or client
+    return tags.with_tags(data, every, first=first)
+
+
+def _encode_variant(event: Event, channel: str, server: str, variant: Cap, real_name: str) -> bytes:
+    match event:
+        case MemberJoined() if variant & Cap.EXTENDED_JOIN:
+            # No accounts: the account name is always "*".
+            return line(user_prefix(event.name), "JOIN", channel, "*", real_name or event.name)
+        case MemberAway() if variant & Cap.AWAY_NOTIFY:
+            prefix = user_prefix(event.name)
+            return line(prefix, "AWAY", event.away) if event.away else line(prefix, "AWAY")
+        case SessionTagMessage() if variant & Cap.MESSAGE_TAGS:
+            return line(user_prefix(event.sender), "TAGMSG", channel)
+        case RealNameChanged() if variant & Cap.SETNAME:
+            return line(user_prefix(event.name), "SETNAME", event.real_name)
+        case MemberInvited() if variant & Cap.INVITE_NOTIFY:
+            return line(user_prefix(event.by), "INVITE", event.nick, channel)
+    return encode_event(event, channel, server)
+
+
+def encode_variant(event: Event, channel: str, server: str, variant: Cap, now: float, real_name: str = "") -> bytes:
+    """``encode_event`` for the clients of one ``variant`` (``variant_of``):
+    encoded once per variant and cached on the event, so every client of a
+    variant gets the same bytes; ``now`` times an event that has no time of
+    its own, ``real_name`` is the joiner's for extended-join."""
+    key = (CACHE_KEY, variant)
+    data = event.encoded.get(key)
+    if data is None:
+        data = event.encoded[key] = tag_event(
+            _encode_variant(event, channel, server, variant, real_name), event, variant, now
+        )
     return data

@@ -14,6 +14,7 @@ from typing import Any
 
 from glozi.domain.errors import ChatError
 from glozi.domain.events import (
+    IRC_ONLY_EVENTS,
     AdminChanged,
     Event,
     IdleWarning,
@@ -33,7 +34,6 @@ from glozi.domain.events import (
     ServerCounts,
     SessionAdded,
     SessionChanged,
-    SessionCtcp,
     SessionInfo,
     SessionRemoved,
     TopicChanged,
@@ -895,8 +895,8 @@ def event_frame(event: Event) -> dict[str, Any]:
 def encode_event(event: Event) -> bytes:
     """The line for ``event``, encoded once and cached on the event; nothing
     (``b""``) for an event native clients do not get (IRC's channel CTCP,
-    which a native client could not answer)."""
+    which a native client could not answer, and the other IRC-only events)."""
     line = event.encoded.get(_CACHE_KEY)
     if line is None:
-        line = event.encoded[_CACHE_KEY] = b"" if type(event) is SessionCtcp else encode_frame(event_frame(event))
+        line = event.encoded[_CACHE_KEY] = b"" if type(event) in IRC_ONLY_EVENTS else encode_frame(event_frame(event))
     return line
