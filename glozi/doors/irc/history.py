@@ -1,27 +1,38 @@
-"""IRCv3 ``draft/chathistory`` at the edge: CHATHISTORY lines in, batches out.
+"""IRCv3 ``draft/chathistory`` on the IRC door: CHATHISTORY lines in, batches out,
+and a session's history on joining (docs/irc.md, "History").
 
 ``parse_chathistory`` turns a CHATHISTORY line's parameters into a typed
 request (``HistoryRequest``, ``TargetsRequest``) or a ``HistoryFailure``,
 the standard reply (``FAIL CHATHISTORY …``) the client gets instead;
-``server_time`` and ``parse_timestamp`` are the spec's one timestamp format,
-``YYYY-MM-DDThh:mm:ss.sssZ``. Pure functions, no sockets (docs/irc.md,
-"History: CHATHISTORY").
+``parse_timestamp`` reads the spec's one timestamp format,
+``YYYY-MM-DDThh:mm:ss.sssZ`` (``wire.server_time`` writes it);
+``history_lines`` turns stored messages into lines. Those are pure functions; ``ChatHistory`` is the
+connection's side (the command, the join scrollback).
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.python.failure import Failure
+
+from glozi.domain.errors import ChatError
+from glozi.domain.events import Message
 from glozi.domain.history import HISTORY_LIMIT, TARGETS_LIMIT, Anchor, Direction, HistoryQuery
+from glozi.doors.irc import wire
+from glozi.doors.irc.caps import TAGGED, Cap
+from glozi.doors.irc.connection import IRCConnection
 
 __all__ = [
     "ISUPPORT_TOKENS",
+    "ChatHistory",
     "HistoryFailure",
     "HistoryRequest",
     "TargetsRequest",
     "parse_chathistory",
     "parse_timestamp",
-    "server_time",
 ]
 
 ISUPPORT_TOKENS = (f"CHATHISTORY={HISTORY_LIMIT}", "MSGREFTYPES=msgid,timestamp")
@@ -30,8 +41,10 @@ ISUPPORT_TOKENS = (f"CHATHISTORY={HISTORY_LIMIT}", "MSGREFTYPES=msgid,timestamp"
 MILLISECOND = 0.001
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _LIMIT = re.compile(r"[0-9]{1,9}")
-# Past the last millisecond a timestamp names, less than the float error at today's times.
-_WHOLE_MILLISECOND = MILLISECOND - 1e-6
+# wire.server_time shows a time rounded to the microsecond, then cut to the
+# millisecond: a message shows T when it was sent in [T - 0.5 µs, T + 1 ms - 0.5 µs).
+_HALF_MICROSECOND = 0.5e-6
+_WHOLE_MILLISECOND = MILLISECOND - _HALF_MICROSECOND
 
 _SUBCOMMANDS = {
     "LATEST": Direction.LATEST,
@@ -81,14 +94,6 @@ class TargetsRequest:
     limit: int
 
 
-def server_time(seconds: float) -> str:
-    """A stored time as IRCv3 writes it (``server-time``): UTC, cut (not rounded) to the millisecond,
-    so that a message is never later than its time stamp says."""
-    # To the microsecond first: 0.123 is stored as 0.12299999…, and is shown as .123.
-    whole, micros = divmod(round(seconds * 1_000_000), 1_000_000)
-    return datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{micros // 1000:03d}Z"
-
-
 def parse_timestamp(text: str) -> float | None:
     """``YYYY-MM-DDThh:mm:ss.sssZ`` (UTC) as seconds since the epoch, or ``None`` for anything else."""
     if not _TIMESTAMP.fullmatch(text):
@@ -127,11 +132,18 @@ def _limit(subcommand: str, param: str, most: int) -> int | HistoryFailure:
 
 
 def _after(anchor: Anchor) -> Anchor:
-    """An exclusive lower bound: a timestamp excludes every message of its millisecond, as its
-    ``server-time`` shows them, so paging forward by the last time seen repeats none."""
+    """An exclusive lower bound: a timestamp excludes every message its
+    ``server-time`` shows with it, so paging forward by the last time seen repeats none."""
     if anchor.time is None:
         return anchor
     return Anchor(time=anchor.time + _WHOLE_MILLISECOND)
+
+
+def _before(anchor: Anchor) -> Anchor:
+    """An exclusive upper bound, the same way: before every message shown with that time."""
+    if anchor.time is None:
+        return anchor
+    return Anchor(time=anchor.time - _HALF_MICROSECOND)
 
 
 def parse_chathistory(params: list[str]) -> HistoryRequest | TargetsRequest | HistoryFailure:
@@ -175,12 +187,14 @@ def parse_chathistory(params: list[str]) -> HistoryRequest | TargetsRequest | Hi
     if subcommand != "BETWEEN":
         if subcommand in ("LATEST", "AFTER"):
             start = _after(start)
+        elif subcommand == "BEFORE":
+            start = _before(start)
         return HistoryRequest(subcommand, target, HistoryQuery(direction, limit, start))
     end = _point(subcommand, rest[2])
     if isinstance(end, HistoryFailure):
         return end
     if start.time is not None and end.time is not None:
-        start, end = (_after(start), end) if start.time <= end.time else (start, _after(end))
+        start, end = (_after(start), _before(end)) if start.time <= end.time else (_before(start), _after(end))
     return HistoryRequest(subcommand, target, HistoryQuery(direction, limit, start, end))
 
 
@@ -196,4 +210,105 @@ def _targets(rest: list[str]) -> TargetsRequest | HistoryFailure:
         return limit
     assert first.time is not None and second.time is not None
     earlier, later = sorted((first.time, second.time))
-    return TargetsRequest(earlier + _WHOLE_MILLISECOND, later, limit)
+    return TargetsRequest(earlier + _WHOLE_MILLISECOND, later - _HALF_MICROSECOND, limit)
+
+
+CHATHISTORY_BATCH = "chathistory"
+TARGETS_BATCH = "draft/chathistory-targets"
+
+
+def history_lines(messages: Sequence[Message], target: str, caps: Cap) -> bytes:
+    """Stored messages to ``target`` as they were said (PRIVMSG, NOTICE, ``/me``
+    as CTCP ACTION), each with the tags ``caps`` asked for, as live ones have
+    them: ``time`` (server-time: the stored time) and ``msgid`` (message-tags)."""
+    variant = caps & TAGGED
+    return b"".join(
+        wire.tag_event(
+            wire.said_lines(message.sender, target, message.text, notice=message.notice, action=message.action),
+            message, variant, message.sent_at,
+        )
+        for message in messages
+    )  # fmt: skip
+
+
+class ChatHistory(IRCConnection):
+    """CHATHISTORY (a member's sessions only; a nick answers nothing, as private
+    messages are never stored) and the history a JOIN sends."""
+
+    def _fail(self, failure: HistoryFailure) -> None:
+        self._write(self.factory.server, "FAIL", *failure.params)
+
+    def irc_CHATHISTORY(self, params: list[str]) -> None:
+        request = parse_chathistory(params)
+        if isinstance(request, HistoryFailure):
+            self._fail(request)
+        elif isinstance(request, TargetsRequest):
+            targets = maybeDeferred(self.participant.history_targets, request.after, request.before, request.limit)
+            self._answer(targets.addCallbacks(self._targets_answer, self._unread_answer, errbackArgs=("TARGETS", "*")))
+        elif wire.session_of(request.target) is None:
+            # Private messages are never stored (a later holder of the nick must not read them).
+            self.send(self.open_batch(CHATHISTORY_BATCH, b"", wire.echo(request.target)))
+        else:
+            session_id = self._my_session(request.target)
+            if session_id is None:
+                self._fail(HistoryFailure("INVALID_TARGET", (request.subcommand, wire.echo(request.target)), NOT_RETRIEVED))
+                return
+            read = maybeDeferred(self.participant.read_history, session_id, request.query)
+            read.addCallbacks(
+                self._history_answer, self._unread_answer, callbackArgs=(self.channels[session_id],),
+                errbackArgs=(request.subcommand, request.target),
+            )  # fmt: skip
+            self._answer(read)
+
+    def _answer(self, answer: "Deferred[bytes]") -> None:
+        """Send what ``answer`` gives: at once when it has it already (a
+        labeled response gathers it as it gathers any line), else when the store
+        has answered, as the held labeled response when the line had a label."""
+        if answer.called:
+            answer.addCallback(self.send)
+            return
+        response = self.hold_response()
+
+        def send(data: bytes) -> None:
+            if response is None:
+                self.send(data)
+            else:
+                response.send(data)
+                self.finish_response(response)
+
+        answer.addCallback(send).addErrback(self.log.failure, "Answering IRC CHATHISTORY failed")
+
+    def _history_answer(self, messages: list[Message], channel: str) -> bytes:
+        return self.open_batch(CHATHISTORY_BATCH, history_lines(messages, channel, self.caps), channel)
+
+    def _targets_answer(self, targets: list[tuple[int, float]]) -> bytes:
+        body = b"".join(
+            wire.line(self.factory.server, "CHATHISTORY", "TARGETS", channel, wire.server_time(newest))
+            for session_id, newest in targets
+            if (channel := self.channels.get(session_id)) is not None
+        )
+        return self.open_batch(TARGETS_BATCH, body)
+
+    def _unread_answer(self, reason: Failure, subcommand: str, target: str) -> bytes:
+        """The store failed (``MESSAGE_ERROR``), or the member left while it read (``INVALID_TARGET``)."""
+        error = reason.value
+        code = "MESSAGE_ERROR"
+        if isinstance(error, ChatError) and error.code != "not_stored":
+            code = "INVALID_TARGET"
+        elif not isinstance(error, ChatError):
+            self.log.failure("Reading history for IRC CHATHISTORY failed", reason)
+        params = HistoryFailure(code, (subcommand, wire.echo(target)), NOT_RETRIEVED).params
+        return wire.line(self.factory.server, "FAIL", *params)
+
+    def _send_join_history(self, messages: Sequence[Message], channel: str) -> None:
+        """A JOIN's scrollback: a ``chathistory`` batch to a client with batch
+        and server-time, plain lines with their times to one with server-time
+        alone, today's NOTICEs to the others; nothing to a client that asked for
+        draft/chathistory, which asks for what it wants (CHATHISTORY LATEST)."""
+        caps = self.caps
+        if caps & Cap.CHATHISTORY:
+            return
+        if caps & Cap.SERVER_TIME:
+            self.send(self.open_batch(CHATHISTORY_BATCH, history_lines(messages, channel, caps), channel))
+        else:
+            self.send(wire.encode_history(messages, channel, self.factory.server))
