@@ -11,7 +11,7 @@ from glozi.storage.store import MemoryStore, StoreError
 from tests.helpers import TEST_EXIT_CODE, quick_passwords
 from tests.test_irc_protocol import SERVER, DoorTestCase, IRCClient
 
-ALL_HISTORY_CAPS = "batch server-time message-tags draft/chathistory"
+ALL_HISTORY_CAPS = "batch server-time message-tags labeled-response draft/chathistory"
 START = 1_764_000_000
 """The test clock's start: 2025-11-24T16:00:00.000Z."""
 
@@ -68,6 +68,17 @@ class ChatHistoryTests(HistoryTestCase):
         self.assertEqual(second.tags["time"], "2025-11-24T16:00:03.000Z")
         self.assertEqual([first.tags["batch"], second.tags["batch"]], [ref, ref])
         self.assertEqual([first.tags["msgid"], second.tags["msgid"]], [live[1].tags["msgid"], live[2].tags["msgid"]])
+
+    def test_a_labeled_request_is_answered_in_one_labeled_batch(self) -> None:
+        """@label=p1 CHATHISTORY …: a labeled-response batch whose start carries label=p1, the chathistory batch inside."""
+        self.say_several(self.bob, 2)
+        self.alice.received()
+        lines = self.alice.send("@label=p1 CHATHISTORY LATEST #kiwi * 10")
+        self.assertEqual([p.command for p in lines], ["BATCH", "BATCH", "PRIVMSG", "PRIVMSG", "BATCH", "BATCH"])
+        outer, inner = lines[0], lines[1]
+        self.assertEqual((outer.tags.get("label"), outer.params[1]), ("p1", "labeled-response"))
+        self.assertEqual(inner.params[1:], ["chathistory", "#kiwi"])
+        self.assertEqual(inner.tags.get("batch"), outer.params[0].removeprefix("+"))
 
     def test_an_action_comes_back_as_ctcp_action(self) -> None:
         """A /me is replayed as it was said: PRIVMSG #kiwi :\\x01ACTION waves\\x01."""

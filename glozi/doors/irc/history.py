@@ -265,7 +265,7 @@ class ChatHistory(IRCConnection):
         labeled response gathers it as it gathers any line), else when the store
         has answered, as the held labeled response when the line had a label."""
         if answer.called:
-            answer.addCallback(self.send)
+            answer.addCallback(self.send).addErrback(self._answer_failed)
             return
         response = self.hold_response()
 
@@ -276,7 +276,10 @@ class ChatHistory(IRCConnection):
                 response.send(data)
                 self.finish_response(response)
 
-        answer.addCallback(send).addErrback(self.log.failure, "Answering IRC CHATHISTORY failed")
+        answer.addCallback(send).addErrback(self._answer_failed)
+
+    def _answer_failed(self, reason: Failure) -> None:
+        self.log.failure("Answering IRC CHATHISTORY failed", reason)
 
     def _history_answer(self, messages: list[Message], channel: str) -> bytes:
         return self.open_batch(CHATHISTORY_BATCH, history_lines(messages, channel, self.caps), channel)
