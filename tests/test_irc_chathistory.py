@@ -136,6 +136,20 @@ class ChatHistoryTests(HistoryTestCase):
         ]  # fmt: skip
         self.assertEqual(self.texts(after), self.texts(newest))
 
+    def test_a_timestamp_names_every_message_shown_with_it(self) -> None:
+        """A message sent at 16:00:10.0004 shows 16:00:10.000Z and one at 16:00:19.9999997 shows
+        16:00:20.000Z: AFTER the first's time and BEFORE the second's leave each one out."""
+        self.clock.advance(10.0004)
+        self.bob.send("PRIVMSG #kiwi :early")
+        self.clock.advance(9.9995997)
+        self.bob.send("PRIVMSG #kiwi :late")
+        early, late = self.alice.received()
+        self.assertEqual((early.tags["time"], late.tags["time"]), ("2025-11-24T16:00:10.000Z", "2025-11-24T16:00:20.000Z"))
+        after = self.alice.send("CHATHISTORY AFTER #kiwi timestamp=2025-11-24T16:00:10.000Z 10")
+        self.assertEqual(self.texts(after), ["late"])
+        before = self.alice.send("CHATHISTORY BEFORE #kiwi timestamp=2025-11-24T16:00:20.000Z 10")
+        self.assertEqual(self.texts(before), ["early"])
+
     def test_a_limit_over_100_answers_100(self) -> None:
         """ISUPPORT CHATHISTORY=100: LATEST … 500 answers the newest 100."""
         self.say_several(self.bob, 120)
