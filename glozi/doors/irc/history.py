@@ -6,8 +6,9 @@ request (``HistoryRequest``, ``TargetsRequest``) or a ``HistoryFailure``,
 the standard reply (``FAIL CHATHISTORY …``) the client gets instead;
 ``parse_timestamp`` reads the spec's one timestamp format,
 ``YYYY-MM-DDThh:mm:ss.sssZ`` (``wire.server_time`` writes it);
-``history_lines`` turns stored messages into lines. Those are pure functions; ``ChatHistory`` is the
-connection's side (the command, the join scrollback).
+``history_lines`` turns stored messages into lines. Those are pure
+functions; ``ChatHistory`` is the connection's side (the command, the join
+scrollback).
 """
 
 import re
@@ -218,7 +219,7 @@ TARGETS_BATCH = "draft/chathistory-targets"
 
 
 def history_lines(messages: Sequence[Message], target: str, caps: Cap) -> bytes:
-    """Stored messages to ``target`` as they were said (PRIVMSG, NOTICE, ``/me``
+    """Stored messages to ``target`` from their senders (PRIVMSG, a ``/me``
     as CTCP ACTION), each with the tags ``caps`` asked for, as live ones have
     them: ``time`` (server-time: the stored time) and ``msgid`` (message-tags)."""
     variant = caps & TAGGED
@@ -235,8 +236,11 @@ class ChatHistory(IRCConnection):
     """CHATHISTORY (a member's sessions only; a nick answers nothing, as private
     messages are never stored) and the history a JOIN sends."""
 
+    def _fail_line(self, failure: HistoryFailure) -> bytes:
+        return wire.line(self.factory.server, "FAIL", *failure.params)
+
     def _fail(self, failure: HistoryFailure) -> None:
-        self._write(self.factory.server, "FAIL", *failure.params)
+        self.send(self._fail_line(failure))
 
     def irc_CHATHISTORY(self, params: list[str]) -> None:
         request = parse_chathistory(params)
@@ -300,8 +304,7 @@ class ChatHistory(IRCConnection):
             code = "INVALID_TARGET"
         elif not isinstance(error, ChatError):
             self.log.failure("Reading history for IRC CHATHISTORY failed", reason)
-        params = HistoryFailure(code, (subcommand, wire.echo(target)), NOT_RETRIEVED).params
-        return wire.line(self.factory.server, "FAIL", *params)
+        return self._fail_line(HistoryFailure(code, (subcommand, wire.echo(target)), NOT_RETRIEVED))
 
     def _send_join_history(self, messages: Sequence[Message], channel: str) -> None:
         """A JOIN's scrollback: a ``chathistory`` batch to a client with batch
