@@ -43,6 +43,9 @@ class EnvelopeTests(TestCase):
         self.assertEqual((seq, back, exclude), (17, message, "ann"))
         with self.assertRaises(ValueError):
             message_from({"node": "n2", "kind": "message", "seq": "x", "session": 4})
+        for msgid in (None, "", 7, "x" * 101):
+            with self.assertRaises(ValueError):
+                message_from({**unpack(message_envelope("n2", 17, message, "ann")), "msgid": msgid})
 
     def test_session_state_has_the_rules_and_never_more_than_another_node_needs(self) -> None:
         session = Session(12, "plans", 0.0, "ann", "scrypt$hash", permanent=False)

@@ -13,8 +13,9 @@ from twisted.trial.unittest import TestCase
 
 from glozi import tap
 from glozi.domain.names import name_key
-from glozi.storage.pgstore import SCHEMA_VERSION, PostgresStore, open_store
-from glozi.storage.store import NewerSchemaError, StoredSession, StoreError, is_postgres_url
+from glozi.storage.history import Anchor, Direction, HistoryQuery
+from glozi.storage.pgstore import MIGRATIONS, SCHEMA_VERSION, PostgresStore, open_store, upgrade
+from glozi.storage.store import NewerSchemaError, StoredMessage, StoredSession, StoreError, is_postgres_url
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.realthings import fresh_database
 from tests.storebehaviour import StoreBehaviour, message
@@ -37,6 +38,14 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
     def query(self, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.dsn) as db:
             return db.execute(sql, parameters).fetchall()
+
+    def cut_connections(self) -> None:
+        """End every other connection to the test's database (as a PostgreSQL restart does)."""
+        with psycopg.connect(self.dsn, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
     def stored_texts(self, session_id: int) -> list[str]:
         return [text for (text,) in self.query("SELECT text FROM messages WHERE session_id = %s ORDER BY seq", session_id)]
@@ -166,16 +175,31 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         (none acknowledged), and the next write reconnects by itself and is committed."""
         store, _ = self.open()
         yield store.add_message(message(7, 1))
-        with psycopg.connect(self.dsn, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+        self.cut_connections()
         yield self.assertFailure(store.add_message(message(7, 2)), StoreError)
         # adbapi logs the failed rollback (the psycopg error), the store the lost connection; nothing else.
         self.flushLoggedErrors(psycopg.OperationalError, ConnectionLost)
         yield store.add_message(message(7, 3))
         self.assertEqual(self.stored_texts(7), ["message 1", "message 3"])
+
+    @inlineCallbacks
+    def test_a_lost_connection_fails_a_history_read_and_the_next_reconnects(self) -> Any:
+        """PostgreSQL restarted under a reader: the read in flight fails with ``StoreError``
+        (the domain's ``not_stored``), the next one reconnects and is answered."""
+        store, _ = self.open()
+        yield store.add_message(message(7, 1))
+        self.cut_connections()
+        yield self.assertFailure(store.read_history(7, HistoryQuery(Direction.LATEST, 10)), StoreError)
+        self.flushLoggedErrors(psycopg.OperationalError, ConnectionLost)
+        read = yield store.read_history(7, HistoryQuery(Direction.LATEST, 10))
+        self.assertEqual(read, [message(7, 1)])
+
+    @inlineCallbacks
+    def test_messages_after_a_number_carry_their_ids(self) -> Any:
+        """The cluster's gap fill reads each message with the id it was sent with."""
+        store, _ = self.open()
+        yield gatherResults([store.add_message(message(1, n)) for n in range(3)])
+        self.assertEqual([m.msgid for _, m in (yield store.messages_after(1, 1, 10))], ["1f1", "1f2"])
 
     @inlineCallbacks
     def test_a_transaction_takes_the_session_counters_in_id_order(self) -> Any:
@@ -208,6 +232,27 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         """A new database gets the current schema, recorded in ``meta``."""
         self.open()
         self.assertEqual(self.query("SELECT value FROM meta WHERE key = 'schema_version'"), [(SCHEMA_VERSION,)])
+
+    @inlineCallbacks
+    def test_migration_from_schema_1_gives_each_kept_message_an_id(self) -> Any:
+        """A schema-1 database gains message ids: each kept message gets "p", its session and its number
+        (stable, readable by), unique; a new message keeps the id it was sent with."""
+        with psycopg.connect(self.dsn) as db:
+            upgrade(db, "schema_version", MIGRATIONS[:1], "the database")
+            for seq in (1, 2):
+                db.execute(
+                    "INSERT INTO messages (session_id, seq, sender, text, sent_at) VALUES (3, %s, 'carol', %s, %s)",
+                    (seq, f"m{seq}", float(seq)),
+                )
+            db.execute("INSERT INTO session_sequences VALUES (3, 2)")
+        store, snapshot = self.open()
+        self.assertEqual([m.msgid for m in snapshot.history[3]], ["p3-1", "p3-2"])
+        yield store.add_message(StoredMessage(3, "carol", "new", 9.0, msgid="a41f09c3e2b71"))
+        after = yield store.read_history(3, HistoryQuery(Direction.AFTER, 10, Anchor(msgid="p3-1")))
+        self.assertEqual([(m.text, m.msgid) for m in after], [("m2", "p3-2"), ("new", "a41f09c3e2b71")])
+        self.assertEqual(self.query("SELECT value FROM meta WHERE key = 'schema_version'"), [(2,)])
+        with self.assertRaises(psycopg.errors.UniqueViolation):
+            self.query("UPDATE messages SET msgid = 'p3-1' WHERE msgid = 'p3-2'")
 
     def test_newer_schema_is_refused(self) -> None:
         """A database from a newer GloziChat is not touched."""

@@ -11,7 +11,7 @@ from twisted.trial.unittest import TestCase
 
 from glozi.storage.history import Anchor, Direction, HistoryQuery
 from glozi.storage.sqlitestore import MIGRATIONS, SCHEMA_VERSION, open_store
-from glozi.storage.store import NewerSchemaError, StoredMessage, StoredSession
+from glozi.storage.store import NewerSchemaError, StoredMessage, StoredSession, StoreError
 from tests.storebehaviour import StoreBehaviour, message
 
 
@@ -51,6 +51,23 @@ class SQLiteStoreTests(StoreBehaviour, TestCase):
         yield store.add_message(message(10, 1))
         yield store.close()
         self.assertEqual(snapshot.sessions, ())
+
+
+    @inlineCallbacks
+    def test_a_failed_read_fails_with_store_error_and_the_next_is_answered(self) -> Any:
+        """A read the database refuses (its table gone under it) fails with ``StoreError``
+        (the domain's ``not_stored``); once the table is back, reads are answered again."""
+        store, _ = self.open()
+        yield store.add_message(message(1, 1))
+        with sqlite3.connect(self.path) as db:
+            db.execute("ALTER TABLE messages RENAME TO elsewhere")
+        db.close()
+        yield self.assertFailure(store.read_history(1, HistoryQuery(Direction.LATEST, 10)), StoreError)
+        self.assertEqual(len(self.flushLoggedErrors(sqlite3.OperationalError)), 1)
+        with sqlite3.connect(self.path) as db:
+            db.execute("ALTER TABLE elsewhere RENAME TO messages")
+        db.close()
+        self.assertEqual((yield store.read_history(1, HistoryQuery(Direction.LATEST, 10))), [message(1, 1)])
 
 
 class MigrationTests(TestCase):

@@ -22,6 +22,8 @@ TRAVELLING: dict[str, type[Event]] = {
         "ServerClosing", "SessionCtcp", "SessionTagMessage", "TopicChanged", "Wallops",
     )
 }
+MAX_MSGID = 100
+"""The longest message id an envelope may carry (the ids nodes give are far shorter: docs/history.md)."""
 _FIELDS = {
     name: tuple(f.name for f in dataclasses.fields(cls) if f.name != "encoded") for name, cls in TRAVELLING.items()
 }
@@ -92,8 +94,10 @@ def message_from(envelope: dict[str, Any]) -> tuple[int, Message, str | None]:
             sent_at=float(envelope["sent_at"]),
             notice=bool(envelope.get("notice")),
             action=bool(envelope.get("action")),
-            msgid=str(envelope["msgid"]),
+            msgid=envelope["msgid"],
         )
+        if not isinstance(message.msgid, str) or not 0 < len(message.msgid) <= MAX_MSGID:
+            raise ValueError(f"not a message id: {message.msgid!r:.100}")
         exclude = envelope.get("exclude")
         return int(envelope["seq"]), message, exclude if isinstance(exclude, str) else None
     except (KeyError, TypeError, ValueError) as error:

@@ -115,8 +115,9 @@ class HistoryReads:
     def targets(
         self, cursor: Any, session_ids: Sequence[int], after: float, before: float, limit: int
     ) -> list[tuple[int, float]]:
-        """``Store.history_targets``, in the database thread: one short walk
-        back from each session's newest message (a user is in few sessions)."""
+        """``Store.history_targets``, in the database thread: one query per
+        session (a user is in few), each walking back from the session's
+        newest message to the first inside the window."""
         low, high = min(after, before), max(after, before)
         newest = []
         sql = self._sql(

@@ -32,6 +32,9 @@ MEMORY = ":memory:"
 DEFAULT_DB_FILE = "glozichat.db"
 BUSY_TIMEOUT_MS = 5000
 
+_NAME_THE_UNNAMED = "UPDATE messages SET msgid = 's' || id WHERE msgid IS NULL"
+"""Gives each message kept without an id one from its row id."""
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the first schema. The next session id was one past the highest
     # stored, which reused the id of a deleted newest session.
@@ -63,15 +66,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 3: a message may be a /me action; every message stored before was none.
     ("ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0",),
     # 4: each message keeps the id it was sent with (unique, read by id for
-    # history paging). One written without (stored before, or by a caller that
-    # gave none) gets "s" and its row id: row ids are never given twice, and
-    # the ids the server gives are hex, so the two never meet.
+    # history paging). One stored before gets "s" and its row id (as one
+    # written without an id does: ``_write``): row ids are never given twice,
+    # and the ids the server gives are hex, so the two never meet.
     (
         "ALTER TABLE messages ADD COLUMN msgid TEXT",
-        "UPDATE messages SET msgid = 's' || id",
+        _NAME_THE_UNNAMED,
         "CREATE UNIQUE INDEX messages_by_msgid ON messages (msgid)",
-        """CREATE TRIGGER messages_get_an_id AFTER INSERT ON messages WHEN NEW.msgid IS NULL
-        BEGIN UPDATE messages SET msgid = 's' || NEW.id WHERE id = NEW.id; END""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -206,6 +207,7 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
     consecutive messages in one ``executemany``; then the retention trim of
     the sessions in ``trim``."""
     messages: list[tuple[int, str, str, float, bool, str | None]] = []
+    unnamed = False
 
     def write_messages() -> None:
         if messages:
@@ -217,7 +219,8 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
 
     for kind, value in operations:
         if kind == "message":
-            # No id (""): the database gives one (migration 4).
+            # No id (""): one from its row id, once the batch is in (the server always gives one).
+            unnamed = unnamed or not value.msgid
             messages.append(
                 (value.session_id, value.sender, value.text, value.sent_at, value.action, value.msgid or None)
             )
@@ -238,6 +241,8 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
         else:
             raise ValueError(f"unknown store operation {kind!r}")
     write_messages()
+    if unnamed:
+        cursor.execute(_NAME_THE_UNNAMED)
     for session_id in trim:
         _trim(cursor, session_id, retention)
 

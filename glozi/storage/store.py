@@ -110,7 +110,7 @@ class Store(Protocol):
     ) -> "Deferred[list[tuple[int, float]]]":
         """Of ``session_ids``, those with a kept message sent strictly between
         ``after`` and ``before`` (either order), with the time of the newest
-        such message; the ``limit`` most recent, newest first."""
+        (last stored) such message; the ``limit`` most recent, newest first."""
 
     def close(self) -> "Deferred[None]":
         """Commit what is queued, then release the storage."""
