@@ -111,29 +111,17 @@ class ChatHistoryEndToEndTests(TestCase):
         yield self.alice.expect("366", "alice", "#kiwi")
 
     @defer.inlineCallbacks
-    def page_backwards(self, point: "Any") -> Any:
-        """Every message, read BEFORE the first one of each page, from the newest; ``point(line)`` names it."""
-        seen = yield self.alice.history(f"CHATHISTORY LATEST #kiwi * {PAGE}")
-        page = seen
+    def page_through(self, first: str, subcommand: str, point: "Any") -> Any:
+        """Every message: the page ``first`` asks for, then pages ``subcommand`` (BEFORE the
+        first message so far, AFTER the last), named by ``point(line)``, until one is empty."""
+        seen = yield self.alice.history(first)
         for _ in range(STORED // PAGE + 1):
-            page = yield self.alice.history(f"CHATHISTORY BEFORE #kiwi {point(page[0])} {PAGE}")
+            edge = seen[0] if subcommand == "BEFORE" else seen[-1]
+            page = yield self.alice.history(f"CHATHISTORY {subcommand} #kiwi {point(edge)} {PAGE}")
             if not page:
                 return seen
-            seen = page + seen
-        raise AssertionError("paging backwards never ended")
-
-    @defer.inlineCallbacks
-    def page_forwards(self, point: "Any") -> Any:
-        """Every message, read AFTER the last one of each page, from the oldest."""
-        seen = yield self.alice.history(
-            "CHATHISTORY BETWEEN #kiwi timestamp=2025-12-01T00:00:00.000Z timestamp=2025-12-02T00:00:00.000Z 1"
-        )
-        for _ in range(STORED // PAGE + 1):
-            page = yield self.alice.history(f"CHATHISTORY AFTER #kiwi {point(seen[-1])} {PAGE}")
-            if not page:
-                return seen
-            seen = seen + page
-        raise AssertionError("paging forwards never ended")
+            seen = page + seen if subcommand == "BEFORE" else seen + page
+        raise AssertionError(f"paging {subcommand} never ended")
 
     def assert_every_message_once(self, lines: list[wire.ParsedLine]) -> None:
         self.assertEqual(texts(lines), [f"said {n}" for n in range(STORED)])
@@ -142,20 +130,21 @@ class ChatHistoryEndToEndTests(TestCase):
         self.assertEqual(lines[-1].tags["time"], "2025-12-01T03:20:44.000Z")
 
     @defer.inlineCallbacks
-    def test_paging_by_msgid_reads_all_1000_once_each_way(self) -> None:
-        """BEFORE msgid= from the newest, then AFTER msgid= from the oldest: 1,000 messages, in order, once each."""
-        backwards = yield self.page_backwards(lambda line: f"msgid={line.tags['msgid']}")
+    def assert_pages_both_ways(self, point: "Any") -> Any:
+        """Paging back from the newest and forward from the oldest, each page named by ``point(line)``, reads every message once."""
+        backwards = yield self.page_through(f"CHATHISTORY LATEST #kiwi * {PAGE}", "BEFORE", point)
         self.assert_every_message_once(backwards)
-        forwards = yield self.page_forwards(lambda line: f"msgid={line.tags['msgid']}")
+        oldest = "CHATHISTORY BETWEEN #kiwi timestamp=2025-12-01T00:00:00.000Z timestamp=2025-12-02T00:00:00.000Z 1"
+        forwards = yield self.page_through(oldest, "AFTER", point)
         self.assert_every_message_once(forwards)
 
-    @defer.inlineCallbacks
-    def test_paging_by_timestamp_reads_all_1000_once_each_way(self) -> None:
+    def test_paging_by_msgid_reads_all_1000_once_each_way(self) -> "defer.Deferred[None]":
+        """BEFORE msgid= from the newest, then AFTER msgid= from the oldest: 1,000 messages, in order, once each."""
+        return self.assert_pages_both_ways(lambda line: f"msgid={line.tags['msgid']}")
+
+    def test_paging_by_timestamp_reads_all_1000_once_each_way(self) -> "defer.Deferred[None]":
         """BEFORE and AFTER timestamp=<the time a message showed>: 1,000 messages, in order, once each."""
-        backwards = yield self.page_backwards(lambda line: f"timestamp={line.tags['time']}")
-        self.assert_every_message_once(backwards)
-        forwards = yield self.page_forwards(lambda line: f"timestamp={line.tags['time']}")
-        self.assert_every_message_once(forwards)
+        return self.assert_pages_both_ways(lambda line: f"timestamp={line.tags['time']}")
 
     @defer.inlineCallbacks
     def test_a_labeled_chathistory_carries_its_label(self) -> None:

@@ -47,14 +47,7 @@ _LIMIT = re.compile(r"[0-9]{1,9}")
 _HALF_MICROSECOND = 0.5e-6
 _WHOLE_MILLISECOND = MILLISECOND - _HALF_MICROSECOND
 
-_SUBCOMMANDS = {
-    "LATEST": Direction.LATEST,
-    "BEFORE": Direction.BEFORE,
-    "AFTER": Direction.AFTER,
-    "AROUND": Direction.AROUND,
-    "BETWEEN": Direction.BETWEEN,
-}
-# Parameters after the subcommand: target, point(s), limit.
+# Parameters after each subcommand: target, point(s), limit (the others are named as a Direction is).
 _PARAMS_AFTER = {"LATEST": 3, "BEFORE": 3, "AFTER": 3, "AROUND": 3, "BETWEEN": 4, "TARGETS": 3}
 
 UNKNOWN_COMMAND = "Unknown command"
@@ -179,7 +172,7 @@ def parse_chathistory(params: list[str]) -> HistoryRequest | TargetsRequest | Hi
     limit = _limit(subcommand, rest[-1], most)
     if isinstance(limit, HistoryFailure):
         return limit
-    direction = _SUBCOMMANDS[subcommand]
+    direction = Direction(subcommand.lower())
     if subcommand == "LATEST" and rest[1] == "*":
         return HistoryRequest(subcommand, target, HistoryQuery(direction, limit))
     start = _point(subcommand, rest[1])
