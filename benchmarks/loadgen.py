@@ -35,6 +35,9 @@ from dataclasses import asdict, dataclass
 _STAMP = re.compile(rb"zq(\d+) ")
 # Clients connecting at once: ngircd listens with a backlog of 10, and a full
 # accept queue drops handshakes that are then retried seconds later.
+IRC_TAGS = "message-tags server-time batch labeled-response multi-prefix userhost-in-names away-notify extended-join"
+"""What ``--irc-tags`` asks for: every capability that tags or changes a delivered line, but
+echo-message, whose echoes would count as deliveries the scenario does not expect."""
 SETUP_CONCURRENCY = 8
 SETUP_TIMEOUT = 120.0
 QUIET_SECONDS = 0.5
@@ -119,9 +122,10 @@ def process_rss_bytes(pid: int) -> int:
 class Run:
     """The shared state of one scenario run."""
 
-    def __init__(self, scenario: Scenario, proto: str) -> None:
+    def __init__(self, scenario: Scenario, proto: str, irc_tags: bool = False) -> None:
         self.scenario = scenario
         self.proto = proto
+        self.irc_tags = irc_tags
         self.loop = asyncio.get_running_loop()
         self.rooms: list[asyncio.Future] = [self.loop.create_future() for _ in range(scenario.rooms)]
         self.received = 0
@@ -155,7 +159,8 @@ class Client(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         if self.run.proto == "irc":
-            self.send(f"NICK {self.name}\r\nUSER {self.name} 0 * :bench\r\n".encode())
+            caps = f"CAP LS 302\r\nCAP REQ :{IRC_TAGS}\r\nCAP END\r\n" if self.run.irc_tags else ""
+            self.send(f"{caps}NICK {self.name}\r\nUSER {self.name} 0 * :bench\r\n".encode())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.joined.done():
@@ -237,6 +242,8 @@ class Client(asyncio.Protocol):
                 self.joined.set_exception(RuntimeError(message))
 
     def _irc_line(self, line: bytes) -> None:
+        if line.startswith(b"@"):
+            line = line.partition(b" ")[2]
         parts = line.rstrip(b"\r").split(b" ")
         if parts[0] == b"PING":
             self.send(b"PONG" + line.rstrip(b"\r")[4:] + b"\r\n")
@@ -371,11 +378,13 @@ async def _set_up(run: Run, host: str, ports: list[int]) -> list[Client]:
 
 
 async def run_scenario(
-    scenario: Scenario, proto: str, host: str, ports: list[int], server_pids: list[int], timeout: float
+    scenario: Scenario, proto: str, host: str, ports: list[int], server_pids: list[int], timeout: float,
+    irc_tags: bool = False,
 ) -> dict:
     """Run one scenario against servers that are already listening (one, or a cluster's nodes
-    on ``ports`` with processes ``server_pids``); return its figures."""
-    run = Run(scenario, proto)
+    on ``ports`` with processes ``server_pids``); return its figures. With ``irc_tags`` every
+    IRC client negotiates ``IRC_TAGS`` first."""
+    run = Run(scenario, proto, irc_tags)
     rss_before = sum(map(process_rss_bytes, server_pids))
     setup_started = time.monotonic()
     try:
@@ -433,6 +442,7 @@ async def run_scenario(
     return {
         "scenario": scenario.name,
         "proto": proto,
+        "irc_tags": irc_tags,
         "clients": scenario.clients,
         "expected": scenario.expected,
         "delivered": delivered,
@@ -487,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for every delivery")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--irc-tags", action="store_true", help=f"IRC: every client negotiates CAP REQ :{IRC_TAGS}"
+    )
     args = parser.parse_args(argv)
     if not args.host.startswith("127."):
         parser.error("the load generator only talks to loopback addresses")
@@ -495,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     scenario = SCENARIOS[args.scenario]
     _raise_fd_limit(scenario.clients + 100)
     result = asyncio.run(
-        run_scenario(scenario, args.proto, args.host, args.port, args.server_pid, args.timeout)
+        run_scenario(scenario, args.proto, args.host, args.port, args.server_pid, args.timeout, args.irc_tags)
     )
     result["description"] = scenario.description
     result["scenario_spec"] = asdict(scenario)

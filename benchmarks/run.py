@@ -47,6 +47,8 @@ MAX_IDLE_BYTES_PER_CONN = 8 * 1024
 # The goals of issue 15 for a cluster, against one node of the same run and door.
 MAX_CLUSTER_P99_EXTRA_MS = 2.0
 MAX_CLUSTER_CPU_RATIO = 1.5
+# The goal of issue 16: IRC with tags negotiated by every client, against the same door untagged.
+MAX_TAGS_CPU_RATIO = 1.15
 
 Servers = Callable[[Path], AbstractContextManager[list[RunningServer]]]
 
@@ -57,11 +59,14 @@ class Target:
     ``reference`` names the one-node target a cluster target is measured against.
     """
 
-    def __init__(self, label: str, proto: str, start: Servers, reference: str | None = None) -> None:
+    def __init__(
+        self, label: str, proto: str, start: Servers, reference: str | None = None, irc_tags: bool = False
+    ) -> None:
         self.label = label
         self.proto = proto
         self.start = start
         self.reference = reference
+        self.irc_tags = irc_tags
 
 
 @contextmanager
@@ -79,8 +84,9 @@ def _cluster(workdir: Path, size: int) -> Iterator[list[RunningServer]]:
         yield cluster.nodes
 
 
-def targets(cluster: int = 0) -> list[Target]:
-    """ngircd first (the reference), then GloziChat's doors, then (``cluster`` > 0) a cluster's."""
+def targets(cluster: int = 0, tags: bool = False) -> list[Target]:
+    """ngircd first (the reference), then GloziChat's doors, then (``cluster`` > 0) a cluster's,
+    then (``tags``) the IRC door with every client negotiating IRCv3 tags."""
     found = [Target("ngircd (IRC)", "irc", lambda d: _alone(lambda: start_ngircd(d)))]
     doors = [("IRC", "irc")] if glozichat_has_irc() else []
     doors.append(("native", "native"))
@@ -94,6 +100,11 @@ def targets(cluster: int = 0) -> list[Target]:
                 Target(f"GloziChat {cluster} nodes ({door})", proto, lambda d: _cluster(d, cluster),
                        reference=f"GloziChat ({door})")
             )  # fmt: skip
+    if tags and glozichat_has_irc():
+        found.append(
+            Target("GloziChat (IRC, tags)", "irc", lambda d: _alone(lambda: start_glozichat(d, irc=True)),
+                   reference="GloziChat (IRC)", irc_tags=True)
+        )  # fmt: skip
     return found
 
 
@@ -104,7 +115,7 @@ def run_one(target: Target, scenario: str, workdir: Path) -> dict:
             [sys.executable, "-m", "benchmarks.loadgen", "--proto", target.proto,
              "--port", ",".join(str(server.ports[target.proto]) for server in servers),
              "--server-pid", ",".join(str(server.pid) for server in servers),
-             "--scenario", scenario, "--json"],
+             "--scenario", scenario, "--json", *(["--irc-tags"] if target.irc_tags else [])],
             check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=GENERATOR_TIMEOUT,
         )  # fmt: skip
     lines = done.stdout.strip().splitlines()
@@ -214,7 +225,7 @@ def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]
     by_key = {(r["scenario"], r["target"]): r for r in results}
     for r in results:
         one = by_key.get((r["scenario"], r.get("reference")))
-        if one is None or not r["expected"]:
+        if one is None or not r["expected"] or r.get("irc_tags"):
             continue
         cpu = _ratio(r["server_cpu_us_per_delivery"], one["server_cpu_us_per_delivery"])
         extra = r["p99_ms"] - one["p99_ms"]
@@ -230,6 +241,26 @@ def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]
             checks.append(
                 (f"P1 {r['target']}: p99 within {MAX_CLUSTER_P99_EXTRA_MS:g} ms of one node's",
                  extra <= MAX_CLUSTER_P99_EXTRA_MS, f"{r['p99_ms']:.2f} vs {one['p99_ms']:.2f} ms = {extra:+.2f} ms")
+            )  # fmt: skip
+    return "\n".join(rows), checks
+
+
+def tags_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
+    """Markdown of the tagged IRC target against the untagged one, and the goal checks of issue 16."""
+    rows = ["| scenario | CPU/delivery, tagged / untagged | p99 tagged | p99 untagged |", "| --- | ---: | ---: | ---: |"]
+    checks: list[tuple[str, bool, str]] = []
+    by_key = {(r["scenario"], r["target"]): r for r in results}
+    for r in results:
+        plain = by_key.get((r["scenario"], r.get("reference")))
+        if plain is None or not r.get("irc_tags") or not r["expected"]:
+            continue
+        cpu = _ratio(r["server_cpu_us_per_delivery"], plain["server_cpu_us_per_delivery"])
+        rows.append(f"| {r['scenario']} | {_fmt(cpu)} | {_fmt(r['p99_ms'])} ms | {_fmt(plain['p99_ms'])} ms |")
+        if r["scenario"] in ("F1", "P1") and cpu is not None:
+            us, plain_us = r["server_cpu_us_per_delivery"], plain["server_cpu_us_per_delivery"]
+            checks.append(
+                (f"{r['scenario']} IRC with tags: CPU/delivery within {MAX_TAGS_CPU_RATIO - 1:.0%} of untagged",
+                 cpu <= MAX_TAGS_CPU_RATIO, f"{us:.3f} vs {plain_us:.3f} us = {cpu:.2f}x")
             )  # fmt: skip
     return "\n".join(rows), checks
 
@@ -260,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default="F1,F2,P1,I1")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
-        "--out", type=Path, help="default benchmarks/results/latest.json (cluster.json with --cluster)"
+        "--out", type=Path, help="default benchmarks/results/latest.json (cluster.json with --cluster, tags.json with --tags)"
     )
     parser.add_argument(
         "--plot", type=Path, help="default docs/performance.png (performance-cluster.png with --cluster)"
@@ -268,11 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cluster", type=int, default=0, metavar="N", help="also a cluster of N nodes through each door"
     )
+    parser.add_argument(
+        "--tags", action="store_true", help="also the IRC door with IRCv3 tags negotiated by every client"
+    )
     args = parser.parse_args(argv)
     if args.cluster < 0:
         parser.error("--cluster takes a number of nodes")
-    # A cluster run keeps the one-node run's files as they are.
-    suffix = "cluster" if args.cluster else ""
+    # A cluster or tags run keeps the one-node run's files as they are.
+    suffix = "cluster" if args.cluster else "tags" if args.tags else ""
     args.out = args.out or REPO_ROOT / "benchmarks" / "results" / f"{suffix or 'latest'}.json"
     args.plot = args.plot or REPO_ROOT / "docs" / f"performance{'-' + suffix if suffix else ''}.png"
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -290,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             for repeat in range(args.repeat):
                 # Targets take turns within each repetition, so drift on a
                 # shared machine falls on all of them alike.
-                for target in targets(args.cluster):
+                for target in targets(args.cluster, args.tags):
                     result = run_one(target, scenario, Path(tmp) / f"{scenario}-{repeat}-{target.proto}")
                     runs.setdefault(target.label, []).append(result)
                     print(f"  {scenario} #{repeat + 1} {target.label:<20} lost {result['lost']:>3}  "
@@ -317,6 +351,16 @@ def main(argv: list[str] | None = None) -> int:
         for name, ok, detail in cluster_checks:
             print(f"- [{'x' if ok else ' '}] {name}: {detail}")
         checks += cluster_checks
+    if args.tags:
+        tags_table, tags_checks = tags_ratios(results)
+        print()
+        print("The IRC door with tags negotiated by every client against untagged, the same run:")
+        print()
+        print(tags_table)
+        print()
+        for name, ok, detail in tags_checks:
+            print(f"- [{'x' if ok else ' '}] {name}: {detail}")
+        checks += tags_checks
     print(f"\n{time.monotonic() - started:.0f} s in all")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"environment": env, "command": sys.argv, "results": results}, indent=1) + "\n")

@@ -7,11 +7,14 @@ connection's bits of those are its *variant*, and each event is encoded once
 per variant (glozi/doors/irc/wire.py, ``encode_event``).
 """
 
-from enum import IntFlag
 
 
-class Cap(IntFlag):
-    """One capability each; a connection's are a ``Cap`` of several."""
+class Cap:
+    """One bit each; a connection's capabilities are the sum of theirs.
+
+    Plain ints, not an ``IntFlag``: a connection tests them on every line it
+    is delivered, and an ``IntFlag``'s ``&`` and hash run Python code.
+    """
 
     MESSAGE_TAGS = 1
     SERVER_TIME = 2
@@ -28,7 +31,7 @@ class Cap(IntFlag):
     CHATHISTORY = 4096
 
 
-NAMES: dict[str, Cap] = {
+NAMES: dict[str, int] = {
     "away-notify": Cap.AWAY_NOTIFY,
     "batch": Cap.BATCH,
     "cap-notify": Cap.CAP_NOTIFY,
@@ -45,7 +48,7 @@ NAMES: dict[str, Cap] = {
 }
 """Every capability offered, by the name ``CAP LS`` lists (none has a value)."""
 
-NONE = Cap(0)
+OFFERED = sum(NAMES.values())
 TAGGED = Cap.MESSAGE_TAGS | Cap.SERVER_TIME
 """The capabilities that put tags on shared lines."""
 VARIANT = TAGGED | Cap.EXTENDED_JOIN | Cap.AWAY_NOTIFY | Cap.SETNAME | Cap.INVITE_NOTIFY
@@ -56,12 +59,12 @@ LS_VERSION = 302
 """``CAP LS 302`` (or higher): multi-line replies, and ``cap-notify`` on without asking."""
 
 
-def listed(caps: Cap) -> str:
+def listed(caps: int) -> str:
     """``caps`` by name, space-separated, in the order ``CAP LS`` lists them."""
     return " ".join(name for name, cap in NAMES.items() if cap & caps)
 
 
-def requested(words: str, caps: Cap) -> Cap | None:
+def requested(words: str, caps: int) -> int | None:
     """``caps`` after ``CAP REQ :words`` (``name`` adds, ``-name`` removes), or
     ``None`` when a word names no capability offered, which refuses them all."""
     for word in words.split():

@@ -44,6 +44,7 @@ from glozi.limits.sendqueue import SendQueueGuard
 _CLOSED_NOTICE_KEY = "irc/closed"
 # Not wire.CACHE_KEY either: each member reads a key change before its bytes are sent.
 _MODE_KEY = "irc/mode"
+_TOLD_ONCE = (MemberAway, RealNameChanged)
 _BEFORE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
 MAX_TAGGED_LINE_BYTES = 1 + tags.MAX_CLIENT_TAG_BYTES + 1 + wire.MAX_LINE_BYTES
 """Longest line a client may send with tags: ``@``, the tag data, a space and an IRC line."""
@@ -116,12 +117,14 @@ class IRCConnection(BatchedWrites, irc.IRC):
     """The client's QUIT message, told to everyone sharing a session when the connection goes."""
     nick: str | None = None
     registered = False
-    caps = Cap(0)
-    """The IRCv3 capabilities this client asked for (glozi/doors/irc/caps.py)."""
+    caps = 0
+    """The IRCv3 capabilities this client asked for (``Cap`` bits, glozi/doors/irc/caps.py)."""
     cap_version = 0
     """The version of its ``CAP LS`` (302 and up: multi-line replies, cap-notify)."""
-    _variant = Cap(0)
+    _variant = 0
     """``caps`` that change shared lines' bytes: 0 (most clients) keeps the untagged path."""
+    _shared_key = wire.CACHE_KEY
+    """Where a shared event's bytes for this client's variant are cached (``wire.variant_key``)."""
     line_tags: Mapping[str, str] = tags.NO_TAGS
     """The tags of the line being handled."""
     _batches = 0
@@ -164,8 +167,13 @@ class IRCConnection(BatchedWrites, irc.IRC):
             if data is not None:
                 self.send(data)
                 return
-        elif isinstance(event, MemberAway | RealNameChanged) and not self._first_telling(event.name, event.change):
-            return
+        else:
+            data = event.encoded.get(self._shared_key)
+            if data is not None:
+                self.send(data)
+                return
+            if isinstance(event, _TOLD_ONCE) and not self._first_telling(event.name, event.change):
+                return
         if isinstance(event, Left):
             self._left(event)
         elif isinstance(event, MemberRenamed):
@@ -181,10 +189,10 @@ class IRCConnection(BatchedWrites, irc.IRC):
             self._write(wire.user_prefix(event.by), "INVITE", self.nick or "*", wire.channel_of(event.session_name))
         else:
             channel = self.channels.get(getattr(event, "session_id", 0), "*")
-            variant = wire.variant_of(event, self._variant)
-            if not variant:
+            if not self._variant:
                 self.send(wire.encode_event(event, channel, self.factory.server))
             else:
+                variant = wire.variant_of(event, self._variant)
                 real_name = self._real_name(event.name) if isinstance(event, MemberJoined) else ""
                 now = self.factory.clock.seconds()
                 self.send(wire.encode_variant(event, channel, self.factory.server, variant, now, real_name))
@@ -231,10 +239,11 @@ class IRCConnection(BatchedWrites, irc.IRC):
             data = event.encoded[key] = self.tagged(data, event)
         self.send(data)
 
-    def set_caps(self, caps: Cap) -> None:
+    def set_caps(self, caps: int) -> None:
         """Take ``caps`` as this client's capabilities."""
         self.caps = caps
         self._variant = caps & VARIANT
+        self._shared_key = wire.variant_key(caps & TAGGED) if self._variant else wire.CACHE_KEY
 
     def open_batch(self, kind: str, data: bytes, *params: str) -> bytes:
         """``data`` as a batch of type ``kind`` (``chathistory``) with a

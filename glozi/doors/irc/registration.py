@@ -59,7 +59,7 @@ class Registration(IRCConnection):
                 self.cap_version = max(self.cap_version, int(version))
                 # Clients of 302 have cap-notify without asking for it.
                 self.set_caps(self.caps | Cap.CAP_NOTIFY)
-            self._cap_reply("LS", caps.listed(Cap(sum(caps.NAMES.values()))))
+            self._cap_reply("LS", caps.listed(caps.OFFERED))
         elif sub == "LIST":
             self._cap_reply("LIST", caps.listed(self.caps))
         elif sub == "REQ":

@@ -8,6 +8,7 @@ server wrote with ``parse_line`` too.
 """
 
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -361,9 +362,20 @@ _VARIANT_CAPS = {
 }
 
 
-def variant_of(event: Event, caps: Cap) -> Cap:
+
+
+def variant_key(variant: int) -> str:
+    """Where the bytes of a shared event for the clients of ``variant`` are
+    cached (``Event.encoded``): ``irc+3``; the events whose bytes depend on
+    more than the tagging capabilities (extended-join, away-notify, …) under
+    ``irc*…`` instead, so that a client's one key (``irc+`` and its tagging
+    bits) never finds bytes made for a client without its other capabilities."""
+    return sys.intern(f"{CACHE_KEY}+{variant}")
+
+
+def variant_of(event: Event, caps: int) -> int:
     """Which of a connection's ``caps`` change ``event``'s bytes: its variant,
-    ``Cap(0)`` when it gets the untagged bytes every other such client gets."""
+    0 when it gets the untagged bytes every other such client gets."""
     return caps & _VARIANT_CAPS.get(type(event), TAGGED)
 
 
@@ -384,7 +396,7 @@ def _event_time(event: Event) -> float | None:
     return None
 
 
-def tag_event(data: bytes, event: Event, variant: Cap, now: float) -> bytes:
+def tag_event(data: bytes, event: Event, variant: int, now: float) -> bytes:
     """``data`` (the lines of ``event``) with the tags ``variant`` asks for:
     ``time`` (the event's own time, else ``now``) with server-time; with
     message-tags the message's ``msgid`` on its first line and the sender's
@@ -399,7 +411,7 @@ def tag_event(data: bytes, event: Event, variant: Cap, now: float) -> bytes:
     return tags.with_tags(data, every, first=first)
 
 
-def _encode_variant(event: Event, channel: str, server: str, variant: Cap, real_name: str) -> bytes:
+def _encode_variant(event: Event, channel: str, server: str, variant: int, real_name: str) -> bytes:
     match event:
         case MemberJoined() if variant & Cap.EXTENDED_JOIN:
             # No accounts: the account name is always "*".
@@ -416,12 +428,12 @@ def _encode_variant(event: Event, channel: str, server: str, variant: Cap, real_
     return encode_event(event, channel, server)
 
 
-def encode_variant(event: Event, channel: str, server: str, variant: Cap, now: float, real_name: str = "") -> bytes:
+def encode_variant(event: Event, channel: str, server: str, variant: int, now: float, real_name: str = "") -> bytes:
     """``encode_event`` for the clients of one ``variant`` (``variant_of``):
     encoded once per variant and cached on the event, so every client of a
     variant gets the same bytes; ``now`` times an event that has no time of
     its own, ``real_name`` is the joiner's for extended-join."""
-    key = (CACHE_KEY, variant)
+    key = f"{CACHE_KEY}*{variant}" if type(event) in _VARIANT_CAPS else variant_key(variant)
     data = event.encoded.get(key)
     if data is None:
         data = event.encoded[key] = tag_event(
