@@ -211,9 +211,9 @@ CHATHISTORY_BATCH = "chathistory"
 TARGETS_BATCH = "draft/chathistory-targets"
 
 
-def history_lines(messages: Sequence[Message], target: str, caps: Cap) -> bytes:
+def history_lines(messages: Sequence[Message], target: str, caps: int) -> bytes:
     """Stored messages to ``target`` from their senders (PRIVMSG, a ``/me``
-    as CTCP ACTION), each with the tags ``caps`` asked for, as live ones have
+    as CTCP ACTION), each with the tags ``caps`` (``Cap`` bits) asked for, as live ones have
     them: ``time`` (server-time: the stored time) and ``msgid`` (message-tags)."""
     variant = caps & TAGGED
     return b"".join(
