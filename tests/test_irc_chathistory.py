@@ -70,7 +70,8 @@ class ChatHistoryTests(HistoryTestCase):
         self.assertEqual([first.tags["msgid"], second.tags["msgid"]], [live[1].tags["msgid"], live[2].tags["msgid"]])
 
     def test_a_labeled_request_is_answered_in_one_labeled_batch(self) -> None:
-        """@label=p1 CHATHISTORY …: a labeled-response batch whose start carries label=p1, the chathistory batch inside."""
+        """@label=p1 CHATHISTORY …: a labeled-response batch whose start carries label=p1, the chathistory batch
+        inside; a refused one is its FAIL line with the label."""
         self.say_several(self.bob, 2)
         self.alice.received()
         lines = self.alice.send("@label=p1 CHATHISTORY LATEST #kiwi * 10")
@@ -79,6 +80,8 @@ class ChatHistoryTests(HistoryTestCase):
         self.assertEqual((outer.tags.get("label"), outer.params[1]), ("p1", "labeled-response"))
         self.assertEqual(inner.params[1:], ["chathistory", "#kiwi"])
         self.assertEqual(inner.tags.get("batch"), outer.params[0].removeprefix("+"))
+        [refusal] = self.alice.send("@label=p2 CHATHISTORY EVERYTHING #kiwi * 5")
+        self.assertEqual((refusal.command, refusal.tags.get("label")), ("FAIL", "p2"))
 
     def test_an_action_comes_back_as_ctcp_action(self) -> None:
         """A /me is replayed as it was said: PRIVMSG #kiwi :\\x01ACTION waves\\x01."""
