@@ -203,6 +203,19 @@ class VariantTests(CapsTestCase):
         self.assertEqual(wire.encode_event(event, "#garden", server), b":alice!alice@glozichat PRIVMSG #garden hi\r\n")
         self.assertEqual(set(event.encoded), {"irc", "irc+3"})
 
+    def test_variants_do_not_mix(self) -> None:
+        """Two tagged members, one also with extended-join and away-notify: each JOIN and AWAY in its own form."""
+        alice = self.capable("alice", "message-tags", "#garden")
+        extended = self.capable("extended", "message-tags extended-join away-notify", "#garden")
+        raw_lines(alice)
+        raw_lines(extended)
+        bob = self.member("bob", "#garden")
+        bob.send("AWAY :lunch")
+        self.assertEqual(raw_lines(alice), [b":bob!bob@glozichat JOIN #garden"])
+        self.assertEqual(
+            raw_lines(extended), [b":bob!bob@glozichat JOIN #garden * :bob tester", b":bob!bob@glozichat AWAY lunch"]
+        )
+
     def test_capabilities_that_change_no_line_share_the_untagged_bytes(self) -> None:
         """A message to a client with only multi-prefix or echo-message is the untagged variant."""
         self.assertEqual(wire.variant_of(Message(session_id=1, sender="a", text="b", sent_at=0.0), Cap.MULTI_PREFIX), 0)

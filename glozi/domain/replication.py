@@ -43,7 +43,7 @@ class Replication(Protocol):
         """``participant`` (connected here) let go of ``nick``."""
 
     def user_changed(self, participant: Participant) -> None:
-        """``participant`` finished registering, or went away or came back."""
+        """``participant`` finished registering, went away or came back, or took a new real name."""
 
     def guess_failed(self, source: str) -> None:
         """A wrong session password came from ``source``."""

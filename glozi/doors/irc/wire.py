@@ -89,7 +89,9 @@ def parse_line(raw: bytes) -> ParsedLine | None:
     """One line (without CR LF) as a ``ParsedLine``, or ``None`` for a blank or
     malformed line, which servers ignore. Invalid UTF-8 becomes U+FFFD; a
     leading ``@tags`` part is read as IRCv3 tags (``tags.parse_tags``)."""
-    tag_data, raw = tags.split_tags(raw)
+    tag_data = b""
+    if raw.startswith(b"@"):
+        tag_data, raw = tags.split_tags(raw)
     text = raw.decode("utf-8", errors="replace").strip("\r\n")
     if not text.strip():
         return None
