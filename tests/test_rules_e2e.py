@@ -80,7 +80,7 @@ class SessionRulesEndToEndTests(TestCase):
         yield irssi.type("/join #garden")
         yield irssi.wait_for("Total of 2 nicks [1 ops")
         yield weechat.type("/join #garden")
-        yield weechat.wait_for("ircwee (ircwee@glozichat) has joined #garden")
+        yield weechat.wait_for("(ircwee@glozichat) has joined #garden")
         for nick in ("ircalice", "ircwee"):
             joined = yield next_of(bob, "member_joined")
             self.assertEqual(joined["name"], nick)
@@ -180,7 +180,7 @@ class SessionRulesEndToEndTests(TestCase):
         self.assertEqual((changed["mode"], changed["parameter"]), ("-l", None))
         yield irssi.wait_for("mode/#attic [-l] by ircalice")
         yield weechat.type("/join #attic")
-        yield weechat.wait_for("ircwee (ircwee@glozichat) has joined #attic")
+        yield weechat.wait_for("(ircwee@glozichat) has joined #attic")
         yield weechat.wait_for('Topic for #attic is "rules of the attic"')
         joined = yield next_of(dave, "member_joined")
         self.assertEqual(joined["name"], "ircwee")

@@ -41,7 +41,8 @@ class WeeChatTests(TestCase):
         yield tmux.type("/join #garden")
         joined = yield carol.next()
         self.assertEqual((joined["type"], joined["name"]), ("member_joined", "ircbob_"))
-        yield tmux.wait_for("ircbob_ (ircbob_@glozichat) has joined #garden")
+        # WeeChat asks for extended-join: "ircbob_ (its real name) (ircbob_@glozichat) has joined".
+        yield tmux.wait_for("(ircbob_@glozichat) has joined #garden")
         yield tmux.type("hello as ircbob_")
         message = yield carol.next()
         self.assertEqual((message["from"], message["text"]), ("ircbob_", "hello as ircbob_"))
@@ -59,7 +60,7 @@ class WeeChatTests(TestCase):
         tmux = yield self.start_weechat(server.irc_port, "ircalice")
         yield tmux.wait_for("End of /MOTD command.")
         screen = Screen(
-            joined="ircalice (ircalice@glozichat) has joined #garden",
+            joined="(ircalice@glozichat) has joined #garden",
             bob_action="bob dances",
             # WeeChat prints WHOIS in its server buffer.
             server_window="/buffer glozi",
