@@ -7,8 +7,10 @@ import os
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
+from glozi.storage.store import StoredMessage
 from tests.ircscenarios import Screen, me_whois_away_and_msg
 from tests.realserver import connect_client, hold_irc_nick, start_server
+from tests.test_chathistory_e2e import KIWI, PAST, write_history
 from tests.tmux import Tmux, require_tools, start_in_tmux
 
 
@@ -19,11 +21,12 @@ class WeeChatTests(TestCase):
         require_tools(self, {"weechat": "weechat-curses", "tmux": "tmux"})
 
     def start_weechat(self, port: int, nicks: str) -> "defer.Deferred[Tmux]":
-        """WeeChat with its own home folder and only its IRC plugin, connecting as ``nicks``."""
+        """WeeChat with its own home folder and only its IRC plugin, connecting as ``nicks``;
+        its clock shows UTC, so times on its screen are the server's."""
         home = os.path.abspath(self.mktemp())
         os.makedirs(home)
         commands = f"/server add glozi 127.0.0.1/{port} -notls;/set irc.server.glozi.nicks {nicks};/connect glozi"
-        return start_in_tmux(self, home, f"weechat --dir {home} --plugins irc --no-script --run-command '{commands}'")
+        return start_in_tmux(self, home, f"TZ=UTC weechat --dir {home} --plugins irc --no-script --run-command '{commands}'")
 
     @defer.inlineCallbacks
     def test_weechat_whose_nick_is_taken_gets_in_as_its_fallback(self) -> None:
@@ -38,6 +41,7 @@ class WeeChatTests(TestCase):
         yield tmux.type("/join #garden")
         joined = yield carol.next()
         self.assertEqual((joined["type"], joined["name"]), ("member_joined", "ircbob_"))
+        # WeeChat asks for extended-join: "ircbob_ (its real name) (ircbob_@glozichat) has joined".
         yield tmux.wait_for("(ircbob_@glozichat) has joined #garden")
         yield tmux.type("hello as ircbob_")
         message = yield carol.next()
@@ -66,3 +70,29 @@ class WeeChatTests(TestCase):
             bob_private_action="bob grins",
         )
         yield me_whois_away_and_msg(self, tmux, bob, screen)
+
+    @defer.inlineCallbacks
+    def test_history_on_join_shows_the_original_times(self) -> None:
+        """Messages stored at 03:04:05 and 03:05:07 UTC on 1 December 2025: on joining #kiwi WeeChat
+        (server-time, no batch) shows them at those times, from their senders, not as server notices."""
+        path = yield write_history(
+            self,
+            [
+                StoredMessage(KIWI, "carol", "good morning", PAST, msgid="past0"),
+                StoredMessage(KIWI, "dave", "stretches", PAST + 62, action=True, msgid="past1"),
+            ],
+        )
+        server = yield start_server(self, "--db", path)
+        tmux = yield self.start_weechat(server.irc_port, "ircalice")
+        yield tmux.wait_for("End of /MOTD command.")
+        yield tmux.type("/join #kiwi")
+        yield tmux.wait_for("dave stretches")
+        screen = yield tmux.wait_for("good morning")
+        tmux.save("history", screen)
+        said = next(line for line in screen.splitlines() if "good morning" in line)
+        acted = next(line for line in screen.splitlines() if "dave stretches" in line)
+        self.assertRegex(said, r"^03:04:05 +carol \| good morning")
+        self.assertRegex(acted, r"^03:05:07 +\* \| dave stretches")
+        # WeeChat marks the day the lines are from: they are history, not now.
+        self.assertIn("-- Mon, 01 Dec 2025", screen)
+        self.assertNotIn("History", screen)

@@ -8,6 +8,7 @@ from glozi.domain.names import is_valid_password, is_valid_session_name, name_ke
 from glozi.doors.irc import listing, wire
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc.caps import Cap
+from glozi.doors.irc.history import ChatHistory
 from glozi.doors.irc.usermodes import UserModes
 
 KICK_TARGETS = 4
@@ -20,7 +21,7 @@ _JOIN_REFUSALS = {
 }
 
 
-class Channels(UserModes):
+class Channels(UserModes, ChatHistory):
     """The channel commands: they call the ``Participant`` and turn its refusals
     into the numerics IRC clients expect."""
 
@@ -119,7 +120,7 @@ class Channels(UserModes):
         self._send_topic(joined.session)
         self._send_names(joined.session.id, joined.members)
         if joined.history:
-            self.send(wire.encode_history(joined.history, channel, self.factory.server))
+            self._send_join_history(joined.history, channel)
 
     def irc_PART(self, params: list[str]) -> None:
         comment = wire.clean_text(params[1]) if len(params) > 1 else ""

@@ -12,6 +12,11 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "CAP LS [302] lists the IRCv3 capabilities; CAP REQ :cap -cap asks for some (all or none);",
         "CAP LIST shows yours; CAP END ends the negotiation.",
     ),
+    "CHATHISTORY": (
+        "CHATHISTORY LATEST #name * N, or BEFORE, AFTER, AROUND #name msgid=ID|timestamp=T N,",
+        "or BETWEEN #name POINT POINT N: a session's stored messages (yours only, 100 at most);",
+        "CHATHISTORY TARGETS timestamp=T timestamp=T N: your sessions with messages between those times.",
+    ),
     "HELP": ("HELP [COMMAND]: this help; HELPOP is the same.",),
     "ISON": ("ISON nick [nick ...] tells which of those nicks are connected.",),
     "JOIN": (

@@ -72,6 +72,8 @@ class IRCProtocol(Registration, Modes, Messages, Queries, Help, OperatorCommands
         "WHOWAS": IRCCommand("irc_WHOWAS"),
         "ISON": IRCCommand("irc_ISON", 1),
         "USERHOST": IRCCommand("irc_USERHOST", 1),
+        # The subcommand's own parameters are counted by glozi/doors/irc/history.py, which answers with FAIL.
+        "CHATHISTORY": IRCCommand("irc_CHATHISTORY"),
     }
 
 

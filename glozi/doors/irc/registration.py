@@ -8,7 +8,7 @@ import glozi
 from glozi.domain.errors import ChatError
 from glozi.domain.names import AWAY_MAX_LENGTH, NAME_MAX_LENGTH, USERNAME_RULE, is_valid_username
 from glozi.domain.rules import MAX_BANS, MODE_LETTERS, TOPIC_MAX_LENGTH
-from glozi.doors.irc import caps, wire
+from glozi.doors.irc import caps, history, wire
 from glozi.doors.irc import numerics as n
 from glozi.doors.irc.caps import Cap
 from glozi.doors.irc.connection import IRCConnection
@@ -21,6 +21,7 @@ ISUPPORT = (
     "CHANMODES=beI,k,l,Cimnst",
     f"CHANNELLEN={NAME_MAX_LENGTH + len(wire.CHANNEL_PREFIX)}",
     "CHANTYPES=#",
+    *history.ISUPPORT_TOKENS,
     f"ELIST={ELIST}",
     "EXCEPTS",
     "INVEX",
