@@ -147,6 +147,17 @@ class ThreeNodesTests(TestCase):
 
         # Every message committed reached every member present throughout, once, in sequence order.
         yield wait_for("desktop users' messages acknowledged", lambda: self.all_sent(desk1, desk2))
+
+        def irc_lines_stored() -> bool:
+            stored = stored_messages(db)
+            return all(
+                set(user.sent[channel]) <= {text for sender, text in stored[session] if sender == user.nick}
+                for user in (irc2, irc3)
+                for session, channel in ((AVOCADO, "#avocado"), (garden, "#garden"))
+            )
+
+        # IRC acknowledges nothing: what irc2 and irc3 said last may still be on its way to PostgreSQL.
+        yield wait_for("the IRC users' lines stored", irc_lines_stored)
         stored = stored_messages(db)
         yield wait_for(
             "every stored message delivered",

@@ -112,6 +112,7 @@ class ClusterFaultTests(TestCase):
         after = yield amy.say(AVOCADO, "after")
         self.assertEqual(after["type"], "ack", "the next message after PostgreSQL is back is stored")
         yield wait_for("ben hears amy again", lambda: ben.messages[AVOCADO][-1:] == [("amy", "after")])
+        yield wait_for("ivy hears amy again", lambda: irc.messages["#avocado"][-1:] == [("amy", "after")])
         self.assertEqual(ben.messages[AVOCADO], [("amy", "before"), ("amy", "after")], "nobody got the refused ones")
         self.assertEqual(irc.messages["#avocado"], [("amy", "before"), ("amy", "after")])
         self.assertTrue(n1.exited is False and n2.exited is False, "no node stopped")
