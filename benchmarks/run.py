@@ -215,6 +215,16 @@ def ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     return "\n".join(rows), checks
 
 
+def _with_reference(results: list[dict], *, tagged: bool) -> Iterator[tuple[dict, dict]]:
+    """Each delivering result that names a reference target (a cluster's one node, tagged IRC's untagged
+    IRC), with that reference's result of the same scenario; the tagged ones only, or all but them."""
+    by_key = {(r["scenario"], r["target"]): r for r in results}
+    for r in results:
+        reference = by_key.get((r["scenario"], r.get("reference")))
+        if reference is not None and r["expected"] and bool(r.get("irc_tags")) is tagged:
+            yield r, reference
+
+
 def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     """Markdown of each cluster target against its one-node target, and the goal checks of issue 15."""
     rows = [
@@ -222,11 +232,7 @@ def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]
         "| --- | --- | ---: | ---: | ---: |",
     ]
     checks: list[tuple[str, bool, str]] = []
-    by_key = {(r["scenario"], r["target"]): r for r in results}
-    for r in results:
-        one = by_key.get((r["scenario"], r.get("reference")))
-        if one is None or not r["expected"] or r.get("irc_tags"):
-            continue
+    for r, one in _with_reference(results, tagged=False):
         cpu = _ratio(r["server_cpu_us_per_delivery"], one["server_cpu_us_per_delivery"])
         extra = r["p99_ms"] - one["p99_ms"]
         rate = _ratio(r["deliveries_per_s"], one["deliveries_per_s"])
@@ -249,11 +255,7 @@ def tags_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     """Markdown of the tagged IRC target against the untagged one, and the goal checks of issue 16."""
     rows = ["| scenario | CPU/delivery, tagged / untagged | p99 tagged | p99 untagged |", "| --- | ---: | ---: | ---: |"]
     checks: list[tuple[str, bool, str]] = []
-    by_key = {(r["scenario"], r["target"]): r for r in results}
-    for r in results:
-        plain = by_key.get((r["scenario"], r.get("reference")))
-        if plain is None or not r.get("irc_tags") or not r["expected"]:
-            continue
+    for r, plain in _with_reference(results, tagged=True):
         cpu = _ratio(r["server_cpu_us_per_delivery"], plain["server_cpu_us_per_delivery"])
         rows.append(f"| {r['scenario']} | {_fmt(cpu)} | {_fmt(r['p99_ms'])} ms | {_fmt(plain['p99_ms'])} ms |")
         if r["scenario"] in ("F1", "P1") and cpu is not None:

@@ -468,13 +468,7 @@ class TranscriptView:
     def add_line(self, line: ChatLine) -> None:
         """Append ``line``; follow it if the view follows (else show the marker), and always your own."""
         text = self.text
-        if _looks_grouped(line):
-            self._marks_made += 1
-            name = f"time{self._marks_made}"
-            # Left gravity: the line inserted at the mark goes after it.
-            text.mark_set(name, "end-1c")
-            text.mark_gravity(name, "left")
-            self._times[name] = line.ts
+        self._mark_time(line, "end-1c")
         with self._editing():
             self._insert_line("end", line)
             lines = int(text.index("end-1c").split(".")[0])
@@ -487,6 +481,16 @@ class TranscriptView:
             self.scroll_to_end()
         else:
             self.new_below.place(in_=text, relx=0.5, rely=1.0, anchor="s", y=-10)
+
+    def _mark_time(self, line: ChatLine, index: str) -> None:
+        """A grouped line shows no time: a mark where it goes keeps its time for the hover."""
+        if _looks_grouped(line):
+            self._marks_made += 1
+            name = f"time{self._marks_made}"
+            # Left gravity: the line inserted at the mark goes after it.
+            self.text.mark_set(name, index)
+            self.text.mark_gravity(name, "left")
+            self._times[name] = line.ts
 
     def _status_rows(self) -> int:
         return 1 if self.text.tag_ranges("older") else 0
@@ -527,12 +531,7 @@ class TranscriptView:
             text.mark_set("prepend", first)
             text.mark_gravity("prepend", "right")
             for line in lines:
-                if _looks_grouped(line):
-                    self._marks_made += 1
-                    name = f"time{self._marks_made}"
-                    text.mark_set(name, "prepend")
-                    text.mark_gravity(name, "left")
-                    self._times[name] = line.ts
+                self._mark_time(line, "prepend")
                 self._insert_line("prepend", line)
             text.mark_unset("prepend")
         self.hover_time.place_forget()
