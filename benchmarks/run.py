@@ -225,6 +225,12 @@ def _with_reference(results: list[dict], *, tagged: bool) -> Iterator[tuple[dict
             yield r, reference
 
 
+def _cpu_check(what: str, result: dict, reference: dict, ratio: float, most: float) -> tuple[str, bool, str]:
+    """The goal check that ``result``'s CPU per delivery is at most ``most`` times ``reference``'s."""
+    us, reference_us = result["server_cpu_us_per_delivery"], reference["server_cpu_us_per_delivery"]
+    return what, ratio <= most, f"{us:.3f} vs {reference_us:.3f} us = {ratio:.2f}x"
+
+
 def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     """Markdown of each cluster target against its one-node target, and the goal checks of issue 15."""
     rows = [
@@ -238,11 +244,8 @@ def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]
         rate = _ratio(r["deliveries_per_s"], one["deliveries_per_s"])
         rows.append(f"| {r['scenario']} | {r['target']} | {_fmt(cpu)} | {extra:+.2f} ms | {_fmt(rate)} |")
         if r["scenario"] in ("F1", "P1") and cpu is not None:
-            us, one_us = r["server_cpu_us_per_delivery"], one["server_cpu_us_per_delivery"]
-            checks.append(
-                (f"{r['scenario']} {r['target']}: CPU/delivery at most {MAX_CLUSTER_CPU_RATIO:g}x one node's",
-                 cpu <= MAX_CLUSTER_CPU_RATIO, f"{us:.3f} vs {one_us:.3f} us = {cpu:.2f}x")
-            )  # fmt: skip
+            what = f"{r['scenario']} {r['target']}: CPU/delivery at most {MAX_CLUSTER_CPU_RATIO:g}x one node's"
+            checks.append(_cpu_check(what, r, one, cpu, MAX_CLUSTER_CPU_RATIO))
         if r["scenario"] == "P1":
             checks.append(
                 (f"P1 {r['target']}: p99 within {MAX_CLUSTER_P99_EXTRA_MS:g} ms of one node's",
@@ -259,11 +262,8 @@ def tags_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
         cpu = _ratio(r["server_cpu_us_per_delivery"], plain["server_cpu_us_per_delivery"])
         rows.append(f"| {r['scenario']} | {_fmt(cpu)} | {_fmt(r['p99_ms'])} ms | {_fmt(plain['p99_ms'])} ms |")
         if r["scenario"] in ("F1", "P1") and cpu is not None:
-            us, plain_us = r["server_cpu_us_per_delivery"], plain["server_cpu_us_per_delivery"]
-            checks.append(
-                (f"{r['scenario']} IRC with tags: CPU/delivery within {MAX_TAGS_CPU_RATIO - 1:.0%} of untagged",
-                 cpu <= MAX_TAGS_CPU_RATIO, f"{us:.3f} vs {plain_us:.3f} us = {cpu:.2f}x")
-            )  # fmt: skip
+            what = f"{r['scenario']} IRC with tags: CPU/delivery within {MAX_TAGS_CPU_RATIO - 1:.0%} of untagged"
+            checks.append(_cpu_check(what, r, plain, cpu, MAX_TAGS_CPU_RATIO))
     return "\n".join(rows), checks
 
 

@@ -308,6 +308,6 @@ class ChatHistory(IRCConnection):
         if caps & Cap.CHATHISTORY:
             return
         if caps & Cap.SERVER_TIME:
-            self.send(self.open_batch(CHATHISTORY_BATCH, history_lines(messages, channel, caps), channel))
+            self.send(self._history_answer(messages, channel))
         else:
             self.send(wire.encode_history(messages, channel, self.factory.server))
