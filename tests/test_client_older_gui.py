@@ -34,6 +34,8 @@ class OlderMessagesGuiTests(GuiTestCase):
         self.assertNotIn(f"garden note {MESSAGES - SCROLLBACK - 1}\n", text_of(text))
 
         reading = f"garden note {MESSAGES - SCROLLBACK + 1}"
+        # The scroll to the newest line waits for Tk to be idle: let it run now, not after the move to the top.
+        text.update_idletasks()
         text.yview_moveto(0)
         text.update_idletasks()
         before = text.dlineinfo(text.search(reading, "1.0"))
