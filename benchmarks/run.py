@@ -108,11 +108,27 @@ def targets(cluster: int = 0, tags: bool = False) -> list[Target]:
     return found
 
 
+def generator_cpus(servers: list[RunningServer]) -> list[str]:
+    """``taskset`` words for the generator: with one server and two cores or
+    more, the server's threads stay on the first core and the generator runs
+    on the others, so that the two never share a core by the scheduler's
+    choice. Run to run, that choice alone moved CPU per delivery by 30 %.
+    A cluster's processes are left to the scheduler."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(servers) != 1 or len(cores) < 2 or shutil.which("taskset") is None:
+        return []
+    subprocess.run(
+        ["taskset", "--all-tasks", "--pid", "--cpu-list", str(cores[0]), str(servers[0].pid)],
+        check=True, capture_output=True,
+    )
+    return ["taskset", "--cpu-list", ",".join(map(str, cores[1:]))]
+
+
 def run_one(target: Target, scenario: str, workdir: Path) -> dict:
     """Start fresh servers, run the generator against them, stop them."""
     with target.start(workdir) as servers:
         done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.loadgen", "--proto", target.proto,
+            [*generator_cpus(servers), sys.executable, "-m", "benchmarks.loadgen", "--proto", target.proto,
              "--port", ",".join(str(server.ports[target.proto]) for server in servers),
              "--server-pid", ",".join(str(server.pid) for server in servers),
              "--scenario", scenario, "--json", *(["--irc-tags"] if target.irc_tags else [])],

@@ -2,6 +2,9 @@
 subcommand, each refusal docs/irc.md names, the limit cut to 100, and the
 spec's one timestamp format; then a fuzz test that no line breaks the parser."""
 
+import random
+from datetime import UTC, datetime
+
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import TestCase
@@ -31,6 +34,20 @@ class TimestampTests(TestCase):
     def test_a_time_is_cut_to_its_millisecond_not_rounded_up(self) -> None:
         """A message at .9996 s shows .999: never later than it was sent."""
         self.assertEqual(server_time(1764558245.9996), "2025-12-01T03:04:05.999Z")
+
+    def test_a_time_half_a_microsecond_before_a_second_shows_the_next_second(self) -> None:
+        """Rounded to the microsecond first, as datetime does: .9999996 s is the next whole second."""
+        self.assertEqual(server_time(1764558245.9999996), "2025-12-01T03:04:06.000Z")
+        self.assertEqual(server_time(1764558245.9999994), "2025-12-01T03:04:05.999Z")
+
+    def test_the_same_text_as_datetime_writes(self) -> None:
+        """Seconds of many days, and the moments around each second's edges, read as datetime reads them."""
+        rng = random.Random(16)
+        moments = [rng.uniform(0, 4102444800) for _ in range(2000)]
+        moments += [whole + edge for whole in (1764558245, 1764558246) for edge in (0.0, 1e-7, 0.9994999, 0.9999995)]
+        for seconds in moments:
+            moment = datetime.fromtimestamp(seconds, UTC)
+            self.assertEqual(server_time(seconds), f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z")
 
     def test_a_timestamp_reads_back_as_the_time_it_shows(self) -> None:
         """parse_timestamp(server_time(t)) gives t back to the millisecond."""

@@ -7,6 +7,8 @@ session receives, encoded once and cached on the event. Tests read what the
 server wrote with ``parse_line`` too.
 """
 
+import functools
+import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -382,9 +384,23 @@ def variant_of(event: Event, caps: int) -> int:
 
 
 def server_time(seconds: float) -> str:
-    """IRCv3 ``server-time``: ``2026-11-26T02:19:32.123Z`` (UTC, milliseconds)."""
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    """IRCv3 ``server-time``: ``2026-11-26T02:19:32.123Z`` (UTC, milliseconds):
+    the time rounded to the microsecond as ``datetime.fromtimestamp`` rounds it
+    (half to even), then cut to the millisecond."""
+    fraction, whole = math.modf(seconds)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    elif micro < 0:
+        whole, micro = whole - 1, micro + 1_000_000
+    return f"{_second_text(int(whole))}.{micro // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _second_text(second: int) -> str:
+    # Formatting a datetime costs several microseconds, and a tagged message
+    # needs its time once per variant: the messages of one second share this.
+    return f"{datetime.fromtimestamp(second, UTC):%Y-%m-%dT%H:%M:%S}"
 
 
 def _event_time(event: Event) -> float | None:
