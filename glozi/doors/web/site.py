@@ -12,7 +12,7 @@ from typing import Any
 
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
-from twisted.web import http, server, static
+from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from glozi.doors.web.frames import accept_key, is_valid_key
@@ -53,6 +53,7 @@ CONTENT_TYPES = {
 }
 """Content-Type by file extension; any other file is ``application/octet-stream``."""
 
+UPGRADE_REQUIRED = 426
 _DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
 
 
@@ -134,13 +135,16 @@ class WebRoot(Resource):
         path = file_in(self.files, segments)
         if path is None:
             return _plain(request, http.NOT_FOUND, "Not found.\n")
+        try:
+            # The page's files are small: read whole, at once, with no producer to outlive the request.
+            with open(path, "rb") as file:
+                content = file.read()
+        except OSError:
+            return _plain(request, http.NOT_FOUND, "Not found.\n")
+        # The type is ours alone, never guessed from the host's mime.types.
         content_type = CONTENT_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
-        page = static.File(path, defaultType=content_type)
-        # The type is ours alone: neither the host's mime.types nor an encoding guessed from the name.
-        page.contentTypes = {}
-        page.contentEncodings = {}
-        result: bytes | int = page.render(request)
-        return result
+        request.setHeader(b"content-type", content_type.encode())
+        return content
 
     def _upgrade(self, request: server.Request) -> bytes | int:
         """Switch this HTTP connection to a WebSocket (RFC 6455, 4.2) for the
@@ -155,7 +159,7 @@ class WebRoot(Resource):
         key = request.getHeader(b"sec-websocket-key")
         if request.getHeader(b"sec-websocket-version") != b"13":
             request.setHeader(b"sec-websocket-version", b"13")
-            return _plain(request, http.UPGRADE_REQUIRED, "This server speaks WebSocket version 13.\n")
+            return _plain(request, UPGRADE_REQUIRED, "This server speaks WebSocket version 13.\n")
         if (
             request.clientproto != b"HTTP/1.1"
             or b"websocket" not in _tokens(request, b"upgrade")
@@ -211,9 +215,12 @@ class WebRequest(server.Request):
             super().requestReceived(command, path, version)
 
 
-def make_site(websockets: IProtocolFactory, files: str = WEBCLIENT_DIR) -> server.Site:
-    """The web door's HTTP site: ``WebRoot`` with short timeouts and the security headers."""
-    site = server.Site(WebRoot(websockets, files), timeout=HTTP_TIMEOUT_SECONDS)
+def make_site(websockets: IProtocolFactory, files: str = WEBCLIENT_DIR, reactor: Any = None) -> server.Site:
+    """The web door's HTTP site: ``WebRoot`` with short timeouts and the security headers.
+
+    ``reactor`` runs the HTTP timeouts (tests pass a ``Clock``-driven one); by default the global reactor.
+    """
+    site = server.Site(WebRoot(websockets, files), timeout=HTTP_TIMEOUT_SECONDS, reactor=reactor)
     site.requestFactory = WebRequest
     site.displayTracebacks = False
     return site
