@@ -3,12 +3,15 @@ native protocol over a WebSocket, next to native and IRC members."""
 
 import json
 import os
+import re
 
 from twisted.internet import defer, reactor, ssl
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from glozi.discovery.client import discover
 from tests.certs import make_self_signed
 from tests.realserver import connect_client, start_server
 from tests.test_people_e2e import connect_irc
@@ -187,3 +190,22 @@ class WebDoorEndToEndTests(TestCase):
         plain.transport.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         data = yield plain.done.addTimeout(10, reactor)
         self.assertNotIn(b"<!DOCTYPE html>", data)
+
+    @defer.inlineCallbacks
+    def test_discovery_and_the_welcome_give_the_web_port(self) -> None:
+        """The server logs ``web client: http://127.0.0.1:PORT/``; a discovery answer and the native
+        welcome carry ``web_port`` (the port really bound) and ``web_tls: false``."""
+        server = yield start_server(self, irc_port="none")
+        self.assertIn(f"web client: http://127.0.0.1:{server.web_port}/".encode(), server.output)
+        listening = re.compile(rb"Discovery responder listening on UDP \*:(\d+)")
+        # The responder starts after the listeners; its line may come a moment after them (at most 10 s here).
+        for _ in range(100):
+            if listening.search(server.output):
+                break
+            yield deferLater(reactor, 0.1)
+        discovery_port = int(listening.search(server.output).group(1))
+        [found] = yield discover(reactor, targets=["127.0.0.1"], discovery_port=discovery_port, methods=("udp",), timeout=0.5)
+        self.assertEqual((found.web_port, found.web_tls), (server.web_port, False))
+        native = yield connect_client(self, server.port)
+        welcome = yield native.request(type="hello", protocol=1)
+        self.assertEqual((welcome["web_port"], welcome["web_tls"]), (server.web_port, False))
