@@ -457,3 +457,41 @@ class UpgradeTests(SiteTestCase):
         connection.dataReceived(masked_frame(TEXT, b'{"type":"ping"}'))
         self.clock.advance(60)
         self.assertFalse(transport.disconnecting)
+
+
+class HTTPConnectionLimitTests(SiteTestCase):
+    def connect_from(self, host: str) -> tuple[object, StringTransport]:
+        transport = StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
+        connection = self.site.buildProtocol(transport.getPeer())
+        connection.makeConnection(transport)
+        return connection, transport
+
+    def test_past_20_http_connections_from_one_address_get_503(self) -> None:
+        """20 HTTP connections from one address are served; the 21st gets 503 (with the security headers)
+        and is closed; another address is served; a closed one frees its place."""
+        held = [self.connect_from("192.0.2.7") for _ in range(20)]
+        self.assertFalse(any(transport.value() for _, transport in held))
+        _, refused = self.connect_from("192.0.2.7")
+        head, _, body = refused.value().partition(b"\r\n\r\n")
+        status, headers = parse_head(head)
+        self.assertEqual((status, body), (503, b"Too many connections from 192.0.2.7 (at most 20).\n"))
+        self.assert_security_headers(headers)
+        self.assertTrue(refused.disconnecting)
+        _, other = self.connect_from("192.0.2.8")
+        self.assertEqual(other.value(), b"")
+        connection, _ = held[0]
+        connection.connectionLost(None)
+        _, again = self.connect_from("192.0.2.7")
+        self.assertEqual(again.value(), b"")
+
+    def test_an_upgraded_connection_counts_as_a_websocket_not_as_http(self) -> None:
+        """After 20 WebSocket upgrades from one address, HTTP is still served to it, and the
+        21st WebSocket gets the native door's ``too_many_connections`` message."""
+        for _ in range(20):
+            status, _, _, _ = self.upgrade()
+            self.assertEqual(status, 101)
+        self.assertEqual(self.get("/")[0], 200)
+        _, _, rest, transport = self.upgrade()
+        [(opcode, payload), (last, _)] = server_messages(rest)[0]
+        self.assertEqual((opcode, wire.parse_frame(payload)["code"], last), (TEXT, "too_many_connections", CLOSE))
+        self.assertTrue(transport.disconnecting)
