@@ -301,8 +301,10 @@ class SiteTestCase(WebTestCase):
         ):
             with open(os.path.join(self.files, name), "wb") as f:
                 f.write(content)
-        with open(os.path.join(os.path.dirname(self.files), "outside.txt"), "wb") as f:
+        outside = os.path.join(os.path.dirname(self.files), "outside.txt")
+        with open(outside, "wb") as f:
             f.write(b"outside")
+        os.symlink(outside, os.path.join(self.files, "link.txt"))
         self.site = make_site(self.websockets, self.files, reactor=self.clock)
         self.site.startFactory()
         self.addCleanup(self.site.stopFactory)
@@ -364,11 +366,13 @@ class SiteTests(SiteTestCase):
         self.assert_security_headers(headers)
 
     def test_nothing_else_is_served(self) -> None:
-        """404, with the security headers, for other paths, a folder (no listing), hidden files, and any way out."""
+        """404, with the security headers, for other paths, a folder (no listing), hidden files, and any
+        way out (``..``, encoded or not, an encoded ``/``, a link to a file outside the folder)."""
         for path in (
             "/nothing", "/index.html", "/static", "/static/", "/static/icons", "/static/icons/",
             "/static/missing.js", "/static/.hidden", "/static/../outside.txt", "/static/%2e%2e/outside.txt",
             "/static/..%2Foutside.txt", "/static/icons/..%2F..%2Foutside.txt", "/static/%00app.js", "/ws/x",
+            "/static/link.txt",
         ):  # fmt: skip
             status, headers, body = self.get(path)
             self.assertEqual(status, 404, path)
