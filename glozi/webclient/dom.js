@@ -1,0 +1,32 @@
+// Small DOM helpers the views share. Text always goes in as text nodes
+// (textContent), never as HTML, whatever it holds.
+
+// An element: `options` may give className, text, and attributes (attrs).
+export function el(tag, options = {}, children = []) {
+  const node = document.createElement(tag);
+  if (options.className) node.className = options.className;
+  if (options.text !== undefined) node.textContent = options.text;
+  for (const [name, value] of Object.entries(options.attrs || {})) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+export function byId(id) {
+  return document.getElementById(id);
+}
+
+// Replace every child of `node` with `children`.
+export function fill(node, children) {
+  node.replaceChildren(...children);
+}
+
+// One of 12 colour classes for a name, the same on every page.
+export function nameColour(name) {
+  let hash = 0;
+  for (const char of name.toLowerCase()) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
+  return `hue${hash % 12}`;
+}
+
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
