@@ -145,3 +145,83 @@ class Browser:
     def wait_text(self, css: str, text: str, timeout: float = WAIT_SECONDS) -> None:
         """Wait until an element ``css`` matches has ``text`` in its text."""
         self.wait(f"{text!r} in {css}", lambda: any(text in found for found in self.texts(css)), timeout)
+
+
+class PageUser:
+    """One person on the page, in a tab of ``browser``: joins, types and reads as they would.
+
+    Every method first brings the person's tab to the front (the others' pages are then hidden).
+    """
+
+    def __init__(self, browser: Browser, url: str, *, first_tab: bool = False) -> None:
+        self.browser = browser
+        self.url = url
+        self.handle = browser.driver.current_window_handle if first_tab else browser.open_tab()
+        browser.driver.get(url)
+        self.wait_for_list()
+
+    def front(self) -> Browser:
+        self.browser.use(self.handle)
+        return self.browser
+
+    def wait_for_list(self) -> None:
+        browser = self.front()
+        browser.wait("the session list", lambda: browser.find_all(".session-row"))
+
+    def session_row(self, name: str) -> WebElement:
+        browser = self.front()
+        browser.find("#join-create").click()
+        return browser.wait(
+            f"session {name} in the list",
+            lambda: next((row for row in browser.find_all(".session-row") if row.find_element(By.CSS_SELECTOR, ".name").text == name), None),
+        )
+
+    def fill_dialog(self, username: str, password: str | None = None, name: str | None = None) -> None:
+        browser = self.front()
+        browser.wait("the dialog", lambda: browser.find("#dialog").get_attribute("open") is not None)
+        for css, value in (("#dialog-name", name), ("#dialog-password", password), ("#dialog-username", username)):
+            if value is not None:
+                field = browser.find(css)
+                field.clear()
+                field.send_keys(value)
+        browser.find("#dialog-username").send_keys("\n")
+
+    def join(self, session: str, username: str, password: str | None = None) -> None:
+        """Join ``session`` from the list (Enter in the dialog) and wait for its chat."""
+        self.session_row(session).click()
+        self.fill_dialog(username, password)
+        self.wait_chat(session)
+
+    def create(self, session: str, username: str, password: str | None = None) -> None:
+        browser = self.front()
+        browser.find("#join-create").click()
+        browser.find("#create").click()
+        self.fill_dialog(username, password, name=session)
+        self.wait_chat(session)
+
+    def wait_chat(self, session: str) -> None:
+        browser = self.front()
+        browser.wait(f"the chat of {session}", lambda: browser.visible("#chat") and session in browser.find("#chat-title").text)
+
+    def type(self, text: str) -> None:
+        """Type ``text`` in the message field and press Enter."""
+        browser = self.front()
+        field = browser.find("#message")
+        field.send_keys(text)
+        field.send_keys("\n")
+
+    def lines(self) -> list[str]:
+        return self.front().texts("#transcript .line")
+
+    def wait_line(self, text: str, timeout: float = WAIT_SECONDS) -> None:
+        self.front().wait_text("#transcript .line", text, timeout)
+
+    def members(self) -> list[str]:
+        return self.front().texts("#members .member")
+
+    def sidebar(self) -> dict[str, str]:
+        """Each conversation in the sidebar with its badge: ``{"kiwi": "", "@bob": "1"}``."""
+        browser = self.front()
+        titles = browser.texts("#sidebar .conversation .title")
+        badges = browser.texts("#sidebar .conversation .badge")
+        return dict(zip(titles, badges, strict=True))

@@ -1,0 +1,260 @@
+"""The browser page in a real headless Chromium against the real ``twistd -n glozichat``.
+
+Selenium's calls block, so each scenario runs in a thread (``deferToThread``)
+while the reactor keeps reading the server's output and can restart it. The
+IRC user is a plain socket speaking hand-written lines.
+"""
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from selenium.common.exceptions import NoAlertPresentException
+from twisted.internet import defer, threads
+from twisted.trial.unittest import TestCase
+
+from tests.realbrowser import WAIT_SECONDS, Browser, PageUser
+from tests.realserver import connect_client, start_server
+
+RECORD_ALERTS = "window.__alerts = []; window.alert = (text) => window.__alerts.push(String(text));"
+IMG_PAYLOAD = "<img src=x onerror=\"window.__pwned = 'img'\">"
+SCRIPT_PAYLOAD = "<script>window.__pwned = 'script'</script>"
+ALERT_PAYLOAD = "<img src=x onerror=alert(1)>"
+
+
+class IrcUser:
+    """A bare IRC client on a blocking loopback socket: hand-written lines, bounded reads."""
+
+    def __init__(self, port: int, nick: str) -> None:
+        self.nick = nick
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=WAIT_SECONDS)
+        self.buffer = b""
+        self.send(f"NICK {nick}")
+        self.send(f"USER {nick} 0 * :{nick} on IRC")
+        self.expect(lambda line: f" 001 {nick} " in line)
+
+    def send(self, line: str) -> None:
+        self.socket.sendall(line.encode() + b"\r\n")
+
+    def expect(self, matches: Callable[[str], bool], timeout: float = WAIT_SECONDS) -> str:
+        """The first line from now on that ``matches`` (PINGs answered); fails after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\r\n" in self.buffer:
+                raw, self.buffer = self.buffer.split(b"\r\n", 1)
+                line = raw.decode()
+                if line.startswith("PING "):
+                    self.send("PONG " + line[5:])
+                elif matches(line):
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.nick} waited {timeout} s for a line")
+            self.socket.settimeout(left)
+            data = self.socket.recv(65536)
+            if not data:
+                raise AssertionError(f"the server closed {self.nick}'s connection")
+            self.buffer += data
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+class PageTests(TestCase):
+    """Browser users, an IRC user, one server: what the page promises (docs/web.md)."""
+
+    timeout = 180
+
+    def browser(self) -> Browser:
+        browser = Browser()
+        self.addCleanup(browser.quit)
+        return browser
+
+    def irc_user(self, port: int, nick: str) -> IrcUser:
+        user = IrcUser(port, nick)
+        self.addCleanup(user.close)
+        return user
+
+    @staticmethod
+    def url(server: Any, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{server.web_port}/"
+
+    @defer.inlineCallbacks
+    def test_two_browser_users_and_an_irc_user_chat_both_ways_in_one_session(self) -> Any:
+        """Alice creates garden on the page, Bob joins it on the page, Carol over IRC; each one's words reach the other two."""
+        server = yield start_server(self)
+        browser = self.browser()
+
+        def scenario() -> None:
+            alice = PageUser(browser, self.url(server), first_tab=True)
+            alice.create("garden", "alice")
+            bob = PageUser(browser, self.url(server))
+            bob.join("garden", "bob")
+            carol = self.irc_user(server.irc_port, "carol")
+            carol.send("JOIN #garden")
+            carol.expect(lambda line: " 366 carol #garden " in line)
+            alice.wait_line("carol joined.")
+
+            alice.type("hello from alice")
+            bob.wait_line("alice hello from alice")
+            carol.expect(lambda line: line.startswith(":alice!") and line.endswith("PRIVMSG #garden :hello from alice"))
+            bob.type("hi alice, bob here")
+            carol.expect(lambda line: line.startswith(":bob!") and line.endswith("PRIVMSG #garden :hi alice, bob here"))
+            alice.wait_line("bob hi alice, bob here")
+            carol.send("PRIVMSG #garden :carol from IRC")
+            alice.wait_line("carol carol from IRC")
+            bob.wait_line("carol carol from IRC")
+
+            self.assertEqual(bob.members(), ["★ alice", "bob (you)", "carol"])
+            alice_page = alice.front()
+            self.assertIn("shown", alice_page.find("#sidebar .conversation").get_attribute("class"))
+            mentioned = alice_page.texts("#transcript .line.mentioned")
+            self.assertEqual(len(mentioned), 1, "bob's line names alice")
+            self.assertIn("hi alice, bob here", mentioned[0])
+            self.assertEqual(alice_page.texts("#transcript .line.mentioned mark"), ["alice"])
+
+        yield threads.deferToThread(scenario)
+
+    @defer.inlineCallbacks
+    def test_a_locked_session_takes_its_password_and_a_kick_is_seen_by_the_kicked(self) -> Any:
+        """Bob's wrong password is refused with the server's words in the dialog, the right one lets him in; Alice's Kick button removes him and his page says so."""
+        server = yield start_server(self)
+        browser = self.browser()
+
+        def scenario() -> None:
+            alice = PageUser(browser, self.url(server), first_tab=True)
+            alice.create("vault", "alice", password="12345")
+            bob = PageUser(browser, self.url(server))
+            page = bob.front()
+            page.wait("vault locked in the list", lambda: "Locked session vault" in bob.session_row("vault").get_attribute("aria-label"))
+            bob.session_row("vault").click()
+            bob.fill_dialog("bob", password="11111")
+            page.wait_text("#dialog-error", "Wrong password for session vault.")
+            self.assertTrue(page.find("#dialog").get_attribute("open") is not None, "the dialog stays open")
+            bob.fill_dialog("bob", password="12345")
+            bob.wait_chat("vault")
+
+            alice.wait_line("bob joined.")
+            kick = alice.front().wait("Kick bob", lambda: alice.front().find("#members .kick"))
+            self.assertEqual(kick.get_attribute("aria-label"), "Kick bob")
+            kick.click()
+            alice.wait_line("bob was kicked by alice.")
+            page = bob.front()
+            page.wait_text("#notice", "You were kicked from vault by alice.")
+            self.assertTrue(page.visible("#lobby"), "bob is back at the session list")
+            self.assertEqual(bob.sidebar(), {})
+
+        yield threads.deferToThread(scenario)
+
+    @defer.inlineCallbacks
+    def test_a_private_message_to_a_hidden_page_shows_a_notification(self) -> Any:
+        """Notifications are asked for on a click, not on load; Bob's /msg to Alice, whose tab is in the background, makes one and counts unread."""
+        server = yield start_server(self)
+        browser = self.browser()
+        browser.record_notifications()
+
+        def scenario() -> None:
+            alice = PageUser(browser, self.url(server), first_tab=True)
+            page = alice.front()
+            self.assertEqual(page.driver.execute_script("return Notification.permission"), "default", "not asked on load")
+            self.assertTrue(page.visible("#notify"))
+            browser.grant_notifications(self.url(server).rstrip("/"))
+            page.find("#notify").click()
+            page.wait("the button to go", lambda: not page.visible("#notify"))
+            alice.join("kiwi", "alice")
+
+            bob = PageUser(browser, self.url(server))
+            bob.join("kiwi", "bob")
+            self.assertEqual(bob.front().driver.execute_script("return document.visibilityState"), "visible")
+            bob.type("/msg alice psst, alice")
+            bob.front().wait("bob's line to be sent", lambda: bob.front().find_all("#transcript .line.own.sent"))
+
+            page = alice.front()
+            page.wait("a notification", lambda: browser.notifications())
+            self.assertEqual(browser.notifications(), [{"title": "bob privately", "body": "psst, alice"}])
+            self.assertEqual(alice.sidebar(), {"kiwi": "", "@bob": "@ 1"})
+            self.assertEqual(page.driver.title, "GloziChat", "the count goes when the page is seen")
+
+        yield threads.deferToThread(scenario)
+
+    @defer.inlineCallbacks
+    def test_the_page_reconnects_after_a_restart_and_sends_what_was_typed_meanwhile(self) -> Any:
+        """The server stops; what Alice types is kept as waiting; the same server comes back on the same ports and database; the page rejoins and sends it, once."""
+        database = os.path.abspath(self.mktemp())
+        server = yield start_server(self, "--db", database)
+        ports = ("--port", f"tcp:{server.port}:interface=127.0.0.1", "--web-port", f"tcp:{server.web_port}:interface=127.0.0.1")
+        browser = self.browser()
+        alice: list[PageUser] = []
+
+        def before() -> None:
+            alice.append(PageUser(browser, self.url(server), first_tab=True))
+            alice[0].join("kiwi", "alice")
+            alice[0].type("before the restart")
+            alice[0].front().wait("the ack", lambda: alice[0].front().find_all("#transcript .line.own.sent"))
+
+        yield threads.deferToThread(before)
+        server.signal("TERM")
+        yield server.ended
+
+        def while_away() -> None:
+            page = alice[0].front()
+            page.wait_text("#status", "Reconnecting")
+            alice[0].type("typed while the server was away")
+            alice[0].wait_line("Waiting for the connection")
+
+        yield threads.deferToThread(while_away)
+        yield start_server(self, "--db", database, *ports)
+
+        def after() -> None:
+            page = alice[0].front()
+            page.wait("the line to be sent", lambda: len(page.find_all("#transcript .line.own.sent")) == 2, timeout=60)
+            self.assertIn("Reconnected.", " ".join(alice[0].lines()))
+            self.assertEqual(page.find("#status").text, "")
+
+        yield threads.deferToThread(after)
+        reader = yield connect_client(self, server.port)
+        joined = yield reader.request(type="join", session=2, username="reader")
+        self.assertEqual(joined["type"], "joined")
+        texts = []
+        for _ in range(joined["history"]):
+            frame = yield reader.next()
+            texts.append(frame["text"])
+        self.assertEqual(texts, ["before the restart", "typed while the server was away"])
+
+    @defer.inlineCallbacks
+    def test_html_and_script_in_messages_show_as_text_and_run_nothing(self) -> Any:
+        """Markup from the page itself and from an IRC user is shown as its characters: no element made, no handler run, no alert."""
+        server = yield start_server(self)
+        browser = self.browser()
+        browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_ALERTS})
+
+        def scenario() -> None:
+            alice = PageUser(browser, self.url(server), first_tab=True)
+            alice.create("lab", "alice")
+            carol = self.irc_user(server.irc_port, "carol")
+            carol.send("JOIN #lab")
+            carol.expect(lambda line: " 366 carol #lab " in line)
+            alice.type(IMG_PAYLOAD)
+            alice.type(SCRIPT_PAYLOAD)
+            alice.type("/topic <b>bold?</b>")
+            carol.expect(lambda line: " TOPIC #lab " in line and line.endswith("<b>bold?</b>"))
+            carol.send(f"PRIVMSG #lab :{ALERT_PAYLOAD}")
+            carol.send(f"PRIVMSG #lab :{SCRIPT_PAYLOAD}")
+            page = alice.front()
+            page.wait("carol's lines", lambda: len(page.find_all("#transcript .line.message")) == 4)
+            self.assertEqual(page.find("#topic").text, "<b>bold?</b>")
+            self.assertEqual(
+                page.texts("#transcript .line.message .text"), [IMG_PAYLOAD, SCRIPT_PAYLOAD, ALERT_PAYLOAD, SCRIPT_PAYLOAD]
+            )
+            made = page.driver.execute_script(
+                "return document.querySelectorAll('#transcript img, #transcript script, #transcript b, #topic b').length"
+            )
+            self.assertEqual(made, 0)
+            self.assertIsNone(page.driver.execute_script("return window.__pwned === undefined ? null : window.__pwned"))
+            self.assertEqual(page.driver.execute_script("return window.__alerts"), [])
+            with self.assertRaises(NoAlertPresentException):
+                page.driver.switch_to.alert.text
+
+        yield threads.deferToThread(scenario)
