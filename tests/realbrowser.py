@@ -81,11 +81,11 @@ class Browser:
             shutil.rmtree(self.profile, ignore_errors=True)
 
     def set_dark(self, dark: bool) -> None:
-        """Make the page see ``prefers-color-scheme`` dark (or light)."""
+        """Make the page see ``prefers-color-scheme`` dark (or light), and reduced motion (no drawer slides
+        half-way through a screenshot)."""
         scheme = "dark" if dark else "light"
-        self.driver.execute_cdp_cmd(
-            "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
-        )
+        features = [{"name": "prefers-color-scheme", "value": scheme}, {"name": "prefers-reduced-motion", "value": "reduce"}]
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": features})
 
     def set_size(self, width: int, height: int) -> None:
         """The page's viewport size (what CSS media queries see), for screenshots at a phone's width."""
@@ -170,7 +170,8 @@ class PageUser:
 
     def session_row(self, name: str) -> WebElement:
         browser = self.front()
-        browser.find("#join-create").click()
+        if not browser.visible("#lobby"):
+            browser.find("#join-create").click()
         return browser.wait(
             f"session {name} in the list",
             lambda: next((row for row in browser.find_all(".session-row") if row.find_element(By.CSS_SELECTOR, ".name").text == name), None),

@@ -119,16 +119,18 @@ class PageTests(TestCase):
 
     @defer.inlineCallbacks
     def test_a_locked_session_takes_its_password_and_a_kick_is_seen_by_the_kicked(self) -> Any:
-        """Bob's wrong password is refused with the server's words in the dialog, the right one lets him in; Alice's Kick button removes him and his page says so."""
+        """Bob's list shows Alice's new locked session by itself; his wrong password is refused with the server's
+        words in the dialog, the right one lets him in; Alice's Kick button removes him and his page says so."""
         server = yield start_server(self)
         browser = self.browser()
 
         def scenario() -> None:
-            alice = PageUser(browser, self.url(server), first_tab=True)
+            bob = PageUser(browser, self.url(server), first_tab=True)
+            alice = PageUser(browser, self.url(server))
             alice.create("vault", "alice", password="12345")
-            bob = PageUser(browser, self.url(server))
             page = bob.front()
-            page.wait("vault locked in the list", lambda: "Locked session vault" in bob.session_row("vault").get_attribute("aria-label"))
+            row = bob.session_row("vault")
+            self.assertEqual(row.get_attribute("aria-label"), "Locked session vault, number 10, 1 member")
             bob.session_row("vault").click()
             bob.fill_dialog("bob", password="11111")
             page.wait_text("#dialog-error", "Wrong password for session vault.")
@@ -258,3 +260,26 @@ class PageTests(TestCase):
                 page.driver.switch_to.alert.text
 
         yield threads.deferToThread(scenario)
+
+    @defer.inlineCallbacks
+    def test_the_exit_code_field_refuses_a_wrong_code_and_closes_the_server_with_the_right_one(self) -> Any:
+        """The session list's exit-code field: a short code is checked on the page, a wrong one gets the
+        server's words, the right one closes the server, which every page says."""
+        server = yield start_server(self)
+        browser = self.browser()
+
+        def scenario() -> None:
+            alice = PageUser(browser, self.url(server), first_tab=True)
+            page = alice.front()
+            field = page.find("#exit-code")
+            field.send_keys("123\n")
+            page.wait_text("#exit-feedback", "The exit code is 10 digits.")
+            field.send_keys("4567890\n")
+            page.wait_text("#exit-feedback", "Wrong exit code (2 attempts left).")
+            field.clear()
+            field.send_keys(server.exit_code + "\n")
+            page.wait_text("#status", "The server is closing: The server was closed with its exit code.")
+
+        yield threads.deferToThread(scenario)
+        status = yield server.ended
+        self.assertEqual(status, 0)

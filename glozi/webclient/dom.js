@@ -22,8 +22,9 @@ export function fill(node, children) {
 
 // One of 12 colour classes for a name, the same on every page.
 export function nameColour(name) {
-  let hash = 0;
-  for (const char of name.toLowerCase()) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
+  // FNV-1a: short names that differ by one letter still land far apart.
+  let hash = 0x811c9dc5;
+  for (const char of name.toLowerCase()) hash = Math.imul(hash ^ char.codePointAt(0), 0x01000193) >>> 0;
   return `hue${hash % 12}`;
 }
 

@@ -49,7 +49,7 @@ export class LobbyView {
       el("span", { className: "count", text: members }),
       el("span", { className: "created", text: dateTime(session.created) }),
       el("span", { className: "creator", text: `by ${session.creator}` }),
-      el("span", { className: "state", text: joined ? "open" : "" }),
+      el("span", { className: "state", text: joined ? "joined" : "" }),
     ]);
     button.addEventListener("click", () => this.model.openDialog("join", session.id));
     return el("li", {}, [button]);

@@ -60,6 +60,7 @@ export class ChatModel {
     this.online = false;
     this.stopped = false;
     this.status = "Connecting…";
+    this.farewell = "";
     this.serverName = "";
     this.exitDigits = DEFAULT_EXIT_DIGITS;
     this.maxText = 2000;
@@ -140,11 +141,11 @@ export class ChatModel {
       this.status = info.attempt ? "Reconnecting…" : "Connecting…";
     } else if (state === State.WAITING) {
       this.connectionLost();
-      this.status = `Reconnecting in ${duration(info.delay)}… (attempt ${info.attempt})`;
+      this.status = `${this.farewell}Reconnecting in ${duration(info.delay)}… (attempt ${info.attempt})`;
     } else if (state === State.STOPPED) {
       this.connectionLost();
       this.stopped = true;
-      if (!this.status.startsWith("Disconnected")) this.status = "Disconnected. Reconnect when you are ready.";
+      if (!this.status.startsWith("Disconnected")) this.status = `${this.farewell}Disconnected. Reconnect when you are ready.`;
     }
     this.changed();
   }
@@ -237,6 +238,7 @@ export class ChatModel {
     this.online = true;
     this.stopped = false;
     this.status = "";
+    this.farewell = "";
     this.requestList();
     if (again) this.rejoinNext();
   }
@@ -945,8 +947,10 @@ const EVENTS = {
     this.say(text, frame.reason === "quit" ? "system" : "error");
   },
   server_closing(frame) {
-    this.status = `The server is closing: ${frame.reason}`;
-    this.say(`The server is closing: ${frame.reason}`, "error");
+    // Said until the next welcome, through the reconnection attempts.
+    this.farewell = `The server is closing: ${frame.reason} `;
+    this.status = this.farewell;
+    this.say(this.farewell.trim(), "error");
   },
   killed(frame) {
     this.connection.stopRetrying();
