@@ -84,7 +84,10 @@ class Browser:
         """Make the page see ``prefers-color-scheme`` dark (or light), and reduced motion (no drawer slides
         half-way through a screenshot)."""
         scheme = "dark" if dark else "light"
-        features = [{"name": "prefers-color-scheme", "value": scheme}, {"name": "prefers-reduced-motion", "value": "reduce"}]
+        features = [
+            {"name": "prefers-color-scheme", "value": scheme},
+            {"name": "prefers-reduced-motion", "value": "reduce"},
+        ]
         self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": features})
 
     def set_size(self, width: int, height: int) -> None:
@@ -100,7 +103,9 @@ class Browser:
 
     def grant_notifications(self, origin: str) -> None:
         """Grant ``origin`` (the page's) the notifications permission, as a click on *Allow* would."""
-        self.driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": origin, "permissions": ["notifications"]})
+        self.driver.execute_cdp_cmd(
+            "Browser.grantPermissions", {"origin": origin, "permissions": ["notifications"]}
+        )
 
     def notifications(self) -> list[dict[str, str]]:
         return self.driver.execute_script("return window.__notifications || []")
@@ -138,9 +143,12 @@ class Browser:
         )
 
     def visible(self, css: str) -> bool:
-        return bool(self.driver.execute_script(
-            "const n = document.querySelector(arguments[0]); return Boolean(n && n.offsetParent !== null)", css
-        ))
+        return bool(
+            self.driver.execute_script(
+                "const n = document.querySelector(arguments[0]); return Boolean(n && n.offsetParent !== null)",
+                css,
+            )
+        )
 
     def wait_text(self, css: str, text: str, timeout: float = WAIT_SECONDS) -> None:
         """Wait until an element ``css`` matches has ``text`` in its text."""
@@ -174,13 +182,24 @@ class PageUser:
             browser.find("#join-create").click()
         return browser.wait(
             f"session {name} in the list",
-            lambda: next((row for row in browser.find_all(".session-row") if row.find_element(By.CSS_SELECTOR, ".name").text == name), None),
+            lambda: next(
+                (
+                    row
+                    for row in browser.find_all(".session-row")
+                    if row.find_element(By.CSS_SELECTOR, ".name").text == name
+                ),
+                None,
+            ),
         )
 
     def fill_dialog(self, username: str, password: str | None = None, name: str | None = None) -> None:
         browser = self.front()
         browser.wait("the dialog", lambda: browser.find("#dialog").get_attribute("open") is not None)
-        for css, value in (("#dialog-name", name), ("#dialog-password", password), ("#dialog-username", username)):
+        for css, value in (
+            ("#dialog-name", name),
+            ("#dialog-password", password),
+            ("#dialog-username", username),
+        ):
             if value is not None:
                 field = browser.find(css)
                 field.clear()
@@ -202,7 +221,10 @@ class PageUser:
 
     def wait_chat(self, session: str) -> None:
         browser = self.front()
-        browser.wait(f"the chat of {session}", lambda: browser.visible("#chat") and session in browser.find("#chat-title").text)
+        browser.wait(
+            f"the chat of {session}",
+            lambda: browser.visible("#chat") and session in browser.find("#chat-title").text,
+        )
 
     def type(self, text: str) -> None:
         """Type ``text`` in the message field and press Enter."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.keys import Keys
 from twisted.internet import defer, threads
 from twisted.trial.unittest import TestCase
 
@@ -99,9 +100,13 @@ class PageTests(TestCase):
 
             alice.type("hello from alice")
             bob.wait_line("alice hello from alice")
-            carol.expect(lambda line: line.startswith(":alice!") and line.endswith("PRIVMSG #garden :hello from alice"))
+            carol.expect(
+                lambda line: line.startswith(":alice!") and line.endswith("PRIVMSG #garden :hello from alice")
+            )
             bob.type("hi alice, bob here")
-            carol.expect(lambda line: line.startswith(":bob!") and line.endswith("PRIVMSG #garden :hi alice, bob here"))
+            carol.expect(
+                lambda line: line.startswith(":bob!") and line.endswith("PRIVMSG #garden :hi alice, bob here")
+            )
             alice.wait_line("bob hi alice, bob here")
             carol.send("PRIVMSG #garden :carol from IRC")
             alice.wait_line("carol carol from IRC")
@@ -114,6 +119,20 @@ class PageTests(TestCase):
             self.assertEqual(len(mentioned), 1, "bob's line names alice")
             self.assertIn("hi alice, bob here", mentioned[0])
             self.assertEqual(alice_page.texts("#transcript .line.mentioned mark"), ["alice"])
+
+            # At a phone's width the sidebar is a drawer: out of sight until the menu opens it.
+            alice_page.set_size(390, 844)
+            sidebar_left = "return document.getElementById('sidebar').getBoundingClientRect().right"
+            alice_page.wait(
+                "the sidebar to leave", lambda: alice_page.driver.execute_script(sidebar_left) <= 0
+            )
+            self.assertTrue(alice_page.visible("#transcript"))
+            alice_page.find("#menu").click()
+            alice_page.wait("the drawer", lambda: alice_page.driver.execute_script(sidebar_left) > 200)
+            alice_page.find("#sidebar .conversation").click()
+            alice_page.wait(
+                "the drawer to close", lambda: alice_page.driver.execute_script(sidebar_left) <= 0
+            )
 
         yield threads.deferToThread(scenario)
 
@@ -131,6 +150,10 @@ class PageTests(TestCase):
             page = bob.front()
             row = bob.session_row("vault")
             self.assertEqual(row.get_attribute("aria-label"), "Locked session vault, number 10, 1 member")
+            row.click()
+            page.wait("the join dialog", lambda: page.find("#dialog").get_attribute("open") is not None)
+            page.find("#dialog-username").send_keys(Keys.ESCAPE)
+            page.wait("Escape to close it", lambda: page.find("#dialog").get_attribute("open") is None)
             bob.session_row("vault").click()
             bob.fill_dialog("bob", password="11111")
             page.wait_text("#dialog-error", "Wrong password for session vault.")
@@ -160,7 +183,9 @@ class PageTests(TestCase):
         def scenario() -> None:
             alice = PageUser(browser, self.url(server), first_tab=True)
             page = alice.front()
-            self.assertEqual(page.driver.execute_script("return Notification.permission"), "default", "not asked on load")
+            self.assertEqual(
+                page.driver.execute_script("return Notification.permission"), "default", "not asked on load"
+            )
             self.assertTrue(page.visible("#notify"))
             browser.grant_notifications(self.url(server).rstrip("/"))
             page.find("#notify").click()
@@ -171,7 +196,9 @@ class PageTests(TestCase):
             bob.join("kiwi", "bob")
             self.assertEqual(bob.front().driver.execute_script("return document.visibilityState"), "visible")
             bob.type("/msg alice psst, alice")
-            bob.front().wait("bob's line to be sent", lambda: bob.front().find_all("#transcript .line.own.sent"))
+            bob.front().wait(
+                "bob's line to be sent", lambda: bob.front().find_all("#transcript .line.own.sent")
+            )
 
             page = alice.front()
             page.wait("a notification", lambda: browser.notifications())
@@ -186,7 +213,12 @@ class PageTests(TestCase):
         """The server stops; what Alice types is kept as waiting; the same server comes back on the same ports and database; the page rejoins and sends it, once."""
         database = os.path.abspath(self.mktemp())
         server = yield start_server(self, "--db", database)
-        ports = ("--port", f"tcp:{server.port}:interface=127.0.0.1", "--web-port", f"tcp:{server.web_port}:interface=127.0.0.1")
+        ports = (
+            "--port",
+            f"tcp:{server.port}:interface=127.0.0.1",
+            "--web-port",
+            f"tcp:{server.web_port}:interface=127.0.0.1",
+        )
         browser = self.browser()
         alice: list[PageUser] = []
 
@@ -211,7 +243,11 @@ class PageTests(TestCase):
 
         def after() -> None:
             page = alice[0].front()
-            page.wait("the line to be sent", lambda: len(page.find_all("#transcript .line.own.sent")) == 2, timeout=60)
+            page.wait(
+                "the line to be sent",
+                lambda: len(page.find_all("#transcript .line.own.sent")) == 2,
+                timeout=60,
+            )
             self.assertIn("Reconnected.", " ".join(alice[0].lines()))
             self.assertEqual(page.find("#status").text, "")
 
@@ -248,16 +284,19 @@ class PageTests(TestCase):
             page.wait("carol's lines", lambda: len(page.find_all("#transcript .line.message")) == 4)
             self.assertEqual(page.find("#topic").text, "<b>bold?</b>")
             self.assertEqual(
-                page.texts("#transcript .line.message .text"), [IMG_PAYLOAD, SCRIPT_PAYLOAD, ALERT_PAYLOAD, SCRIPT_PAYLOAD]
+                page.texts("#transcript .line.message .text"),
+                [IMG_PAYLOAD, SCRIPT_PAYLOAD, ALERT_PAYLOAD, SCRIPT_PAYLOAD],
             )
             made = page.driver.execute_script(
                 "return document.querySelectorAll('#transcript img, #transcript script, #transcript b, #topic b').length"
             )
             self.assertEqual(made, 0)
-            self.assertIsNone(page.driver.execute_script("return window.__pwned === undefined ? null : window.__pwned"))
+            self.assertIsNone(
+                page.driver.execute_script("return window.__pwned === undefined ? null : window.__pwned")
+            )
             self.assertEqual(page.driver.execute_script("return window.__alerts"), [])
             with self.assertRaises(NoAlertPresentException):
-                page.driver.switch_to.alert.text
+                _ = page.driver.switch_to.alert.text
 
         yield threads.deferToThread(scenario)
 

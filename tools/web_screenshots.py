@@ -38,9 +38,23 @@ def start_server(workdir: str) -> tuple[subprocess.Popen, dict[str, int]]:
     """``twistd -n glozichat`` on free loopback ports; its ports once it listens on all three."""
     loopback = "tcp:0:interface=127.0.0.1"
     argv = [
-        *twistd_command(), "-n", "--pidfile=", "glozichat", "--name", "lanbox",
-        "--port", loopback, "--irc-port", loopback, "--web-port", loopback,
-        "--exit-code-file", f"{workdir}/exit-code", "--no-sniff", "--discovery-port", "0",
+        *twistd_command(),
+        "-n",
+        "--pidfile=",
+        "glozichat",
+        "--name",
+        "lanbox",
+        "--port",
+        loopback,
+        "--irc-port",
+        loopback,
+        "--web-port",
+        loopback,
+        "--exit-code-file",
+        f"{workdir}/exit-code",
+        "--no-sniff",
+        "--discovery-port",
+        "0",
     ]
     env = {"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin"}
     process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
