@@ -247,6 +247,49 @@ class WebModelTests(TestCase):
         )
 
     @defer.inlineCallbacks
+    def test_a_new_nick_is_said_in_every_session_and_used_from_then_on(self) -> Any:
+        """/nick's answer (nick_changed) renames you in the member list and says so; the next join offers the new name."""
+        result = yield self.run_js(
+            """
+            const chat = await inGarden();
+            model.sendText("/nick alicia");
+            await connection.answer("nick", { type: "nick_changed", old: "alice", name: "alicia" });
+            return { last: chat.lines.slice(-1)[0].text, members: chat.members.map((m) => m.name),
+                     offered: model.offeredName };
+            """
+        )
+        self.assertEqual(
+            result, {"last": "You are now known as alicia.", "members": ["alicia"], "offered": "alicia"}
+        )
+
+    @defer.inlineCallbacks
+    def test_a_server_password_is_asked_for_sent_in_the_hello_and_kept_for_reconnecting(self) -> Any:
+        """A welcome with password_required shows the password screen; the typed password goes in a hello,
+        and the next connection's welcome is answered with it without asking again."""
+        result = yield self.run_js(
+            """
+            model.state(net.State.OPEN, {});
+            model.frame({ ...welcome, password_required: true });
+            const asked = [model.passwordNeeded, model.status, connection.types()];
+            model.submitServerPassword("sesame");
+            const hello = connection.sent.slice(-1)[0];
+            await connection.answer("hello", welcome);
+            const after = [model.passwordNeeded, connection.types()];
+            await reconnect();
+            connection.sent = [];
+            model.state(net.State.OPEN, {});
+            model.frame({ ...welcome, password_required: true });
+            return { asked, hello: [hello.type, hello.password], after, again: connection.sent.map((f) => f.password),
+                     screen: model.passwordNeeded };
+            """
+        )
+        self.assertEqual(result["asked"], [True, "This server needs a password.", []])
+        self.assertEqual(result["hello"], ["hello", "sesame"])
+        self.assertEqual(result["after"], [False, ["hello", "list"]])
+        self.assertEqual(result["again"], ["sesame"])
+        self.assertFalse(result["screen"])
+
+    @defer.inlineCallbacks
     def test_unread_counts_and_mentions_count_where_you_do_not_look_and_a_hidden_page_alerts(self) -> Any:
         """A message in a conversation not shown counts, with @ when it names you; a private message to a hidden
         page alerts with who and where; showing the conversation clears its count."""

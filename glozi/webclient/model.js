@@ -593,6 +593,8 @@ export class ChatModel {
   simpleRequest(conversation, typed, frame) {
     this.connection.request(frame).then(
       (answer) => {
+        // A new name is the connection's: every session says so, as when it comes as an event.
+        if (answer.type === "nick_changed") EVENTS.nick_changed.call(this, answer);
         const where = this.conversations.get(conversation.key) || this.shown;
         const text = answer.type === "error" ? errorText(answer) : describeAnswer(answer);
         if (where && text) {
