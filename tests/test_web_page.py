@@ -248,7 +248,13 @@ class PageTests(TestCase):
                 lambda: len(page.find_all("#transcript .line.own.sent")) == 2,
                 timeout=60,
             )
-            self.assertIn("Reconnected.", " ".join(alice[0].lines()))
+            lines = alice[0].lines()
+            self.assertIn("Reconnected.", " ".join(lines))
+            self.assertEqual(
+                len([line for line in lines if "before the restart" in line]),
+                1,
+                "not again from the scrollback",
+            )
             self.assertEqual(page.find("#status").text, "")
 
         yield threads.deferToThread(after)

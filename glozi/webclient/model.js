@@ -645,6 +645,8 @@ export class ChatModel {
     this.connection.request(frame).then(
       (answer) => {
         if (answer.type === "ack") {
+          // The scrollback of a later rejoin has it too: it is shown once.
+          if (conversation.seen && answer.msgid) conversation.seen.add(answer.msgid);
           const note = typeof answer.away === "string" ? `${conversation.name} is away: ${answer.away}` : "";
           this.update(line, { delivery: "sent", note, ts: Number(answer.ts) || line.ts });
         } else {
