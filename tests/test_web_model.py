@@ -290,6 +290,24 @@ class WebModelTests(TestCase):
         self.assertFalse(result["screen"])
 
     @defer.inlineCallbacks
+    def test_a_conversation_keeps_its_newest_2000_lines(self) -> Any:
+        """docs/web.md: 2,000 lines are kept; the 2,001st drops the oldest."""
+        result = yield self.run_js(
+            """
+            const chat = await inGarden();
+            let n = 0;
+            while (chat.lines.length < 2000) {
+              n += 1;
+              model.frame({ type: "message", session: 10, from: "bob", text: `line ${n}`, ts: n, msgid: `m${n}` });
+            }
+            const second = chat.lines[1].text;
+            model.frame({ type: "message", session: 10, from: "bob", text: "one more", ts: 9999, msgid: "last" });
+            return [chat.lines.length, chat.lines[0].text === second, chat.lines.slice(-1)[0].text];
+            """
+        )
+        self.assertEqual(result, [2000, True, "one more"])
+
+    @defer.inlineCallbacks
     def test_unread_counts_and_mentions_count_where_you_do_not_look_and_a_hidden_page_alerts(self) -> Any:
         """A message in a conversation not shown counts, with @ when it names you; a private message to a hidden
         page alerts with who and where; showing the conversation clears its count."""

@@ -68,6 +68,12 @@ export class ChatView {
       else box.append(node);
       this.rendered.set(line.serial, { node, version: line.version });
     }
+    // The model dropped its oldest lines: so does the transcript (they were first in, first rendered).
+    for (const [serial, known] of this.rendered) {
+      if (this.rendered.size <= chat.lines.length) break;
+      known.node.remove();
+      this.rendered.delete(serial);
+    }
     if (atBottom || fresh) box.scrollTop = box.scrollHeight;
   }
 

@@ -22,6 +22,7 @@ export const HISTORY_DIVIDER = "Earlier messages above";
 const NAME_TAKEN_RETRIES = 10;
 const NOTIFICATION_TEXT = 200;
 const DEFAULT_EXIT_DIGITS = 5;
+export const MAX_LINES = 2000;
 
 const MEMBER_LEFT = {
   quit: "{name} left the session.",
@@ -475,6 +476,8 @@ export class ChatModel {
   addLine(conversation, fields) {
     const line = { serial: this.serial++, version: 0, ts: this.now() / 1000, ...fields };
     conversation.lines.push(line);
+    // A page left open for days keeps the newest lines only, so it stays light.
+    if (conversation.lines.length > MAX_LINES) conversation.lines.shift();
     return line;
   }
 

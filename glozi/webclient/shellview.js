@@ -59,6 +59,10 @@ export class ShellView {
       event.preventDefault();
       model.closeDialog();
     });
+    // The browser may close a modal dialog by itself (a second Escape): the model forgets it too.
+    this.dialog.addEventListener("close", () => {
+      if (model.dialog) model.closeDialog();
+    });
     for (const field of Object.values(this.fields)) field.addEventListener("input", () => this.checkFields());
   }
 
