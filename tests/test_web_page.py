@@ -171,6 +171,12 @@ class PageTests(TestCase):
             self.assertTrue(page.visible("#lobby"), "bob is back at the session list")
             self.assertEqual(bob.sidebar(), {})
 
+            alice_page = alice.front()
+            alice_page.find("#close-session").click()
+            alice_page.wait_text("#notice", "alice closed the session vault.")
+            page = bob.front()
+            page.wait("vault to leave bob's list", lambda: "vault" not in page.texts(".session-row .name"))
+
         yield threads.deferToThread(scenario)
 
     @defer.inlineCallbacks
