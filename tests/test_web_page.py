@@ -120,6 +120,21 @@ class PageTests(TestCase):
             self.assertIn("hi alice, bob here", mentioned[0])
             self.assertEqual(alice_page.texts("#transcript .line.mentioned mark"), ["alice"])
 
+            # Each conversation keeps the place you were reading in it.
+            alice.join("kiwi", "alice")
+            alice_page.find('#sidebar .conversation[data-key="session:10"]').click()
+            # Long lines, few of them: within the IRC door's flood budget, more than the window holds.
+            for number in range(12):
+                carol.send(f"PRIVMSG #garden :filler {number} " + "words to wrap " * 30)
+            alice.wait_line("filler 11")
+            alice_page.driver.execute_script("document.getElementById('transcript').scrollTop = 0")
+            alice_page.find('#sidebar .conversation[data-key="session:2"]').click()
+            alice_page.wait("kiwi", lambda: "kiwi" in alice_page.find("#chat-title").text)
+            alice_page.find('#sidebar .conversation[data-key="session:10"]').click()
+            alice_page.wait("garden", lambda: "garden" in alice_page.find("#chat-title").text)
+            place = "const box = document.getElementById('transcript'); return [box.scrollTop, box.scrollHeight > box.clientHeight]"
+            self.assertEqual(alice_page.driver.execute_script(place), [0, True])
+
             # At a phone's width the sidebar is a drawer: out of sight until the menu opens it.
             alice_page.set_size(390, 844)
             sidebar_left = "return document.getElementById('sidebar').getBoundingClientRect().right"

@@ -21,6 +21,7 @@ export class ChatView {
     this.members = byId("members");
     this.membersPanel = byId("members-panel");
     this.shownKey = null;
+    this.places = new Map();
     this.rendered = new Map();
     byId("compose").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -33,12 +34,10 @@ export class ChatView {
   render() {
     const model = this.model;
     const chat = model.shown;
+    if (this.shownKey !== null && (chat === null || chat.key !== this.shownKey)) this.keepPlace();
     this.section.hidden = chat === null || model.passwordNeeded;
     this.membersPanel.hidden = this.section.hidden || chat.kind !== "session";
-    if (this.section.hidden) {
-      this.shownKey = null;
-      return;
-    }
+    if (this.section.hidden) return;
     const isSession = chat.kind === "session";
     setText(this.title, isSession ? `${chat.session.locked ? "🔒 " : ""}${chat.name}` : `@${chat.name}`);
     setText(this.code, isSession ? `#${chat.id}` : "private chat");
@@ -51,10 +50,21 @@ export class ChatView {
     if (isSession) this.renderMembers(chat, admin);
   }
 
+  atBottom() {
+    const box = this.transcript;
+    return box.scrollHeight - box.scrollTop - box.clientHeight < STICK_TO_BOTTOM;
+  }
+
+  // Leaving a conversation: where you were reading, to come back to (null: at the newest line).
+  keepPlace() {
+    this.places.set(this.shownKey, this.atBottom() ? null : this.transcript.scrollTop);
+    this.shownKey = null;
+  }
+
   renderTranscript(chat) {
     const box = this.transcript;
-    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < STICK_TO_BOTTOM;
     const fresh = this.shownKey !== chat.key;
+    const atBottom = fresh || this.atBottom();
     if (fresh) {
       this.shownKey = chat.key;
       this.rendered = new Map();
@@ -74,7 +84,9 @@ export class ChatView {
       known.node.remove();
       this.rendered.delete(serial);
     }
-    if (atBottom || fresh) box.scrollTop = box.scrollHeight;
+    const place = fresh ? this.places.get(chat.key) : null;
+    if (place !== undefined && place !== null) box.scrollTop = place;
+    else if (atBottom) box.scrollTop = box.scrollHeight;
   }
 
   line(line) {
