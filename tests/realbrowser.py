@@ -130,6 +130,10 @@ class Browser:
 
         return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(check, f"waited for {what}")
 
+    def click(self, what: str, find: Callable[[], WebElement]) -> None:
+        """Click the element ``find()`` gives, finding it again if the page redrew it meanwhile."""
+        self.wait(what, lambda: find().click() is None)
+
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
@@ -208,7 +212,7 @@ class PageUser:
 
     def join(self, session: str, username: str, password: str | None = None) -> None:
         """Join ``session`` from the list (Enter in the dialog) and wait for its chat."""
-        self.session_row(session).click()
+        self.front().click(f"session {session}", lambda: self.session_row(session))
         self.fill_dialog(username, password)
         self.wait_chat(session)
 

@@ -1,7 +1,7 @@
 // The chat: the conversation's header, its transcript, the message field and
 // the member list. Renders the model and forwards what is typed and clicked.
 
-import { byId, el, fill, nameColour, setText } from "./dom.js";
+import { byId, el, fillWhenChanged, nameColour, setText } from "./dom.js";
 import { clockTime, segments } from "./rules.js";
 
 const STICK_TO_BOTTOM = 48;
@@ -144,8 +144,8 @@ export class ChatView {
 
   renderMembers(chat, admin) {
     const you = (this.model.nick || "").toLowerCase();
-    fill(
-      this.members,
+    const state = [chat.key, admin, you, chat.members.map((m) => [m.name, m.admin, m.away])];
+    fillWhenChanged(this.members, state, () =>
       chat.members.map((member) => {
         const isYou = member.name.toLowerCase() === you;
         const label = `${member.admin ? "★ " : ""}${member.name}${isYou ? " (you)" : ""}`;

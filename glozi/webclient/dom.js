@@ -15,9 +15,16 @@ export function byId(id) {
   return document.getElementById(id);
 }
 
-// Replace every child of `node` with `children`.
-export function fill(node, children) {
-  node.replaceChildren(...children);
+const drawn = new WeakMap();
+
+// Rebuild `node`'s children with `build()` only when `what` (any JSON value)
+// differs from what they were built from: a list that did not change keeps its
+// elements, so a click or the keyboard focus on one is never lost to a redraw.
+export function fillWhenChanged(node, what, build) {
+  const signature = JSON.stringify(what);
+  if (drawn.get(node) === signature) return;
+  drawn.set(node, signature);
+  node.replaceChildren(...build());
 }
 
 // One of 12 colour classes for a name, the same on every page.

@@ -1,7 +1,7 @@
 // The session list: renders the model's sessions, notice and exit-code
 // feedback; forwards clicks and the exit code to the model.
 
-import { byId, el, fill, setText } from "./dom.js";
+import { byId, el, fillWhenChanged, setText } from "./dom.js";
 import { dateTime } from "./rules.js";
 
 export class LobbyView {
@@ -31,15 +31,18 @@ export class LobbyView {
     this.exitFeedback.className = model.exitFeedback.kind;
     this.exitCode.maxLength = model.exitDigits;
     this.exitCode.placeholder = `${model.exitDigits} digits`;
-    const rows = model.sessionRows.map((session) => this.row(session));
-    if (!rows.length) {
-      rows.push(el("li", { className: "empty", text: model.online ? "No sessions yet: create one." : "Not connected." }));
-    }
-    fill(this.list, rows);
+    const sessions = model.sessionRows;
+    const joined = sessions.map((session) => model.conversations.has(`session:${session.id}`));
+    fillWhenChanged(this.list, [sessions, joined, model.online], () => {
+      const rows = sessions.map((session, index) => this.row(session, joined[index]));
+      if (!rows.length) {
+        rows.push(el("li", { className: "empty", text: model.online ? "No sessions yet: create one." : "Not connected." }));
+      }
+      return rows;
+    });
   }
 
-  row(session) {
-    const joined = this.model.conversations.has(`session:${session.id}`);
+  row(session, joined) {
     const members = `${session.members} member${session.members === 1 ? "" : "s"}`;
     const label = `${session.locked ? "Locked session" : "Session"} ${session.name}, number ${session.id}, ${members}${joined ? ", you are in it" : ""}`;
     const button = el("button", { className: "session-row", attrs: { type: "button", "aria-label": label, "data-session": String(session.id) } }, [

@@ -3,7 +3,7 @@
 // dialog. Renders the model and forwards clicks; the drawers' open state is
 // the only state kept here (it is how the page looks, not what it knows).
 
-import { byId, el, fill, setText } from "./dom.js";
+import { byId, el, fillWhenChanged, setText } from "./dom.js";
 import { PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE } from "./rules.js";
 
 const PHONE = "(max-width: 760px)";
@@ -112,14 +112,18 @@ export class ShellView {
     const mention = [...model.conversations.values()].some((chat) => chat.mentioned);
     setText(this.menu, total ? `☰ ${mention ? "@ " : ""}${total}` : "☰");
     this.menu.classList.toggle("has-mention", mention);
-    fill(this.sessionChats, this.items(model.sessionChats, (chat) => chat.name));
-    fill(this.privateChats, this.items(model.privateChats, (chat) => `@${chat.name}`));
-    if (!model.sessionChats.length) this.sessionChats.append(el("li", { className: "empty", text: "None yet" }));
-    if (!model.privateChats.length) this.privateChats.append(el("li", { className: "empty", text: "None" }));
+    const state = (chats) => chats.map((chat) => [chat.key, chat.name, chat.unread, chat.mentioned, model.current === chat.key]);
+    fillWhenChanged(this.sessionChats, state(model.sessionChats), () =>
+      this.items(model.sessionChats, (chat) => chat.name, "None yet"),
+    );
+    fillWhenChanged(this.privateChats, state(model.privateChats), () =>
+      this.items(model.privateChats, (chat) => `@${chat.name}`, "None"),
+    );
     byId("join-create").setAttribute("aria-current", model.current === null ? "page" : "false");
   }
 
-  items(chats, title) {
+  items(chats, title, none) {
+    if (!chats.length) return [el("li", { className: "empty", text: none })];
     return chats.map((chat) => {
       const shown = this.model.current === chat.key;
       const badge = chat.unread ? `${chat.mentioned ? "@ " : ""}${chat.unread}` : "";
