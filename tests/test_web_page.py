@@ -13,12 +13,20 @@ from typing import Any
 
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.keys import Keys
-from twisted.internet import defer, threads
+from twisted.internet import defer, reactor, threads
 from twisted.trial.unittest import TestCase
+from twisted.web import server as web_server
+from twisted.web import static
 
 from tests.realbrowser import WAIT_SECONDS, Browser, PageUser
 from tests.realserver import connect_client, start_server
 
+OPEN_SOCKET = """
+const done = arguments[arguments.length - 1];
+const socket = new WebSocket(arguments[0]);
+socket.onmessage = (event) => { done(JSON.parse(event.data).type); socket.close(); };
+socket.onclose = () => done("closed");
+"""
 RECORD_ALERTS = "window.__alerts = []; window.alert = (text) => window.__alerts.push(String(text));"
 IMG_PAYLOAD = "<img src=x onerror=\"window.__pwned = 'img'\">"
 SCRIPT_PAYLOAD = "<script>window.__pwned = 'script'</script>"
@@ -349,3 +357,26 @@ class PageTests(TestCase):
         yield threads.deferToThread(scenario)
         status = yield server.ended
         self.assertEqual(status, 0)
+
+    @defer.inlineCallbacks
+    def test_a_page_of_another_origin_cannot_open_the_websocket(self) -> Any:
+        """Chromium's own Origin header: a page served from another loopback port is refused, the server's page is welcomed."""
+        server = yield start_server(self)
+        other = reactor.listenTCP(
+            0,
+            web_server.Site(static.Data(b"<!DOCTYPE html><p>elsewhere</p>", "text/html")),
+            interface="127.0.0.1",
+        )
+        self.addCleanup(other.stopListening)
+        browser = self.browser()
+        socket_url = f"ws://127.0.0.1:{server.web_port}/ws"
+
+        def scenario() -> list[str]:
+            browser.driver.get(f"http://127.0.0.1:{other.getHost().port}/")
+            elsewhere = browser.driver.execute_async_script(OPEN_SOCKET, socket_url)
+            browser.driver.get(self.url(server))
+            here = browser.driver.execute_async_script(OPEN_SOCKET, socket_url)
+            return [elsewhere, here]
+
+        outcomes = yield threads.deferToThread(scenario)
+        self.assertEqual(outcomes, ["closed", "welcome"])
