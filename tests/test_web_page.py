@@ -142,6 +142,16 @@ class PageTests(TestCase):
             alice_page.wait("garden", lambda: "garden" in alice_page.find("#chat-title").text)
             place = "const box = document.getElementById('transcript'); return [box.scrollTop, box.scrollHeight > box.clientHeight]"
             self.assertEqual(alice_page.driver.execute_script(place), [0, True])
+            self.assertFalse(alice_page.visible("#new-below"))
+            carol.send("PRIVMSG #garden :while alice reads above")
+            alice_page.wait("New messages below", lambda: alice_page.visible("#new-below"))
+            self.assertEqual(
+                alice_page.driver.execute_script(place), [0, True], "the view stays where she reads"
+            )
+            alice_page.find("#new-below").click()
+            alice_page.wait("the button to go", lambda: not alice_page.visible("#new-below"))
+            at_bottom = "const box = document.getElementById('transcript'); return box.scrollHeight - box.scrollTop - box.clientHeight"
+            self.assertLess(alice_page.driver.execute_script(at_bottom), 2)
 
             # At a phone's width the sidebar is a drawer: out of sight until the menu opens it.
             alice_page.set_size(390, 844)

@@ -27,6 +27,14 @@ export class ChatView {
       event.preventDefault();
       if (model.sendText(this.field.value)) this.field.value = "";
     });
+    this.newBelow = byId("new-below");
+    this.newBelow.addEventListener("click", () => {
+      this.transcript.scrollTop = this.transcript.scrollHeight;
+      this.newBelow.hidden = true;
+    });
+    this.transcript.addEventListener("scroll", () => {
+      if (this.atBottom()) this.newBelow.hidden = true;
+    });
     this.leave.addEventListener("click", () => model.leave(model.current));
     this.closeSession.addEventListener("click", () => model.closeSession(model.current));
   }
@@ -70,12 +78,16 @@ export class ChatView {
       this.rendered = new Map();
       box.replaceChildren();
     }
+    let added = false;
     for (const line of chat.lines) {
       const known = this.rendered.get(line.serial);
       if (known && known.version === line.version) continue;
       const node = this.line(line);
       if (known) known.node.replaceWith(node);
-      else box.append(node);
+      else {
+        box.append(node);
+        added = true;
+      }
       this.rendered.set(line.serial, { node, version: line.version });
     }
     // The model dropped its oldest lines: so does the transcript (they were first in, first rendered).
@@ -87,6 +99,9 @@ export class ChatView {
     const place = fresh ? this.places.get(chat.key) : null;
     if (place !== undefined && place !== null) box.scrollTop = place;
     else if (atBottom) box.scrollTop = box.scrollHeight;
+    // Scrolled up to read while lines arrive: say so, and let one click bring you to them.
+    if (fresh) this.newBelow.hidden = true;
+    else if (added && !atBottom) this.newBelow.hidden = false;
   }
 
   line(line) {
