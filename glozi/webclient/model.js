@@ -375,7 +375,6 @@ export class ChatModel {
       topic: session.topic || "",
       members: frame.members.map((member) => ({ ...member })),
       you: frame.you,
-      idleTimeout: frame.idle_timeout,
       password,
       lines: [],
       unread: 0,

@@ -129,12 +129,6 @@ export class Connection {
     this.retrying = false;
   }
 
-  // Close for good (the user asked).
-  close() {
-    this.retrying = false;
-    if (this.socket) this.socket.close();
-  }
-
   get isOpen() {
     return this.state === State.OPEN;
   }

@@ -6,8 +6,6 @@
 import { byId, el, fillWhenChanged, setText } from "./dom.js";
 import { PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE } from "./rules.js";
 
-const PHONE = "(max-width: 760px)";
-
 export class ShellView {
   constructor(model, notifier) {
     this.model = model;
@@ -26,7 +24,6 @@ export class ShellView {
     this.passwordScreen = byId("password-screen");
     this.passwordError = byId("password-error");
     this.dialog = byId("dialog");
-    this.phone = window.matchMedia(PHONE);
     this.shownDialog = null;
     this.fields = {
       name: byId("dialog-name"),
