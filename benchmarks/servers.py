@@ -37,6 +37,7 @@ GLOZICHAT_LIMITS = (
 _LISTEN = "tcp:{port}:interface=127.0.0.1:backlog=1024"
 _NATIVE_PORT = re.compile(r"native protocol listening on 127\.0\.0\.1:(\d+)")
 _IRC_PORT = re.compile(r"IRC listening on 127\.0\.0\.1:(\d+)")
+_WEB_PORT = re.compile(r"GloziChat web listening on 127\.0\.0\.1:(\d+)")
 # Printed once the server is up, after its listeners.
 _EXIT_CODE = re.compile(r"^exit code: (\d{10})$", re.MULTILINE)
 
@@ -100,6 +101,17 @@ def glozichat_has_irc() -> bool:
     return True
 
 
+def glozichat_has_web() -> bool:
+    """Whether this checkout's glozichat has a web door (``--web-port``)."""
+    from glozi.tap import Options
+
+    try:
+        Options().parseOptions(["--web-port", "none"])
+    except Exception:  # noqa: BLE001 - usage.UsageError or anything else: no web door
+        return False
+    return True
+
+
 def _twistd() -> list[str]:
     twistd = shutil.which("twistd")
     return [twistd] if twistd else [sys.executable, "-m", "twisted", "twistd"]
@@ -120,6 +132,7 @@ def start_glozichat(
     workdir: Path,
     *,
     irc: bool,
+    web: bool = False,
     options: Sequence[str] = GLOZICHAT_LIMITS,
     ports: dict[str, int] | None = None,
 ) -> RunningServer:
@@ -128,7 +141,9 @@ def start_glozichat(
     It listens on ``ports`` (by door, as ``RunningServer.ports``: a restart
     takes the ports it had) or on free ones, which come from the server's own
     log, as in tests/realserver.py. The log (``glozichat.log``) and the exit
-    code file are in ``workdir``; a restart appends to the log.
+    code file are in ``workdir``; a restart appends to the log. ``web`` adds
+    the web door (``ports["web"]``: HTTP and the WebSocket at ``/ws``);
+    without it the server runs with ``--web-port none``.
     """
     # The server runs in workdir: a relative path would be taken from there.
     workdir = workdir.absolute()
@@ -140,9 +155,17 @@ def start_glozichat(
         "--no-sniff", "--discovery-port", "0",
         *options,
     ]  # fmt: skip
+    doors = ["native"]
     if irc:
         args += ["--irc-port", _LISTEN.format(port=ports.get("irc", 0))]
-    return launch_logged("glozichat", args, workdir, doors=("native", "irc") if irc else ("native",))
+        doors.append("irc")
+    if web:
+        args += ["--web-port", _LISTEN.format(port=ports.get("web", 0))]
+        doors.append("web")
+    elif glozichat_has_web():
+        # Never the default 8080: it may be taken, and nothing here measures it.
+        args += ["--web-port", "none"]
+    return launch_logged("glozichat", args, workdir, doors=doors)
 
 
 def launch_logged(name: str, argv: list[str], workdir: Path, doors: Sequence[str]) -> RunningServer:
@@ -155,7 +178,7 @@ def launch_logged(name: str, argv: list[str], workdir: Path, doors: Sequence[str
         offset = log.tell()
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
     server = RunningServer(name, process, workdir, log_path=log_path, log_offset=offset)
-    patterns = {"native": _NATIVE_PORT, "irc": _IRC_PORT}
+    patterns = {"native": _NATIVE_PORT, "irc": _IRC_PORT, "web": _WEB_PORT}
 
     def ready() -> bool:
         text = server.log_text()

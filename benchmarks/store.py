@@ -110,7 +110,7 @@ def measure(reactor: Any, db: str, options: argparse.Namespace, workdir: str) ->
     args = [
         sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
         "-n", "--pidfile=", "glozichat",
-        "--port", "tcp:0:interface=127.0.0.1", "--irc-port", "none",
+        "--port", "tcp:0:interface=127.0.0.1", "--irc-port", "none", "--web-port", "none",
         "--no-sniff", "--discovery-port", "0",
         "--exit-code-file", os.path.join(workdir, "exitcode"),
         "--db", db,

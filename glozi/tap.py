@@ -8,6 +8,7 @@ from typing import ClassVar, TextIO
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
+from twisted.internet.protocol import Factory
 from twisted.python import usage
 
 import glozi
@@ -29,11 +30,13 @@ from glozi.doors.tracking import (
     ConnectionLimits,
     TrackingFactory,
 )
+from glozi.doors.web.connection import WebSocketFactory
+from glozi.doors.web.site import make_site
 from glozi.doors.writebatch import WriteBatch
 from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
-from glozi.process.service import ChatService, ListeningService
+from glozi.process.service import ChatService, ListeningService, WebListeningService
 from glozi.storage.groupcommit import GroupCommitStore
 from glozi.storage.passwords import hash_password
 from glozi.storage.sqlitestore import DEFAULT_DB_FILE, open_store
@@ -41,6 +44,7 @@ from glozi.storage.store import DEFAULT_RETENTION, Snapshot, is_postgres_url
 
 DEFAULT_PORT = "tcp:7557"
 DEFAULT_IRC_PORT = "tcp:6667"
+DEFAULT_WEB_PORT = "tcp:8080"
 DISABLED = "none"
 DEFAULT_EXIT_CODE_FILE = "glozichat.exitcode"
 
@@ -96,6 +100,10 @@ def _open_store(db: str, reactor: object, *, history_limit: int, retention: int)
     return open_store(db, reactor, history_limit=history_limit, retention=retention)
 
 
+def _no_port() -> int | None:
+    return None
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -149,6 +157,12 @@ class Options(DiscoveryOptions, usage.Options):
     optParameters: ClassVar[list[list[object]]] = [
         ["port", "p", DEFAULT_PORT, "Endpoint for the native protocol (e.g. tcp:7557, ssl:...)."],
         ["irc-port", None, DEFAULT_IRC_PORT, f"Endpoint for IRC clients (e.g. tcp:6667), or {DISABLED!r} for no IRC."],
+        [
+            "web-port",
+            None,
+            DEFAULT_WEB_PORT,
+            f"Endpoint for the browser client, HTTP and WebSocket (e.g. tcp:8080, ssl:...), or {DISABLED!r} for none.",
+        ],
         [
             "idle-timeout",
             None,
@@ -321,20 +335,27 @@ def makeService(
         flood_burst=options["flood-burst"],
         flood_rate=options["flood-rate"],
     )
-    native = NativeFactory(
-        chat,
-        options["name"],
-        limits=limits,
-        writes=writes,
-        operators=operators,
-        description=options["description"],
-        server_password=server_password,
-        nodes=other_nodes,
-    )
+    web_endpoint: PortRecordingEndpoint | None = None
+    if options["web-port"].lower() != DISABLED:
+        web_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["web-port"]))
+    web_tls = options["web-port"].lower().startswith("ssl:")
+    web_port = web_endpoint.port_number if web_endpoint is not None else _no_port
+    native_arguments = {
+        "limits": limits,
+        "writes": writes,
+        "operators": operators,
+        "description": options["description"],
+        "server_password": server_password,
+        "nodes": other_nodes,
+        "web_port": web_port,
+        "web_tls": web_tls,
+    }
+    native = NativeFactory(chat, options["name"], **native_arguments)  # type: ignore[arg-type]
     native_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["port"]))
-    listeners: list[tuple[PortRecordingEndpoint, TrackingFactory, str]] = [
+    listeners: list[tuple[PortRecordingEndpoint, Factory, str]] = [
         (native_endpoint, native, "GloziChat native protocol")
     ]
+    tracked: list[TrackingFactory] = [native]
     irc_endpoint: PortRecordingEndpoint | None = None
     if options["irc-port"].lower() != DISABLED:
         irc = IRCFactory(  # type: ignore[arg-type]
@@ -349,9 +370,15 @@ def makeService(
         )
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
-    factories = [factory for _, factory, _ in listeners]
-    ChatService(chat, factories, options["exit-code-file"], reactor, announce_to, whole_process).setServiceParent(top)  # type: ignore[arg-type]
+        tracked.append(irc)
+    if web_endpoint is not None:
+        websockets = WebSocketFactory(chat, options["name"], **native_arguments)  # type: ignore[arg-type]
+        listeners.append((web_endpoint, make_site(websockets), "GloziChat web"))
+        tracked.append(websockets)
+    ChatService(chat, tracked, options["exit-code-file"], reactor, announce_to, whole_process).setServiceParent(top)  # type: ignore[arg-type]
     listening = [ListeningService(endpoint, factory, label) for endpoint, factory, label in listeners]
+    if web_endpoint is not None:
+        listening[-1] = WebListeningService(web_endpoint, listeners[-1][1], "GloziChat web", tls=web_tls)
     if cluster is None:
         for service in listening:
             service.setServiceParent(top)

@@ -18,6 +18,7 @@ from tests.helpers import SESSION_LIST_EVENTS
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 _LISTENING = re.compile(rb"native protocol listening on 127\.0\.0\.1:(\d+)")
 _IRC_LISTENING = re.compile(rb"GloziChat IRC listening on [^:\s]+:(\d+)")
+_WEB_LISTENING = re.compile(rb"GloziChat web listening on [^:\s]+:(\d+)")
 _EXIT_CODE = re.compile(rb"^exit code: (\d{10})$", re.MULTILINE)
 STARTUP_TIMEOUT = 30.0
 
@@ -33,14 +34,17 @@ def twistd_command() -> list[str]:
 class ServerProcess(protocol.ProcessProtocol):
     """A running server: its ports, exit code, output so far, and exit status.
 
-    ``irc_port`` stays ``None`` when the server was started with ``--irc-port none``.
+    ``irc_port`` stays ``None`` when the server was started with ``--irc-port none``,
+    ``web_port`` with ``--web-port none``.
     """
 
-    def __init__(self, expect_irc: bool = True) -> None:
+    def __init__(self, expect_irc: bool = True, expect_web: bool = True) -> None:
         self.output = b""
         self.port: int | None = None
         self.irc_port: int | None = None
+        self.web_port: int | None = None
         self.expect_irc = expect_irc
+        self.expect_web = expect_web
         self.exit_code: str | None = None
         self.ready: defer.Deferred[None] = defer.Deferred()
         self.ended: defer.Deferred[int] = defer.Deferred()
@@ -54,10 +58,13 @@ class ServerProcess(protocol.ProcessProtocol):
             self.port = int(match.group(1))
         if self.irc_port is None and (match := _IRC_LISTENING.search(self.output)):
             self.irc_port = int(match.group(1))
+        if self.web_port is None and (match := _WEB_LISTENING.search(self.output)):
+            self.web_port = int(match.group(1))
         if self.exit_code is None and (match := _EXIT_CODE.search(self.output)):
             self.exit_code = match.group(1).decode()
         irc_ready = self.irc_port is not None or not self.expect_irc
-        if self.port is not None and irc_ready and self.exit_code is not None and not self.ready.called:
+        web_ready = self.web_port is not None or not self.expect_web
+        if self.port is not None and irc_ready and web_ready and self.exit_code is not None and not self.ready.called:
             self.ready.callback(None)
 
     errReceived = outReceived
@@ -76,15 +83,21 @@ class ServerProcess(protocol.ProcessProtocol):
 
 
 @defer.inlineCallbacks
-def start_server(test: TestCase, *extra: str, irc_port: str = "tcp:0:interface=127.0.0.1") -> Any:
+def start_server(
+    test: TestCase,
+    *extra: str,
+    irc_port: str = "tcp:0:interface=127.0.0.1",
+    web_port: str = "tcp:0:interface=127.0.0.1",
+) -> Any:
     """Start ``twistd -n glozichat`` on free loopback ports; stop it at cleanup.
 
-    ``irc_port`` is the ``--irc-port`` endpoint (``"none"`` for no IRC); the
-    ports the server got are ``server.port`` and ``server.irc_port``.
+    ``irc_port`` and ``web_port`` are the ``--irc-port`` and ``--web-port``
+    endpoints (``"none"`` for no IRC, no web door); the ports the server got
+    are ``server.port``, ``server.irc_port`` and ``server.web_port``.
     """
     workdir = os.path.abspath(test.mktemp())
     os.makedirs(workdir)
-    server = ServerProcess(expect_irc=irc_port.lower() != "none")
+    server = ServerProcess(expect_irc=irc_port.lower() != "none", expect_web=web_port.lower() != "none")
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONUNBUFFERED="1")
     args = [
         *twistd_command(),
@@ -95,6 +108,8 @@ def start_server(test: TestCase, *extra: str, irc_port: str = "tcp:0:interface=1
         "tcp:0:interface=127.0.0.1",
         "--irc-port",
         irc_port,
+        "--web-port",
+        web_port,
         "--exit-code-file",
         os.path.join(workdir, "exit-code"),
         # Self-contained: no fixed discovery port, no sniffing on the host.

@@ -237,6 +237,9 @@ def start_server(
         "--no-sniff",
         "--irc-port",
         "none",
+        # Never the default 8080: tests run in parallel.
+        "--web-port",
+        "tcp:0:interface=127.0.0.1",
         *extra,
     ]
     reactor.spawnProcess(server, sys.executable, argv, env=env, path=workdir)

@@ -87,6 +87,7 @@ class UnprivilegedServerTests(TestCase):
         os.makedirs(workdir)
         server = DaemonProcess()
         args = [*command, "-n", "--pidfile=", "glozichat", "--port", "tcp:0:interface=127.0.0.1", "--irc-port", "none"]
+        args += ["--web-port", "none"]
         args += ["--discovery-port", "0", "--exit-code-file", os.path.join(workdir, "exit-code")]
         env = dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONUNBUFFERED="1")
         reactor.spawnProcess(server, args[0], args, env=env, path=workdir)

@@ -9,12 +9,14 @@ from twisted.application.service import IServiceCollection
 from twisted.plugin import getPlugins
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import Site
 
 from glozi import tap
 from glozi.discovery.service import DiscoveryService
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
-from glozi.process.service import ChatService, ListeningService
+from glozi.doors.web.connection import WebSocketFactory
+from glozi.process.service import ChatService, ListeningService, WebListeningService
 from glozi.storage.sqlitestore import MIGRATIONS
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.helpers import RecordingConnection, done
@@ -27,6 +29,7 @@ class OptionsTests(SynchronousTestCase):
         options.parseOptions([])
         self.assertEqual(options["port"], "tcp:7557")
         self.assertEqual(options["irc-port"], "tcp:6667")
+        self.assertEqual(options["web-port"], "tcp:8080")
         self.assertEqual(options["idle-timeout"], 240.0)
         self.assertEqual(options["exit-code-file"], "glozichat.exitcode")
 
@@ -171,6 +174,8 @@ class MakeServiceTests(SynchronousTestCase):
                 "tcp:8123:interface=127.0.0.1",
                 "--irc-port",
                 "tcp:8124:interface=127.0.0.1",
+                "--web-port",
+                "tcp:8125:interface=127.0.0.1",
                 "--exit-code-file",
                 path,
                 "--no-sniff",
@@ -182,14 +187,21 @@ class MakeServiceTests(SynchronousTestCase):
         top = tap.makeService(options, reactor=reactor, announce_to=announced)
         children = list(IServiceCollection(top))
         self.assertEqual(
-            [type(c) for c in children], [ChatService, ListeningService, ListeningService, DiscoveryService]
+            [type(c) for c in children],
+            [ChatService, ListeningService, ListeningService, WebListeningService, DiscoveryService],
         )
         top.privilegedStartService()
         top.startService()
-        [(port, native, _, interface), (irc_port, irc, _, irc_interface)] = reactor.tcpServers
-        self.assertEqual((port, interface, irc_port, irc_interface), (8123, "127.0.0.1", 8124, "127.0.0.1"))
-        self.assertEqual((type(native), type(irc)), (NativeFactory, IRCFactory))
-        self.assertEqual(children[0].factories, [native, irc])
+        [(port, native, _, interface), (irc_port, irc, _, irc_interface), (web_port, site, _, web_interface)] = (
+            reactor.tcpServers
+        )
+        self.assertEqual(
+            (port, interface, irc_port, irc_interface, web_port, web_interface),
+            (8123, "127.0.0.1", 8124, "127.0.0.1", 8125, "127.0.0.1"),
+        )
+        self.assertEqual((type(native), type(irc), type(site)), (NativeFactory, IRCFactory, Site))
+        [native_tracked, irc_tracked, websockets] = children[0].factories
+        self.assertEqual((native_tracked, irc_tracked, type(websockets)), (native, irc, WebSocketFactory))
         with open(path) as f:
             code = f.read()
         self.assertRegex(code, r"^\d{10}\n$")
@@ -198,11 +210,23 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertFalse(os.path.exists(path))
 
     def test_irc_port_none(self) -> None:
-        """--irc-port none listens on the native port only, and shutdown waits for native clients only."""
+        """--irc-port none --web-port none listens on the native port only, and shutdown waits for native clients only."""
         reactor = UDPMemoryReactor()
         options = tap.Options()
         options.parseOptions(
-            ["--port", "tcp:8123", "--irc-port", "none", "--exit-code-file", self.mktemp(), "--no-sniff", "--db", ":memory:"]
+            [
+                "--port",
+                "tcp:8123",
+                "--irc-port",
+                "none",
+                "--web-port",
+                "none",
+                "--exit-code-file",
+                self.mktemp(),
+                "--no-sniff",
+                "--db",
+                ":memory:",
+            ]
         )
         top = tap.makeService(options, reactor=reactor, announce_to=io.StringIO())
         children = list(IServiceCollection(top))

@@ -1,6 +1,7 @@
 """Services that run a ChatServer inside twistd."""
 
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -11,6 +12,7 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 
+from glozi.discovery.interfaces import up_interfaces
 from glozi.domain.chat import ChatServer
 from glozi.doors.tracking import TrackingFactory
 from glozi.process.memory import tune_garbage_collector
@@ -111,3 +113,32 @@ class ListeningService(StreamServerEndpointService):
             port=getattr(address, "port", ""),
         )
         return port
+
+
+class WebListeningService(ListeningService):
+    """The web door's listener: it also logs the browser client's URL,
+    ``web client: http://HOST:PORT/``, with a LAN address when bound to all."""
+
+    def __init__(self, endpoint: Any, factory: Any, label: str, *, tls: bool) -> None:
+        super().__init__(endpoint, factory, label)
+        self.tls = tls
+
+    def _listening(self, port: IListeningPort) -> IListeningPort:
+        super()._listening(port)
+        address = port.getHost()
+        self.log.info("web client: {url}", url=web_url(getattr(address, "host", ""), getattr(address, "port", 0), self.tls))
+        return port
+
+
+def web_url(bound_host: str, port: int, tls: bool) -> str:
+    """The URL a browser on the LAN opens: the bound address, or for a
+    wildcard bind this host's first LAN address (else its name)."""
+    host = bound_host
+    if host in ("0.0.0.0", "::", ""):
+        lan = [entry for entry in up_interfaces() if not entry.loopback]
+        host = str(lan[0].address) if lan else socket.gethostname()
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = "https" if tls else "http"
+    default_port = 443 if tls else 80
+    return f"{scheme}://{host}/" if port == default_port else f"{scheme}://{host}:{port}/"

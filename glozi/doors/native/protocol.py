@@ -109,17 +109,21 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         )
         self.transport.abortConnection()
 
+    send_encoded = BatchedWrites.send
+    """Send bytes already in this door's encoding (``factory.encode_event``'s); a
+    native line is, so here it is ``send`` itself."""
+
     def deliver(self, event: Event) -> None:
         # Every member's delivery comes here: one write, and one cheap type test
         # for the one event that needs more (an IRC channel CTCP encodes to nothing).
-        self.send(wire.encode_event(event))
+        self.send_encoded(self.factory.encode_event(event))
         if type(event) is Left and not self.participant.members:
             self.factory.at_session_list.add(self)
             self._watch_idleness()
             left = self.factory.chat.sessions.get(event.session_id)
             # The list is never told of a secret session; its leaver, back at the list, is told it is not in theirs.
             if left is not None and left.rules.secret:
-                self.send(wire.encode_event(SessionRemoved(session_id=left.id, name=left.name)))
+                self.send_encoded(self.factory.encode_event(SessionRemoved(session_id=left.id, name=left.name)))
 
     def lineReceived(self, line: bytes) -> None:
         line = line.removesuffix(b"\r")
@@ -128,9 +132,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             return
         if not line.strip():
             return
-        verdict = self._flood.check()
-        if verdict is not Verdict.ACCEPT:
-            self._flooded(verdict, line)
+        if not self.within_line_budget(line):
             return
         request_id: wire.RequestId = None
         session_id: int | None = None
@@ -185,6 +187,15 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             )
         if not self.transport.disconnecting:
             self._watch_idleness()
+
+    def within_line_budget(self, line: bytes) -> bool:
+        """Spend one line of the flood budget on ``line``; past the budget it
+        is answered (or dropped) as docs/protocol.md says, and ``False``."""
+        verdict = self._flood.check()
+        if verdict is Verdict.ACCEPT:
+            return True
+        self._flooded(verdict, line)
+        return False
 
     def _flooded(self, verdict: Verdict, line: bytes) -> None:
         """Answer the line that went over budget; it is not processed. Only the
@@ -419,6 +430,8 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
 class NativeFactory(TrackingFactory):
     """Serves the native protocol for one ``ChatServer``.
 
+    ``web_port()`` is the browser client's port on this host (``None``:
+    no web door), ``web_tls`` whether it is https; the welcome tells both.
     ``nodes()`` gives the other live nodes of this server's cluster, each a
     dict with ``name``, ``host``, ``port``, ``tls`` and ``irc_port`` (more keys
     are left out); the welcome lists the first 16. It is called at every
@@ -440,9 +453,13 @@ class NativeFactory(TrackingFactory):
         description: str = glozi.DESCRIPTION,
         server_password: ServerPassword | None = None,
         nodes: Callable[[], list[dict[str, Any]]] = no_other_nodes,
+        web_port: Callable[[], int | None] = lambda: None,
+        web_tls: bool = False,
     ) -> None:
         super().__init__(limits, writes)
         self.nodes = nodes
+        self.web_port = web_port
+        self.web_tls = web_tls
         self.chat = chat
         self.operators = operators if operators is not None else Operators(chat)
         self.server_password = server_password if server_password is not None else ServerPassword(chat)
@@ -458,13 +475,16 @@ class NativeFactory(TrackingFactory):
         # Stops at the first one; only a joiner whose answer is on its way is skipped.
         return any(not connection.participant.members for connection in self.at_session_list)
 
+    encode_event = staticmethod(wire.encode_event)
+    """An event in this door's encoding, encoded once and cached on the event."""
+
     def session_list_changed(self, event: SessionListEvent) -> None:
         """One encoding, the same bytes to every connection at the session list."""
-        line = wire.encode_event(event)
+        data = self.encode_event(event)
         for connection in self.at_session_list:
             # A joiner stays in the set until its answer is written, but is a member already.
             if not connection.participant.members:
-                connection.send(line)
+                connection.send_encoded(data)
 
     def refusal_line(self, message: str) -> bytes:
         return wire.encode_frame({"type": "error", "code": "too_many_connections", "message": message})
@@ -487,4 +507,6 @@ class NativeFactory(TrackingFactory):
                 "per_second": float(self.flood_rate),
             },
             "nodes": [node.fields() for node in nodes_from(self.nodes())],
+            "web_port": self.web_port(),
+            "web_tls": self.web_tls,
         }

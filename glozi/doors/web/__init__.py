@@ -1,0 +1,1 @@
+"""The web door: the page over HTTP and the native protocol over a WebSocket (docs/web.md)."""

@@ -1,0 +1,219 @@
+"""The web door's HTTP side: the page, its files, and the upgrade to a WebSocket.
+
+``GET /`` is the page (``glozi/webclient/index.html``), ``GET /static/NAME``
+one of its files, and ``GET /ws`` the WebSocket (``connection.py``), accepted
+only from this page itself (the ``Origin`` check). Every answer carries the
+security headers of docs/security.md and none sets a cookie.
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet.interfaces import IProtocolFactory
+from twisted.logger import Logger
+from twisted.web import http, server, static
+from twisted.web.resource import Resource
+
+from glozi.doors.web.frames import accept_key, is_valid_key
+
+WEBCLIENT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "webclient")
+"""Where the page's files are: ``glozi/webclient/``."""
+
+HTTP_TIMEOUT_SECONDS = 30.0
+"""An HTTP connection that sends nothing for this long is closed (a WebSocket is not, after its upgrade)."""
+MAX_REQUEST_BODY_BYTES = 0
+"""The page only reads (GET, HEAD): a request with a body is refused with 413."""
+
+CONTENT_SECURITY_POLICY = (
+    b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
+    b" object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+)
+SECURITY_HEADERS: Sequence[tuple[bytes, bytes]] = (
+    (b"Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    (b"X-Frame-Options", b"DENY"),
+    (b"X-Content-Type-Options", b"nosniff"),
+    (b"Referrer-Policy", b"no-referrer"),
+    (b"Cache-Control", b"no-cache"),
+)
+"""On every HTTP answer (docs/security.md)."""
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
+}
+"""Content-Type by file extension; any other file is ``application/octet-stream``."""
+
+_DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
+
+
+def _without_default_port(origin: bytes, scheme: bytes) -> bytes:
+    origin = origin.lower()
+    return origin.removesuffix(_DEFAULT_PORTS[scheme])
+
+
+def is_own_origin(request: server.Request) -> bool:
+    """Whether the request's one ``Origin`` is its own scheme and ``Host``: this page."""
+    origins = request.requestHeaders.getRawHeaders(b"origin")
+    host = request.getHeader(b"host")
+    if not origins or len(origins) != 1 or not host:
+        return False
+    scheme = b"https" if request.isSecure() else b"http"
+    return _without_default_port(origins[0], scheme) == _without_default_port(scheme + b"://" + host, scheme)
+
+
+def file_in(directory: str, segments: Sequence[bytes]) -> str | None:
+    """The regular file at ``segments`` under ``directory``, or ``None``: no
+    hidden names, no ``..``, no directory itself, nothing outside ``directory``."""
+    names = []
+    for segment in segments:
+        try:
+            name = segment.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if not name or name.startswith(".") or "/" in name or "\\" in name or "\x00" in name:
+            return None
+        names.append(name)
+    if not names:
+        return None
+    path = os.path.join(directory, *names)
+    real_directory = os.path.realpath(directory)
+    if not os.path.realpath(path).startswith(real_directory + os.sep) or not os.path.isfile(path):
+        return None
+    return path
+
+
+def _plain(request: server.Request, code: int, text: str) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return text.encode("utf-8")
+
+
+def _tokens(request: server.Request, header: bytes) -> set[bytes]:
+    """The comma-separated tokens of every ``header`` line, lower case."""
+    values = request.requestHeaders.getRawHeaders(header) or []
+    return {token.strip().lower() for value in values for token in value.split(b",")}
+
+
+class WebRoot(Resource):
+    """Routes ``/``, ``/static/...`` and ``/ws``; anything else is 404."""
+
+    isLeaf = True
+    log = Logger()
+
+    def __init__(self, websockets: IProtocolFactory, files: str = WEBCLIENT_DIR) -> None:
+        super().__init__()
+        self.websockets = websockets
+        self.files = files
+
+    def render_GET(self, request: server.Request) -> bytes | int:
+        path = request.postpath
+        if path == [b""]:
+            return self._file(request, [b"index.html"])
+        if path[0] == b"static" and len(path) > 1:
+            return self._file(request, path[1:])
+        if path == [b"ws"]:
+            return self._upgrade(request)
+        return _plain(request, http.NOT_FOUND, "Not found.\n")
+
+    def render_HEAD(self, request: server.Request) -> bytes | int:
+        if request.postpath == [b"ws"]:
+            return _plain(request, http.BAD_REQUEST, "A WebSocket is opened with GET.\n")
+        return self.render_GET(request)
+
+    def _file(self, request: server.Request, segments: Sequence[bytes]) -> bytes | int:
+        path = file_in(self.files, segments)
+        if path is None:
+            return _plain(request, http.NOT_FOUND, "Not found.\n")
+        content_type = CONTENT_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
+        page = static.File(path, defaultType=content_type)
+        # The type is ours alone: neither the host's mime.types nor an encoding guessed from the name.
+        page.contentTypes = {}
+        page.contentEncodings = {}
+        result: bytes | int = page.render(request)
+        return result
+
+    def _upgrade(self, request: server.Request) -> bytes | int:
+        """Switch this HTTP connection to a WebSocket (RFC 6455, 4.2) for the
+        native protocol, or refuse with an HTTP error."""
+        if not is_own_origin(request):
+            self.log.info(
+                "Refused a WebSocket from {peer}: Origin {origin!r} is not this page",
+                peer=request.getClientAddress(),
+                origin=request.getHeader(b"origin"),
+            )
+            return _plain(request, http.FORBIDDEN, "This WebSocket serves this server's own page only (Origin).\n")
+        key = request.getHeader(b"sec-websocket-key")
+        if request.getHeader(b"sec-websocket-version") != b"13":
+            request.setHeader(b"sec-websocket-version", b"13")
+            return _plain(request, http.UPGRADE_REQUIRED, "This server speaks WebSocket version 13.\n")
+        if (
+            request.clientproto != b"HTTP/1.1"
+            or b"websocket" not in _tokens(request, b"upgrade")
+            or b"upgrade" not in _tokens(request, b"connection")
+            or key is None
+            or not is_valid_key(key)
+        ):
+            return _plain(request, http.BAD_REQUEST, "Not a WebSocket opening handshake (RFC 6455).\n")
+        channel: Any = request.channel
+        transport = channel.transport
+        headers = [
+            b"HTTP/1.1 101 Switching Protocols",
+            b"Upgrade: websocket",
+            b"Connection: Upgrade",
+            b"Sec-WebSocket-Accept: " + accept_key(key),
+            *(name + b": " + value for name, value in SECURITY_HEADERS),
+        ]
+        transport.write(b"\r\n".join(headers) + b"\r\n\r\n")
+        # The HTTP channel no longer reads requests here; the connection
+        # registers its own producer, which bounds its send queue.
+        transport.unregisterProducer()
+        connection = self.websockets.buildProtocol(request.getClientAddress())
+        # Twisted's own WebSocket resource hands the connection over the same way.
+        channel._protocolUpgradeForWebsockets(connection)
+        return server.NOT_DONE_YET
+
+
+class WebRequest(server.Request):
+    """A request whose every answer carries the security headers, and that has no body."""
+
+    _refused = False
+
+    def process(self) -> None:
+        for name, value in SECURITY_HEADERS:
+            self.setHeader(name, value)
+        super().process()
+
+    def gotLength(self, length: int | None) -> None:
+        if length is None or length > MAX_REQUEST_BODY_BYTES:
+            # No body is read: the answer goes out now and the connection closes.
+            self._refused = True
+            headers = [b"HTTP/1.1 413 Content Too Large", *(name + b": " + value for name, value in SECURITY_HEADERS)]
+            self.channel.transport.write(b"\r\n".join([*headers, b"Content-Length: 0", b"Connection: close"]) + b"\r\n\r\n")
+            self.channel.transport.loseConnection()
+        super().gotLength(0)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if not self._refused:
+            super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if not self._refused:
+            super().requestReceived(command, path, version)
+
+
+def make_site(websockets: IProtocolFactory, files: str = WEBCLIENT_DIR) -> server.Site:
+    """The web door's HTTP site: ``WebRoot`` with short timeouts and the security headers."""
+    site = server.Site(WebRoot(websockets, files), timeout=HTTP_TIMEOUT_SECONDS)
+    site.requestFactory = WebRequest
+    site.displayTracebacks = False
+    return site

@@ -1,0 +1,232 @@
+"""Hand-written HTTP and WebSocket clients for the web door's tests, over a real TCP (or TLS) connection."""
+
+import base64
+import json
+import os
+import struct
+from collections import deque
+from typing import Any
+
+from twisted.internet import defer, protocol, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.ssl import CertificateOptions
+from twisted.trial.unittest import TestCase
+
+from tests.helpers import SESSION_LIST_EVENTS
+
+TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def masked_frame(opcode: int, payload: bytes, *, final: bool = True, mask: bytes | None = None) -> bytes:
+    """One client frame, masked as RFC 6455 requires."""
+    mask = os.urandom(4) if mask is None else mask
+    size = len(payload)
+    first = (0x80 if final else 0) | opcode
+    if size < 126:
+        header = bytes((first, 0x80 | size))
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", first, 0x80 | 126, size)
+    else:
+        header = struct.pack("!BBQ", first, 0x80 | 127, size)
+    return header + mask + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+
+
+def parse_head(head: bytes) -> tuple[int, dict[str, list[str]]]:
+    """An HTTP answer's status code and headers (names lower case)."""
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return status, headers
+
+
+class WebSocketClient(protocol.Protocol):
+    """Opens ``/ws`` with ``origin`` (``None``: no Origin header) and queues
+    every text message as a frame; ``messages`` keeps every (opcode, payload)."""
+
+    def __init__(self, host: str, origin: str | None, *, session_list: bool = False, path: str = "/ws") -> None:
+        self.host = host
+        self.origin = origin
+        self.path = path
+        self.session_list = session_list
+        self.handshake: defer.Deferred[tuple[int, dict[str, list[str]], bytes]] = defer.Deferred()
+        self.frames: deque[dict] = deque()
+        self.waiting: deque[defer.Deferred[dict]] = deque()
+        self.messages: list[tuple[int, bytes]] = []
+        self.lost: defer.Deferred[None] = defer.Deferred()
+        self.upgraded = False
+        self.status: int | None = None
+        """The handshake's HTTP status (101 when upgraded), and its headers (names lower case)."""
+        self.headers: dict[str, list[str]] = {}
+        self._buffer = b""
+
+    def connectionMade(self) -> None:
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            f"GET {self.path} HTTP/1.1",
+            f"Host: {self.host}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
+        if self.origin is not None:
+            lines.append(f"Origin: {self.origin}")
+        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        if not self.upgraded:
+            head, found, rest = self._buffer.partition(b"\r\n\r\n")
+            if not found:
+                return
+            status, headers = parse_head(head)
+            self.status, self.headers = status, headers
+            self.upgraded = status == 101
+            self._buffer = rest
+            if not self.handshake.called:
+                self.handshake.callback((status, headers, rest))
+            if not self.upgraded:
+                return
+        self._read_frames()
+
+    def _read_frames(self) -> None:
+        while len(self._buffer) >= 2:
+            first, second = self._buffer[0], self._buffer[1]
+            assert not second & 0x80, "a server's frames are never masked"
+            size, header = second & 0x7F, 2
+            if size == 126:
+                if len(self._buffer) < 4:
+                    return
+                size, header = struct.unpack("!H", self._buffer[2:4])[0], 4
+            elif size == 127:
+                if len(self._buffer) < 10:
+                    return
+                size, header = struct.unpack("!Q", self._buffer[2:10])[0], 10
+            if len(self._buffer) < header + size:
+                return
+            payload = self._buffer[header : header + size]
+            self._buffer = self._buffer[header + size :]
+            assert first & 0x80, "the server sends every message in one frame"
+            self._message(first & 0x0F, payload)
+
+    def _message(self, opcode: int, payload: bytes) -> None:
+        self.messages.append((opcode, payload))
+        if opcode != TEXT:
+            return
+        frame = json.loads(payload)
+        if not self.session_list and frame.get("type") in SESSION_LIST_EVENTS:
+            return
+        if self.waiting:
+            self.waiting.popleft().callback(frame)
+        else:
+            self.frames.append(frame)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        if not self.handshake.called:
+            self.handshake.errback(RuntimeError("closed before answering the handshake"))
+        self.lost.callback(None)
+
+    def send_message(self, opcode: int, payload: bytes, **options: Any) -> None:
+        self.transport.write(masked_frame(opcode, payload, **options))
+
+    def send_text(self, text: str | bytes) -> None:
+        self.send_message(TEXT, text.encode() if isinstance(text, str) else text)
+
+    def send(self, **frame: Any) -> None:
+        self.send_text(json.dumps(frame))
+
+    def next(self, timeout: float = 10.0) -> "defer.Deferred[dict]":
+        """The next frame, failing after ``timeout`` seconds."""
+        if self.frames:
+            return defer.succeed(self.frames.popleft())
+        d: defer.Deferred[dict] = defer.Deferred()
+        self.waiting.append(d)
+        return d.addTimeout(timeout, reactor)
+
+    @defer.inlineCallbacks
+    def request(self, **frame: Any) -> Any:
+        """Send a frame and return the next one received."""
+        self.send(**frame)
+        answer = yield self.next()
+        return answer
+
+
+def _endpoint(port: int, tls: bool) -> Any:
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=10)
+    if tls:
+        # The test certificate is self-signed: the test checks the door, not the certificate.
+        endpoint = wrapClientTLS(CertificateOptions(verify=False), endpoint)
+    return endpoint
+
+
+@defer.inlineCallbacks
+def open_websocket(
+    test: TestCase, port: int, *, origin: str | None = "", tls: bool = False, session_list: bool = False
+) -> Any:
+    """Open a WebSocket to the web door on ``port`` and close it at cleanup;
+    ``origin`` defaults to the page's own. Returns the client after the
+    handshake's answer (upgraded or not: see ``client.status``)."""
+    host = f"127.0.0.1:{port}"
+    if origin == "":
+        origin = f"{'https' if tls else 'http'}://{host}"
+    client = WebSocketClient(host, origin, session_list=session_list)
+    yield connectProtocol(_endpoint(port, tls), client)
+
+    def close() -> defer.Deferred[None] | None:
+        if not client.lost.called:
+            client.transport.loseConnection()
+            return client.lost
+        return None
+
+    test.addCleanup(close)
+    yield client.handshake.addTimeout(10.0, reactor)
+    return client
+
+
+@defer.inlineCallbacks
+def connect_web_client(test: TestCase, port: int, **options: Any) -> Any:
+    """A WebSocket through the web door, its welcome read (as ``connect_client`` does natively)."""
+    client = yield open_websocket(test, port, **options)
+    test.assertTrue(client.upgraded)
+    welcome = yield client.next()
+    test.assertEqual(welcome["type"], "welcome")
+    return client
+
+
+class _HTTPAnswer(protocol.Protocol):
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.data = b""
+        self.done: defer.Deferred[bytes] = defer.Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.done.callback(self.data)
+
+
+@defer.inlineCallbacks
+def http_exchange(port: int, request: bytes, *, tls: bool = False) -> Any:
+    """Send raw ``request`` bytes and return all the server answers until it closes."""
+    answer = _HTTPAnswer(request)
+    yield connectProtocol(_endpoint(port, tls), answer)
+    data = yield answer.done.addTimeout(10.0, reactor)
+    return data
+
+
+@defer.inlineCallbacks
+def http_get(port: int, path: str, *, method: str = "GET", tls: bool = False, headers: str = "") -> Any:
+    """``(status, headers, body)`` of one request on its own connection."""
+    request = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{headers}\r\n"
+    data = yield http_exchange(port, request.encode(), tls=tls)
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, fields = parse_head(head)
+    return status, fields, body
