@@ -116,6 +116,14 @@ class FrameReader:
         controls: list[tuple[int, bytes]] = []
         while end - pos >= 2:
             first, second = buf[pos], buf[pos + 1]
+            # The common frame first: a whole short text message, outside any fragmented one.
+            if first == _FIN | TEXT and second < 126 and not self._fragments:
+                stop = pos + 2 + second
+                if stop > end:
+                    break
+                messages.append(view[pos + 2 : stop])
+                pos = stop
+                continue
             size = second & 0x7F
             start = pos + 2
             if size == 126:
