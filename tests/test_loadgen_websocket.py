@@ -62,12 +62,11 @@ class ClientFrameTests(SynchronousTestCase):
             (65535, bytes((0x81, 0xFE, 0xFF, 0xFF))),
             (65536, bytes((0x81, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0))),
         ):
-            payload = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-            frame = websocket.client_frame(payload, websocket.BINARY if size > 125 else websocket.TEXT)
-            header = bytes((header[0] & 0xF0 | (0x2 if size > 125 else 0x1),)) + header[1:]
+            payload = b"0123456789" * (size // 10) + b"x" * (size % 10)
+            frame = websocket.client_frame(payload)
             self.assertEqual(frame[: len(header)], header)
             self.assertEqual(len(frame), len(header) + 4 + size)
-            self.assertEqual(read_by_server(frame)[0][1], payload if size > 125 else payload.decode())
+            self.assertEqual(read_by_server(frame), [(Opcode.TEXT, payload.decode(), True)])
 
     def test_a_pong_is_a_masked_control_frame(self) -> None:
         """The answer to a ping carries its payload back in a masked pong (opcode 0xA)."""
@@ -196,8 +195,8 @@ class FakeTransport:
 
 
 def drive_web_client(answers: Callable[[bytes], list[bytes]]) -> tuple[WebClient, FakeTransport]:
-    """A generator web client (client 2 of a room of 3) fed, one read each, what ``answers`` makes of
-    its upgrade request; what it wrote after the request."""
+    """A generator web client (``web_client``) fed, one read each, what ``answers`` makes of its
+    upgrade request; the client, and its transport with what it wrote after the request."""
 
     async def drive() -> tuple[WebClient, FakeTransport]:
         client, transport = web_client()
