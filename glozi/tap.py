@@ -393,6 +393,8 @@ def makeService(
         native_tls=options["port"].lower().startswith("ssl:"),
         password_required=server_password.required,
         irc_port=irc_endpoint.port_number if irc_endpoint is not None else None,
+        web_port=web_port,
+        web_tls=web_tls,
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],
         sniff_interfaces=options["sniff-interface"] or None,
