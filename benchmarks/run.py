@@ -288,36 +288,32 @@ def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]
     return "\n".join(rows), checks
 
 
+def _against_reference(
+    results: list[dict], goal: str, this: str, other: str, check: str, most: float
+) -> tuple[str, list[tuple[str, bool, str]]]:
+    """Markdown of the targets of ``goal`` (``this``) against their reference (``other``): CPU per
+    delivery and each one's p99; and for F1 and P1 the check ``check`` that CPU per delivery is at
+    most ``most`` times the reference's."""
+    rows = [f"| scenario | CPU/delivery, {this} / {other} | p99 {this} | p99 {other} |", "| --- | ---: | ---: | ---: |"]
+    checks: list[tuple[str, bool, str]] = []
+    for r, reference in _with_reference(results, goal):
+        cpu = _ratio(r["server_cpu_us_per_delivery"], reference["server_cpu_us_per_delivery"])
+        rows.append(f"| {r['scenario']} | {_fmt(cpu)} | {_fmt(r['p99_ms'])} ms | {_fmt(reference['p99_ms'])} ms |")
+        if r["scenario"] in ("F1", "P1") and cpu is not None:
+            checks.append(_cpu_check(f"{r['scenario']} {check}", r, reference, cpu, most))
+    return "\n".join(rows), checks
+
+
 def tags_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     """Markdown of the tagged IRC target against the untagged one, and the goal checks of issue 16."""
-    rows = ["| scenario | CPU/delivery, tagged / untagged | p99 tagged | p99 untagged |", "| --- | ---: | ---: | ---: |"]
-    checks: list[tuple[str, bool, str]] = []
-    for r, plain in _with_reference(results, "tags"):
-        cpu = _ratio(r["server_cpu_us_per_delivery"], plain["server_cpu_us_per_delivery"])
-        rows.append(f"| {r['scenario']} | {_fmt(cpu)} | {_fmt(r['p99_ms'])} ms | {_fmt(plain['p99_ms'])} ms |")
-        if r["scenario"] in ("F1", "P1") and cpu is not None:
-            what = f"{r['scenario']} IRC with tags: CPU/delivery within {MAX_TAGS_CPU_RATIO - 1:.0%} of untagged"
-            checks.append(_cpu_check(what, r, plain, cpu, MAX_TAGS_CPU_RATIO))
-    return "\n".join(rows), checks
+    check = f"IRC with tags: CPU/delivery within {MAX_TAGS_CPU_RATIO - 1:.0%} of untagged"
+    return _against_reference(results, "tags", "tagged", "untagged", check, MAX_TAGS_CPU_RATIO)
 
 
 def web_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     """Markdown of the web door against the native door, and the goal checks of issue 17."""
-    rows = [
-        "| scenario | CPU/delivery, web / native | p99 web | p99 native | deliveries/s, web / native |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    checks: list[tuple[str, bool, str]] = []
-    for r, native in _with_reference(results, "web"):
-        cpu = _ratio(r["server_cpu_us_per_delivery"], native["server_cpu_us_per_delivery"])
-        rate = _ratio(r["deliveries_per_s"], native["deliveries_per_s"])
-        rows.append(
-            f"| {r['scenario']} | {_fmt(cpu)} | {_fmt(r['p99_ms'])} ms | {_fmt(native['p99_ms'])} ms | {_fmt(rate)} |"
-        )
-        if r["scenario"] in ("F1", "P1") and cpu is not None:
-            what = f"{r['scenario']} web: CPU/delivery within {MAX_WEB_CPU_RATIO:g}x of the native door's, same run"
-            checks.append(_cpu_check(what, r, native, cpu, MAX_WEB_CPU_RATIO))
-    return "\n".join(rows), checks
+    check = f"web: CPU/delivery within {MAX_WEB_CPU_RATIO:g}x of the native door's, same run"
+    return _against_reference(results, "web", "web", "native", check, MAX_WEB_CPU_RATIO)
 
 
 def environment() -> dict:
