@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from benchmarks import websocket
 
 # Every message text is "zq<send time in ns> <sender> <seq>": the marker finds
-# deliveries in a received chunk with one regex, in either protocol.
+# deliveries in a received chunk with one regex, through any door.
 _STAMP = re.compile(rb"zq(\d+) ")
 # Clients connecting at once: ngircd listens with a backlog of 10, and a full
 # accept queue drops handshakes that are then retried seconds later.
