@@ -192,6 +192,10 @@ class WebRoot(Resource):
         connection = self.websockets.buildProtocol(request.getClientAddress())
         # Twisted's own WebSocket resource hands the connection over the same way.
         channel._protocolUpgradeForWebsockets(connection)
+        # The request never finishes (the connection is a WebSocket now): left
+        # in the channel's list, it and its headers would stay for the
+        # connection's whole life, about 4 KB each.
+        channel.requests.clear()
         return server.NOT_DONE_YET
 
 
