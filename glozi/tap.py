@@ -12,8 +12,8 @@ from twisted.application.service import IService, MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
-from twisted.logger import Logger
 from twisted.internet.protocol import Factory
+from twisted.logger import Logger
 from twisted.python import usage
 
 import glozi
@@ -473,6 +473,8 @@ def makeService(
         native_tls=options["port"].lower().startswith("ssl:"),
         password_required=server_password.required,
         irc_port=irc_endpoint.port_number if irc_endpoint is not None else None,
+        web_port=web_port,
+        web_tls=web_tls,
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],
         sniff_interfaces=options["sniff-interface"] or None,

@@ -13,6 +13,7 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 
 from glozi.discovery.interfaces import up_interfaces
+from glozi.discovery.nodes import browser_url
 from glozi.domain.chat import ChatServer
 from glozi.doors.tracking import TrackingFactory
 from glozi.process.memory import tune_garbage_collector
@@ -152,8 +153,4 @@ def web_url(bound_host: str, port: int, tls: bool) -> str:
     if host in ("0.0.0.0", "::", ""):
         lan = [entry for entry in up_interfaces() if not entry.loopback]
         host = str(lan[0].address) if lan else socket.gethostname()
-    if ":" in host:
-        host = f"[{host}]"
-    scheme = "https" if tls else "http"
-    default_port = 443 if tls else 80
-    return f"{scheme}://{host}/" if port == default_port else f"{scheme}://{host}:{port}/"
+    return browser_url(host, port, tls)
