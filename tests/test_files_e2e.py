@@ -2,15 +2,21 @@
 protocol, the bytes over HTTP on the web port, the announcement, the download."""
 
 import http.client
+import io
 import json
 import os
+import re
 from typing import Any
 
+from PIL import Image
 from twisted.internet import defer
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from tests.realserver import connect_client, start_server
+from tests.test_images import jpeg_with_gps, png_header_claiming
+from tests.test_people_e2e import connect_irc
+from tests.webclients import connect_web_client
 
 
 def http_call(port: int, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Any:
@@ -22,6 +28,16 @@ def http_call(port: int, method: str, path: str, body: bytes = b"", headers: dic
         return response.status, dict(response.getheaders()), response.read()
     finally:
         connection.close()
+
+
+@defer.inlineCallbacks
+def next_of(client: Any, frame_type: str) -> Any:
+    """The next frame of ``frame_type`` the client receives (the events before it skipped)."""
+    for _ in range(50):
+        frame = yield client.next()
+        if frame["type"] == frame_type:
+            return frame
+    raise AssertionError(f"no {frame_type} in 50 frames")
 
 
 class FilesEndToEndTests(TestCase):
@@ -90,3 +106,62 @@ class FilesEndToEndTests(TestCase):
         self.assertEqual((status, json.loads(body)["code"]), (409, "size_mismatch"))
         status, _, body = yield deferToThread(http_call, server.web_port, "PUT", "/upload", b"x" * 10)
         self.assertEqual((status, json.loads(body)["code"]), (401, "bad_token"))
+
+    @defer.inlineCallbacks
+    def test_a_photo_reaches_every_door_without_its_gps_position(self) -> None:
+        """A JPEG with GPS data shared by a native member: the web member gets the message with its thumbnail,
+        the IRC member an ACTION with the link, which serves it (with the IRC user's token) with no EXIF."""
+        server = yield start_server(self)
+        alice, _ = yield self.welcome_token(server)
+        web = yield connect_web_client(self, server.web_port)
+        irc = yield connect_irc(self, server.irc_port, "ircdora")
+        yield alice.request(type="join", session=2, username="alice")
+        yield web.request(type="join", session=2, username="bob")
+        irc.sendLine(b"JOIN #kiwi")
+        yield irc.expect("366", "ircdora", "#kiwi")
+        photo = jpeg_with_gps()
+        alice.send(type="upload", session=2, name="photo.jpg", size=len(photo), media_type="image/jpeg")
+        ready = yield next_of(alice, "upload_ready")
+        status, _, body = yield deferToThread(
+            http_call, server.web_port, "PUT", "/upload", photo, {"Authorization": f"Bearer {ready['token']}"}
+        )
+        self.assertEqual(status, 201, body)
+        seen = yield next_of(web, "message")
+        shared = seen["file"]
+        self.assertEqual((shared["width"], shared["height"], shared["media_type"]), (640, 480, "image/jpeg"))
+        self.assertEqual(shared["thumbnail"], {"url": f"/thumbnails/{shared['hash']}", "width": 320, "height": 240})
+        line = yield irc.expect("PRIVMSG", "#kiwi")
+        link = f"http://127.0.0.1:{server.web_port}/files/{shared['hash']}/photo.jpg"
+        self.assertEqual(line.params[-1], f"\x01ACTION shared photo.jpg ({shared['size'] / 1000:.1f} kB) {link}\x01")
+        irc.sendLine(b"PRIVMSG GloziServ :files")
+        notice = yield irc.expect("NOTICE", "ircdora")
+        token = re.search(r"token is (\S+) ", notice.params[-1]).group(1)
+        for path, size in ((shared["url"], (640, 480)), (shared["thumbnail"]["url"], (320, 240))):
+            status, headers, body = yield deferToThread(http_call, server.web_port, "GET", f"{path}?token={token}")
+            self.assertEqual((status, headers["Content-Type"]), (200, "image/jpeg"))
+            self.assertTrue(headers["Content-Disposition"].startswith("inline; "))
+            with Image.open(io.BytesIO(body)) as served:
+                self.assertEqual(served.size, size)
+                self.assertEqual(dict(served.getexif()), {})
+
+    @defer.inlineCallbacks
+    def test_a_bomb_and_a_fake_png_are_refused_and_the_chat_goes_on(self) -> None:
+        """A PNG claiming 100,000 x 100,000 pixels is 422 image_too_large, text sent as image/png 422
+        not_an_image; nothing is announced and the session still works."""
+        server = yield start_server(self, irc_port="none")
+        alice, _ = yield self.welcome_token(server)
+        bob, _ = yield self.welcome_token(server)
+        yield alice.request(type="join", session=2, username="alice")
+        yield bob.request(type="join", session=2, username="bob")
+        yield alice.next()
+        for data, code in ((png_header_claiming(100_000, 100_000), "image_too_large"), (b"not a picture", "not_an_image")):
+            ready = yield alice.request(type="upload", session=2, name="x.png", size=len(data), media_type="image/png")
+            status, _, body = yield deferToThread(
+                http_call, server.web_port, "PUT", "/upload", data, {"Authorization": f"Bearer {ready['token']}"}
+            )
+            self.assertEqual((status, json.loads(body)["code"]), (422, code))
+        ack = yield alice.request(type="say", text="still here")
+        self.assertEqual(ack["type"], "ack")
+        message = yield bob.next()
+        self.assertEqual((message["type"], message["text"]), ("message", "still here"))
+        self.assertEqual(sorted(os.listdir(os.path.join(server.workdir, "files"))), [])
