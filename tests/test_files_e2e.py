@@ -6,10 +6,12 @@ import io
 import json
 import os
 import re
+import socket
 from typing import Any
 
 from PIL import Image
-from twisted.internet import defer
+from twisted.internet import defer, reactor
+from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
@@ -51,18 +53,18 @@ class FilesEndToEndTests(TestCase):
 
     @defer.inlineCallbacks
     def test_a_file_is_shared_downloaded_byte_identical_and_refused_to_others(self) -> None:
-        """alice uploads 1 MB to kiwi; bob gets the announcement and downloads the same bytes;
-        carol, in no session, is refused with not_allowed; once bob leaves, so is he."""
+        """alice uploads 10 MB to her session; bob gets the announcement and downloads the same bytes;
+        carol, in no session, is refused with not_allowed; once alice kicks bob, so is he."""
         server = yield start_server(self, irc_port="none")
         alice, _ = yield self.welcome_token(server)
         bob, bob_token = yield self.welcome_token(server)
         _, carol_token = yield self.welcome_token(server)
-        yield alice.request(type="join", session=2, username="alice")
-        yield bob.request(type="join", session=2, username="bob")
-        joined = yield alice.next()
-        self.assertEqual(joined["type"], "member_joined")
-        data = os.urandom(1_000_000)
-        ready = yield alice.request(type="upload", session=2, name="data.bin", size=len(data),
+        joined = yield alice.request(type="create", name="garden", username="alice")
+        garden = joined["session"]["id"]
+        yield bob.request(type="join", session=garden, username="bob")
+        yield next_of(alice, "member_joined")
+        data = os.urandom(10_000_000)
+        ready = yield alice.request(type="upload", session=garden, name="data.bin", size=len(data),
                                     media_type="application/octet-stream", id=5)  # fmt: skip
         self.assertEqual((ready["type"], ready["path"], ready["expires_in"], ready["id"]), ("upload_ready", "/upload", 300, 5))
         status, _, body = yield deferToThread(
@@ -70,28 +72,66 @@ class FilesEndToEndTests(TestCase):
         )
         self.assertEqual(status, 201)
         answer = json.loads(body)
-        announced = yield bob.next()
-        self.assertEqual((announced["type"], announced["from"], announced["text"], announced["action"]),
-                         ("message", "alice", "shared data.bin (1.0 MB)", True))  # fmt: skip
-        self.assertEqual(announced["msgid"], answer["msgid"])
+        announced = yield next_of(bob, "message")
+        self.assertEqual((announced["from"], announced["text"], announced["action"]),
+                         ("alice", "shared data.bin (10.0 MB)", True))  # fmt: skip
+        self.assertEqual((announced["msgid"], announced["file"]), (answer["msgid"], answer["file"]))
         self.assertEqual(announced["file"]["url"], f"/files/{announced['file']['hash']}/data.bin")
         status, headers, body = yield deferToThread(
-            http_call, server.web_port, "GET", announced["file"]["url"] + f"?token={bob_token}"
+            http_call, server.web_port, "GET", announced["file"]["url"], b"", {"Authorization": f"Bearer {bob_token}"}
         )
         self.assertEqual(status, 200)
         self.assertEqual(body, data)
         self.assertEqual(headers["Content-Disposition"], "attachment; filename*=UTF-8''data.bin")
         self.assertEqual(headers["Content-Type"], "application/octet-stream")
         self.assertEqual(headers["X-Content-Type-Options"], "nosniff")
+        self.assertIn("default-src 'self'", headers["Content-Security-Policy"])
         status, _, body = yield deferToThread(
             http_call, server.web_port, "GET", announced["file"]["url"] + f"?token={carol_token}"
         )
         self.assertEqual((status, json.loads(body)["code"]), (403, "not_allowed"))
-        yield bob.request(type="command", name="quit")
+        yield alice.request(type="command", name="kick", args="bob")
         status, _, body = yield deferToThread(
             http_call, server.web_port, "GET", announced["file"]["url"] + f"?token={bob_token}"
         )
         self.assertEqual((status, json.loads(body)["code"]), (403, "not_allowed"))
+
+    @defer.inlineCallbacks
+    def test_a_cancelled_upload_leaves_nothing(self) -> None:
+        """An upload whose connection closes halfway: no file is kept, nothing is announced, the token is spent."""
+        server = yield start_server(self, irc_port="none")
+        alice, _ = yield self.welcome_token(server)
+        bob, _ = yield self.welcome_token(server)
+        yield alice.request(type="join", session=2, username="alice")
+        yield bob.request(type="join", session=2, username="bob")
+        yield next_of(alice, "member_joined")
+        ready = yield alice.request(type="upload", session=2, name="big.bin", size=1_000_000, media_type="text/plain")
+
+        def half_then_close() -> bytes:
+            with socket.create_connection(("127.0.0.1", server.web_port), timeout=10) as raw:
+                raw.sendall(
+                    f"PUT /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ready['token']}\r\n"
+                    "Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n".encode()
+                )
+                # 100 Continue: the headers were accepted, so the token is spent.
+                interim = raw.recv(100)
+                raw.sendall(b"x" * 500_000)
+                return interim
+
+        interim = yield deferToThread(half_then_close)
+        self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue"), interim)
+        status, _, body = yield deferToThread(
+            http_call, server.web_port, "PUT", "/upload", b"x" * 1_000_000, {"Authorization": f"Bearer {ready['token']}"}
+        )
+        self.assertEqual((status, json.loads(body)["code"]), (401, "bad_token"))
+        files = os.path.join(server.workdir, "files")
+        for _ in range(100):
+            if not os.listdir(files):
+                break
+            yield deferLater(reactor, 0.05, lambda: None)
+        self.assertEqual(os.listdir(files), [])
+        ack = yield bob.request(type="say", text="after")
+        self.assertEqual(ack["type"], "ack")
 
     @defer.inlineCallbacks
     def test_a_wrong_length_or_token_is_refused_before_the_body(self) -> None:
