@@ -1,11 +1,12 @@
 """The rules of sharing files (docs/files.md): upload tokens, quotas, who may download, private chats' files."""
 
+from twisted.internet.defer import fail
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.errors import ChatError, TransferError
 from glozi.domain.events import LeaveReason, Message, PrivateMessage
 from glozi.domain.files import FileSharing, download_path, format_size, share_text, valid_file_name
-from glozi.storage.store import SharedFile
+from glozi.storage.store import SharedFile, StoreError
 from tests.helpers import connect, done, make_server
 
 MIB_100 = 104_857_600
@@ -218,3 +219,19 @@ class DownloadTests(FilesTestCase):
         self.alice.disconnected()
         self.refused_download("no_such_file", bob_token)
         self.assertEqual(self.swept, [set()])
+
+
+class SweepTests(FilesTestCase):
+    def test_kept_and_pinned_files_are_spared(self) -> None:
+        """A sweep keeps every hash a kept message names and every pinned one (being written)."""
+        self.share(self.alice, shared())
+        self.files.pin("cd" * 32)
+        done(self.files.sweep())
+        self.assertEqual(self.swept, [{"ab" * 32, "cd" * 32}])
+
+    def test_an_unreadable_store_sweeps_nothing(self) -> None:
+        """When the store cannot be read, nothing is deleted (the failure is logged)."""
+        self.patch(self.server.store, "kept_files", lambda file_hash=None: fail(StoreError("disk I/O error")))
+        done(self.files.sweep())
+        self.assertEqual(self.swept, [])
+        self.assertEqual(len(self.flushLoggedErrors(StoreError)), 1)
