@@ -12,8 +12,9 @@ It starts one ``twistd -n glozichat`` with its web door on loopback, then:
    the one that syncs the file);
 2. **P1 quiet**: the load generator's P1 scenario (200 clients in one room,
    10 senders x 20/s for 10 s) with nothing else going on;
-3. **P1 during uploads**: P1 again while the member uploads 25 MiB files back
-   to back (at most 40 of them; it stops when P1 ends).
+3. **P1 during uploads**: P1 again while another member, in a process of its
+   own, uploads 25 MiB files back to back (at most 40 of them; it stops when
+   P1 ends).
 
 The goal (issue 18): P1's p99 during the uploads within 2x of the quiet one.
 Everything talks to 127.0.0.1 only; every loop is bounded in count and time;
@@ -24,11 +25,11 @@ import argparse
 import asyncio
 import http.client
 import json
+import multiprocessing
 import os
 import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,11 @@ UPLOADER_SESSION = 9
 class Member:
     """A native connection in one session that asks for upload tokens (JSON lines over a blocking socket)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, name: str = "uploader") -> None:
         self.socket = socket.create_connection(("127.0.0.1", port), timeout=30)
         self.reader = self.socket.makefile("rb")
         self.next_frame()  # the welcome
-        self.ask({"type": "join", "session": UPLOADER_SESSION, "username": "uploader"}, "joined")
+        self.ask({"type": "join", "session": UPLOADER_SESSION, "username": name}, "joined")
 
     def next_frame(self) -> dict[str, Any]:
         line = self.reader.readline()
@@ -120,25 +121,36 @@ def p1(port: int, pid: int) -> dict[str, Any]:
     return {key: result[key] for key in keys}
 
 
-def p1_during_uploads(member: Member, web_port: int, port: int, pid: int, data: bytes) -> dict[str, Any]:
-    stop = threading.Event()
-    uploaded = []
-
-    def keep_uploading() -> None:
+def _keep_uploading(native_port: int, web_port: int, stop: Any, uploaded: Any) -> None:
+    """In a process of its own (so that it never takes the load generator's
+    interpreter): upload 25 MiB files back to back until ``stop`` is set."""
+    member = Member(native_port, "uploader2")
+    data = os.urandom(FILE_BYTES)
+    try:
         for _ in range(MAX_BACKGROUND_UPLOADS):
             if stop.is_set():
                 return
             upload(web_port, member.token(len(data)), data)
-            uploaded.append(len(data))
+            with uploaded.get_lock():
+                uploaded.value += len(data)
+    finally:
+        member.close()
 
-    uploader = threading.Thread(target=keep_uploading)
+
+def p1_during_uploads(web_port: int, port: int, pid: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    uploaded = context.Value("q", 0)
+    uploader = context.Process(target=_keep_uploading, args=(port, web_port, stop, uploaded))
     uploader.start()
     try:
         result = p1(port, pid)
     finally:
         stop.set()
         uploader.join(timeout=120)
-    result["uploaded_mib_meanwhile"] = round(sum(uploaded) / MIB, 1)
+        if uploader.is_alive():
+            uploader.kill()
+    result["uploaded_mib_meanwhile"] = round(uploaded.value / MIB, 1)
     return result
 
 
@@ -159,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     "cpus": os.cpu_count(),
                     "throughput": throughput(member, server.ports["web"], server.pid, data),
                     "p1_quiet": p1(server.ports["native"], server.pid),
-                    "p1_during_uploads": p1_during_uploads(
-                        member, server.ports["web"], server.ports["native"], server.pid, data
-                    ),
+                    "p1_during_uploads": p1_during_uploads(server.ports["web"], server.ports["native"], server.pid),
                 }
             finally:
                 member.close()
