@@ -235,3 +235,19 @@ class SweepTests(FilesTestCase):
         done(self.files.sweep())
         self.assertEqual(self.swept, [])
         self.assertEqual(len(self.flushLoggedErrors(StoreError)), 1)
+
+
+class IRCLinkTests(SynchronousTestCase):
+    def test_irc_users_see_the_link_live_in_scrollback_and_chathistory(self) -> None:
+        """A file's message reads "shared a.bin (5 B) http://HOST:PORT/files/HASH/a.bin" in each IRC form."""
+        from glozi.doors.irc import wire
+        from glozi.doors.irc.history import history_lines
+
+        message = Message(session_id=2, sender="alice", text="shared a.bin (5 B)", sent_at=1.0, action=True,
+                          msgid="m1", file=shared())  # fmt: skip
+        link = f"http://192.168.1.10:8080/files/{'ab' * 32}/a.bin"
+        expected = f"\x01ACTION shared a.bin (5 B) {link}\x01".encode()
+        web = "http://192.168.1.10:8080"
+        self.assertIn(expected, wire.encode_event(message, "#kiwi", "lanbox", web))
+        self.assertIn(expected, history_lines([message], "#kiwi", 0, web))
+        self.assertIn(f"* alice shared a.bin (5 B) {link}".encode(), wire.encode_history([message], "#kiwi", "lanbox", web))
