@@ -23,7 +23,7 @@ setup(
         "regex>=2023.0",
     ],
     extras_require={
-        "test": ["hypothesis>=6.80", "ruff==0.17.6", "irc>=20.0"],
+        "test": ["hypothesis>=6.80", "ruff==0.17.6", "irc>=20.0", "selenium>=4.20", "wsproto>=1.2"],
         # Cluster mode (docs/cluster.md): the PostgreSQL store and record (--db postgresql://...), Redis (--redis).
         "cluster": ["psycopg[binary]>=3.1", "txredisapi>=1.4"],
     },

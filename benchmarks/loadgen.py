@@ -1,7 +1,8 @@
-"""A load generator for chat servers: GloziChat's native door or any IRC server.
+"""A load generator for chat servers: GloziChat's native or web door, or any IRC server.
 
 One asyncio process opens every client connection to 127.0.0.1, puts them in
-rooms (native: ``create``/``join``; IRC: ``JOIN #roomN``), waits until the
+rooms (native: ``create``/``join``; IRC: ``JOIN #roomN``; web: the native
+frames, each one WebSocket text message on ``/ws``), waits until the
 server is quiet, then lets the senders talk and counts what every other
 member of their room receives. Each message carries its send time
 (``time.monotonic_ns``, one clock for every process on the machine), so each
@@ -30,8 +31,10 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
+from benchmarks import websocket
+
 # Every message text is "zq<send time in ns> <sender> <seq>": the marker finds
-# deliveries in a received chunk with one regex, in either protocol.
+# deliveries in a received chunk with one regex, through any door.
 _STAMP = re.compile(rb"zq(\d+) ")
 # Clients connecting at once: ngircd listens with a backlog of 10, and a full
 # accept queue drops handshakes that are then retried seconds later.
@@ -125,6 +128,8 @@ class Run:
     def __init__(self, scenario: Scenario, proto: str, irc_tags: bool = False) -> None:
         self.scenario = scenario
         self.proto = proto
+        # The web door carries the native door's frames, one per WebSocket message.
+        self.native_frames = proto != "irc"
         self.irc_tags = irc_tags
         self.loop = asyncio.get_running_loop()
         self.rooms: list[asyncio.Future] = [self.loop.create_future() for _ in range(scenario.rooms)]
@@ -169,10 +174,14 @@ class Client(asyncio.Protocol):
             self.run.fail(f"{self.name}: connection lost ({exc})")
 
     def data_received(self, data: bytes) -> None:
-        run = self.run
         buf = self.tail + data
         cut = buf.rfind(b"\n") + 1
         self.tail = buf[cut:]
+        self.lines_received(buf, cut)
+
+    def lines_received(self, buf: bytes, cut: int) -> None:
+        """Act on the complete lines ``buf[:cut]``: set-up answers, or (measuring) deliveries to count."""
+        run = self.run
         if not self.measuring:
             run.last_bytes_at = time.monotonic()
             for line in buf[:cut].splitlines():
@@ -198,13 +207,17 @@ class Client(asyncio.Protocol):
         self.transport.write(data)
 
     def join_room(self, session_id: object) -> None:
-        if self.run.proto == "native":
+        if self.run.native_frames:
             self.send_frame({"type": "join", "session": session_id, "username": self.name})
         else:
             self.send(f"JOIN #room{self.room}\r\n".encode())
 
     def send_frame(self, frame: dict) -> None:
-        self.send(json.dumps(frame, separators=(",", ":")).encode() + b"\n")
+        self.send(self.framed(json.dumps(frame, separators=(",", ":")).encode()))
+
+    def framed(self, native_frame: bytes) -> bytes:
+        """The bytes that carry one native frame: a line."""
+        return native_frame + b"\n"
 
     def _joined(self, session_id: object) -> None:
         if self.creator and not self.run.rooms[self.room].done():
@@ -214,7 +227,7 @@ class Client(asyncio.Protocol):
 
     def _start_joining(self) -> None:
         if self.creator:
-            if self.run.proto == "native":
+            if self.run.native_frames:
                 self.send_frame({"type": "create", "name": f"room{self.room}", "username": self.name})
             else:
                 self.join_room(None)
@@ -223,7 +236,7 @@ class Client(asyncio.Protocol):
             room.add_done_callback(lambda f: None if f.cancelled() else self.join_room(f.result()))
 
     def setup_line(self, line: bytes) -> None:
-        if self.run.proto == "native":
+        if self.run.native_frames:
             self._native_line(line)
         else:
             self._irc_line(line)
@@ -269,15 +282,75 @@ class Client(asyncio.Protocol):
 
     def message_line(self, seq: int) -> bytes:
         text = f"zq{time.monotonic_ns()} {self.index} {seq}"
-        if self.run.proto == "native":
-            return b'{"type":"say","text":"' + text.encode() + b'"}\n'
+        if self.run.native_frames:
+            return self.framed(b'{"type":"say","text":"' + text.encode() + b'"}')
         return f"PRIVMSG #room{self.room} :{text}\r\n".encode()
 
 
+class WebClient(Client):
+    """A client of the web door: the native frames, each one WebSocket text message (docs/web.md),
+    after the HTTP upgrade from the page's own origin. Counted and timed as a native client."""
+
+    def __init__(self, run: Run, index: int) -> None:
+        super().__init__(run, index)
+        self.key = websocket.new_key()
+        self.upgraded = False
+        self.frames = websocket.FrameReader()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        host, port = transport.get_extra_info("peername")[:2]
+        self.send(websocket.upgrade_request(host, port, self.key))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            if not self.upgraded:
+                data = self._upgrade_answer(data)
+            messages, controls = self.frames.feed(data)
+        except websocket.WebSocketError as error:
+            self._broken(str(error))
+            return
+        for opcode, payload in controls:
+            if opcode == websocket.PING:
+                self.send(websocket.client_frame(payload, websocket.PONG))
+            elif opcode == websocket.CLOSE:
+                self._broken(f"closed by the server ({payload!r})")
+                return
+        if messages:
+            lines = b"\n".join(messages) + b"\n"
+            self.lines_received(lines, len(lines))
+
+    def _upgrade_answer(self, data: bytes) -> bytes:
+        """Check the server's answer to the upgrade once it is whole; the bytes after it (frames already)."""
+        head, blank, rest = (self.tail + data).partition(b"\r\n\r\n")
+        if not blank:
+            if len(head) > websocket.MAX_UPGRADE_ANSWER:
+                raise websocket.WebSocketError("no end to the answer to the upgrade")
+            self.tail = head
+            return b""
+        self.tail = b""
+        websocket.check_upgrade_answer(head, self.key)
+        self.upgraded = True
+        return rest
+
+    def _broken(self, reason: str) -> None:
+        message = f"{self.name}: {reason}"
+        self.run.fail(message)
+        if not self.joined.done():
+            self.joined.set_exception(ConnectionError(message))
+        assert self.transport is not None
+        self.transport.abort()
+
+    def framed(self, native_frame: bytes) -> bytes:
+        """The bytes that carry one native frame: a masked text frame."""
+        return websocket.client_frame(native_frame)
+
+
 async def _connect(run: Run, index: int, host: str, ports: list[int], gate: asyncio.Semaphore) -> Client:
+    kind = WebClient if run.proto == "web" else Client
     async with gate:
         port = ports[index % len(ports)]
-        _, client = await run.loop.create_connection(lambda: Client(run, index), host, port)
+        _, client = await run.loop.create_connection(lambda: kind(run, index), host, port)
         await client.joined
         return client
 
@@ -483,7 +556,9 @@ def _numbers(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     """Command line: run one scenario, print a summary (or JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--proto", choices=("native", "irc"), required=True)
+    parser.add_argument(
+        "--proto", choices=("native", "irc", "web"), required=True, help="web: the native frames over WebSocket"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
         "--port", type=_numbers, required=True, help="the server's port, or each node's: P1,P2,..."
@@ -505,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the load generator only talks to loopback addresses")
     if len(args.port) != len(args.server_pid):
         parser.error("one --server-pid per --port")
+    if args.proto == "web" and len(args.port) > 1:
+        parser.error("the web door is measured on one server (a cluster's nodes run without it)")
     scenario = SCENARIOS[args.scenario]
     _raise_fd_limit(scenario.clients + 100)
     result = asyncio.run(

@@ -1,6 +1,6 @@
 """Profile GloziChat under one scenario with py-spy and print where its time goes.
 
-    PYTHONPATH=. python -m benchmarks.profile --scenario F1 [--proto native|irc] [--out DIR]
+    PYTHONPATH=. python -m benchmarks.profile --scenario F1 [--proto native|irc|web] [--out DIR]
 
 Starts ``twistd -n glozichat`` on loopback, attaches ``py-spy record`` to it,
 runs the load generator, and prints the functions with the most samples:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: profile one scenario and print the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="F1")
-    parser.add_argument("--proto", choices=("native", "irc"), default="native")
+    parser.add_argument("--proto", choices=("native", "irc", "web"), default="native")
     parser.add_argument("--out", type=Path, help="keep the collapsed stacks and the summary here")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or workdir
     out.mkdir(parents=True, exist_ok=True)
     collapsed = out / f"{args.scenario}-{args.proto}.collapsed"
-    server = start_glozichat(workdir / "server", irc=args.proto == "irc" and glozichat_has_irc())
+    server = start_glozichat(
+        workdir / "server", irc=args.proto == "irc" and glozichat_has_irc(), web=args.proto == "web"
+    )
     try:
         spy = subprocess.Popen(
             [py_spy, "record", "--pid", str(server.pid), "--rate", str(SAMPLE_RATE), "--format", "raw",

@@ -11,6 +11,9 @@ in its own process. Of the repetitions, the median is reported (by server CPU
 per delivery, or by RSS per connection for the idle scenario), so one noisy
 run on a shared machine does not decide the figure.
 
+GloziChat's web door (the native frames over WebSocket) is a target of
+every run, held to its own goal against the native door of the same run.
+
 ``--cluster N`` adds two targets: a fresh GloziChat cluster of N nodes
 (benchmarks/cluster.py: PostgreSQL, Redis and N ``twistd glozichat``) through
 each door, the clients spread over the nodes round robin, its CPU per
@@ -49,6 +52,8 @@ MAX_CLUSTER_P99_EXTRA_MS = 2.0
 MAX_CLUSTER_CPU_RATIO = 1.5
 # The goal of issue 16: IRC with tags negotiated by every client, against the same door untagged.
 MAX_TAGS_CPU_RATIO = 1.15
+# The goal of issue 17: the web door against the native door of the same run.
+MAX_WEB_CPU_RATIO = 1.5
 
 Servers = Callable[[Path], AbstractContextManager[list[RunningServer]]]
 
@@ -56,17 +61,25 @@ Servers = Callable[[Path], AbstractContextManager[list[RunningServer]]]
 class Target:
     """Servers (one, or a cluster's nodes) and the door the generator uses.
 
-    ``reference`` names the one-node target a cluster target is measured against.
+    ``reference`` names the target this one is measured against (a cluster's one node, tagged IRC's
+    untagged IRC, the web door's native door), and ``goal`` the checklist of that comparison.
     """
 
     def __init__(
-        self, label: str, proto: str, start: Servers, reference: str | None = None, irc_tags: bool = False
+        self,
+        label: str,
+        proto: str,
+        start: Servers,
+        reference: str | None = None,
+        irc_tags: bool = False,
+        goal: str = "",
     ) -> None:
         self.label = label
         self.proto = proto
         self.start = start
         self.reference = reference
         self.irc_tags = irc_tags
+        self.goal = goal
 
 
 @contextmanager
@@ -85,8 +98,8 @@ def _cluster(workdir: Path, size: int) -> Iterator[list[RunningServer]]:
 
 
 def targets(cluster: int = 0, tags: bool = False) -> list[Target]:
-    """ngircd first (the reference), then GloziChat's doors, then (``cluster`` > 0) a cluster's,
-    then (``tags``) the IRC door with every client negotiating IRCv3 tags."""
+    """ngircd first (the reference), then GloziChat's doors (the web door last of them), then
+    (``cluster`` > 0) a cluster's, then (``tags``) the IRC door with every client negotiating IRCv3 tags."""
     found = [Target("ngircd (IRC)", "irc", lambda d: _alone(lambda: start_ngircd(d)))]
     doors = [("IRC", "irc")] if glozichat_has_irc() else []
     doors.append(("native", "native"))
@@ -94,16 +107,20 @@ def targets(cluster: int = 0, tags: bool = False) -> list[Target]:
         found.append(
             Target(f"GloziChat ({door})", proto, lambda d: _alone(lambda: start_glozichat(d, irc=True)))
         )
+    found.append(
+        Target("GloziChat (web)", "web", lambda d: _alone(lambda: start_glozichat(d, irc=True, web=True)),
+               reference="GloziChat (native)", goal="web")
+    )  # fmt: skip
     if cluster:
         for door, proto in doors:
             found.append(
                 Target(f"GloziChat {cluster} nodes ({door})", proto, lambda d: _cluster(d, cluster),
-                       reference=f"GloziChat ({door})")
+                       reference=f"GloziChat ({door})", goal="cluster")
             )  # fmt: skip
     if tags and glozichat_has_irc():
         found.append(
             Target("GloziChat (IRC, tags)", "irc", lambda d: _alone(lambda: start_glozichat(d, irc=True)),
-                   reference="GloziChat (IRC)", irc_tags=True)
+                   reference="GloziChat (IRC)", irc_tags=True, goal="tags")
         )  # fmt: skip
     return found
 
@@ -140,6 +157,7 @@ def run_one(target: Target, scenario: str, workdir: Path) -> dict:
     result = json.loads(lines[-1])
     result["target"] = target.label
     result["reference"] = target.reference
+    result["goal"] = target.goal
     return result
 
 
@@ -231,13 +249,13 @@ def ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     return "\n".join(rows), checks
 
 
-def _with_reference(results: list[dict], *, tagged: bool) -> Iterator[tuple[dict, dict]]:
-    """Each delivering result that names a reference target (a cluster's one node, tagged IRC's untagged
-    IRC), with that reference's result of the same scenario; the tagged ones only, or all but them."""
+def _with_reference(results: list[dict], goal: str) -> Iterator[tuple[dict, dict]]:
+    """Each delivering result of the targets of ``goal`` (``Target.goal``), with its reference
+    target's result of the same scenario."""
     by_key = {(r["scenario"], r["target"]): r for r in results}
     for r in results:
         reference = by_key.get((r["scenario"], r.get("reference")))
-        if reference is not None and r["expected"] and bool(r.get("irc_tags")) is tagged:
+        if reference is not None and r["expected"] and r.get("goal") == goal:
             yield r, reference
 
 
@@ -254,7 +272,7 @@ def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]
         "| --- | --- | ---: | ---: | ---: |",
     ]
     checks: list[tuple[str, bool, str]] = []
-    for r, one in _with_reference(results, tagged=False):
+    for r, one in _with_reference(results, "cluster"):
         cpu = _ratio(r["server_cpu_us_per_delivery"], one["server_cpu_us_per_delivery"])
         extra = r["p99_ms"] - one["p99_ms"]
         rate = _ratio(r["deliveries_per_s"], one["deliveries_per_s"])
@@ -270,17 +288,32 @@ def cluster_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]
     return "\n".join(rows), checks
 
 
+def _against_reference(
+    results: list[dict], goal: str, this: str, other: str, check: str, most: float
+) -> tuple[str, list[tuple[str, bool, str]]]:
+    """Markdown of the targets of ``goal`` (``this``) against their reference (``other``): CPU per
+    delivery and each one's p99; and for F1 and P1 the check ``check`` that CPU per delivery is at
+    most ``most`` times the reference's."""
+    rows = [f"| scenario | CPU/delivery, {this} / {other} | p99 {this} | p99 {other} |", "| --- | ---: | ---: | ---: |"]
+    checks: list[tuple[str, bool, str]] = []
+    for r, reference in _with_reference(results, goal):
+        cpu = _ratio(r["server_cpu_us_per_delivery"], reference["server_cpu_us_per_delivery"])
+        rows.append(f"| {r['scenario']} | {_fmt(cpu)} | {_fmt(r['p99_ms'])} ms | {_fmt(reference['p99_ms'])} ms |")
+        if r["scenario"] in ("F1", "P1") and cpu is not None:
+            checks.append(_cpu_check(f"{r['scenario']} {check}", r, reference, cpu, most))
+    return "\n".join(rows), checks
+
+
 def tags_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
     """Markdown of the tagged IRC target against the untagged one, and the goal checks of issue 16."""
-    rows = ["| scenario | CPU/delivery, tagged / untagged | p99 tagged | p99 untagged |", "| --- | ---: | ---: | ---: |"]
-    checks: list[tuple[str, bool, str]] = []
-    for r, plain in _with_reference(results, tagged=True):
-        cpu = _ratio(r["server_cpu_us_per_delivery"], plain["server_cpu_us_per_delivery"])
-        rows.append(f"| {r['scenario']} | {_fmt(cpu)} | {_fmt(r['p99_ms'])} ms | {_fmt(plain['p99_ms'])} ms |")
-        if r["scenario"] in ("F1", "P1") and cpu is not None:
-            what = f"{r['scenario']} IRC with tags: CPU/delivery within {MAX_TAGS_CPU_RATIO - 1:.0%} of untagged"
-            checks.append(_cpu_check(what, r, plain, cpu, MAX_TAGS_CPU_RATIO))
-    return "\n".join(rows), checks
+    check = f"IRC with tags: CPU/delivery within {MAX_TAGS_CPU_RATIO - 1:.0%} of untagged"
+    return _against_reference(results, "tags", "tagged", "untagged", check, MAX_TAGS_CPU_RATIO)
+
+
+def web_ratios(results: list[dict]) -> tuple[str, list[tuple[str, bool, str]]]:
+    """Markdown of the web door against the native door, and the goal checks of issue 17."""
+    check = f"web: CPU/delivery within {MAX_WEB_CPU_RATIO:g}x of the native door's, same run"
+    return _against_reference(results, "web", "web", "native", check, MAX_WEB_CPU_RATIO)
 
 
 def environment() -> dict:
@@ -359,26 +392,23 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, ok, detail in checks:
         print(f"- [{'x' if ok else ' '}] {name}: {detail}")
+    # Each target measured against another of the same run: its table and its own checklist.
+    sections = [("The web door against the native door, the same run:", web_ratios(results))]
     if args.cluster:
-        cluster_table, cluster_checks = cluster_ratios(results)
-        print()
-        print(f"A cluster of {args.cluster} against one node, the same door and run:")
-        print()
-        print(cluster_table)
-        print()
-        for name, ok, detail in cluster_checks:
-            print(f"- [{'x' if ok else ' '}] {name}: {detail}")
-        checks += cluster_checks
+        sections.append((f"A cluster of {args.cluster} against one node, the same door and run:", cluster_ratios(results)))
     if args.tags:
-        tags_table, tags_checks = tags_ratios(results)
+        sections.append(
+            ("The IRC door with tags negotiated by every client against untagged, the same run:", tags_ratios(results))
+        )
+    for title, (section_table, section_checks) in sections:
         print()
-        print("The IRC door with tags negotiated by every client against untagged, the same run:")
+        print(title)
         print()
-        print(tags_table)
+        print(section_table)
         print()
-        for name, ok, detail in tags_checks:
+        for name, ok, detail in section_checks:
             print(f"- [{'x' if ok else ' '}] {name}: {detail}")
-        checks += tags_checks
+        checks += section_checks
     print(f"\n{time.monotonic() - started:.0f} s in all")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"environment": env, "command": sys.argv, "results": results}, indent=1) + "\n")

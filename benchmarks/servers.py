@@ -157,6 +157,9 @@ def start_glozichat(
     if irc:
         args += ["--irc-port", _LISTEN.format(port=ports.get("irc", 0))]
         doors.append("irc")
+    elif glozichat_has_irc():
+        # Never the default 6667 on every interface: it may be taken (profile.py, client_lag.py failed so).
+        args += ["--irc-port", "none"]
     if web:
         args += ["--web-port", _LISTEN.format(port=ports.get("web", 0))]
         doors.append("web")

@@ -1,7 +1,8 @@
-"""Soak benchmark: many clients on both doors of a real GloziChat server.
+"""Soak benchmark: many clients on every door of a real GloziChat server.
 
-Not a unit test. For a bounded time, ``--clients`` clients (75 % native, 25 %
-IRC) join, chat, leave, get kicked, time out and disconnect abruptly; some
+Not a unit test. For a bounded time, ``--clients`` clients (50 % native, 25 %
+IRC, 25 % web: the native frames over WebSocket; a cluster, whose nodes have no
+web door: 75 % native, 25 % IRC) join, chat, leave, get kicked, time out and disconnect abruptly; some
 flood, some never read, some guess passwords. Afterwards the script checks
 that every message the server confirmed reached every member present at that
 moment, that no session, member or connection leaked, and that the server's
@@ -85,6 +86,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import websocket
 from benchmarks.cluster import PRESENCE_TIMEOUT, Cluster
 from benchmarks.servers import RunningServer, start_glozichat
 from glozi.domain.chat import DEFAULT_SESSIONS as BUILTIN_SESSIONS
@@ -102,6 +104,8 @@ DEFAULT_CLIENTS = 1000
 DEFAULT_IDLE_TIMEOUT = 8.0
 DEFAULT_SEND_QUEUE = 64 * 1024
 NATIVE_SHARE = 0.75
+# Of the native share, with one server: clients of the web door (a cluster's nodes run without one).
+WEB_SHARE = 0.25
 # A never-reader's receive buffer and segment size. On loopback the MSS is
 # 64 KiB and the server's kernel send buffer autotunes to tcp_wmem's maximum
 # (4 MiB here), which would hide minutes of traffic from the server's own
@@ -232,6 +236,7 @@ class Conn:
     """
 
     door = ""
+    port_name = ""
 
     def __init__(self, soak: "Soak", cid: int, behaviour: str, serial: int) -> None:
         self.soak = soak
@@ -272,7 +277,7 @@ class Conn:
         """
         self.node = self.soak.node_for(self)
         self.node_kills = self.node.kills
-        port = self.node.server.ports["native" if self.door == "n" else "irc"]
+        port = self.node.server.ports[self.port_name]
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
@@ -497,6 +502,7 @@ class NativeConn(Conn):
     """A client of the native JSON-line door (docs/protocol.md)."""
 
     door = "n"
+    port_name = "native"
 
     def __init__(self, soak: "Soak", cid: int, behaviour: str, serial: int) -> None:
         super().__init__(soak, cid, behaviour, serial)
@@ -693,6 +699,7 @@ class IRCConn(Conn):
     """A client of the IRC door (docs/irc.md)."""
 
     door = "i"
+    port_name = "irc"
 
     def __init__(self, soak: "Soak", cid: int, behaviour: str, serial: int) -> None:
         super().__init__(soak, cid, behaviour, serial)
@@ -908,6 +915,50 @@ class IRCConn(Conn):
         return f"PRIVMSG #{self.session_name} :{uid} cut off mid".encode()
 
 
+class WebConn(NativeConn):
+    """A client of the web door (docs/web.md): the native frames, each one WebSocket text message,
+    after the upgrade from the page's own origin (benchmarks/websocket.py)."""
+
+    door = "w"
+    port_name = "web"
+
+    async def _read(self) -> None:
+        assert self.reader is not None and self.node is not None
+        key = websocket.new_key()
+        frames = websocket.FrameReader()
+        try:
+            self.writer.write(websocket.upgrade_request(HOST, self.node.server.ports["web"], key))  # type: ignore[union-attr]
+            websocket.check_upgrade_answer((await self.reader.readuntil(b"\r\n\r\n"))[:-4], key)
+            while data := await self.reader.read(1 << 16):
+                messages, controls = frames.feed(data)
+                now = time.time()
+                for message in messages:
+                    self.handle(bytes(message), now)
+                for opcode, payload in controls:
+                    if opcode == websocket.PING:
+                        self.writer.write(websocket.client_frame(payload, websocket.PONG))  # type: ignore[union-attr]
+                if any(opcode == websocket.CLOSE for opcode, _ in controls):
+                    break
+        except websocket.WebSocketError as error:
+            self.rec.counts[f"web door: {error}"[:60]] += 1
+        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self.closed.set()
+            self.on_closed()
+
+    def send(self, data: bytes) -> None:
+        """Each native line of ``data`` as one masked text message."""
+        super().send(b"".join(websocket.client_frame(line) for line in data.split(b"\n") if line))
+
+    def partial_line(self) -> bytes:
+        """A text message cut off in its payload."""
+        return websocket.client_frame(super().partial_line())[:-8]
+
+
+DOORS: dict[str, type[Conn]] = {"native": NativeConn, "irc": IRCConn, "web": WebConn}
+
+
 class Soak:
     """The clients of one run, their shared registry of sessions, the nodes and the deadline."""
 
@@ -928,8 +979,7 @@ class Soak:
         return up[(conn.cid + conn.serial) % len(up)]
 
     def conn(self, cid: int, door: str, behaviour: str, serial: int) -> Conn:
-        cls = NativeConn if door == "native" else IRCConn
-        return cls(self, cid, behaviour, serial)
+        return DOORS[door](self, cid, behaviour, serial)
 
     def remaining(self) -> float:
         return self.deadline - time.time()
@@ -1132,15 +1182,17 @@ class Soak:
         await self.pause(rng.uniform(1.0, 4.0))
 
 
-def assign_behaviours(count: int, rng: random.Random) -> list[tuple[str, str]]:
-    """(door, behaviour) for each client, in a seeded random order."""
+def assign_behaviours(count: int, rng: random.Random, web: bool = False) -> list[tuple[str, str]]:
+    """(door, behaviour) for each client, in a seeded random order; with ``web``, a share of the
+    native clients (but loud ones) on the web door."""
     plan: list[str] = []
     for behaviour, share in SHARES.items():
         plan += [behaviour] * max(1, round(count * share))
     plan += ["chatter"] * max(0, count - len(plan))
     plan = plan[:count]
     rng.shuffle(plan)
-    doors = ["native"] * round(count * NATIVE_SHARE)
+    doors = ["web"] * round(count * WEB_SHARE) if web else []
+    doors += ["native"] * (round(count * NATIVE_SHARE) - len(doors))
     doors += ["irc"] * (count - len(doors))
     rng.shuffle(doors)
     return [
@@ -1368,7 +1420,7 @@ async def lag_monitor(stop: asyncio.Event, worst: list[float]) -> None:
 
 
 async def warm_up(soak: Soak) -> None:
-    """A few connections through both doors before the baseline is taken, and
+    """A few connections through every door before the baseline is taken, and
     one of every kind of work the server starts lazily (a locked session's
     password hash and check, stored messages), so the baseline is a server
     that has been used, not one that has never hashed or written."""
@@ -1384,15 +1436,16 @@ async def warm_up(soak: Soak) -> None:
             await asyncio.sleep(0.25)
     await guest.finish()
     await owner.finish()
+    # Client numbers apart from the vault's owner and guest (9200, 9201).
+    doors: list[tuple[type[Conn], int]] = [(NativeConn, 9000), (IRCConn, 9100)]
+    if all("web" in node.server.ports for node in soak.nodes):
+        doors.append((WebConn, 9300))
     for index in range(5):
-        native = NativeConn(soak, 9000 + index, "warmup", 0)
-        irc = IRCConn(soak, 9100 + index, "warmup", 0)
-        if await native.open() and await native.join(soak.pick_room(rng)):
-            await native.say(rng)
-        if await irc.open() and await irc.join(soak.pick_room(rng)):
-            await irc.say(rng)
-        await native.finish()
-        await irc.finish()
+        for door, first_cid in doors:
+            conn = door(soak, first_cid + index, "warmup", 0)
+            if await conn.open() and await conn.join(soak.pick_room(rng)):
+                await conn.say(rng)
+            await conn.finish()
 
 
 async def run_round(soak: Soak, plan: list[tuple[str, str]], seed: int, seconds: float) -> int:
@@ -1430,7 +1483,7 @@ async def start_nodes(args: argparse.Namespace, workdir: Path) -> tuple[list[Nod
     """The one server, or (``--cluster N``) a cluster's nodes, started off the event loop."""
     if not args.cluster:
         server = await asyncio.to_thread(
-            start_glozichat, workdir / "server", irc=True, options=server_options(args)
+            start_glozichat, workdir / "server", irc=True, web=True, options=server_options(args)
         )
         return [Node("server", server)], None
     cluster = Cluster(
@@ -1466,7 +1519,7 @@ async def soak_main(args: argparse.Namespace) -> int:
         await asyncio.sleep(QUIET_SECONDS)
         for node in nodes:
             node.baseline = await node.measure()
-        plan = assign_behaviours(args.clients, random.Random(args.seed))
+        plan = assign_behaviours(args.clients, random.Random(args.seed), web=not args.cluster)
         # Round 0 is the warm-up round; the others are measured against it.
         cancelled = 0
         seconds = args.seconds / args.rounds
@@ -1509,18 +1562,24 @@ async def soak_main(args: argparse.Namespace) -> int:
         if not ok:
             failures.append(name)
 
-    clients_native = sum(1 for door, _ in plan if door == "native")
+    clients_by_door = Counter(door for door, _ in plan)
     behaviours = Counter(b for _, b in plan)
     if cluster is not None:
         row("cluster", f"{len(nodes)} nodes; node{args.kill_node} killed in round {args.kill_round}")
-    row("clients (native / IRC)", f"{args.clients} ({clients_native} / {args.clients - clients_native})")
+    row(
+        "clients (native / IRC / web)",
+        f"{args.clients} ({clients_by_door['native']} / {clients_by_door['irc']} / {clients_by_door['web']})",
+    )
     row("behaviours", ", ".join(f"{b} {n}" for b, n in sorted(behaviours.items())))
     row(
         "seconds of load (rounds)",
         f"{args.seconds / args.rounds * (1 + args.rounds):g} (1 warm-up + {args.rounds} measured,"
         f" {args.seconds / args.rounds:g} s each)",
     )
-    row("connections made (native / IRC)", f"{counts['connections (n)']} / {counts['connections (i)']}")
+    row(
+        "connections made (native / IRC / web)",
+        f"{counts['connections (n)']} / {counts['connections (i)']} / {counts['connections (w)']}",
+    )
     check("connect failures", counts["connect failures"], counts["connect failures"] == 0)
     if cluster is not None:
         check("node kills", counts["node kills"], counts["node kills"] == 1)
@@ -1720,7 +1779,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds of load in the measured rounds, split evenly; the warm-up round before them"
         f" lasts as long as one of them (default {MIN_ROUND_SECONDS:g} s a round)",
     )
-    parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS, help="clients at once, both doors")
+    parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS, help="clients at once, all doors")
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice")
     parser.add_argument(
         "--rounds",

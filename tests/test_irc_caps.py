@@ -113,6 +113,17 @@ class TagParsingTests(CapsTestCase):
         self.assertEqual(tags.escape(value), "raw+:=,escaped\\:\\s\\\\\\s\\r\\n")
         self.assertEqual(tags.unescape(tags.escape(value)), value)
 
+    def test_tags_go_in_front_of_every_line_and_the_first_only_on_the_first(self) -> None:
+        """One line, a line that has tags already, and two lines: ``first`` (a msgid) names the first line only."""
+        self.assertEqual(tags.with_tags(b":n PRIVMSG #g :hi\r\n", "time=T", first="msgid=m"),
+                         b"@msgid=m;time=T :n PRIVMSG #g :hi\r\n")  # fmt: skip
+        self.assertEqual(tags.with_tags(b"@batch=1 :n PRIVMSG #g :hi\r\n", "time=T"), b"@time=T;batch=1 :n PRIVMSG #g :hi\r\n")
+        self.assertEqual(tags.with_tags(b":n PRIVMSG #g :a\r\n:n PRIVMSG #g :b\r\n", "time=T", first="msgid=m"),
+                         b"@msgid=m;time=T :n PRIVMSG #g :a\r\n@time=T :n PRIVMSG #g :b\r\n")  # fmt: skip
+        self.assertEqual(tags.with_tags(b":n PRIVMSG #g :a\r\n:n PRIVMSG #g :b\r\n", "", first="msgid=m"),
+                         b"@msgid=m :n PRIVMSG #g :a\r\n:n PRIVMSG #g :b\r\n")  # fmt: skip
+        self.assertEqual(tags.with_tags(b":n PRIVMSG #g :hi\r\n", ""), b":n PRIVMSG #g :hi\r\n")
+
     def test_a_key_given_twice_keeps_the_last(self) -> None:
         """Of ``+a=1;+a=2``, the last counts."""
         self.assertEqual(tags.parse_tags("+a=1;+a=2"), {"+a": "2"})

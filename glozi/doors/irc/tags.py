@@ -82,16 +82,20 @@ def with_tags(data: bytes, tag_data: str, *, first: str = "") -> bytes:
     message's ``msgid``, which names one line); ``data`` itself when there are none."""
     if not data or not (tag_data or first):
         return data
+    head = ";".join(filter(None, (first, tag_data))).encode("utf-8")
+    if data.find(b"\r\n") == len(data) - 2:
+        # One line, as nearly every message is: no splitting.
+        return b"@" + head + (b";" + data[1:] if data[:1] == b"@" else b" " + data)
     every = tag_data.encode("utf-8")
     out = []
     for index, raw in enumerate(data.split(b"\r\n")[:-1]):
-        head = ";".join(filter(None, (first, tag_data))).encode("utf-8") if index == 0 else every
-        if not head:
+        tags = head if index == 0 else every
+        if not tags:
             out.append(raw + b"\r\n")
         elif raw.startswith(b"@"):
-            out.append(b"@" + head + b";" + raw[1:] + b"\r\n")
+            out.append(b"@" + tags + b";" + raw[1:] + b"\r\n")
         else:
-            out.append(b"@" + head + b" " + raw + b"\r\n")
+            out.append(b"@" + tags + b" " + raw + b"\r\n")
     return b"".join(out)
 
 
