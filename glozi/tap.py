@@ -1,11 +1,15 @@
 """twistd wiring: ``twistd [-n] glozichat [options]``."""
 
 import os
+import shutil
 import socket
 import stat
-from typing import ClassVar, TextIO
+import tempfile
+from typing import Any, ClassVar, TextIO
 
+from twisted.application.internet import TimerService
 from twisted.application.service import IService, MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.protocol import Factory
@@ -18,6 +22,13 @@ from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS_PER_USER, ChatServer
 from glozi.domain.exitcode import new_exit_code
+from glozi.domain.files import (
+    DEFAULT_FILES_QUOTA,
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_USER_QUOTA,
+    SWEEP_SECONDS,
+    FileSharing,
+)
 from glozi.domain.names import name_key
 from glozi.domain.operators import OperatorAccount, Operators, parse_operator
 from glozi.domain.serverpassword import SERVER_PASSWORD_RULE, ServerPassword, is_valid_server_password
@@ -31,12 +42,14 @@ from glozi.doors.tracking import (
     TrackingFactory,
 )
 from glozi.doors.web.connection import WebSocketFactory
+from glozi.doors.web.files import FileService
 from glozi.doors.web.site import make_site
 from glozi.doors.writebatch import WriteBatch
 from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
-from glozi.process.service import ChatService, ListeningService, WebListeningService
+from glozi.process.service import ChatService, ListeningService, WebAddress, WebListeningService
+from glozi.storage.blobs import Blobs
 from glozi.storage.groupcommit import GroupCommitStore
 from glozi.storage.passwords import hash_password
 from glozi.storage.sqlitestore import DEFAULT_DB_FILE, open_store
@@ -213,6 +226,10 @@ class Options(DiscoveryOptions, usage.Options):
             _positive_seconds,
         ],
         ["retention", None, DEFAULT_RETENTION, "Messages kept per session; older ones are deleted.", _positive_int],
+        ["files-dir", None, None, "Where shared files are kept (default: 'files' beside the database file)."],
+        ["max-file-size", None, DEFAULT_MAX_FILE_SIZE, "Bytes one shared file may have.", _positive_int],
+        ["user-quota", None, DEFAULT_USER_QUOTA, "Bytes of kept files one user (address) may have shared.", _positive_int],
+        ["files-quota", None, DEFAULT_FILES_QUOTA, "Bytes of kept files in all.", _positive_int],
         [
             "max-send-queue",
             None,
@@ -286,6 +303,58 @@ class Options(DiscoveryOptions, usage.Options):
         self["operators"].append(OperatorAccount(name, hash_password(password)))
 
 
+def files_directory(options: Options) -> str | None:
+    """``--files-dir``, or ``files`` beside the SQLite file, or in the working
+    directory for PostgreSQL; ``None`` for ``:memory:`` (a temporary one)."""
+    if options["files-dir"] is not None:
+        return str(options["files-dir"])
+    if options["db"] == ":memory:":
+        return None
+    if is_postgres_url(options["db"]):
+        return "files"
+    return os.path.join(os.path.dirname(os.path.abspath(options["db"])), "files")
+
+
+def _file_service(options: Options, chat: ChatServer, reactor: Any) -> tuple[FileService, "FileHousekeeping"]:
+    """The files of docs/files.md: the rules on the chat, the directory, its clean-ups."""
+    directory = files_directory(options)
+    temporary = directory is None
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="glozichat-files-")
+    blobs = Blobs(directory)
+    chat.files = FileSharing(
+        chat, reactor, max_file_size=options["max-file-size"], user_quota=options["user-quota"],
+        files_quota=options["files-quota"], sweep=blobs.sweep,
+    )  # fmt: skip
+    # At start nothing is pinned or private: what no kept message names goes, leftovers too.
+    chat.files.server.store.kept_files().addCallback(
+        lambda kept: blobs.sweep({shared.hash for _, shared in kept}, temporary_too=True)
+    )
+    housekeeping = FileHousekeeping(chat.files, directory if temporary else None)
+    housekeeping.clock = reactor
+    return FileService(chat.files, blobs), housekeeping
+
+
+class FileHousekeeping(TimerService):
+    """Sweeps the files directory every minute (what the retention dropped);
+    a temporary one (``--db :memory:``) is removed when the server stops."""
+
+    def __init__(self, sharing: FileSharing, temporary: str | None) -> None:
+        super().__init__(SWEEP_SECONDS, self._sweep)
+        self.sharing = sharing
+        self.temporary = temporary
+
+    def _sweep(self) -> None:
+        # Not waited for: a slow database read must not hold the timer (nor the shutdown).
+        self.sharing.sweep()
+
+    def stopService(self) -> "Deferred[None] | None":
+        stopped = super().stopService()
+        if self.temporary is not None:
+            shutil.rmtree(self.temporary, ignore_errors=True)
+        return stopped
+
+
 def makeService(
     options: Options, reactor: IReactorCore | None = None, announce_to: TextIO | None = None
 ) -> IService:
@@ -356,6 +425,8 @@ def makeService(
         (native_endpoint, native, "GloziChat native protocol")
     ]
     tracked: list[TrackingFactory] = [native]
+    web_address = WebAddress()
+    housekeeping: FileHousekeeping | None = None
     irc_endpoint: PortRecordingEndpoint | None = None
     if options["irc-port"].lower() != DISABLED:
         irc = IRCFactory(  # type: ignore[arg-type]
@@ -367,18 +438,24 @@ def makeService(
             operators=operators,
             description=options["description"],
             server_password=server_password,
+            web=web_address.base,
         )
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
         tracked.append(irc)
     if web_endpoint is not None:
         websockets = WebSocketFactory(chat, options["name"], **native_arguments)  # type: ignore[arg-type]
-        listeners.append((web_endpoint, make_site(websockets), "GloziChat web"))
+        sharing = None
+        if cluster is None:
+            sharing, housekeeping = _file_service(options, chat, reactor)
+        listeners.append((web_endpoint, make_site(websockets, sharing=sharing), "GloziChat web"))
         tracked.append(websockets)
     ChatService(chat, tracked, options["exit-code-file"], reactor, announce_to, whole_process).setServiceParent(top)  # type: ignore[arg-type]
     listening = [ListeningService(endpoint, factory, label) for endpoint, factory, label in listeners]
     if web_endpoint is not None:
-        listening[-1] = WebListeningService(web_endpoint, listeners[-1][1], "GloziChat web", tls=web_tls)
+        listening[-1] = WebListeningService(
+            web_endpoint, listeners[-1][1], "GloziChat web", tls=web_tls, address=web_address
+        )
     if cluster is None:
         for service in listening:
             service.setServiceParent(top)
@@ -400,6 +477,8 @@ def makeService(
         sniff_interfaces=options["sniff-interface"] or None,
         nodes=other_nodes,
     ).setServiceParent(top)
+    if housekeeping is not None:
+        housekeeping.setServiceParent(top)
     if whole_process:
         FullCollections(reactor).setServiceParent(top)  # type: ignore[arg-type]
         MemoryReports(reactor).setServiceParent(top)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.internet.task import deferLater
 
 from glozi.storage.history import Anchor, Direction, HistoryQuery
-from glozi.storage.store import MemoryStore, StoredMessage, StoredSession, StoreError
+from glozi.storage.store import MemoryStore, SharedFile, StoredMessage, StoredSession, StoreError
 
 
 def message(session_id: int, n: int) -> StoredMessage:
@@ -72,6 +72,40 @@ class StoreBehaviour:
         yield store.close()
         _, snapshot = self.open()
         self.assertEqual([m.action for m in snapshot.history[1]], [False, True])
+
+    @inlineCallbacks
+    def test_a_file_announcement_is_kept_with_its_file(self) -> Any:
+        """A message announcing a file comes back with it, in the snapshot, the history and ``kept_files``."""
+        picture = SharedFile("a.jpg", 2_146_304, "image/jpeg", "ab" * 32, 640, 480, 320, 240, "192.168.1.23")
+        notes = SharedFile("notes.pdf", 48_213, "application/pdf", "cd" * 32, source="192.168.1.24")
+        store, _ = self.open()
+        yield store.add_message(StoredMessage(1, "alice", "shared a.jpg (2.1 MB)", 8.0, True, "m1", picture))
+        yield store.add_message(StoredMessage(2, "bob", "shared notes.pdf (48.2 kB)", 9.0, True, "m2", notes))
+        yield store.add_message(StoredMessage(2, "bob", "plain", 10.0, msgid="m3"))
+        page = yield store.read_history(2, HistoryQuery(Direction.LATEST, 10))
+        self.assertEqual([m.file for m in page], [notes, None])
+        self.assertEqual(sorted((yield store.kept_files()), key=lambda pair: pair[0]), [(1, picture), (2, notes)])
+        self.assertEqual((yield store.kept_files("cd" * 32)), [(2, notes)])
+        self.assertEqual((yield store.kept_files("ef" * 32)), [])
+        yield store.close()
+        _, snapshot = self.open()
+        self.assertEqual(snapshot.history[1][0].file, picture)
+
+    @inlineCallbacks
+    def test_a_file_goes_with_its_message(self) -> Any:
+        """Deleting a session, or the retention dropping the announcement, drops the file from ``kept_files``."""
+        store, _ = self.open(retention=10)
+        shared = SharedFile("a.bin", 5, "application/octet-stream", "ab" * 32)
+        yield store.add_session(StoredSession(10, "garden", 1.0, "alice", None))
+        yield store.add_message(StoredMessage(10, "alice", "shared a.bin (5 B)", 2.0, True, "f10", shared))
+        yield store.add_message(StoredMessage(3, "alice", "shared a.bin (5 B)", 2.0, True, "f3", shared))
+        self.assertEqual(len((yield store.kept_files(shared.hash))), 2)
+        yield store.delete_session(10)
+        self.assertEqual((yield store.kept_files(shared.hash)), [(3, shared)])
+        yield gatherResults([store.add_message(message(3, n)) for n in range(10)])
+        yield store.close()
+        store, _ = self.open(retention=10)
+        self.assertEqual((yield store.kept_files()), [])
 
     @inlineCallbacks
     def test_writes_of_one_turn_share_one_transaction(self) -> Any:

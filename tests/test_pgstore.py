@@ -250,7 +250,7 @@ class PostgresStoreTests(StoreBehaviour, TestCase):
         yield store.add_message(StoredMessage(3, "carol", "new", 9.0, msgid="a41f09c3e2b71"))
         after = yield store.read_history(3, HistoryQuery(Direction.AFTER, 10, Anchor(msgid="p3-1")))
         self.assertEqual([(m.text, m.msgid) for m in after], [("m2", "p3-2"), ("new", "a41f09c3e2b71")])
-        self.assertEqual(self.query("SELECT value FROM meta WHERE key = 'schema_version'"), [(2,)])
+        self.assertEqual(self.query("SELECT value FROM meta WHERE key = 'schema_version'"), [(3,)])
         with self.assertRaises(psycopg.errors.UniqueViolation):
             self.query("UPDATE messages SET msgid = 'p3-1' WHERE msgid = 'p3-2'")
 

@@ -189,7 +189,7 @@ class MakeServiceTests(SynchronousTestCase):
         children = list(IServiceCollection(top))
         self.assertEqual(
             [type(c) for c in children],
-            [ChatService, ListeningService, ListeningService, WebListeningService, DiscoveryService],
+            [ChatService, ListeningService, ListeningService, WebListeningService, DiscoveryService, tap.FileHousekeeping],
         )
         top.privilegedStartService()
         top.startService()

@@ -116,18 +116,33 @@ class ListeningService(StreamServerEndpointService):
         return port
 
 
+class WebAddress:
+    """The browser client's URL once the web door listens (``""`` before):
+    the IRC door links shared files to it."""
+
+    url = ""
+
+    def base(self) -> str:
+        """The URL without its last ``/``: ``http://HOST:PORT``."""
+        return self.url.removesuffix("/")
+
+
 class WebListeningService(ListeningService):
     """The web door's listener: it also logs the browser client's URL,
-    ``web client: http://HOST:PORT/``, with a LAN address when bound to all."""
+    ``web client: http://HOST:PORT/``, with a LAN address when bound to all,
+    and keeps it in ``address``."""
 
-    def __init__(self, endpoint: Any, factory: Any, label: str, *, tls: bool) -> None:
+    def __init__(self, endpoint: Any, factory: Any, label: str, *, tls: bool, address: WebAddress | None = None) -> None:
         super().__init__(endpoint, factory, label)
         self.tls = tls
+        self.address = address if address is not None else WebAddress()
 
     def _listening(self, port: IListeningPort) -> IListeningPort:
         super()._listening(port)
         address = port.getHost()
-        self.log.info("web client: {url}", url=web_url(getattr(address, "host", ""), getattr(address, "port", 0), self.tls))
+        url = web_url(getattr(address, "host", ""), getattr(address, "port", 0), self.tls)
+        self.address.url = url
+        self.log.info("web client: {url}", url=url)
         return port
 
 

@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 
 from glozi.storage.history import HistoryQuery
 from glozi.storage.historysql import HistoryReads
-from glozi.storage.store import StoredMessage, StoredSession, StoreError
+from glozi.storage.store import SharedFile, StoredMessage, StoredSession, StoreError
 
 Operation = tuple[str, Any]
 """``("session", StoredSession)``, ``("delete", session_id)`` or ``("message", StoredMessage)``."""
@@ -78,6 +78,9 @@ class GroupCommitStore:
         self, session_ids: Sequence[int], after: float, before: float, limit: int
     ) -> "Deferred[list[tuple[int, float]]]":
         return self._read(self.history.targets, list(session_ids), after, before, limit)
+
+    def kept_files(self, file_hash: str | None = None) -> "Deferred[list[tuple[int, SharedFile]]]":
+        return self._read(self.history.files, file_hash)
 
     @staticmethod
     def cursor(connection: Any) -> Any:

@@ -10,11 +10,12 @@ most the session's kept messages (the retention), and on the newest or oldest
 end it is the few rows it returns.
 """
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from glozi.storage.history import Anchor, Direction, HistoryQuery
-from glozi.storage.store import StoredMessage
+from glozi.storage.store import SharedFile, StoredMessage
 
 Condition = tuple[str, Any]
 """A comparison on one column, with ``?`` for its value, and that value."""
@@ -61,7 +62,7 @@ class HistoryReads:
         where = "".join(f" AND {comparison}" for comparison, _ in conditions)
         cursor.execute(
             self._sql(
-                f"SELECT sender, text, sent_at, action, msgid FROM messages WHERE session_id = ?{where}"
+                f"SELECT sender, text, sent_at, action, msgid, file FROM messages WHERE session_id = ?{where}"
                 f" ORDER BY {self.order}{' DESC' if newest else ''} LIMIT ?"
             ),
             (session_id, *(value for _, value in conditions), limit),
@@ -70,8 +71,8 @@ class HistoryReads:
         if newest:
             rows.reverse()
         return [
-            StoredMessage(session_id, sender, text, sent_at, bool(action), msgid)
-            for sender, text, sent_at, action, msgid in rows
+            StoredMessage(session_id, sender, text, sent_at, bool(action), msgid, SharedFile.from_json(file))
+            for sender, text, sent_at, action, msgid, file in rows
         ]
 
     def _bound(self, cursor: Any, session_id: int, anchor: Anchor) -> _Bound | None:
@@ -111,6 +112,14 @@ class HistoryReads:
             return []
         low, high = (start, end) if start.key <= end.key else (end, start)
         return self._select(cursor, session_id, (low.after(), high.before()), low is not start, limit)
+
+    def files(self, cursor: Any, file_hash: str | None) -> list[tuple[int, SharedFile]]:
+        """``Store.kept_files``, in the database thread, through the index on ``file_hash``."""
+        if file_hash is None:
+            cursor.execute("SELECT session_id, file FROM messages WHERE file_hash IS NOT NULL")
+        else:
+            cursor.execute(self._sql("SELECT session_id, file FROM messages WHERE file_hash = ?"), (file_hash,))
+        return [(session_id, SharedFile(**json.loads(file))) for session_id, file in cursor.fetchall()]
 
     def targets(
         self, cursor: Any, session_ids: Sequence[int], after: float, before: float, limit: int

@@ -39,6 +39,7 @@ from glozi.storage.historysql import HistoryReads
 from glozi.storage.store import (
     DEFAULT_RETENTION,
     NewerSchemaError,
+    SharedFile,
     Snapshot,
     StoredMessage,
     StoredSession,
@@ -85,6 +86,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE messages SET msgid = 'p' || session_id || '-' || seq",
         "ALTER TABLE messages ALTER COLUMN msgid SET NOT NULL",
         "CREATE UNIQUE INDEX messages_by_msgid ON messages (msgid)",
+    ),
+    # 3: a message may announce a file (docs/files.md): its record as JSON, and
+    # its hash apart, indexed, for downloads and the files directory's clean-up.
+    (
+        "ALTER TABLE messages ADD COLUMN file TEXT",
+        "ALTER TABLE messages ADD COLUMN file_hash TEXT",
+        "CREATE INDEX messages_by_file_hash ON messages (file_hash) WHERE file_hash IS NOT NULL",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -144,14 +152,15 @@ def read_snapshot(connection: psycopg.Connection[Any], history_limit: int) -> Sn
     history: dict[int, tuple[StoredMessage, ...]] = {}
     if history_limit > 0:
         rows = connection.execute(
-            "SELECT session_id, sender, text, sent_at, action, msgid FROM ("
+            "SELECT session_id, sender, text, sent_at, action, msgid, file FROM ("
             " SELECT *, row_number() OVER (PARTITION BY session_id ORDER BY seq DESC) AS newness FROM messages"
             ") AS recent WHERE newness <= %s ORDER BY session_id, seq",
             (history_limit,),
         ).fetchall()
-        for session_id, sender, text, sent_at, action, msgid in rows:
+        for session_id, sender, text, sent_at, action, msgid, file in rows:
             history.setdefault(session_id, ())
-            history[session_id] += (StoredMessage(session_id, sender, text, sent_at, action, msgid),)
+            stored = StoredMessage(session_id, sender, text, sent_at, action, msgid, SharedFile.from_json(file))
+            history[session_id] += (stored,)
     return Snapshot(sessions=sessions, history=history, last_session_id=last_session_id)
 
 
@@ -187,8 +196,9 @@ _SET_COUNTERS = (
 )
 
 _INSERT_MESSAGE = (
-    "INSERT INTO messages (session_id, seq, sender, text, sent_at, action, msgid)"
-    " VALUES (%(session_id)s, %(seq)s, %(sender)s, %(text)s, %(sent_at)s, %(action)s, %(msgid)s)"
+    "INSERT INTO messages (session_id, seq, sender, text, sent_at, action, msgid, file, file_hash)"
+    " VALUES (%(session_id)s, %(seq)s, %(sender)s, %(text)s, %(sent_at)s, %(action)s, %(msgid)s, %(file)s,"
+    " %(file_hash)s)"
 )
 
 _UPSERT_SESSION = (
@@ -252,6 +262,8 @@ def _write_through(
                     "action": value.action,
                     # No id (""): one from its number, as migration 2 gave the messages stored before.
                     "msgid": value.msgid or f"p{value.session_id}-{seq}",
+                    "file": None if value.file is None else value.file.to_json(),
+                    "file_hash": None if value.file is None else value.file.hash,
                 }
             )
             continue
@@ -290,13 +302,13 @@ def read_last_sequences(cursor: Any) -> dict[int, int]:
 
 def _messages_after(cursor: Any, session_id: int, seq: int, limit: int) -> list[tuple[int, StoredMessage]]:
     cursor.execute(
-        "SELECT seq, sender, text, sent_at, action, msgid FROM messages"
+        "SELECT seq, sender, text, sent_at, action, msgid, file FROM messages"
         " WHERE session_id = %s AND seq > %s ORDER BY seq LIMIT %s",
         (session_id, seq, limit),
     )
     return [
-        (number, StoredMessage(session_id, sender, text, sent_at, action, msgid))
-        for number, sender, text, sent_at, action, msgid in cursor.fetchall()
+        (number, StoredMessage(session_id, sender, text, sent_at, action, msgid, SharedFile.from_json(file)))
+        for number, sender, text, sent_at, action, msgid, file in cursor.fetchall()
     ]
 
 

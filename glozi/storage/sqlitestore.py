@@ -26,7 +26,14 @@ from twisted.enterprise import adbapi
 
 from glozi.storage.groupcommit import GroupCommitStore, Operation
 from glozi.storage.historysql import HistoryReads
-from glozi.storage.store import DEFAULT_RETENTION, NewerSchemaError, Snapshot, StoredMessage, StoredSession
+from glozi.storage.store import (
+    DEFAULT_RETENTION,
+    NewerSchemaError,
+    SharedFile,
+    Snapshot,
+    StoredMessage,
+    StoredSession,
+)
 
 MEMORY = ":memory:"
 DEFAULT_DB_FILE = "glozichat.db"
@@ -73,6 +80,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE messages ADD COLUMN msgid TEXT",
         _NAME_THE_UNNAMED,
         "CREATE UNIQUE INDEX messages_by_msgid ON messages (msgid)",
+    ),
+    # 5: a message may announce a file (docs/files.md): its record as JSON, and
+    # its hash apart, indexed, for downloads and the files directory's clean-up.
+    (
+        "ALTER TABLE messages ADD COLUMN file TEXT",
+        "ALTER TABLE messages ADD COLUMN file_hash TEXT",
+        "CREATE INDEX messages_by_file_hash ON messages (file_hash) WHERE file_hash IS NOT NULL",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -161,13 +175,13 @@ def read_snapshot(connection: sqlite3.Connection, history_limit: int) -> Snapsho
         session_ids = [r[0] for r in connection.execute("SELECT DISTINCT session_id FROM messages")]
         for session_id in session_ids:
             rows = connection.execute(
-                "SELECT session_id, sender, text, sent_at, action, msgid FROM messages WHERE session_id = ?"
+                "SELECT session_id, sender, text, sent_at, action, msgid, file FROM messages WHERE session_id = ?"
                 " ORDER BY id DESC LIMIT ?",
                 (session_id, history_limit),
             ).fetchall()
             history[session_id] = tuple(
-                StoredMessage(sid, sender, text, sent_at, bool(action), msgid)
-                for sid, sender, text, sent_at, action, msgid in reversed(rows)
+                StoredMessage(sid, sender, text, sent_at, bool(action), msgid, SharedFile.from_json(file))
+                for sid, sender, text, sent_at, action, msgid, file in reversed(rows)
             )
     return Snapshot(sessions=sessions, history=history, last_session_id=last_session_id)
 
@@ -206,13 +220,14 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
     """One transaction (in the database thread): the operations in order,
     consecutive messages in one ``executemany``; then the retention trim of
     the sessions in ``trim``."""
-    messages: list[tuple[int, str, str, float, bool, str | None]] = []
+    messages: list[tuple[int, str, str, float, bool, str | None, str | None, str | None]] = []
     unnamed = False
 
     def write_messages() -> None:
         if messages:
             cursor.executemany(
-                "INSERT INTO messages (session_id, sender, text, sent_at, action, msgid) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (session_id, sender, text, sent_at, action, msgid, file, file_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 messages,
             )
             messages.clear()
@@ -221,9 +236,13 @@ def _write(cursor: Any, operations: Iterable[Operation], retention: int, trim: I
         if kind == "message":
             # No id (""): one from its row id, once the batch is in (the server always gives one).
             unnamed = unnamed or not value.msgid
+            shared = value.file
             messages.append(
-                (value.session_id, value.sender, value.text, value.sent_at, value.action, value.msgid or None)
-            )
+                (
+                    value.session_id, value.sender, value.text, value.sent_at, value.action, value.msgid or None,
+                    None if shared is None else shared.to_json(), None if shared is None else shared.hash,
+                )
+            )  # fmt: skip
             continue
         write_messages()
         if kind == "session":

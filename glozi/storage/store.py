@@ -11,9 +11,10 @@ SQLite implementation, ``glozi/storage/pgstore.py`` the PostgreSQL one (a
 keeps everything in this process (unit tests), numbered too.
 """
 
+import json
 from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from twisted.internet.defer import Deferred, succeed
@@ -41,6 +42,37 @@ class NewerSchemaError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class SharedFile:
+    """A file a message announces (docs/files.md): what members are shown,
+    and ``source``, the uploader's address (for the per-user quota; never shown)."""
+
+    name: str
+    size: int
+    media_type: str
+    hash: str
+    """SHA-256 of the bytes uploaded, 64 lower-case hex digits."""
+    width: int | None = None
+    """An image's width as served; ``None`` for a plain file (as the three below)."""
+    height: int | None = None
+    thumbnail_width: int | None = None
+    thumbnail_height: int | None = None
+    source: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return self.width is not None
+
+    def to_json(self) -> str:
+        """The record as kept in a database column."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "SharedFile | None":
+        """The record kept by ``to_json``; ``None`` for a message without a file."""
+        return None if text is None else cls(**json.loads(text))
+
+
+@dataclass(frozen=True, slots=True)
 class StoredMessage:
     """One chat message as kept: who said what, when, in which session, and
     whether it was a ``/me`` action."""
@@ -52,6 +84,8 @@ class StoredMessage:
     action: bool = False
     msgid: str = ""
     """The id the message was sent with (glozi/domain/history.py); unique in the store."""
+    file: SharedFile | None = None
+    """The file this message announces, if it does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +145,11 @@ class Store(Protocol):
         """Of ``session_ids``, those with a kept message sent strictly between
         ``after`` and ``before`` (either order), with the time of the newest
         (last stored) such message; the ``limit`` most recent, newest first."""
+
+    def kept_files(self, file_hash: str | None = None) -> "Deferred[list[tuple[int, SharedFile]]]":
+        """Every kept message's file as ``(session id, file)``, or only those
+        with the hash ``file_hash`` (downloads, quotas and the files
+        directory's clean-up read them; docs/files.md)."""
 
     def close(self) -> "Deferred[None]":
         """Commit what is queued, then release the storage."""
@@ -180,6 +219,16 @@ class MemoryStore:
                 newest.append((session_id, times[-1]))
         newest.sort(key=lambda pair: pair[1], reverse=True)
         return succeed(newest[:limit])
+
+    def kept_files(self, file_hash: str | None = None) -> "Deferred[list[tuple[int, SharedFile]]]":
+        return succeed(
+            [
+                (session_id, m.file)
+                for session_id, messages in self.messages.items()
+                for m in messages
+                if m.file is not None and file_hash in (None, m.file.hash)
+            ]
+        )
 
     def close(self) -> "Deferred[None]":
         self.closed = True
