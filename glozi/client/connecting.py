@@ -9,6 +9,7 @@ from twisted.python.failure import Failure
 from glozi.client.fields import parse_port
 from glozi.client.lobby import Lobby
 from glozi.client.protocol import ClientProtocol, Frame, ServerError
+from glozi.client.sharing import files_access
 from glozi.client.state import (
     DEFAULT_EXIT_CODE_DIGITS,
     MAX_EXIT_CODE_DIGITS,
@@ -166,6 +167,7 @@ class Connecting(Lobby):
         self._sent_away = False
         welcome = protocol.welcome or {}
         self.server_name = str(welcome.get("name") or address.name or address.host)
+        self.files = files_access(welcome, address.host)
         max_text = welcome.get("max_text")
         if isinstance(max_text, int) and 0 < max_text <= MAX_TEXT_CHARS:
             self.max_text = max_text
