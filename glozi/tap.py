@@ -1,11 +1,14 @@
 """twistd wiring: ``twistd [-n] glozichat [options]``."""
 
 import os
+import shutil
 import socket
 import stat
-from typing import ClassVar, TextIO
+import tempfile
+from typing import Any, ClassVar, TextIO
 
-from twisted.application.service import IService, MultiService
+from twisted.application.internet import TimerService
+from twisted.application.service import IService, MultiService, Service
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.protocol import Factory
@@ -18,6 +21,13 @@ from glozi.discovery.options import DiscoveryOptions
 from glozi.discovery.service import PortRecordingEndpoint, make_discovery_service
 from glozi.domain.chat import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS_PER_USER, ChatServer
 from glozi.domain.exitcode import new_exit_code
+from glozi.domain.files import (
+    DEFAULT_FILES_QUOTA,
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_USER_QUOTA,
+    SWEEP_SECONDS,
+    FileSharing,
+)
 from glozi.domain.names import name_key
 from glozi.domain.operators import OperatorAccount, Operators, parse_operator
 from glozi.domain.serverpassword import SERVER_PASSWORD_RULE, ServerPassword, is_valid_server_password
@@ -31,12 +41,14 @@ from glozi.doors.tracking import (
     TrackingFactory,
 )
 from glozi.doors.web.connection import WebSocketFactory
+from glozi.doors.web.files import FileService
 from glozi.doors.web.site import make_site
 from glozi.doors.writebatch import WriteBatch
 from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
 from glozi.process.service import ChatService, ListeningService, WebListeningService
+from glozi.storage.blobs import Blobs
 from glozi.storage.groupcommit import GroupCommitStore
 from glozi.storage.passwords import hash_password
 from glozi.storage.sqlitestore import DEFAULT_DB_FILE, open_store
@@ -213,6 +225,10 @@ class Options(DiscoveryOptions, usage.Options):
             _positive_seconds,
         ],
         ["retention", None, DEFAULT_RETENTION, "Messages kept per session; older ones are deleted.", _positive_int],
+        ["files-dir", None, None, "Where shared files are kept (default: 'files' beside the database file)."],
+        ["max-file-size", None, DEFAULT_MAX_FILE_SIZE, "Bytes one shared file may have.", _positive_int],
+        ["user-quota", None, DEFAULT_USER_QUOTA, "Bytes of kept files one user (address) may have shared.", _positive_int],
+        ["files-quota", None, DEFAULT_FILES_QUOTA, "Bytes of kept files in all.", _positive_int],
         [
             "max-send-queue",
             None,
@@ -284,6 +300,49 @@ class Options(DiscoveryOptions, usage.Options):
         if any(name_key(account.name) == name_key(name) for account in self["operators"]):
             raise usage.UsageError(f"{where}: the operator {name} is given twice")
         self["operators"].append(OperatorAccount(name, hash_password(password)))
+
+
+def files_directory(options: Options) -> str | None:
+    """``--files-dir``, or ``files`` beside the SQLite file, or in the working
+    directory for PostgreSQL; ``None`` for ``:memory:`` (a temporary one)."""
+    if options["files-dir"] is not None:
+        return str(options["files-dir"])
+    if options["db"] == ":memory:":
+        return None
+    if is_postgres_url(options["db"]):
+        return "files"
+    return os.path.join(os.path.dirname(os.path.abspath(options["db"])), "files")
+
+
+def _file_service(options: Options, chat: ChatServer, reactor: Any, top: MultiService) -> FileService:
+    """The files of docs/files.md: the rules on the chat, the directory, its clean-ups."""
+    directory = files_directory(options)
+    if directory is None:
+        temporary = tempfile.mkdtemp(prefix="glozichat-files-")
+        top.addService(_RemoveAtStop(temporary))
+        directory = temporary
+    blobs = Blobs(directory)
+    chat.files = FileSharing(
+        chat, reactor, max_file_size=options["max-file-size"], user_quota=options["user-quota"],
+        files_quota=options["files-quota"], sweep=blobs.sweep,
+    )  # fmt: skip
+    # At start nothing is pinned or private: what no kept message names goes, leftovers too.
+    chat.files.server.store.kept_files().addCallback(
+        lambda kept: blobs.sweep({shared.hash for _, shared in kept}, temporary_too=True)
+    )
+    TimerService(SWEEP_SECONDS, chat.files.sweep).setServiceParent(top)
+    return FileService(chat.files, blobs, reactor)
+
+
+class _RemoveAtStop(Service):
+    """Removes a temporary files directory when the server stops."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def stopService(self) -> None:
+        super().stopService()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def makeService(
@@ -373,7 +432,8 @@ def makeService(
         tracked.append(irc)
     if web_endpoint is not None:
         websockets = WebSocketFactory(chat, options["name"], **native_arguments)  # type: ignore[arg-type]
-        listeners.append((web_endpoint, make_site(websockets), "GloziChat web"))
+        sharing = None if cluster is not None else _file_service(options, chat, reactor, top)
+        listeners.append((web_endpoint, make_site(websockets, sharing=sharing), "GloziChat web"))
         tracked.append(websockets)
     ChatService(chat, tracked, options["exit-code-file"], reactor, announce_to, whole_process).setServiceParent(top)  # type: ignore[arg-type]
     listening = [ListeningService(endpoint, factory, label) for endpoint, factory, label in listeners]

@@ -15,7 +15,7 @@ import random
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -63,7 +63,7 @@ from glozi.fanout.local import LocalFanout
 from glozi.limits.guessing import GuessGuard
 from glozi.limits.ratelimit import TokenBucket
 from glozi.storage.passwords import PasswordHasher, ScryptPasswords
-from glozi.storage.store import MemoryStore, Snapshot, Store, StoredMessage
+from glozi.storage.store import MemoryStore, SharedFile, Snapshot, Store, StoredMessage
 
 DEFAULT_SESSIONS = (
     "avocado",
@@ -156,6 +156,8 @@ class ChatServer:
         self.rng = rng if rng is not None else random.Random()
         self.exit_guard = ExitCodeGuard(exit_code, clock)
         self.password_guard = GuessGuard(clock, what="password")
+        self.files: Any = None
+        """The file rules (glozi/domain/files.py) when this server shares files, else ``None``."""
         self._on_exit = on_exit
         self.sessions: dict[int, Session] = {}
         self._sessions_by_name: dict[str, Session] = {}
@@ -428,6 +430,9 @@ class ChatServer:
         self.password_guard.target_gone(session.id)
         self._stored(self.store.delete_session(session.id), "deleting session {id}", session.id)
         self.replication.session_removed(session)
+        if self.files is not None:
+            # Reads come after the writes queued before them: the session's files are gone from it.
+            self.files.sweep()
 
     def _stored(self, written: "Deferred[None]", what: str, session_id: int) -> None:
         # Nobody waits on these writes; a failure is logged (the store says why).
@@ -943,18 +948,27 @@ class Participant:
         session = self.server.sessions.get(session_id) if session_id is not None else None
         return None if session is None or session.rules.no_external else session
 
+    def share_file(self, session_id: int, text: str, shared: SharedFile) -> "Deferred[Message]":
+        """Announce ``shared`` in session ``session_id`` as the action ``text``
+        (glozi/domain/files.py): stored, and sent to every other member, as ``say`` does."""
+        member = self.member_of(session_id)
+        self._touch(member)
+        return self._send(member.session, member.name, text, False, True, exclude=member, shared=shared)
+
     def _send(
         self, session: Session, sender: str, text: str, notice: bool, action: bool, exclude: Member | None,
-        client_tags: str = "",
+        client_tags: str = "", shared: SharedFile | None = None,
     ) -> "Deferred[Message]":
         sent_at = self.last_spoke = self.server.clock.seconds()
         msgid = self.server.message_ids()
         message = Message(
             session_id=session.id, sender=sender, text=text, sent_at=sent_at, notice=notice, action=action,
-            msgid=msgid, client_tags=client_tags,
+            msgid=msgid, client_tags=client_tags, file=shared,
         )  # fmt: skip
         fanout = self.server.fanout
-        written = self.server.store.add_message(StoredMessage(session.id, sender, text, sent_at, action, msgid))
+        written = self.server.store.add_message(
+            StoredMessage(session.id, sender, text, sent_at, action, msgid, shared)
+        )
         fanout.publish_message(session, message, written, exclude=exclude)
 
         def not_stored(reason: object) -> Message:
@@ -1143,6 +1157,8 @@ class Participant:
         self.server.release_nick(self)
         self.server.participants.discard(self)
         self.server.password_guard.disconnected(self)
+        if self.server.files is not None:
+            self.server.files.forget(self)
         # The connection refers to us too; dropping our side lets both be
         # freed as soon as the door lets go, without the cycle collector.
         self.connection = CLOSED

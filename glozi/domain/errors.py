@@ -53,7 +53,22 @@ ERROR_CODES: dict[str, str] = {
     "server_password_required": "the server needs a password (--password) and none was given; the connection is closed",
     "bad_server_password": "the server password is wrong; the connection is closed",
     "not_stored": "the message reached the others but could not be stored, so it is not in the history",
+    "files_unavailable": "this server shares no files (no web door, or a node of a cluster)",
+    "file_too_large": "the file is larger than the server takes (--max-file-size)",
+    "too_many_uploads": "the connection already holds 4 upload tokens",
+    "user_quota_exceeded": "the file would take your kept files past your quota (--user-quota)",
+    "files_quota_exceeded": "the file would take the server's kept files past its quota (--files-quota)",
 }
+
+
+class TransferError(Exception):
+    """An HTTP file transfer was refused (docs/files.md): ``code`` is the JSON
+    answer's, and no error code of the chat protocols."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class ChatError(Exception):

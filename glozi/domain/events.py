@@ -8,6 +8,8 @@ protocol, so a broadcast to N members costs one encoding per door, not N.
 from dataclasses import dataclass, field
 from typing import Any
 
+from glozi.storage.store import SharedFile
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
@@ -106,6 +108,8 @@ class Message(Event):
     """The message's id (glozi/domain/history.py), the same in every door and on every node."""
     client_tags: str = ""
     """The sender's IRCv3 client-only tags as sent on (``+draft/reply=abc``): never stored, only IRC shows them."""
+    file: SharedFile | None = None
+    """The file this message shares (docs/files.md), if it does."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,6 +209,8 @@ class PrivateMessage(Event):
     """The sender's IRCv3 client-only tags, as on ``Message``."""
     tags_only: bool = False
     """An IRCv3 ``TAGMSG``: ``client_tags`` and no text, only between IRC users."""
+    file: SharedFile | None = None
+    """The file this message shares (docs/files.md), if it does."""
 
 
 @dataclass(frozen=True, slots=True)

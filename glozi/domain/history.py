@@ -42,5 +42,5 @@ def as_event(stored: StoredMessage) -> Message:
     """A kept message as the event members are delivered: its id and stored time, as it was sent."""
     return Message(
         session_id=stored.session_id, sender=stored.sender, text=stored.text, sent_at=stored.sent_at,
-        action=stored.action, msgid=stored.msgid,
+        action=stored.action, msgid=stored.msgid, file=stored.file,
     )  # fmt: skip

@@ -14,6 +14,7 @@ from glozi.discovery.nodes import no_other_nodes, nodes_from
 from glozi.domain.chat import ChatServer, Participant, SessionListEvent
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Event, Joined, Left, SessionRemoved
+from glozi.domain.files import UPLOAD_PATH, UPLOAD_TOKEN_SECONDS
 from glozi.domain.names import EXIT_CODE_LENGTH
 from glozi.domain.operators import Operators
 from glozi.domain.serverpassword import ServerPassword
@@ -59,15 +60,16 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             self.factory.chat.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate
         )
         self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
-        self.send(wire.encode_frame(self.factory.welcome()))
-        self.factory.opened(self)
         self.authenticated = not self.factory.server_password.required
-        if self.authenticated:
-            self.factory.at_session_list.add(self)
         peer = self.transport.getPeer()
+        # The participant comes first: the welcome carries its download token.
         self.participant = self.factory.chat.connect(
             self, getattr(peer, "host", str(peer)), registered=self.authenticated
         )
+        self.send(wire.encode_frame(self.welcome()))
+        self.factory.opened(self)
+        if self.authenticated:
+            self.factory.at_session_list.add(self)
         self.setTimeout(self.factory.login_grace)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
@@ -238,7 +240,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
                 f"This server speaks protocol {wire.PROTOCOL_VERSION}, not {request.protocol}.",
                 disconnect=True,
             )
-        return self.factory.welcome()
+        return self.welcome()
 
     def _before_password(self, request: object) -> "Deferred[dict[str, Any] | None]":
         """On a server with a password, the first frame must be a ``hello``
@@ -262,7 +264,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
             self.authenticated = True
             self.factory.chat.registration_done(self.participant)
             self.factory.at_session_list.add(self)
-            return self.factory.welcome()
+            return self.welcome()
 
         def refused(reason: Failure) -> Failure:
             self._password_check = None
@@ -333,6 +335,28 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         if away is not None and not request.notice:
             answer["away"] = away
         return answer
+
+    def _upload(self, request: wire.RequestUpload) -> "Deferred[dict[str, Any]]":
+        files = self.factory.chat.files
+        if files is None:
+            raise ChatError("files_unavailable", "This server shares no files.")
+        asked = files.request_upload(
+            self.participant, request.session_id, request.to, request.name, request.size, request.media_type
+        )
+
+        def ready(grant: Any) -> dict[str, Any]:
+            target: dict[str, Any] = {"session": grant.session_id} if grant.session_id is not None else {"to": grant.to}
+            return {"type": "upload_ready", **target, "path": UPLOAD_PATH, "token": grant.token, "expires_in": UPLOAD_TOKEN_SECONDS}
+
+        return asked.addCallback(ready)
+
+    def welcome(self) -> dict[str, Any]:
+        """The factory's welcome, with this connection's own download token (docs/files.md)."""
+        files = self.factory.chat.files
+        shared = None
+        if files is not None:
+            shared = {"download_token": files.download_token(self.participant), "max_file_size": files.max_file_size}
+        return {**self.factory.welcome(), "files": shared}
 
     def _away(self, request: wire.SetAway) -> dict[str, Any]:
         self.participant.set_away(request.message)
@@ -412,6 +436,7 @@ _HANDLERS: dict[type, Callable[[NativeProtocol, Any], Answer]] = {
     wire.Ping: NativeProtocol._ping,
     wire.ChangeNick: NativeProtocol._nick,
     wire.SendPrivate: NativeProtocol._private,
+    wire.RequestUpload: NativeProtocol._upload,
     wire.SetAway: NativeProtocol._away,
     wire.Whois: NativeProtocol._whois,
     wire.Oper: NativeProtocol._oper,

@@ -40,6 +40,13 @@ from glozi.domain.events import (
     UserInfo,
     Wallops,
 )
+from glozi.domain.files import (
+    FILE_NAME_RULE,
+    download_path,
+    thumbnail_path,
+    valid_file_name,
+    valid_media_type,
+)
 from glozi.domain.history import HISTORY_LIMIT, TARGETS_LIMIT, Anchor, Direction, HistoryQuery
 from glozi.domain.names import (
     AWAY_MAX_LENGTH,
@@ -57,6 +64,7 @@ from glozi.domain.names import (
     reserved_username_message,
 )
 from glozi.domain.whowas import PastUser
+from glozi.storage.store import SharedFile
 
 PROTOCOL_VERSION = 1
 MAX_LINE_BYTES = 4096
@@ -133,6 +141,18 @@ class SendPrivate:
     request_id: RequestId = None
     action: bool = False
     notice: bool = False
+
+
+@dataclass(frozen=True)
+class RequestUpload:
+    """``upload``: a token to share one file with a session or one person (docs/files.md)."""
+
+    session_id: int | None
+    to: str | None
+    name: str
+    size: int
+    media_type: str
+    request_id: RequestId = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +257,7 @@ Request = (
     | Ping
     | ChangeNick
     | SendPrivate
+    | RequestUpload
     | SetAway
     | Whois
     | Oper
@@ -479,6 +500,25 @@ def _parse_private(fields: _Fields) -> SendPrivate:
     )
 
 
+def _parse_upload(fields: _Fields) -> RequestUpload:
+    name = fields.required_string("name")
+    if not valid_file_name(name):
+        raise fields._fail("bad_field", FILE_NAME_RULE)
+    size = fields.integer("size")
+    if size < 1:
+        raise fields._fail("bad_field", "The field 'size' must be the file's size in bytes, at least 1.")
+    media_type = fields.required_string("media_type")
+    if not valid_media_type(media_type):
+        raise fields._fail("bad_field", "The field 'media_type' must be a media type such as image/png.")
+    has_session = fields.value("session") is not None
+    has_to = fields.value("to") is not None
+    if has_session == has_to:
+        raise fields._fail("bad_field", "Give either 'session' or 'to'.")
+    session_id = fields.optional_integer("session")
+    to = _recipient(fields, "to") if has_to else None
+    return RequestUpload(session_id, to, name, size, media_type.lower(), fields.request_id)
+
+
 def _parse_away(fields: _Fields) -> SetAway:
     message = fields.string("message", optional=True)
     if message is not None and (len(message) > AWAY_MAX_LENGTH or not is_printable(message)):
@@ -614,6 +654,7 @@ _PARSERS: dict[str, Callable[[_Fields], Request]] = {
     "ping": _parse_ping,
     "nick": _parse_nick,
     "private": _parse_private,
+    "upload": _parse_upload,
     "away": _parse_away,
     "whois": _parse_whois,
     "oper": _parse_oper,
@@ -818,7 +859,30 @@ def _message(event: Message) -> dict[str, Any]:
     # Only an action says so: a plain message's frame stays as protocol 1 had it.
     if event.action:
         frame["action"] = True
+    if event.file is not None:
+        frame["file"] = file_fields(event.file)
     return frame
+
+
+def file_fields(shared: SharedFile) -> dict[str, Any]:
+    """A shared file as members are shown it (docs/files.md, *The announcement*)."""
+    thumbnail = None
+    if shared.is_image:
+        thumbnail = {
+            "url": thumbnail_path(shared.hash),
+            "width": shared.thumbnail_width,
+            "height": shared.thumbnail_height,
+        }
+    return {
+        "name": shared.name,
+        "size": shared.size,
+        "media_type": shared.media_type,
+        "hash": shared.hash,
+        "url": download_path(shared.hash, shared.name),
+        "width": shared.width,
+        "height": shared.height,
+        "thumbnail": thumbnail,
+    }
 
 
 def _member_renamed(event: MemberRenamed) -> dict[str, Any]:
@@ -840,6 +904,8 @@ def _private_message(event: PrivateMessage) -> dict[str, Any]:
     }
     if event.action:
         frame["action"] = True
+    if event.file is not None:
+        frame["file"] = file_fields(event.file)
     return frame
 
 
@@ -895,6 +961,8 @@ def _history(event: Message) -> dict[str, Any]:
     }
     if event.action:
         frame["action"] = True
+    if event.file is not None:
+        frame["file"] = file_fields(event.file)
     return frame
 
 
@@ -904,9 +972,11 @@ def encode_history(joined: Joined) -> bytes:
 
 
 def _stored_fields(message: Message) -> dict[str, Any]:
-    fields = {"msgid": message.msgid, "ts": message.sent_at, "from": message.sender, "text": message.text}
+    fields: dict[str, Any] = {"msgid": message.msgid, "ts": message.sent_at, "from": message.sender, "text": message.text}
     if message.action:
         fields["action"] = True
+    if message.file is not None:
+        fields["file"] = file_fields(message.file)
     return fields
 
 

@@ -15,6 +15,9 @@ from twisted.logger import Logger
 from twisted.web import http, server, static
 from twisted.web.resource import Resource
 
+from glozi.domain.files import UploadGrant
+from glozi.doors.native.wire import file_fields
+from glozi.doors.web.files import FileService, answer_upload, error_body, refuse, status_of
 from glozi.doors.web.frames import accept_key, is_valid_key
 
 WEBCLIENT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "webclient")
@@ -110,10 +113,13 @@ class WebRoot(Resource):
     isLeaf = True
     log = Logger()
 
-    def __init__(self, websockets: IProtocolFactory, files: str = WEBCLIENT_DIR) -> None:
+    def __init__(
+        self, websockets: IProtocolFactory, files: str = WEBCLIENT_DIR, sharing: FileService | None = None
+    ) -> None:
         super().__init__()
         self.websockets = websockets
         self.files = files
+        self.sharing = sharing
 
     def render_GET(self, request: server.Request) -> bytes | int:
         path = request.postpath
@@ -123,7 +129,24 @@ class WebRoot(Resource):
             return self._file(request, path[1:])
         if path == [b"ws"]:
             return self._upgrade(request)
+        if path[0] in (b"files", b"thumbnails") and self.sharing is not None:
+            return self.sharing.serve(request, path)
+        if path == [b"upload"] and self.sharing is not None:
+            return refuse(request, "bad_method", "Upload with PUT.")
         return _plain(request, http.NOT_FOUND, "Not found.\n")
+
+    def render_PUT(self, request: server.Request) -> bytes | int:
+        grant = getattr(request, "grant", None)
+        if grant is None or self.sharing is None:
+            return _plain(request, http.NOT_FOUND, "Not found.\n")
+        upload = request.content
+        if upload.size != grant.size:
+            upload.discard()
+            self.sharing.sharing.abandon(grant)
+            return refuse(request, "incomplete", "The body ended before its Content-Length.")
+        request.upload_done = True
+        answer_upload(request, self.sharing.finish_upload(grant, upload), file_fields)
+        return server.NOT_DONE_YET
 
     def render_HEAD(self, request: server.Request) -> bytes | int:
         if request.postpath == [b"ws"]:
@@ -184,9 +207,12 @@ class WebRoot(Resource):
 
 
 class WebRequest(server.Request):
-    """A request whose every answer carries the security headers, and that has no body."""
+    """A request whose every answer carries the security headers, and that has
+    no body, but an upload (``PUT /upload``, docs/files.md)."""
 
     _refused = False
+    grant: UploadGrant | None = None
+    upload_done = False
 
     def process(self) -> None:
         for name, value in SECURITY_HEADERS:
@@ -194,13 +220,43 @@ class WebRequest(server.Request):
         super().process()
 
     def gotLength(self, length: int | None) -> None:
+        channel: Any = self.channel
+        sharing: FileService | None = channel.site.resource.sharing
+        if sharing is not None and channel._command == b"PUT" and channel._path.split(b"?")[0] == b"/upload":
+            verdict = sharing.begin_upload(self, length)
+            if isinstance(verdict, UploadGrant):
+                self.grant = verdict
+                self.content = sharing.blobs.new_upload()
+                return
+            code, message = verdict
+            self._refuse(f"{status_of(code)} {http.RESPONSES.get(status_of(code), b'').decode()}", error_body(code, message))
+            super().gotLength(0)
+            return
         if length is None or length > MAX_REQUEST_BODY_BYTES:
-            # No body is read: the answer goes out now and the connection closes.
-            self._refused = True
-            headers = [b"HTTP/1.1 413 Content Too Large", *(name + b": " + value for name, value in SECURITY_HEADERS)]
-            self.channel.transport.write(b"\r\n".join([*headers, b"Content-Length: 0", b"Connection: close"]) + b"\r\n\r\n")
-            self.channel.transport.loseConnection()
+            self._refuse("413 Content Too Large", b"")
         super().gotLength(0)
+
+    def _refuse(self, status: str, body: bytes) -> None:
+        """Answer now, read no body, and close the connection."""
+        self._refused = True
+        # No 100 Continue after a refusal: the body is not wanted.
+        self.requestHeaders.removeHeader(b"expect")
+        headers = [b"HTTP/1.1 " + status.encode("ascii"), *(name + b": " + value for name, value in SECURITY_HEADERS)]
+        if body:
+            headers.append(b"Content-Type: application/json")
+        headers += [b"Content-Length: " + str(len(body)).encode("ascii"), b"Connection: close"]
+        self.channel.transport.write(b"\r\n".join(headers) + b"\r\n\r\n" + body)
+        self.channel.transport.loseConnection()
+
+    def connectionLost(self, reason: Any) -> None:
+        grant = self.grant
+        if grant is not None and not self.upload_done:
+            # Cancelled: the partial file goes and nothing is announced.
+            self.content.discard()
+            channel: Any = self.channel
+            channel.site.resource.sharing.sharing.abandon(grant)
+            self.upload_done = True
+        super().connectionLost(reason)
 
     def handleContentChunk(self, data: bytes) -> None:
         if not self._refused:
@@ -211,9 +267,12 @@ class WebRequest(server.Request):
             super().requestReceived(command, path, version)
 
 
-def make_site(websockets: IProtocolFactory, files: str = WEBCLIENT_DIR) -> server.Site:
-    """The web door's HTTP site: ``WebRoot`` with short timeouts and the security headers."""
-    site = server.Site(WebRoot(websockets, files), timeout=HTTP_TIMEOUT_SECONDS)
+def make_site(
+    websockets: IProtocolFactory, files: str = WEBCLIENT_DIR, sharing: FileService | None = None
+) -> server.Site:
+    """The web door's HTTP site: ``WebRoot`` with short timeouts and the security
+    headers; with ``sharing``, the file transfers of docs/files.md too."""
+    site = server.Site(WebRoot(websockets, files, sharing), timeout=HTTP_TIMEOUT_SECONDS)
     site.requestFactory = WebRequest
     site.displayTracebacks = False
     return site
