@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from glozi.client import palette as p
 from glozi.client.state import ChatLine, SharedFile, Transfer, TransferState
-from glozi.client.texts import size_text
+from glozi.domain.files import format_size as size_text
 
 CARD_TEXT_PIXELS = 260
 """How wide the name may run before it wraps."""
@@ -122,13 +122,18 @@ class FileCard:
             message = getattr(reason.value, "message", None) or "The thumbnail could not be shown."
             self.status.configure(text=message, foreground=p.ERROR_TEXT)
 
-    def _download_clicked(self) -> None:
-        target = filedialog.asksaveasfilename(
+    def ask_target(self) -> str:
+        """Where to save the file (Tk's save dialog, the file's name offered); "" when cancelled."""
+        chosen = filedialog.asksaveasfilename(
             parent=self.frame.winfo_toplevel(), title="Save the file as", initialfile=self.file.name
         )
+        return str(chosen or "")
+
+    def _download_clicked(self) -> None:
+        target = self.ask_target()
         if not target:
             return
-        transfer = self._actions.download(self.file, str(target))
+        transfer = self._actions.download(self.file, target)
         if transfer is not None:
             self.transfer_id = transfer.id
             self.show(transfer)

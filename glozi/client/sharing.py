@@ -33,8 +33,8 @@ from glozi.client.state import (
     TransferState,
     shared_file,
 )
-from glozi.client.texts import share_text
 from glozi.client.transfers import TooLarge, TransferFailed, WebFiles, web_base
+from glozi.domain.files import share_text
 
 MAX_THUMBNAIL_BYTES = 4 * 1024 * 1024
 """The most a thumbnail (320 x 320 at most) may take when fetched."""
