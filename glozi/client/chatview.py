@@ -120,7 +120,9 @@ class ChatView:
             bottom, name="emoji", image=emoji_icons.icon("😀", EMOJI_BUTTON_PIXELS), style="Icon.TButton"
         )
         self.emoji_button.grid(row=0, column=1, padx=(8, 0))
-        ttk.Button(bottom, name="attach", text="Attach", command=self.attach).grid(row=0, column=2, padx=(8, 0))
+        ttk.Button(
+            bottom, name="attach", image=emoji_icons.icon("📎", EMOJI_BUTTON_PIXELS), style="Icon.TButton", command=self.attach
+        ).grid(row=0, column=2, padx=(8, 0))
         self.emoji_picker = EmojiPicker(left, bottom, self.emoji_button, emoji_icons, self._insert_emoji)
         self.message.entry.bind("<Escape>", lambda _: self.emoji_picker.close(), add="+")
         ttk.Button(

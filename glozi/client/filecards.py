@@ -60,27 +60,32 @@ class FileCard:
         self.file = line.file
         self._actions = actions
         self._transfers = transfers
+        # An image: its thumbnail on top, the name, size and buttons under it. A plain file:
+        # an icon on the left of them.
         self.frame = ttk.Frame(text, style="FileCard.TFrame", padding=(10, 8))
         self.frame.columnconfigure(1, weight=1)
         self.picture = tk.Label(
             self.frame, name="picture", background=p.INPUT, foreground=p.MUTED, font=p.FONT_SMALL, cursor="arrow"
         )
-        self.picture.grid(row=0, column=0, rowspan=3, sticky="nw", padx=(0, 10))
+        if self.file.thumbnail is not None:
+            self.picture.grid(row=0, column=0, columnspan=3, sticky="nw", pady=(0, 8))
+        else:
+            self.picture.grid(row=1, column=0, rowspan=2, sticky="nw", padx=(0, 10))
         self._photo: ImageTk.PhotoImage | None = None
         ttk.Label(
             self.frame, name="name", text=self.file.name, style="FileCardName.TLabel", wraplength=CARD_TEXT_PIXELS
-        ).grid(row=0, column=1, columnspan=2, sticky="w")
+        ).grid(row=1, column=1, sticky="w")
         ttk.Label(self.frame, name="size", text=self._size_line(), style="FileCard.TLabel").grid(
-            row=1, column=1, sticky="w"
+            row=2, column=1, sticky="w"
         )
         self.download = ttk.Button(self.frame, name="download", text="Download", command=self._download_clicked)
-        self.download.grid(row=1, column=2, sticky="e", padx=(10, 0))
+        self.download.grid(row=1, column=2, rowspan=2, sticky="e", padx=(12, 0))
         self.progress = ttk.Progressbar(self.frame, name="progress", length=200, maximum=1000)
         self.cancel = ttk.Button(self.frame, name="cancel", text="Cancel", command=self._cancel_clicked)
         self.status = ttk.Label(
-            self.frame, name="status", style="FileCard.TLabel", wraplength=CARD_TEXT_PIXELS + 80, justify="left"
+            self.frame, name="status", style="FileCard.TLabel", wraplength=CARD_TEXT_PIXELS + 60, justify="left"
         )
-        self.status.grid(row=3, column=1, columnspan=2, sticky="w")
+        self._status_place = {"row": 4, "column": 0, "columnspan": 3, "sticky": "w", "pady": (4, 0)}
         self.transfer_id = line.upload
         self._show_picture()
         transfer = transfers(line.upload) if line.upload else None
@@ -98,7 +103,7 @@ class FileCard:
     def _show_picture(self) -> None:
         thumbnail = self.file.thumbnail
         if thumbnail is None:
-            self.picture.configure(text="FILE" if not self.file.image else "IMAGE", width=6, height=3)
+            self.picture.configure(text="FILE" if not self.file.image else "IMAGE", width=6, height=2)
             return
         # Its room is kept while the thumbnail comes, so the transcript does not jump.
         placeholder = tk.PhotoImage(master=self.frame, width=thumbnail.width, height=thumbnail.height)
@@ -120,7 +125,7 @@ class FileCard:
     def _thumbnail_failed(self, reason: Failure) -> None:
         if self.frame.winfo_exists():
             message = getattr(reason.value, "message", None) or "The thumbnail could not be shown."
-            self.status.configure(text=message, foreground=p.ERROR_TEXT)
+            self._say(message, p.ERROR_TEXT)
 
     def ask_target(self) -> str:
         """Where to save the file (Tk's save dialog, the file's name offered); "" when cancelled."""
@@ -157,20 +162,28 @@ class FileCard:
             return
         if transfer.active:
             self.download.grid_remove()
-            self.progress.grid(row=2, column=1, sticky="we", pady=(6, 0))
-            self.cancel.grid(row=2, column=2, sticky="e", padx=(10, 0), pady=(6, 0))
+            self.progress.grid(row=3, column=0, columnspan=2, sticky="we", pady=(6, 0))
+            self.cancel.grid(row=3, column=2, sticky="e", padx=(12, 0), pady=(6, 0))
             self.progress.configure(value=int(transfer.fraction * 1000))
             verb = "Uploading" if transfer.upload else "Downloading"
             if transfer.state is TransferState.WAITING:
-                self.status.configure(text="Asking the server…", foreground=p.MUTED)
+                self._say("Asking the server…", p.MUTED)
             else:
                 done = f"{size_text(transfer.done)} of {size_text(transfer.size)}"
-                self.status.configure(text=f"{verb}… {done}", foreground=p.MUTED)
+                self._say(f"{verb}… {done}", p.MUTED)
             return
         self._show_ready()
         failed = transfer.state is TransferState.FAILED
         note = "" if transfer.upload and transfer.state is TransferState.DONE else transfer.note
-        self.status.configure(text=note, foreground=p.ERROR_TEXT if failed else p.MUTED)
+        self._say(note, p.ERROR_TEXT if failed else p.MUTED)
+
+    def _say(self, text: str, colour: str) -> None:
+        """The status line under the card's buttons; without text it takes no room."""
+        self.status.configure(text=text, foreground=colour)
+        if text:
+            self.status.grid(**self._status_place)
+        else:
+            self.status.grid_remove()
 
 
 class ImageWindow:
