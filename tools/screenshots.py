@@ -2,7 +2,8 @@
 
 With ``light`` the client uses the light theme and every file is named
 ``NAME-light.png``, with one more of the preferences dialog. With ``files`` it takes only
-``files-desktop.png`` and ``files-image.png`` (a photo and a file shared in a session).
+``files-desktop.png`` and ``files-image.png`` (a photo and a file shared in a session), and
+``files-web.png`` and ``files-web-image.png`` on the page (needs chromium, chromium-driver, selenium).
 
 Starts its own Xvfb (``Xvfb``, from the xvfb package) and a real
 ``twistd glozichat`` on 127.0.0.1, fills it with a few sessions and people,
@@ -18,7 +19,7 @@ import tkinter as tk
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import task, tksupport
+from twisted.internet import task, threads, tksupport
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.utils import getProcessOutputAndValue
 
@@ -281,6 +282,39 @@ def landscape(path: str) -> None:
     photo.save(path, "JPEG", quality=90, exif=exif.tobytes())
 
 
+def page_joins(url: str) -> tuple[Any, Any]:
+    """Carol on the page (in Chromium), in avocado before the files are shared."""
+    from tests.realbrowser import Browser, PageUser
+
+    browser = Browser(1280, 800)
+    carol = PageUser(browser, url, first_tab=True)
+    carol.join("avocado", "carol")
+    return browser, carol
+
+
+def shoot_page(carol: Any) -> None:
+    """docs/screenshots/files-web.png: the session on Carol's page, and files-web-image.png, the photo
+    opened full size there."""
+    page = carol.front()
+    page.wait(
+        "the thumbnail",
+        lambda: page.driver.execute_script(
+            "const img = document.querySelector('.file-card .thumbnail'); return img && img.complete && img.naturalWidth"
+        ),
+    )
+    page.driver.execute_script("document.getElementById('message').value = 'Lovely! Is that the lake from last year?'")
+    for name in ("files-web", "files-web-image"):
+        if name == "files-web-image":
+            page.find(".file-card .thumbnail").click()
+            page.wait(
+                "the full image",
+                lambda: page.driver.execute_script("return document.getElementById('image-full').naturalWidth"),
+            )
+        page.driver.execute_async_script("requestAnimationFrame(() => requestAnimationFrame(arguments[0]))")
+        page.driver.save_screenshot(str(OUTPUT / f"{name}.png"))
+        print(f"saved docs/screenshots/{name}.png")
+
+
 @inlineCallbacks
 def make_files(reactor: Any) -> Any:
     """docs/screenshots/files-desktop.png (a photo and a file shared in a session, as Bob sees them) and
@@ -294,6 +328,7 @@ def make_files(reactor: Any) -> Any:
     root.withdraw()
     tksupport.install(root)
     windows: list[ClientWindow] = []
+    browser = None
     try:
         address = ServerAddress("127.0.0.1", server.port, "lab")
         alice = start_client(tk.Toplevel(root, name="alice"), reactor, address)
@@ -306,6 +341,8 @@ def make_files(reactor: Any) -> Any:
             window.model.open_join(1)
             window.model.submit_join(name)
             yield wait_for(reactor, f"{name} in avocado", lambda w=window: w.model.chat)
+        browser, carol = yield threads.deferToThread(page_joins, alice.model.files.base + "/")
+        yield wait_for(reactor, "carol in avocado", lambda: len(alice.model.chat.members) == 3)
         alice.chat.message.var.set("Back from the lakes! Photos and the route:")
         alice.chat.send()
         photo = os.path.join(workdir, "lake.jpg")
@@ -330,7 +367,10 @@ def make_files(reactor: Any) -> Any:
         yield pause(reactor, 0.5)
         fake = type("Shown", (), {"top": image})()
         yield capture(reactor, fake, "files-image")
+        yield threads.deferToThread(shoot_page, carol)
     finally:
+        if browser is not None:
+            yield threads.deferToThread(browser.quit)
         for window in windows:
             window.close()
         tksupport.uninstall()
