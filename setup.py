@@ -14,7 +14,8 @@ setup(
     # twisted.plugins is a namespace shared with Twisted itself, so it has no
     # __init__.py of ours and find_packages() cannot see it: list it by hand.
     packages=find_packages(include=["glozi", "glozi.*"]) + ["twisted.plugins"],
-    package_data={"glozi": ["assets/*.png", "webclient/*.html", "webclient/*.js", "webclient/*.css", "webclient/*.svg"]},
+    # The browser client's files (docs/web.md), folders below webclient/ included.
+    package_data={"glozi": ["assets/*.png", "webclient/*", "webclient/**/*"]},
     install_requires=[
         "twisted[tls]>=23.10",
         "scapy>=2.5",

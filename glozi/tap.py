@@ -8,10 +8,12 @@ import tempfile
 from typing import Any, ClassVar, TextIO
 
 from twisted.application.internet import TimerService
-from twisted.application.service import IService, MultiService, Service
+from twisted.application.service import IService, MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.protocol import Factory
+from twisted.logger import Logger
 from twisted.python import usage
 
 import glozi
@@ -47,7 +49,7 @@ from glozi.doors.writebatch import WriteBatch
 from glozi.limits.flood import FLOOD_BURST, FLOOD_RATE
 from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
-from glozi.process.service import ChatService, ListeningService, WebListeningService
+from glozi.process.service import ChatService, ListeningService, WebAddress, WebListeningService
 from glozi.storage.blobs import Blobs
 from glozi.storage.groupcommit import GroupCommitStore
 from glozi.storage.passwords import hash_password
@@ -314,13 +316,12 @@ def files_directory(options: Options) -> str | None:
     return os.path.join(os.path.dirname(os.path.abspath(options["db"])), "files")
 
 
-def _file_service(options: Options, chat: ChatServer, reactor: Any, top: MultiService) -> FileService:
+def _file_service(options: Options, chat: ChatServer, reactor: Any) -> tuple[FileService, "FileHousekeeping"]:
     """The files of docs/files.md: the rules on the chat, the directory, its clean-ups."""
     directory = files_directory(options)
+    temporary = directory is None
     if directory is None:
-        temporary = tempfile.mkdtemp(prefix="glozichat-files-")
-        top.addService(_RemoveAtStop(temporary))
-        directory = temporary
+        directory = tempfile.mkdtemp(prefix="glozichat-files-")
     blobs = Blobs(directory)
     chat.files = FileSharing(
         chat, reactor, max_file_size=options["max-file-size"], user_quota=options["user-quota"],
@@ -330,19 +331,31 @@ def _file_service(options: Options, chat: ChatServer, reactor: Any, top: MultiSe
     chat.files.server.store.kept_files().addCallback(
         lambda kept: blobs.sweep({shared.hash for _, shared in kept}, temporary_too=True)
     )
-    TimerService(SWEEP_SECONDS, chat.files.sweep).setServiceParent(top)
-    return FileService(chat.files, blobs, reactor)
+    housekeeping = FileHousekeeping(chat.files, directory if temporary else None)
+    housekeeping.clock = reactor
+    return FileService(chat.files, blobs), housekeeping
 
 
-class _RemoveAtStop(Service):
-    """Removes a temporary files directory when the server stops."""
+class FileHousekeeping(TimerService):
+    """Sweeps the files directory every minute (what the retention dropped);
+    a temporary one (``--db :memory:``) is removed when the server stops."""
 
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
+    log = Logger()
 
-    def stopService(self) -> None:
-        super().stopService()
-        shutil.rmtree(self.directory, ignore_errors=True)
+    def __init__(self, sharing: FileSharing, temporary: str | None) -> None:
+        super().__init__(SWEEP_SECONDS, self._sweep)
+        self.sharing = sharing
+        self.temporary = temporary
+
+    def _sweep(self) -> None:
+        # Not waited for: a slow database read must not hold the timer (nor the shutdown).
+        self.sharing.sweep().addErrback(lambda reason: self.log.failure("Sweeping the files failed", reason))
+
+    def stopService(self) -> "Deferred[None] | None":
+        stopped = super().stopService()
+        if self.temporary is not None:
+            shutil.rmtree(self.temporary, ignore_errors=True)
+        return stopped
 
 
 def makeService(
@@ -415,6 +428,8 @@ def makeService(
         (native_endpoint, native, "GloziChat native protocol")
     ]
     tracked: list[TrackingFactory] = [native]
+    web_address = WebAddress()
+    housekeeping: FileHousekeeping | None = None
     irc_endpoint: PortRecordingEndpoint | None = None
     if options["irc-port"].lower() != DISABLED:
         irc = IRCFactory(  # type: ignore[arg-type]
@@ -426,19 +441,24 @@ def makeService(
             operators=operators,
             description=options["description"],
             server_password=server_password,
+            web=web_address.base,
         )
         irc_endpoint = PortRecordingEndpoint(serverFromString(reactor, options["irc-port"]))
         listeners.append((irc_endpoint, irc, "GloziChat IRC"))
         tracked.append(irc)
     if web_endpoint is not None:
         websockets = WebSocketFactory(chat, options["name"], **native_arguments)  # type: ignore[arg-type]
-        sharing = None if cluster is not None else _file_service(options, chat, reactor, top)
+        sharing = None
+        if cluster is None:
+            sharing, housekeeping = _file_service(options, chat, reactor)
         listeners.append((web_endpoint, make_site(websockets, sharing=sharing), "GloziChat web"))
         tracked.append(websockets)
     ChatService(chat, tracked, options["exit-code-file"], reactor, announce_to, whole_process).setServiceParent(top)  # type: ignore[arg-type]
     listening = [ListeningService(endpoint, factory, label) for endpoint, factory, label in listeners]
     if web_endpoint is not None:
-        listening[-1] = WebListeningService(web_endpoint, listeners[-1][1], "GloziChat web", tls=web_tls)
+        listening[-1] = WebListeningService(
+            web_endpoint, listeners[-1][1], "GloziChat web", tls=web_tls, address=web_address
+        )
     if cluster is None:
         for service in listening:
             service.setServiceParent(top)
@@ -453,11 +473,15 @@ def makeService(
         native_tls=options["port"].lower().startswith("ssl:"),
         password_required=server_password.required,
         irc_port=irc_endpoint.port_number if irc_endpoint is not None else None,
+        web_port=web_port,
+        web_tls=web_tls,
         discovery_port=options["discovery-port"],
         sniff=not options["no-sniff"],
         sniff_interfaces=options["sniff-interface"] or None,
         nodes=other_nodes,
     ).setServiceParent(top)
+    if housekeeping is not None:
+        housekeeping.setServiceParent(top)
     if whole_process:
         FullCollections(reactor).setServiceParent(top)  # type: ignore[arg-type]
         MemoryReports(reactor).setServiceParent(top)  # type: ignore[arg-type]

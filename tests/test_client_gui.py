@@ -5,6 +5,7 @@ what the widgets show, as a user would.
 """
 
 import json
+import re
 import time
 from typing import Any
 
@@ -276,6 +277,18 @@ class ConnectionTests(GuiTestCase):
         reconnect.invoke()
         yield self.wait_for("the failed reconnect", lambda: "Could not connect" in text_of(status))
         self.assertEqual(text_of(alice.widget("body.status.card.status_title")), "No server found")
+
+    @inlineCallbacks
+    def test_the_about_window_gives_the_browser_url(self) -> Any:
+        """The About window (the info button) gives the browser client's URL on the server connected to."""
+        alice = self.open_client("alice", 0, address=self.address)
+        yield self.wait_for("the session list", lambda: tree_rows(alice.widget(SESSION_ROWS)))
+        alice.widget("body.lobby.bar.buttons.info").invoke()
+        about = yield self.wait_for("the about window", lambda: alice.top.children.get("about"))
+        url = re.search(rb"web client: (http://127\.0\.0\.1:\d+/)", bytes(self.server.output)).group(1).decode()
+        self.assertEqual(
+            text_of(about.nametowidget("body.browser")), f"Browser: {url} (open it on any device of the network)"
+        )
 
     @inlineCallbacks
     def test_window_keeps_repainting_while_server_is_silent(self) -> Any:

@@ -1,6 +1,7 @@
 """The client's view-model, without Tk: protocols on StringTransport, time on a Clock."""
 
 from typing import Any
+from unittest import mock
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionDone, ConnectionLost, ConnectionRefusedError
@@ -22,7 +23,7 @@ from glozi.client.fields import (
 )
 from glozi.client.protocol import ClientListener, ClientProtocol
 from glozi.client.state import Aspect, ChatLine, Delivery, FieldState, LineKind, Screen, ServerAddress, Tone
-from glozi.client.texts import duration_text
+from glozi.client.texts import browser_text, duration_text
 from glozi.client.viewmodel import ClientViewModel
 from glozi.doors.native import wire
 from glozi.limits.flood import FloodControl, Verdict
@@ -191,6 +192,27 @@ class ConnectingTests(ViewModelTestCase):
             [(1, "avocado", False), (10, "garden", True)],
         )
         self.assertIn(Aspect.SESSIONS, self.view.rendered)
+
+    def test_the_browser_url_comes_from_the_welcome(self) -> None:
+        """The welcome's ``web_port`` (and ``web_tls``) on the host connected to make the About box's URL;
+        none, ``null`` or a bad one: no browser client."""
+        for fields, url in (
+            ({"web_port": 8080}, "http://127.0.0.1:8080/"),
+            ({"web_port": 8443, "web_tls": True}, "https://127.0.0.1:8443/"),
+            ({"web_port": 80, "web_tls": False}, "http://127.0.0.1/"),
+            ({}, None),
+            ({"web_port": None}, None),
+            ({"web_port": "8080"}, None),
+            ({"web_port": True}, None),
+            ({"web_port": 70000}, None),
+        ):
+            with mock.patch.dict(WELCOME, fields):
+                model = ClientViewModel(self.clock, self.network, lambda: succeed([]), SERVER)
+                model.view = RecordingView()
+                model.start()
+            self.assertEqual(model.web_url, url, fields)
+        self.assertEqual(browser_text("http://127.0.0.1:8080/"), "Browser: http://127.0.0.1:8080/ (open it on any device of the network)")
+        self.assertEqual(browser_text(None), "Browser: this server has no browser client.")
 
     def test_refused_connection_shows_no_server(self) -> None:
         """A refused connection leads to the no-server screen with the reason."""

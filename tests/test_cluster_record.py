@@ -51,7 +51,7 @@ class ClusterRecordTests(RecordTestCase):
     def test_a_new_database_gets_the_store_and_record_schema(self) -> Any:
         """``open`` on an empty database creates the store's tables and the record's, versions in ``meta``."""
         versions = dict(self.query("SELECT key, value FROM meta WHERE key IN ('schema_version', 'cluster_schema_version')"))
-        self.assertEqual(versions, {"schema_version": 2, "cluster_schema_version": SCHEMA_VERSION})
+        self.assertEqual(versions, {"schema_version": 3, "cluster_schema_version": SCHEMA_VERSION})
         yield self.new_record().open()
         self.assertEqual(self.query("SELECT count(*) FROM meta WHERE key = 'cluster_schema_version'"), [(1,)])
 

@@ -6,6 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from glozi.discovery.cli import format_server
+from glozi.discovery.client import FoundServer
 from glozi.discovery.probe import (
     MAX_PROBE_BYTES,
     Answer,
@@ -149,3 +151,32 @@ class AnswerTests(SynchronousTestCase):
         ]
         for data in bad:
             self.assertIsNone(decode_answer(data), data)
+
+
+class WebPortAnswerTests(SynchronousTestCase):
+    def test_an_answer_carries_the_web_door(self) -> None:
+        """The web door's port and whether it is https go in the answer as ``web_port`` and
+        ``web_tls``; absent (older servers) they mean no web door; a bad one refuses the answer."""
+        answer = Answer(name="lab", host="10.0.0.5", port=7557, irc_port=None, nonce=NONCE, web_port=8080, web_tls=True)
+        data = encode_answer(answer)
+        self.assertEqual((json.loads(data)["web_port"], json.loads(data)["web_tls"]), (8080, True))
+        self.assertEqual(decode_answer(data), answer)
+        older = decode_answer(encoded(answer_fields()))
+        self.assertEqual((older.web_port, older.web_tls), (None, False))
+        self.assertEqual(decode_answer(encoded(answer_fields(web_port=None))).web_port, None)
+        for bad in ({"web_port": "8080"}, {"web_port": 0}, {"web_port": 65536}, {"web_tls": "yes"}):
+            self.assertIsNone(decode_answer(encoded(answer_fields(**bad))), bad)
+
+    def test_discover_shows_the_browser_url(self) -> None:
+        """glozichat-discover ends a server's line with ``web=URL``, and ``--json`` gives ``web_port`` and ``web_tls``."""
+        found = FoundServer("lanbox", "192.168.1.20", 7557, None, ("udp",), 0.0021, web_port=8080)
+        self.assertEqual(
+            format_server(found), '192.168.1.20:7557 name="lanbox" web=http://192.168.1.20:8080/ via=udp time=2ms'
+        )
+        fields = json.loads(format_server(found, as_json=True))
+        self.assertEqual((fields["web_port"], fields["web_tls"]), (8080, False))
+        secure = FoundServer("lanbox", "192.168.1.20", 7557, None, ("udp",), 0.0021, web_port=443, web_tls=True)
+        self.assertIn(" web=https://192.168.1.20/ ", format_server(secure))
+        without = FoundServer("lanbox", "192.168.1.20", 7557, None, ("udp",), 0.0021)
+        self.assertNotIn("web=", format_server(without))
+        self.assertIsNone(json.loads(format_server(without, as_json=True))["web_port"])

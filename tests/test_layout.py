@@ -193,6 +193,18 @@ class LayerTests(unittest.TestCase):
         found += breaking(lambda name: name in shared, within(*doors))
         self.assertEqual(found, [])
 
+    def test_the_web_door_builds_on_the_native_door_only(self) -> None:
+        """The web door is the native protocol over a WebSocket: it uses the native door, never
+        the IRC door, and neither of them (nor a shared door module) imports it."""
+        doors = ("glozi.doors.native", "glozi.doors.irc", "glozi.doors.web")
+        found = breaking(within("glozi.doors.web"), within("glozi.doors.irc"))
+        shared = [
+            name for name in glozi_modules()
+            if name.count(".") == 2 and name.startswith("glozi.doors.") and name not in doors
+        ]  # fmt: skip
+        found += breaking(within("glozi.doors.native", "glozi.doors.irc", *shared), within("glozi.doors.web"))
+        self.assertEqual(found, [])
+
     def test_client_imports_no_door_protocol_and_no_server_side(self) -> None:
         """The desktop client shares only the native wire format, the name rules and
         the small limits with the server; never a door's protocol or the server's state."""

@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi.domain import chat as chat_module
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ERROR_CODES
+from glozi.domain.files import FileSharing
 from glozi.domain.history import MessageIds
 from glozi.domain.operators import OperatorAccount, Operators
 from glozi.domain.serverpassword import ServerPassword
@@ -379,6 +380,21 @@ class ErrorCodeTests(ProtocolTestCase):
         self.check(alice, {"type": "join", "session": 10, "username": "alice"}, "already_in_session")
         self.check(alice, {"type": "say", "text": "hi", "session": 3}, "not_in_session")
         self.check(alice, {"type": "private", "to": "nobody", "text": "hi"}, "no_such_user")
+        upload = {"type": "upload", "session": 10, "name": "a.bin", "media_type": "application/octet-stream"}
+        self.check(alice, {**upload, "size": 5}, "files_unavailable")
+        self.chat.files = FileSharing(self.chat, self.clock, user_quota=10, files_quota=14)
+        self.check(alice, {**upload, "size": 26_214_401}, "file_too_large")
+        self.check(alice, {**upload, "size": 11}, "user_quota_exceeded")
+        self.assertEqual(alice.one({**upload, "size": 10})["type"], "upload_ready")
+        dora = self.client("127.0.0.2")
+        dora.one({"type": "nick", "name": "dora"})
+        private = {"type": "upload", "to": "alice", "name": "a.bin", "media_type": "text/plain"}
+        self.check(dora, {**private, "size": 5}, "files_quota_exceeded")
+        for _ in range(4):
+            self.assertEqual(dora.one({**private, "size": 1})["type"], "upload_ready")
+        self.check(dora, {**private, "size": 1}, "too_many_uploads")
+        dora.protocol.connectionLost(None)
+        self.chat.files = None
         roamer = self.client()
         self.assertEqual(self.join_many(roamer, 21)[-1]["code"], "too_many_sessions")
         self.seen.add("too_many_sessions")

@@ -16,6 +16,7 @@ from glozi.discovery.service import DiscoveryService
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native.protocol import NativeFactory
 from glozi.doors.web.connection import WebSocketFactory
+from glozi.doors.web.site import HTTPConnectionLimits
 from glozi.process.service import ChatService, ListeningService, WebListeningService
 from glozi.storage.sqlitestore import MIGRATIONS
 from tests.discovery_fakes import UDPMemoryReactor
@@ -188,7 +189,7 @@ class MakeServiceTests(SynchronousTestCase):
         children = list(IServiceCollection(top))
         self.assertEqual(
             [type(c) for c in children],
-            [ChatService, ListeningService, ListeningService, WebListeningService, DiscoveryService],
+            [ChatService, ListeningService, ListeningService, WebListeningService, DiscoveryService, tap.FileHousekeeping],
         )
         top.privilegedStartService()
         top.startService()
@@ -199,7 +200,8 @@ class MakeServiceTests(SynchronousTestCase):
             (port, interface, irc_port, irc_interface, web_port, web_interface),
             (8123, "127.0.0.1", 8124, "127.0.0.1", 8125, "127.0.0.1"),
         )
-        self.assertEqual((type(native), type(irc), type(site)), (NativeFactory, IRCFactory, Site))
+        self.assertEqual((type(native), type(irc), type(site)), (NativeFactory, IRCFactory, HTTPConnectionLimits))
+        self.assertIsInstance(site.wrappedFactory, Site)
         [native_tracked, irc_tracked, websockets] = children[0].factories
         self.assertEqual((native_tracked, irc_tracked, type(websockets)), (native, irc, WebSocketFactory))
         with open(path) as f:

@@ -1,12 +1,33 @@
 """The web door of the real ``twistd -n glozichat``: the page over HTTP and the
 native protocol over a WebSocket, next to native and IRC members."""
 
-from twisted.internet import defer
+import json
+import os
+import re
+
+from twisted.internet import defer, reactor, ssl
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from glozi.discovery.client import discover
+from tests.certs import make_self_signed
 from tests.realserver import connect_client, start_server
 from tests.test_people_e2e import connect_irc
-from tests.webclients import BINARY, CLOSE, TEXT, connect_web_client, http_get, open_websocket
+from tests.webclients import BINARY, CLOSE, TEXT, connect_web_client, http_get, masked_frame, open_websocket
+
+
+class _PlainClient(Protocol):
+    def __init__(self) -> None:
+        self.data = b""
+        self.done: defer.Deferred[bytes] = defer.Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason: object = None) -> None:
+        self.done.callback(self.data)
 
 
 class WebDoorEndToEndTests(TestCase):
@@ -105,3 +126,86 @@ class WebDoorEndToEndTests(TestCase):
         self.assertEqual(refused["code"], "line_too_long")
         yield client.lost
         self.assertEqual(client.messages[-1][0], CLOSE)
+
+    @defer.inlineCallbacks
+    def test_flood_through_the_web_door_is_the_native_doors(self) -> None:
+        """20 pings then 50 more in one burst: ``flood`` answers the 21st with its id and no
+        ``retry_after``, the 70th closes the connection, exactly as through the native door."""
+        server = yield start_server(self, irc_port="none")
+        web = yield connect_web_client(self, server.web_port)
+        lines = [{"type": "ping"}] * 20 + [{"type": "ping", "id": f"over{n}"} for n in range(1, 51)]
+        web.transport.write(b"".join(masked_frame(TEXT, json.dumps(line).encode()) for line in lines))
+        yield web.lost
+        web_errors = [frame for frame in web.frames if frame["type"] == "error"]
+        native = yield connect_client(self, server.port)
+        native.transport.write(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+        yield native.lost
+        native_errors = [frame for frame in native.frames if frame["type"] == "error"]
+        self.assertEqual(
+            web_errors,
+            [
+                {"type": "error", "code": "flood", "message": "You are sending too fast; lines are being dropped.", "id": "over1"},
+                {"type": "error", "code": "flood", "message": "You kept sending too fast; closing the connection.", "id": "over50"},
+            ],
+        )
+        self.assertEqual(web_errors, native_errors)
+
+    @defer.inlineCallbacks
+    def test_web_port_none_serves_nothing(self) -> None:
+        """With ``--web-port none`` nothing listens for HTTP and the welcome says ``web_port: null``."""
+        server = yield start_server(self, irc_port="none", web_port="none")
+        self.assertNotIn(b"GloziChat web", server.output)
+        self.assertNotIn(b"web client:", server.output)
+        native = yield connect_client(self, server.port)
+        hello = yield native.request(type="hello", protocol=1)
+        self.assertEqual((hello["web_port"], hello["web_tls"]), (None, False))
+
+    @defer.inlineCallbacks
+    def test_ssl_web_port_serves_https_and_wss(self) -> None:
+        """With an ``ssl:`` web port the page comes over https and the WebSocket over wss
+        (Origin ``https://...``); the log gives the https URL and the welcome ``web_tls: true``."""
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        key, cert = make_self_signed(directory)
+        server = yield start_server(
+            self, irc_port="none", web_port=f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+        )
+        self.assertIn(f"web client: https://127.0.0.1:{server.web_port}/".encode(), server.output)
+        with open(cert) as f:
+            authority = ssl.Certificate.loadPEM(f.read())
+        options = ssl.optionsForClientTLS("localhost", trustRoot=authority)
+        status, headers, body = yield http_get(server.web_port, "/", tls=options)
+        self.assertEqual((status, headers["content-type"]), (200, ["text/html; charset=utf-8"]))
+        self.assertIn(b"<!DOCTYPE html>", body)
+        web = yield connect_web_client(self, server.web_port, tls=options)
+        pong = yield web.request(type="ping", id="tls")
+        self.assertEqual(pong, {"type": "pong", "id": "tls"})
+        welcome = yield web.request(type="hello", protocol=1)
+        self.assertEqual((welcome["web_port"], welcome["web_tls"]), (server.web_port, True))
+        refused = yield open_websocket(self, server.web_port, origin=f"http://127.0.0.1:{server.web_port}", tls=options)
+        self.assertEqual(refused.status, 403)
+        # Plain HTTP on the TLS port gets nothing it could read as a page.
+        plain = _PlainClient()
+        yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", server.web_port), plain)
+        plain.transport.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = yield plain.done.addTimeout(10, reactor)
+        self.assertNotIn(b"<!DOCTYPE html>", data)
+
+    @defer.inlineCallbacks
+    def test_discovery_and_the_welcome_give_the_web_port(self) -> None:
+        """The server logs ``web client: http://127.0.0.1:PORT/``; a discovery answer and the native
+        welcome carry ``web_port`` (the port really bound) and ``web_tls: false``."""
+        server = yield start_server(self, irc_port="none")
+        self.assertIn(f"web client: http://127.0.0.1:{server.web_port}/".encode(), server.output)
+        listening = re.compile(rb"Discovery responder listening on UDP \*:(\d+)")
+        # The responder starts after the listeners; its line may come a moment after them (at most 10 s here).
+        for _ in range(100):
+            if listening.search(server.output):
+                break
+            yield deferLater(reactor, 0.1)
+        discovery_port = int(listening.search(server.output).group(1))
+        [found] = yield discover(reactor, targets=["127.0.0.1"], discovery_port=discovery_port, methods=("udp",), timeout=0.5)
+        self.assertEqual((found.web_port, found.web_tls), (server.web_port, False))
+        native = yield connect_client(self, server.port)
+        welcome = yield native.request(type="hello", protocol=1)
+        self.assertEqual((welcome["web_port"], welcome["web_tls"]), (server.web_port, False))

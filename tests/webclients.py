@@ -9,7 +9,6 @@ from typing import Any
 
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
-from twisted.internet.ssl import CertificateOptions
 from twisted.trial.unittest import TestCase
 
 from tests.helpers import SESSION_LIST_EVENTS
@@ -41,6 +40,29 @@ def parse_head(head: bytes) -> tuple[int, dict[str, list[str]]]:
             name, _, value = line.partition(":")
             headers.setdefault(name.strip().lower(), []).append(value.strip())
     return status, headers
+
+
+def server_messages(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The whole server frames at the start of ``data`` as (opcode, payload), and the bytes after them."""
+    messages = []
+    while len(data) >= 2:
+        first, second = data[0], data[1]
+        assert not second & 0x80, "a server's frames are never masked"
+        assert first & 0x80, "the server sends every message in one frame"
+        size, header = second & 0x7F, 2
+        if size == 126:
+            if len(data) < 4:
+                break
+            size, header = struct.unpack("!H", data[2:4])[0], 4
+        elif size == 127:
+            if len(data) < 10:
+                break
+            size, header = struct.unpack("!Q", data[2:10])[0], 10
+        if len(data) < header + size:
+            break
+        messages.append((first & 0x0F, data[header : header + size]))
+        data = data[header + size :]
+    return messages, data
 
 
 class WebSocketClient(protocol.Protocol):
@@ -94,24 +116,9 @@ class WebSocketClient(protocol.Protocol):
         self._read_frames()
 
     def _read_frames(self) -> None:
-        while len(self._buffer) >= 2:
-            first, second = self._buffer[0], self._buffer[1]
-            assert not second & 0x80, "a server's frames are never masked"
-            size, header = second & 0x7F, 2
-            if size == 126:
-                if len(self._buffer) < 4:
-                    return
-                size, header = struct.unpack("!H", self._buffer[2:4])[0], 4
-            elif size == 127:
-                if len(self._buffer) < 10:
-                    return
-                size, header = struct.unpack("!Q", self._buffer[2:10])[0], 10
-            if len(self._buffer) < header + size:
-                return
-            payload = self._buffer[header : header + size]
-            self._buffer = self._buffer[header + size :]
-            assert first & 0x80, "the server sends every message in one frame"
-            self._message(first & 0x0F, payload)
+        messages, self._buffer = server_messages(self._buffer)
+        for opcode, payload in messages:
+            self._message(opcode, payload)
 
     def _message(self, opcode: int, payload: bytes) -> None:
         self.messages.append((opcode, payload))
@@ -155,24 +162,21 @@ class WebSocketClient(protocol.Protocol):
         return answer
 
 
-def _endpoint(port: int, tls: bool) -> Any:
+def _endpoint(port: int, tls: Any) -> Any:
     endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=10)
-    if tls:
-        # The test certificate is self-signed: the test checks the door, not the certificate.
-        endpoint = wrapClientTLS(CertificateOptions(verify=False), endpoint)
-    return endpoint
+    return endpoint if tls is None else wrapClientTLS(tls, endpoint)
 
 
 @defer.inlineCallbacks
 def open_websocket(
-    test: TestCase, port: int, *, origin: str | None = "", tls: bool = False, session_list: bool = False
+    test: TestCase, port: int, *, origin: str | None = "", tls: Any = None, session_list: bool = False
 ) -> Any:
     """Open a WebSocket to the web door on ``port`` and close it at cleanup;
-    ``origin`` defaults to the page's own. Returns the client after the
+    ``origin`` defaults to the page's own; ``tls`` (client TLS options) makes it wss. Returns the client after the
     handshake's answer (upgraded or not: see ``client.status``)."""
     host = f"127.0.0.1:{port}"
     if origin == "":
-        origin = f"{'https' if tls else 'http'}://{host}"
+        origin = f"{'http' if tls is None else 'https'}://{host}"
     client = WebSocketClient(host, origin, session_list=session_list)
     yield connectProtocol(_endpoint(port, tls), client)
 
@@ -214,7 +218,7 @@ class _HTTPAnswer(protocol.Protocol):
 
 
 @defer.inlineCallbacks
-def http_exchange(port: int, request: bytes, *, tls: bool = False) -> Any:
+def http_exchange(port: int, request: bytes, *, tls: Any = None) -> Any:
     """Send raw ``request`` bytes and return all the server answers until it closes."""
     answer = _HTTPAnswer(request)
     yield connectProtocol(_endpoint(port, tls), answer)
@@ -223,7 +227,7 @@ def http_exchange(port: int, request: bytes, *, tls: bool = False) -> Any:
 
 
 @defer.inlineCallbacks
-def http_get(port: int, path: str, *, method: str = "GET", tls: bool = False, headers: str = "") -> Any:
+def http_get(port: int, path: str, *, method: str = "GET", tls: Any = None, headers: str = "") -> Any:
     """``(status, headers, body)`` of one request on its own connection."""
     request = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{headers}\r\n"
     data = yield http_exchange(port, request.encode(), tls=tls)

@@ -24,7 +24,7 @@ from glozi.client.state import (
     trust_notice,
 )
 from glozi.client.texts import duration_text
-from glozi.discovery.nodes import decode_nodes
+from glozi.discovery.nodes import browser_url, decode_nodes, is_port
 from glozi.doors.native.wire import MAX_TEXT_CHARS, PROTOCOL_VERSION
 
 DEFAULT_PORT = 7557
@@ -168,6 +168,8 @@ class Connecting(Lobby):
         welcome = protocol.welcome or {}
         self.server_name = str(welcome.get("name") or address.name or address.host)
         self.files = files_access(welcome, address.host)
+        web_port = welcome.get("web_port")
+        self.web_url = browser_url(address.host, web_port, welcome.get("web_tls") is True) if is_port(web_port) else None  # type: ignore[arg-type]
         max_text = welcome.get("max_text")
         if isinstance(max_text, int) and 0 < max_text <= MAX_TEXT_CHARS:
             self.max_text = max_text

@@ -9,7 +9,7 @@ from glozi.client import palette as p
 from glozi.client.fields import check_password, check_session_name, check_username, fits
 from glozi.client.settings import THEMES, alert_options
 from glozi.client.state import Dialog, FieldState
-from glozi.client.texts import ABOUT_TEXT
+from glozi.client.texts import ABOUT_TEXT, browser_text
 from glozi.client.widgets import FieldEntry, MainWindow
 from glozi.domain.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE, name_key
 
@@ -234,14 +234,18 @@ class AboutDialog:
         self.top.title("About GloziChat")
         self.top.transient(window.top)
         self.top.resizable(False, False)
-        body = ttk.Frame(self.top, style="Surface.TFrame", padding=24)
+        body = ttk.Frame(self.top, name="body", style="Surface.TFrame", padding=24)
         body.pack(fill="both", expand=True)
         ttk.Label(
             body, text="  GloziChat", image=window.icons["logo"], compound="left", style="Heading.TLabel"
         ).pack(anchor="w")
         ttk.Label(
             body, name="text", text=ABOUT_TEXT, style="Info.TLabel", wraplength=440, justify="left"
-        ).pack(anchor="w", pady=(14, 16))
+        ).pack(anchor="w", pady=(14, 8))
+        ttk.Label(
+            body, name="browser", text=browser_text(window.model.web_url), style="Info.TLabel", wraplength=440,
+            justify="left",
+        ).pack(anchor="w", pady=(0, 16))
         ttk.Button(body, name="close", text="Close", style="Accent.TButton", command=self.destroy).pack(
             anchor="e"
         )

@@ -604,6 +604,8 @@ class ClientState:
         self.server_password: str | None = None
         """The server password the user typed; kept for reconnecting, never written anywhere."""
         self.server_name = ""
+        self.web_url: str | None = None
+        """The browser client's URL on the server connected to (its welcome's ``web_port``), or ``None``: none."""
         self.max_text = MAX_TEXT_CHARS
         self.exit_code_digits = DEFAULT_EXIT_CODE_DIGITS
         self.sending = ""

@@ -50,6 +50,13 @@ def created_text(ts: float, now: float) -> str:
     return time.strftime("%d %b %H:%M", then)
 
 
+def browser_text(url: str | None) -> str:
+    """The About window's line on the server's browser client."""
+    if url is None:
+        return "Browser: this server has no browser client."
+    return f"Browser: {url} (open it on any device of the network)"
+
+
 ABOUT_TEXT = (
     "GloziChat is a chat for your local network.\n\n"
     "Double-click a session (or select it and press Enter) to join it. Sessions with a lock "

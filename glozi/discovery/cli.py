@@ -24,6 +24,7 @@ from glozi.discovery.client import (
     NoServerFound,
     discover,
 )
+from glozi.discovery.nodes import browser_url
 from glozi.discovery.probe import DEFAULT_DISCOVERY_PORT
 
 EXIT_FOUND = 0
@@ -91,9 +92,13 @@ def format_server(server: FoundServer, as_json: bool = False) -> str:
                 "tls": server.tls,
                 "password": server.password,
                 "nodes": [node.fields() for node in server.nodes],
+                "web_port": server.web_port,
+                "web_tls": server.web_tls,
             }
         )
     irc = f" irc={server.irc_port}" if server.irc_port is not None else ""
+    if server.web_port is not None:
+        irc += f" web={browser_url(server.host, server.web_port, server.web_tls)}"
     tls = " tls" if server.tls else ""
     password = " password" if server.password else ""
     nodes = f" nodes={','.join(f'{node.host}:{node.port}' for node in server.nodes)}" if server.nodes else ""

@@ -62,7 +62,8 @@ class FoundServer:
     ``host``/``port`` is its native endpoint; ``via`` the probe paths that got
     an answer (``"icmp"``, ``"udp"``), ``seconds`` the time from the start of
     discovery to its first answer; ``nodes`` the other nodes of its cluster
-    that its answer listed.
+    that its answer listed; ``web_port`` the browser client's port on ``host``
+    (``None``: no web door), ``web_tls`` whether it is https.
     """
 
     name: str
@@ -74,6 +75,8 @@ class FoundServer:
     tls: bool = False
     password: bool = False
     nodes: tuple[Node, ...] = ()
+    web_port: int | None = None
+    web_tls: bool = False
 
 
 class NoServerFound(Exception):
@@ -327,6 +330,8 @@ class _DiscoveryRun(DatagramProtocol):
                 tls=heard.answer.tls,
                 password=heard.answer.password,
                 nodes=heard.answer.nodes,
+                web_port=heard.answer.web_port,
+                web_tls=heard.answer.web_tls,
             )
             for heard in sorted(self._heard.values(), key=lambda h: h.seconds)
         ]

@@ -117,3 +117,12 @@ def is_node_host(value: object) -> bool:
     if all(label.isdigit() for label in labels):
         return is_unicast_ipv4(value)
     return all(_HOST_LABEL.match(label) for label in labels)
+
+
+def browser_url(host: str, port: int, tls: bool) -> str:
+    """The browser client's URL on ``host`` (docs/web.md): ``http://HOST:PORT/``,
+    ``https`` when ``tls``, the port left out when it is the scheme's own."""
+    if ":" in host:
+        host = f"[{host}]"
+    scheme, default_port = ("https", 443) if tls else ("http", 80)
+    return f"{scheme}://{host}/" if port == default_port else f"{scheme}://{host}:{port}/"

@@ -60,7 +60,9 @@ class Answer:
     connect to; ``irc_port`` is on the same host, or ``None`` when the server
     has no IRC listener; ``tls`` says the native endpoint speaks TLS;
     ``password`` that the server asks every client for a password (``--password``);
-    ``nodes`` the other nodes of its cluster (none for a server alone).
+    ``nodes`` the other nodes of its cluster (none for a server alone);
+    ``web_port`` the browser client's port on the same host (``None``: no web
+    door), ``web_tls`` whether it is https.
     """
 
     name: str
@@ -71,6 +73,8 @@ class Answer:
     tls: bool = False
     password: bool = False
     nodes: tuple[Node, ...] = ()
+    web_port: int | None = None
+    web_tls: bool = False
 
 
 def new_probe(reply_port: int) -> Probe:
@@ -126,6 +130,8 @@ def encode_answer(answer: Answer) -> bytes:
             "nonce": answer.nonce,
             "tls": answer.tls,
             "password": answer.password,
+            "web_port": answer.web_port,
+            "web_tls": answer.web_tls,
             "nodes": [],
         }
     )
@@ -164,9 +170,14 @@ def decode_answer(data: bytes) -> Answer | None:
     password = fields.get("password", False)
     # Absent in answers from servers that predate clusters; only the valid entries are kept.
     nodes = decode_nodes(fields.get("nodes"))
+    # Absent in answers from servers that predate the web door: they have none.
+    web_port = fields.get("web_port")
+    web_tls = fields.get("web_tls", False)
     if not (
         isinstance(tls, bool)
         and isinstance(password, bool)
+        and (web_port is None or is_port(web_port))
+        and isinstance(web_tls, bool)
         and is_server_name(name)
         and isinstance(host, str)
         and is_unicast_ipv4(host)
@@ -176,8 +187,9 @@ def decode_answer(data: bytes) -> Answer | None:
     ):
         return None
     return Answer(
-        name=name, host=host, port=port, irc_port=irc_port, nonce=nonce, tls=tls, password=password, nodes=nodes
-    )
+        name=name, host=host, port=port, irc_port=irc_port, nonce=nonce, tls=tls, password=password, nodes=nodes,
+        web_port=web_port, web_tls=web_tls,
+    )  # fmt: skip
 
 
 def is_nonce(value: object) -> bool:

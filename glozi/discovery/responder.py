@@ -51,7 +51,7 @@ class SniffedProbe:
 class DiscoveryResponder(DatagramProtocol):
     """Answers GloziChat probes over UDP.
 
-    ``native_port`` and ``irc_port`` are called at answer time, so ports
+    ``native_port``, ``irc_port`` and ``web_port`` are called at answer time, so ports
     bound later (or to ``0``) are advertised as they really are; while
     ``native_port()`` is ``None`` nothing is answered.  ``native_host()``,
     when given, is the address the native port is bound to: a specific one
@@ -89,7 +89,11 @@ class DiscoveryResponder(DatagramProtocol):
         answer_burst: int = DEFAULT_ANSWER_BURST,
         read_local_addresses: Callable[[], LocalAddresses] = local_addresses,
         nodes: Callable[[], list[dict[str, Any]]] = no_other_nodes,
+        web_port: Callable[[], int | None] | None = None,
+        web_tls: bool = False,
     ) -> None:
+        self._web_port = web_port
+        self._web_tls = web_tls
         self._server_name = server_name
         self._native_port = native_port
         self._irc_port = irc_port
@@ -158,6 +162,8 @@ class DiscoveryResponder(DatagramProtocol):
             tls=self._native_tls,
             password=self.password_required,
             nodes=nodes_from(self._nodes()),
+            web_port=self._web_port() if self._web_port is not None else None,
+            web_tls=self._web_tls,
         )
         try:
             self.transport.write(encode_answer(answer), (host, port))

@@ -172,6 +172,8 @@ def make_discovery_service(
     password_required: bool = False,
     udp_interface: str = "",
     nodes: Callable[[], list[dict[str, Any]]] = no_other_nodes,
+    web_port: Callable[[], int | None] | None = None,
+    web_tls: bool = False,
 ) -> IService:
     """Build the service that lets clients on the LAN find this server.
 
@@ -190,6 +192,7 @@ def make_discovery_service(
     address is advertised. ``native_tls`` tells clients the native endpoint
     speaks TLS, ``password_required`` that it asks for a server password.
     ``nodes()`` gives the other nodes of the cluster (see ``DiscoveryResponder``).
+    ``web_port()`` is the web door's bound port (``None``: none), ``web_tls`` whether it is https.
 
     Returns a ``DiscoveryService`` (a ``MultiService``); its children start in
     order, so the responder listens before the sniffer hands it anything.
@@ -203,6 +206,8 @@ def make_discovery_service(
         native_tls=native_tls,
         password_required=password_required,
         nodes=nodes,
+        web_port=web_port,
+        web_tls=web_tls,
     )
     listener = UDPListenerService(
         reactor, discovery_port, responder, interface=udp_interface, answer_from_any_port=sniff

@@ -13,6 +13,7 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 
 from glozi.discovery.interfaces import up_interfaces
+from glozi.discovery.nodes import browser_url
 from glozi.domain.chat import ChatServer
 from glozi.doors.tracking import TrackingFactory
 from glozi.process.memory import tune_garbage_collector
@@ -115,18 +116,33 @@ class ListeningService(StreamServerEndpointService):
         return port
 
 
+class WebAddress:
+    """The browser client's URL once the web door listens (``""`` before):
+    the IRC door links shared files to it."""
+
+    url = ""
+
+    def base(self) -> str:
+        """The URL without its last ``/``: ``http://HOST:PORT``."""
+        return self.url.removesuffix("/")
+
+
 class WebListeningService(ListeningService):
     """The web door's listener: it also logs the browser client's URL,
-    ``web client: http://HOST:PORT/``, with a LAN address when bound to all."""
+    ``web client: http://HOST:PORT/``, with a LAN address when bound to all,
+    and keeps it in ``address``."""
 
-    def __init__(self, endpoint: Any, factory: Any, label: str, *, tls: bool) -> None:
+    def __init__(self, endpoint: Any, factory: Any, label: str, *, tls: bool, address: WebAddress | None = None) -> None:
         super().__init__(endpoint, factory, label)
         self.tls = tls
+        self.address = address if address is not None else WebAddress()
 
     def _listening(self, port: IListeningPort) -> IListeningPort:
         super()._listening(port)
         address = port.getHost()
-        self.log.info("web client: {url}", url=web_url(getattr(address, "host", ""), getattr(address, "port", 0), self.tls))
+        url = web_url(getattr(address, "host", ""), getattr(address, "port", 0), self.tls)
+        self.address.url = url
+        self.log.info("web client: {url}", url=url)
         return port
 
 
@@ -137,8 +153,4 @@ def web_url(bound_host: str, port: int, tls: bool) -> str:
     if host in ("0.0.0.0", "::", ""):
         lan = [entry for entry in up_interfaces() if not entry.loopback]
         host = str(lan[0].address) if lan else socket.gethostname()
-    if ":" in host:
-        host = f"[{host}]"
-    scheme = "https" if tls else "http"
-    default_port = 443 if tls else 80
-    return f"{scheme}://{host}/" if port == default_port else f"{scheme}://{host}:{port}/"
+    return browser_url(host, port, tls)

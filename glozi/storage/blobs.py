@@ -10,9 +10,12 @@ from a client. The blocking parts (``keep``) run in a thread.
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from typing import IO
 
-from glozi.files.images import clean_image
+Cleaner = Callable[[str, str, str], tuple[int, int, int, int]]
+"""Reads an upload (its path) and writes its clean copy and thumbnail (two
+paths); returns their sizes. Raises to refuse it (glozi/files/images.py)."""
 
 TEMPORARY_PREFIX = ".upload-"
 IMAGE_SUFFIX = ".image"
@@ -75,22 +78,23 @@ class Blobs:
     def thumbnail_path(self, file_hash: str) -> str:
         return os.path.join(self.directory, file_hash + THUMBNAIL_SUFFIX)
 
-    def keep(self, upload: Upload, media_type: str, image: bool) -> tuple[int, int, int, int] | None:
-        """Sync and rename the finished ``upload`` into place (blocking: call
-        it in a thread). An image is cleaned first (raises ``ImageRefused``)
-        and only its clean copy and thumbnail are kept; returns their sizes
-        (width, height, thumbnail width, thumbnail height), ``None`` for a plain file."""
+    def keep(self, upload: Upload, clean: Cleaner | None) -> tuple[int, int, int, int] | None:
+        r"""Sync and rename the finished ``upload`` into place (blocking: call
+        it in a thread). An image is ``clean``\ ed first (which may raise to
+        refuse it) and only its clean copy and thumbnail are kept; returns
+        their sizes (width, height, thumbnail width, thumbnail height), ``None``
+        for a plain file (no ``clean``)."""
         upload.close()
         file_hash = upload.hash
         try:
-            if not image:
+            if clean is None:
                 _sync(upload.path)
                 os.replace(upload.path, self.file_path(file_hash))
                 return None
             temporary_image = upload.path + IMAGE_SUFFIX
             temporary_thumbnail = upload.path + THUMBNAIL_SUFFIX
             try:
-                clean = clean_image(upload.path, media_type, temporary_image, temporary_thumbnail)
+                sizes = clean(upload.path, temporary_image, temporary_thumbnail)
                 for temporary, final in (
                     (temporary_image, self.image_path(file_hash)),
                     (temporary_thumbnail, self.thumbnail_path(file_hash)),
@@ -101,7 +105,7 @@ class Blobs:
                 for temporary in (temporary_image, temporary_thumbnail):
                     if os.path.exists(temporary):
                         os.unlink(temporary)
-            return clean.width, clean.height, clean.thumbnail_width, clean.thumbnail_height
+            return sizes
         finally:
             if os.path.exists(upload.path):
                 os.unlink(upload.path)

@@ -190,12 +190,14 @@ class IRCConnection(BatchedWrites, irc.IRC):
         else:
             channel = self.channels.get(getattr(event, "session_id", 0), "*")
             if not self._variant:
-                self.send(wire.encode_event(event, channel, self.factory.server))
+                self.send(wire.encode_event(event, channel, self.factory.server, self.factory.web()))
             else:
                 variant = wire.variant_of(event, self._variant)
                 real_name = self._real_name(event.name) if isinstance(event, MemberJoined) else ""
                 now = self.factory.clock.seconds()
-                self.send(wire.encode_variant(event, channel, self.factory.server, variant, now, real_name))
+                self.send(
+                    wire.encode_variant(event, channel, self.factory.server, variant, now, real_name, self.factory.web())
+                )
 
     def _first_telling(self, name: str, change: int) -> bool:
         """Whether this away or real-name change is news here (one event comes per shared session)."""
@@ -216,8 +218,9 @@ class IRCConnection(BatchedWrites, irc.IRC):
             data = wire.line(wire.user_prefix(event.sender), "TAGMSG", me) if self.caps & Cap.MESSAGE_TAGS else b""
         else:
             data = wire.said_lines(
-                event.sender, me, event.text, notice=event.notice, action=event.action, ctcp=event.ctcp
-            )
+                event.sender, me, wire.shown_text(event, self.factory.web()), notice=event.notice,
+                action=event.action, ctcp=event.ctcp,
+            )  # fmt: skip
         self.send(self.tagged(data, event))
 
     def tagged(self, data: bytes, event: Event) -> bytes:

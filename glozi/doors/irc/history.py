@@ -211,14 +211,16 @@ CHATHISTORY_BATCH = "chathistory"
 TARGETS_BATCH = "draft/chathistory-targets"
 
 
-def history_lines(messages: Sequence[Message], target: str, caps: int) -> bytes:
+def history_lines(messages: Sequence[Message], target: str, caps: int, web: str = "") -> bytes:
     """Stored messages to ``target`` from their senders (PRIVMSG, a ``/me``
     as CTCP ACTION), each with the tags ``caps`` (``Cap`` bits) asked for, as live ones have
     them: ``time`` (server-time: the stored time) and ``msgid`` (message-tags)."""
     variant = caps & TAGGED
     return b"".join(
         wire.tag_event(
-            wire.said_lines(message.sender, target, message.text, notice=message.notice, action=message.action),
+            wire.said_lines(
+                message.sender, target, wire.shown_text(message, web), notice=message.notice, action=message.action
+            ),
             message, variant, message.sent_at,
         )
         for message in messages
@@ -279,7 +281,7 @@ class ChatHistory(IRCConnection):
         self.log.failure("Answering IRC CHATHISTORY failed", reason)
 
     def _history_answer(self, messages: list[Message], channel: str) -> bytes:
-        return self.open_batch(CHATHISTORY_BATCH, history_lines(messages, channel, self.caps), channel)
+        return self.open_batch(CHATHISTORY_BATCH, history_lines(messages, channel, self.caps, self.factory.web()), channel)
 
     def _targets_answer(self, targets: list[tuple[int, float]]) -> bytes:
         body = b"".join(
@@ -310,4 +312,4 @@ class ChatHistory(IRCConnection):
         if caps & Cap.SERVER_TIME:
             self.send(self._history_answer(messages, channel))
         else:
-            self.send(wire.encode_history(messages, channel, self.factory.server))
+            self.send(wire.encode_history(messages, channel, self.factory.server, self.factory.web()))

@@ -1,6 +1,8 @@
 """Messages and people: PRIVMSG and NOTICE to channels and nicks (CTCP
 included, glozi/doors/irc/ctcp.py), the GloziServ service, TIME and WHOIS."""
 
+from typing import Any
+
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -8,6 +10,13 @@ import glozi
 from glozi.domain import commands
 from glozi.domain.errors import ChatError
 from glozi.domain.events import PrivateMessage
+from glozi.domain.files import (
+    UPLOAD_PATH,
+    UPLOAD_TOKEN_SECONDS,
+    FileSharing,
+    valid_file_name,
+    valid_media_type,
+)
 from glozi.domain.names import EXIT_CODE_RULE, is_valid_exit_code, name_key
 from glozi.doors.irc import ctcp, tags, wire
 from glozi.doors.irc import numerics as n
@@ -18,7 +27,10 @@ _SERVICE_ONLY_HELP = (
     "exit CODE - the server exit code: shuts the server down (only outside a session)",
     "In several channels, name one after the command: quit #kiwi, kick #kiwi NAME.",
     "IRC's own /time, /kick #session NAME and /part #session do the same as time, kick and quit.",
+    "upload #channel|nick NAME SIZE [MEDIA_TYPE] - a command line to share a file (docs/files.md)",
+    "files - your download token, for shared files' links",
 )
+UPLOAD_USAGE = "Usage: upload #channel|nick NAME SIZE [MEDIA_TYPE]"
 
 
 _SEND_REFUSALS = {"banned": "+b", "moderated": "+m"}
@@ -235,6 +247,10 @@ class Messages(IRCConnection):
                 self._service_help()
             elif name == "exit":
                 self._exit_code(args.strip())
+            elif name == "upload":
+                self._upload(args.split())
+            elif name == "files":
+                self._download_token()
             elif name == "close" and (other := self._operator_closes(args)) is not None:
                 self._service_notice(self.factory.operators.close_session(self.participant, other))
             else:
@@ -290,6 +306,59 @@ class Messages(IRCConnection):
             self._service_notice(f"{command.usage.removeprefix('/')} - {command.help}{commands.privilege_mark(command)}")
         for text in _SERVICE_ONLY_HELP:
             self._service_notice(text)
+
+    def _file_sharing(self) -> FileSharing:
+        files = self.factory.chat.files
+        if files is None or not self.factory.web():
+            raise ChatError("files_unavailable", "This server shares no files.")
+        return files
+
+    def _upload(self, words: list[str]) -> None:
+        """``upload #kiwi NAME SIZE [MEDIA_TYPE]``: a token, told as the curl command line that uses it."""
+        try:
+            self._ask_upload(words)
+        except ChatError as error:
+            self._service_notice(f"Upload refused ({error.code}): {error.message}")
+
+    def _ask_upload(self, words: list[str]) -> None:
+        files = self._file_sharing()
+        if len(words) not in (3, 4) or not words[2].isdigit() or not valid_file_name(words[1]):
+            self._service_notice(UPLOAD_USAGE)
+            return
+        target, name, size = words[0], words[1], int(words[2])
+        media_type = words[3].lower() if len(words) == 4 else "application/octet-stream"
+        if not valid_media_type(media_type) or size < 1:
+            self._service_notice(UPLOAD_USAGE)
+            return
+        session_id = None
+        to = None
+        if wire.session_of(target) is not None:
+            session_id = self._my_session(target)
+            if session_id is None:
+                raise ChatError("not_in_session", f"You are not in {target}.")
+        else:
+            to = target
+
+        def ready(grant: Any) -> None:
+            where = self.channels[session_id] if session_id is not None else to
+            self._service_notice(f"Upload {name} to {where} within {UPLOAD_TOKEN_SECONDS} seconds with:")
+            self._service_notice(
+                f"curl -T {name} -H 'Authorization: Bearer {grant.token}' {self.factory.web()}{UPLOAD_PATH}"
+            )
+
+        def refused(reason: Failure) -> None:
+            if reason.check(ChatError):
+                self._service_notice(f"Upload refused ({reason.value.code}): {reason.value.message}")
+            else:
+                self._service_refused(reason)
+
+        files.request_upload(self.participant, session_id, to, name, size, media_type).addCallbacks(ready, refused)
+
+    def _download_token(self) -> None:
+        token = self._file_sharing().download_token(self.participant)
+        self._service_notice(
+            f"Your download token is {token} (valid while you stay connected): add ?token={token} to a file's link."
+        )
 
     def _exit_code(self, code: str) -> None:
         if not is_valid_exit_code(code):

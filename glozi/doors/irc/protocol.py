@@ -5,6 +5,7 @@ every session, the session's admin is its channel operator, and the GloziChat co
 are reached through IRC's own TIME and KICK or ``/msg GloziServ COMMAND``.
 """
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from twisted.internet.interfaces import IReactorTime
@@ -96,8 +97,11 @@ class IRCFactory(TrackingFactory):
         operators: Operators | None = None,
         description: str = glozi.DESCRIPTION,
         server_password: ServerPassword | None = None,
+        web: Callable[[], str] = lambda: "",
     ) -> None:
         super().__init__(limits, writes)
+        self.web = web
+        """The web door's URL without its last ``/`` (``http://HOST:PORT``), for shared files' links; ``""``: none."""
         self.chat = chat
         self.operators = operators if operators is not None else Operators(chat)
         self.server_password = server_password if server_password is not None else ServerPassword(chat)

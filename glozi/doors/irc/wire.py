@@ -37,6 +37,7 @@ from glozi.domain.events import (
     TopicChanged,
     Wallops,
 )
+from glozi.domain.files import download_path
 from glozi.doors.irc import tags
 from glozi.doors.irc.caps import TAGGED, Cap
 
@@ -290,10 +291,18 @@ def _wallops(event: Wallops) -> bytes:
     return b"".join(line(prefix, "WALLOPS", piece) for piece in split_text(event.text, MAX_LINE_BYTES - overhead))
 
 
-def _encode(event: Event, channel: str, server: str) -> bytes:
+def shown_text(message: Message | PrivateMessage, web: str) -> str:
+    """What IRC users read of a message: its text, and for a shared file its
+    download URL on the web door ``web`` (``http://HOST:PORT``; docs/files.md)."""
+    if message.file is None or not web:
+        return message.text
+    return f"{message.text} {web}{download_path(message.file.hash, message.file.name)}"
+
+
+def _encode(event: Event, channel: str, server: str, web: str) -> bytes:
     match event:
         case Message():
-            return said_lines(event.sender, channel, event.text, notice=event.notice, action=event.action)
+            return said_lines(event.sender, channel, shown_text(event, web), notice=event.notice, action=event.action)
         case SessionCtcp():
             return said_lines(event.sender, channel, event.body, notice=event.notice, ctcp=True)
         case MemberJoined():
@@ -334,27 +343,28 @@ def history_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def encode_history(messages: Sequence[Message], channel: str, server: str) -> bytes:
+def encode_history(messages: Sequence[Message], channel: str, server: str, web: str = "") -> bytes:
     """A session's history as NOTICEs from the server to the channel, between
     a first and a last line that say so."""
     lines = [text_lines(server, "NOTICE", channel, f"--- History: the last {len(messages)} messages (UTC) ---")]
     for message in messages:
         who = f"* {message.sender}" if message.action else f"<{message.sender}>"
-        text = f"[{history_time(message.sent_at)}] {who} {message.text}"
+        text = f"[{history_time(message.sent_at)}] {who} {shown_text(message, web)}"
         lines.append(text_lines(server, "NOTICE", channel, text))
     lines.append(text_lines(server, "NOTICE", channel, "--- End of history ---"))
     return b"".join(lines)
 
 
-def encode_event(event: Event, channel: str, server: str) -> bytes:
+def encode_event(event: Event, channel: str, server: str, web: str = "") -> bytes:
     """The lines for a shared event, encoded once and cached on the event.
 
     ``channel`` is the session's channel, the same for every recipient, and
-    ``server`` is this server's IRC name; so is the result.
+    ``server`` is this server's IRC name and ``web`` its web door's URL
+    (for shared files' links); so is the result.
     """
     data = event.encoded.get(CACHE_KEY)
     if data is None:
-        data = event.encoded[CACHE_KEY] = _encode(event, channel, server)
+        data = event.encoded[CACHE_KEY] = _encode(event, channel, server, web)
     return data
 
 
@@ -429,7 +439,7 @@ def tag_event(data: bytes, event: Event, variant: int, now: float) -> bytes:
     return tags.with_tags(data, every, first=first)
 
 
-def _encode_variant(event: Event, channel: str, server: str, variant: int, real_name: str) -> bytes:
+def _encode_variant(event: Event, channel: str, server: str, variant: int, real_name: str, web: str) -> bytes:
     match event:
         case MemberJoined() if variant & Cap.EXTENDED_JOIN:
             # No accounts: the account name is always "*".
@@ -443,10 +453,12 @@ def _encode_variant(event: Event, channel: str, server: str, variant: int, real_
             return line(user_prefix(event.name), "SETNAME", event.real_name)
         case MemberInvited() if variant & Cap.INVITE_NOTIFY:
             return line(user_prefix(event.by), "INVITE", event.nick, channel)
-    return encode_event(event, channel, server)
+    return encode_event(event, channel, server, web)
 
 
-def encode_variant(event: Event, channel: str, server: str, variant: int, now: float, real_name: str = "") -> bytes:
+def encode_variant(
+    event: Event, channel: str, server: str, variant: int, now: float, real_name: str = "", web: str = ""
+) -> bytes:
     """``encode_event`` for the clients of one ``variant`` (``variant_of``):
     encoded once per variant and cached on the event, so every client of a
     variant gets the same bytes; ``now`` times an event that has no time of
@@ -455,6 +467,6 @@ def encode_variant(event: Event, channel: str, server: str, variant: int, now: f
     data = event.encoded.get(key)
     if data is None:
         data = event.encoded[key] = tag_event(
-            _encode_variant(event, channel, server, variant, real_name), event, variant, now
+            _encode_variant(event, channel, server, variant, real_name, web), event, variant, now
         )
     return data

@@ -9,7 +9,8 @@ arrives (``Upload``), then the file is checked and kept off the reactor
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -22,7 +23,7 @@ from twisted.web import http, server
 
 from glozi.domain.errors import ChatError, TransferError
 from glozi.domain.files import FileSharing, UploadGrant
-from glozi.files.images import ImageRefused, is_image_type, served_type
+from glozi.files.images import ImageRefused, clean_image, is_image_type, served_type
 from glozi.storage.blobs import Blobs, Upload
 from glozi.storage.store import SharedFile
 
@@ -47,6 +48,11 @@ _STATUS_OF = {
 """Each refusal's HTTP status (docs/files.md)."""
 
 
+def _clean(media_type: str, source: str, image_path: str, thumbnail_path: str) -> tuple[int, int, int, int]:
+    clean = clean_image(source, media_type, image_path, thumbnail_path)
+    return clean.width, clean.height, clean.thumbnail_width, clean.thumbnail_height
+
+
 def error_body(code: str, message: str) -> bytes:
     return json.dumps({"code": code, "message": message}).encode("utf-8")
 
@@ -67,10 +73,13 @@ class FileService:
 
     log = Logger()
 
-    def __init__(self, sharing: FileSharing, blobs: Blobs, reactor: Any) -> None:
+    def __init__(
+        self, sharing: FileSharing, blobs: Blobs, in_thread: Callable[..., "Deferred[Any]"] = deferToThread
+    ) -> None:
         self.sharing = sharing
         self.blobs = blobs
-        self.reactor = reactor
+        self.in_thread = in_thread
+        """Runs the slow part of an upload (syncing, decoding an image) off the reactor."""
 
     def begin_upload(self, request: server.Request, length: int | None) -> tuple[str, str] | UploadGrant:
         """Check an upload's headers: its grant (spent now), or ``(code, message)`` to refuse it with."""
@@ -93,10 +102,10 @@ class FileService:
     def finish_upload(self, grant: UploadGrant, upload: Upload) -> "Deferred[dict[str, Any]]":
         """The body is in: keep the file (in a thread), then announce it. Fires
         with the 201 answer; fails with ``ChatError`` or ``TransferError`` (the upload's refusal)."""
-        image = is_image_type(grant.media_type)
         file_hash = upload.hash
         self.sharing.pin(file_hash)
-        kept: Deferred[Any] = deferToThread(self.blobs.keep, upload, grant.media_type, image)
+        clean = partial(_clean, grant.media_type) if is_image_type(grant.media_type) else None
+        kept: Deferred[Any] = self.in_thread(self.blobs.keep, upload, clean)
 
         def refused(reason: Failure) -> Failure:
             if reason.check(ImageRefused):

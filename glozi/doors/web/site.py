@@ -7,16 +7,20 @@ security headers of docs/security.md and none sets a cookie.
 """
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
-from twisted.web import http, server, static
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from glozi.domain.files import UploadGrant
 from glozi.doors.native.wire import file_fields
+from glozi.doors.tracking import TrackingFactory, source_of
 from glozi.doors.web.files import FileService, answer_upload, error_body, refuse, status_of
 from glozi.doors.web.frames import accept_key, is_valid_key
 
@@ -56,6 +60,7 @@ CONTENT_TYPES = {
 }
 """Content-Type by file extension; any other file is ``application/octet-stream``."""
 
+UPGRADE_REQUIRED = 426
 _DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
 
 
@@ -112,6 +117,8 @@ class WebRoot(Resource):
 
     isLeaf = True
     log = Logger()
+    http_connections: "HTTPConnectionLimits | None" = None
+    """Counts the HTTP connections; an upgraded one leaves its count."""
 
     def __init__(
         self, websockets: IProtocolFactory, files: str = WEBCLIENT_DIR, sharing: FileService | None = None
@@ -157,13 +164,16 @@ class WebRoot(Resource):
         path = file_in(self.files, segments)
         if path is None:
             return _plain(request, http.NOT_FOUND, "Not found.\n")
+        try:
+            # The page's files are small: read whole, at once, with no producer to outlive the request.
+            with open(path, "rb") as file:
+                content = file.read()
+        except OSError:
+            return _plain(request, http.NOT_FOUND, "Not found.\n")
+        # The type is ours alone, never guessed from the host's mime.types.
         content_type = CONTENT_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
-        page = static.File(path, defaultType=content_type)
-        # The type is ours alone: neither the host's mime.types nor an encoding guessed from the name.
-        page.contentTypes = {}
-        page.contentEncodings = {}
-        result: bytes | int = page.render(request)
-        return result
+        request.setHeader(b"content-type", content_type.encode())
+        return content
 
     def _upgrade(self, request: server.Request) -> bytes | int:
         """Switch this HTTP connection to a WebSocket (RFC 6455, 4.2) for the
@@ -178,7 +188,7 @@ class WebRoot(Resource):
         key = request.getHeader(b"sec-websocket-key")
         if request.getHeader(b"sec-websocket-version") != b"13":
             request.setHeader(b"sec-websocket-version", b"13")
-            return _plain(request, http.UPGRADE_REQUIRED, "This server speaks WebSocket version 13.\n")
+            return _plain(request, UPGRADE_REQUIRED, "This server speaks WebSocket version 13.\n")
         if (
             request.clientproto != b"HTTP/1.1"
             or b"websocket" not in _tokens(request, b"upgrade")
@@ -200,6 +210,8 @@ class WebRoot(Resource):
         # The HTTP channel no longer reads requests here; the connection
         # registers its own producer, which bounds its send queue.
         transport.unregisterProducer()
+        if self.http_connections is not None:
+            self.http_connections.stop_counting(transport)
         connection = self.websockets.buildProtocol(request.getClientAddress())
         # Twisted's own WebSocket resource hands the connection over the same way.
         channel._protocolUpgradeForWebsockets(connection)
@@ -267,12 +279,90 @@ class WebRequest(server.Request):
             super().requestReceived(command, path, version)
 
 
+class _Unavailable(Protocol):
+    """Answers a connection over the limits with 503 and closes it."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def connectionMade(self) -> None:
+        body = self.message.encode("utf-8") + b"\n"
+        headers = [
+            b"HTTP/1.1 503 Service Unavailable",
+            *(name + b": " + value for name, value in SECURITY_HEADERS),
+            b"Content-Type: text/plain; charset=utf-8",
+            b"Content-Length: %d" % len(body),
+            b"Connection: close",
+        ]
+        self.transport.write(b"\r\n".join(headers) + b"\r\n\r\n" + body)
+        self.transport.loseConnection()
+
+
+class HTTPConnectionLimits(WrappingFactory):
+    """The web door's HTTP connections, bounded as each door bounds its own:
+    at most ``max_connections`` in all and ``max_per_source`` from one
+    address; past them a connection is answered 503 and closed.
+
+    A connection upgraded to a WebSocket stops counting here
+    (``stop_counting``): from then on the WebSocket factory counts it, and
+    refuses it as the native door refuses one.
+    """
+
+    protocol = ProtocolWrapper
+    log = Logger()
+
+    def __init__(self, site: server.Site, max_connections: int, max_per_source: int) -> None:
+        super().__init__(site)
+        self.max_connections = max_connections
+        self.max_per_source = max_per_source
+        self._counted: dict[Any, str] = {}
+        self._per_source: Counter[str] = Counter()
+
+    def buildProtocol(self, addr: Any) -> Any:
+        source = source_of(addr)
+        if len(self._counted) >= self.max_connections:
+            message = f"The server is full ({self.max_connections} connections); try again later."
+        elif self._per_source[source] >= self.max_per_source:
+            message = f"Too many connections from {source} (at most {self.max_per_source})."
+        else:
+            return super().buildProtocol(addr)
+        self.log.warn("Refused an HTTP connection from {source}: {message}", source=source, message=message)
+        return _Unavailable(message)
+
+    def registerProtocol(self, p: Any) -> None:
+        super().registerProtocol(p)
+        source = source_of(p.getPeer())
+        self._counted[p] = source
+        self._per_source[source] += 1
+
+    def unregisterProtocol(self, p: Any) -> None:
+        super().unregisterProtocol(p)
+        self.stop_counting(p)
+
+    def stop_counting(self, connection: Any) -> None:
+        """``connection`` (a transport this factory made) no longer counts as an HTTP connection."""
+        source = self._counted.pop(connection, None)
+        if source is None:
+            return
+        self._per_source[source] -= 1
+        if self._per_source[source] <= 0:
+            del self._per_source[source]
+
+
 def make_site(
-    websockets: IProtocolFactory, files: str = WEBCLIENT_DIR, sharing: FileService | None = None
-) -> server.Site:
-    """The web door's HTTP site: ``WebRoot`` with short timeouts and the security
-    headers; with ``sharing``, the file transfers of docs/files.md too."""
-    site = server.Site(WebRoot(websockets, files, sharing), timeout=HTTP_TIMEOUT_SECONDS)
+    websockets: TrackingFactory, files: str = WEBCLIENT_DIR, reactor: Any = None, sharing: FileService | None = None
+) -> HTTPConnectionLimits:
+    """The factory the web door listens with: ``WebRoot`` in a ``Site`` with
+    short timeouts and the security headers, its HTTP connections bounded by
+    the same ``--max-connections`` and ``--max-per-source`` as ``websockets``;
+    with ``sharing``, the file transfers of docs/files.md too.
+
+    ``reactor`` runs the HTTP timeouts (tests pass a ``Clock``-driven one); by default the global reactor.
+    """
+    root = WebRoot(websockets, files, sharing)
+    site = server.Site(root, timeout=HTTP_TIMEOUT_SECONDS, reactor=reactor)
     site.requestFactory = WebRequest
     site.displayTracebacks = False
-    return site
+    limits = HTTPConnectionLimits(site, websockets.max_connections, websockets.max_per_source)
+    root.http_connections = limits
+    return limits
