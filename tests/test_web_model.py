@@ -308,6 +308,50 @@ class WebModelTests(TestCase):
         self.assertEqual(result, [2000, True, "one more"])
 
     @defer.inlineCallbacks
+    def test_older_messages_are_asked_before_the_oldest_shown_put_above_and_end_at_the_start(self) -> Any:
+        """The top of the transcript asks 100 messages before the oldest msgid shown; a full page (more)
+        lets the next ask go on, a page not full is the start of history, and nothing is asked twice at once."""
+        result = yield self.run_js(
+            """
+            model.state(net.State.OPEN, {});
+            model.frame(welcome);
+            model.sessions.set(2, { ...session, id: 2, name: "kiwi" });
+            model.openDialog("join", 2);
+            model.submitDialog({ username: "alice" });
+            await connection.answer("join", { ...joined(1), session: { ...session, id: 2, name: "kiwi" } });
+            model.frame({ type: "history", session: 2, from: "bob", text: "newest stored", ts: 50, msgid: "m50" });
+            const chat = model.conversations.get("session:2");
+            model.loadOlder(chat.key);
+            model.loadOlder(chat.key);
+            const asks = connection.sent.filter((frame) => frame.type === "history").map(({ id, ...frame }) => frame);
+            const states = [chat.older];
+            const page = [];
+            for (let n = 49; n > 49 - 100; n -= 1) page.unshift({ msgid: `m${n}`, ts: n, from: "bob", text: `stored ${n}` });
+            await connection.answer("history", { type: "messages", session: 2, messages: page, more: true });
+            states.push(chat.older);
+            model.loadOlder(chat.key);
+            const second = connection.sent.filter((frame) => frame.type === "history").slice(-1)[0].at;
+            await connection.answer("history", { type: "messages", session: 2, more: false,
+              messages: [{ msgid: "m-51", ts: 1, from: "bob", text: "the first" }, page[0]] });
+            states.push(chat.older);
+            model.loadOlder(chat.key);
+            const messages = chat.lines.filter((line) => line.kind === "message").map((line) => line.text);
+            return { asks, states, second, first: messages.slice(0, 2), count: messages.length,
+                     last: messages.slice(-1)[0], asked: connection.sent.filter((frame) => frame.type === "history").length };
+            """
+        )
+        self.assertEqual(
+            result["asks"],
+            [{"type": "history", "session": 2, "direction": "before", "at": {"msgid": "m50"}, "limit": 100}],
+        )
+        self.assertEqual(result["states"], ["loading", "idle", "start"])
+        self.assertEqual(result["second"], {"msgid": "m-50"})
+        self.assertEqual(
+            result["first"], ["the first", "stored -50"], "a message already shown is not shown twice"
+        )
+        self.assertEqual([result["count"], result["last"], result["asked"]], [102, "newest stored", 2])
+
+    @defer.inlineCallbacks
     def test_unread_counts_and_mentions_count_where_you_do_not_look_and_a_hidden_page_alerts(self) -> Any:
         """A message in a conversation not shown counts, with @ when it names you; a private message to a hidden
         page alerts with who and where; showing the conversation clears its count."""

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
 from selenium.webdriver.common.keys import Keys
 from twisted.internet import defer, reactor, threads
 from twisted.trial.unittest import TestCase
@@ -142,6 +144,16 @@ class PageTests(TestCase):
             alice_page.wait("garden", lambda: "garden" in alice_page.find("#chat-title").text)
             place = "const box = document.getElementById('transcript'); return [box.scrollTop, box.scrollHeight > box.clientHeight]"
             self.assertEqual(alice_page.driver.execute_script(place), [0, True])
+            self.assertFalse(alice_page.visible("#new-below"))
+            carol.send("PRIVMSG #garden :while alice reads above")
+            alice_page.wait("New messages below", lambda: alice_page.visible("#new-below"))
+            self.assertEqual(
+                alice_page.driver.execute_script(place), [0, True], "the view stays where she reads"
+            )
+            alice_page.find("#new-below").click()
+            alice_page.wait("the button to go", lambda: not alice_page.visible("#new-below"))
+            at_bottom = "const box = document.getElementById('transcript'); return box.scrollHeight - box.scrollTop - box.clientHeight"
+            self.assertLess(alice_page.driver.execute_script(at_bottom), 2)
 
             # At a phone's width the sidebar is a drawer: out of sight until the menu opens it.
             alice_page.set_size(390, 844)
@@ -233,7 +245,9 @@ class PageTests(TestCase):
             page.wait("a notification", lambda: browser.notifications())
             self.assertEqual(browser.notifications(), [{"title": "bob privately", "body": "psst, alice"}])
             self.assertEqual(alice.sidebar(), {"kiwi": "", "@bob": "@ 1"})
-            self.assertEqual(page.driver.title, "GloziChat", "the count goes when the page is seen")
+            page.wait(
+                "the title's count to go once the page is seen", lambda: page.driver.title == "GloziChat"
+            )
 
         yield threads.deferToThread(scenario)
 
@@ -380,3 +394,35 @@ class PageTests(TestCase):
 
         outcomes = yield threads.deferToThread(scenario)
         self.assertEqual(outcomes, ["closed", "welcome"])
+
+    @defer.inlineCallbacks
+    def test_a_wheel_turn_up_at_the_top_loads_the_older_messages_above(self) -> Any:
+        """Joined with the last 5 of 12 messages (--scrollback 5), Alice turns the wheel up: the 7 older ones
+        come above in order, and the top says Start of history."""
+        server = yield start_server(self, "--scrollback", "5")
+        browser = self.browser()
+
+        def scenario() -> None:
+            carol = self.irc_user(server.irc_port, "carol")
+            carol.send("JOIN #kiwi")
+            carol.expect(lambda line: " 366 carol #kiwi " in line)
+            for number in range(12):
+                carol.send(f"PRIVMSG #kiwi :stored {number}")
+            carol.send("PING :all-sent")
+            carol.expect(lambda line: " PONG " in line and line.endswith("all-sent"))
+            alice = PageUser(browser, self.url(server), first_tab=True)
+            alice.join("kiwi", "alice")
+            page = alice.front()
+
+            def messages() -> list[str]:
+                return page.texts("#transcript .line.message .text")
+
+            page.wait("the scrollback", lambda: messages() == [f"stored {n}" for n in range(7, 12)])
+            transcript = page.find("#transcript")
+            ActionChains(page.driver).scroll_from_origin(
+                ScrollOrigin.from_element(transcript), 0, -400
+            ).perform()
+            page.wait("the older messages", lambda: messages() == [f"stored {n}" for n in range(12)])
+            page.wait_text("#older", "Start of history")
+
+        yield threads.deferToThread(scenario)

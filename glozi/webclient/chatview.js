@@ -28,6 +28,22 @@ export class ChatView {
       event.preventDefault();
       if (model.sendText(this.field.value)) this.field.value = "";
     });
+    this.newBelow = byId("new-below");
+    this.newBelow.addEventListener("click", () => {
+      this.transcript.scrollTop = this.transcript.scrollHeight;
+      this.newBelow.hidden = true;
+    });
+    this.olderRow = el("li", { className: "older", attrs: { id: "older" } });
+    this.transcript.addEventListener("scroll", () => {
+      if (this.atBottom()) this.newBelow.hidden = true;
+      this.reachedTop();
+    });
+    this.transcript.addEventListener("wheel", (event) => {
+      if (event.deltaY < 0) this.reachedTop();
+    });
+    this.transcript.addEventListener("keydown", (event) => {
+      if (["ArrowUp", "PageUp", "Home"].includes(event.key)) this.reachedTop();
+    });
     this.leave.addEventListener("click", () => model.leave(model.current));
     this.closeSession.addEventListener("click", () => model.closeSession(model.current));
   }
@@ -69,26 +85,70 @@ export class ChatView {
     if (fresh) {
       this.shownKey = chat.key;
       this.rendered = new Map();
-      box.replaceChildren();
+      box.replaceChildren(this.olderRow);
     }
+    this.renderOlder(chat);
+    const heightBefore = box.scrollHeight;
+    const topBefore = box.scrollTop;
+    let added = false;
+    let above = false;
+    let previous = this.olderRow;
     for (const line of chat.lines) {
       const known = this.rendered.get(line.serial);
-      if (known && known.version === line.version) continue;
+      if (known && known.version === line.version) {
+        previous = known.node;
+        continue;
+      }
       const node = this.line(line);
       if (known) known.node.replaceWith(node);
-      else box.append(node);
+      else if (previous.nextSibling) {
+        // Older messages go above what is shown.
+        previous.after(node);
+        above = true;
+      } else {
+        box.append(node);
+        added = true;
+      }
       this.rendered.set(line.serial, { node, version: line.version });
+      previous = node;
     }
-    // The model dropped its oldest lines: so does the transcript (they were first in, first rendered).
-    for (const [serial, known] of this.rendered) {
-      if (this.rendered.size <= chat.lines.length) break;
-      known.node.remove();
-      this.rendered.delete(serial);
+    if (this.rendered.size > chat.lines.length) {
+      // The model let its oldest lines go: so does the transcript.
+      const kept = new Set(chat.lines.map((line) => line.serial));
+      for (const [serial, known] of this.rendered) {
+        if (!kept.has(serial)) {
+          known.node.remove();
+          this.rendered.delete(serial);
+        }
+      }
     }
     const place = fresh ? this.places.get(chat.key) : null;
     if (place !== undefined && place !== null) box.scrollTop = place;
     else if (atBottom) box.scrollTop = box.scrollHeight;
+    // Lines put above keep the line you were reading on the same spot.
+    else if (above) box.scrollTop = topBefore + (box.scrollHeight - heightBefore);
+    // Scrolled up to read while lines arrive: say so, and let one click bring you to them.
+    if (fresh) this.newBelow.hidden = true;
+    else if (added && !atBottom) this.newBelow.hidden = false;
   }
+
+  // The top row: older messages on their way, the start of history, or why they could not come.
+  renderOlder(chat) {
+    const texts = {
+      loading: "Loading…",
+      start: "Start of history",
+      failed: `Earlier messages could not be loaded: ${chat.olderProblem} Scroll up to try again.`,
+    };
+    const text = chat.kind === "session" ? texts[chat.older] || "" : "";
+    setText(this.olderRow, text);
+    this.olderRow.hidden = !text;
+  }
+
+  // At the top (a scroll there, or a wheel turned up when there is nothing to scroll): older messages.
+  reachedTop() {
+    if (this.shownKey !== null && this.transcript.scrollTop <= 1) this.model.loadOlder(this.shownKey);
+  }
+
 
   line(line) {
     const classes = ["line", line.kind];

@@ -23,6 +23,10 @@ const NAME_TAKEN_RETRIES = 10;
 const NOTIFICATION_TEXT = 200;
 const DEFAULT_EXIT_DIGITS = 5;
 export const MAX_LINES = 2000;
+export const OLDER_PAGE = 100;
+
+// Where a session's older messages are: none asked yet, on their way, all shown, or a failed try.
+export const Older = Object.freeze({ IDLE: "idle", LOADING: "loading", START: "start", FAILED: "failed" });
 
 const MEMBER_LEFT = {
   quit: "{name} left the session.",
@@ -381,6 +385,8 @@ export class ChatModel {
       rejoining: false,
       historyLeft: Number(frame.history) || 0,
       seen: new Set(),
+      older: Older.IDLE,
+      olderProblem: "",
     };
     this.conversations.set(key, chat);
     this.sessions.set(session.id, session);
@@ -479,7 +485,11 @@ export class ChatModel {
     const line = { serial: this.serial++, version: 0, ts: this.now() / 1000, ...fields };
     conversation.lines.push(line);
     // A page left open for days keeps the newest lines only, so it stays light.
-    if (conversation.lines.length > MAX_LINES) conversation.lines.shift();
+    if (conversation.lines.length > MAX_LINES) {
+      const dropped = conversation.lines.shift();
+      // Gone from the page, it may be loaded again from the history.
+      if (dropped.msgid && conversation.seen) conversation.seen.delete(dropped.msgid);
+    }
     return line;
   }
 
@@ -500,6 +510,7 @@ export class ChatModel {
       mention,
       history,
       file: frame.file && typeof frame.file === "object" ? frame.file : null,
+      msgid: frame.msgid ? String(frame.msgid) : "",
     });
     if (history || frame.notice === true) return;
     const looking = this.visible && this.current === conversation.key;
@@ -654,7 +665,7 @@ export class ChatModel {
           // The scrollback of a later rejoin has it too: it is shown once.
           if (conversation.seen && answer.msgid) conversation.seen.add(answer.msgid);
           const note = typeof answer.away === "string" ? `${conversation.name} is away: ${answer.away}` : "";
-          this.update(line, { delivery: "sent", note, ts: Number(answer.ts) || line.ts });
+          this.update(line, { delivery: "sent", note, ts: Number(answer.ts) || line.ts, msgid: String(answer.msgid || "") });
         } else {
           this.update(line, { delivery: "failed", note: errorText(answer), resendable: true });
         }
@@ -699,6 +710,55 @@ export class ChatModel {
     for (const conversation of this.privateChats) {
       if (!this.waits(conversation)) this.flushOutbox(conversation);
     }
+  }
+
+  // ---- older messages ---------------------------------------------------------------
+
+  // The top of a session's transcript was reached: ask for the page of stored
+  // messages before the oldest one shown (or before the transcript's start).
+  loadOlder(key) {
+    const chat = this.conversations.get(key);
+    if (!chat || chat.kind !== "session" || !this.online || chat.rejoining || chat.historyLeft > 0) return;
+    if (chat.older === Older.LOADING || chat.older === Older.START) return;
+    const oldest = chat.lines.find((line) => line.msgid);
+    const at = oldest ? { msgid: oldest.msgid } : { ts: chat.lines.length ? chat.lines[0].ts : this.now() / 1000 };
+    chat.older = Older.LOADING;
+    this.changed();
+    this.connection.request({ type: "history", session: chat.id, direction: "before", at, limit: OLDER_PAGE }).then(
+      (answer) => {
+        if (this.conversations.get(key) !== chat) return;
+        if (answer.type !== "messages") {
+          chat.older = Older.FAILED;
+          chat.olderProblem = errorText(answer);
+        } else {
+          const lines = answer.messages
+            .filter((message) => !chat.seen.has(message.msgid))
+            .map((message) => {
+              chat.seen.add(message.msgid);
+              return {
+                serial: this.serial++,
+                version: 0,
+                kind: "message",
+                text: String(message.text),
+                ts: Number(message.ts),
+                sender: String(message.from),
+                action: message.action === true,
+                history: true,
+                msgid: String(message.msgid),
+              };
+            });
+          chat.lines.unshift(...lines);
+          chat.older = answer.more ? Older.IDLE : Older.START;
+        }
+        this.changed();
+      },
+      () => {
+        if (this.conversations.get(key) !== chat) return;
+        chat.older = Older.FAILED;
+        chat.olderProblem = "The connection was lost.";
+        this.changed();
+      },
+    );
   }
 
   // ---- the buttons ------------------------------------------------------------------
