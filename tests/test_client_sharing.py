@@ -256,6 +256,17 @@ class UploadTests(SharingTestCase):
         )
 
 
+class SizeTextTests(SharingTestCase):
+    def test_sizes_read_as_the_servers_announcement_writes_them(self) -> None:
+        """docs/files.md: 512 B, 48.2 kB, 2.1 MB, 26.2 MB, 1.1 GB."""
+        from glozi.client.texts import size_text
+
+        self.assertEqual(
+            [size_text(n) for n in (512, 48213, 2146304, 26214400, 1073741824)],
+            ["512 B", "48.2 kB", "2.1 MB", "26.2 MB", "1.1 GB"],
+        )
+
+
 class SharedByOthersTests(SharingTestCase):
     def test_a_message_with_a_file_carries_it(self) -> None:
         """A ``message`` with ``file``: the line has the file (name, size, url, thumbnail), an image."""
@@ -275,6 +286,16 @@ class SharedByOthersTests(SharingTestCase):
         line = self.model.chat.lines[-1]
         self.assertEqual((line.file.name, line.file.size, line.file.image), ("holiday.jpg", 2146304, True))
         self.assertEqual((line.file.thumbnail.width, line.file.thumbnail.height), (320, 240))
+
+    def test_a_file_elsewhere_is_a_plain_message(self) -> None:
+        """A ``file`` whose url is not a path on the server (it would send the token there): no card."""
+        self.in_garden()
+        for url in ("//evil.example/x", "@evil.example/x", "http://evil.example/x"):
+            self.event(
+                {"type": "message", "session": 10, "from": "alice", "text": "shared x", "ts": 5001.0,
+                 "file": {**PHOTO, "url": url}}
+            )
+            self.assertIsNone(self.model.chat.lines[-1].file, url)
 
     def test_a_malformed_file_is_a_plain_message(self) -> None:
         """A ``file`` without its fields: the message shows, without a card."""

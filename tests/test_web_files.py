@@ -38,7 +38,8 @@ class PageFilesTests(TestCase):
     @defer.inlineCallbacks
     def test_attach_asks_for_a_token_then_puts_the_bytes_with_progress(self) -> Any:
         """``upload`` with the session, name, size and type; PUT /upload with the Bearer token; progress in
-        whole percents; the 201 answer marks the line sent with the stored file."""
+        whole percents; the 201 answer marks the line sent with the stored file; the token goes only to
+        paths on this server."""
         result = yield self.files_js(
             """
             sharing.attach(new File(["x".repeat(1000)], "notes.pdf", { type: "application/pdf" }));
@@ -51,7 +52,8 @@ class PageFilesTests(TestCase):
             put.answer(201, { session: 10, msgid: "m1", ts: 5.0, file: { name: "notes.pdf", url: "/files/ab/notes.pdf" } });
             await settle();
             return [asked, pending, put.method, put.path, put.headers.Authorization, put.body.size, progress,
-                    ownLine().delivery, ownLine().file.url, sharing.link(ownLine().file.url)];
+                    ownLine().delivery, ownLine().file.url, sharing.link(ownLine().file.url),
+                    ["//evil.example/x", "http://evil.example/x", "@evil.example"].map((url) => sharing.link(url))];
             """
         )
         asked, pending, *rest = result
@@ -63,7 +65,7 @@ class PageFilesTests(TestCase):
         self.assertEqual(
             rest,
             ["PUT", "/upload", "Bearer " + "U" * 43, 1000, 50, "sent", "/files/ab/notes.pdf",
-             "/files/ab/notes.pdf?token=" + "D" * 43],
+             "/files/ab/notes.pdf?token=" + "D" * 43, ["", "", ""]],
         )
 
     @defer.inlineCallbacks

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from glozi.client import palette as p
 from glozi.client.state import ChatLine, SharedFile, Transfer, TransferState
-from glozi.domain.files import format_size as size_text
+from glozi.client.texts import size_text
 
 CARD_TEXT_PIXELS = 260
 """How wide the name may run before it wraps."""

@@ -33,8 +33,8 @@ from glozi.client.state import (
     TransferState,
     shared_file,
 )
+from glozi.client.texts import size_text
 from glozi.client.transfers import TooLarge, TransferFailed, WebFiles, web_base
-from glozi.domain.files import share_text
 
 MAX_THUMBNAIL_BYTES = 4 * 1024 * 1024
 """The most a thumbnail (320 x 320 at most) may take when fetched."""
@@ -122,7 +122,7 @@ class Sharing(Chatroom):
             conversation,
             ChatLine(
                 LineKind.MESSAGE,
-                share_text(name, size),
+                f"shared {name} ({size_text(size)})",
                 self.clock.seconds(),
                 sender=self.nick or "",
                 own=True,

@@ -246,6 +246,15 @@ class SharedFile:
         return self.media_type in IMAGE_TYPES
 
 
+def _server_path(value: object) -> str:
+    """A path on the server's web port; anything else (``//host/...``, ``@host``, a full URL) would
+    send the download token elsewhere."""
+    path = str(value)
+    if not path.startswith("/") or path.startswith("//"):
+        raise ValueError(f"not a path on the server: {path!r}")
+    return path
+
+
 def shared_file(fields: object) -> SharedFile | None:
     """A frame's ``file`` object as a ``SharedFile``; ``None`` when there is none or it is malformed."""
     if not isinstance(fields, dict):
@@ -257,10 +266,10 @@ def shared_file(fields: object) -> SharedFile | None:
             size=int(fields["size"]),
             media_type=str(fields["media_type"]).lower(),
             hash=str(fields["hash"]),
-            url=str(fields["url"]),
+            url=_server_path(fields["url"]),
             width=int(fields["width"]) if fields.get("width") is not None else None,
             height=int(fields["height"]) if fields.get("height") is not None else None,
-            thumbnail=Thumbnail(str(thumbnail["url"]), int(thumbnail["width"]), int(thumbnail["height"]))
+            thumbnail=Thumbnail(_server_path(thumbnail["url"]), int(thumbnail["width"]), int(thumbnail["height"]))
             if isinstance(thumbnail, dict)
             else None,
         )

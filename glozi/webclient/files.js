@@ -24,7 +24,9 @@ export function tooLargeText(size, largest) {
 }
 
 // A file's (or thumbnail's) path with this connection's download token: an <img> cannot send a header.
+// Only a path on this server ("/files/..."): "//host/..." would hand the token to another host.
 export function withToken(path, token) {
+  if (typeof path !== "string" || !path.startsWith("/") || path.startsWith("//")) return "";
   return `${path}?token=${encodeURIComponent(token)}`;
 }
 

@@ -48,11 +48,14 @@ export class FilesView {
   card(line) {
     const file = line.file;
     const card = el("div", { className: "file-card" });
-    if (file.thumbnail && file.url) {
+    // No link for a path that is not on this server (the view-model gives none).
+    const href = file.url ? this.sharing.link(file.url) : "";
+    const thumbnail = file.thumbnail && href ? this.sharing.link(file.thumbnail.url) : "";
+    if (thumbnail) {
       const thumb = el("img", {
         className: "thumbnail",
         attrs: {
-          src: this.sharing.link(file.thumbnail.url),
+          src: thumbnail,
           width: String(file.thumbnail.width),
           height: String(file.thumbnail.height),
           alt: file.name,
@@ -64,8 +67,8 @@ export class FilesView {
     }
     const size = file.width && file.height ? `${sizeText(file.size)} · ${file.width} × ${file.height}` : sizeText(file.size);
     card.append(el("span", { className: "file-name", text: file.name }), el("span", { className: "file-size", text: size }));
-    if (file.url) {
-      card.append(el("a", { className: "download", text: "Download", attrs: { href: this.sharing.link(file.url), download: file.name } }));
+    if (href) {
+      card.append(el("a", { className: "download", text: "Download", attrs: { href, download: file.name } }));
     }
     if (line.own && line.delivery === "pending") {
       card.append(el("progress", { attrs: { max: "100", value: String(line.progress || 0), "aria-label": `Uploading ${file.name}` } }));
