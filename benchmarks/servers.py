@@ -92,22 +92,20 @@ class RunningServer:
 
 def glozichat_has_irc() -> bool:
     """Whether this checkout's glozichat has an IRC door (``--irc-port``)."""
-    from glozi.tap import Options
-
-    try:
-        Options().parseOptions(["--irc-port", "tcp:0:interface=127.0.0.1"])
-    except Exception:  # noqa: BLE001 - usage.UsageError or anything else: no IRC door
-        return False
-    return True
+    return _glozichat_takes("--irc-port", "tcp:0:interface=127.0.0.1")
 
 
 def glozichat_has_web() -> bool:
     """Whether this checkout's glozichat has a web door (``--web-port``)."""
+    return _glozichat_takes("--web-port", "none")
+
+
+def _glozichat_takes(*arguments: str) -> bool:
     from glozi.tap import Options
 
     try:
-        Options().parseOptions(["--web-port", "none"])
-    except Exception:  # noqa: BLE001 - usage.UsageError or anything else: no web door
+        Options().parseOptions(list(arguments))
+    except Exception:  # noqa: BLE001 - usage.UsageError or anything else: not this checkout's option
         return False
     return True
 

@@ -13,7 +13,6 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.protocol import Factory
-from twisted.logger import Logger
 from twisted.python import usage
 
 import glozi
@@ -340,8 +339,6 @@ class FileHousekeeping(TimerService):
     """Sweeps the files directory every minute (what the retention dropped);
     a temporary one (``--db :memory:``) is removed when the server stops."""
 
-    log = Logger()
-
     def __init__(self, sharing: FileSharing, temporary: str | None) -> None:
         super().__init__(SWEEP_SECONDS, self._sweep)
         self.sharing = sharing
@@ -349,7 +346,7 @@ class FileHousekeeping(TimerService):
 
     def _sweep(self) -> None:
         # Not waited for: a slow database read must not hold the timer (nor the shutdown).
-        self.sharing.sweep().addErrback(lambda reason: self.log.failure("Sweeping the files failed", reason))
+        self.sharing.sweep()
 
     def stopService(self) -> "Deferred[None] | None":
         stopped = super().stopService()

@@ -137,10 +137,10 @@ def start_server(
     return server
 
 
-class FrameClient(LineReceiver):
-    """A native-protocol client for tests: queues every frame it receives."""
-
-    delimiter = b"\n"
+class FrameQueue:
+    """What a test client of the native protocol (over any framing) does with
+    the frames it receives: queues them for ``next()`` and ``request()``.
+    Subclasses hand each frame to ``frame_received`` and implement ``send``."""
 
     def __init__(self, *, session_list: bool = False) -> None:
         self.session_list = session_list
@@ -149,8 +149,7 @@ class FrameClient(LineReceiver):
         self.waiting: deque[defer.Deferred[dict]] = deque()
         self.lost: defer.Deferred[None] = defer.Deferred()
 
-    def lineReceived(self, line: bytes) -> None:
-        frame = json.loads(line)
+    def frame_received(self, frame: dict) -> None:
         if not self.session_list and frame.get("type") in SESSION_LIST_EVENTS:
             return
         if self.waiting:
@@ -158,11 +157,8 @@ class FrameClient(LineReceiver):
         else:
             self.frames.append(frame)
 
-    def connectionLost(self, reason: Any = None) -> None:
-        self.lost.callback(None)
-
     def send(self, **frame: Any) -> None:
-        self.sendLine(json.dumps(frame).encode())
+        raise NotImplementedError
 
     def next(self, timeout: float = 10.0) -> "defer.Deferred[dict]":
         """The next frame, failing after ``timeout`` seconds."""
@@ -178,6 +174,21 @@ class FrameClient(LineReceiver):
         self.send(**frame)
         answer = yield self.next()
         return answer
+
+
+class FrameClient(FrameQueue, LineReceiver):
+    """A native-protocol client for tests: queues every frame it receives."""
+
+    delimiter = b"\n"
+
+    def lineReceived(self, line: bytes) -> None:
+        self.frame_received(json.loads(line))
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.lost.callback(None)
+
+    def send(self, **frame: Any) -> None:
+        self.sendLine(json.dumps(frame).encode())
 
 
 class NickHolder(LineReceiver):

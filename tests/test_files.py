@@ -1,11 +1,12 @@
 """The rules of sharing files (docs/files.md): upload tokens, quotas, who may download, private chats' files."""
 
+from twisted.internet.defer import fail
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.errors import ChatError, TransferError
 from glozi.domain.events import LeaveReason, Message, PrivateMessage
 from glozi.domain.files import FileSharing, download_path, format_size, share_text, valid_file_name
-from glozi.storage.store import SharedFile
+from glozi.storage.store import SharedFile, StoreError
 from tests.helpers import connect, done, make_server
 
 MIB_100 = 104_857_600
@@ -218,3 +219,96 @@ class DownloadTests(FilesTestCase):
         self.alice.disconnected()
         self.refused_download("no_such_file", bob_token)
         self.assertEqual(self.swept, [set()])
+
+
+class SweepTests(FilesTestCase):
+    def test_kept_and_pinned_files_are_spared(self) -> None:
+        """A sweep keeps every hash a kept message names and every pinned one (being written)."""
+        self.share(self.alice, shared())
+        self.files.pin("cd" * 32)
+        done(self.files.sweep())
+        self.assertEqual(self.swept, [{"ab" * 32, "cd" * 32}])
+
+    def test_an_unreadable_store_sweeps_nothing(self) -> None:
+        """When the store cannot be read, nothing is deleted (the failure is logged)."""
+        self.patch(self.server.store, "kept_files", lambda file_hash=None: fail(StoreError("disk I/O error")))
+        done(self.files.sweep())
+        self.assertEqual(self.swept, [])
+        self.assertEqual(len(self.flushLoggedErrors(StoreError)), 1)
+
+
+class IRCLinkTests(SynchronousTestCase):
+    def test_irc_users_see_the_link_live_in_scrollback_and_chathistory(self) -> None:
+        """A file's message reads "shared a.bin (5 B) http://HOST:PORT/files/HASH/a.bin" in each IRC form."""
+        from glozi.doors.irc import wire
+        from glozi.doors.irc.history import history_lines
+
+        message = Message(session_id=2, sender="alice", text="shared a.bin (5 B)", sent_at=1.0, action=True,
+                          msgid="m1", file=shared())  # fmt: skip
+        link = f"http://192.168.1.10:8080/files/{'ab' * 32}/a.bin"
+        expected = f"\x01ACTION shared a.bin (5 B) {link}\x01".encode()
+        web = "http://192.168.1.10:8080"
+        self.assertIn(expected, wire.encode_event(message, "#kiwi", "lanbox", web))
+        self.assertIn(expected, history_lines([message], "#kiwi", 0, web))
+        self.assertIn(f"* alice shared a.bin (5 B) {link}".encode(), wire.encode_history([message], "#kiwi", "lanbox", web))
+
+
+class NativeFramesTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        from glozi.doors.native.protocol import NativeFactory
+
+        self.server, self.clock = make_server()
+        self.server.files = FileSharing(self.server, self.clock)
+        self.factory = NativeFactory(self.server, "testbox")
+
+    def client(self, host: str = "127.0.0.1"):  # type: ignore[no-untyped-def]
+        from tests.test_native_protocol import Client
+
+        client = Client(self.factory, host)
+        client.test_case = self
+        return client
+
+    def test_the_file_object_in_message_history_and_messages(self) -> None:
+        """A shared file's `file` object, exactly as docs/files.md shows it, in the live message, a later
+        joiner's history frame and a history request's page; the welcome carries the download token."""
+        alice, bob = self.client(), self.client("127.0.0.2")
+        self.assertEqual(alice.welcome["files"], {"download_token": self.server.files.download_token(
+            alice.protocol.participant), "max_file_size": 26_214_400})  # fmt: skip
+        alice.one({"type": "join", "session": 2, "username": "alice"})
+        bob.send({"type": "join", "session": 2, "username": "bob"})
+        ready = alice.send({"type": "upload", "session": 2, "name": "été.jpg", "size": 2_146_304,
+                            "media_type": "IMAGE/JPEG", "id": 5})[-1]  # fmt: skip
+        self.assertEqual(
+            {key: ready[key] for key in ("type", "session", "path", "expires_in", "id")},
+            {"type": "upload_ready", "session": 2, "path": "/upload", "expires_in": 300, "id": 5},
+        )
+        grant = self.server.files.grant_for(ready["token"])
+        self.assertEqual(grant.media_type, "image/jpeg")
+        self.server.files.spend(grant)
+        picture = SharedFile("été.jpg", 2_146_304, "image/jpeg", "ab" * 32, 4032, 3024, 320, 240, "127.0.0.1")
+        done(self.server.files.announce(grant, picture))
+        expected = {
+            "name": "été.jpg", "size": 2_146_304, "media_type": "image/jpeg", "hash": "ab" * 32,
+            "url": f"/files/{'ab' * 32}/%C3%A9t%C3%A9.jpg", "width": 4032, "height": 3024,
+            "thumbnail": {"url": f"/thumbnails/{'ab' * 32}", "width": 320, "height": 240},
+        }  # fmt: skip
+        [message] = bob.frames()
+        self.assertEqual((message["type"], message["text"], message["action"], message["file"]),
+                         ("message", "shared été.jpg (2.1 MB)", True, expected))  # fmt: skip
+        carol = self.client("127.0.0.3")
+        frames = carol.send({"type": "join", "session": 2, "username": "carol"})
+        self.assertEqual([f["type"] for f in frames], ["joined", "history"])
+        self.assertEqual(frames[-1].get("file"), expected, frames[-1])
+        [page] = carol.send({"type": "history", "session": 2, "direction": "latest", "limit": 10})
+        self.assertEqual(page["messages"][-1]["file"], expected)
+
+    def test_bad_upload_frames(self) -> None:
+        """Both or neither of session and to, a bad name, size or media type: bad_field; a missing one: missing_field."""
+        alice = self.client()
+        alice.one({"type": "join", "session": 2, "username": "alice"})
+        good = {"type": "upload", "session": 2, "name": "a.bin", "size": 1, "media_type": "text/plain"}
+        for change in ({"to": "bob"}, {"session": None}, {"name": "a/b"}, {"size": 0}, {"size": 1.5},
+                       {"media_type": "text"}, {"media_type": "text/plain; charset=utf-8"}):  # fmt: skip
+            self.assertEqual(alice.error_code({**good, **change}), "bad_field", change)
+        for key in ("name", "size", "media_type"):
+            self.assertEqual(alice.error_code({k: v for k, v in good.items() if k != key}), "missing_field", key)

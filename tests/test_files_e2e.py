@@ -147,6 +147,20 @@ class FilesEndToEndTests(TestCase):
         status, _, body = yield deferToThread(http_call, server.web_port, "PUT", "/upload", b"x" * 10)
         self.assertEqual((status, json.loads(body)["code"]), (401, "bad_token"))
 
+        def too_large_with_expect() -> bytes:
+            with socket.create_connection(("127.0.0.1", server.web_port), timeout=10) as raw:
+                raw.sendall(
+                    f"PUT /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ready['token']}\r\n"
+                    "Content-Length: 26214401\r\nExpect: 100-continue\r\n\r\n".encode()
+                )
+                return raw.recv(4096)
+
+        # Refused from the headers: no 100 Continue, so no client sends the body.
+        ready = yield alice.request(type="upload", session=2, name="a.txt", size=10, media_type="text/plain")
+        answer = yield deferToThread(too_large_with_expect)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 413 "), answer)
+        self.assertEqual(json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"], "file_too_large")
+
     @defer.inlineCallbacks
     def test_a_photo_reaches_every_door_without_its_gps_position(self) -> None:
         """A JPEG with GPS data shared by a native member: the web member gets the message with its thumbnail,

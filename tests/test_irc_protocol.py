@@ -11,6 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.chat import ChatServer
 from glozi.domain.commands import COMMANDS
+from glozi.domain.files import FileSharing
 from glozi.doors.irc import wire
 from glozi.doors.irc.protocol import IRCFactory, IRCProtocol
 from glozi.doors.native import wire as native_wire
@@ -839,6 +840,44 @@ class ServiceTests(DoorTestCase):
         lines = client.send(line)
         self.assertTrue(all(p.command == "NOTICE" and p.prefix.startswith("GloziServ!") for p in lines), lines)
         return [p.params[1] for p in lines]
+
+    def test_upload_gives_the_curl_line(self) -> None:
+        """/msg GloziServ upload #avocado a.jpg 2146304 image/jpeg: two notices, the second the curl command
+        line with the token and the web door's URL; refusals say their code; files gives the download token."""
+        self.chat.files = FileSharing(self.chat, self.clock)
+        self.factory.web = lambda: "http://192.168.1.10:8080"
+        alice = self.user("alice")
+        alice.send("JOIN #avocado")
+        first, second = self.notices(alice, "PRIVMSG GloziServ :upload #avocado a.jpg 2146304 image/jpeg")
+        self.assertEqual(first, "Upload a.jpg to #avocado within 300 seconds with:")
+        token = self.chat.files._open[self.chat.user_named("alice")][0].token
+        self.assertEqual(second, f"curl -T a.jpg -H 'Authorization: Bearer {token}' http://192.168.1.10:8080/upload")
+        self.assertEqual(
+            self.notices(alice, "PRIVMSG GloziServ :upload #kiwi a.jpg 10"),
+            ["Upload refused (not_in_session): You are not in #kiwi."],
+        )
+        self.assertEqual(
+            self.notices(alice, "PRIVMSG GloziServ :upload #avocado a.jpg 26214401"),
+            ["Upload refused (file_too_large): The file is 26,214,401 bytes; this server takes files up to 26,214,400 bytes."],
+        )
+        self.assertEqual(
+            self.notices(alice, "PRIVMSG GloziServ :upload #avocado a.jpg lots"),
+            ["Usage: upload #channel|nick NAME SIZE [MEDIA_TYPE]"],
+        )
+        [told] = self.notices(alice, "PRIVMSG GloziServ :files")
+        token = self.chat.files.download_token(self.chat.user_named("alice"))
+        self.assertEqual(
+            told, f"Your download token is {token} (valid while you stay connected): add ?token={token} to a file's link."
+        )
+
+    def test_upload_without_a_web_door(self) -> None:
+        """No web door: the upload is refused with files_unavailable."""
+        self.chat.files = FileSharing(self.chat, self.clock)
+        alice = self.user("alice")
+        self.assertEqual(
+            self.notices(alice, "PRIVMSG GloziServ :upload bob a.jpg 10"),
+            ["Upload refused (files_unavailable): This server shares no files."],
+        )
 
     def test_help_from_the_table(self) -> None:
         """/msg GloziServ help lists every command of the table, and exit."""

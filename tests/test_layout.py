@@ -217,6 +217,11 @@ class LayerTests(unittest.TestCase):
             [],
         )
 
+    def test_image_code_imports_nothing_of_glozi(self) -> None:
+        """glozi/files/ (pictures, Pillow) is pure: it imports nothing of the server, so a thread may run it."""
+        outside = lambda name: name.startswith("glozi.") and not within("glozi.files")(name)
+        self.assertEqual(breaking(within("glozi.files"), outside), [])
+
     def test_storage_imports_nothing_outside_it(self) -> None:
         """The store is a leaf: a second engine (PostgreSQL) needs only glozi/storage/store.py."""
         self.assertEqual(

@@ -114,12 +114,13 @@ class OperatorOptionTests(SynchronousTestCase):
         self.assertIn("No such file or directory", str(raised.exception))
 
     def test_operators_reach_both_doors(self) -> None:
-        """makeService gives both doors the same operators."""
+        """makeService gives every door (native, IRC, web) the same operators."""
         options = self.parse("--oper", "root:goodpass", "--db", ":memory:", "--no-sniff", "--irc-port", "tcp:0")
         top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
         [chat_service, *_] = list(top)
-        native, irc = chat_service.factories
+        native, irc, web = chat_service.factories
         self.assertIs(native.operators, irc.operators)
+        self.assertIs(native.operators, web.operators)
         self.assertEqual(native.operators.names, ["root"])
 
 

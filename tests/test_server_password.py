@@ -22,7 +22,7 @@ from glozi.domain.serverpassword import ServerPassword
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native import wire as native_wire
 from glozi.doors.native.protocol import NativeFactory
-from glozi.process.service import ListeningService
+from glozi.process.service import ChatService
 from glozi.storage.passwords import hash_password, verify_password
 from tests.discovery_fakes import UDPMemoryReactor
 from tests.helpers import late_passwords
@@ -80,14 +80,16 @@ class PasswordOptionTests(SynchronousTestCase):
         self.assertRaises(usage.UsageError, self.parse, "--password-file", empty)
 
 
-    def test_both_doors_ask_for_it(self) -> None:
-        """makeService gives the one password to both doors: whatever one door requires the other does."""
+    def test_every_door_asks_for_it(self) -> None:
+        """makeService gives the one password to every door (native, IRC, the web door's WebSockets):
+        whatever one door requires the others do."""
         options = self.parse("--password", PASSWORD, "--db", ":memory:", "--no-sniff", "--exit-code-file", self.mktemp())
         top = tap.makeService(options, reactor=UDPMemoryReactor(), announce_to=io.StringIO())
-        factories = [service.factory for service in IServiceCollection(top) if isinstance(service, ListeningService)]
-        self.assertEqual(sorted(type(factory).__name__ for factory in factories), ["IRCFactory", "NativeFactory"])
-        [native, irc] = sorted(factories, key=lambda factory: type(factory).__name__, reverse=True)
+        [chat_service] = [service for service in IServiceCollection(top) if isinstance(service, ChatService)]
+        native, irc, web = chat_service.factories
+        self.assertEqual([type(f).__name__ for f in (native, irc, web)], ["NativeFactory", "IRCFactory", "WebSocketFactory"])
         self.assertIs(native.server_password, irc.server_password)
+        self.assertIs(native.server_password, web.server_password)
         self.assertTrue(native.server_password.required)
 
 

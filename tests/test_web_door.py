@@ -174,6 +174,24 @@ class NativeThroughWebSocketTests(WebTestCase):
         self.assertEqual((opcode, close[:2]), (CLOSE, (1009).to_bytes(2, "big")))
         self.assertTrue(peer.transport.disconnecting)
 
+    def test_frames_before_a_too_long_one_in_the_same_read_are_answered(self) -> None:
+        """As native lines before an over-long line: a ping in the same read is answered, then line_too_long."""
+        peer = WebSocketPeer(self.websockets)
+        peer.feed(masked_frame(TEXT, b'{"type":"ping","id":1}'), masked_frame(TEXT, b" " * 5000))
+        [(_, pong), (_, error), (opcode, _)] = peer.messages()
+        self.assertEqual((wire.parse_frame(pong), wire.parse_frame(error)["code"], opcode), ({"type": "pong", "id": 1}, "line_too_long", CLOSE))
+
+    def test_nothing_follows_the_close_frame(self) -> None:
+        """A member whose connection is closing gets no more messages after its close frame, not even a broadcast."""
+        alice, bob = WebSocketPeer(self.websockets), WebSocketPeer(self.websockets)
+        alice.send({"type": "join", "session": 2, "username": "alice"})
+        bob.send({"type": "join", "session": 2, "username": "bob"})
+        alice.frames()
+        bob.feed(masked_frame(CLOSE, (1000).to_bytes(2, "big")))
+        self.assertEqual([opcode for opcode, _ in bob.messages()], [CLOSE])
+        alice.send({"type": "say", "text": "still there?"})
+        self.assertEqual(bob.transport.value(), b"")
+
     def test_fragments_over_the_limit_together_are_refused(self) -> None:
         """Fragments of 3,000 bytes each: the second one makes the message too long."""
         peer = WebSocketPeer(self.websockets)
@@ -265,11 +283,12 @@ class FrameDecoderTests(SynchronousTestCase):
         """Fed a byte at a time, a 300-byte message (two-byte length) comes out once, whole."""
         decoder = FrameDecoder(4097)
         data = masked_frame(TEXT, b"y" * 300)
-        messages = [message for byte in data for message in decoder.feed(bytes([byte]))]
+        messages = [message for byte in data for message in decoder.feed(bytes([byte]))[0]]
         self.assertEqual([(m.opcode, m.payload) for m in messages], [(TEXT, b"y" * 300)])
 
     def test_breaches_of_the_rfc_are_refused(self) -> None:
-        """Reserved bits, an unknown opcode, a stray continuation, a long or fragmented control frame."""
+        """Reserved bits, an unknown opcode, a stray continuation, a long or fragmented control frame:
+        a ``ProtocolViolation``, after the messages that came before it."""
         for data in (
             bytes((0xC1, 0x80)) + b"\0\0\0\0",
             masked_frame(0x3, b""),
@@ -278,12 +297,15 @@ class FrameDecoderTests(SynchronousTestCase):
             masked_frame(PING, b"x", final=False),
             masked_frame(TEXT, b"a", final=False) + masked_frame(TEXT, b"b"),
         ):
-            self.assertRaises(ProtocolViolation, FrameDecoder(4097).feed, data)
+            messages, error = FrameDecoder(4097).feed(masked_frame(TEXT, b"before") + data)
+            self.assertEqual([m.payload for m in messages], [b"before"])
+            self.assertIsInstance(error, ProtocolViolation)
 
     def test_an_eight_byte_length_is_refused_from_the_header(self) -> None:
         """A frame announcing 2**40 bytes is refused from its ten header bytes."""
         header = bytes((0x81, 0x80 | 127)) + (1 << 40).to_bytes(8, "big")
-        self.assertRaises(MessageTooLong, FrameDecoder(4097).feed, header)
+        self.assertEqual(FrameDecoder(4097).feed(header)[0], [])
+        self.assertIsInstance(FrameDecoder(4097).feed(header)[1], MessageTooLong)
 
 
 class SiteTestCase(WebTestCase):

@@ -4,14 +4,13 @@ import base64
 import json
 import os
 import struct
-from collections import deque
 from typing import Any
 
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.trial.unittest import TestCase
 
-from tests.helpers import SESSION_LIST_EVENTS
+from tests.realserver import FrameQueue, close_at_cleanup
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
@@ -65,20 +64,17 @@ def server_messages(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
     return messages, data
 
 
-class WebSocketClient(protocol.Protocol):
+class WebSocketClient(FrameQueue, protocol.Protocol):
     """Opens ``/ws`` with ``origin`` (``None``: no Origin header) and queues
     every text message as a frame; ``messages`` keeps every (opcode, payload)."""
 
     def __init__(self, host: str, origin: str | None, *, session_list: bool = False, path: str = "/ws") -> None:
+        super().__init__(session_list=session_list)
         self.host = host
         self.origin = origin
         self.path = path
-        self.session_list = session_list
         self.handshake: defer.Deferred[tuple[int, dict[str, list[str]], bytes]] = defer.Deferred()
-        self.frames: deque[dict] = deque()
-        self.waiting: deque[defer.Deferred[dict]] = deque()
         self.messages: list[tuple[int, bytes]] = []
-        self.lost: defer.Deferred[None] = defer.Deferred()
         self.upgraded = False
         self.status: int | None = None
         """The handshake's HTTP status (101 when upgraded), and its headers (names lower case)."""
@@ -122,15 +118,8 @@ class WebSocketClient(protocol.Protocol):
 
     def _message(self, opcode: int, payload: bytes) -> None:
         self.messages.append((opcode, payload))
-        if opcode != TEXT:
-            return
-        frame = json.loads(payload)
-        if not self.session_list and frame.get("type") in SESSION_LIST_EVENTS:
-            return
-        if self.waiting:
-            self.waiting.popleft().callback(frame)
-        else:
-            self.frames.append(frame)
+        if opcode == TEXT:
+            self.frame_received(json.loads(payload))
 
     def connectionLost(self, reason: Any = None) -> None:
         if not self.handshake.called:
@@ -145,21 +134,6 @@ class WebSocketClient(protocol.Protocol):
 
     def send(self, **frame: Any) -> None:
         self.send_text(json.dumps(frame))
-
-    def next(self, timeout: float = 10.0) -> "defer.Deferred[dict]":
-        """The next frame, failing after ``timeout`` seconds."""
-        if self.frames:
-            return defer.succeed(self.frames.popleft())
-        d: defer.Deferred[dict] = defer.Deferred()
-        self.waiting.append(d)
-        return d.addTimeout(timeout, reactor)
-
-    @defer.inlineCallbacks
-    def request(self, **frame: Any) -> Any:
-        """Send a frame and return the next one received."""
-        self.send(**frame)
-        answer = yield self.next()
-        return answer
 
 
 def _endpoint(port: int, tls: Any) -> Any:
@@ -179,14 +153,7 @@ def open_websocket(
         origin = f"{'http' if tls is None else 'https'}://{host}"
     client = WebSocketClient(host, origin, session_list=session_list)
     yield connectProtocol(_endpoint(port, tls), client)
-
-    def close() -> defer.Deferred[None] | None:
-        if not client.lost.called:
-            client.transport.loseConnection()
-            return client.lost
-        return None
-
-    test.addCleanup(close)
+    close_at_cleanup(test, client)
     yield client.handshake.addTimeout(10.0, reactor)
     return client
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 
 from glozi.domain import rules
 from glozi.domain.errors import ChatError, TransferError
@@ -122,6 +123,8 @@ class FileSharing:
     """The server's file rules. ``server`` is the ``ChatServer``; ``sweep``
     is called with every hash still referenced whenever the files
     directory may hold what nothing references any more."""
+
+    log = Logger()
 
     def __init__(
         self,
@@ -382,4 +385,8 @@ class FileSharing:
             keep = {shared.hash for _, shared in kept} | {p.shared.hash for p in self._private}
             self._sweep(keep | self._touched | set(self._pinned))
 
-        return self.server.store.kept_files().addCallback(referenced)
+        def unread(reason: Any) -> None:
+            # Nothing is deleted when the store cannot say what is referenced; the next sweep tries again.
+            self.log.failure("Could not read the kept files; nothing swept", reason)
+
+        return self.server.store.kept_files().addCallback(referenced).addErrback(unread)

@@ -15,17 +15,21 @@ import struct
 from collections.abc import Iterable, Iterator
 
 from glozi.domain.events import Message
+from glozi.storage.store import SharedFile
 
-# A record: stamp, sender length, text length, id length, whether it is an
-# action, then sender, text and id in UTF-8.
-_HEADER = struct.Struct("<dHIH?")
+# A record: stamp, sender length, text length, id length, shared file length
+# (0: none), whether it is an action, then sender, text, id and the shared
+# file's record (as the store keeps it, JSON) in UTF-8.
+_HEADER = struct.Struct("<dHIHH?")
 
 
 def _pack(message: Message) -> bytes:
     sender = message.sender.encode("utf-8")
     text = message.text.encode("utf-8")
     msgid = message.msgid.encode("utf-8")
-    return _HEADER.pack(message.sent_at, len(sender), len(text), len(msgid), message.action) + sender + text + msgid
+    shared = message.file.to_json().encode("utf-8") if message.file is not None else b""
+    header = _HEADER.pack(message.sent_at, len(sender), len(text), len(msgid), len(shared), message.action)
+    return header + sender + text + msgid + shared
 
 
 class Scrollback:
@@ -47,25 +51,27 @@ class Scrollback:
         offset = 0
         buffer = self._buffer
         while offset < len(buffer):
-            _, sender_size, text_size, msgid_size, _ = _HEADER.unpack_from(buffer, offset)
-            size = _HEADER.size + sender_size + text_size + msgid_size
+            _, sender_size, text_size, msgid_size, file_size, _ = _HEADER.unpack_from(buffer, offset)
+            size = _HEADER.size + sender_size + text_size + msgid_size + file_size
             yield offset, size
             offset += size
 
     def __iter__(self) -> Iterator[Message]:
         buffer = self._buffer
         for offset, size in self._records():
-            sent_at, sender_size, text_size, _, action = _HEADER.unpack_from(buffer, offset)
+            sent_at, sender_size, text_size, msgid_size, file_size, action = _HEADER.unpack_from(buffer, offset)
             start = offset + _HEADER.size
             text_start = start + sender_size
             msgid_start = text_start + text_size
+            file_start = msgid_start + msgid_size
             yield Message(
                 session_id=self.session_id,
                 sender=buffer[start:text_start].decode("utf-8"),
                 text=buffer[text_start:msgid_start].decode("utf-8"),
                 sent_at=sent_at,
                 action=action,
-                msgid=buffer[msgid_start : offset + size].decode("utf-8"),
+                msgid=buffer[msgid_start:file_start].decode("utf-8"),
+                file=SharedFile.from_json(buffer[file_start : offset + size].decode("utf-8")) if file_size else None,
             )
 
     def append(self, message: Message) -> None:

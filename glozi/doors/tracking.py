@@ -39,6 +39,15 @@ def source_of(address: IAddress) -> str:
     return str(getattr(address, "host", address))
 
 
+def refusal_reason(open_connections: int, from_source: int, source: str, max_connections: int, max_per_source: int) -> str | None:
+    """Why one more connection from ``source`` is refused (docs/security.md), or ``None`` when it is not."""
+    if open_connections >= max_connections:
+        return f"The server is full ({max_connections} connections); try again later."
+    if from_source >= max_per_source:
+        return f"Too many connections from {source} (at most {max_per_source})."
+    return None
+
+
 class _Refusal(Protocol):
     def __init__(self, line: bytes) -> None:
         self.line = line
@@ -77,11 +86,10 @@ class TrackingFactory(Factory):
 
     def buildProtocol(self, addr: IAddress) -> Protocol | None:
         source = source_of(addr)
-        if len(self.connections) >= self.max_connections:
-            message = f"The server is full ({self.max_connections} connections); try again later."
-        elif self._per_source[source] >= self.max_per_source:
-            message = f"Too many connections from {source} (at most {self.max_per_source})."
-        else:
+        message = refusal_reason(
+            len(self.connections), self._per_source[source], source, self.max_connections, self.max_per_source
+        )
+        if message is None:
             return super().buildProtocol(addr)
         self.log.warn("Refused a connection from {source}: {message}", source=source, message=message)
         return _Refusal(self.refusal_line(message))

@@ -21,7 +21,6 @@ from glozi.doors.web.frames import (
     OPCODE_TEXT,
     FrameDecoder,
     MessageTooLong,
-    ProtocolViolation,
     close_frame,
     frame,
     text_messages,
@@ -30,6 +29,10 @@ from glozi.doors.web.frames import (
 _CACHE_KEY = "web/1"
 # A message may carry the "\r" a native line may end with, as the native door allows.
 MAX_MESSAGE_BYTES = wire.MAX_LINE_BYTES + 1
+
+
+def _after_close(data: bytes) -> None:
+    """What is sent once the close frame is: nothing."""
 
 
 def encode_event(event: Event) -> bytes:
@@ -58,15 +61,7 @@ class WebSocketConnection(NativeProtocol):
 
     def dataReceived(self, data: bytes) -> None:
         with self.factory.writes:
-            try:
-                messages = self._decoder.feed(data)
-            except MessageTooLong:
-                self.lineLengthExceeded(b"")
-                return
-            except ProtocolViolation as violation:
-                self.log.info("Closing {peer}: {reason}", peer=self.transport.getPeer(), reason=violation.reason)
-                self._close_with(violation.code, violation.reason)
-                return
+            messages, error = self._decoder.feed(data)
             for message in messages:
                 # As LineReceiver does: nothing after the message that closed the connection.
                 if self.transport.disconnecting:
@@ -79,6 +74,13 @@ class WebSocketConnection(NativeProtocol):
                     self.send_encoded(frame(OPCODE_PONG, message.payload))
                 elif message.opcode == OPCODE_CLOSE:
                     self._close_with(CLOSE_NORMAL)
+            if error is None or self.transport.disconnecting:
+                return
+            if isinstance(error, MessageTooLong):
+                self.lineLengthExceeded(b"")
+            else:
+                self.log.info("Closing {peer}: {reason}", peer=self.transport.getPeer(), reason=error.reason)
+                self._close_with(error.code, error.reason)
 
     def _binary_received(self, payload: bytes) -> None:
         """A binary message is not a frame: it spends a line of the budget and is answered ``bad_json``."""
@@ -100,6 +102,10 @@ class WebSocketConnection(NativeProtocol):
         if not self._close_sent:
             self._close_sent = True
             self.send_encoded(close_frame(code, reason))
+            # Nothing may follow the close frame (RFC 6455, 5.5.1), not even a
+            # broadcast that comes before the connection is gone; an instance
+            # attribute, so every other delivery pays nothing for the check.
+            self.send_encoded = _after_close  # type: ignore[method-assign]
         super().close()
 
 

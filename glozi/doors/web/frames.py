@@ -24,7 +24,6 @@ _CONTROL_OPCODES = frozenset({OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG})
 _MAX_CONTROL_PAYLOAD = 125
 
 CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_TOO_BIG = 1009
 
@@ -96,8 +95,9 @@ class FrameDecoder:
     """Turns the client's bytes into messages and control frames.
 
     A message (all its fragments together) longer than ``max_message``
-    bytes raises ``MessageTooLong`` as soon as its length is known, before its
-    bytes are buffered; any other breach of RFC 6455 raises ``ProtocolViolation``.
+    bytes is a ``MessageTooLong`` as soon as its length is known, before its
+    bytes are buffered; any other breach of RFC 6455 a ``ProtocolViolation``.
+    After either, the decoder reads nothing more.
     """
 
     def __init__(self, max_message: int) -> None:
@@ -107,20 +107,25 @@ class FrameDecoder:
         self._fragments_size = 0
         self._fragmented_opcode: int | None = None
 
-    def feed(self, data: bytes) -> list[Message]:
-        """The messages and control frames completed by ``data``, in order."""
+    def feed(self, data: bytes) -> "tuple[list[Message], ProtocolViolation | MessageTooLong | None]":
+        """The messages and control frames completed by ``data``, in order,
+        and what was wrong after them (``None``: nothing)."""
         buffer = self._buffer + data if self._buffer else data
         messages: list[Message] = []
         offset = 0
-        while True:
-            parsed = self._frame_at(buffer, offset)
-            if parsed is None:
-                break
-            offset, message = parsed
-            if message is not None:
-                messages.append(message)
+        try:
+            while True:
+                parsed = self._frame_at(buffer, offset)
+                if parsed is None:
+                    break
+                offset, message = parsed
+                if message is not None:
+                    messages.append(message)
+        except (ProtocolViolation, MessageTooLong) as error:
+            self._buffer = b""
+            return messages, error
         self._buffer = buffer[offset:]
-        return messages
+        return messages, None
 
     def _frame_at(self, buffer: bytes, offset: int) -> tuple[int, Message | None] | None:
         """Read the frame starting at ``offset``: the offset after it and its

@@ -20,7 +20,7 @@ from twisted.web.resource import Resource
 
 from glozi.domain.files import UploadGrant
 from glozi.doors.native.wire import file_fields
-from glozi.doors.tracking import TrackingFactory, source_of
+from glozi.doors.tracking import TrackingFactory, refusal_reason, source_of
 from glozi.doors.web.files import FileService, answer_upload, error_body, refuse, status_of
 from glozi.doors.web.frames import accept_key, is_valid_key
 
@@ -320,11 +320,10 @@ class HTTPConnectionLimits(WrappingFactory):
 
     def buildProtocol(self, addr: Any) -> Any:
         source = source_of(addr)
-        if len(self._counted) >= self.max_connections:
-            message = f"The server is full ({self.max_connections} connections); try again later."
-        elif self._per_source[source] >= self.max_per_source:
-            message = f"Too many connections from {source} (at most {self.max_per_source})."
-        else:
+        message = refusal_reason(
+            len(self._counted), self._per_source[source], source, self.max_connections, self.max_per_source
+        )
+        if message is None:
             return super().buildProtocol(addr)
         self.log.warn("Refused an HTTP connection from {source}: {message}", source=source, message=message)
         return _Unavailable(message)
