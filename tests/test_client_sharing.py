@@ -49,8 +49,8 @@ class FakeWebFiles:
         self.calls.append((kind, args, waiting))
         return waiting
 
-    def upload(self, token: str, path: str, progress: Any) -> "Deferred[Any]":
-        return self._call("upload", token, path, progress)
+    def upload(self, token: str, path: str, progress: Any, where: str) -> "Deferred[Any]":
+        return self._call("upload", token, path, progress, where)
 
     def download(self, path: str, token: str, target: str, progress: Any, limit: int) -> "Deferred[Any]":
         return self._call("download", path, token, target, progress, limit)
@@ -121,8 +121,8 @@ class UploadTests(SharingTestCase):
             asked,
         )
         self.assertEqual(self.web.bases, ["http://127.0.0.1:8080"])
-        ((kind, (token, path, progress), uploading),) = self.web.calls
-        self.assertEqual((kind, token, os.path.basename(path)), ("upload", UPLOAD_TOKEN, "notes.pdf"))
+        ((kind, (token, path, progress, where), uploading),) = self.web.calls
+        self.assertEqual((kind, token, os.path.basename(path), where), ("upload", UPLOAD_TOKEN, "notes.pdf", "/upload"))
         changes = len(self.view.transfers)
         progress(5)
         progress(9)

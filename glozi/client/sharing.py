@@ -31,6 +31,7 @@ from glozi.client.state import (
     SharedFile,
     Transfer,
     TransferState,
+    is_server_path,
     shared_file,
 )
 from glozi.client.texts import size_text
@@ -42,6 +43,8 @@ MAX_IMAGE_BYTES = 256 * 1024 * 1024
 """The most a served image may take: re-encoded as PNG, 40,000,000 pixels can outgrow the upload."""
 NO_FILES = "This server does not share files (its web door is off, or it is a cluster)."
 CANCELLED_NOTE = "Cancelled."
+UPLOAD_PATH = "/upload"
+"""Where the bytes go when the ``upload_ready`` names no path on the server (docs/files.md)."""
 
 WebFilesMaker = Callable[[str], WebFiles]
 
@@ -160,7 +163,10 @@ class Sharing(Chatroom):
     ) -> "Deferred[Any]":
         transfer.state = TransferState.RUNNING
         self._transfer_changed(transfer)
-        uploading = self._web().upload(str(frame["token"]), path, self._progress(transfer))
+        where = str(frame.get("path") or "")
+        uploading = self._web().upload(
+            str(frame["token"]), path, self._progress(transfer), where if is_server_path(where) else UPLOAD_PATH
+        )
         transfer.cancel = uploading.cancel
         return uploading.addCallback(self._uploaded, conversation, transfer, serial)
 

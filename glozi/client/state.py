@@ -246,11 +246,15 @@ class SharedFile:
         return self.media_type in IMAGE_TYPES
 
 
+def is_server_path(path: str) -> bool:
+    """Whether ``path`` is a path on the server's web port; anything else (``//host/...``,
+    ``@host``, a full URL) would send a token elsewhere."""
+    return path.startswith("/") and not path.startswith("//")
+
+
 def _server_path(value: object) -> str:
-    """A path on the server's web port; anything else (``//host/...``, ``@host``, a full URL) would
-    send the download token elsewhere."""
     path = str(value)
-    if not path.startswith("/") or path.startswith("//"):
+    if not is_server_path(path):
         raise ValueError(f"not a path on the server: {path!r}")
     return path
 

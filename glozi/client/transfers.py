@@ -199,14 +199,17 @@ class WebFiles:
         headers = Headers({b"Authorization": [f"Bearer {token}".encode()]})
         return self._agent.request(b"GET", (self.base + path).encode(), headers)
 
-    def upload(self, token: str, path: str, progress: Progress) -> "Deferred[dict[str, Any]]":
-        """``PUT /upload`` the file at ``path`` with upload token ``token``; fires with the
-        server's 201 answer (``msgid``, ``ts``, ``file``), or fails with ``TransferFailed``.
-        ``progress`` gets the bytes sent so far. Cancelling closes the connection."""
+    def upload(
+        self, token: str, path: str, progress: Progress, where: str = "/upload"
+    ) -> "Deferred[dict[str, Any]]":
+        """``PUT`` the file at ``path`` to ``where`` (the ``upload_ready``'s ``path``) with upload
+        token ``token``; fires with the server's 201 answer (``msgid``, ``ts``, ``file``), or fails
+        with ``TransferFailed``. ``progress`` gets the bytes sent so far. Cancelling closes the
+        connection."""
         source = open(path, "rb")  # noqa: SIM115 (closed when the upload ends, however it ends)
         producer = FileBodyProducer(_CountingFile(source, progress), readSize=READ_PIECE_BYTES)  # type: ignore[arg-type]
         headers = Headers({b"Authorization": [f"Bearer {token}".encode()]})
-        sending = self._agent.request(b"PUT", (self.base + "/upload").encode(), headers, producer)
+        sending = self._agent.request(b"PUT", (self.base + where).encode(), headers, producer)
 
         def answered(response: IResponse) -> "Deferred[Any]":
             if response.code != 201:
