@@ -69,6 +69,7 @@ class RecordingView:
         self.updates: list[ChatLine] = []
         self.prepended: list[tuple[str, list[ChatLine], int]] = []
         self.older: list[str] = []
+        self.transfers: list[Any] = []
 
     def render(self, aspect: Aspect) -> None:
         self.rendered.append(aspect)
@@ -88,6 +89,9 @@ class RecordingView:
 
     def older_changed(self, key: str) -> None:
         self.older.append(key)
+
+    def transfer_changed(self, transfer: Any) -> None:
+        self.transfers.append(transfer)
 
 
 class FakeNetwork:

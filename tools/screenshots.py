@@ -1,7 +1,9 @@
 """Take the README's screenshots of the client: ``PYTHONPATH=. python tools/screenshots.py [light]``.
 
 With ``light`` the client uses the light theme and every file is named
-``NAME-light.png``, with one more of the preferences dialog.
+``NAME-light.png``, with one more of the preferences dialog. With ``files`` it takes only
+``files-desktop.png`` and ``files-image.png`` (a photo and a file shared in a session), and
+``files-web.png`` and ``files-web-image.png`` on the page (needs chromium, chromium-driver, selenium).
 
 Starts its own Xvfb (``Xvfb``, from the xvfb package) and a real
 ``twistd glozichat`` on 127.0.0.1, fills it with a few sessions and people,
@@ -17,7 +19,7 @@ import tkinter as tk
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import task, tksupport
+from twisted.internet import task, threads, tksupport
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.utils import getProcessOutputAndValue
 
@@ -259,7 +261,129 @@ def make(reactor: Any) -> Any:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def landscape(path: str) -> None:
+    """A made-up holiday photo (sky, sun, hills, a lake) as a phone's JPEG, with a GPS position."""
+    from PIL import Image, ImageDraw
+
+    width, height = 1600, 1200
+    photo = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(photo)
+    for y in range(height):
+        shade = min(1.0, y / (height / 2))
+        draw.line([(0, y), (width, y)], fill=(int(90 + 120 * shade), int(150 + 70 * shade), int(230 - 20 * shade)))
+    draw.ellipse((1120, 140, 1320, 340), fill=(255, 214, 120))
+    draw.polygon([(0, 640), (380, 380), (760, 620), (1100, 420), (1600, 660), (1600, 1200), (0, 1200)], fill=(70, 130, 80))
+    draw.polygon([(0, 760), (500, 560), (1000, 780), (1600, 600), (1600, 1200), (0, 1200)], fill=(50, 105, 60))
+    draw.rectangle((0, 900, width, height), fill=(60, 120, 170))
+    for x in range(0, width, 90):
+        draw.line([(x, 960), (x + 50, 960)], fill=(200, 225, 240), width=4)
+    exif = Image.Exif()
+    exif.get_ifd(0x8825).update({1: "N", 2: (45.0, 55.0, 1.0), 3: "E", 4: (6.0, 52.0, 2.0)})
+    photo.save(path, "JPEG", quality=90, exif=exif.tobytes())
+
+
+def page_joins(url: str) -> tuple[Any, Any]:
+    """Carol on the page (in Chromium), in avocado before the files are shared."""
+    from tests.realbrowser import Browser, PageUser
+
+    browser = Browser(1280, 800)
+    carol = PageUser(browser, url, first_tab=True)
+    carol.join("avocado", "carol")
+    return browser, carol
+
+
+def shoot_page(carol: Any) -> None:
+    """docs/screenshots/files-web.png: the session on Carol's page, and files-web-image.png, the photo
+    opened full size there."""
+    page = carol.front()
+    page.wait(
+        "the thumbnail",
+        lambda: page.driver.execute_script(
+            "const img = document.querySelector('.file-card .thumbnail'); return img && img.complete && img.naturalWidth"
+        ),
+    )
+    page.driver.execute_script("document.getElementById('message').value = 'Lovely! Is that the lake from last year?'")
+    for name in ("files-web", "files-web-image"):
+        if name == "files-web-image":
+            page.find(".file-card .thumbnail").click()
+            page.wait(
+                "the full image",
+                lambda: page.driver.execute_script("return document.getElementById('image-full').naturalWidth"),
+            )
+        page.driver.execute_async_script("requestAnimationFrame(() => requestAnimationFrame(arguments[0]))")
+        page.driver.save_screenshot(str(OUTPUT / f"{name}.png"))
+        print(f"saved docs/screenshots/{name}.png")
+
+
+@inlineCallbacks
+def make_files(reactor: Any) -> Any:
+    """docs/screenshots/files-desktop.png (a photo and a file shared in a session, as Bob sees them) and
+    files-image.png (the photo opened full size)."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    restore = use_display(shared_display())
+    workdir = tempfile.mkdtemp(prefix="glozi-shots-")
+    server = yield start_server(workdir, extra=("--name", "lab"))
+    root = tk.Tk(className="GloziChatShots")
+    mark_display_used()
+    root.withdraw()
+    tksupport.install(root)
+    windows: list[ClientWindow] = []
+    browser = None
+    try:
+        address = ServerAddress("127.0.0.1", server.port, "lab")
+        alice = start_client(tk.Toplevel(root, name="alice"), reactor, address)
+        alice.top.geometry("{}x{}+0+0".format(*WINDOW_SIZE))
+        bob = start_client(tk.Toplevel(root, name="bob"), reactor, address)
+        bob.top.geometry("{}x{}+1000+0".format(*WINDOW_SIZE))
+        windows += [alice, bob]
+        for window, name in ((alice, "alice"), (bob, "bob")):
+            yield wait_for(reactor, f"{name}'s list", lambda w=window: w.model.session_by_id(1))
+            window.model.open_join(1)
+            window.model.submit_join(name)
+            yield wait_for(reactor, f"{name} in avocado", lambda w=window: w.model.chat)
+        browser, carol = yield threads.deferToThread(page_joins, alice.model.files.base + "/")
+        yield wait_for(reactor, "carol in avocado", lambda: len(alice.model.chat.members) == 3)
+        alice.chat.message.var.set("Back from the lakes! Photos and the route:")
+        alice.chat.send()
+        photo = os.path.join(workdir, "lake.jpg")
+        landscape(photo)
+        route = os.path.join(workdir, "route-notes.pdf")
+        with open(route, "wb") as out:
+            out.write(b"%PDF-1.4\n" + b"0" * 48213)
+        for path in (photo, route):
+            alice.model.attach(path)
+            yield wait_for(reactor, "the upload", lambda: all(not t.active for t in alice.model.transfers.values()))
+        bob.chat.message.var.set("")
+        yield wait_for(reactor, "bob's cards", lambda: len(bob.chat.transcript._cards) == 2)
+        photo_card = bob.chat.transcript._cards[0]
+        yield wait_for(reactor, "the thumbnail", lambda: photo_card._photo is not None and photo_card._photo.width() > 1)
+        bob.chat.message.var.set("Wow, which lake is that?")
+        yield focus(reactor, bob)
+        yield capture(reactor, bob, "files-desktop")
+        photo_card.picture.event_generate("<Button-1>")
+        image = yield wait_for(reactor, "the image window", lambda: bob.top.children.get("image"))
+        yield wait_for(reactor, "the full image", lambda: image.nametowidget("picture").cget("image"))
+        image.geometry("+0+0")
+        yield pause(reactor, 0.5)
+        fake = type("Shown", (), {"top": image})()
+        yield capture(reactor, fake, "files-image")
+        yield threads.deferToThread(shoot_page, carol)
+    finally:
+        if browser is not None:
+            yield threads.deferToThread(browser.quit)
+        for window in windows:
+            window.close()
+        tksupport.uninstall()
+        root.destroy()
+        yield server.stop()
+        restore()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
+    if sys.argv[1:] == ["files"]:
+        task.react(lambda reactor: make_files(reactor))
+        return
     if sys.argv[1:] == ["light"]:
         palette.use("light")
     task.react(lambda reactor: make(reactor))

@@ -53,6 +53,7 @@ from glozi.client.state import (
     PrivateChat,
     Screen,
     ServerAddress,
+    Transfer,
 )
 from glozi.client.theme import apply_theme, choose_palette, load_icons
 from glozi.client.viewmodel import ClientViewModel
@@ -183,6 +184,9 @@ class ClientWindow:
     def prepend_chat_lines(self, key: str, lines: list[ChatLine], replaced: int) -> None:
         """Older messages above conversation ``key``'s transcript (``ClientView``)."""
         self.chat.prepend_lines(key, lines, replaced)
+
+    def transfer_changed(self, transfer: Transfer) -> None:
+        self.chat.transfer_changed(transfer)
 
     def older_changed(self, key: str) -> None:
         """Redraw the row at the top of conversation ``key``'s transcript (``ClientView``)."""

@@ -30,6 +30,7 @@ from glozi.client.state import (
     private_key,
     session_key,
     session_row,
+    shared_file,
 )
 from glozi.client.texts import duration_text
 from glozi.domain.names import name_key
@@ -60,6 +61,7 @@ def message_line(frame: Frame) -> ChatLine:
         sender=str(frame["from"]),
         action=frame.get("action") is True,
         msgid=str(frame.get("msgid") or ""),
+        file=shared_file(frame.get("file")),
     )
 
 

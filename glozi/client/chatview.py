@@ -1,10 +1,11 @@
 """The chat screen: the sidebar of conversations, one transcript per conversation, the message field and the member list."""
 
 import tkinter as tk
-from tkinter import ttk
+from tkinter import filedialog, ttk
 
 from glozi.client import palette as p
 from glozi.client.emojitk import EmojiIcons, EmojiPicker
+from glozi.client.filecards import FileCard
 from glozi.client.palette import user_colour
 from glozi.client.state import (
     ChatLine,
@@ -12,6 +13,7 @@ from glozi.client.state import (
     Conversation,
     PrivateChat,
     Screen,
+    Transfer,
     older_text,
 )
 from glozi.client.texts import clock_text
@@ -118,6 +120,9 @@ class ChatView:
             bottom, name="emoji", image=emoji_icons.icon("😀", EMOJI_BUTTON_PIXELS), style="Icon.TButton"
         )
         self.emoji_button.grid(row=0, column=1, padx=(8, 0))
+        ttk.Button(
+            bottom, name="attach", image=emoji_icons.icon("📎", EMOJI_BUTTON_PIXELS), style="Icon.TButton", command=self.attach
+        ).grid(row=0, column=2, padx=(8, 0))
         self.emoji_picker = EmojiPicker(left, bottom, self.emoji_button, emoji_icons, self._insert_emoji)
         self.message.entry.bind("<Escape>", lambda _: self.emoji_picker.close(), add="+")
         ttk.Button(
@@ -128,7 +133,7 @@ class ChatView:
             compound="left",
             style="Accent.TButton",
             command=self.send,
-        ).grid(row=0, column=2, padx=(8, 0))
+        ).grid(row=0, column=3, padx=(8, 0))
 
         side = ttk.Frame(self.frame, name="side", padding=(12, 14, 12, 12))
         side.grid(row=0, column=1, sticky="ns")
@@ -177,6 +182,7 @@ class ChatView:
             self.window.model.resend,
             on_top=lambda: self.window.model.load_older(key),
             nick=lambda: self.window.model.nick,
+            card=lambda text, line: FileCard(text, line, self.window.model, self.window.model.transfers.get),
         )
         view.frame.grid(row=0, column=0, columnspan=2, sticky="nswe")
         for line in conversation.lines:
@@ -222,6 +228,21 @@ class ChatView:
         entry = self.message.entry
         entry.insert("insert", cluster)
         entry.focus_set()
+
+    def attach(self) -> None:
+        """*Attach*: share a file the user picks (``choose_file``) in the conversation shown."""
+        path = self.choose_file()
+        if path:
+            self.window.model.attach(path)
+            self.message.entry.focus_set()
+
+    def choose_file(self) -> str:
+        """The file chooser (Tk's); "" when the user cancels it."""
+        return str(filedialog.askopenfilename(parent=self.frame.winfo_toplevel(), title="Share a file") or "")
+
+    def transfer_changed(self, transfer: Transfer) -> None:
+        for _, view in self._transcripts.values():
+            view.transfer_changed(transfer)
 
     def send(self) -> None:
         """Send the typed message or command; the field keeps what could not be sent."""

@@ -9,6 +9,7 @@ from twisted.python.failure import Failure
 from glozi.client.fields import parse_port
 from glozi.client.lobby import Lobby
 from glozi.client.protocol import ClientProtocol, Frame, ServerError
+from glozi.client.sharing import files_access
 from glozi.client.state import (
     DEFAULT_EXIT_CODE_DIGITS,
     MAX_EXIT_CODE_DIGITS,
@@ -166,6 +167,7 @@ class Connecting(Lobby):
         self._sent_away = False
         welcome = protocol.welcome or {}
         self.server_name = str(welcome.get("name") or address.name or address.host)
+        self.files = files_access(welcome, address.host)
         web_port = welcome.get("web_port")
         self.web_url = browser_url(address.host, web_port, welcome.get("web_tls") is True) if is_port(web_port) else None  # type: ignore[arg-type]
         max_text = welcome.get("max_text")

@@ -5,9 +5,9 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from glozi.client.chatroom import Chatroom
 from glozi.client.fields import check_exit_code, check_password, is_exit_code
 from glozi.client.protocol import Frame, ServerError
+from glozi.client.sharing import Sharing
 from glozi.client.state import (
     Aspect,
     ChatState,
@@ -29,7 +29,7 @@ _JOIN_ERRORS = {
 }
 
 
-class Lobby(Chatroom):
+class Lobby(Sharing):
     """What the session-list screen does: listing, dialogs, joining, creating, the exit code."""
 
     def leave(self, key: str | None = None) -> None:

@@ -207,10 +207,115 @@ class ChatLine:
     """Said before you joined (the server's scrollback): styled like a live message, above the divider."""
     msgid: str = ""
     """The server's id of a message (docs/protocol.md), once known: where to ask for older ones."""
+    file: "SharedFile | None" = None
+    """The file a message shares (docs/files.md), shown as a card under it."""
+    upload: int = 0
+    """For your own file: the ``Transfer`` that uploads it (0 for none)."""
 
     @property
     def colour(self) -> str | None:
         return user_colour(self.sender) if self.sender else None
+
+
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+"""The media types the server treats as images (docs/files.md): decoded, thumbnailed, shown inline."""
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    url: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """A message's ``file`` object (docs/files.md); ``url`` is empty while your own is uploading."""
+
+    name: str
+    size: int
+    media_type: str
+    hash: str = ""
+    url: str = ""
+    width: int | None = None
+    height: int | None = None
+    thumbnail: Thumbnail | None = None
+
+    @property
+    def image(self) -> bool:
+        return self.media_type in IMAGE_TYPES
+
+
+def is_server_path(path: str) -> bool:
+    """Whether ``path`` is a path on the server's web port; anything else (``//host/...``,
+    ``@host``, a full URL) would send a token elsewhere."""
+    return path.startswith("/") and not path.startswith("//")
+
+
+def _server_path(value: object) -> str:
+    path = str(value)
+    if not is_server_path(path):
+        raise ValueError(f"not a path on the server: {path!r}")
+    return path
+
+
+def shared_file(fields: object) -> SharedFile | None:
+    """A frame's ``file`` object as a ``SharedFile``; ``None`` when there is none or it is malformed."""
+    if not isinstance(fields, dict):
+        return None
+    try:
+        thumbnail = fields.get("thumbnail")
+        return SharedFile(
+            name=str(fields["name"]),
+            size=int(fields["size"]),
+            media_type=str(fields["media_type"]).lower(),
+            hash=str(fields["hash"]),
+            url=_server_path(fields["url"]),
+            width=int(fields["width"]) if fields.get("width") is not None else None,
+            height=int(fields["height"]) if fields.get("height") is not None else None,
+            thumbnail=Thumbnail(_server_path(thumbnail["url"]), int(thumbnail["width"]), int(thumbnail["height"]))
+            if isinstance(thumbnail, dict)
+            else None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class TransferState(Enum):
+    """Where an upload or a download stands."""
+
+    WAITING = auto()
+    """An upload asking the chat connection for its token."""
+    RUNNING = auto()
+    DONE = auto()
+    FAILED = auto()
+    """Refused or cut off; ``Transfer.note`` says why."""
+    CANCELLED = auto()
+
+
+@dataclass
+class Transfer:
+    """An upload (``upload`` true) or a download of ``name``: ``done`` of ``size`` bytes so far."""
+
+    id: int
+    upload: bool
+    name: str
+    size: int
+    done: int = 0
+    state: TransferState = TransferState.WAITING
+    note: str = ""
+    target: str = ""
+    """Where a download is saved."""
+    cancel: Callable[[], object] | None = field(default=None, repr=False, compare=False)
+    """Stops it while it runs."""
+
+    @property
+    def active(self) -> bool:
+        return self.state in (TransferState.WAITING, TransferState.RUNNING)
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.size) if self.size else 1.0
 
 
 @dataclass
@@ -381,6 +486,19 @@ class ClientView(Protocol):
     def older_changed(self, key: str) -> None:
         """Conversation ``key``'s ``older`` (loading, start of history, failed) changed."""
 
+    def transfer_changed(self, transfer: "Transfer") -> None:
+        """An upload's or download's progress or state changed."""
+
+
+@dataclass(frozen=True)
+class FilesAccess:
+    """The server's files as its welcome tells them: its web port's address (``web_base``), this
+    connection's download token and the largest file it takes."""
+
+    base: str
+    download_token: str
+    max_file_size: int
+
 
 Connector = Callable[["ServerAddress", ClientListener], "Deferred[ClientProtocol]"]
 Finder = Callable[[], "Deferred[list[ServerAddress]]"]
@@ -546,6 +664,11 @@ class ClientState:
         self._lost_reason = ""
         self._sent_away = False
         """The server closed us on purpose (idle, flood): coming back by ourselves would be wrong."""
+        self.files: FilesAccess | None = None
+        """How to reach the server's files (its welcome's ``files`` and web port), ``None`` when it shares none."""
+        self.transfers: dict[int, Transfer] = {}
+        """Uploads and downloads of this window, by id."""
+        self._next_transfer = 1
 
     def _render(self, *aspects: Aspect) -> None:
         if self.view is not None:

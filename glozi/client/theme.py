@@ -88,6 +88,9 @@ def apply_theme(root: tk.Misc) -> ttk.Style:
     for name, background in (("TFrame", p.WINDOW), ("Surface.TFrame", p.SURFACE), ("Chat.TFrame", p.CHAT)):
         style.configure(name, background=background)
     style.configure("Card.TFrame", background=p.SURFACE, bordercolor=p.BORDER, relief="solid", borderwidth=1)
+    style.configure("FileCard.TFrame", background=p.SURFACE, bordercolor=p.BORDER, relief="solid", borderwidth=1)
+    style.configure("FileCard.TLabel", background=p.SURFACE, foreground=p.MUTED, font=p.FONT_SMALL)
+    style.configure("FileCardName.TLabel", background=p.SURFACE, foreground=p.TEXT_BRIGHT, font=p.FONT_BOLD)
 
     style.configure("TLabel", background=p.WINDOW, foreground=p.TEXT)
     style.configure("Surface.TLabel", background=p.SURFACE)

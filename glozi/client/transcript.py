@@ -31,9 +31,10 @@ from twisted.python.failure import Failure
 
 from glozi.client import palette as p
 from glozi.client.emojitk import EmojiImages, selected_text
+from glozi.client.filecards import FileCard
 from glozi.client.links import LinkNotOpened, find_links, link_url, open_in_browser
 from glozi.client.mentions import mention_spans
-from glozi.client.state import MAX_CHAT_LINES, ChatLine, Delivery, LineKind
+from glozi.client.state import MAX_CHAT_LINES, ChatLine, Delivery, LineKind, Transfer
 from glozi.client.texts import clock_text
 from glozi.client.widgets import autohide, popup_menu
 
@@ -85,7 +86,7 @@ class TranscriptView:
     """The lines of one conversation; ``frame`` holds the text, its scrollbar and the marker.
 
     ``nick`` says your current name (to highlight it in lines that mention
-    you); ``open_link`` opens a URL and fails with ``LinkNotOpened`` when it
+    you); ``card`` makes the card shown under a message that shares a file; ``open_link`` opens a URL and fails with ``LinkNotOpened`` when it
     cannot (the default starts the desktop's browser with ``xdg-open``).
     """
 
@@ -100,8 +101,11 @@ class TranscriptView:
         on_top: Callable[[], object] = lambda: None,
         nick: Callable[[], str] = lambda: "",
         open_link: Callable[[str], "Deferred[None]"] = _desktop_browser,
+        card: Callable[[tk.Text, ChatLine], FileCard] | None = None,
     ) -> None:
         self._on_resend = on_resend
+        self._make_card = card
+        self._cards: list[FileCard] = []
         self._on_top = on_top
         self.nick = nick
         self._open_link = open_link
@@ -256,6 +260,7 @@ class TranscriptView:
             spacing1=14,
         )
         text.tag_configure("rule", foreground=p.BORDER)
+        text.tag_configure("card", lmargin1=GUTTER_PX, lmargin2=GUTTER_PX, spacing1=4, spacing3=6)
         text.tag_configure(
             "older", foreground=p.MUTED, font=p.FONT_ITALIC, justify="center", spacing1=8, spacing3=4
         )
@@ -594,6 +599,25 @@ class TranscriptView:
             line_tags = ("message",)
         for piece, tags in pieces:
             self._insert_text(index, piece, (*tags, *line_tags))
+        if line.kind is LineKind.MESSAGE and line.file is not None and self._make_card is not None:
+            self._insert_card(index, line, line_tags)
+
+    def _insert_card(self, index: str, line: ChatLine, line_tags: tuple[str, ...]) -> None:
+        """The file's card on a row of its own under the message, part of the line (a redraw or
+        a cut takes it too: Tk destroys an embedded window whose text is deleted)."""
+        at = self.text.index("end-1c" if index == "end" else index)
+        card = self._make_card(self.text, line)
+        self._cards.append(card)
+        self.text.window_create(index, window=card.frame, pady=2)
+        for tag in (*line_tags, "card"):
+            self.text.tag_add(tag, at)
+        self._insert_text(index, "\n", (*line_tags, "card"))
+
+    def transfer_changed(self, transfer: Transfer) -> None:
+        """Redraw the cards showing ``transfer`` (forgetting those Tk destroyed with their line)."""
+        self._cards = [card for card in self._cards if card.frame.winfo_exists()]
+        for card in self._cards:
+            card.show(transfer)
 
     def _message_pieces(self, line: ChatLine) -> tuple[Pieces, tuple[str, ...]]:
         """A message's pieces, and the tags of the whole line. An action always shows its name."""

@@ -5,6 +5,8 @@ import { ChatModel } from "./model.js";
 import { Connection, socketUrl } from "./net.js";
 import { Notifier } from "./notifier.js";
 import { ChatView } from "./chatview.js";
+import { FileSharing } from "./files.js";
+import { FilesView } from "./fileview.js";
 import { LobbyView } from "./lobbyview.js";
 import { ShellView } from "./shellview.js";
 
@@ -39,7 +41,8 @@ model.attach(connection);
 const notifier = new Notifier();
 const shell = new ShellView(model, notifier);
 const lobby = new LobbyView(model);
-const chat = new ChatView(model, shell);
+const sharing = new FileSharing(model, () => new XMLHttpRequest());
+const chat = new ChatView(model, shell, new FilesView(sharing));
 let shownBefore;
 model.onchange = () => {
   shell.render();

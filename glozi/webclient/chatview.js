@@ -7,9 +7,10 @@ import { clockTime, segments } from "./rules.js";
 const STICK_TO_BOTTOM = 48;
 
 export class ChatView {
-  constructor(model, shell) {
+  constructor(model, shell, files = null) {
     this.model = model;
     this.shell = shell;
+    this.files = files;
     this.section = byId("chat");
     this.title = byId("chat-title");
     this.code = byId("chat-code");
@@ -178,6 +179,7 @@ export class ChatView {
     } else {
       node.append(el("span", { className: `who ${nameColour(line.sender)}`, text: who }), " ", body);
     }
+    if (line.file && this.files) node.append(this.files.card(line));
     if (line.own && line.delivery !== "sent") {
       const mark = line.delivery === "failed" ? "✕" : "◌";
       node.append(el("span", { className: "note", text: ` ${mark} ${line.note || (line.delivery === "pending" ? "Sending…" : "")}` }));

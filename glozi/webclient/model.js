@@ -69,6 +69,7 @@ export class ChatModel {
     this.serverName = "";
     this.exitDigits = DEFAULT_EXIT_DIGITS;
     this.maxText = 2000;
+    this.files = null;
     this.passwordNeeded = false;
     this.passwordError = "";
     this.serverPassword = null;
@@ -194,6 +195,7 @@ export class ChatModel {
     this.serverName = typeof frame.name === "string" ? frame.name : "";
     if (Number.isInteger(frame.exit_code_digits)) this.exitDigits = frame.exit_code_digits;
     if (Number.isInteger(frame.max_text)) this.maxText = frame.max_text;
+    this.files = frame.files && typeof frame.files === "object" ? frame.files : null;
     this.connection.setFlood(frame.flood);
     if (frame.password_required && !this.online) {
       if (this.serverPassword === null) {
@@ -506,6 +508,7 @@ export class ChatModel {
       notice: frame.notice === true,
       mention,
       history,
+      file: frame.file && typeof frame.file === "object" ? frame.file : null,
       msgid: frame.msgid ? String(frame.msgid) : "",
     });
     if (history || frame.notice === true) return;
