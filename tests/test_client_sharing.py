@@ -259,7 +259,7 @@ class UploadTests(SharingTestCase):
 class SizeTextTests(SharingTestCase):
     def test_sizes_read_as_the_servers_announcement_writes_them(self) -> None:
         """docs/files.md: 512 B, 48.2 kB, 2.1 MB, 26.2 MB, 1.1 GB."""
-        from glozi.client.texts import size_text
+        from glozi.domain.names import format_size as size_text
 
         self.assertEqual(
             [size_text(n) for n in (512, 48213, 2146304, 26214400, 1073741824)],

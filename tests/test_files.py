@@ -5,7 +5,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.errors import ChatError, TransferError
 from glozi.domain.events import LeaveReason, Message, PrivateMessage
-from glozi.domain.files import FileSharing, download_path, format_size, share_text, valid_file_name
+from glozi.domain.files import FileSharing, download_path, valid_file_name
+from glozi.domain.names import format_size, share_text
 from glozi.storage.store import SharedFile, StoreError
 from tests.helpers import connect, done, make_server
 

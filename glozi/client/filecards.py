@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from glozi.client import palette as p
 from glozi.client.state import ChatLine, SharedFile, Transfer, TransferState
-from glozi.client.texts import size_text
+from glozi.domain.names import format_size
 
 CARD_TEXT_PIXELS = 260
 """How wide the name may run before it wraps."""
@@ -95,7 +95,7 @@ class FileCard:
             self._show_ready()
 
     def _size_line(self) -> str:
-        size = size_text(self.file.size)
+        size = format_size(self.file.size)
         if self.file.width and self.file.height:
             return f"{size} · {self.file.width} × {self.file.height}"
         return size
@@ -169,7 +169,7 @@ class FileCard:
             if transfer.state is TransferState.WAITING:
                 self._say("Asking the server…", p.MUTED)
             else:
-                done = f"{size_text(transfer.done)} of {size_text(transfer.size)}"
+                done = f"{format_size(transfer.done)} of {format_size(transfer.size)}"
                 self._say(f"{verb}… {done}", p.MUTED)
             return
         self._show_ready()

@@ -34,8 +34,8 @@ from glozi.client.state import (
     is_server_path,
     shared_file,
 )
-from glozi.client.texts import size_text
 from glozi.client.transfers import TooLarge, TransferFailed, WebFiles, web_base
+from glozi.domain.names import share_text
 
 MAX_THUMBNAIL_BYTES = 4 * 1024 * 1024
 """The most a thumbnail (320 x 320 at most) may take when fetched."""
@@ -125,7 +125,7 @@ class Sharing(Chatroom):
             conversation,
             ChatLine(
                 LineKind.MESSAGE,
-                f"shared {name} ({size_text(size)})",
+                share_text(name, size),
                 self.clock.seconds(),
                 sender=self.nick or "",
                 own=True,

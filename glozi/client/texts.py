@@ -5,20 +5,6 @@ import time
 from glozi.domain.names import PASSWORD_RULE, SESSION_NAME_RULE, USERNAME_RULE
 
 
-def size_text(size: int) -> str:
-    """Bytes as docs/files.md writes them: decimal units, one decimal (``512 B``, ``48.2 kB``, ``2.1 MB``).
-
-    The client's own (the layering keeps it off the server's domain), pinned to the same literals."""
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("kB", "MB"):
-        value /= 1000
-        if value < 1000:
-            return f"{value:.1f} {unit}"
-    return f"{value / 1000:.1f} GB"
-
-
 def duration_text(seconds: float) -> str:
     """A duration for people: ``20 s``, ``1 min 30 s``, ``4 min``, ``1 h``, ``2 h 5 min``."""
     whole = max(0, round(seconds))

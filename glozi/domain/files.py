@@ -19,6 +19,7 @@ from twisted.logger import Logger
 from glozi.domain import rules
 from glozi.domain.errors import ChatError, TransferError
 from glozi.domain.events import PrivateMessage
+from glozi.domain.names import share_text
 from glozi.limits.guessing import source_group
 from glozi.storage.store import SharedFile
 
@@ -54,23 +55,6 @@ def valid_file_name(name: str) -> bool:
 def valid_media_type(media_type: str) -> bool:
     """A ``type/subtype`` of at most 100 token characters, no parameters."""
     return len(media_type) <= MAX_MEDIA_TYPE_CHARS and _MEDIA_TYPE.match(media_type) is not None
-
-
-def format_size(size: int) -> str:
-    """Bytes in decimal units with one decimal: ``512 B``, ``48.2 kB``, ``2.1 MB``, ``1.1 GB``."""
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("kB", "MB"):
-        value /= 1000
-        if value < 1000:
-            return f"{value:.1f} {unit}"
-    return f"{value / 1000:.1f} GB"
-
-
-def share_text(name: str, size: int) -> str:
-    """The announcement's text (an action): ``shared a.jpg (2.1 MB)``."""
-    return f"shared {name} ({format_size(size)})"
 
 
 def download_path(file_hash: str, name: str) -> str:

@@ -98,3 +98,22 @@ def name_key(name: str) -> str:
 def is_valid_oper_password(password: str) -> bool:
     """Whether ``password`` may be a server operator's password (``--oper NAME:PASSWORD``)."""
     return _OPER_PASSWORD.fullmatch(password) is not None
+
+
+# How a shared file is worded (docs/files.md): the server announces it so, and the client shows its own
+# upload so before the announcement would come.
+def format_size(size: int) -> str:
+    """Bytes in decimal units with one decimal: ``512 B``, ``48.2 kB``, ``2.1 MB``, ``1.1 GB``."""
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB"):
+        value /= 1000
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} GB"
+
+
+def share_text(name: str, size: int) -> str:
+    """The announcement's text (an action): ``shared a.jpg (2.1 MB)``."""
+    return f"shared {name} ({format_size(size)})"
