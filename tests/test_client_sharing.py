@@ -77,6 +77,13 @@ class SharingTestCase(ViewModelTestCase):
     def own_file_line(self):
         return next(line for line in reversed(self.model.chat.lines) if line.upload)
 
+    def upload_ready(self, asked: dict[str, Any]) -> None:
+        """The server's ``upload_ready`` for the session-10 request ``asked``, with UPLOAD_TOKEN, for 300 s."""
+        self.answer(
+            {"type": "upload_ready", "session": 10, "path": "/upload", "token": UPLOAD_TOKEN, "expires_in": 300},
+            asked,
+        )
+
     def attach_in_garden(self, name: str = "notes.pdf", size: int = 48213) -> dict[str, Any]:
         self.in_garden()
         self.sent()
@@ -110,16 +117,7 @@ class UploadTests(SharingTestCase):
         """upload_ready: the bytes go to the welcome's web port with the token; the view hears of each
         whole percent; the 201 answer marks the line sent with the stored file and msgid."""
         asked = self.attach_in_garden(size=1000)
-        self.answer(
-            {
-                "type": "upload_ready",
-                "session": 10,
-                "path": "/upload",
-                "token": UPLOAD_TOKEN,
-                "expires_in": 300,
-            },
-            asked,
-        )
+        self.upload_ready(asked)
         self.assertEqual(self.web.bases, ["http://127.0.0.1:8080"])
         ((kind, (token, path, progress, where), uploading),) = self.web.calls
         self.assertEqual((kind, token, os.path.basename(path), where), ("upload", UPLOAD_TOKEN, "notes.pdf", "/upload"))
@@ -170,16 +168,7 @@ class UploadTests(SharingTestCase):
         """A 422 ``not_an_image`` after the body: the line says "The file is not a PNG image."; typing still works."""
         asked = self.attach_in_garden("fake.png")
         self.assertEqual(asked["media_type"], "image/png")
-        self.answer(
-            {
-                "type": "upload_ready",
-                "session": 10,
-                "path": "/upload",
-                "token": UPLOAD_TOKEN,
-                "expires_in": 300,
-            },
-            asked,
-        )
+        self.upload_ready(asked)
         self.web.calls[0][2].errback(TransferFailed("not_an_image", "The file is not a PNG image."))
         line = self.own_file_line()
         self.assertEqual(
@@ -191,16 +180,7 @@ class UploadTests(SharingTestCase):
     def test_cancel_stops_the_upload(self) -> None:
         """Cancel while uploading: the HTTP transfer is cancelled and the line says so."""
         asked = self.attach_in_garden()
-        self.answer(
-            {
-                "type": "upload_ready",
-                "session": 10,
-                "path": "/upload",
-                "token": UPLOAD_TOKEN,
-                "expires_in": 300,
-            },
-            asked,
-        )
+        self.upload_ready(asked)
         self.web.calls[0][2].addErrback(lambda reason: reason.trap(CancelledError) and None)
         transfer_id = self.own_file_line().upload
         self.model.cancel_transfer(transfer_id)
@@ -212,16 +192,7 @@ class UploadTests(SharingTestCase):
         """Cancelled while the token is on its way: when it comes, nothing is uploaded."""
         asked = self.attach_in_garden()
         self.model.cancel_transfer(self.own_file_line().upload)
-        self.answer(
-            {
-                "type": "upload_ready",
-                "session": 10,
-                "path": "/upload",
-                "token": UPLOAD_TOKEN,
-                "expires_in": 300,
-            },
-            asked,
-        )
+        self.upload_ready(asked)
         self.assertEqual(self.web.calls, [])
         self.assertEqual(self.own_file_line().delivery, Delivery.FAILED)
 
