@@ -127,10 +127,11 @@ class PerDeliveryTests(SynchronousTestCase):
 
         def row(target: str, sends: int) -> dict:
             return {"target": target, "deliveries": 100, "per_delivery": per_delivery({"sendto": sends}, 100),
-                    "generator": {"server_cpu_us_per_delivery": 1.5, "p99_ms": 2.0}}  # fmt: skip
+                    "generator": {"server_user_s": 0.0003, "server_system_s": 0.0001, "p99_ms": 2.0}}  # fmt: skip
 
         lines = table([row("ngircd (IRC)", 100), row("GloziChat (IRC)", 200)]).splitlines()
         self.assertIn("| ngircd (IRC) | 100 | 1.000 |", lines[2])
         self.assertIn("| 1.00× |", lines[2])
         self.assertIn("| GloziChat (IRC) | 100 | 2.000 |", lines[3])
         self.assertIn("| 2.00× |", lines[3])
+        self.assertIn("| 3.00 + 1.00 | 2.00 |", lines[3])
