@@ -328,11 +328,16 @@ def table(measured: list[dict]) -> str:
         sends = figures[send]
         user, system = (generator[key] / m["deliveries"] * 1e6 for key in ("server_user_s", "server_system_s"))
         rows.append(
-            f"| {m['target']} | {m['deliveries']} | " + " | ".join(f"{figures[c]:.3f}" for c in columns)
+            f"| {m['target']} | {m['deliveries']} | " + " | ".join(_calls(figures[c]) for c in columns)
             + f" | {_ratio(figures['total'], reference)} | {_fmt_ratio(1, sends)} | {_fmt_ratio(figures['total'], sends)}"
             f" | {user:.2f} + {system:.2f} | {generator['p99_ms']:.2f} |"
         )
     return "\n".join(rows)
+
+
+def _calls(per_delivery: float) -> str:
+    # Unpaced runs make a few calls per thousand deliveries: three significant digits, not three decimals.
+    return f"{per_delivery:.3f}" if per_delivery >= 0.1 or not per_delivery else f"{per_delivery:.3g}"
 
 
 def _fmt_ratio(value: float, by: float) -> str:
