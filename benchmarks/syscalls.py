@@ -367,8 +367,8 @@ def check_table(measured: list[dict]) -> str:
         check = m["check"]
         alone, by_perf, by_strace = m["per_delivery"], check["perf_per_delivery"], check["strace_per_delivery"]
         rows.append(
-            f"| {m['target']} | {alone['total']:.3f} | {by_perf['total']:.3f} | {by_strace['total']:.3f} "
-            f"| {by_strace['total'] / by_perf['total']:.3f} | {alone[send]:.3f} → {by_perf[send]:.3f} "
+            f"| {m['target']} | {_calls(alone['total'])} | {_calls(by_perf['total'])} | {_calls(by_strace['total'])} "
+            f"| {by_strace['total'] / by_perf['total']:.3f} | {_calls(alone[send])} → {_calls(by_perf[send])} "
             f"| {m['generator']['server_cpu_us_per_delivery']:.3f} → {check['generator']['server_cpu_us_per_delivery']:.3f} "
             f"| {m['generator']['p99_ms']:.2f} → {check['generator']['p99_ms']:.2f} |"
         )
