@@ -1,6 +1,6 @@
 """System calls per delivery: ngircd and GloziChat's doors under one scenario, counted by the kernel.
 
-    PYTHONPATH=. python -m benchmarks.syscalls --scenario P1 [--out FILE] [--no-check]
+    PYTHONPATH=. python -m benchmarks.syscalls --scenario P1 [--out FILE] [--no-check] [--nice N]
 
 The targets and their start-up are ``benchmarks/compare``'s (benchmarks/run.py): ngircd, GloziChat
 through its IRC, native and web doors, each a freshly started server on loopback, pinned to the
@@ -23,8 +23,8 @@ It prints, per target: the deliveries (the generator's), system calls per delive
 call (sendto/write/writev, recvfrom/read, epoll_wait, epoll_ctl, the others), the largest of the
 others, how many deliveries each send carried and how many calls each send cost, and the server's
 CPU per delivery in that run, user and system (``/proc/PID/stat``); ngircd's row first, every
-total also as a multiple of ngircd's. ``--out FILE`` writes everything as JSON. Loopback only, every run bounded,
-every server and tracer stopped when its run ends.
+total also as a multiple of ngircd's. ``--out FILE`` writes everything as JSON. Loopback only,
+every run bounded, every server and tracer stopped when its run ends.
 """
 
 import argparse
@@ -67,8 +67,7 @@ _PERF_EVENT = "syscalls:sys_enter_"
 class Counted:
     """What one tracer counted, by system call; filled in when its ``with`` block ends."""
 
-    def __init__(self, tracer: str) -> None:
-        self.tracer = tracer
+    def __init__(self) -> None:
         self.calls: dict[str, int] = {}
 
 
@@ -146,7 +145,7 @@ def _stop(process: subprocess.Popen, name: str) -> None:
 @contextmanager
 def perf_counting(pid: int, workdir: Path) -> Iterator[Counted]:
     """Count every system call of every thread of ``pid`` with kernel counters while the block runs."""
-    counted = Counted("perf stat")
+    counted = Counted()
     control, acknowledge, out = workdir / "perf-control", workdir / "perf-ack", workdir / "perf-stat.txt"
     os.mkfifo(control)
     os.mkfifo(acknowledge)
@@ -188,7 +187,7 @@ def _traced_by(pid: int, tracer: int) -> bool:
 def strace_counting(pid: int, workdir: Path) -> Iterator[Counted]:
     """``strace -f -c`` on every thread of ``pid`` while the block runs (``-f`` with ``-p`` attaches
     each thread the process has, and follows those it starts)."""
-    counted = Counted("strace -f -c")
+    counted = Counted()
     out = workdir / "strace-summary.txt"
     strace = subprocess.Popen(
         ["strace", "-f", "-c", "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -263,6 +262,9 @@ def traced_run(
                 cpu_after = user_and_system_seconds(server.pid)
             _go(generator)
             stdout, _ = generator.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except RuntimeError as error:
+            log.seek(0)
+            raise RuntimeError(f"{target.label} {scenario}: {error}\n{log.read()[-2000:]}") from None
         finally:
             if generator.poll() is None:
                 generator.kill()
@@ -271,7 +273,9 @@ def traced_run(
             errors = log.read()
             log.close()
     result = generator_result(target, scenario, stdout, errors)
-    result["server_user_s"], result["server_system_s"] = (after - before for before, after in zip(cpu_before, cpu_after))
+    result["server_user_s"], result["server_system_s"] = (
+        after - before for before, after in zip(cpu_before, cpu_after, strict=True)
+    )
     if result["lost"] or result["errors"]:
         raise RuntimeError(f"{target.label} {scenario}: lost {result['lost']}, {result['errors'][:3]}")
     return result, counted
@@ -347,7 +351,7 @@ def _fmt_ratio(value: float, by: float) -> str:
 def others_lines(measured: list[dict]) -> str:
     """One line per target: the largest of the others, per delivery."""
     return "\n".join(
-        f"- {m['target']}: " + ", ".join(f"{name} {value:.3f}" for name, value in m["largest_others"])
+        f"- {m['target']}: " + ", ".join(f"{name} {_calls(value)}" for name, value in m["largest_others"])
         for m in measured
     )
 
