@@ -57,10 +57,7 @@ class StraceSummaryTests(SynchronousTestCase):
     def test_every_row_is_read_with_its_calls(self) -> None:
         """Each row gives its call's count, whether or not its errors column is filled (futex 334, 37 errors)."""
         calls = parse_strace_summary(STRACE_SUMMARY)
-        self.assertEqual(calls["futex"], 334)
-        self.assertEqual(calls["epoll_ctl"], 17908)
-        self.assertEqual(calls["sendto"], 8954)
-        self.assertEqual(calls["mmap"], 1)
+        self.assertLessEqual({"futex": 334, "epoll_ctl": 17908, "sendto": 8954, "mmap": 1}.items(), calls.items())
         self.assertEqual(len(calls), 14)
 
     def test_the_total_row_and_the_header_are_not_calls(self) -> None:
@@ -84,9 +81,7 @@ class PerfStatTests(SynchronousTestCase):
     def test_counts_by_call_name(self) -> None:
         """Each ``syscalls:sys_enter_NAME`` line gives NAME's count."""
         calls = parse_perf_stat(PERF_STAT)
-        self.assertEqual(calls["sendto"], 8954)
-        self.assertEqual(calls["epoll_ctl"], 17908)
-        self.assertEqual(calls["futex"], 333)
+        self.assertLessEqual({"sendto": 8954, "epoll_ctl": 17908, "futex": 333}.items(), calls.items())
 
     def test_calls_that_never_happened_are_left_out(self) -> None:
         """A 0 count, a ``<not counted>`` one and the comment line are not calls."""
