@@ -43,13 +43,14 @@ KINDS = (
     )),
     ("timers", ("DelayedCall", "callLater (", "(glozi/domain/idle.py)", "resetTimeout (")),
     ("logging", ("(twisted/logger/", "(twisted/python/log.py)")),
+    # Before the encoding: the IRC door's wire.py holds its parser (parse_line) too.
+    ("reading and parsing input", ("(json/decoder.py)", "loads (", "dataReceived (", "_lines_received (", "parse")),
     ("JSON / IRC encoding", (
         "(json/encoder.py)", "(glozi/doors/irc/wire.py)", "(glozi/doors/irc/messages.py)", "encode", "dumps (",
     )),
     ("our fan-out (publish, deliver, write batch)", (
         "LocalFanout.", ".deliver (", "BatchedWrites.", "WriteBatch.", "publish",
     )),
-    ("reading and parsing input", ("(json/decoder.py)", "loads (", "dataReceived (", "_lines_received (", "parse")),
     ("the store, on the reactor's side", (
         "(glozi/storage/", "(twisted/enterprise/", "(twisted/_threads/", "callFromThread (", "Condition.notify (",
     )),
@@ -89,7 +90,7 @@ def by_kind(collapsed: Path) -> str:
     """The reactor thread's samples by what their innermost function is (``KINDS``), each a share of
     that thread's samples; the worker threads' (the store's, password hashing) beside, busy and waiting."""
     kinds: collections.Counter[str] = collections.Counter()
-    workers = collections.Counter[str]()
+    workers: collections.Counter[str] = collections.Counter()
     for frames, count in read_stacks(collapsed):
         if _WORKER in frames:
             workers["waiting" if frames[-1] in _WAITING else "busy"] += count
