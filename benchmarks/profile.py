@@ -30,7 +30,7 @@ KINDS = (
     ("socket send (send(), Twisted's write buffer)", (
         "untilConcludes (", "writeSomeData (", "FileDescriptor.doWrite (", "FileDescriptor.write (",
         "_maybePauseProducer (", "_isSendBufferFull (", "FileDescriptor.writeSequence (", "_dataMustBeBytes (",
-        "ConnectionMixin.write (",
+        "ConnectionMixin.write (", "(glozi/doors/directwrite.py)",
     )),
     ("epoll registration (addWriter/removeWriter)", (
         "EPollReactor._add (", "EPollReactor._remove (", "addWriter (", "removeWriter (", "startWriting (",
@@ -49,7 +49,8 @@ KINDS = (
         "(json/encoder.py)", "(glozi/doors/irc/wire.py)", "(glozi/doors/irc/messages.py)", "encode", "dumps (",
     )),
     ("our fan-out (publish, deliver, write batch)", (
-        "LocalFanout.", ".deliver (", "BatchedWrites.", "WriteBatch.", "publish",
+        "LocalFanout.", ".deliver (", "BatchedWrites.", "WriteBatch.", "publish", "deliver_to (", "shared_bytes (",
+        "_write_each (",
     )),
     ("the store, on the reactor's side", (
         "(glozi/storage/", "(twisted/enterprise/", "(twisted/_threads/", "callFromThread (", "Condition.notify (",
