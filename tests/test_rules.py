@@ -120,6 +120,47 @@ class KeyTests(RulesTestCase):
         self.assertEqual(self.command(self.alice, "unlock"), "You unlocked garden.")
         self.assertIsNone(self.server.store.sessions[10].password_hash)
 
+    def late_keys(self):
+        passwords, runner = late_passwords()
+        self.server.passwords = passwords
+        return runner
+
+    def test_a_key_change_after_another_is_taken(self) -> None:
+        """Once a /lock is answered, the next key change is hashed too (not wrong_state)."""
+        runner = self.late_keys()
+        first = self.alice.run_command("lock", "12345", 10)
+        runner.finish()
+        self.successResultOf(first)
+        second = self.alice.run_command("lock", "54321", 10)
+        runner.finish()
+        self.assertEqual(self.successResultOf(second), "You locked garden with a new key.")
+
+    def test_admin_role_handed_on_while_the_key_hashes(self) -> None:
+        """/lock answered after the admin handed the role on: not_admin, the session stays open; the new admin may /lock."""
+        runner = self.late_keys()
+        locking = self.alice.run_command("lock", "12345", 10)
+        self.command(self.alice, "admin", "bob")
+        runner.finish()
+        error = self.failureResultOf(locking, ChatError).value
+        self.assertEqual(
+            (error.code, error.message), ("not_admin", "You are no longer the session's admin; the key is unchanged.")
+        )
+        self.assertFalse(self.server.sessions[10].info().locked)
+        self.assertIsNone(self.server.store.sessions[10].password_hash)
+        locking = self.bob.run_command("lock", "54321", 10)
+        runner.finish()
+        self.assertEqual(self.successResultOf(locking), "You locked garden with a new key.")
+
+    def test_session_closed_while_the_key_hashes(self) -> None:
+        """/lock answered after the session was closed: not_admin, and nothing is stored for it."""
+        runner = self.late_keys()
+        locking = self.alice.run_command("lock", "12345", 10)
+        self.command(self.alice, "close")
+        runner.finish()
+        self.assertEqual(self.failureResultOf(locking, ChatError).value.code, "not_admin")
+        self.assertNotIn(10, self.server.store.sessions)
+        self.assertEqual(self.bob_conn.of_type(ModeChanged), [])
+
 
 class SpeakingTests(RulesTestCase):
     def test_moderated(self) -> None:
