@@ -18,6 +18,7 @@ from glozi.domain.events import (
     Message,
     ServerClosing,
 )
+from glozi.domain.replication import ALONE
 from tests.helpers import TEST_EXIT_CODE, connect, done, make_server
 
 
@@ -618,3 +619,56 @@ class LateHashingTests(ChatTestCase):
         self.refusal(creating, "wrong_state", "The connection closed before the join finished.")
         self.assertIsNone(self.server.session_named("shed"))
         self.assertEqual(self.server.sessions[10].info().member_count, 0)
+
+
+class LateRecord:
+    """A cluster's record that numbers new sessions when the test says so
+    (``reserving``); it tells nobody of anything else."""
+
+    def __init__(self) -> None:
+        self.reserving: list[Deferred[int | None]] = []
+
+    def reserve_session(self, name: str, creator: str, created_at: float, password_hash: str | None) -> "Deferred[int | None]":
+        self.reserving.append(Deferred())
+        return self.reserving[-1]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ALONE, name)
+
+
+class LateReservationTests(ChatTestCase):
+    """In a cluster the record numbers a new session later: the creation fits the world as it is then."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.record = LateRecord()
+        self.server.replication = self.record
+        self.alice, _ = connect(self.server)
+
+    def test_the_record_numbers_the_session(self) -> None:
+        """The session gets the id the cluster's record gave, once it gave it."""
+        creating = self.alice.create("shed", "alice")
+        self.assertNoResult(creating)
+        self.record.reserving.pop().callback(42)
+        self.assertEqual(self.successResultOf(creating).session.id, 42)
+
+    def test_name_taken_here_while_the_record_answers(self) -> None:
+        """A session of that name created here meanwhile: session_exists, and only the first one is there."""
+        creating = self.alice.create("shed", "alice")
+        bob, _ = connect(self.server)
+        other = bob.create("SHED", "bob")
+        self.record.reserving.pop(0).callback(None)
+        self.record.reserving.pop(0).callback(43)
+        self.assertEqual(self.successResultOf(creating).session.name, "shed")
+        error = self.failureResultOf(other, ChatError).value
+        self.assertEqual((error.code, error.message), ("session_exists", "A session named shed exists."))
+        self.assertNotIn(43, self.server.sessions)
+
+    def test_connection_closed_while_the_record_answers(self) -> None:
+        """The creator gone before the record answered: wrong_state, and no session is made."""
+        creating = self.alice.create("shed", "alice")
+        self.alice.disconnected()
+        self.record.reserving.pop().callback(42)
+        error = self.failureResultOf(creating, ChatError).value
+        self.assertEqual((error.code, error.message), ("wrong_state", "The connection closed before the join finished."))
+        self.assertNotIn(42, self.server.sessions)
