@@ -19,7 +19,7 @@ from glozi.domain.events import (
     ServerClosing,
 )
 from glozi.domain.replication import ALONE
-from tests.helpers import TEST_EXIT_CODE, connect, done, make_server
+from tests.helpers import TEST_EXIT_CODE, RecordingList, connect, done, make_server
 
 
 class ChatTestCase(SynchronousTestCase):
@@ -105,6 +105,34 @@ class JoinTests(ChatTestCase):
         alice.run_command("quit", "")
         self.assertEqual(conn.of_type(Left)[-1].reason, "quit")
         self.assertEqual(done(alice.join(2, "alice")).session.name, "kiwi")
+
+
+
+class RenameTests(ChatTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice, self.alice_conn = connect(self.server)
+        self.bob, self.bob_conn = connect(self.server)
+        done(self.alice.create("garden", "alice"))
+        done(self.bob.join(10, "bob"))
+        self.at_list = RecordingList()
+        self.server.watch_session_list(self.at_list)
+
+    def test_rename_to_the_same_nick_changes_nothing(self) -> None:
+        """Renaming to one's own nick: nobody is told, and WHOWAS has no past holder of it."""
+        self.alice_conn.clear()
+        self.assertEqual(self.bob.rename("bob"), "bob")
+        self.assertEqual(self.alice_conn.events, [])
+        self.assertEqual(self.bob.whowas("bob"), [])
+
+    def test_rename_of_the_admin_changes_the_listed_session(self) -> None:
+        """The admin's new nick is the session's admin in the list: session_changed; a member's rename changes no listed session."""
+        self.bob.rename("bobby")
+        self.assertEqual(self.at_list.events, [])
+        self.alice.rename("alicia")
+        [changed] = self.at_list.events
+        self.assertEqual((type(changed).__name__, changed.session.admin), ("SessionChanged", "alicia"))
+        self.assertEqual([past.nick for past in self.bob.whowas("alice")], ["alice"])
 
 
 class ChatMessageTests(ChatTestCase):

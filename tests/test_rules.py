@@ -7,7 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi.domain import rules
 from glozi.domain.errors import ChatError
 from glozi.domain.events import AdminChanged, Invited, Left, MemberLeft, Message, ModeChanged, TopicChanged
-from tests.helpers import connect, done, late_passwords, make_server
+from tests.helpers import RecordingList, connect, done, late_passwords, make_server
 
 
 class RulesTestCase(SynchronousTestCase):
@@ -272,19 +272,6 @@ class ParseTests(SynchronousTestCase):
         self.assertEqual(rules.ban_mask("bob!bob"), "bob!bob@*")
 
 
-class RecordingList:
-    """A door's session-list side: what the connections at the list were told."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-
-    def watching(self) -> bool:
-        return True
-
-    def session_list_changed(self, event) -> None:
-        self.events.append(event)
-
-
 class SecretTests(RulesTestCase):
     def setUp(self) -> None:
         super().setUp()
@@ -394,3 +381,51 @@ class ExceptionTests(RulesTestCase):
             error = self.assertRefused("too_many_bans", self.command, self.alice, "mode", f"+{letter} one!*@*")
             self.assertIn("at most 50", error.message)
         self.assertRefused("not_admin", self.command, self.bob, "mode", "+e bob")
+
+
+class NothingChangedTests(RulesTestCase):
+    """A change to what already holds takes no effect: reply "Nothing changed.", no mode_changed sent."""
+
+    def assertNothingChanged(self, name: str, args: str = "") -> None:
+        self.alice_conn.clear()
+        self.bob_conn.clear()
+        self.assertEqual(self.command(self.alice, name, args), "Nothing changed.")
+        self.assertEqual(self.bob_conn.of_type(ModeChanged) + self.alice_conn.of_type(ModeChanged), [])
+
+    def test_voice_twice_and_unvoice_the_unvoiced(self) -> None:
+        """+v bob twice: the second changes nothing; -v of a member never voiced neither."""
+        self.assertEqual(self.command(self.alice, "mode", "+v bob"), "Changed: +v bob")
+        self.assertNothingChanged("mode", "+v bob")
+        self.command(self.alice, "mode", "-v bob")
+        self.assertNothingChanged("mode", "-v bob")
+
+    def test_the_same_limit_again(self) -> None:
+        """+l 10 when the limit is 10 changes nothing; -l with no limit neither."""
+        self.assertNothingChanged("mode", "-l")
+        self.assertEqual(self.command(self.alice, "mode", "+l 10"), "Changed: +l 10")
+        self.assertNothingChanged("mode", "+l 10")
+
+    def test_a_ban_set_twice_or_lifted_when_absent(self) -> None:
+        """+b of a mask already there (any case) changes nothing; -b of one not there neither."""
+        self.command(self.alice, "mode", "+b carol")
+        self.assertNothingChanged("mode", "+b CAROL!*@*")
+        self.assertEqual(rules.mask_list(self.server.sessions[10].admin), ["carol!*@*"])
+        self.assertNothingChanged("unban", "dave")
+
+    def test_unlock_an_open_session(self) -> None:
+        """/unlock of a session with no key changes nothing."""
+        self.assertNothingChanged("unlock")
+
+    def test_admin_to_oneself(self) -> None:
+        """/admin alice by alice changes nothing: no admin_changed."""
+        self.assertNothingChanged("admin", "alice")
+        self.assertEqual(self.bob_conn.of_type(AdminChanged), [])
+
+    def test_a_list_letter_among_changes_asks_for_nothing(self) -> None:
+        """/mode +mb: +m applies, the bare b (a list request) is no change of its own."""
+        self.assertEqual(self.command(self.alice, "mode", "+mb"), "Changed: +m")
+
+    def test_plus_k_without_a_key(self) -> None:
+        """/mode +k with no key: bad_arguments naming the key's rule."""
+        error = self.assertRefused("bad_arguments", self.command, self.alice, "mode", "+k")
+        self.assertEqual(error.message, "+k needs the key, exactly 5 digits.")
