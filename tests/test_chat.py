@@ -5,7 +5,6 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.domain.chat import DEFAULT_SESSIONS, SERVER_CREATOR
 from glozi.domain.errors import ChatError
 from glozi.domain.events import (
     AdminChanged,
@@ -37,10 +36,13 @@ class SessionListTests(ChatTestCase):
     def test_nine_default_sessions(self) -> None:
         """The server starts with the nine open, admin-less built-in sessions."""
         sessions = self.server.list_sessions()
-        self.assertEqual([s.name for s in sessions], list(DEFAULT_SESSIONS))
-        self.assertEqual([s.id for s in sessions], list(range(1, 10)))
+        self.assertEqual(
+            [s.name for s in sessions],
+            ["avocado", "kiwi", "pineapple", "krembo", "watermelon", "papaya", "coconut", "passiflora", "cactus"],
+        )
+        self.assertEqual([s.id for s in sessions], [1, 2, 3, 4, 5, 6, 7, 8, 9])
         for s in sessions:
-            self.assertEqual((s.creator, s.locked, s.admin, s.member_count), (SERVER_CREATOR, False, None, 0))
+            self.assertEqual((s.creator, s.locked, s.admin, s.member_count), ("server", False, None, 0))
 
     def test_list_counts_members_and_hides_password(self) -> None:
         """The list shows member counts and a lock flag, never the password."""
