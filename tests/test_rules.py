@@ -87,6 +87,25 @@ class JoinRuleTests(RulesTestCase):
         self.command(self.alice, "mode", f"+{'b' * 50} {masks}")
         self.assertRefused("too_many_bans", self.command, self.alice, "mode", "+b one!*@*")
 
+    def test_ban_mask_of_64_characters_and_not_65(self) -> None:
+        """A ban mask is at most 64 characters: 64 (bob's 60 letters and !*@*) is set, 65 is bad_arguments."""
+        mask = "b" * 60 + "!*@*"
+        self.assertEqual(self.command(self.alice, "mode", f"+b {'b' * 60}"), f"Changed: +b {mask}")
+        error = self.assertRefused("bad_arguments", self.command, self.alice, "mode", f"+b {'b' * 61}")
+        self.assertEqual(
+            error.message, "A ban mask is nick!user@host with * and ? (at most 64 characters), or a nick."
+        )
+
+    def test_every_user_is_nick_at_glozichat(self) -> None:
+        """Bans match nick!nick@glozichat: *!carol@* and *!*@glozichat refuse carol, *!*@elsewhere does not."""
+        carol, _ = connect(self.server)
+        for mask in ("*!carol@*", "*!*@glozichat"):
+            self.command(self.alice, "mode", f"+b {mask}")
+            self.assertRefused("banned", carol.join, 10, "carol")
+            self.command(self.alice, "mode", f"-b {mask}")
+        self.command(self.alice, "mode", "+b *!*@elsewhere")
+        self.assertEqual(done(carol.join(10, "carol")).session.name, "garden")
+
     def test_ban_placed_while_the_key_is_checked(self) -> None:
         """A joiner whose key is being checked is refused if a ban matches them when the check ends."""
         passwords, runner = late_passwords()
