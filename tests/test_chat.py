@@ -536,6 +536,14 @@ class LateHashingTests(ChatTestCase):
         self.assertEqual(done(self.bob.join(1, "bob")).session.name, "avocado")
         self.assertEqual(self.bob.rename("bobby"), "bob")
 
+    def test_no_rename_while_a_join_is_checked(self) -> None:
+        """A rename while a locked join is checked (asked under the old name): wrong_state, the nick kept."""
+        joining = self.bob.join(10, "bob", "12345")
+        error = self.assertRefused("wrong_state", self.bob.rename, "bobby")
+        self.assertEqual(error.message, "A join is already in progress; wait for its answer.")
+        self.hasher.answer(True)
+        self.assertEqual(self.successResultOf(joining).you, "bob")
+
     def test_next_join_is_accepted_after_a_wrong_password(self) -> None:
         """A locked join answered wrong_password leaves the connection free to join again."""
         joining = self.bob.join(10, "bob", "54321")
