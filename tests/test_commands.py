@@ -75,6 +75,23 @@ class ArgumentTests(SynchronousTestCase):
         """A member's /kick: not_admin, as the protocol's example shows it."""
         self.assertEqual(self.refusal(self.bob, "kick", "alice"), ("not_admin", "/kick is for the session's admin only."))
 
+    def test_the_admin_only_commands(self) -> None:
+        """kick, close, invite, ban, unban, lock, unlock and admin are the admin's: a member gets not_admin, /help marks them."""
+        admin_only = {"kick", "close", "invite", "ban", "unban", "lock", "unlock", "admin"}
+        for name in sorted(admin_only):
+            self.assertEqual(
+                self.refusal(self.bob, name, "alice"), ("not_admin", f"/{name} is for the session's admin only.")
+            )
+        marked = {
+            line.split()[0][1:] for line in self.bob.run_command("help", "", 10).splitlines()
+            if line.endswith(("(admin only)", "(admin or server operator)"))
+        }
+        self.assertEqual(marked, admin_only)
+
+    def test_quit_answers_which_session_was_left(self) -> None:
+        """/quit: the reply names the session left."""
+        self.assertEqual(self.bob.run_command("quit", "bye", 10), "You left garden.")
+
     def test_a_command_without_arguments_refuses_any(self) -> None:
         """/help with an argument: bad_arguments with its usage; spaces alone are no argument."""
         self.assertEqual(
