@@ -457,6 +457,36 @@ class ExitCodeTests(ChatTestCase):
         self.assertEqual(self.exits, [True])
 
 
+
+class DefaultsTests(SynchronousTestCase):
+    """A server with no options: the documented defaults (docs/protocol.md)."""
+
+    def test_idle_timeout_240_s_warned_at_120(self) -> None:
+        """By default a member is told the timeout is 240 s, warned at 120 s and removed at 240 s."""
+        server, clock = make_server()
+        alice, conn = connect(server)
+        self.assertEqual(done(alice.join(1, "alice")).idle_timeout, 240)
+        clock.advance(119)
+        self.assertEqual(conn.of_type(IdleWarning), [])
+        clock.advance(1)
+        self.assertEqual(conn.of_type(IdleWarning)[0].seconds_left, 120)
+        clock.advance(119)
+        self.assertEqual(alice.members.keys(), {1})
+        clock.advance(1)
+        self.assertEqual(alice.members, {})
+
+    def test_a_joiner_gets_the_last_50_messages(self) -> None:
+        """By default a joiner's history is the session's last 50 messages, oldest first."""
+        server, _ = make_server()
+        alice, _ = connect(server)
+        done(alice.join(1, "alice"))
+        for number in range(51):
+            done(alice.say(f"message {number}"))
+        bob, _ = connect(server)
+        history = done(bob.join(1, "bob")).history
+        self.assertEqual([m.text for m in history], [f"message {number}" for number in range(1, 51)])
+
+
 class JoinedSnapshotTests(ChatTestCase):
     def test_joined_describes_session(self) -> None:
         """The join answer carries the session, you, and the members with join times."""
