@@ -73,6 +73,18 @@ class JoinRuleTests(RulesTestCase):
         self.assertRefused("session_full", carol.join, 10, "carol")
         self.assertEqual(self.server.sessions[10].info().modes, "+ntl")
 
+    def test_an_invitation_passes_the_limit_once(self) -> None:
+        """At +l 2 with 2 members an invited user joins all the same; the invitation used, they are refused next time."""
+        self.command(self.alice, "mode", "+l 2")
+        carol, _ = connect(self.server)
+        self.assertRefused("session_full", carol.join, 10, "carol")
+        self.command(self.alice, "invite", "carol")
+        done(carol.join(10, "carol"))
+        self.assertEqual(self.server.sessions[10].info().member_count, 3)
+        self.command(carol, "quit")
+        error = self.assertRefused("session_full", carol.join, 10, "carol")
+        self.assertEqual(error.message, "garden is full: 2 members at most.")
+
     def test_ban_masks(self) -> None:
         """A ban does not kick; it refuses matching joins (case-insensitive, * and ?); 50 bans, not 51."""
         self.assertEqual(self.command(self.alice, "mode", "+b B?B"), "Changed: +b B?B!*@*")
@@ -283,6 +295,7 @@ class ParseTests(SynchronousTestCase):
         self.assertEqual([str(c) for c in rules.parse_modes(["-k"])], ["-k"])
         self.assertRaises(ChatError, rules.parse_modes, ["+l"])
         self.assertEqual(self.assertRaises(ChatError, rules.parse_modes, ["+z"]).code, "unknown_mode")
+        self.assertEqual(rules.parse_modes([]), [])
 
     def test_ban_mask_forms(self) -> None:
         """A nick is nick!*@*, user@host is *!user@host, nick!user is nick!user@*."""
