@@ -15,6 +15,7 @@ from glozi.domain.events import (
     MemberJoined,
     MemberLeft,
     Message,
+    PrivateMessage,
     ServerClosing,
 )
 from glozi.domain.replication import ALONE
@@ -99,6 +100,15 @@ class JoinTests(ChatTestCase):
         alice, _ = connect(self.server)
         self.assertRefused("wrong_state", alice.say, "hi")
         self.assertRefused("wrong_state", alice.run_command, "help", "")
+
+    def test_no_private_message_before_a_name(self) -> None:
+        """A private message from a connection with no name yet: wrong_state, and nobody gets it."""
+        alice, alice_conn = connect(self.server)
+        done(alice.join(1, "alice"))
+        nameless, _ = connect(self.server)
+        error = self.assertRefused("wrong_state", nameless.send_private, "alice", "hi")
+        self.assertEqual(error.message, "You have no name yet; join or create a session first.")
+        self.assertEqual(alice_conn.of_type(PrivateMessage), [])
 
     def test_rejoin_after_quit(self) -> None:
         """After /quit the same connection can join again."""
