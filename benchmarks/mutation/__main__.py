@@ -80,7 +80,13 @@ def _run_file(path: Path, cover: coveragemap.CoverageMap, args: argparse.Namespa
     every = list(mutants(path))
     whole_file = _quickest_first(
         cover,
-        {t for m in every for line in range(m.line, m.end_line + 1) for t in cover.tests_for(path, line)},
+        {
+            test
+            for m in every
+            for line in range(m.line, m.end_line + 1)
+            for test in cover.tests_for(path, line)
+            if test != coveragemap.IMPORT
+        },
     )
     previous = _previous_survivors(path) if args.survivors else None
     excused: list[tuple[Mutant, Excuse]] = []
