@@ -115,7 +115,7 @@ class StoredHashBoundsTests(SynchronousTestCase):
             self.assert_refused(malformed)
 
     def test_the_key_length_is_the_stored_one(self) -> None:
-        """The key compared has the stored key's length (32 bytes from this module)."""
+        """The key compared has the stored key's length, not this module's 32 bytes: a 64-byte key checks too."""
         lengths: list[int] = []
 
         def recording_scrypt(password: bytes, *, salt: bytes, n: int, r: int, p: int, maxmem: int, dklen: int) -> bytes:
@@ -123,8 +123,8 @@ class StoredHashBoundsTests(SynchronousTestCase):
             return bytes(dklen)
 
         self.patch(hashlib, "scrypt", recording_scrypt)
-        self.assert_used(CHEAP)
-        self.assertEqual(lengths, [32])
+        self.assert_used("scrypt$2$1$1$" + "A" * 22 + "$" + "A" * 86)
+        self.assertEqual(lengths, [64])
 
 
 class ScryptPasswordsTests(SynchronousTestCase):
