@@ -95,6 +95,16 @@ class InactivityTimerTests(SynchronousTestCase):
         self.clock.advance(120)
         self.assertEqual((self.warnings, self.expiries), ([(1120, 120)], [1240]))
 
+    def test_a_stopped_timer_stays_quiet_when_touched(self) -> None:
+        """Stopped after its warning (the member became admin, say), activity arms nothing: no second warning."""
+        self.timer.start()
+        self.clock.advance(120)
+        self.timer.stop()
+        self.timer.touch()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(1000)
+        self.assertEqual((self.warnings, self.expiries), ([(120, 120)], []))
+
     def test_start_again_replaces_the_running_calls(self) -> None:
         """Starting a running timer again restarts it: still two calls, and the silence counts from the restart."""
         self.timer.start()
