@@ -2,12 +2,14 @@
 
 import base64
 import hashlib
+import threading
 from typing import Any
 
-from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from glozi.storage.passwords import ScryptPasswords, hash_password, verify_password
+from glozi.storage.passwords import OneHashingThread, ScryptPasswords, hash_password, verify_password
 
 # "scrypt$N$r$p$salt$hash" for a 16-byte salt and a 32-byte key (base64 without padding: 22 and 43 characters).
 CHEAP = "scrypt$2$1$1$" + "A" * 22 + "$" + "A" * 43
@@ -142,3 +144,24 @@ class ScryptPasswordsTests(SynchronousTestCase):
         self.assertTrue(self.successResultOf(passwords.verify("54321", encoded)))
         self.assertFalse(self.successResultOf(passwords.verify("54320", encoded)))
         self.assertEqual(len(ran), 3)
+
+
+class OneHashingThreadTests(TestCase):
+    """Hashes run on one thread of their own, started on first use and stopped with the reactor
+    (docs/security.md, "Soak run": one scrypt's 16 MiB at a time, no thread kept while idle)."""
+
+    @inlineCallbacks
+    def test_work_runs_on_one_thread_of_its_own_stopped_at_shutdown(self) -> Any:
+        triggers: list[tuple[str, str, Any]] = []
+        self.patch(reactor, "addSystemEventTrigger", lambda phase, event, call: triggers.append((phase, event, call)))
+        runner = OneHashingThread()
+        self.addCleanup(lambda: runner._pool.stop() if runner._pool is not None else None)
+        self.assertEqual(triggers, [], "nothing is started before the first hash")
+        first = yield runner(lambda: threading.current_thread().name)
+        second = yield runner(lambda x, y: (threading.current_thread().name, x + y), 2, 3)
+        self.assertIn("glozichat-passwords", first)
+        self.assertNotEqual(first, threading.current_thread().name)
+        self.assertEqual(second[1], 5)
+        pool = runner._pool
+        self.assertEqual((pool.min, pool.max), (0, 1))
+        self.assertEqual(triggers, [("during", "shutdown", pool.stop)], "one pool, stopped with the reactor")
