@@ -50,6 +50,13 @@ class TextTests(SynchronousTestCase):
         )
         self.assertEqual(share_text("holiday.jpg", 2_146_304), "shared holiday.jpg (2.1 MB)")
 
+    def test_each_unit_starts_at_1000_of_the_one_before(self) -> None:
+        """999.9 kB then 1.0 MB at 1,000,000 bytes; 999.9 MB then 1.0 GB at 1,000,000,000; GB is the largest unit."""
+        self.assertEqual(
+            [format_size(n) for n in (999_900, 1_000_000, 999_900_000, 1_000_000_000, 5_000_000_000_000)],
+            ["999.9 kB", "1.0 MB", "999.9 MB", "1.0 GB", "5000.0 GB"],
+        )
+
     def test_file_names_and_their_paths(self) -> None:
         """1 to 200 characters without / \\ or control characters; the path percent-encodes the name."""
         self.assertTrue(valid_file_name("x" * 200))

@@ -5,16 +5,18 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import StringTransport
+from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.errors import ChatError
 from glozi.domain.events import Message
+from glozi.domain.names import name_key
 from glozi.doors.irc import wire as irc_wire
 from glozi.doors.irc.protocol import IRCFactory
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory
 from glozi.storage.passwords import verify_password
-from glozi.storage.store import MemoryStore, StoredMessage, StoreError
+from glozi.storage.store import MemoryStore, StoredMessage, StoredSession, StoreError
 from tests.helpers import BrokenStore, connect, done, make_server, quick_passwords
 
 
@@ -152,6 +154,83 @@ class NoBuiltinSessionsTests(SynchronousTestCase):
         server, _ = make_server(store=store, builtin_sessions=False)
         server.restore(store.snapshot(50))
         self.assertEqual([(s.id, s.name) for s in server.list_sessions()], [(10, "kiwi")])
+
+
+class RestoreClashTests(SynchronousTestCase):
+    """A stored session that clashes with a built-in one (docs/history.md): it is not restored, the log says so."""
+
+    def restore_logging(self, store: MemoryStore, **options: Any) -> tuple[Any, list[dict[str, Any]]]:
+        server, _ = make_server(store=store, **options)
+        logged: list[dict[str, Any]] = []
+        server.log = Logger(observer=logged.append)
+        server.restore(store.snapshot(50))
+        return server, logged
+
+    def assert_clash_logged(self, logged: list[dict[str, Any]], session_id: int, name: str) -> None:
+        warnings = [formatEvent(event) for event in logged if event["log_level"] is LogLevel.warn]
+        self.assertEqual(warnings, [f"Not restoring session {session_id} ({name}): it clashes"])
+
+    def test_a_stored_session_with_a_built_in_id_is_not_restored(self) -> None:
+        """A stored session with id 2 (kiwi's, from a damaged database) is not restored: session 2 stays the
+        built-in kiwi with its own history, the stored name is nowhere, and the log names the clash."""
+        store = MemoryStore()
+        store.add_session(StoredSession(2, "intruder", 5.0, "mallory", None))
+        store.add_message(StoredMessage(2, "alice", "kiwi talk", 6.0))
+        server, logged = self.restore_logging(store)
+        kiwi = server.sessions[2].info()
+        self.assertEqual((kiwi.name, kiwi.creator, kiwi.locked), ("kiwi", "server", False))
+        self.assertNotIn("intruder", [s.name for s in server.list_sessions()])
+        self.assertIsNone(server.session_named("intruder"))
+        self.assertEqual([m.text for m in server.sessions[2].history], ["kiwi talk"])
+        self.assert_clash_logged(logged, 2, "intruder")
+        self.assertIn(2, store.sessions, "nothing is deleted from the database")
+
+    def test_ids_1_to_9_stay_the_built_in_ones_with_them_off(self) -> None:
+        """--no-builtin-sessions: a stored session with id 9 (cactus's) is not restored either (ids 1-9 stay
+        theirs), so cactus's history is shown in no session, and the first created session is still 10."""
+        store = MemoryStore()
+        store.add_session(StoredSession(9, "intruder", 5.0, "mallory", None))
+        store.add_message(StoredMessage(9, "alice", "cactus talk", 6.0))
+        server, logged = self.restore_logging(store, builtin_sessions=False)
+        self.assertEqual(server.list_sessions(), [])
+        self.assertIsNone(server.session_named("intruder"))
+        self.assert_clash_logged(logged, 9, "intruder")
+        alice, _ = connect(server)
+        joined = done(alice.create("garden", "alice", None))
+        self.assertEqual((joined.session.id, joined.history), (10, ()))
+
+    def test_a_stored_session_named_like_a_built_in_one_in_any_case_is_not_restored(self) -> None:
+        """A stored `Kiwi` (id 10, created while the built-in sessions were off) clashes with the built-in kiwi:
+        kiwi stays id 2 with its history, `Kiwi`'s history is shown nowhere, the log names it, and its id is not
+        given again."""
+        store = MemoryStore()
+        store.add_session(StoredSession(10, "Kiwi", 5.0, "alice", None))
+        store.add_message(StoredMessage(2, "bob", "built-in kiwi talk", 6.0))
+        store.add_message(StoredMessage(10, "alice", "created kiwi talk", 7.0))
+        server, logged = self.restore_logging(store)
+        kiwis = [(s.id, s.name) for s in server.list_sessions() if name_key(s.name) == "kiwi"]
+        self.assertEqual(kiwis, [(2, "kiwi")])
+        self.assertNotIn(10, server.sessions)
+        self.assertEqual([m.text for m in server.session_named("KIWI").history], ["built-in kiwi talk"])
+        self.assert_clash_logged(logged, 10, "Kiwi")
+        alice, _ = connect(server)
+        self.assertEqual(done(alice.create("garden", "alice", None)).session.id, 11)
+        self.assertIn(10, store.sessions, "it waits in the database for --no-builtin-sessions")
+
+    def test_sessions_that_clash_with_nothing_are_restored_beside_a_clashing_one(self) -> None:
+        """Only the clashing session is left out: the stored sessions before and after it are restored."""
+        store = MemoryStore()
+        for stored in (
+            StoredSession(10, "garden", 5.0, "alice", None),
+            StoredSession(11, "kiwi", 5.0, "bob", None),
+            StoredSession(12, "shed", 5.0, "carol", None),
+        ):
+            store.add_session(stored)
+        server, logged = self.restore_logging(store)
+        self.assertEqual(
+            [(s.id, s.name) for s in server.list_sessions()][-3:], [(9, "cactus"), (10, "garden"), (12, "shed")]
+        )
+        self.assert_clash_logged(logged, 11, "kiwi")
 
 
 class HashingTests(SynchronousTestCase):

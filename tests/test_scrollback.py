@@ -6,6 +6,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.events import Message
 from glozi.domain.scrollback import Scrollback
+from glozi.storage.store import SharedFile
 
 
 def message(n: int, sender: str = "alice", text: str | None = None) -> Message:
@@ -47,6 +48,23 @@ class ScrollbackTests(SynchronousTestCase):
         self.assertEqual(list(scrollback), [message(0), message(1), message(3)])
         scrollback.append(message(4))
         self.assertEqual(len(scrollback), 4)
+
+    def test_remove_takes_out_the_newest_copy(self) -> None:
+        """A message kept twice (the same record): removing it takes the later copy, the messages around stay."""
+        scrollback = Scrollback(3, limit=10)
+        scrollback.extend([message(1), message(2), message(1), message(3)])
+        self.assertTrue(scrollback.remove(message(1)))
+        self.assertEqual(list(scrollback), [message(1), message(2), message(3)])
+
+    def test_a_shared_file_round_trips(self) -> None:
+        """A file's announcement comes back with its file (an image's sizes too); a plain message has none."""
+        photo = SharedFile("holiday.jpg", 2_146_304, "image/jpeg", "9f" * 32, 4032, 3024, 320, 240, "192.0.2.1")
+        shared = Message(session_id=3, sender="alice", text="shared holiday.jpg (2.1 MB)", sent_at=5.0, action=True,
+                         msgid="f1", file=photo)
+        scrollback = Scrollback(3, limit=10)
+        scrollback.extend([message(1), shared, message(2)])
+        self.assertEqual([m.file for m in scrollback], [None, photo, None])
+        self.assertEqual(list(scrollback)[1], shared)
 
     def test_none_kept_with_limit_zero(self) -> None:
         scrollback = Scrollback(3, limit=0)

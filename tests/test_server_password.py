@@ -1,14 +1,18 @@
 """The server password (--password, --password-file): asked by both doors
 before anything else, kept hashed, one try a connection, guessing limits."""
 
+import gc
 import io
 import json
 import os
+import weakref
+from typing import Any
 
 from twisted.application.service import IServiceCollection
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import StringTransport
 from twisted.python import usage
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi import tap
@@ -25,7 +29,7 @@ from glozi.doors.native.protocol import NativeFactory
 from glozi.process.service import ChatService
 from glozi.storage.passwords import hash_password, verify_password
 from tests.discovery_fakes import UDPMemoryReactor
-from tests.helpers import late_passwords
+from tests.helpers import connect, late_passwords, make_server
 from tests.test_client_viewmodel import SESSIONS, WELCOME, FakeNetwork, ViewModelTestCase
 from tests.test_discovery_responder import CLIENT, make_responder
 from tests.test_irc_protocol import DoorTestCase, IRCClient, NativeClient
@@ -91,6 +95,49 @@ class PasswordOptionTests(SynchronousTestCase):
         self.assertIs(native.server_password, irc.server_password)
         self.assertIs(native.server_password, web.server_password)
         self.assertTrue(native.server_password.required)
+
+
+class ServerPasswordCheckTests(SynchronousTestCase):
+    """``ServerPassword.check`` itself, the one check both doors use."""
+
+    def setUp(self) -> None:
+        self.chat, self.clock = make_server()
+        self.password = ServerPassword(self.chat, hash_password(PASSWORD, n=2, r=1, p=1))
+
+    def attempt(self, password: str, source: str = "192.0.2.7") -> "Failure | None":
+        user, _ = connect(self.chat, source)
+        outcome: list[Any] = []
+        self.password.check(user, password).addBoth(outcome.append)
+        user.disconnected()
+        return outcome[0]
+
+    def test_no_password_asked_lets_anything_through(self) -> None:
+        """A server without --password: the check succeeds whatever is given (nothing at all too)."""
+        open_server = ServerPassword(self.chat)
+        user, _ = connect(self.chat)
+        self.assertIsNone(self.successResultOf(open_server.check(user, None)))
+        self.assertIsNone(self.successResultOf(open_server.check(user, "anything")))
+
+    def test_a_right_password_clears_the_address_record(self) -> None:
+        """3 wrong passwords from an address are its free ones; after a right one the next wrong one is checked
+        again (and refused as wrong) rather than starting the 2 s delay."""
+        for _ in range(3):
+            self.assertEqual(self.attempt("nope").value.code, "bad_server_password")
+        self.assertIsNone(self.attempt(PASSWORD))
+        self.assertEqual(self.attempt("nope").value.code, "bad_server_password")
+
+    def test_a_checked_connection_leaves_no_record(self) -> None:
+        """One try a connection: once its password is checked, right or wrong, nothing of the connection is
+        kept (its address's record is what counts), so a closed connection is not held in memory."""
+        kept: list[weakref.ref[Any]] = []
+        for password in ("nope", PASSWORD):
+            user, _ = connect(self.chat, "192.0.2.8")
+            self.password.check(user, password).addErrback(lambda failure: None)
+            user.disconnected()
+            kept.append(weakref.ref(user))
+            del user
+        gc.collect()
+        self.assertEqual([ref() for ref in kept], [None, None])
 
 
 class PasswordedDoorCase(DoorTestCase):

@@ -6,7 +6,7 @@ import stat
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from glozi.storage.history import Anchor, Direction, HistoryQuery
@@ -52,6 +52,23 @@ class SQLiteStoreTests(StoreBehaviour, TestCase):
         yield store.close()
         self.assertEqual(snapshot.sessions, ())
 
+
+    @inlineCallbacks
+    def test_start_up_deletes_the_messages_of_sessions_gone_and_keeps_the_built_in_ones(self) -> Any:
+        """Messages left for a session no longer stored (an older server's, or a crash's) are deleted at start:
+        session 10's go; built-in cactus's (9) are kept though no session 9 is stored, and so are session 11's."""
+        store, _ = self.open()
+        yield store.add_session(StoredSession(10, "garden", 1.0, "alice", None))
+        yield store.add_session(StoredSession(11, "shed", 1.0, "bob", None))
+        yield gatherResults([store.add_message(message(session_id, 1)) for session_id in (9, 10, 11)])
+        yield store.close()
+        with sqlite3.connect(self.path) as db:
+            db.execute("DELETE FROM sessions WHERE id = 10")
+        db.close()
+        _, snapshot = self.open()
+        self.assertEqual(sorted(snapshot.history), [9, 11])
+        self.assertEqual(self.stored_texts(10), [])
+        self.assertEqual(self.stored_texts(9), ["message 1"])
 
     @inlineCallbacks
     def test_a_failed_read_fails_with_store_error_and_the_next_is_answered(self) -> Any:

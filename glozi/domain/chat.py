@@ -183,9 +183,11 @@ class ChatServer:
         """Bring back what a previous run stored: its created sessions (same
         ids, names, creators, times and password hashes, with no members and
         no admin: the first to join becomes admin), every session's recent
-        history, and the id counter, so no id is given twice."""
+        history, and the id counter, so no id is given twice. A stored session
+        that clashes with a built-in one (by id, 1 to 9, whether or not they
+        are on, or by name) is left in the store, not restored, and logged."""
         for stored in snapshot.sessions:
-            if stored.id in self.sessions or name_key(stored.name) in self._sessions_by_name:
+            if stored.id <= len(DEFAULT_SESSIONS) or name_key(stored.name) in self._sessions_by_name:
                 self.log.warn("Not restoring session {id} ({name}): it clashes", id=stored.id, name=stored.name)
                 continue
             session = Session(
