@@ -1212,3 +1212,155 @@ class HistoryRequestTests(ProtocolTestCase):
             ({"after": "0", "before": 1, "limit": 5}, "bad_field"),
         ):
             self.assertEqual(self.bob.error_code({"type": "history_targets", **frame}), code, frame)
+
+
+class DocumentedEdgeTests(ProtocolTestCase):
+    """The limits of docs/protocol.md at their edges, with the documented literals."""
+
+    def member(self, name: str = "alice") -> Client:
+        client = self.client()
+        client.one({"type": "join", "session": 1, "username": name})
+        return client
+
+    def test_largest_integer_id_accepted_and_2_to_the_53_refused(self) -> None:
+        """An integer id from -(2^53-1) to 2^53-1 is echoed (500 too); 2^53 and -(2^53) are bad_field with no id."""
+        client = self.client()
+        for request_id in (500, 9007199254740991, -9007199254740991, 0):
+            self.assertEqual(client.one({"type": "ping", "id": request_id}), {"type": "pong", "id": request_id})
+        for request_id in (9007199254740992, -9007199254740992):
+            answer = client.one({"type": "ping", "id": request_id})
+            self.assertEqual((answer["code"], "id" in answer), ("bad_field", False), request_id)
+
+    def test_an_id_that_is_no_string_or_integer_is_bad_field(self) -> None:
+        """true, 1.5 and an object are no id: bad_field without an id; null means none."""
+        client = self.client()
+        for raw in (b"true", b"1.5", b'{"a":1}'):
+            answer = client.one(b'{"type":"ping","id":' + raw + b"}")
+            self.assertEqual((answer["code"], "id" in answer), ("bad_field", False), raw)
+        self.assertEqual(client.one(b'{"type":"ping","id":null}'), {"type": "pong"})
+
+    def test_64_character_id_accepted_65_refused(self) -> None:
+        """A string id of 64 characters is echoed; 65 characters are bad_field with no id."""
+        client = self.client()
+        self.assertEqual(client.one({"type": "ping", "id": "i" * 64}), {"type": "pong", "id": "i" * 64})
+        answer = client.one({"type": "ping", "id": "i" * 65})
+        self.assertEqual((answer["code"], "id" in answer), ("bad_field", False))
+        self.assertIn("64 characters", answer["message"])
+
+    def test_an_id_with_a_lone_surrogate_is_refused(self) -> None:
+        """A string id holding a lone surrogate is no id: bad_field, and nothing is echoed."""
+        answer = self.client().one(b'{"type":"ping","id":"a\\udfff"}')
+        self.assertEqual((answer["code"], "id" in answer), ("bad_field", False))
+
+    def test_4096_byte_line_accepted_4097_closes_with_line_too_long(self) -> None:
+        """A 4,096-byte line (without its line end) is read, with \\n or \\r\\n; 4,097 bytes: line_too_long, closed."""
+        head = b'{"type":"ping","id":1}'
+        at_limit = head + b" " * (4096 - len(head))
+        for ending in (b"\n", b"\r\n"):
+            client = self.client()
+            client.protocol.dataReceived(at_limit + ending)
+            self.assertEqual(client.frames(), [{"type": "pong", "id": 1}])
+            client.protocol.dataReceived(at_limit + b" " + ending)
+            [answer] = client.frames()
+            self.assertEqual(answer["code"], "line_too_long")
+            self.assertNotIn("id", answer)
+            self.assertTrue(client.closed)
+
+    def test_4096_byte_line_arriving_in_pieces_is_accepted(self) -> None:
+        """A line at the limit whose \\r and \\n arrive later is still one line."""
+        client = self.client()
+        head = b'{"type":"ping","id":2}'
+        client.protocol.dataReceived(head + b" " * (4096 - len(head)) + b"\r")
+        client.protocol.dataReceived(b"\n")
+        self.assertEqual(client.frames(), [{"type": "pong", "id": 2}])
+        self.assertFalse(client.closed)
+
+    def test_line_past_4096_bytes_and_a_cr_is_refused_before_it_ends(self) -> None:
+        """4,096 bytes and a \r may still end well and wait; one byte more is line_too_long at once."""
+        client = self.client()
+        client.protocol.dataReceived(b"x" * 4096 + b"\r")
+        self.assertEqual((client.frames(), client.closed), ([], False))
+        client.protocol.dataReceived(b"x")
+        self.assertEqual([f["code"] for f in client.frames()], ["line_too_long"])
+        self.assertTrue(client.closed)
+
+    def test_welcome_tells_the_documented_limits(self) -> None:
+        """The welcome carries max_line 4096 and max_text 2000."""
+        welcome = self.client().welcome
+        self.assertEqual((welcome["max_line"], welcome["max_text"]), (4096, 2000))
+
+    def test_2000_character_text_accepted_2001_refused_with_bad_field(self) -> None:
+        """say text of 2,000 characters is sent; 2,001 is bad_field."""
+        alice, bob = self.member("alice"), self.member("bob")
+        alice.frames()
+        self.assertEqual(alice.one({"type": "say", "text": "x" * 2000})["type"], "ack")
+        self.assertEqual(bob.frames()[-1]["text"], "x" * 2000)
+        self.assertEqual(alice.error_code({"type": "say", "text": "x" * 2001}), "bad_field")
+        self.assertEqual(bob.frames(), [])
+
+    def test_empty_text_is_bad_field(self) -> None:
+        """An empty text, like one of only white space, is bad_field."""
+        alice = self.member()
+        for text in ("", " \t "):
+            self.assertEqual(alice.error_code({"type": "say", "text": text}), "bad_field", repr(text))
+
+    def test_say_without_text_is_missing_field(self) -> None:
+        """A say with no text in a session is missing_field (not bad_field), with the id."""
+        answer = self.member().one({"type": "say", "id": "s"})
+        self.assertEqual((answer["code"], answer["id"]), ("missing_field", "s"))
+
+    def test_text_that_is_no_string_is_bad_field(self) -> None:
+        """A number as text is bad_field."""
+        self.assertEqual(self.member().error_code({"type": "say", "text": 5}), "bad_field")
+
+    def test_echo_of_2000_characters_accepted_2001_refused(self) -> None:
+        """/echo with 2,000 characters of args replies with them; 2,001 is bad_field and echoes nothing."""
+        alice = self.member()
+        reply = alice.one({"type": "command", "name": "echo", "args": "y" * 2000})
+        self.assertEqual((reply["type"], reply["text"]), ("reply", "y" * 2000))
+        answer = alice.one({"type": "command", "name": "echo", "args": "y" * 2001, "id": 3})
+        self.assertEqual((answer["type"], answer["code"], answer["id"]), ("error", "bad_field", 3))
+
+    def test_echo_with_control_characters_refused(self) -> None:
+        """/echo args with a newline, a bell, DEL, a C1 control or U+2028 are bad_field."""
+        alice = self.member()
+        for args in ("a\nb", "a\x07b", "a\x7fb", "a\x85b", "a\u2028b", "a\u2029b", "\x00"):
+            answer = alice.one({"type": "command", "name": "echo", "args": args})
+            self.assertEqual((answer["type"], answer.get("code")), ("error", "bad_field"), repr(args))
+
+    def test_echo_of_printable_text_with_a_tab_replies(self) -> None:
+        """Printable args (a tab, U+00A0 and U+D7FF included) are echoed back."""
+        alice = self.member()
+        for args in ("a\tb", "no\u00a0break", "\ud7ff", "\ue000"):
+            self.assertEqual(alice.one({"type": "command", "name": "echo", "args": args})["text"], args)
+
+    def test_lone_low_surrogate_is_refused_by_the_parser(self) -> None:
+        """A lone \\udfff escape in a say is bad_field with the id: nothing logged, nobody gets it, the sender goes on."""
+        alice, bob = self.member("alice"), self.member("bob")
+        alice.frames()
+        answer = bob.one(b'{"type":"say","text":"a\\udfffb","id":"lone"}')
+        self.assertEqual((answer["code"], answer["id"]), ("bad_field", "lone"))
+        self.assertIn("surrogate", answer["message"])
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual(alice.frames(), [])
+        self.assertEqual(bob.one({"type": "say", "text": "after"})["type"], "ack")
+        self.assertEqual(alice.frames()[-1]["text"], "after")
+        joiner = self.client()
+        joined = joiner.send({"type": "join", "session": 1, "username": "carol"})
+        self.assertEqual([f["text"] for f in joined if f["type"] == "history"], ["after"])
+
+    def test_escaped_surrogate_pair_is_one_character(self) -> None:
+        """A pair of surrogate escapes (\\ud83c\\udf89) is one character and is sent as such."""
+        alice, bob = self.member("alice"), self.member("bob")
+        alice.frames()
+        self.assertEqual(bob.one(b'{"type":"say","text":"\\ud83c\\udf89"}')["type"], "ack")
+        self.assertEqual(alice.frames()[-1]["text"], "\U0001f389")
+
+    def test_every_surrogate_from_d800_to_dfff_is_refused(self) -> None:
+        """Lone surrogates at both ends of the range (U+D800, U+DFFF) are bad_field; U+D7FF and U+E000 are not."""
+        client = self.client()
+        for escape in (b"\\ud800", b"\\udbff", b"\\udc00", b"\\udfff"):
+            answer = client.one(b'{"type":"ping","x":"' + escape + b'","id":7}')
+            self.assertEqual((answer["code"], answer["id"]), ("bad_field", 7), escape)
+        for escape in (b"\\ud7ff", b"\\ue000"):
+            self.assertEqual(client.one(b'{"type":"ping","x":"' + escape + b'","id":7}')["type"], "pong", escape)
