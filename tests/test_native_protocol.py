@@ -1364,3 +1364,188 @@ class DocumentedEdgeTests(ProtocolTestCase):
             self.assertEqual((answer["code"], answer["id"]), ("bad_field", 7), escape)
         for escape in (b"\\ud7ff", b"\\ue000"):
             self.assertEqual(client.one(b'{"type":"ping","x":"' + escape + b'","id":7}')["type"], "pong", escape)
+
+
+class FrameFieldTests(SynchronousTestCase):
+    """Each client frame's fields at their documented edges, read by the door's parser (docs/protocol.md)."""
+
+    def parse(self, frame: dict | bytes) -> wire.Request:
+        return wire.parse_request(frame if isinstance(frame, bytes) else json.dumps(frame).encode())
+
+    def refusal(self, frame: dict | bytes) -> tuple[str, wire.RequestId]:
+        """The error code ``frame`` is refused with, and the id that error carries."""
+        with self.assertRaises(wire.FrameError) as raised:
+            self.parse(frame)
+        return raised.exception.code, raised.exception.request_id
+
+    def assert_refused(self, code: str, *frames: dict | bytes) -> None:
+        for frame in frames:
+            self.assertEqual(self.refusal(frame)[0], code, frame)
+
+    def test_lines_that_are_no_json_object(self) -> None:
+        """NaN, Infinity, -Infinity and a byte-order mark are bad_json; an array, a number, a string not_object."""
+        self.assert_refused("bad_json", b"NaN", b'{"type":"ping","x":Infinity}', b'{"type":"ping","x":-Infinity}')
+        self.assert_refused("bad_json", b'\xef\xbb\xbf{"type":"ping"}', b'{"type":"ping"} {"type":"ping"}')
+        self.assert_refused("not_object", b"[]", b"1", b'"ping"', b"null")
+        self.assert_refused("bad_utf8", b'{"type":"say","text":"\xc3"}')
+        self.assertEqual(self.parse(b'  {"type":"ping"}  '), wire.Ping())
+
+    def test_type_is_a_known_case_sensitive_string(self) -> None:
+        """A missing type is missing_field, a number bad_field, "PING" unknown_type: each with the id."""
+        self.assertEqual(self.refusal({"id": 1}), ("missing_field", 1))
+        self.assertEqual(self.refusal({"type": 5, "id": 2}), ("bad_field", 2))
+        self.assertEqual(self.refusal({"type": "PING", "id": 3}), ("unknown_type", 3))
+        self.assertEqual(self.refusal({"type": None, "id": 4}), ("missing_field", 4))
+
+    def test_the_id_is_checked_before_the_type(self) -> None:
+        """A bad id and an unknown type: the id's bad_field, carrying no id."""
+        self.assertEqual(self.refusal({"type": "dance", "id": "i" * 65}), ("bad_field", None))
+
+    def test_nesting_is_checked_before_the_id(self) -> None:
+        """101 levels of nesting and a bad id: bad_json, without an id."""
+        deep = b'{"type":"ping","id":"' + b"i" * 65 + b'","x":' + b"[" * 100 + b"]" * 100 + b"}"
+        self.assertEqual(self.refusal(deep), ("bad_json", None))
+
+    def test_nesting_of_100_levels_is_read_101_refused(self) -> None:
+        """Objects count as levels too: the frame and 99 more are read; 100 more are bad_json with the id."""
+        fine = b'{"type":"ping","id":1,"x":' + b'{"a":' * 99 + b"1" + b"}" * 99 + b"}"
+        self.assertEqual(self.parse(fine), wire.Ping(1))
+        deep = b'{"type":"ping","id":1,"x":' + b'{"a":' * 100 + b"1" + b"}" * 100 + b"}"
+        self.assertEqual(self.refusal(deep), ("bad_json", 1))
+
+    def test_hello_password_is_1_to_100_characters(self) -> None:
+        """A hello's server password of 100 characters is read; "" and 101 characters are bad_field."""
+        self.assertEqual(self.parse({"type": "hello", "protocol": 1, "password": "p" * 100}).password, "p" * 100)
+        self.assertEqual(self.parse({"type": "hello", "protocol": 1}), wire.Hello(1))
+        self.assert_refused(
+            "bad_field",
+            {"type": "hello", "protocol": 1, "password": ""},
+            {"type": "hello", "protocol": 1, "password": "p" * 101},
+            {"type": "hello", "protocol": "1"},
+        )
+        self.assert_refused("missing_field", {"type": "hello"})
+
+    def test_command_name_is_1_to_32_ascii_letters_and_digits_after_one_slash(self) -> None:
+        """32 letters and digits, "/help" and "HELP" are names; 33, "", "/", "//help", " help", "hé" are bad_field."""
+        self.assertEqual(self.parse({"type": "command", "name": "a1" * 16}).name, "a1" * 16)
+        self.assertEqual(self.parse({"type": "command", "name": "/help"}).name, "help")
+        self.assertEqual(self.parse({"type": "command", "name": "HELP"}).name, "HELP")
+        self.assert_refused(
+            "bad_field",
+            *({"type": "command", "name": name} for name in ("a" * 33, "", "/", "//help", " help", "hé", "h_p", "ｈelp")),
+        )
+        self.assert_refused("missing_field", {"type": "command"})
+
+    def test_command_args_absent_or_null_are_none(self) -> None:
+        """Absent or null args are none; a number is bad_field."""
+        self.assertEqual(self.parse({"type": "command", "name": "help"}).args, "")
+        self.assertEqual(self.parse({"type": "command", "name": "help", "args": None}).args, "")
+        self.assert_refused("bad_field", {"type": "command", "name": "echo", "args": 5})
+
+    def test_say_flags_are_true_false_or_null(self) -> None:
+        """action and notice: true, false or null; anything else is bad_field."""
+        say = self.parse({"type": "say", "text": "hi", "action": True, "notice": True, "session": 3, "id": "a"})
+        self.assertEqual(say, wire.Say("hi", 3, "a", action=True, notice=True))
+        self.assertEqual(self.parse({"type": "say", "text": "hi", "action": False, "notice": None}), wire.Say("hi"))
+        self.assert_refused("bad_field", {"type": "say", "text": "hi", "action": 1}, {"type": "say", "text": "hi", "notice": "yes"})
+        self.assert_refused("bad_field", {"type": "say", "text": "hi", "session": "3"})
+
+    def test_a_name_asked_for_is_1_to_64_characters(self) -> None:
+        """private's to and the name of whois, whowas, kill and oper: 64 characters are read; "" and 65 are bad_field."""
+        frames = (
+            ({"type": "private", "text": "hi"}, wire.SendPrivate),
+            ({"type": "whois"}, wire.Whois),
+            ({"type": "whowas"}, wire.Whowas),
+            ({"type": "kill", "reason": "bye"}, wire.Kill),
+            ({"type": "oper", "password": "secret"}, wire.Oper),
+        )
+        for frame, request in frames:
+            key = "to" if frame["type"] == "private" else "name"
+            self.assertIsInstance(self.parse({**frame, key: "n" * 64}), request)
+            self.assert_refused("bad_field", {**frame, key: ""}, {**frame, key: "n" * 65})
+            self.assert_refused("missing_field", frame)
+        self.assertEqual(self.parse({"type": "private", "to": "bob", "text": "hi", "action": True}).action, True)
+
+    def test_away_message_is_one_line_of_at_most_200_characters(self) -> None:
+        """200 characters mark you away; 201 or two lines are bad_field; absent, null, "" or spaces mark you back."""
+        self.assertEqual(self.parse({"type": "away", "message": "a" * 200}).message, "a" * 200)
+        self.assert_refused("bad_field", {"type": "away", "message": "a" * 201}, {"type": "away", "message": "a\nb"})
+        for back in ({}, {"message": None}, {"message": ""}, {"message": "   "}):
+            self.assertEqual(self.parse({"type": "away", **back}), wire.SetAway(None), back)
+
+    def test_oper_password_is_1_to_100_characters(self) -> None:
+        """100 characters are read (with wallops); "" and 101 are bad_field; none is missing_field."""
+        oper = self.parse({"type": "oper", "name": "root", "password": "p" * 100, "wallops": True})
+        self.assertEqual(oper, wire.Oper("root", "p" * 100, True))
+        self.assert_refused(
+            "bad_field", {"type": "oper", "name": "root", "password": ""}, {"type": "oper", "name": "root", "password": "p" * 101}
+        )
+        self.assert_refused("missing_field", {"type": "oper", "name": "root"})
+
+    def test_kill_reason_is_one_line_of_1_to_200_characters(self) -> None:
+        """200 characters are read; 201, only spaces, "" or two lines are bad_field."""
+        self.assertEqual(self.parse({"type": "kill", "name": "bob", "reason": "r" * 200}), wire.Kill("bob", "r" * 200))
+        self.assert_refused(
+            "bad_field", *({"type": "kill", "name": "bob", "reason": reason} for reason in ("r" * 201, "  ", "", "a\nb"))
+        )
+        self.assert_refused("missing_field", {"type": "kill", "name": "bob"})
+
+    def test_quit_comment_is_one_line_of_at_most_2000_characters(self) -> None:
+        """2,000 characters are read (trimmed); 2,001 or two lines are bad_field; spaces only are none."""
+        self.assertEqual(self.parse({"type": "quit", "comment": "c" * 2000}).comment, "c" * 2000)
+        self.assertEqual(self.parse({"type": "quit", "comment": "  bye "}).comment, "bye")
+        self.assertEqual(self.parse({"type": "quit", "comment": "   "}).comment, None)
+        self.assertEqual(self.parse({"type": "quit"}).comment, None)
+        self.assert_refused("bad_field", {"type": "quit", "comment": "c" * 2001}, {"type": "quit", "comment": "a\rb"})
+
+    def test_whowas_count_is_at_least_1(self) -> None:
+        """A count of 1 is read, absent is none; 0, -1 and "2" are bad_field."""
+        self.assertEqual(self.parse({"type": "whowas", "name": "bob", "count": 1}), wire.Whowas("bob", 1))
+        self.assertEqual(self.parse({"type": "whowas", "name": "bob"}), wire.Whowas("bob"))
+        self.assert_refused("bad_field", *({"type": "whowas", "name": "bob", "count": c} for c in (0, -1, "2")))
+
+    def test_who_mask_is_1_to_64_characters(self) -> None:
+        """A 64-character mask is read; "", 65 characters or a newline are bad_field."""
+        self.assertEqual(self.parse({"type": "who", "mask": "*" * 64}), wire.Who("*" * 64))
+        self.assert_refused("bad_field", *({"type": "who", "mask": m} for m in ("", "m" * 65, "a\nb")))
+        self.assert_refused("missing_field", {"type": "who"})
+
+    def test_modes_flags(self) -> None:
+        """modes reads its three optional booleans; a number is bad_field."""
+        self.assertEqual(self.parse({"type": "modes", "wallops": True, "operator": False, "invisible": True}),
+                         wire.SetModes(True, False, True))
+        self.assertEqual(self.parse({"type": "modes"}), wire.SetModes(None, None, None))
+        self.assert_refused("bad_field", {"type": "modes", "invisible": 1})
+
+    def test_a_time_is_from_0_to_below_2_to_the_53(self) -> None:
+        """history_targets times: 0 and 2^53-1 are read; -1, 2^53, true and "5" are bad_field; none is missing_field."""
+        frame = {"type": "history_targets", "after": 0, "before": 9007199254740991, "limit": 100}
+        self.assertEqual(self.parse(frame), wire.HistoryTargets(0.0, 9007199254740991.0, 100))
+        for before in (-1, 9007199254740992, True, "5"):
+            self.assert_refused("bad_field", {**frame, "before": before})
+        self.assert_refused("bad_field", {**frame, "limit": 101}, {**frame, "limit": 0})
+        self.assert_refused("missing_field", {"type": "history_targets", "before": 1, "limit": 1})
+
+    def test_history_at_a_time_at_the_edges(self) -> None:
+        """A history point at 0 or 2^53-1 seconds is read; 2^53 is bad_field."""
+        frame = {"type": "history", "session": 1, "direction": "before", "limit": 1}
+        self.assertEqual(self.parse({**frame, "at": {"ts": 0}}).query.start.time, 0.0)
+        self.assertEqual(self.parse({**frame, "at": {"ts": 9007199254740991}}).query.start.time, 9007199254740991.0)
+        self.assert_refused("bad_field", {**frame, "at": {"ts": 9007199254740992}})
+        self.assertEqual(self.parse({**frame, "at": {"msgid": "m" * 64}}).query.start.msgid, "m" * 64)
+        self.assert_refused("bad_field", {**frame, "at": {"msgid": "a\nb"}})
+
+    def test_upload_fields(self) -> None:
+        """An upload names a session or a person, not both nor neither, a size of at least 1; its media type is lower-cased."""
+        upload = {"type": "upload", "name": "a.png", "size": 1, "media_type": "IMAGE/PNG"}
+        self.assertEqual(self.parse({**upload, "session": 4}), wire.RequestUpload(4, None, "a.png", 1, "image/png"))
+        self.assertEqual(self.parse({**upload, "to": "bob"}), wire.RequestUpload(None, "bob", "a.png", 1, "image/png"))
+        self.assert_refused(
+            "bad_field",
+            upload,
+            {**upload, "session": 4, "to": "bob"},
+            {**upload, "session": 4, "size": 0},
+            {**upload, "session": 4, "name": "a/b"},
+            {**upload, "session": 4, "media_type": "png"},
+            {**upload, "to": ""},
+        )
