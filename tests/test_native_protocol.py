@@ -2,6 +2,7 @@
 
 import json
 import os
+from typing import ClassVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,15 +15,46 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi.domain import chat as chat_module
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ERROR_CODES
+from glozi.domain.events import (
+    AdminChanged,
+    Event,
+    IdleWarning,
+    Invited,
+    Joined,
+    Killed,
+    Left,
+    MemberAway,
+    MemberInfo,
+    MemberInvited,
+    MemberJoined,
+    MemberLeft,
+    MemberRenamed,
+    Message,
+    ModeChanged,
+    PrivateMessage,
+    RealNameChanged,
+    ServerClosing,
+    ServerCounts,
+    SessionAdded,
+    SessionChanged,
+    SessionCtcp,
+    SessionInfo,
+    SessionRemoved,
+    SessionTagMessage,
+    TopicChanged,
+    UserInfo,
+    Wallops,
+)
 from glozi.domain.files import FileSharing
 from glozi.domain.history import MessageIds
 from glozi.domain.operators import OperatorAccount, Operators
 from glozi.domain.serverpassword import ServerPassword
+from glozi.domain.whowas import PastUser
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory, NativeProtocol
 from glozi.doors.tracking import ConnectionLimits
 from glozi.storage.passwords import hash_password
-from glozi.storage.store import MemoryStore, StoreError
+from glozi.storage.store import MemoryStore, SharedFile, StoreError
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, BrokenStore, quick_passwords
 
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md")
@@ -1549,3 +1581,192 @@ class FrameFieldTests(SynchronousTestCase):
             {**upload, "session": 4, "media_type": "png"},
             {**upload, "to": ""},
         )
+
+
+class EventFrameTests(SynchronousTestCase):
+    """Each event as the frame docs/protocol.md (*Server frames*) describes, field by field."""
+
+    SESSION = SessionInfo(10, "garden", 2, 1764120100.0, "alice", True, "alice", "roses", modes="+ntl", limit=5)
+    SESSION_FIELDS: ClassVar[dict] = {
+        "id": 10, "name": "garden", "members": 2, "created": 1764120100.0, "creator": "alice", "locked": True,
+        "admin": "alice", "topic": "roses", "modes": "+ntl", "limit": 5,
+    }  # fmt: skip
+
+    def frame(self, event: Event) -> dict:
+        """The frame for ``event``, also checked to be the one line it is encoded as."""
+        line = wire.encode_event(event)
+        self.assertEqual(wire.parse_frame(line), wire.event_frame(event))
+        self.assertEqual(line.count(b"\n"), 1)
+        return wire.event_frame(event)
+
+    def test_session_objects(self) -> None:
+        """session_added, session_changed, session_removed carry a session object (or its id and name)."""
+        self.assertEqual(self.frame(SessionAdded(session=self.SESSION)), {"type": "session_added", "session": self.SESSION_FIELDS})
+        self.assertEqual(self.frame(SessionChanged(session=self.SESSION)), {"type": "session_changed", "session": self.SESSION_FIELDS})
+        self.assertEqual(self.frame(SessionRemoved(session_id=10, name="garden")), {"type": "session_removed", "session": 10, "name": "garden"})
+
+    def test_joined(self) -> None:
+        """joined: the session, you, the members with admin, voiced and away, the idle timeout, the history count."""
+        members = (MemberInfo("alice", 1.0, True), MemberInfo("bob", 2.0, False, voiced=True, away="lunch"))
+        history = (Message(session_id=10, sender="alice", text="hi", sent_at=1.5, msgid="m1"),)
+        self.assertEqual(
+            self.frame(Joined(session=self.SESSION, you="bob", members=members, idle_timeout=240.0, history=history)),
+            {
+                "type": "joined", "session": self.SESSION_FIELDS, "you": "bob",
+                "members": [
+                    {"name": "alice", "joined": 1.0, "admin": True, "voiced": False, "away": None},
+                    {"name": "bob", "joined": 2.0, "admin": False, "voiced": True, "away": "lunch"},
+                ],
+                "idle_timeout": 240.0, "history": 1,
+            },
+        )  # fmt: skip
+
+    def test_member_events(self) -> None:
+        """member_joined, member_left, member_renamed, member_away, admin_changed as documented."""
+        self.assertEqual(
+            self.frame(MemberJoined(session_id=10, name="bob", joined_at=3.0)), {"type": "member_joined", "session": 10, "name": "bob", "joined": 3.0}
+        )
+        self.assertEqual(
+            self.frame(MemberLeft(session_id=10, name="bob", reason="kicked", by="alice", comment="too loud")),
+            {"type": "member_left", "session": 10, "name": "bob", "reason": "kicked", "by": "alice", "comment": "too loud"},
+        )
+        self.assertEqual(
+            self.frame(MemberRenamed(session_id=10, old="bob", new="rob", change=1)), {"type": "member_renamed", "session": 10, "old": "bob", "name": "rob"}
+        )
+        self.assertEqual(
+            self.frame(MemberAway(session_id=2, name="bob", away="at lunch", change=1)), {"type": "member_away", "session": 2, "name": "bob", "away": "at lunch"}
+        )
+        self.assertEqual(
+            self.frame(AdminChanged(session_id=10, admin="bob", by="alice")), {"type": "admin_changed", "session": 10, "admin": "bob", "by": "alice"}
+        )
+
+    def test_session_rule_events(self) -> None:
+        """topic_changed, mode_changed, invited as documented."""
+        self.assertEqual(
+            self.frame(TopicChanged(session_id=10, topic="roses", by="alice", at=4.0)),
+            {"type": "topic_changed", "session": 10, "topic": "roses", "by": "alice", "ts": 4.0},
+        )
+        self.assertEqual(
+            self.frame(ModeChanged(session_id=10, by="alice", mode="+l", parameter="10")),
+            {"type": "mode_changed", "session": 10, "by": "alice", "mode": "+l", "parameter": "10"},
+        )
+        self.assertEqual(
+            self.frame(Invited(session_id=10, session_name="garden", by="alice")), {"type": "invited", "session": 10, "name": "garden", "by": "alice"}
+        )
+
+    def test_message_carries_notice_and_action_only_when_true(self) -> None:
+        """A plain message has neither notice nor action; a notice and an action say so."""
+        plain = {"type": "message", "session": 10, "from": "bob", "text": "hi", "ts": 5.0, "msgid": "m2"}
+        self.assertEqual(self.frame(Message(session_id=10, sender="bob", text="hi", sent_at=5.0, msgid="m2")), plain)
+        self.assertEqual(self.frame(Message(session_id=10, sender="bob", text="hi", sent_at=5.0, notice=True, msgid="m2")), {**plain, "notice": True})
+        self.assertEqual(self.frame(Message(session_id=10, sender="bob", text="hi", sent_at=5.0, action=True, msgid="m2")), {**plain, "action": True})
+
+    def test_private_message_always_says_whether_it_is_a_notice(self) -> None:
+        """private_message: from, text, ts, msgid, notice; action only when true."""
+        plain = {"type": "private_message", "from": "bob", "text": "psst", "ts": 6.0, "msgid": "p1", "notice": False}
+        self.assertEqual(self.frame(PrivateMessage(sender="bob", text="psst", sent_at=6.0, msgid="p1")), plain)
+        self.assertEqual(self.frame(PrivateMessage(sender="bob", text="psst", sent_at=6.0, notice=True, msgid="p1"))["notice"], True)
+        self.assertEqual(self.frame(PrivateMessage(sender="bob", text="psst", sent_at=6.0, action=True, msgid="p1")), {**plain, "action": True})
+
+    def test_a_shared_file_is_announced_with_its_object(self) -> None:
+        """A message sharing an image carries file with its thumbnail; a plain file's thumbnail is null."""
+        picture = SharedFile("a.jpg", 2146304, "image/jpeg", "ab" * 32, 640, 480, 320, 240)
+        frame = self.frame(Message(session_id=10, sender="bob", text="shared a.jpg (2.1 MB)", sent_at=7.0, action=True, msgid="f1", file=picture))
+        self.assertEqual(
+            frame["file"],
+            {
+                "name": "a.jpg", "size": 2146304, "media_type": "image/jpeg", "hash": "ab" * 32,
+                "url": f"/files/{'ab' * 32}/a.jpg", "width": 640, "height": 480,
+                "thumbnail": {"url": f"/thumbnails/{'ab' * 32}", "width": 320, "height": 240},
+            },
+        )  # fmt: skip
+        notes = SharedFile("n.pdf", 5, "application/pdf", "cd" * 32)
+        private = self.frame(PrivateMessage(sender="bob", text="shared n.pdf", sent_at=7.0, action=True, msgid="f2", file=notes))
+        self.assertEqual((private["file"]["thumbnail"], private["file"]["width"]), (None, None))
+
+    def test_left_says_why_for_people(self) -> None:
+        """left: its message for each reason, with the comment when there is one."""
+        cases = (
+            (Left(session_id=10, session_name="garden", reason="quit"), "You left garden."),
+            (Left(session_id=10, session_name="garden", reason="quit", comment="bye"), "You left garden: bye"),
+            (Left(session_id=10, session_name="garden", reason="kicked", by="alice"), "You were kicked from garden by alice."),
+            (Left(session_id=10, session_name="garden", reason="kicked", by="alice", comment="too loud"), "You were kicked from garden by alice: too loud"),
+            (Left(session_id=10, session_name="garden", reason="closed", by="alice"), "alice closed the session garden."),
+            (Left(session_id=10, session_name="garden", reason="timeout"), "You were removed from garden after being inactive."),
+        )
+        for event, message in cases:
+            frame = self.frame(event)
+            self.assertEqual(
+                frame,
+                {"type": "left", "session": 10, "name": "garden", "reason": event.reason, "by": event.by,
+                 "comment": event.comment, "message": message},
+            )  # fmt: skip
+
+    def test_server_wide_events(self) -> None:
+        """idle_warning, killed, wallops, server_closing as documented."""
+        self.assertEqual(self.frame(IdleWarning(session_id=10, seconds_left=120.0)), {"type": "idle_warning", "session": 10, "seconds_left": 120.0})
+        self.assertEqual(self.frame(Killed(by="root", reason="spam")), {"type": "killed", "by": "root", "reason": "spam"})
+        self.assertEqual(self.frame(Wallops(sender="root", text="hear", sent_at=8.0)), {"type": "wallops", "from": "root", "text": "hear", "ts": 8.0})
+        self.assertEqual(self.frame(ServerClosing(reason="bye")), {"type": "server_closing", "reason": "bye"})
+
+    def test_irc_only_events_are_nothing_to_a_native_client(self) -> None:
+        """A channel CTCP, a TAGMSG, a real-name change, an invite notice: no native bytes."""
+        for event in (
+            SessionCtcp(session_id=10, sender="bob", body="VERSION"), SessionTagMessage(session_id=10, sender="bob", client_tags="+typing=active"),
+            RealNameChanged(session_id=10, name="bob", real_name="Bob", change=1), MemberInvited(session_id=10, by="alice", nick="carol"),
+        ):  # fmt: skip
+            self.assertEqual(wire.encode_event(event), b"", event)
+
+    def test_an_event_is_encoded_once(self) -> None:
+        """The second encoding of an event is the same bytes object, not a new one."""
+        event = Message(session_id=10, sender="bob", text="hi", sent_at=5.0, msgid="m2")
+        self.assertIs(wire.encode_event(event), wire.encode_event(event))
+
+    def test_history_frames_follow_joined_oldest_first(self) -> None:
+        """encode_history: one history frame per message, with action only when true."""
+        history = (Message(session_id=10, sender="a", text="one", sent_at=1.0, msgid="m1"), Message(session_id=10, sender="b", text="two", sent_at=2.0, action=True, msgid="m2"))
+        lines = wire.encode_history(Joined(session=self.SESSION, you="bob", members=(), idle_timeout=None, history=history)).splitlines()
+        self.assertEqual(
+            [wire.parse_frame(line) for line in lines],
+            [
+                {"type": "history", "session": 10, "from": "a", "text": "one", "ts": 1.0, "msgid": "m1"},
+                {"type": "history", "session": 10, "from": "b", "text": "two", "ts": 2.0, "msgid": "m2", "action": True},
+            ],
+        )
+
+    def test_answers_built_from_domain_records(self) -> None:
+        """messages (more when full), targets, stats, user, users and was, as documented."""
+        messages = [Message(session_id=10, sender="a", text="one", sent_at=1.0, msgid="m1"), Message(session_id=10, sender="b", text="two", sent_at=2.0, action=True, msgid="m2")]
+        self.assertEqual(
+            wire.messages_fields(10, messages, 2),
+            {"type": "messages", "session": 10, "more": True, "messages": [
+                {"msgid": "m1", "ts": 1.0, "from": "a", "text": "one"},
+                {"msgid": "m2", "ts": 2.0, "from": "b", "text": "two", "action": True},
+            ]},
+        )  # fmt: skip
+        self.assertEqual(wire.messages_fields(10, messages, 3)["more"], False)
+        self.assertEqual(wire.targets_fields([(10, 2.0)]), {"type": "targets", "targets": [{"session": 10, "ts": 2.0}]})
+        self.assertEqual(
+            wire.stats_fields(ServerCounts(3, 1, 9, 4)),
+            {"type": "stats", "users": 3, "operators": 1, "sessions": 9, "most_users": 4},
+        )
+        user = UserInfo("bob", (self.SESSION,), "lunch", 7, 1.0, "robert", "Robert T", operator=True)
+        user_frame = {
+            "name": "bob", "sessions": [{"id": 10, "name": "garden"}], "away": "lunch", "idle": 7, "connected": 1.0,
+            "operator": True, "user_name": "robert", "real_name": "Robert T",
+        }  # fmt: skip
+        self.assertEqual(wire.user_fields(user), {"type": "user", **user_frame})
+        self.assertEqual(wire.users_fields([user]), {"type": "users", "users": [user_frame]})
+        self.assertEqual(
+            wire.was_fields([PastUser("bob", "robert", "Robert T", 9.0)]),
+            {"type": "was", "entries": [{"name": "bob", "user_name": "robert", "real_name": "Robert T", "left": 9.0}]},
+        )
+
+    def test_with_id_answers_a_request(self) -> None:
+        """An answer carries the request's id, 0 included; none, no id."""
+        self.assertEqual(wire.with_id({"type": "pong"}, 0), {"type": "pong", "id": 0})
+        self.assertEqual(wire.with_id({"type": "pong"}, None), {"type": "pong"})
+
+    def test_frames_are_compact_utf8_json_lines(self) -> None:
+        """One line of JSON without spaces, non-ASCII written as UTF-8."""
+        self.assertEqual(wire.encode_frame({"type": "x", "text": "été"}), '{"type":"x","text":"été"}\n'.encode())
