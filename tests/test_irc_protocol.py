@@ -11,8 +11,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.chat import ChatServer
 from glozi.domain.commands import COMMANDS
+from glozi.domain.events import ServerClosing, TopicChanged
 from glozi.domain.files import FileSharing
 from glozi.doors.irc import wire
+from glozi.doors.irc.caps import Cap
 from glozi.doors.irc.protocol import IRCFactory, IRCProtocol
 from glozi.doors.native import wire as native_wire
 from glozi.doors.native.protocol import NativeFactory
@@ -1064,7 +1066,7 @@ class WireTests(SynchronousTestCase):
     def test_parse_line_reads_a_line_or_ignores_it(self) -> None:
         """A command is upper-cased with its parameters; blank and malformed lines are None; bad UTF-8 is U+FFFD."""
         self.assertEqual(wire.parse_line(b":p privmsg #kiwi :hi there\r\n")[:3], ("p", "PRIVMSG", ["#kiwi", "hi there"]))
-        for ignored in (b"", b"   ", b"\r\n", b":prefix", b":prefix "):
+        for ignored in (b"", b"   ", b"\r\n", b":prefix", b":prefix ", b" :", b":p  :"):
             self.assertIsNone(wire.parse_line(ignored), ignored)
         self.assertEqual(wire.parse_line(b"PRIVMSG #kiwi :\xffok").params, ["#kiwi", "\ufffdok"])
         tagged = wire.parse_line(b"@+typing=active;label=a\\sb TAGMSG #kiwi")
@@ -1169,6 +1171,21 @@ class WireTests(SynchronousTestCase):
         self.assertEqual(wire.utc_text(1764123572.9), "2025-11-26 02:19 UTC")
         self.assertEqual(wire.history_time(1764123572.9), "2025-11-26 02:19:32")
         self.assertEqual(wire.killed_text("root", "spam"), "Killed (root (spam))")
+
+    def test_server_closing_is_an_error_line(self) -> None:
+        """Shutting down: ``ERROR :Closing Link: <reason>``."""
+        event = ServerClosing(reason="The server is shutting down.")
+        self.assertEqual(wire.encode_event(event, "#kiwi", SERVER), b"ERROR :Closing Link: The server is shutting down.\r\n")
+
+    def test_a_topic_carries_the_time_it_was_set(self) -> None:
+        """With server-time, a TOPIC line's time is when the topic was set, not when it is sent."""
+        event = TopicChanged(session_id=1, topic="roses", by="alice", at=1764558245.5)
+        data = wire.encode_variant(event, "#kiwi", SERVER, Cap.SERVER_TIME, now=1764558300.0)
+        self.assertEqual(data, b"@time=2025-12-01T03:04:05.500Z :alice!alice@glozichat TOPIC #kiwi roses\r\n")
+
+    def test_server_time_before_1970(self) -> None:
+        """A time before the epoch reads as datetime reads it (the fraction counted forward from the second before)."""
+        self.assertEqual(wire.server_time(-0.25), "1969-12-31T23:59:59.750Z")
 
     def test_server_name(self) -> None:
         """The configured name becomes a host-like IRC server name with a dot."""

@@ -1542,6 +1542,12 @@ class FrameFieldTests(SynchronousTestCase):
         self.assert_refused("bad_field", *({"type": "who", "mask": m} for m in ("", "m" * 65, "a\nb")))
         self.assert_refused("missing_field", {"type": "who"})
 
+    def test_frames_without_fields(self) -> None:
+        """list, ping and stats take no fields; their id is kept."""
+        self.assertEqual(self.parse({"type": "stats", "id": 1}), wire.Stats(1))
+        self.assertEqual(self.parse({"type": "list", "id": 2}), wire.ListSessions(2))
+        self.assertEqual(self.parse({"type": "ping", "id": 3}), wire.Ping(3))
+
     def test_modes_flags(self) -> None:
         """modes reads its three optional booleans; a number is bad_field."""
         self.assertEqual(self.parse({"type": "modes", "wallops": True, "operator": False, "invisible": True}),
