@@ -561,8 +561,24 @@ class FrameCodecEdgeTests(SynchronousTestCase):
         decoder = FrameDecoder(70_000)
         data = masked_frame(BINARY, b"q" * 65536)
         messages = [m for byte in data[:14] for m in decoder.feed(bytes([byte]))[0]]
-        messages += decoder.feed(data[14:])[0]
-        self.assertEqual([(m.opcode, len(m.payload)) for m in messages], [(BINARY, 65536)])
+        messages += decoder.feed(data[14:] + masked_frame(TEXT, b"next"))[0]
+        self.assertEqual([(m.opcode, m.payload) for m in messages], [(BINARY, b"q" * 65536), (TEXT, b"next")])
+
+    def test_a_frame_is_refused_from_its_first_two_bytes(self) -> None:
+        """An unmasked frame, or a ping in fragments, is refused from the two bytes that say so."""
+        self.assertIsInstance(FrameDecoder(4097).feed(b"\x81\x05")[1], ProtocolViolation)
+        self.assertIsInstance(FrameDecoder(4097).feed(b"\x09\x80")[1], ProtocolViolation)
+
+    def test_a_two_byte_length_too_long_is_refused_from_its_four_header_bytes(self) -> None:
+        """A message announcing 5,000 bytes is refused once its four header bytes are in, before any mask or payload."""
+        messages, error = FrameDecoder(4097).feed(b"\x81\xfe" + (5000).to_bytes(2, "big"))
+        self.assertEqual(messages, [])
+        self.assertIsInstance(error, MessageTooLong)
+
+    def test_every_byte_of_an_eight_byte_length_counts(self) -> None:
+        """A length of 2^56 + 5 is too long, not 5: the most significant byte is read too."""
+        header = bytes((0x81, 0x80 | 127)) + ((1 << 56) + 5).to_bytes(8, "big")
+        self.assertIsInstance(FrameDecoder(4097).feed(header + b"\0\0\0\0" + b"x" * 5)[1], MessageTooLong)
 
     def test_a_two_byte_length_frame_split_in_its_header_is_read_whole(self) -> None:
         """A 126-byte message (two-byte length) whose header comes in two reads is read once."""
