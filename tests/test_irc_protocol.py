@@ -1134,6 +1134,9 @@ class WireTests(SynchronousTestCase):
         two = wire.text_lines(prefix, "PRIVMSG", "#kiwi", text + "w")
         self.assertEqual(two.count(b"\r\n"), 2)
         self.assertTrue(all(len(part) + 2 <= 512 for part in two.split(b"\r\n")[:-1]))
+        # One word needs no colon before it: the line is a byte shorter, so one more character fits.
+        word = "w" * (512 - overhead + 1)
+        self.assertEqual(wire.text_lines(prefix, "PRIVMSG", "#kiwi", word), f":{prefix} PRIVMSG #kiwi {word}\r\n".encode())
 
     def test_action_and_ctcp_lines_fit_512_bytes(self) -> None:
         """A long /me is several CTCP ACTION lines of at most 512 bytes; a CTCP body is cut to fit one."""
