@@ -1445,6 +1445,23 @@ class FrameFieldTests(SynchronousTestCase):
         deep = b'{"type":"ping","id":1,"x":' + b'{"a":' * 100 + b"1" + b"}" * 100 + b"}"
         self.assertEqual(self.refusal(deep), ("bad_json", 1))
 
+    def test_100_levels_with_an_escape_are_walked_and_read(self) -> None:
+        """A line that must be walked for surrogates (it has a \\u escape) may still nest 100 levels; 101 are bad_json."""
+        fine = b'{"type":"ping","id":1,"x":' + b"[" * 99 + b'"\\u00e9"' + b"]" * 99 + b"}"
+        self.assertEqual(self.parse(fine), wire.Ping(1))
+        deep = b'{"type":"ping","id":1,"x":' + b"[" * 100 + b'"\\u00e9"' + b"]" * 100 + b"}"
+        self.assertEqual(self.refusal(deep), ("bad_json", 1))
+
+    def test_a_lone_surrogate_in_a_key_is_refused(self) -> None:
+        """Keys are strings too: a lone surrogate in one is bad_field, with the id."""
+        self.assertEqual(self.refusal(b'{"type":"ping","\\udfff":1,"id":1}'), ("bad_field", 1))
+
+    def test_an_unknown_type_is_not_echoed_whole(self) -> None:
+        """A 4,000-character type is unknown_type with a short message: the server does not echo it back whole."""
+        with self.assertRaises(wire.FrameError) as raised:
+            self.parse({"type": "t" * 4000})
+        self.assertEqual((raised.exception.code, raised.exception.message), ("unknown_type", f"Unknown frame type {'t' * 40!r}."))
+
     def test_hello_password_is_1_to_100_characters(self) -> None:
         """A hello's server password of 100 characters is read; "" and 101 characters are bad_field."""
         self.assertEqual(self.parse({"type": "hello", "protocol": 1, "password": "p" * 100}).password, "p" * 100)
