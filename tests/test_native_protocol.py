@@ -1452,6 +1452,19 @@ class FrameFieldTests(SynchronousTestCase):
         deep = b'{"type":"ping","id":1,"x":' + b"[" * 100 + b'"\\u00e9"' + b"]" * 100 + b"}"
         self.assertEqual(self.refusal(deep), ("bad_json", 1))
 
+    def test_json_too_deep_for_the_decoder_is_bad_json_without_the_id(self) -> None:
+        """2,000 levels (a line allows 2,047) are more than the decoder reads: bad_json, and no id."""
+        line = b'{"type":"ping","id":1,"x":' + b"[" * 2000 + b"]" * 2000 + b"}"
+        self.assertLessEqual(len(line), 4096)
+        self.assertEqual(self.refusal(line), ("bad_json", None))
+
+    def test_an_empty_session_password_is_none(self) -> None:
+        """A create or join with password "" or null has none."""
+        for password in ("", None):
+            create = self.parse({"type": "create", "name": "garden", "username": "alice", "password": password})
+            self.assertEqual(create, wire.CreateSession("garden", "alice", None))
+            self.assertEqual(self.parse({"type": "join", "session": 1, "username": "bob", "password": password}).password, None)
+
     def test_a_lone_surrogate_in_a_key_is_refused(self) -> None:
         """Keys are strings too: a lone surrogate in one is bad_field, with the id."""
         self.assertEqual(self.refusal(b'{"type":"ping","\\udfff":1,"id":1}'), ("bad_field", 1))
