@@ -22,7 +22,6 @@ from glozi.doors.native import wire
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import BatchedWrites, WriteBatch
 from glozi.limits.flood import FloodControl, Verdict
-from glozi.limits.sendqueue import SendQueueGuard
 
 # A new connection must send its first frame within this many seconds.
 LOGIN_GRACE_SECONDS = 30.0
@@ -59,7 +58,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self._flood = FloodControl(
             self.factory.chat.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate
         )
-        self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
+        self.start_sending(self.factory.max_send_queue, self._too_slow)
         self.authenticated = not self.factory.server_password.required
         peer = self.transport.getPeer()
         # The participant comes first: the welcome carries its download token.
@@ -114,6 +113,14 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     send_encoded = BatchedWrites.send
     """Send bytes already in this door's encoding (``factory.encode_event``'s); a
     native line is, so here it is ``send`` itself."""
+
+    def shared_bytes(self, event: Event) -> bytes | None:
+        """``event`` in this door's encoding, the same for every connection of
+        the door (glozi/fanout/delivery.py); None for leaving, which may bring
+        this connection back to the session list (``deliver``)."""
+        if type(event) is Left:
+            return None
+        return self.factory.encode_event(event)
 
     def deliver(self, event: Event) -> None:
         # Every member's delivery comes here: one write, and one cheap type test
