@@ -28,7 +28,7 @@ from glozi.doors.web.frames import (
 )
 from glozi.doors.web.site import make_site
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, quick_passwords
-from tests.webclients import BINARY, CLOSE, PING, PONG, TEXT, masked_frame, parse_head, server_messages
+from tests.wsframes import BINARY, CLOSE, PING, PONG, TEXT, masked_frame, parse_head, server_messages
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
