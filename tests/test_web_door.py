@@ -580,6 +580,16 @@ class FrameCodecEdgeTests(SynchronousTestCase):
         header = bytes((0x81, 0x80 | 127)) + ((1 << 56) + 5).to_bytes(8, "big")
         self.assertIsInstance(FrameDecoder(4097).feed(header + b"\0\0\0\0" + b"x" * 5)[1], MessageTooLong)
 
+    def test_a_second_frame_cut_anywhere_in_its_header_waits_for_the_rest(self) -> None:
+        """After a whole frame, the next one's first 1, 3 or 9 bytes (in each length form) wait for the rest."""
+        for size in (1, 126, 65536):
+            second = masked_frame(TEXT, b"s" * size)
+            for cut in (1, 3, 9)[: 2 if size == 1 else 3]:
+                decoder = FrameDecoder(70_000)
+                messages, error = decoder.feed(masked_frame(TEXT, b"first") + second[:cut])
+                self.assertEqual(([m.payload for m in messages], error), ([b"first"], None), (size, cut))
+                self.assertEqual([m.payload for m in decoder.feed(second[cut:])[0]], [b"s" * size], (size, cut))
+
     def test_a_two_byte_length_frame_split_in_its_header_is_read_whole(self) -> None:
         """A 126-byte message (two-byte length) whose header comes in two reads is read once."""
         decoder = FrameDecoder(4097)
