@@ -550,6 +550,17 @@ class FrameCodecEdgeTests(SynchronousTestCase):
         over = masked_frame(TEXT, b"a" * 4000, final=False) + masked_frame(0x0, b"b" * 98)
         self.assertIsInstance(FrameDecoder(4097).feed(over)[1], MessageTooLong)
 
+    def test_after_a_fragmented_message_the_next_has_the_whole_limit(self) -> None:
+        """After a message in fragments, the next one may again be 4,097 bytes in fragments, and no more."""
+        first = masked_frame(TEXT, b"a" * 10, final=False) + masked_frame(0x0, b"b")
+        at_limit = masked_frame(TEXT, b"c" * 4000, final=False) + masked_frame(0x0, b"d" * 97)
+        messages, error = FrameDecoder(4097).feed(first + at_limit)
+        self.assertEqual(([len(m.payload) for m in messages], error), ([11, 4097], None))
+        over = masked_frame(TEXT, b"c" * 4000, final=False) + masked_frame(0x0, b"d" * 98)
+        messages, error = FrameDecoder(4097).feed(first + over)
+        self.assertEqual([len(m.payload) for m in messages], [11])
+        self.assertIsInstance(error, MessageTooLong)
+
     def test_a_binary_message_in_fragments_keeps_its_opcode(self) -> None:
         """A fragmented message is of its first fragment's opcode."""
         data = masked_frame(BINARY, b"\x00\x01", final=False) + masked_frame(0x0, b"\x02")
