@@ -29,6 +29,7 @@ import re
 import resource
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
 from benchmarks import websocket
@@ -45,6 +46,8 @@ SETUP_CONCURRENCY = 8
 SETUP_TIMEOUT = 120.0
 QUIET_SECONDS = 0.5
 QUIET_TIMEOUT = 30.0
+# How long ``--handshake`` waits for the go-ahead on stdin (a tracer attaching or detaching).
+HANDSHAKE_TIMEOUT = 60.0
 # How long every node of a cluster has to list a room created on one of them.
 ROOMS_KNOWN_TIMEOUT = 15.0
 ROOMS_POLL_SECONDS = 0.1
@@ -450,13 +453,32 @@ async def _set_up(run: Run, host: str, ports: list[int]) -> list[Client]:
         raise
 
 
+class Handshake:
+    """A ``pause`` for ``run_scenario``: prints each step on stdout and waits (at most
+    ``HANDSHAKE_TIMEOUT``) for a line on stdin before going on."""
+
+    def __init__(self) -> None:
+        self._stdin: asyncio.StreamReader | None = None
+
+    async def __call__(self, step: str) -> None:
+        print(step, flush=True)
+        if self._stdin is None:
+            self._stdin = reader = asyncio.StreamReader()
+            loop = asyncio.get_running_loop()
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        if not await asyncio.wait_for(self._stdin.readline(), HANDSHAKE_TIMEOUT):
+            raise RuntimeError(f"stdin closed before the go-ahead after {step!r}")
+
+
 async def run_scenario(
     scenario: Scenario, proto: str, host: str, ports: list[int], server_pids: list[int], timeout: float,
-    irc_tags: bool = False,
+    irc_tags: bool = False, pause: Callable[[str], Awaitable[None]] | None = None,
 ) -> dict:
     """Run one scenario against servers that are already listening (one, or a cluster's nodes
     on ``ports`` with processes ``server_pids``); return its figures. With ``irc_tags`` every
-    IRC client negotiates ``IRC_TAGS`` first."""
+    IRC client negotiates ``IRC_TAGS`` first. ``pause`` is awaited with ``"measure"`` once everyone
+    is joined and quiet, just before the first send, and with ``"measured"`` after the last
+    delivery, before the clients disconnect: the span the figures are taken over."""
     run = Run(scenario, proto, irc_tags)
     rss_before = sum(map(process_rss_bytes, server_pids))
     setup_started = time.monotonic()
@@ -472,6 +494,8 @@ async def run_scenario(
     senders = [c for c in clients if scenario.is_sender(c.index)]
     for client in clients:
         client.measuring = True
+    if pause is not None:
+        await pause("measure")
     my_cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = processes_cpu_ns(server_pids)
     started_ns = time.monotonic_ns()
@@ -500,6 +524,8 @@ async def run_scenario(
     my_cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     rss_held = sum(map(process_rss_bytes, server_pids))
     run.done.set()
+    if pause is not None:
+        await pause("measured")
     for client in clients:
         if client.transport is not None:
             client.transport.abort()
@@ -540,7 +566,7 @@ async def run_scenario(
     }
 
 
-def _raise_fd_limit(needed: int) -> None:
+def raise_fd_limit(needed: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < needed:
         try:
@@ -575,6 +601,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--irc-tags", action="store_true", help=f"IRC: every client negotiates CAP REQ :{IRC_TAGS}"
     )
+    parser.add_argument(
+        "--handshake",
+        action="store_true",
+        help="print 'measure' before the first send and 'measured' after the last delivery, and after "
+        "each wait for a line on stdin (benchmarks/syscalls.py attaches and detaches its tracer then)",
+    )
     args = parser.parse_args(argv)
     if not args.host.startswith("127."):
         parser.error("the load generator only talks to loopback addresses")
@@ -583,9 +615,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.proto == "web" and len(args.port) > 1:
         parser.error("the web door is measured on one server (a cluster's nodes run without it)")
     scenario = SCENARIOS[args.scenario]
-    _raise_fd_limit(scenario.clients + 100)
+    raise_fd_limit(scenario.clients + 100)
     result = asyncio.run(
-        run_scenario(scenario, args.proto, args.host, args.port, args.server_pid, args.timeout, args.irc_tags)
+        run_scenario(
+            scenario, args.proto, args.host, args.port, args.server_pid, args.timeout, args.irc_tags,
+            Handshake() if args.handshake else None,
+        )
     )
     result["description"] = scenario.description
     result["scenario_spec"] = asdict(scenario)

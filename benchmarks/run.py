@@ -141,24 +141,37 @@ def generator_cpus(servers: list[RunningServer]) -> list[str]:
     return ["taskset", "--cpu-list", ",".join(map(str, cores[1:]))]
 
 
-def run_one(target: Target, scenario: str, workdir: Path) -> dict:
-    """Start fresh servers, run the generator against them, stop them."""
-    with target.start(workdir) as servers:
-        done = subprocess.run(
-            [*generator_cpus(servers), sys.executable, "-m", "benchmarks.loadgen", "--proto", target.proto,
-             "--port", ",".join(str(server.ports[target.proto]) for server in servers),
-             "--server-pid", ",".join(str(server.pid) for server in servers),
-             "--scenario", scenario, "--json", *(["--irc-tags"] if target.irc_tags else [])],
-            check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=GENERATOR_TIMEOUT,
-        )  # fmt: skip
-    lines = done.stdout.strip().splitlines()
+def generator_command(target: Target, scenario: str, servers: list[RunningServer]) -> list[str]:
+    """The load generator's command line for ``scenario`` against ``servers`` through ``target``'s
+    door, pinned apart from the server (``generator_cpus``); it prints its figures as JSON."""
+    return [
+        *generator_cpus(servers), sys.executable, "-m", "benchmarks.loadgen", "--proto", target.proto,
+        "--port", ",".join(str(server.ports[target.proto]) for server in servers),
+        "--server-pid", ",".join(str(server.pid) for server in servers),
+        "--scenario", scenario, "--json", *(["--irc-tags"] if target.irc_tags else []),
+    ]  # fmt: skip
+
+
+def generator_result(target: Target, scenario: str, stdout: str, stderr: str) -> dict:
+    """The figures the generator printed (its last line), labelled with ``target``."""
+    lines = stdout.strip().splitlines()
     if not lines:
-        raise RuntimeError(f"{target.label} {scenario}: the generator failed:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"{target.label} {scenario}: the generator failed:\n{stderr[-2000:]}")
     result = json.loads(lines[-1])
     result["target"] = target.label
     result["reference"] = target.reference
     result["goal"] = target.goal
     return result
+
+
+def run_one(target: Target, scenario: str, workdir: Path) -> dict:
+    """Start fresh servers, run the generator against them, stop them."""
+    with target.start(workdir) as servers:
+        done = subprocess.run(
+            generator_command(target, scenario, servers),
+            check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=GENERATOR_TIMEOUT,
+        )  # fmt: skip
+    return generator_result(target, scenario, done.stdout, done.stderr)
 
 
 def _median_run(runs: list[dict]) -> dict:

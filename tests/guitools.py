@@ -30,6 +30,21 @@ POLL_SECONDS = 0.02
 WAIT_SECONDS = 10.0
 
 
+_DESTROYED_ROOTS: list[tk.Tk] = []
+
+
+def keep_until_exit(root: tk.Tk) -> None:
+    """Keep a destroyed Tk root alive until the process ends.
+
+    Tcl aborts the process ("Tcl_AsyncDelete: async handler deleted by the
+    wrong thread") when an interpreter is freed in another thread than its
+    own, and a root left in a reference cycle is freed by whichever thread
+    the cycle collector next runs in, such as a later test's thread-pool
+    thread. Kept here, every root is freed at exit, in the main thread.
+    """
+    _DESTROYED_ROOTS.append(root)
+
+
 def use_test_display(test: TestCase) -> None:
     """Point Tk at this process's Xvfb for the time of ``test``; without Xvfb, skip it (fail it in CI)."""
     try:
@@ -81,6 +96,7 @@ class GuiTestCase(TestCase):
     def _stop_tk(self) -> None:
         tksupport.uninstall()
         self.root.destroy()
+        keep_until_exit(self.root)
         if self.tk_errors:
             raise self.tk_errors[0]
 

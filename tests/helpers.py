@@ -91,6 +91,19 @@ def connect(server: ChatServer, source: str = "192.0.2.1") -> tuple[Participant,
     return server.connect(connection, source), connection
 
 
+class RecordingList:
+    """A door's session-list side: what the connections at the list were told."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def watching(self) -> bool:
+        return True
+
+    def session_list_changed(self, event) -> None:
+        self.events.append(event)
+
+
 class BrokenStore(MemoryStore):
     """A store whose disk has failed: every write fails (with ``StoreError``)."""
 

@@ -1,8 +1,10 @@
 """The chat domain: sessions, joins, admin succession, inactivity, exit code."""
 
+from typing import Any
+
+from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from glozi.domain.chat import DEFAULT_SESSIONS, SERVER_CREATOR
 from glozi.domain.errors import ChatError
 from glozi.domain.events import (
     AdminChanged,
@@ -13,9 +15,11 @@ from glozi.domain.events import (
     MemberJoined,
     MemberLeft,
     Message,
+    PrivateMessage,
     ServerClosing,
 )
-from tests.helpers import TEST_EXIT_CODE, connect, done, make_server
+from glozi.domain.replication import ALONE
+from tests.helpers import TEST_EXIT_CODE, RecordingList, connect, done, make_server
 
 
 class ChatTestCase(SynchronousTestCase):
@@ -33,10 +37,13 @@ class SessionListTests(ChatTestCase):
     def test_nine_default_sessions(self) -> None:
         """The server starts with the nine open, admin-less built-in sessions."""
         sessions = self.server.list_sessions()
-        self.assertEqual([s.name for s in sessions], list(DEFAULT_SESSIONS))
-        self.assertEqual([s.id for s in sessions], list(range(1, 10)))
+        self.assertEqual(
+            [s.name for s in sessions],
+            ["avocado", "kiwi", "pineapple", "krembo", "watermelon", "papaya", "coconut", "passiflora", "cactus"],
+        )
+        self.assertEqual([s.id for s in sessions], [1, 2, 3, 4, 5, 6, 7, 8, 9])
         for s in sessions:
-            self.assertEqual((s.creator, s.locked, s.admin, s.member_count), (SERVER_CREATOR, False, None, 0))
+            self.assertEqual((s.creator, s.locked, s.admin, s.member_count), ("server", False, None, 0))
 
     def test_list_counts_members_and_hides_password(self) -> None:
         """The list shows member counts and a lock flag, never the password."""
@@ -94,6 +101,15 @@ class JoinTests(ChatTestCase):
         self.assertRefused("wrong_state", alice.say, "hi")
         self.assertRefused("wrong_state", alice.run_command, "help", "")
 
+    def test_no_private_message_before_a_name(self) -> None:
+        """A private message from a connection with no name yet: wrong_state, and nobody gets it."""
+        alice, alice_conn = connect(self.server)
+        done(alice.join(1, "alice"))
+        nameless, _ = connect(self.server)
+        error = self.assertRefused("wrong_state", nameless.send_private, "alice", "hi")
+        self.assertEqual(error.message, "You have no name yet; join or create a session first.")
+        self.assertEqual(alice_conn.of_type(PrivateMessage), [])
+
     def test_rejoin_after_quit(self) -> None:
         """After /quit the same connection can join again."""
         alice, conn = connect(self.server)
@@ -101,6 +117,34 @@ class JoinTests(ChatTestCase):
         alice.run_command("quit", "")
         self.assertEqual(conn.of_type(Left)[-1].reason, "quit")
         self.assertEqual(done(alice.join(2, "alice")).session.name, "kiwi")
+
+
+
+class RenameTests(ChatTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice, self.alice_conn = connect(self.server)
+        self.bob, self.bob_conn = connect(self.server)
+        done(self.alice.create("garden", "alice"))
+        done(self.bob.join(10, "bob"))
+        self.at_list = RecordingList()
+        self.server.watch_session_list(self.at_list)
+
+    def test_rename_to_the_same_nick_changes_nothing(self) -> None:
+        """Renaming to one's own nick: nobody is told, and WHOWAS has no past holder of it."""
+        self.alice_conn.clear()
+        self.assertEqual(self.bob.rename("bob"), "bob")
+        self.assertEqual(self.alice_conn.events, [])
+        self.assertEqual(self.bob.whowas("bob"), [])
+
+    def test_rename_of_the_admin_changes_the_listed_session(self) -> None:
+        """The admin's new nick is the session's admin in the list: session_changed; a member's rename changes no listed session."""
+        self.bob.rename("bobby")
+        self.assertEqual(self.at_list.events, [])
+        self.alice.rename("alicia")
+        [changed] = self.at_list.events
+        self.assertEqual((type(changed).__name__, changed.session.admin), ("SessionChanged", "alicia"))
+        self.assertEqual([past.nick for past in self.bob.whowas("alice")], ["alice"])
 
 
 class ChatMessageTests(ChatTestCase):
@@ -423,6 +467,36 @@ class ExitCodeTests(ChatTestCase):
         self.assertEqual(self.exits, [True])
 
 
+
+class DefaultsTests(SynchronousTestCase):
+    """A server with no options: the documented defaults (docs/protocol.md)."""
+
+    def test_idle_timeout_240_s_warned_at_120(self) -> None:
+        """By default a member is told the timeout is 240 s, warned at 120 s and removed at 240 s."""
+        server, clock = make_server()
+        alice, conn = connect(server)
+        self.assertEqual(done(alice.join(1, "alice")).idle_timeout, 240)
+        clock.advance(119)
+        self.assertEqual(conn.of_type(IdleWarning), [])
+        clock.advance(1)
+        self.assertEqual(conn.of_type(IdleWarning)[0].seconds_left, 120)
+        clock.advance(119)
+        self.assertEqual(alice.members.keys(), {1})
+        clock.advance(1)
+        self.assertEqual(alice.members, {})
+
+    def test_a_joiner_gets_the_last_50_messages(self) -> None:
+        """By default a joiner's history is the session's last 50 messages, oldest first."""
+        server, _ = make_server()
+        alice, _ = connect(server)
+        done(alice.join(1, "alice"))
+        for number in range(51):
+            done(alice.say(f"message {number}"))
+        bob, _ = connect(server)
+        history = done(bob.join(1, "bob")).history
+        self.assertEqual([m.text for m in history], [f"message {number}" for number in range(1, 51)])
+
+
 class JoinedSnapshotTests(ChatTestCase):
     def test_joined_describes_session(self) -> None:
         """The join answer carries the session, you, and the members with join times."""
@@ -443,3 +517,236 @@ class ShutdownTests(ChatTestCase):
         _, conn = connect(self.server)
         self.assertIsInstance(conn.events[-1], ServerClosing)
         self.assertTrue(conn.closed)
+
+
+class HandPasswords:
+    """A password hasher that answers only when the test says so, as late as
+    it likes, as the real hashing thread does: each hash or check waits in
+    ``asked`` (a Deferred, with what was asked) until the test fires it."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[Deferred[Any], str]] = []
+
+    def hash(self, password: str) -> "Deferred[str]":
+        return self._ask(password)
+
+    def verify(self, password: str, encoded: str) -> "Deferred[bool]":
+        return self._ask(password)
+
+    def _ask(self, password: str) -> "Deferred[Any]":
+        answer: Deferred[Any] = Deferred()
+        self.asked.append((answer, password))
+        return answer
+
+    def answer(self, result: object) -> None:
+        """Fire the oldest waiting hash or check with ``result``."""
+        answer, _ = self.asked.pop(0)
+        answer.callback(result)
+
+
+A_HASH = "scrypt$2$1$1$c2FsdA$aGFzaA"
+
+
+class LateHashingTests(ChatTestCase):
+    """Joins and creations that wait for a password hash, as they always do in
+    production: the world moves on meanwhile, and the answer must fit the world
+    as it is when the hash comes."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.hasher = HandPasswords()
+        self.server.passwords = self.hasher
+        self.alice, self.alice_conn = connect(self.server)
+        creating = self.alice.create("vault", "alice", "12345")
+        self.hasher.answer(A_HASH)
+        self.successResultOf(creating)
+        self.bob, self.bob_conn = connect(self.server, "192.0.2.2")
+
+    def refusal(self, pending: "Deferred[Any]", code: str, message: str) -> None:
+        error = self.failureResultOf(pending, ChatError).value
+        self.assertEqual((error.code, error.message), (code, message))
+
+    def test_next_join_is_accepted_once_a_locked_join_is_answered(self) -> None:
+        """While a locked join waits for its check, another join is wrong_state; once it is answered, the next is taken."""
+        joining = self.bob.join(10, "bob", "12345")
+        self.assertNoResult(joining)
+        self.assertRefused("wrong_state", self.bob.join, 1, "bob")
+        self.hasher.answer(True)
+        self.assertEqual(self.successResultOf(joining).session.name, "vault")
+        self.assertEqual(done(self.bob.join(1, "bob")).session.name, "avocado")
+        self.assertEqual(self.bob.rename("bobby"), "bob")
+
+    def test_no_rename_while_a_join_is_checked(self) -> None:
+        """A rename while a locked join is checked (asked under the old name): wrong_state, the nick kept."""
+        joining = self.bob.join(10, "bob", "12345")
+        error = self.assertRefused("wrong_state", self.bob.rename, "bobby")
+        self.assertEqual(error.message, "A join is already in progress; wait for its answer.")
+        self.hasher.answer(True)
+        self.assertEqual(self.successResultOf(joining).you, "bob")
+
+    def test_next_join_is_accepted_after_a_wrong_password(self) -> None:
+        """A locked join answered wrong_password leaves the connection free to join again."""
+        joining = self.bob.join(10, "bob", "54321")
+        self.hasher.answer(False)
+        self.refusal(joining, "wrong_password", "Wrong password for session vault.")
+        self.assertEqual(done(self.bob.join(1, "bob")).session.name, "avocado")
+
+    def test_next_join_is_accepted_after_a_locked_creation(self) -> None:
+        """A locked creation answered frees the connection for the next join."""
+        creating = self.bob.create("shed", "bob", "54321")
+        self.assertRefused("wrong_state", self.bob.join, 1, "bob")
+        self.hasher.answer(A_HASH)
+        self.assertEqual(self.successResultOf(creating).session.name, "shed")
+        self.assertEqual(done(self.bob.join(1, "bob")).session.name, "avocado")
+
+    def wrong_guess(self) -> None:
+        joining = self.bob.join(10, "bob", "54321")
+        self.hasher.answer(False)
+        self.refusal(joining, "wrong_password", "Wrong password for session vault.")
+
+    def test_wrong_passwords_checked_late_count_as_guesses(self) -> None:
+        """3 wrong passwords are free, the 4th blocks: the 5th guess is refused unchecked, retry_after 2."""
+        for _ in range(4):
+            self.wrong_guess()
+        error = self.assertRefused("too_many_attempts", self.bob.join, 10, "bob", "12345")
+        self.assertEqual((error.message, error.retry_after), ("Too many wrong passwords; try again in 2 s.", 2))
+        self.assertEqual(self.hasher.asked, [])
+
+    def test_right_password_checked_late_clears_the_wrong_guesses(self) -> None:
+        """3 wrong guesses, then the right one: the next wrong one blocks nothing, so the guess after it is checked."""
+        for _ in range(3):
+            self.wrong_guess()
+        joining = self.bob.join(10, "bob", "12345")
+        self.hasher.answer(True)
+        self.successResultOf(joining)
+        self.bob.run_command("quit", "", 10)
+        # The session's budget for addresses that failed (3 an hour) was spent: 20 minutes give one back.
+        self.clock.advance(1300)
+        self.wrong_guess()
+        self.wrong_guess()
+
+    def test_two_creating_the_same_locked_session_at_once(self) -> None:
+        """Two locked creations of one name, both hashing: the first answered creates it, the other gets session_exists."""
+        carol, _ = connect(self.server, "192.0.2.3")
+        first = self.bob.create("shed", "bob", "11111")
+        second = carol.create("SHED", "carol", "22222")
+        self.hasher.answer(A_HASH)
+        self.hasher.answer(A_HASH)
+        self.assertEqual(self.successResultOf(first).session.name, "shed")
+        self.refusal(second, "session_exists", "A session named shed exists.")
+        self.assertEqual([s.name for s in self.server.list_sessions()].count("shed"), 1)
+        self.assertEqual(carol.members, {})
+        self.assertEqual(self.server.sessions[11].info().member_count, 1)
+        self.assertEqual(done(carol.create("barn", "carol")).session.name, "barn")
+
+    def test_name_taken_by_an_open_session_while_hashing(self) -> None:
+        """A locked creation whose name an open session took while it hashed gets session_exists."""
+        carol, _ = connect(self.server, "192.0.2.3")
+        creating = self.bob.create("shed", "bob", "11111")
+        done(carol.create("Shed", "carol"))
+        self.hasher.answer(A_HASH)
+        self.refusal(creating, "session_exists", "A session named Shed exists.")
+        self.assertEqual(self.bob.members, {})
+
+    def test_session_closed_while_the_password_is_checked(self) -> None:
+        """A join whose session is closed during the check gets no_such_session, and is in no session."""
+        joining = self.bob.join(10, "bob", "12345")
+        self.alice.run_command("close", "", 10)
+        self.hasher.answer(True)
+        self.refusal(joining, "no_such_session", "The session vault is gone.")
+        self.assertEqual(self.bob.members, {})
+        self.assertNotIn(10, self.server.sessions)
+
+    def test_full_when_the_check_ends(self) -> None:
+        """A session made full (+l 1) while the key is checked refuses the join: session_full."""
+        joining = self.bob.join(10, "bob", "12345")
+        done(self.alice.run_command("mode", "+l 1", 10))
+        self.hasher.answer(True)
+        self.refusal(joining, "session_full", "vault is full: 1 members at most.")
+        self.assertEqual(self.bob.members, {})
+
+    def test_connection_closed_while_the_password_is_checked(self) -> None:
+        """A join whose connection closed during the check is refused (wrong_state); nobody hears of it."""
+        joining = self.bob.join(10, "bob", "12345")
+        self.bob.disconnected()
+        self.alice_conn.clear()
+        self.hasher.answer(True)
+        self.refusal(joining, "wrong_state", "The connection closed before the join finished.")
+        self.assertEqual(self.alice_conn.events, [])
+        self.assertEqual(self.server.sessions[10].info().member_count, 1)
+        self.assertIsNone(self.server.user_named("bob"))
+
+    def test_connection_closed_while_creating(self) -> None:
+        """A locked creation whose connection closed while it hashed creates nothing: wrong_state."""
+        creating = self.bob.create("shed", "bob", "11111")
+        self.bob.disconnected()
+        self.hasher.answer(A_HASH)
+        self.refusal(creating, "wrong_state", "The connection closed before the join finished.")
+        self.assertIsNone(self.server.session_named("shed"))
+        self.assertNotIn(11, self.server.store.sessions)
+
+    def test_server_closing_while_the_password_is_checked(self) -> None:
+        """A join or creation still hashing when the server shuts down is refused (wrong_state), nothing made."""
+        joining = self.bob.join(10, "bob", "12345")
+        carol, _ = connect(self.server, "192.0.2.3")
+        creating = carol.create("shed", "carol", "11111")
+        self.server.shutdown("bye")
+        self.hasher.answer(True)
+        self.hasher.answer(A_HASH)
+        self.refusal(joining, "wrong_state", "The connection closed before the join finished.")
+        self.refusal(creating, "wrong_state", "The connection closed before the join finished.")
+        self.assertIsNone(self.server.session_named("shed"))
+        self.assertEqual(self.server.sessions[10].info().member_count, 0)
+
+
+class LateRecord:
+    """A cluster's record that numbers new sessions when the test says so
+    (``reserving``); it tells nobody of anything else."""
+
+    def __init__(self) -> None:
+        self.reserving: list[Deferred[int | None]] = []
+
+    def reserve_session(self, name: str, creator: str, created_at: float, password_hash: str | None) -> "Deferred[int | None]":
+        self.reserving.append(Deferred())
+        return self.reserving[-1]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ALONE, name)
+
+
+class LateReservationTests(ChatTestCase):
+    """In a cluster the record numbers a new session later: the creation fits the world as it is then."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.record = LateRecord()
+        self.server.replication = self.record
+        self.alice, _ = connect(self.server)
+
+    def test_the_record_numbers_the_session(self) -> None:
+        """The session gets the id the cluster's record gave, once it gave it."""
+        creating = self.alice.create("shed", "alice")
+        self.assertNoResult(creating)
+        self.record.reserving.pop().callback(42)
+        self.assertEqual(self.successResultOf(creating).session.id, 42)
+
+    def test_name_taken_here_while_the_record_answers(self) -> None:
+        """A session of that name created here meanwhile: session_exists, and only the first one is there."""
+        creating = self.alice.create("shed", "alice")
+        bob, _ = connect(self.server)
+        other = bob.create("SHED", "bob")
+        self.record.reserving.pop(0).callback(None)
+        self.record.reserving.pop(0).callback(43)
+        self.assertEqual(self.successResultOf(creating).session.name, "shed")
+        error = self.failureResultOf(other, ChatError).value
+        self.assertEqual((error.code, error.message), ("session_exists", "A session named shed exists."))
+        self.assertNotIn(43, self.server.sessions)
+
+    def test_connection_closed_while_the_record_answers(self) -> None:
+        """The creator gone before the record answered: wrong_state, and no session is made."""
+        creating = self.alice.create("shed", "alice")
+        self.alice.disconnected()
+        self.record.reserving.pop().callback(42)
+        error = self.failureResultOf(creating, ChatError).value
+        self.assertEqual((error.code, error.message), ("wrong_state", "The connection closed before the join finished."))
+        self.assertNotIn(42, self.server.sessions)

@@ -15,7 +15,7 @@ from glozi.client.state import ChatLine, Delivery, LineKind
 from glozi.client.texts import clock_text
 from glozi.client.theme import apply_theme
 from glozi.client.transcript import TranscriptView
-from tests.guitools import use_test_display
+from tests.guitools import keep_until_exit, use_test_display
 from tests.realthings import mark_display_used
 
 TS = 1764590000.0
@@ -63,6 +63,7 @@ class TranscriptTestCase(TestCase):
 
     def _stop_tk(self, errors: list[BaseException]) -> None:
         self.root.destroy()
+        keep_until_exit(self.root)
         if errors:
             raise errors[0]
 

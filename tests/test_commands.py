@@ -3,6 +3,7 @@
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain import commands, names
+from glozi.domain.errors import ChatError
 from glozi.domain.quotes import QUOTES
 from tests.helpers import connect, done, make_server
 
@@ -46,6 +47,81 @@ class TableTests(SynchronousTestCase):
         self.assertTrue(alice.run_command("time", "").startswith("Server time: 2025-11-"))
         self.assertEqual(alice.run_command("echo", "a  b"), "a  b")
         self.assertEqual(alice.run_command("ECHO", "x"), "x")
+
+
+
+class ArgumentTests(SynchronousTestCase):
+    """The runner's standard refusals, with their messages (docs/protocol.md, Commands)."""
+
+    def setUp(self) -> None:
+        self.server, _ = make_server()
+        self.alice, _ = connect(self.server)
+        self.bob, _ = connect(self.server)
+        done(self.alice.create("garden", "alice"))
+        done(self.bob.join(10, "bob"))
+
+    def refusal(self, who, name: str, args: str) -> tuple[str, str]:
+        error = self.assertRaises(ChatError, lambda: done(who.run_command(name, args, 10)))
+        return error.code, error.message
+
+    def test_unknown_command_points_to_help(self) -> None:
+        """A name that is no command: unknown_command, pointing to /help."""
+        self.assertEqual(
+            self.refusal(self.alice, "frobnicate", ""),
+            ("unknown_command", "Unknown command /frobnicate. Type /help to see the commands."),
+        )
+
+    def test_admin_command_from_a_member(self) -> None:
+        """A member's /kick: not_admin, as the protocol's example shows it."""
+        self.assertEqual(self.refusal(self.bob, "kick", "alice"), ("not_admin", "/kick is for the session's admin only."))
+
+    def test_the_admin_only_commands(self) -> None:
+        """kick, close, invite, ban, unban, lock, unlock and admin are the admin's: a member gets not_admin, /help marks them."""
+        admin_only = {"kick", "close", "invite", "ban", "unban", "lock", "unlock", "admin"}
+        for name in sorted(admin_only):
+            self.assertEqual(
+                self.refusal(self.bob, name, "alice"), ("not_admin", f"/{name} is for the session's admin only.")
+            )
+        marked = {
+            line.split()[0][1:] for line in self.bob.run_command("help", "", 10).splitlines()
+            if line.endswith(("(admin only)", "(admin or server operator)"))
+        }
+        self.assertEqual(marked, admin_only)
+
+    def test_quit_answers_which_session_was_left(self) -> None:
+        """/quit: the reply names the session left."""
+        self.assertEqual(self.bob.run_command("quit", "bye", 10), "You left garden.")
+
+    def test_a_command_without_arguments_refuses_any(self) -> None:
+        """/help with an argument: bad_arguments with its usage; spaces alone are no argument."""
+        self.assertEqual(
+            self.refusal(self.alice, "help", "me"), ("bad_arguments", "/help takes no arguments. Usage: /help")
+        )
+        self.assertTrue(self.alice.run_command("help", "   ", 10).startswith("Commands:"))
+
+    def test_a_command_taking_one_name_refuses_none_and_two(self) -> None:
+        """/invite needs exactly one name: none or two are bad_arguments with its usage."""
+        carol, _ = connect(self.server)
+        done(carol.join(1, "carol"))
+        for args in ("", "   ", "carol dave"):
+            self.assertEqual(self.refusal(self.alice, "invite", args), ("bad_arguments", "Usage: /invite NAME"))
+        self.assertEqual(self.alice.run_command("invite", " carol ", 10), "You invited carol to garden.")
+
+    def test_echo_needs_some_text(self) -> None:
+        """/echo with no text, or spaces only, is bad_arguments; its text comes back trimmed."""
+        for args in ("", "   "):
+            self.assertEqual(self.refusal(self.alice, "echo", args), ("bad_arguments", "Usage: /echo TEXT"))
+        self.assertEqual(self.alice.run_command("echo", "  a  b  ", 10), "a  b")
+
+    def test_kick_and_ban_need_a_name(self) -> None:
+        """/kick and /ban with no name: bad_arguments with their usage."""
+        self.assertEqual(self.refusal(self.alice, "kick", " "), ("bad_arguments", "Usage: /kick NAME [REASON]"))
+        self.assertEqual(self.refusal(self.alice, "ban", ""), ("bad_arguments", "Usage: /ban NAME [REASON]"))
+
+    def test_cannot_ban_yourself(self) -> None:
+        """/ban of oneself: cannot_kick_self, and no ban is set."""
+        self.assertEqual(self.refusal(self.alice, "ban", "ALICE"), ("cannot_kick_self", "You cannot ban yourself."))
+        self.assertEqual(self.alice.run_command("mode", "b", 10), "No bans in garden.")
 
 
 class NameRuleTests(SynchronousTestCase):

@@ -2,6 +2,7 @@
 into one broadcast per encoding, everything else through each connection's ``deliver``."""
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
@@ -48,6 +49,16 @@ class _Plain:
 EVENT = Message(session_id=1, sender="alice", text="hi", sent_at=1.0)
 
 
+def _members(*connections: object, remote: tuple[object, ...] = ()) -> list[SimpleNamespace]:
+    """Members as deliver_to reads them: a name and a participant with its connection."""
+    return [
+        SimpleNamespace(
+            name=getattr(c, "name", "plain"), participant=SimpleNamespace(connection=c, remote=c in remote)
+        )
+        for c in connections
+    ]
+
+
 class DeliverToTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.log: list = []
@@ -56,7 +67,7 @@ class DeliverToTests(SynchronousTestCase):
         """Connections with the same bytes get them in one broadcast, in member order."""
         native = b'{"type":"message"}\n'
         connections = [_Sharing(name, native, self.log) for name in ("a", "b", "c")]
-        deliver_to(connections, EVENT, Logger())
+        deliver_to(_members(*connections), EVENT, Logger())
         self.assertEqual(self.log, [("broadcast", ["a", "b", "c"], native)])
 
     def test_one_broadcast_per_encoding(self) -> None:
@@ -66,19 +77,31 @@ class DeliverToTests(SynchronousTestCase):
             _Sharing("i1", b"irc", self.log),
             _Sharing("n2", b"native", self.log),
         ]
-        deliver_to(connections, EVENT, Logger())
+        deliver_to(_members(*connections), EVENT, Logger())
         self.assertEqual(self.log, [("broadcast", ["n1", "n2"], b"native"), ("broadcast", ["i1"], b"irc")])
 
     def test_unshared_and_plain_connections_deliver(self) -> None:
         """None (words it for itself) and a connection without shared bytes go through deliver; b"" gets nothing."""
         connections = [_Sharing("own", None, self.log), _Plain(self.log), _Sharing("nothing", b"", self.log)]
-        deliver_to(connections, EVENT, Logger())
+        deliver_to(_members(*connections), EVENT, Logger())
         self.assertEqual(self.log, [("deliver", "own"), ("deliver", "plain")])
 
     def test_failing_connection_closed_others_served(self) -> None:
         broken = _Sharing("broken", b"boom", self.log)
         fine = _Sharing("fine", b"bytes", self.log)
-        deliver_to([broken, fine], EVENT, Logger())
+        deliver_to(_members(broken, fine), EVENT, Logger())
         self.assertTrue(broken.closed)
         self.assertEqual(self.log, [("broadcast", ["fine"], b"bytes")])
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+    def test_excluded_and_remote_members_left_out(self) -> None:
+        """The excluded member (a sender) and, with local_only, the members on other nodes get nothing."""
+        here, sender, elsewhere = (
+            _Sharing(name, b"bytes", self.log) for name in ("here", "sender", "elsewhere")
+        )
+        members = _members(here, sender, elsewhere, remote=(elsewhere,))
+        deliver_to(members, EVENT, Logger(), exclude=members[1], local_only=True)
+        self.assertEqual(self.log, [("broadcast", ["here"], b"bytes")])
+        self.log.clear()
+        deliver_to(members, EVENT, Logger())
+        self.assertEqual(self.log, [("broadcast", ["here", "sender", "elsewhere"], b"bytes")])

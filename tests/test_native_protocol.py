@@ -743,7 +743,7 @@ class DocumentedBehaviourTests(ProtocolTestCase):
         self.assertEqual(client.one({"type": "join", "session": 1, "username": "alice", "password": "12345"})["type"], "joined")
 
     def test_one_join_in_flight(self) -> None:
-        """While a join or create waits for its password hash, another join, create or exit gets wrong_state."""
+        """While a join or create waits for its password hash, another join, create or exit gets wrong_state; once answered, the next join is taken."""
         pending: list = []
 
         class SlowPasswords:
@@ -765,6 +765,7 @@ class DocumentedBehaviourTests(ProtocolTestCase):
         pending[0].callback("scrypt$2$1$1$AA$AA")
         self.assertEqual(alice.frames()[0]["id"], 1)
         self.assertEqual(self.exits, [])
+        self.assertEqual(alice.one({"type": "join", "session": 1, "username": "alice", "id": 5})["type"], "joined")
 
 
 class ActivityTests(ProtocolTestCase):

@@ -7,7 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi.domain import rules
 from glozi.domain.errors import ChatError
 from glozi.domain.events import AdminChanged, Invited, Left, MemberLeft, Message, ModeChanged, TopicChanged
-from tests.helpers import connect, done, late_passwords, make_server
+from tests.helpers import RecordingList, connect, done, late_passwords, make_server
 
 
 class RulesTestCase(SynchronousTestCase):
@@ -73,6 +73,18 @@ class JoinRuleTests(RulesTestCase):
         self.assertRefused("session_full", carol.join, 10, "carol")
         self.assertEqual(self.server.sessions[10].info().modes, "+ntl")
 
+    def test_an_invitation_passes_the_limit_once(self) -> None:
+        """At +l 2 with 2 members an invited user joins all the same; the invitation used, they are refused next time."""
+        self.command(self.alice, "mode", "+l 2")
+        carol, _ = connect(self.server)
+        self.assertRefused("session_full", carol.join, 10, "carol")
+        self.command(self.alice, "invite", "carol")
+        done(carol.join(10, "carol"))
+        self.assertEqual(self.server.sessions[10].info().member_count, 3)
+        self.command(carol, "quit")
+        error = self.assertRefused("session_full", carol.join, 10, "carol")
+        self.assertEqual(error.message, "garden is full: 2 members at most.")
+
     def test_ban_masks(self) -> None:
         """A ban does not kick; it refuses matching joins (case-insensitive, * and ?); 50 bans, not 51."""
         self.assertEqual(self.command(self.alice, "mode", "+b B?B"), "Changed: +b B?B!*@*")
@@ -86,6 +98,25 @@ class JoinRuleTests(RulesTestCase):
         masks = " ".join(f"m{i}" for i in range(50))
         self.command(self.alice, "mode", f"+{'b' * 50} {masks}")
         self.assertRefused("too_many_bans", self.command, self.alice, "mode", "+b one!*@*")
+
+    def test_ban_mask_of_64_characters_and_not_65(self) -> None:
+        """A ban mask is at most 64 characters: 64 (bob's 60 letters and !*@*) is set, 65 is bad_arguments."""
+        mask = "b" * 60 + "!*@*"
+        self.assertEqual(self.command(self.alice, "mode", f"+b {'b' * 60}"), f"Changed: +b {mask}")
+        error = self.assertRefused("bad_arguments", self.command, self.alice, "mode", f"+b {'b' * 61}")
+        self.assertEqual(
+            error.message, "A ban mask is nick!user@host with * and ? (at most 64 characters), or a nick."
+        )
+
+    def test_every_user_is_nick_at_glozichat(self) -> None:
+        """Bans match nick!nick@glozichat: *!carol@* and *!*@glozichat refuse carol, *!*@elsewhere does not."""
+        carol, _ = connect(self.server)
+        for mask in ("*!carol@*", "*!*@glozichat"):
+            self.command(self.alice, "mode", f"+b {mask}")
+            self.assertRefused("banned", carol.join, 10, "carol")
+            self.command(self.alice, "mode", f"-b {mask}")
+        self.command(self.alice, "mode", "+b *!*@elsewhere")
+        self.assertEqual(done(carol.join(10, "carol")).session.name, "garden")
 
     def test_ban_placed_while_the_key_is_checked(self) -> None:
         """A joiner whose key is being checked is refused if a ban matches them when the check ends."""
@@ -119,6 +150,47 @@ class KeyTests(RulesTestCase):
         self.assertRefused("invalid_password", self.command, self.alice, "lock", "1234")
         self.assertEqual(self.command(self.alice, "unlock"), "You unlocked garden.")
         self.assertIsNone(self.server.store.sessions[10].password_hash)
+
+    def late_keys(self):
+        passwords, runner = late_passwords()
+        self.server.passwords = passwords
+        return runner
+
+    def test_a_key_change_after_another_is_taken(self) -> None:
+        """Once a /lock is answered, the next key change is hashed too (not wrong_state)."""
+        runner = self.late_keys()
+        first = self.alice.run_command("lock", "12345", 10)
+        runner.finish()
+        self.successResultOf(first)
+        second = self.alice.run_command("lock", "54321", 10)
+        runner.finish()
+        self.assertEqual(self.successResultOf(second), "You locked garden with a new key.")
+
+    def test_admin_role_handed_on_while_the_key_hashes(self) -> None:
+        """/lock answered after the admin handed the role on: not_admin, the session stays open; the new admin may /lock."""
+        runner = self.late_keys()
+        locking = self.alice.run_command("lock", "12345", 10)
+        self.command(self.alice, "admin", "bob")
+        runner.finish()
+        error = self.failureResultOf(locking, ChatError).value
+        self.assertEqual(
+            (error.code, error.message), ("not_admin", "You are no longer the session's admin; the key is unchanged.")
+        )
+        self.assertFalse(self.server.sessions[10].info().locked)
+        self.assertIsNone(self.server.store.sessions[10].password_hash)
+        locking = self.bob.run_command("lock", "54321", 10)
+        runner.finish()
+        self.assertEqual(self.successResultOf(locking), "You locked garden with a new key.")
+
+    def test_session_closed_while_the_key_hashes(self) -> None:
+        """/lock answered after the session was closed: not_admin, and nothing is stored for it."""
+        runner = self.late_keys()
+        locking = self.alice.run_command("lock", "12345", 10)
+        self.command(self.alice, "close")
+        runner.finish()
+        self.assertEqual(self.failureResultOf(locking, ChatError).value.code, "not_admin")
+        self.assertNotIn(10, self.server.store.sessions)
+        self.assertEqual(self.bob_conn.of_type(ModeChanged), [])
 
 
 class SpeakingTests(RulesTestCase):
@@ -223,25 +295,13 @@ class ParseTests(SynchronousTestCase):
         self.assertEqual([str(c) for c in rules.parse_modes(["-k"])], ["-k"])
         self.assertRaises(ChatError, rules.parse_modes, ["+l"])
         self.assertEqual(self.assertRaises(ChatError, rules.parse_modes, ["+z"]).code, "unknown_mode")
+        self.assertEqual(rules.parse_modes([]), [])
 
     def test_ban_mask_forms(self) -> None:
         """A nick is nick!*@*, user@host is *!user@host, nick!user is nick!user@*."""
         self.assertEqual(rules.ban_mask("bob"), "bob!*@*")
         self.assertEqual(rules.ban_mask("*@glozichat"), "*!*@glozichat")
         self.assertEqual(rules.ban_mask("bob!bob"), "bob!bob@*")
-
-
-class RecordingList:
-    """A door's session-list side: what the connections at the list were told."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-
-    def watching(self) -> bool:
-        return True
-
-    def session_list_changed(self, event) -> None:
-        self.events.append(event)
 
 
 class SecretTests(RulesTestCase):
@@ -353,3 +413,51 @@ class ExceptionTests(RulesTestCase):
             error = self.assertRefused("too_many_bans", self.command, self.alice, "mode", f"+{letter} one!*@*")
             self.assertIn("at most 50", error.message)
         self.assertRefused("not_admin", self.command, self.bob, "mode", "+e bob")
+
+
+class NothingChangedTests(RulesTestCase):
+    """A change to what already holds takes no effect: reply "Nothing changed.", no mode_changed sent."""
+
+    def assertNothingChanged(self, name: str, args: str = "") -> None:
+        self.alice_conn.clear()
+        self.bob_conn.clear()
+        self.assertEqual(self.command(self.alice, name, args), "Nothing changed.")
+        self.assertEqual(self.bob_conn.of_type(ModeChanged) + self.alice_conn.of_type(ModeChanged), [])
+
+    def test_voice_twice_and_unvoice_the_unvoiced(self) -> None:
+        """+v bob twice: the second changes nothing; -v of a member never voiced neither."""
+        self.assertEqual(self.command(self.alice, "mode", "+v bob"), "Changed: +v bob")
+        self.assertNothingChanged("mode", "+v bob")
+        self.command(self.alice, "mode", "-v bob")
+        self.assertNothingChanged("mode", "-v bob")
+
+    def test_the_same_limit_again(self) -> None:
+        """+l 10 when the limit is 10 changes nothing; -l with no limit neither."""
+        self.assertNothingChanged("mode", "-l")
+        self.assertEqual(self.command(self.alice, "mode", "+l 10"), "Changed: +l 10")
+        self.assertNothingChanged("mode", "+l 10")
+
+    def test_a_ban_set_twice_or_lifted_when_absent(self) -> None:
+        """+b of a mask already there (any case) changes nothing; -b of one not there neither."""
+        self.command(self.alice, "mode", "+b carol")
+        self.assertNothingChanged("mode", "+b CAROL!*@*")
+        self.assertEqual(rules.mask_list(self.server.sessions[10].admin), ["carol!*@*"])
+        self.assertNothingChanged("unban", "dave")
+
+    def test_unlock_an_open_session(self) -> None:
+        """/unlock of a session with no key changes nothing."""
+        self.assertNothingChanged("unlock")
+
+    def test_admin_to_oneself(self) -> None:
+        """/admin alice by alice changes nothing: no admin_changed."""
+        self.assertNothingChanged("admin", "alice")
+        self.assertEqual(self.bob_conn.of_type(AdminChanged), [])
+
+    def test_a_list_letter_among_changes_asks_for_nothing(self) -> None:
+        """/mode +mb: +m applies, the bare b (a list request) is no change of its own."""
+        self.assertEqual(self.command(self.alice, "mode", "+mb"), "Changed: +m")
+
+    def test_plus_k_without_a_key(self) -> None:
+        """/mode +k with no key: bad_arguments naming the key's rule."""
+        error = self.assertRefused("bad_arguments", self.command, self.alice, "mode", "+k")
+        self.assertEqual(error.message, "+k needs the key, exactly 5 digits.")

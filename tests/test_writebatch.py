@@ -5,7 +5,9 @@ from types import SimpleNamespace
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from glozi.doors.native import wire
 from glozi.doors.writebatch import BatchedWrites, WriteBatch
+from tests.test_native_protocol import ProtocolTestCase
 
 
 class _Writer:
@@ -72,19 +74,20 @@ class WriteBatchTests(SynchronousTestCase):
             self.bob.send(b"second\n")
         self.assertEqual(sorted(self.log), [("bob", b"first\nsecond\n"), ("carol", b"first\n")])
 
-    def test_bytes_held_before_a_broadcast_come_first(self) -> None:
-        """A recipient that already holds bytes gets the broadcast after them."""
-        with self.batch:
-            self.bob.send(b"earlier\n")
-            self.alice.broadcast([self.bob, self.carol], b"later\n")
-        self.assertEqual(sorted(self.log), [("bob", b"earlier\nlater\n"), ("carol", b"later\n")])
-
     def test_many_broadcasts_one_write_each_in_order(self) -> None:
         """Unpaced traffic: several broadcasts in one read, one write per connection, in order."""
         with self.batch:
             for number in range(5):
                 self.alice.broadcast([self.bob, self.carol], b"%d\n" % number)
         self.assertEqual(sorted(self.log), [("bob", b"0\n1\n2\n3\n4\n"), ("carol", b"0\n1\n2\n3\n4\n")])
+
+    def test_broadcasts_to_different_recipients_gathered_per_connection(self) -> None:
+        """Broadcasts with different recipients: each connection still gets its bytes in order, in one write."""
+        with self.batch:
+            self.alice.broadcast([self.bob, self.carol], b"1\n")
+            self.alice.broadcast([self.carol], b"2\n")
+            self.alice.broadcast([self.bob, self.carol], b"3\n")
+        self.assertEqual(sorted(self.log), [("bob", b"1\n3\n"), ("carol", b"1\n2\n3\n")])
 
     def test_closing_recipient_gets_the_broadcast_before_it_closes(self) -> None:
         """A recipient closed during the batch is written the broadcast, then closed; the others still get it."""
@@ -113,3 +116,21 @@ class WriteBatchTests(SynchronousTestCase):
         self.assertTrue(broken.closed)
         self.assertIn(("carol", b"still\n"), self.log)
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+
+
+class DoorOrderTests(ProtocolTestCase):
+    """Through the native door: bytes a member holds in the batch come before a
+    broadcast to it, and what it is sent after the broadcast after it."""
+
+    def test_bytes_held_before_a_broadcast_come_first(self) -> None:
+        alice, bob = self.client(), self.client()
+        alice.send({"type": "join", "session": 1, "username": "alice"})
+        bob.send({"type": "join", "session": 1, "username": "bob"})
+        alice.frames()
+        bob.frames()
+        with self.factory.writes:
+            bob.protocol.send(wire.encode_frame({"type": "pong"}))
+            alice.protocol.dataReceived(b'{"type": "say", "text": "after the pong"}\n')
+            bob.protocol.send(wire.encode_frame({"type": "bye"}))
+        self.assertEqual([frame["type"] for frame in bob.frames()], ["pong", "message", "bye"])
+        self.assertEqual([frame["type"] for frame in alice.frames()], ["ack"])

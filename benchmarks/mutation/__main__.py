@@ -47,12 +47,13 @@ def _coverage(jobs: int, files: list[Path]) -> coveragemap.CoverageMap:
 
 
 def _tests_for(cover: coveragemap.CoverageMap, mutant: Mutant, whole_file: list[str]) -> list[str]:
-    if mutant.at_import:
-        # Runs at import: every test that imports the module may see it.
-        return whole_file
     tests: set[str] = set()
     for line in range(mutant.line, mutant.end_line + 1):
         tests.update(cover.tests_for(mutant.path, line))
+    if mutant.at_import or coveragemap.IMPORT in tests:
+        # Runs at import (a constant, a table built when the module loads):
+        # every test that imports the module may see it.
+        return whole_file
     return _quickest_first(cover, tests)
 
 

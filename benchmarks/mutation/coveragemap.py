@@ -1,7 +1,8 @@
 """Which fast tests run which lines of ``glozi/``.
 
-Each fast test module is run once under coverage.py with its dynamic context
-set to the test function, in a process of its own, and the lines each test ran
+Each fast test module is run once under coverage.py with its context set to
+each test's id, setUp and tearDown included (``tracetrial.py``), in a process
+of its own, and the lines each test ran
 are kept in a cache keyed by the test module's text, the test helpers' (the
 files under ``tests/`` that are no test module) and the text of the files to
 be mutated: a changed test module is measured again, the others are read
@@ -32,6 +33,8 @@ from pathlib import Path
 _SLOW_MARKERS = re.compile(
     r"realserver|realthings|realbrowser|realcluster|guitools|tmux|webclients|discovery_process|tkinter|Xvfb"
 )
+# Part of each cache file's name: measurements of an older runner are not read.
+_FORMAT = "v2"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "glozi-mutation"
 
 
@@ -56,20 +59,13 @@ def test_ids(module: Path) -> set[str]:
     }
 
 
+IMPORT = ""
+"""The context of lines run outside any test: at import."""
+
+
 def _as_test_ids(contexts: Iterable[str], ids: set[str]) -> set[str]:
-    """Coverage's contexts as trial ids. A context names the function that ran:
-    a test method, or a function a decorator made inside one (hypothesis's
-    ``given``), whose own name is the test's; other functions are no test."""
-    by_name: dict[str, list[str]] = {}
-    for test in ids:
-        by_name.setdefault(test.rsplit(".", 1)[1], []).append(test)
-    found: set[str] = set()
-    for context in contexts:
-        if context in ids:
-            found.add(context)
-        elif "<locals>" in context:
-            found.update(by_name.get(context.rsplit(".", 1)[1], ()))
-    return found
+    """Coverage's contexts that are this module's tests (and ``IMPORT``)."""
+    return {context for context in contexts if context in ids or context == IMPORT}
 
 
 def _support_digest(root: Path, targets: Iterable[Path]) -> str:
@@ -106,7 +102,9 @@ class CoverageMap:
         return self.seconds.get(module, 10.0) / max(1, self._tests.get(module, 1))
 
     def tests_for(self, path: Path, line: int) -> list[str]:
-        """The test ids (``tests.test_x.Class.test_y``) that ran ``line`` of ``path``."""
+        """The test ids (``tests.test_x.Class.test_y``) that ran ``line`` of
+        ``path``; ``IMPORT`` among them when it also ran at import (as code
+        that builds a table when the module loads)."""
         return sorted(self._lines.get(str(path), {}).get(line, ()))
 
     @classmethod
@@ -121,7 +119,7 @@ class CoverageMap:
         CACHE.mkdir(parents=True, exist_ok=True)
         for module in modules:
             key = hashlib.sha256((support + module.read_text()).encode()).hexdigest()[:32]
-            cached = CACHE / f"{module.stem}-{key}.json"
+            cached = CACHE / f"{module.stem}-{_FORMAT}-{key}.json"
             if not cached.exists():
                 report(f"measuring coverage of {module.relative_to(root)}")
                 cached.write_text(json.dumps(_measure_one(root, module)))
@@ -143,10 +141,10 @@ def _measure_one(root: Path, module: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="glozi-mutation-cov-") as tmp:
         rc = Path(tmp) / "rc"
         data = Path(tmp) / "data"
-        rc.write_text(f"[run]\ndynamic_context = test_function\nsource = glozi\ndata_file = {data}\n")
+        rc.write_text(f"[run]\nsource = glozi\ndata_file = {data}\n")
         started = time.monotonic()
         subprocess.run(
-            [sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "twisted.trial",
+            [sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "benchmarks.mutation.tracetrial",
              f"--temp-directory={Path(tmp) / 'trial'}", name],
             cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, check=False,
@@ -158,8 +156,7 @@ def _measure_one(root: Path, module: Path) -> dict:
         for filename in measured.measured_files():
             relative = str(Path(filename).resolve().relative_to(root.resolve()))
             by_line = {
-                line: sorted(c for c in contexts if c.startswith("tests."))
-                for line, contexts in measured.contexts_by_lineno(filename).items()
+                line: sorted(contexts) for line, contexts in measured.contexts_by_lineno(filename).items()
             }
             lines[relative] = {line: tests for line, tests in by_line.items() if tests}
     return {"module": name, "seconds": seconds, "lines": lines}

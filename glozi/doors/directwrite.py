@@ -40,28 +40,24 @@ class DirectWriter:
     """Writes to one transport: directly when it can, through Twisted when it
     must, and counts what Twisted queues for the send-queue bound."""
 
-    __slots__ = ("_socket", "_transport", "send_queue")
+    __slots__ = ("_send", "_socket", "_transport", "send_queue")
 
     def __init__(self, transport: Any, send_queue_limit: int, on_overflow: Callable[[], None]) -> None:
         self._transport = transport
         self._socket = _tcp_under(transport)
+        self._send = self._socket.socket.send if self._socket is not None else None
         self.send_queue = SendQueueGuard(transport, send_queue_limit, on_overflow)
         """The bound on what waits in Twisted's buffer for a peer that does not read."""
 
     def write(self, data: bytes) -> None:
         """Send ``data`` after everything written before."""
         tcp = self._socket
-        # Nothing buffered (so nothing to overtake), still open both ways.
-        if (
-            tcp is not None
-            and not tcp._tempDataLen
-            and not tcp.dataBuffer
-            and tcp.connected
-            and not tcp.disconnecting
-            and not tcp._writeDisconnected
-        ):
+        # Nothing buffered (so nothing to overtake), not closing. A connection
+        # already lost has its socket closed: the send fails (EBADF) and
+        # Twisted's write drops the bytes, as it does for a lost connection.
+        if tcp is not None and not tcp._tempDataLen and not tcp.dataBuffer and not tcp.disconnecting:
             try:
-                sent = tcp.socket.send(data)
+                sent = self._send(data)  # type: ignore[misc]
             # EAGAIN (the kernel's buffer is full), EINTR, or a peer that is
             # gone: Twisted's own write path retries, or finds the loss again
             # and closes the connection the usual way.

@@ -40,6 +40,15 @@ class WriteBatch:
     """While open (``with batch:``), connections hold back their writes and
     register here; on closing the outermost ``with`` every one is written once.
 
+    Broadcasts are kept whole (``broadcast``): the recipients and the bytes.
+    A connection that is sent anything of its own after one it is a recipient
+    of is taken out of them (``hold``): it is given its share of the
+    broadcasts so far to hold, ahead of its own bytes, and from then on gets
+    each event on its own (its door's ``shared_bytes`` says None while it
+    holds bytes). At the end each broadcast's bytes are written to each
+    recipient not taken out; broadcasts to the same recipients (a read of many
+    messages, unpaced) are joined and written once.
+
     A connection whose write fails is logged and closed; the others are still
     written to, as with ``LocalFanout``'s delivery.
     """
@@ -49,71 +58,49 @@ class WriteBatch:
     def __init__(self) -> None:
         self._depth = 0
         self._waiting: list[Flushable] = []
-        self._broadcast: tuple[Sequence[Flushable], bytes] | None = None
-        """A broadcast kept whole: its recipients hold nothing else in this batch."""
-        self._recipients: frozenset[Flushable] | None = None
-        """The broadcast's recipients as a set, made only when asked."""
+        self._broadcasts: list[tuple[Sequence[Flushable], bytes]] = []
+        self._recipients: list[frozenset[Flushable] | None] = []
+        """Each broadcast's recipients as a set, made only when asked."""
+        self._taken: set[Flushable] = set()
         # A plain attribute, not a property: every delivery reads it.
         self.open = False
         """Whether writes are being held back now."""
 
     def hold(self, connection: Flushable) -> None:
-        """``connection`` starts holding back writes; write it when the batch closes.
-
-        If it is a recipient of the broadcast kept whole, the broadcast is
-        handed out first: its bytes come before the connection's new ones.
-        """
-        if self._broadcast is not None and connection in self._recipients_of_broadcast():
-            self._hand_out_broadcast()
-            if connection._held is not None:
-                return
+        """``connection`` starts holding back writes; write it when the batch
+        closes. If it is a recipient of broadcasts kept whole, it holds its
+        share of them first: their bytes come before its new ones."""
+        if self._broadcasts:
+            share = self._share_of(connection)
+            if share:
+                self._taken.add(connection)
+                connection._held = share
         self._waiting.append(connection)
 
     def broadcast(self, connections: Sequence[Flushable], data: bytes) -> None:
-        """The same ``data`` for each of ``connections``, after what each was sent before."""
+        """The same ``data`` for each of ``connections``, after what each was
+        sent before; none of them may hold bytes in this batch (``hold``)."""
         if not self.open:
-            _write_each(connections, data, self.log)
+            _write_each(connections, data, (), self.log)
             return
-        if self._broadcast is None and (
-            not self._waiting or frozenset(connections).isdisjoint(self._waiting)
-        ):
-            self._broadcast = (connections, data)
-            return
-        self._hand_out_broadcast()
-        waiting = self._waiting
-        for connection in connections:
-            held = connection._held
-            if held is None:
-                connection._held = [data]
-                waiting.append(connection)
-            else:
-                held.append(data)
+        self._broadcasts.append((connections, data))
+        self._recipients.append(None)
 
     def release(self, connection: Flushable) -> None:
-        """``connection`` writes what it holds now (it is closing): hand it the broadcast first if it has a share."""
-        if self._broadcast is not None and connection in self._recipients_of_broadcast():
-            self._hand_out_broadcast()
+        """``connection`` writes what it holds now (it is closing): it takes its share of the broadcasts first."""
+        if self._broadcasts and connection not in self._taken and connection._held is None:
+            self.hold(connection)
 
-    def _recipients_of_broadcast(self) -> frozenset[Flushable]:
-        if self._recipients is None:
-            assert self._broadcast is not None
-            self._recipients = frozenset(self._broadcast[0])
-        return self._recipients
-
-    def _hand_out_broadcast(self) -> None:
-        """Give each recipient of the broadcast kept whole its own copy to hold."""
-        if self._broadcast is None:
-            return
-        connections, data = self._broadcast
-        self._broadcast = self._recipients = None
-        waiting = self._waiting
-        for connection in connections:
-            held = connection._held
-            if held is None:
-                connection._held = [data]
-                waiting.append(connection)
-            else:
-                held.append(data)
+    def _share_of(self, connection: Flushable) -> list[bytes]:
+        """The bytes of each broadcast so far that ``connection`` is a recipient of, in order."""
+        share = []
+        for index, (connections, data) in enumerate(self._broadcasts):
+            recipients = self._recipients[index]
+            if recipients is None:
+                recipients = self._recipients[index] = frozenset(connections)
+            if connection in recipients:
+                share.append(data)
+        return share
 
     def __enter__(self) -> Self:
         self._depth += 1
@@ -127,10 +114,9 @@ class WriteBatch:
         self.open = False
         # A write may lead to more writes (a transport that fails and closes);
         # those are written through, since the batch is closed by now.
-        broadcast, self._broadcast, self._recipients = self._broadcast, None, None
+        broadcasts, self._broadcasts, self._recipients = self._broadcasts, [], []
+        taken, self._taken = self._taken, set()
         waiting, self._waiting = self._waiting, []
-        if broadcast is not None:
-            _write_each(broadcast[0], broadcast[1], self.log)
         for connection in waiting:
             try:
                 connection.flush()
@@ -138,10 +124,36 @@ class WriteBatch:
             except Exception:  # noqa: BLE001
                 self.log.failure("Writing to a connection failed; dropping it")
                 connection.close()
+        if broadcasts:
+            self._write_broadcasts(broadcasts, taken)
+
+    def _write_broadcasts(self, broadcasts: list[tuple[Sequence[Flushable], bytes]], taken: set[Flushable]) -> None:
+        first = broadcasts[0][0]
+        if all(connections == first for connections, _ in broadcasts):
+            data = broadcasts[0][1] if len(broadcasts) == 1 else b"".join(data for _, data in broadcasts)
+            _write_each(first, data, taken, self.log)
+            return
+        # Different recipients (several sessions, or one with someone left out):
+        # each connection's bytes gathered in order, then one write each.
+        gathered: dict[Flushable, list[bytes]] = {}
+        for connections, data in broadcasts:
+            for connection in connections:
+                held = gathered.get(connection)
+                if held is None:
+                    gathered[connection] = [data]
+                else:
+                    held.append(data)
+        for connection, held in gathered.items():
+            if connection not in taken:
+                _write_each((connection,), held[0] if len(held) == 1 else b"".join(held), (), self.log)
 
 
-def _write_each(connections: Sequence[Flushable], data: bytes, log: Logger) -> None:
+def _write_each(
+    connections: Sequence[Flushable], data: bytes, taken: "set[Flushable] | tuple[()]", log: Logger
+) -> None:
     for connection in connections:
+        if taken and connection in taken:
+            continue
         try:
             connection._writer.write(data)
         # One connection's broken transport must not keep the others' bytes back.
@@ -192,7 +204,7 @@ class BatchedWrites:
         if writes.open:
             held = self._held
             if held is None:
-                # May hand this connection a broadcast that came before: it holds that first.
+                # May give this connection its share of broadcasts that came before: it holds that first.
                 writes.hold(self)
                 held = self._held
                 if held is None:

@@ -15,7 +15,7 @@ from typing import Protocol
 from twisted.logger import Logger
 
 from glozi.domain.events import Event
-from glozi.domain.sessions import Connection
+from glozi.domain.sessions import Connection, Member
 
 
 class SharingConnection(Connection, Protocol):
@@ -29,11 +29,22 @@ class SharingConnection(Connection, Protocol):
         """Write ``data`` to each of ``connections`` (of this door)."""
 
 
-def deliver_to(connections: Iterable[Connection], event: Event, log: Logger) -> None:
-    """Deliver ``event`` to each of ``connections``; one that fails is logged
-    and closed, and the others still get the event."""
+def deliver_to(
+    members: Iterable[Member], event: Event, log: Logger, exclude: Member | None = None, local_only: bool = False
+) -> None:
+    """Deliver ``event`` to the connection of each of ``members`` but
+    ``exclude`` (and, with ``local_only``, but the members connected to other
+    nodes); one that fails is logged and closed, and the others still get the
+    event. ``members`` is iterated once, before anything is delivered: pass a
+    copy (a delivery may close a connection and so change the session)."""
     groups: dict[bytes, list[SharingConnection]] = {}
-    for connection in connections:
+    for member in members:
+        if member is exclude:
+            continue
+        participant = member.participant
+        if local_only and participant.remote:
+            continue
+        connection = participant.connection
         try:
             shared = getattr(connection, "shared_bytes", None)
             data = shared(event) if shared is not None else None
@@ -47,7 +58,7 @@ def deliver_to(connections: Iterable[Connection], event: Event, log: Logger) -> 
                     group.append(connection)  # type: ignore[arg-type]
         # Whatever broke one member's connection must not stop the others' delivery.
         except Exception:  # noqa: BLE001
-            log.failure("Delivery to a connection failed; dropping it")
+            log.failure("Delivery to {name} failed; dropping the connection", name=member.name)
             connection.close()
     for data, group in groups.items():
         group[0].broadcast(group, data)

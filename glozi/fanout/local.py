@@ -23,8 +23,4 @@ class LocalFanout:
         session.history.append(message)
 
     def publish(self, session: Session, event: Event, exclude: Member | None = None) -> None:
-        deliver_to(
-            [member.participant.connection for member in tuple(session.members.values()) if member is not exclude],
-            event,
-            self.log,
-        )
+        deliver_to(tuple(session.members.values()), event, self.log, exclude)

@@ -105,12 +105,5 @@ class ClusterFanout:
 
     def deliver_here(self, session: Session, event: Event, exclude: str | None) -> None:
         """Deliver ``event`` to the members of ``session`` connected to this node, but the one named ``exclude``."""
-        deliver_to(
-            [
-                member.participant.connection
-                for member in tuple(session.members.values())
-                if not member.participant.remote and member.name != exclude
-            ],
-            event,
-            self.log,
-        )
+        left_out = session.member_named(exclude) if exclude is not None else None
+        deliver_to(tuple(session.members.values()), event, self.log, left_out, local_only=True)

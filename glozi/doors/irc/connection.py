@@ -158,9 +158,11 @@ class IRCConnection(BatchedWrites, irc.IRC):
 
     def shared_bytes(self, event: Event) -> bytes | None:
         """``event``'s lines when another recipient of this client's variant
-        encoded them already (glozi/fanout/delivery.py)."""
+        encoded them already (glozi/fanout/delivery.py); None while this
+        client holds bytes of its own in the write batch (a broadcast must come
+        after them)."""
         # While a labeled command is answered, what this client is sent is gathered into the answer.
-        if self._responding is not None:
+        if self._held is not None or self._responding is not None:
             return None
         return event.encoded.get(self._shared_key)
 

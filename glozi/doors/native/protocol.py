@@ -117,8 +117,10 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     def shared_bytes(self, event: Event) -> bytes | None:
         """``event`` in this door's encoding, the same for every connection of
         the door (glozi/fanout/delivery.py); None for leaving, which may bring
-        this connection back to the session list (``deliver``)."""
-        if type(event) is Left:
+        this connection back to the session list (``deliver``), and while this
+        connection holds bytes of its own in the write batch (a broadcast must
+        come after them)."""
+        if self._held is not None or type(event) is Left:
             return None
         return self.factory.encode_event(event)
 
