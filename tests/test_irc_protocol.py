@@ -11,8 +11,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.domain.chat import ChatServer
 from glozi.domain.commands import COMMANDS
+from glozi.domain.events import ServerClosing, TopicChanged
 from glozi.domain.files import FileSharing
 from glozi.doors.irc import wire
+from glozi.doors.irc.caps import Cap
 from glozi.doors.irc.protocol import IRCFactory, IRCProtocol
 from glozi.doors.native import wire as native_wire
 from glozi.doors.native.protocol import NativeFactory
@@ -785,8 +787,10 @@ class EventTests(DoorTestCase):
         bob.frames()
         self.clock.advance(120)
         [warning] = [p for p in alice.received() if p.command == "NOTICE"]
-        self.assertEqual((warning.command, warning.params[0]), ("NOTICE", "#kiwis"))
-        self.assertIn("120 s", warning.params[1])
+        self.assertEqual(
+            (warning.prefix, warning.params),
+            (SERVER, ["#kiwis", "You will be removed for inactivity in 120 s unless you say something."]),
+        )
         alice.send(f"PONG {SERVER}")
         self.clock.advance(60)
         alice.send("PRIVMSG #kiwis :still here")
@@ -1058,6 +1062,133 @@ class WireTests(SynchronousTestCase):
         """Every piece fits the budget."""
         for piece in wire.split_text(text, budget):
             self.assertLessEqual(len(piece.encode()), budget)
+
+    def test_parse_line_reads_a_line_or_ignores_it(self) -> None:
+        """A command is upper-cased with its parameters; blank and malformed lines are None; bad UTF-8 is U+FFFD."""
+        self.assertEqual(wire.parse_line(b":p privmsg #kiwi :hi there\r\n")[:3], ("p", "PRIVMSG", ["#kiwi", "hi there"]))
+        for ignored in (b"", b"   ", b"\r\n", b":prefix", b":prefix ", b" :", b":p  :"):
+            self.assertIsNone(wire.parse_line(ignored), ignored)
+        self.assertEqual(wire.parse_line(b"PRIVMSG #kiwi :\xffok").params, ["#kiwi", "\ufffdok"])
+        tagged = wire.parse_line(b"@+typing=active;label=a\\sb TAGMSG #kiwi")
+        self.assertEqual((tagged.command, dict(tagged.tags)), ("TAGMSG", {"+typing": "active", "label": "a b"}))
+        self.assertEqual(dict(wire.parse_line(b"PING x").tags), {})
+
+    def test_is_utf8(self) -> None:
+        """ASCII and UTF-8 lines are UTF-8; a stray byte is not."""
+        self.assertTrue(wire.is_utf8(b"PRIVMSG #kiwi :hi"))
+        self.assertTrue(wire.is_utf8("PRIVMSG #kiwi :\u00e9t\u00e9".encode()))
+        self.assertFalse(wire.is_utf8(b"PRIVMSG #kiwi :\xe9t\xe9"))
+
+    def test_middle_parameters_never_break_the_line(self) -> None:
+        """A middle parameter with spaces or controls gets underscores, an empty one is *, a leading colon _;
+        a last one starting with a colon is made trailing."""
+        self.assertEqual(wire.line(None, "X", "a b", "c"), b"X a_b c\r\n")
+        self.assertEqual(wire.line(None, "X", "a\rb", "c"), b"X a_b c\r\n")
+        self.assertEqual(wire.line(None, "X", "", "c"), b"X * c\r\n")
+        self.assertEqual(wire.line(None, "X", ":ab", "c"), b"X _ab c\r\n")
+        self.assertEqual(wire.line(None, "X", "a", ":c"), b"X a ::c\r\n")
+        self.assertEqual(wire.line("s", "X"), b":s X\r\n")
+
+    def test_formatting_and_controls_are_removed_from_text(self) -> None:
+        """Bold, colours (with their numbers), hex colours, italics, reverse, reset, monospace, strike, underline
+        and other controls go; a tab stays."""
+        self.assertEqual(wire.clean_text("\x02b\x02 \x0304,12red\x03 \x033x \x04ff00aa,00ff00hex\x04"), "b red x hex")
+        self.assertEqual(wire.clean_text("\x1di\x16r\x0fn\x11m\x1es\x1fu"), "irnmsu")
+        self.assertEqual(wire.clean_text("a\x01b\x7fc\td\ne"), "abc\tde")
+        self.assertEqual(wire.clean_text("\x03123"), "3")
+
+    def test_user_fields_keep_nick_characters_and_cut_at_userlen_10(self) -> None:
+        """The user name keeps nick characters, digits and dots, at most 10; else 'user'. The real name is one line
+        of at most 100 characters, formatting removed; else the user name."""
+        self.assertEqual(wire.user_fields("a.b_c-d[e]f", "Real Name"), ("a.b_c-d[e]", "Real Name"))
+        self.assertEqual(wire.user_fields("r\u00e9!x@y", "\x02Bob\x02 "), ("rxy", "Bob"))
+        self.assertEqual(wire.user_fields("!!!", "   "), ("user", "user"))
+        self.assertEqual(wire.user_fields("bob", "r" * 101)[1], "r" * 100)
+
+    def test_echo_cuts_a_token_at_64_characters(self) -> None:
+        """A client's token in an error is at most 64 characters; an empty one is *."""
+        self.assertEqual(wire.echo("n" * 65), "n" * 64)
+        self.assertEqual(wire.echo(""), "*")
+
+    def test_channels_and_sessions(self) -> None:
+        """kiwi is #kiwi; only a # channel names a session."""
+        self.assertEqual(wire.channel_of("kiwi"), "#kiwi")
+        self.assertEqual((wire.session_of("#kiwi"), wire.session_of("kiwi"), wire.session_of("&kiwi")), ("kiwi", None, None))
+
+    def test_split_text_edges(self) -> None:
+        """A piece fills its budget exactly; a cut just before a space keeps the whole word; a word too long is cut."""
+        self.assertEqual(wire.split_text("aaaa bbbb", 4), ["aaaa", "bbbb"])
+        self.assertEqual(wire.split_text("ab cdef", 4), ["ab", "cdef"])
+        self.assertEqual(wire.split_text("abcdefg", 3), ["abc", "def", "g"])
+        self.assertEqual(wire.split_text(" abcd", 3), [" ab", "cd"])
+        self.assertEqual(wire.split_text("   ", 3), [])
+
+    def test_a_message_line_of_512_bytes_is_sent_whole_513_split(self) -> None:
+        """A line of 512 bytes (CR LF included) is one line; a longer text is split in lines of at most 512."""
+        prefix = wire.user_prefix("alice")
+        overhead = len(f":{prefix} PRIVMSG #kiwi :\r\n")
+        text = "w " * ((512 - overhead) // 2)
+        text += "w" * (512 - overhead - len(text))
+        one = wire.text_lines(prefix, "PRIVMSG", "#kiwi", text)
+        self.assertEqual((len(one), one.count(b"\r\n")), (512, 1))
+        two = wire.text_lines(prefix, "PRIVMSG", "#kiwi", text + "w")
+        self.assertEqual(two.count(b"\r\n"), 2)
+        self.assertTrue(all(len(part) + 2 <= 512 for part in two.split(b"\r\n")[:-1]))
+        # One word needs no colon before it: the line is a byte shorter, so one more character fits.
+        word = "w" * (512 - overhead + 1)
+        self.assertEqual(wire.text_lines(prefix, "PRIVMSG", "#kiwi", word), f":{prefix} PRIVMSG #kiwi {word}\r\n".encode())
+
+    def test_action_and_ctcp_lines_fit_512_bytes(self) -> None:
+        """A long /me is several CTCP ACTION lines of at most 512 bytes; a CTCP body is cut to fit one."""
+        prefix = wire.user_prefix("alice")
+        actions = wire.action_lines(prefix, "PRIVMSG", "#kiwi", "wave " * 200).split(b"\r\n")[:-1]
+        self.assertGreater(len(actions), 1)
+        for action in actions:
+            self.assertTrue(action.startswith(b":alice!alice@glozichat PRIVMSG #kiwi :\x01ACTION "), action)
+            self.assertTrue(action.endswith(b"\x01") and len(action) + 2 <= 512, action)
+        ctcp = wire.ctcp_line(prefix, "NOTICE", "bob", "V" * 600)
+        self.assertEqual((ctcp.count(b"\r\n"), len(ctcp)), (1, 512))
+        self.assertTrue(ctcp.startswith(b":alice!alice@glozichat NOTICE bob :\x01VVV"))
+        self.assertEqual(wire.ctcp_line(prefix, "PRIVMSG", "bob", ""), b":alice!alice@glozichat PRIVMSG bob :\x01\x01\r\n")
+
+    def test_a_long_comment_is_cut_to_one_line(self) -> None:
+        """A PART reason too long for one line is cut so that the line is at most 512 bytes; none, no trailing."""
+        prefix = wire.user_prefix("bob")
+        part = wire.line_with_comment(prefix, "PART", "#kiwi", comment="see " * 300)
+        self.assertEqual(part.count(b"\r\n"), 1)
+        self.assertLessEqual(len(part), 512)
+        self.assertGreater(len(part), 500)
+        self.assertEqual(wire.line_with_comment(prefix, "PART", "#kiwi", comment=None), b":bob!bob@glozichat PART #kiwi\r\n")
+
+    def test_relayed_bytes_count_the_whole_line(self) -> None:
+        """How long a relayed message is: the line with its CR LF, a /me with its CTCP wrapping."""
+        prefix = wire.user_prefix("al")
+        self.assertEqual(wire.relayed_bytes(prefix, "PRIVMSG", "#k", "hi you"), len(b":al!al@glozichat PRIVMSG #k :hi you\r\n"))
+        self.assertEqual(
+            wire.relayed_bytes(prefix, "PRIVMSG", "#k", "waves", action=True),
+            len(b":al!al@glozichat PRIVMSG #k :\x01ACTION waves\x01\r\n"),
+        )
+
+    def test_times_as_people_read_them(self) -> None:
+        """LIST's and WHOWAS's times to the minute, history's to the second, both UTC."""
+        self.assertEqual(wire.utc_text(1764123572.9), "2025-11-26 02:19 UTC")
+        self.assertEqual(wire.history_time(1764123572.9), "2025-11-26 02:19:32")
+        self.assertEqual(wire.killed_text("root", "spam"), "Killed (root (spam))")
+
+    def test_server_closing_is_an_error_line(self) -> None:
+        """Shutting down: ``ERROR :Closing Link: <reason>``."""
+        event = ServerClosing(reason="The server is shutting down.")
+        self.assertEqual(wire.encode_event(event, "#kiwi", SERVER), b"ERROR :Closing Link: The server is shutting down.\r\n")
+
+    def test_a_topic_carries_the_time_it_was_set(self) -> None:
+        """With server-time, a TOPIC line's time is when the topic was set, not when it is sent."""
+        event = TopicChanged(session_id=1, topic="roses", by="alice", at=1764558245.5)
+        data = wire.encode_variant(event, "#kiwi", SERVER, Cap.SERVER_TIME, now=1764558300.0)
+        self.assertEqual(data, b"@time=2025-12-01T03:04:05.500Z :alice!alice@glozichat TOPIC #kiwi roses\r\n")
+
+    def test_server_time_before_1970(self) -> None:
+        """A time before the epoch reads as datetime reads it (the fraction counted forward from the second before)."""
+        self.assertEqual(wire.server_time(-0.25), "1969-12-31T23:59:59.750Z")
 
     def test_server_name(self) -> None:
         """The configured name becomes a host-like IRC server name with a dot."""

@@ -2,6 +2,7 @@
 
 import json
 import os
+from typing import ClassVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,15 +15,46 @@ from twisted.trial.unittest import SynchronousTestCase
 from glozi.domain import chat as chat_module
 from glozi.domain.chat import ChatServer, Participant
 from glozi.domain.errors import ERROR_CODES
+from glozi.domain.events import (
+    AdminChanged,
+    Event,
+    IdleWarning,
+    Invited,
+    Joined,
+    Killed,
+    Left,
+    MemberAway,
+    MemberInfo,
+    MemberInvited,
+    MemberJoined,
+    MemberLeft,
+    MemberRenamed,
+    Message,
+    ModeChanged,
+    PrivateMessage,
+    RealNameChanged,
+    ServerClosing,
+    ServerCounts,
+    SessionAdded,
+    SessionChanged,
+    SessionCtcp,
+    SessionInfo,
+    SessionRemoved,
+    SessionTagMessage,
+    TopicChanged,
+    UserInfo,
+    Wallops,
+)
 from glozi.domain.files import FileSharing
 from glozi.domain.history import MessageIds
 from glozi.domain.operators import OperatorAccount, Operators
 from glozi.domain.serverpassword import ServerPassword
+from glozi.domain.whowas import PastUser
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory, NativeProtocol
 from glozi.doors.tracking import ConnectionLimits
 from glozi.storage.passwords import hash_password
-from glozi.storage.store import MemoryStore, StoreError
+from glozi.storage.store import MemoryStore, SharedFile, StoreError
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, BrokenStore, quick_passwords
 
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md")
@@ -1213,3 +1245,565 @@ class HistoryRequestTests(ProtocolTestCase):
             ({"after": "0", "before": 1, "limit": 5}, "bad_field"),
         ):
             self.assertEqual(self.bob.error_code({"type": "history_targets", **frame}), code, frame)
+
+
+class DocumentedEdgeTests(ProtocolTestCase):
+    """The limits of docs/protocol.md at their edges, with the documented literals."""
+
+    def member(self, name: str = "alice") -> Client:
+        client = self.client()
+        client.one({"type": "join", "session": 1, "username": name})
+        return client
+
+    def test_largest_integer_id_accepted_and_2_to_the_53_refused(self) -> None:
+        """An integer id from -(2^53-1) to 2^53-1 is echoed (500 too); 2^53 and -(2^53) are bad_field with no id."""
+        client = self.client()
+        for request_id in (500, 9007199254740991, -9007199254740991, 0):
+            self.assertEqual(client.one({"type": "ping", "id": request_id}), {"type": "pong", "id": request_id})
+        for request_id in (9007199254740992, -9007199254740992):
+            answer = client.one({"type": "ping", "id": request_id})
+            self.assertEqual((answer["code"], "id" in answer), ("bad_field", False), request_id)
+
+    def test_an_id_that_is_no_string_or_integer_is_bad_field(self) -> None:
+        """true, 1.5 and an object are no id: bad_field without an id; null means none."""
+        client = self.client()
+        for raw in (b"true", b"1.5", b'{"a":1}'):
+            answer = client.one(b'{"type":"ping","id":' + raw + b"}")
+            self.assertEqual((answer["code"], "id" in answer), ("bad_field", False), raw)
+        self.assertEqual(client.one(b'{"type":"ping","id":null}'), {"type": "pong"})
+
+    def test_64_character_id_accepted_65_refused(self) -> None:
+        """A string id of 64 characters is echoed; 65 characters are bad_field with no id."""
+        client = self.client()
+        self.assertEqual(client.one({"type": "ping", "id": "i" * 64}), {"type": "pong", "id": "i" * 64})
+        answer = client.one({"type": "ping", "id": "i" * 65})
+        self.assertEqual((answer["code"], "id" in answer), ("bad_field", False))
+        self.assertIn("64 characters", answer["message"])
+
+    def test_an_id_with_a_lone_surrogate_is_refused(self) -> None:
+        """A string id holding a lone surrogate is no id: bad_field, and nothing is echoed."""
+        answer = self.client().one(b'{"type":"ping","id":"a\\udfff"}')
+        self.assertEqual((answer["code"], "id" in answer), ("bad_field", False))
+
+    def test_4096_byte_line_accepted_4097_closes_with_line_too_long(self) -> None:
+        """A 4,096-byte line (without its line end) is read, with \\n or \\r\\n; 4,097 bytes: line_too_long, closed."""
+        head = b'{"type":"ping","id":1}'
+        at_limit = head + b" " * (4096 - len(head))
+        for ending in (b"\n", b"\r\n"):
+            client = self.client()
+            client.protocol.dataReceived(at_limit + ending)
+            self.assertEqual(client.frames(), [{"type": "pong", "id": 1}])
+            client.protocol.dataReceived(at_limit + b" " + ending)
+            [answer] = client.frames()
+            self.assertEqual(answer["code"], "line_too_long")
+            self.assertNotIn("id", answer)
+            self.assertTrue(client.closed)
+
+    def test_4096_byte_line_arriving_in_pieces_is_accepted(self) -> None:
+        """A line at the limit whose \\r and \\n arrive later is still one line."""
+        client = self.client()
+        head = b'{"type":"ping","id":2}'
+        client.protocol.dataReceived(head + b" " * (4096 - len(head)) + b"\r")
+        client.protocol.dataReceived(b"\n")
+        self.assertEqual(client.frames(), [{"type": "pong", "id": 2}])
+        self.assertFalse(client.closed)
+
+    def test_line_past_4096_bytes_and_a_cr_is_refused_before_it_ends(self) -> None:
+        """4,096 bytes and a \r may still end well and wait; one byte more is line_too_long at once."""
+        client = self.client()
+        client.protocol.dataReceived(b"x" * 4096 + b"\r")
+        self.assertEqual((client.frames(), client.closed), ([], False))
+        client.protocol.dataReceived(b"x")
+        self.assertEqual([f["code"] for f in client.frames()], ["line_too_long"])
+        self.assertTrue(client.closed)
+
+    def test_welcome_tells_the_documented_limits(self) -> None:
+        """The welcome carries max_line 4096 and max_text 2000."""
+        welcome = self.client().welcome
+        self.assertEqual((welcome["max_line"], welcome["max_text"]), (4096, 2000))
+
+    def test_2000_character_text_accepted_2001_refused_with_bad_field(self) -> None:
+        """say text of 2,000 characters is sent; 2,001 is bad_field."""
+        alice, bob = self.member("alice"), self.member("bob")
+        alice.frames()
+        self.assertEqual(alice.one({"type": "say", "text": "x" * 2000})["type"], "ack")
+        self.assertEqual(bob.frames()[-1]["text"], "x" * 2000)
+        self.assertEqual(alice.error_code({"type": "say", "text": "x" * 2001}), "bad_field")
+        self.assertEqual(bob.frames(), [])
+
+    def test_empty_text_is_bad_field(self) -> None:
+        """An empty text, like one of only white space, is bad_field."""
+        alice = self.member()
+        for text in ("", " \t "):
+            self.assertEqual(alice.error_code({"type": "say", "text": text}), "bad_field", repr(text))
+
+    def test_say_without_text_is_missing_field(self) -> None:
+        """A say with no text in a session is missing_field (not bad_field), with the id."""
+        answer = self.member().one({"type": "say", "id": "s"})
+        self.assertEqual((answer["code"], answer["id"]), ("missing_field", "s"))
+
+    def test_text_that_is_no_string_is_bad_field(self) -> None:
+        """A number as text is bad_field."""
+        self.assertEqual(self.member().error_code({"type": "say", "text": 5}), "bad_field")
+
+    def test_echo_of_2000_characters_accepted_2001_refused(self) -> None:
+        """/echo with 2,000 characters of args replies with them; 2,001 is bad_field and echoes nothing."""
+        alice = self.member()
+        reply = alice.one({"type": "command", "name": "echo", "args": "y" * 2000})
+        self.assertEqual((reply["type"], reply["text"]), ("reply", "y" * 2000))
+        answer = alice.one({"type": "command", "name": "echo", "args": "y" * 2001, "id": 3})
+        self.assertEqual((answer["type"], answer["code"], answer["id"]), ("error", "bad_field", 3))
+
+    def test_echo_with_control_characters_refused(self) -> None:
+        """/echo args with a newline, a bell, DEL, a C1 control or U+2028 are bad_field."""
+        alice = self.member()
+        for args in ("a\nb", "a\x07b", "a\x7fb", "a\x85b", "a\u2028b", "a\u2029b", "\x00"):
+            answer = alice.one({"type": "command", "name": "echo", "args": args})
+            self.assertEqual((answer["type"], answer.get("code")), ("error", "bad_field"), repr(args))
+
+    def test_echo_of_printable_text_with_a_tab_replies(self) -> None:
+        """Printable args (a tab, U+00A0 and U+D7FF included) are echoed back."""
+        alice = self.member()
+        for args in ("a\tb", "no\u00a0break", "\ud7ff", "\ue000"):
+            self.assertEqual(alice.one({"type": "command", "name": "echo", "args": args})["text"], args)
+
+    def test_lone_low_surrogate_is_refused_by_the_parser(self) -> None:
+        """A lone \\udfff escape in a say is bad_field with the id: nothing logged, nobody gets it, the sender goes on."""
+        alice, bob = self.member("alice"), self.member("bob")
+        alice.frames()
+        answer = bob.one(b'{"type":"say","text":"a\\udfffb","id":"lone"}')
+        self.assertEqual((answer["code"], answer["id"]), ("bad_field", "lone"))
+        self.assertIn("surrogate", answer["message"])
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual(alice.frames(), [])
+        self.assertEqual(bob.one({"type": "say", "text": "after"})["type"], "ack")
+        self.assertEqual(alice.frames()[-1]["text"], "after")
+        joiner = self.client()
+        joined = joiner.send({"type": "join", "session": 1, "username": "carol"})
+        self.assertEqual([f["text"] for f in joined if f["type"] == "history"], ["after"])
+
+    def test_escaped_surrogate_pair_is_one_character(self) -> None:
+        """A pair of surrogate escapes (\\ud83c\\udf89) is one character and is sent as such."""
+        alice, bob = self.member("alice"), self.member("bob")
+        alice.frames()
+        self.assertEqual(bob.one(b'{"type":"say","text":"\\ud83c\\udf89"}')["type"], "ack")
+        self.assertEqual(alice.frames()[-1]["text"], "\U0001f389")
+
+    def test_every_surrogate_from_d800_to_dfff_is_refused(self) -> None:
+        """Lone surrogates at both ends of the range (U+D800, U+DFFF) are bad_field; U+D7FF and U+E000 are not."""
+        client = self.client()
+        for escape in (b"\\ud800", b"\\udbff", b"\\udc00", b"\\udfff"):
+            answer = client.one(b'{"type":"ping","x":"' + escape + b'","id":7}')
+            self.assertEqual((answer["code"], answer["id"]), ("bad_field", 7), escape)
+        for escape in (b"\\ud7ff", b"\\ue000"):
+            self.assertEqual(client.one(b'{"type":"ping","x":"' + escape + b'","id":7}')["type"], "pong", escape)
+
+
+class FrameFieldTests(SynchronousTestCase):
+    """Each client frame's fields at their documented edges, read by the door's parser (docs/protocol.md)."""
+
+    def parse(self, frame: dict | bytes) -> wire.Request:
+        return wire.parse_request(frame if isinstance(frame, bytes) else json.dumps(frame).encode())
+
+    def refusal(self, frame: dict | bytes) -> tuple[str, wire.RequestId]:
+        """The error code ``frame`` is refused with, and the id that error carries."""
+        with self.assertRaises(wire.FrameError) as raised:
+            self.parse(frame)
+        return raised.exception.code, raised.exception.request_id
+
+    def assert_refused(self, code: str, *frames: dict | bytes) -> None:
+        for frame in frames:
+            self.assertEqual(self.refusal(frame)[0], code, frame)
+
+    def test_lines_that_are_no_json_object(self) -> None:
+        """NaN, Infinity, -Infinity and a byte-order mark are bad_json; an array, a number, a string not_object."""
+        self.assert_refused("bad_json", b"NaN", b'{"type":"ping","x":Infinity}', b'{"type":"ping","x":-Infinity}')
+        self.assert_refused("bad_json", b'\xef\xbb\xbf{"type":"ping"}', b'{"type":"ping"} {"type":"ping"}')
+        self.assert_refused("not_object", b"[]", b"1", b'"ping"', b"null")
+        self.assert_refused("bad_utf8", b'{"type":"say","text":"\xc3"}')
+        self.assertEqual(self.parse(b'  {"type":"ping"}  '), wire.Ping())
+
+    def test_type_is_a_known_case_sensitive_string(self) -> None:
+        """A missing type is missing_field, a number bad_field, "PING" unknown_type: each with the id."""
+        self.assertEqual(self.refusal({"id": 1}), ("missing_field", 1))
+        self.assertEqual(self.refusal({"type": 5, "id": 2}), ("bad_field", 2))
+        self.assertEqual(self.refusal({"type": "PING", "id": 3}), ("unknown_type", 3))
+        self.assertEqual(self.refusal({"type": None, "id": 4}), ("missing_field", 4))
+
+    def test_the_id_is_checked_before_the_type(self) -> None:
+        """A bad id and an unknown type: the id's bad_field, carrying no id."""
+        self.assertEqual(self.refusal({"type": "dance", "id": "i" * 65}), ("bad_field", None))
+
+    def test_nesting_is_checked_before_the_id(self) -> None:
+        """101 levels of nesting and a bad id: bad_json, without an id."""
+        deep = b'{"type":"ping","id":"' + b"i" * 65 + b'","x":' + b"[" * 100 + b"]" * 100 + b"}"
+        self.assertEqual(self.refusal(deep), ("bad_json", None))
+
+    def test_nesting_of_100_levels_is_read_101_refused(self) -> None:
+        """Objects count as levels too: the frame and 99 more are read; 100 more are bad_json with the id."""
+        fine = b'{"type":"ping","id":1,"x":' + b'{"a":' * 99 + b"1" + b"}" * 99 + b"}"
+        self.assertEqual(self.parse(fine), wire.Ping(1))
+        deep = b'{"type":"ping","id":1,"x":' + b'{"a":' * 100 + b"1" + b"}" * 100 + b"}"
+        self.assertEqual(self.refusal(deep), ("bad_json", 1))
+
+    def test_100_levels_with_an_escape_are_walked_and_read(self) -> None:
+        """A line that must be walked for surrogates (it has a \\u escape) may still nest 100 levels; 101 are bad_json."""
+        fine = b'{"type":"ping","id":1,"x":' + b"[" * 99 + b'"\\u00e9"' + b"]" * 99 + b"}"
+        self.assertEqual(self.parse(fine), wire.Ping(1))
+        deep = b'{"type":"ping","id":1,"x":' + b"[" * 100 + b'"\\u00e9"' + b"]" * 100 + b"}"
+        self.assertEqual(self.refusal(deep), ("bad_json", 1))
+
+    def test_json_too_deep_for_the_decoder_is_bad_json_without_the_id(self) -> None:
+        """2,000 levels (a line allows 2,047) are more than the decoder reads: bad_json, and no id."""
+        line = b'{"type":"ping","id":1,"x":' + b"[" * 2000 + b"]" * 2000 + b"}"
+        self.assertLessEqual(len(line), 4096)
+        self.assertEqual(self.refusal(line), ("bad_json", None))
+
+    def test_an_empty_session_password_is_none(self) -> None:
+        """A create or join with password "" or null has none."""
+        for password in ("", None):
+            create = self.parse({"type": "create", "name": "garden", "username": "alice", "password": password})
+            self.assertEqual(create, wire.CreateSession("garden", "alice", None))
+            self.assertEqual(self.parse({"type": "join", "session": 1, "username": "bob", "password": password}).password, None)
+
+    def test_a_lone_surrogate_in_a_key_is_refused(self) -> None:
+        """Keys are strings too: a lone surrogate in one is bad_field, with the id."""
+        self.assertEqual(self.refusal(b'{"type":"ping","\\udfff":1,"id":1}'), ("bad_field", 1))
+
+    def test_an_unknown_type_is_not_echoed_whole(self) -> None:
+        """A 4,000-character type is unknown_type with a short message: the server does not echo it back whole."""
+        with self.assertRaises(wire.FrameError) as raised:
+            self.parse({"type": "t" * 4000})
+        self.assertEqual((raised.exception.code, raised.exception.message), ("unknown_type", f"Unknown frame type {'t' * 40!r}."))
+
+    def test_hello_password_is_1_to_100_characters(self) -> None:
+        """A hello's server password of 100 characters is read; "" and 101 characters are bad_field."""
+        self.assertEqual(self.parse({"type": "hello", "protocol": 1, "password": "p" * 100}).password, "p" * 100)
+        self.assertEqual(self.parse({"type": "hello", "protocol": 1}), wire.Hello(1))
+        self.assert_refused(
+            "bad_field",
+            {"type": "hello", "protocol": 1, "password": ""},
+            {"type": "hello", "protocol": 1, "password": "p" * 101},
+            {"type": "hello", "protocol": "1"},
+        )
+        self.assert_refused("missing_field", {"type": "hello"})
+
+    def test_command_name_is_1_to_32_ascii_letters_and_digits_after_one_slash(self) -> None:
+        """32 letters and digits, "/help" and "HELP" are names; 33, "", "/", "//help", " help", "hé" are bad_field."""
+        self.assertEqual(self.parse({"type": "command", "name": "a1" * 16}).name, "a1" * 16)
+        self.assertEqual(self.parse({"type": "command", "name": "/help"}).name, "help")
+        self.assertEqual(self.parse({"type": "command", "name": "HELP"}).name, "HELP")
+        self.assert_refused(
+            "bad_field",
+            *({"type": "command", "name": name} for name in ("a" * 33, "", "/", "//help", " help", "hé", "h_p", "ｈelp")),
+        )
+        self.assert_refused("missing_field", {"type": "command"})
+
+    def test_command_args_absent_or_null_are_none(self) -> None:
+        """Absent or null args are none; a number is bad_field."""
+        self.assertEqual(self.parse({"type": "command", "name": "help"}).args, "")
+        self.assertEqual(self.parse({"type": "command", "name": "help", "args": None}).args, "")
+        self.assert_refused("bad_field", {"type": "command", "name": "echo", "args": 5})
+
+    def test_say_flags_are_true_false_or_null(self) -> None:
+        """action and notice: true, false or null; anything else is bad_field."""
+        say = self.parse({"type": "say", "text": "hi", "action": True, "notice": True, "session": 3, "id": "a"})
+        self.assertEqual(say, wire.Say("hi", 3, "a", action=True, notice=True))
+        self.assertEqual(self.parse({"type": "say", "text": "hi", "action": False, "notice": None}), wire.Say("hi"))
+        self.assert_refused("bad_field", {"type": "say", "text": "hi", "action": 1}, {"type": "say", "text": "hi", "notice": "yes"})
+        self.assert_refused("bad_field", {"type": "say", "text": "hi", "session": "3"})
+
+    def test_a_name_asked_for_is_1_to_64_characters(self) -> None:
+        """private's to and the name of whois, whowas, kill and oper: 64 characters are read; "" and 65 are bad_field."""
+        frames = (
+            ({"type": "private", "text": "hi"}, wire.SendPrivate),
+            ({"type": "whois"}, wire.Whois),
+            ({"type": "whowas"}, wire.Whowas),
+            ({"type": "kill", "reason": "bye"}, wire.Kill),
+            ({"type": "oper", "password": "secret"}, wire.Oper),
+        )
+        for frame, request in frames:
+            key = "to" if frame["type"] == "private" else "name"
+            self.assertIsInstance(self.parse({**frame, key: "n" * 64}), request)
+            self.assert_refused("bad_field", {**frame, key: ""}, {**frame, key: "n" * 65})
+            self.assert_refused("missing_field", frame)
+        self.assertEqual(self.parse({"type": "private", "to": "bob", "text": "hi", "action": True}).action, True)
+
+    def test_away_message_is_one_line_of_at_most_200_characters(self) -> None:
+        """200 characters mark you away; 201 or two lines are bad_field; absent, null, "" or spaces mark you back."""
+        self.assertEqual(self.parse({"type": "away", "message": "a" * 200}).message, "a" * 200)
+        self.assert_refused("bad_field", {"type": "away", "message": "a" * 201}, {"type": "away", "message": "a\nb"})
+        for back in ({}, {"message": None}, {"message": ""}, {"message": "   "}):
+            self.assertEqual(self.parse({"type": "away", **back}), wire.SetAway(None), back)
+
+    def test_oper_password_is_1_to_100_characters(self) -> None:
+        """100 characters are read (with wallops); "" and 101 are bad_field; none is missing_field."""
+        oper = self.parse({"type": "oper", "name": "root", "password": "p" * 100, "wallops": True})
+        self.assertEqual(oper, wire.Oper("root", "p" * 100, True))
+        self.assert_refused(
+            "bad_field", {"type": "oper", "name": "root", "password": ""}, {"type": "oper", "name": "root", "password": "p" * 101}
+        )
+        self.assert_refused("missing_field", {"type": "oper", "name": "root"})
+
+    def test_kill_reason_is_one_line_of_1_to_200_characters(self) -> None:
+        """200 characters are read; 201, only spaces, "" or two lines are bad_field."""
+        self.assertEqual(self.parse({"type": "kill", "name": "bob", "reason": "r" * 200}), wire.Kill("bob", "r" * 200))
+        self.assert_refused(
+            "bad_field", *({"type": "kill", "name": "bob", "reason": reason} for reason in ("r" * 201, "  ", "", "a\nb"))
+        )
+        self.assert_refused("missing_field", {"type": "kill", "name": "bob"})
+
+    def test_quit_comment_is_one_line_of_at_most_2000_characters(self) -> None:
+        """2,000 characters are read (trimmed); 2,001 or two lines are bad_field; spaces only are none."""
+        self.assertEqual(self.parse({"type": "quit", "comment": "c" * 2000}).comment, "c" * 2000)
+        self.assertEqual(self.parse({"type": "quit", "comment": "  bye "}).comment, "bye")
+        self.assertEqual(self.parse({"type": "quit", "comment": "   "}).comment, None)
+        self.assertEqual(self.parse({"type": "quit"}).comment, None)
+        self.assert_refused("bad_field", {"type": "quit", "comment": "c" * 2001}, {"type": "quit", "comment": "a\rb"})
+
+    def test_whowas_count_is_at_least_1(self) -> None:
+        """A count of 1 is read, absent is none; 0, -1 and "2" are bad_field."""
+        self.assertEqual(self.parse({"type": "whowas", "name": "bob", "count": 1}), wire.Whowas("bob", 1))
+        self.assertEqual(self.parse({"type": "whowas", "name": "bob"}), wire.Whowas("bob"))
+        self.assert_refused("bad_field", *({"type": "whowas", "name": "bob", "count": c} for c in (0, -1, "2")))
+
+    def test_who_mask_is_1_to_64_characters(self) -> None:
+        """A 64-character mask is read; "", 65 characters or a newline are bad_field."""
+        self.assertEqual(self.parse({"type": "who", "mask": "*" * 64}), wire.Who("*" * 64))
+        self.assert_refused("bad_field", *({"type": "who", "mask": m} for m in ("", "m" * 65, "a\nb")))
+        self.assert_refused("missing_field", {"type": "who"})
+
+    def test_frames_without_fields(self) -> None:
+        """list, ping and stats take no fields; their id is kept."""
+        self.assertEqual(self.parse({"type": "stats", "id": 1}), wire.Stats(1))
+        self.assertEqual(self.parse({"type": "list", "id": 2}), wire.ListSessions(2))
+        self.assertEqual(self.parse({"type": "ping", "id": 3}), wire.Ping(3))
+
+    def test_modes_flags(self) -> None:
+        """modes reads its three optional booleans; a number is bad_field."""
+        self.assertEqual(self.parse({"type": "modes", "wallops": True, "operator": False, "invisible": True}),
+                         wire.SetModes(True, False, True))
+        self.assertEqual(self.parse({"type": "modes"}), wire.SetModes(None, None, None))
+        self.assert_refused("bad_field", {"type": "modes", "invisible": 1})
+
+    def test_a_time_is_from_0_to_below_2_to_the_53(self) -> None:
+        """history_targets times: 0 and 2^53-1 are read; -1, 2^53, true and "5" are bad_field; none is missing_field."""
+        frame = {"type": "history_targets", "after": 0, "before": 9007199254740991, "limit": 100}
+        self.assertEqual(self.parse(frame), wire.HistoryTargets(0.0, 9007199254740991.0, 100))
+        for before in (-1, 9007199254740992, True, "5"):
+            self.assert_refused("bad_field", {**frame, "before": before})
+        self.assert_refused("bad_field", {**frame, "limit": 101}, {**frame, "limit": 0})
+        self.assert_refused("missing_field", {"type": "history_targets", "before": 1, "limit": 1})
+
+    def test_history_at_a_time_at_the_edges(self) -> None:
+        """A history point at 0 or 2^53-1 seconds is read; 2^53 is bad_field."""
+        frame = {"type": "history", "session": 1, "direction": "before", "limit": 1}
+        self.assertEqual(self.parse({**frame, "at": {"ts": 0}}).query.start.time, 0.0)
+        self.assertEqual(self.parse({**frame, "at": {"ts": 9007199254740991}}).query.start.time, 9007199254740991.0)
+        self.assert_refused("bad_field", {**frame, "at": {"ts": 9007199254740992}})
+        self.assertEqual(self.parse({**frame, "at": {"msgid": "m" * 64}}).query.start.msgid, "m" * 64)
+        self.assert_refused("bad_field", {**frame, "at": {"msgid": "a\nb"}})
+
+    def test_upload_fields(self) -> None:
+        """An upload names a session or a person, not both nor neither, a size of at least 1; its media type is lower-cased."""
+        upload = {"type": "upload", "name": "a.png", "size": 1, "media_type": "IMAGE/PNG"}
+        self.assertEqual(self.parse({**upload, "session": 4}), wire.RequestUpload(4, None, "a.png", 1, "image/png"))
+        self.assertEqual(self.parse({**upload, "to": "bob"}), wire.RequestUpload(None, "bob", "a.png", 1, "image/png"))
+        self.assert_refused(
+            "bad_field",
+            upload,
+            {**upload, "session": 4, "to": "bob"},
+            {**upload, "session": 4, "size": 0},
+            {**upload, "session": 4, "name": "a/b"},
+            {**upload, "session": 4, "media_type": "png"},
+            {**upload, "to": ""},
+        )
+
+
+class EventFrameTests(SynchronousTestCase):
+    """Each event as the frame docs/protocol.md (*Server frames*) describes, field by field."""
+
+    SESSION = SessionInfo(10, "garden", 2, 1764120100.0, "alice", True, "alice", "roses", modes="+ntl", limit=5)
+    SESSION_FIELDS: ClassVar[dict] = {
+        "id": 10, "name": "garden", "members": 2, "created": 1764120100.0, "creator": "alice", "locked": True,
+        "admin": "alice", "topic": "roses", "modes": "+ntl", "limit": 5,
+    }  # fmt: skip
+
+    def frame(self, event: Event) -> dict:
+        """The frame for ``event``, also checked to be the one line it is encoded as."""
+        line = wire.encode_event(event)
+        self.assertEqual(wire.parse_frame(line), wire.event_frame(event))
+        self.assertEqual(line.count(b"\n"), 1)
+        return wire.event_frame(event)
+
+    def test_session_objects(self) -> None:
+        """session_added, session_changed, session_removed carry a session object (or its id and name)."""
+        self.assertEqual(self.frame(SessionAdded(session=self.SESSION)), {"type": "session_added", "session": self.SESSION_FIELDS})
+        self.assertEqual(self.frame(SessionChanged(session=self.SESSION)), {"type": "session_changed", "session": self.SESSION_FIELDS})
+        self.assertEqual(self.frame(SessionRemoved(session_id=10, name="garden")), {"type": "session_removed", "session": 10, "name": "garden"})
+
+    def test_joined(self) -> None:
+        """joined: the session, you, the members with admin, voiced and away, the idle timeout, the history count."""
+        members = (MemberInfo("alice", 1.0, True), MemberInfo("bob", 2.0, False, voiced=True, away="lunch"))
+        history = (Message(session_id=10, sender="alice", text="hi", sent_at=1.5, msgid="m1"),)
+        self.assertEqual(
+            self.frame(Joined(session=self.SESSION, you="bob", members=members, idle_timeout=240.0, history=history)),
+            {
+                "type": "joined", "session": self.SESSION_FIELDS, "you": "bob",
+                "members": [
+                    {"name": "alice", "joined": 1.0, "admin": True, "voiced": False, "away": None},
+                    {"name": "bob", "joined": 2.0, "admin": False, "voiced": True, "away": "lunch"},
+                ],
+                "idle_timeout": 240.0, "history": 1,
+            },
+        )  # fmt: skip
+
+    def test_member_events(self) -> None:
+        """member_joined, member_left, member_renamed, member_away, admin_changed as documented."""
+        self.assertEqual(
+            self.frame(MemberJoined(session_id=10, name="bob", joined_at=3.0)), {"type": "member_joined", "session": 10, "name": "bob", "joined": 3.0}
+        )
+        self.assertEqual(
+            self.frame(MemberLeft(session_id=10, name="bob", reason="kicked", by="alice", comment="too loud")),
+            {"type": "member_left", "session": 10, "name": "bob", "reason": "kicked", "by": "alice", "comment": "too loud"},
+        )
+        self.assertEqual(
+            self.frame(MemberRenamed(session_id=10, old="bob", new="rob", change=1)), {"type": "member_renamed", "session": 10, "old": "bob", "name": "rob"}
+        )
+        self.assertEqual(
+            self.frame(MemberAway(session_id=2, name="bob", away="at lunch", change=1)), {"type": "member_away", "session": 2, "name": "bob", "away": "at lunch"}
+        )
+        self.assertEqual(
+            self.frame(AdminChanged(session_id=10, admin="bob", by="alice")), {"type": "admin_changed", "session": 10, "admin": "bob", "by": "alice"}
+        )
+
+    def test_session_rule_events(self) -> None:
+        """topic_changed, mode_changed, invited as documented."""
+        self.assertEqual(
+            self.frame(TopicChanged(session_id=10, topic="roses", by="alice", at=4.0)),
+            {"type": "topic_changed", "session": 10, "topic": "roses", "by": "alice", "ts": 4.0},
+        )
+        self.assertEqual(
+            self.frame(ModeChanged(session_id=10, by="alice", mode="+l", parameter="10")),
+            {"type": "mode_changed", "session": 10, "by": "alice", "mode": "+l", "parameter": "10"},
+        )
+        self.assertEqual(
+            self.frame(Invited(session_id=10, session_name="garden", by="alice")), {"type": "invited", "session": 10, "name": "garden", "by": "alice"}
+        )
+
+    def test_message_carries_notice_and_action_only_when_true(self) -> None:
+        """A plain message has neither notice nor action; a notice and an action say so."""
+        plain = {"type": "message", "session": 10, "from": "bob", "text": "hi", "ts": 5.0, "msgid": "m2"}
+        self.assertEqual(self.frame(Message(session_id=10, sender="bob", text="hi", sent_at=5.0, msgid="m2")), plain)
+        self.assertEqual(self.frame(Message(session_id=10, sender="bob", text="hi", sent_at=5.0, notice=True, msgid="m2")), {**plain, "notice": True})
+        self.assertEqual(self.frame(Message(session_id=10, sender="bob", text="hi", sent_at=5.0, action=True, msgid="m2")), {**plain, "action": True})
+
+    def test_private_message_always_says_whether_it_is_a_notice(self) -> None:
+        """private_message: from, text, ts, msgid, notice; action only when true."""
+        plain = {"type": "private_message", "from": "bob", "text": "psst", "ts": 6.0, "msgid": "p1", "notice": False}
+        self.assertEqual(self.frame(PrivateMessage(sender="bob", text="psst", sent_at=6.0, msgid="p1")), plain)
+        self.assertEqual(self.frame(PrivateMessage(sender="bob", text="psst", sent_at=6.0, notice=True, msgid="p1"))["notice"], True)
+        self.assertEqual(self.frame(PrivateMessage(sender="bob", text="psst", sent_at=6.0, action=True, msgid="p1")), {**plain, "action": True})
+
+    def test_a_shared_file_is_announced_with_its_object(self) -> None:
+        """A message sharing an image carries file with its thumbnail; a plain file's thumbnail is null."""
+        picture = SharedFile("a.jpg", 2146304, "image/jpeg", "ab" * 32, 640, 480, 320, 240)
+        frame = self.frame(Message(session_id=10, sender="bob", text="shared a.jpg (2.1 MB)", sent_at=7.0, action=True, msgid="f1", file=picture))
+        self.assertEqual(
+            frame["file"],
+            {
+                "name": "a.jpg", "size": 2146304, "media_type": "image/jpeg", "hash": "ab" * 32,
+                "url": f"/files/{'ab' * 32}/a.jpg", "width": 640, "height": 480,
+                "thumbnail": {"url": f"/thumbnails/{'ab' * 32}", "width": 320, "height": 240},
+            },
+        )  # fmt: skip
+        notes = SharedFile("n.pdf", 5, "application/pdf", "cd" * 32)
+        private = self.frame(PrivateMessage(sender="bob", text="shared n.pdf", sent_at=7.0, action=True, msgid="f2", file=notes))
+        self.assertEqual((private["file"]["thumbnail"], private["file"]["width"]), (None, None))
+
+    def test_left_says_why_for_people(self) -> None:
+        """left: its message for each reason, with the comment when there is one."""
+        cases = (
+            (Left(session_id=10, session_name="garden", reason="quit"), "You left garden."),
+            (Left(session_id=10, session_name="garden", reason="quit", comment="bye"), "You left garden: bye"),
+            (Left(session_id=10, session_name="garden", reason="kicked", by="alice"), "You were kicked from garden by alice."),
+            (Left(session_id=10, session_name="garden", reason="kicked", by="alice", comment="too loud"), "You were kicked from garden by alice: too loud"),
+            (Left(session_id=10, session_name="garden", reason="closed", by="alice"), "alice closed the session garden."),
+            (Left(session_id=10, session_name="garden", reason="timeout"), "You were removed from garden after being inactive."),
+        )
+        for event, message in cases:
+            frame = self.frame(event)
+            self.assertEqual(
+                frame,
+                {"type": "left", "session": 10, "name": "garden", "reason": event.reason, "by": event.by,
+                 "comment": event.comment, "message": message},
+            )  # fmt: skip
+
+    def test_server_wide_events(self) -> None:
+        """idle_warning, killed, wallops, server_closing as documented."""
+        self.assertEqual(self.frame(IdleWarning(session_id=10, seconds_left=120.0)), {"type": "idle_warning", "session": 10, "seconds_left": 120.0})
+        self.assertEqual(self.frame(Killed(by="root", reason="spam")), {"type": "killed", "by": "root", "reason": "spam"})
+        self.assertEqual(self.frame(Wallops(sender="root", text="hear", sent_at=8.0)), {"type": "wallops", "from": "root", "text": "hear", "ts": 8.0})
+        self.assertEqual(self.frame(ServerClosing(reason="bye")), {"type": "server_closing", "reason": "bye"})
+
+    def test_irc_only_events_are_nothing_to_a_native_client(self) -> None:
+        """A channel CTCP, a TAGMSG, a real-name change, an invite notice: no native bytes."""
+        for event in (
+            SessionCtcp(session_id=10, sender="bob", body="VERSION"), SessionTagMessage(session_id=10, sender="bob", client_tags="+typing=active"),
+            RealNameChanged(session_id=10, name="bob", real_name="Bob", change=1), MemberInvited(session_id=10, by="alice", nick="carol"),
+        ):  # fmt: skip
+            self.assertEqual(wire.encode_event(event), b"", event)
+
+    def test_an_event_is_encoded_once(self) -> None:
+        """The second encoding of an event is the same bytes object, not a new one."""
+        event = Message(session_id=10, sender="bob", text="hi", sent_at=5.0, msgid="m2")
+        self.assertIs(wire.encode_event(event), wire.encode_event(event))
+
+    def test_history_frames_follow_joined_oldest_first(self) -> None:
+        """encode_history: one history frame per message, with action only when true."""
+        history = (Message(session_id=10, sender="a", text="one", sent_at=1.0, msgid="m1"), Message(session_id=10, sender="b", text="two", sent_at=2.0, action=True, msgid="m2"))
+        lines = wire.encode_history(Joined(session=self.SESSION, you="bob", members=(), idle_timeout=None, history=history)).splitlines()
+        self.assertEqual(
+            [wire.parse_frame(line) for line in lines],
+            [
+                {"type": "history", "session": 10, "from": "a", "text": "one", "ts": 1.0, "msgid": "m1"},
+                {"type": "history", "session": 10, "from": "b", "text": "two", "ts": 2.0, "msgid": "m2", "action": True},
+            ],
+        )
+
+    def test_answers_built_from_domain_records(self) -> None:
+        """messages (more when full), targets, stats, user, users and was, as documented."""
+        messages = [Message(session_id=10, sender="a", text="one", sent_at=1.0, msgid="m1"), Message(session_id=10, sender="b", text="two", sent_at=2.0, action=True, msgid="m2")]
+        self.assertEqual(
+            wire.messages_fields(10, messages, 2),
+            {"type": "messages", "session": 10, "more": True, "messages": [
+                {"msgid": "m1", "ts": 1.0, "from": "a", "text": "one"},
+                {"msgid": "m2", "ts": 2.0, "from": "b", "text": "two", "action": True},
+            ]},
+        )  # fmt: skip
+        self.assertEqual(wire.messages_fields(10, messages, 3)["more"], False)
+        self.assertEqual(wire.targets_fields([(10, 2.0)]), {"type": "targets", "targets": [{"session": 10, "ts": 2.0}]})
+        self.assertEqual(
+            wire.stats_fields(ServerCounts(3, 1, 9, 4)),
+            {"type": "stats", "users": 3, "operators": 1, "sessions": 9, "most_users": 4},
+        )
+        user = UserInfo("bob", (self.SESSION,), "lunch", 7, 1.0, "robert", "Robert T", operator=True)
+        user_frame = {
+            "name": "bob", "sessions": [{"id": 10, "name": "garden"}], "away": "lunch", "idle": 7, "connected": 1.0,
+            "operator": True, "user_name": "robert", "real_name": "Robert T",
+        }  # fmt: skip
+        self.assertEqual(wire.user_fields(user), {"type": "user", **user_frame})
+        self.assertEqual(wire.users_fields([user]), {"type": "users", "users": [user_frame]})
+        self.assertEqual(
+            wire.was_fields([PastUser("bob", "robert", "Robert T", 9.0)]),
+            {"type": "was", "entries": [{"name": "bob", "user_name": "robert", "real_name": "Robert T", "left": 9.0}]},
+        )
+
+    def test_with_id_answers_a_request(self) -> None:
+        """An answer carries the request's id, 0 included; none, no id."""
+        self.assertEqual(wire.with_id({"type": "pong"}, 0), {"type": "pong", "id": 0})
+        self.assertEqual(wire.with_id({"type": "pong"}, None), {"type": "pong"})
+
+    def test_frames_are_compact_utf8_json_lines(self) -> None:
+        """One line of JSON without spaces, non-ASCII written as UTF-8."""
+        self.assertEqual(wire.encode_frame({"type": "x", "text": "été"}), '{"type":"x","text":"été"}\n'.encode())

@@ -16,10 +16,19 @@ from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory
 from glozi.doors.web import connection as web_connection
 from glozi.doors.web.connection import WebSocketFactory
-from glozi.doors.web.frames import FrameDecoder, MessageTooLong, ProtocolViolation, accept_key
+from glozi.doors.web.frames import (
+    FrameDecoder,
+    MessageTooLong,
+    ProtocolViolation,
+    accept_key,
+    close_frame,
+    frame,
+    is_valid_key,
+    text_messages,
+)
 from glozi.doors.web.site import make_site
 from tests.helpers import SESSION_LIST_EVENTS, TEST_EXIT_CODE, quick_passwords
-from tests.webclients import BINARY, CLOSE, PING, PONG, TEXT, masked_frame, parse_head, server_messages
+from tests.wsframes import BINARY, CLOSE, PING, PONG, TEXT, masked_frame, parse_head, server_messages
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
@@ -174,6 +183,23 @@ class NativeThroughWebSocketTests(WebTestCase):
         self.assertEqual((opcode, close[:2]), (CLOSE, (1009).to_bytes(2, "big")))
         self.assertTrue(peer.transport.disconnecting)
 
+    def test_4097_bytes_ending_in_cr_are_a_frame_4097_others_close(self) -> None:
+        """4,097 bytes are a frame when the last is a \r, as a native line's; 4,097 other bytes: line_too_long, 1009."""
+        peer = WebSocketPeer(self.websockets)
+        head = b'{"type":"ping","id":1}'
+        peer.feed(masked_frame(TEXT, head + b" " * (4096 - len(head)) + b"\r"))
+        self.assertEqual(peer.frames(), [{"type": "pong", "id": 1}])
+        peer.feed(masked_frame(TEXT, head + b" " * (4097 - len(head))))
+        [(_, error), (opcode, close)] = peer.messages()
+        self.assertEqual((wire.parse_frame(error)["code"], opcode, close), ("line_too_long", CLOSE, b"\x03\xf1"))
+        self.assertTrue(peer.transport.disconnecting)
+
+    def test_a_ping_is_answered_with_a_pong_of_the_same_bytes(self) -> None:
+        """A ping control frame gets a pong (opcode 10) with its payload; a pong gets nothing."""
+        peer = WebSocketPeer(self.websockets)
+        peer.feed(masked_frame(PING, b"hello?"), masked_frame(PONG, b"unasked"))
+        self.assertEqual(peer.messages(), [(0xA, b"hello?")])
+
     def test_frames_before_a_too_long_one_in_the_same_read_are_answered(self) -> None:
         """As native lines before an over-long line: a ping in the same read is answered, then line_too_long."""
         peer = WebSocketPeer(self.websockets)
@@ -214,8 +240,7 @@ class NativeThroughWebSocketTests(WebTestCase):
         bob.send({"type": "join", "session": 2, "username": "bob"})
         alice.frames()
         bob.feed(masked_frame(CLOSE, (1000).to_bytes(2, "big")))
-        [(opcode, _)] = bob.messages()
-        self.assertEqual(opcode, CLOSE)
+        self.assertEqual(bob.messages(), [(CLOSE, b"\x03\xe8")])
         self.assertTrue(bob.transport.disconnecting)
         bob.protocol.connectionLost(None)
         [left] = alice.frames()
@@ -431,6 +456,158 @@ class SiteTests(SiteTestCase):
         self.assertFalse(transport.disconnecting)
         self.clock.advance(1)
         self.assertTrue(transport.disconnecting)
+
+
+class FrameCodecEdgeTests(SynchronousTestCase):
+    """RFC 6455's framing at its edges, with the RFC's own numbers (section 5.2, 5.5)."""
+
+    def test_payload_length_forms_at_125_126_65535_and_65536_bytes(self) -> None:
+        """Up to 125 bytes the length is in the second byte; 126 to 65,535 in two more bytes; then in eight."""
+        self.assertEqual(frame(0x1, b""), b"\x81\x00")
+        self.assertEqual(frame(0x1, b"a" * 125)[:2], b"\x81\x7d")
+        self.assertEqual(frame(0x1, b"a" * 126)[:4], b"\x81\x7e\x00\x7e")
+        self.assertEqual(frame(0x1, b"a" * 65535)[:4], b"\x81\x7e\xff\xff")
+        self.assertEqual(frame(0x1, b"a" * 65536)[:10], b"\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00")
+        for size, header in ((125, 2), (126, 4), (65535, 4), (65536, 10)):
+            self.assertEqual(frame(0x2, b"b" * size)[header:], b"b" * size, size)
+
+    def test_close_frame_carries_its_code_and_reason(self) -> None:
+        """A close frame is opcode 8 with the status code in two bytes, then the reason."""
+        self.assertEqual(close_frame(1000), b"\x88\x02\x03\xe8")
+        self.assertEqual(close_frame(1002, "bad"), b"\x88\x05\x03\xeabad")
+
+    def test_a_long_close_reason_is_cut_to_a_125_byte_payload(self) -> None:
+        """A control frame's payload is at most 125 bytes: a longer reason is cut there."""
+        data = close_frame(1002, "r" * 200)
+        self.assertEqual(data[:2], b"\x88\x7d")
+        self.assertEqual(data[2:], b"\x03\xea" + b"r" * 123)
+
+    def test_each_native_line_is_one_text_message_without_its_newline(self) -> None:
+        """One line is one text message; two lines are two, in order."""
+        self.assertEqual(text_messages(b'{"a":1}\n'), b'\x81\x07{"a":1}')
+        self.assertEqual(text_messages(b"ab\ncd\n"), b"\x81\x02ab\x81\x02cd")
+
+    def test_a_key_is_16_bytes_in_strict_base64(self) -> None:
+        """RFC 6455's example key is one; 15 or 17 bytes, or a character outside base64, are not."""
+        self.assertTrue(is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ=="))
+        self.assertFalse(is_valid_key(base64.b64encode(b"x" * 15)))
+        self.assertFalse(is_valid_key(base64.b64encode(b"x" * 17)))
+        self.assertFalse(is_valid_key(b"dGhlIHNhbXBs!ZSBub25jZQ=="))
+        self.assertFalse(is_valid_key(b"not base64"))
+
+    def test_each_reserved_bit_is_refused(self) -> None:
+        """RSV1, RSV2 and RSV3 (0x40, 0x20, 0x10) are each a protocol violation with code 1002."""
+        for bit in (0x40, 0x20, 0x10):
+            data = bytearray(masked_frame(TEXT, b"x"))
+            data[0] |= bit
+            messages, error = FrameDecoder(4097).feed(bytes(data))
+            self.assertEqual(messages, [], bit)
+            self.assertIsInstance(error, ProtocolViolation)
+            self.assertEqual(error.code, 1002)
+
+    def test_every_violation_closes_with_1002(self) -> None:
+        """An unmasked frame, an unknown opcode, a stray continuation, a long or fragmented control frame: 1002."""
+        for data in (
+            bytes((0x81, 0x01)) + b"x",
+            masked_frame(0x3, b""),
+            masked_frame(0xB, b""),
+            masked_frame(0x0, b"x"),
+            masked_frame(PING, b"x" * 126),
+            masked_frame(CLOSE, b"x", final=False),
+        ):
+            error = FrameDecoder(4097).feed(data)[1]
+            self.assertIsInstance(error, ProtocolViolation, data[:2])
+            self.assertEqual(error.code, 1002)
+
+    def test_control_frame_of_125_bytes_is_read(self) -> None:
+        """A ping of 125 bytes is a control frame like any; 126 is refused."""
+        messages, error = FrameDecoder(4097).feed(masked_frame(PING, b"p" * 125))
+        self.assertEqual(([(m.opcode, m.payload) for m in messages], error), ([(PING, b"p" * 125)], None))
+
+    def test_a_message_at_the_limit_is_read_one_byte_more_is_too_long(self) -> None:
+        """A decoder for 4,097 bytes reads a 4,097-byte message and refuses a 4,098-byte one from its header."""
+        messages, error = FrameDecoder(4097).feed(masked_frame(TEXT, b"z" * 4097))
+        self.assertEqual(([m.payload for m in messages], error), ([b"z" * 4097], None))
+        messages, error = FrameDecoder(4097).feed(masked_frame(TEXT, b"z" * 4098)[:8])
+        self.assertEqual(messages, [])
+        self.assertIsInstance(error, MessageTooLong)
+        self.assertEqual(error.limit, 4097)
+        self.assertEqual(str(error), "A message is at most 4097 bytes.")
+
+    def test_fragments_are_counted_per_message(self) -> None:
+        """Two fragmented messages of 3,000 bytes each, one after the other, are both read: the count starts again."""
+        decoder = FrameDecoder(4097)
+        one = masked_frame(TEXT, b"a" * 1500, final=False) + masked_frame(0x0, b"b" * 1500)
+        messages, error = decoder.feed(one + one)
+        self.assertEqual(error, None)
+        self.assertEqual([m.payload for m in messages], [b"a" * 1500 + b"b" * 1500] * 2)
+
+    def test_fragments_exactly_at_the_limit_together_are_read(self) -> None:
+        """Fragments making 4,097 bytes in all are one message; one byte more in the last one is too long."""
+        fragments = masked_frame(TEXT, b"a" * 4000, final=False) + masked_frame(0x0, b"b" * 97)
+        messages, error = FrameDecoder(4097).feed(fragments)
+        self.assertEqual(([len(m.payload) for m in messages], error), ([4097], None))
+        over = masked_frame(TEXT, b"a" * 4000, final=False) + masked_frame(0x0, b"b" * 98)
+        self.assertIsInstance(FrameDecoder(4097).feed(over)[1], MessageTooLong)
+
+    def test_after_a_fragmented_message_the_next_has_the_whole_limit(self) -> None:
+        """After a message in fragments, the next one may again be 4,097 bytes in fragments, and no more."""
+        first = masked_frame(TEXT, b"a" * 10, final=False) + masked_frame(0x0, b"b")
+        at_limit = masked_frame(TEXT, b"c" * 4000, final=False) + masked_frame(0x0, b"d" * 97)
+        messages, error = FrameDecoder(4097).feed(first + at_limit)
+        self.assertEqual(([len(m.payload) for m in messages], error), ([11, 4097], None))
+        over = masked_frame(TEXT, b"c" * 4000, final=False) + masked_frame(0x0, b"d" * 98)
+        messages, error = FrameDecoder(4097).feed(first + over)
+        self.assertEqual([len(m.payload) for m in messages], [11])
+        self.assertIsInstance(error, MessageTooLong)
+
+    def test_a_binary_message_in_fragments_keeps_its_opcode(self) -> None:
+        """A fragmented message is of its first fragment's opcode."""
+        data = masked_frame(BINARY, b"\x00\x01", final=False) + masked_frame(0x0, b"\x02")
+        [message] = FrameDecoder(4097).feed(data)[0]
+        self.assertEqual((message.opcode, message.payload), (BINARY, b"\x00\x01\x02"))
+
+    def test_an_eight_byte_length_frame_split_in_its_header_is_read_whole(self) -> None:
+        """A 65,536-byte message (eight-byte length), its header fed a byte at a time, comes out once."""
+        decoder = FrameDecoder(70_000)
+        data = masked_frame(BINARY, b"q" * 65536)
+        messages = [m for byte in data[:14] for m in decoder.feed(bytes([byte]))[0]]
+        messages += decoder.feed(data[14:] + masked_frame(TEXT, b"next"))[0]
+        self.assertEqual([(m.opcode, m.payload) for m in messages], [(BINARY, b"q" * 65536), (TEXT, b"next")])
+
+    def test_a_frame_is_refused_from_its_first_two_bytes(self) -> None:
+        """An unmasked frame, or a ping in fragments, is refused from the two bytes that say so."""
+        self.assertIsInstance(FrameDecoder(4097).feed(b"\x81\x05")[1], ProtocolViolation)
+        self.assertIsInstance(FrameDecoder(4097).feed(b"\x09\x80")[1], ProtocolViolation)
+
+    def test_a_two_byte_length_too_long_is_refused_from_its_four_header_bytes(self) -> None:
+        """A message announcing 5,000 bytes is refused once its four header bytes are in, before any mask or payload."""
+        messages, error = FrameDecoder(4097).feed(b"\x81\xfe" + (5000).to_bytes(2, "big"))
+        self.assertEqual(messages, [])
+        self.assertIsInstance(error, MessageTooLong)
+
+    def test_every_byte_of_an_eight_byte_length_counts(self) -> None:
+        """A length of 2^56 + 5 is too long, not 5: the most significant byte is read too."""
+        header = bytes((0x81, 0x80 | 127)) + ((1 << 56) + 5).to_bytes(8, "big")
+        self.assertIsInstance(FrameDecoder(4097).feed(header + b"\0\0\0\0" + b"x" * 5)[1], MessageTooLong)
+
+    def test_a_second_frame_cut_anywhere_in_its_header_waits_for_the_rest(self) -> None:
+        """After a whole frame, the next one's first 1, 3 or 9 bytes (in each length form) wait for the rest."""
+        for size in (1, 126, 65536):
+            second = masked_frame(TEXT, b"s" * size)
+            for cut in (1, 3, 9)[: 2 if size == 1 else 3]:
+                decoder = FrameDecoder(70_000)
+                messages, error = decoder.feed(masked_frame(TEXT, b"first") + second[:cut])
+                self.assertEqual(([m.payload for m in messages], error), ([b"first"], None), (size, cut))
+                self.assertEqual([m.payload for m in decoder.feed(second[cut:])[0]], [b"s" * size], (size, cut))
+
+    def test_a_two_byte_length_frame_split_in_its_header_is_read_whole(self) -> None:
+        """A 126-byte message (two-byte length) whose header comes in two reads is read once."""
+        decoder = FrameDecoder(4097)
+        data = masked_frame(TEXT, b"t" * 126)
+        self.assertEqual(decoder.feed(data[:3]), ([], None))
+        [message] = decoder.feed(data[3:])[0]
+        self.assertEqual(message.payload, b"t" * 126)
 
 
 class UpgradeTests(SiteTestCase):

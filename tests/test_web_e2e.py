@@ -15,7 +15,8 @@ from glozi.discovery.client import discover
 from tests.certs import make_self_signed
 from tests.realserver import connect_client, start_server
 from tests.test_people_e2e import connect_irc
-from tests.webclients import BINARY, CLOSE, TEXT, connect_web_client, http_get, masked_frame, open_websocket
+from tests.webclients import connect_web_client, http_get, open_websocket
+from tests.wsframes import BINARY, CLOSE, TEXT, masked_frame
 
 
 class _PlainClient(Protocol):
