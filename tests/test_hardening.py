@@ -19,7 +19,7 @@ from glozi.domain.chat import GUESS_REFUSALS_BEFORE_CLOSE, ChatServer
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory
 from glozi.doors.tracking import ConnectionLimits
-from glozi.limits.flood import FLOOD_BURST, FLOOD_TOLERANCE, FloodControl, Verdict
+from glozi.limits.flood import FloodControl, Verdict
 from glozi.limits.sendqueue import SendQueueGuard
 from glozi.storage.store import MemoryStore
 from tests.helpers import TEST_EXIT_CODE, done, quick_passwords
@@ -28,25 +28,41 @@ from tests.test_native_protocol import Client, ProtocolTestCase
 
 
 class FloodControlTests(SynchronousTestCase):
-    def test_burst_then_refuse_drop_disconnect(self) -> None:
-        """A burst passes; the first extra line is refused, the next dropped, sustained excess disconnects."""
-        clock = Clock()
-        flood = FloodControl(clock)
-        verdicts = [flood.check() for _ in range(FLOOD_BURST + FLOOD_TOLERANCE)]
-        self.assertEqual(verdicts[:FLOOD_BURST], [Verdict.ACCEPT] * FLOOD_BURST)
-        self.assertEqual(verdicts[FLOOD_BURST], Verdict.REFUSE)
-        self.assertEqual(set(verdicts[FLOOD_BURST + 1 : -1]), {Verdict.DROP})
-        self.assertEqual(verdicts[-1], Verdict.DISCONNECT)
+    """docs/security.md *Floods*: a burst of 20 lines, then 5 a second; 50 lines over budget in a row close."""
 
-    def test_recovers_after_pause(self) -> None:
-        """After a pause the budget is back and the excess count starts over."""
+    def test_20_lines_accepted_the_21st_refused_then_dropped_the_70th_disconnects(self) -> None:
+        """At one instant: lines 1-20 pass, the 21st gets the flood error, 22-69 are dropped, the 70th closes."""
+        flood = FloodControl(Clock())
+        verdicts = [flood.check() for _ in range(70)]
+        self.assertEqual(verdicts[:20], [Verdict.ACCEPT] * 20)
+        self.assertEqual(verdicts[20], Verdict.REFUSE)
+        self.assertEqual(verdicts[21:69], [Verdict.DROP] * 48)
+        self.assertEqual(verdicts[69], Verdict.DISCONNECT)
+
+    def test_5_lines_a_second_after_the_burst(self) -> None:
+        """Once the burst is spent, a second brings back 5 lines (the 6th is over), a quarter of one 1 line."""
         clock = Clock()
         flood = FloodControl(clock)
-        for _ in range(FLOOD_BURST + 5):
+        for _ in range(20):
             flood.check()
         clock.advance(1)
+        self.assertEqual([flood.check() for _ in range(6)], [Verdict.ACCEPT] * 5 + [Verdict.REFUSE])
+        clock.advance(0.25)
+        self.assertEqual([flood.check() for _ in range(2)], [Verdict.ACCEPT, Verdict.REFUSE])
+
+    def test_a_line_within_budget_resets_the_count_of_lines_over(self) -> None:
+        """49 lines over, one within budget, then 49 over again do not close; the 50th in a row does.
+        After the line within budget, the first one over gets the flood error again."""
+        clock = Clock()
+        flood = FloodControl(clock)
+        for _ in range(20 + 49):
+            self.assertNotEqual(flood.check(), Verdict.DISCONNECT)
+        clock.advance(0.25)
         self.assertEqual(flood.check(), Verdict.ACCEPT)
-        self.assertEqual([flood.check() for _ in range(5)][-1], Verdict.REFUSE)
+        again = [flood.check() for _ in range(50)]
+        self.assertEqual(again[0], Verdict.REFUSE)
+        self.assertEqual(again[1:49], [Verdict.DROP] * 48)
+        self.assertEqual(again[49], Verdict.DISCONNECT)
 
     def test_typing_pace_never_limited(self) -> None:
         """Four lines a second for ten minutes are all accepted."""
@@ -254,14 +270,17 @@ class IRCHardeningTests(SynchronousTestCase):
         return client
 
     def test_flood_notice_then_excess_flood(self) -> None:
-        """A burst past the budget gets one notice; going on ends with ERROR Excess Flood."""
+        """At one instant: 20 lines answered, the 21st gets one notice, the 69th is still dropped quietly,
+        the 70th ends with ERROR Excess Flood."""
         client = self.registered("flooder")
         self.clock.advance(10)
-        lines = client.send(b"PING x\r\n" * (FLOOD_BURST + 1))
-        self.assertEqual(lines[-1].command, "NOTICE")
+        lines = client.send(b"PING x\r\n" * 21)
+        self.assertEqual([line.command for line in lines], ["PONG"] * 20 + ["NOTICE"])
         self.assertIn("too fast", lines[-1].params[-1])
-        lines = client.send(b"PING x\r\n" * FLOOD_TOLERANCE)
-        self.assertEqual(lines[-1].command, "ERROR")
+        self.assertEqual(client.send(b"PING x\r\n" * 48), [])
+        self.assertFalse(client.closed)
+        lines = client.send(b"PING x\r\n")
+        self.assertEqual([line.command for line in lines], ["ERROR"])
         self.assertIn("Excess Flood", lines[-1].params[-1])
         self.assertTrue(client.closed)
 
