@@ -187,6 +187,64 @@ class NativeHardeningTests(ProtocolTestCase):
             self.assertEqual(client.frames()[0]["code"], "line_too_long")
 
 
+def at_once(client: Client, frame: dict) -> list[dict]:
+    """Send ``frame`` with no time passing (``Client.send`` lets a quarter of a second go by)."""
+    client.protocol.dataReceived(json.dumps(frame).encode() + b"\n")
+    return client.frames()
+
+
+def answers(frames: list[dict]) -> list[dict]:
+    """The answers among ``frames`` (what a join or a command got), without the events around them."""
+    return [frame for frame in frames if frame["type"] in ("joined", "reply", "error")]
+
+
+class JoinAndAdminBudgetTests(ProtocolTestCase):
+    """docs/protocol.md *Limits*: joins and creations a burst of 10, then one every 3 s; admin commands a
+    burst of 10, then one a second; past them ``rate_limited`` with ``retry_after``."""
+
+    def test_10_joins_at_once_then_the_11th_is_rate_limited_for_3_s(self) -> None:
+        """9 joins and a creation at once pass; the 11th is told 3 s, after 1 s 2 s, after 1.6 s still 2 s
+        (1.4 s left); after 3 s it is done."""
+        hopper = self.client()
+        for session in range(1, 10):
+            self.assertEqual(answers(at_once(hopper, {"type": "join", "session": session, "username": "hopper"}))
+                             [0]["type"], "joined")
+        self.assertEqual(answers(at_once(hopper, {"type": "create", "name": "room10", "username": "hopper"}))
+                         [0]["type"], "joined")
+        eleventh = {"type": "create", "name": "room11", "username": "hopper"}
+        told = []
+        for elapsed in (0, 1, 0.6):
+            self.clock.advance(elapsed)
+            [refused] = answers(at_once(hopper, eleventh))
+            told.append((refused["code"], refused["retry_after"]))
+        self.assertEqual(told, [("rate_limited", 3), ("rate_limited", 2), ("rate_limited", 2)])
+        self.clock.advance(1.4)
+        self.assertEqual(answers(at_once(hopper, eleventh))[0]["type"], "joined")
+
+    def test_10_admin_commands_at_once_then_the_11th_is_rate_limited_for_1_s(self) -> None:
+        """An admin kicks 10 members at once; the 11th kick is told 1 s, and still 1 s half a second later;
+        a second after the burst it is done."""
+        admin = self.client()
+        admin.one({"type": "create", "name": "garden", "username": "admin"})
+        members = [f"member{n}" for n in range(1, 12)]
+        for name in members:
+            self.assertEqual(self.client().one({"type": "join", "session": 10, "username": name})["type"], "joined")
+        self.clock.advance(10)
+        admin.frames()
+        for name in members[:10]:
+            [kicked] = answers(at_once(admin, {"type": "command", "name": "kick", "args": name}))
+            self.assertEqual(kicked["text"], f"You kicked {name}.")
+        told = []
+        for elapsed in (0, 0.5):
+            self.clock.advance(elapsed)
+            [refused] = answers(at_once(admin, {"type": "command", "name": "kick", "args": "member11"}))
+            told.append((refused["code"], refused["retry_after"]))
+        self.assertEqual(told, [("rate_limited", 1), ("rate_limited", 1)])
+        self.clock.advance(0.5)
+        [kicked] = answers(at_once(admin, {"type": "command", "name": "kick", "args": "member11"}))
+        self.assertEqual(kicked["text"], "You kicked member11.")
+
+
 class SlowReaderOverTCPTests(TestCase):
     """The send-queue bound with a real socket and Twisted's own producer calls."""
 
