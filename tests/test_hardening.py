@@ -10,6 +10,7 @@ from twisted.internet import defer, reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
 from twisted.internet.error import ConnectionLost
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -18,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from glozi.domain.chat import GUESS_REFUSALS_BEFORE_CLOSE, ChatServer
 from glozi.doors.native import wire
 from glozi.doors.native.protocol import NativeFactory
-from glozi.doors.tracking import ConnectionLimits
+from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.limits.flood import FloodControl, Verdict
 from glozi.limits.sendqueue import SendQueueGuard
 from glozi.storage.store import MemoryStore
@@ -80,15 +81,29 @@ class SendQueueGuardTests(SynchronousTestCase):
         overflows = []
         guard = SendQueueGuard(transport, 100, lambda: overflows.append(True))
         self.assertIs(transport.producer, guard)
+        self.assertTrue(transport.streaming)
         guard.wrote(1000)
         self.assertEqual(overflows, [])
         guard.pauseProducing()
         guard.wrote(60)
         guard.pauseProducing()
-        guard.wrote(60)
+        guard.wrote(40)
+        self.assertEqual(overflows, [])
         guard.pauseProducing()
+        guard.wrote(1)
         guard.wrote(60)
         self.assertEqual(overflows, [True])
+
+    def test_1_mib_queued_is_kept_one_byte_more_drops(self) -> None:
+        """docs/security.md: by default 1 MiB (1,048,576 bytes) may wait beyond the pause; one byte more is
+        an overflow."""
+        overflows = []
+        guard = SendQueueGuard(StringTransport(), ConnectionLimits().max_send_queue, lambda: overflows.append(1))
+        guard.pauseProducing()
+        guard.wrote(1_048_576)
+        self.assertEqual(overflows, [])
+        guard.wrote(1)
+        self.assertEqual(overflows, [1])
 
     def test_resume_resets(self) -> None:
         """Draining the buffer (resume) forgets what was queued."""
@@ -97,8 +112,20 @@ class SendQueueGuardTests(SynchronousTestCase):
         guard.pauseProducing()
         guard.wrote(90)
         guard.resumeProducing()
+        guard.wrote(90)
         guard.pauseProducing()
         guard.wrote(90)
+        self.assertEqual(overflows, [])
+
+    def test_a_closed_transport_never_overflows(self) -> None:
+        """Once the transport stopped its producer, nothing written counts any more."""
+        overflows = []
+        guard = SendQueueGuard(StringTransport(), 100, lambda: overflows.append(True))
+        guard.pauseProducing()
+        guard.stopProducing()
+        guard.wrote(1000)
+        guard.pauseProducing()
+        guard.wrote(1000)
         self.assertEqual(overflows, [])
 
 
@@ -243,6 +270,130 @@ class JoinAndAdminBudgetTests(ProtocolTestCase):
         self.clock.advance(0.5)
         [kicked] = answers(at_once(admin, {"type": "command", "name": "kick", "args": "member11"}))
         self.assertEqual(kicked["text"], "You kicked member11.")
+
+
+class GuessingThroughRefusalsTests(ProtocolTestCase):
+    """docs/protocol.md: a connection that keeps guessing through 10 ``too_many_attempts`` in a row gets the
+    10th with "Closing the connection." (and ``retry_after``) and is closed."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        owner = self.client("10.0.0.1")
+        owner.one({"type": "create", "name": "vault", "username": "owner", "password": "31415"})
+        self.guesser = self.client("10.0.0.66")
+        for guess in range(4):
+            [answer] = answers(at_once(self.guesser, self.guess(guess)))
+            self.assertEqual(answer["code"], "wrong_password")
+
+    def guess(self, number: int) -> dict:
+        return {"type": "join", "session": 10, "username": "guesser", "password": f"{number:05d}"}
+
+    def refusals(self, count: int) -> list[dict]:
+        return [answers(at_once(self.guesser, self.guess(50 + n)))[0] for n in range(count)]
+
+    def test_the_9th_refusal_in_a_row_leaves_the_connection_open(self) -> None:
+        """After 4 wrong guesses the session's budget for this address is spent (3 an hour, a guess every
+        1200 s): 30 s later, 9 guesses at once are each told 1170 s; the connection stays."""
+        self.clock.advance(30)
+        refused = self.refusals(9)
+        self.assertEqual([(a["code"], a["retry_after"]) for a in refused], [("too_many_attempts", 1170)] * 9)
+        self.assertNotIn("Closing", refused[-1]["message"])
+        self.assertFalse(self.guesser.closed)
+
+    def test_the_10th_refusal_in_a_row_closes_with_retry_after(self) -> None:
+        """The 10th refused guess in a row is told 1170 s and "Closing the connection.", and is closed."""
+        self.clock.advance(30)
+        tenth = self.refusals(10)[-1]
+        self.assertEqual((tenth["code"], tenth["retry_after"]), ("too_many_attempts", 1170))
+        self.assertEqual(tenth["message"], "Too many wrong passwords; try again in 1170 s. Closing the connection.")
+        self.assertTrue(self.guesser.closed)
+
+    def test_a_checked_guess_starts_the_count_again(self) -> None:
+        """9 refusals, a guess checked after the wait, then 9 more refusals: still open."""
+        self.clock.advance(30)
+        self.refusals(9)
+        self.clock.advance(1170)
+        [checked] = answers(at_once(self.guesser, self.guess(99)))
+        self.assertEqual(checked["code"], "wrong_password")
+        self.assertEqual({a["code"] for a in self.refusals(9)}, {"too_many_attempts"})
+        self.assertFalse(self.guesser.closed)
+
+
+class _Counted(Protocol):
+    """The least a door's protocol does for its factory: say when it opens and closes."""
+
+    def connectionMade(self) -> None:
+        self.factory.opened(self)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.factory.closed(self)
+
+
+class _CountingFactory(TrackingFactory):
+    protocol = _Counted
+
+
+class ConnectionLimitTests(SynchronousTestCase):
+    """docs/security.md *Connections*: at most 2000 connections in all and 20 per source address."""
+
+    def connect(self, factory: TrackingFactory, host: str) -> StringTransport:
+        transport = StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
+        factory.buildProtocol(transport.getPeer()).makeConnection(transport)
+        return transport
+
+    def test_20_from_one_address_the_21st_refused(self) -> None:
+        """20 connections from one address are let in; the 21st is told why and closed; another address is not
+        held up; once one of the 20 closes, one more is let in."""
+        factory = _CountingFactory()
+        first = [self.connect(factory, "10.0.0.5") for _ in range(20)]
+        self.assertEqual({t.value() for t in first}, {b""})
+        refused = self.connect(factory, "10.0.0.5")
+        self.assertEqual(refused.value(), b"Too many connections from 10.0.0.5 (at most 20).\r\n")
+        self.assertTrue(refused.disconnecting)
+        self.assertEqual(self.connect(factory, "10.0.0.6").value(), b"")
+        protocol = next(iter(factory.connections))
+        protocol.connectionLost()
+        protocol.connectionLost()
+        source = protocol.transport.getPeer().host
+        self.assertEqual(self.connect(factory, source).value(), b"")
+        self.assertTrue(self.connect(factory, source).disconnecting)
+
+    def test_2000_in_all_the_2001st_refused(self) -> None:
+        """2000 connections from 100 addresses are let in; the 2001st, from a new address, is told the server
+        is full; so is one from an address with room, since the server is full first."""
+        factory = _CountingFactory()
+        for n in range(2000):
+            self.assertFalse(self.connect(factory, f"10.1.{n // 20}.1").disconnecting)
+        refused = self.connect(factory, "10.2.0.1")
+        self.assertEqual(refused.value(), b"The server is full (2000 connections); try again later.\r\n")
+        self.assertEqual(self.connect(factory, "10.1.0.1").value(), refused.value())
+
+    def test_shutdown_waits_for_every_connection(self) -> None:
+        """With none open, the wait is over at once; with two open it ends when the second closes;
+        abort_all drops every one."""
+        factory = _CountingFactory()
+        self.successResultOf(factory.when_all_closed())
+        transports = [self.connect(factory, "10.0.0.5"), self.connect(factory, "10.0.0.6")]
+        waiting = factory.when_all_closed()
+        protocols = list(factory.connections)
+        protocols[0].connectionLost()
+        self.assertNoResult(waiting)
+        protocols[1].connectionLost()
+        self.successResultOf(waiting)
+        self.connect(factory, "10.0.0.7")
+        factory.abort_all()
+        self.assertEqual([t.disconnecting for t in transports], [False, False])
+        [last] = factory.connections
+        self.assertTrue(last.transport.disconnected)
+
+    def test_the_limits_are_the_options(self) -> None:
+        """--max-connections and --max-per-source are what the factory enforces."""
+        factory = _CountingFactory(ConnectionLimits(max_connections=3, max_per_source=2))
+        self.connect(factory, "10.0.0.5")
+        self.connect(factory, "10.0.0.5")
+        self.assertIn(b"at most 2", self.connect(factory, "10.0.0.5").value())
+        self.connect(factory, "10.0.0.6")
+        self.assertIn(b"full (3 connections)", self.connect(factory, "10.0.0.7").value())
 
 
 class SlowReaderOverTCPTests(TestCase):
