@@ -57,6 +57,22 @@ class BackoffTests(SynchronousTestCase):
         self.assertEqual(backoff.failures(4), 0)
 
 
+    def test_a_thousand_failures_still_wait_the_ceiling(self) -> None:
+        """However many failures a key has, its delay is the ceiling (no overflow past 2**1024)."""
+        clock = Clock()
+        backoff = Backoff(clock, free=3, base=2.0, ceiling=3600.0)
+        for _ in range(1100):
+            backoff.failed("k")
+        self.assertEqual((backoff.failures("k"), backoff.wait("k")), (1100, 3600.0))
+
+    def test_the_key_that_failed_last_is_kept_longest(self) -> None:
+        """With room for 3 keys, a key that fails again goes to the back: a 4th key pushes out the next oldest."""
+        backoff = Backoff(Clock(), free=0, base=1.0, ceiling=1.0, max_keys=3)
+        for key in ("a", "b", "c", "a", "d"):
+            backoff.failed(key)
+        self.assertEqual([backoff.failures(k) for k in "abcd"], [2, 0, 1, 1])
+
+
 class PasswordGuessingTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.server, self.clock = make_server()
@@ -221,12 +237,31 @@ class GuessDelayTests(SynchronousTestCase):
         self.assertIsNone(refusal(self.guard, "c3", "10.0.0.3", "vault"))
 
     def test_a_right_guess_clears_the_connection_and_the_address(self) -> None:
-        """After 5 wrong guesses and a right one, the next wrong ones are free again."""
-        for _ in range(5):
+        """After 4 wrong guesses, the 2 s wait and a right guess, the next 3 wrong ones are free again."""
+        for _ in range(4):
             self.guard.failed("guesser", "10.0.0.66")
-        self.guard.succeeded("guesser", "10.0.0.66")
+        self.clock.advance(2)
         self.assertIsNone(refusal(self.guard, "guesser", "10.0.0.66", "vault"))
-        self.assertEqual(self.guard.sources.failures("10.0.0.66"), 0)
+        self.guard.succeeded("guesser", "10.0.0.66")
+        for _ in range(3):
+            self.assertIsNone(refusal(self.guard, "guesser", "10.0.0.66", "another"))
+            self.guard.failed("guesser", "10.0.0.66")
+        self.assertEqual(refusal(self.guard, "guesser", "10.0.0.66", "another"), None)
+        self.guard.failed("guesser", "10.0.0.66")
+        self.assertEqual(refusal(self.guard, "guesser", "10.0.0.66", "another"), 2)
+
+    def test_the_budgets_of_the_last_10000_sessions_are_kept(self) -> None:
+        """A session's spent budget is kept while 9,999 other sessions are guessed at; the 10,001st pushes it
+        out (memory stays bounded)."""
+        guard = GuessGuard(self.clock, what="password", server_per_minute=20_000)
+        guard.failed("guesser", "10.0.0.66")
+        for _ in range(3):
+            self.assertIsNone(refusal(guard, "guesser", "10.0.0.66", 0))
+        for target in range(1, 10_000):
+            refusal(guard, "guesser", "10.0.0.66", target)
+        self.assertEqual(refusal(guard, "guesser", "10.0.0.66", 0), 1200)
+        refusal(guard, "guesser", "10.0.0.66", 10_000)
+        self.assertIsNone(refusal(guard, "guesser", "10.0.0.66", 0))
 
     def test_a_source_is_an_ipv4_address_or_an_ipv6_64(self) -> None:
         """IPv4 is itself, an IPv4-mapped address its IPv4 address, IPv6 its /64, anything else itself."""

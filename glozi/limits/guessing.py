@@ -135,9 +135,8 @@ class RecentCount:
         self._times.append(self._clock.seconds())
 
     def take_back(self) -> None:
-        """Uncount the latest event (it turned out not to be one)."""
-        if self._times:
-            self._times.pop()
+        """Uncount the latest event (it turned out not to be one); there is one."""
+        self._times.pop()
 
 
 class GuessGuard:
