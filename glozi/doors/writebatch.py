@@ -9,10 +9,12 @@ nothing before the reactor's next turn anyway, so no byte leaves later than it
 would have.
 """
 
+from collections.abc import Callable
 from typing import Any, Protocol, Self
 
 from twisted.logger import Logger
 
+from glozi.doors.directwrite import DirectWriter
 from glozi.limits.sendqueue import SendQueueGuard
 
 
@@ -74,13 +76,14 @@ class BatchedWrites:
     them back while ``self.factory.writes`` is open and writes them to the
     transport (counting them for the send-queue bound) otherwise.
 
-    Needs ``transport``, ``factory.writes`` (a ``WriteBatch``) and
-    ``_send_queue`` (a ``SendQueueGuard``) on the protocol.
+    Needs ``transport`` and ``factory.writes`` (a ``WriteBatch``) on the
+    protocol, and ``start_sending`` called once it is connected.
     """
 
     transport: Any
     factory: Any
     _send_queue: SendQueueGuard
+    _writer: DirectWriter
     # A class attribute until the first held write: idle connections carry no list.
     _held: list[bytes] | None = None
 
@@ -94,6 +97,13 @@ class BatchedWrites:
         set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if set_no_delay is not None:
             set_no_delay(True)
+
+    def start_sending(self, send_queue_limit: int, on_overflow: Callable[[], None]) -> None:
+        """Bound the send queue at ``send_queue_limit`` bytes (``on_overflow``
+        past it) and write directly to the socket when it can
+        (glozi/doors/directwrite.py)."""
+        self._send_queue = SendQueueGuard(self.transport, send_queue_limit, on_overflow)
+        self._writer = DirectWriter(self.transport)
 
     def send(self, data: bytes) -> None:
         """Send ``data`` to the peer, after what was sent before."""
@@ -117,7 +127,7 @@ class BatchedWrites:
         # was full count against the send-queue bound: the write that fills
         # the buffer is a reader's normal share (one batch can be large).
         already_full = self._send_queue.paused
-        self.transport.write(data)
+        self._writer.write(data)
         if already_full:
             self._send_queue.wrote(len(data))
 

@@ -38,7 +38,6 @@ from glozi.doors.irc.caps import LABELS, TAGGED, VARIANT, Cap
 from glozi.doors.tracking import source_of
 from glozi.doors.writebatch import BatchedWrites, WriteBatch
 from glozi.limits.flood import FloodControl, Verdict
-from glozi.limits.sendqueue import SendQueueGuard
 
 # Not wire.CACHE_KEY: a Left is not shared whole, only this notice of it is.
 _CLOSED_NOTICE_KEY = "irc/closed"
@@ -146,7 +145,7 @@ class IRCConnection(BatchedWrites, irc.IRC):
             self.factory.registration_timeout, self._registration_expired
         )
         self._flood = FloodControl(self.factory.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate)
-        self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
+        self.start_sending(self.factory.max_send_queue, self._too_slow)
         self.factory.opened(self)
         self.participant = self.factory.chat.connect(self, source_of(self.transport.getPeer()), registered=False)
 

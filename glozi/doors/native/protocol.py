@@ -22,7 +22,6 @@ from glozi.doors.native import wire
 from glozi.doors.tracking import ConnectionLimits, TrackingFactory
 from glozi.doors.writebatch import BatchedWrites, WriteBatch
 from glozi.limits.flood import FloodControl, Verdict
-from glozi.limits.sendqueue import SendQueueGuard
 
 # A new connection must send its first frame within this many seconds.
 LOGIN_GRACE_SECONDS = 30.0
@@ -59,7 +58,7 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
         self._flood = FloodControl(
             self.factory.chat.clock, burst=self.factory.flood_burst, rate=self.factory.flood_rate
         )
-        self._send_queue = SendQueueGuard(self.transport, self.factory.max_send_queue, self._too_slow)
+        self.start_sending(self.factory.max_send_queue, self._too_slow)
         self.authenticated = not self.factory.server_password.required
         peer = self.transport.getPeer()
         # The participant comes first: the welcome carries its download token.
