@@ -71,7 +71,7 @@ class DirectWriteTests(SynchronousTestCase):
         self.protocol = _Recorder()
         self.connection = tcp.Connection(self.socket, self.protocol, self.reactor)  # type: ignore[arg-type]
         self.connection.connected = 1
-        self.writer = DirectWriter(self.connection)
+        self.writer = DirectWriter(self.connection, 1_048_576, self.fail)
 
     def _reactor_pass(self) -> object:
         """What the reactor does when the socket is writable: Twisted's own send."""
@@ -126,26 +126,34 @@ class DirectWriteTests(SynchronousTestCase):
         self._reactor_pass()
         self.assertEqual(self.socket.received(), b"last words\n")
 
-    def test_large_write_beyond_send_limit(self) -> None:
-        """More than Twisted's per-send limit (128 KiB): the first part directly, the rest by Twisted."""
-        data = bytes(range(256)) * 1024  # 256 KiB
+    def test_large_write_partly_taken(self) -> None:
+        """A kernel that takes 128 KiB of a 256 KiB write: the rest goes out on Twisted's later passes, in order."""
+        data = bytes(range(256)) * 1024
+        self.socket.accept = [128 * 1024, errno_error(errno.EAGAIN)]
         self.writer.write(data)
-        self.assertEqual(len(self.socket.received()), tcp.Connection.SEND_LIMIT)
-        while self.connection in self.reactor.getWriters():
+        self.assertEqual(len(self.socket.received()), 128 * 1024)
+        self.writer.write(b"after")
+        passes = 0
+        while self.connection in self.reactor.getWriters() and passes < 10:
             self._reactor_pass()
-        self.assertEqual(self.socket.received(), data)
+            passes += 1
+        self.assertEqual(self.socket.received(), data + b"after")
 
     def test_written_through_a_plain_wrapper(self) -> None:
         """The web door's connection counting wraps the transport; writes still go straight to the socket."""
+        socket = _Socket()
+        connection = tcp.Connection(socket, _Recorder(), self.reactor)  # type: ignore[arg-type]
+        connection.connected = 1
         wrapper = ProtocolWrapper(WrappingFactory(None), Protocol())  # type: ignore[arg-type]
-        wrapper.makeConnection(self.connection)
-        DirectWriter(wrapper).write(b"through\n")
-        self.assertEqual(self.socket.sent, [b"through\n"])
+        wrapper.makeConnection(connection)
+        DirectWriter(wrapper, 1_048_576, self.fail).write(b"through\n")
+        self.assertEqual(socket.sent, [b"through\n"])
+        self.assertEqual(self.reactor.getWriters(), [])
 
     def test_not_a_socket_written_through_the_transport(self) -> None:
         """A transport that is no TCP socket (a test's, a pipe) gets the bytes by its own write."""
         transport = StringTransport()
-        DirectWriter(transport).write(b"plain\n")
+        DirectWriter(transport, 1_048_576, self.fail).write(b"plain\n")
         self.assertEqual(transport.value(), b"plain\n")
 
 

@@ -18,10 +18,13 @@ directly, also behind protocol wrappers that forward to it; TLS encrypts in
 its own buffer first, so a TLS connection writes through Twisted as before.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.tcp import Connection
 from twisted.protocols.policies import ProtocolWrapper
+
+from glozi.limits.sendqueue import SendQueueGuard
 
 
 def _tcp_under(transport: Any) -> Connection | None:
@@ -34,13 +37,16 @@ def _tcp_under(transport: Any) -> Connection | None:
 
 
 class DirectWriter:
-    """Writes to one transport: directly when it can, through Twisted when it must."""
+    """Writes to one transport: directly when it can, through Twisted when it
+    must, and counts what Twisted queues for the send-queue bound."""
 
-    __slots__ = ("_socket", "_transport")
+    __slots__ = ("_socket", "_transport", "send_queue")
 
-    def __init__(self, transport: Any) -> None:
+    def __init__(self, transport: Any, send_queue_limit: int, on_overflow: Callable[[], None]) -> None:
         self._transport = transport
         self._socket = _tcp_under(transport)
+        self.send_queue = SendQueueGuard(transport, send_queue_limit, on_overflow)
+        """The bound on what waits in Twisted's buffer for a peer that does not read."""
 
     def write(self, data: bytes) -> None:
         """Send ``data`` after everything written before."""
@@ -54,11 +60,22 @@ class DirectWriter:
             and not tcp.disconnecting
             and not tcp._writeDisconnected
         ):
-            sent = tcp.writeSomeData(data)
-            if type(sent) is int:
-                if sent == len(data):
-                    return
+            try:
+                sent = tcp.socket.send(data)
+            # EAGAIN (the kernel's buffer is full), EINTR, or a peer that is
+            # gone: Twisted's own write path retries, or finds the loss again
+            # and closes the connection the usual way.
+            except OSError:
+                sent = 0
+            if sent == len(data):
+                return
+            if sent:
                 data = data[sent:]
-            # Otherwise the peer is gone: Twisted's write finds that out again
-            # on its next pass and closes the connection the usual way.
+        # Only bytes handed over while the transport already said its buffer
+        # was full count against the send-queue bound: the write that fills
+        # the buffer is a reader's normal share (one batch can be large).
+        guard = self.send_queue
+        already_full = guard.paused
         self._transport.write(data)
+        if already_full:
+            guard.wrote(len(data))

@@ -5,6 +5,7 @@ from twisted.logger import Logger
 
 from glozi.domain.events import Event, Message
 from glozi.domain.sessions import Member, Session
+from glozi.fanout.delivery import deliver_to
 
 
 class LocalFanout:
@@ -22,13 +23,8 @@ class LocalFanout:
         session.history.append(message)
 
     def publish(self, session: Session, event: Event, exclude: Member | None = None) -> None:
-        for member in tuple(session.members.values()):
-            if member is exclude:
-                continue
-            connection = member.participant.connection
-            try:
-                connection.deliver(event)
-            # Whatever broke one member's connection must not stop the others' delivery.
-            except Exception:  # noqa: BLE001
-                self.log.failure("Delivery to {name} failed; dropping the connection", name=member.name)
-                connection.close()
+        deliver_to(
+            [member.participant.connection for member in tuple(session.members.values()) if member is not exclude],
+            event,
+            self.log,
+        )

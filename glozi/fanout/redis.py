@@ -17,6 +17,7 @@ from twisted.logger import Logger
 
 from glozi.domain.events import Event, Message
 from glozi.domain.sessions import Member, Session
+from glozi.fanout.delivery import deliver_to
 from glozi.fanout.envelope import encode_event, message_envelope, pack, session_state
 from glozi.fanout.sequencer import DEFAULT_GAP_WAIT, Sequencer
 
@@ -104,14 +105,12 @@ class ClusterFanout:
 
     def deliver_here(self, session: Session, event: Event, exclude: str | None) -> None:
         """Deliver ``event`` to the members of ``session`` connected to this node, but the one named ``exclude``."""
-        for member in tuple(session.members.values()):
-            participant = member.participant
-            if participant.remote or member.name == exclude:
-                continue
-            connection = participant.connection
-            try:
-                connection.deliver(event)
-            # Whatever broke one member's connection must not stop the others' delivery.
-            except Exception:  # noqa: BLE001
-                self.log.failure("Delivery to {name} failed; dropping the connection", name=member.name)
-                connection.close()
+        deliver_to(
+            [
+                member.participant.connection
+                for member in tuple(session.members.values())
+                if not member.participant.remote and member.name != exclude
+            ],
+            event,
+            self.log,
+        )

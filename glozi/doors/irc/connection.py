@@ -156,6 +156,14 @@ class IRCConnection(BatchedWrites, irc.IRC):
         self.participant.disconnected(self._quit_comment)
         self.factory.closed(self)
 
+    def shared_bytes(self, event: Event) -> bytes | None:
+        """``event``'s lines when another recipient of this client's variant
+        encoded them already (glozi/fanout/delivery.py)."""
+        # While a labeled command is answered, what this client is sent is gathered into the answer.
+        if self._responding is not None:
+            return None
+        return event.encoded.get(self._shared_key)
+
     def deliver(self, event: Event) -> None:
         """Write ``event`` as IRC lines: shared events encoded once for every
         recipient of the same variant (the first one encodes; the others find

@@ -114,6 +114,14 @@ class NativeProtocol(BatchedWrites, LineReceiver, TimeoutMixin):
     """Send bytes already in this door's encoding (``factory.encode_event``'s); a
     native line is, so here it is ``send`` itself."""
 
+    def shared_bytes(self, event: Event) -> bytes | None:
+        """``event`` in this door's encoding, the same for every connection of
+        the door (glozi/fanout/delivery.py); None for leaving, which may bring
+        this connection back to the session list (``deliver``)."""
+        if type(event) is Left:
+            return None
+        return self.factory.encode_event(event)
+
     def deliver(self, event: Event) -> None:
         # Every member's delivery comes here: one write, and one cheap type test
         # for the one event that needs more (an IRC channel CTCP encodes to nothing).

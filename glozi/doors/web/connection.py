@@ -59,6 +59,12 @@ class WebSocketConnection(NativeProtocol):
         """Send native lines, each as one text message."""
         self.send_encoded(text_messages(data))
 
+    def shared_bytes(self, event: Event) -> bytes | None:
+        # Nothing may follow the close frame.
+        if self._close_sent:
+            return b""
+        return super().shared_bytes(event)
+
     def dataReceived(self, data: bytes) -> None:
         with self.factory.writes:
             messages, error = self._decoder.feed(data)

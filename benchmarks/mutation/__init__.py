@@ -1,0 +1,1 @@
+"""Mutation testing of GloziChat's rules: see README.md in this folder."""
