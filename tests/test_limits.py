@@ -54,6 +54,10 @@ class FloodControlTests(SynchronousTestCase):
         self.assertEqual(again[1:49], [Verdict.DROP] * 48)
         self.assertEqual(again[49], Verdict.DISCONNECT)
 
+    def test_a_burst_under_one_line_refuses_the_first_line(self) -> None:
+        """With --flood-burst 0.5 the very first line is over budget: it gets the flood error."""
+        self.assertEqual(FloodControl(Clock(), burst=0.5).check(), Verdict.REFUSE)
+
     def test_typing_pace_never_limited(self) -> None:
         """Four lines a second for ten minutes are all accepted."""
         clock = Clock()

@@ -40,12 +40,15 @@ class TokenBucketTests(SynchronousTestCase):
         self.assertEqual([bucket.try_take() for _ in range(4)], [True] * 3 + [False])
 
     def test_seconds_until(self) -> None:
-        """With the bucket empty, a token is 0.5 s away at 2 a second, 2 tokens 1 s; none is 0 when there are."""
+        """With the bucket empty, a token is 0.5 s away at 2 a second, 2 tokens 1 s, and 0.25 s later a token
+        0.25 s; 0 when there are tokens."""
         clock = Clock()
         bucket = TokenBucket(clock, 2, 2.0)
         self.assertEqual(bucket.seconds_until(), 0)
         bucket.try_take(2)
         self.assertEqual((bucket.seconds_until(), bucket.seconds_until(2)), (0.5, 1.0))
+        clock.advance(0.25)
+        self.assertEqual(bucket.seconds_until(), 0.25)
 
     def test_a_refused_take_costs_nothing(self) -> None:
         """Asking for more than there is takes nothing: the tokens are still there for a smaller take."""
