@@ -65,6 +65,13 @@ class BackoffTests(SynchronousTestCase):
             backoff.failed("k")
         self.assertEqual((backoff.failures("k"), backoff.wait("k")), (1100, 3600.0))
 
+    def test_100000_keys_are_remembered(self) -> None:
+        """By default 100,000 keys are kept: the 100,001st pushes out the first, not the second."""
+        backoff = Backoff(Clock(), free=0, base=1.0, ceiling=1.0)
+        for key in range(100_001):
+            backoff.failed(key)
+        self.assertEqual([backoff.failures(key) for key in (0, 1, 100_000)], [0, 1, 1])
+
     def test_the_key_that_failed_last_is_kept_longest(self) -> None:
         """With room for 3 keys, a key that fails again goes to the back: a 4th key pushes out the next oldest."""
         backoff = Backoff(Clock(), free=0, base=1.0, ceiling=1.0, max_keys=3)
@@ -262,6 +269,12 @@ class GuessDelayTests(SynchronousTestCase):
         self.assertEqual(refusal(guard, "guesser", "10.0.0.66", 0), 1200)
         refusal(guard, "guesser", "10.0.0.66", 10_000)
         self.assertIsNone(refusal(guard, "guesser", "10.0.0.66", 0))
+
+    def test_wrong_guesses_at_other_nodes_count_for_the_address(self) -> None:
+        """4 wrong guesses from an address reported by other nodes of a cluster: its next guess here waits 2 s."""
+        for _ in range(4):
+            self.guard.failed_elsewhere("10.0.0.66")
+        self.assertEqual(refusal(self.guard, "a new connection", "10.0.0.66", "vault"), 2)
 
     def test_a_source_is_an_ipv4_address_or_an_ipv6_64(self) -> None:
         """IPv4 is itself, an IPv4-mapped address its IPv4 address, IPv6 its /64, anything else itself."""
