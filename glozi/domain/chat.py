@@ -61,7 +61,7 @@ from glozi.domain.whowas import NickHistory, PastUser
 from glozi.fanout.interface import Fanout
 from glozi.fanout.local import LocalFanout
 from glozi.limits.guessing import GuessGuard
-from glozi.limits.ratelimit import TokenBucket
+from glozi.limits.ratelimit import TokenBucket, retry_after
 from glozi.storage.passwords import PasswordHasher, ScryptPasswords
 from glozi.storage.store import MemoryStore, SharedFile, Snapshot, Store, StoredMessage
 
@@ -791,7 +791,7 @@ class Participant:
 
     def _limit_joins(self) -> None:
         if not self.joins.try_take():
-            wait = max(1, round(self.joins.seconds_until()))
+            wait = retry_after(self.joins.seconds_until())
             raise ChatError("rate_limited", f"Too many joins; try again in {wait} s.", retry_after=wait)
 
     def _require_no_join_in_flight(self) -> None:

@@ -17,6 +17,7 @@ from glozi.domain import rules
 from glozi.domain.errors import ChatError
 from glozi.domain.events import LeaveReason
 from glozi.domain.sessions import Member
+from glozi.limits.ratelimit import retry_after
 
 
 class Arguments(enum.Enum):
@@ -221,7 +222,7 @@ def run(member: Member, name: str, args: str) -> "str | Deferred[str]":
         raise ChatError("not_admin", f"/{command.name} is for the session's admin only.")
     admin_actions = member.participant.admin_actions
     if command.admin_only and not admin_actions.try_take():
-        wait = max(1, round(admin_actions.seconds_until()))
+        wait = retry_after(admin_actions.seconds_until())
         raise ChatError("rate_limited", f"Too many admin commands; try again in {wait} s.", retry_after=wait)
     args = args.strip()
     if command.arguments is Arguments.NONE and args:

@@ -18,6 +18,7 @@ from twisted.internet.interfaces import IReactorTime
 from glozi.domain.errors import ChatError
 from glozi.domain.names import EXIT_CODE_LENGTH
 from glozi.limits.guessing import SOURCE_MEMORY, Backoff, source_group
+from glozi.limits.ratelimit import retry_after
 
 FAILURES_PER_CONNECTION = 3
 SOURCE_FREE_FAILURES = 3
@@ -62,7 +63,7 @@ class ExitCodeGuard:
         key = source_group(source)
         wait = self._sources.wait(key)
         if wait > 0:
-            seconds = max(1, round(wait))
+            seconds = retry_after(wait)
             raise ChatError(
                 "too_many_attempts",
                 f"Too many wrong exit codes from your address; try again in {seconds} s.",

@@ -8,13 +8,13 @@ address); ``GuessGuard`` combines the scopes for one kind of secret;
 """
 
 import ipaddress
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 
 from glozi.domain.errors import ChatError
-from glozi.limits.ratelimit import TokenBucket
+from glozi.limits.ratelimit import TokenBucket, retry_after
 
 SOURCE_MEMORY = 30 * 24 * 3600.0
 IPV6_SOURCE_PREFIX = 64
@@ -113,6 +113,32 @@ class Backoff:
         self._records.pop(key, None)
 
 
+class RecentCount:
+    """At most ``limit`` events in any ``seconds``: the times of the last
+    ``limit`` of them, so memory stays bounded."""
+
+    __slots__ = ("_clock", "_times", "seconds")
+
+    def __init__(self, clock: IReactorTime, limit: int, seconds: float) -> None:
+        self._clock = clock
+        self.seconds = seconds
+        self._times: deque[float] = deque(maxlen=limit)
+
+    def wait(self) -> float:
+        """Seconds until one more event may happen (0 when it may now)."""
+        if len(self._times) < self._times.maxlen:
+            return 0.0
+        return max(0.0, self._times[0] + self.seconds - self._clock.seconds())
+
+    def add(self) -> None:
+        """Count one event, now."""
+        self._times.append(self._clock.seconds())
+
+    def take_back(self) -> None:
+        """Uncount the latest event (it turned out not to be one); there is one."""
+        self._times.pop()
+
+
 class GuessGuard:
     """All the limits on guessing one kind of secret.
 
@@ -123,7 +149,11 @@ class GuessGuard:
       budget of ``target_per_hour`` an hour, so a storm cannot go fast by
       spreading over addresses, while members joining from clean addresses are
       never held up by someone else's storm;
-    - server-wide: at most ``server_per_minute`` wrong guesses a minute.
+    - server-wide: at most ``server_per_minute`` wrong guesses in any minute.
+      A guess counts from when it is let through to be checked (a right one is
+      uncounted when it turns out right): checks run off the reactor, so
+      guesses from many addresses at once would all pass a count of wrong
+      ones made before any of them was found wrong.
     """
 
     def __init__(
@@ -134,7 +164,7 @@ class GuessGuard:
         connection_free: int = 3,
         source_free: int = 3,
         target_per_hour: float = 3,
-        server_per_minute: float = 60,
+        server_per_minute: int = 60,
     ) -> None:
         self._clock = clock
         self.what = what
@@ -142,7 +172,7 @@ class GuessGuard:
         self.sources = Backoff(clock, free=source_free, base=2.0, ceiling=3600.0, forget_after=SOURCE_MEMORY)
         self.target_per_hour = target_per_hour
         self._targets: OrderedDict[object, TokenBucket] = OrderedDict()
-        self._server = TokenBucket(clock, server_per_minute, server_per_minute / 60)
+        self._server = RecentCount(clock, server_per_minute, 60.0)
 
     def _target_bucket(self, target: object) -> TokenBucket:
         bucket = self._targets.get(target)
@@ -155,38 +185,42 @@ class GuessGuard:
         return bucket
 
     def _refuse(self, seconds: float) -> ChatError:
-        wait = max(1, round(seconds))
+        wait = retry_after(seconds)
         return ChatError(
             "too_many_attempts", f"Too many wrong {self.what}s; try again in {wait} s.", retry_after=wait
         )
 
     def allow(self, connection: object, source: object, target: object = None) -> None:
-        """Raise ``too_many_attempts`` if a guess from here may not be checked now."""
+        """Raise ``too_many_attempts`` if a guess from here may not be checked
+        now; otherwise it counts as a wrong guess server-wide until
+        ``succeeded`` says it was right. Each guess let through is followed by
+        ``failed`` or ``succeeded``."""
         wait = max(self.connections.wait(connection), self.sources.wait(source))
         if wait > 0:
             raise self._refuse(wait)
-        if self._server.seconds_until() > 0:
-            raise self._refuse(self._server.seconds_until())
+        if self._server.wait() > 0:
+            raise self._refuse(self._server.wait())
         if self.sources.failures(source) > 0:
             bucket = self._target_bucket(target)
             if not bucket.try_take():
                 raise self._refuse(bucket.seconds_until())
+        self._server.add()
 
     def failed(self, connection: object, source: object) -> None:
-        """Record a wrong guess."""
+        """Record a wrong guess (already counted server-wide by ``allow``)."""
         self.connections.failed(connection)
         self.sources.failed(source)
-        self._server.try_take()
 
     def failed_elsewhere(self, source: object) -> None:
         """Another server of the cluster had a wrong guess from ``source``: it counts here too."""
         self.sources.failed(source)
-        self._server.try_take()
+        self._server.add()
 
     def succeeded(self, connection: object, source: object) -> None:
-        """A right guess clears the caller's record."""
+        """A right guess clears the caller's record and is no wrong guess server-wide."""
         self.connections.forget(connection)
         self.sources.forget(source)
+        self._server.take_back()
 
     def target_gone(self, target: object) -> None:
         """``target`` (a closed session) cannot be guessed any more; its budget goes."""

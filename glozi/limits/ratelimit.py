@@ -1,6 +1,20 @@
-"""A token bucket that takes its time from an injected clock."""
+"""A token bucket that takes its time from an injected clock, and the
+``retry_after`` a refused client is told."""
+
+import math
 
 from twisted.internet.interfaces import IReactorTime
+
+# A clock near 2**31 s (a timestamp of today) counts in steps of 2**-22 s, so a
+# wait of exactly 3 s can come out a few steps over; this much over is on time.
+_CLOCK_SLACK = 0.001
+
+
+def retry_after(seconds: float) -> int:
+    """The whole number of seconds after which an action refused for
+    ``seconds`` more may succeed: rounded up (rounded to the nearest, a client
+    that waited as told would be refused again), and at least 1."""
+    return max(1, math.ceil(seconds - _CLOCK_SLACK))
 
 
 class TokenBucket:
