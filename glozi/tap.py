@@ -50,7 +50,7 @@ from glozi.limits.sendqueue import DEFAULT_SEND_QUEUE_LIMIT
 from glozi.process.memory import FullCollections, MemoryReports, return_large_blocks
 from glozi.process.service import ChatService, ListeningService, WebAddress, WebListeningService
 from glozi.storage.blobs import Blobs
-from glozi.storage.groupcommit import GroupCommitStore
+from glozi.storage.groupcommit import COMMIT_INTERVAL, GroupCommitStore
 from glozi.storage.passwords import hash_password
 from glozi.storage.sqlitestore import DEFAULT_DB_FILE, open_store
 from glozi.storage.store import DEFAULT_RETENTION, Snapshot, is_postgres_url
@@ -393,8 +393,11 @@ def makeService(
     chat.restore(snapshot)
     operators = Operators(chat, options["operators"])
     server_password = ServerPassword(chat, options["password-hash"])
-    writes = WriteBatch()
+    writes = WriteBatch(reactor)
     store.answers = writes
+    if cluster is None:
+        # A cluster's deliveries wait for the commit; a server alone's do not.
+        store.commit_interval = COMMIT_INTERVAL
     # The other nodes the welcome and discovery answers list (docs/protocol.md): none for a server alone.
     other_nodes = cluster.other_nodes if cluster is not None else no_other_nodes
     limits = ConnectionLimits(

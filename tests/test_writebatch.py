@@ -3,6 +3,7 @@ and written in one pass, every connection's bytes in the order they were sent.""
 
 from types import SimpleNamespace
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from glozi.doors.native import wire
@@ -134,3 +135,27 @@ class DoorOrderTests(ProtocolTestCase):
             bob.protocol.send(wire.encode_frame({"type": "bye"}))
         self.assertEqual([frame["type"] for frame in bob.frames()], ["pong", "message", "bye"])
         self.assertEqual([frame["type"] for frame in alice.frames()], ["ack"])
+
+
+class EndOfTurnTests(SynchronousTestCase):
+    """With the reactor's clock (the server's batch), writes go out at the end of the turn."""
+
+    def test_reads_of_one_turn_share_a_write_and_order_holds(self) -> None:
+        clock = Clock()
+        batch = WriteBatch(clock)
+        log: list[tuple[str, bytes]] = []
+        alice, bob, carol = (_Connection(name, batch, log) for name in ("alice", "bob", "carol"))
+        with batch:
+            alice.broadcast([bob], b"first read\n")
+        # Between reads (a timer's send, say) the batch is still open: held, in order.
+        bob.send(b"between\n")
+        with batch:
+            # Holding bytes, bob gets the next event on his own (his door's shared_bytes says None).
+            bob.send(b"second read\n")
+            alice.broadcast([carol], b"second read\n")
+        self.assertEqual(log, [])
+        clock.advance(0)
+        self.assertEqual(sorted(log), [("bob", b"first read\nbetween\nsecond read\n"), ("carol", b"second read\n")])
+        self.assertFalse(batch.open)
+        bob.send(b"later\n")
+        self.assertEqual(log[-1], ("bob", b"later\n"))

@@ -18,6 +18,7 @@ in order.
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, Self
 
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from glozi.doors.directwrite import DirectWriter
@@ -38,7 +39,8 @@ class Flushable(Protocol):
 
 class WriteBatch:
     """While open (``with batch:``), connections hold back their writes and
-    register here; on closing the outermost ``with`` every one is written once.
+    register here; on closing the outermost ``with`` (with a clock: at the end
+    of the reactor's turn) every one is written once.
 
     Broadcasts are kept whole (``broadcast``): the recipients and the bytes.
     A connection that is sent anything of its own after one it is a recipient
@@ -55,7 +57,13 @@ class WriteBatch:
 
     log = Logger()
 
-    def __init__(self) -> None:
+    def __init__(self, clock: IReactorTime | None = None) -> None:
+        self._clock = clock
+        """With a clock (the server's reactor), the batch is written at the end
+        of the reactor's turn (``callLater(0)``), after every read the turn
+        handles: as Twisted itself writes, so the reads of one turn share each
+        connection's write. Without one, at the end of each ``with``."""
+        self._writing_out: IDelayedCall | None = None
         self._depth = 0
         self._waiting: list[Flushable] = []
         self._broadcasts: list[tuple[Sequence[Flushable], bytes]] = []
@@ -111,6 +119,15 @@ class WriteBatch:
         self._depth -= 1
         if self._depth:
             return
+        if self._clock is not None:
+            # Still open: whatever else this turn sends is held, in order, too.
+            if self._writing_out is None:
+                self._writing_out = self._clock.callLater(0, self._write_out)
+            return
+        self._write_out()
+
+    def _write_out(self) -> None:
+        self._writing_out = None
         self.open = False
         # A write may lead to more writes (a transport that fails and closes);
         # those are written through, since the batch is closed by now.

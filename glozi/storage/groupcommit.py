@@ -25,6 +25,12 @@ from glozi.storage.history import HistoryQuery
 from glozi.storage.historysql import HistoryReads
 from glozi.storage.store import SharedFile, StoredMessage, StoredSession, StoreError
 
+COMMIT_INTERVAL = 0.005
+"""A server alone starts at most one transaction per this many seconds. Its
+deliveries do not wait for the commit (only the acknowledgements do), and a
+server that keeps up with its clients would otherwise commit every message on
+its own: one transaction per message, where a few milliseconds gather dozens."""
+
 Operation = tuple[str, Any]
 """``("session", StoredSession)``, ``("delete", session_id)`` or ``("message", StoredMessage)``."""
 
@@ -50,6 +56,10 @@ class GroupCommitStore:
         self._queue: list[tuple[Operation, Deferred[Any]]] = []
         self._scheduled: Any = None
         self._in_flight: Deferred[Any] | None = None
+        self.commit_interval = 0.0
+        """Seconds from one transaction's start to the next's at the least
+        (``makeService`` sets ``COMMIT_INTERVAL`` for a server alone)."""
+        self._next_start = 0.0
         self._closed = False
         # Messages written per session since its last retention trim: a trim
         # walks the session's index, so it runs once per tenth of the
@@ -152,8 +162,11 @@ class GroupCommitStore:
         self._queue.append((operation, written))
         if self._in_flight is None and self._scheduled is None:
             # Everything queued during this reactor turn goes into one transaction.
-            self._scheduled = self._clock.callLater(0, self._flush)
+            self._scheduled = self._clock.callLater(self._wait_to_start(), self._flush)
         return written
+
+    def _wait_to_start(self) -> float:
+        return max(0.0, self._next_start - self._clock.seconds())
 
     def _sessions_to_trim(self, operations: list[Operation]) -> list[int]:
         for kind, value in operations:
@@ -168,6 +181,7 @@ class GroupCommitStore:
 
     def _flush(self) -> "Deferred[Sequence[int | None]]":
         self._scheduled = None
+        self._next_start = self._clock.seconds() + self.commit_interval
         batch, self._queue = self._queue, []
         operations = [operation for operation, _ in batch]
         trim = self._sessions_to_trim(operations)
@@ -192,7 +206,7 @@ class GroupCommitStore:
         def next_batch(_: object) -> None:
             self._in_flight = None
             if self._queue and not self._closed:
-                self._scheduled = self._clock.callLater(0, self._flush)
+                self._scheduled = self._clock.callLater(self._wait_to_start(), self._flush)
 
         # The in-flight marker is cleared before the writers hear back, so a
         # write they make in reaction starts the next batch.
