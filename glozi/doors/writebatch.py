@@ -67,8 +67,9 @@ class WriteBatch:
         self._depth = 0
         self._waiting: list[Flushable] = []
         self._broadcasts: list[tuple[Sequence[Flushable], bytes]] = []
-        self._recipients: list[frozenset[Flushable] | None] = []
-        """Each broadcast's recipients as a set, made only when asked."""
+        self._index: dict[Flushable, list[int]] = {}
+        """The broadcasts each connection is a recipient of, by number; made only when a hold asks."""
+        self._indexed = 0
         self._taken: set[Flushable] = set()
         # A plain attribute, not a property: every delivery reads it.
         self.open = False
@@ -92,7 +93,6 @@ class WriteBatch:
             _write_each(connections, data, (), self.log)
             return
         self._broadcasts.append((connections, data))
-        self._recipients.append(None)
 
     def release(self, connection: Flushable) -> None:
         """``connection`` writes what it holds now (it is closing): it takes its share of the broadcasts first."""
@@ -101,14 +101,14 @@ class WriteBatch:
 
     def _share_of(self, connection: Flushable) -> list[bytes]:
         """The bytes of each broadcast so far that ``connection`` is a recipient of, in order."""
-        share = []
-        for index, (connections, data) in enumerate(self._broadcasts):
-            recipients = self._recipients[index]
-            if recipients is None:
-                recipients = self._recipients[index] = frozenset(connections)
-            if connection in recipients:
-                share.append(data)
-        return share
+        # Each broadcast's recipients are indexed once, when a hold first needs them.
+        index = self._index
+        broadcasts = self._broadcasts
+        for number in range(self._indexed, len(broadcasts)):
+            for recipient in broadcasts[number][0]:
+                index.setdefault(recipient, []).append(number)
+        self._indexed = len(broadcasts)
+        return [broadcasts[number][1] for number in index.get(connection, ())]
 
     def __enter__(self) -> Self:
         self._depth += 1
@@ -131,7 +131,8 @@ class WriteBatch:
         self.open = False
         # A write may lead to more writes (a transport that fails and closes);
         # those are written through, since the batch is closed by now.
-        broadcasts, self._broadcasts, self._recipients = self._broadcasts, [], []
+        broadcasts, self._broadcasts = self._broadcasts, []
+        self._index, self._indexed = {}, 0
         taken, self._taken = self._taken, set()
         waiting, self._waiting = self._waiting, []
         for connection in waiting:
@@ -145,15 +146,23 @@ class WriteBatch:
             self._write_broadcasts(broadcasts, taken)
 
     def _write_broadcasts(self, broadcasts: list[tuple[Sequence[Flushable], bytes]], taken: set[Flushable]) -> None:
-        first = broadcasts[0][0]
-        if all(connections == first for connections, _ in broadcasts):
-            data = broadcasts[0][1] if len(broadcasts) == 1 else b"".join(data for _, data in broadcasts)
-            _write_each(first, data, taken, self.log)
-            return
-        # Different recipients (several sessions, or one with someone left out):
-        # each connection's bytes gathered in order, then one write each.
-        gathered: dict[Flushable, list[bytes]] = {}
+        # Runs of broadcasts to the same recipients (one read's messages) are
+        # joined first: the work per recipient is then per run, not per message.
+        runs: list[tuple[Sequence[Flushable], list[bytes]]] = []
         for connections, data in broadcasts:
+            if runs and (runs[-1][0] is connections or runs[-1][0] == connections):
+                runs[-1][1].append(data)
+            else:
+                runs.append((connections, [data]))
+        if len(runs) == 1:
+            connections, chunks = runs[0]
+            _write_each(connections, chunks[0] if len(chunks) == 1 else b"".join(chunks), taken, self.log)
+            return
+        # Different recipients (several sessions or senders in one turn): each
+        # connection's bytes gathered in order, then one write each.
+        gathered: dict[Flushable, list[bytes]] = {}
+        for connections, chunks in runs:
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             for connection in connections:
                 held = gathered.get(connection)
                 if held is None:

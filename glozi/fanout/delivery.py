@@ -29,6 +29,11 @@ class SharingConnection(Connection, Protocol):
         """Write ``data`` to each of ``connections`` (of this door)."""
 
 
+_UNKNOWN = object()
+_SHARES: dict[type, object] = {}
+"""Each connection class's ``shared_bytes`` (None when it has none), looked up once."""
+
+
 def deliver_to(
     members: Iterable[Member], event: Event, log: Logger, exclude: Member | None = None, local_only: bool = False
 ) -> None:
@@ -38,6 +43,9 @@ def deliver_to(
     event. ``members`` is iterated once, before anything is delivered: pass a
     copy (a delivery may close a connection and so change the session)."""
     groups: dict[bytes, list[SharingConnection]] = {}
+    # The last group found: recipients of one door and variant come in a row.
+    last_data: bytes | None = None
+    last_group: list[SharingConnection] = []
     for member in members:
         if member is exclude:
             continue
@@ -46,16 +54,21 @@ def deliver_to(
             continue
         connection = participant.connection
         try:
-            shared = getattr(connection, "shared_bytes", None)
-            data = shared(event) if shared is not None else None
+            kind = type(connection)
+            share = _SHARES.get(kind, _UNKNOWN)
+            if share is _UNKNOWN:
+                share = _SHARES[kind] = getattr(kind, "shared_bytes", None)
+            data = share(connection, event) if share is not None else None  # type: ignore[operator]
             if data is None:
                 connection.deliver(event)
+            elif data is last_data:
+                last_group.append(connection)  # type: ignore[arg-type]
             elif data:
                 group = groups.get(data)
                 if group is None:
-                    groups[data] = [connection]  # type: ignore[list-item]
-                else:
-                    group.append(connection)  # type: ignore[arg-type]
+                    group = groups[data] = []
+                group.append(connection)  # type: ignore[arg-type]
+                last_data, last_group = data, group
         # Whatever broke one member's connection must not stop the others' delivery.
         except Exception:  # noqa: BLE001
             log.failure("Delivery to {name} failed; dropping the connection", name=member.name)
