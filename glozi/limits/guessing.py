@@ -134,9 +134,6 @@ class RecentCount:
         """Count one event, now."""
         self._times.append(self._clock.seconds())
 
-    def take_back(self) -> None:
-        """Uncount the latest event (it turned out not to be one); there is one."""
-        self._times.pop()
 
 
 class GuessGuard:
@@ -149,11 +146,10 @@ class GuessGuard:
       budget of ``target_per_hour`` an hour, so a storm cannot go fast by
       spreading over addresses, while members joining from clean addresses are
       never held up by someone else's storm;
-    - server-wide: at most ``server_per_minute`` wrong guesses in any minute.
-      A guess counts from when it is let through to be checked (a right one is
-      uncounted when it turns out right): checks run off the reactor, so
-      guesses from many addresses at once would all pass a count of wrong
-      ones made before any of them was found wrong.
+    - server-wide: at most ``server_per_minute`` wrong guesses in any minute,
+      counted when each is found wrong. Guesses being checked do not count:
+      right passwords in flight (a busy server's members joining) must never
+      be refused for someone else's storm.
     """
 
     def __init__(
@@ -191,10 +187,7 @@ class GuessGuard:
         )
 
     def allow(self, connection: object, source: object, target: object = None) -> None:
-        """Raise ``too_many_attempts`` if a guess from here may not be checked
-        now; otherwise it counts as a wrong guess server-wide until
-        ``succeeded`` says it was right. Each guess let through is followed by
-        ``failed`` or ``succeeded``."""
+        """Raise ``too_many_attempts`` if a guess from here may not be checked now."""
         wait = max(self.connections.wait(connection), self.sources.wait(source))
         if wait > 0:
             raise self._refuse(wait)
@@ -204,12 +197,12 @@ class GuessGuard:
             bucket = self._target_bucket(target)
             if not bucket.try_take():
                 raise self._refuse(bucket.seconds_until())
-        self._server.add()
 
     def failed(self, connection: object, source: object) -> None:
-        """Record a wrong guess (already counted server-wide by ``allow``)."""
+        """Record a wrong guess."""
         self.connections.failed(connection)
         self.sources.failed(source)
+        self._server.add()
 
     def failed_elsewhere(self, source: object) -> None:
         """Another server of the cluster had a wrong guess from ``source``: it counts here too."""
@@ -217,10 +210,9 @@ class GuessGuard:
         self._server.add()
 
     def succeeded(self, connection: object, source: object) -> None:
-        """A right guess clears the caller's record and is no wrong guess server-wide."""
+        """A right guess clears the caller's record."""
         self.connections.forget(connection)
         self.sources.forget(source)
-        self._server.take_back()
 
     def target_gone(self, target: object) -> None:
         """``target`` (a closed session) cannot be guessed any more; its budget goes."""
