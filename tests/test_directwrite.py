@@ -268,6 +268,16 @@ class RealSocketTests(TestCase):
         self.assertLessEqual(dropped.queued, 1_048_576 + 2_200)
 
     @defer.inlineCallbacks
+    def _messages(self, reader: Any, count: int) -> Any:
+        """The texts of the next ``count`` message frames ``reader`` gets."""
+        texts = []
+        while len(texts) < count:
+            frame = yield reader.next()
+            if frame["type"] == "message":
+                texts.append(frame["text"])
+        return texts
+
+    @defer.inlineCallbacks
     def test_native_stopped_reader_dropped_at_one_mib_reader_gets_all(self) -> None:
         factory = NativeFactory(self.chat, "tcp-test")
         port = yield self._listen(factory)
@@ -279,12 +289,8 @@ class RealSocketTests(TestCase):
             self.assertIsNotNone(protocol._writer._socket)
         count = yield self._fill_until_dropped(factory, stopper)
         self._assert_dropped_at_one_mib(factory)
-        received = 0
-        while received < count:
-            frame = yield reader.next()
-            if frame["type"] == "message":
-                self.assertEqual(frame["text"], "y" * 2000)
-                received += 1
+        texts = yield self._messages(reader, count)
+        self.assertEqual(texts, ["y" * 2000] * count)
 
     @defer.inlineCallbacks
     def test_native_over_tls_stopped_reader_dropped_reader_gets_all(self) -> None:
@@ -298,12 +304,8 @@ class RealSocketTests(TestCase):
             self.assertIsNone(protocol._writer._socket)
         count = yield self._fill_until_dropped(factory, stopper)
         self._assert_dropped_at_one_mib(factory)
-        received = 0
-        while received < count:
-            frame = yield reader.next()
-            if frame["type"] == "message":
-                received += 1
-        self.assertEqual(received, count)
+        texts = yield self._messages(reader, count)
+        self.assertEqual(len(texts), count)
 
     @defer.inlineCallbacks
     def test_irc_stopped_reader_dropped_at_one_mib_reader_gets_all(self) -> None:
